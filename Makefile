@@ -1,0 +1,38 @@
+# Riskmap: see README.md. Every target works on a fresh Debian machine with Go and Node.
+GO      ?= go
+BIN     ?= bin/riskmap
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/riskmap/riskmap/internal/cli.Version=$(VERSION)
+# Go test timeout for the whole suite; CI's budget is 45 minutes in all.
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all build run test test-short bench lint web clean
+
+all: build
+
+web:
+	@if [ -f web/package.json ]; then cd web && npm ci --no-audit --no-fund && npm run build; fi
+
+build: web
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/riskmap
+
+# Console + local sensor on the embedded database: https://127.0.0.1:8443
+run: build
+	./$(BIN) up
+
+test: web
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+bench: build
+	./bench/run.sh
+
+lint:
+	@out=$$(gofmt -l cmd internal bench); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+clean:
+	rm -rf bin
