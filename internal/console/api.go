@@ -139,7 +139,7 @@ func (s *Server) register(ctx context.Context, in *bodyOf[RegisterRequest]) (*wi
 	if err != nil {
 		return nil, s.internal(ctx, "register", err)
 	}
-	cookies, err := s.startSession(ctx, u)
+	cookies, err := s.startSession(ctx, &u)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (s *Server) register(ctx context.Context, in *bodyOf[RegisterRequest]) (*wi
 }
 
 // startSession creates a session for u and returns its two cookies.
-func (s *Server) startSession(ctx context.Context, u store.User) ([]http.Cookie, error) {
+func (s *Server) startSession(ctx context.Context, u *store.User) ([]http.Cookie, error) {
 	sid, err := auth.NewSecret(auth.SessionPrefix)
 	if err != nil {
 		return nil, s.internal(ctx, "create session", err)
@@ -172,6 +172,7 @@ func (s *Server) startSession(ctx context.Context, u store.User) ([]http.Cookie,
 	if err := s.store.RecordLogin(ctx, u.ID); err != nil {
 		s.log.WarnContext(ctx, "record login", "err", err)
 	}
+	u.LastLoginAt = ptr(store.FromMillis(store.Millis(now)))
 	maxAge := int(s.cfg.SessionTTL.Seconds())
 	return []http.Cookie{
 		{Name: SessionCookie, Value: sid, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode},
@@ -230,13 +231,12 @@ func (s *Server) login(ctx context.Context, in *bodyOf[LoginRequest]) (*withCook
 		return nil, huma.Error403Forbidden("this account is disabled; ask an admin")
 	}
 	s.loginAccount.Reset(email)
-	cookies, err := s.startSession(ctx, u)
+	cookies, err := s.startSession(ctx, &u)
 	if err != nil {
 		return nil, err
 	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.auditAs(ctx, u, store.AuditLogin, "user "+u.Email, "")
-	u.LastLoginAt = ptr(s.now().UTC().Truncate(time.Millisecond))
 	return &withCookies[User]{SetCookie: cookies, Body: apiUser(u)}, nil
 }
 
@@ -389,8 +389,8 @@ func (s *Server) getInvitation(ctx context.Context, in *tokenPath) (*bodyOf[Invi
 }
 
 func (s *Server) acceptInvitation(ctx context.Context, in *struct {
-	tokenPath
-	Body AcceptRequest
+	Token string `path:"token" maxLength:"100"`
+	Body  AcceptRequest
 }) (*withCookies[User], error) {
 	if _, err := s.openInvitation(ctx, in.Token); err != nil {
 		return nil, err
@@ -410,7 +410,7 @@ func (s *Server) acceptInvitation(ctx context.Context, in *struct {
 	case err != nil:
 		return nil, s.internal(ctx, "accept invitation", err)
 	}
-	cookies, err := s.startSession(ctx, u)
+	cookies, err := s.startSession(ctx, &u)
 	if err != nil {
 		return nil, err
 	}
@@ -483,7 +483,7 @@ func userError(s *Server, ctx context.Context, what string, err error) error {
 }
 
 func (s *Server) updateUser(ctx context.Context, in *struct {
-	idPath
+	ID   string `path:"id" maxLength:"64"`
 	Body UserPatch
 }) (*bodyOf[User], error) {
 	var upd store.UserUpdate

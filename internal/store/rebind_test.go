@@ -1,6 +1,9 @@
 package store
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestRebind(t *testing.T) {
 	tests := []struct {
@@ -19,5 +22,21 @@ func TestRebind(t *testing.T) {
 				t.Errorf("postgres: %q; want %q", got, tc.postgres)
 			}
 		})
+	}
+}
+
+func TestNewIDMonotonic(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	prev := NewID(now)
+	for i := 0; i < 1000; i++ {
+		at := now
+		if i%3 == 0 {
+			at = now.Add(-time.Second) // clock stepping back
+		}
+		id := NewID(at)
+		if id <= prev {
+			t.Fatalf("NewID not increasing: %s after %s", id, prev)
+		}
+		prev = id
 	}
 }

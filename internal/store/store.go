@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -309,17 +310,39 @@ func (s *Store) Tx(ctx context.Context, fn func(q Querier) error) error {
 }
 
 // NewID returns a 128-bit identifier whose hex form sorts by creation time
-// (48-bit millisecond timestamp, then 80 random bits).
+// (48-bit millisecond timestamp, then 80 random bits). Within a process IDs
+// are strictly increasing: in the same millisecond (or if the clock steps
+// back) the previous ID's random part is incremented, as in monotonic ULIDs.
 func NewID(now time.Time) string {
+	idMu.Lock()
+	defer idMu.Unlock()
 	var b [16]byte
 	ms := uint64(now.UnixMilli())
-	for i := 5; i >= 0; i-- {
-		b[i] = byte(ms)
-		ms >>= 8
+	if ms <= idLastMS {
+		ms = idLastMS
+		b = idLast
+		for i := 15; i >= 6; i-- {
+			b[i]++
+			if b[i] != 0 {
+				break
+			}
+		}
+	} else {
+		for i := 5; i >= 0; i-- {
+			b[i] = byte(ms >> (8 * (5 - i)))
+		}
+		_, _ = rand.Read(b[6:])
+		b[6] &= 0x7f // leave room to increment
 	}
-	_, _ = rand.Read(b[6:])
+	idLastMS, idLast = ms, b
 	return hex.EncodeToString(b[:])
 }
+
+var (
+	idMu     sync.Mutex
+	idLastMS uint64
+	idLast   [16]byte
+)
 
 func (s *Store) newID() string { return NewID(s.now()) }
 
