@@ -17,7 +17,7 @@ import (
 const authBodyLimit = 16 << 10
 
 type (
-	empty       struct{}
+	empty         struct{}
 	bodyOf[T any] struct {
 		Body T
 	}

@@ -2,9 +2,9 @@ package console_test
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
