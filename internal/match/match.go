@@ -212,12 +212,16 @@ func Affects(e vulndb.Affected, vp semantic.Version, raw string) (bool, []string
 	var fixed []string
 	for _, r := range e.Ranges {
 		aff := false
+		closing := ""
 		for _, ev := range r.Events {
 			if aff {
 				switch ev.Kind {
 				case vulndb.Fixed, vulndb.Limit:
 					c, err := vp.CompareStr(ev.Version)
 					aff = err != nil || c < 0
+					if aff && ev.Kind == vulndb.Fixed && closing == "" {
+						closing = ev.Version
+					}
 				case vulndb.LastAffected:
 					c, err := vp.CompareStr(ev.Version)
 					aff = ev.Version == raw || err != nil || c <= 0
@@ -229,12 +233,8 @@ func Affects(e vulndb.Affected, vp semantic.Version, raw string) (bool, []string
 		}
 		if aff {
 			hit = true
-			for _, ev := range r.Events {
-				if ev.Kind == vulndb.Fixed {
-					if c, err := vp.CompareStr(ev.Version); err == nil && c < 0 {
-						fixed = append(fixed, ev.Version)
-					}
-				}
+			if closing != "" {
+				fixed = append(fixed, closing)
 			}
 		}
 	}
