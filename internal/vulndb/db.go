@@ -9,6 +9,9 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // DB is an opened knowledge base. It is immutable and safe for concurrent
@@ -24,6 +27,11 @@ type DB struct {
 	nCVEs    int
 	nInfo    int
 	fileSize int64
+
+	// Decoded records and CVE enrichment are cached: a console keeps one
+	// DB open and matches many inventories against it.
+	vulnCache []atomic.Pointer[Vuln]
+	cveCache  sync.Map // string → CVEInfo
 }
 
 // ErrSchema is returned for a file of another schema version.
@@ -81,6 +89,7 @@ func Decode(data []byte) (*DB, error) {
 		return nil, fmt.Errorf("CVE table: %w", err)
 	}
 	db.nInfo = len(db.sec[secCVEInfoIndex])/4 - 1
+	db.vulnCache = make([]atomic.Pointer[Vuln], db.nVulns)
 	return db, nil
 }
 
@@ -136,10 +145,14 @@ func (db *DB) Lookup(eco, name string) ([]Affected, error) {
 	return es, nil
 }
 
-// Vuln decodes the record at index i.
+// Vuln returns the record at index i. The result is shared: callers must
+// not modify it.
 func (db *DB) Vuln(i uint32) (*Vuln, error) {
 	if int(i) >= db.nVulns {
 		return nil, fmt.Errorf("vuln %d out of range", i)
+	}
+	if v := db.vulnCache[i].Load(); v != nil {
+		return v, nil
 	}
 	idx := db.sec[secVulnIndex][4:]
 	a, b := binary.LittleEndian.Uint32(idx[4*i:]), binary.LittleEndian.Uint32(idx[4*i+4:])
@@ -151,7 +164,19 @@ func (db *DB) Vuln(i uint32) (*Vuln, error) {
 	if err := json.Unmarshal(blob[a:b], &v); err != nil {
 		return nil, fmt.Errorf("vuln %d: %w", i, err)
 	}
+	db.vulnCache[i].Store(&v)
 	return &v, nil
+}
+
+// Keys calls fn with the ecosystem and package name of every indexed
+// package, in key order, until fn returns false.
+func (db *DB) Keys(fn func(eco, name string) bool) {
+	for i := 0; i < db.nKeys; i++ {
+		eco, name, _ := strings.Cut(db.key(i), "\x00")
+		if !fn(eco, name) {
+			return
+		}
+	}
 }
 
 // NumVulns is the number of records.
@@ -160,6 +185,21 @@ func (db *DB) NumVulns() int { return db.nVulns }
 // CVE returns the enrichment known for a CVE id; ok is false when nothing
 // is known.
 func (db *DB) CVE(id string) (CVEInfo, bool) {
+	if c, ok := db.cveCache.Load(id); ok {
+		e := c.(cveEntry)
+		return e.info, e.ok
+	}
+	info, ok := db.cve(id)
+	db.cveCache.Store(id, cveEntry{info, ok})
+	return info, ok
+}
+
+type cveEntry struct {
+	info CVEInfo
+	ok   bool
+}
+
+func (db *DB) cve(id string) (CVEInfo, bool) {
 	y, num, ok := ParseCVE(id)
 	if !ok {
 		return CVEInfo{}, false
