@@ -34,15 +34,27 @@ const feedsUsage = `Usage: riskmap feeds <update|import PATH|export FILE|status>
 Flags:
 `
 
-func runFeeds(ctx context.Context, args []string, stdio IO) error {
+type feedsOpts struct {
+	dbDir, format, osvURL, ecos, nvdKey string
+	noNVD                               bool
+}
+
+func feedsFlags(stderr io.Writer) (*flag.FlagSet, *feedsOpts) {
+	o := &feedsOpts{}
 	fl := flag.NewFlagSet("feeds", flag.ContinueOnError)
-	fl.SetOutput(stdio.Stderr)
-	dbDir := fl.String("db", feeds.DefaultDataDir(), "data directory holding the feeds and the knowledge base (env RISKMAP_DATA_DIR)")
-	format := fl.String("format", "table", "status/update output: table or json")
-	osvURL := fl.String("osv-url", "", "OSV export base URL (default osv.dev's bucket)")
-	ecos := fl.String("ecosystems", "", "comma-separated OSV ecosystems to update (default: "+strings.Join(feeds.DefaultConfig("").OSVEcosystems, ",")+")")
-	noNVD := fl.Bool("no-nvd", false, "skip CVSS updates from the NVD API")
-	nvdKey := fl.String("nvd-api-key", os.Getenv("NVD_API_KEY"), "NVD API key (env NVD_API_KEY); raises NVD's rate limit")
+	fl.SetOutput(stderr)
+	fl.StringVar(&o.dbDir, "db", feeds.DefaultDataDir(), "data directory holding the feeds and the knowledge base (env RISKMAP_DATA_DIR)")
+	fl.StringVar(&o.format, "format", "table", "status/update output: table or json")
+	fl.StringVar(&o.osvURL, "osv-url", "", "OSV export base URL (default osv.dev's bucket)")
+	fl.StringVar(&o.ecos, "ecosystems", "", "comma-separated OSV ecosystems to update (default: "+strings.Join(feeds.DefaultConfig("").OSVEcosystems, ",")+")")
+	fl.BoolVar(&o.noNVD, "no-nvd", false, "skip CVSS updates from the NVD API")
+	fl.StringVar(&o.nvdKey, "nvd-api-key", os.Getenv("NVD_API_KEY"), "NVD API key (env NVD_API_KEY); raises NVD's rate limit")
+	return fl, o
+}
+
+func runFeeds(ctx context.Context, args []string, stdio IO) error {
+	fl, o := feedsFlags(stdio.Stderr)
+	dbDir, format, osvURL, ecos, noNVD, nvdKey := &o.dbDir, &o.format, &o.osvURL, &o.ecos, &o.noNVD, &o.nvdKey
 	fl.Usage = func() { io.WriteString(stdio.Stderr, feedsUsage); fl.PrintDefaults() }
 	if len(args) == 0 {
 		fl.Usage()

@@ -34,22 +34,34 @@ Exit status: 0 clean, 1 --fail-on reached, 2 error.
 Flags:
 `
 
-func runScan(ctx context.Context, args []string, stdio IO) error {
+type scanOpts struct {
+	format, output, failOn, ignoreFile, dbDir string
+	onlyFixed                                 bool
+}
+
+func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
+	o := &scanOpts{}
 	fl := flag.NewFlagSet("scan", flag.ContinueOnError)
-	fl.SetOutput(stdio.Stderr)
-	format := fl.String("format", "table", "output format: "+strings.Join(report.Formats, ", "))
-	output := fl.String("output", "", "write the report to FILE instead of stdout")
-	failOn := fl.String("fail-on", "", "exit 1 when a finding reaches this level: low, medium, high, critical or kev")
-	ignoreFile := fl.String("ignore-file", "", "OpenVEX document or ID list (`ID [package=NAME] [expires=YYYY-MM-DD] reason`) of findings to ignore")
-	onlyFixed := fl.Bool("only-fixed", false, "report only findings with a fixed version")
-	dbDir := fl.String("db", feeds.DefaultDataDir(), "data directory of the knowledge base (env RISKMAP_DATA_DIR)")
-	fl.Usage = func() { fmt.Fprintf(stdio.Stderr, scanUsage, targetHelp()); fl.PrintDefaults() }
+	fl.SetOutput(stderr)
+	fl.StringVar(&o.format, "format", "table", "output format: "+strings.Join(report.Formats, ", "))
+	fl.StringVar(&o.output, "output", "", "write the report to FILE instead of stdout")
+	fl.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding reaches this level: low, medium, high, critical or kev")
+	fl.StringVar(&o.ignoreFile, "ignore-file", "", "OpenVEX document or ID list (`ID [package=NAME] [expires=YYYY-MM-DD] reason`) of findings to ignore")
+	fl.BoolVar(&o.onlyFixed, "only-fixed", false, "report only findings with a fixed version")
+	fl.StringVar(&o.dbDir, "db", feeds.DefaultDataDir(), "data directory of the knowledge base (env RISKMAP_DATA_DIR)")
+	fl.Usage = func() { fmt.Fprintf(stderr, scanUsage, targetHelp()); fl.PrintDefaults() }
+	return fl, o
+}
+
+func runScan(ctx context.Context, args []string, stdio IO) error {
+	fl, o := scanFlags(stdio.Stderr)
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return &ExitError{Code: 2, Err: err}
 	}
+	format, output, failOn, ignoreFile, onlyFixed, dbDir := &o.format, &o.output, &o.failOn, &o.ignoreFile, &o.onlyFixed, &o.dbDir
 	if fl.NArg() != 1 {
 		fl.Usage()
 		return &ExitError{Code: 2, Err: errors.New("scan: want exactly one TARGET")}
