@@ -6,5 +6,7 @@ func commands() []Command {
 	return []Command{
 		{Name: "console", Summary: "run the console: HTTPS API, users, storage (reset-password EMAIL for a reset link)", Run: runConsole},
 		{Name: "sbom", Summary: "list the packages in a directory, image, container or SBOM", Run: runSBOM},
+		feedsCommand(),
+		scanCommand(),
 	}
 }
