@@ -284,12 +284,12 @@ type Namespace struct {
 
 // Service is a Kubernetes service.
 type Service struct {
-	UID         string            `json:"uid,omitempty"`
-	Name        string            `json:"name"`
-	Namespace   string            `json:"namespace"`
-	Type        string            `json:"type,omitempty"`
-	ClusterIPs  []string          `json:"clusterIps,omitempty"`
-	ExternalIPs []string          `json:"externalIps,omitempty"`
+	UID         string   `json:"uid,omitempty"`
+	Name        string   `json:"name"`
+	Namespace   string   `json:"namespace"`
+	Type        string   `json:"type,omitempty"`
+	ClusterIPs  []string `json:"clusterIps,omitempty"`
+	ExternalIPs []string `json:"externalIps,omitempty"`
 	// LoadBalancer lists the load balancer ingress IPs or host names.
 	LoadBalancer []string          `json:"loadBalancer,omitempty"`
 	Ports        []ServicePort     `json:"ports,omitempty"`
