@@ -355,3 +355,22 @@ func (s *Service) Key() string { return s.Namespace + "/" + s.Name }
 
 // Key of a node: its name.
 func (n *Node) Key() string { return n.Name }
+
+// Kubernetes labels that container runtimes (containerd's CRI plugin,
+// cri-dockerd, CRI-O) put on the containers of a pod.
+const (
+	LabelPodName       = "io.kubernetes.pod.name"
+	LabelPodNamespace  = "io.kubernetes.pod.namespace"
+	LabelPodUID        = "io.kubernetes.pod.uid"
+	LabelContainerName = "io.kubernetes.container.name"
+)
+
+// PodRefFromLabels joins a container to its pod from its io.kubernetes.*
+// labels; nil when they are absent.
+func PodRefFromLabels(labels map[string]string) *PodRef {
+	name, ns := labels[LabelPodName], labels[LabelPodNamespace]
+	if name == "" || ns == "" {
+		return nil
+	}
+	return &PodRef{UID: labels[LabelPodUID], Name: name, Namespace: ns, Container: labels[LabelContainerName]}
+}
