@@ -50,12 +50,16 @@ func TestFlow(t *testing.T) {
 func TestCollectBoundAndErrors(t *testing.T) {
 	p := New(Config{MaxFlows: 3})
 	flow := &netlink.ConntrackFlow{Forward: netlink.IPTuple{Protocol: unix.IPPROTO_TCP, SrcIP: net.ParseIP("127.0.0.1"), DstIP: net.ParseIP("127.0.0.1")}}
-	p.list = func(netlink.InetFamily) ([]*netlink.ConntrackFlow, error) { return []*netlink.ConntrackFlow{flow, flow}, nil }
+	p.list = func(netlink.InetFamily) ([]*netlink.ConntrackFlow, error) {
+		return []*netlink.ConntrackFlow{flow, flow}, nil
+	}
 	got, err := p.Collect(context.Background())
 	if err != nil || len(got) != 3 {
 		t.Fatalf("got %d flows, %v; want 3 (bounded)", len(got), err)
 	}
-	p.list = func(netlink.InetFamily) ([]*netlink.ConntrackFlow, error) { return nil, errors.New("protocol not supported") }
+	p.list = func(netlink.InetFamily) ([]*netlink.ConntrackFlow, error) {
+		return nil, errors.New("protocol not supported")
+	}
 	if _, err := p.Collect(context.Background()); err == nil || !strings.Contains(err.Error(), "conntrack: list family 2") {
 		t.Fatalf("err = %v", err)
 	}

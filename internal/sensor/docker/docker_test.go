@@ -3,8 +3,8 @@ package docker
 import (
 	"context"
 	"os/exec"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,4 +85,3 @@ func TestCollectNoEngine(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
