@@ -18,6 +18,7 @@ import (
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/sensor/command"
 	"github.com/riskmap/riskmap/internal/sensor/kubernetes"
+	"github.com/riskmap/riskmap/internal/sensor/privileges"
 )
 
 const sensorUsage = `Usage: riskmap sensor --console https://HOST:PORT --api-key KEY [flags]
@@ -89,6 +90,12 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: err}
 	}
 	defer s.Close()
+	// Keep only the capabilities the sensor needs (docs/privileges.md).
+	if err := privileges.Drop(privileges.Needed(!*noCT)); err != nil {
+		log.Warn("could not drop privileges", "err", err)
+	} else if eff, err := privileges.Effective(); err == nil {
+		log.Debug("privileges dropped", "effective_capabilities", fmt.Sprintf("%#x", eff))
+	}
 
 	if *once {
 		return writeOnce(ctx, s, *output, stdio)
