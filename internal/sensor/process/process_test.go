@@ -265,3 +265,17 @@ func BenchmarkPassLive(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "processes")
 }
+
+// BenchmarkPassLiveCold is a first pass: every process's static facts and
+// mapped files are read.
+func BenchmarkPassLiveCold(b *testing.B) {
+	var n int
+	for b.Loop() {
+		pass, err := New(Config{}).Pass(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(pass.Processes)
+	}
+	b.ReportMetric(float64(n), "processes")
+}
