@@ -219,7 +219,8 @@ func (r *Runner) scan(ctx, sctx context.Context, c client.Command, j *job, log *
 	}
 	close(hbDone)
 	r.mu.Lock()
-	cancelled := j.cancelled
+	// Cancelled by a command, or because the sensor is stopping.
+	cancelled := j.cancelled || ctx.Err() != nil
 	delete(r.running, c.ScanID)
 	r.mu.Unlock()
 	// The terminal status is sent even when the sensor is stopping.
