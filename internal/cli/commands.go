@@ -8,5 +8,6 @@ func commands() []Command {
 		{Name: "sbom", Summary: "list the packages in a directory, image, container or SBOM", Run: runSBOM},
 		feedsCommand(),
 		scanCommand(),
+		{Name: "sensor", Summary: "discover this host's topology, report it to the console, run its scans", Run: runSensor},
 	}
 }
