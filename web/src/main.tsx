@@ -1,0 +1,89 @@
+/// <reference types="vite/client" />
+// Entry point: routes, and the gate that sends people to registration,
+// sign-in or the app depending on the console's state.
+import { StrictMode, type ReactNode } from "react";
+import { createRoot } from "react-dom/client";
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router";
+import "./style.css";
+import { AuthCard, ErrorAlert, Page } from "./components";
+import { Layout } from "./layout";
+import { AccountPage } from "./pages/account";
+import { AcceptInvitePage, LoginPage, RegisterPage, ResetPasswordPage } from "./pages/auth";
+import { HomePage } from "./pages/home";
+import { AuditPage, InvitationsPage, RequireAdmin, UsersPage } from "./pages/settings";
+import { SessionProvider, useSession } from "./session";
+
+type Access = "setup" | "signed-out" | "public" | "user";
+
+/** Routes by the session: first run → /setup, signed out → /login, signed in → the app. */
+function Gate({ access, children }: { access: Access; children: ReactNode }) {
+  const { state, refresh } = useSession();
+  const location = useLocation();
+  switch (state.status) {
+    case "loading":
+      return (
+        <main id="main" className="auth" aria-busy="true">
+          <p>Loading…</p>
+        </main>
+      );
+    case "error":
+      return (
+        <AuthCard title="The console is not answering">
+          <ErrorAlert error={state.error} />
+          <button type="button" onClick={() => void refresh()}>
+            Try again
+          </button>
+        </AuthCard>
+      );
+    case "unregistered":
+      return access === "setup" ? <>{children}</> : <Navigate to="/setup" replace />;
+    case "anonymous":
+      if (access === "user") {
+        const next = location.pathname + location.search;
+        return <Navigate to={next === "/" ? "/login" : `/login?next=${encodeURIComponent(next)}`} replace />;
+      }
+      return access === "setup" ? <Navigate to="/login" replace /> : <>{children}</>;
+    case "user":
+      if (access === "setup" || access === "signed-out") return <Navigate to="/" replace />;
+      return <>{children}</>;
+  }
+}
+
+function NotFound() {
+  return (
+    <Page title="Page not found">
+      <p>There is nothing at this address.</p>
+    </Page>
+  );
+}
+
+function App() {
+  return (
+    <Routes>
+      <Route path="/setup" element={<Gate access="setup"><RegisterPage /></Gate>} />
+      <Route path="/login" element={<Gate access="signed-out"><LoginPage /></Gate>} />
+      <Route path="/invite/:token" element={<Gate access="public"><AcceptInvitePage /></Gate>} />
+      <Route path="/reset/:token" element={<Gate access="public"><ResetPasswordPage /></Gate>} />
+      <Route element={<Gate access="user"><Layout /></Gate>}>
+        <Route index element={<HomePage />} />
+        <Route path="account" element={<AccountPage />} />
+        <Route path="settings/users" element={<RequireAdmin><UsersPage /></RequireAdmin>} />
+        <Route path="settings/invitations" element={<RequireAdmin><InvitationsPage /></RequireAdmin>} />
+        <Route path="settings/audit" element={<RequireAdmin><AuditPage /></RequireAdmin>} />
+        <Route path="*" element={<NotFound />} />
+      </Route>
+    </Routes>
+  );
+}
+
+const root = document.getElementById("root");
+if (root === null) throw new Error("index.html has no #root element");
+createRoot(root).render(
+  <StrictMode>
+    <BrowserRouter>
+      <SessionProvider>
+        <App />
+      </SessionProvider>
+    </BrowserRouter>
+  </StrictMode>,
+);
