@@ -185,7 +185,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	name := strings.TrimPrefix(p, "/")
-	if f, ok := h.files[name]; ok && name != "index.html" {
+	if name == "" || name == "index.html" {
+		hdr.Set("Cache-Control", "no-cache")
+		h.serve(w, r, h.index)
+		return
+	}
+	if f, ok := h.files[name]; ok {
 		if strings.HasPrefix(name, "assets/") {
 			// Vite puts a content hash in every asset's name.
 			hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
