@@ -1,4 +1,5 @@
 // The signed-in frame: skip link, navigation built from views.ts, the user's menu.
+import { startTransition } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { api } from "./api";
 import { useSession, useUser } from "./session";
@@ -33,8 +34,11 @@ export function Layout() {
     } catch {
       // The session may already be gone; signing out locally is what matters.
     }
-    signedOut();
-    navigate("/login?signedout", { replace: true });
+    // One transition for both, so the gate never sees the signed-out state on an app route.
+    startTransition(() => {
+      signedOut();
+      navigate("/login?signedout", { replace: true });
+    });
   };
   return (
     <div className="shell">

@@ -1,6 +1,6 @@
 // Signed-out pages: first-run registration, login, accepting an invitation,
 // and setting a new password from a one-time reset link.
-import { useEffect, useState } from "react";
+import { startTransition, useEffect, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { ApiError, api, type InvitationInfo } from "../api";
 import { AuthCard, ErrorAlert, Field, Notice, formatTime, toApiError, useSubmit } from "../components";
@@ -56,8 +56,11 @@ export function RegisterPage() {
   const { busy, error, setError, onSubmit } = useSubmit(async () => {
     if (mismatch(password, confirm, setError)) return;
     const user = await api.register({ email, password, name, organisation });
-    signedIn(user);
-    navigate("/", { replace: true });
+    // One transition for both, so the gate never sees the new session on the old route.
+    startTransition(() => {
+      signedIn(user);
+      navigate("/", { replace: true });
+    });
   });
   return (
     <AuthCard title="Create the first account">
@@ -87,8 +90,10 @@ export function LoginPage() {
   const [password, setPassword] = useState("");
   const { busy, error, onSubmit } = useSubmit(async () => {
     const user = await api.login({ email, password });
-    signedIn(user);
-    navigate(safeNext(params.get("next")), { replace: true });
+    startTransition(() => {
+      signedIn(user);
+      navigate(safeNext(params.get("next")), { replace: true });
+    });
   });
   return (
     <AuthCard title="Sign in">
@@ -124,8 +129,11 @@ export function AcceptInvitePage() {
   const { busy, error, setError, onSubmit } = useSubmit(async () => {
     if (mismatch(password, confirm, setError)) return;
     const user = await api.acceptInvitation(token, { name, password });
-    signedIn(user);
-    navigate("/", { replace: true });
+    // One transition for both, so the gate never sees the new session on the old route.
+    startTransition(() => {
+      signedIn(user);
+      navigate("/", { replace: true });
+    });
   });
   return (
     <AuthCard title="Join Riskmap">

@@ -1,7 +1,7 @@
 // Administration: users and roles, invitations, the audit log.
 import { useState } from "react";
 import { ApiError, api, appURL, roles, type AuditEntry, type Invitation, type ResetLink, type Role, type User } from "../api";
-import { CopyField, ErrorAlert, Field, Notice, Page, SelectField, Time, toApiError, useSubmit } from "../components";
+import { CopyField, ErrorAlert, Field, Notice, Page, SelectField, Time, formatTime, toApiError, useSubmit } from "../components";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
 
@@ -81,7 +81,7 @@ export function UsersPage() {
           <CopyField
             label={`One-time password reset link for ${resetLink.user.email}`}
             value={resetLink.link.url !== "" ? resetLink.link.url : appURL(`/reset/${resetLink.link.token}`)}
-            hint={`Send it to them privately. It works once and expires ${new Date(resetLink.link.expiresAt).toLocaleString()}.`}
+            hint={`Send it to them privately. It works once and expires ${formatTime(resetLink.link.expiresAt)}.`}
           />
         </div>
       )}
@@ -204,7 +204,7 @@ export function InvitationsPage() {
             <CopyField
               label={`Invitation link for ${created.email} (${created.role})`}
               value={invitationLink(created)}
-              hint={`Send this link to them. It works once and expires ${new Date(created.expiresAt).toLocaleString()}.`}
+              hint={`Send this link to them. It works once and expires ${formatTime(created.expiresAt)}.`}
             />
           </div>
         )}
