@@ -101,11 +101,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	var res struct {
-		InviteURL     string `json:"inviteURL"`
-		ReaderKey     string `json:"readerKey"`
-		AdminOldKey   string `json:"adminOldKey"`
-		AdminKey      string `json:"adminKey"`
-		AdminPassword string `json:"adminPassword"`
+		InviteURL      string `json:"inviteURL"`
+		ReaderKey      string `json:"readerKey"`
+		AdminOldKey    string `json:"adminOldKey"`
+		AdminKey       string `json:"adminKey"`
+		AdminPassword  string `json:"adminPassword"`
+		ReaderPassword string `json:"readerPassword"`
 	}
 	data, err := os.ReadFile(filepath.Join(artifacts, "results.json"))
 	if err != nil {
@@ -116,6 +117,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	api := apiClient{t: t, c: client, base: base}
 	checkAPI(t, api, res.AdminKey, res.AdminOldKey, res.ReaderKey, admin, reader)
+	// The passwords changed in the browser (own change, reset link) are the ones that work now.
+	for _, l := range []struct {
+		email, password string
+		want            int
+	}{
+		{admin.Email, res.AdminPassword, 200},
+		{admin.Email, admin.Password, 401},
+		{reader.Email, res.ReaderPassword, 200},
+		{reader.Email, reader.Password, 401},
+	} {
+		body := map[string]string{"email": l.email, "password": l.password}
+		if status := api.do("POST", "/api/v1/auth/login", "", body, nil); status != l.want {
+			t.Errorf("login %s with the password %q: %d, want %d", l.email, l.password, status, l.want)
+		}
+	}
 
 	if *update {
 		dst := filepath.Join(root, "docs", "screenshots")
@@ -228,7 +244,9 @@ func (a apiClient) do(method, path, key string, body, out any) int {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -350,9 +368,10 @@ func freeLoopbackAddr(t *testing.T) string {
 }
 
 // consoleArgs is how the test starts the console: its own data directory,
-// address and certificate.
+// address and certificate; invitation and reset links name that address.
 func consoleArgs(dataDir, addr, certFile, keyFile string) []string {
-	return []string{"console", "--data-dir", dataDir, "--listen", addr, "--tls-cert", certFile, "--tls-key", keyFile}
+	return []string{"console", "--data-dir", dataDir, "--listen", addr, "--public-url", "https://" + addr,
+		"--tls-cert", certFile, "--tls-key", keyFile}
 }
 
 // startConsole runs the console until the test ends (SIGTERM, then SIGKILL
