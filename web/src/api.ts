@@ -73,6 +73,9 @@ export class ApiError extends Error {
 
 const base = "/api/v1";
 
+/** Dispatched on window when the console answers 401 to a signed-in request. */
+export const sessionEndedEvent = "riskmap:session-ended";
+
 export function cookie(name: string): string | undefined {
   for (const part of document.cookie.split(";")) {
     const [k, ...v] = part.trim().split("=");
@@ -120,7 +123,15 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   } catch (e) {
     throw new ApiError(0, "The console could not be reached", e instanceof Error ? e.message : String(e));
   }
-  if (!res.ok) throw await problem(res);
+  if (!res.ok) {
+    const err = await problem(res);
+    // A 401 on a signed-in call means the session ended (expired, signed out
+    // elsewhere, user disabled): let the app send the user to sign-in.
+    if (res.status === 401 && !path.startsWith("/auth/") && !path.startsWith("/invitations/") && path !== "/me/password") {
+      window.dispatchEvent(new CustomEvent(sessionEndedEvent));
+    }
+    throw err;
+  }
   if (res.status === 204 || res.headers.get("Content-Length") === "0") return undefined as T;
   return (await res.json()) as T;
 }

@@ -1,7 +1,7 @@
 // Session state shared by every page: whether the console has its first
 // user yet, who is signed in, and which API routes this console serves.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { ApiError, api, hasSessionHint, type User } from "./api";
+import { ApiError, api, hasSessionHint, sessionEndedEvent, type User } from "./api";
 
 export type SessionState =
   | { status: "loading" }
@@ -54,6 +54,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     void refresh();
   }, [refresh]);
+
+  useEffect(() => {
+    const ended = () => setState((s) => (s.status === "user" ? { status: "anonymous" } : s));
+    window.addEventListener(sessionEndedEvent, ended);
+    return () => window.removeEventListener(sessionEndedEvent, ended);
+  }, []);
 
   const signedIn = state.status === "user";
   useEffect(() => {
