@@ -97,6 +97,12 @@ function check(cond, what) {
   if (!cond) throw new Error(`assertion failed: ${what}`);
 }
 
+/** A link the console made, opened on the console under test (same path, query and fragment). */
+function onConsole(link) {
+  const u = new URL(link);
+  return base + u.pathname + u.search + u.hash;
+}
+
 async function heading(page, name) {
   await page.getByRole("heading", { level: 1, name, exact: true }).waitFor();
 }
@@ -188,7 +194,7 @@ await step(a, "invite a read-only user", async () => {
   const link = a.getByLabel(`Invitation link for ${reader.email} (read-only)`);
   await link.waitFor();
   inviteURL = await link.inputValue();
-  check(inviteURL.includes("/invite/"), `invitation link ${inviteURL} has no /invite/ path`);
+  check(new URL(inviteURL).pathname.startsWith("/invite"), `invitation link ${inviteURL} is not an /invite link`);
   await a.locator(`tr[data-invitation="${reader.email}"]`).waitFor();
   await shot(a, "04-invitations");
 });
@@ -197,9 +203,7 @@ results.inviteURL = inviteURL;
 const readerSide = await open("reader");
 const r = readerSide.page;
 await step(r, "accept the invitation in a fresh browser", async () => {
-  // The link names the console's configured address; the test's console listens on RISKMAP_URL.
-  const path = new URL(inviteURL).pathname;
-  await r.goto(base + path);
+  await r.goto(onConsole(inviteURL));
   await heading(r, "Join Riskmap");
   await r.getByText(`You are invited as ${reader.email} with the read-only role.`).waitFor();
   await r.getByLabel("Your name").fill(reader.name);
@@ -257,13 +261,13 @@ await step(a, "admin makes a password reset link for the read-only user", async 
   const link = a.getByLabel(`One-time password reset link for ${reader.email}`);
   await link.waitFor();
   resetURL = await link.inputValue();
-  check(resetURL.includes("/reset/"), `reset link ${resetURL} has no /reset/ path`);
+  check(/^\/reset/.test(new URL(resetURL).pathname), `reset link ${resetURL} is not a /reset link`);
 });
 
 await step(r, "read-only user signs out and sets a new password from the link", async () => {
   await r.getByRole("button", { name: "Sign out" }).click();
   await heading(r, "Sign in");
-  await r.goto(base + new URL(resetURL).pathname);
+  await r.goto(onConsole(resetURL));
   await heading(r, "Choose a new password");
   reader.password += "-reset";
   await r.getByLabel("New password", { exact: true }).fill(reader.password);
@@ -280,7 +284,7 @@ await step(r, "read-only user signs out and sets a new password from the link", 
 
 await step(r, "an invitation works once", async () => {
   await expectingHTTPError("/api/v1/invitations/", /status of 4\d\d\b/, async () => {
-    await r.goto(base + new URL(inviteURL).pathname);
+    await r.goto(onConsole(inviteURL));
     await heading(r, "Join Riskmap");
     await r.getByRole("alert").waitFor();
     await r.getByText("This invitation cannot be used.").waitFor();

@@ -62,7 +62,11 @@ function App() {
     <Routes>
       <Route path="/setup" element={<Gate access="setup"><RegisterPage /></Gate>} />
       <Route path="/login" element={<Gate access="signed-out"><LoginPage /></Gate>} />
+      {/* The console's links carry the token in the fragment (/invite#token=…); path tokens work too. */}
+      <Route path="/invite" element={<Gate access="public"><AcceptInvitePage /></Gate>} />
       <Route path="/invite/:token" element={<Gate access="public"><AcceptInvitePage /></Gate>} />
+      <Route path="/reset-password" element={<Gate access="public"><ResetPasswordPage /></Gate>} />
+      <Route path="/reset-password/:token" element={<Gate access="public"><ResetPasswordPage /></Gate>} />
       <Route path="/reset/:token" element={<Gate access="public"><ResetPasswordPage /></Gate>} />
       <Route element={<Gate access="user"><Layout /></Gate>}>
         <Route index element={<HomePage />} />

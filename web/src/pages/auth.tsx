@@ -1,10 +1,22 @@
 // Signed-out pages: first-run registration, login, accepting an invitation,
 // and setting a new password from a one-time reset link.
 import { startTransition, useEffect, useState } from "react";
-import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import { Link, useLocation, useNavigate, useParams, useSearchParams } from "react-router";
 import { ApiError, api, type InvitationInfo } from "../api";
 import { AuthCard, ErrorAlert, Field, Notice, formatTime, toApiError, useSubmit } from "../components";
 import { useSession } from "../session";
+
+/**
+ * The one-time token of an invitation or reset link: in the fragment
+ * (/invite#token=…, which browsers never send to servers or in Referer)
+ * or, for links built by hand, in the path (/invite/…).
+ */
+function useLinkToken(): string {
+  const { token } = useParams();
+  const { hash } = useLocation();
+  if (token !== undefined && token !== "") return token;
+  return new URLSearchParams(hash.replace(/^#/, "")).get("token") ?? "";
+}
 
 /** Only same-origin client paths may be redirect targets. */
 function safeNext(next: string | null): string {
@@ -115,7 +127,7 @@ export function LoginPage() {
 }
 
 export function AcceptInvitePage() {
-  const { token = "" } = useParams();
+  const token = useLinkToken();
   const { signedIn } = useSession();
   const navigate = useNavigate();
   const [info, setInfo] = useState<InvitationInfo | null>(null);
@@ -124,6 +136,10 @@ export function AcceptInvitePage() {
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   useEffect(() => {
+    if (token === "") {
+      setLoadError(new ApiError(0, "This link has no invitation token", "Open the whole link you were sent."));
+      return;
+    }
     api.invitation(token).then(setInfo, (e: unknown) => setLoadError(toApiError(e)));
   }, [token]);
   const { busy, error, setError, onSubmit } = useSubmit(async () => {
@@ -166,7 +182,7 @@ export function AcceptInvitePage() {
 }
 
 export function ResetPasswordPage() {
-  const { token = "" } = useParams();
+  const token = useLinkToken();
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [done, setDone] = useState(false);

@@ -80,7 +80,7 @@ export function UsersPage() {
         <div className="secret">
           <CopyField
             label={`One-time password reset link for ${resetLink.user.email}`}
-            value={resetLink.link.url !== "" ? resetLink.link.url : appURL(`/reset/${resetLink.link.token}`)}
+            value={resetLink.link.url !== "" ? resetLink.link.url : appURL(`/reset-password#token=${encodeURIComponent(resetLink.link.token)}`)}
             hint={`Send it to them privately. It works once and expires ${formatTime(resetLink.link.expiresAt)}.`}
           />
         </div>
@@ -162,7 +162,7 @@ export function UsersPage() {
 
 function invitationLink(inv: Invitation): string {
   if (inv.url !== undefined && inv.url !== "") return inv.url;
-  return appURL(`/invite/${inv.token ?? ""}`);
+  return appURL(`/invite#token=${encodeURIComponent(inv.token ?? "")}`);
 }
 
 export function InvitationsPage() {
