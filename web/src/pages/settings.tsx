@@ -3,7 +3,7 @@ import { useState } from "react";
 import { ApiError, api, appURL, roles, type AuditEntry, type Invitation, type ResetLink, type Role, type User } from "../api";
 import { CopyField, ErrorAlert, Field, Notice, Page, SelectField, Time, formatTime, toApiError, useSubmit } from "../components";
 import { usePaged } from "../paged";
-import { useUser } from "../session";
+import { useSession, useUser } from "../session";
 
 /** Admin pages check the role before asking the API, which refuses anyway. */
 export function RequireAdmin({ children }: { children: React.ReactNode }) {
@@ -31,6 +31,7 @@ function LoadMore({ hasMore, loading, more }: { hasMore: boolean; loading: boole
 
 export function UsersPage() {
   const me = useUser();
+  const { refresh } = useSession();
   const list = usePaged(api.users);
   const [error, setError] = useState<ApiError | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -46,7 +47,11 @@ export function UsersPage() {
       setError(toApiError(e));
     }
   };
-  const replace = (u: User) => list.setItems((cur) => (cur ?? []).map((x) => (x.id === u.id ? u : x)));
+  const replace = (u: User) => {
+    list.setItems((cur) => (cur ?? []).map((x) => (x.id === u.id ? u : x)));
+    // Changing your own role or state changes what this session may do.
+    if (u.id === me.id) void refresh();
+  };
 
   const changeRole = (u: User, role: Role) =>
     act(async () => {
@@ -65,6 +70,7 @@ export function UsersPage() {
       await api.deleteUser(u.id);
       list.setItems((cur) => (cur ?? []).filter((x) => x.id !== u.id));
       setNotice(`${u.email} is deleted.`);
+      if (u.id === me.id) void refresh();
     });
   const reset = (u: User) =>
     act(async () => {
