@@ -93,9 +93,22 @@ async function problem(res: Response): Promise<ApiError> {
   const type = res.headers.get("Content-Type") ?? "";
   if (type.includes("json")) {
     try {
-      const p = (await res.json()) as { title?: unknown; detail?: unknown; type?: unknown };
+      const p = (await res.json()) as { title?: unknown; detail?: unknown; type?: unknown; errors?: unknown };
       const title = typeof p.title === "string" ? p.title : res.statusText;
-      const detail = typeof p.detail === "string" ? p.detail : "";
+      let detail = typeof p.detail === "string" ? p.detail : "";
+      // Validation problems list each bad field: {message, location}.
+      if (Array.isArray(p.errors)) {
+        const fields = p.errors
+          .map((e: { message?: unknown; location?: unknown }) =>
+            typeof e?.message === "string"
+              ? (typeof e.location === "string" && e.location !== "" ? `${e.location.replace(/^body\./, "")}: ` : "") + e.message
+              : "",
+          )
+          .filter((m) => m !== "");
+        if (fields.length > 0) detail = [detail, fields.join("; ")].filter((d) => d !== "").join(": ");
+      }
+      const retry = res.headers.get("Retry-After");
+      if (res.status === 429 && retry !== null && /^\d+$/.test(retry)) detail += ` Try again in ${retry} s.`;
       return new ApiError(res.status, title, detail, typeof p.type === "string" ? p.type : undefined);
     } catch {
       // fall through: a malformed problem document
