@@ -107,6 +107,22 @@ async function heading(page, name) {
   await page.getByRole("heading", { level: 1, name, exact: true }).waitFor();
 }
 
+/** After a submit: the expected page, or fail at once with the problem the UI shows. */
+async function arrive(page, name) {
+  const h = page.getByRole("heading", { level: 1, name, exact: true });
+  const alert = page.getByRole("alert").first();
+  await h.or(alert).first().waitFor();
+  if (await alert.isVisible()) throw new Error(`expected the page "${name}", the UI shows: ${await alert.textContent()}`);
+}
+
+/** After an action: its confirmation, or fail at once with the problem the UI shows. */
+async function notice(page, text) {
+  const ok = page.getByRole("status").filter({ hasText: text });
+  const alert = page.getByRole("alert").first();
+  await ok.or(alert).first().waitFor();
+  if (await alert.isVisible()) throw new Error(`expected "${text}", the UI shows: ${await alert.textContent()}`);
+}
+
 /** After navigation the page's heading has the focus (screen readers announce it). */
 async function focusOnHeading(page, name) {
   await page.waitForFunction(
@@ -154,7 +170,7 @@ await step(a, "register the first admin", async () => {
   await a.getByLabel("Password", { exact: true }).fill(admin.password);
   await a.getByLabel("Confirm password").fill(admin.password);
   await a.getByRole("button", { name: "Create account" }).click();
-  await heading(a, "Overview");
+  await arrive(a, "Overview");
   await a.getByText(`Signed in as ${admin.email} with the admin role.`).waitFor();
   for (const link of ["Users", "Invitations", "Audit log", "My account"]) {
     await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: link, exact: true }).waitFor();
@@ -180,7 +196,7 @@ await step(a, "sign in with the keyboard only", async () => {
   await a.keyboard.press("Tab");
   await a.keyboard.type(admin.password);
   await a.keyboard.press("Enter");
-  await heading(a, "Audit log"); // back where the user was going
+  await arrive(a, "Audit log"); // back where the user was going
   await focusOnHeading(a, "Audit log");
 });
 
@@ -211,7 +227,7 @@ await step(r, "accept the invitation in a fresh browser", async () => {
   await r.getByLabel("Confirm password").fill(reader.password);
   await shot(r, "05-accept-invitation");
   await r.getByRole("button", { name: "Accept invitation" }).click();
-  await heading(r, "Overview");
+  await arrive(r, "Overview");
   await r.getByText(`Signed in as ${reader.email} with the read-only role.`).waitFor();
 });
 
@@ -273,13 +289,13 @@ await step(r, "read-only user signs out and sets a new password from the link", 
   await r.getByLabel("New password", { exact: true }).fill(reader.password);
   await r.getByLabel("Confirm new password").fill(reader.password);
   await r.getByRole("button", { name: "Set password" }).click();
-  await r.getByRole("status").filter({ hasText: "Your password is changed." }).waitFor();
+  await notice(r, "Your password is changed.");
   await r.getByRole("link", { name: "Sign in" }).click();
   await heading(r, "Sign in");
   await r.getByLabel("Email").fill(reader.email);
   await r.getByLabel("Password").fill(reader.password);
   await r.getByRole("button", { name: "Sign in" }).click();
-  await heading(r, "Overview");
+  await arrive(r, "Overview");
 });
 
 await step(r, "an invitation works once", async () => {
@@ -315,7 +331,7 @@ await step(a, "change password", async () => {
   await a.getByLabel("New password", { exact: true }).fill(next);
   await a.getByLabel("Confirm new password").fill(next);
   await a.getByRole("button", { name: "Change password" }).click();
-  await a.getByRole("status").filter({ hasText: "Your password is changed." }).waitFor();
+  await notice(a, "Your password is changed.");
   results.adminPassword = next;
 });
 
