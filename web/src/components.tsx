@@ -66,6 +66,10 @@ export function Notice({ children }: { children: ReactNode }) {
   );
 }
 
+/** The console's password policy (internal/auth): checked there too; here it guides the user before a round trip. */
+export const minPasswordLength = 12;
+export const passwordHint = `At least ${minPasswordLength} characters. A passphrase of several words is easy to type and hard to guess.`;
+
 type FieldProps = Omit<InputHTMLAttributes<HTMLInputElement>, "onChange" | "value" | "id"> & {
   label: string;
   value: string;

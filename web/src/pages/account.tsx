@@ -1,7 +1,7 @@
 // The signed-in user's own account: profile, password, API key.
 import { useState } from "react";
 import { ApiError, api } from "../api";
-import { CopyField, ErrorAlert, Field, Notice, Page, Time, useSubmit } from "../components";
+import { CopyField, ErrorAlert, Field, Notice, Page, Time, minPasswordLength, passwordHint, useSubmit } from "../components";
 import { useUser } from "../session";
 
 export function AccountPage() {
@@ -55,7 +55,16 @@ function ChangePassword() {
         <ErrorAlert error={error} />
         {done && <Notice>Your password is changed.</Notice>}
         <Field label="Current password" type="password" autoComplete="current-password" required value={current} onChange={setCurrent} />
-        <Field label="New password" type="password" autoComplete="new-password" required value={next} onChange={setNext} />
+        <Field
+          label="New password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={minPasswordLength}
+          hint={passwordHint}
+          value={next}
+          onChange={setNext}
+        />
         <Field label="Confirm new password" type="password" autoComplete="new-password" required value={confirm} onChange={setConfirm} />
         <button type="submit" className="primary" disabled={busy}>
           {busy ? "Saving…" : "Change password"}

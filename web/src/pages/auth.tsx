@@ -3,7 +3,7 @@
 import { startTransition, useEffect, useState } from "react";
 import { Link, useLocation, useNavigate, useParams, useSearchParams } from "react-router";
 import { ApiError, api, type InvitationInfo } from "../api";
-import { AuthCard, ErrorAlert, Field, Notice, formatTime, toApiError, useSubmit } from "../components";
+import { AuthCard, ErrorAlert, Field, Notice, formatTime, minPasswordLength, passwordHint, toApiError, useSubmit } from "../components";
 import { useSession } from "../session";
 
 /**
@@ -38,7 +38,16 @@ function PasswordPair({
 }) {
   return (
     <>
-      <Field label={label} type="password" autoComplete="new-password" required value={password} onChange={setPassword} />
+      <Field
+        label={label}
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={minPasswordLength}
+        hint={passwordHint}
+        value={password}
+        onChange={setPassword}
+      />
       <Field
         label={`Confirm ${label.toLowerCase()}`}
         type="password"
