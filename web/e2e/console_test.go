@@ -294,9 +294,8 @@ func riskmapBinary(t *testing.T, root string) string {
 		return p
 	}
 	bin := filepath.Join(t.TempDir(), "riskmap")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/riskmap")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/riskmap")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/riskmap: %v\n%s", err, out)
 	}
