@@ -133,7 +133,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 
-	if *update {
+	if *update && !t.Failed() {
 		dst := filepath.Join(root, "docs", "screenshots")
 		if err := os.MkdirAll(dst, 0o755); err != nil {
 			t.Fatal(err)
