@@ -195,3 +195,13 @@ export function Time({ iso }: { iso: string | null | undefined }) {
   const text = formatTime(iso);
   return text === "never" ? <span>never</span> : <time dateTime={iso ?? ""}>{text}</time>;
 }
+
+/** "Load more" for paginated lists. */
+export function LoadMore({ hasMore, loading, more }: { hasMore: boolean; loading: boolean; more: () => Promise<void> }) {
+  if (!hasMore) return null;
+  return (
+    <button type="button" onClick={() => void more()} disabled={loading}>
+      {loading ? "Loading…" : "Load more"}
+    </button>
+  );
+}

@@ -1,5 +1,5 @@
 // The signed-in frame: skip link, navigation built from views.ts, the user's menu.
-import { startTransition } from "react";
+import { Suspense, startTransition } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { api } from "./api";
 import { useSession, useUser } from "./session";
@@ -63,7 +63,9 @@ export function Layout() {
         <NavList items={shown.filter((v) => v.section === "settings")} label="Settings" />
       </nav>
       <main id="main" className="content" tabIndex={-1}>
-        <Outlet />
+        <Suspense fallback={<p aria-busy="true">Loading…</p>}>
+          <Outlet />
+        </Suspense>
       </main>
     </div>
   );

@@ -7,11 +7,9 @@ import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-route
 import "./style.css";
 import { AuthCard, ErrorAlert, Page } from "./components";
 import { Layout } from "./layout";
-import { AccountPage } from "./pages/account";
 import { AcceptInvitePage, LoginPage, RegisterPage, ResetPasswordPage } from "./pages/auth";
-import { HomePage } from "./pages/home";
-import { AuditPage, InvitationsPage, RequireAdmin, UsersPage } from "./pages/settings";
-import { SessionProvider, useSession } from "./session";
+import { SessionProvider, useSession, useUser } from "./session";
+import { allowed, served, views, type View } from "./views";
 
 type Access = "setup" | "signed-out" | "public" | "user";
 
@@ -49,6 +47,32 @@ function Gate({ access, children }: { access: Access; children: ReactNode }) {
   }
 }
 
+/** A view's page, after checking the user's role and that this console serves its API. */
+function ViewPage({ view }: { view: View }) {
+  const user = useUser();
+  const { apiPaths } = useSession();
+  if (!allowed(view, user.role)) {
+    const only = view.roles?.length === 1 && view.roles[0] === "admin";
+    return (
+      <Page title={only ? "Administrators only" : "Not for your role"}>
+        <p>
+          {view.label} is for the {view.roles?.join(" or ")} role. You are signed in with the{" "}
+          <strong>{user.role}</strong> role.
+        </p>
+      </Page>
+    );
+  }
+  if (apiPaths !== null && !served(view, apiPaths)) {
+    return (
+      <Page title={`${view.label} is not available`}>
+        <p>This console does not serve the API {view.label.toLowerCase()} needs.</p>
+      </Page>
+    );
+  }
+  const P = view.page;
+  return P === undefined ? <NotFound /> : <P />;
+}
+
 function NotFound() {
   return (
     <Page title="Page not found">
@@ -69,11 +93,9 @@ function App() {
       <Route path="/reset-password/:token" element={<Gate access="public"><ResetPasswordPage /></Gate>} />
       <Route path="/reset/:token" element={<Gate access="public"><ResetPasswordPage /></Gate>} />
       <Route element={<Gate access="user"><Layout /></Gate>}>
-        <Route index element={<HomePage />} />
-        <Route path="account" element={<AccountPage />} />
-        <Route path="settings/users" element={<RequireAdmin><UsersPage /></RequireAdmin>} />
-        <Route path="settings/invitations" element={<RequireAdmin><InvitationsPage /></RequireAdmin>} />
-        <Route path="settings/audit" element={<RequireAdmin><AuditPage /></RequireAdmin>} />
+        {views.map((v) =>
+          v.page === undefined ? null : <Route key={v.path} path={v.path} element={<ViewPage view={v} />} />,
+        )}
         <Route path="*" element={<NotFound />} />
       </Route>
     </Routes>

@@ -4,7 +4,7 @@ import { ApiError, api } from "../api";
 import { CopyField, ErrorAlert, Field, Notice, Page, Time, minPasswordLength, passwordHint, useSubmit } from "../components";
 import { useUser } from "../session";
 
-export function AccountPage() {
+export default function AccountPage() {
   const user = useUser();
   return (
     <Page title="My account">

@@ -4,7 +4,7 @@ import { Page } from "../components";
 import { useSession, useUser } from "../session";
 import { views, visible } from "../views";
 
-export function HomePage() {
+export default function HomePage() {
   const user = useUser();
   const { apiPaths } = useSession();
   const shown = views.filter((v) => v.path !== "/" && visible(v, user.role, apiPaths));
