@@ -13,6 +13,7 @@ import (
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/web"
 )
 
 // runConsole is `riskmap console [flags]` and
@@ -42,7 +43,14 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
 	defer st.Close()
-	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version})
+	spa, err := web.New()
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("console: web UI: %w", err)}
+	}
+	if !spa.Built() {
+		log.Warn("this binary has no web UI (built without `make web`); the API works, / shows how to build it")
+	}
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa})
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
