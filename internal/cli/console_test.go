@@ -390,3 +390,37 @@ func TestConsoleStartsWithNoConfiguration(t *testing.T) {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	<-p.exited
 }
+
+// TestResetPasswordCommand runs `riskmap console reset-password EMAIL` on
+// the console host while the console runs, and uses the printed link.
+func TestResetPasswordCommand(t *testing.T) {
+	bin := riskmapBinary(t)
+	dataDir := t.TempDir()
+	p := startConsole(t, consoleCmd(bin, dataDir))
+	base := "https://" + p.addr
+	c := pinnedClient(p.fingerprint)
+	if _, err := call(c, "POST", base+"/api/v1/auth/register", map[string]string{
+		"email": "admin@example.com", "password": "forgotten password", "name": "A", "organisation": "O"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "console", "reset-password", "--data-dir", dataDir, "--public-url", "https://console.example:8443", "Admin@Example.com").CombinedOutput()
+	if err != nil {
+		t.Fatalf("reset-password: %v\n%s", err, out)
+	}
+	link := strings.TrimSpace(string(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:]))
+	token, ok := strings.CutPrefix(link, "https://console.example:8443/reset-password#token=")
+	if !ok {
+		t.Fatalf("reset-password printed %q", out)
+	}
+	if _, err := call(c, "POST", base+"/api/v1/auth/password-reset", map[string]string{"token": token, "newPassword": "remembered password"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(pinnedClient(p.fingerprint), "POST", base+"/api/v1/auth/login", map[string]string{"email": "admin@example.com", "password": "remembered password"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(bin, "console", "reset-password", "--data-dir", dataDir, "nobody@example.com").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "nobody@example.com") {
+		t.Errorf("reset-password for an unknown email: %v\n%s", err, out)
+	}
+}

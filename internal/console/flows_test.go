@@ -17,6 +17,7 @@ import (
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/testenv"
 )
 
 func TestGeneratedCertificate(t *testing.T) {
@@ -492,5 +493,27 @@ func TestHealthMetricsAndSPA(t *testing.T) {
 	r = c.do("POST", "/api/v1/auth/login", big)
 	if r.problem(t); r.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d", r.status)
+	}
+}
+
+// TestOnPostgres runs the main flows with PostgreSQL as the console database.
+func TestOnPostgres(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	e := start(t, func(c *config.Console, _ *console.Options) { c.Database = url })
+	admin, _ := e.registerAdmin()
+	_, bob := e.invite(admin, "bob@example.com", "standard")
+	var key console.APIKeyResponse
+	admin.must(http.StatusOK, "POST", "/api/v1/me/api-key", nil, &key)
+	var tok console.TokenResponse
+	e.client().must(http.StatusOK, "POST", "/api/v1/auth/token", map[string]string{"apiKey": key.APIKey}, &tok)
+	withToken := e.client()
+	withToken.bearer = tok.AccessToken
+	var users console.List[console.User]
+	withToken.must(http.StatusOK, "GET", "/api/v1/users", nil, &users)
+	if len(users.Items) != 2 || users.Items[1].ID != bob.ID {
+		t.Errorf("users = %+v", users)
+	}
+	if e.st.Dialect() != store.Postgres {
+		t.Errorf("dialect %s", e.st.Dialect())
 	}
 }
