@@ -163,6 +163,13 @@ func TestCSRF(t *testing.T) {
 	if r := admin.do("POST", "/api/v1/me/api-key", nil); r.status != http.StatusForbidden {
 		t.Errorf("cross-site POST: %d", r.status)
 	}
+	// A cross-site form can only send text/plain or form bodies: refused.
+	plain := e.client()
+	plain.header = http.Header{"Content-Type": {"text/plain"}}
+	r = plain.do("POST", "/api/v1/auth/login", `{"email":"admin@example.com","password":"`+adminPassword+`"}`)
+	if r.problem(t); r.status < 400 || r.status >= 500 {
+		t.Errorf("text/plain login body: %d; want a 4xx problem", r.status)
+	}
 	// Bearer credentials need no CSRF token.
 	bearer := e.client()
 	bearer.bearer = key.APIKey

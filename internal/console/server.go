@@ -216,10 +216,11 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 // link builds an absolute URL for an invitation or reset link. The token is
 // in the fragment, which browsers never send to servers or in Referer.
-func (s *Server) link(r *http.Request, page, token string) string {
+func (s *Server) link(page, token string) string {
+	// Never from the request's Host header, which the caller controls.
 	base := s.baseURL
-	if base == "" && r != nil && r.Host != "" {
-		base = "https://" + r.Host
+	if base == "" {
+		base = DefaultPublicURL(s.cfg.Listen)
 	}
 	return base + "/" + page + "#token=" + url.QueryEscape(token)
 }
