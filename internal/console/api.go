@@ -541,7 +541,6 @@ func (s *Server) createReset(ctx context.Context, in *idPath) (*bodyOf[ResetLink
 	return &bodyOf[ResetLinkResponse]{Body: ResetLinkResponse{Token: token, URL: s.link("reset-password", token), ExpiresAt: pr.ExpiresAt}}, nil
 }
 
-
 func (s *Server) listInvitations(ctx context.Context, in *ListQuery) (*bodyOf[List[Invitation]], error) {
 	page, err := in.page()
 	if err != nil {

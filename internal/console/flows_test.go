@@ -524,3 +524,35 @@ func TestOnPostgres(t *testing.T) {
 		t.Errorf("dialect %s", e.st.Dialect())
 	}
 }
+
+// TestTrustedProxies: behind a trusted load balancer, rate limits and the
+// audit log use the client from X-Forwarded-For; from anyone else the
+// header is ignored.
+func TestTrustedProxies(t *testing.T) {
+	e := start(t, func(c *config.Console, _ *console.Options) {
+		c.TrustedProxies = "127.0.0.0/8, ::1"
+		c.LoginAddressLimit = 2
+	})
+	admin, _ := e.registerAdmin()
+	fail := func(xff string) int {
+		c := e.client()
+		c.header = http.Header{"X-Forwarded-For": {xff}}
+		return c.do("POST", "/api/v1/auth/login", map[string]string{"email": "x@example.com", "password": "wrong password"}).status
+	}
+	for i := 0; i < 2; i++ {
+		if got := fail("203.0.113.7"); got != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, got)
+		}
+	}
+	if got := fail("198.51.100.1, 203.0.113.7"); got != http.StatusTooManyRequests {
+		t.Errorf("third failure from 203.0.113.7 (spoofed left hop ignored): %d; want 429", got)
+	}
+	if got := fail("203.0.113.8"); got != http.StatusUnauthorized {
+		t.Errorf("another client behind the proxy: %d; want 401", got)
+	}
+	var audit console.List[console.AuditEntry]
+	admin.must(http.StatusOK, "GET", "/api/v1/audit", nil, &audit)
+	if audit.Items[0].ClientAddr != "203.0.113.8" {
+		t.Errorf("audit client %q; want 203.0.113.8", audit.Items[0].ClientAddr)
+	}
+}

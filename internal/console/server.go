@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -71,6 +72,8 @@ type Server struct {
 	loginAccount *auth.Limiter // failed logins per account
 	failedAddr   *auth.Limiter // failed credential checks per client address
 
+	proxies []netip.Prefix // trusted reverse proxies
+
 	keysMu  sync.RWMutex
 	keys    []auth.SigningKey
 	baseURL string
@@ -127,6 +130,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		loginAccount: auth.NewLimiter(c.LoginAccountLimit, c.LoginWindow, o.Now),
 		failedAddr:   auth.NewLimiter(c.LoginAddressLimit, c.LoginWindow, o.Now),
 		baseURL:      strings.TrimRight(c.PublicURL, "/"),
+	}
+	if s.proxies, err = config.ParseCIDRs(c.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	keys, err := s.store.SigningKeys(ctx, func() (string, []byte, error) {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
