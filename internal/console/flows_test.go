@@ -67,6 +67,9 @@ func TestRegistrationAndLogin(t *testing.T) {
 	if p := r.problem(t); r.status != 422 || !strings.Contains(string(r.body), "body.password") {
 		t.Errorf("short password: %d %v", r.status, p)
 	}
+	if strings.Contains(string(r.body), "short") {
+		t.Errorf("the problem echoes the submitted password: %s", r.body)
+	}
 	r = anon.do("POST", "/api/v1/auth/register", `{"email":"a@example.com","password":"long enough password","name":"A","organisation":"O","admin":true}`)
 	if r.problem(t); r.status != 422 || !strings.Contains(string(r.body), "admin") {
 		t.Errorf("unknown field: %d %s", r.status, r.body)

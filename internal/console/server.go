@@ -158,6 +158,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.mux.Get("/readyz", s.ready)
 	s.mux.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
 
+	redactErrorValues()
 	hc := huma.DefaultConfig("Riskmap console API", o.Version)
 	hc.OpenAPIPath = "/api/v1/openapi"
 	hc.SchemasPath = "/api/v1/schemas"
