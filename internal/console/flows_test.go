@@ -3,9 +3,11 @@ package console_test
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/store"
@@ -557,5 +560,66 @@ func TestTrustedProxies(t *testing.T) {
 	admin.must(http.StatusOK, "GET", "/api/v1/audit", nil, &audit)
 	if audit.Items[0].ClientAddr != "203.0.113.8" {
 		t.Errorf("audit client %q; want 203.0.113.8", audit.Items[0].ClientAddr)
+	}
+}
+
+// TestReplicasShareRotatedKeys: consoles sharing one database verify each
+// other's access tokens, also after one of them rotated the signing key.
+func TestReplicasShareRotatedKeys(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	replica := func() *console.Server {
+		cfg := testConfig(t)
+		st, err := store.Open(t.Context(), store.Config{URL: url, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		srv, err := console.New(t.Context(), console.Options{Config: cfg, Store: st, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	}
+	a := replica()
+	st, err := store.Open(t.Context(), store.Config{URL: url, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.RegisterFirstUser(t.Context(), "Org", store.NewUser{Email: "a@example.com", Name: "A", PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := auth.NewSecret(auth.APIKeyPrefix)
+	if _, err := st.SetAPIKey(t.Context(), u.ID, auth.HashSecret(key), "k"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(31 * 24 * time.Hour)
+	b := replica() // starts after the rotation is due: signs with a new key
+	tokenFrom := func(srv *console.Server) string {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/api/v1/auth/token", strings.NewReader(`{"apiKey":"`+key+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		srv.Handler().ServeHTTP(rec, req)
+		var tok console.TokenResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &tok); err != nil || rec.Code != 200 {
+			t.Fatalf("token: %d %s", rec.Code, rec.Body)
+		}
+		return tok.AccessToken
+	}
+	me := func(srv *console.Server, token string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		srv.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	fromB := tokenFrom(b)
+	if got := me(a, fromB); got != http.StatusOK {
+		t.Errorf("replica A with B's token signed by the rotated key: %d", got)
+	}
+	if got := me(b, tokenFrom(a)); got != http.StatusOK {
+		t.Errorf("replica B with A's token: %d", got)
 	}
 }

@@ -292,6 +292,9 @@ func (s *Server) authenticate(r *http.Request, required bool) (*Principal, int, 
 			return &Principal{User: u, Via: "api_key"}, 0, ""
 		}
 		claims, err := s.tokens().Verify(cred)
+		if errors.Is(err, auth.ErrUnknownKey) && s.reloadKeys(ctx) {
+			claims, err = s.tokens().Verify(cred)
+		}
 		if err != nil {
 			return nil, http.StatusUnauthorized, "the access token is not valid or has expired; exchange the API key again"
 		}

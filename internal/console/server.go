@@ -74,9 +74,10 @@ type Server struct {
 
 	proxies []netip.Prefix // trusted reverse proxies
 
-	keysMu  sync.RWMutex
-	keys    []auth.SigningKey
-	baseURL string
+	keysMu     sync.RWMutex
+	keys       []auth.SigningKey
+	keysLoaded time.Time
+	baseURL    string
 }
 
 type metrics struct {
@@ -134,14 +135,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.proxies, err = config.ParseCIDRs(c.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	keys, err := s.store.SigningKeys(ctx, func() (string, []byte, error) {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		return store.NewID(o.Now()), priv, err
-	})
-	if err != nil {
+	if err := s.rotateKeys(ctx); err != nil {
 		return nil, err
 	}
-	s.keys = keys
 
 	s.mux = chi.NewMux()
 	s.mux.Use(s.observe, s.authorise)
@@ -202,6 +198,53 @@ func (s *Server) Router() chi.Routes { return s.mux }
 
 // API exposes the huma API (OpenAPI document).
 func (s *Server) API() huma.API { return s.api }
+
+// Signing keys rotate every keyRotation; a superseded key keeps verifying
+// for keyOverlap (or twice the access-token lifetime if that is longer).
+const (
+	keyRotation = 30 * 24 * time.Hour
+	keyOverlap  = 24 * time.Hour
+)
+
+func genSigningKey(now func() time.Time) func() (string, []byte, error) {
+	return func() (string, []byte, error) {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		return store.NewID(now()), priv, err
+	}
+}
+
+// rotateKeys rotates the signing keys when due and loads the active ones.
+func (s *Server) rotateKeys(ctx context.Context) error {
+	overlap := max(keyOverlap, 2*s.cfg.AccessTokenTTL)
+	keys, err := s.store.RotateSigningKeys(ctx, genSigningKey(s.now), keyRotation, overlap)
+	if err != nil {
+		return err
+	}
+	s.keysMu.Lock()
+	s.keys, s.keysLoaded = keys, s.now()
+	s.keysMu.Unlock()
+	return nil
+}
+
+// reloadKeys loads the active keys another replica may have added, at most
+// every 10 seconds.
+func (s *Server) reloadKeys(ctx context.Context) bool {
+	s.keysMu.RLock()
+	recent := s.now().Sub(s.keysLoaded) < 10*time.Second
+	s.keysMu.RUnlock()
+	if recent {
+		return false
+	}
+	keys, err := s.store.SigningKeys(ctx, genSigningKey(s.now))
+	if err != nil {
+		s.log.WarnContext(ctx, "reload signing keys", "err", err)
+		return false
+	}
+	s.keysMu.Lock()
+	s.keys, s.keysLoaded = keys, s.now()
+	s.keysMu.Unlock()
+	return true
+}
 
 func (s *Server) tokens() *auth.Tokens {
 	s.keysMu.RLock()
@@ -363,6 +406,9 @@ func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
+		if err := s.rotateKeys(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("rotate signing keys", "err", err)
+		}
 		if n, err := s.store.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("delete expired credentials", "err", err)
 		} else if n > 0 {
