@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -152,6 +153,11 @@ func (c Console) Validate() error {
 	}
 	if c.Argon2MemoryKiB < 8 || c.Argon2Iterations < 1 || c.Argon2Parallelism < 1 || c.Argon2Parallelism > 255 {
 		errs = append(errs, errors.New("argon2 parameters out of range (memory >= 8 KiB, iterations >= 1, 1 <= parallelism <= 255)"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("--public-url %q: want https://host[:port][/path]", c.PublicURL))
+		}
 	}
 	if _, err := ParseCIDRs(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))

@@ -62,6 +62,16 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("OpenAPI document lacks %s %s", r.Method, r.Pattern)
 		}
 	}
+	var users struct {
+		Description string                `json:"description"`
+		Security    []map[string][]string `json:"security"`
+	}
+	if err := json.Unmarshal(doc.Paths["/api/v1/users"]["get"], &users); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(users.Description, "Access: role admin or higher.") || len(users.Security) != 2 {
+		t.Errorf("GET /api/v1/users documents access %q, security %v", users.Description, users.Security)
+	}
 	for _, name := range []string{"RegisterRequest", "LoginRequest", "TokenRequest", "UserPatch", "InvitationRequest"} {
 		s, ok := doc.Comps.Schemas[name]
 		if !ok || s.AdditionalProperties == nil || *s.AdditionalProperties {

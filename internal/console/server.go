@@ -170,12 +170,39 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	for _, m := range o.Modules {
 		m.Routes(s.api, s.mux)
 	}
+	s.documentAccess()
 	if o.SPA != nil {
 		spa := apiAware(o.SPA)
 		s.mux.Get("/*", spa)
 		s.mux.Head("/*", spa)
 	}
 	return s, nil
+}
+
+// documentAccess writes each operation's policy row into the OpenAPI
+// document: its security requirement and who may call it.
+func (s *Server) documentAccess() {
+	for path, item := range s.api.OpenAPI().Paths {
+		for method, op := range map[string]*huma.Operation{
+			http.MethodGet: item.Get, http.MethodPost: item.Post, http.MethodPut: item.Put,
+			http.MethodPatch: item.Patch, http.MethodDelete: item.Delete, http.MethodHead: item.Head,
+		} {
+			if op == nil {
+				continue
+			}
+			rule, ok := s.policy[policyKey{method, path}]
+			if !ok {
+				continue // refused at run time; the matrix test reports it
+			}
+			if rule.Access == Anyone {
+				op.Security = []map[string][]string{{}}
+				op.Description = strings.TrimSpace(op.Description + "\n\nAccess: anyone (no authentication).")
+				continue
+			}
+			op.Security = []map[string][]string{{"bearer": {}}, {"session": {}}}
+			op.Description = strings.TrimSpace(op.Description + fmt.Sprintf("\n\nAccess: role %s or higher.", rule.Access))
+		}
+	}
 }
 
 // apiAware keeps unknown /api paths answering problem documents instead of
