@@ -35,7 +35,7 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: unexpected argument %q (did you mean reset-password?)", rest[0])}
 	}
 	log := newLogger(stdio.Stderr, cfg.LogLevel, cfg.LogFormat)
-	app, err := startConsole(ctx, cfg, log)
+	app, err := openConsole(ctx, cfg, log)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
@@ -57,9 +57,9 @@ type consoleApp struct {
 	run   *console.Running
 }
 
-// startConsole opens the store, wires the console's modules and starts
+// openConsole opens the store, wires the console's modules and starts
 // serving. The caller closes app.store after app.run.Wait returns.
-func startConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*consoleApp, error) {
+func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*consoleApp, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}

@@ -25,8 +25,8 @@ import (
 // admin sees it in the user list and may disable or delete it.
 const LocalSensorEmail = "local-sensor@riskmap.invalid"
 
-// localSensorKeyFile is where `riskmap up` keeps its sensor's API key.
-const localSensorKeyFile = "local-sensor.key"
+// LocalSensorKeyFile is where `riskmap up` keeps its sensor's API key.
+const LocalSensorKeyFile = "local-sensor.key"
 
 // runUp is `riskmap up`: the console on the embedded database plus a sensor
 // for this machine, in one process. It takes the console's flags.
@@ -49,7 +49,7 @@ func runUp(ctx context.Context, args []string, stdio IO) error {
 	log := newLogger(stdio.Stderr, cfg.LogLevel, cfg.LogFormat)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	app, err := startConsole(ctx, cfg, log)
+	app, err := openConsole(ctx, cfg, log)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("up: %w", err)}
 	}
@@ -137,7 +137,7 @@ func loopbackAddr(a net.Addr) string {
 // the account (standard role, no usable password) and a key when needed. It
 // returns "" when an admin has disabled the account.
 func localSensorKey(ctx context.Context, st *store.Store, dataDir string) (string, error) {
-	path := filepath.Join(dataDir, localSensorKeyFile)
+	path := filepath.Join(dataDir, LocalSensorKeyFile)
 	if b, err := os.ReadFile(path); err == nil {
 		key := strings.TrimSpace(string(b))
 		if auth.WellFormed(key, auth.APIKeyPrefix) {
