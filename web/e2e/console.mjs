@@ -216,6 +216,22 @@ await step(a, "invite a read-only user", async () => {
 });
 results.inviteURL = inviteURL;
 
+await step(a, "revoke an invitation", async () => {
+  const email = "nobody@example.com";
+  await a.getByLabel("Email").fill(email);
+  await a.getByLabel("Role").selectOption("standard");
+  await a.getByRole("button", { name: "Create invitation" }).click();
+  const row = a.locator(`tr[data-invitation="${email}"]`);
+  await row.waitFor();
+  await a.getByRole("button", { name: `Revoke the invitation of ${email}` }).click();
+  await row.waitFor({ state: "detached" });
+  // Gone on the console too, not only from the table.
+  await a.reload();
+  await heading(a, "Invitations");
+  await a.locator(`tr[data-invitation="${reader.email}"]`).waitFor();
+  check((await row.count()) === 0, "the revoked invitation is listed again after a reload");
+});
+
 const readerSide = await open("reader");
 const r = readerSide.page;
 await step(r, "accept the invitation in a fresh browser", async () => {
@@ -269,6 +285,36 @@ await step(a, "users: both listed; the last admin cannot be demoted", async () =
   });
   check((await role.inputValue()) === "admin", "the role select does not show the stored role after the refusal");
   await shot(a, "08-users-last-admin");
+});
+
+await step(a, "admin disables the read-only user", async () => {
+  await a.getByRole("button", { name: `Disable ${reader.email}` }).click();
+  await notice(a, `${reader.email} is disabled.`);
+  await a.locator(`tr[data-user="${reader.email}"]`).getByText("disabled").waitFor();
+});
+
+await step(r, "a disabled user is signed out and cannot sign in", async () => {
+  // The open session ends: the next page load lands on sign-in.
+  await expectingHTTPError("/api/v1/", /status of 40[13]\b/, async () => {
+    await r.reload();
+    await heading(r, "Sign in");
+    await r.getByLabel("Email").fill(reader.email);
+    await r.getByLabel("Password").fill(reader.password);
+    await r.getByRole("button", { name: "Sign in" }).click();
+    await r.getByRole("alert").waitFor();
+  });
+  const at = new URL(r.url());
+  check(at.pathname === "/login" && at.searchParams.get("next") === "/account", `after the refused sign-in the URL is ${r.url()}`);
+});
+
+await step(a, "admin enables the user again", async () => {
+  await a.getByRole("button", { name: `Enable ${reader.email}` }).click();
+  await notice(a, `${reader.email} is enabled.`);
+});
+
+await step(r, "the enabled user signs in", async () => {
+  await r.getByRole("button", { name: "Sign in" }).click();
+  await arrive(r, "My account"); // back on the page the session ended on
 });
 
 let resetURL = "";

@@ -39,10 +39,13 @@ var readme = []string{
 	"07-users", "08-users-last-admin", "09-audit", "10-api-key",
 }
 
-// TestConsoleInBrowser registers the first admin, signs out and in, invites
-// a read-only user who accepts in a fresh browser, checks that user is kept
-// out of the admin pages and the admin API, and resets API keys; the browser
-// must log no console error on the way.
+// TestConsoleInBrowser registers the first admin, signs out and in (with the
+// keyboard only), invites a read-only user who accepts in a fresh browser,
+// revokes another invitation, checks the read-only user is kept out of the
+// admin pages and the admin API, disables and enables that user, sends them
+// a password reset link, refuses a used invitation, refuses to demote the
+// last admin, resets API keys and changes a password; the browser must log
+// no console error on the way (console.mjs lists the steps).
 func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser end-to-end test; not in -short")
