@@ -1,11 +1,15 @@
 // End-to-end walk through the web console in headless Chromium, started by
 // console_test.go against a real `riskmap console`. Every step asserts what a
-// user sees; any browser console error, uncaught exception or 5xx response
-// fails the run. Screenshots go to $RISKMAP_E2E_ARTIFACTS; what the Go test
+// user sees; any browser console error, uncaught exception, 5xx response or
+// accessibility violation (axe-core, on every screenshotted page) fails the
+// run. Screenshots go to $RISKMAP_E2E_ARTIFACTS; what the Go test
 // checks afterwards on the API (the keys created here) goes to results.json.
 import { chromium } from "playwright-core";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 function env(name) {
   const v = process.env[name];
@@ -89,9 +93,24 @@ async function step(page, name, fn) {
   console.log(`ok   ${String(stepNo).padStart(2, " ")} ${name} (${Date.now() - t0} ms)`);
 }
 
+/**
+ * Screenshot, and an accessibility audit of the page as shown (axe-core:
+ * WCAG 2.1 A/AA and best practices; labels, names, contrast, landmarks).
+ * Every violation is a problem of the run.
+ */
 async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+    });
+    return r.violations.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 4).join(", ")})`);
+  });
+  for (const v of violations) problems.push(`[accessibility of ${name}] ${v}`);
+  audited++;
 }
+let audited = 0;
 
 function check(cond, what) {
   if (!cond) throw new Error(`assertion failed: ${what}`);
@@ -390,4 +409,4 @@ if (problems.length > 0) {
   console.error(`browser problems during the run:\n  ${problems.join("\n  ")}`);
   process.exit(1);
 }
-console.log(`ok   no browser console errors; screenshots in ${artifacts}`);
+console.log(`ok   no browser console errors; ${audited} pages pass the accessibility audit; screenshots in ${artifacts}`);
