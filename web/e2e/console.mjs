@@ -61,7 +61,11 @@ function watch(page, who) {
   page.on("response", (r) => {
     if (r.status() >= 500) problems.push(`[${who}] ${r.request().method()} ${r.url()} answered ${r.status()}`);
   });
-  page.on("requestfailed", (r) => problems.push(`[${who}] ${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`));
+  page.on("requestfailed", (r) => {
+    // A navigation cancels the fetches of the page it leaves: not a failure.
+    if (r.failure()?.errorText === "net::ERR_ABORTED") return;
+    problems.push(`[${who}] ${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`);
+  });
 }
 
 async function open(who) {
