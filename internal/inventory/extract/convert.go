@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/google/osv-scalibr/extractor"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
 	apkmeta "github.com/google/osv-scalibr/extractor/filesystem/os/apk/metadata"
 	dpkgmeta "github.com/google/osv-scalibr/extractor/filesystem/os/dpkg/metadata"
 	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
@@ -81,6 +82,11 @@ func convertOne(sp *extractor.Package) inventory.Package {
 		if l = strings.TrimSpace(l); l != "" && !slices.Contains(p.Licenses, l) {
 			p.Licenses = append(p.Licenses, l)
 		}
+	}
+	if p.Extractor == gobinary.Name && p.Name == "go" && p.Ecosystem == "Go" {
+		// The toolchain a binary was built with: OSV (and syft) call the Go
+		// standard library "stdlib".
+		p.Name, p.PURL = "stdlib", "pkg:golang/stdlib@"+p.Version
 	}
 	switch m := sp.Metadata.(type) {
 	case *dpkgmeta.Metadata:
