@@ -155,6 +155,38 @@ func TestScanLanguageFixtures(t *testing.T) {
 			target: func(t *testing.T) string { return "testdata/python_distinfo" },
 			want:   []string{"PyPI Jinja2@2.10", "PyPI requests@2.19.0", "PyPI urllib3@1.23"},
 		},
+		{
+			name:   "polyglot_lockfiles",
+			target: func(t *testing.T) string { return "dir:testdata/polyglot" },
+			want: []string{
+				"Go golang.org/x/net@0.0.0-20190620200207-3b0461eec859",
+				"Go stdlib@1.22", // the go.mod "go" directive
+				"NuGet Newtonsoft.Json@12.0.1",
+				"NuGet System.Text.Encodings.Web@4.5.0",
+				"NuGet app@1.0.0",
+				"Packagist guzzlehttp/guzzle@6.3.0",
+				"Packagist phpunit/phpunit@7.0.0",
+				"PyPI django@2.2.0",
+				"PyPI flask@0.12.2",
+				"PyPI pillow@6.2.0",
+				"PyPI pyyaml@5.3",
+				"PyPI urllib3@1.24.1",
+				"RubyGems mini_portile2@2.4.0",
+				"RubyGems nokogiri@1.10.3",
+				"crates.io app@0.1.0",
+				"crates.io smallvec@0.6.9",
+				"npm handlebars@4.0.5",
+				"npm minimist@0.0.8",
+			},
+		},
+		{
+			name:   "java_nested_archives",
+			target: func(t *testing.T) string { return "dir:" + javaFixture(t) },
+			want: []string{
+				"Maven com.example:app@1.0.0",
+				"Maven org.apache.logging.log4j:log4j-core@2.14.1",
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
