@@ -23,6 +23,12 @@ const maxListFile = 64 << 20
 // and of apk packages from lib/apk/db/installed.
 func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Package, sink *errSink) error {
 	var apkFiles map[string][]string
+	canon := newCanonicalizer(fsys)
+	defer func() {
+		for i := range pkgs {
+			pkgs[i].Files = canon.withCanonical(pkgs[i].Files)
+		}
+	}()
 	for i := range pkgs {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("owned files: %w", err)
@@ -187,4 +193,57 @@ func isOSPurl(purl string) bool {
 		}
 	}
 	return false
+}
+
+// resolver is implemented by filesystems that can resolve symbolic links
+// inside the scanned root (rootfs.FS, image.FS).
+type resolver interface {
+	Resolve(name string, followLast bool) (string, error)
+}
+
+// canonicalizer adds, next to each owned file recorded under a directory
+// that is a symbolic link in the target (merged /usr: /lib ->
+// usr/lib), the path the file really has, which is what a running process
+// shows in /proc/PID/maps.
+type canonicalizer struct {
+	r    resolver
+	dirs map[string]string // directory -> resolved directory ("" unknown)
+}
+
+func newCanonicalizer(fsys scalibrfs.FS) *canonicalizer {
+	r, _ := fsys.(resolver)
+	return &canonicalizer{r: r, dirs: map[string]string{}}
+}
+
+func (c *canonicalizer) withCanonical(files []string) []string {
+	if c.r == nil || len(files) == 0 {
+		return files
+	}
+	var extra []string
+	seen := make(map[string]bool, len(files))
+	for _, f := range files {
+		seen[f] = true
+	}
+	for _, f := range files {
+		i := strings.LastIndexByte(f, '/')
+		if i <= 0 {
+			continue
+		}
+		dir := f[:i]
+		res, ok := c.dirs[dir]
+		if !ok {
+			p, err := c.r.Resolve(strings.TrimPrefix(dir, "/"), true)
+			if err == nil {
+				res = "/" + p
+			}
+			c.dirs[dir] = res
+		}
+		if res != "" && res != dir {
+			if alt := res + f[i:]; !seen[alt] {
+				seen[alt] = true
+				extra = append(extra, alt)
+			}
+		}
+	}
+	return append(files, extra...)
 }
