@@ -2,6 +2,7 @@ package extract
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -99,8 +100,26 @@ func convertOne(sp *extractor.Package) inventory.Package {
 		p.SourceVersion = sp.Version
 	case *rpmmeta.Metadata:
 		p.SourceName, p.SourceVersion = ParseSourceRPM(m.SourceRPM)
+		if m.Epoch > 0 {
+			// Red Hat advisories compare epoch:version-release.
+			p.Version = fmt.Sprintf("%d:%s", m.Epoch, p.Version)
+		}
+		if rel := rpmRelease(m.OSID, m.OSVersionID); rel != "" && !strings.Contains(p.Ecosystem, ":") {
+			p.Ecosystem += ":" + rel
+		}
 	}
 	return p
+}
+
+// rpmRelease is the release suffix OSV uses for an RPM distribution's
+// ecosystem ("AlmaLinux:9", "Rocky Linux:9", "Red Hat" keeps none).
+func rpmRelease(osID, versionID string) string {
+	switch osID {
+	case "almalinux", "rocky":
+		major, _, _ := strings.Cut(versionID, ".")
+		return major
+	}
+	return ""
 }
 
 // ParseSourceRPM splits a source RPM file name such as
