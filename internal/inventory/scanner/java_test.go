@@ -18,7 +18,7 @@ func javaFixture(t *testing.T) string {
 		"org/apache/logging/log4j/core/Logger.class":                        "\xca\xfe\xba\xbe",
 	})
 	war := zipOf(t, map[string]string{
-		"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\r\n\r\n",
+		"META-INF/MANIFEST.MF":                          "Manifest-Version: 1.0\r\n\r\n",
 		"META-INF/maven/com.example/app/pom.properties": "groupId=com.example\nartifactId=app\nversion=1.0.0\n",
 		"WEB-INF/lib/log4j-core-2.14.1.jar":             string(inner),
 	})
