@@ -195,6 +195,9 @@ func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error)
 		// (rpm's SQLite) get a temporary copy instead of reopening a host
 		// path, which could go through a symbolic link out of the root.
 		ScanRoots: []*scalibrfs.ScanRoot{{FS: fsys, Path: ""}},
+		// Kernel and device pseudo-filesystems of a live root ("dir:/" on
+		// a host or a mounted container) hold no packages and can hang a walk.
+		DirsToSkip: []string{"proc", "sys", "dev"},
 		Stats:     stats.NoopCollector{},
 	})
 	if err != nil {

@@ -320,6 +320,16 @@ func TestBadInput(t *testing.T) {
 			wantErrFor: "app/package-lock.json",
 		},
 		{
+			name: "pseudo_filesystems_skipped",
+			setup: func(t *testing.T, root string) {
+				copyTree(t, owned, root)
+				for _, d := range []string{"proc/1/root", "sys/fs", "dev/shm"} {
+					write(t, filepath.Join(root, d, "package-lock.json"), `{"lockfileVersion":3,"packages":{"node_modules/x":{"version":"1.0.0"}}}`)
+				}
+			},
+			wantPkgs: []string{"Debian:12 python3-urllib3@1.26.12-1", "PyPI urllib3@1.26.12"},
+		},
+		{
 			name: "malformed_lockfile",
 			setup: func(t *testing.T, root string) {
 				copyTree(t, owned, root)
