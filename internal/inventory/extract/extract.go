@@ -216,7 +216,7 @@ func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error)
 	}
 	res := &Result{Distro: distro(fsys)}
 	res.Packages = convert(sinv)
-	if err := addOwnedFiles(ctx, fsys, res.Packages, sink); err != nil {
+	if err := addOwnedFiles(ctx, fsys, res.Packages, sink, e.cfg.RPMTimeout); err != nil {
 		return nil, err
 	}
 	setOwnedBy(res.Packages)

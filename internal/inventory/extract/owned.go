@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"time"
 
 	scalibrfs "github.com/google/osv-scalibr/fs"
 
@@ -19,10 +20,12 @@ import (
 // real ones are a few MiB).
 const maxListFile = 64 << 20
 
-// addOwnedFiles fills Files of dpkg packages from var/lib/dpkg/info/*.list
-// and of apk packages from lib/apk/db/installed.
-func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Package, sink *errSink) error {
+// addOwnedFiles fills Files of dpkg packages from var/lib/dpkg/info/*.list,
+// of apk packages from lib/apk/db/installed and of rpm packages from the
+// rpm database's file lists.
+func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Package, sink *errSink, rpmTimeout time.Duration) error {
 	var apkFiles map[string][]string
+	rpmDBs := map[string]map[string][]string{}
 	canon := newCanonicalizer(fsys)
 	defer func() {
 		for i := range pkgs {
@@ -54,6 +57,16 @@ func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Pack
 				p.Files = ParseDpkgList(b)
 				break
 			}
+		case strings.HasPrefix(p.PURL, "pkg:rpm/") && len(p.Locations) > 0:
+			db := p.Locations[0]
+			if _, ok := rpmDBs[db]; !ok {
+				files, err := rpmFiles(ctx, fsys, db, rpmTimeout)
+				if err != nil {
+					sink.add(db, "rpm-files", err)
+				}
+				rpmDBs[db] = files
+			}
+			p.Files = rpmDBs[db][rpmKey(p.Name, p.Version)]
 		case strings.HasPrefix(p.PURL, "pkg:apk/"):
 			if apkFiles == nil {
 				apkFiles = map[string][]string{}

@@ -23,7 +23,7 @@ func rpmRoot(t *testing.T) string {
 	}
 	top := t.TempDir()
 	spec := filepath.Join(top, "demo.spec")
-	write(t, spec, "Name: openssl-libs\nVersion: 3.0.7\nRelease: 25.el9_3\nEpoch: 1\nSummary: test\nLicense: ASL 2.0\nBuildArch: noarch\n%description\ntest\n%files\n")
+	write(t, spec, "Name: openssl-libs\nVersion: 3.0.7\nRelease: 25.el9_3\nEpoch: 1\nSummary: test\nLicense: ASL 2.0\nBuildArch: noarch\n%description\ntest\n%install\nmkdir -p %{buildroot}/usr/lib64\necho x > %{buildroot}/usr/lib64/libssl.so.3\n%files\n/usr/lib64/libssl.so.3\n")
 	run := func(name string, args ...string) {
 		t.Helper()
 		cmd := exec.Command(name, args...)
@@ -55,6 +55,9 @@ func TestScanRPM(t *testing.T) {
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"/usr/lib64/libssl.so.3"}, inv.Packages[0].Files); diff != "" {
+		t.Errorf("owned files (-want +got):\n%s", diff)
 	}
 	if len(inv.Errors) != 0 {
 		t.Errorf("errors: %v", inv.Errors)
