@@ -180,6 +180,7 @@ func TestScanLanguageFixtures(t *testing.T) {
 				"PyPI urllib3@1.24.1",
 				"RubyGems mini_portile2@2.4.0",
 				"RubyGems nokogiri@1.10.3",
+				"RubyGems rack@2.0.1", // an installed gemspec
 				"crates.io app@0.1.0",
 				"crates.io smallvec@0.6.9",
 				"npm handlebars@4.0.5",
