@@ -8,12 +8,12 @@ package extract
 
 import (
 	"bytes"
-	"debug/elf"
-	"io"
 	"cmp"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -198,7 +198,7 @@ func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error)
 		// Kernel and device pseudo-filesystems of a live root ("dir:/" on
 		// a host or a mounted container) hold no packages and can hang a walk.
 		DirsToSkip: []string{"proc", "sys", "dev"},
-		Stats:     stats.NoopCollector{},
+		Stats:      stats.NoopCollector{},
 	})
 	if err != nil {
 		if ctx.Err() != nil {
