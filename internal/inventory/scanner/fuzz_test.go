@@ -13,8 +13,8 @@ func TestParseTarget(t *testing.T) {
 		{"registry:127.0.0.1:5000/a/b:1", KindRegistry, "127.0.0.1:5000/a/b:1"},
 		{"container:web-1", KindContainer, "web-1"},
 		{"testdata/owned", KindDir, "testdata/owned"},
-		{"debian:bookworm", KindDocker + "|" + KindRegistry, "debian:bookworm"},
-		{"127.0.0.1:5000/x:1", KindDocker + "|" + KindRegistry, "127.0.0.1:5000/x:1"},
+		{"debian:bookworm", KindImageRef, "debian:bookworm"},
+		{"127.0.0.1:5000/x:1", KindImageRef, "127.0.0.1:5000/x:1"},
 	}
 	for _, tc := range tests {
 		got, err := ParseTarget(tc.in)
