@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gomod"
 	apkmeta "github.com/google/osv-scalibr/extractor/filesystem/os/apk/metadata"
 	dpkgmeta "github.com/google/osv-scalibr/extractor/filesystem/os/dpkg/metadata"
 	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
@@ -24,6 +25,12 @@ func convert(sinv scalibrinv.Inventory) []inventory.Package {
 	var out []inventory.Package
 	for _, sp := range sinv.Packages {
 		p := convertOne(sp)
+		if p.Extractor == gomod.Name && p.Name == "stdlib" {
+			// The go.mod "go" directive is a language version, not the
+			// toolchain a binary was built with: matching it as stdlib
+			// would report every advisory of that minor release.
+			continue
+		}
 		k := p.Ecosystem + "\x00" + p.Name + "\x00" + p.Version + "\x00" + p.PURL
 		if i, ok := byKey[k]; ok {
 			out[i].Locations = mergeSorted(out[i].Locations, p.Locations)

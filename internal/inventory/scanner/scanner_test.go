@@ -167,7 +167,6 @@ func TestScanLanguageFixtures(t *testing.T) {
 			target: func(t *testing.T) string { return "dir:testdata/polyglot" },
 			want: []string{
 				"Go golang.org/x/net@0.0.0-20190620200207-3b0461eec859",
-				"Go stdlib@1.22", // the go.mod "go" directive
 				"NuGet Newtonsoft.Json@12.0.1",
 				"NuGet System.Text.Encodings.Web@4.5.0",
 				"NuGet app@1.0.0",

@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"debug/buildinfo"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -55,6 +56,8 @@ func syftTargets(t *testing.T) map[string]string {
 		"go_binary":       "dir:" + goOldBinary(t),
 		"npm_old":         "dir:" + mustAbs(t, "testdata/npm_old"),
 		"python_distinfo": "dir:" + mustAbs(t, "testdata/python_distinfo"),
+		"polyglot":        "dir:" + mustAbs(t, "testdata/polyglot"),
+		"java_archives":   "dir:" + javaFixture(t),
 	}
 }
 
@@ -181,8 +184,14 @@ func riskmapOS(inv *inventory.Inventory) []string {
 // both tools can be compared: purl type from the purl, Go versions without
 // the "v" or "go" prefix, Python names in PEP 503 form.
 func langKey(purl, name, version string) string {
-	typ, _, _ := strings.Cut(strings.TrimPrefix(purl, "pkg:"), "/")
+	typ, rest, _ := strings.Cut(strings.TrimPrefix(purl, "pkg:"), "/")
 	switch typ {
+	case "maven":
+		// group:artifact, from the purl (syft names the artifact only).
+		rest, _, _ = strings.Cut(rest, "@")
+		if ns, art, ok := strings.Cut(rest, "/"); ok {
+			name = ns + ":" + art
+		}
 	case "golang":
 		version = strings.TrimPrefix(strings.TrimPrefix(version, "go"), "v")
 	case "pypi":
@@ -191,11 +200,22 @@ func langKey(purl, name, version string) string {
 	return typ + "/" + name + "@" + version
 }
 
+// syftPurlTypes maps syft package types to purl types, for the packages
+// syft gives no purl (local crates, for one).
+var syftPurlTypes = map[string]string{
+	"rust-crate": "cargo", "go-module": "golang", "npm": "npm", "python": "pypi", "java-archive": "maven",
+	"gem": "gem", "php-composer": "composer", "dotnet": "nuget",
+}
+
 func syftLang(rec syftRecord) []string {
 	var out []string
 	for _, p := range rec.Packages {
 		if !osTypes[p.Type] {
-			out = append(out, langKey(p.PURL, p.Name, p.Version))
+			purl := p.PURL
+			if purl == "" {
+				purl = "pkg:" + syftPurlTypes[p.Type] + "/" + p.Name + "@" + p.Version
+			}
+			out = append(out, langKey(purl, p.Name, p.Version))
 		}
 	}
 	slices.Sort(out)
@@ -247,7 +267,13 @@ func recordSyft(t *testing.T, name, target string) {
 	if err := json.Unmarshal(out, &doc); err != nil {
 		t.Fatalf("syft output: %v", err)
 	}
-	rec := syftRecord{SyftVersion: doc.Descriptor.Version, Target: strings.SplitN(target, ":", 2)[0] + ":<" + name + ">", Packages: doc.Artifacts}
+	// `go install` builds carry no version string; the module version is
+	// in the binary's build information.
+	version := doc.Descriptor.Version
+	if bi, err := buildinfo.ReadFile(*syftBin); err == nil && bi.Main.Version != "" {
+		version = strings.TrimPrefix(bi.Main.Version, "v")
+	}
+	rec := syftRecord{SyftVersion: version, Target: strings.SplitN(target, ":", 2)[0] + ":<" + name + ">", Packages: doc.Artifacts}
 	slices.SortFunc(rec.Packages, func(a, b syftPackage) int {
 		return strings.Compare(a.Type+a.Name+a.Version+a.PURL, b.Type+b.Name+b.Version+b.PURL)
 	})
