@@ -6,5 +6,6 @@ func commands() []Command {
 	return []Command{
 		feedsCommand(),
 		scanCommand(),
+		{Name: "console", Summary: "run the console: HTTPS API, users, storage (reset-password EMAIL for a reset link)", Run: runConsole},
 	}
 }
