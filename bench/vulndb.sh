@@ -42,7 +42,7 @@ echo "== 2. knowledge base open and match 1,000 packages (go test -bench)"
 go test -run XXX -bench 'BenchmarkOpen|BenchmarkMatch1000' -benchtime 20x ./internal/match/ | grep -E '^Benchmark'
 
 echo "== 3. whole scan of the bookworm image archive vs osv-scanner (median of $RUNS)"
-archive="$CACHE/bench/bookworm-full-v1.docker.tar"
+archive="$CACHE/archives/bookworm-full-v1.docker.tar" # testenv.DockerArchive(t, RootfsFull)
 rootfs="$CACHE/rootfs/bookworm-full-v1"
 if ! "$work/riskmap" scan --help 2>&1 | grep -q 'docker-archive:'; then
   echo "   skipped: this build has no image targets yet (internal/inventory/scanner not merged)"
@@ -54,8 +54,8 @@ if [ ! -f "$archive" ]; then
     exit 0
   fi
   mkdir -p "$(dirname "$archive")"
-  tar -C "$rootfs" -c . | docker import - riskmap-bench/bookworm-full:v1 >/dev/null
-  docker save -o "$archive" riskmap-bench/bookworm-full:v1
+  tar -C "$rootfs" -c . | docker import --change 'CMD ["/bin/sh"]' - riskmap-test/bookworm-full-v1:latest >/dev/null
+  docker save -o "$archive" riskmap-test/bookworm-full-v1:latest
 fi
 osvs=$(command -v osv-scanner || true)
 [ -z "$osvs" ] && [ -x "$(go env GOPATH)/bin/osv-scanner" ] && osvs="$(go env GOPATH)/bin/osv-scanner"
