@@ -16,6 +16,7 @@ import (
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/inventory/scanner"
 	"github.com/riskmap/riskmap/internal/testenv"
+	"github.com/riskmap/riskmap/internal/vulndb"
 	"github.com/riskmap/riskmap/internal/vulndb/kbtest"
 )
 
@@ -106,15 +107,33 @@ type counts struct{ theirs, ours, agree int }
 func compareToExpected(exp expected, res *Result) ([]Difference, counts) {
 	var c counts
 	var got []Difference
-	ours := map[string]map[string]bool{}
-	pkgKey := func(eco, name, version string) string { return eco + "|" + name + "|" + version }
+	// Ours are indexed under the inventory version and under the version
+	// advisories were matched with (source version for Debian, epoch-prefixed
+	// for RPM), since osv-scanner reports either form.
+	type set struct {
+		eco, name, version string
+		ids                map[string]bool
+		used               bool
+	}
+	ours := map[string]*set{}
+	var all []*set
+	pkgKey := func(eco, name, version string) string {
+		eco = vulndb.NormalizeEcosystem(eco)
+		return eco + "|" + vulndb.NormalizeName(eco, name) + "|" + version
+	}
 	for _, fd := range res.Findings {
 		k := pkgKey(fd.Package.Ecosystem, fd.MatchedAs.Name, fd.Package.Version)
-		if ours[k] == nil {
-			ours[k] = map[string]bool{}
+		st := ours[k]
+		if st == nil {
+			st = &set{eco: fd.Package.Ecosystem, name: fd.MatchedAs.Name, version: fd.Package.Version, ids: map[string]bool{}}
+			ours[k] = st
+			all = append(all, st)
+		}
+		if k2 := pkgKey(fd.Package.Ecosystem, fd.MatchedAs.Name, fd.MatchedAs.Version); ours[k2] == nil {
+			ours[k2] = st
 		}
 		for _, r := range fd.Records {
-			ours[k][r] = true
+			st.ids[r] = true
 		}
 	}
 	seen := map[string]bool{}
@@ -128,28 +147,33 @@ func compareToExpected(exp expected, res *Result) ([]Difference, counts) {
 		for _, id := range p.IDs {
 			theirs[id] = true
 		}
+		mine := map[string]bool{}
+		if st := ours[k]; st != nil && !st.used {
+			st.used, mine = true, st.ids
+		}
 		for id := range theirs {
 			c.theirs++
-			if ours[k][id] {
+			if mine[id] {
 				c.agree++
 			} else {
 				got = append(got, Difference{Target: exp.Target, Ecosystem: p.Ecosystem, Package: p.Name, Version: p.Version, ID: id, Side: "osv-scanner-only"})
 			}
 		}
-		for id := range ours[k] {
+		for id := range mine {
 			c.ours++
 			if !theirs[id] {
 				got = append(got, Difference{Target: exp.Target, Ecosystem: p.Ecosystem, Package: p.Name, Version: p.Version, ID: id, Side: "riskmap-only"})
 			}
 		}
-		delete(ours, k)
 	}
 	// Findings on packages osv-scanner did not report at all.
-	for k, ids := range ours {
-		parts := strings.SplitN(k, "|", 3)
-		for id := range ids {
+	for _, st := range all {
+		if st.used {
+			continue
+		}
+		for id := range st.ids {
 			c.ours++
-			got = append(got, Difference{Target: exp.Target, Ecosystem: parts[0], Package: parts[1], Version: parts[2], ID: id, Side: "riskmap-only"})
+			got = append(got, Difference{Target: exp.Target, Ecosystem: st.eco, Package: st.name, Version: st.version, ID: id, Side: "riskmap-only"})
 		}
 	}
 	sort.Slice(got, func(i, j int) bool { return got[i].key() < got[j].key() })
