@@ -90,6 +90,7 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 		}
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
+	defer db.Close()
 	inv, err := loadTarget(ctx, fl.Arg(0), o, stdio.Stderr)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", fl.Arg(0), err)}
