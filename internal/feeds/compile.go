@@ -298,14 +298,35 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 	if len(srcs) == 0 {
 		return nil, fmt.Errorf("import %s: no feed files found", path)
 	}
+	// Validate in parallel (each file is parsed in full), then store in order.
+	type checked struct {
+		data    []byte
+		records int
+		err     error
+	}
+	done := make([]checked, len(srcs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, s := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			data, err := s.data()
+			n := 0
+			if err == nil {
+				n, err = Validate(ctx, kindOf(s.rel), data)
+			}
+			done[i] = checked{data, n, err}
+		}()
+	}
+	wg.Wait()
 	rep := &Report{}
 	changed := false
-	for _, s := range srcs {
-		res := ItemResult{Source: sourceOf(s.rel), Path: s.rel}
-		data, err := s.data()
-		if err == nil {
-			res.Records, err = Validate(ctx, kindOf(s.rel), data)
-		}
+	for i, s := range srcs {
+		res := ItemResult{Source: sourceOf(s.rel), Path: s.rel, Records: done[i].records}
+		data, err := done[i].data, done[i].err
 		if err == nil {
 			err = writeAtomic(filepath.Join(m.feedsDir(), s.rel), data)
 		}
@@ -328,6 +349,7 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 			*fs = FileState{Source: res.Source, URL: "file://" + path, SHA256: sum, Size: int64(len(data)), Records: res.Records, UpdatedAt: m.cfg.Now(), CheckedAt: m.cfg.Now()}
 		}
 		rep.Items = append(rep.Items, res)
+		done[i].data = nil
 	}
 	if err := m.saveState(st); err != nil {
 		return rep, err

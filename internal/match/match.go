@@ -88,12 +88,35 @@ func lookupName(p *inventory.Package) (name, version string) {
 		if p.SourceName != "" {
 			name = p.SourceName
 		}
+	case "AlmaLinux", "Rocky Linux", "Red Hat", "Oracle", "openEuler", "SUSE", "openSUSE", "Mageia":
+		// RPM advisories carry the epoch ("32:9.16.23-1.el9"); inventories
+		// keep it in the purl's epoch qualifier.
+		if !strings.Contains(version, ":") {
+			if e := purlQualifier(p.PURL, "epoch"); e != "" && e != "0" {
+				version = e + ":" + version
+			}
+		}
 	case "Go":
 		if name == "stdlib" || name == "go" || name == "toolchain" {
 			version = strings.TrimPrefix(version, "go")
 		}
 	}
 	return name, version
+}
+
+// purlQualifier returns a qualifier of a package URL ("" when absent).
+func purlQualifier(purl, key string) string {
+	_, q, ok := strings.Cut(purl, "?")
+	if !ok {
+		return ""
+	}
+	q, _, _ = strings.Cut(q, "#")
+	for _, kv := range strings.Split(q, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // Match looks every package up and returns the findings, sorted by risk.
