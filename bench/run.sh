@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Runs every benchmark script and prints the figures (make bench).
-# Each area appends its own line below.
+# Runs every benchmark script in bench/ and prints their figures.
+# Each subsystem adds its own bench/<name>.sh; this file only calls them.
 set -euo pipefail
-cd "$(dirname "$0")"
-./sensor.sh "${SENSOR_BENCH_SECONDS:-300}"
+cd "$(dirname "$0")/.."
+for s in bench/*.sh; do
+  [ "$(basename "$s")" = run.sh ] && continue
+  echo "==== $s"
+  bash "$s"
+done

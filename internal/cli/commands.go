@@ -4,6 +4,10 @@ package cli
 // it works end to end, so `riskmap --help` never advertises a stub.
 func commands() []Command {
 	return []Command{
+		{Name: "console", Summary: "run the console: HTTPS API, users, storage (reset-password EMAIL for a reset link)", Run: runConsole},
+		{Name: "sbom", Summary: "list the packages in a directory, image, container or SBOM", Run: runSBOM},
+		feedsCommand(),
+		scanCommand(),
 		{Name: "sensor", Summary: "discover this host's topology, report it to the console, run its scans", Run: runSensor},
 	}
 }

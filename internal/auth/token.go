@@ -1,0 +1,89 @@
+package auth
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// AccessClaims are the claims of an access token: who (subject = user id)
+// and through which API key (so resetting the key ends its tokens).
+type AccessClaims struct {
+	APIKeyID string `json:"akid"`
+	jwt.RegisteredClaims
+}
+
+// Issuer is the JWT issuer and audience of Riskmap access tokens.
+const Issuer = "riskmap-console"
+
+// SigningKey is an Ed25519 key that signs access tokens, named by ID.
+type SigningKey struct {
+	ID      string
+	Private ed25519.PrivateKey
+}
+
+// Tokens issues and verifies access tokens.
+type Tokens struct {
+	Keys []SigningKey // Keys[0] signs; all verify
+	TTL  time.Duration
+	Now  func() time.Time
+}
+
+// Issue returns a signed access token for the user and API key.
+func (t *Tokens) Issue(userID, apiKeyID, tokenID string) (string, time.Time, error) {
+	if len(t.Keys) == 0 {
+		return "", time.Time{}, errors.New("issue access token: no signing key")
+	}
+	now := t.Now()
+	exp := now.Add(t.TTL)
+	claims := AccessClaims{
+		APIKeyID: apiKeyID,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    Issuer,
+			Subject:   userID,
+			Audience:  jwt.ClaimStrings{Issuer},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+			ID:        tokenID,
+		},
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	tok.Header["kid"] = t.Keys[0].ID
+	s, err := tok.SignedString(t.Keys[0].Private)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("issue access token: %w", err)
+	}
+	return s, exp, nil
+}
+
+// Verify checks an access token's signature, algorithm, issuer, audience and
+// lifetime and returns its claims.
+func (t *Tokens) Verify(s string) (*AccessClaims, error) {
+	claims := &AccessClaims{}
+	_, err := jwt.ParseWithClaims(s, claims, func(tok *jwt.Token) (any, error) {
+		kid, _ := tok.Header["kid"].(string)
+		for _, k := range t.Keys {
+			if k.ID == kid {
+				return k.Private.Public(), nil
+			}
+		}
+		return nil, fmt.Errorf("unknown signing key %q", kid)
+	},
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(Issuer),
+		jwt.WithAudience(Issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(t.Now),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("verify access token: %w", err)
+	}
+	if claims.Subject == "" {
+		return nil, errors.New("verify access token: no subject")
+	}
+	return claims, nil
+}

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/match/report"
+	"github.com/riskmap/riskmap/internal/vulndb"
+)
+
+func scanCommand() Command {
+	return Command{Name: "scan", Summary: "find vulnerabilities in a target (CI gate); offline against the local knowledge base", Run: runScan}
+}
+
+const scanUsage = `Usage: riskmap scan [flags] TARGET
+
+TARGET is one of:
+  inventory:FILE   a riskmap inventory JSON (riskmap sbom --format riskmap-json)
+%s
+Findings come from the local knowledge base (riskmap feeds update/import).
+Exit status: 0 clean, 1 --fail-on reached, 2 error.
+
+Flags:
+`
+
+type scanOpts struct {
+	format, output, failOn, ignoreFile, dbDir string
+	onlyFixed                                 bool
+}
+
+func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
+	o := &scanOpts{}
+	fl := flag.NewFlagSet("scan", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.StringVar(&o.format, "format", "table", "output format: "+strings.Join(report.Formats, ", "))
+	fl.StringVar(&o.output, "output", "", "write the report to FILE instead of stdout")
+	fl.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding reaches this level: low, medium, high, critical or kev")
+	fl.StringVar(&o.ignoreFile, "ignore-file", "", "OpenVEX document or ID list (`ID [package=NAME] [expires=YYYY-MM-DD] reason`) of findings to ignore")
+	fl.BoolVar(&o.onlyFixed, "only-fixed", false, "report only findings with a fixed version")
+	fl.StringVar(&o.dbDir, "db", feeds.DefaultDataDir(), "data directory of the knowledge base (env RISKMAP_DATA_DIR)")
+	fl.Usage = func() { fmt.Fprintf(stderr, scanUsage, targetHelp()); fl.PrintDefaults() }
+	return fl, o
+}
+
+func runScan(ctx context.Context, args []string, stdio IO) error {
+	fl, o := scanFlags(stdio.Stderr)
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &ExitError{Code: 2, Err: err}
+	}
+	format, output, failOn, ignoreFile, onlyFixed, dbDir := &o.format, &o.output, &o.failOn, &o.ignoreFile, &o.onlyFixed, &o.dbDir
+	if fl.NArg() != 1 {
+		fl.Usage()
+		return &ExitError{Code: 2, Err: errors.New("scan: want exactly one TARGET")}
+	}
+	if !validFormat(*format) {
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan: unknown --format %q (want %s)", *format, strings.Join(report.Formats, ", "))}
+	}
+	if _, err := report.FailOn(nil, *failOn); err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+	}
+	var rules []report.Rule
+	if *ignoreFile != "" {
+		var err error
+		if rules, err = report.LoadIgnoreFile(*ignoreFile); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+		}
+	}
+	kbPath := filepath.Join(*dbDir, vulndb.FileName)
+	db, err := vulndb.Open(kbPath)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("no knowledge base in %s: run `riskmap feeds update`, or `riskmap feeds import PATH` offline", *dbDir)
+		}
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+	}
+	inv, err := loadTarget(ctx, fl.Arg(0))
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", fl.Arg(0), err)}
+	}
+	res, err := match.New(db).Match(ctx, inv, match.Options{OnlyFixed: *onlyFixed})
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", fl.Arg(0), err)}
+	}
+	now := time.Now()
+	kept, ignored, expired := report.ApplyIgnores(res.Findings, rules, now)
+	for _, r := range expired {
+		fmt.Fprintf(stdio.Stderr, "warning: ignore rule for %s (%s) expired on %s; the finding is reported again\n", r.ID, r.Source, r.Expires.Add(-24*time.Hour).Format("2006-01-02"))
+	}
+	res.Findings = kept
+	meta := db.Meta()
+	if age := now.Sub(meta.BuiltAt); age > 7*24*time.Hour {
+		fmt.Fprintf(stdio.Stderr, "warning: the knowledge base was built %d days ago; run `riskmap feeds update`\n", int(age.Hours()/24))
+	}
+	doc := report.New(inv, res, meta, ignored, Version, now)
+	if err := writeReport(doc, *format, *output, stdio.Stdout); err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+	}
+	n, _ := report.FailOn(res.Findings, *failOn)
+	if n > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("scan: %d findings reach --fail-on %s", n, *failOn)}
+	}
+	return nil
+}
+
+func validFormat(f string) bool {
+	for _, x := range report.Formats {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+func writeReport(doc *report.Document, format, output string, stdout io.Writer) error {
+	if output == "" {
+		return doc.Write(stdout, format)
+	}
+	tmp, err := os.CreateTemp(dirOf(output), ".riskmap-report-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", output, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := doc.Write(tmp, format); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", output, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", output, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", output, err)
+	}
+	return os.Rename(tmp.Name(), output)
+}
+
+// MaxInventorySize bounds an inventory JSON read.
+const MaxInventorySize = 512 << 20
+
+func readInventoryFile(path string) (*inventory.Inventory, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var inv inventory.Inventory
+	dec := json.NewDecoder(io.LimitReader(f, MaxInventorySize))
+	if err := dec.Decode(&inv); err != nil {
+		return nil, fmt.Errorf("read inventory %s: %w", path, err)
+	}
+	if inv.SchemaVersion == "" {
+		return nil, fmt.Errorf("read inventory %s: no schemaVersion (not a riskmap inventory)", path)
+	}
+	if inv.Target.Kind == "" {
+		inv.Target = inventory.Target{Kind: "inventory", Ref: path}
+	}
+	return &inv, nil
+}
+
+func writeJSONTo(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,275 @@
+// Package config is the console's typed configuration: every setting has a
+// flag, a RISKMAP_* environment variable and a key in the optional YAML
+// file, with one documented default. Precedence: flag > environment > file
+// > default. The settings table in README.md is generated from here
+// (Markdown) and checked by a test.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Console configures `riskmap console`.
+type Console struct {
+	ConfigFile string
+
+	Listen    string
+	PublicURL string
+	DataDir   string
+	Database  string
+	TLSCert   string
+	TLSKey    string
+
+	LogLevel  string
+	LogFormat string
+
+	SessionTTL      time.Duration
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	InvitationTTL   time.Duration
+	ResetTTL        time.Duration
+
+	LoginAccountLimit int
+	LoginAddressLimit int
+	LoginWindow       time.Duration
+
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+
+	Argon2MemoryKiB   uint
+	Argon2Iterations  uint
+	Argon2Parallelism uint
+}
+
+// DefaultConsole returns the documented defaults.
+func DefaultConsole() Console {
+	return Console{
+		Listen:            ":8443",
+		DataDir:           DefaultDataDir(),
+		LogLevel:          "info",
+		LogFormat:         "auto",
+		SessionTTL:        12 * time.Hour,
+		AccessTokenTTL:    15 * time.Minute,
+		RefreshTokenTTL:   30 * 24 * time.Hour,
+		InvitationTTL:     48 * time.Hour,
+		ResetTTL:          time.Hour,
+		LoginAccountLimit: 5,
+		LoginAddressLimit: 20,
+		LoginWindow:       15 * time.Minute,
+		MaxBodyBytes:      1 << 20,
+		ShutdownTimeout:   15 * time.Second,
+		Argon2MemoryKiB:   19 * 1024,
+		Argon2Iterations:  2,
+		Argon2Parallelism: 1,
+	}
+}
+
+// DefaultDataDir is /var/lib/riskmap for root, else $XDG_DATA_HOME/riskmap
+// (~/.local/share/riskmap).
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/riskmap"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "riskmap")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "riskmap")
+	}
+	return "riskmap-data"
+}
+
+// docDefaults replaces machine-dependent defaults in the documentation.
+var docDefaults = map[string]string{
+	"data-dir": "`~/.local/share/riskmap` (root: `/var/lib/riskmap`)",
+}
+
+// EnvName is the environment variable of a setting.
+func EnvName(flagName string) string {
+	return "RISKMAP_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// bind declares every setting on fs, bound to c's fields.
+func (c *Console) bind(fs *flag.FlagSet) {
+	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "optional YAML file of settings (keys are the flag names)")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTPS listen address (host:port)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL users and sensors reach the console at, used in invitation and reset links (default: https://<host name>:<port>)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded database, TLS certificate and key")
+	fs.StringVar(&c.Database, "database", c.Database, "postgres://user:pass@host/db for PostgreSQL (default: SQLite file riskmap.db in the data directory)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) file; with --tls-key replaces the generated self-signed certificate")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file for --tls-cert")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "auto (text on a terminal, JSON otherwise), text or json")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "lifetime of a browser session")
+	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", c.AccessTokenTTL, "lifetime of an access token from /auth/token")
+	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", c.RefreshTokenTTL, "lifetime of a refresh token")
+	fs.DurationVar(&c.InvitationTTL, "invitation-ttl", c.InvitationTTL, "how long an invitation link stays valid")
+	fs.DurationVar(&c.ResetTTL, "reset-ttl", c.ResetTTL, "how long a password reset link stays valid")
+	fs.IntVar(&c.LoginAccountLimit, "login-account-limit", c.LoginAccountLimit, "failed logins allowed per account per login window")
+	fs.IntVar(&c.LoginAddressLimit, "login-address-limit", c.LoginAddressLimit, "login, token and reset attempts allowed per client address per login window")
+	fs.DurationVar(&c.LoginWindow, "login-window", c.LoginWindow, "rate-limit window for logins")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted by default (bytes)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for requests in flight")
+	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", c.Argon2MemoryKiB, "argon2id memory cost in KiB for new password hashes")
+	fs.UintVar(&c.Argon2Iterations, "argon2-iterations", c.Argon2Iterations, "argon2id time cost (passes)")
+	fs.UintVar(&c.Argon2Parallelism, "argon2-parallelism", c.Argon2Parallelism, "argon2id parallelism (lanes)")
+}
+
+// Validate checks values that parse but make no sense.
+func (c Console) Validate() error {
+	var errs []error
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key must be given together"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	for name, d := range map[string]time.Duration{"session-ttl": c.SessionTTL, "access-token-ttl": c.AccessTokenTTL,
+		"refresh-token-ttl": c.RefreshTokenTTL, "invitation-ttl": c.InvitationTTL, "reset-ttl": c.ResetTTL,
+		"login-window": c.LoginWindow, "shutdown-timeout": c.ShutdownTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive (got %s)", name, d))
+		}
+	}
+	if c.LoginAccountLimit < 1 || c.LoginAddressLimit < 1 {
+		errs = append(errs, errors.New("--login-account-limit and --login-address-limit must be at least 1"))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("--max-body-bytes must be at least 1024 (got %d)", c.MaxBodyBytes))
+	}
+	if c.Argon2MemoryKiB < 8 || c.Argon2Iterations < 1 || c.Argon2Parallelism < 1 || c.Argon2Parallelism > 255 {
+		errs = append(errs, errors.New("argon2 parameters out of range (memory >= 8 KiB, iterations >= 1, 1 <= parallelism <= 255)"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "auto", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want auto, text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// LoadConsole parses args (flags), then fills what they left unset from the
+// environment (getenv) and the config file. It returns the remaining
+// positional arguments. Usage goes to usageOut on -h.
+func LoadConsole(name string, args []string, getenv func(string) string, usageOut io.Writer) (Console, []string, error) {
+	c := DefaultConsole()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+	c.bind(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(usageOut, "Usage: riskmap %s [flags]\n\nEvery flag can also be set as RISKMAP_<FLAG> in the environment or as a key in the --config YAML file.\n\nFlags:\n", name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return Console{}, nil, err
+	}
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+
+	if !onCommandLine["config"] {
+		if v := getenv(EnvName("config")); v != "" {
+			c.ConfigFile = v
+		}
+	}
+	if c.ConfigFile != "" {
+		b, err := os.ReadFile(c.ConfigFile)
+		if err != nil {
+			return Console{}, nil, fmt.Errorf("config file: %w", err)
+		}
+		values, err := ParseFile(b)
+		if err != nil {
+			return Console{}, nil, fmt.Errorf("config file %s: %w", c.ConfigFile, err)
+		}
+		keys := make([]string, 0, len(values))
+		for k := range values {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			f := fs.Lookup(k)
+			if f == nil || k == "config" {
+				return Console{}, nil, fmt.Errorf("config file %s: unknown setting %q", c.ConfigFile, k)
+			}
+			if onCommandLine[k] || getenv(EnvName(k)) != "" {
+				continue
+			}
+			if err := f.Value.Set(values[k]); err != nil {
+				return Console{}, nil, fmt.Errorf("config file %s: %s: %w", c.ConfigFile, k, err)
+			}
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if onCommandLine[f.Name] || f.Name == "config" {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvName(f.Name), err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return Console{}, nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return Console{}, nil, err
+	}
+	return c, fs.Args(), nil
+}
+
+// ParseFile parses a YAML mapping of setting names to scalar values.
+func ParseFile(b []byte) (map[string]string, error) {
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("parse YAML: %w", err)
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		switch v := v.(type) {
+		case string, int, int64, uint64, float64, bool:
+			out[k] = fmt.Sprint(v)
+		case nil:
+			return nil, fmt.Errorf("setting %q has no value", k)
+		default:
+			return nil, fmt.Errorf("setting %q: want a single value, got %T", k, v)
+		}
+	}
+	return out, nil
+}
+
+// MarkdownTable documents every console setting (flag, environment
+// variable, default, meaning) as a Markdown table.
+func MarkdownTable() string {
+	c := DefaultConsole()
+	fs := flag.NewFlagSet("console", flag.ContinueOnError)
+	c.bind(fs)
+	var b strings.Builder
+	b.WriteString("| flag / file key | environment | default | meaning |\n| --- | --- | --- | --- |\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		def := "`" + f.DefValue + "`"
+		if f.DefValue == "" {
+			def = "(none)"
+		}
+		if d, ok := docDefaults[f.Name]; ok {
+			def = d
+		}
+		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", f.Name, EnvName(f.Name), def, strings.ReplaceAll(f.Usage, "|", "\\|"))
+	})
+	return b.String()
+}

@@ -1,0 +1,125 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/riskmap/riskmap/internal/auth"
+)
+
+// Access is who may call a route: Anyone, or a minimum role.
+type Access int
+
+// The access levels, least to most restrictive.
+const (
+	Anyone   Access = iota // no authentication (the handler may still check a token in the body)
+	ReadOnly               // any signed-in user: read-only, standard or admin
+	Standard               // standard or admin
+	Admin                  // admin only
+)
+
+func (a Access) String() string {
+	switch a {
+	case Anyone:
+		return "anyone"
+	case ReadOnly:
+		return "read-only"
+	case Standard:
+		return "standard"
+	case Admin:
+		return "admin"
+	}
+	return fmt.Sprintf("Access(%d)", int(a))
+}
+
+// minRole is the role an Access needs ("" for Anyone).
+func (a Access) minRole() auth.Role {
+	switch a {
+	case ReadOnly:
+		return auth.RoleReadOnly
+	case Standard:
+		return auth.RoleStandard
+	case Admin:
+		return auth.RoleAdmin
+	}
+	return ""
+}
+
+// Rule is one row of the policy table: a route (method and chi pattern,
+// exactly as registered) and who may call it.
+type Rule struct {
+	Method  string
+	Pattern string
+	Access  Access
+	// MaxBodyBytes overrides the console-wide request body limit for this
+	// route (0: the default from --max-body-bytes).
+	MaxBodyBytes int64
+}
+
+// Policy is THE authorisation table of the console. Every route the router
+// serves must have exactly one row here: the authorisation middleware looks
+// the matched route up in it before any handler runs and refuses routes
+// without a row (deny by default), and TestAuthorisationMatrix walks the
+// router and fails for a route missing from the table, or for a row whose
+// route does not exist.
+//
+// To add a route: register it (Module.Routes), then add its row here.
+func Policy() []Rule {
+	return []Rule{
+		// Operations: probes and metrics.
+		{Method: http.MethodGet, Pattern: "/healthz", Access: Anyone},
+		{Method: http.MethodGet, Pattern: "/readyz", Access: Anyone},
+		{Method: http.MethodGet, Pattern: "/metrics", Access: Anyone},
+
+		// The API description (served by huma).
+		{Method: http.MethodGet, Pattern: "/api/v1/openapi.json", Access: Anyone},
+		{Method: http.MethodGet, Pattern: "/api/v1/openapi.yaml", Access: Anyone},
+		{Method: http.MethodGet, Pattern: "/api/v1/openapi-3.0.json", Access: Anyone},
+		{Method: http.MethodGet, Pattern: "/api/v1/openapi-3.0.yaml", Access: Anyone},
+		{Method: http.MethodGet, Pattern: "/api/v1/schemas/{schema}", Access: Anyone},
+
+		// Setup, sign-in and credentials exchanged in the body.
+		{Method: http.MethodGet, Pattern: "/api/v1/setup", Access: Anyone},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/register", Access: Anyone},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/login", Access: Anyone},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/logout", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/token", Access: Anyone},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/refresh", Access: Anyone},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/password-reset", Access: Anyone},
+		{Method: http.MethodGet, Pattern: "/api/v1/invitations/{token}", Access: Anyone},
+		{Method: http.MethodPost, Pattern: "/api/v1/invitations/{token}/accept", Access: Anyone},
+
+		// The signed-in user.
+		{Method: http.MethodGet, Pattern: "/api/v1/me", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/me/password", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/me/api-key", Access: ReadOnly},
+
+		// Administration.
+		{Method: http.MethodGet, Pattern: "/api/v1/users", Access: Admin},
+		{Method: http.MethodPatch, Pattern: "/api/v1/users/{id}", Access: Admin},
+		{Method: http.MethodDelete, Pattern: "/api/v1/users/{id}", Access: Admin},
+		{Method: http.MethodPost, Pattern: "/api/v1/users/{id}/password-reset", Access: Admin},
+		{Method: http.MethodGet, Pattern: "/api/v1/invitations", Access: Admin},
+		{Method: http.MethodPost, Pattern: "/api/v1/invitations", Access: Admin},
+		{Method: http.MethodDelete, Pattern: "/api/v1/invitations/{id}", Access: Admin},
+		{Method: http.MethodGet, Pattern: "/api/v1/audit", Access: Admin},
+
+		// The web UI (Options.SPA): index.html and assets for any other path.
+		{Method: http.MethodGet, Pattern: "/*", Access: Anyone},
+		{Method: http.MethodHead, Pattern: "/*", Access: Anyone},
+	}
+}
+
+type policyKey struct{ method, pattern string }
+
+func policyIndex(rules []Rule) (map[policyKey]Rule, error) {
+	idx := make(map[policyKey]Rule, len(rules))
+	for _, r := range rules {
+		k := policyKey{r.Method, r.Pattern}
+		if _, dup := idx[k]; dup {
+			return nil, fmt.Errorf("policy table: duplicate row %s %s", r.Method, r.Pattern)
+		}
+		idx[k] = r
+	}
+	return idx, nil
+}

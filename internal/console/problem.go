@@ -1,0 +1,54 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// Problem types that let clients (and the authorisation matrix test) tell
+// the authorisation layer's refusals from a handler's.
+const (
+	ProblemUnauthenticated = "urn:riskmap:problem:unauthenticated"
+	ProblemForbidden       = "urn:riskmap:problem:forbidden"
+	ProblemCSRF            = "urn:riskmap:problem:csrf"
+	ProblemRateLimited     = "urn:riskmap:problem:rate-limited"
+)
+
+// writeProblem writes an RFC 9457 problem outside huma (middleware, raw
+// handlers), in the same shape huma uses.
+func writeProblem(w http.ResponseWriter, status int, typ, detail string) {
+	p := huma.ErrorModel{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail}
+	if p.Type == "" {
+		p.Type = "about:blank"
+	}
+	b, _ := json.Marshal(p)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// WriteProblem lets modules' raw handlers answer with a problem document.
+func WriteProblem(w http.ResponseWriter, status int, detail string) {
+	writeProblem(w, status, "", detail)
+}
+
+// typedError is a huma error carrying a problem type URI.
+func typedError(status int, typ, detail string) huma.StatusError {
+	return &huma.ErrorModel{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail}
+}
+
+// rateLimited is a 429 with Retry-After.
+func rateLimited(detail string, wait time.Duration) error {
+	secs := int(wait.Seconds() + 0.999)
+	if secs < 1 {
+		secs = 1
+	}
+	h := http.Header{}
+	h.Set("Retry-After", strconv.Itoa(secs))
+	return huma.ErrorWithHeaders(typedError(http.StatusTooManyRequests, ProblemRateLimited, detail), h)
+}

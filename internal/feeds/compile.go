@@ -1,0 +1,482 @@
+package feeds
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/riskmap/riskmap/internal/feeds/alpine"
+	"github.com/riskmap/riskmap/internal/feeds/cvss"
+	"github.com/riskmap/riskmap/internal/feeds/epss"
+	"github.com/riskmap/riskmap/internal/feeds/kev"
+	"github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vulndb"
+)
+
+// verifyChecksum checks the object-store digests a server sends: Google
+// Cloud Storage's `x-goog-hash: crc32c=…,md5=…` (osv.dev's bucket) and
+// `Content-MD5`.
+func verifyChecksum(h http.Header, data []byte) error {
+	for _, v := range h.Values("X-Goog-Hash") {
+		for _, part := range strings.Split(v, ",") {
+			k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok {
+				continue
+			}
+			want, err := base64.StdEncoding.DecodeString(val)
+			if err != nil {
+				return fmt.Errorf("bad x-goog-hash %q", part)
+			}
+			switch k {
+			case "crc32c":
+				got := binary.BigEndian.AppendUint32(nil, crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)))
+				if !bytes.Equal(got, want) {
+					return errors.New("crc32c mismatch: download corrupt or partial")
+				}
+			case "md5":
+				got := md5.Sum(data)
+				if !bytes.Equal(got[:], want) {
+					return errors.New("md5 mismatch: download corrupt or partial")
+				}
+			}
+		}
+	}
+	if v := h.Get("Content-MD5"); v != "" {
+		want, err := base64.StdEncoding.DecodeString(v)
+		got := md5.Sum(data)
+		if err != nil || !bytes.Equal(got[:], want) {
+			return errors.New("Content-MD5 mismatch: download corrupt or partial")
+		}
+	}
+	return nil
+}
+
+func encodeCVSSCSV(byCVE map[string][]cvss.Metric) []byte {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	w := csv.NewWriter(gz)
+	w.Write([]string{"cve", "source", "cvss_version", "vector", "base_score", "base_severity", "score_origin", "referenced_by"})
+	ids := make([]string, 0, len(byCVE))
+	for k := range byCVE {
+		ids = append(ids, k)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		for _, m := range byCVE[id] {
+			w.Write([]string{id, m.Source, m.Version, m.Vector, strconv.FormatFloat(m.BaseScore, 'f', 1, 64), strings.ToUpper(m.Severity), "published", ""})
+		}
+	}
+	w.Flush()
+	gz.Close()
+	return buf.Bytes()
+}
+
+// Rebuild compiles the stored feeds into the knowledge base.
+func (m *Manager) Rebuild(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, err := m.loadState()
+	if err != nil {
+		return err
+	}
+	return m.compile(ctx, st)
+}
+
+type storedFile struct {
+	rel  string
+	kind Kind
+}
+
+func (m *Manager) storedFiles() ([]storedFile, error) {
+	var out []storedFile
+	root := m.feedsDir()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == root {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		if k := kindOf(rel); k != KindUnknown {
+			out = append(out, storedFile{filepath.ToSlash(rel), k})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// compile builds the knowledge base from every stored file. OSV exports are
+// parsed in parallel; records are added in path order so the output is
+// deterministic.
+func (m *Manager) compile(ctx context.Context, st *State) error {
+	files, err := m.storedFiles()
+	if err != nil {
+		return fmt.Errorf("compile knowledge base: %w", err)
+	}
+	b := vulndb.NewBuilder(m.cfg.Now())
+	type parsed struct {
+		vulns []*osv.Vulnerability
+		err   error
+	}
+	results := make([]parsed, len(files))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, f := range files {
+		if f.kind != KindOSV && f.kind != KindAlpine {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			data, err := os.ReadFile(filepath.Join(m.feedsDir(), f.rel))
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			if f.kind == KindAlpine {
+				db, err := alpine.Parse(bytes.NewReader(data))
+				if err != nil {
+					results[i].err = err
+					return
+				}
+				results[i].vulns = db.ToOSV()
+				return
+			}
+			_, err = osv.ReadZip(ctx, data, func(v *osv.Vulnerability) error {
+				results[i].vulns = append(results[i].vulns, v)
+				return nil
+			})
+			results[i].err = err
+		}()
+	}
+	wg.Wait()
+	for i, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		src := vulndb.Source{Name: sourceOf(f.rel), Detail: f.rel}
+		if fs := st.Files[f.rel]; fs != nil {
+			src.UpdatedAt = fs.UpdatedAt
+		}
+		switch f.kind {
+		case KindOSV, KindAlpine:
+			if results[i].err != nil {
+				return fmt.Errorf("compile knowledge base: %s: %w", f.rel, results[i].err)
+			}
+			source := strings.TrimSuffix(strings.TrimPrefix(f.rel, "osv/"), "/all.zip")
+			if f.kind == KindAlpine {
+				source = alpine.Name
+			}
+			for _, v := range results[i].vulns {
+				b.AddOSV(v, source)
+			}
+			src.Records = len(results[i].vulns)
+			results[i].vulns = nil
+		default:
+			n, err := m.loadEnrichment(b, f)
+			if err != nil {
+				return fmt.Errorf("compile knowledge base: %s: %w", f.rel, err)
+			}
+			src.Records = n
+		}
+		b.AddSource(src)
+	}
+	if err := os.MkdirAll(m.cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("compile knowledge base: %w", err)
+	}
+	return b.WriteFile(m.KBPath())
+}
+
+func (m *Manager) loadEnrichment(b *vulndb.Builder, f storedFile) (int, error) {
+	file, err := os.Open(filepath.Join(m.feedsDir(), f.rel))
+	if err != nil {
+		return 0, err
+	}
+	defer file.Close()
+	switch f.kind {
+	case KindKEV:
+		c, err := kev.Parse(file)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range c.Vulnerabilities {
+			b.AddKEV(e)
+		}
+		return len(c.Vulnerabilities), nil
+	case KindEPSS:
+		_, n, err := epss.Parse(file, b.AddEPSS)
+		return n, err
+	case KindCVSS:
+		return cvss.ReadCSV(file, b.AddCVSS)
+	}
+	return 0, nil
+}
+
+// Import copies feed files into the data directory and rebuilds the
+// knowledge base. path is a directory laid out like the data directory's
+// feeds/ (e.g. ../shared/feeds), a single feed file (its kind is told by
+// its name: all.zip under <Ecosystem>/, *.json KEV or secdb, epss*.csv(.gz),
+// *cvss*.csv(.gz)), or a bundle written by Export. Every file is validated
+// first; invalid ones are reported and the stored copy is kept.
+func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	start := m.cfg.Now()
+	st, err := m.loadState()
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	type src struct {
+		rel  string
+		data func() ([]byte, error)
+	}
+	var srcs []src
+	switch {
+	case fi.IsDir():
+		err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(path, p)
+			rel = filepath.ToSlash(rel)
+			rel = strings.TrimPrefix(rel, "feeds/")
+			if strings.Contains(rel, "/history/") {
+				return nil // older catalogs kept for reference
+			}
+			if kindOf(rel) != KindUnknown {
+				srcs = append(srcs, src{rel, func() ([]byte, error) { return os.ReadFile(p) }})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", path, err)
+		}
+	case isTar(path):
+		files, err := readBundle(path)
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", path, err)
+		}
+		for rel, data := range files {
+			srcs = append(srcs, src{rel, func() ([]byte, error) { return data, nil }})
+		}
+		sort.Slice(srcs, func(i, j int) bool { return srcs[i].rel < srcs[j].rel })
+	default:
+		rel, err := relForFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", path, err)
+		}
+		srcs = append(srcs, src{rel, func() ([]byte, error) { return os.ReadFile(path) }})
+	}
+	if len(srcs) == 0 {
+		return nil, fmt.Errorf("import %s: no feed files found", path)
+	}
+	rep := &Report{}
+	changed := false
+	for _, s := range srcs {
+		res := ItemResult{Source: sourceOf(s.rel), Path: s.rel}
+		data, err := s.data()
+		if err == nil {
+			res.Records, err = Validate(ctx, kindOf(s.rel), data)
+		}
+		if err == nil {
+			err = writeAtomic(filepath.Join(m.feedsDir(), s.rel), data)
+		}
+		fs := st.Files[s.rel]
+		if fs == nil {
+			fs = &FileState{Source: res.Source}
+			st.Files[s.rel] = fs
+		}
+		if err != nil {
+			res.Status, res.Error = StatusFailed, err.Error()
+			fs.LastError = "import: " + err.Error()
+		} else {
+			sum := sha256Hex(data)
+			if sum == fs.SHA256 {
+				res.Status = StatusUnchanged
+			} else {
+				res.Status = StatusUpdated
+				changed = true
+			}
+			*fs = FileState{Source: res.Source, URL: "file://" + path, SHA256: sum, Size: int64(len(data)), Records: res.Records, UpdatedAt: m.cfg.Now(), CheckedAt: m.cfg.Now()}
+		}
+		rep.Items = append(rep.Items, res)
+	}
+	if err := m.saveState(st); err != nil {
+		return rep, err
+	}
+	if _, err := os.Stat(m.KBPath()); changed || err != nil {
+		if err := m.compile(ctx, st); err != nil {
+			return rep, err
+		}
+		rep.Rebuilt = true
+	}
+	rep.Duration = m.cfg.Now().Sub(start)
+	return rep, nil
+}
+
+func relForFile(path string) (string, error) {
+	base := filepath.Base(path)
+	parent := filepath.Base(filepath.Dir(path))
+	lower := strings.ToLower(base)
+	switch {
+	case base == "all.zip":
+		return "osv/" + parent + "/all.zip", nil
+	case strings.HasSuffix(lower, ".zip"):
+		return "", errors.New("an OSV export must be named <Ecosystem>/all.zip")
+	case strings.Contains(lower, "known_exploited"):
+		return "kev/known_exploited_vulnerabilities.json", nil
+	case strings.HasPrefix(lower, "epss"):
+		return "epss/epss_scores.csv.gz", nil
+	case strings.Contains(lower, "cvss") || strings.HasPrefix(lower, "nvd"):
+		return "cvss/" + base, nil
+	case strings.HasSuffix(lower, ".json"):
+		// An Alpine secdb file: branch from its content.
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		db, err := alpine.Parse(bytes.NewReader(data))
+		if err != nil {
+			return "", fmt.Errorf("not a KEV catalog or Alpine secdb: %w", err)
+		}
+		return "alpine/secdb/" + db.DistroVersion + "/" + db.RepoName + ".json", nil
+	}
+	return "", errors.New("unknown feed file (see riskmap feeds import --help)")
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256Sum(b)
+	return s
+}
+
+func isTar(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var hdr [263]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return false
+	}
+	return string(hdr[257:262]) == "ustar"
+}
+
+// bundleMarker names the bundle's manifest member.
+const bundleMarker = "riskmap-feeds-bundle.json"
+
+// Export writes every stored feed file and the state into a tar bundle that
+// `riskmap feeds import` reads on another install.
+func (m *Manager) Export(ctx context.Context, out io.Writer) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	files, err := m.storedFiles()
+	if err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	if len(files) == 0 {
+		return 0, errors.New("export: no feeds stored (run riskmap feeds update or import first)")
+	}
+	tw := tar.NewWriter(out)
+	man := []byte(fmt.Sprintf(`{"format":"riskmap-feeds-bundle","version":1,"created":%q,"files":%d}`, m.cfg.Now().UTC().Format("2006-01-02T15:04:05Z"), len(files)))
+	if err := writeTarFile(tw, bundleMarker, man); err != nil {
+		return 0, err
+	}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		data, err := os.ReadFile(filepath.Join(m.feedsDir(), f.rel))
+		if err != nil {
+			return 0, fmt.Errorf("export %s: %w", f.rel, err)
+		}
+		if err := writeTarFile(tw, "feeds/"+f.rel, data); err != nil {
+			return 0, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	return len(files), nil
+}
+
+func writeTarFile(tw *tar.Writer, name string, data []byte) error {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+		return fmt.Errorf("export %s: %w", name, err)
+	}
+	if _, err := tw.Write(data); err != nil {
+		return fmt.Errorf("export %s: %w", name, err)
+	}
+	return nil
+}
+
+// MaxBundleFile bounds one member of an imported bundle.
+const MaxBundleFile = 2 << 30
+
+func readBundle(path string) (map[string][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	out := map[string][]byte{}
+	marker := false
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read bundle: %w", err)
+		}
+		if h.Name == bundleMarker {
+			marker = true
+			continue
+		}
+		rel, ok := strings.CutPrefix(h.Name, "feeds/")
+		if !ok || h.Typeflag != tar.TypeReg || strings.Contains(rel, "..") || kindOf(rel) == KindUnknown {
+			continue
+		}
+		if h.Size > MaxBundleFile {
+			return nil, fmt.Errorf("read bundle: %s too large", h.Name)
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, MaxBundleFile))
+		if err != nil {
+			return nil, fmt.Errorf("read bundle %s: %w", h.Name, err)
+		}
+		out[rel] = data
+	}
+	if !marker {
+		return nil, errors.New("not a riskmap feeds bundle (no " + bundleMarker + ")")
+	}
+	return out, nil
+}

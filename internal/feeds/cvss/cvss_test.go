@@ -1,0 +1,119 @@
+package cvss
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/riskmap/riskmap/internal/testenv"
+)
+
+func TestBaseScore(t *testing.T) {
+	tests := []struct {
+		name   string
+		vector string
+		want   float64
+	}{
+		{"v31_log4shell", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0},
+		{"v31_critical", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8},
+		{"v31_local", "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 7.8},
+		{"v31_medium", "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1},
+		{"v30_roundup", "CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N", 5.9},
+		{"v31_no_impact", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", 0},
+		{"v2_full", "AV:N/AC:L/Au:N/C:C/I:C/A:C", 10.0},
+		{"v2_partial", "AV:N/AC:L/Au:N/C:P/I:P/A:P", 7.5},
+		{"v2_medium", "AV:N/AC:M/Au:N/C:N/I:P/A:N", 4.3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := ParseVector(tt.vector)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := v.BaseScore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("BaseScore(%s) = %v, want %v", tt.vector, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseVectorInvalid(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty":          "",
+		"unknown_ver":    "CVSS:9.9/AV:N",
+		"missing_metric": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",
+		"bad_value":      "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+		"repeated":       "CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+		"bad_scope":      "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:Q/C:H/I:H/A:H",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ParseVector(in); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+// TestComputedMatchesPublished checks the v3 calculator against the scores
+// CNAs published in the shared CSV: the README reports 542 of 53,155 pairs
+// disagree because of CNA-side errors, so allow about that many.
+func TestComputedMatchesPublished(t *testing.T) {
+	f, err := os.Open(filepath.Join(testenv.SharedFeeds(t), "cvss", "cve_cvss.csv.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pairs, disagree := 0, 0
+	n, err := ReadCSV(f, func(m Metric) {
+		if (m.Version != "3.1" && m.Version != "3.0") || strings.HasPrefix(m.Source, "osv:") || m.BaseScore == 0 {
+			return
+		}
+		v, _ := ParseVector(m.Vector)
+		got, _ := v.BaseScore()
+		pairs++
+		if got != m.BaseScore {
+			disagree++
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 65554 {
+		t.Errorf("%d rows, want 65554", n)
+	}
+	if pairs < 50000 || disagree > 600 {
+		t.Errorf("%d of %d published v3 scores disagree with the calculator", disagree, pairs)
+	}
+}
+
+func FuzzParseVector(f *testing.F) {
+	f.Add("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+	f.Add("AV:N/AC:L/Au:N/C:P/I:P/A:P")
+	f.Add("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N")
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseVector(s)
+		if err != nil || v.Version == "4.0" {
+			return
+		}
+		score, err := v.BaseScore()
+		if err != nil || score < 0 || score > 10 {
+			t.Fatalf("%q: score %v err %v", s, score, err)
+		}
+	})
+}
+
+func FuzzReadCSV(f *testing.F) {
+	f.Add("cve,source,cvss_version,vector,base_score,base_severity,score_origin,referenced_by\nCVE-1999-0006,adp:CISA-ADP,3.1,CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H,9.8,CRITICAL,published,\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _ = ReadCSV(strings.NewReader(s), func(m Metric) {
+			if m.BaseScore < 0 || m.BaseScore > 10 {
+				t.Fatalf("score out of range %+v", m)
+			}
+		})
+	})
+}

@@ -1,0 +1,190 @@
+package extract
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	scalibrfs "github.com/google/osv-scalibr/fs"
+
+	"github.com/riskmap/riskmap/internal/inventory"
+)
+
+// maxListFile bounds one dpkg .list file or the apk database (the largest
+// real ones are a few MiB).
+const maxListFile = 64 << 20
+
+// addOwnedFiles fills Files of dpkg packages from var/lib/dpkg/info/*.list
+// and of apk packages from lib/apk/db/installed.
+func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Package, sink *errSink) error {
+	var apkFiles map[string][]string
+	for i := range pkgs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("owned files: %w", err)
+		}
+		p := &pkgs[i]
+		switch {
+		case strings.HasPrefix(p.PURL, "pkg:deb/"):
+			arch := purlQualifier(p.PURL, "arch")
+			names := []string{p.Name + ".list"}
+			if arch != "" {
+				names = []string{p.Name + ":" + arch + ".list", p.Name + ".list"}
+			}
+			for _, n := range names {
+				path := "var/lib/dpkg/info/" + n
+				b, err := readSmall(fsys, path)
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				if err != nil {
+					sink.add(path, "dpkg-files", err)
+					break
+				}
+				p.Files = ParseDpkgList(b)
+				break
+			}
+		case strings.HasPrefix(p.PURL, "pkg:apk/"):
+			if apkFiles == nil {
+				apkFiles = map[string][]string{}
+				const path = "lib/apk/db/installed"
+				b, err := readSmall(fsys, path)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					sink.add(path, "apk-files", err)
+				}
+				if err == nil {
+					apkFiles = ParseAPKFiles(b)
+				}
+			}
+			p.Files = apkFiles[p.Name]
+		}
+	}
+	return nil
+}
+
+func readSmall(fsys scalibrfs.FS, path string) ([]byte, error) {
+	f, err := fsys.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxListFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b) > maxListFile {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", path, maxListFile)
+	}
+	return b, nil
+}
+
+func purlQualifier(purl, key string) string {
+	_, q, ok := strings.Cut(purl, "?")
+	if !ok {
+		return ""
+	}
+	q, _, _ = strings.Cut(q, "#")
+	for _, kv := range strings.Split(q, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// ParseDpkgList returns the files of a dpkg .list file, without the
+// directories: dpkg lists a directory right before its contents, so an
+// entry that prefixes the next one is a directory.
+func ParseDpkgList(b []byte) []string {
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		l := strings.TrimRight(sc.Text(), "\r")
+		if l == "" || l == "/." || !strings.HasPrefix(l, "/") {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	out := make([]string, 0, len(lines))
+	for i, l := range lines {
+		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], l+"/") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// ParseAPKFiles maps each package of an apk "installed" database to the
+// absolute paths of its files (F: directory, R: file lines).
+func ParseAPKFiles(b []byte) map[string][]string {
+	out := map[string][]string{}
+	var pkg, dir string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if len(l) < 2 || l[1] != ':' {
+			if l == "" {
+				pkg, dir = "", ""
+			}
+			continue
+		}
+		v := l[2:]
+		switch l[0] {
+		case 'P':
+			pkg, dir = v, ""
+		case 'F':
+			dir = strings.Trim(v, "/")
+		case 'R':
+			if pkg == "" || v == "" {
+				continue
+			}
+			p := "/" + v
+			if dir != "" {
+				p = "/" + dir + "/" + v
+			}
+			out[pkg] = append(out[pkg], p)
+		}
+	}
+	return out
+}
+
+// setOwnedBy marks language packages found in files an OS package owns.
+func setOwnedBy(pkgs []inventory.Package) {
+	owner := map[string]string{}
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			owner[f] = p.PURL
+		}
+	}
+	if len(owner) == 0 {
+		return
+	}
+	for i := range pkgs {
+		p := &pkgs[i]
+		if len(p.Files) > 0 || isOSPurl(p.PURL) {
+			continue
+		}
+		for _, l := range p.Locations {
+			if o, ok := owner["/"+strings.TrimPrefix(l, "/")]; ok {
+				p.OwnedBy = o
+				break
+			}
+		}
+	}
+}
+
+func isOSPurl(purl string) bool {
+	for _, t := range []string{"pkg:deb/", "pkg:apk/", "pkg:rpm/", "pkg:opkg/"} {
+		if strings.HasPrefix(purl, t) {
+			return true
+		}
+	}
+	return false
+}

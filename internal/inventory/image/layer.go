@@ -1,0 +1,307 @@
+// Package image reads container image layers as streams, keeps only what the
+// extractors need, and merges the layers into a read-only in-memory
+// filesystem with OCI whiteout semantics. Every node remembers the layer
+// that last wrote it, so packages can be attributed to the layer that
+// introduced them. Nothing is unpacked to disk except retained files larger
+// than a threshold, which go to private temporary files.
+package image
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/riskmap/riskmap/internal/inventory/extract"
+)
+
+// Wanter decides which files' content to keep (extract.Extractor).
+type Wanter interface {
+	WantsContent(path string, info fs.FileInfo) extract.Want
+}
+
+// Options tunes layer reading.
+type Options struct {
+	// MemLimit: retained files up to this size stay in memory; bigger ones
+	// go to a temporary file in TempDir.
+	MemLimit int64
+	// MaxFile: retained files bigger than this are dropped with an error.
+	MaxFile int64
+	// TempDir for large retained files ("" = os.TempDir()).
+	TempDir string
+	// History lists paths whose content is kept from every layer (package
+	// databases), so the introducing layer of a package can be found.
+	History []string
+	// OnBytes is called with the number of uncompressed bytes read.
+	OnBytes func(n int64)
+}
+
+// DefaultOptions keeps files up to 16 MiB in memory and drops files over 1 GiB.
+func DefaultOptions() Options {
+	return Options{
+		MemLimit: 16 << 20,
+		MaxFile:  1 << 30,
+		History:  []string{"var/lib/dpkg/status", "lib/apk/db/installed"},
+	}
+}
+
+// entry kinds.
+const (
+	kindDir = iota
+	kindFile
+	kindSymlink
+	kindHardlink
+	kindWhiteout
+	kindOpaque
+)
+
+// Entry is one retained tar header of a layer.
+type Entry struct {
+	Path    string // clean, relative, slash-separated
+	Kind    int
+	Mode    fs.FileMode
+	Size    int64
+	Link    string // symlink target, or hardlink target path
+	ModTime time.Time
+	Data    *Blob // retained content; nil when not needed
+}
+
+// FileError is a per-file (or per-layer) failure while reading a layer.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+// Layer is the index of one layer.
+type Layer struct {
+	Digest  string
+	Entries []Entry
+	Errors  []FileError
+	// Bytes is the uncompressed size read.
+	Bytes int64
+}
+
+// Decompress returns an uncompressed reader for a layer blob, sniffing gzip
+// and zstd; anything else is taken as a plain tar.
+func Decompress(r io.Reader) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, _ := br.Peek(4)
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return zr, nil
+	case len(magic) == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		return zr.IOReadCloser(), nil
+	}
+	return io.NopCloser(br), nil
+}
+
+// ReadLayer indexes one layer stream (compressed or not). A damaged stream
+// is not fatal: the entries read before the damage are kept and the damage
+// is recorded in Layer.Errors. Only a cancelled context is returned as error.
+func ReadLayer(ctx context.Context, r io.Reader, digest string, w Wanter, opts Options) (*Layer, error) {
+	l := &Layer{Digest: digest}
+	rc, err := Decompress(r)
+	if err != nil {
+		l.Errors = append(l.Errors, FileError{Path: digest, Err: fmt.Errorf("read layer: %w", err)})
+		return l, nil
+	}
+	defer rc.Close()
+	cr := &countingReader{r: rc, on: opts.OnBytes}
+	tr := tar.NewReader(cr)
+	hist := map[string]bool{}
+	for _, h := range opts.History {
+		hist[h] = true
+	}
+	byPath := map[string]int{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("read layer %s: %w", digest, err)
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			l.Errors = append(l.Errors, FileError{Path: digest, Err: fmt.Errorf("read layer (truncated or corrupt after %d entries): %w", len(l.Entries), err)})
+			break
+		}
+		p := cleanPath(h.Name)
+		if p == "" {
+			continue
+		}
+		dir, base := path.Split(p)
+		dir = strings.TrimSuffix(dir, "/")
+		if strings.HasPrefix(base, ".wh.") {
+			if base == ".wh..wh..opq" {
+				l.Entries = append(l.Entries, Entry{Path: cleanOr(dir), Kind: kindOpaque})
+			} else {
+				l.Entries = append(l.Entries, Entry{Path: path.Join(dir, strings.TrimPrefix(base, ".wh.")), Kind: kindWhiteout})
+			}
+			continue
+		}
+		e := Entry{Path: p, Mode: h.FileInfo().Mode(), Size: h.Size, ModTime: h.ModTime}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			e.Kind = kindDir
+		case tar.TypeSymlink:
+			e.Kind, e.Link = kindSymlink, h.Linkname
+		case tar.TypeLink:
+			e.Kind, e.Link = kindHardlink, cleanPath(h.Linkname)
+			if i, ok := byPath[e.Link]; ok {
+				t := l.Entries[i]
+				e.Data, e.Size, e.Mode = t.Data, t.Size, t.Mode
+			}
+		case tar.TypeReg, tar.TypeRegA:
+			e.Kind = kindFile
+			want := w.WantsContent(p, h.FileInfo())
+			if hist[p] {
+				want = extract.WantContent
+			}
+			if want != extract.WantNone {
+				if h.Size > opts.MaxFile {
+					l.Errors = append(l.Errors, FileError{Path: p, Err: fmt.Errorf("file too large: %d bytes, limit %d", h.Size, opts.MaxFile)})
+				} else {
+					b, err := readBlob(tr, h.Size, opts)
+					if err != nil {
+						l.Errors = append(l.Errors, FileError{Path: p, Err: fmt.Errorf("read layer %s: %w", digest, err)})
+						l.Entries = append(l.Entries, e)
+						return l, nil
+					}
+					if want == extract.WantIfBinary && !b.hasBinaryMarker() {
+						b.release()
+						b = nil
+					}
+					e.Data = b
+				}
+			}
+		default:
+			continue // devices, fifos: nothing to extract
+		}
+		byPath[p] = len(l.Entries)
+		l.Entries = append(l.Entries, e)
+	}
+	l.Bytes = cr.n
+	return l, nil
+}
+
+func cleanOr(p string) string {
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+// cleanPath turns a tar name into a clean relative path ("" for the root).
+func cleanPath(name string) string {
+	p := path.Clean("/" + name)
+	return strings.TrimPrefix(p, "/")
+}
+
+type countingReader struct {
+	r  io.Reader
+	n  int64
+	on func(int64)
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	if c.on != nil && n > 0 {
+		c.on(int64(n))
+	}
+	return n, err
+}
+
+// Blob is retained file content, in memory or in a temporary file.
+type Blob struct {
+	mem  []byte
+	file string
+	size int64
+}
+
+func readBlob(r io.Reader, size int64, opts Options) (*Blob, error) {
+	if size <= opts.MemLimit {
+		b := make([]byte, size)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		return &Blob{mem: b, size: size}, nil
+	}
+	f, err := os.CreateTemp(opts.TempDir, "riskmap-layer-*")
+	if err != nil {
+		return nil, err
+	}
+	n, err := io.Copy(f, io.LimitReader(r, size))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return &Blob{file: f.Name(), size: size}, nil
+}
+
+func (b *Blob) hasBinaryMarker() bool {
+	if b.mem != nil {
+		return extract.HasBinaryMarker(b.mem)
+	}
+	f, err := os.Open(b.file)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	// Scan in overlapping windows so a marker across a boundary is found.
+	const win, overlap = 4 << 20, 64
+	buf := make([]byte, win+overlap)
+	keep := 0
+	for {
+		n, err := io.ReadFull(f, buf[keep:])
+		if extract.HasBinaryMarker(buf[:keep+n]) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		copy(buf, buf[keep+n-overlap:keep+n])
+		keep = overlap
+	}
+}
+
+func (b *Blob) release() {
+	if b != nil && b.file != "" {
+		os.Remove(b.file)
+	}
+}
+
+// Bytes returns the content (reading the temporary file if needed).
+func (b *Blob) Bytes() ([]byte, error) {
+	if b.file == "" {
+		return b.mem, nil
+	}
+	return os.ReadFile(b.file)
+}
+
+var errNotRetained = errors.New("content not retained (no extractor needs this file)")

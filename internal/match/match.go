@@ -1,0 +1,472 @@
+// Package match turns a package inventory into vulnerability findings using
+// the local knowledge base (internal/vulndb): OSV range and version-list
+// semantics with per-ecosystem version ordering (osv-scalibr/semantic),
+// distribution-aware keys (Debian/Ubuntu by source package and release,
+// Alpine by origin and branch, RPM families by major release), aliases merged
+// into one finding per vulnerability per package, enrichment with CVSS, CISA
+// KEV and EPSS, and a static risk score. Finding is the type the console
+// reuses.
+package match
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/google/osv-scalibr/semantic"
+	"github.com/riskmap/riskmap/internal/feeds/cvss"
+	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/vulndb"
+)
+
+// Options tune matching.
+type Options struct {
+	// RunningKernel is `uname -r` of a live host. When set, kernel CVEs
+	// count only for the packages of the running kernel; image and
+	// directory scans leave it empty and judge every kernel package.
+	RunningKernel string
+	// OnlyFixed drops findings without a fixed version.
+	OnlyFixed bool
+}
+
+// Skip reasons.
+const (
+	SkipOwnedByOS      = "owned-by-os-package"
+	SkipKernel         = "kernel-not-running"
+	SkipNoVersion      = "no-version"
+	SkipBadVersion     = "unparseable-version"
+	SkipNoEcosystem    = "no-ecosystem"
+	SkipUnsupportedEco = "unsupported-ecosystem"
+)
+
+// Skipped is a package not matched, and why.
+type Skipped struct {
+	Package PackageRef `json:"package"`
+	Reason  string     `json:"reason"`
+	Detail  string     `json:"detail,omitempty"`
+}
+
+// Result is the outcome of matching one inventory.
+type Result struct {
+	Findings []Finding `json:"findings"`
+	Skipped  []Skipped `json:"skipped,omitempty"`
+	// Packages is the number of packages looked up.
+	Packages int `json:"packages"`
+}
+
+// Matcher matches inventories against one knowledge base.
+type Matcher struct {
+	db *vulndb.DB
+}
+
+// New returns a matcher over db.
+func New(db *vulndb.DB) *Matcher { return &Matcher{db: db} }
+
+var osBases = map[string]bool{
+	"Debian": true, "Ubuntu": true, "Alpine": true, "AlmaLinux": true, "Rocky Linux": true,
+	"Red Hat": true, "SUSE": true, "openSUSE": true, "Oracle": true, "openEuler": true, "Mageia": true,
+	"Wolfi": true, "Chainguard": true,
+}
+
+// IsOSEcosystem reports whether eco is a distribution's ecosystem.
+func IsOSEcosystem(eco string) bool { return osBases[vulndb.BaseEcosystem(eco)] }
+
+// lookupName returns the name and version advisories are keyed by.
+func lookupName(p *inventory.Package) (name, version string) {
+	name, version = p.Name, p.Version
+	switch vulndb.BaseEcosystem(p.Ecosystem) {
+	case "Debian", "Ubuntu":
+		if p.SourceName != "" {
+			name = p.SourceName
+		}
+		if p.SourceVersion != "" {
+			version = p.SourceVersion
+		}
+	case "Alpine", "Wolfi", "Chainguard":
+		if p.SourceName != "" {
+			name = p.SourceName
+		}
+	case "Go":
+		if name == "stdlib" || name == "go" || name == "toolchain" {
+			version = strings.TrimPrefix(version, "go")
+		}
+	}
+	return name, version
+}
+
+// Match looks every package up and returns the findings, sorted by risk.
+func (m *Matcher) Match(ctx context.Context, inv *inventory.Inventory, opts Options) (*Result, error) {
+	res := &Result{Findings: []Finding{}}
+	for i := range inv.Packages {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p := &inv.Packages[i]
+		ref := refOf(p)
+		if p.Ecosystem == "" {
+			res.Skipped = append(res.Skipped, Skipped{ref, SkipNoEcosystem, ""})
+			continue
+		}
+		if p.OwnedBy != "" && !IsOSEcosystem(p.Ecosystem) {
+			res.Skipped = append(res.Skipped, Skipped{ref, SkipOwnedByOS, "files owned by " + p.OwnedBy + "; judged by the distribution feed, which tracks backported fixes"})
+			continue
+		}
+		if opts.RunningKernel != "" && isKernelPackage(p) && !isRunningKernel(p, opts.RunningKernel) {
+			res.Skipped = append(res.Skipped, Skipped{ref, SkipKernel, "kernel package other than the running kernel " + opts.RunningKernel})
+			continue
+		}
+		name, version := lookupName(p)
+		if version == "" {
+			res.Skipped = append(res.Skipped, Skipped{ref, SkipNoVersion, ""})
+			continue
+		}
+		res.Packages++
+		fs, err := m.matchPackage(p, ref, name, version, opts)
+		if err != nil {
+			var skip *skipError
+			if ok := asSkip(err, &skip); ok {
+				res.Skipped = append(res.Skipped, Skipped{ref, skip.reason, skip.detail})
+				continue
+			}
+			return nil, err
+		}
+		res.Findings = append(res.Findings, fs...)
+	}
+	SortFindings(res.Findings)
+	return res, nil
+}
+
+// SortFindings orders by risk, then ID and package.
+func SortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Risk.Score != b.Risk.Score {
+			return a.Risk.Score > b.Risk.Score
+		}
+		if a.ID != b.ID {
+			return a.ID < b.ID
+		}
+		return a.Package.Name < b.Package.Name
+	})
+}
+
+type skipError struct{ reason, detail string }
+
+func (e *skipError) Error() string { return e.reason + ": " + e.detail }
+
+func asSkip(err error, target **skipError) bool {
+	s, ok := err.(*skipError)
+	if ok {
+		*target = s
+	}
+	return ok
+}
+
+type hit struct {
+	vuln  uint32
+	fixed []string
+}
+
+func (m *Matcher) matchPackage(p *inventory.Package, ref PackageRef, name, version string, opts Options) ([]Finding, error) {
+	entries, err := m.db.Lookup(p.Ecosystem, name)
+	if err != nil {
+		return nil, fmt.Errorf("match %s %s: %w", p.Ecosystem, name, err)
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	base := vulndb.BaseEcosystem(p.Ecosystem)
+	vp, err := semantic.Parse(version, base)
+	if err != nil {
+		return nil, &skipError{SkipBadVersion, fmt.Sprintf("%s version %q: %v", base, version, err)}
+	}
+	var hits []hit
+	byVuln := map[uint32]int{}
+	for _, e := range entries {
+		ok, fixed := Affects(e, vp, version)
+		if !ok {
+			continue
+		}
+		if i, seen := byVuln[e.Vuln]; seen {
+			hits[i].fixed = append(hits[i].fixed, fixed...)
+			continue
+		}
+		byVuln[e.Vuln] = len(hits)
+		hits = append(hits, hit{e.Vuln, fixed})
+	}
+	if len(hits) == 0 {
+		return nil, nil
+	}
+	return m.findings(p, ref, name, version, hits, opts)
+}
+
+// Affects applies OSV semantics: the version is affected when it is listed
+// in versions, or falls in an ECOSYSTEM/SEMVER range (events sorted by
+// version: introduced opens, fixed/limit close exclusively, last_affected
+// closes inclusively). fixed are the range's fixed versions above the
+// installed one.
+func Affects(e vulndb.Affected, vp semantic.Version, raw string) (bool, []string) {
+	hit := matchVersionOrTag(e.Versions, raw)
+	var fixed []string
+	for _, r := range e.Ranges {
+		aff := false
+		closing := ""
+		for _, ev := range r.Events {
+			if aff {
+				switch ev.Kind {
+				case vulndb.Fixed, vulndb.Limit:
+					c, err := vp.CompareStr(ev.Version)
+					aff = err != nil || c < 0
+					if aff && ev.Kind == vulndb.Fixed && closing == "" {
+						closing = ev.Version
+					}
+				case vulndb.LastAffected:
+					c, err := vp.CompareStr(ev.Version)
+					aff = ev.Version == raw || err != nil || c <= 0
+				}
+			} else if ev.Kind == vulndb.Introduced {
+				c, err := vp.CompareStr(ev.Version)
+				aff = ev.Version == "0" || (err == nil && c >= 0)
+			}
+		}
+		if aff {
+			hit = true
+			if closing != "" {
+				fixed = append(fixed, closing)
+			}
+		}
+	}
+	return hit, fixed
+}
+
+func matchVersionOrTag(versions []string, target string) bool {
+	t := strings.TrimPrefix(target, "v")
+	for _, v := range versions {
+		if v == target || strings.TrimPrefix(v, "v") == t {
+			return true
+		}
+	}
+	return false
+}
+
+func refOf(p *inventory.Package) PackageRef {
+	return PackageRef{
+		Name: p.Name, Version: p.Version, Ecosystem: p.Ecosystem, PURL: p.PURL,
+		SourceName: p.SourceName, SourceVersion: p.SourceVersion,
+		Locations: p.Locations, Layer: p.Layer, OwnedBy: p.OwnedBy,
+	}
+}
+
+// findings merges hits whose records alias each other into one finding.
+func (m *Matcher) findings(p *inventory.Package, ref PackageRef, name, version string, hits []hit, opts Options) ([]Finding, error) {
+	vulns := make([]*vulndb.Vuln, len(hits))
+	for i, h := range hits {
+		v, err := m.db.Vuln(h.vuln)
+		if err != nil {
+			return nil, fmt.Errorf("match %s: %w", p.Name, err)
+		}
+		vulns[i] = v
+	}
+	// Union-find over shared IDs (the record's own id and its aliases).
+	parent := make([]int, len(hits))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	owner := map[string]int{}
+	for i, v := range vulns {
+		for _, id := range append([]string{v.ID}, v.Aliases...) {
+			if j, ok := owner[id]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				owner[id] = i
+			}
+		}
+	}
+	groups := map[int][]int{}
+	var roots []int
+	for i := range hits {
+		r := find(i)
+		if _, ok := groups[r]; !ok {
+			roots = append(roots, r)
+		}
+		groups[r] = append(groups[r], i)
+	}
+	var out []Finding
+	for _, r := range roots {
+		f := m.build(ref, name, version, vulns, hits, groups[r])
+		if opts.OnlyFixed && len(f.FixedVersions) == 0 {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func (m *Matcher) build(ref PackageRef, name, version string, vulns []*vulndb.Vuln, hits []hit, members []int) Finding {
+	ids := map[string]bool{}
+	related := map[string]bool{}
+	var records []string
+	var fixed []string
+	var refs []string
+	var summary, dbSev string
+	var osvSev []vulndbSeverity
+	for _, i := range members {
+		v := vulns[i]
+		records = append(records, v.ID)
+		ids[v.ID] = true
+		for _, a := range v.Aliases {
+			ids[a] = true
+		}
+		for _, r := range v.Related {
+			related[r] = true
+		}
+		fixed = append(fixed, hits[i].fixed...)
+		if summary == "" {
+			summary = v.Summary
+		}
+		for _, u := range v.References {
+			if !slices.Contains(refs, u) && len(refs) < 20 {
+				refs = append(refs, u)
+			}
+		}
+		if rank(v.DBSeverity) > rank(dbSev) {
+			dbSev = v.DBSeverity
+		}
+		for _, s := range v.Severity {
+			osvSev = append(osvSev, vulndbSeverity{v.ID, s.Type, s.Score})
+		}
+	}
+	sort.Strings(records)
+	f := Finding{
+		ID:            primaryID(ids),
+		Records:       records,
+		Package:       ref,
+		MatchedAs:     MatchedAs{Ecosystem: vulndb.NormalizeEcosystem(ref.Ecosystem), Name: name, Version: version},
+		FixedVersions: uniqSorted(fixed),
+		Summary:       summary,
+		References:    refs,
+	}
+	for id := range ids {
+		if id != f.ID {
+			f.Aliases = append(f.Aliases, id)
+		}
+	}
+	sort.Strings(f.Aliases)
+	// CVEs: own IDs/aliases plus upstream/related IDs.
+	cves := map[string]bool{}
+	for id := range ids {
+		if strings.HasPrefix(id, "CVE-") {
+			cves[id] = true
+		}
+	}
+	for id := range related {
+		if strings.HasPrefix(id, "CVE-") {
+			cves[id] = true
+		}
+	}
+	for c := range cves {
+		f.CVEs = append(f.CVEs, c)
+	}
+	sort.Strings(f.CVEs)
+	m.enrich(&f, osvSev, dbSev)
+	return f
+}
+
+type vulndbSeverity struct{ id, typ, score string }
+
+func (m *Matcher) enrich(f *Finding, osvSev []vulndbSeverity, dbSev string) {
+	var best *cvss.Metric
+	for _, c := range f.CVEs {
+		info, ok := m.db.CVE(c)
+		if !ok {
+			continue
+		}
+		if info.CVSS != nil && (best == nil || info.CVSS.BaseScore > best.BaseScore) {
+			mm := *info.CVSS
+			mm.CVE = c
+			best = &mm
+		}
+		if info.KEV != nil {
+			if f.KEV == nil {
+				f.KEV = &KEVInfo{CVE: c, DateAdded: info.KEV.DateAdded, DueDate: info.KEV.DueDate}
+			}
+			if info.KEV.Ransomware {
+				f.KEV.Ransomware = true
+			}
+		}
+		if info.HasEPSS && (f.EPSS == nil || info.EPSS > f.EPSS.Score) {
+			f.EPSS = &EPSSInfo{CVE: c, Score: info.EPSS, Percentile: info.Percentile}
+		}
+	}
+	if best == nil {
+		// The records' own vectors (GHSA/RustSec severity).
+		for _, s := range osvSev {
+			if !strings.HasPrefix(s.typ, "CVSS_") {
+				continue
+			}
+			mm, err := cvss.FromVector(s.score)
+			if err != nil || mm.BaseScore == 0 {
+				continue
+			}
+			mm.Source = "osv:" + s.id
+			if best == nil || mm.BaseScore > best.BaseScore {
+				best = &mm
+			}
+		}
+	}
+	if best != nil {
+		f.CVSS = &CVSSInfo{CVE: best.CVE, Version: best.Version, Vector: best.Vector, BaseScore: best.BaseScore, Source: best.Source}
+		f.Severity = cvss.SeverityOf(best.BaseScore)
+	}
+	if f.Severity == "" || f.Severity == "none" {
+		f.Severity = dbSev
+	}
+	if f.Severity == "" {
+		f.Severity = SeverityUnknown
+	}
+	f.Risk = RiskOf(f)
+}
+
+func primaryID(ids map[string]bool) string {
+	var all []string
+	for id := range ids {
+		all = append(all, id)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		pi, pj := idPref(all[i]), idPref(all[j])
+		if pi != pj {
+			return pi < pj
+		}
+		return all[i] < all[j]
+	})
+	return all[0]
+}
+
+func idPref(id string) int {
+	switch {
+	case strings.HasPrefix(id, "CVE-"):
+		return 0
+	case strings.HasPrefix(id, "GHSA-"):
+		return 1
+	}
+	return 2
+}
+
+func uniqSorted(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	s = slices.Clone(s)
+	sort.Strings(s)
+	return slices.Compact(s)
+}

@@ -1,0 +1,309 @@
+package vulndb
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// DB is an opened knowledge base. It is immutable and safe for concurrent
+// use; it holds the whole file in memory, so replacing the file on disk does
+// not affect it.
+type DB struct {
+	path     string
+	data     []byte
+	sec      [numSections + 1][]byte
+	meta     Meta
+	nVulns   int
+	nKeys    int
+	nCVEs    int
+	nInfo    int
+	fileSize int64
+
+	// Decoded records and CVE enrichment are cached: a console keeps one
+	// DB open and matches many inventories against it.
+	vulnCache []atomic.Pointer[Vuln]
+	cveCache  sync.Map // string → CVEInfo
+}
+
+// ErrSchema is returned for a file of another schema version.
+var ErrSchema = errors.New("knowledge base schema version mismatch")
+
+// Open reads and verifies a knowledge base file.
+func Open(path string) (*DB, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open knowledge base %s: %w", path, err)
+	}
+	db, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("open knowledge base %s: %w", path, err)
+	}
+	db.path = path
+	return db, nil
+}
+
+// Decode verifies and indexes an encoded knowledge base.
+func Decode(data []byte) (*DB, error) {
+	if len(data) < 16+24*numSections+4 || [8]byte(data[:8]) != magic {
+		return nil, errors.New("not a riskmap knowledge base (bad magic or too short)")
+	}
+	if v := binary.LittleEndian.Uint32(data[8:]); v != SchemaVersion {
+		return nil, fmt.Errorf("%w: file has %d, this riskmap reads %d (run riskmap feeds import or update to rebuild)", ErrSchema, v, SchemaVersion)
+	}
+	body := data[:len(data)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
+		return nil, errors.New("checksum mismatch: file is damaged or partially written")
+	}
+	if n := binary.LittleEndian.Uint32(data[12:]); n != numSections {
+		return nil, fmt.Errorf("%d sections, want %d", n, numSections)
+	}
+	db := &DB{data: data, fileSize: int64(len(data))}
+	for id := 1; id <= numSections; id++ {
+		row := data[16+24*(id-1):]
+		off, n := binary.LittleEndian.Uint64(row[8:]), binary.LittleEndian.Uint64(row[16:])
+		if binary.LittleEndian.Uint32(row) != uint32(id) || off > uint64(len(body)) || n > uint64(len(body))-off {
+			return nil, fmt.Errorf("section %d out of bounds", id)
+		}
+		db.sec[id] = body[off : off+n]
+	}
+	if err := json.Unmarshal(db.sec[secMeta], &db.meta); err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	var err error
+	if db.nVulns, err = count(db.sec[secVulnIndex], 4, 4); err != nil {
+		return nil, fmt.Errorf("vuln index: %w", err)
+	}
+	if db.nKeys, err = count(db.sec[secKeyIndex], 16, 0); err != nil {
+		return nil, fmt.Errorf("key index: %w", err)
+	}
+	if db.nCVEs, err = count(db.sec[secCVETable], cveRowSize, 0); err != nil {
+		return nil, fmt.Errorf("CVE table: %w", err)
+	}
+	db.nInfo = len(db.sec[secCVEInfoIndex])/4 - 1
+	db.vulnCache = make([]atomic.Pointer[Vuln], db.nVulns)
+	return db, nil
+}
+
+func count(sec []byte, row, extra int) (int, error) {
+	if len(sec) < 4 {
+		return 0, errors.New("truncated")
+	}
+	n := int(binary.LittleEndian.Uint32(sec))
+	if n < 0 || 4+n*row+extra != len(sec) {
+		return 0, fmt.Errorf("%d rows do not fit %d bytes", n, len(sec))
+	}
+	return n, nil
+}
+
+// Meta returns the file header.
+func (db *DB) Meta() Meta { return db.meta }
+
+// Size is the file size in bytes.
+func (db *DB) Size() int64 { return db.fileSize }
+
+// Path is where the file was opened from.
+func (db *DB) Path() string { return db.path }
+
+func (db *DB) key(i int) string {
+	row := db.sec[secKeyIndex][4+16*i:]
+	off, n := binary.LittleEndian.Uint32(row), binary.LittleEndian.Uint32(row[4:])
+	return string(db.sec[secKeyBlob][off : off+n])
+}
+
+// Lookup returns the affected entries indexed under an ecosystem and package
+// name (both normalized with Key).
+func (db *DB) Lookup(eco, name string) ([]Affected, error) {
+	k := Key(eco, name)
+	i := sort.Search(db.nKeys, func(i int) bool { return db.key(i) >= k })
+	if i == db.nKeys || db.key(i) != k {
+		return nil, nil
+	}
+	row := db.sec[secKeyIndex][4+16*i:]
+	off, n := binary.LittleEndian.Uint32(row[8:]), binary.LittleEndian.Uint32(row[12:])
+	blob := db.sec[secAffBlob]
+	if uint64(off)+uint64(n) > uint64(len(blob)) {
+		return nil, fmt.Errorf("lookup %q: entry out of bounds", k)
+	}
+	es, err := decodeAffected(blob[off : off+n])
+	if err != nil {
+		return nil, fmt.Errorf("lookup %q: %w", k, err)
+	}
+	for _, e := range es {
+		if int(e.Vuln) >= db.nVulns {
+			return nil, fmt.Errorf("lookup %q: vuln index %d out of range", k, e.Vuln)
+		}
+	}
+	return es, nil
+}
+
+// Vuln returns the record at index i. The result is shared: callers must
+// not modify it.
+func (db *DB) Vuln(i uint32) (*Vuln, error) {
+	if int(i) >= db.nVulns {
+		return nil, fmt.Errorf("vuln %d out of range", i)
+	}
+	if v := db.vulnCache[i].Load(); v != nil {
+		return v, nil
+	}
+	idx := db.sec[secVulnIndex][4:]
+	a, b := binary.LittleEndian.Uint32(idx[4*i:]), binary.LittleEndian.Uint32(idx[4*i+4:])
+	blob := db.sec[secVulnBlob]
+	if a > b || int(b) > len(blob) {
+		return nil, fmt.Errorf("vuln %d out of bounds", i)
+	}
+	var v Vuln
+	if err := json.Unmarshal(blob[a:b], &v); err != nil {
+		return nil, fmt.Errorf("vuln %d: %w", i, err)
+	}
+	db.vulnCache[i].Store(&v)
+	return &v, nil
+}
+
+// Keys calls fn with the ecosystem and package name of every indexed
+// package, in key order, until fn returns false.
+func (db *DB) Keys(fn func(eco, name string) bool) {
+	for i := 0; i < db.nKeys; i++ {
+		eco, name, _ := strings.Cut(db.key(i), "\x00")
+		if !fn(eco, name) {
+			return
+		}
+	}
+}
+
+// NumVulns is the number of records.
+func (db *DB) NumVulns() int { return db.nVulns }
+
+// CVE returns the enrichment known for a CVE id; ok is false when nothing
+// is known.
+func (db *DB) CVE(id string) (CVEInfo, bool) {
+	if c, ok := db.cveCache.Load(id); ok {
+		e := c.(cveEntry)
+		return e.info, e.ok
+	}
+	info, ok := db.cve(id)
+	db.cveCache.Store(id, cveEntry{info, ok})
+	return info, ok
+}
+
+type cveEntry struct {
+	info CVEInfo
+	ok   bool
+}
+
+func (db *DB) cve(id string) (CVEInfo, bool) {
+	y, num, ok := ParseCVE(id)
+	if !ok {
+		return CVEInfo{}, false
+	}
+	tab := db.sec[secCVETable][4:]
+	row := func(i int) []byte { return tab[cveRowSize*i:] }
+	i := sort.Search(db.nCVEs, func(i int) bool {
+		r := row(i)
+		ry, rn := binary.LittleEndian.Uint16(r), binary.LittleEndian.Uint32(r[4:])
+		return ry > y || (ry == y && rn >= num)
+	})
+	if i == db.nCVEs {
+		return CVEInfo{}, false
+	}
+	r := row(i)
+	if binary.LittleEndian.Uint16(r) != y || binary.LittleEndian.Uint32(r[4:]) != num {
+		return CVEInfo{}, false
+	}
+	var info CVEInfo
+	if e := math.Float32frombits(binary.LittleEndian.Uint32(r[8:])); e >= 0 {
+		info.HasEPSS = true
+		info.EPSS = round5(e)
+		info.Percentile = round5(math.Float32frombits(binary.LittleEndian.Uint32(r[12:])))
+	}
+	if ix := int32(binary.LittleEndian.Uint32(r[16:])); ix >= 0 && int(ix) < db.nInfo {
+		ii := db.sec[secCVEInfoIndex]
+		a, b := binary.LittleEndian.Uint32(ii[4*ix:]), binary.LittleEndian.Uint32(ii[4*ix+4:])
+		if a <= b && int(b) <= len(db.sec[secCVEInfoBlob]) {
+			_ = json.Unmarshal(db.sec[secCVEInfoBlob][a:b], &info)
+		}
+	}
+	return info, true
+}
+
+func round5(f float32) float64 { return math.Round(float64(f)*1e5) / 1e5 }
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errors.New("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil || len(r.b) == 0 {
+		r.err = errors.New("truncated")
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) string() string {
+	n := r.uvarint()
+	if r.err != nil || n > uint64(len(r.b)) {
+		r.err = errors.New("truncated string")
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) count() int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) { // every element takes at least one byte
+		r.err = errors.New("bad count")
+		return 0
+	}
+	return int(n)
+}
+
+func decodeAffected(b []byte) ([]Affected, error) {
+	r := &reader{b: b}
+	n := r.count()
+	out := make([]Affected, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		e := Affected{Vuln: uint32(r.uvarint())}
+		nv := r.count()
+		for j := 0; j < nv && r.err == nil; j++ {
+			e.Versions = append(e.Versions, r.string())
+		}
+		nr := r.count()
+		for j := 0; j < nr && r.err == nil; j++ {
+			rg := Range{Semver: r.byte() == 1}
+			ne := r.count()
+			for k := 0; k < ne && r.err == nil; k++ {
+				rg.Events = append(rg.Events, Event{Kind: r.byte(), Version: r.string()})
+			}
+			e.Ranges = append(e.Ranges, rg)
+		}
+		out = append(out, e)
+	}
+	return out, r.err
+}
