@@ -168,7 +168,9 @@ func runWithCommands(ctx context.Context, s *sensor.Sensor, cl *client.Client, s
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- runCommands(ctx, s.ID(), cl, slots, log) }()
+	go func() {
+		done <- command.New(command.Config{SensorID: s.ID(), Slots: slots, Scan: s.Scan, Logger: log}, cl).Run(ctx)
+	}()
 	err := s.Run(ctx, cl)
 	cancel()
 	select {
@@ -196,12 +198,4 @@ func kubernetesProbe(mode, kubeconfig, node, cluster string, log *slog.Logger) (
 		return nil, err
 	}
 	return p, nil
-}
-
-// scanTarget builds inventories for scan commands; nil until the inventory
-// scanner is wired in (scans then end with an error status saying so).
-var scanTarget command.ScanFunc
-
-func runCommands(ctx context.Context, sensorID string, cl *client.Client, slots int, log *slog.Logger) error {
-	return command.New(command.Config{SensorID: sensorID, Slots: slots, Scan: scanTarget, Logger: log}, cl).Run(ctx)
 }
