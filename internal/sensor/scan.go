@@ -190,4 +190,3 @@ func (s *Sensor) container(ref string) (report.Container, bool) {
 	}
 	return found[0], true
 }
-
