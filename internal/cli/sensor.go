@@ -135,6 +135,15 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
+	// A wrong key or certificate is fatal at start; an unreachable console
+	// is not (the sensor retries with backoff).
+	if err := cl.Authenticate(ctx); err != nil {
+		var se *client.StatusError
+		if errors.Is(err, client.ErrPinMismatch) || (errors.As(err, &se) && se.Code == 401) {
+			return &ExitError{Code: 2, Err: fmt.Errorf("sensor: %w", err)}
+		}
+		log.Warn("console not reachable yet; will keep trying", "err", err)
+	}
 	log.Info("sensor starting", "sensor", s.ID(), "console", *consoleURL, "pinned", *pin != "", "scan_slots", *slots)
 	return runWithCommands(ctx, s, cl, *slots, log)
 }
