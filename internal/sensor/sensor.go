@@ -306,7 +306,9 @@ func (s *Sensor) Run(ctx context.Context, up Uplink) error {
 			}
 			s.tracker.Failed()
 			failures++
-			wait = backoff(failures, s.cfg.MaxBackoff)
+			// Never wait longer than the report interval: the picture is
+			// complete again at most one interval after the console returns.
+			wait = backoff(failures, min(s.cfg.MaxBackoff, interval))
 			var se *client.StatusError
 			if errors.As(err, &se) {
 				switch se.Code {
