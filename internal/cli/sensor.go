@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -74,6 +75,15 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("--log-level %q: %w", *logLevel, err)}
 	}
 	log := slog.New(slog.NewTextHandler(stdio.Stderr, &slog.HandlerOptions{Level: lvl}))
+	// A sensor is a small, long-running guest on someone's host: collect
+	// garbage more eagerly than Go's default unless the operator set GOGC
+	// or GOMEMLIMIT.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(128 << 20)
+	}
 	cfg := sensor.Config{SensorID: *sensorID, Version: Version, ProcRoot: *procRoot, HostRoot: *hostRoot, Interval: *interval,
 		DockerHost: *dockerHost, ContainerdSockets: strings.Split(*ctrdSocks, ","), Conntrack: !*noCT,
 		CloudMetadataURL: *cloudURL, Logger: log}
