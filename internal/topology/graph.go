@@ -39,7 +39,7 @@ type graph struct {
 	ipHost   map[netip.Addr]string
 	// version counts applied changes (cache key of derived answers).
 	version uint64
-	strings  map[string]string
+	strings map[string]string
 	// unclaimedSince is when nodes loaded from the store without a claim
 	// (shared nodes after a restart) started waiting for one.
 	unclaimedSince map[string]time.Time
@@ -198,8 +198,9 @@ func (g *graph) lastSeen(n *Node) time.Time {
 
 // reindexHost refreshes the address index for a sensor's host.
 func (g *graph) reindexHost(s *sensorState, host *Node) {
+	hostID := HostNodeID(s.ID)
 	for _, ip := range s.ips {
-		if g.ipHost[ip] == host.ID {
+		if g.ipHost[ip] == hostID {
 			delete(g.ipHost, ip)
 		}
 	}

@@ -498,7 +498,9 @@ func (t *Topology) Node(id string) (*NodeDetail, error) {
 		}
 	}
 	d.ChildCount = len(kids)
-	slices.SortFunc(kids, func(a, b *Node) int { return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Label, b.Label), strings.Compare(a.ID, b.ID)) })
+	slices.SortFunc(kids, func(a, b *Node) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Label, b.Label), strings.Compare(a.ID, b.ID))
+	})
 	for _, c := range kids[:min(len(kids), maxChildren)] {
 		d.Children = append(d.Children, ref(c))
 	}
