@@ -49,6 +49,10 @@ func newGraph() *graph {
 	g := &graph{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, children: map[string]map[string]struct{}{},
 		out: map[string]map[edgeKey]struct{}{}, in: map[string]map[edgeKey]struct{}{}, sensors: map[string]*sensorState{},
 		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, unclaimedSince: map[string]time.Time{}}
+	for _, n := range pseudoNodes(time.Time{}) {
+		n.claims = map[string]struct{}{}
+		g.nodes[n.ID] = n
+	}
 	return g
 }
 

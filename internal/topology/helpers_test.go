@@ -32,6 +32,7 @@ import (
 //
 //	RISKMAP_TOPOLOGY_HELPER=listen     listen on 127.0.0.1:0, print the address, accept and hold
 //	RISKMAP_TOPOLOGY_HELPER=connect:A  connect to A, print the local address, hold
+//	RISKMAP_TOPOLOGY_HELPER=console:DIR run a console on DIR, print "URL PIN", serve
 func TestMain(m *testing.M) {
 	h := os.Getenv("RISKMAP_TOPOLOGY_HELPER")
 	switch {
@@ -50,6 +51,10 @@ func TestMain(m *testing.M) {
 			}
 			held = append(held, c)
 		}
+	case strings.HasPrefix(h, "console:"):
+		// A console in its own process (killed by the fault test).
+		runConsoleHelper(strings.TrimPrefix(h, "console:"))
+		os.Exit(0)
 	case strings.HasPrefix(h, "connect:"):
 		c, err := net.Dial("tcp", strings.TrimPrefix(h, "connect:"))
 		if err != nil {
@@ -288,4 +293,34 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+func runConsoleHelper(dir string) {
+	cfg := config.DefaultConsole()
+	cfg.DataDir, cfg.Listen = dir, "127.0.0.1:0"
+	cfg.Argon2MemoryKiB, cfg.Argon2Iterations = 64, 1
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	topo, err := topology.New(ctx, st, topology.Config{SensorBurst: 1000})
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	go topo.Run(ctx)
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Version: "test", Modules: []console.Module{topo}})
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	run, err := srv.Start(ctx)
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	fmt.Println("https://"+run.Addr.String(), run.Fingerprint)
+	run.Wait()
 }

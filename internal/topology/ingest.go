@@ -70,19 +70,28 @@ func (t *Topology) retryAfter() time.Duration {
 	return max(time.Second, time.Duration(len(t.queue)/max(1, t.cfg.BatchSize))*100*time.Millisecond)
 }
 
-func (t *Topology) handleReport(w http.ResponseWriter, r *http.Request) {
+// decodeRequest reads a report request's body: gzip only, within the
+// limits, strictly decoded and validated. It returns the HTTP status and
+// message for a refusal.
+func decodeRequest(r *http.Request, lim report.Limits) (*report.Report, int, string) {
 	if enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc != "gzip" {
-		console.WriteProblem(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q: the report must be gzip-compressed JSON (Content-Encoding: gzip)", enc))
-		return
+		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q: the report must be gzip-compressed JSON (Content-Encoding: gzip)", enc)
 	}
-	rep, err := report.Decode(r.Body, t.cfg.Limits)
+	rep, err := report.Decode(r.Body, lim)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.Is(err, report.ErrTooLarge) || errors.As(err, &mbe) {
-			console.WriteProblem(w, http.StatusRequestEntityTooLarge, err.Error())
-			return
+			return nil, http.StatusRequestEntityTooLarge, err.Error()
 		}
-		console.WriteProblem(w, http.StatusBadRequest, err.Error())
+		return nil, http.StatusBadRequest, err.Error()
+	}
+	return rep, 0, ""
+}
+
+func (t *Topology) handleReport(w http.ResponseWriter, r *http.Request) {
+	rep, status, msg := decodeRequest(r, t.cfg.Limits)
+	if status != 0 {
+		console.WriteProblem(w, status, msg)
 		return
 	}
 	if ok, wait := t.limit.allow(rep.SensorID); !ok {
