@@ -203,12 +203,21 @@ func TestKillDuringIngest(t *testing.T) {
 	total := 0
 	for id, seq := range acked {
 		total += int(seq)
-		// The last acknowledged full report's process is the sensor's
-		// current one: present and not gone.
+		// The last acknowledged report is stored: its process is present,
+		// live unless the next report (committed, but killed before its
+		// answer) replaced it.
 		var det topology.NodeDetail
 		nid := topology.ProcessNodeID(id, fmt.Sprintf("%d:%d", seq, seq))
-		if code := e.get("/api/v1/topology/nodes/"+nid, &det); code != http.StatusOK || det.Gone || det.Label != fmt.Sprintf("p%d", seq) {
-			t.Errorf("%s seq %d (acknowledged): status %d gone %v label %q", id, seq, code, det.Gone, det.Label)
+		if code := e.get("/api/v1/topology/nodes/"+nid, &det); code != http.StatusOK || det.Label != fmt.Sprintf("p%d", seq) {
+			t.Errorf("%s seq %d (acknowledged): status %d label %q", id, seq, code, det.Label)
+			continue
+		}
+		if det.Gone {
+			var next topology.NodeDetail
+			nid := topology.ProcessNodeID(id, fmt.Sprintf("%d:%d", seq+1, seq+1))
+			if code := e.get("/api/v1/topology/nodes/"+nid, &next); code != http.StatusOK || next.Gone {
+				t.Errorf("%s seq %d (acknowledged) is gone, but no later report replaced it (seq %d: %d, gone %v)", id, seq, seq+1, code, next.Gone)
+			}
 		}
 	}
 	t.Logf("%d reports acknowledged by %d sensors before SIGKILL; all present after restart", total, len(acked))
