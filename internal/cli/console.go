@@ -51,7 +51,8 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 	if !spa.Built() {
 		log.Warn("this binary has no web UI (built without `make web`); the API works, / shows how to build it")
 	}
-	topo, err := topology.New(ctx, st, topology.Config{Logger: log.With("module", "topology")})
+	topo, err := topology.New(ctx, st, topology.Config{Interval: cfg.ReportInterval, GoneAfter: cfg.NodeGoneAfter,
+		Retention: cfg.TopologyRetention, Logger: log.With("module", "topology")})
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
