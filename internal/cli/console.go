@@ -13,6 +13,7 @@ import (
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/topology"
 	"github.com/riskmap/riskmap/web"
 )
 
@@ -75,7 +76,14 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 	if !spa.Built() {
 		log.Warn("this binary has no web UI (built without `make web`); the API works, / shows how to build it")
 	}
-	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa})
+	topo, err := topology.New(ctx, st, topology.Config{Interval: cfg.ReportInterval, GoneAfter: cfg.NodeGoneAfter,
+		Retention: cfg.TopologyRetention, Logger: log.With("module", "topology")})
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
+	}
+	go topo.Run(ctx)
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
+		Modules: []console.Module{topo}})
 	if err != nil {
 		st.Close()
 		return nil, err
