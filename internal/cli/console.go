@@ -79,7 +79,8 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 	topo, err := topology.New(ctx, st, topology.Config{Interval: cfg.ReportInterval, GoneAfter: cfg.NodeGoneAfter,
 		Retention: cfg.TopologyRetention, Logger: log.With("module", "topology")})
 	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
+		st.Close()
+		return nil, fmt.Errorf("topology: %w", err)
 	}
 	go topo.Run(ctx)
 	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
