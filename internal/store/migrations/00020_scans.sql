@@ -39,6 +39,7 @@ CREATE TABLE scan_findings (
     epss            DOUBLE PRECISION NOT NULL DEFAULT 0,
     score           DOUBLE PRECISION NOT NULL DEFAULT 0,
     explanation     TEXT NOT NULL DEFAULT '{}',
+    files           TEXT NOT NULL DEFAULT '[]',
     detail          TEXT NOT NULL
 );
 CREATE INDEX scan_findings_scan ON scan_findings (scan_id, score);
