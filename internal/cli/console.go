@@ -8,10 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/web"
 )
@@ -50,7 +53,14 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 	if !spa.Built() {
 		log.Warn("this binary has no web UI (built without `make web`); the API works, / shows how to build it")
 	}
-	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa})
+	kb := scans.NewKB(feeds.New(consoleFeeds(cfg.DataDir, log)), log, nil)
+	// The topology module, when composed, provides the scans module's
+	// ExposureSource and calls its TopologyChanged / NodesAppeared events.
+	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Logger: log, Version: Version,
+		Queue: scans.QueueConfig{Lease: cfg.ScanLease}})
+	go scanSvc.Run(ctx, scans.RunConfig{FeedInterval: cfg.FeedInterval})
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
+		Modules: []console.Module{scanSvc}})
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
@@ -104,6 +114,14 @@ func runResetPassword(ctx context.Context, args []string, stdio IO) error {
 	}
 	fmt.Fprintf(stdio.Stdout, "One-time password reset link for %s (valid until %s):\n%s\n", rest[0], expires.Local().Format(time.RFC1123), link)
 	return nil
+}
+
+// consoleFeeds keeps the console's feeds and knowledge base in
+// DATA-DIR/feeds (the same layout as `riskmap feeds --db-dir`).
+func consoleFeeds(dataDir string, log *slog.Logger) feeds.Config {
+	c := feeds.DefaultConfig(filepath.Join(dataDir, "feeds"))
+	c.Logger = log
+	return c
 }
 
 // newLogger logs text to a terminal and JSON otherwise.
