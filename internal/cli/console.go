@@ -38,17 +38,42 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: unexpected argument %q (did you mean reset-password?)", rest[0])}
 	}
 	log := newLogger(stdio.Stderr, cfg.LogLevel, cfg.LogFormat)
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("console: data directory: %w", err)}
-	}
-	st, err := store.Open(ctx, store.Config{URL: cfg.Database, DataDir: cfg.DataDir, Logger: log})
+	app, err := startConsole(ctx, cfg, log)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
-	defer st.Close()
+	defer app.store.Close()
+	app.banner(stdio.Stdout, start)
+	if err := app.run.Wait(); err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
+	}
+	log.Info("console stopped")
+	return nil
+}
+
+// consoleApp is a started console: the composition root shared by
+// `riskmap console` and `riskmap up`.
+type consoleApp struct {
+	cfg   config.Console
+	log   *slog.Logger
+	store *store.Store
+	run   *console.Running
+}
+
+// startConsole opens the store, wires the console's modules and starts
+// serving. The caller closes app.store after app.run.Wait returns.
+func startConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*consoleApp, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := store.Open(ctx, store.Config{URL: cfg.Database, DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	spa, err := web.New()
 	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("console: web UI: %w", err)}
+		st.Close()
+		return nil, fmt.Errorf("web UI: %w", err)
 	}
 	if !spa.Built() {
 		log.Warn("this binary has no web UI (built without `make web`); the API works, / shows how to build it")
@@ -62,30 +87,32 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
 		Modules: []console.Module{scanSvc}})
 	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
+		st.Close()
+		return nil, err
 	}
 	run, err := srv.Start(ctx)
 	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
+		st.Close()
+		return nil, err
 	}
-	fmt.Fprintf(stdio.Stdout, "Riskmap console %s ready in %s\n", Version, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(stdio.Stdout, "  URL:          %s\n", run.URL)
-	fmt.Fprintf(stdio.Stdout, "  listening on: %s\n", run.Addr)
-	fmt.Fprintf(stdio.Stdout, "  TLS certificate SHA-256 fingerprint: %s\n", run.Fingerprint)
-	if cfg.TLSCert == "" {
-		note := "self-signed, kept in " + cfg.DataDir + "/tls"
-		if run.CertCreated {
-			note = "self-signed, generated now in " + cfg.DataDir + "/tls"
-		}
-		fmt.Fprintf(stdio.Stdout, "  (%s: pin this fingerprint in sensors and check it in your browser)\n", note)
-	}
-	fmt.Fprintf(stdio.Stdout, "  database:     %s %s\n", st.Dialect(), st.Location())
 	log.Info("console started", "url", run.URL, "addr", run.Addr.String(), "fingerprint", run.Fingerprint, "database", st.Dialect())
-	if err := run.Wait(); err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
+	return &consoleApp{cfg: cfg, log: log, store: st, run: run}, nil
+}
+
+// banner tells the user where the console is and how to trust it.
+func (a *consoleApp) banner(w io.Writer, start time.Time) {
+	fmt.Fprintf(w, "Riskmap console %s ready in %s\n", Version, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(w, "  URL:          %s\n", a.run.URL)
+	fmt.Fprintf(w, "  listening on: %s\n", a.run.Addr)
+	fmt.Fprintf(w, "  TLS certificate SHA-256 fingerprint: %s\n", a.run.Fingerprint)
+	if a.cfg.TLSCert == "" {
+		note := "self-signed, kept in " + a.cfg.DataDir + "/tls"
+		if a.run.CertCreated {
+			note = "self-signed, generated now in " + a.cfg.DataDir + "/tls"
+		}
+		fmt.Fprintf(w, "  (%s: pin this fingerprint in sensors and check it in your browser)\n", note)
 	}
-	log.Info("console stopped")
-	return nil
+	fmt.Fprintf(w, "  database:     %s %s\n", a.store.Dialect(), a.store.Location())
 }
 
 func runResetPassword(ctx context.Context, args []string, stdio IO) error {

@@ -10,6 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,6 +47,7 @@ type Console struct {
 
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	TrustedProxies  string
 
 	Argon2MemoryKiB   uint
 	Argon2Iterations  uint
@@ -125,6 +128,7 @@ func (c *Console) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.LoginAddressLimit, "login-address-limit", c.LoginAddressLimit, "login, token and reset attempts allowed per client address per login window")
 	fs.DurationVar(&c.LoginWindow, "login-window", c.LoginWindow, "rate-limit window for logins")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted by default (bytes)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDRs of reverse proxies/load balancers whose X-Forwarded-For names the client (default: none; the TCP peer is the client)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for requests in flight")
 	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", c.Argon2MemoryKiB, "argon2id memory cost in KiB for new password hashes")
 	fs.UintVar(&c.Argon2Iterations, "argon2-iterations", c.Argon2Iterations, "argon2id time cost (passes)")
@@ -157,6 +161,14 @@ func (c Console) Validate() error {
 	}
 	if c.Argon2MemoryKiB < 8 || c.Argon2Iterations < 1 || c.Argon2Parallelism < 1 || c.Argon2Parallelism > 255 {
 		errs = append(errs, errors.New("argon2 parameters out of range (memory >= 8 KiB, iterations >= 1, 1 <= parallelism <= 255)"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("--public-url %q: want https://host[:port][/path]", c.PublicURL))
+		}
+	}
+	if _, err := ParseCIDRs(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -239,6 +251,27 @@ func LoadConsole(name string, args []string, getenv func(string) string, usageOu
 		return Console{}, nil, err
 	}
 	return c, fs.Args(), nil
+}
+
+// ParseCIDRs parses a comma-separated list of IP addresses and CIDRs.
+func ParseCIDRs(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // ParseFile parses a YAML mapping of setting names to scalar values.

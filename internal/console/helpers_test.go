@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -242,3 +243,7 @@ func (e *env) login(email, password string) *client {
 	c.must(http.StatusOK, "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, nil)
 	return c
 }
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+func jsonDecode(b []byte, v any) error { return json.Unmarshal(b, v) }
+func itoa(i int) string                { return strconv.Itoa(i) }
