@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -36,14 +37,31 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	}
 	created := func(o huma.Operation) huma.Operation { o.DefaultStatus = http.StatusCreated; return o }
 	noContent := func(o huma.Operation) huma.Operation { o.DefaultStatus = http.StatusNoContent; return o }
+	// raw serves a streaming route on the router and documents it in the
+	// OpenAPI description.
+	raw := func(method, path, id, summary, contentType string, h http.HandlerFunc) {
+		r.Method(method, path, h)
+		o := &huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{"scans"},
+			Responses: map[string]*huma.Response{}}
+		for _, m := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(path, -1) {
+			o.Parameters = append(o.Parameters, &huma.Param{Name: m[1], In: "path", Required: true, Schema: &huma.Schema{Type: "string"}})
+		}
+		if contentType == "" {
+			o.Responses["204"] = &huma.Response{Description: "Stored"}
+		} else {
+			o.Responses["200"] = &huma.Response{Description: "The document", Content: map[string]*huma.MediaType{contentType: {}}}
+		}
+		o.Responses["default"] = &huma.Response{Description: "A problem document", Content: map[string]*huma.MediaType{"application/problem+json": {}}}
+		api.OpenAPI().AddOperation(o)
+	}
 
 	huma.Register(api, created(op(http.MethodPost, "/api/v1/scans", "start-scans", "Start scans of nodes (by id or filter) or explicit targets", "scans")), s.apiStart)
 	huma.Register(api, op(http.MethodGet, "/api/v1/scans", "list-scans", "List scans, newest first (scan history per node with nodeId)", "scans"), s.apiList)
 	huma.Register(api, op(http.MethodGet, "/api/v1/scans/{id}", "get-scan", "One scan", "scans"), s.apiGet)
 	huma.Register(api, op(http.MethodPost, "/api/v1/scans/{id}/cancel", "cancel-scan", "Cancel a queued or running scan", "scans"), s.apiCancel)
 	huma.Register(api, op(http.MethodGet, "/api/v1/scans/{id}/diff/{other}", "diff-scans", "New and fixed vulnerabilities from scan {other} to scan {id}", "scans"), s.apiDiff)
-	r.Get("/api/v1/scans/{id}/sbom", s.rawSBOM)
-	r.Get("/api/v1/scans/{id}/report", s.rawReport)
+	raw(http.MethodGet, "/api/v1/scans/{id}/sbom", "get-scan-sbom", "The scan's SBOM (?format=cyclonedx-json or spdx-json)", "application/json", s.rawSBOM)
+	raw(http.MethodGet, "/api/v1/scans/{id}/report", "get-scan-report", "The scan's findings report (?format=json, sarif, cyclonedx-json, openvex or csv; decisions applied)", "application/json", s.rawReport)
 
 	huma.Register(api, op(http.MethodGet, "/api/v1/scan-schedules", "list-scan-schedules", "List scheduled scans", "scans"), s.apiSchedules)
 	huma.Register(api, created(op(http.MethodPost, "/api/v1/scan-schedules", "create-scan-schedule", "Schedule scans of the nodes a filter selects (cron)", "scans")), s.apiCreateSchedule)
@@ -53,18 +71,18 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 
 	huma.Register(api, op(http.MethodPost, "/api/v1/sensor/commands/poll", "poll-commands", "Sensor: take commands for the free scan slots", "sensor"), s.apiPoll)
 	huma.Register(api, noContent(op(http.MethodPost, "/api/v1/sensor/scans/{id}/status", "scan-status", "Sensor: report a scan's status (heartbeat while running)", "sensor")), s.apiStatus)
-	r.Put("/api/v1/sensor/scans/{id}/inventory", s.rawInventory)
+	raw(http.MethodPut, "/api/v1/sensor/scans/{id}/inventory", "upload-inventory", "Sensor: upload a scan's inventory (gzip JSON, Content-Encoding: gzip; at most 64 MiB compressed, 512 MiB decompressed)", "", s.rawInventory)
 
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings", "list-findings", "Current findings (latest scan per target), filtered, sorted, paginated", "findings"), s.apiFindings)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/top", "top-findings", "The most exploitable findings across the estate, with attack paths", "findings"), s.apiTop)
-	r.Get("/api/v1/findings/export", s.rawExport)
+	raw(http.MethodGet, "/api/v1/findings/export", "export-findings", "Download current findings (?format=json or csv, same filters as GET /api/v1/findings)", "application/json", s.rawExport)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/decisions", "list-decisions", "Accept / not-affected decisions", "findings"), s.apiDecisions)
 	huma.Register(api, created(op(http.MethodPost, "/api/v1/findings/decisions", "create-decision", "Accept a vulnerability or mark it not affected (reason, optional expiry)", "findings")), s.apiDecide)
 	huma.Register(api, noContent(op(http.MethodDelete, "/api/v1/findings/decisions/{id}", "delete-decision", "Revoke a decision", "findings")), s.apiDeleteDecision)
-	r.Get("/api/v1/findings/decisions/openvex", s.rawOpenVEX)
+	raw(http.MethodGet, "/api/v1/findings/decisions/openvex", "export-openvex", "The unexpired decisions as an OpenVEX v0.2.0 document", "application/json", s.rawOpenVEX)
 
 	huma.Register(api, op(http.MethodPost, "/api/v1/feeds/update", "update-feeds", "Update the vulnerability feeds now and reload the knowledge base", "feeds"), s.apiUpdateFeeds)
-	r.Post("/api/v1/feeds/import", s.rawImportFeeds)
+	raw(http.MethodPost, "/api/v1/feeds/import", "import-feeds", "Upload a feed file or an exported bundle (?name=FILE tells its kind); air-gapped sites", "application/json", s.rawImportFeeds)
 	huma.Register(api, op(http.MethodGet, "/api/v1/diagnosis", "diagnosis", "Feed status, sensor health, job queue depth, storage size", "diagnosis"), s.apiDiagnosis)
 }
 
