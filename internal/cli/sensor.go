@@ -136,7 +136,7 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: err}
 	}
 	log.Info("sensor starting", "sensor", s.ID(), "console", *consoleURL, "pinned", *pin != "", "scan_slots", *slots)
-	return runWithCommands(ctx, s, cl, *slots, log)
+	return runWithCommands(ctx, s, cl, *slots, sensorScan(*hostRoot, *dockerHost, log), log)
 }
 
 func writeOnce(ctx context.Context, s *sensor.Sensor, output string, stdio IO) error {
@@ -164,11 +164,11 @@ func writeOnce(ctx context.Context, s *sensor.Sensor, output string, stdio IO) e
 }
 
 // runWithCommands runs the report loop and the command loop until ctx ends.
-func runWithCommands(ctx context.Context, s *sensor.Sensor, cl *client.Client, slots int, log *slog.Logger) error {
+func runWithCommands(ctx context.Context, s *sensor.Sensor, cl *client.Client, slots int, scan command.ScanFunc, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- runCommands(ctx, s.ID(), cl, slots, log) }()
+	go func() { done <- runCommands(ctx, s.ID(), cl, slots, scan, log) }()
 	err := s.Run(ctx, cl)
 	cancel()
 	select {
@@ -198,10 +198,8 @@ func kubernetesProbe(mode, kubeconfig, node, cluster string, log *slog.Logger) (
 	return p, nil
 }
 
-// scanTarget builds inventories for scan commands; nil until the inventory
-// scanner is wired in (scans then end with an error status saying so).
-var scanTarget command.ScanFunc
-
-func runCommands(ctx context.Context, sensorID string, cl *client.Client, slots int, log *slog.Logger) error {
-	return command.New(command.Config{SensorID: sensorID, Slots: slots, Scan: scanTarget, Logger: log}, cl).Run(ctx)
+// runCommands runs scan commands with scan (sensorScan: the inventory
+// scanner).
+func runCommands(ctx context.Context, sensorID string, cl *client.Client, slots int, scan command.ScanFunc, log *slog.Logger) error {
+	return command.New(command.Config{SensorID: sensorID, Slots: slots, Scan: scan, Logger: log}, cl).Run(ctx)
 }
