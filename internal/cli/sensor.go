@@ -136,7 +136,7 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: err}
 	}
 	log.Info("sensor starting", "sensor", s.ID(), "console", *consoleURL, "pinned", *pin != "", "scan_slots", *slots)
-	return runWithCommands(ctx, s, cl, *slots, sensorScan(*hostRoot, *dockerHost, log), log)
+	return runWithCommands(ctx, s, cl, *slots, SensorScan(*hostRoot, *dockerHost, log), log)
 }
 
 func writeOnce(ctx context.Context, s *sensor.Sensor, output string, stdio IO) error {
@@ -198,7 +198,7 @@ func kubernetesProbe(mode, kubeconfig, node, cluster string, log *slog.Logger) (
 	return p, nil
 }
 
-// runCommands runs scan commands with scan (sensorScan: the inventory
+// runCommands runs scan commands with scan (SensorScan: the inventory
 // scanner).
 func runCommands(ctx context.Context, sensorID string, cl *client.Client, slots int, scan command.ScanFunc, log *slog.Logger) error {
 	return command.New(command.Config{SensorID: sensorID, Slots: slots, Scan: scan, Logger: log}, cl).Run(ctx)

@@ -12,11 +12,11 @@ import (
 	"github.com/riskmap/riskmap/internal/sensor/command"
 )
 
-// sensorScan builds the inventory of a scan command's target with the
+// SensorScan is the sensor's command.ScanFunc: it builds the inventory of a scan command's target with the
 // inventory scanner: the host's root filesystem (hostRoot; inventories
 // keep paths relative to it), a running container (its merged filesystem
 // through the engine at dockerHost) or a local image.
-func sensorScan(hostRoot, dockerHost string, log *slog.Logger) command.ScanFunc {
+func SensorScan(hostRoot, dockerHost string, log *slog.Logger) command.ScanFunc {
 	if dockerHost == "off" {
 		dockerHost = ""
 	}

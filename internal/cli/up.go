@@ -117,7 +117,7 @@ func runLocalSensor(ctx context.Context, app *consoleApp, log *slog.Logger) erro
 		return fmt.Errorf("local sensor: %w", err)
 	}
 	log.Info("local sensor starting", "sensor", s.ID(), "console", url)
-	return runWithCommands(ctx, s, cl, 1, sensorScan(cfg.HostRoot, cfg.DockerHost, log), log)
+	return runWithCommands(ctx, s, cl, 1, SensorScan(cfg.HostRoot, cfg.DockerHost, log), log)
 }
 
 // loopbackAddr turns the console's listening address into one this host can
