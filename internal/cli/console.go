@@ -82,7 +82,7 @@ func startConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*c
 	// The topology module, when composed, provides the scans module's
 	// ExposureSource and calls its TopologyChanged / NodesAppeared events.
 	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Logger: log, Version: Version,
-		Queue: scans.QueueConfig{Lease: cfg.ScanLease}})
+		Queue: scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
 	go scanSvc.Run(ctx, scans.RunConfig{FeedInterval: cfg.FeedInterval})
 	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
 		Modules: []console.Module{scanSvc}})

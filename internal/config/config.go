@@ -56,6 +56,7 @@ type Console struct {
 	// Scans (internal/scans).
 	FeedInterval time.Duration // knowledge base refresh period; 0 disables (air-gapped: upload)
 	ScanLease    time.Duration // a running scan without a heartbeat this long is retried
+	ScanRetry    time.Duration // delay before a failed scan's first retry (doubles per attempt)
 }
 
 // DefaultConsole returns the documented defaults.
@@ -80,6 +81,7 @@ func DefaultConsole() Console {
 		Argon2Parallelism: 1,
 		FeedInterval:      6 * time.Hour,
 		ScanLease:         90 * time.Second,
+		ScanRetry:         30 * time.Second,
 	}
 }
 
@@ -134,6 +136,7 @@ func (c *Console) bind(fs *flag.FlagSet) {
 	fs.UintVar(&c.Argon2Iterations, "argon2-iterations", c.Argon2Iterations, "argon2id time cost (passes)")
 	fs.UintVar(&c.Argon2Parallelism, "argon2-parallelism", c.Argon2Parallelism, "argon2id parallelism (lanes)")
 	fs.DurationVar(&c.FeedInterval, "feed-interval", c.FeedInterval, "how often the vulnerability feeds are updated from the internet (0: never; upload them with POST /api/v1/feeds/import)")
+	fs.DurationVar(&c.ScanRetry, "scan-retry", c.ScanRetry, "delay before a failed or lost scan is retried; doubles per attempt, at most 3 attempts")
 	fs.DurationVar(&c.ScanLease, "scan-lease", c.ScanLease, "a running scan with no sensor heartbeat for this long is retried (sensors beat every 15 s)")
 }
 

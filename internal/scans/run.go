@@ -7,7 +7,8 @@ import (
 
 // RunConfig sets the background work's pace.
 type RunConfig struct {
-	// ReapEvery is how often leases are checked (default 15 s); the first
+	// ReapEvery is how often leases are checked (default a third of the
+	// lease, between 1 s and 15 s); the first
 	// check runs at start, so scans a killed console left running are
 	// driven on once their lease has passed.
 	ReapEvery time.Duration
@@ -23,7 +24,7 @@ type RunConfig struct {
 // on events (inventory arrival, TopologyChanged, knowledge base change).
 func (s *Service) Run(ctx context.Context, rc RunConfig) {
 	if rc.ReapEvery <= 0 {
-		rc.ReapEvery = 15 * time.Second
+		rc.ReapEvery = min(max(s.Queue.cfg.Lease/3, time.Second), 15*time.Second)
 	}
 	if rc.ScheduleEvery <= 0 {
 		rc.ScheduleEvery = 30 * time.Second
