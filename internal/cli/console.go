@@ -8,10 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/risk"
+	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/topology"
 	"github.com/riskmap/riskmap/web"
@@ -82,9 +86,14 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 		st.Close()
 		return nil, fmt.Errorf("topology: %w", err)
 	}
+	kb := scans.NewKB(feeds.New(consoleFeeds(cfg.DataDir, log)), log, nil)
+	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Logger: log, Version: Version,
+		Exposure: topologyExposure{topo},
+		Queue:    scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
 	go topo.Run(ctx)
+	go scanSvc.Run(ctx, scans.RunConfig{FeedInterval: cfg.FeedInterval})
 	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
-		Modules: []console.Module{topo}})
+		Modules: []console.Module{topo, scanSvc}})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -142,6 +151,14 @@ func runResetPassword(ctx context.Context, args []string, stdio IO) error {
 	return nil
 }
 
+// consoleFeeds keeps the console's feeds and knowledge base in
+// DATA-DIR/feeds (the same layout as `riskmap feeds --db-dir`).
+func consoleFeeds(dataDir string, log *slog.Logger) feeds.Config {
+	c := feeds.DefaultConfig(filepath.Join(dataDir, "feeds"))
+	c.Logger = log
+	return c
+}
+
 // newLogger logs text to a terminal and JSON otherwise.
 func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
@@ -159,4 +176,33 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// topologyExposure gives the risk engine (internal/scans) the topology's
+// view of a node: its processes, what they load and listen on, and the
+// route from the internet.
+type topologyExposure struct{ t *topology.Topology }
+
+func (a topologyExposure) Exposure(ctx context.Context, nodeID string) (risk.Exposure, error) {
+	ex, err := a.t.Exposure(ctx, nodeID)
+	if errors.Is(err, topology.ErrNodeNotFound) {
+		return risk.Exposure{}, nil // not seen by a sensor: exposure unknown
+	}
+	if err != nil {
+		return risk.Exposure{}, err
+	}
+	out := risk.Exposure{Known: true, Internet: ex.InternetReachable}
+	for _, p := range ex.Processes {
+		rp := risk.Process{NodeID: p.NodeID, PID: p.PID, Name: filepath.Base(p.Exe), LoadedFiles: p.Loaded}
+		for _, l := range p.Listening {
+			rp.Listening = append(rp.Listening, risk.Endpoint{Proto: "tcp", Addr: l.Addr, Port: int(l.Port)})
+		}
+		out.Processes = append(out.Processes, rp)
+		if p.InternetReachable && len(out.Path) == 0 {
+			for _, h := range p.Path {
+				out.Path = append(out.Path, risk.Hop{NodeID: h.ID, Kind: h.Kind, Name: h.Label})
+			}
+		}
+	}
+	return out, nil
 }

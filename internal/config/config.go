@@ -59,6 +59,11 @@ type Console struct {
 	Argon2MemoryKiB   uint
 	Argon2Iterations  uint
 	Argon2Parallelism uint
+
+	// Scans (internal/scans).
+	FeedInterval time.Duration // knowledge base refresh period; 0 disables (air-gapped: upload)
+	ScanLease    time.Duration // a running scan without a heartbeat this long is retried
+	ScanRetry    time.Duration // delay before a failed scan's first retry (doubles per attempt)
 }
 
 // DefaultConsole returns the documented defaults.
@@ -84,6 +89,9 @@ func DefaultConsole() Console {
 		Argon2MemoryKiB:   19 * 1024,
 		Argon2Iterations:  2,
 		Argon2Parallelism: 1,
+		FeedInterval:      6 * time.Hour,
+		ScanLease:         90 * time.Second,
+		ScanRetry:         30 * time.Second,
 	}
 }
 
@@ -140,6 +148,9 @@ func (c *Console) bind(fs *flag.FlagSet) {
 	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", c.Argon2MemoryKiB, "argon2id memory cost in KiB for new password hashes")
 	fs.UintVar(&c.Argon2Iterations, "argon2-iterations", c.Argon2Iterations, "argon2id time cost (passes)")
 	fs.UintVar(&c.Argon2Parallelism, "argon2-parallelism", c.Argon2Parallelism, "argon2id parallelism (lanes)")
+	fs.DurationVar(&c.FeedInterval, "feed-interval", c.FeedInterval, "how often the vulnerability feeds are updated from the internet (0: never; upload them with POST /api/v1/feeds/import)")
+	fs.DurationVar(&c.ScanRetry, "scan-retry", c.ScanRetry, "delay before a failed or lost scan is retried; doubles per attempt, at most 3 attempts")
+	fs.DurationVar(&c.ScanLease, "scan-lease", c.ScanLease, "a running scan with no sensor heartbeat for this long is retried (sensors beat every 15 s)")
 }
 
 // Validate checks values that parse but make no sense.
