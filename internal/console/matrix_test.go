@@ -17,7 +17,6 @@ import (
 	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
-	"github.com/riskmap/riskmap/internal/topology"
 )
 
 type route struct{ method, pattern string }
@@ -54,7 +53,7 @@ func concretePath(pattern string) string {
 // without a row, or a row without a route, fails the test.
 func TestAuthorisationMatrix(t *testing.T) {
 	spa := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ui")) })
-	e := start(t, func(_ *config.Console, o *console.Options) { o.SPA = spa }, withModules(t))
+	e := start(t, func(_ *config.Console, o *console.Options) { o.SPA = spa })
 	admin, _ := e.registerAdmin()
 	e.invite(admin, "standard@example.com", "standard")
 	e.invite(admin, "readonly@example.com", "read-only")
@@ -164,30 +163,6 @@ func TestUnlistedRouteIsRefused(t *testing.T) {
 			t.Errorf("%s: %d %s; want 403", name, resp.status, resp.body)
 		}
 	}
-}
-
-// withModules adds the console's production modules (as composed in
-// internal/cli), built on the test's store.
-func withModules(t testing.TB) envOpt {
-	return func(_ *config.Console, o *console.Options) {
-		o.Modules = append(o.Modules, &lazyTopology{t: t, o: o})
-	}
-}
-
-type lazyTopology struct {
-	t testing.TB
-	o *console.Options
-}
-
-func (l *lazyTopology) Routes(api huma.API, r chi.Router) {
-	ctx, cancel := context.WithCancel(context.Background())
-	tp, err := topology.New(ctx, l.o.Store, topology.Config{Now: l.o.Now})
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	go tp.Run(ctx)
-	l.t.Cleanup(cancel)
-	tp.Routes(api, r)
 }
 
 type moduleFunc func(r chi.Router)
