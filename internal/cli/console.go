@@ -80,14 +80,23 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 	if !spa.Built() {
 		log.Warn("this binary has no web UI (built without `make web`); the API works, / shows how to build it")
 	}
+	var scanSvc *scans.Service // set below, before the topology runs
 	topo, err := topology.New(ctx, st, topology.Config{Interval: cfg.ReportInterval, GoneAfter: cfg.NodeGoneAfter,
-		Retention: cfg.TopologyRetention, Logger: log.With("module", "topology")})
+		Retention: cfg.TopologyRetention, Logger: log.With("module", "topology"),
+		// Findings are re-scored when the topology changes, and new hosts
+		// and images are scanned when the auto-scan setting says so.
+		OnChange: func(ctx context.Context, changed, appeared []string) {
+			scanSvc.TopologyChanged(ctx, changed...)
+			if len(appeared) > 0 {
+				scanSvc.NodesAppeared(ctx, appeared...)
+			}
+		}})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("topology: %w", err)
 	}
 	kb := scans.NewKB(feeds.New(consoleFeeds(cfg.DataDir, log)), log, nil)
-	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Logger: log, Version: Version,
+	scanSvc = scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Logger: log, Version: Version,
 		Exposure: topologyExposure{topo},
 		Queue:    scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
 	go topo.Run(ctx)

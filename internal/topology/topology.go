@@ -40,8 +40,14 @@ type Config struct {
 	// AggregateAbove is the number of nodes above which a graph answer is
 	// aggregated into groups.
 	AggregateAbove int
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// OnChange, when set, is told which nodes a committed batch changed
+	// (with the hosts and containers whose processes changed) and which
+	// appeared for the first time. It runs on its own goroutine; calls are
+	// coalesced while one is running, so a slow listener never holds up
+	// ingest. The scans module re-scores findings and auto-scans from it.
+	OnChange func(ctx context.Context, changed, appeared []string)
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Default returns the documented defaults.
@@ -109,6 +115,8 @@ type Topology struct {
 	reachMu sync.Mutex
 	reach   *reach
 
+	changes changeSet
+
 	startedAt time.Time
 	runOnce   sync.Once
 	stopped   chan struct{}
@@ -136,6 +144,10 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Topology, error) {
 func (t *Topology) Run(ctx context.Context) {
 	t.runOnce.Do(func() {
 		go t.sweepLoop(ctx)
+		if t.cfg.OnChange != nil {
+			t.changes.signal = make(chan struct{}, 1)
+			go t.notifyLoop(ctx)
+		}
 		t.writer(ctx)
 		close(t.stopped)
 	})

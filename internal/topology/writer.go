@@ -144,7 +144,9 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 		t.load.busy(time.Since(start))
 		return
 	}
+	appeared := t.newNodes(pl)
 	t.apply(pl)
+	t.noteChanges(pl, appeared)
 	for _, sp := range pl.sensors {
 		sp.j.done <- result{full: sp.full}
 	}
