@@ -60,6 +60,7 @@ type consoleApp struct {
 	log   *slog.Logger
 	store *store.Store
 	run   *console.Running
+	scans *scans.Service
 }
 
 // openConsole opens the store, wires the console's modules and starts
@@ -113,7 +114,7 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 		return nil, err
 	}
 	log.Info("console started", "url", run.URL, "addr", run.Addr.String(), "fingerprint", run.Fingerprint, "database", st.Dialect())
-	return &consoleApp{cfg: cfg, log: log, store: st, run: run}, nil
+	return &consoleApp{cfg: cfg, log: log, store: st, run: run, scans: scanSvc}, nil
 }
 
 // banner tells the user where the console is and how to trust it.

@@ -59,6 +59,16 @@ func runUp(ctx context.Context, args []string, stdio IO) error {
 	fmt.Fprintln(stdio.Stdout, "create the first account (it becomes the admin), then open the topology map and start a scan.")
 	fmt.Fprintln(stdio.Stdout, "The local sensor starts reporting this machine as soon as that account exists. Ctrl-C stops both.")
 
+	if cfg.FeedInterval > 0 && app.scans.KB.DB() == nil {
+		// A newcomer's first scan needs vulnerability data: fetch the feeds
+		// now rather than at the first scheduled update.
+		fmt.Fprintln(stdio.Stdout, "The vulnerability knowledge base is empty: downloading the feeds now (--feed-interval=0 to skip; `riskmap feeds import` for offline sites).")
+		go func() {
+			if err := app.scans.KB.Update(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("initial feed update", "err", err)
+			}
+		}()
+	}
 	sensorDone := make(chan error, 1)
 	go func() { sensorDone <- runLocalSensor(ctx, app, log.With("component", "sensor")) }()
 	waitErr := app.run.Wait()

@@ -21,7 +21,8 @@ func TestUpStartsConsoleAndLocalSensor(t *testing.T) {
 	bin := riskmapBinary(t)
 	dataDir := t.TempDir()
 	cmd := exec.Command(bin, "up", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
-		"--argon2-memory", "64", "--argon2-iterations", "1", "--log-format", "json")
+		"--argon2-memory", "64", "--argon2-iterations", "1", "--log-format", "json",
+		"--feed-interval", "0") // no feed downloads: test traffic stays on loopback
 	cmd.Env = append(os.Environ(), "RISKMAP_CONFIG=")
 	p := startConsole(t, cmd)
 	c := pinnedClient(p.fingerprint)
