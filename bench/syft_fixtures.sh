@@ -13,6 +13,8 @@ if [ -z "$syft" ]; then
   nice go install "github.com/anchore/syft/cmd/syft@$SYFT_VERSION"
   syft="$(go env GOPATH)/bin/syft"
 fi
-"$syft" version | grep -q "${SYFT_VERSION#v}" || { echo "need syft $SYFT_VERSION, have: $("$syft" version | head -3)" >&2; exit 1; }
+# go install builds print no version; the module version is in the build info.
+go version -m "$syft" | grep -qE "^\s+mod\s+github.com/anchore/syft\s+$SYFT_VERSION" ||
+  { echo "need syft $SYFT_VERSION: $(go version -m "$syft" | grep -m1 'mod')" >&2; exit 1; }
 go test -count=1 -run 'TestSyftAgreement' ./internal/inventory/scanner -args -syft="$syft" || true
 echo "fixtures written; review the TestSyftAgreement failures above and update testdata/syft/differences.json"

@@ -85,6 +85,7 @@ func TestSyftAgreement(t *testing.T) {
 		t.Fatalf("differences.json: %v", err)
 	}
 	seen := map[difference]bool{}
+	ran := map[string]bool{}
 	var unexplained []difference
 	names := slices.Sorted(func(yield func(string) bool) {
 		for k := range targets {
@@ -95,6 +96,7 @@ func TestSyftAgreement(t *testing.T) {
 	})
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
+			ran[name] = true
 			rec := readSyft(t, name)
 			inv := scan(t, targets[name], Options{})
 			// OS packages: exactly the same.
@@ -130,7 +132,7 @@ func TestSyftAgreement(t *testing.T) {
 		if d.Reason == "" {
 			t.Errorf("difference without a reason: %+v", d)
 		}
-		if !seen[d] {
+		if ran[d.Target] && !seen[d] {
 			t.Errorf("reviewed difference no longer occurs, remove it: %+v", d)
 		}
 	}
