@@ -30,7 +30,7 @@ bench: build
 	./bench/run.sh
 
 lint:
-	@out=$$(gofmt -l cmd internal bench); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd internal bench web); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
 

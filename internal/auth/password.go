@@ -67,36 +67,46 @@ func HashPassword(pw string, p Argon2Params) (string, error) {
 // returns ErrMismatch for a wrong password and another error for a malformed
 // hash.
 func VerifyPassword(pw, hash string) error {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return fmt.Errorf("verify password: unsupported hash format")
-	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return fmt.Errorf("verify password: unsupported argon2 version %q", parts[2])
-	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
-		return fmt.Errorf("verify password: parameters %q: %w", parts[3], err)
-	}
-	if m == 0 || t == 0 || p == 0 || m > 4*1024*1024 || t > 100 {
-		return fmt.Errorf("verify password: parameters %q out of range", parts[3])
-	}
-	b64 := base64.RawStdEncoding
-	salt, err := b64.DecodeString(parts[4])
+	p, salt, want, err := parsePHC(hash)
 	if err != nil {
-		return fmt.Errorf("verify password: salt: %w", err)
+		return fmt.Errorf("verify password: %w", err)
 	}
-	want, err := b64.DecodeString(parts[5])
-	if err != nil || len(want) == 0 || len(want) > 1024 {
-		return fmt.Errorf("verify password: key is malformed")
-	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	got := argon2.IDKey([]byte(pw), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrMismatch
 	}
 	return nil
+}
+
+// parsePHC splits $argon2id$v=19$m=M,t=T,p=P$salt$key, bounding the cost
+// parameters so a corrupted stored hash cannot demand huge memory or time.
+func parsePHC(hash string) (Argon2Params, []byte, []byte, error) {
+	var p Argon2Params
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, nil, nil, errors.New("unsupported hash format")
+	}
+	if parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return p, nil, nil, fmt.Errorf("unsupported argon2 version %q", parts[2])
+	}
+	var m, t, par uint64
+	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &par); err != nil || n != 3 || parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", m, t, par) {
+		return p, nil, nil, fmt.Errorf("parameters %q are malformed", parts[3])
+	}
+	if m < 8 || m > 1024*1024 || t < 1 || t > 64 || par < 1 || par > 64 {
+		return p, nil, nil, fmt.Errorf("parameters %q out of range", parts[3])
+	}
+	b64 := base64.RawStdEncoding
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil || len(salt) < 8 || len(salt) > 64 {
+		return p, nil, nil, errors.New("salt is malformed")
+	}
+	key, err := b64.DecodeString(parts[5])
+	if err != nil || len(key) < 16 || len(key) > 64 {
+		return p, nil, nil, errors.New("key is malformed")
+	}
+	p = Argon2Params{Memory: uint32(m), Iterations: uint32(t), Parallelism: uint8(par), SaltLength: uint32(len(salt)), KeyLength: uint32(len(key))}
+	return p, salt, key, nil
 }
 
 // DummyVerify spends the time a real verification would, so that a login for

@@ -16,6 +16,10 @@ type AccessClaims struct {
 	jwt.RegisteredClaims
 }
 
+// ErrUnknownKey means a token names a signing key this process does not
+// have (yet): another replica may have rotated keys.
+var ErrUnknownKey = errors.New("unknown signing key")
+
 // Issuer is the JWT issuer and audience of Riskmap access tokens.
 const Issuer = "riskmap-console"
 
@@ -71,7 +75,7 @@ func (t *Tokens) Verify(s string) (*AccessClaims, error) {
 				return k.Private.Public(), nil
 			}
 		}
-		return nil, fmt.Errorf("unknown signing key %q", kid)
+		return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
 	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(Issuer),

@@ -8,11 +8,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/risk"
+	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/topology"
+	"github.com/riskmap/riskmap/web"
 )
 
 // runConsole is `riskmap console [flags]` and
@@ -34,40 +40,87 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: unexpected argument %q (did you mean reset-password?)", rest[0])}
 	}
 	log := newLogger(stdio.Stderr, cfg.LogLevel, cfg.LogFormat)
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("console: data directory: %w", err)}
-	}
-	st, err := store.Open(ctx, store.Config{URL: cfg.Database, DataDir: cfg.DataDir, Logger: log})
+	app, err := openConsole(ctx, cfg, log)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
-	defer st.Close()
-	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version})
-	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
-	}
-	run, err := srv.Start(ctx)
-	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
-	}
-	fmt.Fprintf(stdio.Stdout, "Riskmap console %s ready in %s\n", Version, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(stdio.Stdout, "  URL:          %s\n", run.URL)
-	fmt.Fprintf(stdio.Stdout, "  listening on: %s\n", run.Addr)
-	fmt.Fprintf(stdio.Stdout, "  TLS certificate SHA-256 fingerprint: %s\n", run.Fingerprint)
-	if cfg.TLSCert == "" {
-		note := "self-signed, kept in " + cfg.DataDir + "/tls"
-		if run.CertCreated {
-			note = "self-signed, generated now in " + cfg.DataDir + "/tls"
-		}
-		fmt.Fprintf(stdio.Stdout, "  (%s: pin this fingerprint in sensors and check it in your browser)\n", note)
-	}
-	fmt.Fprintf(stdio.Stdout, "  database:     %s %s\n", st.Dialect(), st.Location())
-	log.Info("console started", "url", run.URL, "addr", run.Addr.String(), "fingerprint", run.Fingerprint, "database", st.Dialect())
-	if err := run.Wait(); err != nil {
+	defer app.store.Close()
+	app.banner(stdio.Stdout, start)
+	if err := app.run.Wait(); err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
 	log.Info("console stopped")
 	return nil
+}
+
+// consoleApp is a started console: the composition root shared by
+// `riskmap console` and `riskmap up`.
+type consoleApp struct {
+	cfg   config.Console
+	log   *slog.Logger
+	store *store.Store
+	run   *console.Running
+}
+
+// openConsole opens the store, wires the console's modules and starts
+// serving. The caller closes app.store after app.run.Wait returns.
+func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*consoleApp, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := store.Open(ctx, store.Config{URL: cfg.Database, DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	spa, err := web.New()
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("web UI: %w", err)
+	}
+	if !spa.Built() {
+		log.Warn("this binary has no web UI (built without `make web`); the API works, / shows how to build it")
+	}
+	topo, err := topology.New(ctx, st, topology.Config{Interval: cfg.ReportInterval, GoneAfter: cfg.NodeGoneAfter,
+		Retention: cfg.TopologyRetention, Logger: log.With("module", "topology")})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("topology: %w", err)
+	}
+	kb := scans.NewKB(feeds.New(consoleFeeds(cfg.DataDir, log)), log, nil)
+	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Logger: log, Version: Version,
+		Exposure: topologyExposure{topo},
+		Queue:    scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
+	go topo.Run(ctx)
+	go scanSvc.Run(ctx, scans.RunConfig{FeedInterval: cfg.FeedInterval})
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
+		Modules: []console.Module{topo, scanSvc}})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	run, err := srv.Start(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	log.Info("console started", "url", run.URL, "addr", run.Addr.String(), "fingerprint", run.Fingerprint, "database", st.Dialect())
+	return &consoleApp{cfg: cfg, log: log, store: st, run: run}, nil
+}
+
+// banner tells the user where the console is and how to trust it.
+func (a *consoleApp) banner(w io.Writer, start time.Time) {
+	fmt.Fprintf(w, "Riskmap console %s ready in %s\n", Version, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(w, "  URL:          %s\n", a.run.URL)
+	fmt.Fprintf(w, "  listening on: %s\n", a.run.Addr)
+	fmt.Fprintf(w, "  TLS certificate SHA-256 fingerprint: %s\n", a.run.Fingerprint)
+	if a.cfg.TLSCert == "" {
+		note := "self-signed, kept in " + a.cfg.DataDir + "/tls"
+		if a.run.CertCreated {
+			note = "self-signed, generated now in " + a.cfg.DataDir + "/tls"
+		}
+		fmt.Fprintf(w, "  (%s: pin this fingerprint in sensors and check it in your browser)\n", note)
+	}
+	fmt.Fprintf(w, "  database:     %s %s\n", a.store.Dialect(), a.store.Location())
 }
 
 func runResetPassword(ctx context.Context, args []string, stdio IO) error {
@@ -98,6 +151,14 @@ func runResetPassword(ctx context.Context, args []string, stdio IO) error {
 	return nil
 }
 
+// consoleFeeds keeps the console's feeds and knowledge base in
+// DATA-DIR/feeds (the same layout as `riskmap feeds --db-dir`).
+func consoleFeeds(dataDir string, log *slog.Logger) feeds.Config {
+	c := feeds.DefaultConfig(filepath.Join(dataDir, "feeds"))
+	c.Logger = log
+	return c
+}
+
 // newLogger logs text to a terminal and JSON otherwise.
 func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
@@ -115,4 +176,33 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// topologyExposure gives the risk engine (internal/scans) the topology's
+// view of a node: its processes, what they load and listen on, and the
+// route from the internet.
+type topologyExposure struct{ t *topology.Topology }
+
+func (a topologyExposure) Exposure(ctx context.Context, nodeID string) (risk.Exposure, error) {
+	ex, err := a.t.Exposure(ctx, nodeID)
+	if errors.Is(err, topology.ErrNodeNotFound) {
+		return risk.Exposure{}, nil // not seen by a sensor: exposure unknown
+	}
+	if err != nil {
+		return risk.Exposure{}, err
+	}
+	out := risk.Exposure{Known: true, Internet: ex.InternetReachable}
+	for _, p := range ex.Processes {
+		rp := risk.Process{NodeID: p.NodeID, PID: p.PID, Name: filepath.Base(p.Exe), LoadedFiles: p.Loaded}
+		for _, l := range p.Listening {
+			rp.Listening = append(rp.Listening, risk.Endpoint{Proto: "tcp", Addr: l.Addr, Port: int(l.Port)})
+		}
+		out.Processes = append(out.Processes, rp)
+		if p.InternetReachable && len(out.Path) == 0 {
+			for _, h := range p.Path {
+				out.Path = append(out.Path, risk.Hop{NodeID: h.ID, Kind: h.Kind, Name: h.Label})
+			}
+		}
+	}
+	return out, nil
 }

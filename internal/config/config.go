@@ -10,6 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,10 +47,23 @@ type Console struct {
 
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	TrustedProxies  string
+
+	// Topology (internal/topology): the report interval sensors are told
+	// (raised under load), when silent sensors' nodes are gone, and how
+	// long gone nodes are kept.
+	ReportInterval    time.Duration
+	NodeGoneAfter     time.Duration
+	TopologyRetention time.Duration
 
 	Argon2MemoryKiB   uint
 	Argon2Iterations  uint
 	Argon2Parallelism uint
+
+	// Scans (internal/scans).
+	FeedInterval time.Duration // knowledge base refresh period; 0 disables (air-gapped: upload)
+	ScanLease    time.Duration // a running scan without a heartbeat this long is retried
+	ScanRetry    time.Duration // delay before a failed scan's first retry (doubles per attempt)
 }
 
 // DefaultConsole returns the documented defaults.
@@ -68,9 +83,15 @@ func DefaultConsole() Console {
 		LoginWindow:       15 * time.Minute,
 		MaxBodyBytes:      1 << 20,
 		ShutdownTimeout:   15 * time.Second,
+		ReportInterval:    15 * time.Second,
+		NodeGoneAfter:     5 * time.Minute,
+		TopologyRetention: 7 * 24 * time.Hour,
 		Argon2MemoryKiB:   19 * 1024,
 		Argon2Iterations:  2,
 		Argon2Parallelism: 1,
+		FeedInterval:      6 * time.Hour,
+		ScanLease:         90 * time.Second,
+		ScanRetry:         30 * time.Second,
 	}
 }
 
@@ -119,10 +140,17 @@ func (c *Console) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.LoginAddressLimit, "login-address-limit", c.LoginAddressLimit, "login, token and reset attempts allowed per client address per login window")
 	fs.DurationVar(&c.LoginWindow, "login-window", c.LoginWindow, "rate-limit window for logins")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted by default (bytes)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDRs of reverse proxies/load balancers whose X-Forwarded-For names the client (default: none; the TCP peer is the client)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for requests in flight")
+	fs.DurationVar(&c.ReportInterval, "report-interval", c.ReportInterval, "report interval sensors are told to use (the console raises it under load)")
+	fs.DurationVar(&c.NodeGoneAfter, "node-gone-after", c.NodeGoneAfter, "mark a sensor's nodes gone when it has not reported for this long")
+	fs.DurationVar(&c.TopologyRetention, "topology-retention", c.TopologyRetention, "delete nodes and connections gone for this long")
 	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", c.Argon2MemoryKiB, "argon2id memory cost in KiB for new password hashes")
 	fs.UintVar(&c.Argon2Iterations, "argon2-iterations", c.Argon2Iterations, "argon2id time cost (passes)")
 	fs.UintVar(&c.Argon2Parallelism, "argon2-parallelism", c.Argon2Parallelism, "argon2id parallelism (lanes)")
+	fs.DurationVar(&c.FeedInterval, "feed-interval", c.FeedInterval, "how often the vulnerability feeds are updated from the internet (0: never; upload them with POST /api/v1/feeds/import)")
+	fs.DurationVar(&c.ScanRetry, "scan-retry", c.ScanRetry, "delay before a failed or lost scan is retried; doubles per attempt, at most 3 attempts")
+	fs.DurationVar(&c.ScanLease, "scan-lease", c.ScanLease, "a running scan with no sensor heartbeat for this long is retried (sensors beat every 15 s)")
 }
 
 // Validate checks values that parse but make no sense.
@@ -136,7 +164,8 @@ func (c Console) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{"session-ttl": c.SessionTTL, "access-token-ttl": c.AccessTokenTTL,
 		"refresh-token-ttl": c.RefreshTokenTTL, "invitation-ttl": c.InvitationTTL, "reset-ttl": c.ResetTTL,
-		"login-window": c.LoginWindow, "shutdown-timeout": c.ShutdownTimeout} {
+		"login-window": c.LoginWindow, "shutdown-timeout": c.ShutdownTimeout, "report-interval": c.ReportInterval,
+		"node-gone-after": c.NodeGoneAfter, "topology-retention": c.TopologyRetention} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive (got %s)", name, d))
 		}
@@ -149,6 +178,14 @@ func (c Console) Validate() error {
 	}
 	if c.Argon2MemoryKiB < 8 || c.Argon2Iterations < 1 || c.Argon2Parallelism < 1 || c.Argon2Parallelism > 255 {
 		errs = append(errs, errors.New("argon2 parameters out of range (memory >= 8 KiB, iterations >= 1, 1 <= parallelism <= 255)"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("--public-url %q: want https://host[:port][/path]", c.PublicURL))
+		}
+	}
+	if _, err := ParseCIDRs(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -231,6 +268,27 @@ func LoadConsole(name string, args []string, getenv func(string) string, usageOu
 		return Console{}, nil, err
 	}
 	return c, fs.Args(), nil
+}
+
+// ParseCIDRs parses a comma-separated list of IP addresses and CIDRs.
+func ParseCIDRs(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // ParseFile parses a YAML mapping of setting names to scalar values.

@@ -61,6 +61,8 @@ func TestLoadErrors(t *testing.T) {
 		{"missing_file", []string{"--config", filepath.Join(dir, "absent.yaml")}, nil, "config file"},
 		{"cert_without_key", []string{"--tls-cert", "c.pem"}, nil, "must be given together"},
 		{"negative_ttl", []string{"--session-ttl", "-1s"}, nil, "--session-ttl must be positive"},
+		{"http_public_url", []string{"--public-url", "http://console.example"}, nil, "--public-url"},
+		{"bad_proxy", []string{"--trusted-proxies", "10.0.0.0/8,lb.example"}, nil, `"lb.example" is neither`},
 		{"bad_log_format", []string{"--log-format", "xml"}, nil, `--log-format "xml"`},
 	}
 	for _, tc := range tests {

@@ -538,12 +538,7 @@ func (s *Server) createReset(ctx context.Context, in *idPath) (*bodyOf[ResetLink
 		return nil, userError(s, ctx, "create password reset", err)
 	}
 	s.audit(ctx, "", store.AuditPasswordResetLink, "user "+u.Email, "expires "+pr.ExpiresAt.Format(time.RFC3339))
-	return &bodyOf[ResetLinkResponse]{Body: ResetLinkResponse{Token: token, URL: s.link(requestFrom(ctx), "reset-password", token), ExpiresAt: pr.ExpiresAt}}, nil
-}
-
-func requestFrom(ctx context.Context) *http.Request {
-	r, _ := ctx.Value(httpRequestKey{}).(*http.Request)
-	return r
+	return &bodyOf[ResetLinkResponse]{Body: ResetLinkResponse{Token: token, URL: s.link("reset-password", token), ExpiresAt: pr.ExpiresAt}}, nil
 }
 
 func (s *Server) listInvitations(ctx context.Context, in *ListQuery) (*bodyOf[List[Invitation]], error) {
@@ -590,7 +585,7 @@ func (s *Server) createInvitation(ctx context.Context, in *bodyOf[InvitationRequ
 	}
 	s.audit(ctx, "", store.AuditInviteCreate, "email "+inv.Email, "role "+string(role)+"; invitation "+inv.ID)
 	return &bodyOf[CreatedInvitation]{Body: CreatedInvitation{ID: inv.ID, Email: inv.Email, Role: string(inv.Role), Token: token,
-		URL: s.link(requestFrom(ctx), "invite", token), ExpiresAt: inv.ExpiresAt}}, nil
+		URL: s.link("invite", token), ExpiresAt: inv.ExpiresAt}}, nil
 }
 
 func (s *Server) deleteInvitation(ctx context.Context, in *idPath) (*empty, error) {

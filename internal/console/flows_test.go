@@ -3,9 +3,11 @@ package console_test
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +16,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/testenv"
 )
 
 func TestGeneratedCertificate(t *testing.T) {
@@ -65,6 +69,9 @@ func TestRegistrationAndLogin(t *testing.T) {
 	r := anon.do("POST", "/api/v1/auth/register", map[string]string{"email": "a@example.com", "password": "short", "name": "A", "organisation": "O"})
 	if p := r.problem(t); r.status != 422 || !strings.Contains(string(r.body), "body.password") {
 		t.Errorf("short password: %d %v", r.status, p)
+	}
+	if strings.Contains(string(r.body), "short") {
+		t.Errorf("the problem echoes the submitted password: %s", r.body)
 	}
 	r = anon.do("POST", "/api/v1/auth/register", `{"email":"a@example.com","password":"long enough password","name":"A","organisation":"O","admin":true}`)
 	if r.problem(t); r.status != 422 || !strings.Contains(string(r.body), "admin") {
@@ -161,6 +168,13 @@ func TestCSRF(t *testing.T) {
 	admin.header = http.Header{"Sec-Fetch-Site": {"cross-site"}}
 	if r := admin.do("POST", "/api/v1/me/api-key", nil); r.status != http.StatusForbidden {
 		t.Errorf("cross-site POST: %d", r.status)
+	}
+	// A cross-site form can only send text/plain or form bodies: refused.
+	plain := e.client()
+	plain.header = http.Header{"Content-Type": {"text/plain"}}
+	r = plain.do("POST", "/api/v1/auth/login", `{"email":"admin@example.com","password":"`+adminPassword+`"}`)
+	if r.problem(t); r.status < 400 || r.status >= 500 {
+		t.Errorf("text/plain login body: %d; want a 4xx problem", r.status)
 	}
 	// Bearer credentials need no CSRF token.
 	bearer := e.client()
@@ -492,5 +506,120 @@ func TestHealthMetricsAndSPA(t *testing.T) {
 	r = c.do("POST", "/api/v1/auth/login", big)
 	if r.problem(t); r.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d", r.status)
+	}
+}
+
+// TestOnPostgres runs the main flows with PostgreSQL as the console database.
+func TestOnPostgres(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	e := start(t, func(c *config.Console, _ *console.Options) { c.Database = url })
+	admin, _ := e.registerAdmin()
+	_, bob := e.invite(admin, "bob@example.com", "standard")
+	var key console.APIKeyResponse
+	admin.must(http.StatusOK, "POST", "/api/v1/me/api-key", nil, &key)
+	var tok console.TokenResponse
+	e.client().must(http.StatusOK, "POST", "/api/v1/auth/token", map[string]string{"apiKey": key.APIKey}, &tok)
+	withToken := e.client()
+	withToken.bearer = tok.AccessToken
+	var users console.List[console.User]
+	withToken.must(http.StatusOK, "GET", "/api/v1/users", nil, &users)
+	if len(users.Items) != 2 || users.Items[1].ID != bob.ID {
+		t.Errorf("users = %+v", users)
+	}
+	if e.st.Dialect() != store.Postgres {
+		t.Errorf("dialect %s", e.st.Dialect())
+	}
+}
+
+// TestTrustedProxies: behind a trusted load balancer, rate limits and the
+// audit log use the client from X-Forwarded-For; from anyone else the
+// header is ignored.
+func TestTrustedProxies(t *testing.T) {
+	e := start(t, func(c *config.Console, _ *console.Options) {
+		c.TrustedProxies = "127.0.0.0/8, ::1"
+		c.LoginAddressLimit = 2
+	})
+	admin, _ := e.registerAdmin()
+	fail := func(xff string) int {
+		c := e.client()
+		c.header = http.Header{"X-Forwarded-For": {xff}}
+		return c.do("POST", "/api/v1/auth/login", map[string]string{"email": "x@example.com", "password": "wrong password"}).status
+	}
+	for i := 0; i < 2; i++ {
+		if got := fail("203.0.113.7"); got != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, got)
+		}
+	}
+	if got := fail("198.51.100.1, 203.0.113.7"); got != http.StatusTooManyRequests {
+		t.Errorf("third failure from 203.0.113.7 (spoofed left hop ignored): %d; want 429", got)
+	}
+	if got := fail("203.0.113.8"); got != http.StatusUnauthorized {
+		t.Errorf("another client behind the proxy: %d; want 401", got)
+	}
+	var audit console.List[console.AuditEntry]
+	admin.must(http.StatusOK, "GET", "/api/v1/audit", nil, &audit)
+	if audit.Items[0].ClientAddr != "203.0.113.8" {
+		t.Errorf("audit client %q; want 203.0.113.8", audit.Items[0].ClientAddr)
+	}
+}
+
+// TestReplicasShareRotatedKeys: consoles sharing one database verify each
+// other's access tokens, also after one of them rotated the signing key.
+func TestReplicasShareRotatedKeys(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	replica := func() *console.Server {
+		cfg := testConfig(t)
+		st, err := store.Open(t.Context(), store.Config{URL: url, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		srv, err := console.New(t.Context(), console.Options{Config: cfg, Store: st, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	}
+	a := replica()
+	st, err := store.Open(t.Context(), store.Config{URL: url, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.RegisterFirstUser(t.Context(), "Org", store.NewUser{Email: "a@example.com", Name: "A", PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := auth.NewSecret(auth.APIKeyPrefix)
+	if _, err := st.SetAPIKey(t.Context(), u.ID, auth.HashSecret(key), "k"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(31 * 24 * time.Hour)
+	b := replica() // starts after the rotation is due: signs with a new key
+	tokenFrom := func(srv *console.Server) string {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/api/v1/auth/token", strings.NewReader(`{"apiKey":"`+key+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		srv.Handler().ServeHTTP(rec, req)
+		var tok console.TokenResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &tok); err != nil || rec.Code != 200 {
+			t.Fatalf("token: %d %s", rec.Code, rec.Body)
+		}
+		return tok.AccessToken
+	}
+	me := func(srv *console.Server, token string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		srv.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	fromB := tokenFrom(b)
+	if got := me(a, fromB); got != http.StatusOK {
+		t.Errorf("replica A with B's token signed by the rotated key: %d", got)
+	}
+	if got := me(b, tokenFrom(a)); got != http.StatusOK {
+		t.Errorf("replica B with A's token: %d", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -74,6 +75,9 @@ func start(t testing.TB, opts ...envOpt) *env {
 		t.Fatal(err)
 	}
 	o.Config, o.Store, o.Now = cfg, st, clk.Now
+	for _, m := range productionModules {
+		o.Modules = append(o.Modules, m(t, st, cfg, clk.Now))
+	}
 	if testing.Verbose() {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -239,3 +243,7 @@ func (e *env) login(email, password string) *client {
 	c.must(http.StatusOK, "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, nil)
 	return c
 }
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+func jsonDecode(b []byte, v any) error { return json.Unmarshal(b, v) }
+func itoa(i int) string                { return strconv.Itoa(i) }

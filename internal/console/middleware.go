@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -81,16 +82,23 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// Flush lets streaming handlers flush through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		if r.status == 0 {
+			r.status = http.StatusOK
+		}
+		f.Flush()
+	}
+}
+
 // observe logs each request, counts it in the metrics and turns a panic
 // into a 500 problem (logged with its stack).
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
 		rec := &statusRecorder{ResponseWriter: w}
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
+		host := s.clientAddr(r)
 		reqID := store.NewID(start)[20:]
 		ctx := context.WithValue(r.Context(), clientAddrKey, host)
 		ctx = context.WithValue(ctx, requestIDKey, reqID)
@@ -138,6 +146,44 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		h.Set("X-Request-Id", reqID)
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// clientAddr is the TCP peer, or, when the peer is a trusted proxy, the
+// rightmost address in X-Forwarded-For that is not itself a trusted proxy.
+func (s *Server) clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if len(s.proxies) == 0 || !s.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			return host // malformed chain: fall back to the proxy itself
+		}
+		if !s.trusted(hop) {
+			return a.Unmap().String()
+		}
+	}
+	return host
+}
+
+func (s *Server) trusted(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func unsafeMethod(m string) bool {
@@ -246,6 +292,9 @@ func (s *Server) authenticate(r *http.Request, required bool) (*Principal, int, 
 			return &Principal{User: u, Via: "api_key"}, 0, ""
 		}
 		claims, err := s.tokens().Verify(cred)
+		if errors.Is(err, auth.ErrUnknownKey) && s.reloadKeys(ctx) {
+			claims, err = s.tokens().Verify(cred)
+		}
 		if err != nil {
 			return nil, http.StatusUnauthorized, "the access token is not valid or has expired; exchange the API key again"
 		}

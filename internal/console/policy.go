@@ -104,6 +104,43 @@ func Policy() []Rule {
 		{Method: http.MethodDelete, Pattern: "/api/v1/invitations/{id}", Access: Admin},
 		{Method: http.MethodGet, Pattern: "/api/v1/audit", Access: Admin},
 
+		// Topology (internal/topology): sensor report ingest (gzip body,
+		// limited by the report decoder to 4 MiB compressed) and the API.
+		{Method: http.MethodPost, Pattern: "/api/v1/sensor/reports", Access: Standard, MaxBodyBytes: 4<<20 + 1},
+		{Method: http.MethodGet, Pattern: "/api/v1/topology/graph", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/topology/nodes", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/topology/nodes/{id}", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/topology/sensors", Access: ReadOnly},
+		// Scans, findings, feeds and diagnosis (internal/scans).
+		{Method: http.MethodPost, Pattern: "/api/v1/scans", Access: Standard},
+		{Method: http.MethodGet, Pattern: "/api/v1/scans", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/scans/{id}", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/scans/{id}/cancel", Access: Standard},
+		{Method: http.MethodGet, Pattern: "/api/v1/scans/{id}/diff/{other}", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/scans/{id}/sbom", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/scans/{id}/report", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/scan-schedules", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/scan-schedules", Access: Standard},
+		{Method: http.MethodDelete, Pattern: "/api/v1/scan-schedules/{id}", Access: Standard},
+		{Method: http.MethodGet, Pattern: "/api/v1/scan-settings", Access: ReadOnly},
+		{Method: http.MethodPut, Pattern: "/api/v1/scan-settings", Access: Admin},
+		// The sensor side of scans: sensors use a standard user's API key;
+		// a scan's status and inventory are accepted only from the user
+		// whose poll took it.
+		{Method: http.MethodPost, Pattern: "/api/v1/sensor/commands/poll", Access: Standard},
+		{Method: http.MethodPost, Pattern: "/api/v1/sensor/scans/{id}/status", Access: Standard},
+		{Method: http.MethodPut, Pattern: "/api/v1/sensor/scans/{id}/inventory", Access: Standard, MaxBodyBytes: 64 << 20},
+		{Method: http.MethodGet, Pattern: "/api/v1/findings", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/findings/top", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/findings/export", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/findings/decisions", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/findings/decisions", Access: Standard},
+		{Method: http.MethodDelete, Pattern: "/api/v1/findings/decisions/{id}", Access: Standard},
+		{Method: http.MethodGet, Pattern: "/api/v1/findings/decisions/openvex", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/feeds/update", Access: Admin},
+		{Method: http.MethodPost, Pattern: "/api/v1/feeds/import", Access: Admin, MaxBodyBytes: 2 << 30},
+		{Method: http.MethodGet, Pattern: "/api/v1/diagnosis", Access: Admin},
+
 		// The web UI (Options.SPA): index.html and assets for any other path.
 		{Method: http.MethodGet, Pattern: "/*", Access: Anyone},
 		{Method: http.MethodHead, Pattern: "/*", Access: Anyone},

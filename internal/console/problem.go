@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -35,6 +36,28 @@ func writeProblem(w http.ResponseWriter, status int, typ, detail string) {
 // WriteProblem lets modules' raw handlers answer with a problem document.
 func WriteProblem(w http.ResponseWriter, status int, detail string) {
 	writeProblem(w, status, "", detail)
+}
+
+var redactOnce sync.Once
+
+// redactErrorValues stops huma from echoing request values in validation
+// errors: they may be passwords or tokens. huma.NewError is huma's hook for
+// shaping errors; the console sets it once for the process.
+func redactErrorValues() {
+	redactOnce.Do(func() {
+		orig := huma.NewError
+		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+			e := orig(status, msg, errs...)
+			if m, ok := e.(*huma.ErrorModel); ok {
+				for _, d := range m.Errors {
+					if d != nil {
+						d.Value = nil
+					}
+				}
+			}
+			return e
+		}
+	})
 }
 
 // typedError is a huma error carrying a problem type URI.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -71,9 +72,12 @@ type Server struct {
 	loginAccount *auth.Limiter // failed logins per account
 	failedAddr   *auth.Limiter // failed credential checks per client address
 
-	keysMu  sync.RWMutex
-	keys    []auth.SigningKey
-	baseURL string
+	proxies []netip.Prefix // trusted reverse proxies
+
+	keysMu     sync.RWMutex
+	keys       []auth.SigningKey
+	keysLoaded time.Time
+	baseURL    string
 }
 
 type metrics struct {
@@ -128,14 +132,12 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		failedAddr:   auth.NewLimiter(c.LoginAddressLimit, c.LoginWindow, o.Now),
 		baseURL:      strings.TrimRight(c.PublicURL, "/"),
 	}
-	keys, err := s.store.SigningKeys(ctx, func() (string, []byte, error) {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		return store.NewID(o.Now()), priv, err
-	})
-	if err != nil {
+	if s.proxies, err = config.ParseCIDRs(c.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	if err := s.rotateKeys(ctx); err != nil {
 		return nil, err
 	}
-	s.keys = keys
 
 	s.mux = chi.NewMux()
 	s.mux.Use(s.observe, s.authorise)
@@ -152,6 +154,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.mux.Get("/readyz", s.ready)
 	s.mux.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
 
+	redactErrorValues()
 	hc := huma.DefaultConfig("Riskmap console API", o.Version)
 	hc.OpenAPIPath = "/api/v1/openapi"
 	hc.SchemasPath = "/api/v1/schemas"
@@ -167,12 +170,39 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	for _, m := range o.Modules {
 		m.Routes(s.api, s.mux)
 	}
+	s.documentAccess()
 	if o.SPA != nil {
 		spa := apiAware(o.SPA)
 		s.mux.Get("/*", spa)
 		s.mux.Head("/*", spa)
 	}
 	return s, nil
+}
+
+// documentAccess writes each operation's policy row into the OpenAPI
+// document: its security requirement and who may call it.
+func (s *Server) documentAccess() {
+	for path, item := range s.api.OpenAPI().Paths {
+		for method, op := range map[string]*huma.Operation{
+			http.MethodGet: item.Get, http.MethodPost: item.Post, http.MethodPut: item.Put,
+			http.MethodPatch: item.Patch, http.MethodDelete: item.Delete, http.MethodHead: item.Head,
+		} {
+			if op == nil {
+				continue
+			}
+			rule, ok := s.policy[policyKey{method, path}]
+			if !ok {
+				continue // refused at run time; the matrix test reports it
+			}
+			if rule.Access == Anyone {
+				op.Security = []map[string][]string{{}}
+				op.Description = strings.TrimSpace(op.Description + "\n\nAccess: anyone (no authentication).")
+				continue
+			}
+			op.Security = []map[string][]string{{"bearer": {}}, {"session": {}}}
+			op.Description = strings.TrimSpace(op.Description + fmt.Sprintf("\n\nAccess: role %s or higher.", rule.Access))
+		}
+	}
 }
 
 // apiAware keeps unknown /api paths answering problem documents instead of
@@ -196,6 +226,53 @@ func (s *Server) Router() chi.Routes { return s.mux }
 // API exposes the huma API (OpenAPI document).
 func (s *Server) API() huma.API { return s.api }
 
+// Signing keys rotate every keyRotation; a superseded key keeps verifying
+// for keyOverlap (or twice the access-token lifetime if that is longer).
+const (
+	keyRotation = 30 * 24 * time.Hour
+	keyOverlap  = 24 * time.Hour
+)
+
+func genSigningKey(now func() time.Time) func() (string, []byte, error) {
+	return func() (string, []byte, error) {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		return store.NewID(now()), priv, err
+	}
+}
+
+// rotateKeys rotates the signing keys when due and loads the active ones.
+func (s *Server) rotateKeys(ctx context.Context) error {
+	overlap := max(keyOverlap, 2*s.cfg.AccessTokenTTL)
+	keys, err := s.store.RotateSigningKeys(ctx, genSigningKey(s.now), keyRotation, overlap)
+	if err != nil {
+		return err
+	}
+	s.keysMu.Lock()
+	s.keys, s.keysLoaded = keys, s.now()
+	s.keysMu.Unlock()
+	return nil
+}
+
+// reloadKeys loads the active keys another replica may have added, at most
+// every 10 seconds.
+func (s *Server) reloadKeys(ctx context.Context) bool {
+	s.keysMu.RLock()
+	recent := s.now().Sub(s.keysLoaded) < 10*time.Second
+	s.keysMu.RUnlock()
+	if recent {
+		return false
+	}
+	keys, err := s.store.SigningKeys(ctx, genSigningKey(s.now))
+	if err != nil {
+		s.log.WarnContext(ctx, "reload signing keys", "err", err)
+		return false
+	}
+	s.keysMu.Lock()
+	s.keys, s.keysLoaded = keys, s.now()
+	s.keysMu.Unlock()
+	return true
+}
+
 func (s *Server) tokens() *auth.Tokens {
 	s.keysMu.RLock()
 	defer s.keysMu.RUnlock()
@@ -216,10 +293,11 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 // link builds an absolute URL for an invitation or reset link. The token is
 // in the fragment, which browsers never send to servers or in Referer.
-func (s *Server) link(r *http.Request, page, token string) string {
+func (s *Server) link(page, token string) string {
+	// Never from the request's Host header, which the caller controls.
 	base := s.baseURL
-	if base == "" && r != nil && r.Host != "" {
-		base = "https://" + r.Host
+	if base == "" {
+		base = DefaultPublicURL(s.cfg.Listen)
 	}
 	return base + "/" + page + "#token=" + url.QueryEscape(token)
 }
@@ -355,6 +433,9 @@ func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
+		if err := s.rotateKeys(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("rotate signing keys", "err", err)
+		}
 		if n, err := s.store.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("delete expired credentials", "err", err)
 		} else if n > 0 {

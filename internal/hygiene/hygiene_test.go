@@ -20,7 +20,7 @@ func run(t *testing.T, name string, args ...string) string {
 }
 
 func TestGofmt(t *testing.T) {
-	if out := run(t, "gofmt", "-l", "cmd", "internal", "bench"); strings.TrimSpace(out) != "" {
+	if out := run(t, "gofmt", "-l", "cmd", "internal", "bench", "web"); strings.TrimSpace(out) != "" {
 		t.Errorf("files need gofmt:\n%s", out)
 	}
 }

@@ -527,6 +527,42 @@ func (s *Store) SigningKeys(ctx context.Context, gen func() (id string, private 
 	return keys, nil
 }
 
+// RotateSigningKeys adds a new signing key (made by gen) when the newest is
+// older than rotateAfter, retires keys superseded for longer than overlap
+// (which must exceed the access-token lifetime), and returns the active
+// keys, newest first. Replicas may call it concurrently.
+func (s *Store) RotateSigningKeys(ctx context.Context, gen func() (id string, private []byte, err error), rotateAfter, overlap time.Duration) ([]auth.SigningKey, error) {
+	now := s.now()
+	err := s.Tx(ctx, func(q Querier) error {
+		var newest sql.NullInt64
+		if err := q.QueryRowContext(ctx, "SELECT MAX(created_at) FROM signing_keys WHERE retired_at IS NULL").Scan(&newest); err != nil {
+			return err
+		}
+		if !newest.Valid || now.Sub(FromMillis(newest.Int64)) >= rotateAfter {
+			id, priv, err := gen()
+			if err != nil {
+				return fmt.Errorf("generate: %w", err)
+			}
+			if _, err := q.ExecContext(ctx, "INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES (?, ?, ?, ?)", id, "EdDSA", priv, Millis(now)); err != nil {
+				return err
+			}
+			newest = sql.NullInt64{Int64: Millis(now), Valid: true}
+		}
+		// Keys older than the newest have been superseded since the newest
+		// was created; retire them once that is longer ago than overlap.
+		if now.Sub(FromMillis(newest.Int64)) >= overlap {
+			if _, err := q.ExecContext(ctx, "UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL AND created_at < ?", Millis(now), newest.Int64); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rotate signing keys: %w", err)
+	}
+	return s.SigningKeys(ctx, gen)
+}
+
 // DeleteExpired removes expired sessions, refresh tokens, password resets
 // and long-expired invitations; it returns how many rows went.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {

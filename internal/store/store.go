@@ -398,3 +398,27 @@ func (r rewriteFS) Open(name string) (fs.File, error) {
 }
 
 func (r rewriteFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(r.FS, name) }
+
+// IntegrityCheck verifies the database file's structure (SQLite's
+// integrity_check and foreign_key_check); PostgreSQL guards its own.
+func (s *Store) IntegrityCheck(ctx context.Context) error {
+	if s.dialect != SQLite {
+		return s.Ping(ctx)
+	}
+	var res string
+	if err := s.r.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
+		return fmt.Errorf("integrity check of %s: %w", s.where, err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("integrity check of %s: %s", s.where, res)
+	}
+	rows, err := s.r.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("foreign key check of %s: %w", s.where, err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		return fmt.Errorf("foreign key check of %s: violations found", s.where)
+	}
+	return rows.Err()
+}

@@ -434,6 +434,38 @@ func TestSigningKeys(t *testing.T) {
 	})
 }
 
+func TestSigningKeyRotation(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Store, clk *clock, _ string) {
+		ctx := context.Background()
+		gen := func() (string, []byte, error) { return store.NewID(clk.Now()), make([]byte, 64), nil }
+		ids := func(keys []auth.SigningKey) []string {
+			var out []string
+			for _, k := range keys {
+				out = append(out, k.ID)
+			}
+			return out
+		}
+		k1, err := s.RotateSigningKeys(ctx, gen, 30*24*time.Hour, time.Hour)
+		if err != nil || len(k1) != 1 {
+			t.Fatalf("first rotation: %v, %v", ids(k1), err)
+		}
+		clk.Advance(29 * 24 * time.Hour)
+		if k, _ := s.RotateSigningKeys(ctx, gen, 30*24*time.Hour, time.Hour); len(k) != 1 || k[0].ID != k1[0].ID {
+			t.Errorf("before 30 days: %v", ids(k))
+		}
+		clk.Advance(24 * time.Hour)
+		k2, err := s.RotateSigningKeys(ctx, gen, 30*24*time.Hour, time.Hour)
+		if err != nil || len(k2) != 2 || k2[1].ID != k1[0].ID {
+			t.Fatalf("after 30 days: %v, %v; want new key first, old key still verifying", ids(k2), err)
+		}
+		clk.Advance(time.Hour)
+		k3, err := s.RotateSigningKeys(ctx, gen, 30*24*time.Hour, time.Hour)
+		if err != nil || len(k3) != 1 || k3[0].ID != k2[0].ID {
+			t.Errorf("after the overlap: %v, %v; want only the new key", ids(k3), err)
+		}
+	})
+}
+
 func TestAuditLog(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *store.Store, clk *clock, _ string) {
 		ctx := context.Background()

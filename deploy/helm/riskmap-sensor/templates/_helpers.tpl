@@ -1,0 +1,4 @@
+{{- define "riskmap-sensor.name" -}}riskmap-sensor{{- end -}}
+{{- define "riskmap-sensor.secret" -}}
+{{- if .Values.existingSecret -}}{{ .Values.existingSecret }}{{- else -}}{{ .Release.Name }}-riskmap-sensor{{- end -}}
+{{- end -}}

@@ -1,0 +1,169 @@
+package auth
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var cheap = Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+func TestPasswordHash(t *testing.T) {
+	h, err := HashPassword("correct horse battery staple", cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Errorf("hash %q", h)
+	}
+	h2, _ := HashPassword("correct horse battery staple", cheap)
+	if h == h2 {
+		t.Error("two hashes of one password are equal: no salt?")
+	}
+	if err := VerifyPassword("correct horse battery staple", h); err != nil {
+		t.Errorf("right password: %v", err)
+	}
+	if err := VerifyPassword("correct horse battery stapl", h); !errors.Is(err, ErrMismatch) {
+		t.Errorf("wrong password: %v", err)
+	}
+	// Hashes made with other parameters still verify.
+	def, _ := HashPassword("pw", Argon2Params{Memory: 128, Iterations: 2, Parallelism: 2, SaltLength: 8, KeyLength: 16})
+	if err := VerifyPassword("pw", def); err != nil {
+		t.Errorf("other parameters: %v", err)
+	}
+	for _, bad := range []string{"", "$argon2i$v=19$m=64,t=1,p=1$c2FsdA$a2V5", "$argon2id$v=18$m=64,t=1,p=1$c2FsdA$a2V5",
+		"$argon2id$v=19$m=0,t=1,p=1$c2FsdA$a2V5", "$argon2id$v=19$m=99999999,t=1,p=1$c2FsdA$a2V5", "$argon2id$v=19$m=64,t=1,p=1$!!$a2V5", "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$"} {
+		if err := VerifyPassword("pw", bad); err == nil || errors.Is(err, ErrMismatch) {
+			t.Errorf("malformed hash %q: %v; want a format error", bad, err)
+		}
+	}
+}
+
+func TestPasswordPolicy(t *testing.T) {
+	for pw, ok := range map[string]bool{"short": false, "twelve chars": true, "ñññññññññññ": false, "ññññññññññññ": true, strings.Repeat("x", 257): false} {
+		if err := CheckPasswordPolicy(pw); (err == nil) != ok {
+			t.Errorf("CheckPasswordPolicy(%q) = %v; want ok=%t", pw, err, ok)
+		}
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	k, err := NewSecret(APIKeyPrefix)
+	if err != nil || !WellFormed(k, APIKeyPrefix) || WellFormed(k, RefreshTokenPrefix) || WellFormed(k+"x", APIKeyPrefix) {
+		t.Fatalf("secret %q, %v", k, err)
+	}
+	if !SecretMatches(k, HashSecret(k)) || SecretMatches(k+"x", HashSecret(k)) {
+		t.Error("SecretMatches")
+	}
+}
+
+func TestRoles(t *testing.T) {
+	if !RoleAdmin.AtLeast(RoleStandard) || RoleReadOnly.AtLeast(RoleStandard) || Role("root").AtLeast(RoleReadOnly) {
+		t.Error("role order")
+	}
+	if _, err := ParseRole("superuser"); err == nil {
+		t.Error("unknown role parsed")
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := NewLimiter(2, time.Minute, func() time.Time { return now })
+	for i := 0; i < 2; i++ {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("event %d refused", i)
+		}
+	}
+	if ok, wait := l.Allow("a"); ok || wait != time.Minute {
+		t.Errorf("third event: ok=%t wait=%s", ok, wait)
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Error("other key limited")
+	}
+	now = now.Add(time.Minute)
+	if ok, _ := l.Allow("a"); !ok {
+		t.Error("not allowed after the window")
+	}
+	l.MaxKeys = 3
+	for _, k := range []string{"c", "d"} {
+		l.Add(k)
+	}
+	if ok, _ := l.Check("e"); ok {
+		t.Error("new key admitted beyond MaxKeys with nothing expired")
+	}
+	now = now.Add(time.Minute)
+	if ok, _ := l.Check("e"); !ok {
+		t.Error("new key refused after old ones expired")
+	}
+}
+
+func TestAccessTokens(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tk := &Tokens{Keys: []SigningKey{{ID: "k1", Private: priv}}, TTL: 15 * time.Minute, Now: func() time.Time { return now }}
+	s, exp, err := tk.Issue("user1", "key1", "tok1")
+	if err != nil || !exp.Equal(now.Add(15*time.Minute)) {
+		t.Fatal(err)
+	}
+	c, err := tk.Verify(s)
+	if err != nil || c.Subject != "user1" || c.APIKeyID != "key1" {
+		t.Fatalf("Verify = %+v, %v", c, err)
+	}
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	wrongKey := &Tokens{Keys: []SigningKey{{ID: "k1", Private: other}}, TTL: time.Minute, Now: tk.Now}
+	if _, err := wrongKey.Verify(s); err == nil {
+		t.Error("token verified with another key")
+	}
+	now = now.Add(15 * time.Minute)
+	if _, err := tk.Verify(s); err == nil {
+		t.Error("expired token verified")
+	}
+	// alg=none and HMAC tokens are refused.
+	for _, forged := range []string{
+		"eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyMSJ9.",
+		"eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ1c2VyMSJ9.c2ln",
+	} {
+		if _, err := tk.Verify(forged); err == nil {
+			t.Errorf("forged token %q verified", forged)
+		}
+	}
+}
+
+func FuzzVerifyToken(f *testing.F) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tk := &Tokens{Keys: []SigningKey{{ID: "k1", Private: priv}}, TTL: time.Minute, Now: func() time.Time { return now }}
+	good, _, _ := tk.Issue("u", "k", "t")
+	f.Add(good)
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add(strings.Repeat(".", 100))
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := tk.Verify(s)
+		if err == nil && (c.Subject == "" || s != good && c.Subject != "u") {
+			t.Fatalf("unexpected token accepted: %q", s)
+		}
+	})
+}
+
+// FuzzParsePHC: stored hashes come from the database, but a corrupted row
+// must not crash or demand unbounded memory: parameters are range-checked.
+func FuzzParsePHC(f *testing.F) {
+	h, _ := HashPassword("pw", cheap)
+	f.Add(h)
+	f.Add("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$a2V5")
+	f.Add("$argon2id$v=19$m=64,t=1,p=1,x=2$c2FsdGluZXNz$a2V5a2V5a2V5a2V5a2V5")
+	f.Add("$$$$$")
+	f.Fuzz(func(t *testing.T, hash string) {
+		p, salt, key, err := parsePHC(hash)
+		if err != nil {
+			return
+		}
+		if p.Memory > 1024*1024 || p.Iterations > 64 || len(salt) > 64 || len(key) > 64 {
+			t.Fatalf("accepted out-of-range hash %q: %+v", hash, p)
+		}
+	})
+}

@@ -1,0 +1,303 @@
+package report
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Limits bound what Decode accepts and what Marshal produces.
+type Limits struct {
+	// MaxCompressedBytes bounds the gzip body on the wire.
+	MaxCompressedBytes int64
+	// MaxJSONBytes bounds the decompressed JSON (gzip bombs).
+	MaxJSONBytes int64
+	// MaxItems bounds each collection.
+	MaxItems int
+}
+
+// DefaultLimits are the bounds the sensor keeps to and the console enforces:
+// 4 MiB compressed, 64 MiB of JSON, 200,000 items per collection.
+func DefaultLimits() Limits {
+	return Limits{MaxCompressedBytes: 4 << 20, MaxJSONBytes: 64 << 20, MaxItems: 200_000}
+}
+
+// ErrTooLarge is returned (wrapped) when a report exceeds Limits.
+var ErrTooLarge = errors.New("report too large")
+
+// Marshal encodes r as gzip-compressed JSON no larger than
+// lim.MaxCompressedBytes. When the report does not fit it leaves items out
+// (conntrack flows, then socket connections, then loaded-file lists, then
+// processes, then images), records how many in r.Truncated and tries again;
+// r is modified to what was actually encoded, so a delta tracker can commit
+// exactly that.
+func Marshal(r *Report, lim Limits) ([]byte, error) {
+	for range 12 {
+		b, err := encode(r)
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(b)) <= lim.MaxCompressedBytes {
+			return b, nil
+		}
+		ratio := float64(lim.MaxCompressedBytes) / float64(len(b)) * 0.85
+		if !trim(r, ratio) {
+			return nil, fmt.Errorf("marshal report seq %d: %w: %d bytes compressed after trimming, limit %d", r.Seq, ErrTooLarge, len(b), lim.MaxCompressedBytes)
+		}
+	}
+	return nil, fmt.Errorf("marshal report seq %d: %w: could not trim under %d bytes", r.Seq, ErrTooLarge, lim.MaxCompressedBytes)
+}
+
+func encode(r *Report) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err := json.NewEncoder(zw).Encode(r); err != nil {
+		return nil, fmt.Errorf("encode report seq %d: %w", r.Seq, err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress report seq %d: %w", r.Seq, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (r *Report) truncated(what string, n int) {
+	if n <= 0 {
+		return
+	}
+	if r.Truncated == nil {
+		r.Truncated = map[string]int{}
+	}
+	r.Truncated[what] += n
+}
+
+// trim cuts the report to about ratio of its size; false when nothing is
+// left to cut.
+func trim(r *Report, ratio float64) bool {
+	keep := func(n int) int { return int(float64(n) * ratio) }
+	// Conntrack flows first: they are the most numerous and the least
+	// attributable; then non-listening sockets; listeners go last.
+	var ct, socks, listen []Connection
+	for _, c := range r.Connections {
+		switch {
+		case c.Source == SourceConntrack:
+			ct = append(ct, c)
+		case c.State == "LISTEN":
+			listen = append(listen, c)
+		default:
+			socks = append(socks, c)
+		}
+	}
+	switch {
+	case len(ct) > 0:
+		k := keep(len(ct))
+		r.truncated("connections", len(ct)-k)
+		r.Connections = append(append(listen, socks...), ct[:k]...)
+		return true
+	case len(socks) > 0:
+		k := keep(len(socks))
+		r.truncated("connections", len(socks)-k)
+		r.Connections = append(listen, socks[:k]...)
+		return true
+	}
+	loaded := 0
+	for i := range r.Processes {
+		if len(r.Processes[i].Loaded) > 0 {
+			loaded++
+			r.Processes[i].Loaded = nil
+		}
+	}
+	if loaded > 0 {
+		r.truncated("loaded", loaded)
+		return true
+	}
+	if n := len(r.Processes); n > 0 {
+		k := keep(n)
+		r.truncated("processes", n-k)
+		r.Processes = r.Processes[:k]
+		return true
+	}
+	if n := len(r.Connections); n > 0 {
+		k := keep(n)
+		r.truncated("connections", n-k)
+		r.Connections = r.Connections[:k]
+		return true
+	}
+	if n := len(r.Images); n > 0 {
+		k := keep(n)
+		r.truncated("images", n-k)
+		r.Images = r.Images[:k]
+		return true
+	}
+	return false
+}
+
+// Connection sources.
+const (
+	SourceProc      = "proc"
+	SourceConntrack = "conntrack"
+)
+
+// Decode reads a gzip-compressed report (the console's ingest path) within
+// lim and validates it. Errors name what was wrong; ErrTooLarge is wrapped
+// when a bound was hit.
+func Decode(body io.Reader, lim Limits) (*Report, error) {
+	lr := &io.LimitedReader{R: body, N: lim.MaxCompressedBytes + 1}
+	zr, err := gzip.NewReader(lr)
+	if err != nil {
+		if lr.N <= 0 {
+			return nil, fmt.Errorf("decode report: %w: more than %d compressed bytes", ErrTooLarge, lim.MaxCompressedBytes)
+		}
+		return nil, fmt.Errorf("decode report: not gzip: %w", err)
+	}
+	defer zr.Close()
+	raw, err := io.ReadAll(io.LimitReader(zr, lim.MaxJSONBytes+1))
+	if lr.N <= 0 {
+		return nil, fmt.Errorf("decode report: %w: more than %d compressed bytes", ErrTooLarge, lim.MaxCompressedBytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode report: gzip: %w", err)
+	}
+	if int64(len(raw)) > lim.MaxJSONBytes {
+		return nil, fmt.Errorf("decode report: %w: more than %d bytes of JSON", ErrTooLarge, lim.MaxJSONBytes)
+	}
+	return DecodeJSON(raw, lim)
+}
+
+// DecodeJSON decodes and validates an uncompressed report. Unknown fields
+// are rejected unless the report's minor version is newer than ours (newer
+// minors only add optional fields).
+func DecodeJSON(raw []byte, lim Limits) (*Report, error) {
+	var head struct {
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("decode report: %w", err)
+	}
+	newer, err := checkVersion(head.Version)
+	if err != nil {
+		return nil, fmt.Errorf("decode report: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if !newer {
+		dec.DisallowUnknownFields()
+	}
+	var r Report
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("decode report: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("decode report: trailing data after the report object")
+	}
+	if err := r.Validate(lim); err != nil {
+		return nil, fmt.Errorf("decode report: %w", err)
+	}
+	return &r, nil
+}
+
+// checkVersion accepts "MAJOR.MINOR" with our major; newer reports a newer
+// minor.
+func checkVersion(v string) (newer bool, err error) {
+	major, minor, ok := strings.Cut(v, ".")
+	if !ok || major == "" || minor == "" {
+		return false, fmt.Errorf("version %q: want MAJOR.MINOR", v)
+	}
+	if major != MajorVersion {
+		return false, fmt.Errorf("version %q: unsupported major version (this side speaks %s)", v, Version)
+	}
+	theirs, err := strconv.Atoi(minor)
+	if err != nil || theirs < 0 {
+		return false, fmt.Errorf("version %q: bad minor version", v)
+	}
+	_, ourMinor, _ := strings.Cut(Version, ".")
+	ours, _ := strconv.Atoi(ourMinor)
+	return theirs > ours, nil
+}
+
+// Validate checks a decoded report's invariants.
+func (r *Report) Validate(lim Limits) error {
+	if _, err := checkVersion(r.Version); err != nil {
+		return err
+	}
+	if r.SensorID == "" || len(r.SensorID) > 256 {
+		return fmt.Errorf("sensorId %q: want 1 to 256 characters", trunc(r.SensorID))
+	}
+	if r.RunID == "" || len(r.RunID) > 256 {
+		return fmt.Errorf("runId %q: want 1 to 256 characters", trunc(r.RunID))
+	}
+	if r.Seq == 0 {
+		return errors.New("seq: must be at least 1")
+	}
+	switch r.Kind {
+	case KindFull:
+		if r.BaseSeq != 0 || r.Removed != nil {
+			return errors.New("full report: baseSeq and removed must be absent")
+		}
+	case KindDelta:
+		if r.BaseSeq == 0 || r.BaseSeq >= r.Seq {
+			return fmt.Errorf("delta seq %d: baseSeq %d must be in [1, seq)", r.Seq, r.BaseSeq)
+		}
+	default:
+		return fmt.Errorf("kind %q: want full or delta", r.Kind)
+	}
+	if r.Time.IsZero() {
+		return errors.New("time: missing")
+	}
+	n := map[string]int{"processes": len(r.Processes), "connections": len(r.Connections),
+		"containers": len(r.Containers), "images": len(r.Images)}
+	if k := r.Kubernetes; k != nil {
+		n["pods"], n["namespaces"], n["services"], n["nodes"] = len(k.Pods), len(k.Namespaces), len(k.Services), len(k.Nodes)
+	}
+	for what, c := range n {
+		if c > lim.MaxItems {
+			return fmt.Errorf("%s: %w: %d items, limit %d", what, ErrTooLarge, c, lim.MaxItems)
+		}
+	}
+	for i := range r.Processes {
+		p := &r.Processes[i]
+		if p.PID <= 0 {
+			return fmt.Errorf("processes[%d]: pid %d: must be positive", i, p.PID)
+		}
+		if len(p.Loaded) > MaxLoaded {
+			return fmt.Errorf("processes[%d] (pid %d): %d loaded files, limit %d", i, p.PID, len(p.Loaded), MaxLoaded)
+		}
+	}
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		if c.Source != SourceProc && c.Source != SourceConntrack {
+			return fmt.Errorf("connections[%d]: source %q: want proc or conntrack", i, trunc(c.Source))
+		}
+	}
+	for i := range r.Containers {
+		if r.Containers[i].ID == "" {
+			return fmt.Errorf("containers[%d]: missing id", i)
+		}
+	}
+	for i := range r.Images {
+		if r.Images[i].ID == "" {
+			return fmt.Errorf("images[%d]: missing id", i)
+		}
+	}
+	if k := r.Kubernetes; k != nil {
+		for i := range k.Pods {
+			if k.Pods[i].UID == "" {
+				return fmt.Errorf("kubernetes.pods[%d] (%s/%s): missing uid", i, trunc(k.Pods[i].Namespace), trunc(k.Pods[i].Name))
+			}
+		}
+	}
+	return nil
+}
+
+func trunc(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+func itoa(i int) string    { return strconv.Itoa(i) }
+func utoa(u uint64) string { return strconv.FormatUint(u, 10) }

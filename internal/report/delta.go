@@ -1,0 +1,294 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
+	"sort"
+)
+
+// DefaultFullEvery is how often, in reports, a full report is sent even
+// when the console has not asked for one.
+const DefaultFullEvery = 20
+
+// Tracker turns the sensor's current picture into full and delta reports.
+// Deltas are computed against what the console acknowledged: after a failed
+// send the next report is full, so a lost or rejected report never leaves
+// the console with a gap. A Tracker is not safe for concurrent use.
+type Tracker struct {
+	fullEvery int
+	seq       uint64
+	acked     uint64
+	sinceFull int
+	needFull  bool
+	state     *hashes
+}
+
+type hashes struct {
+	host uint64
+	sets map[string]map[string]uint64
+}
+
+// NewTracker returns a tracker sending a full report every fullEvery
+// reports (DefaultFullEvery when fullEvery <= 0).
+func NewTracker(fullEvery int) *Tracker {
+	if fullEvery <= 0 {
+		fullEvery = DefaultFullEvery
+	}
+	return &Tracker{fullEvery: fullEvery, needFull: true}
+}
+
+// RequestFull makes the next report full (the console asked, or the sensor
+// reconnected).
+func (t *Tracker) RequestFull() { t.needFull = true }
+
+// Failed records that the last report was not acknowledged.
+func (t *Tracker) Failed() { t.needFull = true }
+
+// Next numbers a report built from cur, the sensor's whole current picture
+// (cur.Kind is ignored), and returns it as a full report or a delta. cur is
+// not modified; the returned report shares items with it.
+func (t *Tracker) Next(cur *Report) *Report {
+	t.seq++
+	out := *cur
+	out.Version = Version
+	out.Seq = t.seq
+	out.Removed = nil
+	out.BaseSeq = 0
+	if t.needFull || t.state == nil || t.sinceFull+1 >= t.fullEvery {
+		out.Kind = KindFull
+		return &out
+	}
+	out.Kind = KindDelta
+	out.BaseSeq = t.acked
+	st := t.state
+	rm := &Removed{}
+	if cur.Host != nil && hashOf(cur.Host) == st.host {
+		out.Host = nil
+	}
+	out.Processes, rm.Processes = deltaOf(cur.Processes, (*Process).Key, st.sets["processes"])
+	out.Connections, rm.Connections = deltaOf(cur.Connections, (*Connection).Key, st.sets["connections"])
+	out.Containers, rm.Containers = deltaOf(cur.Containers, (*Container).Key, st.sets["containers"])
+	out.Images, rm.Images = deltaOf(cur.Images, (*Image).Key, st.sets["images"])
+	var k Kubernetes
+	if cur.Kubernetes != nil {
+		k = *cur.Kubernetes
+	}
+	k.Pods, rm.Pods = deltaOf(k.Pods, (*Pod).Key, st.sets["pods"])
+	k.Namespaces, rm.Namespaces = deltaOf(k.Namespaces, (*Namespace).Key, st.sets["namespaces"])
+	k.Services, rm.Services = deltaOf(k.Services, (*Service).Key, st.sets["services"])
+	k.Nodes, rm.Nodes = deltaOf(k.Nodes, (*Node).Key, st.sets["nodes"])
+	if cur.Kubernetes != nil {
+		out.Kubernetes = &k
+	}
+	if !rm.empty() {
+		out.Removed = rm
+	}
+	return &out
+}
+
+// Ack records that the console accepted sent (as returned by Next and
+// possibly trimmed by Marshal): later deltas are relative to it.
+func (t *Tracker) Ack(sent *Report) {
+	if sent.Kind == KindFull || t.state == nil {
+		t.state = &hashes{sets: map[string]map[string]uint64{}}
+		t.sinceFull = 0
+		t.needFull = false
+	} else {
+		t.sinceFull++
+	}
+	st := t.state
+	if sent.Host != nil {
+		st.host = hashOf(sent.Host)
+	}
+	commit(st, "processes", sent.Processes, (*Process).Key)
+	commit(st, "connections", sent.Connections, (*Connection).Key)
+	commit(st, "containers", sent.Containers, (*Container).Key)
+	commit(st, "images", sent.Images, (*Image).Key)
+	if k := sent.Kubernetes; k != nil {
+		commit(st, "pods", k.Pods, (*Pod).Key)
+		commit(st, "namespaces", k.Namespaces, (*Namespace).Key)
+		commit(st, "services", k.Services, (*Service).Key)
+		commit(st, "nodes", k.Nodes, (*Node).Key)
+	}
+	if rm := sent.Removed; rm != nil {
+		for name, keys := range map[string][]string{"processes": rm.Processes, "connections": rm.Connections,
+			"containers": rm.Containers, "images": rm.Images, "pods": rm.Pods, "namespaces": rm.Namespaces,
+			"services": rm.Services, "nodes": rm.Nodes} {
+			for _, key := range keys {
+				delete(st.sets[name], key)
+			}
+		}
+	}
+	t.acked = sent.Seq
+}
+
+func hashOf(v any) uint64 {
+	b, _ := json.Marshal(v)
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+func deltaOf[T any](cur []T, key func(*T) string, acked map[string]uint64) (changed []T, removed []string) {
+	seen := make(map[string]struct{}, len(cur))
+	for i := range cur {
+		k := key(&cur[i])
+		seen[k] = struct{}{}
+		if h, ok := acked[k]; !ok || h != hashOf(&cur[i]) {
+			changed = append(changed, cur[i])
+		}
+	}
+	for k := range acked {
+		if _, ok := seen[k]; !ok {
+			removed = append(removed, k)
+		}
+	}
+	sort.Strings(removed)
+	return changed, removed
+}
+
+func commit[T any](st *hashes, name string, items []T, key func(*T) string) {
+	m := st.sets[name]
+	if m == nil {
+		m = map[string]uint64{}
+		st.sets[name] = m
+	}
+	for i := range items {
+		m[key(&items[i])] = hashOf(&items[i])
+	}
+}
+
+// ErrNeedFull is returned by Snapshot.Apply when a delta does not apply to
+// the snapshot (another run, or a base the snapshot does not hold); the
+// console answers with fullReportRequested.
+var ErrNeedFull = errors.New("full report needed")
+
+// Snapshot is what one sensor currently reports, rebuilt from its full and
+// delta reports (the console's view of one sensor).
+type Snapshot struct {
+	SensorID string
+	RunID    string
+	Seq      uint64
+	Report   Report // Kind full, collections keyed below
+	procs    map[string]Process
+	conns    map[string]Connection
+	ctrs     map[string]Container
+	imgs     map[string]Image
+	pods     map[string]Pod
+	nss      map[string]Namespace
+	svcs     map[string]Service
+	nodes    map[string]Node
+}
+
+// Apply applies a validated report to the snapshot.
+func (s *Snapshot) Apply(r *Report) error {
+	if r.Kind == KindDelta {
+		if s.RunID != r.RunID || s.SensorID != r.SensorID || s.Seq != r.BaseSeq || s.procs == nil {
+			return fmt.Errorf("apply delta seq %d on base %d (snapshot run %q seq %d): %w", r.Seq, r.BaseSeq, s.RunID, s.Seq, ErrNeedFull)
+		}
+	} else {
+		*s = Snapshot{SensorID: r.SensorID, RunID: r.RunID,
+			procs: map[string]Process{}, conns: map[string]Connection{}, ctrs: map[string]Container{},
+			imgs: map[string]Image{}, pods: map[string]Pod{}, nss: map[string]Namespace{}, svcs: map[string]Service{}, nodes: map[string]Node{}}
+		s.Report.Host = nil
+	}
+	s.Seq = r.Seq
+	meta := s.Report
+	meta.Version, meta.SensorID, meta.RunID, meta.SensorVersion = r.Version, r.SensorID, r.RunID, r.SensorVersion
+	meta.Seq, meta.Time, meta.IntervalSeconds, meta.Probes, meta.Truncated = r.Seq, r.Time, r.IntervalSeconds, r.Probes, r.Truncated
+	if r.Host != nil {
+		meta.Host = r.Host
+	}
+	s.Report = meta
+	put(s.procs, r.Processes, (*Process).Key)
+	put(s.conns, r.Connections, (*Connection).Key)
+	put(s.ctrs, r.Containers, (*Container).Key)
+	put(s.imgs, r.Images, (*Image).Key)
+	if k := r.Kubernetes; k != nil {
+		put(s.pods, k.Pods, (*Pod).Key)
+		put(s.nss, k.Namespaces, (*Namespace).Key)
+		put(s.svcs, k.Services, (*Service).Key)
+		put(s.nodes, k.Nodes, (*Node).Key)
+		if s.Report.Kubernetes == nil {
+			s.Report.Kubernetes = &Kubernetes{}
+		}
+		s.Report.Kubernetes.ClusterID, s.Report.Kubernetes.ClusterName, s.Report.Kubernetes.NodeName = k.ClusterID, k.ClusterName, k.NodeName
+	}
+	if rm := r.Removed; rm != nil {
+		del(s.procs, rm.Processes)
+		del(s.conns, rm.Connections)
+		del(s.ctrs, rm.Containers)
+		del(s.imgs, rm.Images)
+		del(s.pods, rm.Pods)
+		del(s.nss, rm.Namespaces)
+		del(s.svcs, rm.Services)
+		del(s.nodes, rm.Nodes)
+	}
+	return nil
+}
+
+// Full returns the snapshot as one full report, collections sorted by key.
+func (s *Snapshot) Full() *Report {
+	r := s.Report
+	r.Kind = KindFull
+	r.BaseSeq, r.Removed = 0, nil
+	r.Processes = sorted(s.procs)
+	r.Connections = sorted(s.conns)
+	r.Containers = sorted(s.ctrs)
+	r.Images = sorted(s.imgs)
+	if r.Kubernetes != nil || len(s.pods)+len(s.nss)+len(s.svcs)+len(s.nodes) > 0 {
+		k := Kubernetes{}
+		if r.Kubernetes != nil {
+			k = *r.Kubernetes
+		}
+		k.Pods, k.Namespaces, k.Services, k.Nodes = sorted(s.pods), sorted(s.nss), sorted(s.svcs), sorted(s.nodes)
+		r.Kubernetes = &k
+	}
+	return &r
+}
+
+func put[T any](m map[string]T, items []T, key func(*T) string) {
+	for i := range items {
+		m[key(&items[i])] = items[i]
+	}
+}
+
+func del[T any](m map[string]T, keys []string) {
+	for _, k := range keys {
+		delete(m, k)
+	}
+}
+
+func sorted[T any](m map[string]T) []T {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]T, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
+	}
+	return out
+}
+
+// SortByKey sorts a full report's collections by key, so that reports built
+// in any order compare equal.
+func SortByKey(r *Report) {
+	sortBy(r.Processes, (*Process).Key)
+	sortBy(r.Connections, (*Connection).Key)
+	sortBy(r.Containers, (*Container).Key)
+	sortBy(r.Images, (*Image).Key)
+	if k := r.Kubernetes; k != nil {
+		sortBy(k.Pods, (*Pod).Key)
+		sortBy(k.Namespaces, (*Namespace).Key)
+		sortBy(k.Services, (*Service).Key)
+		sortBy(k.Nodes, (*Node).Key)
+	}
+}
+
+func sortBy[T any](s []T, key func(*T) string) {
+	sort.SliceStable(s, func(i, j int) bool { return key(&s[i]) < key(&s[j]) })
+}

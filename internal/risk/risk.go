@@ -1,0 +1,254 @@
+// Package risk computes the exposure-aware risk of a vulnerability finding
+// on its node: severity (CVSS base) × exploit evidence (CISA KEV, EPSS) ×
+// exposure (is the package loaded by a running process, does that process
+// listen, is the node reachable from the internet). The formula is
+// documented in docs/risk.md; Score explains every factor.
+package risk
+
+import (
+	"fmt"
+	"math"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/riskmap/riskmap/internal/match"
+)
+
+// Exposure is what the topology knows about a node: its processes (with the
+// files they have loaded and the sockets they listen on) and whether the
+// internet pseudo-node reaches it, with the path.
+type Exposure struct {
+	// Known is false when the topology has nothing on the node (not seen
+	// by a sensor, or gone): exposure is then unknown, not absent.
+	Known     bool      `json:"known"`
+	Processes []Process `json:"processes,omitempty"`
+	// Internet is true when the internet pseudo-node reaches the node
+	// through the connection graph; Path is that route (internet first).
+	Internet bool  `json:"internet"`
+	Path     []Hop `json:"path,omitempty"`
+}
+
+// Process is a running process of the node.
+type Process struct {
+	NodeID string `json:"nodeId,omitempty"`
+	PID    int    `json:"pid"`
+	Name   string `json:"name"`
+	// LoadedFiles are absolute paths (in the process's mount namespace) of
+	// the files it has mapped: its executable and shared objects.
+	LoadedFiles []string   `json:"loadedFiles,omitempty"`
+	Listening   []Endpoint `json:"listening,omitempty"`
+}
+
+// Endpoint is a listening socket.
+type Endpoint struct {
+	Proto string `json:"proto"`
+	Addr  string `json:"addr"`
+	Port  int    `json:"port"`
+}
+
+func (e Endpoint) String() string {
+	return fmt.Sprintf("%s %s", e.Proto, joinHostPort(e.Addr, e.Port))
+}
+
+func joinHostPort(h string, p int) string {
+	if strings.Contains(h, ":") {
+		return fmt.Sprintf("[%s]:%d", h, p)
+	}
+	return fmt.Sprintf("%s:%d", h, p)
+}
+
+// Hop is one node on an attack path.
+type Hop struct {
+	NodeID string `json:"nodeId,omitempty"`
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+}
+
+// Exposure multipliers (docs/risk.md).
+const (
+	ExposureUnused    = 0.25 // no running process loads the package
+	ExposureUnknown   = 0.5  // no topology for the node, or the package has no files to look for
+	ExposureInUse     = 0.5  // loaded by a running process that does not listen
+	ExposureListening = 0.75 // loaded by a process listening on a socket
+	ExposureInternet  = 1.0  // ...and the node is reachable from the internet
+)
+
+// Factor is one term of the score, explained.
+type Factor struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Reason string  `json:"reason"`
+}
+
+// Result is a finding's risk on its node.
+type Result struct {
+	Score   float64  `json:"score"` // 0-100
+	Factors []Factor `json:"factors"`
+	// InUse, Listening and Internet are the exposure facts (nil: unknown).
+	InUse     *bool `json:"inUse,omitempty"`
+	Listening *bool `json:"listening,omitempty"`
+	Internet  *bool `json:"internet,omitempty"`
+	// Path is the attack path internet → ... → node → process → package
+	// when the package is loaded by a listening process of an
+	// internet-reachable node (else the longest known prefix).
+	Path []Hop `json:"path,omitempty"`
+}
+
+// Severity weights used when no CVSS score is known (the middle of each
+// band), as in match.RiskOf.
+var severityScore = map[string]float64{
+	match.SeverityCritical: 9.5, match.SeverityHigh: 8.0, match.SeverityMedium: 5.5, match.SeverityLow: 2.5, match.SeverityUnknown: 5.0,
+}
+
+// Severity returns the severity factor: the CVSS base score, else the band.
+func Severity(f *match.Finding) Factor {
+	if f.CVSS != nil && f.CVSS.BaseScore > 0 {
+		return Factor{"severity", f.CVSS.BaseScore, fmt.Sprintf("CVSS %s base score %.1f (%s)", f.CVSS.Version, f.CVSS.BaseScore, f.CVSS.Vector)}
+	}
+	v, ok := severityScore[f.Severity]
+	if !ok {
+		v = severityScore[match.SeverityUnknown]
+	}
+	return Factor{"severity", v, fmt.Sprintf("no CVSS score; severity %q counts as %.1f", f.Severity, v)}
+}
+
+// Exploit returns the exploit-evidence factor: 1 in CISA KEV, else
+// 0.2 + 0.7 × EPSS percentile, else 0.35.
+func Exploit(f *match.Finding) Factor {
+	switch {
+	case f.KEV != nil:
+		r := "in CISA KEV (exploited in the wild) since " + f.KEV.DateAdded
+		if f.KEV.Ransomware {
+			r += ", known ransomware use"
+		}
+		return Factor{"exploit", 1, r}
+	case f.EPSS != nil:
+		v := 0.2 + 0.7*f.EPSS.Percentile
+		return Factor{"exploit", round2(v), fmt.Sprintf("EPSS %.4f (percentile %.0f): 0.2 + 0.7 × %.2f", f.EPSS.Score, 100*f.EPSS.Percentile, f.EPSS.Percentile)}
+	}
+	return Factor{"exploit", 0.35, "no exploit evidence (not in KEV, no EPSS score)"}
+}
+
+// Score computes a finding's risk on a node with exposure ex. files are
+// the package's files in the target (inventory Package.Files; its
+// Locations are added here).
+func Score(f *match.Finding, files []string, ex Exposure, target Hop) Result {
+	sev, exp := Severity(f), Exploit(f)
+	xf, r := exposure(f, PackageFiles(f.Package.Locations, files), ex, target)
+	r.Factors = []Factor{sev, exp, xf}
+	r.Score = math.Round(sev.Value*exp.Value*xf.Value*10*10) / 10
+	return r
+}
+
+func exposure(f *match.Finding, files []string, ex Exposure, target Hop) (Factor, Result) {
+	var r Result
+	if !ex.Known {
+		return Factor{"exposure", ExposureUnknown, "no topology for this node: exposure unknown"}, r
+	}
+	internet := ex.Internet
+	r.Internet = &internet
+	if len(files) == 0 {
+		return Factor{"exposure", ExposureUnknown, "the package lists no files to look for in running processes: use unknown"}, r
+	}
+	var loaders, listeners []Process
+	for _, p := range ex.Processes {
+		if loads(p, files) {
+			loaders = append(loaders, p)
+			if len(p.Listening) > 0 {
+				listeners = append(listeners, p)
+			}
+		}
+	}
+	inUse, listening := len(loaders) > 0, len(listeners) > 0
+	r.InUse, r.Listening = &inUse, &listening
+	switch {
+	case !inUse:
+		return Factor{"exposure", ExposureUnused, "no running process loads the package's files"}, r
+	case !listening:
+		return Factor{"exposure", ExposureInUse, fmt.Sprintf("loaded by %s, which listens on no socket", procNames(loaders))}, r
+	}
+	p := listeners[0]
+	r.Path = append(r.Path, ex.Path...)
+	if len(r.Path) == 0 || r.Path[len(r.Path)-1].NodeID != target.NodeID {
+		r.Path = append(r.Path, target)
+	}
+	r.Path = append(r.Path, Hop{NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])},
+		Hop{Kind: "package", Name: f.Package.Name + " " + f.Package.Version})
+	if !internet {
+		return Factor{"exposure", ExposureListening, fmt.Sprintf("loaded by %s listening on %s; node not reachable from the internet", procNames(listeners), p.Listening[0])}, r
+	}
+	return Factor{"exposure", ExposureInternet, fmt.Sprintf("loaded by %s listening on %s, and the node is reachable from the internet", procNames(listeners), p.Listening[0])}, r
+}
+
+func procNames(ps []Process) string {
+	var names []string
+	for _, p := range ps {
+		names = append(names, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))
+	}
+	sort.Strings(names)
+	if len(names) > 3 {
+		names = append(names[:3], fmt.Sprintf("%d more", len(names)-3))
+	}
+	return strings.Join(names, ", ")
+}
+
+// PackageFiles are the absolute paths that belong to a package: where it
+// was found (a Go binary, a jar, a .so; locations are relative to the
+// target root) and the files it owns. Metadata locations (dist-info,
+// egg-info, package.json) stand for the directory of the package's code
+// (see loads).
+func PackageFiles(locations, owned []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range append(append([]string(nil), locations...), owned...) {
+		if l == "" {
+			continue
+		}
+		abs := path.Clean("/" + l)
+		if !seen[abs] {
+			seen[abs] = true
+			out = append(out, abs)
+		}
+	}
+	return out
+}
+
+// loads reports whether process p has one of the package's files (or a
+// file under the package's directory, for metadata locations) mapped.
+func loads(p Process, files []string) bool {
+	for _, lf := range p.LoadedFiles {
+		lf = path.Clean("/" + lf)
+		for _, f := range files {
+			if lf == f {
+				return true
+			}
+			if dir, ok := codeDir(f); ok && strings.HasPrefix(lf, dir+"/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// codeDir maps a metadata location to the directory of the package's code:
+// site-packages/foo-1.0.dist-info/METADATA → site-packages/foo.
+func codeDir(f string) (string, bool) {
+	dir := path.Dir(f)
+	base := path.Base(dir)
+	for _, suf := range []string{".dist-info", ".egg-info"} {
+		if strings.HasSuffix(base, suf) {
+			name := strings.TrimSuffix(base, suf)
+			if i := strings.Index(name, "-"); i > 0 {
+				name = name[:i]
+			}
+			return path.Join(path.Dir(dir), strings.ToLower(name)), true
+		}
+	}
+	if path.Base(f) == "package.json" {
+		return dir, true
+	}
+	return "", false
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }

@@ -1,0 +1,82 @@
+package risk
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/riskmap/riskmap/internal/match"
+)
+
+func TestScore(t *testing.T) {
+	vuln := match.Finding{ID: "GO-2023-0001", Severity: match.SeverityHigh,
+		CVSS:    &match.CVSSInfo{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", BaseScore: 9.8},
+		EPSS:    &match.EPSSInfo{CVE: "CVE-2023-1", Score: 0.5, Percentile: 0.9},
+		Package: match.PackageRef{Name: "stdlib", Version: "1.19.0", Locations: []string{"usr/local/bin/app"}}}
+	kev := vuln
+	kev.KEV = &match.KEVInfo{CVE: "CVE-2023-1", DateAdded: "2024-01-01"}
+	noEvidence := match.Finding{ID: "X", Severity: match.SeverityMedium, Package: match.PackageRef{Name: "p", Version: "1"}}
+	py := match.Finding{ID: "PYSEC-1", Severity: match.SeverityLow, Package: match.PackageRef{Name: "flask", Version: "0.1",
+		Locations: []string{"usr/lib/python3/site-packages/Flask-0.1.dist-info/METADATA"}}}
+	target := Hop{NodeID: "c1", Kind: "container", Name: "web"}
+	listener := Process{PID: 7, Name: "app", LoadedFiles: []string{"/usr/local/bin/app", "/lib/libc.so.6"},
+		Listening: []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 8080}}}
+	idle := Process{PID: 9, Name: "app", LoadedFiles: []string{"/usr/local/bin/app"}}
+	other := Process{PID: 3, Name: "sh", LoadedFiles: []string{"/bin/sh"}, Listening: []Endpoint{{Proto: "tcp", Addr: "::", Port: 22}}}
+	pyProc := Process{PID: 4, Name: "python3", LoadedFiles: []string{"/usr/lib/python3/site-packages/flask/_speedups.so"}}
+	internetPath := []Hop{{Kind: "internet", Name: "The Internet"}, {NodeID: "h1", Kind: "host", Name: "h1"}, target}
+
+	tests := []struct {
+		name      string
+		f         match.Finding
+		ex        Exposure
+		wantScore float64
+		wantX     float64
+		wantPath  int
+	}{
+		{"unknown_topology", vuln, Exposure{}, 9.8 * 0.83 * 0.5 * 10, ExposureUnknown, 0},
+		{"unused", vuln, Exposure{Known: true, Processes: []Process{other}}, 9.8 * 0.83 * 0.25 * 10, ExposureUnused, 0},
+		{"in_use_not_listening", vuln, Exposure{Known: true, Processes: []Process{idle, other}}, 9.8 * 0.83 * 0.5 * 10, ExposureInUse, 0},
+		{"listening", vuln, Exposure{Known: true, Processes: []Process{listener}}, 9.8 * 0.83 * 0.75 * 10, ExposureListening, 3},
+		{"listening_internet", vuln, Exposure{Known: true, Internet: true, Path: internetPath, Processes: []Process{listener}}, 9.8 * 0.83 * 10, ExposureInternet, 5},
+		{"kev_internet", kev, Exposure{Known: true, Internet: true, Path: internetPath, Processes: []Process{listener}}, 98, ExposureInternet, 5},
+		{"no_evidence_no_files", noEvidence, Exposure{Known: true}, 5.5 * 0.35 * 0.5 * 10, ExposureUnknown, 0},
+		{"python_code_dir_loaded", py, Exposure{Known: true, Processes: []Process{pyProc}}, 2.5 * 0.35 * 0.5 * 10, ExposureInUse, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Score(&tt.f, nil, tt.ex, target)
+			want := float64(int(tt.wantScore*10+0.5)) / 10
+			if r.Score != want {
+				t.Errorf("score %v, want %v (%+v)", r.Score, want, r.Factors)
+			}
+			if r.Factors[2].Value != tt.wantX {
+				t.Errorf("exposure %v (%s), want %v", r.Factors[2].Value, r.Factors[2].Reason, tt.wantX)
+			}
+			if len(r.Path) != tt.wantPath {
+				t.Errorf("path %+v, want %d hops", r.Path, tt.wantPath)
+			}
+		})
+	}
+}
+
+func TestScoreExplains(t *testing.T) {
+	f := match.Finding{ID: "CVE-1", Severity: match.SeverityCritical, KEV: &match.KEVInfo{DateAdded: "2024-02-02", Ransomware: true},
+		Package: match.PackageRef{Name: "openssl", Version: "3.0.0"}}
+	r := Score(&f, []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3"}, Exposure{Known: true, Processes: []Process{
+		{PID: 1, Name: "nginx", LoadedFiles: []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3"}, Listening: []Endpoint{{"tcp", "0.0.0.0", 443}}}}},
+		Hop{NodeID: "h", Kind: "host", Name: "web1"})
+	want := []Factor{
+		{"severity", 9.5, `no CVSS score; severity "critical" counts as 9.5`},
+		{"exploit", 1, "in CISA KEV (exploited in the wild) since 2024-02-02, known ransomware use"},
+		{"exposure", 0.75, "loaded by nginx (pid 1) listening on tcp 0.0.0.0:443; node not reachable from the internet"},
+	}
+	if d := cmp.Diff(want, r.Factors); d != "" {
+		t.Errorf("factors (-want +got):\n%s", d)
+	}
+	wantPath := []Hop{{NodeID: "h", Kind: "host", Name: "web1"}, {Kind: "process", Name: "nginx (pid 1, listening on tcp 0.0.0.0:443)"},
+		{Kind: "package", Name: "openssl 3.0.0"}}
+	if d := cmp.Diff(wantPath, r.Path); d != "" {
+		t.Errorf("path (-want +got):\n%s", d)
+	}
+}

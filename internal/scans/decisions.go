@@ -1,0 +1,217 @@
+package scans
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/store"
+)
+
+// Decision statuses.
+const (
+	DecisionAccepted    = "accepted"
+	DecisionNotAffected = "not_affected"
+)
+
+// Justifications of a not-affected decision (OpenVEX v0.2.0).
+var Justifications = []string{
+	"component_not_present", "vulnerable_code_not_present", "vulnerable_code_not_in_execute_path",
+	"vulnerable_code_cannot_be_controlled_by_adversary", "inline_mitigations_already_exist",
+}
+
+// Decision accepts a vulnerability or marks it not affected, for one
+// package and/or node or everywhere, with a reason and an optional expiry.
+// Every findings query, count and the top list honour it while it lasts.
+type Decision struct {
+	ID            string     `json:"id"`
+	VulnID        string     `json:"vulnId"`
+	Package       string     `json:"package,omitempty"`
+	NodeID        string     `json:"nodeId,omitempty"`
+	Status        string     `json:"status"`
+	Justification string     `json:"justification,omitempty"`
+	Reason        string     `json:"reason"`
+	ExpiresAt     *time.Time `json:"expiresAt,omitempty"`
+	CreatedBy     string     `json:"createdBy"`
+	CreatedAt     time.Time  `json:"createdAt"`
+}
+
+func (d Decision) covers(f *NodeFinding, now time.Time) bool {
+	if d.ExpiresAt != nil && !d.ExpiresAt.After(now) {
+		return false
+	}
+	if d.Package != "" && d.Package != f.Finding.Package.Name {
+		return false
+	}
+	if d.NodeID != "" && d.NodeID != f.NodeID {
+		return false
+	}
+	return slices.Contains(f.Finding.AllIDs(), d.VulnID)
+}
+
+// DecisionInput is what a user submits.
+type DecisionInput struct {
+	VulnID        string     `json:"vulnId" minLength:"1" maxLength:"200"`
+	Package       string     `json:"package,omitempty" maxLength:"500"`
+	NodeID        string     `json:"nodeId,omitempty" maxLength:"200"`
+	Status        string     `json:"status" enum:"accepted,not_affected"`
+	Justification string     `json:"justification,omitempty" maxLength:"100"`
+	Reason        string     `json:"reason" minLength:"1" maxLength:"2000"`
+	ExpiresAt     *time.Time `json:"expiresAt,omitempty"`
+}
+
+// Decide stores a decision.
+func (s *Service) Decide(ctx context.Context, in DecisionInput, by string) (Decision, error) {
+	now := s.now()
+	in.VulnID, in.Reason = strings.TrimSpace(in.VulnID), strings.TrimSpace(in.Reason)
+	switch {
+	case in.VulnID == "" || strings.ContainsAny(in.VulnID, "|%_ "):
+		return Decision{}, fmt.Errorf("%w: vulnId %q", ErrInvalid, in.VulnID)
+	case in.Reason == "":
+		return Decision{}, fmt.Errorf("%w: a decision needs a reason", ErrInvalid)
+	case in.Status != DecisionAccepted && in.Status != DecisionNotAffected:
+		return Decision{}, fmt.Errorf("%w: status %q (want accepted or not_affected)", ErrInvalid, in.Status)
+	case in.Status == DecisionNotAffected && !slices.Contains(Justifications, in.Justification):
+		return Decision{}, fmt.Errorf("%w: not_affected needs a justification, one of %s", ErrInvalid, strings.Join(Justifications, ", "))
+	case in.Status == DecisionAccepted && in.Justification != "":
+		return Decision{}, fmt.Errorf("%w: justification is only for not_affected", ErrInvalid)
+	case in.ExpiresAt != nil && !in.ExpiresAt.After(now):
+		return Decision{}, fmt.Errorf("%w: expiresAt %s is in the past", ErrInvalid, in.ExpiresAt.Format(time.RFC3339))
+	}
+	d := Decision{ID: store.NewID(now), VulnID: in.VulnID, Package: in.Package, NodeID: in.NodeID, Status: in.Status,
+		Justification: in.Justification, Reason: in.Reason, CreatedBy: by, CreatedAt: now.UTC().Truncate(time.Millisecond)}
+	var exp any
+	if in.ExpiresAt != nil {
+		t := in.ExpiresAt.UTC().Truncate(time.Millisecond)
+		d.ExpiresAt = &t
+		exp = store.Millis(t)
+	}
+	err := s.st.Tx(ctx, func(tx store.Querier) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO finding_decisions (id, vuln_id, package_name, node_id, status, justification, reason, expires_at, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.VulnID, d.Package, d.NodeID, d.Status, d.Justification, d.Reason, exp, by, store.Millis(now))
+		return err
+	})
+	if err != nil {
+		return Decision{}, fmt.Errorf("store decision on %s: %w", in.VulnID, err)
+	}
+	return d, nil
+}
+
+// Decisions lists every decision, newest first (expired ones included).
+func (s *Service) Decisions(ctx context.Context) ([]Decision, error) {
+	rows, err := s.st.Read().QueryContext(ctx, `SELECT id, vuln_id, package_name, node_id, status, justification, reason, expires_at, created_by, created_at
+		FROM finding_decisions ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list decisions: %w", err)
+	}
+	defer rows.Close()
+	out := []Decision{}
+	for rows.Next() {
+		var d Decision
+		var exp sql.NullInt64
+		var created int64
+		if err := rows.Scan(&d.ID, &d.VulnID, &d.Package, &d.NodeID, &d.Status, &d.Justification, &d.Reason, &exp, &d.CreatedBy, &created); err != nil {
+			return nil, fmt.Errorf("list decisions: %w", err)
+		}
+		d.ExpiresAt, d.CreatedAt = ptime(exp), store.FromMillis(created)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeleteDecision revokes a decision.
+func (s *Service) DeleteDecision(ctx context.Context, id string) error {
+	return s.st.Tx(ctx, func(tx store.Querier) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM finding_decisions WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("delete decision %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("decision %s: %w", id, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// WriteOpenVEX writes the unexpired decisions as an OpenVEX v0.2.0
+// document; products are the package URLs of the current findings each
+// decision covers (or the package name when none is seen now).
+func (s *Service) WriteOpenVEX(ctx context.Context, w io.Writer, author string) error {
+	ds, err := s.Decisions(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	type product struct {
+		ID string `json:"@id"`
+	}
+	type statement struct {
+		Vulnerability struct {
+			Name string `json:"name"`
+		} `json:"vulnerability"`
+		Products        []product `json:"products"`
+		Status          string    `json:"status"`
+		Justification   string    `json:"justification,omitempty"`
+		ImpactStatement string    `json:"impact_statement,omitempty"`
+		ActionStatement string    `json:"action_statement,omitempty"`
+		Timestamp       string    `json:"timestamp"`
+	}
+	doc := struct {
+		Context    string      `json:"@context"`
+		ID         string      `json:"@id"`
+		Author     string      `json:"author"`
+		Timestamp  string      `json:"timestamp"`
+		Version    int         `json:"version"`
+		Tooling    string      `json:"tooling"`
+		Statements []statement `json:"statements"`
+	}{Context: "https://openvex.dev/ns/v0.2.0", ID: "https://riskmap.dev/vex/console-" + store.NewID(now), Author: author,
+		Timestamp: now.Format(time.RFC3339), Version: 1, Tooling: "riskmap console " + s.version, Statements: []statement{}}
+	for _, d := range ds {
+		if d.ExpiresAt != nil && !d.ExpiresAt.After(now) {
+			continue
+		}
+		fs, _, err := s.Findings(ctx, FindingFilter{VulnID: d.VulnID, Package: d.Package, NodeID: d.NodeID, IncludeSuppressed: true, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		var prods []product
+		for _, f := range fs {
+			id := f.Finding.Package.PURL
+			if id == "" {
+				id = f.Finding.Package.Name + "@" + f.Finding.Package.Version
+			}
+			if !seen[id] {
+				seen[id] = true
+				prods = append(prods, product{id})
+			}
+		}
+		if len(prods) == 0 {
+			name := d.Package
+			if name == "" {
+				name = "*"
+			}
+			prods = []product{{name}}
+		}
+		slices.SortFunc(prods, func(a, b product) int { return strings.Compare(a.ID, b.ID) })
+		st := statement{Products: prods, Timestamp: d.CreatedAt.Format(time.RFC3339)}
+		st.Vulnerability.Name = d.VulnID
+		if d.Status == DecisionNotAffected {
+			st.Status, st.Justification, st.ImpactStatement = "not_affected", d.Justification, d.Reason
+		} else {
+			st.Status, st.ActionStatement = "affected", "risk accepted: "+d.Reason
+			if d.ExpiresAt != nil {
+				st.ActionStatement += " (until " + d.ExpiresAt.Format(time.RFC3339) + ")"
+			}
+		}
+		doc.Statements = append(doc.Statements, st)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}

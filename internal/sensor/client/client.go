@@ -1,0 +1,417 @@
+// Package client is the sensor's side of the console protocol
+// (API-CONTRACT.md, "Sensor protocol"): it exchanges the sensor's API key
+// for short-lived tokens and refreshes them, pushes gzip reports, polls for
+// commands, reports scan status and uploads inventories. TLS is always
+// verified: against the system roots (or a given CA), or, for a console
+// with a self-signed certificate, against the pinned SHA-256 of its leaf
+// certificate. There is no way to turn verification off. Responses are
+// size-limited and validated; a malformed answer is an error, never a
+// crash.
+package client
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/inventory"
+)
+
+// Config configures the client.
+type Config struct {
+	// ConsoleURL is the console's https:// base URL.
+	ConsoleURL string
+	// APIKey is the sensor's API key.
+	APIKey string
+	// PinSHA256 is the hex SHA-256 of the console's leaf certificate (DER),
+	// as the console prints it. When set, the certificate must match it
+	// exactly; otherwise it is verified against RootCAs.
+	PinSHA256 string
+	// RootCAs verifies the console when no pin is given (nil: system roots).
+	RootCAs *x509.CertPool
+	// Timeout bounds each request (default 30 s).
+	Timeout time.Duration
+	// MaxResponseBytes bounds response bodies (default 1 MiB).
+	MaxResponseBytes int64
+	// UserAgent is sent with every request.
+	UserAgent string
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Client talks to one console. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	base *url.URL
+	http *http.Client
+
+	mu      sync.Mutex
+	access  string
+	refresh string
+	expires time.Time
+}
+
+// New validates cfg and returns a client; it does not connect yet.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(cfg.ConsoleURL)
+	if err != nil {
+		return nil, fmt.Errorf("console URL %q: %w", cfg.ConsoleURL, err)
+	}
+	if u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("console URL %q: must be https://host[:port] (the sensor only speaks TLS)", cfg.ConsoleURL)
+	}
+	if cfg.APIKey == "" {
+		return nil, errors.New("API key: missing")
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs}
+	if cfg.PinSHA256 != "" {
+		pin, err := ParsePin(cfg.PinSHA256)
+		if err != nil {
+			return nil, err
+		}
+		// Verification is by the pin: the chain is not checked against
+		// roots (the certificate is self-signed), but the leaf must be
+		// exactly the pinned one and currently valid.
+		tc.InsecureSkipVerify = true
+		now := cfg.Now
+		if now == nil {
+			now = time.Now
+		}
+		tc.VerifyConnection = func(cs tls.ConnectionState) error { return verifyPin(cs, pin, now()) }
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = 1 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "riskmap-sensor"
+	}
+	tr := &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true,
+		MaxIdleConns: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
+		ResponseHeaderTimeout: cfg.Timeout}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return &Client{cfg: cfg, base: u, http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+}
+
+// ParsePin parses a hex SHA-256 fingerprint; colons and case are ignored.
+func ParsePin(s string) ([]byte, error) {
+	clean := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), ":", ""))
+	b, err := hex.DecodeString(clean)
+	if err != nil || len(b) != sha256.Size {
+		return nil, fmt.Errorf("console certificate pin %q: want the 64 hex digits of a SHA-256", s)
+	}
+	return b, nil
+}
+
+// Fingerprint returns the pin of a DER certificate, as ParsePin reads it.
+func Fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
+// PinnedTLS returns a TLS configuration that accepts exactly the
+// certificate with the given fingerprint (for tools and tests that talk to
+// a self-signed console).
+func PinnedTLS(fingerprint string) (*tls.Config, error) {
+	pin, err := ParsePin(fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error { return verifyPin(cs, pin, time.Now()) }}, nil
+}
+
+// ErrPinMismatch is returned when the console presents another certificate.
+var ErrPinMismatch = errors.New("console certificate does not match the pinned SHA-256")
+
+func verifyPin(cs tls.ConnectionState, pin []byte, now time.Time) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("console presented no certificate")
+	}
+	leaf := cs.PeerCertificates[0]
+	sum := sha256.Sum256(leaf.Raw)
+	if subtle.ConstantTimeCompare(sum[:], pin) != 1 {
+		return fmt.Errorf("%w: got %s", ErrPinMismatch, hex.EncodeToString(sum[:]))
+	}
+	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return fmt.Errorf("pinned console certificate is not valid now (valid %s to %s)", leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// StatusError is a non-success answer from the console.
+type StatusError struct {
+	Op         string
+	Code       int
+	Detail     string
+	RetryAfter time.Duration
+}
+
+func (e *StatusError) Error() string {
+	s := fmt.Sprintf("%s: console answered %d %s", e.Op, e.Code, http.StatusText(e.Code))
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
+}
+
+// Tokens is the console's answer to a token exchange or refresh.
+type Tokens struct {
+	AccessToken  string `json:"accessToken"`
+	RefreshToken string `json:"refreshToken"`
+	TokenType    string `json:"tokenType"`
+	ExpiresIn    int    `json:"expiresIn"`
+}
+
+// token returns a valid access token, exchanging the key or refreshing as
+// needed. Tokens are refreshed at 80% of their lifetime.
+func (c *Client) token(ctx context.Context, force bool) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	if !force && c.access != "" && now.Before(c.expires) {
+		return c.access, nil
+	}
+	var t Tokens
+	var err error
+	if c.refresh != "" && !force {
+		err = c.postJSON(ctx, "refresh token", "/api/v1/auth/refresh", "", map[string]string{"refreshToken": c.refresh}, &t)
+		if err != nil {
+			c.cfg.Logger.Info("token refresh failed, exchanging the API key again", "err", err)
+		}
+	}
+	if c.refresh == "" || force || err != nil {
+		err = c.postJSON(ctx, "exchange API key", "/api/v1/auth/token", "", map[string]string{"apiKey": c.cfg.APIKey}, &t)
+	}
+	if err != nil {
+		c.access, c.refresh = "", ""
+		return "", err
+	}
+	if t.AccessToken == "" || t.ExpiresIn <= 0 || (t.TokenType != "" && !strings.EqualFold(t.TokenType, "Bearer")) {
+		c.access, c.refresh = "", ""
+		return "", fmt.Errorf("token answer: want a Bearer accessToken with a positive expiresIn, got type %q expiresIn %d", t.TokenType, t.ExpiresIn)
+	}
+	c.access, c.refresh = t.AccessToken, t.RefreshToken
+	c.expires = now.Add(time.Duration(float64(t.ExpiresIn)*0.8) * time.Second)
+	return c.access, nil
+}
+
+func (c *Client) postJSON(ctx context.Context, op, path, tok string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return c.do(ctx, op, http.MethodPost, path, tok, b, "", out)
+}
+
+// do sends one request and decodes a JSON answer into out (nil: none).
+func (c *Client) do(ctx context.Context, op, method, path, tok string, body []byte, encoding string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
+	if err != nil {
+		return fmt.Errorf("%s: read answer: %w", op, err)
+	}
+	if int64(len(raw)) > c.cfg.MaxResponseBytes {
+		return fmt.Errorf("%s: %w: more than %d bytes", op, ErrOversized, c.cfg.MaxResponseBytes)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		se := &StatusError{Op: op, Code: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.cfg.Now())}
+		var prob struct {
+			Title  string `json:"title"`
+			Detail string `json:"detail"`
+		}
+		if json.Unmarshal(raw, &prob) == nil {
+			se.Detail = strings.TrimSpace(prob.Title + ": " + prob.Detail)
+			se.Detail = strings.Trim(se.Detail, ": ")
+		}
+		if len(se.Detail) > 300 {
+			se.Detail = se.Detail[:300]
+		}
+		return se
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s: %w: %v", op, ErrMalformed, err)
+	}
+	return nil
+}
+
+// ErrOversized and ErrMalformed mark console answers the sensor ignored.
+var (
+	ErrOversized = errors.New("oversized console answer")
+	ErrMalformed = errors.New("malformed console answer")
+)
+
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return min(time.Duration(s)*time.Second, time.Hour)
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), time.Hour)
+	}
+	return 0
+}
+
+// Authenticate exchanges the API key for tokens now (the sensor does it at
+// start-up, so a wrong key or certificate shows at once).
+func (c *Client) Authenticate(ctx context.Context) error {
+	_, err := c.token(ctx, true)
+	return err
+}
+
+// authed runs a request with a token, re-exchanging the key once on 401.
+func (c *Client) authed(ctx context.Context, op, method, path string, body []byte, encoding string, out any) error {
+	tok, err := c.token(ctx, false)
+	if err != nil {
+		return err
+	}
+	err = c.do(ctx, op, method, path, tok, body, encoding, out)
+	var se *StatusError
+	if errors.As(err, &se) && se.Code == http.StatusUnauthorized {
+		if tok, err = c.token(ctx, true); err != nil {
+			return err
+		}
+		err = c.do(ctx, op, method, path, tok, body, encoding, out)
+	}
+	return err
+}
+
+// Ack is the console's answer to a report.
+type Ack struct {
+	NextReportSeconds   int  `json:"nextReportSeconds"`
+	FullReportRequested bool `json:"fullReportRequested"`
+}
+
+// PushReport sends a gzip-compressed report.
+func (c *Client) PushReport(ctx context.Context, gz []byte) (Ack, error) {
+	var a Ack
+	err := c.authed(ctx, "push report", http.MethodPost, "/api/v1/sensor/reports", gz, "gzip", &a)
+	if err != nil {
+		return Ack{}, err
+	}
+	if a.NextReportSeconds < 0 || a.NextReportSeconds > 24*3600 {
+		return Ack{}, fmt.Errorf("push report: %w: nextReportSeconds %d", ErrMalformed, a.NextReportSeconds)
+	}
+	return a, nil
+}
+
+// Target is what a scan command names.
+type Target struct {
+	Kind string `json:"kind"` // host, container, image
+	Ref  string `json:"ref"`
+}
+
+// Command is one instruction from the console.
+type Command struct {
+	ID     string `json:"id"`
+	Kind   string `json:"kind"` // scan, cancel
+	ScanID string `json:"scanId"`
+	Target Target `json:"target"`
+}
+
+// MaxCommands bounds the commands accepted from one poll.
+const MaxCommands = 100
+
+// PollCommands asks for commands, offering freeSlots scan slots.
+func (c *Client) PollCommands(ctx context.Context, sensorID string, freeSlots int) ([]Command, error) {
+	var out struct {
+		Commands []Command `json:"commands"`
+	}
+	b, _ := json.Marshal(map[string]any{"sensorId": sensorID, "freeScanSlots": freeSlots})
+	if err := c.authed(ctx, "poll commands", http.MethodPost, "/api/v1/sensor/commands/poll", b, "", &out); err != nil {
+		return nil, err
+	}
+	if len(out.Commands) > MaxCommands {
+		return nil, fmt.Errorf("poll commands: %w: %d commands", ErrMalformed, len(out.Commands))
+	}
+	for i, cmd := range out.Commands {
+		if cmd.ID == "" || cmd.ScanID == "" || (cmd.Kind != "scan" && cmd.Kind != "cancel") {
+			return nil, fmt.Errorf("poll commands: %w: command %d: id %q kind %q scanId %q", ErrMalformed, i, cmd.ID, cmd.Kind, cmd.ScanID)
+		}
+		if cmd.Kind == "scan" && cmd.Target.Kind != "host" && cmd.Target.Kind != "container" && cmd.Target.Kind != "image" {
+			return nil, fmt.Errorf("poll commands: %w: command %s: target kind %q", ErrMalformed, cmd.ID, cmd.Target.Kind)
+		}
+	}
+	return out.Commands, nil
+}
+
+// Scan statuses.
+const (
+	StatusRunning   = "running"
+	StatusComplete  = "complete"
+	StatusFailed    = "error"
+	StatusCancelled = "cancelled"
+)
+
+// ScanStatus is a scan's state; sent every 15 s while running (heartbeat).
+type ScanStatus struct {
+	Status   string  `json:"status"`
+	Message  string  `json:"message,omitempty"`
+	Progress float64 `json:"progress"`
+}
+
+// SetScanStatus reports a scan's status.
+func (c *Client) SetScanStatus(ctx context.Context, scanID string, st ScanStatus) error {
+	b, _ := json.Marshal(st)
+	return c.authed(ctx, "scan "+scanID+" status", http.MethodPost, "/api/v1/sensor/scans/"+url.PathEscape(scanID)+"/status", b, "", nil)
+}
+
+// UploadInventory uploads a scan's inventory, gzip-compressed.
+func (c *Client) UploadInventory(ctx context.Context, scanID string, inv *inventory.Inventory) error {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(inv); err != nil {
+		return fmt.Errorf("upload inventory of scan %s: %w", scanID, err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("upload inventory of scan %s: %w", scanID, err)
+	}
+	return c.authed(ctx, "upload inventory of scan "+scanID, http.MethodPut, "/api/v1/sensor/scans/"+url.PathEscape(scanID)+"/inventory", buf.Bytes(), "gzip", nil)
+}

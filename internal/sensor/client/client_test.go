@@ -1,0 +1,200 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/sensor/client/consoletest"
+)
+
+var ctx = context.Background()
+
+func newClient(t *testing.T, con *consoletest.Console, mod func(*client.Config)) *client.Client {
+	t.Helper()
+	cfg := client.Config{ConsoleURL: con.URL(), APIKey: con.APIKey, PinSHA256: con.Pin(), Timeout: 10 * time.Second}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func testReport(seq uint64) []byte {
+	r := &report.Report{Version: report.Version, SensorID: "s1", RunID: "r1", Seq: seq, Kind: report.KindFull, Time: time.Now().UTC(),
+		Processes: []report.Process{{PID: 1, Name: "init", StartTicks: 1}}}
+	b, err := report.Marshal(r, report.DefaultLimits())
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestNewRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  client.Config
+		want string
+	}{
+		{name: "plain_http", cfg: client.Config{ConsoleURL: "http://127.0.0.1:8443", APIKey: "k"}, want: "must be https"},
+		{name: "no_key", cfg: client.Config{ConsoleURL: "https://127.0.0.1:8443"}, want: "API key: missing"},
+		{name: "short_pin", cfg: client.Config{ConsoleURL: "https://127.0.0.1:8443", APIKey: "k", PinSHA256: "abcd"}, want: "64 hex digits"},
+		{name: "non_hex_pin", cfg: client.Config{ConsoleURL: "https://127.0.0.1:8443", APIKey: "k", PinSHA256: strings.Repeat("zz", 32)}, want: "64 hex digits"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := client.New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTLSIsAlwaysVerified(t *testing.T) {
+	con := consoletest.Start(t)
+	// Pinned: works, with the pin in upper case with colons too.
+	pin := strings.ToUpper(con.Pin())
+	var colons []string
+	for i := 0; i < len(pin); i += 2 {
+		colons = append(colons, pin[i:i+2])
+	}
+	c := newClient(t, con, func(cfg *client.Config) { cfg.PinSHA256 = strings.Join(colons, ":") })
+	if _, err := c.PushReport(ctx, testReport(1)); err != nil {
+		t.Fatalf("pinned console: %v", err)
+	}
+	// Another pin: refused.
+	other := strings.Repeat("ab", 32)
+	c = newClient(t, con, func(cfg *client.Config) { cfg.PinSHA256 = other })
+	if _, err := c.PushReport(ctx, testReport(1)); !errors.Is(err, client.ErrPinMismatch) {
+		t.Fatalf("wrong pin: err = %v, want ErrPinMismatch", err)
+	}
+	// No pin: the self-signed certificate is not trusted by the system roots.
+	c = newClient(t, con, func(cfg *client.Config) { cfg.PinSHA256 = "" })
+	if _, err := c.PushReport(ctx, testReport(1)); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("unpinned self-signed console: err = %v, want a certificate error", err)
+	}
+}
+
+func TestTokensRefreshAndReexchange(t *testing.T) {
+	con := consoletest.Start(t)
+	con.TokenTTL = 100
+	now := time.Now()
+	c := newClient(t, con, func(cfg *client.Config) { cfg.Now = func() time.Time { return now } })
+	for i := range 3 {
+		if _, err := c.PushReport(ctx, testReport(uint64(i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ex, rf, _ := con.Counts(); ex != 1 || rf != 0 {
+		t.Fatalf("exchanges %d refreshes %d, want 1 and 0 (token reused)", ex, rf)
+	}
+	now = now.Add(81 * time.Second) // past 80% of the lifetime: refresh
+	if _, err := c.PushReport(ctx, testReport(4)); err != nil {
+		t.Fatal(err)
+	}
+	if ex, rf, _ := con.Counts(); ex != 1 || rf != 1 {
+		t.Fatalf("exchanges %d refreshes %d, want 1 and 1", ex, rf)
+	}
+	con.ExpireTokens() // 401: the key is exchanged again and the call retried
+	if _, err := c.PushReport(ctx, testReport(5)); err != nil {
+		t.Fatal(err)
+	}
+	if ex, _, _ := con.Counts(); ex != 2 {
+		t.Fatalf("exchanges %d, want 2 after a 401", ex)
+	}
+	bad := newClient(t, con, func(cfg *client.Config) { cfg.APIKey = "wrong" })
+	var se *client.StatusError
+	if _, err := bad.PushReport(ctx, testReport(1)); !errors.As(err, &se) || se.Code != 401 || !strings.Contains(err.Error(), "unknown API key") {
+		t.Fatalf("wrong key: err = %v", err)
+	}
+}
+
+func TestBadAnswersAreErrorsNotCrashes(t *testing.T) {
+	con := consoletest.Start(t)
+	c := newClient(t, con, nil)
+	tests := []struct {
+		fault consoletest.Fault
+		want  error
+		code  int
+	}{
+		{fault: consoletest.Malformed, want: client.ErrMalformed},
+		{fault: consoletest.Oversized, want: client.ErrOversized},
+		{fault: consoletest.Overloaded, code: 429},
+	}
+	for _, tc := range tests {
+		con.SetFault(tc.fault)
+		_, err := c.PushReport(ctx, testReport(1))
+		_, perr := c.PollCommands(ctx, "s1", 1)
+		for _, e := range []error{err, perr} {
+			var se *client.StatusError
+			switch {
+			case tc.want != nil && !errors.Is(e, tc.want):
+				t.Errorf("fault %d: err = %v, want %v", tc.fault, e, tc.want)
+			case tc.code != 0 && (!errors.As(e, &se) || se.Code != tc.code || se.RetryAfter != time.Second):
+				t.Errorf("fault %d: err = %v, want %d with Retry-After 1s", tc.fault, e, tc.code)
+			}
+		}
+	}
+	con.SetFault(consoletest.None)
+	if _, err := c.PushReport(ctx, testReport(1)); err != nil {
+		t.Fatalf("after faults: %v", err)
+	}
+}
+
+func TestCommandsStatusAndInventory(t *testing.T) {
+	con := consoletest.Start(t)
+	c := newClient(t, con, nil)
+	con.Queue(client.Command{ID: "c1", Kind: "scan", ScanID: "s1", Target: client.Target{Kind: "host", Ref: "/"}},
+		client.Command{ID: "c2", Kind: "scan", ScanID: "s2", Target: client.Target{Kind: "image", Ref: "debian:12"}},
+		client.Command{ID: "c3", Kind: "cancel", ScanID: "s0"})
+	got, err := c.PollCommands(ctx, "sensor-1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []client.Command{{ID: "c1", Kind: "scan", ScanID: "s1", Target: client.Target{Kind: "host", Ref: "/"}}, {ID: "c3", Kind: "cancel", ScanID: "s0"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("first poll with 1 slot (-want +got):\n%s", diff)
+	}
+	if err := c.SetScanStatus(ctx, "s1", client.ScanStatus{Status: client.StatusRunning, Progress: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	inv := &inventory.Inventory{SchemaVersion: inventory.SchemaVersion, Target: inventory.Target{Kind: "host", Ref: "/"},
+		Packages: []inventory.Package{{Name: "openssl", Version: "3.0.15-1~deb12u1", Ecosystem: "Debian:12"}}}
+	if err := c.UploadInventory(ctx, "s1", inv); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(inv, con.Inventory("s1")); diff != "" {
+		t.Errorf("uploaded inventory (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]client.ScanStatus{{Status: "running", Progress: 0.5}}, con.Statuses("s1")); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+}
+
+func TestReportRoundTripThroughConsole(t *testing.T) {
+	con := consoletest.Start(t)
+	c := newClient(t, con, nil)
+	ack, err := c.PushReport(ctx, testReport(1))
+	if err != nil || ack.NextReportSeconds != 1 {
+		t.Fatalf("ack %+v, %v", ack, err)
+	}
+	snap := con.Snapshot()
+	if snap == nil || len(snap.Processes) != 1 || snap.Processes[0].Name != "init" {
+		t.Fatalf("console snapshot %+v", snap)
+	}
+	// A body that is not a report is refused with the decoder's reason.
+	_, err = c.PushReport(ctx, bytes.Repeat([]byte("x"), 10))
+	if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "not gzip") {
+		t.Fatalf("garbage report: %v", err)
+	}
+}

@@ -1,0 +1,354 @@
+// Package consoletest is an in-process console speaking the sensor protocol
+// of API-CONTRACT.md over TLS with a self-signed certificate, for the
+// sensor's tests until they run against the real console: it issues and
+// rotates tokens, decodes reports with the real report decoder into a
+// snapshot (asking for a full report when a delta does not apply), queues
+// commands, and records scan statuses and inventories. Faults (stopped,
+// malformed or oversized answers, 429) are switched on by the test.
+package consoletest
+
+import (
+	"compress/gzip"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/sensor/client"
+)
+
+// Fault is a misbehaviour the console can be switched to.
+type Fault int
+
+// Faults.
+const (
+	None Fault = iota
+	// Malformed answers reports and polls with invalid JSON.
+	Malformed
+	// Oversized answers with a body far over any sane limit.
+	Oversized
+	// Overloaded answers 429 with Retry-After: 1.
+	Overloaded
+)
+
+// Console is the fake console.
+type Console struct {
+	APIKey string
+	// NextReportSeconds is returned with every report (default 1).
+	NextReportSeconds int
+	// TokenTTL is the access token lifetime in seconds (default 3600).
+	TokenTTL int
+
+	srv  *httptest.Server
+	addr string
+	t    testing.TB
+
+	mu          sync.Mutex
+	fault       Fault
+	access      map[string]time.Time
+	refresh     map[string]bool
+	snap        report.Snapshot
+	reports     []*report.Report
+	rejected    int
+	exchanges   int
+	refreshes   int
+	commands    []client.Command
+	polls       []int
+	statuses    map[string][]client.ScanStatus
+	inventories map[string]*inventory.Inventory
+}
+
+// Start starts a console on a loopback port with a fresh self-signed
+// certificate; it stops when the test ends.
+func Start(t testing.TB) *Console {
+	c := &Console{APIKey: "rmk_test_" + randHex(8), NextReportSeconds: 1, TokenTTL: 3600, t: t,
+		access: map[string]time.Time{}, refresh: map[string]bool{},
+		statuses: map[string][]client.ScanStatus{}, inventories: map[string]*inventory.Inventory{}}
+	c.srv = httptest.NewUnstartedServer(c.handler())
+	c.srv.EnableHTTP2 = true
+	c.srv.StartTLS()
+	c.addr = c.srv.Listener.Addr().String()
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+// URL is the console's base URL.
+func (c *Console) URL() string { return "https://" + c.addr }
+
+// Pin is the SHA-256 of the console's certificate, as --console-ca-sha256
+// takes it.
+func (c *Console) Pin() string { return client.Fingerprint(c.srv.Certificate().Raw) }
+
+// Stop closes the listener and every connection: the console is away.
+func (c *Console) Stop() {
+	c.srv.Listener.Close()
+	c.srv.CloseClientConnections()
+}
+
+// Restart listens again on the same address with the same certificate.
+func (c *Console) Restart() {
+	var ln net.Listener
+	var err error
+	for range 50 {
+		if ln, err = net.Listen("tcp", c.addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		c.t.Fatalf("console restart on %s: %v", c.addr, err)
+	}
+	tl := tls.NewListener(ln, c.srv.TLS)
+	c.srv.Listener = tl
+	go c.srv.Config.Serve(tl)
+}
+
+// SetFault switches a fault on (None: off).
+func (c *Console) SetFault(f Fault) { c.mu.Lock(); c.fault = f; c.mu.Unlock() }
+
+// Queue adds commands returned by the next poll.
+func (c *Console) Queue(cmds ...client.Command) {
+	c.mu.Lock()
+	c.commands = append(c.commands, cmds...)
+	c.mu.Unlock()
+}
+
+// Snapshot returns the topology the console rebuilt from the reports.
+func (c *Console) Snapshot() *report.Report {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snap.Seq == 0 {
+		return nil
+	}
+	return c.snap.Full()
+}
+
+// Reports returns the reports accepted so far.
+func (c *Console) Reports() []*report.Report {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*report.Report(nil), c.reports...)
+}
+
+// Counts returns key exchanges, refreshes and rejected reports.
+func (c *Console) Counts() (exchanges, refreshes, rejected int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.exchanges, c.refreshes, c.rejected
+}
+
+// Polls returns the free slots offered by each poll.
+func (c *Console) Polls() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int(nil), c.polls...)
+}
+
+// Statuses returns the statuses received for a scan.
+func (c *Console) Statuses(scanID string) []client.ScanStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]client.ScanStatus(nil), c.statuses[scanID]...)
+}
+
+// Inventory returns the inventory uploaded for a scan.
+func (c *Console) Inventory(scanID string) *inventory.Inventory {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inventories[scanID]
+}
+
+// ExpireTokens invalidates every access token (the next call gets 401).
+func (c *Console) ExpireTokens() {
+	c.mu.Lock()
+	c.access = map[string]time.Time{}
+	c.mu.Unlock()
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func problem(w http.ResponseWriter, code int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{"title": http.StatusText(code), "status": code, "detail": detail})
+}
+
+func (c *Console) issue(w http.ResponseWriter) {
+	a, r := "at_"+randHex(16), "rt_"+randHex(16)
+	c.access[a] = time.Now().Add(time.Duration(c.TokenTTL) * time.Second)
+	c.refresh[r] = true
+	json.NewEncoder(w).Encode(client.Tokens{AccessToken: a, RefreshToken: r, TokenType: "Bearer", ExpiresIn: c.TokenTTL})
+}
+
+func (c *Console) authorised(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	exp, found := c.access[tok]
+	return ok && found && time.Now().Before(exp)
+}
+
+// faulty writes the fault's answer; false when there is no fault.
+func (c *Console) faulty(w http.ResponseWriter) bool {
+	switch c.fault {
+	case Malformed:
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"nextReportSeconds": "soon", "commands": [}`)
+	case Oversized:
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"nextReportSeconds":1,"pad":"`+strings.Repeat("x", 4<<20)+`"}`)
+	case Overloaded:
+		w.Header().Set("Retry-After", "1")
+		problem(w, http.StatusTooManyRequests, "overloaded")
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *Console) handler() http.Handler {
+	mux := http.NewServeMux()
+	decode := func(r *http.Request, v any) bool {
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		return dec.Decode(v) == nil
+	}
+	mux.HandleFunc("POST /api/v1/auth/token", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			APIKey string `json:"apiKey"`
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !decode(r, &in) || in.APIKey != c.APIKey {
+			problem(w, http.StatusUnauthorized, "unknown API key")
+			return
+		}
+		c.exchanges++
+		c.issue(w)
+	})
+	mux.HandleFunc("POST /api/v1/auth/refresh", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			RefreshToken string `json:"refreshToken"`
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !decode(r, &in) || !c.refresh[in.RefreshToken] {
+			problem(w, http.StatusUnauthorized, "unknown refresh token")
+			return
+		}
+		delete(c.refresh, in.RefreshToken) // rotates
+		c.refreshes++
+		c.issue(w)
+	})
+	mux.HandleFunc("POST /api/v1/sensor/reports", func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.authorised(r) {
+			problem(w, http.StatusUnauthorized, "token")
+			return
+		}
+		if r.Header.Get("Content-Encoding") != "gzip" {
+			problem(w, http.StatusUnsupportedMediaType, "want Content-Encoding: gzip")
+			return
+		}
+		rep, err := report.Decode(r.Body, report.DefaultLimits())
+		if err != nil {
+			c.rejected++
+			problem(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if c.faulty(w) {
+			return
+		}
+		full := false
+		if err := c.snap.Apply(rep); err != nil {
+			full = true
+		} else {
+			c.reports = append(c.reports, rep)
+		}
+		json.NewEncoder(w).Encode(client.Ack{NextReportSeconds: c.NextReportSeconds, FullReportRequested: full})
+	})
+	mux.HandleFunc("POST /api/v1/sensor/commands/poll", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			SensorID      string `json:"sensorId"`
+			FreeScanSlots int    `json:"freeScanSlots"`
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.authorised(r) {
+			problem(w, http.StatusUnauthorized, "token")
+			return
+		}
+		if !decode(r, &in) {
+			problem(w, http.StatusBadRequest, "poll body")
+			return
+		}
+		if c.faulty(w) {
+			return
+		}
+		c.polls = append(c.polls, in.FreeScanSlots)
+		var out []client.Command
+		rest := c.commands[:0:0]
+		slots := in.FreeScanSlots
+		for _, cmd := range c.commands {
+			if cmd.Kind == "cancel" || slots > 0 {
+				if cmd.Kind == "scan" {
+					slots--
+				}
+				out = append(out, cmd)
+			} else {
+				rest = append(rest, cmd)
+			}
+		}
+		c.commands = rest
+		json.NewEncoder(w).Encode(map[string]any{"commands": out})
+	})
+	mux.HandleFunc("POST /api/v1/sensor/scans/{id}/status", func(w http.ResponseWriter, r *http.Request) {
+		var st client.ScanStatus
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.authorised(r) {
+			problem(w, http.StatusUnauthorized, "token")
+			return
+		}
+		if !decode(r, &st) {
+			problem(w, http.StatusBadRequest, "status body")
+			return
+		}
+		c.statuses[r.PathValue("id")] = append(c.statuses[r.PathValue("id")], st)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("PUT /api/v1/sensor/scans/{id}/inventory", func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.authorised(r) {
+			problem(w, http.StatusUnauthorized, "token")
+			return
+		}
+		zr, err := gzip.NewReader(io.LimitReader(r.Body, 64<<20))
+		if err != nil {
+			problem(w, http.StatusBadRequest, "gzip")
+			return
+		}
+		var inv inventory.Inventory
+		if err := json.NewDecoder(zr).Decode(&inv); err != nil {
+			problem(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		c.inventories[r.PathValue("id")] = &inv
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}

@@ -1,0 +1,207 @@
+package conn
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/sensor/process"
+)
+
+func TestParseTCP(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tests := []struct {
+		file string
+		want []socket
+	}{
+		{file: "tcp_listen_and_established", want: []socket{
+			{Local: ap("127.0.0.1:5432"), Remote: ap("0.0.0.0:0"), State: "LISTEN", UID: 107, Inode: 23456},
+			{Local: ap("127.0.0.1:41652"), Remote: ap("127.0.0.1:5432"), State: "ESTABLISHED", UID: 1000, Inode: 34567},
+			{Local: ap("127.0.0.1:5432"), Remote: ap("127.0.0.1:41652"), State: "ESTABLISHED", UID: 107, Inode: 34568},
+			{Local: ap("10.0.0.5:54321"), Remote: ap("10.8.0.8:443"), State: "TIME_WAIT", UID: 0, Inode: 0},
+		}},
+		{file: "tcp6_listen", want: []socket{
+			{Local: ap("[::]:80"), Remote: ap("[::]:0"), State: "LISTEN", Inode: 4567},
+			{Local: ap("[::1]:631"), Remote: ap("[::]:0"), State: "LISTEN", Inode: 4568},
+			{Local: ap("127.0.0.1:5432"), Remote: ap("127.0.0.1:41654"), State: "ESTABLISHED", Inode: 4569},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			f, err := os.Open("testdata/" + tc.file + ".txt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			var got []socket
+			if err := parseTCP(f, func(s socket) { got = append(got, s) }); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseTCPErrors(t *testing.T) {
+	head := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	tests := []struct{ name, row, want string }{
+		{"short_row", "0: 0100007F:1538 00000000:0000 0A\n", "line 2: 4 fields"},
+		{"bad_state", "0: 0100007F:1538 00000000:0000 FF 0:0 0:0 0 0 0 1\n", `state "FF"`},
+		{"bad_address", "0: 01007F:1538 00000000:0000 0A 0:0 0:0 0 0 0 1\n", "address of 6 hex digits"},
+		{"bad_port", "0: 0100007F:XYZ 00000000:0000 0A 0:0 0:0 0 0 0 1\n", "port"},
+		{"bad_inode", "0: 0100007F:1538 00000000:0000 0A 0:0 0:0 0 0 0 -1\n", `inode "-1"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := parseTCP(strings.NewReader(head+tc.row), func(socket) {})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseTCP(f *testing.F) {
+	for _, name := range []string{"tcp_listen_and_established", "tcp6_listen"} {
+		b, err := os.ReadFile("testdata/" + name + ".txt")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = parseTCP(strings.NewReader(string(b)), func(s socket) {
+			if !s.Local.IsValid() || !s.Remote.IsValid() || s.State == "" {
+				t.Fatalf("invalid socket passed on: %+v", s)
+			}
+		})
+	})
+}
+
+// TestMain lets the test binary act as the helper processes of the live
+// test: RISKMAP_CONN_HELPER=listen listens on a loopback port and prints
+// it; =connect:ADDR connects to ADDR and holds the connection.
+func TestMain(m *testing.M) {
+	switch h := os.Getenv("RISKMAP_CONN_HELPER"); {
+	case h == "listen":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println(ln.Addr().String())
+		var held []net.Conn
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				os.Exit(1)
+			}
+			held = append(held, c)
+		}
+	case strings.HasPrefix(h, "connect:"):
+		c, err := net.Dial("tcp", strings.TrimPrefix(h, "connect:"))
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println(c.LocalAddr().String())
+		select {}
+	}
+	os.Exit(m.Run())
+}
+
+// helper starts the test binary as a helper and returns its first line of
+// output and its pid.
+func helper(t *testing.T, mode string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "RISKMAP_CONN_HELPER="+mode)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.HasPrefix(line, "ERR") {
+		t.Fatalf("helper %s: %q %v", mode, line, err)
+	}
+	return strings.TrimSpace(line), cmd.Process.Pid
+}
+
+// TestCollectLive: a process listening on a loopback port appears with its
+// listener, and another process's client connection to it appears owned by
+// that process, on this machine's real /proc.
+func TestCollectLive(t *testing.T) {
+	addr, lpid := helper(t, "listen")
+	client, cpid := helper(t, "connect:"+addr)
+	lap, cap := netip.MustParseAddrPort(addr), netip.MustParseAddrPort(client)
+	procs := process.New(process.Config{})
+	probe := New(Config{})
+	var conns []report.Connection
+	var pass *process.Pass
+	for range 2 { // the second pass uses the inode cache
+		var err error
+		pass, err = procs.Pass(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errs []error
+		conns, errs = probe.Collect(context.Background(), pass, procs)
+		if len(errs) > 0 {
+			t.Fatalf("collect errors: %v", errs)
+		}
+	}
+	find := func(f func(c report.Connection) bool) *report.Connection {
+		i := slices.IndexFunc(conns, f)
+		if i < 0 {
+			return nil
+		}
+		return &conns[i]
+	}
+	ln := find(func(c report.Connection) bool { return c.State == "LISTEN" && c.Local.Port == lap.Port() })
+	if ln == nil || ln.PID != lpid || ln.Local.Addr != "127.0.0.1" || !strings.HasPrefix(ln.ProcessKey, fmt.Sprint(lpid)+":") {
+		t.Fatalf("listener on %s = %+v, want owned by pid %d", addr, ln, lpid)
+	}
+	cl := find(func(c report.Connection) bool {
+		return c.State == "ESTABLISHED" && c.Local.Port == cap.Port() && c.Remote.Port == lap.Port()
+	})
+	if cl == nil || cl.PID != cpid || cl.Remote.Addr != "127.0.0.1" {
+		t.Fatalf("client connection %s -> %s = %+v, want owned by pid %d", client, addr, cl, cpid)
+	}
+	srv := find(func(c report.Connection) bool {
+		return c.State == "ESTABLISHED" && c.Local.Port == lap.Port() && c.Remote.Port == cap.Port()
+	})
+	if srv == nil || srv.PID != lpid {
+		t.Fatalf("accepted connection = %+v, want owned by listener pid %d", srv, lpid)
+	}
+	i := slices.IndexFunc(pass.Processes, func(p report.Process) bool { return p.PID == lpid })
+	if i < 0 || !slices.Contains(pass.Processes[i].Listen, report.Endpoint{Addr: "127.0.0.1", Port: lap.Port()}) {
+		t.Fatalf("listener process %d does not list its listen endpoint", lpid)
+	}
+}
+
+func BenchmarkCollectLive(b *testing.B) {
+	procs := process.New(process.Config{})
+	probe := New(Config{})
+	for b.Loop() {
+		pass, err := procs.Pass(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		probe.Collect(context.Background(), pass, procs)
+	}
+}

@@ -1,0 +1,416 @@
+// End-to-end walk through the web console in headless Chromium, started by
+// console_test.go against a real `riskmap console`. Every step asserts what a
+// user sees; any browser console error, uncaught exception, 5xx response or
+// accessibility violation (axe-core, on every screenshotted page) fails the
+// run. Screenshots go to $RISKMAP_E2E_ARTIFACTS; what the Go test
+// checks afterwards on the API (the keys created here) goes to results.json.
+import { chromium } from "playwright-core";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+function env(name) {
+  const v = process.env[name];
+  if (v === undefined || v === "") throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+const base = env("RISKMAP_URL");
+const artifacts = env("RISKMAP_E2E_ARTIFACTS");
+const profiles = env("RISKMAP_E2E_PROFILES");
+const admin = { email: env("RISKMAP_E2E_ADMIN_EMAIL"), password: env("RISKMAP_E2E_ADMIN_PASSWORD"), name: "Ada Admin" };
+const reader = { email: env("RISKMAP_E2E_READER_EMAIL"), password: env("RISKMAP_E2E_READER_PASSWORD"), name: "Rita Reader" };
+mkdirSync(artifacts, { recursive: true });
+
+// Flags measured to work here (DEPENDENCIES.md J), plus: trust exactly the
+// test certificate's key, and resolve no name but loopback so nothing leaves
+// the machine.
+const args = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  `--ignore-certificate-errors-spki-list=${env("RISKMAP_E2E_SPKI")}`,
+  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+];
+
+const problems = [];
+let expectedHTTPError = null; // {path, status: RegExp}: a failing request the current step provokes on purpose
+
+function watch(page, who) {
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    const url = m.location().url ?? "";
+    if (
+      expectedHTTPError !== null &&
+      m.text().startsWith("Failed to load resource") &&
+      url.includes(expectedHTTPError.path) &&
+      expectedHTTPError.status.test(m.text())
+    ) {
+      return;
+    }
+    problems.push(`[${who}] console error: ${m.text()} (${url})`);
+  });
+  page.on("pageerror", (e) => problems.push(`[${who}] uncaught exception: ${e.message}`));
+  page.on("response", (r) => {
+    if (r.status() >= 500) problems.push(`[${who}] ${r.request().method()} ${r.url()} answered ${r.status()}`);
+  });
+  page.on("requestfailed", (r) => {
+    // A navigation cancels the fetches of the page it leaves: not a failure.
+    if (r.failure()?.errorText === "net::ERR_ABORTED") return;
+    problems.push(`[${who}] ${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`);
+  });
+}
+
+async function open(who) {
+  const ctx = await chromium.launchPersistentContext(join(profiles, who), {
+    executablePath: env("RISKMAP_E2E_CHROMIUM"),
+    headless: true,
+    args,
+    viewport: { width: 1280, height: 820 },
+    locale: "en-GB",
+    timezoneId: "UTC",
+  });
+  ctx.setDefaultTimeout(15_000);
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  watch(page, who);
+  return { ctx, page };
+}
+
+let stepNo = 0;
+async function step(page, name, fn) {
+  stepNo++;
+  const t0 = Date.now();
+  try {
+    await fn();
+  } catch (e) {
+    const shot = join(artifacts, `FAILED-${String(stepNo).padStart(2, "0")}-${name}.png`);
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+    throw new Error(`step ${stepNo} "${name}" failed (screenshot ${shot}): ${e instanceof Error ? e.stack : e}`);
+  }
+  console.log(`ok   ${String(stepNo).padStart(2, " ")} ${name} (${Date.now() - t0} ms)`);
+}
+
+/**
+ * Screenshot, and an accessibility audit of the page as shown (axe-core:
+ * WCAG 2.1 A/AA and best practices; labels, names, contrast, landmarks).
+ * Every violation is a problem of the run.
+ */
+async function shot(page, name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+    });
+    return r.violations.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 4).join(", ")})`);
+  });
+  for (const v of violations) problems.push(`[accessibility of ${name}] ${v}`);
+  audited++;
+}
+let audited = 0;
+
+function check(cond, what) {
+  if (!cond) throw new Error(`assertion failed: ${what}`);
+}
+
+/** A link the console made, opened on the console under test (same path, query and fragment). */
+function onConsole(link) {
+  const u = new URL(link);
+  return base + u.pathname + u.search + u.hash;
+}
+
+async function heading(page, name) {
+  await page.getByRole("heading", { level: 1, name, exact: true }).waitFor();
+}
+
+/** After a submit: the expected page, or fail at once with the problem the UI shows. */
+async function arrive(page, name) {
+  const h = page.getByRole("heading", { level: 1, name, exact: true });
+  const alert = page.getByRole("alert").first();
+  await h.or(alert).first().waitFor();
+  if (await alert.isVisible()) throw new Error(`expected the page "${name}", the UI shows: ${await alert.textContent()}`);
+}
+
+/** After an action: its confirmation, or fail at once with the problem the UI shows. */
+async function notice(page, text) {
+  const ok = page.getByRole("status").filter({ hasText: text });
+  const alert = page.getByRole("alert").first();
+  await ok.or(alert).first().waitFor();
+  if (await alert.isVisible()) throw new Error(`expected "${text}", the UI shows: ${await alert.textContent()}`);
+}
+
+/** After navigation the page's heading has the focus (screen readers announce it). */
+async function focusOnHeading(page, name) {
+  await page.waitForFunction(
+    (n) => document.activeElement?.tagName === "H1" && document.activeElement.textContent === n,
+    name,
+  );
+}
+
+async function expectingHTTPError(path, status, fn) {
+  expectedHTTPError = { path, status };
+  try {
+    await fn();
+  } finally {
+    expectedHTTPError = null;
+  }
+}
+
+async function resetKey(page, previous = "") {
+  await page.getByRole("button", { name: /Create (a new|another) API key/ }).click();
+  // The confirmation takes the focus on its safe choice.
+  await page.waitForFunction(() => document.activeElement?.textContent === "Cancel");
+  await page.getByRole("button", { name: "Yes, create a new key" }).click();
+  await page.waitForFunction((prev) => {
+    const el = document.querySelector(".secret input[readonly]");
+    return el !== null && el.value !== "" && el.value !== prev;
+  }, previous);
+  return page.getByLabel("Your new API key").inputValue();
+}
+
+const results = {};
+const adminSide = await open("admin");
+const a = adminSide.page;
+
+await step(a, "first visit goes to registration", async () => {
+  await a.goto(base + "/");
+  await heading(a, "Create the first account");
+  check(new URL(a.url()).pathname === "/setup", `URL is ${a.url()}, want /setup`);
+  await shot(a, "01-register");
+});
+
+await step(a, "register the first admin", async () => {
+  await a.getByLabel("Organisation").fill("Example Security");
+  await a.getByLabel("Your name").fill(admin.name);
+  await a.getByLabel("Email").fill(admin.email);
+  await a.getByLabel("Password", { exact: true }).fill(admin.password);
+  await a.getByLabel("Confirm password").fill(admin.password);
+  await a.getByRole("button", { name: "Create account" }).click();
+  await arrive(a, "Overview");
+  await a.getByText(`Signed in as ${admin.email} with the admin role.`).waitFor();
+  for (const link of ["Users", "Invitations", "Audit log", "My account"]) {
+    await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: link, exact: true }).waitFor();
+  }
+  await shot(a, "02-overview");
+});
+
+await step(a, "sign out", async () => {
+  await a.getByRole("button", { name: "Sign out" }).click();
+  await heading(a, "Sign in");
+  await a.getByRole("status").filter({ hasText: "You are signed out." }).waitFor();
+  // The session is gone: an app URL sends back to sign-in, remembering where to return.
+  await a.goto(base + "/settings/audit");
+  await heading(a, "Sign in");
+  check(new URL(a.url()).searchParams.get("next") === "/settings/audit", `URL ${a.url()} lacks next=/settings/audit`);
+  await shot(a, "03-login");
+});
+
+await step(a, "sign in with the keyboard only", async () => {
+  await focusOnHeading(a, "Sign in");
+  await a.keyboard.press("Tab");
+  await a.keyboard.type(admin.email);
+  await a.keyboard.press("Tab");
+  await a.keyboard.type(admin.password);
+  await a.keyboard.press("Enter");
+  await arrive(a, "Audit log"); // back where the user was going
+  await focusOnHeading(a, "Audit log");
+});
+
+let inviteURL = "";
+await step(a, "invite a read-only user", async () => {
+  await a.getByRole("link", { name: "Invitations", exact: true }).click();
+  await heading(a, "Invitations");
+  await a.getByLabel("Email").fill(reader.email);
+  await a.getByLabel("Role").selectOption("read-only");
+  await a.getByRole("button", { name: "Create invitation" }).click();
+  const link = a.getByLabel(`Invitation link for ${reader.email} (read-only)`);
+  await link.waitFor();
+  inviteURL = await link.inputValue();
+  check(new URL(inviteURL).pathname.startsWith("/invite"), `invitation link ${inviteURL} is not an /invite link`);
+  await a.locator(`tr[data-invitation="${reader.email}"]`).waitFor();
+  await shot(a, "04-invitations");
+});
+results.inviteURL = inviteURL;
+
+await step(a, "revoke an invitation", async () => {
+  const email = "nobody@example.com";
+  await a.getByLabel("Email").fill(email);
+  await a.getByLabel("Role").selectOption("standard");
+  await a.getByRole("button", { name: "Create invitation" }).click();
+  const row = a.locator(`tr[data-invitation="${email}"]`);
+  await row.waitFor();
+  await a.getByRole("button", { name: `Revoke the invitation of ${email}` }).click();
+  await row.waitFor({ state: "detached" });
+  // Gone on the console too, not only from the table.
+  await a.reload();
+  await heading(a, "Invitations");
+  await a.locator(`tr[data-invitation="${reader.email}"]`).waitFor();
+  check((await row.count()) === 0, "the revoked invitation is listed again after a reload");
+});
+
+const readerSide = await open("reader");
+const r = readerSide.page;
+await step(r, "accept the invitation in a fresh browser", async () => {
+  await r.goto(onConsole(inviteURL));
+  await heading(r, "Join Riskmap");
+  await r.getByText(`You are invited as ${reader.email} with the read-only role.`).waitFor();
+  await r.getByLabel("Your name").fill(reader.name);
+  await r.getByLabel("Password", { exact: true }).fill(reader.password);
+  await r.getByLabel("Confirm password").fill(reader.password);
+  await shot(r, "05-accept-invitation");
+  await r.getByRole("button", { name: "Accept invitation" }).click();
+  await arrive(r, "Overview");
+  await r.getByText(`Signed in as ${reader.email} with the read-only role.`).waitFor();
+});
+
+await step(r, "read-only user sees no admin pages", async () => {
+  const nav = r.getByRole("navigation", { name: "Main" });
+  await nav.getByRole("link", { name: "My account" }).waitFor();
+  for (const link of ["Users", "Invitations", "Audit log"]) {
+    check((await nav.getByRole("link", { name: link, exact: true }).count()) === 0, `read-only nav shows ${link}`);
+  }
+  for (const path of ["/settings/users", "/settings/invitations", "/settings/audit"]) {
+    await r.goto(base + path);
+    await heading(r, "Administrators only");
+    check((await r.locator("table").count()) === 0, `${path} shows a table to a read-only user`);
+  }
+  await shot(r, "06-read-only-refused");
+});
+
+await step(r, "read-only user creates their own API key", async () => {
+  await r.getByRole("link", { name: "My account" }).click();
+  await heading(r, "My account");
+  results.readerKey = await resetKey(r);
+});
+
+await step(a, "users: both listed; the last admin cannot be demoted", async () => {
+  await a.getByRole("link", { name: "Users", exact: true }).click();
+  await heading(a, "Users");
+  await a.locator(`tr[data-user="${reader.email}"]`).waitFor();
+  await a.locator(`tr[data-user="${admin.email}"]`).waitFor();
+  await shot(a, "07-users");
+  const role = a.getByLabel(`Role of ${admin.email}`);
+  await expectingHTTPError("/api/v1/users/", /status of (409|400|403|422)\b/, async () => {
+    await role.selectOption("standard");
+    const alert = a.getByRole("alert");
+    await alert.waitFor();
+    const text = (await alert.textContent()) ?? "";
+    check(/admin/i.test(text), `the refusal does not explain itself: "${text}"`);
+    // The alert takes the focus so a keyboard user hears it.
+    await a.waitForFunction(() => document.activeElement?.getAttribute("role") === "alert");
+  });
+  check((await role.inputValue()) === "admin", "the role select does not show the stored role after the refusal");
+  await shot(a, "08-users-last-admin");
+});
+
+await step(a, "admin disables the read-only user", async () => {
+  await a.getByRole("button", { name: `Disable ${reader.email}` }).click();
+  await notice(a, `${reader.email} is disabled.`);
+  await a.locator(`tr[data-user="${reader.email}"]`).getByText("disabled").waitFor();
+});
+
+await step(r, "a disabled user is signed out and cannot sign in", async () => {
+  // The open session ends: the next page load lands on sign-in.
+  await expectingHTTPError("/api/v1/", /status of 40[13]\b/, async () => {
+    await r.reload();
+    await heading(r, "Sign in");
+    await r.getByLabel("Email").fill(reader.email);
+    await r.getByLabel("Password").fill(reader.password);
+    await r.getByRole("button", { name: "Sign in" }).click();
+    await r.getByRole("alert").waitFor();
+  });
+  const at = new URL(r.url());
+  check(at.pathname === "/login" && at.searchParams.get("next") === "/account", `after the refused sign-in the URL is ${r.url()}`);
+});
+
+await step(a, "admin enables the user again", async () => {
+  await a.getByRole("button", { name: `Enable ${reader.email}` }).click();
+  await notice(a, `${reader.email} is enabled.`);
+});
+
+await step(r, "the enabled user signs in", async () => {
+  await r.getByRole("button", { name: "Sign in" }).click();
+  await arrive(r, "My account"); // back on the page the session ended on
+});
+
+let resetURL = "";
+await step(a, "admin makes a password reset link for the read-only user", async () => {
+  await a.getByRole("button", { name: `Password reset link for ${reader.email}` }).click();
+  const link = a.getByLabel(`One-time password reset link for ${reader.email}`);
+  await link.waitFor();
+  resetURL = await link.inputValue();
+  check(/^\/reset/.test(new URL(resetURL).pathname), `reset link ${resetURL} is not a /reset link`);
+});
+
+await step(r, "read-only user signs out and sets a new password from the link", async () => {
+  await r.getByRole("button", { name: "Sign out" }).click();
+  await heading(r, "Sign in");
+  await r.goto(onConsole(resetURL));
+  await heading(r, "Choose a new password");
+  reader.password += "-reset";
+  await r.getByLabel("New password", { exact: true }).fill(reader.password);
+  await r.getByLabel("Confirm new password").fill(reader.password);
+  await r.getByRole("button", { name: "Set password" }).click();
+  await notice(r, "Your password is changed.");
+  await r.getByRole("link", { name: "Sign in" }).click();
+  await heading(r, "Sign in");
+  await r.getByLabel("Email").fill(reader.email);
+  await r.getByLabel("Password").fill(reader.password);
+  await r.getByRole("button", { name: "Sign in" }).click();
+  await arrive(r, "Overview");
+});
+
+await step(r, "an invitation works once", async () => {
+  await expectingHTTPError("/api/v1/invitations/", /status of 4\d\d\b/, async () => {
+    await r.goto(onConsole(inviteURL));
+    await heading(r, "Join Riskmap");
+    await r.getByRole("alert").waitFor();
+    await r.getByText("This invitation cannot be used.").waitFor();
+  });
+  check((await r.getByRole("button", { name: "Accept invitation" }).count()) === 0, "a used invitation still offers the form");
+});
+
+await step(a, "audit log lists the invitation and sign-ins", async () => {
+  await a.getByRole("link", { name: "Audit log", exact: true }).click();
+  await heading(a, "Audit log");
+  await a.locator("table.data tbody tr").first().waitFor();
+  await a.locator("table.data tbody").getByText(reader.email).first().waitFor();
+  await shot(a, "09-audit");
+});
+
+await step(a, "admin resets their API key twice", async () => {
+  await a.getByRole("link", { name: "My account" }).click();
+  await heading(a, "My account");
+  results.adminOldKey = await resetKey(a);
+  results.adminKey = await resetKey(a, results.adminOldKey);
+  check(results.adminKey !== results.adminOldKey, "the second reset returned the same key");
+  await shot(a, "10-api-key");
+});
+
+await step(a, "change password", async () => {
+  const next = admin.password + "-2";
+  await a.getByLabel("Current password").fill(admin.password);
+  await a.getByLabel("New password", { exact: true }).fill(next);
+  await a.getByLabel("Confirm new password").fill(next);
+  await a.getByRole("button", { name: "Change password" }).click();
+  await notice(a, "Your password is changed.");
+  results.adminPassword = next;
+});
+
+results.readerPassword = reader.password;
+await adminSide.ctx.close();
+await readerSide.ctx.close();
+writeFileSync(join(artifacts, "results.json"), JSON.stringify(results, null, 2));
+
+if (problems.length > 0) {
+  console.error(`browser problems during the run:\n  ${problems.join("\n  ")}`);
+  process.exit(1);
+}
+console.log(`ok   no browser console errors; ${audited} pages pass the accessibility audit; screenshots in ${artifacts}`);

@@ -1,0 +1,200 @@
+// The console API client (see API-CONTRACT.md). Requests carry the session
+// cookie; state-changing requests echo the riskmap_csrf cookie in
+// X-CSRF-Token. Errors are RFC 9457 problem documents, surfaced as ApiError.
+
+export type Role = "admin" | "standard" | "read-only";
+export const roles: readonly Role[] = ["admin", "standard", "read-only"];
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: string;
+  lastLoginAt?: string | null;
+}
+
+export interface Invitation {
+  id: string;
+  email: string;
+  role: Role;
+  token?: string;
+  url?: string;
+  expiresAt: string;
+  createdAt?: string;
+  acceptedAt?: string | null;
+  invitedBy?: string;
+}
+
+export interface InvitationInfo {
+  email: string;
+  role: Role;
+  expiresAt: string;
+}
+
+export interface ResetLink {
+  token: string;
+  url: string;
+  expiresAt: string;
+}
+
+export interface AuditEntry {
+  id: string | number;
+  time: string;
+  actor: string;
+  action: string;
+  target: string;
+  clientAddr: string;
+  detail: unknown;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+/** A problem document (RFC 9457) returned by the console, or a network failure. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string;
+  readonly type: string;
+
+  constructor(status: number, title: string, detail: string, type = "about:blank") {
+    super(detail !== "" ? detail : title);
+    this.name = "ApiError";
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.type = type;
+  }
+}
+
+const base = "/api/v1";
+
+/** Dispatched on window when the console answers 401 to a signed-in request. */
+export const sessionEndedEvent = "riskmap:session-ended";
+
+export function cookie(name: string): string | undefined {
+  for (const part of document.cookie.split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return decodeURIComponent(v.join("="));
+  }
+  return undefined;
+}
+
+/** Whether a session is probably open: the CSRF cookie is set with the session cookie. */
+export function hasSessionHint(): boolean {
+  return cookie("riskmap_csrf") !== undefined;
+}
+
+async function problem(res: Response): Promise<ApiError> {
+  const type = res.headers.get("Content-Type") ?? "";
+  if (type.includes("json")) {
+    try {
+      const p = (await res.json()) as { title?: unknown; detail?: unknown; type?: unknown; errors?: unknown };
+      const title = typeof p.title === "string" ? p.title : res.statusText;
+      let detail = typeof p.detail === "string" ? p.detail : "";
+      // Validation problems list each bad field: {message, location}.
+      if (Array.isArray(p.errors)) {
+        const fields = p.errors
+          .map((e: { message?: unknown; location?: unknown }) =>
+            typeof e?.message === "string"
+              ? (typeof e.location === "string" && e.location !== "" ? `${e.location.replace(/^body\./, "")}: ` : "") + e.message
+              : "",
+          )
+          .filter((m) => m !== "");
+        if (fields.length > 0) detail = [detail, fields.join("; ")].filter((d) => d !== "").join(": ");
+      }
+      const retry = res.headers.get("Retry-After");
+      if (res.status === 429 && retry !== null && /^\d+$/.test(retry)) detail += ` Try again in ${retry} s.`;
+      return new ApiError(res.status, title, detail, typeof p.type === "string" ? p.type : undefined);
+    } catch {
+      // fall through: a malformed problem document
+    }
+  }
+  const text = (await res.text().catch(() => "")).trim().slice(0, 300);
+  return new ApiError(res.status, res.statusText || `HTTP ${res.status}`, text);
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && method !== "HEAD") {
+    const csrf = cookie("riskmap_csrf");
+    if (csrf !== undefined) headers["X-CSRF-Token"] = csrf;
+  }
+  let res: Response;
+  try {
+    res = await fetch(base + path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, "The console could not be reached", e instanceof Error ? e.message : String(e));
+  }
+  if (!res.ok) {
+    const err = await problem(res);
+    // A 401 on a signed-in call means the session ended (expired, signed out
+    // elsewhere, user disabled): let the app send the user to sign-in.
+    if (res.status === 401 && !path.startsWith("/auth/") && !path.startsWith("/invitations/") && path !== "/me/password") {
+      window.dispatchEvent(new CustomEvent(sessionEndedEvent));
+    }
+    throw err;
+  }
+  if (res.status === 204 || res.headers.get("Content-Length") === "0") return undefined as T;
+  return (await res.json()) as T;
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") q.set(k, String(v));
+  const s = q.toString();
+  return s === "" ? "" : `?${s}`;
+}
+
+/** Lists accept a bare array too, so a console that does not paginate a list still works. */
+function page<T>(r: Page<T> | T[]): Page<T> {
+  return Array.isArray(r) ? { items: r } : { items: r.items ?? [], ...(r.nextCursor ? { nextCursor: r.nextCursor } : {}) };
+}
+
+export const api = {
+  setup: () => request<{ registered: boolean }>("GET", "/setup"),
+  register: (b: { email: string; password: string; name: string; organisation: string }) =>
+    request<User>("POST", "/auth/register", b),
+  login: (b: { email: string; password: string }) => request<User>("POST", "/auth/login", b),
+  logout: () => request<void>("POST", "/auth/logout"),
+  resetPassword: (b: { token: string; newPassword: string }) => request<void>("POST", "/auth/password-reset", b),
+  invitation: (token: string) => request<InvitationInfo>("GET", `/invitations/${encodeURIComponent(token)}`),
+  acceptInvitation: (token: string, b: { name: string; password: string }) =>
+    request<User>("POST", `/invitations/${encodeURIComponent(token)}/accept`, b),
+  me: () => request<User>("GET", "/me"),
+  changePassword: (b: { currentPassword: string; newPassword: string }) => request<void>("POST", "/me/password", b),
+  resetApiKey: () => request<{ apiKey: string }>("POST", "/me/api-key"),
+  users: async (cursor?: string) => page(await request<Page<User> | User[]>("GET", `/users${query({ limit: 100, cursor })}`)),
+  updateUser: (id: string, b: { role?: Role; disabled?: boolean }) =>
+    request<User>("PATCH", `/users/${encodeURIComponent(id)}`, b),
+  deleteUser: (id: string) => request<void>("DELETE", `/users/${encodeURIComponent(id)}`),
+  userResetLink: (id: string) => request<ResetLink>("POST", `/users/${encodeURIComponent(id)}/password-reset`),
+  invitations: async (cursor?: string) =>
+    page(await request<Page<Invitation> | Invitation[]>("GET", `/invitations${query({ limit: 100, cursor })}`)),
+  invite: (b: { email: string; role: Role }) => request<Invitation>("POST", "/invitations", b),
+  revokeInvitation: (id: string) => request<void>("DELETE", `/invitations/${encodeURIComponent(id)}`),
+  audit: async (cursor?: string) =>
+    page(await request<Page<AuditEntry> | AuditEntry[]>("GET", `/audit${query({ limit: 50, cursor })}`)),
+  /** The API's route list, from the generated OpenAPI document: views appear when their API exists. */
+  apiPaths: async (): Promise<Set<string>> => {
+    const doc = await request<{ paths?: Record<string, unknown> }>("GET", "/openapi.json");
+    const out = new Set<string>();
+    for (const p of Object.keys(doc.paths ?? {})) out.add(p.startsWith(base) ? p.slice(base.length) : p);
+    return out;
+  },
+};
+
+/** Absolute link to a client route on this console (for invitation / reset links the API did not spell out). */
+export function appURL(path: string): string {
+  return new URL(path, window.location.origin).toString();
+}

@@ -1,0 +1,207 @@
+// Building blocks shared by the pages: titled pages that take focus on
+// navigation, labelled form fields, problem alerts, copyable secrets.
+import { useEffect, useId, useRef, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
+import { ApiError } from "./api";
+
+/** A page: sets the document title and moves focus to its heading, so screen readers announce navigation. */
+export function Page({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
+  const h1 = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${title} · Riskmap`;
+    h1.current?.focus({ preventScroll: false });
+  }, [title]);
+  return (
+    <>
+      <div className="page-head">
+        <h1 ref={h1} tabIndex={-1}>
+          {title}
+        </h1>
+        {actions}
+      </div>
+      {children}
+    </>
+  );
+}
+
+/** The centred card used by the signed-out pages. */
+export function AuthCard({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <main id="main" className="auth">
+      <div className="auth-card">
+        <p className="brand" aria-hidden="true">
+          <img src="/favicon.svg" alt="" width={28} height={28} /> Riskmap
+        </p>
+        <Page title={title}>{children}</Page>
+      </div>
+    </main>
+  );
+}
+
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  return new ApiError(0, "Unexpected error", e instanceof Error ? e.message : String(e));
+}
+
+/** A problem returned by the console, announced and focused so keyboard users land on it. */
+export function ErrorAlert({ error }: { error: ApiError | null }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (error !== null) ref.current?.focus();
+  }, [error]);
+  if (error === null) return null;
+  const showDetail = error.detail !== "" && error.detail !== error.title;
+  return (
+    <div ref={ref} className="alert error" role="alert" tabIndex={-1} data-status={error.status}>
+      <strong>{error.title}</strong>
+      {showDetail && <span> {error.detail}</span>}
+    </div>
+  );
+}
+
+export function Notice({ children }: { children: ReactNode }) {
+  return (
+    <div className="alert ok" role="status">
+      {children}
+    </div>
+  );
+}
+
+/** The console's password policy (internal/auth): checked there too; here it guides the user before a round trip. */
+export const minPasswordLength = 12;
+export const passwordHint = `At least ${minPasswordLength} characters. A passphrase of several words is easy to type and hard to guess.`;
+
+type FieldProps = Omit<InputHTMLAttributes<HTMLInputElement>, "onChange" | "value" | "id"> & {
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  hint?: string;
+};
+
+/** A labelled input; the hint is tied to it with aria-describedby. */
+export function Field({ label, value, onChange, hint, ...rest }: FieldProps) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        {...(hint !== undefined ? { "aria-describedby": `${id}-hint` } : {})}
+        {...rest}
+      />
+      {hint !== undefined && (
+        <p className="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function SelectField<T extends string>({
+  label,
+  value,
+  options,
+  onChange,
+}: {
+  label: string;
+  value: T;
+  options: readonly T[];
+  onChange: (v: T) => void;
+}) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value as T)}>
+        {options.map((o) => (
+          <option key={o} value={o}>
+            {o}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/** A form that runs an async action, shows its problem and blocks double submits. */
+export function useSubmit(action: () => Promise<void>) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const onSubmit = async (e?: FormEvent) => {
+    e?.preventDefault();
+    if (busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(toApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, onSubmit };
+}
+
+/** A secret or link shown once, with a copy button. */
+export function CopyField({ label, value, hint }: { label: string; value: string; hint?: string }) {
+  const id = useId();
+  const input = useRef<HTMLInputElement>(null);
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+    } catch {
+      // The clipboard API needs a secure context and permission: fall back to selecting the text.
+      input.current?.select();
+      document.execCommand("copy");
+    }
+    setCopied(true);
+  };
+  return (
+    <div className="field copy">
+      <label htmlFor={id}>{label}</label>
+      <div className="copy-row">
+        <input
+          id={id}
+          ref={input}
+          readOnly
+          value={value}
+          onFocus={(e) => e.target.select()}
+          spellCheck={false}
+          {...(hint !== undefined ? { "aria-describedby": `${id}-hint` } : {})}
+        />
+        <button type="button" onClick={() => void copy()}>
+          Copy
+        </button>
+      </div>
+      <p className="hint" id={`${id}-hint`} aria-live="polite">
+        {copied ? "Copied to the clipboard." : (hint ?? "")}
+      </p>
+    </div>
+  );
+}
+
+export function formatTime(iso: string | null | undefined): string {
+  if (iso === null || iso === undefined || iso === "") return "never";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() <= 1) return "never";
+  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+export function Time({ iso }: { iso: string | null | undefined }) {
+  const text = formatTime(iso);
+  return text === "never" ? <span>never</span> : <time dateTime={iso ?? ""}>{text}</time>;
+}
+
+/** "Load more" for paginated lists. */
+export function LoadMore({ hasMore, loading, more }: { hasMore: boolean; loading: boolean; more: () => Promise<void> }) {
+  if (!hasMore) return null;
+  return (
+    <button type="button" onClick={() => void more()} disabled={loading}>
+      {loading ? "Loading…" : "Load more"}
+    </button>
+  );
+}

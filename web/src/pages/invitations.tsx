@@ -1,0 +1,98 @@
+// Administration: inviting people with a role, open invitations, revoking.
+import { useState } from "react";
+import { ApiError, api, appURL, roles, type Invitation, type Role } from "../api";
+import { CopyField, ErrorAlert, Field, LoadMore, Page, SelectField, Time, formatTime, toApiError, useSubmit } from "../components";
+import { usePaged } from "../paged";
+
+function invitationLink(inv: Invitation): string {
+  if (inv.url !== undefined && inv.url !== "") return inv.url;
+  return appURL(`/invite#token=${encodeURIComponent(inv.token ?? "")}`);
+}
+
+export default function InvitationsPage() {
+  const list = usePaged(api.invitations);
+  const [email, setEmail] = useState("");
+  const [role, setRole] = useState<Role>("standard");
+  const [created, setCreated] = useState<Invitation | null>(null);
+  const [actionError, setActionError] = useState<ApiError | null>(null);
+  const form = useSubmit(async () => {
+    const inv = await api.invite({ email, role });
+    setCreated(inv);
+    setEmail("");
+    await list.reload();
+  });
+  const revoke = async (inv: Invitation) => {
+    setActionError(null);
+    try {
+      await api.revokeInvitation(inv.id);
+      list.setItems((cur) => (cur ?? []).filter((x) => x.id !== inv.id));
+      if (created?.id === inv.id) setCreated(null);
+    } catch (e) {
+      setActionError(toApiError(e));
+    }
+  };
+  return (
+    <Page title="Invitations">
+      <section aria-labelledby="invite-h">
+        <h2 id="invite-h">Invite someone</h2>
+        <form onSubmit={form.onSubmit} className="inline-form">
+          <ErrorAlert error={form.error} />
+          <Field label="Email" type="email" required value={email} onChange={setEmail} autoComplete="off" />
+          <SelectField label="Role" value={role} options={roles} onChange={setRole} />
+          <button type="submit" className="primary" disabled={form.busy}>
+            {form.busy ? "Inviting…" : "Create invitation"}
+          </button>
+        </form>
+        {created !== null && (
+          <div className="secret">
+            <CopyField
+              label={`Invitation link for ${created.email} (${created.role})`}
+              value={invitationLink(created)}
+              hint={`Send this link to them. It works once and expires ${formatTime(created.expiresAt)}.`}
+            />
+          </div>
+        )}
+      </section>
+      <section aria-labelledby="pending-h">
+        <h2 id="pending-h">Invitations</h2>
+        <ErrorAlert error={actionError ?? list.error} />
+        {list.items === null ? (
+          <p aria-busy="true">Loading invitations…</p>
+        ) : list.items.length === 0 ? (
+          <p>No open invitations.</p>
+        ) : (
+          <table className="data">
+            <thead>
+              <tr>
+                <th scope="col">Email</th>
+                <th scope="col">Role</th>
+                <th scope="col">Expires</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.items.map((inv) => (
+                <tr key={inv.id} data-invitation={inv.email}>
+                  <th scope="row">{inv.email}</th>
+                  <td>{inv.role}</td>
+                  <td>
+                    <Time iso={inv.expiresAt} />
+                  </td>
+                  <td className="actions">
+                    <button type="button" className="danger" onClick={() => void revoke(inv)} aria-label={`Revoke the invitation of ${inv.email}`}>
+                      Revoke
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <LoadMore hasMore={list.hasMore} loading={list.loading} more={list.more} />
+      </section>
+    </Page>
+  );
+}
+
