@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/vulndb"
