@@ -131,20 +131,30 @@ func (m *Manager) storedFiles() ([]storedFile, error) {
 // parsed in parallel; records are added in path order so the output is
 // deterministic.
 func (m *Manager) compile(ctx context.Context, st *State) error {
+	return m.compileWith(ctx, st, nil)
+}
+
+// compileWith uses already parsed advisories for the files in parsed (just
+// validated and written by Import) and parses the others.
+func (m *Manager) compileWith(ctx context.Context, st *State, parsed map[string][]*osv.Vulnerability) error {
 	files, err := m.storedFiles()
 	if err != nil {
 		return fmt.Errorf("compile knowledge base: %w", err)
 	}
 	b := vulndb.NewBuilder(m.cfg.Now())
-	type parsed struct {
+	type parseResult struct {
 		vulns []*osv.Vulnerability
 		err   error
 	}
-	results := make([]parsed, len(files))
+	results := make([]parseResult, len(files))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, f := range files {
 		if f.kind != KindOSV && f.kind != KindAlpine {
+			continue
+		}
+		if vs, ok := parsed[f.rel]; ok {
+			results[i].vulns = vs
 			continue
 		}
 		wg.Add(1)
@@ -302,6 +312,7 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 	type checked struct {
 		data    []byte
 		records int
+		vulns   []*osv.Vulnerability
 		err     error
 	}
 	done := make([]checked, len(srcs))
@@ -315,15 +326,17 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 			defer func() { <-sem }()
 			data, err := s.data()
 			n := 0
+			var vs []*osv.Vulnerability
 			if err == nil {
-				n, err = Validate(ctx, kindOf(s.rel), data)
+				n, vs, err = validate(ctx, kindOf(s.rel), data)
 			}
-			done[i] = checked{data, n, err}
+			done[i] = checked{data, n, vs, err}
 		}()
 	}
 	wg.Wait()
 	rep := &Report{}
 	changed := false
+	parsed := map[string][]*osv.Vulnerability{}
 	for i, s := range srcs {
 		res := ItemResult{Source: sourceOf(s.rel), Path: s.rel, Records: done[i].records}
 		data, err := done[i].data, done[i].err
@@ -349,13 +362,16 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 			*fs = FileState{Source: res.Source, URL: "file://" + path, SHA256: sum, Size: int64(len(data)), Records: res.Records, UpdatedAt: m.cfg.Now(), CheckedAt: m.cfg.Now()}
 		}
 		rep.Items = append(rep.Items, res)
-		done[i].data = nil
+		if err == nil && done[i].vulns != nil {
+			parsed[s.rel] = done[i].vulns
+		}
+		done[i] = checked{}
 	}
 	if err := m.saveState(st); err != nil {
 		return rep, err
 	}
 	if _, err := os.Stat(m.KBPath()); changed || err != nil {
-		if err := m.compile(ctx, st); err != nil {
+		if err := m.compileWith(ctx, st, parsed); err != nil {
 			return rep, err
 		}
 		rep.Rebuilt = true

@@ -161,18 +161,32 @@ func (m *Matcher) Match(ctx context.Context, inv *inventory.Inventory, opts Opti
 	return res, nil
 }
 
-// SortFindings orders by risk, then ID and package.
+// SortFindings orders by risk, then ID and package. It sorts indices and
+// permutes once: findings are large, and swapping them costs more than the
+// comparisons.
 func SortFindings(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
+	idx := make([]int32, len(fs))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(i, j int32) int {
+		a, b := &fs[i], &fs[j]
 		if a.Risk.Score != b.Risk.Score {
-			return a.Risk.Score > b.Risk.Score
+			if a.Risk.Score > b.Risk.Score {
+				return -1
+			}
+			return 1
 		}
-		if a.ID != b.ID {
-			return a.ID < b.ID
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
 		}
-		return a.Package.Name < b.Package.Name
+		return strings.Compare(a.Package.Name, b.Package.Name)
 	})
+	sorted := make([]Finding, len(fs))
+	for i, j := range idx {
+		sorted[i] = fs[j]
+	}
+	copy(fs, sorted)
 }
 
 type skipError struct{ reason, detail string }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -49,8 +50,23 @@ func Open(path string) (*DB, error) {
 		unmap()
 		return nil, fmt.Errorf("open knowledge base %s: %w", path, err)
 	}
-	db.path, db.unmap = path, unmap
+	// Unmap exactly once: on Close, or when the DB becomes unreachable (a
+	// console swapping in a rebuilt knowledge base need not track readers).
+	m := &mapping{unmap: unmap}
+	db.path, db.unmap = path, m.release
+	runtime.AddCleanup(db, func(m *mapping) { m.release() }, m)
 	return db, nil
+}
+
+type mapping struct {
+	once  sync.Once
+	unmap func() error
+	err   error
+}
+
+func (m *mapping) release() error {
+	m.once.Do(func() { m.err = m.unmap() })
+	return m.err
 }
 
 // Close releases the file mapping. Values already returned (Lookup results,
