@@ -366,6 +366,7 @@ func (t *Topology) sweep(ctx context.Context) {
 			t.log.Error("mark unclaimed nodes gone", "nodes", len(stale), "err", err)
 		} else {
 			g.mu.Lock()
+			g.version++
 			for _, id := range stale {
 				if n := g.nodes[id]; n != nil {
 					n.GoneAt = now
@@ -396,6 +397,7 @@ func (t *Topology) sweep(ctx context.Context) {
 	}
 	limit := now.Add(-t.cfg.Retention)
 	g.mu.Lock()
+	g.version++
 	for k, e := range g.edges {
 		if !e.GoneAt.IsZero() && e.GoneAt.Before(limit) {
 			g.deleteEdge(k)
