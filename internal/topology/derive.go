@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,7 +68,7 @@ func short(id string) string {
 }
 
 // derive turns a sensor's full picture into nodes and connection edges.
-func derive(sensorID string, r *report.Report, intern func(string) string, res resolver) *derived {
+func derive(sensorID string, r *report.Report, intern func(string) string, share func(*Node), res resolver) *derived {
 	d := &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}}
 	hostID := HostNodeID(sensorID)
 	host := &Node{ID: hostID, Kind: KindHost, Key: sensorID, Label: sensorID, SensorID: sensorID}
@@ -286,10 +287,8 @@ func derive(sensorID string, r *report.Report, intern func(string) string, res r
 		n.Host, n.Parent, n.Cluster = hostID, hostID, host.Cluster
 		n.PID, n.Exe = p.PID, intern(p.Exe)
 		if len(p.Loaded) > 0 {
-			n.Loaded = make([]string, len(p.Loaded))
-			for j, f := range p.Loaded {
-				n.Loaded[j] = intern(f)
-			}
+			n.Loaded = slices.Clone(p.Loaded)
+			share(n)
 		}
 		n.Listen = p.Listen
 		n.CPUPercent, n.RSSBytes = p.CPUPercent, p.RSSBytes

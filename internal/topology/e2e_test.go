@@ -157,7 +157,8 @@ func TestKillDuringIngest(t *testing.T) {
 	e.register()
 
 	// Sensors push full reports, each with a process named after its
-	// sequence number, until the console dies.
+	// sequence number (pid 1000+seq: pid 2 would be the kernel's kthreadd),
+	// until the console dies.
 	var mu sync.Mutex
 	acked := map[string]uint64{} // sensor → highest acknowledged seq
 	var wg sync.WaitGroup
@@ -176,7 +177,7 @@ func TestKillDuringIngest(t *testing.T) {
 				}
 				r := &report.Report{Version: report.Version, SensorID: id, RunID: "r", Seq: seq, Kind: report.KindFull, Time: time.Now().UTC(),
 					Host:      &report.Host{Hostname: id},
-					Processes: []report.Process{{PID: int(seq), PPID: 1, StartTicks: seq, Name: fmt.Sprintf("p%d", seq), Exe: "/bin/p"}}}
+					Processes: []report.Process{{PID: 1000 + int(seq), PPID: 1, StartTicks: seq, Name: fmt.Sprintf("p%d", seq), Exe: "/bin/p"}}}
 				gz, _ := report.Marshal(r, report.DefaultLimits())
 				if _, err := cl.PushReport(context.Background(), gz); err != nil {
 					return // the console is gone
@@ -207,14 +208,14 @@ func TestKillDuringIngest(t *testing.T) {
 		// live unless the next report (committed, but killed before its
 		// answer) replaced it.
 		var det topology.NodeDetail
-		nid := topology.ProcessNodeID(id, fmt.Sprintf("%d:%d", seq, seq))
+		nid := topology.ProcessNodeID(id, fmt.Sprintf("%d:%d", 1000+seq, seq))
 		if code := e.get("/api/v1/topology/nodes/"+nid, &det); code != http.StatusOK || det.Label != fmt.Sprintf("p%d", seq) {
 			t.Errorf("%s seq %d (acknowledged): status %d label %q", id, seq, code, det.Label)
 			continue
 		}
 		if det.Gone {
 			var next topology.NodeDetail
-			nid := topology.ProcessNodeID(id, fmt.Sprintf("%d:%d", seq+1, seq+1))
+			nid := topology.ProcessNodeID(id, fmt.Sprintf("%d:%d", 1000+seq+1, seq+1))
 			if code := e.get("/api/v1/topology/nodes/"+nid, &next); code != http.StatusOK || next.Gone {
 				t.Errorf("%s seq %d (acknowledged) is gone, but no later report replaced it (seq %d: %d, gone %v)", id, seq, seq+1, code, next.Gone)
 			}

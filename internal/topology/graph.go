@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/netip"
 	"sync"
 	"time"
@@ -40,6 +42,8 @@ type graph struct {
 	// version counts applied changes (cache key of derived answers).
 	version uint64
 	strings map[string]string
+	// loaded shares equal loaded-file lists by set id.
+	loaded map[string][]string
 	// unclaimedSince is when nodes loaded from the store without a claim
 	// (shared nodes after a restart) started waiting for one.
 	unclaimedSince map[string]time.Time
@@ -48,7 +52,7 @@ type graph struct {
 func newGraph() *graph {
 	g := &graph{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, children: map[string]map[string]struct{}{},
 		out: map[string]map[edgeKey]struct{}{}, in: map[string]map[edgeKey]struct{}{}, sensors: map[string]*sensorState{},
-		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, unclaimedSince: map[string]time.Time{}}
+		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, loaded: map[string][]string{}, unclaimedSince: map[string]time.Time{}}
 	for _, n := range pseudoNodes(time.Time{}) {
 		n.claims = map[string]struct{}{}
 		g.nodes[n.ID] = n
@@ -76,6 +80,30 @@ func (g *graph) intern(s string) string {
 	}
 	g.strings[s] = s
 	return s
+}
+
+// shareLoaded sets n.LoadedSet and makes n.Loaded the graph's shared copy
+// of an equal list. Only the writer calls it.
+func (g *graph) shareLoaded(n *Node) {
+	if len(n.Loaded) == 0 {
+		n.Loaded, n.LoadedSet = nil, ""
+		return
+	}
+	h := sha256.New()
+	for _, f := range n.Loaded {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	id := hex.EncodeToString(h.Sum(nil)[:16])
+	n.LoadedSet = id
+	if l, ok := g.loaded[id]; ok {
+		n.Loaded = l
+		return
+	}
+	for i, f := range n.Loaded {
+		n.Loaded[i] = g.intern(f)
+	}
+	g.loaded[id] = n.Loaded
 }
 
 // hostByIP and listener implement resolver. The writer calls them without

@@ -81,10 +81,13 @@ type nodeData struct {
 	Namespace string `json:"namespace,omitempty"`
 	Cluster   string `json:"cluster,omitempty"`
 
-	PID    int        `json:"pid,omitempty"`
-	Exe    string     `json:"exe,omitempty"`
-	Loaded []string   `json:"loaded,omitempty"`
-	Listen []Endpoint `json:"listen,omitempty"`
+	PID    int      `json:"pid,omitempty"`
+	Exe    string   `json:"exe,omitempty"`
+	Loaded []string `json:"-"`
+	// LoadedSet names Loaded in topology_loaded_sets (stored once per
+	// distinct set).
+	LoadedSet string     `json:"loadedSet,omitempty"`
+	Listen    []Endpoint `json:"listen,omitempty"`
 	// IPs are the node's addresses (host interfaces and cloud addresses,
 	// pod IP); Public tells whether one of them is a public address.
 	IPs    []string `json:"ips,omitempty"`

@@ -38,7 +38,29 @@ func (t *Topology) write(ctx context.Context, pl *plan) error {
 		edges = append(edges, e)
 	}
 	now := store.Millis(pl.now)
+	sets := map[string][]string{}
+	for _, n := range nodes {
+		if n.LoadedSet != "" {
+			sets[n.LoadedSet] = n.Loaded
+		}
+	}
+	setIDs := make([]string, 0, len(sets))
+	for id := range sets {
+		setIDs = append(setIDs, id)
+	}
 	return t.st.Tx(ctx, func(q store.Querier) error {
+		for i := 0; i < len(setIDs); i += chunkRows {
+			part := setIDs[i:min(i+chunkRows, len(setIDs))]
+			args := make([]any, 0, 2*len(part))
+			for _, id := range part {
+				b, _ := json.Marshal(sets[id])
+				args = append(args, id, string(b))
+			}
+			if _, err := q.ExecContext(ctx, "INSERT INTO topology_loaded_sets (id, paths) VALUES "+
+				strings.TrimSuffix(strings.Repeat("(?, ?),", len(part)), ",")+" ON CONFLICT (id) DO NOTHING", args...); err != nil {
+				return fmt.Errorf("store %d loaded-file sets: %w", len(part), err)
+			}
+		}
 		for i := 0; i < len(nodes); i += chunkRows {
 			part := nodes[i:min(i+chunkRows, len(nodes))]
 			var b strings.Builder
@@ -177,6 +199,31 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 		return fmt.Errorf("load sensors: %w", err)
 	}
 
+	rows, err = rq.QueryContext(ctx, "SELECT id, paths FROM topology_loaded_sets")
+	if err != nil {
+		return fmt.Errorf("load loaded-file sets: %w", err)
+	}
+	for rows.Next() {
+		var id, paths string
+		if err := rows.Scan(&id, &paths); err != nil {
+			rows.Close()
+			return fmt.Errorf("load loaded-file sets: %w", err)
+		}
+		var l []string
+		if err := json.Unmarshal([]byte(paths), &l); err != nil {
+			t.log.Warn("loaded-file set does not decode; skipped", "set", id, "err", err)
+			continue
+		}
+		for i, f := range l {
+			l[i] = g.intern(f)
+		}
+		g.loaded[id] = l
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load loaded-file sets: %w", err)
+	}
+
 	rows, err = rq.QueryContext(ctx, "SELECT id, kind, node_key, name, sensor_id, attrs, first_seen, last_seen, gone_at FROM nodes")
 	if err != nil {
 		return fmt.Errorf("load nodes: %w", err)
@@ -196,8 +243,8 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 		}
 		n.SensorID = sensor.String
 		n.Exe = g.intern(n.Exe)
-		for i, f := range n.Loaded {
-			n.Loaded[i] = g.intern(f)
+		if n.LoadedSet != "" {
+			n.Loaded = g.loaded[n.LoadedSet]
 		}
 		n.FirstSeen, n.LastSeen = store.FromMillis(first), store.FromMillis(last)
 		if gone.Valid {
@@ -319,6 +366,7 @@ func (t *Topology) sweep(ctx context.Context) {
 			t.log.Error("mark unclaimed nodes gone", "nodes", len(stale), "err", err)
 		} else {
 			g.mu.Lock()
+			g.version++
 			for _, id := range stale {
 				if n := g.nodes[id]; n != nil {
 					n.GoneAt = now
@@ -349,6 +397,7 @@ func (t *Topology) sweep(ctx context.Context) {
 	}
 	limit := now.Add(-t.cfg.Retention)
 	g.mu.Lock()
+	g.version++
 	for k, e := range g.edges {
 		if !e.GoneAt.IsZero() && e.GoneAt.Before(limit) {
 			g.deleteEdge(k)

@@ -134,7 +134,9 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 		pl.sensors = append(pl.sensors, t.planJob(j, pl))
 	}
 	t.finishPlan(pl)
+	planned := time.Now()
 	err := t.write(ctx, pl)
+	written := time.Now()
 	if err != nil {
 		t.log.Error("write topology batch", "reports", len(batch), "err", err)
 		for _, sp := range pl.sensors {
@@ -151,6 +153,10 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 		sp.j.done <- result{full: sp.full}
 	}
 	t.load.busy(time.Since(start))
+	if d := time.Since(start); d > time.Second {
+		t.log.Warn("slow topology batch", "reports", len(batch), "nodes_written", len(pl.upNodes), "edges_written", len(pl.upEdges),
+			"plan", planned.Sub(start), "write", written.Sub(planned), "apply", time.Since(written), "queued", len(t.queue))
+	}
 }
 
 func (t *Topology) planJob(j *job, pl *plan) *sensorPlan {
@@ -180,7 +186,7 @@ func (t *Topology) planJob(j *job, pl *plan) *sensorPlan {
 			sp.full = true
 			return sp
 		}
-		sp.d = derive(id, s.snap.Full(), g.intern, g)
+		sp.d = derive(id, s.snap.Full(), g.intern, g.shareLoaded, g)
 	} else {
 		sp.d = &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}}
 	}
