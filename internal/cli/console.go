@@ -14,8 +14,10 @@ import (
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/risk"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/topology"
 	"github.com/riskmap/riskmap/web"
 )
 
@@ -38,7 +40,7 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: unexpected argument %q (did you mean reset-password?)", rest[0])}
 	}
 	log := newLogger(stdio.Stderr, cfg.LogLevel, cfg.LogFormat)
-	app, err := startConsole(ctx, cfg, log)
+	app, err := openConsole(ctx, cfg, log)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
@@ -58,11 +60,12 @@ type consoleApp struct {
 	log   *slog.Logger
 	store *store.Store
 	run   *console.Running
+	scans *scans.Service
 }
 
-// startConsole opens the store, wires the console's modules and starts
+// openConsole opens the store, wires the console's modules and starts
 // serving. The caller closes app.store after app.run.Wait returns.
-func startConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*consoleApp, error) {
+func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*consoleApp, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -78,14 +81,29 @@ func startConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*c
 	if !spa.Built() {
 		log.Warn("this binary has no web UI (built without `make web`); the API works, / shows how to build it")
 	}
+	var scanSvc *scans.Service // set below, before the topology runs
+	topo, err := topology.New(ctx, st, topology.Config{Interval: cfg.ReportInterval, GoneAfter: cfg.NodeGoneAfter,
+		Retention: cfg.TopologyRetention, Logger: log.With("module", "topology"),
+		// Findings are re-scored when the topology changes, and new hosts
+		// and images are scanned when the auto-scan setting says so.
+		OnChange: func(ctx context.Context, changed, appeared []string) {
+			scanSvc.TopologyChanged(ctx, changed...)
+			if len(appeared) > 0 {
+				scanSvc.NodesAppeared(ctx, appeared...)
+			}
+		}})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("topology: %w", err)
+	}
 	kb := scans.NewKB(feeds.New(consoleFeeds(cfg.DataDir, log)), log, nil)
-	// The topology module, when composed, provides the scans module's
-	// ExposureSource and calls its TopologyChanged / NodesAppeared events.
-	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Logger: log, Version: Version,
-		Queue: scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
+	scanSvc = scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Logger: log, Version: Version,
+		Exposure: topologyExposure{topo},
+		Queue:    scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
+	go topo.Run(ctx)
 	go scanSvc.Run(ctx, scans.RunConfig{FeedInterval: cfg.FeedInterval})
 	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
-		Modules: []console.Module{scanSvc}})
+		Modules: []console.Module{topo, scanSvc}})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -96,7 +114,7 @@ func startConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*c
 		return nil, err
 	}
 	log.Info("console started", "url", run.URL, "addr", run.Addr.String(), "fingerprint", run.Fingerprint, "database", st.Dialect())
-	return &consoleApp{cfg: cfg, log: log, store: st, run: run}, nil
+	return &consoleApp{cfg: cfg, log: log, store: st, run: run, scans: scanSvc}, nil
 }
 
 // banner tells the user where the console is and how to trust it.
@@ -168,4 +186,33 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// topologyExposure gives the risk engine (internal/scans) the topology's
+// view of a node: its processes, what they load and listen on, and the
+// route from the internet.
+type topologyExposure struct{ t *topology.Topology }
+
+func (a topologyExposure) Exposure(ctx context.Context, nodeID string) (risk.Exposure, error) {
+	ex, err := a.t.Exposure(ctx, nodeID)
+	if errors.Is(err, topology.ErrNodeNotFound) {
+		return risk.Exposure{}, nil // not seen by a sensor: exposure unknown
+	}
+	if err != nil {
+		return risk.Exposure{}, err
+	}
+	out := risk.Exposure{Known: true, Internet: ex.InternetReachable}
+	for _, p := range ex.Processes {
+		rp := risk.Process{NodeID: p.NodeID, PID: p.PID, Name: filepath.Base(p.Exe), LoadedFiles: p.Loaded}
+		for _, l := range p.Listening {
+			rp.Listening = append(rp.Listening, risk.Endpoint{Proto: "tcp", Addr: l.Addr, Port: int(l.Port)})
+		}
+		out.Processes = append(out.Processes, rp)
+		if p.InternetReachable && len(out.Path) == 0 {
+			for _, h := range p.Path {
+				out.Path = append(out.Path, risk.Hop{NodeID: h.ID, Kind: h.Kind, Name: h.Label})
+			}
+		}
+	}
+	return out, nil
 }

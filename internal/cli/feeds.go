@@ -176,6 +176,7 @@ func feedsStatus(m *feeds.Manager, format string, stdio IO) error {
 	if db, err := vulndb.Open(m.KBPath()); err == nil {
 		mm := db.Meta()
 		meta, size = &mm, db.Size()
+		db.Close()
 	}
 	if format == "json" {
 		writeJSONTo(stdio.Stdout, map[string]any{"sources": st, "knowledgeBase": meta, "path": m.KBPath(), "size": size})

@@ -26,8 +26,9 @@ func scanCommand() Command {
 const scanUsage = `Usage: riskmap scan [flags] TARGET
 
 TARGET is one of:
-  inventory:FILE   a riskmap inventory JSON (riskmap sbom --format riskmap-json)
-%s
+%s  inventory:FILE         a riskmap inventory JSON (riskmap sbom --format json)
+A bare path or image reference is recognised without the prefix.
+
 Findings come from the local knowledge base (riskmap feeds update/import).
 Exit status: 0 clean, 1 --fail-on reached, 2 error.
 
@@ -35,8 +36,8 @@ Flags:
 `
 
 type scanOpts struct {
-	format, output, failOn, ignoreFile, dbDir string
-	onlyFixed                                 bool
+	format, output, failOn, ignoreFile, dbDir, dockerHost string
+	onlyFixed, quiet                                      bool
 }
 
 func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
@@ -48,6 +49,8 @@ func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
 	fl.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding reaches this level: low, medium, high, critical or kev")
 	fl.StringVar(&o.ignoreFile, "ignore-file", "", "OpenVEX document or ID list (`ID [package=NAME] [expires=YYYY-MM-DD] reason`) of findings to ignore")
 	fl.BoolVar(&o.onlyFixed, "only-fixed", false, "report only findings with a fixed version")
+	fl.StringVar(&o.dockerHost, "docker-host", "", "Docker engine endpoint for docker: and container: targets (default: DOCKER_HOST or /var/run/docker.sock)")
+	fl.BoolVar(&o.quiet, "quiet", false, "no progress display and no per-file warnings on stderr")
 	fl.StringVar(&o.dbDir, "db", feeds.DefaultDataDir(), "data directory of the knowledge base (env RISKMAP_DATA_DIR)")
 	fl.Usage = func() { fmt.Fprintf(stderr, scanUsage, targetHelp()); fl.PrintDefaults() }
 	return fl, o
@@ -87,7 +90,8 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 		}
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
-	inv, err := loadTarget(ctx, fl.Arg(0))
+	defer db.Close()
+	inv, err := loadTarget(ctx, fl.Arg(0), o, stdio.Stderr)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", fl.Arg(0), err)}
 	}

@@ -2,23 +2,43 @@ package cli
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/inventory/scanner"
 )
 
-// loadTarget builds the inventory of a scan target.
-func loadTarget(ctx context.Context, target string) (*inventory.Inventory, error) {
+// loadTarget builds the inventory of a scan target through the same
+// inventory scanner as `riskmap sbom`; `inventory:FILE` reads a riskmap
+// inventory JSON instead (what `riskmap sbom --format json` writes).
+func loadTarget(ctx context.Context, target string, o *scanOpts, stderr io.Writer) (*inventory.Inventory, error) {
 	if path, ok := strings.CutPrefix(target, "inventory:"); ok {
 		return readInventoryFile(path)
 	}
-	return nil, errUnsupportedTarget(target)
+	level := slog.LevelWarn
+	if o.quiet {
+		level = slog.LevelError
+	}
+	prog := newProgress(stderr, !o.quiet)
+	inv, err := scanner.Scan(ctx, target, scanner.Options{
+		Logger:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Progress:   prog.event,
+		DockerHost: o.dockerHost,
+	})
+	prog.finish()
+	return inv, err
 }
 
-func targetHelp() string { return "" }
-
-type errUnsupportedTarget string
-
-func (e errUnsupportedTarget) Error() string {
-	return "unsupported target " + string(e) + " (want inventory:FILE)"
+func targetHelp() string {
+	return `  dir:PATH               a project directory or a mounted root filesystem
+  docker-archive:FILE    a 'docker save' archive
+  oci-archive:FILE       an OCI image layout in a tar archive
+  oci-dir:PATH           an OCI image layout directory
+  docker:IMAGE           an image in the local Docker engine
+  container:ID           the live filesystem of a container (through the engine)
+  registry:REF           an image pulled from a registry
+  sbom:FILE              a CycloneDX or SPDX JSON document
+`
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -74,6 +75,15 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("--log-level %q: %w", *logLevel, err)}
 	}
 	log := slog.New(slog.NewTextHandler(stdio.Stderr, &slog.HandlerOptions{Level: lvl}))
+	// A sensor is a small, long-running guest on someone's host: collect
+	// garbage more eagerly than Go's default unless the operator set GOGC
+	// or GOMEMLIMIT.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(128 << 20)
+	}
 	cfg := sensor.Config{SensorID: *sensorID, Version: Version, ProcRoot: *procRoot, HostRoot: *hostRoot, Interval: *interval,
 		DockerHost: *dockerHost, ContainerdSockets: strings.Split(*ctrdSocks, ","), Conntrack: !*noCT,
 		CloudMetadataURL: *cloudURL, Logger: log}
@@ -135,8 +145,17 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
+	// A wrong key or certificate is fatal at start; an unreachable console
+	// is not (the sensor retries with backoff).
+	if err := cl.Authenticate(ctx); err != nil {
+		var se *client.StatusError
+		if errors.Is(err, client.ErrPinMismatch) || (errors.As(err, &se) && se.Code == 401) {
+			return &ExitError{Code: 2, Err: fmt.Errorf("sensor: %w", err)}
+		}
+		log.Warn("console not reachable yet; will keep trying", "err", err)
+	}
 	log.Info("sensor starting", "sensor", s.ID(), "console", *consoleURL, "pinned", *pin != "", "scan_slots", *slots)
-	return runWithCommands(ctx, s, cl, *slots, SensorScan(*hostRoot, *dockerHost, log), log)
+	return runWithCommands(ctx, s, cl, *slots, log)
 }
 
 func writeOnce(ctx context.Context, s *sensor.Sensor, output string, stdio IO) error {
@@ -164,11 +183,13 @@ func writeOnce(ctx context.Context, s *sensor.Sensor, output string, stdio IO) e
 }
 
 // runWithCommands runs the report loop and the command loop until ctx ends.
-func runWithCommands(ctx context.Context, s *sensor.Sensor, cl *client.Client, slots int, scan command.ScanFunc, log *slog.Logger) error {
+func runWithCommands(ctx context.Context, s *sensor.Sensor, cl *client.Client, slots int, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- runCommands(ctx, s.ID(), cl, slots, scan, log) }()
+	go func() {
+		done <- command.New(command.Config{SensorID: s.ID(), Slots: slots, Scan: s.Scan, Logger: log}, cl).Run(ctx)
+	}()
 	err := s.Run(ctx, cl)
 	cancel()
 	select {
@@ -196,10 +217,4 @@ func kubernetesProbe(mode, kubeconfig, node, cluster string, log *slog.Logger) (
 		return nil, err
 	}
 	return p, nil
-}
-
-// runCommands runs scan commands with scan (SensorScan: the inventory
-// scanner).
-func runCommands(ctx context.Context, sensorID string, cl *client.Client, slots int, scan command.ScanFunc, log *slog.Logger) error {
-	return command.New(command.Config{SensorID: sensorID, Slots: slots, Scan: scan, Logger: log}, cl).Run(ctx)
 }

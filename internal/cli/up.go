@@ -25,8 +25,8 @@ import (
 // admin sees it in the user list and may disable or delete it.
 const LocalSensorEmail = "local-sensor@riskmap.invalid"
 
-// localSensorKeyFile is where `riskmap up` keeps its sensor's API key.
-const localSensorKeyFile = "local-sensor.key"
+// LocalSensorKeyFile is where `riskmap up` keeps its sensor's API key.
+const LocalSensorKeyFile = "local-sensor.key"
 
 // runUp is `riskmap up`: the console on the embedded database plus a sensor
 // for this machine, in one process. It takes the console's flags.
@@ -49,7 +49,7 @@ func runUp(ctx context.Context, args []string, stdio IO) error {
 	log := newLogger(stdio.Stderr, cfg.LogLevel, cfg.LogFormat)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	app, err := startConsole(ctx, cfg, log)
+	app, err := openConsole(ctx, cfg, log)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("up: %w", err)}
 	}
@@ -59,6 +59,16 @@ func runUp(ctx context.Context, args []string, stdio IO) error {
 	fmt.Fprintln(stdio.Stdout, "create the first account (it becomes the admin), then open the topology map and start a scan.")
 	fmt.Fprintln(stdio.Stdout, "The local sensor starts reporting this machine as soon as that account exists. Ctrl-C stops both.")
 
+	if cfg.FeedInterval > 0 && app.scans.KB.DB() == nil {
+		// A newcomer's first scan needs vulnerability data: fetch the feeds
+		// now rather than at the first scheduled update.
+		fmt.Fprintln(stdio.Stdout, "The vulnerability knowledge base is empty: downloading the feeds now (--feed-interval=0 to skip; `riskmap feeds import` for offline sites).")
+		go func() {
+			if err := app.scans.KB.Update(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("initial feed update", "err", err)
+			}
+		}()
+	}
 	sensorDone := make(chan error, 1)
 	go func() { sensorDone <- runLocalSensor(ctx, app, log.With("component", "sensor")) }()
 	waitErr := app.run.Wait()
@@ -117,7 +127,7 @@ func runLocalSensor(ctx context.Context, app *consoleApp, log *slog.Logger) erro
 		return fmt.Errorf("local sensor: %w", err)
 	}
 	log.Info("local sensor starting", "sensor", s.ID(), "console", url)
-	return runWithCommands(ctx, s, cl, 1, SensorScan(cfg.HostRoot, cfg.DockerHost, log), log)
+	return runWithCommands(ctx, s, cl, 1, log)
 }
 
 // loopbackAddr turns the console's listening address into one this host can
@@ -137,7 +147,7 @@ func loopbackAddr(a net.Addr) string {
 // the account (standard role, no usable password) and a key when needed. It
 // returns "" when an admin has disabled the account.
 func localSensorKey(ctx context.Context, st *store.Store, dataDir string) (string, error) {
-	path := filepath.Join(dataDir, localSensorKeyFile)
+	path := filepath.Join(dataDir, LocalSensorKeyFile)
 	if b, err := os.ReadFile(path); err == nil {
 		key := strings.TrimSpace(string(b))
 		if auth.WellFormed(key, auth.APIKeyPrefix) {

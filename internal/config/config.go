@@ -49,6 +49,13 @@ type Console struct {
 	ShutdownTimeout time.Duration
 	TrustedProxies  string
 
+	// Topology (internal/topology): the report interval sensors are told
+	// (raised under load), when silent sensors' nodes are gone, and how
+	// long gone nodes are kept.
+	ReportInterval    time.Duration
+	NodeGoneAfter     time.Duration
+	TopologyRetention time.Duration
+
 	Argon2MemoryKiB   uint
 	Argon2Iterations  uint
 	Argon2Parallelism uint
@@ -76,6 +83,9 @@ func DefaultConsole() Console {
 		LoginWindow:       15 * time.Minute,
 		MaxBodyBytes:      1 << 20,
 		ShutdownTimeout:   15 * time.Second,
+		ReportInterval:    15 * time.Second,
+		NodeGoneAfter:     5 * time.Minute,
+		TopologyRetention: 7 * 24 * time.Hour,
 		Argon2MemoryKiB:   19 * 1024,
 		Argon2Iterations:  2,
 		Argon2Parallelism: 1,
@@ -132,6 +142,9 @@ func (c *Console) bind(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted by default (bytes)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDRs of reverse proxies/load balancers whose X-Forwarded-For names the client (default: none; the TCP peer is the client)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for requests in flight")
+	fs.DurationVar(&c.ReportInterval, "report-interval", c.ReportInterval, "report interval sensors are told to use (the console raises it under load)")
+	fs.DurationVar(&c.NodeGoneAfter, "node-gone-after", c.NodeGoneAfter, "mark a sensor's nodes gone when it has not reported for this long")
+	fs.DurationVar(&c.TopologyRetention, "topology-retention", c.TopologyRetention, "delete nodes and connections gone for this long")
 	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", c.Argon2MemoryKiB, "argon2id memory cost in KiB for new password hashes")
 	fs.UintVar(&c.Argon2Iterations, "argon2-iterations", c.Argon2Iterations, "argon2id time cost (passes)")
 	fs.UintVar(&c.Argon2Parallelism, "argon2-parallelism", c.Argon2Parallelism, "argon2id parallelism (lanes)")
@@ -151,7 +164,8 @@ func (c Console) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{"session-ttl": c.SessionTTL, "access-token-ttl": c.AccessTokenTTL,
 		"refresh-token-ttl": c.RefreshTokenTTL, "invitation-ttl": c.InvitationTTL, "reset-ttl": c.ResetTTL,
-		"login-window": c.LoginWindow, "shutdown-timeout": c.ShutdownTimeout} {
+		"login-window": c.LoginWindow, "shutdown-timeout": c.ShutdownTimeout, "report-interval": c.ReportInterval,
+		"node-gone-after": c.NodeGoneAfter, "topology-retention": c.TopologyRetention} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive (got %s)", name, d))
 		}

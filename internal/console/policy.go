@@ -104,6 +104,13 @@ func Policy() []Rule {
 		{Method: http.MethodDelete, Pattern: "/api/v1/invitations/{id}", Access: Admin},
 		{Method: http.MethodGet, Pattern: "/api/v1/audit", Access: Admin},
 
+		// Topology (internal/topology): sensor report ingest (gzip body,
+		// limited by the report decoder to 4 MiB compressed) and the API.
+		{Method: http.MethodPost, Pattern: "/api/v1/sensor/reports", Access: Standard, MaxBodyBytes: 4<<20 + 1},
+		{Method: http.MethodGet, Pattern: "/api/v1/topology/graph", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/topology/nodes", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/topology/nodes/{id}", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/topology/sensors", Access: ReadOnly},
 		// Scans, findings, feeds and diagnosis (internal/scans).
 		{Method: http.MethodPost, Pattern: "/api/v1/scans", Access: Standard},
 		{Method: http.MethodGet, Pattern: "/api/v1/scans", Access: ReadOnly},

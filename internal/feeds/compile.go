@@ -131,20 +131,30 @@ func (m *Manager) storedFiles() ([]storedFile, error) {
 // parsed in parallel; records are added in path order so the output is
 // deterministic.
 func (m *Manager) compile(ctx context.Context, st *State) error {
+	return m.compileWith(ctx, st, nil)
+}
+
+// compileWith uses already parsed advisories for the files in parsed (just
+// validated and written by Import) and parses the others.
+func (m *Manager) compileWith(ctx context.Context, st *State, parsed map[string][]*osv.Vulnerability) error {
 	files, err := m.storedFiles()
 	if err != nil {
 		return fmt.Errorf("compile knowledge base: %w", err)
 	}
 	b := vulndb.NewBuilder(m.cfg.Now())
-	type parsed struct {
+	type parseResult struct {
 		vulns []*osv.Vulnerability
 		err   error
 	}
-	results := make([]parsed, len(files))
+	results := make([]parseResult, len(files))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, f := range files {
 		if f.kind != KindOSV && f.kind != KindAlpine {
+			continue
+		}
+		if vs, ok := parsed[f.rel]; ok {
+			results[i].vulns = vs
 			continue
 		}
 		wg.Add(1)
@@ -298,14 +308,38 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 	if len(srcs) == 0 {
 		return nil, fmt.Errorf("import %s: no feed files found", path)
 	}
+	// Validate in parallel (each file is parsed in full), then store in order.
+	type checked struct {
+		data    []byte
+		records int
+		vulns   []*osv.Vulnerability
+		err     error
+	}
+	done := make([]checked, len(srcs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, s := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			data, err := s.data()
+			n := 0
+			var vs []*osv.Vulnerability
+			if err == nil {
+				n, vs, err = validate(ctx, kindOf(s.rel), data)
+			}
+			done[i] = checked{data, n, vs, err}
+		}()
+	}
+	wg.Wait()
 	rep := &Report{}
 	changed := false
-	for _, s := range srcs {
-		res := ItemResult{Source: sourceOf(s.rel), Path: s.rel}
-		data, err := s.data()
-		if err == nil {
-			res.Records, err = Validate(ctx, kindOf(s.rel), data)
-		}
+	parsed := map[string][]*osv.Vulnerability{}
+	for i, s := range srcs {
+		res := ItemResult{Source: sourceOf(s.rel), Path: s.rel, Records: done[i].records}
+		data, err := done[i].data, done[i].err
 		if err == nil {
 			err = writeAtomic(filepath.Join(m.feedsDir(), s.rel), data)
 		}
@@ -328,12 +362,16 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 			*fs = FileState{Source: res.Source, URL: "file://" + path, SHA256: sum, Size: int64(len(data)), Records: res.Records, UpdatedAt: m.cfg.Now(), CheckedAt: m.cfg.Now()}
 		}
 		rep.Items = append(rep.Items, res)
+		if err == nil && done[i].vulns != nil {
+			parsed[s.rel] = done[i].vulns
+		}
+		done[i] = checked{}
 	}
 	if err := m.saveState(st); err != nil {
 		return rep, err
 	}
 	if _, err := os.Stat(m.KBPath()); changed || err != nil {
-		if err := m.compile(ctx, st); err != nil {
+		if err := m.compileWith(ctx, st, parsed); err != nil {
 			return rep, err
 		}
 		rep.Rebuilt = true

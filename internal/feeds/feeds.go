@@ -251,22 +251,37 @@ func sourceOf(rel string) string {
 // Validate parses a feed file fully and returns its record count. It is run
 // on every download and import before the file replaces the stored one.
 func Validate(ctx context.Context, kind Kind, data []byte) (int, error) {
+	n, _, err := validate(ctx, kind, data)
+	return n, err
+}
+
+// validate is Validate that also returns the advisories parsed from OSV and
+// secdb files, so a rebuild right after an import does not parse them twice.
+func validate(ctx context.Context, kind Kind, data []byte) (int, []*osv.Vulnerability, error) {
 	switch kind {
 	case KindOSV:
-		st, err := osv.ReadZip(ctx, data, func(*osv.Vulnerability) error { return nil })
+		var vs []*osv.Vulnerability
+		st, err := osv.ReadZip(ctx, data, func(v *osv.Vulnerability) error { vs = append(vs, v); return nil })
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if st.Records == 0 {
-			return 0, fmt.Errorf("OSV export holds no valid records (%d invalid)", len(st.Errors))
+			return 0, nil, fmt.Errorf("OSV export holds no valid records (%d invalid)", len(st.Errors))
 		}
-		return st.Records, nil
+		return st.Records, vs, nil
 	case KindAlpine:
 		db, err := alpine.Parse(bytes.NewReader(data))
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
-		return len(db.Packages), nil
+		return len(db.Packages), db.ToOSV(), nil
+	}
+	n, err := validateEnrichment(kind, data)
+	return n, nil, err
+}
+
+func validateEnrichment(kind Kind, data []byte) (int, error) {
+	switch kind {
 	case KindKEV:
 		c, err := kev.Parse(bytes.NewReader(data))
 		if err != nil {

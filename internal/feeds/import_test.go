@@ -41,3 +41,16 @@ func TestImportShared(t *testing.T) {
 		t.Errorf("meta = %+v", meta)
 	}
 }
+
+// BenchmarkImportShared imports all of the shared feeds into a fresh data
+// directory: parse, validate and compile (goal: ≤ 30 s).
+func BenchmarkImportShared(b *testing.B) {
+	src := testenv.SharedFeeds(b)
+	for b.Loop() {
+		m := New(Config{DataDir: b.TempDir()})
+		rep, err := m.Import(context.Background(), src)
+		if err != nil || rep.Failed() != nil {
+			b.Fatal(err, rep.Failed())
+		}
+	}
+}

@@ -88,12 +88,35 @@ func lookupName(p *inventory.Package) (name, version string) {
 		if p.SourceName != "" {
 			name = p.SourceName
 		}
+	case "AlmaLinux", "Rocky Linux", "Red Hat", "Oracle", "openEuler", "SUSE", "openSUSE", "Mageia":
+		// RPM advisories carry the epoch ("32:9.16.23-1.el9"); inventories
+		// keep it in the purl's epoch qualifier.
+		if !strings.Contains(version, ":") {
+			if e := purlQualifier(p.PURL, "epoch"); e != "" && e != "0" {
+				version = e + ":" + version
+			}
+		}
 	case "Go":
 		if name == "stdlib" || name == "go" || name == "toolchain" {
 			version = strings.TrimPrefix(version, "go")
 		}
 	}
 	return name, version
+}
+
+// purlQualifier returns a qualifier of a package URL ("" when absent).
+func purlQualifier(purl, key string) string {
+	_, q, ok := strings.Cut(purl, "?")
+	if !ok {
+		return ""
+	}
+	q, _, _ = strings.Cut(q, "#")
+	for _, kv := range strings.Split(q, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // Match looks every package up and returns the findings, sorted by risk.
@@ -138,18 +161,32 @@ func (m *Matcher) Match(ctx context.Context, inv *inventory.Inventory, opts Opti
 	return res, nil
 }
 
-// SortFindings orders by risk, then ID and package.
+// SortFindings orders by risk, then ID and package. It sorts indices and
+// permutes once: findings are large, and swapping them costs more than the
+// comparisons.
 func SortFindings(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
+	idx := make([]int32, len(fs))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(i, j int32) int {
+		a, b := &fs[i], &fs[j]
 		if a.Risk.Score != b.Risk.Score {
-			return a.Risk.Score > b.Risk.Score
+			if a.Risk.Score > b.Risk.Score {
+				return -1
+			}
+			return 1
 		}
-		if a.ID != b.ID {
-			return a.ID < b.ID
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
 		}
-		return a.Package.Name < b.Package.Name
+		return strings.Compare(a.Package.Name, b.Package.Name)
 	})
+	sorted := make([]Finding, len(fs))
+	for i, j := range idx {
+		sorted[i] = fs[j]
+	}
+	copy(fs, sorted)
 }
 
 type skipError struct{ reason, detail string }

@@ -133,6 +133,13 @@ func TestMatchRules(t *testing.T) {
 			want: []brief{{"ALSA-2024:1", []string{"ALSA-2024:1"}, "curl@7.76.1-26.el9_3.1", []string{"7.76.1-26.el9_3.2"}, "high"}},
 		},
 		{
+			name: "rpm_epoch_from_purl",
+			pkgs: []inventory.Package{
+				{Name: "curl", Version: "7.76.1-26.el9_3.1", Ecosystem: "AlmaLinux:9", PURL: "pkg:rpm/almalinux/curl@7.76.1-26.el9_3.1?arch=x86_64&epoch=1"},
+			},
+			want: []brief{},
+		},
+		{
 			name: "owned_by_os_package_skipped",
 			pkgs: []inventory.Package{{Name: "urllib3", Version: "1.26.5", Ecosystem: "PyPI", OwnedBy: "pkg:deb/debian/python3-urllib3@1.26.5-1"}},
 			want: []brief{},

@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskmap/riskmap/internal/cli"
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/feeds"
@@ -335,7 +334,7 @@ func TestEndToEnd(t *testing.T) {
 			go func() {
 				defer close(runnerDone)
 				command.New(command.Config{SensorID: sensorID, Slots: 2, PollInterval: 200 * time.Millisecond, Heartbeat: time.Second,
-					Scan: cli.SensorScan("/", "", nil)}, cl).Run(rctx)
+					Scan: sen.Scan}, cl).Run(rctx)
 			}()
 			defer func() { stop(); <-runnerDone }()
 

@@ -27,7 +27,7 @@ type KubernetesProbe = Probe
 // processes come before connections (sockets are joined to them) and
 // runtimes before Kubernetes (containers are joined to pods).
 func probes(cfg Config) ([]Probe, error) {
-	procFS, hostFS := os.DirFS(cfg.ProcRoot), os.DirFS(cfg.HostRoot)
+	procFS, hostFS := process.DirFS(cfg.ProcRoot), os.DirFS(cfg.HostRoot)
 	ps := []Probe{
 		newHostProbe(host.New(host.Config{Proc: procFS, HostRoot: hostFS}), cfg),
 		newProcessProbe(process.New(process.Config{Proc: procFS, HostRoot: hostFS, MapsRefresh: cfg.MapsRefresh, Now: cfg.Now}), conn.New(conn.Config{Proc: procFS})),

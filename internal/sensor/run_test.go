@@ -85,8 +85,13 @@ func TestRunSurvivesConsoleFaults(t *testing.T) {
 	}
 
 	// The console goes away; meanwhile a process starts listening.
+	// RISKMAP_TEST_OUTAGE=2m runs the two-minute outage.
+	outage := 3 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("RISKMAP_TEST_OUTAGE")); err == nil {
+		outage = d
+	}
 	con.Stop()
-	time.Sleep(3 * time.Second)
+	time.Sleep(outage)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

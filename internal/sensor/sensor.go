@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/report"
@@ -138,6 +139,9 @@ type Sensor struct {
 	runID   string
 	probes  []Probe
 	tracker *report.Tracker
+
+	mu         sync.Mutex
+	containers []report.Container // from the last pass, for scans
 }
 
 // New builds a sensor with the probes of probes.go.
@@ -203,6 +207,9 @@ func (s *Sensor) Collect(ctx context.Context) *report.Report {
 	}
 	join(r)
 	report.SortByKey(r)
+	s.mu.Lock()
+	s.containers = r.Containers
+	s.mu.Unlock()
 	return r
 }
 
@@ -299,7 +306,9 @@ func (s *Sensor) Run(ctx context.Context, up Uplink) error {
 			}
 			s.tracker.Failed()
 			failures++
-			wait = backoff(failures, s.cfg.MaxBackoff)
+			// Never wait longer than the report interval: the picture is
+			// complete again at most one interval after the console returns.
+			wait = backoff(failures, min(s.cfg.MaxBackoff, interval))
 			var se *client.StatusError
 			if errors.As(err, &se) {
 				switch se.Code {

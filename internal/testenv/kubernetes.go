@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-// Kubernetes test server versions; bench/k8s-build.sh builds them into
+// Kubernetes test server versions; scripts/k8s-build.sh builds them into
 // CacheDir/k8s under these names.
 const (
 	KubeVersion = "v1.37.2"
@@ -43,7 +43,7 @@ type KubeCluster struct {
 }
 
 // Kubernetes starts etcd, kube-apiserver and kwok from binaries built by
-// bench/k8s-build.sh (cached in CacheDir/k8s; about 13 minutes of CPU to
+// scripts/k8s-build.sh (cached in CacheDir/k8s; about 13 minutes of CPU to
 // build the first time). Without them the test is skipped, or fails when
 // RISKMAP_TEST_K8S=1 (which .ci/run sets only when asked to, after running
 // the build script), so CI is not forced into the long build. Everything
@@ -57,7 +57,7 @@ func Kubernetes(t testing.TB) *KubeCluster {
 	stages := filepath.Join(dir, "kwok-stages-"+KwokVersion+".yaml")
 	for _, f := range []string{apiserver, etcd, kwok, stages} {
 		if _, err := os.Stat(f); err != nil {
-			msg := fmt.Sprintf("Kubernetes test servers not built (%s missing); run bench/k8s-build.sh (about 13 min of CPU once)", f)
+			msg := fmt.Sprintf("Kubernetes test servers not built (%s missing); run scripts/k8s-build.sh (about 13 min of CPU once)", f)
 			if v, _ := strconv.ParseBool(os.Getenv("RISKMAP_TEST_K8S")); v {
 				t.Fatal(msg + "; RISKMAP_TEST_K8S=1 makes this a failure")
 			}

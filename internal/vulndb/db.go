@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
-	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -15,8 +15,8 @@ import (
 )
 
 // DB is an opened knowledge base. It is immutable and safe for concurrent
-// use; it holds the whole file in memory, so replacing the file on disk does
-// not affect it.
+// use; it maps the file read-only, and since updates replace the file by
+// renaming a new one over it, an open DB keeps seeing the old data.
 type DB struct {
 	path     string
 	data     []byte
@@ -27,6 +27,7 @@ type DB struct {
 	nCVEs    int
 	nInfo    int
 	fileSize int64
+	unmap    func() error
 
 	// Decoded records and CVE enrichment are cached: a console keeps one
 	// DB open and matches many inventories against it.
@@ -37,18 +38,49 @@ type DB struct {
 // ErrSchema is returned for a file of another schema version.
 var ErrSchema = errors.New("knowledge base schema version mismatch")
 
-// Open reads and verifies a knowledge base file.
+// Open maps and verifies a knowledge base file. Call Close when done (a
+// one-shot CLI may leave it to process exit).
 func Open(path string) (*DB, error) {
-	data, err := os.ReadFile(path)
+	data, unmap, err := mapFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("open knowledge base %s: %w", path, err)
 	}
 	db, err := Decode(data)
 	if err != nil {
+		unmap()
 		return nil, fmt.Errorf("open knowledge base %s: %w", path, err)
 	}
-	db.path = path
+	// Unmap exactly once: on Close, or when the DB becomes unreachable (a
+	// console swapping in a rebuilt knowledge base need not track readers).
+	m := &mapping{unmap: unmap}
+	db.path, db.unmap = path, m.release
+	runtime.AddCleanup(db, func(m *mapping) { m.release() }, m)
 	return db, nil
+}
+
+type mapping struct {
+	once  sync.Once
+	unmap func() error
+	err   error
+}
+
+func (m *mapping) release() error {
+	m.once.Do(func() { m.err = m.unmap() })
+	return m.err
+}
+
+// Close releases the file mapping. Values already returned (Lookup results,
+// Vuln records, CVEInfo) are copies and stay valid; later lookups find
+// nothing.
+func (db *DB) Close() error {
+	if db.unmap == nil {
+		return nil
+	}
+	u := db.unmap
+	db.unmap = nil
+	db.sec = [numSections + 1][]byte{}
+	db.nVulns, db.nKeys, db.nCVEs, db.nInfo = 0, 0, 0, 0
+	return u()
 }
 
 // Decode verifies and indexes an encoded knowledge base.

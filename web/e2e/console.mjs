@@ -1,11 +1,15 @@
 // End-to-end walk through the web console in headless Chromium, started by
 // console_test.go against a real `riskmap console`. Every step asserts what a
-// user sees; any browser console error, uncaught exception or 5xx response
-// fails the run. Screenshots go to $RISKMAP_E2E_ARTIFACTS; what the Go test
+// user sees; any browser console error, uncaught exception, 5xx response or
+// accessibility violation (axe-core, on every screenshotted page) fails the
+// run. Screenshots go to $RISKMAP_E2E_ARTIFACTS; what the Go test
 // checks afterwards on the API (the keys created here) goes to results.json.
 import { chromium } from "playwright-core";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 function env(name) {
   const v = process.env[name];
@@ -57,7 +61,11 @@ function watch(page, who) {
   page.on("response", (r) => {
     if (r.status() >= 500) problems.push(`[${who}] ${r.request().method()} ${r.url()} answered ${r.status()}`);
   });
-  page.on("requestfailed", (r) => problems.push(`[${who}] ${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`));
+  page.on("requestfailed", (r) => {
+    // A navigation cancels the fetches of the page it leaves: not a failure.
+    if (r.failure()?.errorText === "net::ERR_ABORTED") return;
+    problems.push(`[${who}] ${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`);
+  });
 }
 
 async function open(who) {
@@ -89,9 +97,24 @@ async function step(page, name, fn) {
   console.log(`ok   ${String(stepNo).padStart(2, " ")} ${name} (${Date.now() - t0} ms)`);
 }
 
+/**
+ * Screenshot, and an accessibility audit of the page as shown (axe-core:
+ * WCAG 2.1 A/AA and best practices; labels, names, contrast, landmarks).
+ * Every violation is a problem of the run.
+ */
 async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+    });
+    return r.violations.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 4).join(", ")})`);
+  });
+  for (const v of violations) problems.push(`[accessibility of ${name}] ${v}`);
+  audited++;
 }
+let audited = 0;
 
 function check(cond, what) {
   if (!cond) throw new Error(`assertion failed: ${what}`);
@@ -216,6 +239,22 @@ await step(a, "invite a read-only user", async () => {
 });
 results.inviteURL = inviteURL;
 
+await step(a, "revoke an invitation", async () => {
+  const email = "nobody@example.com";
+  await a.getByLabel("Email").fill(email);
+  await a.getByLabel("Role").selectOption("standard");
+  await a.getByRole("button", { name: "Create invitation" }).click();
+  const row = a.locator(`tr[data-invitation="${email}"]`);
+  await row.waitFor();
+  await a.getByRole("button", { name: `Revoke the invitation of ${email}` }).click();
+  await row.waitFor({ state: "detached" });
+  // Gone on the console too, not only from the table.
+  await a.reload();
+  await heading(a, "Invitations");
+  await a.locator(`tr[data-invitation="${reader.email}"]`).waitFor();
+  check((await row.count()) === 0, "the revoked invitation is listed again after a reload");
+});
+
 const readerSide = await open("reader");
 const r = readerSide.page;
 await step(r, "accept the invitation in a fresh browser", async () => {
@@ -269,6 +308,36 @@ await step(a, "users: both listed; the last admin cannot be demoted", async () =
   });
   check((await role.inputValue()) === "admin", "the role select does not show the stored role after the refusal");
   await shot(a, "08-users-last-admin");
+});
+
+await step(a, "admin disables the read-only user", async () => {
+  await a.getByRole("button", { name: `Disable ${reader.email}` }).click();
+  await notice(a, `${reader.email} is disabled.`);
+  await a.locator(`tr[data-user="${reader.email}"]`).getByText("disabled").waitFor();
+});
+
+await step(r, "a disabled user is signed out and cannot sign in", async () => {
+  // The open session ends: the next page load lands on sign-in.
+  await expectingHTTPError("/api/v1/", /status of 40[13]\b/, async () => {
+    await r.reload();
+    await heading(r, "Sign in");
+    await r.getByLabel("Email").fill(reader.email);
+    await r.getByLabel("Password").fill(reader.password);
+    await r.getByRole("button", { name: "Sign in" }).click();
+    await r.getByRole("alert").waitFor();
+  });
+  const at = new URL(r.url());
+  check(at.pathname === "/login" && at.searchParams.get("next") === "/account", `after the refused sign-in the URL is ${r.url()}`);
+});
+
+await step(a, "admin enables the user again", async () => {
+  await a.getByRole("button", { name: `Enable ${reader.email}` }).click();
+  await notice(a, `${reader.email} is enabled.`);
+});
+
+await step(r, "the enabled user signs in", async () => {
+  await r.getByRole("button", { name: "Sign in" }).click();
+  await arrive(r, "My account"); // back on the page the session ended on
 });
 
 let resetURL = "";
@@ -344,4 +413,4 @@ if (problems.length > 0) {
   console.error(`browser problems during the run:\n  ${problems.join("\n  ")}`);
   process.exit(1);
 }
-console.log(`ok   no browser console errors; screenshots in ${artifacts}`);
+console.log(`ok   no browser console errors; ${audited} pages pass the accessibility audit; screenshots in ${artifacts}`);

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/testenv"
+	"github.com/riskmap/riskmap/web"
 )
 
 var update = flag.Bool("update", false, "copy the main screenshots to docs/screenshots/ for the README")
@@ -39,10 +40,13 @@ var readme = []string{
 	"07-users", "08-users-last-admin", "09-audit", "10-api-key",
 }
 
-// TestConsoleInBrowser registers the first admin, signs out and in, invites
-// a read-only user who accepts in a fresh browser, checks that user is kept
-// out of the admin pages and the admin API, and resets API keys; the browser
-// must log no console error on the way.
+// TestConsoleInBrowser registers the first admin, signs out and in (with the
+// keyboard only), invites a read-only user who accepts in a fresh browser,
+// revokes another invitation, checks the read-only user is kept out of the
+// admin pages and the admin API, disables and enables that user, sends them
+// a password reset link, refuses a used invitation, refuses to demote the
+// last admin, resets API keys and changes a password; the browser must log
+// no console error on the way (console.mjs lists the steps).
 func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser end-to-end test; not in -short")
@@ -74,6 +78,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 	}
 	waitReady(t, client, base)
+	checkServesApp(t, client, base)
 
 	artifacts := artifactDir(t)
 	admin := account{Email: "ada@example.com", Password: "correct horse battery staple 1"}
@@ -152,6 +157,38 @@ func TestConsoleInBrowser(t *testing.T) {
 }
 
 type account struct{ Email, Password string }
+
+// checkServesApp checks the console serves the embedded app with its
+// security headers for client routes, and keeps /api paths to the API.
+func checkServesApp(t *testing.T, c *http.Client, base string) {
+	t.Helper()
+	resp, err := c.Get(base + "/settings/users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `<div id="root">`) {
+		t.Fatalf("GET /settings/users: %d %.300q, want the app's index.html", resp.StatusCode, body)
+	}
+	for k, want := range map[string]string{
+		"Content-Security-Policy": web.ContentSecurityPolicy,
+		"Cache-Control":           "no-cache",
+		"Referrer-Policy":         "no-referrer",
+	} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("GET /settings/users: %s = %q, want %q", k, got, want)
+		}
+	}
+	resp, err = c.Get(base + "/api/v1/no-such-route")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		t.Errorf("GET /api/v1/no-such-route: %d %s, want a 404 problem", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
 
 // checkAPI checks on the API what the browser run did: each key belongs to
 // its user with their role, the admin's first key died when it was reset,

@@ -2,10 +2,13 @@ package extract
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/google/osv-scalibr/extractor"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gomod"
 	apkmeta "github.com/google/osv-scalibr/extractor/filesystem/os/apk/metadata"
 	dpkgmeta "github.com/google/osv-scalibr/extractor/filesystem/os/dpkg/metadata"
 	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
@@ -22,6 +25,12 @@ func convert(sinv scalibrinv.Inventory) []inventory.Package {
 	var out []inventory.Package
 	for _, sp := range sinv.Packages {
 		p := convertOne(sp)
+		if p.Extractor == gomod.Name && p.Name == "stdlib" {
+			// The go.mod "go" directive is a language version, not the
+			// toolchain a binary was built with: matching it as stdlib
+			// would report every advisory of that minor release.
+			continue
+		}
 		k := p.Ecosystem + "\x00" + p.Name + "\x00" + p.Version + "\x00" + p.PURL
 		if i, ok := byKey[k]; ok {
 			out[i].Locations = mergeSorted(out[i].Locations, p.Locations)
@@ -82,6 +91,11 @@ func convertOne(sp *extractor.Package) inventory.Package {
 			p.Licenses = append(p.Licenses, l)
 		}
 	}
+	if p.Extractor == gobinary.Name && p.Name == "go" && p.Ecosystem == "Go" {
+		// The toolchain a binary was built with: OSV (and syft) call the Go
+		// standard library "stdlib".
+		p.Name, p.PURL = "stdlib", "pkg:golang/stdlib@"+p.Version
+	}
 	switch m := sp.Metadata.(type) {
 	case *dpkgmeta.Metadata:
 		// Debian omits Source when it equals the binary package, and the
@@ -93,8 +107,26 @@ func convertOne(sp *extractor.Package) inventory.Package {
 		p.SourceVersion = sp.Version
 	case *rpmmeta.Metadata:
 		p.SourceName, p.SourceVersion = ParseSourceRPM(m.SourceRPM)
+		if m.Epoch > 0 {
+			// Red Hat advisories compare epoch:version-release.
+			p.Version = fmt.Sprintf("%d:%s", m.Epoch, p.Version)
+		}
+		if rel := rpmRelease(m.OSID, m.OSVersionID); rel != "" && !strings.Contains(p.Ecosystem, ":") {
+			p.Ecosystem += ":" + rel
+		}
 	}
 	return p
+}
+
+// rpmRelease is the release suffix OSV uses for an RPM distribution's
+// ecosystem ("AlmaLinux:9", "Rocky Linux:9", "Red Hat" keeps none).
+func rpmRelease(osID, versionID string) string {
+	switch osID {
+	case "almalinux", "rocky":
+		major, _, _ := strings.Cut(versionID, ".")
+		return major
+	}
+	return ""
 }
 
 // ParseSourceRPM splits a source RPM file name such as

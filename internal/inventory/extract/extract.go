@@ -10,8 +10,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -178,9 +180,14 @@ type Result struct {
 // Result.Errors.
 func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error) {
 	sink := &errSink{}
+	sniff := &elfSniffer{seen: map[string]bool{}}
 	guarded := make([]filesystem.Extractor, len(e.exts))
 	for i, x := range e.exts {
-		guarded[i] = &guard{inner: x, max: e.cfg.MaxFileSize, sink: sink, onFile: e.cfg.OnFile}
+		g := &guard{inner: x, max: e.cfg.MaxFileSize, sink: sink, onFile: e.cfg.OnFile}
+		if binaryExtractors[x.Name()] {
+			g.sniff = sniff
+		}
+		guarded[i] = g
 	}
 	sinv, status, err := filesystem.Run(ctx, &filesystem.Config{
 		Extractors: guarded,
@@ -188,7 +195,10 @@ func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error)
 		// (rpm's SQLite) get a temporary copy instead of reopening a host
 		// path, which could go through a symbolic link out of the root.
 		ScanRoots: []*scalibrfs.ScanRoot{{FS: fsys, Path: ""}},
-		Stats:     stats.NoopCollector{},
+		// Kernel and device pseudo-filesystems of a live root ("dir:/" on
+		// a host or a mounted container) hold no packages and can hang a walk.
+		DirsToSkip: []string{"proc", "sys", "dev"},
+		Stats:      stats.NoopCollector{},
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -206,7 +216,7 @@ func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error)
 	}
 	res := &Result{Distro: distro(fsys)}
 	res.Packages = convert(sinv)
-	if err := addOwnedFiles(ctx, fsys, res.Packages, sink); err != nil {
+	if err := addOwnedFiles(ctx, fsys, res.Packages, sink, e.cfg.RPMTimeout); err != nil {
 		return nil, err
 	}
 	setOwnedBy(res.Packages)
@@ -230,6 +240,7 @@ type guard struct {
 	max    int64
 	sink   *errSink
 	onFile func(string)
+	sniff  *elfSniffer // set for the binary extractors
 }
 
 func (g *guard) Name() string                       { return g.inner.Name() }
@@ -261,6 +272,9 @@ func (g *guard) Extract(ctx context.Context, in *filesystem.ScanInput) (inv scal
 	}()
 	if g.onFile != nil {
 		defer g.onFile(in.Path)
+	}
+	if g.sniff != nil && !g.sniff.mayHaveBuildInfo(in) {
+		return scalibrinv.Inventory{}, nil
 	}
 	return g.inner.Extract(ctx, in)
 }
@@ -296,4 +310,32 @@ func (s *errSink) sorted() []inventory.FileError {
 		return cmp.Or(strings.Compare(a.Path, b.Path), strings.Compare(a.Extractor, b.Extractor))
 	})
 	return out
+}
+
+// elfSniffer parses an executable's ELF section table once for both binary
+// extractors (Go build info, cargo-auditable) and lets them run only when
+// their section is there. Most executables of a root filesystem are neither,
+// and each extractor would otherwise parse the ELF headers itself.
+type elfSniffer struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (s *elfSniffer) mayHaveBuildInfo(in *filesystem.ScanInput) bool {
+	s.mu.Lock()
+	v, ok := s.seen[in.Path]
+	s.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = true // not ELF (PE, Mach-O) or unreadable: let the extractor decide
+	if ra, ok := in.Reader.(io.ReaderAt); ok {
+		if ef, err := elf.NewFile(ra); err == nil {
+			v = ef.Section(".go.buildinfo") != nil || ef.Section(".dep-v0") != nil
+		}
+	}
+	s.mu.Lock()
+	s.seen[in.Path] = v
+	s.mu.Unlock()
+	return v
 }

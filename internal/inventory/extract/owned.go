@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"time"
 
 	scalibrfs "github.com/google/osv-scalibr/fs"
 
@@ -19,10 +20,18 @@ import (
 // real ones are a few MiB).
 const maxListFile = 64 << 20
 
-// addOwnedFiles fills Files of dpkg packages from var/lib/dpkg/info/*.list
-// and of apk packages from lib/apk/db/installed.
-func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Package, sink *errSink) error {
+// addOwnedFiles fills Files of dpkg packages from var/lib/dpkg/info/*.list,
+// of apk packages from lib/apk/db/installed and of rpm packages from the
+// rpm database's file lists.
+func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Package, sink *errSink, rpmTimeout time.Duration) error {
 	var apkFiles map[string][]string
+	rpmDBs := map[string]map[string][]string{}
+	canon := newCanonicalizer(fsys)
+	defer func() {
+		for i := range pkgs {
+			pkgs[i].Files = canon.withCanonical(pkgs[i].Files)
+		}
+	}()
 	for i := range pkgs {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("owned files: %w", err)
@@ -48,6 +57,16 @@ func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Pack
 				p.Files = ParseDpkgList(b)
 				break
 			}
+		case strings.HasPrefix(p.PURL, "pkg:rpm/") && len(p.Locations) > 0:
+			db := p.Locations[0]
+			if _, ok := rpmDBs[db]; !ok {
+				files, err := rpmFiles(ctx, fsys, db, rpmTimeout)
+				if err != nil {
+					sink.add(db, "rpm-files", err)
+				}
+				rpmDBs[db] = files
+			}
+			p.Files = rpmDBs[db][rpmKey(p.Name, p.Version)]
 		case strings.HasPrefix(p.PURL, "pkg:apk/"):
 			if apkFiles == nil {
 				apkFiles = map[string][]string{}
@@ -187,4 +206,57 @@ func isOSPurl(purl string) bool {
 		}
 	}
 	return false
+}
+
+// resolver is implemented by filesystems that can resolve symbolic links
+// inside the scanned root (rootfs.FS, image.FS).
+type resolver interface {
+	Resolve(name string, followLast bool) (string, error)
+}
+
+// canonicalizer adds, next to each owned file recorded under a directory
+// that is a symbolic link in the target (merged /usr: /lib ->
+// usr/lib), the path the file really has, which is what a running process
+// shows in /proc/PID/maps.
+type canonicalizer struct {
+	r    resolver
+	dirs map[string]string // directory -> resolved directory ("" unknown)
+}
+
+func newCanonicalizer(fsys scalibrfs.FS) *canonicalizer {
+	r, _ := fsys.(resolver)
+	return &canonicalizer{r: r, dirs: map[string]string{}}
+}
+
+func (c *canonicalizer) withCanonical(files []string) []string {
+	if c.r == nil || len(files) == 0 {
+		return files
+	}
+	var extra []string
+	seen := make(map[string]bool, len(files))
+	for _, f := range files {
+		seen[f] = true
+	}
+	for _, f := range files {
+		i := strings.LastIndexByte(f, '/')
+		if i <= 0 {
+			continue
+		}
+		dir := f[:i]
+		res, ok := c.dirs[dir]
+		if !ok {
+			p, err := c.r.Resolve(strings.TrimPrefix(dir, "/"), true)
+			if err == nil {
+				res = "/" + p
+			}
+			c.dirs[dir] = res
+		}
+		if res != "" && res != dir {
+			if alt := res + f[i:]; !seen[alt] {
+				seen[alt] = true
+				extra = append(extra, alt)
+			}
+		}
+	}
+	return append(files, extra...)
 }

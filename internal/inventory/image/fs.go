@@ -157,6 +157,20 @@ func (f *FS) LayerOf(p string) int {
 	return n.layer
 }
 
+// Resolve returns name with symbolic links resolved inside the image.
+func (f *FS) Resolve(name string, followLast bool) (string, error) {
+	return rootfs.ResolveWith(name, followLast, func(p string) (string, bool, error) {
+		n := f.lookup(p)
+		if n == nil {
+			return "", false, fs.ErrNotExist
+		}
+		if n.kind == kindSymlink {
+			return n.link, true, nil
+		}
+		return "", false, nil
+	})
+}
+
 // Close removes the temporary files of large retained content.
 func (f *FS) Close() error {
 	for _, b := range f.blobs {

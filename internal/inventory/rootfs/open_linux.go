@@ -39,3 +39,33 @@ func (f *FS) openIn(p string, dir bool) (*os.File, error) {
 	}
 	return f.root.Open(p)
 }
+
+// openInRoot opens name (unresolved) with openat2(RESOLVE_IN_ROOT): the
+// kernel resolves links with the same chroot semantics as Resolve. ok is
+// false when openat2 is unavailable (or a mount point is crossed) and the
+// caller must resolve in user space.
+func (f *FS) openInRoot(name string, dir bool) (file *os.File, err error, ok bool) {
+	if noOpenat2.Load() || f.rootDir == nil {
+		return nil, nil, false
+	}
+	flags := uint64(unix.O_RDONLY | unix.O_CLOEXEC)
+	if dir {
+		flags |= unix.O_DIRECTORY
+	}
+	fd, err := unix.Openat2(int(f.rootDir.Fd()), name, &unix.OpenHow{
+		Flags:   flags,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	switch {
+	case err == nil:
+		return os.NewFile(uintptr(fd), name), nil, true
+	case errors.Is(err, unix.ENOSYS):
+		noOpenat2.Store(true)
+		return nil, nil, false
+	case errors.Is(err, unix.EXDEV), errors.Is(err, unix.EAGAIN):
+		return nil, nil, false
+	case errors.Is(err, unix.ELOOP):
+		return nil, &os.PathError{Op: "open", Path: name, Err: ErrLoop}, true
+	}
+	return nil, &os.PathError{Op: "open", Path: name, Err: err}, true
+}

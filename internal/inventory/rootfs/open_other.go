@@ -6,3 +6,6 @@ import "os"
 
 // openIn opens p (already resolved, relative) below the root through os.Root.
 func (f *FS) openIn(p string, _ bool) (*os.File, error) { return f.root.Open(p) }
+
+// openInRoot is unavailable: callers resolve links in user space.
+func (f *FS) openInRoot(string, bool) (*os.File, error, bool) { return nil, nil, false }

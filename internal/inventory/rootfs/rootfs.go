@@ -171,6 +171,13 @@ func splitPath(p string) []string {
 
 // Open opens the named file, following symbolic links inside the root.
 func (f *FS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	if file, err, ok := f.openInRoot(name, false); ok {
+		// The kernel resolved every link inside the root in one call.
+		return file, err
+	}
 	p, err := f.Resolve(name, true)
 	if err != nil {
 		return nil, err
@@ -216,11 +223,17 @@ func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 }
 
 func (f *FS) readDir(name string) ([]fs.DirEntry, error) {
-	p, err := f.Resolve(name, true)
-	if err != nil {
-		return nil, err
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrInvalid}
 	}
-	d, err := f.openIn(p, true)
+	d, err, ok := f.openInRoot(name, true)
+	if !ok {
+		var p string
+		if p, err = f.Resolve(name, true); err != nil {
+			return nil, err
+		}
+		d, err = f.openIn(p, true)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,7 @@ type cdxTools struct {
 type cdxComponent struct {
 	BOMRef     string         `json:"bom-ref,omitempty"`
 	Type       string         `json:"type"`
+	Group      string         `json:"group,omitempty"`
 	Name       string         `json:"name"`
 	Version    string         `json:"version,omitempty"`
 	Purl       string         `json:"purl,omitempty"`
@@ -123,6 +124,9 @@ func toCycloneDX(inv *inventory.Inventory, tool Tool) *cdxBOM {
 			BOMRef: ref, Type: "library", Name: p.Name, Version: p.Version, Purl: p.PURL,
 			Properties: props(propEcosystem, p.Ecosystem, propSourceName, p.SourceName, propSourceVersion, p.SourceVersion,
 				propLayer, p.Layer, propOwnedBy, p.OwnedBy, propExtractor, p.Extractor),
+		}
+		if g, a, ok := strings.Cut(p.Name, ":"); ok && strings.HasPrefix(p.PURL, "pkg:maven/") {
+			c.Group, c.Name = g, a
 		}
 		for _, l := range p.Licenses {
 			if spdxExpr(l) && !strings.ContainsAny(l, " ()") {

@@ -82,9 +82,13 @@ func readCycloneDX(b []byte) (*inventory.Inventory, error) {
 		for _, c := range cs {
 			if c.Type == "operating-system" {
 				inv.Distro = &inventory.Distro{ID: c.Name, VersionID: c.Version, Codename: prop(c, "riskmap:codename"), Name: prop(c, "riskmap:prettyName")}
-			} else if c.Purl != "" || c.Type == "library" || c.Type == "application" || c.Type == "framework" {
+			} else if c.Purl != "" || prop(c, propEcosystem) != "" {
+				name := c.Name
+				if c.Group != "" && strings.HasPrefix(c.Purl, "pkg:maven/") {
+					name = c.Group + ":" + c.Name // Maven's (and OSV's) group:artifact
+				}
 				p := inventory.Package{
-					Name: c.Name, Version: c.Version, PURL: c.Purl,
+					Name: name, Version: c.Version, PURL: c.Purl,
 					Ecosystem: prop(c, propEcosystem), SourceName: prop(c, propSourceName), SourceVersion: prop(c, propSourceVersion),
 					Layer: prop(c, propLayer), OwnedBy: prop(c, propOwnedBy), Extractor: prop(c, propExtractor),
 				}

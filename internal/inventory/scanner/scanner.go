@@ -128,7 +128,7 @@ func Scan(ctx context.Context, target string, opts Options) (*inventory.Inventor
 		inv, err = scanContainer(ctx, ex, t.Ref, opts, target)
 	case KindSBOM:
 		inv, err = scanSBOM(t.Ref)
-	case KindDocker + "|" + KindRegistry:
+	case KindImageRef:
 		// A bare image reference: the local engine first, then its registry.
 		t.Kind = KindDocker
 		inv, err = scanDockerImage(ctx, ex, t.Ref, opts, target)

@@ -17,6 +17,10 @@ const (
 	KindContainer     = "container"
 	KindRegistry      = "registry"
 	KindSBOM          = "sbom"
+	// KindImageRef is a bare image reference: the local engine is tried
+	// first (docker:), then its registry (registry:). Scan reports which
+	// one answered.
+	KindImageRef = "image"
 )
 
 var kinds = []string{KindDir, KindDockerArchive, KindOCIArchive, KindOCIDir, KindDocker, KindContainer, KindRegistry, KindSBOM}
@@ -64,7 +68,7 @@ func ParseTarget(s string) (Target, error) {
 	case strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../"):
 		return Target{}, fmt.Errorf("parse target %q: %w", s, err)
 	}
-	return Target{Kind: KindDocker + "|" + KindRegistry, Ref: s}, nil
+	return Target{Kind: KindImageRef, Ref: s}, nil
 }
 
 // sniffFile tells a docker-save archive, an OCI archive and an SBOM apart.

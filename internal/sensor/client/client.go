@@ -134,6 +134,18 @@ func Fingerprint(der []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// PinnedTLS returns a TLS configuration that accepts exactly the
+// certificate with the given fingerprint (for tools and tests that talk to
+// a self-signed console).
+func PinnedTLS(fingerprint string) (*tls.Config, error) {
+	pin, err := ParsePin(fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error { return verifyPin(cs, pin, time.Now()) }}, nil
+}
+
 // ErrPinMismatch is returned when the console presents another certificate.
 var ErrPinMismatch = errors.New("console certificate does not match the pinned SHA-256")
 
@@ -285,6 +297,13 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return min(t.Sub(now), time.Hour)
 	}
 	return 0
+}
+
+// Authenticate exchanges the API key for tokens now (the sensor does it at
+// start-up, so a wrong key or certificate shows at once).
+func (c *Client) Authenticate(ctx context.Context) error {
+	_, err := c.token(ctx, true)
+	return err
 }
 
 // authed runs a request with a token, re-exchanging the key once on 401.

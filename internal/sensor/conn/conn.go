@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 
@@ -40,14 +39,18 @@ type Config struct {
 type Probe struct {
 	cfg    Config
 	owners map[uint64]int // socket inode -> pid
+	// orphans are sockets no readable process was found to hold on the
+	// last scan of their namespace (held by a process whose fds cannot be
+	// read, or in flight); they do not trigger another scan.
+	orphans map[uint64]bool
 }
 
 // New returns a probe.
 func New(cfg Config) *Probe {
 	if cfg.Proc == nil {
-		cfg.Proc = os.DirFS("/proc")
+		cfg.Proc = process.DirFS("/proc")
 	}
-	return &Probe{cfg: cfg, owners: map[uint64]int{}}
+	return &Probe{cfg: cfg, owners: map[uint64]int{}, orphans: map[uint64]bool{}}
 }
 
 // Collect returns the TCP sockets of every namespace in pass, owned by their
@@ -60,6 +63,7 @@ func (p *Probe) Collect(ctx context.Context, pass *process.Pass, fds SocketListe
 		byPID[pass.Processes[i].PID] = &pass.Processes[i]
 	}
 	owners := make(map[uint64]int, len(p.owners))
+	orphans := map[uint64]bool{}
 	for _, ns := range slices.Sorted(maps.Keys(pass.NetNS)) {
 		if ctx.Err() != nil {
 			return conns, append(errs, ctx.Err())
@@ -80,7 +84,7 @@ func (p *Probe) Collect(ctx context.Context, pass *process.Pass, fds SocketListe
 		for _, s := range socks {
 			if pid, ok := p.owners[s.Inode]; ok && inNS[pid] {
 				owners[s.Inode] = pid
-			} else {
+			} else if !p.orphans[s.Inode] {
 				unknown = true
 			}
 		}
@@ -98,6 +102,9 @@ func (p *Probe) Collect(ctx context.Context, pass *process.Pass, fds SocketListe
 			}
 		}
 		for _, s := range socks {
+			if _, ok := owners[s.Inode]; !ok && (unknown || p.orphans[s.Inode]) {
+				orphans[s.Inode] = true
+			}
 			c := report.Connection{Source: report.SourceProc, Proto: "tcp", State: s.State,
 				Local:  report.Endpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()},
 				Remote: report.Endpoint{Addr: s.Remote.Addr().String(), Port: s.Remote.Port()},
@@ -117,7 +124,7 @@ func (p *Probe) Collect(ctx context.Context, pass *process.Pass, fds SocketListe
 			conns = append(conns, c)
 		}
 	}
-	p.owners = owners
+	p.owners, p.orphans = owners, orphans
 	return conns, errs
 }
 

@@ -33,7 +33,9 @@ const maxRows = 1 << 20
 // stay valid.
 func parseTCP(r io.Reader, fn func(socket)) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	// A large first read: the kernel walks its socket hash for every read
+	// of the table, so fewer reads are much cheaper.
+	sc.Buffer(make([]byte, 0, 256<<10), 256<<10)
 	line := 0
 	for sc.Scan() {
 		line++

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
 )
 
 // TestDropAsRoot builds testdata/dropcheck without cgo, runs it as root and

@@ -46,7 +46,7 @@ type Config struct {
 
 // DefaultConfig returns the probe's defaults on the live system.
 func DefaultConfig() Config {
-	return Config{Proc: os.DirFS("/proc"), HostRoot: os.DirFS("/"), MapsRefresh: 5 * time.Minute,
+	return Config{Proc: DirFS("/proc"), HostRoot: os.DirFS("/"), MapsRefresh: 5 * time.Minute,
 		PageSize: os.Getpagesize(), Now: time.Now}
 }
 

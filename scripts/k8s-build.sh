@@ -7,8 +7,8 @@
 # and built only when missing. The first build costs about 13 minutes of CPU
 # on a 2-core machine, so CI does not run it unless RISKMAP_TEST_K8S=1.
 #
-# Usage: bench/k8s-build.sh            (build what is missing, niced)
-#        bench/k8s-build.sh --print    (print the cache directory and exit)
+# Usage: scripts/k8s-build.sh            (build what is missing, niced)
+#        scripts/k8s-build.sh --print    (print the cache directory and exit)
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.37.2}

@@ -1,0 +1,503 @@
+// Command loadgen simulates N sensors pushing realistic topology reports
+// (internal/report types, full then deltas, through the sensor's own
+// client with the pinned certificate) to a Riskmap console it starts on
+// loopback, and prints the ingest latency (p50, p99), reports lost, the
+// console's peak RSS and the graph query times. With -ramp it doubles the
+// sensors until a goal is missed, to find the breaking point.
+//
+//	go build -o /tmp/riskmap ./cmd/riskmap
+//	go run ./bench/loadgen -riskmap /tmp/riskmap -sensors 1000 -interval 10s -duration 2m
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/sensor/client"
+)
+
+func main() {
+	riskmap := flag.String("riskmap", "riskmap", "the riskmap binary (the console is started from it)")
+	sensors := flag.Int("sensors", 1000, "simulated sensors")
+	interval := flag.Duration("interval", 10*time.Second, "report interval (the console is started with it)")
+	duration := flag.Duration("duration", 2*time.Minute, "how long to push reports at each step")
+	database := flag.String("database", "", "postgres:// URL (default: SQLite in a temporary data directory)")
+	ramp := flag.Bool("ramp", false, "after the first step, double the sensors until p99 > 200 ms, a report is lost, or RSS > 1 GB")
+	maxSensors := flag.Int("max-sensors", 16000, "stop ramping here")
+	flag.Parse()
+	if err := run(*riskmap, *database, *sensors, *interval, *duration, *ramp, *maxSensors); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+}
+
+type console struct {
+	cmd    *exec.Cmd
+	url    string
+	pin    string
+	apiKey string
+	hc     *http.Client
+}
+
+func startConsole(bin, database string, interval time.Duration) (*console, func(), error) {
+	dir, err := os.MkdirTemp("", "riskmap-loadgen-")
+	if err != nil {
+		return nil, nil, err
+	}
+	args := []string{"console", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn", "--report-interval", interval.String()}
+	if database != "" {
+		args = append(args, "--database", database)
+	}
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	stop := func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) }
+	c := &console{cmd: cmd}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if v, ok := strings.CutPrefix(line, "listening on:"); ok {
+			c.url = "https://" + strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "TLS certificate SHA-256 fingerprint:"); ok {
+			c.pin = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "database:"); ok && v != "" {
+			break
+		}
+	}
+	go io.Copy(io.Discard, out)
+	if c.url == "" || c.pin == "" {
+		stop()
+		return nil, nil, errors.New("console did not print its address and fingerprint")
+	}
+	pemBytes, err := os.ReadFile(filepath.Join(dir, "tls", "console.crt"))
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	jar, _ := cookiejar.New(nil)
+	c.hc = &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
+	if err := c.register(); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return c, stop, nil
+}
+
+func (c *console) register() error {
+	resp, err := c.hc.Post(c.url+"/api/v1/auth/register", "application/json", strings.NewReader(
+		`{"email":"bench@example.com","password":"correct horse battery staple","name":"Bench","organisation":"Bench"}`))
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("register: %s", resp.Status)
+	}
+	req, _ := http.NewRequest(http.MethodPost, c.url+"/api/v1/me/api-key", nil)
+	for _, ck := range c.hc.Jar.Cookies(req.URL) {
+		if ck.Name == "riskmap_csrf" {
+			req.Header.Set("X-CSRF-Token", ck.Value)
+		}
+	}
+	resp, err = c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var k struct{ APIKey string }
+	if err := json.NewDecoder(resp.Body).Decode(&k); err != nil || k.APIKey == "" {
+		return fmt.Errorf("create API key: %s %v", resp.Status, err)
+	}
+	c.apiKey = k.APIKey
+	return nil
+}
+
+func (c *console) rssBytes() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// graphTime is the median time of 5 graph queries.
+func (c *console) graphTime(query string) (time.Duration, int, error) {
+	var ds []time.Duration
+	total := 0
+	for range 5 {
+		req, _ := http.NewRequest(http.MethodGet, c.url+"/api/v1/topology/graph?"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+		start := time.Now()
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		var g struct{ Total int }
+		err = json.NewDecoder(resp.Body).Decode(&g)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return 0, 0, fmt.Errorf("graph %s: %s %v", query, resp.Status, err)
+		}
+		ds = append(ds, time.Since(start))
+		total = g.Total
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], total, nil
+}
+
+type stats struct {
+	mu        sync.Mutex
+	lat       []time.Duration
+	sent      atomic.Int64
+	acked     atomic.Int64
+	throttled atomic.Int64 // 429: back-pressure, retried
+	lost      atomic.Int64 // other failures
+	fullReq   atomic.Int64
+	maxNext   atomic.Int64
+	lastErr   atomic.Value
+}
+
+func (s *stats) add(d time.Duration) {
+	s.mu.Lock()
+	s.lat = append(s.lat, d)
+	s.mu.Unlock()
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
+}
+
+func run(bin, database string, n int, interval, duration time.Duration, ramp bool, maxSensors int) error {
+	c, stop, err := startConsole(bin, database, interval)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	db := "SQLite"
+	if database != "" {
+		db = "PostgreSQL"
+	}
+	fmt.Printf("console %s (%s), report interval %s, %s per step\n", c.url, db, interval, duration)
+	var fleet []*sim
+	var peakRSS atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			if r := c.rssBytes(); r > peakRSS.Load() {
+				peakRSS.Store(r)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+	for step := n; ; step *= 2 {
+		st := &stats{}
+		for i := len(fleet); i < step; i++ {
+			s, err := newSim(i, c)
+			if err != nil {
+				return err
+			}
+			fleet = append(fleet, s)
+		}
+		sctx, scancel := context.WithTimeout(ctx, duration)
+		var wg sync.WaitGroup
+		for i, s := range fleet {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.run(sctx, st, interval, time.Duration(i)*interval/time.Duration(len(fleet)))
+			}()
+		}
+		wg.Wait()
+		scancel()
+		st.mu.Lock()
+		p50, p99 := pct(st.lat, 0.50), pct(st.lat, 0.99)
+		st.mu.Unlock()
+		nodes := "view=processes"
+		gp, total, err := c.graphTime(nodes)
+		if err != nil {
+			return err
+		}
+		gh, hosts, err := c.graphTime("view=hosts")
+		if err != nil {
+			return err
+		}
+		rss := peakRSS.Load()
+		fmt.Printf("\n== %d sensors at %s for %s\n", step, interval, duration)
+		fmt.Printf("   reports sent %d, acknowledged %d, throttled (429, retried) %d, lost %d, full reports requested %d\n",
+			st.sent.Load(), st.acked.Load(), st.throttled.Load(), st.lost.Load(), st.fullReq.Load())
+		if e := st.lastErr.Load(); e != nil {
+			fmt.Printf("   last error: %v\n", e)
+		}
+		fmt.Printf("   ingest latency p50 %s, p99 %s   [goal p99 <= 200ms]\n", p50.Round(time.Millisecond), p99.Round(time.Millisecond))
+		fmt.Printf("   highest nextReportSeconds %d (back-pressure raises it above %d)\n", st.maxNext.Load(), int(interval.Seconds()))
+		fmt.Printf("   console peak RSS %.0f MB   [goal <= 1024 MB]\n", float64(rss)/(1<<20))
+		fmt.Printf("   graph query: processes view over %d nodes %s, hosts view over %d nodes %s   [goal <= 300ms]\n",
+			total, gp.Round(time.Millisecond), hosts, gh.Round(time.Millisecond))
+		ok := p99 <= 200*time.Millisecond && st.lost.Load() == 0 && rss <= 1<<30 && st.throttled.Load() == 0 && int(st.maxNext.Load()) <= int(interval.Seconds())
+		if !ramp {
+			return nil
+		}
+		if !ok {
+			fmt.Printf("\nbreaking point: between %d and %d sensors at %s (goals missed or back-pressure engaged at %d)\n", step/2, step, interval, step)
+			return nil
+		}
+		if step*2 > maxSensors {
+			fmt.Printf("\nno breaking point up to %d sensors\n", step)
+			return nil
+		}
+	}
+}
+
+// sim is one simulated sensor: a host with processes, listeners, loopback
+// and cross-host connections, containers and images, which changes a
+// little every interval.
+type sim struct {
+	id      int
+	cl      *client.Client
+	tr      *report.Tracker
+	cur     *report.Report
+	rnd     *rand.Rand
+	nextPID int
+	ip      string
+}
+
+var progs = []struct {
+	name, exe string
+	port      uint16
+}{
+	{"systemd", "/usr/lib/systemd/systemd", 0}, {"sshd", "/usr/sbin/sshd", 22}, {"nginx", "/usr/sbin/nginx", 80},
+	{"java", "/usr/lib/jvm/java-17/bin/java", 8080}, {"python3", "/usr/bin/python3.11", 8000}, {"node", "/usr/bin/node", 3000},
+	{"postgres", "/usr/lib/postgresql/15/bin/postgres", 5432}, {"redis-server", "/usr/bin/redis-server", 6379},
+	{"containerd", "/usr/bin/containerd", 0}, {"dockerd", "/usr/bin/dockerd", 0}, {"cron", "/usr/sbin/cron", 0},
+	{"rsyslogd", "/usr/sbin/rsyslogd", 0}, {"bash", "/usr/bin/bash", 0}, {"node_exporter", "/usr/local/bin/node_exporter", 9100},
+}
+
+var libs = func() []string {
+	var l []string
+	for _, s := range []string{"libc.so.6", "libssl.so.3", "libcrypto.so.3", "libz.so.1", "libpthread.so.0", "libm.so.6", "libstdc++.so.6",
+		"libgcc_s.so.1", "libpcre2-8.so.0", "libsystemd.so.0", "liblzma.so.5", "libzstd.so.1", "libcap.so.2", "libselinux.so.1",
+		"libffi.so.8", "libexpat.so.1", "libsqlite3.so.0", "libyaml-0.so.2", "libxml2.so.2", "libcurl.so.4"} {
+		l = append(l, "/usr/lib/x86_64-linux-gnu/"+s)
+	}
+	return l
+}()
+
+func newSim(i int, c *console) (*sim, error) {
+	cl, err := client.New(client.Config{ConsoleURL: c.url, APIKey: c.apiKey, PinSHA256: c.pin, Timeout: 60 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	s := &sim{id: i, cl: cl, tr: report.NewTracker(report.DefaultFullEvery), rnd: rand.New(rand.NewPCG(uint64(i), 7)), nextPID: 1000,
+		ip: fmt.Sprintf("10.%d.%d.%d", 10+i/65536, (i/256)%256, i%256)}
+	s.build()
+	return s, nil
+}
+
+func (s *sim) proc(name, exe string, port uint16, ctr string) report.Process {
+	s.nextPID++
+	p := report.Process{PID: s.nextPID, PPID: 1, StartTicks: uint64(s.nextPID * 10), Name: name, Exe: exe, ContainerID: ctr,
+		UID: 0, User: "root", Cmdline: []string{exe, "--config", "/etc/" + name + ".conf"}, RSSBytes: uint64(s.rnd.IntN(200 << 20))}
+	n := 5 + s.rnd.IntN(15)
+	p.Loaded = append([]string{exe}, libs[:n]...)
+	slices.Sort(p.Loaded)
+	if port != 0 {
+		p.Listen = []report.Endpoint{{Addr: "0.0.0.0", Port: port}}
+	}
+	return p
+}
+
+func (s *sim) build() {
+	host := fmt.Sprintf("node-%05d", s.id)
+	r := &report.Report{Version: report.Version, SensorID: host, RunID: fmt.Sprintf("run-%d", s.id), SensorVersion: "loadgen",
+		Kind: report.KindFull, IntervalSeconds: 10,
+		Host: &report.Host{Hostname: host, OS: report.OS{ID: "debian", VersionID: "12", Name: "Debian GNU/Linux 12 (bookworm)"},
+			Kernel: "6.1.0-18-amd64", Arch: "amd64", CPUs: 4, MemoryBytes: 16 << 30,
+			Interfaces: []report.Interface{{Name: "lo", Up: true, Addrs: []string{"127.0.0.1/8"}}, {Name: "eth0", Up: true, Addrs: []string{s.ip + "/8"}}}}}
+	// ~45 host processes (many kernel-thread-free daemons and workers).
+	for j := range 45 {
+		pg := progs[j%len(progs)]
+		port := pg.port
+		if j >= len(progs) {
+			port = 0
+		}
+		r.Processes = append(r.Processes, s.proc(pg.name, pg.exe, port, ""))
+	}
+	// 4 containers from 3 images, 3 processes each.
+	for k := range 4 {
+		img := fmt.Sprintf("sha256:%064d", k%3)
+		cid := fmt.Sprintf("%016x%048d", s.id, k)
+		r.Containers = append(r.Containers, report.Container{ID: cid, Runtime: "docker", Name: fmt.Sprintf("/app-%d", k),
+			Image: fmt.Sprintf("registry.example.com/app-%d:1.%d", k%3, k%3), ImageID: img, State: "running",
+			Ports: []report.Port{{HostPort: uint16(8100 + k), ContainerPort: 80, Proto: "tcp"}}})
+		for m := range 3 {
+			port := uint16(0)
+			if m == 0 {
+				port = 80
+			}
+			r.Processes = append(r.Processes, s.proc(fmt.Sprintf("app%d-%d", k, m), "/app/server", port, cid))
+		}
+	}
+	for k := range 3 {
+		r.Images = append(r.Images, report.Image{ID: fmt.Sprintf("sha256:%064d", k), Runtime: "docker",
+			RepoTags: []string{fmt.Sprintf("registry.example.com/app-%d:1.%d", k, k)}, SizeBytes: 120 << 20})
+	}
+	s.cur = r
+	s.churn(true)
+}
+
+// churn rewrites the connections (ephemeral ports move) and, unless first,
+// replaces a process now and then; CPU figures change every pass.
+func (s *sim) churn(first bool) {
+	r := s.cur
+	if !first && s.rnd.IntN(3) == 0 {
+		i := 20 + s.rnd.IntN(20)
+		old := r.Processes[i]
+		r.Processes[i] = s.proc(old.Name, old.Exe, 0, old.ContainerID)
+	}
+	for i := range r.Processes {
+		r.Processes[i].CPUPercent = float64(s.rnd.IntN(50)) / 10
+	}
+	r.Connections = r.Connections[:0]
+	key := func(p *report.Process) string { return p.Key() }
+	for i := range r.Processes {
+		p := &r.Processes[i]
+		for _, l := range p.Listen {
+			r.Connections = append(r.Connections, report.Connection{Source: "proc", Proto: "tcp", State: "LISTEN", Local: l, ProcessKey: key(p), PID: p.PID})
+		}
+	}
+	eph := func() uint16 { return uint16(32768 + s.rnd.IntN(28000)) }
+	add := func(p *report.Process, local, remote report.Endpoint) {
+		r.Connections = append(r.Connections, report.Connection{Source: "proc", Proto: "tcp", State: "ESTABLISHED", Local: local, Remote: remote, ProcessKey: key(p), PID: p.PID})
+	}
+	// Loopback: nginx → java and python; java → postgres, redis.
+	byName := map[string]*report.Process{}
+	for i := range r.Processes {
+		if _, ok := byName[r.Processes[i].Name]; !ok {
+			byName[r.Processes[i].Name] = &r.Processes[i]
+		}
+	}
+	for _, pair := range [][2]string{{"nginx", "java"}, {"nginx", "python3"}, {"java", "postgres"}, {"java", "redis-server"}, {"node", "redis-server"}} {
+		a, b := byName[pair[0]], byName[pair[1]]
+		if a == nil || b == nil || len(b.Listen) == 0 {
+			continue
+		}
+		for range 1 + s.rnd.IntN(4) {
+			port := eph()
+			add(a, report.Endpoint{Addr: "127.0.0.1", Port: port}, report.Endpoint{Addr: "127.0.0.1", Port: b.Listen[0].Port})
+			add(b, report.Endpoint{Addr: "127.0.0.1", Port: b.Listen[0].Port}, report.Endpoint{Addr: "127.0.0.1", Port: port})
+		}
+	}
+	// Cross-host: java calls postgres on two neighbours; node_exporter is
+	// scraped by node 0.
+	for _, d := range []int{1, 7} {
+		peer := (s.id + d) % 1000
+		if j := byName["java"]; j != nil {
+			add(j, report.Endpoint{Addr: s.ip, Port: eph()}, report.Endpoint{Addr: fmt.Sprintf("10.%d.%d.%d", 10+peer/65536, (peer/256)%256, peer%256), Port: 5432})
+		}
+	}
+	// The internet: inbound to nginx on 1 node in 10, outbound to APIs.
+	if ng := byName["nginx"]; ng != nil && s.id%10 == 0 {
+		for range 3 + s.rnd.IntN(5) {
+			add(ng, report.Endpoint{Addr: s.ip, Port: 80}, report.Endpoint{Addr: fmt.Sprintf("198.51.100.%d", s.rnd.IntN(250)+1), Port: eph()})
+		}
+	}
+	if py := byName["python3"]; py != nil {
+		for range 2 {
+			add(py, report.Endpoint{Addr: s.ip, Port: eph()}, report.Endpoint{Addr: fmt.Sprintf("93.184.216.%d", s.rnd.IntN(250)+1), Port: 443})
+		}
+	}
+	r.Time = time.Now().UTC()
+}
+
+func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration) {
+	wait := offset
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		s.churn(false)
+		out := s.tr.Next(s.cur)
+		gz, err := report.Marshal(out, report.DefaultLimits())
+		if err != nil {
+			st.lost.Add(1)
+			st.lastErr.Store(err)
+			return
+		}
+		st.sent.Add(1)
+		start := time.Now()
+		ack, err := s.cl.PushReport(context.Background(), gz)
+		d := time.Since(start)
+		wait = interval
+		var se *client.StatusError
+		switch {
+		case err == nil:
+			st.add(d)
+			st.acked.Add(1)
+			s.tr.Ack(out)
+			if ack.FullReportRequested {
+				st.fullReq.Add(1)
+				s.tr.RequestFull()
+			}
+			if int64(ack.NextReportSeconds) > st.maxNext.Load() {
+				st.maxNext.Store(int64(ack.NextReportSeconds))
+			}
+			if ack.NextReportSeconds > 0 {
+				wait = time.Duration(ack.NextReportSeconds) * time.Second
+			}
+		case errors.As(err, &se) && se.Code == http.StatusTooManyRequests:
+			st.throttled.Add(1)
+			s.tr.Failed()
+			wait = max(se.RetryAfter, time.Second)
+		default:
+			st.lost.Add(1)
+			st.lastErr.Store(err)
+			s.tr.Failed()
+			wait = time.Second
+		}
+	}
+}

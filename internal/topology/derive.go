@@ -1,0 +1,506 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/riskmap/riskmap/internal/report"
+)
+
+// resolver answers, across sensors, which host owns an address and which
+// process listens on a host's port (the graph's indexes).
+type resolver interface {
+	hostByIP(ip netip.Addr) (hostID string, ok bool)
+	listener(hostID string, port uint16) (processID string, ok bool)
+}
+
+// derived is one sensor's contribution to the graph.
+type derived struct {
+	nodes map[string]*Node
+	edges map[edgeKey]*Edge
+}
+
+// addrClass classifies an address seen on a connection.
+type addrClass int
+
+const (
+	classInvalid addrClass = iota
+	classLocal             // loopback, unspecified
+	classPrivate           // RFC 1918, ULA, CGNAT, link-local
+	classPublic
+)
+
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+func classify(a netip.Addr) addrClass {
+	a = a.Unmap()
+	switch {
+	case !a.IsValid():
+		return classInvalid
+	case a.IsLoopback() || a.IsUnspecified():
+		return classLocal
+	case a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsMulticast() || cgnat.Contains(a):
+		return classPrivate
+	}
+	return classPublic
+}
+
+func parseAddr(s string) netip.Addr {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+func short(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// derive turns a sensor's full picture into nodes and connection edges.
+func derive(sensorID string, r *report.Report, intern func(string) string, res resolver) *derived {
+	d := &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}}
+	hostID := HostNodeID(sensorID)
+	host := &Node{ID: hostID, Kind: KindHost, Key: sensorID, Label: sensorID, SensorID: sensorID}
+	host.Meta = map[string]string{}
+	ownIPs := map[netip.Addr]bool{}
+	if h := r.Host; h != nil {
+		if h.Hostname != "" {
+			host.Label = h.Hostname
+		}
+		m := host.Meta
+		set := func(k, v string) {
+			if v != "" {
+				m[k] = v
+			}
+		}
+		set("hostname", h.Hostname)
+		set("os", strings.TrimSpace(h.OS.Name))
+		set("osId", h.OS.ID)
+		set("osVersion", h.OS.VersionID)
+		set("kernel", h.Kernel)
+		set("arch", h.Arch)
+		set("machineId", h.MachineID)
+		if h.CPUs > 0 {
+			m["cpus"] = strconv.Itoa(h.CPUs)
+		}
+		if h.MemoryBytes > 0 {
+			m["memoryBytes"] = strconv.FormatUint(h.MemoryBytes, 10)
+		}
+		for _, ifc := range h.Interfaces {
+			if bridgeInterface(ifc.Name) {
+				continue // the same bridge addresses exist on many hosts
+			}
+			for _, a := range ifc.Addrs {
+				if ip := parseAddr(a); ip.IsValid() && classify(ip) != classLocal {
+					host.IPs = append(host.IPs, ip.String())
+				}
+			}
+		}
+		if c := h.Cloud; c != nil {
+			set("cloudProvider", c.Provider)
+			set("cloudInstanceId", c.InstanceID)
+			set("cloudInstanceType", c.InstanceType)
+			set("cloudRegion", c.Region)
+			set("cloudZone", c.Zone)
+			set("cloudAccount", c.Account)
+			host.IPs = append(host.IPs, c.PrivateIPs...)
+			host.IPs = append(host.IPs, c.PublicIPs...)
+		}
+	}
+	set := map[string]bool{}
+	ips := host.IPs[:0]
+	for _, s := range host.IPs {
+		ip := parseAddr(s)
+		if !ip.IsValid() || set[ip.String()] {
+			continue
+		}
+		set[ip.String()] = true
+		ips = append(ips, ip.String())
+		ownIPs[ip] = true
+		if classify(ip) == classPublic {
+			host.Public = true
+		}
+	}
+	host.IPs = ips
+	if r.SensorVersion != "" {
+		host.Meta["sensorVersion"] = r.SensorVersion
+	}
+	d.nodes[hostID] = host
+
+	// Kubernetes: cluster, namespaces, pods.
+	clusterKey := ""
+	if k := r.Kubernetes; k != nil {
+		clusterKey = k.ClusterID
+		if clusterKey == "" {
+			clusterKey = k.ClusterName
+		}
+		if clusterKey == "" {
+			clusterKey = "default"
+		}
+		clusterID := nodeID(KindCluster, clusterKey)
+		label := k.ClusterName
+		if label == "" {
+			label = "cluster " + short(clusterKey)
+		}
+		d.nodes[clusterID] = &Node{ID: clusterID, Kind: KindCluster, Key: clusterKey, Label: label}
+		host.Cluster, host.Parent = clusterID, clusterID
+		if k.NodeName != "" {
+			host.Meta["kubernetesNode"] = k.NodeName
+		}
+		for _, ns := range k.Namespaces {
+			nsNode(d, clusterKey, clusterID, ns.Name)
+		}
+		for i := range k.Pods {
+			p := &k.Pods[i]
+			nsID := nsNode(d, clusterKey, clusterID, p.Namespace)
+			id := PodNodeID(p.UID)
+			n := &Node{ID: id, Kind: KindPod, Key: p.UID, Label: p.Namespace + "/" + p.Name}
+			n.Parent, n.Namespace, n.Cluster = nsID, nsID, clusterID
+			n.Meta = map[string]string{"name": p.Name, "namespace": p.Namespace}
+			for k, v := range map[string]string{"phase": p.Phase, "node": p.Node, "serviceAccount": p.ServiceAccount, "ownerKind": p.OwnerKind, "ownerName": p.OwnerName} {
+				if v != "" {
+					n.Meta[k] = v
+				}
+			}
+			if p.PodIP != "" && !p.HostNetwork {
+				n.IPs = []string{p.PodIP}
+			}
+			d.nodes[id] = n
+		}
+	}
+
+	// Images.
+	for i := range r.Images {
+		img := &r.Images[i]
+		id := ImageNodeID(img.ID)
+		label := short(img.ID)
+		if len(img.RepoTags) > 0 {
+			label = img.RepoTags[0]
+		}
+		n := &Node{ID: id, Kind: KindImage, Key: img.ID, Label: label}
+		n.Meta = map[string]string{"runtime": img.Runtime}
+		if len(img.RepoTags) > 0 {
+			n.Meta["repoTags"] = strings.Join(img.RepoTags, " ")
+		}
+		if len(img.RepoDigests) > 0 {
+			n.Meta["repoDigests"] = strings.Join(img.RepoDigests, " ")
+		}
+		if img.SizeBytes > 0 {
+			n.Meta["sizeBytes"] = strconv.FormatInt(img.SizeBytes, 10)
+		}
+		d.nodes[id] = n
+	}
+
+	// Containers.
+	ctrByID := map[string]*Node{}
+	publish := map[uint16]*Node{} // host port → container
+	for i := range r.Containers {
+		c := &r.Containers[i]
+		id := ContainerNodeID(sensorID, c.Runtime, c.Namespace, c.ID)
+		label := strings.TrimPrefix(c.Name, "/")
+		if label == "" {
+			label = short(c.ID)
+		}
+		n := &Node{ID: id, Kind: KindContainer, Key: sensorID + "|" + c.Key(), Label: label, SensorID: sensorID}
+		n.Host, n.Parent, n.Cluster = hostID, hostID, host.Cluster
+		n.Meta = map[string]string{"runtime": c.Runtime, "containerId": c.ID}
+		for k, v := range map[string]string{"state": c.State, "image": c.Image, "imageId": c.ImageID, "networkMode": c.NetworkMode, "runtimeNamespace": c.Namespace} {
+			if v != "" {
+				n.Meta[k] = v
+			}
+		}
+		n.Ports = c.Ports
+		for _, p := range c.Ports {
+			if p.HostPort != 0 {
+				publish[p.HostPort] = n
+			}
+		}
+		imgKey := c.ImageID
+		if imgKey == "" && c.Image != "" {
+			imgKey = "name:" + c.Image
+		}
+		if imgKey != "" {
+			n.Image = ImageNodeID(imgKey)
+			if _, ok := d.nodes[n.Image]; !ok {
+				label := c.Image
+				if label == "" {
+					label = short(imgKey)
+				}
+				d.nodes[n.Image] = &Node{ID: n.Image, Kind: KindImage, Key: imgKey, Label: label}
+			}
+		}
+		if c.Pod != nil {
+			uid := c.Pod.UID
+			if uid == "" {
+				uid = c.Pod.Namespace + "/" + c.Pod.Name
+			}
+			podID := PodNodeID(uid)
+			pod, ok := d.nodes[podID]
+			if !ok {
+				ck := clusterKey
+				if ck == "" {
+					ck = "default"
+				}
+				clusterID := nodeID(KindCluster, ck)
+				if _, ok := d.nodes[clusterID]; !ok {
+					d.nodes[clusterID] = &Node{ID: clusterID, Kind: KindCluster, Key: ck, Label: "cluster " + short(ck)}
+				}
+				nsID := nsNode(d, ck, clusterID, c.Pod.Namespace)
+				pod = &Node{ID: podID, Kind: KindPod, Key: uid, Label: c.Pod.Namespace + "/" + c.Pod.Name}
+				pod.Parent, pod.Namespace, pod.Cluster = nsID, nsID, clusterID
+				pod.Meta = map[string]string{"name": c.Pod.Name, "namespace": c.Pod.Namespace}
+				d.nodes[podID] = pod
+			}
+			n.Pod, n.Parent, n.Namespace, n.Cluster = podID, podID, pod.Namespace, pod.Cluster
+			if pod.Host == "" {
+				pod.Host = hostID
+			}
+			if c.Pod.Container != "" {
+				n.Meta["podContainer"] = c.Pod.Container
+			}
+		}
+		ctrByID[c.ID] = n
+		d.nodes[id] = n
+	}
+
+	// Processes.
+	procs := map[string]*Node{} // process key → node
+	for i := range r.Processes {
+		p := &r.Processes[i]
+		if p.PID == 2 || p.PPID == 2 && p.Exe == "" {
+			continue // kernel threads
+		}
+		key := p.Key()
+		id := ProcessNodeID(sensorID, key)
+		n := &Node{ID: id, Kind: KindProcess, Key: sensorID + "|" + key, Label: p.Name, SensorID: sensorID}
+		n.Host, n.Parent, n.Cluster = hostID, hostID, host.Cluster
+		n.PID, n.Exe = p.PID, intern(p.Exe)
+		if len(p.Loaded) > 0 {
+			n.Loaded = make([]string, len(p.Loaded))
+			for j, f := range p.Loaded {
+				n.Loaded[j] = intern(f)
+			}
+		}
+		n.Listen = p.Listen
+		n.CPUPercent, n.RSSBytes = p.CPUPercent, p.RSSBytes
+		n.Meta = map[string]string{"ppid": strconv.Itoa(p.PPID), "uid": strconv.Itoa(p.UID)}
+		if p.User != "" {
+			n.Meta["user"] = p.User
+		}
+		if len(p.Cmdline) > 0 {
+			cmd := strings.Join(p.Cmdline, " ")
+			if len(cmd) > 1024 {
+				cmd = cmd[:1024]
+			}
+			n.Meta["cmdline"] = cmd
+		}
+		if c := ctrByID[p.ContainerID]; p.ContainerID != "" && c != nil {
+			n.Container, n.Parent, n.Pod, n.Image, n.Namespace = c.ID, c.ID, c.Pod, c.Image, c.Namespace
+		} else if p.ContainerID != "" {
+			n.Meta["containerId"] = p.ContainerID
+		}
+		procs[key] = n
+		d.nodes[id] = n
+	}
+
+	// Listeners of this host: (netns, port) and port alone.
+	type nsPort struct {
+		ns   uint64
+		port uint16
+	}
+	listenNS := map[nsPort]*Node{}
+	listenPort := map[uint16]*Node{}
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		if c.Source != report.SourceProc || c.State != "LISTEN" {
+			continue
+		}
+		p := procs[c.ProcessKey]
+		if p == nil {
+			continue
+		}
+		listenNS[nsPort{c.NetNS, c.Local.Port}] = p
+		if _, ok := listenPort[c.Local.Port]; !ok || p.Container == "" {
+			listenPort[c.Local.Port] = p
+		}
+		if !hasEndpoint(p.Listen, c.Local) {
+			p.Listen = append(p.Listen, c.Local)
+		}
+	}
+	for _, p := range procs {
+		for _, ep := range p.Listen {
+			if _, ok := listenPort[ep.Port]; !ok {
+				listenPort[ep.Port] = p
+			}
+		}
+	}
+	localListener := func(ns uint64, port uint16) *Node {
+		if p := listenNS[nsPort{ns, port}]; p != nil {
+			return p
+		}
+		return listenPort[port]
+	}
+	addEdge := func(src, dst, remote string) {
+		if src == dst {
+			return
+		}
+		k := edgeKey{src, dst, EdgeConnection}
+		e := d.edges[k]
+		if e == nil {
+			e = &Edge{Src: src, Dst: dst, Kind: EdgeConnection, SensorID: sensorID}
+			d.edges[k] = e
+		}
+		e.Count++
+		if remote != "" && len(e.Remote) < 8 && !contains(e.Remote, remote) {
+			e.Remote = append(e.Remote, remote)
+		}
+	}
+	own := func(ip netip.Addr) bool { return classify(ip) == classLocal || ownIPs[ip] }
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		rip, lip := parseAddr(c.Remote.Addr), parseAddr(c.Local.Addr)
+		if c.Source == report.SourceConntrack {
+			deriveFlow(d, c, hostID, lip, rip, own, publish, listenPort, addEdge)
+			continue
+		}
+		if c.State == "LISTEN" || c.Remote.Port == 0 || !rip.IsValid() {
+			continue
+		}
+		p := procs[c.ProcessKey]
+		if p == nil {
+			continue
+		}
+		server := localListener(c.NetNS, c.Local.Port) == p || hasPort(p.Listen, c.Local.Port)
+		remote := fmt.Sprintf("%s:%d", rip, c.Remote.Port)
+		switch {
+		case own(rip):
+			if server {
+				continue // the client side, on this host, makes the edge
+			}
+			if l := localListener(c.NetNS, c.Remote.Port); l != nil {
+				addEdge(p.ID, l.ID, "")
+			} else {
+				addEdge(p.ID, hostID, "")
+			}
+		default:
+			if h, ok := res.hostByIP(rip); ok {
+				if server {
+					continue // the other host's sensor makes the edge
+				}
+				if l, ok := res.listener(h, c.Remote.Port); ok {
+					addEdge(p.ID, l, "")
+				} else {
+					addEdge(p.ID, h, "")
+				}
+				continue
+			}
+			pseudoIn, pseudoOut := InternetInbound, InternetOutbound
+			if classify(rip) != classPublic {
+				pseudoIn, pseudoOut = PrivateNetwork, PrivateNetwork
+			}
+			if server {
+				addEdge(pseudoIn, p.ID, rip.String())
+			} else {
+				addEdge(p.ID, pseudoOut, remote)
+			}
+		}
+	}
+	return d
+}
+
+// deriveFlow handles a conntrack flow: Local is the original source, Remote
+// the original destination and Translated, after DNAT, the endpoint that
+// answered. Flows from outside the estate to this host (directly, or
+// through a published container port) make internet→listener edges;
+// flows from this host (or its NAT-ed containers) to public addresses make
+// host→internet edges. Flows between known addresses are left to the
+// process sockets, which name both processes.
+func deriveFlow(d *derived, c *report.Connection, hostID string, src, dst netip.Addr, own func(netip.Addr) bool,
+	publish map[uint16]*Node, listenPort map[uint16]*Node, addEdge func(src, dst, remote string)) {
+	if !src.IsValid() || !dst.IsValid() {
+		return
+	}
+	srcClass := classify(src)
+	if !own(src) && srcClass == classPublic && own(dst) {
+		target := hostID
+		port := c.Remote.Port
+		if ctr := publish[port]; ctr != nil && c.Translated != nil {
+			target = ctr.ID
+			port = c.Translated.Port
+			// The container's listener, when the sensor saw it.
+			for _, n := range d.nodes {
+				if n.Kind == KindProcess && n.Container == ctr.ID && hasPort(n.Listen, port) {
+					target = n.ID
+					break
+				}
+			}
+		} else if l := listenPort[port]; l != nil {
+			target = l.ID
+		}
+		addEdge(InternetInbound, target, src.String())
+		return
+	}
+	if (own(src) || srcClass == classPrivate) && classify(dst) == classPublic && !own(dst) {
+		if c.Translated != nil || own(src) {
+			addEdge(hostID, InternetOutbound, fmt.Sprintf("%s:%d", dst, c.Remote.Port))
+		}
+	}
+}
+
+func nsNode(d *derived, clusterKey, clusterID, name string) string {
+	id := nodeID(KindNamespace, clusterKey+"/"+name)
+	if _, ok := d.nodes[id]; !ok {
+		n := &Node{ID: id, Kind: KindNamespace, Key: clusterKey + "/" + name, Label: name}
+		n.Parent, n.Cluster, n.Namespace = clusterID, clusterID, id
+		d.nodes[id] = n
+	}
+	return id
+}
+
+func hasEndpoint(eps []Endpoint, e Endpoint) bool {
+	for _, x := range eps {
+		if x == e {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPort(eps []Endpoint, port uint16) bool {
+	for _, x := range eps {
+		if x.Port == port {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// bridgeInterface tells container and VM bridges, whose addresses
+// (172.17.0.1 on every Docker host) identify no host.
+func bridgeInterface(name string) bool {
+	for _, p := range []string{"docker", "br-", "veth", "cni", "flannel", "cali", "virbr", "vxlan", "tunl", "kube-"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,268 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// ErrNodeNotFound is returned for an unknown node id.
+var ErrNodeNotFound = errors.New("node not found")
+
+// NodeRef names a node.
+type NodeRef struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	Label string `json:"label"`
+}
+
+// Exposure is what the risk engine needs of a host, container, pod, image
+// or process: its live processes, what they load and listen on, and
+// whether the internet reaches them.
+type Exposure struct {
+	Node NodeRef `json:"node"`
+	// InternetReachable is true when one of the processes is.
+	InternetReachable bool              `json:"internetReachable"`
+	Processes         []ProcessExposure `json:"processes"`
+}
+
+// ProcessExposure is one process of an Exposure.
+type ProcessExposure struct {
+	NodeID    string     `json:"nodeId"`
+	PID       int        `json:"pid"`
+	Exe       string     `json:"exe"`
+	Loaded    []string   `json:"loaded"` // file paths mapped into the process (shared; do not modify)
+	Listening []Endpoint `json:"listening"`
+	// InternetReachable: an observed connection from the internet reaches
+	// the process (directly, through NAT, or through up to MaxHops
+	// processes that connect onwards), or it listens on a non-loopback
+	// address of a host with a public address.
+	InternetReachable bool   `json:"internetReachable"`
+	Reason            string `json:"reason,omitempty"`
+	// Path is internet → host → container → process (with the hops in
+	// between for an indirect path); empty when not reachable.
+	Path []NodeRef `json:"path,omitempty"`
+}
+
+// MaxHops bounds how many connections an internet path may follow.
+const MaxHops = 4
+
+// reach is the cached reachability of the graph at a version.
+type reach struct {
+	version uint64
+	at      time.Time
+	// via is, for each reached node, the node it was reached from
+	// (InternetInbound for first hops); reason why the first hop is exposed.
+	via    map[string]string
+	reason map[string]string
+}
+
+// Exposure returns the exposure of a node (host, container, pod, image or
+// process). It reads the in-memory graph; reachability is computed once per
+// graph change, so calls are cheap.
+func (t *Topology) Exposure(ctx context.Context, nodeID string) (Exposure, error) {
+	g := t.g
+	rc := t.reachability()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	n := g.nodes[nodeID]
+	if n == nil {
+		return Exposure{}, fmt.Errorf("exposure of %q: %w", nodeID, ErrNodeNotFound)
+	}
+	ex := Exposure{Node: ref(n), Processes: []ProcessExposure{}}
+	var procs []*Node
+	switch n.Kind {
+	case KindProcess:
+		procs = []*Node{n}
+	case KindHost, KindContainer:
+		for c := range g.children[n.ID] {
+			cn := g.nodes[c]
+			switch {
+			case cn == nil || cn.Gone():
+			case cn.Kind == KindProcess:
+				procs = append(procs, cn)
+			case cn.Kind == KindContainer && n.Kind == KindHost:
+				for p := range g.children[cn.ID] {
+					if pn := g.nodes[p]; pn != nil && !pn.Gone() && pn.Kind == KindProcess {
+						procs = append(procs, pn)
+					}
+				}
+			}
+		}
+	case KindPod, KindImage:
+		for _, pn := range g.nodes {
+			if pn.Kind == KindProcess && !pn.Gone() && (pn.Pod == n.ID || pn.Image == n.ID) {
+				procs = append(procs, pn)
+			}
+		}
+	}
+	slices.SortFunc(procs, func(a, b *Node) int { return a.PID - b.PID })
+	for _, p := range procs {
+		pe := ProcessExposure{NodeID: p.ID, PID: p.PID, Exe: p.Exe, Loaded: p.Loaded, Listening: p.Listen}
+		if pe.Loaded == nil {
+			pe.Loaded = []string{}
+		}
+		if pe.Listening == nil {
+			pe.Listening = []Endpoint{}
+		}
+		if _, ok := rc.via[p.ID]; ok {
+			pe.InternetReachable = true
+			pe.Path = g.pathTo(rc, p.ID)
+			pe.Reason = rc.reason[g.firstHop(rc, p.ID)]
+			ex.InternetReachable = true
+		}
+		ex.Processes = append(ex.Processes, pe)
+	}
+	return ex, ctx.Err()
+}
+
+func ref(n *Node) NodeRef { return NodeRef{ID: n.ID, Kind: n.Kind, Label: n.Label} }
+
+// reachability computes (or returns the cached) internet reachability.
+func (t *Topology) reachability() *reach {
+	g := t.g
+	g.mu.RLock()
+	v := g.version
+	g.mu.RUnlock()
+	t.reachMu.Lock()
+	defer t.reachMu.Unlock()
+	// Reuse an answer for the same graph, or one under two seconds old
+	// (the graph changes with every batch of reports).
+	if t.reach != nil && (t.reach.version == v || t.now().Sub(t.reach.at) < 2*time.Second) {
+		return t.reach
+	}
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	rc := &reach{version: g.version, at: t.now(), via: map[string]string{}, reason: map[string]string{}}
+	var frontier []string
+	seed := func(id, why string) {
+		if _, ok := rc.via[id]; ok {
+			return
+		}
+		rc.via[id] = InternetInbound
+		rc.reason[id] = why
+		frontier = append(frontier, id)
+	}
+	// Observed inbound connections from the internet.
+	for k := range g.out[InternetInbound] {
+		e := g.edges[k]
+		if e == nil || !e.GoneAt.IsZero() {
+			continue
+		}
+		dst := g.nodes[e.Dst]
+		if dst == nil || dst.Gone() {
+			continue
+		}
+		switch dst.Kind {
+		case KindProcess:
+			seed(dst.ID, "connections from the internet observed")
+		case KindContainer, KindHost:
+			// The listener was not identified: its listening processes.
+			for c := range g.children[dst.ID] {
+				if p := g.nodes[c]; p != nil && !p.Gone() && p.Kind == KindProcess && publicListener(p) {
+					seed(p.ID, "connections from the internet observed to its "+dst.Kind)
+				}
+			}
+		}
+	}
+	// Listeners on non-loopback addresses of hosts with a public address.
+	for _, p := range g.nodes {
+		if p.Kind != KindProcess || p.Gone() || !publicListener(p) {
+			continue
+		}
+		h := g.nodes[p.Host]
+		if h == nil || !h.Public {
+			continue
+		}
+		if p.Container != "" {
+			c := g.nodes[p.Container]
+			if c == nil || !(c.Meta["networkMode"] == "host" || publishes(c, p)) {
+				continue
+			}
+		}
+		seed(p.ID, "listens on a non-loopback address of a host with a public address")
+	}
+	// Onward connections.
+	for hop := 1; hop < MaxHops && len(frontier) > 0; hop++ {
+		var next []string
+		for _, id := range frontier {
+			for k := range g.out[id] {
+				e := g.edges[k]
+				if e == nil || !e.GoneAt.IsZero() {
+					continue
+				}
+				dst := g.nodes[e.Dst]
+				if dst == nil || dst.Gone() || dst.Kind != KindProcess {
+					continue
+				}
+				if _, ok := rc.via[dst.ID]; !ok {
+					rc.via[dst.ID] = id
+					next = append(next, dst.ID)
+				}
+			}
+		}
+		frontier = next
+	}
+	t.reach = rc
+	return rc
+}
+
+func publicListener(p *Node) bool {
+	for _, ep := range p.Listen {
+		if a := parseAddr(ep.Addr); !a.IsValid() || !a.IsLoopback() {
+			return true
+		}
+	}
+	return false
+}
+
+func publishes(c *Node, p *Node) bool {
+	for _, port := range c.Ports {
+		if port.HostPort != 0 && hasPort(p.Listen, port.ContainerPort) {
+			if a, err := netip.ParseAddr(port.HostIP); err == nil && a.IsLoopback() {
+				continue
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func (g *graph) firstHop(rc *reach, id string) string {
+	for i := 0; i < MaxHops+1; i++ {
+		v := rc.via[id]
+		if v == InternetInbound || v == "" {
+			return id
+		}
+		id = v
+	}
+	return id
+}
+
+// pathTo is internet → (host → container → process)+ for a reached process.
+func (g *graph) pathTo(rc *reach, id string) []NodeRef {
+	var chain []string
+	for i := 0; i < MaxHops+1 && id != "" && id != InternetInbound; i++ {
+		chain = append(chain, id)
+		id = rc.via[id]
+	}
+	slices.Reverse(chain)
+	path := []NodeRef{ref(g.nodes[InternetInbound])}
+	for _, pid := range chain {
+		p := g.nodes[pid]
+		if p == nil {
+			continue
+		}
+		if h := g.nodes[p.Host]; h != nil {
+			path = append(path, ref(h))
+		}
+		if c := g.nodes[p.Container]; c != nil {
+			path = append(path, ref(c))
+		}
+		path = append(path, ref(p))
+	}
+	return path
+}

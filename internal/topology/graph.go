@@ -1,0 +1,221 @@
+package topology
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/report"
+)
+
+// sensorState is what the console knows of one sensor.
+type sensorState struct {
+	ID, RunID, Version, Hostname string
+	Seq                          uint64
+	IntervalSeconds              int
+	Reports                      int64
+	ProbeErrors                  string
+	FirstSeen, LastReport        time.Time
+	// Silent is set once the sensor has been silent past GoneAfter and its
+	// nodes were released.
+	Silent bool
+
+	snap   *report.Snapshot // nil until a full report since the console started
+	nodes  map[string]struct{}
+	edges  map[edgeKey]int
+	listen map[uint16]string // port → process id (for other sensors' edges)
+	ips    []netip.Addr
+}
+
+// graph is the in-memory topology. The writer goroutine is its only
+// mutator (under mu); queries hold mu for reading.
+type graph struct {
+	mu       sync.RWMutex
+	nodes    map[string]*Node
+	edges    map[edgeKey]*Edge
+	children map[string]map[string]struct{}
+	out, in  map[string]map[edgeKey]struct{}
+	sensors  map[string]*sensorState
+	ipHost   map[netip.Addr]string
+	// version counts applied changes (cache key of derived answers).
+	version uint64
+	strings map[string]string
+	// unclaimedSince is when nodes loaded from the store without a claim
+	// (shared nodes after a restart) started waiting for one.
+	unclaimedSince map[string]time.Time
+}
+
+func newGraph() *graph {
+	g := &graph{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, children: map[string]map[string]struct{}{},
+		out: map[string]map[edgeKey]struct{}{}, in: map[string]map[edgeKey]struct{}{}, sensors: map[string]*sensorState{},
+		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, unclaimedSince: map[string]time.Time{}}
+	for _, n := range pseudoNodes(time.Time{}) {
+		n.claims = map[string]struct{}{}
+		g.nodes[n.ID] = n
+	}
+	return g
+}
+
+// pseudoNodes are always present.
+func pseudoNodes(now time.Time) []*Node {
+	return []*Node{
+		{ID: InternetInbound, Kind: KindInternet, Key: "inbound", Label: "The Internet (inbound)", FirstSeen: now, LastSeen: now},
+		{ID: InternetOutbound, Kind: KindInternet, Key: "outbound", Label: "The Internet (outbound)", FirstSeen: now, LastSeen: now},
+		{ID: PrivateNetwork, Kind: KindPrivate, Key: "unmonitored", Label: "Unmonitored private network", FirstSeen: now, LastSeen: now},
+	}
+}
+
+// intern shares equal strings (loaded file paths repeat across processes).
+// Only the writer calls it.
+func (g *graph) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := g.strings[s]; ok {
+		return v
+	}
+	g.strings[s] = s
+	return s
+}
+
+// hostByIP and listener implement resolver. The writer calls them without
+// the lock (it is the only mutator).
+func (g *graph) hostByIP(ip netip.Addr) (string, bool) {
+	h, ok := g.ipHost[ip]
+	return h, ok
+}
+
+func (g *graph) listener(hostID string, port uint16) (string, bool) {
+	n := g.nodes[hostID]
+	if n == nil || n.SensorID == "" {
+		return "", false
+	}
+	s := g.sensors[n.SensorID]
+	if s == nil {
+		return "", false
+	}
+	p, ok := s.listen[port]
+	return p, ok
+}
+
+func (g *graph) link(n *Node) {
+	if n.Parent != "" {
+		m := g.children[n.Parent]
+		if m == nil {
+			m = map[string]struct{}{}
+			g.children[n.Parent] = m
+		}
+		m[n.ID] = struct{}{}
+	}
+}
+
+func (g *graph) unlink(n *Node) {
+	if m := g.children[n.Parent]; m != nil {
+		delete(m, n.ID)
+		if len(m) == 0 {
+			delete(g.children, n.Parent)
+		}
+	}
+}
+
+// putNode inserts or replaces a node (keeping first seen and claims).
+func (g *graph) putNode(n *Node) {
+	if old := g.nodes[n.ID]; old != nil {
+		if old == n {
+			return
+		}
+		n.FirstSeen = old.FirstSeen
+		if n.claims == nil {
+			n.claims = old.claims
+		}
+		g.unlink(old)
+	}
+	if n.claims == nil {
+		n.claims = map[string]struct{}{}
+	}
+	g.nodes[n.ID] = n
+	g.link(n)
+}
+
+func (g *graph) putEdge(e *Edge) {
+	k := e.key()
+	if old := g.edges[k]; old != nil && old != e {
+		e.FirstSeen = old.FirstSeen
+	}
+	g.edges[k] = e
+	if g.out[e.Src] == nil {
+		g.out[e.Src] = map[edgeKey]struct{}{}
+	}
+	g.out[e.Src][k] = struct{}{}
+	if g.in[e.Dst] == nil {
+		g.in[e.Dst] = map[edgeKey]struct{}{}
+	}
+	g.in[e.Dst][k] = struct{}{}
+}
+
+func (g *graph) deleteEdge(k edgeKey) {
+	delete(g.edges, k)
+	if m := g.out[k.Src]; m != nil {
+		delete(m, k)
+		if len(m) == 0 {
+			delete(g.out, k.Src)
+		}
+	}
+	if m := g.in[k.Dst]; m != nil {
+		delete(m, k)
+		if len(m) == 0 {
+			delete(g.in, k.Dst)
+		}
+	}
+}
+
+func (g *graph) deleteNode(id string) {
+	n := g.nodes[id]
+	if n == nil {
+		return
+	}
+	g.unlink(n)
+	delete(g.nodes, id)
+	delete(g.unclaimedSince, id)
+	for k := range g.out[id] {
+		g.deleteEdge(k)
+	}
+	for k := range g.in[id] {
+		g.deleteEdge(k)
+	}
+}
+
+// lastSeen is when a node was last reported: for a live node the latest
+// report of a sensor claiming it.
+func (g *graph) lastSeen(n *Node) time.Time {
+	t := n.LastSeen
+	if n.Gone() {
+		return t
+	}
+	for s := range n.claims {
+		if st := g.sensors[s]; st != nil && st.LastReport.After(t) {
+			t = st.LastReport
+		}
+	}
+	return t
+}
+
+// reindexHost refreshes the address index for a sensor's host.
+func (g *graph) reindexHost(s *sensorState, host *Node) {
+	hostID := HostNodeID(s.ID)
+	for _, ip := range s.ips {
+		if g.ipHost[ip] == hostID {
+			delete(g.ipHost, ip)
+		}
+	}
+	s.ips = s.ips[:0]
+	if host == nil || host.Gone() {
+		return
+	}
+	for _, a := range host.IPs {
+		if ip := parseAddr(a); ip.IsValid() && classify(ip) != classLocal {
+			g.ipHost[ip] = host.ID
+			s.ips = append(s.ips, ip)
+		}
+	}
+}

@@ -1,0 +1,326 @@
+package topology_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/config"
+	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/topology"
+)
+
+// TestMain doubles as the helper processes of the end-to-end test:
+//
+//	RISKMAP_TOPOLOGY_HELPER=listen     listen on 127.0.0.1:0, print the address, accept and hold
+//	RISKMAP_TOPOLOGY_HELPER=connect:A  connect to A, print the local address, hold
+//	RISKMAP_TOPOLOGY_HELPER=console:DIR run a console on DIR, print "URL PIN", serve
+func TestMain(m *testing.M) {
+	h := os.Getenv("RISKMAP_TOPOLOGY_HELPER")
+	switch {
+	case h == "listen":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println(ln.Addr().String())
+		var held []net.Conn
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				os.Exit(1)
+			}
+			held = append(held, c)
+		}
+	case strings.HasPrefix(h, "console:"):
+		// A console in its own process (killed by the fault test).
+		runConsoleHelper(strings.TrimPrefix(h, "console:"))
+		os.Exit(0)
+	case strings.HasPrefix(h, "connect:"):
+		c, err := net.Dial("tcp", strings.TrimPrefix(h, "connect:"))
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println(c.LocalAddr().String())
+		select {}
+	}
+	os.Exit(m.Run())
+}
+
+// helper starts the test binary as a helper process; it returns the first
+// line it prints and its pid.
+func helper(t *testing.T, mode string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "RISKMAP_TOPOLOGY_HELPER="+mode)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.HasPrefix(line, "ERR") {
+		t.Fatalf("helper %s: %q %v", mode, line, err)
+	}
+	return strings.TrimSpace(line), cmd.Process.Pid
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// env is a real console (HTTPS on 127.0.0.1, its generated certificate)
+// with the topology module, on SQLite in dataDir or on PostgreSQL.
+type env struct {
+	t       testing.TB
+	dataDir string
+	dbURL   string
+	clk     *clock
+	tcfg    topology.Config
+	topo    *topology.Topology
+	base    string
+	pin     string
+	pool    *x509.CertPool
+	apiKey  string
+	cancel  context.CancelFunc
+	wait    func()
+}
+
+func startConsole(t testing.TB, dataDir, dbURL string, clk *clock, tcfg topology.Config) *env {
+	t.Helper()
+	e := &env{t: t, dataDir: dataDir, dbURL: dbURL, clk: clk, tcfg: tcfg}
+	e.start()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *env) start() {
+	t := e.t
+	t.Helper()
+	cfg := config.DefaultConsole()
+	cfg.DataDir, cfg.Listen, cfg.Database = e.dataDir, "127.0.0.1:0", e.dbURL
+	cfg.Argon2MemoryKiB, cfg.Argon2Iterations = 64, 1
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	st, err := store.Open(ctx, store.Config{DataDir: cfg.DataDir, URL: cfg.Database, Now: e.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := e.tcfg
+	tc.Now, tc.Logger = e.clk.Now, log
+	topo, err := topology.New(ctx, st, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan struct{})
+	go func() { topo.Run(ctx); close(runDone) }()
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Now: e.clk.Now, Version: "test", Logger: log, Modules: []console.Module{topo}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := srv.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := os.ReadFile(filepath.Join(cfg.DataDir, "tls", "console.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	e.topo, e.base, e.pin, e.pool, e.cancel = topo, "https://"+run.Addr.String(), run.Fingerprint, pool, cancel
+	e.wait = func() {
+		run.Wait()
+		<-runDone
+		st.Close()
+	}
+}
+
+func (e *env) stop() {
+	if e.cancel != nil {
+		e.cancel()
+		e.wait()
+		e.cancel = nil
+	}
+}
+
+func (e *env) restart() {
+	e.stop()
+	e.start()
+}
+
+func (e *env) httpClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: e.pool, MinVersion: tls.VersionTLS12}}}
+}
+
+// register creates the first user and an API key for it.
+func (e *env) register() string {
+	t := e.t
+	t.Helper()
+	hc := e.httpClient()
+	resp, err := hc.Post(e.base+"/api/v1/auth/register", "application/json", strings.NewReader(
+		`{"email":"admin@example.com","password":"correct horse battery staple","name":"Ada","organisation":"Acme"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/api/v1/me/api-key", nil)
+	u, _ := req.URL.Parse(e.base)
+	for _, c := range hc.Jar.Cookies(u) {
+		if c.Name == console.CSRFCookie {
+			req.Header.Set(console.CSRFHeader, c.Value)
+		}
+	}
+	resp, err = hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var k struct{ APIKey string }
+	if err := json.NewDecoder(resp.Body).Decode(&k); err != nil || k.APIKey == "" {
+		t.Fatalf("api key: %d %v", resp.StatusCode, err)
+	}
+	e.apiKey = k.APIKey
+	return k.APIKey
+}
+
+// get calls the API with the API key and decodes the JSON answer.
+func (e *env) get(path string, out any) int {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+e.apiKey)
+	resp, err := e.httpClient().Do(req)
+	if err != nil {
+		e.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK && out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			e.t.Fatalf("GET %s: %v in %s", path, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// post sends a raw body to the ingest route.
+func (e *env) post(path string, body io.Reader, encoding string) (*http.Response, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.base+path, body)
+	req.Header.Set("Authorization", "Bearer "+e.apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
+	}
+	resp, err := e.httpClient().Do(req)
+	if err != nil {
+		e.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// sensorClient is the sensor's own client, pinned to the console's
+// self-signed certificate.
+func (e *env) sensorClient() *client.Client {
+	e.t.Helper()
+	cl, err := client.New(client.Config{ConsoleURL: e.base, APIKey: e.apiKey, PinSHA256: e.pin, Timeout: 10 * time.Second})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cl
+}
+
+func push(t testing.TB, cl *client.Client, r *report.Report) client.Ack {
+	t.Helper()
+	gz, err := report.Marshal(r, report.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := cl.PushReport(context.Background(), gz)
+	if err != nil {
+		t.Fatalf("push report %s seq %d: %v", r.SensorID, r.Seq, err)
+	}
+	return ack
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func runConsoleHelper(dir string) {
+	cfg := config.DefaultConsole()
+	cfg.DataDir, cfg.Listen = dir, "127.0.0.1:0"
+	cfg.Argon2MemoryKiB, cfg.Argon2Iterations = 64, 1
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	topo, err := topology.New(ctx, st, topology.Config{SensorBurst: 1000})
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	go topo.Run(ctx)
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Version: "test", Modules: []console.Module{topo}})
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	run, err := srv.Start(ctx)
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	fmt.Println("https://"+run.Addr.String(), run.Fingerprint)
+	run.Wait()
+}

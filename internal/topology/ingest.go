@@ -1,0 +1,199 @@
+package topology
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/report"
+)
+
+// Ack is the console's answer to a report.
+type Ack struct {
+	NextReportSeconds   int  `json:"nextReportSeconds"`
+	FullReportRequested bool `json:"fullReportRequested"`
+}
+
+// Ingest queues a decoded, validated report for the writer and waits until
+// it is committed. The answer tells the sensor when to report next and
+// whether to send a full report.
+func (t *Topology) Ingest(ctx context.Context, r *report.Report) (Ack, error) {
+	j := &job{r: r, done: make(chan result, 1)}
+	select {
+	case t.queue <- j:
+	default:
+		return Ack{}, errOverloaded
+	}
+	select {
+	case res := <-j.done:
+		if res.err != nil {
+			return Ack{}, res.err
+		}
+		return Ack{NextReportSeconds: t.nextInterval(), FullReportRequested: res.full}, nil
+	case <-ctx.Done():
+		// The report may still be committed; the sensor, not acknowledged,
+		// sends a full report next.
+		return Ack{}, ctx.Err()
+	case <-t.stopped:
+		return Ack{}, ErrClosed
+	}
+}
+
+var errOverloaded = errors.New("ingest queue full")
+
+// nextInterval is the configured interval, raised when the writer is busy
+// (back-pressure): at more than half busy the interval grows in proportion,
+// and doubles again while the queue is more than a quarter full.
+func (t *Topology) nextInterval() int {
+	f := 1.0
+	if u := t.load.utilisation(); u > 0.5 {
+		f = u / 0.5
+	}
+	if len(t.queue) > cap(t.queue)/4 {
+		f *= 2
+	}
+	d := time.Duration(float64(t.cfg.Interval) * f)
+	d = min(d, t.cfg.MaxInterval)
+	return int(math.Ceil(d.Seconds()))
+}
+
+// retryAfter estimates when the queue will have room.
+func (t *Topology) retryAfter() time.Duration {
+	return max(time.Second, time.Duration(len(t.queue)/max(1, t.cfg.BatchSize))*100*time.Millisecond)
+}
+
+// decodeRequest reads a report request's body: gzip only, within the
+// limits, strictly decoded and validated. It returns the HTTP status and
+// message for a refusal.
+func decodeRequest(r *http.Request, lim report.Limits) (*report.Report, int, string) {
+	if enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc != "gzip" {
+		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q: the report must be gzip-compressed JSON (Content-Encoding: gzip)", enc)
+	}
+	rep, err := report.Decode(r.Body, lim)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.Is(err, report.ErrTooLarge) || errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, err.Error()
+		}
+		return nil, http.StatusBadRequest, err.Error()
+	}
+	return rep, 0, ""
+}
+
+func (t *Topology) handleReport(w http.ResponseWriter, r *http.Request) {
+	rep, status, msg := decodeRequest(r, t.cfg.Limits)
+	if status != 0 {
+		console.WriteProblem(w, status, msg)
+		return
+	}
+	if ok, wait := t.limit.allow(rep.SensorID); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("sensor %q reports too often; retry in %s", rep.SensorID, wait.Round(time.Second)))
+		return
+	}
+	ack, err := t.Ingest(r.Context(), rep)
+	switch {
+	case errors.Is(err, errOverloaded):
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(t.retryAfter().Seconds()))))
+		console.WriteProblem(w, http.StatusTooManyRequests, "the console is overloaded; retry later")
+		return
+	case errors.Is(err, ErrClosed):
+		w.Header().Set("Retry-After", "5")
+		console.WriteProblem(w, http.StatusServiceUnavailable, "the console is shutting down")
+		return
+	case err != nil:
+		t.log.Error("ingest report", "sensor", rep.SensorID, "seq", rep.Seq, "err", err)
+		w.Header().Set("Retry-After", "5")
+		console.WriteProblem(w, http.StatusServiceUnavailable, "the report could not be stored; retry later")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(ack)
+}
+
+// bucketLimiter is a token bucket per key.
+type bucketLimiter struct {
+	mu     sync.Mutex
+	burst  float64
+	refill time.Duration
+	now    func() time.Time
+	b      map[string]*bucket
+	swept  time.Time
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newBucketLimiter(burst int, refill time.Duration, now func() time.Time) *bucketLimiter {
+	return &bucketLimiter{burst: float64(burst), refill: refill, now: now, b: map[string]*bucket{}}
+}
+
+func (l *bucketLimiter) allow(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Sub(l.swept) > 10*time.Minute {
+		for k, b := range l.b {
+			if now.Sub(b.at) > time.Duration(l.burst)*l.refill {
+				delete(l.b, k)
+			}
+		}
+		l.swept = now
+	}
+	b := l.b[key]
+	if b == nil {
+		b = &bucket{tokens: l.burst, at: now}
+		l.b[key] = b
+	}
+	b.tokens = min(l.burst, b.tokens+float64(now.Sub(b.at))/float64(l.refill))
+	b.at = now
+	if b.tokens < 1 {
+		return false, time.Duration((1 - b.tokens) * float64(l.refill))
+	}
+	b.tokens--
+	return true, 0
+}
+
+// loadMeter measures the writer's busy share over the last 10 seconds.
+type loadMeter struct {
+	mu    sync.Mutex
+	now   func() time.Time
+	slots [10]time.Duration
+	at    [10]int64
+}
+
+func newLoadMeter(now func() time.Time) *loadMeter { return &loadMeter{now: now} }
+
+func (m *loadMeter) busy(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sec := m.now().Unix()
+	i := sec % 10
+	if m.at[i] != sec {
+		m.at[i], m.slots[i] = sec, 0
+	}
+	m.slots[i] += d
+}
+
+func (m *loadMeter) utilisation() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sec := m.now().Unix()
+	var total time.Duration
+	for i := range m.slots {
+		if sec-m.at[i] < 10 {
+			total += m.slots[i]
+		}
+	}
+	return total.Seconds() / 10
+}

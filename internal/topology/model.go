@@ -1,0 +1,137 @@
+package topology
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/report"
+)
+
+// Node kinds.
+const (
+	KindHost      = "host"
+	KindProcess   = "process"
+	KindContainer = "container"
+	KindImage     = "image"
+	KindPod       = "pod"
+	KindNamespace = "namespace"
+	KindCluster   = "cluster"
+	// KindInternet is a pseudo-node standing for addresses outside the
+	// estate: InternetInbound (connections from it) and InternetOutbound
+	// (connections to it).
+	KindInternet = "internet"
+	// KindPrivate is the pseudo-node for private (RFC 1918, ULA, CGNAT)
+	// addresses that belong to no known node.
+	KindPrivate = "private"
+	// KindGroup is an aggregate of nodes in a graph answer.
+	KindGroup = "group"
+)
+
+// EdgeConnection is the kind of a network connection edge (client → server;
+// internet-inbound → server; client → internet-outbound).
+const EdgeConnection = "connection"
+
+// Ids of the pseudo-nodes.
+var (
+	InternetInbound  = nodeID(KindInternet, "inbound")
+	InternetOutbound = nodeID(KindInternet, "outbound")
+	PrivateNetwork   = nodeID(KindPrivate, "unmonitored")
+)
+
+// nodeID is the stable id of a node: a kind prefix and 80 bits of the
+// SHA-256 of kind and key, safe in URL paths.
+func nodeID(kind, key string) string {
+	sum := sha256.Sum256([]byte(kind + "\x00" + key))
+	return kind + "-" + hex.EncodeToString(sum[:10])
+}
+
+// HostNodeID is the node id of the host a sensor runs on.
+func HostNodeID(sensorID string) string { return nodeID(KindHost, sensorID) }
+
+// ContainerNodeID is the node id of a container reported by a sensor.
+func ContainerNodeID(sensorID, runtime, namespace, containerID string) string {
+	c := report.Container{Runtime: runtime, Namespace: namespace, ID: containerID}
+	return nodeID(KindContainer, sensorID+"|"+c.Key())
+}
+
+// ImageNodeID is the node id of an image by its id (digest), shared by every
+// host holding it.
+func ImageNodeID(imageID string) string { return nodeID(KindImage, imageID) }
+
+// ProcessNodeID is the node id of a process ("pid:startTicks" key).
+func ProcessNodeID(sensorID, processKey string) string {
+	return nodeID(KindProcess, sensorID+"|"+processKey)
+}
+
+// PodNodeID is the node id of a pod by UID.
+func PodNodeID(uid string) string { return nodeID(KindPod, uid) }
+
+// Endpoint is an address and port.
+type Endpoint = report.Endpoint
+
+// nodeData is what is persisted (as JSON, the nodes.attrs column) beyond
+// kind, key and label: enough to rebuild the in-memory graph.
+type nodeData struct {
+	Parent    string `json:"parent,omitempty"`
+	Host      string `json:"host,omitempty"`
+	Container string `json:"container,omitempty"`
+	Pod       string `json:"pod,omitempty"`
+	Image     string `json:"image,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Cluster   string `json:"cluster,omitempty"`
+
+	PID    int        `json:"pid,omitempty"`
+	Exe    string     `json:"exe,omitempty"`
+	Loaded []string   `json:"loaded,omitempty"`
+	Listen []Endpoint `json:"listen,omitempty"`
+	// IPs are the node's addresses (host interfaces and cloud addresses,
+	// pod IP); Public tells whether one of them is a public address.
+	IPs    []string `json:"ips,omitempty"`
+	Public bool     `json:"public,omitempty"`
+	// Ports are a container's published ports.
+	Ports []report.Port `json:"ports,omitempty"`
+	// Meta is display metadata (OS, runtime, state, command line...).
+	Meta map[string]string `json:"meta,omitempty"`
+}
+
+// Node is a node of the in-memory graph.
+type Node struct {
+	ID       string
+	Kind     string
+	Key      string
+	Label    string
+	SensorID string // owning sensor; "" for shared nodes (images, pods...) and pseudo-nodes
+	nodeData
+	FirstSeen time.Time
+	LastSeen  time.Time
+	GoneAt    time.Time // zero while some live sensor reports it
+
+	// Volatile, in memory only.
+	CPUPercent float64
+	RSSBytes   uint64
+
+	hash   uint64              // of the persisted form
+	claims map[string]struct{} // sensors reporting the node
+}
+
+// Gone reports whether no live sensor reports the node.
+func (n *Node) Gone() bool { return !n.GoneAt.IsZero() }
+
+type edgeKey struct{ Src, Dst, Kind string }
+
+// Edge is a connection between two nodes, aggregated over the sockets and
+// flows seen between them.
+type Edge struct {
+	Src, Dst, Kind string
+	SensorID       string
+	Count          int // sockets/flows currently seen
+	FirstSeen      time.Time
+	LastSeen       time.Time
+	GoneAt         time.Time
+	// Remote holds a few remote addresses (internet and private edges).
+	Remote []string
+	claims map[string]int // sensor → count
+}
+
+func (e *Edge) key() edgeKey { return edgeKey{e.Src, e.Dst, e.Kind} }

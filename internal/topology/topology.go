@@ -1,0 +1,154 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/store"
+)
+
+// Config configures the topology module. Zero fields take Default's values.
+type Config struct {
+	// Interval is the report interval sensors are told to use when the
+	// console is not loaded.
+	Interval time.Duration
+	// MaxInterval caps the interval raised under load (back-pressure).
+	MaxInterval time.Duration
+	// GoneAfter marks a sensor's nodes gone when it has not reported for
+	// this long.
+	GoneAfter time.Duration
+	// Retention prunes gone nodes and edges after this long.
+	Retention time.Duration
+	// SweepEvery is how often silent sensors and expired nodes are looked
+	// for.
+	SweepEvery time.Duration
+	// Limits bound each report (413 beyond them).
+	Limits report.Limits
+	// SensorBurst and SensorRefill are the per-sensor rate limit: a bucket
+	// of SensorBurst reports refilled with one every SensorRefill (429 with
+	// Retry-After beyond).
+	SensorBurst  int
+	SensorRefill time.Duration
+	// QueueSize bounds the reports waiting to be written (429 beyond);
+	// BatchSize is how many the writer commits in one transaction.
+	QueueSize, BatchSize int
+	// AggregateAbove is the number of nodes above which a graph answer is
+	// aggregated into groups.
+	AggregateAbove int
+	// OnChange, when set, is told which nodes a committed batch changed
+	// (with the hosts and containers whose processes changed) and which
+	// appeared for the first time. It runs on its own goroutine; calls are
+	// coalesced while one is running, so a slow listener never holds up
+	// ingest. The scans module re-scores findings and auto-scans from it.
+	OnChange func(ctx context.Context, changed, appeared []string)
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Default returns the documented defaults.
+func Default() Config {
+	return Config{Interval: 15 * time.Second, MaxInterval: 5 * time.Minute, GoneAfter: 5 * time.Minute,
+		Retention: 7 * 24 * time.Hour, SweepEvery: 30 * time.Second, Limits: report.DefaultLimits(),
+		SensorBurst: 6, SensorRefill: 2 * time.Second, QueueSize: 2048, BatchSize: 128, AggregateAbove: 400,
+		Now: time.Now}
+}
+
+func (c *Config) fill() {
+	d := Default()
+	if c.Interval <= 0 {
+		c.Interval = d.Interval
+	}
+	if c.MaxInterval <= 0 {
+		c.MaxInterval = d.MaxInterval
+	}
+	if c.GoneAfter <= 0 {
+		c.GoneAfter = d.GoneAfter
+	}
+	if c.Retention <= 0 {
+		c.Retention = d.Retention
+	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = d.SweepEvery
+	}
+	if c.Limits.MaxCompressedBytes <= 0 {
+		c.Limits = d.Limits
+	}
+	if c.SensorBurst <= 0 {
+		c.SensorBurst = d.SensorBurst
+	}
+	if c.SensorRefill <= 0 {
+		c.SensorRefill = d.SensorRefill
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = d.QueueSize
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.AggregateAbove <= 0 {
+		c.AggregateAbove = d.AggregateAbove
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+}
+
+// Topology is the console's topology module.
+type Topology struct {
+	cfg   Config
+	st    *store.Store
+	log   *slog.Logger
+	now   func() time.Time
+	g     *graph
+	queue chan *job
+	limit *bucketLimiter
+	load  *loadMeter
+
+	reachMu sync.Mutex
+	reach   *reach
+
+	changes changeSet
+
+	startedAt time.Time
+	runOnce   sync.Once
+	stopped   chan struct{}
+}
+
+// ErrClosed is returned by Ingest once the module has stopped.
+var ErrClosed = errors.New("topology module stopped")
+
+// New loads the current graph from the store. Call Run to start the writer
+// and the sweeper.
+func New(ctx context.Context, st *store.Store, cfg Config) (*Topology, error) {
+	cfg.fill()
+	t := &Topology{cfg: cfg, st: st, log: cfg.Logger, now: cfg.Now, g: newGraph(),
+		queue: make(chan *job, cfg.QueueSize), stopped: make(chan struct{})}
+	t.limit = newBucketLimiter(cfg.SensorBurst, cfg.SensorRefill, cfg.Now)
+	t.load = newLoadMeter(cfg.Now)
+	t.startedAt = cfg.Now()
+	if err := t.loadGraph(ctx); err != nil {
+		return nil, fmt.Errorf("topology: %w", err)
+	}
+	return t, nil
+}
+
+// Run writes ingested reports and sweeps until ctx ends.
+func (t *Topology) Run(ctx context.Context) {
+	t.runOnce.Do(func() {
+		go t.sweepLoop(ctx)
+		if t.cfg.OnChange != nil {
+			t.changes.signal = make(chan struct{}, 1)
+			go t.notifyLoop(ctx)
+		}
+		t.writer(ctx)
+		close(t.stopped)
+	})
+}
