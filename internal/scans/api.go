@@ -503,7 +503,7 @@ func (s *Service) Top(ctx context.Context, limit int) ([]NodeFinding, error) {
 	if limit <= 0 {
 		limit = 20
 	}
-	got, _, err := s.Findings(ctx, FindingFilter{Sort: "risk", Limit: limit})
+	got, _, err := s.Findings(ctx, FindingFilter{Sort: "risk", Limit: limit, NoCount: true})
 	return got, err
 }
 

@@ -311,6 +311,8 @@ type FindingFilter struct {
 	Order  string
 	Limit  int
 	Offset int
+	// NoCount skips the total (returned as -1).
+	NoCount bool
 }
 
 var sortColumns = map[string]string{
@@ -379,9 +381,11 @@ func (s *Service) Findings(ctx context.Context, ff FindingFilter) ([]NodeFinding
 	}
 	cond := " WHERE " + strings.Join(where, " AND ")
 	from := ` FROM scan_findings f JOIN scans s ON s.id = f.scan_id`
-	var total int
-	if err := s.st.Read().QueryRowContext(ctx, `SELECT COUNT(*)`+from+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count findings: %w", err)
+	total := -1
+	if !ff.NoCount {
+		if err := s.st.Read().QueryRowContext(ctx, `SELECT COUNT(*)`+from+cond, args...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("count findings: %w", err)
+		}
 	}
 	dir := "DESC"
 	if ff.Sort == "package" || ff.Sort == "vuln" {

@@ -45,6 +45,8 @@ CREATE TABLE scan_findings (
 CREATE INDEX scan_findings_scan ON scan_findings (scan_id, score);
 CREATE INDEX scan_findings_node ON scan_findings (node_id);
 CREATE INDEX scan_findings_vuln ON scan_findings (vuln_id);
+CREATE INDEX scan_findings_score ON scan_findings (score);
+CREATE INDEX scans_latest ON scans (latest);
 
 -- Accept / not-affected decisions (VEX-like). Empty package_name or
 -- node_id means "any".
@@ -98,6 +100,7 @@ DROP TABLE scan_settings;
 DROP TABLE scan_schedules;
 DROP TABLE finding_decisions;
 DROP TABLE scan_findings;
+DROP INDEX scans_latest;
 DROP INDEX scans_target;
 DROP INDEX scans_lease;
 DROP INDEX scans_dispatch;
