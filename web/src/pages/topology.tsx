@@ -84,6 +84,11 @@ function GraphCanvas({ graph, selected, onSelect }: { graph: Graph; selected: st
       hideEdgesOnViewport: big,
       wheelSensitivity: 0.3,
     });
+    // A small graph is not blown up to fill the canvas.
+    if (c.zoom() > 1.5) {
+      c.zoom(1.5);
+      c.center();
+    }
     c.on("tap", "node", (e) => select.current(e.target.id()));
     cy.current = c;
     return () => {
@@ -267,7 +272,9 @@ function DetailPanel({ id, onSelect }: { id: string; onSelect: (id: string) => v
           )}
           {started !== null && (
             <Notice>
-              Scan started. <Link to="/scans">Follow it on the scans page</Link>.
+              <span data-scan-started={started}>
+                Scan started. <Link to="/scans">Follow it on the scans page</Link>.
+              </span>
             </Notice>
           )}
           {(node.children?.length ?? 0) > 0 && (
