@@ -111,7 +111,8 @@ export function FindingsTable({ items, caption }: { items: NodeFinding[]; captio
                   onClick={() => setOpen(shown ? null : f.id)}
                   aria-label={`Why ${f.finding.id} in ${f.finding.package.name} scores ${f.risk.score.toFixed(1)}`}
                 >
-                  {shown ? "Hide" : "Why?"}
+                  Why
+
                 </button>
               </td>
             </tr>

@@ -18,6 +18,19 @@ const scannableKinds = new Set(["host", "container", "image"]);
 const mapModes = ["map", "table"] as const;
 const pseudo = new Set(["internet", "private"]);
 
+// cytoscape adds a <style> element for its container class unless an element
+// with this id exists; the console's Content-Security-Policy forbids inline
+// styles, so the rule is in style.css and this marker stops the injection.
+const cytoscapeStylesheet = "__________cytoscape_stylesheet";
+function markCytoscapeStylesheet() {
+  if (document.getElementById(cytoscapeStylesheet) !== null) return;
+  const m = document.createElement("meta");
+  m.id = cytoscapeStylesheet;
+  m.name = "cytoscape-stylesheet";
+  m.content = "style.css";
+  document.head.appendChild(m);
+}
+
 const style: cytoscape.StylesheetJson = [
   {
     selector: "node",
@@ -72,6 +85,7 @@ function GraphCanvas({ graph, selected, onSelect }: { graph: Graph; selected: st
 
   useEffect(() => {
     if (box.current === null) return;
+    markCytoscapeStylesheet();
     const big = graph.nodes.length > 300;
     const c = cytoscape({
       container: box.current,
