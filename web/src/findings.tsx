@@ -4,6 +4,19 @@
 import { useId, useState } from "react";
 import type { NodeFinding } from "./api";
 
+/** A target's ref as shown: long runtime ids (containers, images) cut to 12 characters, in full on hover. */
+export function TargetRef({ ref: r }: { ref: string }) {
+  const id = r.replace(/^sha256:/, "");
+  if (id.length > 24 && /^[0-9a-f]+$/.test(id)) {
+    return (
+      <span className="muted" title={r}>
+        {id.slice(0, 12)}
+      </span>
+    );
+  }
+  return <span className="muted">{r}</span>;
+}
+
 export function SeverityTag({ severity }: { severity: string }) {
   const s = severity === "" ? "unknown" : severity.toLowerCase();
   return <span className={`sev sev-${s}`}>{s}</span>;
@@ -95,7 +108,7 @@ export function FindingsTable({ items, caption }: { items: NodeFinding[]; captio
                 {f.finding.package.name} <span className="muted">{f.finding.package.version}</span>
               </td>
               <td>
-                {f.target.kind} <span className="muted">{f.target.ref}</span>
+                {f.target.kind} <TargetRef ref={f.target.ref} />
               </td>
               <td>
                 {f.finding.kev !== undefined && <span className="tag kev">KEV</span>}

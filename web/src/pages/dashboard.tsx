@@ -8,20 +8,30 @@ import { ErrorAlert, Page, Time, toApiError } from "../components";
 import { FindingsTable } from "../findings";
 
 const kinds = ["host", "container", "process", "image", "pod", "internet"] as const;
+const kindLabels: Record<(typeof kinds)[number], string> = {
+  host: "hosts",
+  container: "containers",
+  process: "processes",
+  image: "images",
+  pod: "pods",
+  internet: "internet pseudo-nodes",
+};
 
 interface Data {
   counts: Record<string, number>;
   top: NodeFinding[];
   sensors: SensorInfo[];
   diagnosis: Diagnosis | null;
+  /** Node labels of the riskiest nodes, by node id. */
+  labels: Record<string, string>;
 }
 
 /** Nodes ranked by the sum of their top findings' risk. */
-function riskiest(top: NodeFinding[]) {
+function riskiest(top: NodeFinding[], labels: Record<string, string>) {
   const by = new Map<string, { label: string; kind: string; score: number; count: number; worst: number }>();
   for (const f of top) {
     const key = f.nodeId ?? `${f.target.kind}:${f.target.ref}`;
-    const cur = by.get(key) ?? { label: f.target.ref, kind: f.target.kind, score: 0, count: 0, worst: 0 };
+    const cur = by.get(key) ?? { label: labels[key] || f.target.ref, kind: f.target.kind, score: 0, count: 0, worst: 0 };
     cur.score += f.risk.score;
     cur.count++;
     cur.worst = Math.max(cur.worst, f.risk.score);
@@ -42,7 +52,12 @@ export default function DashboardPage() {
         api.sensors(),
         api.diagnosis().catch(() => null),
       ]);
-      setData({ counts: Object.fromEntries(counts), top: top.items ?? [], sensors: sensors ?? [], diagnosis });
+      const items = top.items ?? [];
+      const ids = [...new Set(riskiest(items, {}).map(([id]) => id))].filter((id) => items.some((f) => f.nodeId === id));
+      const labels = Object.fromEntries(
+        await Promise.all(ids.map((id) => api.node(id).then((n) => [id, n.label] as const, () => [id, ""] as const))),
+      );
+      setData({ counts: Object.fromEntries(counts), top: items, sensors: sensors ?? [], diagnosis, labels });
       setError(null);
     } catch (e) {
       setError(toApiError(e));
@@ -68,7 +83,7 @@ export default function DashboardPage() {
             <ul className="cards">
               {kinds.map((k) => (
                 <li key={k} className="card" data-kind={k}>
-                  <span className="big">{data.counts[k] ?? 0}</span> {k === "process" ? "processes" : `${k}s`}
+                  <span className="big">{data.counts[k] ?? 0}</span> {kindLabels[k]}
                 </li>
               ))}
             </ul>
@@ -105,7 +120,7 @@ export default function DashboardPage() {
                   </tr>
                 </thead>
                 <tbody>
-                  {riskiest(data.top).map(([key, n]) => (
+                  {riskiest(data.top, data.labels).map(([key, n]) => (
                     <tr key={key}>
                       <th scope="row">{n.label}</th>
                       <td>{n.kind}</td>

@@ -14,6 +14,7 @@ import { ErrorAlert, Field, Notice, Page, SelectField, Time, toApiError } from "
 import { useUser } from "../session";
 
 const graphViews: readonly GraphView[] = ["hosts", "containers", "processes", "pods"];
+const singular: Record<GraphView, string> = { hosts: "host", containers: "container", processes: "process", pods: "pod" };
 const scannableKinds = new Set(["host", "container", "image"]);
 const mapModes = ["map", "table"] as const;
 const pseudo = new Set(["internet", "private"]);
@@ -376,7 +377,7 @@ export default function TopologyPage() {
           <p role="status" className="graph-status">
             {graph.aggregated
               ? `Aggregated view: ${graph.total} nodes drawn as ${graph.nodes.length} groups. Search or pick a group to see its members.`
-              : `${hosts} ${view} and ${graph.nodes.length - hosts} pseudo-nodes, ${graph.edges.length} connections.`}
+              : `${hosts} ${hosts === 1 ? singular[view] : view}, ${graph.nodes.length - hosts} internet pseudo-nodes, ${graph.edges.length} connections.`}
           </p>
           {graph.nodes.length === 0 ? (
             <p>Nothing reported yet for this view. The local sensor reports this machine within about 30 seconds of start.</p>

@@ -2,6 +2,7 @@
 // the explanation of each score, filtered by severity, KEV, fix available
 // and a search (vulnerability id or package).
 import { useCallback, useMemo, useState, type FormEvent } from "react";
+import { Link, useSearchParams } from "react-router";
 import { api, type FindingQuery, type NodeFinding } from "../api";
 import { ErrorAlert, Field, LoadMore, Page, SelectField } from "../components";
 import { FindingsTable } from "../findings";
@@ -19,16 +20,26 @@ export default function VulnerabilitiesPage() {
   const [kev, setKev] = useState<(typeof tri)[number]>("any");
   const [fix, setFix] = useState<(typeof tri)[number]>("any");
   const [search, setSearch] = useState("");
+  // A scan's or a node's findings: /vulnerabilities?scanId=… or ?nodeId=… (links from the scans page).
+  const [params] = useSearchParams();
+  const scope = useMemo(() => {
+    const q: FindingQuery = {};
+    const scanId = params.get("scanId");
+    const nodeId = params.get("nodeId");
+    if (scanId !== null && scanId !== "") q.scanId = scanId;
+    if (nodeId !== null && nodeId !== "") q.nodeId = nodeId;
+    return q;
+  }, [params]);
   const [applied, setApplied] = useState<FindingQuery>({});
   const [total, setTotal] = useState<number | null>(null);
 
   const load = useCallback(
     async (cursor?: string) => {
-      const p = await api.findings({ ...applied, limit: 50, ...(cursor !== undefined ? { cursor } : {}) });
+      const p = await api.findings({ ...scope, ...applied, limit: 50, ...(cursor !== undefined ? { cursor } : {}) });
       if (cursor === undefined) setTotal(p.total ?? null);
       return { items: p.items ?? [], ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) };
     },
-    [applied],
+    [scope, applied],
   );
   const { items, hasMore, more, error, loading } = usePaged<NodeFinding>(load);
 
@@ -57,6 +68,16 @@ export default function VulnerabilitiesPage() {
 
   return (
     <Page title="Vulnerabilities">
+      {scope.scanId !== undefined && (
+        <p>
+          Findings of scan <code>{scope.scanId}</code>. <Link to="/vulnerabilities">All current findings</Link>
+        </p>
+      )}
+      {scope.nodeId !== undefined && (
+        <p>
+          Findings of node <code>{scope.nodeId}</code>. <Link to="/vulnerabilities">All current findings</Link>
+        </p>
+      )}
       <form className="filters" onSubmit={apply} aria-label="Filter vulnerabilities">
         <SelectField label="Severity" value={severity} options={severities} onChange={setSeverity} />
         <SelectField label="Known exploited (KEV)" value={kev} options={tri} onChange={setKev} />
