@@ -204,6 +204,19 @@ await step("filter by a package search", async () => {
   });
 });
 
+await step("scans page: start a scan of the selected host, then cancel it", async () => {
+  await nav("Scans");
+  await p.getByLabel("Node kind").selectOption("host");
+  await p.getByRole("checkbox", { name: hostname }).check();
+  await p.getByRole("button", { name: "Scan 1 selected" }).click();
+  await p.getByRole("status").filter({ hasText: "1 scan started." }).waitFor();
+  const row = p.locator("table.scans tbody tr").filter({ hasText: /^host/ }).first();
+  await row.locator('[data-status="queued"], [data-status="running"]').waitFor();
+  await row.getByRole("button", { name: /^Cancel the scan of / }).click();
+  // The sensor stops the scan at its next heartbeat; the page keeps polling until it does.
+  await row.locator('[data-status="cancelled"]').waitFor({ timeout: 90_000 });
+});
+
 await step("dashboard: counts, top findings, sensor health", async () => {
   await nav("Dashboard");
   await p.locator('.card[data-kind="host"] .big').waitFor();

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router";
 import { api, type ApiError, type NodeSummary, type Scan } from "../api";
 import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, Time, toApiError } from "../components";
+import { TargetRef } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
 
@@ -167,7 +168,7 @@ export default function ScansPage() {
               {items.map((s) => (
                 <tr key={s.id} data-scan={s.id} data-target={s.target.ref}>
                   <th scope="row">
-                    {s.target.kind} <span className="muted">{s.target.ref}</span>
+                    {s.target.kind} <TargetRef ref={s.target.ref} />
                   </th>
                   <td>
                     <ScanStatusTag scan={s} />
