@@ -145,7 +145,9 @@ func startUp(t *testing.T, bin, work, dataDir, certFile, keyFile string) string 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	// --feed-interval=0: the feeds are imported; nothing may leave the machine.
+	cmd := exec.Command(bin, "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile,
+		"--feed-interval=0")
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
