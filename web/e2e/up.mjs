@@ -175,6 +175,13 @@ await step("follow the scan until it completes", async () => {
   const n = Number((await row.locator("td").nth(1).textContent())?.trim());
   check(n > 0, `the completed scan lists ${n} findings`);
   await shot("25-scans");
+  // The findings count opens that scan's findings.
+  await row.getByRole("link", { name: String(n) }).click();
+  await heading("Vulnerabilities");
+  await p.getByText(`Findings of scan ${scanID}.`).waitFor();
+  await p.locator("table.findings tbody[data-finding]").first().waitFor();
+  const listed = await p.locator("table.findings tbody[data-finding]").count();
+  check(listed === n, `the scan's findings page lists ${listed} findings, the scan says ${n}`);
 });
 
 await step("ranked findings with their explanation", async () => {

@@ -278,6 +278,11 @@ function DetailPanel({ id, onSelect }: { id: string; onSelect: (id: string) => v
                 </div>
               ))}
           </dl>
+          {scannableKinds.has(node.kind) && (
+            <p>
+              <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(node.id)}`}>Findings of {node.label}</Link>
+            </p>
+          )}
           {scannableKinds.has(node.kind) && user.role !== "read-only" && (
             <p>
               <button type="button" className="primary" onClick={() => void scan()} disabled={busy} aria-label={`Scan ${node.label}`}>
