@@ -239,6 +239,25 @@ function DetailPanel({ id, onSelect }: { id: string; onSelect: (id: string) => v
         error === null && <p aria-busy="true">Loading…</p>
       ) : (
         <>
+          {scannableKinds.has(node.kind) && (
+            <p>
+              <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(node.id)}`}>Findings of {node.label}</Link>
+            </p>
+          )}
+          {scannableKinds.has(node.kind) && user.role !== "read-only" && (
+            <p>
+              <button type="button" className="primary" onClick={() => void scan()} disabled={busy} aria-label={`Scan ${node.label}`}>
+                {busy ? "Starting…" : "Scan"}
+              </button>
+            </p>
+          )}
+          {started !== null && (
+            <Notice>
+              <span data-scan-started={started}>
+                Scan started. <Link to="/scans">Follow it on the scans page</Link>.
+              </span>
+            </Notice>
+          )}
           <dl className="facts">
             <dt>Kind</dt>
             <dd>{node.kind}</dd>
@@ -278,25 +297,6 @@ function DetailPanel({ id, onSelect }: { id: string; onSelect: (id: string) => v
                 </div>
               ))}
           </dl>
-          {scannableKinds.has(node.kind) && (
-            <p>
-              <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(node.id)}`}>Findings of {node.label}</Link>
-            </p>
-          )}
-          {scannableKinds.has(node.kind) && user.role !== "read-only" && (
-            <p>
-              <button type="button" className="primary" onClick={() => void scan()} disabled={busy} aria-label={`Scan ${node.label}`}>
-                {busy ? "Starting…" : "Scan"}
-              </button>
-            </p>
-          )}
-          {started !== null && (
-            <Notice>
-              <span data-scan-started={started}>
-                Scan started. <Link to="/scans">Follow it on the scans page</Link>.
-              </span>
-            </Notice>
-          )}
           {(node.children?.length ?? 0) > 0 && (
             <>
               <h3>Inside</h3>
