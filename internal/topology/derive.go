@@ -215,6 +215,7 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		n := &Node{ID: id, Kind: KindContainer, Key: sensorID + "|" + c.Key(), Label: label, SensorID: sensorID}
 		n.Host, n.Parent, n.Cluster = hostID, hostID, host.Cluster
 		n.Meta = map[string]string{"runtime": c.Runtime, "containerId": c.ID}
+		n.ScanRef = c.ID
 		for k, v := range map[string]string{"state": c.State, "image": c.Image, "imageId": c.ImageID, "networkMode": c.NetworkMode, "runtimeNamespace": c.Namespace} {
 			if v != "" {
 				n.Meta[k] = v

@@ -96,6 +96,9 @@ type nodeData struct {
 	Ports []report.Port `json:"ports,omitempty"`
 	// Meta is display metadata (OS, runtime, state, command line...).
 	Meta map[string]string `json:"meta,omitempty"`
+	// ScanRef is what a sensor scans for the node when it differs from the
+	// node key: a container's runtime id (internal/scans reads it).
+	ScanRef string `json:"scanRef,omitempty"`
 }
 
 // Node is a node of the in-memory graph.

@@ -54,6 +54,162 @@ export interface Page<T> {
   nextCursor?: string;
 }
 
+// Topology (internal/topology/api.go).
+export type GraphView = "hosts" | "containers" | "processes" | "pods";
+export interface GraphNode {
+  id: string;
+  kind: string;
+  label: string;
+  parent?: string;
+  group?: string;
+  attrs?: Record<string, string>;
+  count: number;
+}
+export interface GraphEdge {
+  source: string;
+  target: string;
+  kind: string;
+  count: number;
+}
+export interface Graph {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+  aggregated: boolean;
+  total: number;
+}
+export interface NodeRef {
+  id: string;
+  kind: string;
+  label: string;
+}
+export interface NodeSummary {
+  id: string;
+  kind: string;
+  label: string;
+  parent?: string;
+  host?: string;
+  sensorId?: string;
+  firstSeen: string;
+  lastSeen: string;
+  gone: boolean;
+  attrs?: Record<string, string>;
+}
+export interface NodeDetail extends NodeSummary {
+  meta: Record<string, string> | null;
+  pid?: number;
+  exe?: string;
+  ips?: string[];
+  listening?: { addr?: string; port?: number; proto?: string }[] | null;
+  ancestors: NodeRef[] | null;
+  children: NodeRef[] | null;
+  childCount: number;
+  connections: unknown[] | null;
+  related: NodeRef[] | null;
+}
+export interface SensorInfo {
+  id: string;
+  hostname: string;
+  version: string;
+  intervalSeconds: number;
+  reports: number;
+  probeErrors?: string;
+  firstSeen: string;
+  lastReport: string;
+  silent: boolean;
+  nodes: number;
+}
+
+// Scans and findings (internal/scans/api.go, docs/risk.md).
+export type ScanStatus = "queued" | "running" | "complete" | "error" | "cancelled";
+export interface ScanTarget {
+  nodeId?: string;
+  sensorId: string;
+  kind: string;
+  ref: string;
+}
+export interface Scan {
+  id: string;
+  nodeId?: string;
+  sensorId: string;
+  target: ScanTarget;
+  status: ScanStatus;
+  message: string;
+  progress: number;
+  attempts: number;
+  requestedBy?: string;
+  cancelRequested: boolean;
+  findings: number;
+  hasInventory: boolean;
+  createdAt: string;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+}
+export interface RiskFactor {
+  name: string;
+  value: number;
+  reason: string;
+}
+export interface Hop {
+  nodeId?: string;
+  kind: string;
+  name: string;
+}
+export interface Finding {
+  id: string;
+  aliases?: string[];
+  package: { name: string; version: string; ecosystem: string; purl?: string };
+  fixedVersions?: string[];
+  severity: string;
+  cvss?: { baseScore: number; vector: string; version: string };
+  kev?: { cve: string; dateAdded: string; knownRansomwareUse: boolean };
+  epss?: { score: number; percentile: number };
+  summary?: string;
+  risk: { score: number; explanation: string };
+}
+export interface Decision {
+  id: string;
+  vulnId: string;
+  status: string;
+  reason: string;
+  expiresAt?: string | null;
+}
+export interface NodeFinding {
+  id: string;
+  scanId: string;
+  nodeId?: string;
+  target: ScanTarget;
+  finding: Finding;
+  risk: { score: number; factors: RiskFactor[] | null; inUse?: boolean; listening?: boolean; internet?: boolean; path?: Hop[] | null };
+  decision?: Decision;
+}
+export type FindingQuery = {
+  severity?: string | undefined;
+  kev?: string | undefined;
+  fixAvailable?: string | undefined;
+  vulnId?: string | undefined;
+  package?: string | undefined;
+  nodeId?: string | undefined;
+  scanId?: string | undefined;
+};
+export interface SensorHealth {
+  sensorId: string;
+  lastPoll?: string | null;
+  lastReport?: string | null;
+  freeScanSlots: number;
+  nodes: number;
+  version?: string;
+  runningScans: number;
+  failedScans24h: number;
+  lastError?: string;
+  stale: boolean;
+}
+export interface Diagnosis {
+  generatedAt: string;
+  feeds?: { loaded: boolean; vulnerabilities: number; builtAt?: string | null; lastUpdate?: string | null; lastError?: string };
+  sensors: SensorHealth[] | null;
+  scans: Record<string, number> | null;
+}
+
 /** A problem document (RFC 9457) returned by the console, or a network failure. */
 export class ApiError extends Error {
   readonly status: number;
@@ -185,6 +341,21 @@ export const api = {
   revokeInvitation: (id: string) => request<void>("DELETE", `/invitations/${encodeURIComponent(id)}`),
   audit: async (cursor?: string) =>
     page(await request<Page<AuditEntry> | AuditEntry[]>("GET", `/audit${query({ limit: 50, cursor })}`)),
+  graph: (p: { view: GraphView; q?: string | undefined; maxNodes?: number | undefined; group?: string | undefined; host?: string | undefined }) =>
+    request<Graph>("GET", `/topology/graph${query(p)}`),
+  nodes: (p: { kind?: string | undefined; q?: string | undefined; sort?: string | undefined; order?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) =>
+    request<Page<NodeSummary> & { total: number }>("GET", `/topology/nodes${query(p)}`),
+  node: (id: string) => request<NodeDetail>("GET", `/topology/nodes/${encodeURIComponent(id)}`),
+  sensors: () => request<SensorInfo[]>("GET", "/topology/sensors"),
+  startScans: (nodeIds: string[]) => request<Page<Scan>>("POST", "/scans", { nodeIds }),
+  scans: async (p: { nodeId?: string | undefined; status?: string | undefined; cursor?: string | undefined; limit?: number | undefined }) =>
+    page(await request<Page<Scan>>("GET", `/scans${query(p)}`)),
+  scan: (id: string) => request<Scan>("GET", `/scans/${encodeURIComponent(id)}`),
+  cancelScan: (id: string) => request<Scan>("POST", `/scans/${encodeURIComponent(id)}/cancel`),
+  findings: (p: FindingQuery & { cursor?: string | undefined; limit?: number | undefined }) =>
+    request<Page<NodeFinding> & { total?: number | undefined }>("GET", `/findings${query(p)}`),
+  topFindings: (limit = 20) => request<Page<NodeFinding>>("GET", `/findings/top${query({ limit })}`),
+  diagnosis: () => request<Diagnosis>("GET", "/diagnosis"),
   /** The API's route list, from the generated OpenAPI document: views appear when their API exists. */
   apiPaths: async (): Promise<Set<string>> => {
     const doc = await request<{ paths?: Record<string, unknown> }>("GET", "/openapi.json");

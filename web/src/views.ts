@@ -26,11 +26,34 @@ export interface View {
 
 export const views: readonly View[] = [
   { path: "/", label: "Overview", section: "main", requires: [], page: lazy(() => import("./pages/home")) },
-  // Planned (issue 7): each gets its page with the API that feeds it.
-  { path: "/dashboard", label: "Dashboard", section: "main", requires: ["/dashboard"] },
-  { path: "/topology", label: "Topology", section: "main", requires: ["/topology"] },
-  { path: "/vulnerabilities", label: "Vulnerabilities", section: "main", requires: ["/findings"] },
-  { path: "/scans", label: "Scans", section: "main", requires: ["/scans"] },
+  {
+    path: "/dashboard",
+    label: "Dashboard",
+    section: "main",
+    requires: ["/topology/nodes", "/topology/sensors", "/findings/top", "/diagnosis"],
+    page: lazy(() => import("./pages/dashboard")),
+  },
+  {
+    path: "/topology",
+    label: "Topology",
+    section: "main",
+    requires: ["/topology/graph", "/topology/nodes", "/topology/nodes/{id}"],
+    page: lazy(() => import("./pages/topology")),
+  },
+  {
+    path: "/vulnerabilities",
+    label: "Vulnerabilities",
+    section: "main",
+    requires: ["/findings"],
+    page: lazy(() => import("./pages/vulnerabilities")),
+  },
+  {
+    path: "/scans",
+    label: "Scans",
+    section: "main",
+    requires: ["/scans", "/scans/{id}/cancel", "/topology/nodes"],
+    page: lazy(() => import("./pages/scans")),
+  },
 
   { path: "/account", label: "My account", section: "settings", requires: ["/me"], page: lazy(() => import("./pages/account")) },
   {

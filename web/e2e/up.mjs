@@ -1,0 +1,241 @@
+// End-to-end walk through the risk pages in headless Chromium, started by
+// up_test.go against a real `riskmap up` (console + local sensor) whose
+// knowledge base holds the real feeds and beside which a container with
+// vulnerable packages runs. Every step asserts what a user sees; any
+// browser console error, uncaught exception, 5xx response or accessibility
+// violation (axe-core, on every screenshotted page) fails the run.
+import { chromium } from "playwright-core";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+function env(name) {
+  const v = process.env[name];
+  if (v === undefined || v === "") throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+const base = env("RISKMAP_URL");
+const artifacts = env("RISKMAP_E2E_ARTIFACTS");
+const hostname = env("RISKMAP_E2E_HOSTNAME");
+const container = env("RISKMAP_E2E_CONTAINER");
+const admin = { email: env("RISKMAP_E2E_ADMIN_EMAIL"), password: env("RISKMAP_E2E_ADMIN_PASSWORD"), name: "Ada Admin" };
+mkdirSync(artifacts, { recursive: true });
+
+// The flags of console.mjs (DEPENDENCIES.md J): trust exactly the test
+// certificate's key; resolve no name but loopback.
+const args = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  `--ignore-certificate-errors-spki-list=${env("RISKMAP_E2E_SPKI")}`,
+  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+];
+
+const problems = [];
+const ctx = await chromium.launchPersistentContext(join(env("RISKMAP_E2E_PROFILES"), "admin"), {
+  executablePath: env("RISKMAP_E2E_CHROMIUM"),
+  headless: true,
+  args,
+  viewport: { width: 1400, height: 900 },
+  locale: "en-GB",
+  timezoneId: "UTC",
+});
+ctx.setDefaultTimeout(15_000);
+const p = ctx.pages()[0] ?? (await ctx.newPage());
+p.on("console", (m) => {
+  if (m.type() === "error") problems.push(`console error: ${m.text()} (${m.location().url ?? ""})`);
+});
+p.on("pageerror", (e) => problems.push(`uncaught exception: ${e.message}`));
+p.on("response", (r) => {
+  if (r.status() >= 500) problems.push(`${r.request().method()} ${r.url()} answered ${r.status()}`);
+});
+p.on("requestfailed", (r) => {
+  if (r.failure()?.errorText === "net::ERR_ABORTED") return; // a navigation cancels the fetches of the page it leaves
+  problems.push(`${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`);
+});
+
+let stepNo = 0;
+async function step(name, fn) {
+  stepNo++;
+  const t0 = Date.now();
+  try {
+    await fn();
+  } catch (e) {
+    const file = join(artifacts, `FAILED-up-${String(stepNo).padStart(2, "0")}-${name}.png`);
+    await p.screenshot({ path: file, fullPage: true }).catch(() => {});
+    throw new Error(`step ${stepNo} "${name}" failed (screenshot ${file}): ${e instanceof Error ? e.stack : e}`);
+  }
+  console.log(`ok   ${String(stepNo).padStart(2, " ")} ${name} (${Date.now() - t0} ms)`);
+}
+
+let audited = 0;
+async function shot(name) {
+  await p.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  await p.evaluate(axeSource);
+  const violations = await p.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+    });
+    return r.violations.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 4).join(", ")})`);
+  });
+  for (const v of violations) problems.push(`[accessibility of ${name}] ${v}`);
+  audited++;
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(`assertion failed: ${what}`);
+}
+
+async function heading(name) {
+  await p.getByRole("heading", { level: 1, name, exact: true }).waitFor();
+}
+
+async function nav(name) {
+  await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true }).click();
+  await heading(name);
+}
+
+await step("register the first admin", async () => {
+  await p.goto(base + "/");
+  await heading("Create the first account");
+  await p.getByLabel("Organisation").fill("Example Security");
+  await p.getByLabel("Your name").fill(admin.name);
+  await p.getByLabel("Email").fill(admin.email);
+  await p.getByLabel("Password", { exact: true }).fill(admin.password);
+  await p.getByLabel("Confirm password").fill(admin.password);
+  await p.getByRole("button", { name: "Create account" }).click();
+  await heading("Overview");
+  for (const link of ["Dashboard", "Topology", "Vulnerabilities", "Scans"]) {
+    await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: link, exact: true }).waitFor();
+  }
+});
+
+await step("the local sensor reports this host on the map", async () => {
+  await nav("Topology");
+  await p.getByLabel("Show as").selectOption("table");
+  // The local sensor starts after the registration and reports within about 30 s; the page refreshes every 10 s.
+  await p.locator(`tr[data-node="${hostname}"]`).waitFor({ timeout: 90_000 });
+  await p.getByRole("button", { name: `Details of ${hostname}` }).click();
+  await p.locator(`aside[data-detail="${hostname}"]`).waitFor();
+  await p.getByRole("heading", { level: 2, name: hostname }).waitFor();
+  await p.getByRole("button", { name: `Scan ${hostname}` }).waitFor();
+  await shot("23-topology-table");
+  await p.getByLabel("Show as").selectOption("map");
+  const canvas = p.locator(".canvas[data-nodes]");
+  await canvas.waitFor();
+  check(Number(await canvas.getAttribute("data-nodes")) >= 1, "the map draws no node");
+  // cytoscape drew on its canvases: some pixels are not background.
+  await p.waitForFunction(() => {
+    for (const c of document.querySelectorAll(".canvas canvas")) {
+      const g = c.getContext("2d");
+      if (g === null || c.width === 0) continue;
+      const d = g.getImageData(0, 0, c.width, c.height).data;
+      for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
+    }
+    return false;
+  });
+  await shot("22-topology-hosts");
+});
+
+let scanned = "";
+let scanID = "";
+await step("scan the container from the map's detail panel", async () => {
+  await p.getByLabel("View", { exact: true }).selectOption("containers");
+  await p.getByLabel("Search nodes").fill(container);
+  await p.getByLabel("Show as").selectOption("table");
+  const row = p.locator("tr[data-node]").filter({ hasText: container }).first();
+  await row.waitFor({ timeout: 60_000 });
+  scanned = (await row.getAttribute("data-node")) ?? container;
+  await row.getByRole("button", { name: /^Details of / }).click();
+  await p.locator(`aside[data-detail="${scanned}"]`).waitFor();
+  await p.getByRole("button", { name: `Scan ${scanned}` }).click();
+  await p.getByRole("status").filter({ hasText: "Scan started." }).waitFor();
+  scanID = (await p.locator("[data-scan-started]").getAttribute("data-scan-started")) ?? "";
+  check(scanID !== "", "the console returned no scan id");
+});
+
+await step("follow the scan until it completes", async () => {
+  await p.getByRole("link", { name: "Follow it on the scans page" }).click();
+  await heading("Scans");
+  const row = p.locator(`table.scans tbody tr[data-scan="${scanID}"]`);
+  await row.waitFor();
+  // The page polls while a scan is queued or running; a real scan of a container takes seconds to minutes.
+  const done = row.locator('[data-status="complete"], [data-status="error"], [data-status="cancelled"]');
+  await done.waitFor({ timeout: 180_000 });
+  const status = await done.getAttribute("data-status");
+  check(status === "complete", `the scan ended ${status}: ${await row.textContent()}`);
+  const n = Number((await row.locator("td").nth(1).textContent())?.trim());
+  check(n > 0, `the completed scan lists ${n} findings`);
+  await shot("25-scans");
+  // The findings count opens that scan's findings.
+  await row.getByRole("link", { name: String(n) }).click();
+  await heading("Vulnerabilities");
+  await p.getByText(`Findings of scan ${scanID}.`).waitFor();
+  await p.locator("table.findings tbody[data-finding]").first().waitFor();
+  const listed = await p.locator("table.findings tbody[data-finding]").count();
+  check(listed === n, `the scan's findings page lists ${listed} findings, the scan says ${n}`);
+});
+
+await step("ranked findings with their explanation", async () => {
+  await nav("Vulnerabilities");
+  const rows = p.locator("table.findings tbody[data-finding]");
+  await rows.first().waitFor();
+  const scores = await p.locator("table.findings td.score").allTextContents();
+  check(scores.length > 0, "no findings listed");
+  for (let i = 1; i < scores.length; i++) check(Number(scores[i - 1]) >= Number(scores[i]), `findings are not ranked: ${scores.join(" ")}`);
+  await shot("26-vulnerabilities");
+  const why = rows.first().getByRole("button", { name: /^Why / });
+  await why.focus();
+  await p.keyboard.press("Enter");
+  check((await why.getAttribute("aria-expanded")) === "true", "the explanation did not open");
+  const factors = p.locator(".explanation table.factors tbody tr");
+  await factors.first().waitFor();
+  check((await factors.count()) >= 2, "the explanation lists fewer than two factors");
+  await shot("27-explanation");
+});
+
+await step("filter by a package search", async () => {
+  await p.getByLabel("Search", { exact: true }).fill("urllib3");
+  await p.getByRole("button", { name: "Apply filters" }).click();
+  await p.waitForFunction(() => {
+    const pkgs = [...document.querySelectorAll("table.findings tbody[data-finding] tr:first-child td:nth-child(4)")];
+    return pkgs.length > 0 && pkgs.every((td) => td.textContent?.startsWith("urllib3"));
+  });
+});
+
+await step("scans page: start a scan of the selected host, then cancel it", async () => {
+  await nav("Scans");
+  await p.getByLabel("Node kind").selectOption("host");
+  await p.getByRole("checkbox", { name: hostname }).check();
+  await p.getByRole("button", { name: "Scan 1 selected" }).click();
+  await p.getByRole("status").filter({ hasText: "1 scan started." }).waitFor();
+  const row = p.locator("table.scans tbody tr").filter({ hasText: /^host/ }).first();
+  await row.locator('[data-status="queued"], [data-status="running"]').waitFor();
+  await row.getByRole("button", { name: /^Cancel the scan of / }).click();
+  // The sensor stops the scan at its next heartbeat; the page keeps polling until it does.
+  await row.locator('[data-status="cancelled"]').waitFor({ timeout: 90_000 });
+});
+
+await step("dashboard: counts, top findings, sensor health", async () => {
+  await nav("Dashboard");
+  await p.locator('.card[data-kind="host"] .big').waitFor();
+  check(Number(await p.locator('.card[data-kind="host"] .big').textContent()) >= 1, "the dashboard counts no host");
+  await p.locator("table.findings tbody[data-finding]").first().waitFor();
+  await p.locator(`tr[data-sensor="${hostname}"]`).waitFor();
+  await shot("21-dashboard");
+});
+
+await ctx.close();
+if (problems.length > 0) {
+  console.error(`browser problems during the run:\n  ${problems.join("\n  ")}`);
+  process.exit(1);
+}
+console.log(`ok   no browser console errors; ${audited} pages pass the accessibility audit; screenshots in ${artifacts}`);

@@ -1,0 +1,144 @@
+// Findings as the dashboard and the vulnerabilities page show them: the
+// ranked row and the factor-by-factor explanation of its risk score
+// (docs/risk.md: the score is the product of its factors).
+import { useId, useState } from "react";
+import type { NodeFinding } from "./api";
+
+/** A target's ref as shown: long runtime ids (containers, images) cut to 12 characters, in full on hover. */
+export function TargetRef({ ref: r }: { ref: string }) {
+  const id = r.replace(/^sha256:/, "");
+  if (id.length > 24 && /^[0-9a-f]+$/.test(id)) {
+    return (
+      <span className="muted" title={r}>
+        {id.slice(0, 12)}
+      </span>
+    );
+  }
+  return <span className="muted">{r}</span>;
+}
+
+export function SeverityTag({ severity }: { severity: string }) {
+  const s = severity === "" ? "unknown" : severity.toLowerCase();
+  return <span className={`sev sev-${s}`}>{s}</span>;
+}
+
+function factorValue(name: string, v: number): string {
+  return name.toLowerCase().includes("severity") ? v.toFixed(1) : `×${v.toFixed(2)}`;
+}
+
+/** The factors of one finding's score, each with its reason, and the attack path when known. */
+export function Explanation({ f }: { f: NodeFinding }) {
+  const factors = f.risk.factors ?? [];
+  const path = f.risk.path ?? [];
+  return (
+    <div className="explanation" data-explanation={f.finding.id}>
+      {f.finding.summary !== undefined && f.finding.summary !== "" && <p>{f.finding.summary}</p>}
+      <table className="data factors">
+        <caption>
+          Risk {f.risk.score.toFixed(1)} of 100 for {f.finding.id} in {f.finding.package.name} {f.finding.package.version}
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Factor</th>
+            <th scope="col">Value</th>
+            <th scope="col">Why</th>
+          </tr>
+        </thead>
+        <tbody>
+          {factors.map((x) => (
+            <tr key={x.name}>
+              <th scope="row">{x.name}</th>
+              <td>{factorValue(x.name, x.value)}</td>
+              <td>{x.reason}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {path.length > 0 && (
+        <p className="path">
+          Attack path:{" "}
+          {path.map((h, i) => (
+            <span key={`${h.kind}-${h.name}-${i}`}>
+              {i > 0 && " → "}
+              <span className={`hop hop-${h.kind}`}>{h.name}</span>
+            </span>
+          ))}
+        </p>
+      )}
+      {f.finding.fixedVersions !== undefined && f.finding.fixedVersions.length > 0 && (
+        <p>Fixed in {f.finding.fixedVersions.join(", ")}.</p>
+      )}
+    </div>
+  );
+}
+
+/** Ranked findings; each row opens its explanation (a disclosure button, keyboard-operable). */
+export function FindingsTable({ items, caption }: { items: NodeFinding[]; caption: string }) {
+  const [open, setOpen] = useState<string | null>(null);
+  const base = useId();
+  return (
+    <table className="data findings">
+      <caption className="sr-only">{caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Risk</th>
+          <th scope="col">Vulnerability</th>
+          <th scope="col">Severity</th>
+          <th scope="col">Package</th>
+          <th scope="col">Target</th>
+          <th scope="col">Signals</th>
+          <th scope="col">
+            <span className="sr-only">Explanation</span>
+          </th>
+        </tr>
+      </thead>
+      {items.map((f) => {
+        const id = `${base}-${f.id}`;
+        const shown = open === f.id;
+        return (
+          <tbody key={f.id} data-finding={f.finding.id}>
+            <tr>
+              <td className="score">{f.risk.score.toFixed(1)}</td>
+              <th scope="row">{f.finding.id}</th>
+              <td>
+                <SeverityTag severity={f.finding.severity} />
+                {f.finding.cvss !== undefined && <span className="muted"> {f.finding.cvss.baseScore.toFixed(1)}</span>}
+              </td>
+              <td>
+                {f.finding.package.name} <span className="muted">{f.finding.package.version}</span>
+              </td>
+              <td>
+                {f.target.kind} <TargetRef ref={f.target.ref} />
+              </td>
+              <td>
+                {f.finding.kev !== undefined && <span className="tag kev">KEV</span>}
+                {f.finding.epss !== undefined && <span className="tag">EPSS {(f.finding.epss.score * 100).toFixed(1)}%</span>}
+                {(f.finding.fixedVersions?.length ?? 0) > 0 && <span className="tag">fix</span>}
+                {f.decision !== undefined && <span className="tag">{f.decision.status}</span>}
+              </td>
+              <td className="actions">
+                <button
+                  type="button"
+                  aria-expanded={shown}
+                  aria-controls={id}
+                  onClick={() => setOpen(shown ? null : f.id)}
+                  aria-label={`Why ${f.finding.id} in ${f.finding.package.name} scores ${f.risk.score.toFixed(1)}`}
+                >
+                  Why
+
+                </button>
+              </td>
+            </tr>
+            {shown && (
+              <tr id={id}>
+                <td colSpan={7}>
+                  <Explanation f={f} />
+                </td>
+              </tr>
+            )}
+          </tbody>
+        );
+      })}
+    </table>
+  );
+}

@@ -1,0 +1,195 @@
+// Dashboard: what is on the map (counts by kind), the most exploitable
+// findings, the riskiest nodes (summed from those findings), sensor and feed
+// health. Everything is read from the API; empty states say what to do.
+import { useCallback, useEffect, useState } from "react";
+import { Link } from "react-router";
+import { api, type ApiError, type Diagnosis, type NodeFinding, type SensorInfo } from "../api";
+import { ErrorAlert, Page, Time, toApiError } from "../components";
+import { FindingsTable } from "../findings";
+
+const kinds = ["host", "container", "process", "image", "pod", "internet"] as const;
+const kindLabels: Record<(typeof kinds)[number], string> = {
+  host: "hosts",
+  container: "containers",
+  process: "processes",
+  image: "images",
+  pod: "pods",
+  internet: "internet pseudo-nodes",
+};
+
+interface Data {
+  counts: Record<string, number>;
+  top: NodeFinding[];
+  sensors: SensorInfo[];
+  diagnosis: Diagnosis | null;
+  /** Node labels of the riskiest nodes, by node id. */
+  labels: Record<string, string>;
+}
+
+/** Nodes ranked by the sum of their top findings' risk. */
+function riskiest(top: NodeFinding[], labels: Record<string, string>) {
+  const by = new Map<string, { label: string; kind: string; score: number; count: number; worst: number }>();
+  for (const f of top) {
+    const key = f.nodeId ?? `${f.target.kind}:${f.target.ref}`;
+    const cur = by.get(key) ?? { label: labels[key] || f.target.ref, kind: f.target.kind, score: 0, count: 0, worst: 0 };
+    cur.score += f.risk.score;
+    cur.count++;
+    cur.worst = Math.max(cur.worst, f.risk.score);
+    by.set(key, cur);
+  }
+  return [...by.entries()].sort((a, b) => b[1].score - a[1].score).slice(0, 10);
+}
+
+export default function DashboardPage() {
+  const [data, setData] = useState<Data | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const [counts, top, sensors, diagnosis] = await Promise.all([
+        Promise.all(kinds.map((k) => api.nodes({ kind: k, limit: 1 }).then((p) => [k, p.total] as const))),
+        api.topFindings(50),
+        api.sensors(),
+        api.diagnosis().catch(() => null),
+      ]);
+      const items = top.items ?? [];
+      const ids = [...new Set(riskiest(items, {}).map(([id]) => id))].filter((id) => items.some((f) => f.nodeId === id));
+      const labels = Object.fromEntries(
+        await Promise.all(ids.map((id) => api.node(id).then((n) => [id, n.label] as const, () => [id, ""] as const))),
+      );
+      setData({ counts: Object.fromEntries(counts), top: items, sensors: sensors ?? [], diagnosis, labels });
+      setError(null);
+    } catch (e) {
+      setError(toApiError(e));
+    }
+  }, []);
+
+  useEffect(() => {
+    void load();
+    const t = window.setInterval(() => void load(), 15_000);
+    return () => window.clearInterval(t);
+  }, [load]);
+
+  const feeds = data?.diagnosis?.feeds;
+  return (
+    <Page title="Dashboard">
+      <ErrorAlert error={error} />
+      {data === null ? (
+        <p aria-busy="true">Loading…</p>
+      ) : (
+        <>
+          <section aria-labelledby="counts-h">
+            <h2 id="counts-h">On the map</h2>
+            <ul className="cards">
+              {kinds.map((k) => (
+                <li key={k} className="card" data-kind={k}>
+                  <span className="big">{data.counts[k] ?? 0}</span> {kindLabels[k]}
+                </li>
+              ))}
+            </ul>
+          </section>
+          <section aria-labelledby="top-h" className="wide">
+            <h2 id="top-h">Most exploitable vulnerabilities</h2>
+            {data.top.length === 0 ? (
+              <p>
+                No findings yet. <Link to="/scans">Scan a node</Link> once the knowledge base has feeds (
+                {feeds?.loaded ? `${feeds.vulnerabilities} vulnerabilities loaded` : "none loaded: run riskmap feeds import"}).
+              </p>
+            ) : (
+              <>
+                <FindingsTable items={data.top.slice(0, 10)} caption="Most exploitable vulnerabilities" />
+                <p>
+                  <Link to="/vulnerabilities">All vulnerabilities</Link>
+                </p>
+              </>
+            )}
+          </section>
+          <section aria-labelledby="nodes-h">
+            <h2 id="nodes-h">Riskiest nodes</h2>
+            {data.top.length === 0 ? (
+              <p>No scanned node has findings yet.</p>
+            ) : (
+              <table className="data">
+                <caption className="sr-only">Riskiest nodes</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Node</th>
+                    <th scope="col">Kind</th>
+                    <th scope="col">Top findings</th>
+                    <th scope="col">Worst risk</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {riskiest(data.top, data.labels).map(([key, n]) => (
+                    <tr key={key}>
+                      <th scope="row">{n.label}</th>
+                      <td>{n.kind}</td>
+                      <td>{n.count}</td>
+                      <td>{n.worst.toFixed(1)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+          <section aria-labelledby="sensors-h">
+            <h2 id="sensors-h">Sensors</h2>
+            {data.sensors.length === 0 ? (
+              <p>No sensor has reported yet.</p>
+            ) : (
+              <table className="data">
+                <caption className="sr-only">Sensor health</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Sensor</th>
+                    <th scope="col">Host</th>
+                    <th scope="col">Health</th>
+                    <th scope="col">Nodes</th>
+                    <th scope="col">Last report</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.sensors.map((s) => (
+                    <tr key={s.id} data-sensor={s.hostname}>
+                      <th scope="row">{s.id}</th>
+                      <td>{s.hostname}</td>
+                      <td>
+                        {s.silent ? <span className="tag warn">silent</span> : <span className="tag ok">reporting</span>}
+                        {s.probeErrors !== undefined && s.probeErrors !== "" && <span className="muted"> {s.probeErrors}</span>}
+                      </td>
+                      <td>{s.nodes}</td>
+                      <td>
+                        <Time iso={s.lastReport} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+          <section aria-labelledby="feeds-h">
+            <h2 id="feeds-h">Knowledge base</h2>
+            {feeds === undefined ? (
+              <p>Feed status is not available.</p>
+            ) : (
+              <dl className="facts">
+                <dt>Vulnerabilities</dt>
+                <dd>{feeds.loaded ? feeds.vulnerabilities : "none loaded"}</dd>
+                <dt>Built</dt>
+                <dd>
+                  <Time iso={feeds.builtAt} />
+                </dd>
+                {feeds.lastError !== undefined && feeds.lastError !== "" && (
+                  <>
+                    <dt>Last error</dt>
+                    <dd>{feeds.lastError}</dd>
+                  </>
+                )}
+              </dl>
+            )}
+          </section>
+        </>
+      )}
+    </Page>
+  );
+}

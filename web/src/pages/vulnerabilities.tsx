@@ -1,0 +1,104 @@
+// Vulnerabilities: the ranked current findings (highest risk first) with
+// the explanation of each score, filtered by severity, KEV, fix available
+// and a search (vulnerability id or package).
+import { useCallback, useMemo, useState, type FormEvent } from "react";
+import { Link, useSearchParams } from "react-router";
+import { api, type FindingQuery, type NodeFinding } from "../api";
+import { ErrorAlert, Field, LoadMore, Page, SelectField } from "../components";
+import { FindingsTable } from "../findings";
+import { usePaged } from "../paged";
+
+const severities = ["any", "critical", "high", "medium", "low", "unknown"] as const;
+const tri = ["any", "yes", "no"] as const;
+
+function triValue(v: (typeof tri)[number]): string | undefined {
+  return v === "any" ? undefined : v === "yes" ? "true" : "false";
+}
+
+export default function VulnerabilitiesPage() {
+  const [severity, setSeverity] = useState<(typeof severities)[number]>("any");
+  const [kev, setKev] = useState<(typeof tri)[number]>("any");
+  const [fix, setFix] = useState<(typeof tri)[number]>("any");
+  const [search, setSearch] = useState("");
+  // A scan's or a node's findings: /vulnerabilities?scanId=… or ?nodeId=… (links from the scans page).
+  const [params] = useSearchParams();
+  const scope = useMemo(() => {
+    const q: FindingQuery = {};
+    const scanId = params.get("scanId");
+    const nodeId = params.get("nodeId");
+    if (scanId !== null && scanId !== "") q.scanId = scanId;
+    if (nodeId !== null && nodeId !== "") q.nodeId = nodeId;
+    return q;
+  }, [params]);
+  const [applied, setApplied] = useState<FindingQuery>({});
+  const [total, setTotal] = useState<number | null>(null);
+
+  const load = useCallback(
+    async (cursor?: string) => {
+      const p = await api.findings({ ...scope, ...applied, limit: 50, ...(cursor !== undefined ? { cursor } : {}) });
+      if (cursor === undefined) setTotal(p.total ?? null);
+      return { items: p.items ?? [], ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) };
+    },
+    [scope, applied],
+  );
+  const { items, hasMore, more, error, loading } = usePaged<NodeFinding>(load);
+
+  const apply = (e: FormEvent) => {
+    e.preventDefault();
+    const q: FindingQuery = {};
+    if (severity !== "any") q.severity = severity;
+    const k = triValue(kev);
+    if (k !== undefined) q.kev = k;
+    const f = triValue(fix);
+    if (f !== undefined) q.fixAvailable = f;
+    const s = search.trim();
+    // A vulnerability id (CVE-…, GHSA-…, DSA-…) searches ids, anything else package names.
+    if (s !== "") {
+      if (/^[A-Z]+-[\w-]+$/i.test(s) && /\d/.test(s)) q.vulnId = s.toUpperCase();
+      else q.package = s;
+    }
+    setApplied(q);
+  };
+
+  const summary = useMemo(() => {
+    if (items === null) return "";
+    const n = total ?? items.length;
+    return `${n} finding${n === 1 ? "" : "s"}, highest risk first.`;
+  }, [items, total]);
+
+  return (
+    <Page title="Vulnerabilities">
+      {scope.scanId !== undefined && (
+        <p>
+          Findings of scan <code>{scope.scanId}</code>. <Link to="/vulnerabilities">All current findings</Link>
+        </p>
+      )}
+      {scope.nodeId !== undefined && (
+        <p>
+          Findings of node <code>{scope.nodeId}</code>. <Link to="/vulnerabilities">All current findings</Link>
+        </p>
+      )}
+      <form className="filters" onSubmit={apply} aria-label="Filter vulnerabilities">
+        <SelectField label="Severity" value={severity} options={severities} onChange={setSeverity} />
+        <SelectField label="Known exploited (KEV)" value={kev} options={tri} onChange={setKev} />
+        <SelectField label="Fix available" value={fix} options={tri} onChange={setFix} />
+        <Field label="Search" type="search" value={search} onChange={setSearch} placeholder="CVE-2024-… or package" />
+        <button type="submit" className="primary">
+          Apply filters
+        </button>
+      </form>
+      <ErrorAlert error={error} />
+      {items === null ? (
+        <p aria-busy="true">Loading…</p>
+      ) : items.length === 0 ? (
+        <p role="status">No findings match. Scans list findings here once the knowledge base has feeds.</p>
+      ) : (
+        <>
+          <p role="status">{summary}</p>
+          <FindingsTable items={items} caption="Vulnerabilities, highest risk first" />
+          <LoadMore hasMore={hasMore} loading={loading} more={more} />
+        </>
+      )}
+    </Page>
+  );
+}
