@@ -130,11 +130,12 @@ func (p *Probe) start() {
 	rc := p.client.RESTClient()
 	node := func(field string) func(*metav1.ListOptions) {
 		return func(o *metav1.ListOptions) {
-			if p.cfg.NodeName != "" {
+			if p.cfg.NodeName != "" { // else every pod and node
 				o.FieldSelector = fields.OneTermEqualSelector(field, p.cfg.NodeName).String()
 			}
 		}
 	}
+	all := func(*metav1.ListOptions) {} // client-go calls the modifier unconditionally
 	mk := func(resource string, obj runtime.Object, mod func(*metav1.ListOptions)) cache.SharedIndexInformer {
 		lw := cache.NewFilteredListWatchFromClient(rc, resource, metav1.NamespaceAll, mod)
 		inf := cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{})
@@ -144,8 +145,8 @@ func (p *Probe) start() {
 	}
 	p.informers = map[string]cache.SharedIndexInformer{
 		"pods":       mk("pods", &corev1.Pod{}, node("spec.nodeName")),
-		"namespaces": mk("namespaces", &corev1.Namespace{}, nil),
-		"services":   mk("services", &corev1.Service{}, nil),
+		"namespaces": mk("namespaces", &corev1.Namespace{}, all),
+		"services":   mk("services", &corev1.Service{}, all),
 		"nodes":      mk("nodes", &corev1.Node{}, node("metadata.name")),
 	}
 	p.started = true
