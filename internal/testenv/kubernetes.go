@@ -45,8 +45,8 @@ type KubeCluster struct {
 // Kubernetes starts etcd, kube-apiserver and kwok from binaries built by
 // scripts/k8s-build.sh (cached in CacheDir/k8s; about 13 minutes of CPU to
 // build the first time). Without them the test is skipped, or fails when
-// RISKMAP_TEST_K8S=1 (which .ci/run sets only when asked to, after running
-// the build script), so CI is not forced into the long build. Everything
+// RISKMAP_TEST_K8S=1 (which .ci/run sets by default, after running
+// the build script, which is a no-op once the binaries are cached). Everything
 // listens on 127.0.0.1 and stops when the test ends.
 func Kubernetes(t testing.TB) *KubeCluster {
 	t.Helper()
