@@ -1,9 +1,7 @@
 package sensor_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -19,76 +17,11 @@ import (
 	"github.com/riskmap/riskmap/internal/testenv"
 )
 
-// TestMain lets the test binary act as helper processes, on the host and
-// inside containers (it is bind-mounted into them):
-//
-//	RISKMAP_SENSOR_HELPER=listen:ADDR     listen on ADDR, print the address
-//	RISKMAP_SENSOR_HELPER=connect:ADDR    connect to ADDR and hold it
-//	RISKMAP_SENSOR_HELPER=pair:ADDR       listen on ADDR and start a child
-//	                                      process that connects to it
+// TestMain lets the test binary act as a network helper process
+// (testenv.RunNetHelper), also inside test containers.
 func TestMain(m *testing.M) {
-	h := os.Getenv("RISKMAP_SENSOR_HELPER")
-	mode, addr, _ := strings.Cut(h, ":")
-	if len(addr) > 0 && addr[0] == ':' {
-		addr = addr[1:]
-	}
-	switch mode {
-	case "listen", "pair":
-		addr = strings.TrimPrefix(h, mode+":")
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Println("ERR", err)
-			os.Exit(1)
-		}
-		fmt.Println(ln.Addr().String())
-		if mode == "pair" {
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), "RISKMAP_SENSOR_HELPER=connect:"+ln.Addr().String())
-			cmd.Stdout = os.Stdout
-			if err := cmd.Start(); err != nil {
-				fmt.Println("ERR", err)
-				os.Exit(1)
-			}
-		}
-		var held []net.Conn
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				os.Exit(1)
-			}
-			held = append(held, c)
-		}
-	case "connect":
-		c, err := net.Dial("tcp", strings.TrimPrefix(h, "connect:"))
-		if err != nil {
-			fmt.Println("ERR", err)
-			os.Exit(1)
-		}
-		fmt.Println(c.LocalAddr().String())
-		select {}
-	}
+	testenv.RunNetHelper()
 	os.Exit(m.Run())
-}
-
-// helper starts the test binary as a helper on the host; it returns the
-// first line it prints and its pid.
-func helper(t *testing.T, mode string) (string, int) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "RISKMAP_SENSOR_HELPER="+mode)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.HasPrefix(line, "ERR") {
-		t.Fatalf("helper %s: %q %v", mode, line, err)
-	}
-	return strings.TrimSpace(line), cmd.Process.Pid
 }
 
 func docker(t *testing.T, args ...string) string {
@@ -134,10 +67,10 @@ func TestCollectRealDocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	none := startContainer(t, "--network", "none", "-v", exe+":/rmhelper:ro", "-e", "RISKMAP_SENSOR_HELPER=pair:127.0.0.1:7777", img, "/rmhelper", "-test.run=^$")
+	none := startContainer(t, "--network", "none", "-v", exe+":/rmhelper:ro", "-e", testenv.NetHelperEnv+"=pair:127.0.0.1:7777", img, "/rmhelper", "-test.run=^$")
 	host := startContainer(t, "--network", "host", img, "sleep", "300")
-	hostAddr, lpid := helper(t, "listen:127.0.0.1:0")
-	clientAddr, cpid := helper(t, "connect:"+hostAddr)
+	hostAddr, lpid := testenv.NetHelper(t, "listen:127.0.0.1:0")
+	clientAddr, cpid := testenv.NetHelper(t, "connect:"+hostAddr)
 	_, hostPort, _ := net.SplitHostPort(hostAddr)
 	_, clientPort, _ := net.SplitHostPort(clientAddr)
 

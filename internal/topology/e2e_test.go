@@ -19,6 +19,8 @@ import (
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/topology"
+
+	"github.com/riskmap/riskmap/internal/testenv"
 )
 
 // TestSensorToConsole runs the real sensor (its probes on this machine's
@@ -31,8 +33,8 @@ func TestSensorToConsole(t *testing.T) {
 	e.startRealClock()
 	e.register()
 
-	addr, listenPID := helper(t, "listen")
-	_, connectPID := helper(t, "connect:"+addr)
+	addr, listenPID := testenv.NetHelper(t, "listen")
+	_, connectPID := testenv.NetHelper(t, "connect:"+addr)
 
 	s, err := sensor.New(sensor.Config{DockerHost: "off", ContainerdSockets: []string{"off"}, CloudMetadataURL: "off",
 		Interval: time.Second, MinInterval: 200 * time.Millisecond, MaxInterval: time.Second, MaxBackoff: time.Second,

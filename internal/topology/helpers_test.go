@@ -1,7 +1,6 @@
 package topology_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,67 +22,22 @@ import (
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/topology"
 )
 
-// TestMain doubles as the helper processes of the end-to-end test:
+// TestMain doubles as the helper processes of the end-to-end tests: the
+// network helpers of testenv.RunNetHelper, and
 //
-//	RISKMAP_TOPOLOGY_HELPER=listen     listen on 127.0.0.1:0, print the address, accept and hold
-//	RISKMAP_TOPOLOGY_HELPER=connect:A  connect to A, print the local address, hold
 //	RISKMAP_TOPOLOGY_HELPER=console:DIR run a console on DIR, print "URL PIN", serve
 func TestMain(m *testing.M) {
-	h := os.Getenv("RISKMAP_TOPOLOGY_HELPER")
-	switch {
-	case h == "listen":
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			fmt.Println("ERR", err)
-			os.Exit(1)
-		}
-		fmt.Println(ln.Addr().String())
-		var held []net.Conn
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				os.Exit(1)
-			}
-			held = append(held, c)
-		}
-	case strings.HasPrefix(h, "console:"):
+	testenv.RunNetHelper()
+	if h := os.Getenv("RISKMAP_TOPOLOGY_HELPER"); strings.HasPrefix(h, "console:") {
 		// A console in its own process (killed by the fault test).
 		runConsoleHelper(strings.TrimPrefix(h, "console:"))
 		os.Exit(0)
-	case strings.HasPrefix(h, "connect:"):
-		c, err := net.Dial("tcp", strings.TrimPrefix(h, "connect:"))
-		if err != nil {
-			fmt.Println("ERR", err)
-			os.Exit(1)
-		}
-		fmt.Println(c.LocalAddr().String())
-		select {}
 	}
 	os.Exit(m.Run())
-}
-
-// helper starts the test binary as a helper process; it returns the first
-// line it prints and its pid.
-func helper(t *testing.T, mode string) (string, int) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "RISKMAP_TOPOLOGY_HELPER="+mode)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.HasPrefix(line, "ERR") {
-		t.Fatalf("helper %s: %q %v", mode, line, err)
-	}
-	return strings.TrimSpace(line), cmd.Process.Pid
 }
 
 type clock struct {

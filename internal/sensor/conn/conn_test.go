@@ -1,13 +1,10 @@
 package conn
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor/process"
+
+	"github.com/riskmap/riskmap/internal/testenv"
 )
 
 func TestParseTCP(t *testing.T) {
@@ -89,65 +88,17 @@ func FuzzParseTCP(f *testing.F) {
 	})
 }
 
-// TestMain lets the test binary act as the helper processes of the live
-// test: RISKMAP_CONN_HELPER=listen listens on a loopback port and prints
-// it; =connect:ADDR connects to ADDR and holds the connection.
 func TestMain(m *testing.M) {
-	switch h := os.Getenv("RISKMAP_CONN_HELPER"); {
-	case h == "listen":
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			fmt.Println("ERR", err)
-			os.Exit(1)
-		}
-		fmt.Println(ln.Addr().String())
-		var held []net.Conn
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				os.Exit(1)
-			}
-			held = append(held, c)
-		}
-	case strings.HasPrefix(h, "connect:"):
-		c, err := net.Dial("tcp", strings.TrimPrefix(h, "connect:"))
-		if err != nil {
-			fmt.Println("ERR", err)
-			os.Exit(1)
-		}
-		fmt.Println(c.LocalAddr().String())
-		select {}
-	}
+	testenv.RunNetHelper()
 	os.Exit(m.Run())
-}
-
-// helper starts the test binary as a helper and returns its first line of
-// output and its pid.
-func helper(t *testing.T, mode string) (string, int) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "RISKMAP_CONN_HELPER="+mode)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.HasPrefix(line, "ERR") {
-		t.Fatalf("helper %s: %q %v", mode, line, err)
-	}
-	return strings.TrimSpace(line), cmd.Process.Pid
 }
 
 // TestCollectLive: a process listening on a loopback port appears with its
 // listener, and another process's client connection to it appears owned by
 // that process, on this machine's real /proc.
 func TestCollectLive(t *testing.T) {
-	addr, lpid := helper(t, "listen")
-	client, cpid := helper(t, "connect:"+addr)
+	addr, lpid := testenv.NetHelper(t, "listen")
+	client, cpid := testenv.NetHelper(t, "connect:"+addr)
 	lap, cap := netip.MustParseAddrPort(addr), netip.MustParseAddrPort(client)
 	procs := process.New(process.Config{})
 	probe := New(Config{})
