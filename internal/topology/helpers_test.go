@@ -82,6 +82,11 @@ func (e *env) start() {
 	t.Helper()
 	cfg := config.DefaultConsole()
 	cfg.DataDir, cfg.Listen, cfg.Database = e.dataDir, "127.0.0.1:0", e.dbURL
+	if e.base != "" {
+		// A restarted console comes back on the same address, as a real
+		// one does, so running sensors can reconnect.
+		cfg.Listen = strings.TrimPrefix(e.base, "https://")
+	}
 	cfg.Argon2MemoryKiB, cfg.Argon2Iterations = 64, 1
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
