@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -40,19 +39,11 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	// raw serves a streaming route on the router and documents it in the
 	// OpenAPI description.
 	raw := func(method, path, id, summary, contentType string, h http.HandlerFunc) {
-		r.Method(method, path, h)
-		o := &huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{"scans"},
-			Responses: map[string]*huma.Response{}}
-		for _, m := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(path, -1) {
-			o.Parameters = append(o.Parameters, &huma.Param{Name: m[1], In: "path", Required: true, Schema: &huma.Schema{Type: "string"}})
+		success := map[string]*huma.Response{"204": {Description: "Stored"}}
+		if contentType != "" {
+			success = map[string]*huma.Response{"200": {Description: "The document", Content: map[string]*huma.MediaType{contentType: {}}}}
 		}
-		if contentType == "" {
-			o.Responses["204"] = &huma.Response{Description: "Stored"}
-		} else {
-			o.Responses["200"] = &huma.Response{Description: "The document", Content: map[string]*huma.MediaType{contentType: {}}}
-		}
-		o.Responses["default"] = &huma.Response{Description: "A problem document", Content: map[string]*huma.MediaType{"application/problem+json": {}}}
-		api.OpenAPI().AddOperation(o)
+		console.RawRoute(api, r, huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{"scans"}}, success, h)
 	}
 
 	huma.Register(api, created(op(http.MethodPost, "/api/v1/scans", "start-scans", "Start scans of nodes (by id or filter) or explicit targets", "scans")), s.apiStart)

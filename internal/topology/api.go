@@ -61,15 +61,13 @@ type out[T any] struct{ Body T }
 // Routes registers the ingest route (raw: a gzip body decoded by
 // internal/report) and the topology API.
 func (t *Topology) Routes(api huma.API, r chi.Router) {
-	r.Post(RouteReports, t.handleReport)
-	// The ingest route is raw (a gzip body streamed into internal/report's
-	// decoder); document it in the OpenAPI description all the same.
-	api.OpenAPI().AddOperation(&huma.Operation{OperationID: "push-report", Method: http.MethodPost, Path: RouteReports,
-		Summary: "Sensor: push a topology report (JSON, Content-Encoding: gzip; docs/report-format.md)", Tags: []string{"sensor"},
-		Responses: map[string]*huma.Response{
-			"200":     {Description: "Accepted: nextReportSeconds and fullReportRequested", Content: map[string]*huma.MediaType{"application/json": {}}},
-			"default": {Description: "A problem document", Content: map[string]*huma.MediaType{"application/problem+json": {}}},
-		}})
+	// The ingest route is raw: a gzip body streamed into internal/report's
+	// decoder.
+	console.RawRoute(api, r, huma.Operation{OperationID: "push-report", Method: http.MethodPost, Path: RouteReports,
+		Summary: "Sensor: push a topology report (JSON, Content-Encoding: gzip; docs/report-format.md)", Tags: []string{"sensor"}},
+		map[string]*huma.Response{"200": {Description: "Accepted: nextReportSeconds and fullReportRequested",
+			Content: map[string]*huma.MediaType{"application/json": {}}}},
+		t.handleReport)
 	op := func(method, path, id, summary string) huma.Operation {
 		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{"topology"}}
 	}
