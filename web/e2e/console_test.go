@@ -429,6 +429,15 @@ func startConsole(t *testing.T, bin, work, addr, certFile, keyFile string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", strings.Join(cmd.Args, " "), err)
 	}
+	stopAtEnd(t, cmd, "console", 10*time.Second, logFile, 60)
+	t.Logf("console: %s (log %s)", strings.Join(cmd.Args, " "), logPath)
+}
+
+// stopAtEnd waits for cmd in the background and, when the test ends, stops
+// it (SIGTERM, then SIGKILL after grace), closes its log and shows the last
+// tailLines of the log if the test failed. It returns the channel that
+// receives cmd's exit.
+func stopAtEnd(t *testing.T, cmd *exec.Cmd, name string, grace time.Duration, logFile *os.File, tailLines int) <-chan error {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() {
@@ -436,20 +445,20 @@ func startConsole(t *testing.T, bin, work, addr, certFile, keyFile string) {
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Logf("console exited: %v", err)
+				t.Logf("%s exited: %v", name, err)
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("console did not stop within 10 s of SIGTERM")
+		case <-time.After(grace):
+			t.Errorf("%s did not stop within %s of SIGTERM", name, grace)
 			_ = cmd.Process.Kill()
 			<-done
 		}
 		logFile.Close()
 		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("console log (%s):\n%s", logPath, tail(b, 60))
+			b, _ := os.ReadFile(logFile.Name())
+			t.Logf("%s log (%s):\n%s", name, logFile.Name(), tail(b, tailLines))
 		}
 	})
-	t.Logf("console: %s (log %s)", strings.Join(cmd.Args, " "), logPath)
+	return done
 }
 
 func waitReady(t *testing.T, c *http.Client, base string) {

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -170,26 +169,7 @@ func startUp(t *testing.T, bin, work, dataDir, certFile, keyFile string) string 
 		}
 		io.Copy(io.Discard, stdout)
 	}()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Logf("riskmap up exited: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("riskmap up did not stop within 20 s of SIGTERM")
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logFile.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("riskmap up log (%s):\n%s", logPath, tail(b, 80))
-		}
-	})
+	done := stopAtEnd(t, cmd, "riskmap up", 20*time.Second, logFile, 80)
 	t.Logf("riskmap up: %s (log %s)", strings.Join(cmd.Args, " "), logPath)
 	select {
 	case u := <-urls:
