@@ -5,17 +5,9 @@
 // run. Screenshots go to $RISKMAP_E2E_ARTIFACTS; what the Go test
 // checks afterwards on the API (the keys created here) goes to results.json.
 import { chromium } from "playwright-core";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-function env(name) {
-  const v = process.env[name];
-  if (v === undefined || v === "") throw new Error(`environment variable ${name} is not set`);
-  return v;
-}
+import { axeSource, chromiumArgs, env } from "./browser.mjs";
 
 const base = env("RISKMAP_URL");
 const artifacts = env("RISKMAP_E2E_ARTIFACTS");
@@ -23,22 +15,6 @@ const profiles = env("RISKMAP_E2E_PROFILES");
 const admin = { email: env("RISKMAP_E2E_ADMIN_EMAIL"), password: env("RISKMAP_E2E_ADMIN_PASSWORD"), name: "Ada Admin" };
 const reader = { email: env("RISKMAP_E2E_READER_EMAIL"), password: env("RISKMAP_E2E_READER_PASSWORD"), name: "Rita Reader" };
 mkdirSync(artifacts, { recursive: true });
-
-// Flags measured to work here (DEPENDENCIES.md J), plus: trust exactly the
-// test certificate's key, and resolve no name but loopback so nothing leaves
-// the machine.
-const args = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  `--ignore-certificate-errors-spki-list=${env("RISKMAP_E2E_SPKI")}`,
-  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-];
 
 const problems = [];
 let expectedHTTPError = null; // {path, status: RegExp}: a failing request the current step provokes on purpose
@@ -72,7 +48,7 @@ async function open(who) {
   const ctx = await chromium.launchPersistentContext(join(profiles, who), {
     executablePath: env("RISKMAP_E2E_CHROMIUM"),
     headless: true,
-    args,
+    args: chromiumArgs,
     viewport: { width: 1280, height: 820 },
     locale: "en-GB",
     timezoneId: "UTC",

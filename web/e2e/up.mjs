@@ -5,17 +5,9 @@
 // browser console error, uncaught exception, 5xx response or accessibility
 // violation (axe-core, on every screenshotted page) fails the run.
 import { chromium } from "playwright-core";
-import { mkdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-function env(name) {
-  const v = process.env[name];
-  if (v === undefined || v === "") throw new Error(`environment variable ${name} is not set`);
-  return v;
-}
+import { axeSource, chromiumArgs, env } from "./browser.mjs";
 
 const base = env("RISKMAP_URL");
 const artifacts = env("RISKMAP_E2E_ARTIFACTS");
@@ -24,26 +16,11 @@ const container = env("RISKMAP_E2E_CONTAINER");
 const admin = { email: env("RISKMAP_E2E_ADMIN_EMAIL"), password: env("RISKMAP_E2E_ADMIN_PASSWORD"), name: "Ada Admin" };
 mkdirSync(artifacts, { recursive: true });
 
-// The flags of console.mjs (DEPENDENCIES.md J): trust exactly the test
-// certificate's key; resolve no name but loopback.
-const args = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  `--ignore-certificate-errors-spki-list=${env("RISKMAP_E2E_SPKI")}`,
-  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-];
-
 const problems = [];
 const ctx = await chromium.launchPersistentContext(join(env("RISKMAP_E2E_PROFILES"), "admin"), {
   executablePath: env("RISKMAP_E2E_CHROMIUM"),
   headless: true,
-  args,
+  args: chromiumArgs,
   viewport: { width: 1400, height: 900 },
   locale: "en-GB",
   timezoneId: "UTC",

@@ -1,0 +1,29 @@
+// What both browser scenarios (console.mjs, up.mjs) share: reading their
+// settings from the Go test, the axe-core source, and the Chromium flags.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+export const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+// env returns a setting the Go test must have passed.
+export function env(name) {
+  const v = process.env[name];
+  if (v === undefined || v === "") throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+// Flags measured to work here (DEPENDENCIES.md J), plus: trust exactly the
+// test certificate's key, and resolve no name but loopback so nothing leaves
+// the machine.
+export const chromiumArgs = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  `--ignore-certificate-errors-spki-list=${env("RISKMAP_E2E_SPKI")}`,
+  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+];
