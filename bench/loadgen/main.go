@@ -12,9 +12,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,12 +27,14 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/report"
@@ -44,8 +49,9 @@ func main() {
 	database := flag.String("database", "", "postgres:// URL (default: SQLite in a temporary data directory)")
 	ramp := flag.Bool("ramp", false, "after the first step, double the sensors until p99 > 200 ms, a report is lost, or RSS > 1 GB")
 	maxSensors := flag.Int("max-sensors", 16000, "stop ramping here")
+	hold := flag.String("hold", "", "after the warm-up, write the console's URL, pin and sign-in to this JSON file (for bench/web.sh); SIGINT/SIGTERM ends the step early")
 	flag.Parse()
-	if err := run(*riskmap, *database, *sensors, *interval, *duration, *ramp, *maxSensors); err != nil {
+	if err := run(*riskmap, *database, *sensors, *interval, *duration, *ramp, *maxSensors, *hold); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
@@ -56,6 +62,7 @@ type console struct {
 	url    string
 	pin    string
 	apiKey string
+	spki   string // base64 SHA-256 of the public key, for Chromium's --ignore-certificate-errors-spki-list
 	hc     *http.Client
 }
 
@@ -104,6 +111,12 @@ func startConsole(bin, database string, interval time.Duration) (*console, func(
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemBytes)
+	if blk, _ := pem.Decode(pemBytes); blk != nil {
+		if crt, err := x509.ParseCertificate(blk.Bytes); err == nil {
+			sum := sha256.Sum256(crt.RawSubjectPublicKeyInfo)
+			c.spki = base64.StdEncoding.EncodeToString(sum[:])
+		}
+	}
 	jar, _ := cookiejar.New(nil)
 	c.hc = &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
 	if err := c.register(); err != nil {
@@ -115,7 +128,7 @@ func startConsole(bin, database string, interval time.Duration) (*console, func(
 
 func (c *console) register() error {
 	resp, err := c.hc.Post(c.url+"/api/v1/auth/register", "application/json", strings.NewReader(
-		`{"email":"bench@example.com","password":"correct horse battery staple","name":"Bench","organisation":"Bench"}`))
+		fmt.Sprintf(`{"email":%q,"password":%q,"name":"Bench","organisation":"Bench"}`, benchEmail, benchPassword)))
 	if err != nil {
 		return err
 	}
@@ -212,7 +225,26 @@ func pct(ds []time.Duration, p float64) time.Duration {
 	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
 }
 
-func run(bin, database string, n int, interval, duration time.Duration, ramp bool, maxSensors int) error {
+// benchEmail and benchPassword sign in the user the load generator registers.
+const (
+	benchEmail    = "bench@example.com"
+	benchPassword = "correct horse battery staple"
+)
+
+// writeHold tells another program (bench/web.sh) where the fed console is.
+func writeHold(path string, c *console, sensors int) error {
+	b, err := json.Marshal(map[string]any{"url": c.url, "pin": c.pin, "spki": c.spki, "apiKey": c.apiKey, "email": benchEmail, "password": benchPassword, "sensors": sensors})
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	return os.Rename(tmp, path)
+}
+
+func run(bin, database string, n int, interval, duration time.Duration, ramp bool, maxSensors int, hold string) error {
 	c, stop, err := startConsole(bin, database, interval)
 	if err != nil {
 		return err
@@ -225,7 +257,8 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 	fmt.Printf("console %s (%s), report interval %s, %s per step\n", c.url, db, interval, duration)
 	var fleet []*sim
 	var peakRSS atomic.Int64
-	ctx, cancel := context.WithCancel(context.Background())
+	// A signal ends the current step early; the console is still stopped.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	go func() {
 		for ctx.Err() == nil {
@@ -267,6 +300,11 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		}
 		wwg.Wait()
 		fmt.Printf("\nwarm-up: %d sensors' first full reports in %s\n", len(fleet), time.Since(warm).Round(time.Millisecond))
+		if hold != "" {
+			if err := writeHold(hold, c, len(fleet)); err != nil {
+				return err
+			}
+		}
 		st.warmUntil = time.Now().Add(interval)
 		sctx, scancel := context.WithTimeout(ctx, duration)
 		var wg sync.WaitGroup

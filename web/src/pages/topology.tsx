@@ -6,10 +6,23 @@
 // table row) opens its detail panel, with a "Scan" button for hosts,
 // containers and images. This module is lazy-loaded: cytoscape stays out of
 // the shell's bundle.
+//
+// Size: the page asks the console to aggregate above mapBudget nodes, so
+// cytoscape never draws more than about that many (1,000 hosts are drawn
+// one by one; 25,000 processes arrive as per-host groups). Big graphs use a
+// grid layout, straight "haystack" edges without arrows, and labels only
+// when zoomed in. When the map is drawn the page sets data-ready on the
+// canvas and marks "riskmap:map-drawn" (Performance API); data-probe-* give
+// the position of one node for the browser tests and bench/web.sh.
+//
+// Attack paths: /topology?path=ID,ID,... (from a finding's explanation)
+// shows the processes of the path's host with the path's nodes and hops
+// highlighted.
 import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Link } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import { api, type ApiError, type Graph, type GraphNode, type GraphView, type NodeDetail } from "../api";
+import { BigMap, type MapHop } from "./bigmap";
 import { ErrorAlert, Field, Notice, Page, SelectField, Time, toApiError } from "../components";
 import { useUser } from "../session";
 
@@ -18,6 +31,10 @@ const singular: Record<GraphView, string> = { hosts: "host", containers: "contai
 const scannableKinds = new Set(["host", "container", "image"]);
 const mapModes = ["map", "table"] as const;
 const pseudo = new Set(["internet", "private"]);
+/** The most nodes the map draws; the console aggregates above it. */
+export const mapBudget = 1500;
+/** Above this many nodes the map is drawn by BigMap (plain canvas) instead of cytoscape. */
+const bigGraph = 300;
 
 // cytoscape adds a <style> element for its container class unless an element
 // with this id exists; the console's Content-Security-Policy forbids inline
@@ -46,6 +63,8 @@ const style: cytoscape.StylesheetJson = [
       height: 22,
       "text-max-width": "140px",
       "text-wrap": "ellipsis",
+      // Labels too small to read are not drawn (large graphs, zoomed out).
+      "min-zoomed-font-size": 8,
     },
   },
   { selector: "node[kind = 'container']", style: { "background-color": "#0f766e", shape: "round-rectangle" } },
@@ -65,20 +84,55 @@ const style: cytoscape.StylesheetJson = [
     selector: "edge",
     style: { width: "mapData(count, 1, 100, 1, 6)", "line-color": "#9aa7b6", "target-arrow-color": "#9aa7b6", "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 },
   },
+  // Attack path.
+  { selector: "node.onpath", style: { "border-width": 4, "border-color": "#dc2626", "z-index": 10 } },
+  { selector: "edge.path", style: { "line-color": "#dc2626", "target-arrow-color": "#dc2626", width: 4, "z-index": 10, "line-style": "solid", opacity: 1 } },
 ];
 
-function elements(g: Graph): ElementDefinition[] {
+/** The hops of an attack path as the map draws them. */
+type PathHop = MapHop;
+
+function elements(g: Graph, path: PathHop[]): ElementDefinition[] {
   const ids = new Set(g.nodes.map((n) => n.id));
+  const onPath = new Set(path.map((h) => h.id));
   const nodes: ElementDefinition[] = g.nodes.map((n) => ({
     data: { id: n.id, kind: n.kind, count: n.count, label: n.count > 1 ? `${n.label} (${n.count})` : n.label },
+    ...(onPath.has(n.id) ? { classes: "onpath" } : {}),
   }));
+  // Hops the view does not show as nodes (the host and container above a
+  // process) are added so the whole path is drawn.
+  for (const h of path) {
+    if (ids.has(h.id)) continue;
+    ids.add(h.id);
+    nodes.push({ data: { id: h.id, kind: h.kind, count: 1, label: h.label }, classes: "onpath" });
+  }
   const edges: ElementDefinition[] = g.edges
     .filter((e) => ids.has(e.source) && ids.has(e.target) && e.source !== e.target)
     .map((e, i) => ({ data: { id: `e${i}`, source: e.source, target: e.target, count: e.count, kind: e.kind } }));
+  for (let i = 1; i < path.length; i++) {
+    const a = path[i - 1];
+    const b = path[i];
+    if (a === undefined || b === undefined) continue;
+    edges.push({ data: { id: `path${i}`, source: a.id, target: b.id, count: 1, kind: "path" }, classes: "path" });
+  }
   return [...nodes, ...edges];
 }
 
-function GraphCanvas({ graph, selected, onSelect }: { graph: Graph; selected: string | null; onSelect: (id: string) => void }) {
+function mapLabel(graph: Graph, path: PathHop[]): string {
+  return `Topology map: ${graph.nodes.length} nodes and ${graph.edges.length} connections${path.length > 0 ? `, with an attack path of ${path.length} hops highlighted` : ""}. The table view lists the same nodes.`;
+}
+
+function GraphCanvas({
+  graph,
+  path,
+  selected,
+  onSelect,
+}: {
+  graph: Graph;
+  path: PathHop[];
+  selected: string | null;
+  onSelect: (id: string) => void;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const cy = useRef<Core | null>(null);
   const select = useRef(onSelect);
@@ -87,17 +141,15 @@ function GraphCanvas({ graph, selected, onSelect }: { graph: Graph; selected: st
   useEffect(() => {
     if (box.current === null) return;
     markCytoscapeStylesheet();
-    const big = graph.nodes.length > 300;
+    const el = box.current;
+    el.removeAttribute("data-ready");
     const c = cytoscape({
-      container: box.current,
-      elements: elements(graph),
+      container: el,
+      elements: elements(graph, path),
       style,
-      layout: big ? { name: "grid", avoidOverlap: true } : { name: "cose", animate: false, randomize: false, nodeRepulsion: () => 8000 },
+      layout: { name: "cose", animate: false, randomize: false, nodeRepulsion: () => 8000 },
       minZoom: 0.05,
       maxZoom: 4,
-      textureOnViewport: big,
-      hideEdgesOnViewport: big,
-      wheelSensitivity: 0.3,
     });
     // A small graph is not blown up to fill the canvas.
     if (c.zoom() > 1.5) {
@@ -106,11 +158,31 @@ function GraphCanvas({ graph, selected, onSelect }: { graph: Graph; selected: st
     }
     c.on("tap", "node", (e) => select.current(e.target.id()));
     cy.current = c;
+    // Drawn: the frame after the first render. One node's position is kept
+    // for the tests (a canvas has no DOM nodes to click).
+    let frame = requestAnimationFrame(() => {
+      frame = requestAnimationFrame(() => {
+        if (cy.current !== c) return;
+        const onPath = c.nodes(".onpath").filter((n) => !pseudo.has(n.data("kind") as string));
+        const real = c.nodes().filter((n) => !pseudo.has(n.data("kind") as string) && n.data("kind") !== "group");
+        const any: cytoscape.NodeSingular = onPath.length > 0 ? (onPath.last() as cytoscape.NodeSingular) : real.length > 0 ? (real.first() as cytoscape.NodeSingular) : c.nodes().first();
+        if (any.length > 0) {
+          const pos = any.renderedPosition();
+          el.dataset.probeId = any.id();
+          el.dataset.probeLabel = String(any.data("label"));
+          el.dataset.probeX = String(Math.round(pos.x));
+          el.dataset.probeY = String(Math.round(pos.y));
+        }
+        el.dataset.ready = "true";
+        performance.mark("riskmap:map-drawn", { detail: { nodes: graph.nodes.length, edges: graph.edges.length } });
+      });
+    });
     return () => {
+      cancelAnimationFrame(frame);
       c.destroy();
       cy.current = null;
     };
-  }, [graph]);
+  }, [graph, path]);
 
   useEffect(() => {
     const c = cy.current;
@@ -124,8 +196,9 @@ function GraphCanvas({ graph, selected, onSelect }: { graph: Graph; selected: st
       ref={box}
       className="canvas"
       role="img"
-      aria-label={`Topology map: ${graph.nodes.length} nodes and ${graph.edges.length} connections. The table view lists the same nodes.`}
+      aria-label={mapLabel(graph, path)}
       data-nodes={graph.nodes.length}
+      data-path={path.map((h) => h.id).join(",")}
     />
   );
 }
@@ -331,27 +404,91 @@ function DetailPanel({ id, onSelect }: { id: string; onSelect: (id: string) => v
   );
 }
 
+/** What must change for the map to be redrawn: nodes and edges, not their counts (those change with every report). */
+function shape(g: Graph): string {
+  return `${g.aggregated}|${g.nodes.map((n) => `${n.id}:${n.count > 1 ? n.count : ""}`).join(",")}|${g.edges.map((e) => `${e.source}>${e.target}`).join(",")}`;
+}
+
+function isView(v: string | null): v is GraphView {
+  return v !== null && (graphViews as readonly string[]).includes(v);
+}
+
 export default function TopologyPage() {
-  const [view, setView] = useState<GraphView>("hosts");
+  const [params, setParams] = useSearchParams();
+  const pathIds = useMemo(() => (params.get("path") ?? "").split(",").filter((x) => x !== ""), [params]);
+  const viewParam = params.get("view");
+  const [view, setViewState] = useState<GraphView>(isView(viewParam) ? viewParam : pathIds.some((id) => id.startsWith("process-")) ? "processes" : "hosts");
   const [mode, setMode] = useState<(typeof mapModes)[number]>("map");
-  const [q, setQ] = useState("");
+  const [q, setQ] = useState(params.get("q") ?? "");
   const [graph, setGraph] = useState<Graph | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
+  const [path, setPath] = useState<PathHop[]>([]);
+  const [pathHost, setPathHost] = useState<string | undefined>(undefined);
+  const [pathReady, setPathReady] = useState(pathIds.length === 0);
+
+  const setView = (v: GraphView) => {
+    setViewState(v);
+    setSelected(null);
+    const next = new URLSearchParams(params);
+    next.set("view", v);
+    setParams(next, { replace: true });
+  };
+  const clearPath = () => {
+    const next = new URLSearchParams(params);
+    next.delete("path");
+    setParams(next, { replace: true });
+  };
+
+  // The path's nodes: their labels, and the host whose processes are shown.
+  useEffect(() => {
+    let live = true;
+    if (pathIds.length === 0) {
+      // Unchanged state when there was no path, so the graph is fetched once.
+      setPath((cur) => (cur.length === 0 ? cur : []));
+      setPathHost(undefined);
+      setPathReady(true);
+      return;
+    }
+    setPathReady(false);
+    void Promise.all(pathIds.slice(0, 8).map((id) => api.node(id).catch(() => null))).then((ds) => {
+      if (!live) return;
+      const hops: PathHop[] = [];
+      let host: string | undefined;
+      for (const [i, d] of ds.entries()) {
+        const id = pathIds[i] ?? "";
+        if (d === null) {
+          // The internet pseudo-node, or a node gone since the scan.
+          if (id.startsWith("internet")) hops.push({ id, kind: "internet", label: "internet" });
+          continue;
+        }
+        hops.push({ id: d.id, kind: d.kind, label: d.label });
+        if (d.kind === "host") host = d.id;
+        else if (host === undefined && d.host !== undefined && d.host !== "") host = d.host;
+      }
+      setPath(hops);
+      setPathHost(host);
+      setPathReady(true);
+    });
+    return () => {
+      live = false;
+    };
+  }, [pathIds]);
 
   const load = useCallback(async () => {
+    if (!pathReady) return;
     try {
-      const g = await api.graph({ view, q: q.trim() });
-      // Redraw only when the answer changed, so the map does not jump while the user looks at it.
-      setGraph((cur) => (cur !== null && JSON.stringify(cur) === JSON.stringify(g) ? cur : g));
+      const g = await api.graph({ view, q: q.trim(), maxNodes: mapBudget, host: path.length > 0 ? pathHost : undefined });
+      // Redraw only when the answer's shape changed, so the map does not jump while the user looks at it.
+      setGraph((cur) => (cur !== null && shape(cur) === shape(g) ? cur : g));
       setError(null);
     } catch (e) {
       setError(toApiError(e));
     }
-  }, [view, q]);
+  }, [view, q, path, pathHost, pathReady]);
 
   useEffect(() => {
-    const t0 = window.setTimeout(() => void load(), 250);
+    const t0 = window.setTimeout(() => void load(), q === "" ? 0 : 250);
     const t = window.setInterval(() => void load(), 10_000);
     return () => {
       window.clearTimeout(t0);
@@ -370,11 +507,27 @@ export default function TopologyPage() {
   return (
     <Page title="Topology">
       <div className="filters">
-        <SelectField label="View" value={view} options={graphViews} onChange={(v) => (setView(v), setSelected(null))} />
+        <SelectField label="View" value={view} options={graphViews} onChange={setView} />
         <SelectField label="Show as" value={mode} options={mapModes} onChange={setMode} />
         <Field label="Search nodes" type="search" value={q} onChange={setQ} />
       </div>
       <ErrorAlert error={error} />
+      {path.length > 0 && (
+        <div className="notice path-notice" role="note">
+          <p>
+            Attack path highlighted in red:{" "}
+            {path.map((h, i) => (
+              <span key={h.id}>
+                {i > 0 && " → "}
+                <span className={`hop hop-${h.kind}`}>{h.label}</span>
+              </span>
+            ))}
+          </p>
+          <button type="button" onClick={clearPath}>
+            Clear the path
+          </button>
+        </div>
+      )}
       {graph === null ? (
         <p aria-busy="true">Loading…</p>
       ) : (
@@ -389,7 +542,11 @@ export default function TopologyPage() {
           ) : (
             <div className="topo">
               {mode === "map" ? (
-                <GraphCanvas graph={graph} selected={selected} onSelect={onSelect} />
+                graph.nodes.length + path.length > bigGraph ? (
+                  <BigMap graph={graph} path={path} selected={selected} onSelect={onSelect} label={mapLabel(graph, path)} />
+                ) : (
+                  <GraphCanvas graph={graph} path={path} selected={selected} onSelect={onSelect} />
+                )
               ) : (
                 <div>
                   <NodeTable nodes={graph.nodes} selected={selected} onSelect={onSelect} />

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Web console map figures (issue 7 goals in brackets):
+#   - the real `riskmap console` fed by bench/loadgen with SENSORS simulated
+#     hosts (each ~57 processes, 4 containers, 3 images: 1,000 hosts are
+#     ~61,000 process and container nodes), reports still flowing;
+#   - headless Chromium (playwright-core, Debian's chromium) opens the map:
+#     time from navigation to interactive = graph drawn AND a click on a
+#     node has opened its detail panel [<= 2 s at 1,000 hosts]; the longest
+#     main-thread task and animation-frame gap; then the processes view
+#     (the whole estate, > 25,000 nodes): aggregated groups drawn, no freeze.
+# Usage: bench/web.sh [SENSORS] [RUNS]   (default 1000 hosts, 5 runs)
+# Needs: Go, Node, npm (web/node_modules: `make web`), chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SENSORS=${1:-1000}
+RUNS=${2:-5}
+work=$(mktemp -d)
+loadgen_pid=""
+cleanup() {
+  if [ -n "$loadgen_pid" ]; then kill -TERM "$loadgen_pid" 2>/dev/null || true; wait "$loadgen_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+echo "== building the web UI, riskmap and loadgen"
+make -s web >/dev/null
+go build -o "$work/riskmap" ./cmd/riskmap
+go build -o "$work/loadgen" ./bench/loadgen
+ulimit -n 65536 2>/dev/null || true
+echo "== feeding the console with $SENSORS simulated hosts (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+"$work/loadgen" -riskmap "$work/riskmap" -sensors "$SENSORS" -interval 10s -duration 30m -hold "$work/hold.json" >"$work/loadgen.log" 2>&1 &
+loadgen_pid=$!
+for _ in $(seq 1 600); do
+  [ -f "$work/hold.json" ] && break
+  if ! kill -0 "$loadgen_pid" 2>/dev/null; then cat "$work/loadgen.log"; echo "loadgen exited"; exit 2; fi
+  sleep 1
+done
+[ -f "$work/hold.json" ] || { cat "$work/loadgen.log"; echo "loadgen did not warm up in 10 minutes"; exit 2; }
+grep 'warm-up' "$work/loadgen.log" || true
+# One report interval more, so the topology has every host's connections.
+sleep 12
+echo "== map in headless Chromium (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+RUNS="$RUNS" RISKMAP_E2E_CHROMIUM="${RISKMAP_E2E_CHROMIUM:-$(command -v chromium)}" node web/e2e/mapbench.mjs "$work/hold.json"
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+kill -TERM "$loadgen_pid"; wait "$loadgen_pid" 2>/dev/null || true; loadgen_pid=""
+echo "== loadgen (ingest while the map was measured)"
+sed -n '/^== /,$p' "$work/loadgen.log"

@@ -1,0 +1,26 @@
+import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+const hold = JSON.parse(readFileSync("/tmp/wb/hold.json", "utf8"));
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox","--disable-gpu",`--ignore-certificate-errors-spki-list=${hold.spki}`] });
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+await page.goto(hold.url + "/login");
+await page.getByLabel("Email").fill(hold.email);
+await page.getByLabel("Password").fill(hold.password);
+await page.getByRole("button", { name: "Sign in" }).click();
+await page.getByRole("heading", { level: 1, name: "Overview" }).waitFor();
+const cdp = await page.context().newCDPSession(page);
+await cdp.send("Profiler.enable");
+await cdp.send("Profiler.setSamplingInterval", { interval: 500 });
+await cdp.send("Profiler.start");
+await page.goto(`${hold.url}/topology?view=hosts`);
+await page.locator(".canvas[data-ready]").waitFor({ state: "attached", timeout: 60000 });
+await page.waitForTimeout(1000);
+const { profile } = await cdp.send("Profiler.stop");
+const self = new Map();
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const dt = profile.timeDeltas; 
+const counts = new Map();
+profile.samples.forEach((id, i) => counts.set(id, (counts.get(id) ?? 0) + (dt[i] ?? 0)));
+for (const [id, t] of counts) { const n = byId.get(id); const k = `${n.callFrame.functionName || "(anon)"} ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber}`; self.set(k, (self.get(k) ?? 0) + t); }
+console.log([...self].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, t]) => `${(t / 1000).toFixed(0)} ms ${k}`).join("\n"));
+await browser.close();
