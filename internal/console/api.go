@@ -66,6 +66,7 @@ func (s *Server) registerAPI(api huma.API) {
 	huma.Register(api, created(op(http.MethodPost, "/api/v1/invitations", "create-invitation", "Invite an email with a role (single use, expires)", "invitations")), s.createInvitation)
 	huma.Register(api, noContent(op(http.MethodDelete, "/api/v1/invitations/{id}", "delete-invitation", "Revoke an invitation", "invitations")), s.deleteInvitation)
 	huma.Register(api, op(http.MethodGet, "/api/v1/audit", "list-audit", "Audit log, newest first", "audit"), s.listAudit)
+	s.registerInfo(api)
 }
 
 // internal logs err and returns an opaque 500 naming the operation.

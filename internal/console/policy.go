@@ -91,6 +91,7 @@ func Policy() []Rule {
 
 		// The signed-in user.
 		{Method: http.MethodGet, Pattern: "/api/v1/me", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/console-info", Access: ReadOnly},
 		{Method: http.MethodPost, Pattern: "/api/v1/me/password", Access: ReadOnly},
 		{Method: http.MethodPost, Pattern: "/api/v1/me/api-key", Access: ReadOnly},
 

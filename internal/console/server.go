@@ -78,6 +78,7 @@ type Server struct {
 	keys       []auth.SigningKey
 	keysLoaded time.Time
 	baseURL    string
+	started    running // set by Start (console-info)
 }
 
 type metrics struct {
@@ -398,6 +399,7 @@ func (s *Server) Start(ctx context.Context) (*Running, error) {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	run := &Running{Addr: ln.Addr(), URL: s.baseURL, Fingerprint: Fingerprint(leaf.Raw), CertCreated: created, done: make(chan error, 1)}
+	s.started.Store(run)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
 	go s.sweep(ctx)

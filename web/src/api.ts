@@ -166,12 +166,83 @@ export interface Finding {
   summary?: string;
   risk: { score: number; explanation: string };
 }
+export type DecisionStatus = "accepted" | "not_affected";
 export interface Decision {
   id: string;
   vulnId: string;
-  status: string;
+  package?: string;
+  nodeId?: string;
+  status: DecisionStatus | string;
+  justification?: string;
   reason: string;
   expiresAt?: string | null;
+  createdBy?: string;
+  createdAt?: string;
+}
+export interface DecisionInput {
+  vulnId: string;
+  package?: string;
+  nodeId?: string;
+  status: DecisionStatus;
+  justification?: string;
+  reason: string;
+  expiresAt?: string;
+}
+/** OpenVEX justifications a not_affected decision needs (internal/scans Justifications). */
+export const justifications = [
+  "component_not_present",
+  "vulnerable_code_not_present",
+  "vulnerable_code_not_in_execute_path",
+  "vulnerable_code_cannot_be_controlled_by_adversary",
+  "inline_mitigations_already_exist",
+] as const;
+export interface ScanDiff {
+  from: string;
+  to: string;
+  new: string[] | null;
+  fixed: string[] | null;
+  unchanged: number;
+}
+export interface NodeFilter {
+  kind: "host" | "container" | "image";
+  sensorId?: string;
+  nameContains?: string;
+  seenWithinSeconds?: number;
+}
+export interface Schedule {
+  id: string;
+  name: string;
+  cron: string;
+  filter: NodeFilter;
+  enabled: boolean;
+  nextRun: string;
+  lastRun?: string | null;
+  createdBy: string;
+  createdAt: string;
+}
+export interface ScanSettings {
+  autoScanHosts: boolean;
+  autoScanImages: boolean;
+}
+export interface FeedSource {
+  name: string;
+  [k: string]: unknown;
+}
+export interface FeedStatus {
+  loaded: boolean;
+  path?: string;
+  builtAt?: string | null;
+  loadedAt?: string | null;
+  vulnerabilities: number;
+  sizeBytes?: number;
+  lastUpdate?: string | null;
+  lastError?: string;
+  sources?: FeedSource[] | null;
+}
+export interface ConsoleInfo {
+  url: string;
+  fingerprint: string;
+  version: string;
 }
 export interface NodeFinding {
   id: string;
@@ -205,9 +276,11 @@ export interface SensorHealth {
 }
 export interface Diagnosis {
   generatedAt: string;
-  feeds?: { loaded: boolean; vulnerabilities: number; builtAt?: string | null; lastUpdate?: string | null; lastError?: string };
+  feeds?: FeedStatus;
   sensors: SensorHealth[] | null;
   scans: Record<string, number> | null;
+  jobs?: Record<string, number> | null;
+  storage?: { dialect: string; databaseBytes: number; knowledgeBaseBytes: number; inventories: number; inventoryBytes: number; findings: number };
 }
 
 /** A problem document (RFC 9457) returned by the console, or a network failure. */
@@ -356,6 +429,31 @@ export const api = {
     request<Page<NodeFinding> & { total?: number | undefined }>("GET", `/findings${query(p)}`),
   topFindings: (limit = 20) => request<Page<NodeFinding>>("GET", `/findings/top${query({ limit })}`),
   diagnosis: () => request<Diagnosis>("GET", "/diagnosis"),
+  decisions: async () => page(await request<Page<Decision>>("GET", "/findings/decisions")),
+  decide: (b: DecisionInput) => request<Decision>("POST", "/findings/decisions", b),
+  revokeDecision: (id: string) => request<void>("DELETE", `/findings/decisions/${encodeURIComponent(id)}`),
+  diff: (to: string, from: string) => request<ScanDiff>("GET", `/scans/${encodeURIComponent(to)}/diff/${encodeURIComponent(from)}`),
+  schedules: async () => page(await request<Page<Schedule>>("GET", "/scan-schedules")),
+  createSchedule: (b: { name: string; cron: string; filter: NodeFilter }) => request<Schedule>("POST", "/scan-schedules", b),
+  deleteSchedule: (id: string) => request<void>("DELETE", `/scan-schedules/${encodeURIComponent(id)}`),
+  scanSettings: () => request<ScanSettings>("GET", "/scan-settings"),
+  putScanSettings: (b: ScanSettings) => request<ScanSettings>("PUT", "/scan-settings", b),
+  updateFeeds: () => request<FeedStatus>("POST", "/feeds/update"),
+  /** Uploads a feed file or bundle as the raw body (the route is not JSON). */
+  importFeed: async (file: File): Promise<{ report: unknown; status: FeedStatus }> => {
+    const headers: Record<string, string> = { Accept: "application/json", "Content-Type": "application/octet-stream" };
+    const csrf = cookie("riskmap_csrf");
+    if (csrf !== undefined) headers["X-CSRF-Token"] = csrf;
+    let res: Response;
+    try {
+      res = await fetch(`${base}/feeds/import${query({ name: file.name })}`, { method: "POST", headers, credentials: "same-origin", body: file });
+    } catch (e) {
+      throw new ApiError(0, "The console could not be reached", e instanceof Error ? e.message : String(e));
+    }
+    if (!res.ok) throw await problem(res);
+    return (await res.json()) as { report: unknown; status: FeedStatus };
+  },
+  consoleInfo: () => request<ConsoleInfo>("GET", "/console-info"),
   /** The API's route list, from the generated OpenAPI document: views appear when their API exists. */
   apiPaths: async (): Promise<Set<string>> => {
     const doc = await request<{ paths?: Record<string, unknown> }>("GET", "/openapi.json");
@@ -363,6 +461,15 @@ export const api = {
     for (const p of Object.keys(doc.paths ?? {})) out.add(p.startsWith(base) ? p.slice(base.length) : p);
     return out;
   },
+};
+
+/** Download links (plain GETs with the session cookie; the console sets Content-Disposition). */
+export const downloads = {
+  sbom: (scanId: string, format: "cyclonedx-json" | "spdx-json") => `${base}/scans/${encodeURIComponent(scanId)}/sbom${query({ format })}`,
+  report: (scanId: string, format: "json" | "sarif" | "cyclonedx-json" | "openvex" | "csv") =>
+    `${base}/scans/${encodeURIComponent(scanId)}/report${query({ format })}`,
+  findings: (format: "json" | "csv", q: FindingQuery) => `${base}/findings/export${query({ ...q, format })}`,
+  openvex: () => `${base}/findings/decisions/openvex`,
 };
 
 /** Absolute link to a client route on this console (for invitation / reset links the API did not spell out). */
