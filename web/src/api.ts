@@ -261,6 +261,7 @@ export type FindingQuery = {
   package?: string | undefined;
   nodeId?: string | undefined;
   scanId?: string | undefined;
+  includeSuppressed?: string | undefined;
 };
 export interface SensorHealth {
   sensorId: string;

@@ -2,7 +2,16 @@
 // ranked row and the factor-by-factor explanation of its risk score
 // (docs/risk.md: the score is the product of its factors).
 import { useId, useState } from "react";
-import type { NodeFinding } from "./api";
+import { Link } from "react-router";
+import type { Decision, NodeFinding } from "./api";
+import { DecisionForm } from "./decisions";
+
+/** The map link of a finding: its attack path's nodes, or its node alone. */
+export function mapLink(f: NodeFinding): string | null {
+  const ids = (f.risk.path ?? []).map((h) => h.nodeId ?? "").filter((id) => id !== "");
+  if (ids.length === 0 && f.nodeId !== undefined && f.nodeId !== "") ids.push(f.nodeId);
+  return ids.length === 0 ? null : `/topology?path=${ids.map(encodeURIComponent).join(",")}`;
+}
 
 /** A target's ref as shown: long runtime ids (containers, images) cut to 12 characters, in full on hover. */
 export function TargetRef({ ref: r }: { ref: string }) {
@@ -27,9 +36,10 @@ function factorValue(name: string, v: number): string {
 }
 
 /** The factors of one finding's score, each with its reason, and the attack path when known. */
-export function Explanation({ f }: { f: NodeFinding }) {
+export function Explanation({ f, onDecided }: { f: NodeFinding; onDecided?: ((d: Decision) => void) | undefined }) {
   const factors = f.risk.factors ?? [];
   const path = f.risk.path ?? [];
+  const link = mapLink(f);
   return (
     <div className="explanation" data-explanation={f.finding.id}>
       {f.finding.summary !== undefined && f.finding.summary !== "" && <p>{f.finding.summary}</p>}
@@ -65,15 +75,35 @@ export function Explanation({ f }: { f: NodeFinding }) {
           ))}
         </p>
       )}
+      {link !== null && (
+        <p>
+          <Link to={link}>{path.length > 0 ? "Show the attack path on the map" : "Show the node on the map"}</Link>
+        </p>
+      )}
       {f.finding.fixedVersions !== undefined && f.finding.fixedVersions.length > 0 && (
         <p>Fixed in {f.finding.fixedVersions.join(", ")}.</p>
       )}
+      {f.decision !== undefined && (
+        <p data-decided={f.decision.status}>
+          Decided: {f.decision.status}: {f.decision.reason}
+        </p>
+      )}
+      {onDecided !== undefined && f.decision === undefined && <DecisionForm f={f} onDecided={onDecided} />}
     </div>
   );
 }
 
 /** Ranked findings; each row opens its explanation (a disclosure button, keyboard-operable). */
-export function FindingsTable({ items, caption }: { items: NodeFinding[]; caption: string }) {
+export function FindingsTable({
+  items,
+  caption,
+  onDecided,
+}: {
+  items: NodeFinding[];
+  caption: string;
+  /** When set (users who may decide), each explanation has the decision form. */
+  onDecided?: (d: Decision) => void;
+}) {
   const [open, setOpen] = useState<string | null>(null);
   const base = useId();
   return (
@@ -132,7 +162,7 @@ export function FindingsTable({ items, caption }: { items: NodeFinding[]; captio
             {shown && (
               <tr id={id}>
                 <td colSpan={7}>
-                  <Explanation f={f} />
+                  <Explanation f={f} onDecided={onDecided} />
                 </td>
               </tr>
             )}

@@ -73,6 +73,22 @@ export const views: readonly View[] = [
     page: lazy(() => import("./pages/invitations")),
   },
   {
+    path: "/settings/sensors",
+    label: "Sensors",
+    section: "settings",
+    requires: ["/console-info", "/topology/sensors", "/me/api-key"],
+    roles: ["admin", "standard"],
+    page: lazy(() => import("./pages/sensors")),
+  },
+  {
+    path: "/settings/system",
+    label: "Feeds and diagnosis",
+    section: "settings",
+    requires: ["/diagnosis", "/feeds/update", "/feeds/import"],
+    roles: ["admin"],
+    page: lazy(() => import("./pages/system")),
+  },
+  {
     path: "/settings/audit",
     label: "Audit log",
     section: "settings",

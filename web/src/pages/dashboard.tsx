@@ -5,7 +5,10 @@ import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router";
 import { api, type ApiError, type Diagnosis, type NodeFinding, type SensorInfo } from "../api";
 import { ErrorAlert, Page, Time, toApiError } from "../components";
+import { BarChart, StepChart, findingsOverTime, type Point } from "../charts";
 import { FindingsTable } from "../findings";
+
+const severityOrder = ["critical", "high", "medium", "low", "unknown"] as const;
 
 const kinds = ["host", "container", "process", "image", "pod", "internet"] as const;
 const kindLabels: Record<(typeof kinds)[number], string> = {
@@ -24,6 +27,9 @@ interface Data {
   diagnosis: Diagnosis | null;
   /** Node labels of the riskiest nodes, by node id. */
   labels: Record<string, string>;
+  /** Current findings by severity (decisions honoured). */
+  bySeverity: Record<string, number>;
+  overTime: Point[];
 }
 
 /** Nodes ranked by the sum of their top findings' risk. */
@@ -46,18 +52,28 @@ export default function DashboardPage() {
 
   const load = useCallback(async () => {
     try {
-      const [counts, top, sensors, diagnosis] = await Promise.all([
+      const [counts, top, sensors, diagnosis, bySeverity, scans] = await Promise.all([
         Promise.all(kinds.map((k) => api.nodes({ kind: k, limit: 1 }).then((p) => [k, p.total] as const))),
         api.topFindings(50),
         api.sensors(),
         api.diagnosis().catch(() => null),
+        Promise.all(severityOrder.map((sv) => api.findings({ severity: sv, limit: 1 }).then((p) => [sv, p.total ?? 0] as const))),
+        api.scans({ status: "complete", limit: 500 }),
       ]);
       const items = top.items ?? [];
       const ids = [...new Set(riskiest(items, {}).map(([id]) => id))].filter((id) => items.some((f) => f.nodeId === id));
       const labels = Object.fromEntries(
         await Promise.all(ids.map((id) => api.node(id).then((n) => [id, n.label] as const, () => [id, ""] as const))),
       );
-      setData({ counts: Object.fromEntries(counts), top: items, sensors: sensors ?? [], diagnosis, labels });
+      setData({
+        counts: Object.fromEntries(counts),
+        top: items,
+        sensors: sensors ?? [],
+        diagnosis,
+        labels,
+        bySeverity: Object.fromEntries(bySeverity),
+        overTime: findingsOverTime(scans.items),
+      });
       setError(null);
     } catch (e) {
       setError(toApiError(e));
@@ -87,6 +103,16 @@ export default function DashboardPage() {
                 </li>
               ))}
             </ul>
+          </section>
+          <section aria-labelledby="charts-h" className="wide">
+            <h2 id="charts-h">Findings</h2>
+            <div className="charts">
+              <BarChart
+                title="Current findings by severity"
+                bars={severityOrder.map((sv) => ({ label: sv, value: data.bySeverity[sv] ?? 0, className: `bar sev-${sv}` }))}
+              />
+              <StepChart title="Findings after each scan" points={data.overTime} />
+            </div>
           </section>
           <section aria-labelledby="top-h" className="wide">
             <h2 id="top-h">Most exploitable vulnerabilities</h2>

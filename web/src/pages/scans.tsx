@@ -1,10 +1,12 @@
 // Scans: start scans on selected nodes (hosts, containers, images), the
 // history newest first with live status (polled while any scan is queued or
-// running), and cancel.
-import { useCallback, useEffect, useState } from "react";
+// running), and cancel; a finished scan's downloads (SBOM: CycloneDX, SPDX;
+// report: JSON, SARIF, CycloneDX, OpenVEX, CSV) and its difference from an
+// earlier scan of the same target; schedules (cron) and auto-scan.
+import { Fragment, useCallback, useEffect, useId, useState } from "react";
 import { Link } from "react-router";
-import { api, type ApiError, type NodeSummary, type Scan } from "../api";
-import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, Time, toApiError } from "../components";
+import { api, downloads, type ApiError, type NodeFilter, type NodeSummary, type Scan, type ScanDiff, type ScanSettings, type Schedule } from "../api";
+import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, Time, toApiError, useSubmit } from "../components";
 import { TargetRef } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
@@ -94,11 +96,246 @@ function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
   );
 }
 
+const sbomFormats = ["cyclonedx-json", "spdx-json"] as const;
+const reportFormats = ["json", "sarif", "cyclonedx-json", "openvex", "csv"] as const;
+
+/** A finished scan: downloads and the difference from an earlier scan of the same target. */
+function ScanDetails({ scan }: { scan: Scan }) {
+  const [earlier, setEarlier] = useState<Scan[] | null>(null);
+  const [other, setOther] = useState("");
+  const [diff, setDiff] = useState<ScanDiff | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  useEffect(() => {
+    let live = true;
+    api
+      .scans({ status: "complete", limit: 50, ...(scan.nodeId !== undefined && scan.nodeId !== "" ? { nodeId: scan.nodeId } : {}) })
+      .then((p) => {
+        if (!live) return;
+        const l = p.items.filter((x) => x.id !== scan.id && x.target.ref === scan.target.ref);
+        setEarlier(l);
+        setOther(l[0]?.id ?? "");
+      })
+      .catch((e: unknown) => live && setError(toApiError(e)));
+    return () => {
+      live = false;
+    };
+  }, [scan]);
+  const compare = async () => {
+    try {
+      setDiff(await api.diff(scan.id, other));
+      setError(null);
+    } catch (e) {
+      setError(toApiError(e));
+    }
+  };
+  const selectId = useId();
+  const name = `${scan.target.kind} ${scan.target.ref}`;
+  return (
+    <div className="scan-details" data-details={scan.id}>
+      {scan.hasInventory && (
+        <p className="downloads">
+          SBOM:{" "}
+          {sbomFormats.map((f, i) => (
+            <Fragment key={f}>
+              {i > 0 && " · "}
+              <a href={downloads.sbom(scan.id, f)} download aria-label={`SBOM of ${name} as ${f}`}>
+                {f}
+              </a>
+            </Fragment>
+          ))}
+          . Report:{" "}
+          {reportFormats.map((f, i) => (
+            <Fragment key={f}>
+              {i > 0 && " · "}
+              <a href={downloads.report(scan.id, f)} download aria-label={`Report of ${name} as ${f}`}>
+                {f}
+              </a>
+            </Fragment>
+          ))}
+        </p>
+      )}
+      <ErrorAlert error={error} />
+      {earlier === null ? (
+        <p aria-busy="true">Loading earlier scans…</p>
+      ) : earlier.length === 0 ? (
+        <p>No earlier complete scan of this target to compare with.</p>
+      ) : (
+        <div className="filters">
+          <div className="field">
+            <label htmlFor={selectId}>Compare with the scan of</label>
+            <select id={selectId} value={other} onChange={(e) => setOther(e.target.value)}>
+              {earlier.map((x) => (
+                <option key={x.id} value={x.id}>
+                  {new Date(x.finishedAt ?? x.createdAt).toLocaleString()} ({x.findings} findings)
+                </option>
+              ))}
+            </select>
+          </div>
+          <button type="button" onClick={() => void compare()}>
+            Show the difference
+          </button>
+        </div>
+      )}
+      {diff !== null && (
+        <div className="diff" role="region" aria-label="Difference between the two scans" data-diff={`${diff.from}..${diff.to}`}>
+          <p>
+            {(diff.new ?? []).length} new, {(diff.fixed ?? []).length} fixed, {diff.unchanged} unchanged.
+          </p>
+          <div className="diff-cols">
+            <div>
+              <h4>New</h4>
+              <ul data-diff-new>{(diff.new ?? []).map((v) => <li key={v}>{v}</li>)}</ul>
+            </div>
+            <div>
+              <h4>Fixed</h4>
+              <ul data-diff-fixed>{(diff.fixed ?? []).map((v) => <li key={v}>{v}</li>)}</ul>
+            </div>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+const kinds = ["host", "container", "image"] as const;
+
+/** Scheduled scans (cron, UTC) and the auto-scan settings. */
+function Schedules() {
+  const user = useUser();
+  const canWrite = user.role !== "read-only";
+  const [items, setItems] = useState<Schedule[] | null>(null);
+  const [settings, setSettings] = useState<ScanSettings | null>(null);
+  const [listError, setListError] = useState<ApiError | null>(null);
+  const [name, setName] = useState("");
+  const [cron, setCron] = useState("@daily");
+  const [kind, setKind] = useState<NodeFilter["kind"]>("host");
+  const [contains, setContains] = useState("");
+  const load = useCallback(() => {
+    Promise.all([api.schedules(), api.scanSettings()])
+      .then(([p, st]) => (setItems(p.items), setSettings(st), setListError(null)))
+      .catch((e: unknown) => setListError(toApiError(e)));
+  }, []);
+  useEffect(load, [load]);
+  const { busy, error, onSubmit } = useSubmit(async () => {
+    const filter: NodeFilter = { kind };
+    if (contains.trim() !== "") filter.nameContains = contains.trim();
+    await api.createSchedule({ name: name.trim(), cron: cron.trim(), filter });
+    setName("");
+    load();
+  });
+  const remove = async (sc: Schedule) => {
+    try {
+      await api.deleteSchedule(sc.id);
+      load();
+    } catch (e) {
+      setListError(toApiError(e));
+    }
+  };
+  const toggle = async (k: keyof ScanSettings) => {
+    if (settings === null) return;
+    try {
+      setSettings(await api.putScanSettings({ ...settings, [k]: !settings[k] }));
+    } catch (e) {
+      setListError(toApiError(e));
+    }
+  };
+  return (
+    <section aria-labelledby="schedules-h" className="wide">
+      <h2 id="schedules-h">Schedules</h2>
+      <ErrorAlert error={listError} />
+      {settings !== null && (
+        <fieldset className="settings">
+          <legend>Automatic scans</legend>
+          <label>
+            <input type="checkbox" checked={settings.autoScanHosts} disabled={user.role !== "admin"} onChange={() => void toggle("autoScanHosts")} /> Scan
+            every new host when it first reports
+          </label>
+          <label>
+            <input type="checkbox" checked={settings.autoScanImages} disabled={user.role !== "admin"} onChange={() => void toggle("autoScanImages")} />{" "}
+            Scan every new image when it first appears
+          </label>
+          {user.role !== "admin" && <p className="hint">Only administrators change these.</p>}
+        </fieldset>
+      )}
+      {items === null ? (
+        <p aria-busy="true">Loading…</p>
+      ) : items.length === 0 ? (
+        <p>No schedules.</p>
+      ) : (
+        <table className="data schedules">
+          <caption className="sr-only">Scheduled scans</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">When (cron, UTC)</th>
+              <th scope="col">Scans</th>
+              <th scope="col">Next run</th>
+              <th scope="col">Last run</th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((sc) => (
+              <tr key={sc.id} data-schedule={sc.name}>
+                <th scope="row">{sc.name}</th>
+                <td>
+                  <code>{sc.cron}</code>
+                </td>
+                <td>
+                  every {sc.filter.kind}
+                  {sc.filter.nameContains !== undefined && sc.filter.nameContains !== "" && ` named like “${sc.filter.nameContains}”`}
+                </td>
+                <td>
+                  <Time iso={sc.nextRun} />
+                </td>
+                <td>
+                  <Time iso={sc.lastRun} />
+                </td>
+                <td className="actions">
+                  {canWrite && (
+                    <button type="button" className="danger" onClick={() => void remove(sc)} aria-label={`Delete the schedule ${sc.name}`}>
+                      Delete
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {canWrite && (
+        <form className="inline-form" onSubmit={onSubmit} aria-labelledby="new-schedule-h">
+          <h3 id="new-schedule-h">New schedule</h3>
+          <ErrorAlert error={error} />
+          <div className="filters">
+            <Field label="Schedule name" required maxLength={200} value={name} onChange={setName} />
+            <Field
+              label="Cron"
+              required
+              value={cron}
+              onChange={setCron}
+              hint="Five fields (minute hour day month weekday) or @daily, @hourly, @every 6h; UTC."
+            />
+            <SelectField label="Scan every" value={kind} options={kinds} onChange={setKind} />
+            <Field label="Whose name contains (optional)" value={contains} onChange={setContains} />
+          </div>
+          <button type="submit" className="primary" disabled={busy || name.trim() === ""}>
+            {busy ? "Creating…" : "Create schedule"}
+          </button>
+        </form>
+      )}
+    </section>
+  );
+}
+
 export default function ScansPage() {
   const user = useUser();
   const [status, setStatus] = useState<"any" | "queued" | "running" | "complete" | "error" | "cancelled">("any");
   const [started, setStarted] = useState<number | null>(null);
   const [cancelError, setCancelError] = useState<ApiError | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
   const load = useCallback(
     (cursor?: string) => api.scans({ status: status === "any" ? undefined : status, limit: 50, cursor }),
     [status],
@@ -166,7 +403,8 @@ export default function ScansPage() {
             </thead>
             <tbody>
               {items.map((s) => (
-                <tr key={s.id} data-scan={s.id} data-target={s.target.ref}>
+                <Fragment key={s.id}>
+                <tr data-scan={s.id} data-target={s.target.ref}>
                   <th scope="row">
                     {s.target.kind} <TargetRef ref={s.target.ref} />
                   </th>
@@ -200,14 +438,34 @@ export default function ScansPage() {
                         {s.cancelRequested ? "Cancelling…" : "Cancel"}
                       </button>
                     )}
+                    {s.status === "complete" && (
+                      <button
+                        type="button"
+                        aria-expanded={open === s.id}
+                        aria-controls={`scan-details-${s.id}`}
+                        onClick={() => setOpen(open === s.id ? null : s.id)}
+                        aria-label={`Downloads and difference of the scan of ${s.target.ref}`}
+                      >
+                        Details
+                      </button>
+                    )}
                   </td>
                 </tr>
+                {open === s.id && (
+                  <tr id={`scan-details-${s.id}`}>
+                    <td colSpan={6}>
+                      <ScanDetails scan={s} />
+                    </td>
+                  </tr>
+                )}
+                </Fragment>
               ))}
             </tbody>
           </table>
         )}
         <LoadMore hasMore={hasMore} loading={loading} more={more} />
       </section>
+      <Schedules />
     </Page>
   );
 }

@@ -1,12 +1,17 @@
 // Vulnerabilities: the ranked current findings (highest risk first) with
 // the explanation of each score, filtered by severity, KEV, fix available
-// and a search (vulnerability id or package).
-import { useCallback, useMemo, useState, type FormEvent } from "react";
+// and a search (vulnerability id or package); decisions (accept / not
+// affected, with reason and expiry) recorded from a finding's explanation
+// and listed below with revoke; downloads of the current findings (JSON,
+// CSV) and of the decisions (OpenVEX).
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
-import { api, type FindingQuery, type NodeFinding } from "../api";
-import { ErrorAlert, Field, LoadMore, Page, SelectField } from "../components";
+import { api, downloads, type Decision, type FindingQuery, type NodeFinding } from "../api";
+import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, toApiError } from "../components";
+import { DecisionsTable } from "../decisions";
 import { FindingsTable } from "../findings";
 import { usePaged } from "../paged";
+import { useUser } from "../session";
 
 const severities = ["any", "critical", "high", "medium", "low", "unknown"] as const;
 const tri = ["any", "yes", "no"] as const;
@@ -20,6 +25,19 @@ export default function VulnerabilitiesPage() {
   const [kev, setKev] = useState<(typeof tri)[number]>("any");
   const [fix, setFix] = useState<(typeof tri)[number]>("any");
   const [search, setSearch] = useState("");
+  const [decided, setDecided] = useState<(typeof tri)[number]>("no");
+  const user = useUser();
+  const canDecide = user.role !== "read-only";
+  const [notice, setNotice] = useState<string | null>(null);
+  const [decisions, setDecisions] = useState<Decision[] | null>(null);
+  const [decisionsError, setDecisionsError] = useState<Error | null>(null);
+  const loadDecisions = useCallback(() => {
+    api
+      .decisions()
+      .then((p) => (setDecisions(p.items), setDecisionsError(null)))
+      .catch((e: unknown) => setDecisionsError(toApiError(e)));
+  }, []);
+  useEffect(loadDecisions, [loadDecisions]);
   // A scan's or a node's findings: /vulnerabilities?scanId=… or ?nodeId=… (links from the scans page).
   const [params] = useSearchParams();
   const scope = useMemo(() => {
@@ -41,7 +59,12 @@ export default function VulnerabilitiesPage() {
     },
     [scope, applied],
   );
-  const { items, hasMore, more, error, loading } = usePaged<NodeFinding>(load);
+  const { items, hasMore, more, error, loading, reload } = usePaged<NodeFinding>(load);
+  const onDecided = (d: Decision) => {
+    setNotice(`Decision recorded: ${d.vulnId} ${d.status === "accepted" ? "accepted" : "not affected"}. Its findings leave the list; choose "Include decided: yes" to see them.`);
+    loadDecisions();
+    void reload();
+  };
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
@@ -51,6 +74,7 @@ export default function VulnerabilitiesPage() {
     if (k !== undefined) q.kev = k;
     const f = triValue(fix);
     if (f !== undefined) q.fixAvailable = f;
+    if (decided === "yes") q.includeSuppressed = "true";
     const s = search.trim();
     // A vulnerability id (CVE-…, GHSA-…, DSA-…) searches ids, anything else package names.
     if (s !== "") {
@@ -82,11 +106,28 @@ export default function VulnerabilitiesPage() {
         <SelectField label="Severity" value={severity} options={severities} onChange={setSeverity} />
         <SelectField label="Known exploited (KEV)" value={kev} options={tri} onChange={setKev} />
         <SelectField label="Fix available" value={fix} options={tri} onChange={setFix} />
+        <SelectField label="Include decided" value={decided} options={tri.slice(1)} onChange={setDecided} />
         <Field label="Search" type="search" value={search} onChange={setSearch} placeholder="CVE-2024-… or package" />
         <button type="submit" className="primary">
           Apply filters
         </button>
       </form>
+      <p className="downloads">
+        Download these findings:{" "}
+        <a href={downloads.findings("json", { ...scope, ...applied })} download>
+          JSON
+        </a>{" "}
+        ·{" "}
+        <a href={downloads.findings("csv", { ...scope, ...applied })} download>
+          CSV
+        </a>{" "}
+        · Decisions as{" "}
+        <a href={downloads.openvex()} download>
+          OpenVEX
+        </a>
+        . Per-scan SBOMs (CycloneDX, SPDX) and reports (SARIF, CycloneDX, OpenVEX) are on the scans page.
+      </p>
+      {notice !== null && <Notice>{notice}</Notice>}
       <ErrorAlert error={error} />
       {items === null ? (
         <p aria-busy="true">Loading…</p>
@@ -95,10 +136,34 @@ export default function VulnerabilitiesPage() {
       ) : (
         <>
           <p role="status">{summary}</p>
-          <FindingsTable items={items} caption="Vulnerabilities, highest risk first" />
+          <FindingsTable items={items} caption="Vulnerabilities, highest risk first" {...(canDecide ? { onDecided } : {})} />
           <LoadMore hasMore={hasMore} loading={loading} more={more} />
         </>
       )}
+      <section aria-labelledby="decisions-h" className="wide">
+        <h2 id="decisions-h">Decisions</h2>
+        <p className="hint">
+          Accepted and not-affected vulnerabilities, recorded from a finding&apos;s explanation (&quot;Why&quot;). They hide matching findings
+          until they expire.
+        </p>
+        {decisionsError !== null && (
+          <p role="alert" className="alert error">
+            {decisionsError.message}
+          </p>
+        )}
+        {decisions === null ? (
+          <p aria-busy="true">Loading…</p>
+        ) : (
+          <DecisionsTable
+            items={decisions}
+            canRevoke={canDecide}
+            onRevoked={(id) => {
+              setDecisions((cur) => (cur ?? []).filter((d) => d.id !== id));
+              void reload();
+            }}
+          />
+        )}
+      </section>
     </Page>
   );
 }

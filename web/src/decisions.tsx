@@ -1,0 +1,124 @@
+// Decisions on findings (internal/scans decisions.go): accept a
+// vulnerability, or mark it not affected with an OpenVEX justification,
+// each with a reason and an optional expiry, for one node or everywhere.
+// Findings covered by an unexpired decision leave the ranked list (the
+// console honours them in every query) and show their decision when
+// decided findings are included.
+import { useId, useState } from "react";
+import { api, justifications, type Decision, type DecisionInput, type DecisionStatus, type NodeFinding } from "./api";
+import { ErrorAlert, Field, SelectField, Time, useSubmit } from "./components";
+
+const statuses: readonly DecisionStatus[] = ["not_affected", "accepted"];
+const scopes = ["this node", "every node"] as const;
+type Justification = (typeof justifications)[number];
+
+/** The form under a finding's explanation. */
+export function DecisionForm({ f, onDecided }: { f: NodeFinding; onDecided: (d: Decision) => void }) {
+  const [status, setStatus] = useState<DecisionStatus>("not_affected");
+  const [justification, setJustification] = useState<Justification>("vulnerable_code_not_in_execute_path");
+  const [reason, setReason] = useState("");
+  const [expires, setExpires] = useState("");
+  const [scope, setScope] = useState<(typeof scopes)[number]>(f.nodeId !== undefined && f.nodeId !== "" ? "this node" : "every node");
+  const reasonId = useId();
+  const { busy, error, onSubmit } = useSubmit(async () => {
+    const b: DecisionInput = { vulnId: f.finding.id, package: f.finding.package.name, status, reason: reason.trim() };
+    if (status === "not_affected") b.justification = justification;
+    if (scope === "this node" && f.nodeId !== undefined && f.nodeId !== "") b.nodeId = f.nodeId;
+    // The date input gives a day: the decision lasts until the end of it (UTC).
+    if (expires !== "") b.expiresAt = new Date(`${expires}T23:59:59Z`).toISOString();
+    onDecided(await api.decide(b));
+  });
+  return (
+    <form className="decision" onSubmit={onSubmit} aria-label={`Decision on ${f.finding.id} in ${f.finding.package.name}`}>
+      <h3>Decide</h3>
+      <ErrorAlert error={error} />
+      <div className="filters">
+        <SelectField label="Decision" value={status} options={statuses} onChange={setStatus} />
+        {status === "not_affected" && (
+          <SelectField label="Justification (OpenVEX)" value={justification} options={justifications} onChange={setJustification} />
+        )}
+        <SelectField label="Applies to" value={scope} options={scopes} onChange={setScope} />
+        <Field
+          label="Expires on (optional)"
+          type="date"
+          value={expires}
+          onChange={setExpires}
+          min={new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}
+          hint="After this day the finding counts again."
+        />
+      </div>
+      <div className="field">
+        <label htmlFor={reasonId}>Reason</label>
+        <textarea id={reasonId} required maxLength={2000} rows={2} value={reason} onChange={(e) => setReason(e.target.value)} />
+      </div>
+      <button type="submit" className="primary" disabled={busy || reason.trim() === ""}>
+        {busy ? "Recording…" : "Record decision"}
+      </button>
+    </form>
+  );
+}
+
+/** The recorded decisions, with revoke for those who may write. */
+export function DecisionsTable({ items, canRevoke, onRevoked }: { items: Decision[]; canRevoke: boolean; onRevoked: (id: string) => void }) {
+  const [error, setError] = useState<Error | null>(null);
+  const revoke = async (d: Decision) => {
+    try {
+      await api.revokeDecision(d.id);
+      onRevoked(d.id);
+      setError(null);
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+  if (items.length === 0) return <p>No decisions recorded.</p>;
+  return (
+    <>
+      {error !== null && (
+        <p role="alert" className="alert error">
+          {error.message}
+        </p>
+      )}
+      <table className="data decisions">
+        <caption className="sr-only">Decisions on findings</caption>
+        <thead>
+          <tr>
+            <th scope="col">Vulnerability</th>
+            <th scope="col">Decision</th>
+            <th scope="col">Scope</th>
+            <th scope="col">Reason</th>
+            <th scope="col">Expires</th>
+            <th scope="col">By</th>
+            <th scope="col">
+              <span className="sr-only">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((d) => (
+            <tr key={d.id} data-decision={d.vulnId}>
+              <th scope="row">{d.vulnId}</th>
+              <td>
+                {d.status}
+                {d.justification !== undefined && d.justification !== "" && <span className="muted"> ({d.justification})</span>}
+              </td>
+              <td>
+                {d.package !== undefined && d.package !== "" ? d.package : "any package"}
+                {d.nodeId !== undefined && d.nodeId !== "" ? <span className="muted"> on one node</span> : <span className="muted"> everywhere</span>}
+              </td>
+              <td>{d.reason}</td>
+              <td>{d.expiresAt !== undefined && d.expiresAt !== null ? <Time iso={d.expiresAt} /> : "never"}</td>
+              <td>{d.createdBy}</td>
+              <td className="actions">
+                {canRevoke && (
+                  <button type="button" className="danger" onClick={() => void revoke(d)} aria-label={`Revoke the decision on ${d.vulnId}`}>
+                    Revoke
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}

@@ -1,0 +1,227 @@
+// Settings → Feeds and diagnosis (administrators): the knowledge base and
+// its feed sources, "update now", uploading a feed file or an exported
+// bundle (air-gapped sites), and the console's diagnosis: sensor health
+// (last poll and report, running and failed scans, last error), scan and
+// job queue depth, storage size.
+import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
+import { api, type ApiError, type Diagnosis, type FeedStatus } from "../api";
+import { ErrorAlert, Notice, Page, Time, toApiError } from "../components";
+
+function bytes(n: number | undefined): string {
+  if (n === undefined) return "—";
+  const u = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < u.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
+}
+
+function Counts({ label, counts }: { label: string; counts: Record<string, number> | null | undefined }) {
+  const entries = Object.entries(counts ?? {});
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd>{entries.length === 0 ? "none" : entries.map(([k, v]) => `${k} ${v}`).join(", ")}</dd>
+    </>
+  );
+}
+
+function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (f: FeedStatus) => void }) {
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState<"" | "update" | "upload">("");
+  const [done, setDone] = useState<string | null>(null);
+  const [file, setFile] = useState<File | null>(null);
+  const fileId = useId();
+  const update = async () => {
+    setBusy("update");
+    try {
+      onChange(await api.updateFeeds());
+      setDone("Feeds updated.");
+      setError(null);
+    } catch (e) {
+      setError(toApiError(e));
+    } finally {
+      setBusy("");
+    }
+  };
+  const upload = async (e: FormEvent) => {
+    e.preventDefault();
+    if (file === null) return;
+    setBusy("upload");
+    try {
+      const r = await api.importFeed(file);
+      onChange(r.status);
+      setDone(`Imported ${file.name}.`);
+      setError(null);
+    } catch (err) {
+      setError(toApiError(err));
+    } finally {
+      setBusy("");
+    }
+  };
+  return (
+    <section aria-labelledby="feeds-h" className="wide">
+      <h2 id="feeds-h">Vulnerability feeds</h2>
+      <ErrorAlert error={error} />
+      {done !== null && <Notice>{done}</Notice>}
+      {feeds === undefined ? (
+        <p>This console has no feeds manager.</p>
+      ) : (
+        <>
+          <dl className="facts" data-feeds-loaded={feeds.loaded}>
+            <dt>Knowledge base</dt>
+            <dd>{feeds.loaded ? `${feeds.vulnerabilities.toLocaleString()} vulnerabilities, ${bytes(feeds.sizeBytes)}` : "not loaded: no feeds yet"}</dd>
+            <dt>Built</dt>
+            <dd>
+              <Time iso={feeds.builtAt} />
+            </dd>
+            <dt>Last update</dt>
+            <dd>
+              <Time iso={feeds.lastUpdate} />
+            </dd>
+            {feeds.lastError !== undefined && feeds.lastError !== "" && (
+              <>
+                <dt>Last error</dt>
+                <dd>{feeds.lastError}</dd>
+              </>
+            )}
+          </dl>
+          {(feeds.sources?.length ?? 0) > 0 && (
+            <table className="data feeds">
+              <caption className="sr-only">Feed sources</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Source</th>
+                  <th scope="col">Details</th>
+                </tr>
+              </thead>
+              <tbody>
+                {feeds.sources?.map((s) => (
+                  <tr key={s.name}>
+                    <th scope="row">{s.name}</th>
+                    <td>
+                      {Object.entries(s)
+                        .filter(([k, v]) => k !== "name" && v !== "" && v !== null && typeof v !== "object")
+                        .map(([k, v]) => `${k}: ${String(v)}`)
+                        .join(", ")}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+      <p>
+        <button type="button" onClick={() => void update()} disabled={busy !== ""}>
+          {busy === "update" ? "Updating…" : "Update feeds now"}
+        </button>
+      </p>
+      <form className="inline-form" onSubmit={(e) => void upload(e)} aria-labelledby="upload-h">
+        <h3 id="upload-h">Upload a feed (air-gapped consoles)</h3>
+        <div className="field">
+          <label htmlFor={fileId}>Feed file or bundle</label>
+          <input id={fileId} type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} aria-describedby={`${fileId}-hint`} />
+          <p className="hint" id={`${fileId}-hint`}>
+            A bundle from <code>riskmap feeds export</code>, or one feed file named as its source publishes it (e.g.
+            known_exploited_vulnerabilities.json). Up to 2 GiB.
+          </p>
+        </div>
+        <button type="submit" className="primary" disabled={file === null || busy !== ""}>
+          {busy === "upload" ? "Uploading…" : "Upload"}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+export default function SystemPage() {
+  const [d, setD] = useState<Diagnosis | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const load = useCallback(() => {
+    api
+      .diagnosis()
+      .then((x) => (setD(x), setError(null)))
+      .catch((e: unknown) => setError(toApiError(e)));
+  }, []);
+  useEffect(load, [load]);
+  return (
+    <Page title="Feeds and diagnosis">
+      <ErrorAlert error={error} />
+      {d === null ? (
+        error === null && <p aria-busy="true">Loading…</p>
+      ) : (
+        <>
+          <Feeds feeds={d.feeds} onChange={(f) => setD({ ...d, feeds: f })} />
+          <section aria-labelledby="diag-h" className="wide">
+            <h2 id="diag-h">Diagnosis</h2>
+            <p className="hint">
+              As of <Time iso={d.generatedAt} />.{" "}
+              <button type="button" className="link" onClick={load}>
+                Refresh
+              </button>
+            </p>
+            <dl className="facts" data-diagnosis>
+              <Counts label="Scans" counts={d.scans} />
+              <Counts label="Job queue" counts={d.jobs} />
+              <dt>Database</dt>
+              <dd>
+                {d.storage?.dialect ?? "—"}, {bytes(d.storage?.databaseBytes)}
+              </dd>
+              <dt>Knowledge base file</dt>
+              <dd>{bytes(d.storage?.knowledgeBaseBytes)}</dd>
+              <dt>Inventories</dt>
+              <dd>
+                {d.storage?.inventories ?? 0} ({bytes(d.storage?.inventoryBytes)} compressed)
+              </dd>
+              <dt>Findings stored</dt>
+              <dd>{d.storage?.findings ?? 0}</dd>
+            </dl>
+            <h3>Sensor health</h3>
+            {(d.sensors ?? []).length === 0 ? (
+              <p>No sensor has polled or reported.</p>
+            ) : (
+              <table className="data health">
+                <caption className="sr-only">Sensor health</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Sensor</th>
+                    <th scope="col">Last report</th>
+                    <th scope="col">Last poll</th>
+                    <th scope="col">Nodes</th>
+                    <th scope="col">Scans running</th>
+                    <th scope="col">Failed (24 h)</th>
+                    <th scope="col">State</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {(d.sensors ?? []).map((s) => (
+                    <tr key={s.sensorId} data-health={s.sensorId}>
+                      <th scope="row">{s.sensorId}</th>
+                      <td>
+                        <Time iso={s.lastReport} />
+                      </td>
+                      <td>
+                        <Time iso={s.lastPoll} />
+                      </td>
+                      <td>{s.nodes}</td>
+                      <td>{s.runningScans}</td>
+                      <td>{s.failedScans24h}</td>
+                      <td>
+                        {s.stale ? <span className="tag status-error">stale</span> : <span className="tag status-complete">healthy</span>}
+                        {s.lastError !== undefined && s.lastError !== "" && <span className="muted"> {s.lastError}</span>}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+        </>
+      )}
+    </Page>
+  );
+}
