@@ -14,6 +14,7 @@ const artifacts = env("RISKMAP_E2E_ARTIFACTS");
 const profiles = env("RISKMAP_E2E_PROFILES");
 const admin = { email: env("RISKMAP_E2E_ADMIN_EMAIL"), password: env("RISKMAP_E2E_ADMIN_PASSWORD"), name: "Ada Admin" };
 const reader = { email: env("RISKMAP_E2E_READER_EMAIL"), password: env("RISKMAP_E2E_READER_PASSWORD"), name: "Rita Reader" };
+const pin = env("RISKMAP_E2E_PIN");
 mkdirSync(artifacts, { recursive: true });
 
 const problems = [];
@@ -260,6 +261,31 @@ await step(r, "read-only user sees no admin pages", async () => {
   await shot(r, "06-read-only-refused");
 });
 
+await step(r, "read-only user cannot start scans: no control, and the API refuses", async () => {
+  await r.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Scans", exact: true }).click();
+  await heading(r, "Scans");
+  await r.getByRole("heading", { level: 2, name: "Schedules" }).waitFor();
+  check((await r.getByRole("heading", { name: "Start a scan" }).count()) === 0, "a read-only user is offered to start scans");
+  check((await r.getByRole("button", { name: /^Scan \d+ selected$/ }).count()) === 0, "a read-only user sees the scan button");
+  check((await r.getByRole("button", { name: "Create schedule" }).count()) === 0, "a read-only user is offered to create schedules");
+  check(await r.getByRole("checkbox", { name: /Scan every new host/ }).isDisabled(), "a read-only user may change auto-scan");
+  check((await r.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sensors", exact: true }).count()) === 0, "a read-only user sees the sensors page");
+  // The same requests the controls would make, sent with the reader's session and CSRF token.
+  await expectingHTTPError("/api/v1/scan", /status of 403\b/, async () => {
+    const statuses = await r.evaluate(async () => {
+      const csrf = decodeURIComponent(document.cookie.split("; ").find((c) => c.startsWith("riskmap_csrf="))?.split("=")[1] ?? "");
+      const post = (path, body) =>
+        fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body) }).then((x) => x.status);
+      return [
+        await post("/api/v1/scans", { filter: { kind: "host" } }),
+        await post("/api/v1/scan-schedules", { name: "sneaky", cron: "@daily", filter: { kind: "host" } }),
+      ];
+    });
+    check(statuses.every((x) => x === 403), `the console answered ${statuses.join(", ")} to a read-only user's scan requests, want 403`);
+  });
+  await shot(r, "11-scans-read-only");
+});
+
 await step(r, "read-only user creates their own API key", async () => {
   await r.getByRole("link", { name: "My account" }).click();
   await heading(r, "My account");
@@ -359,6 +385,57 @@ await step(a, "audit log lists the invitation and sign-ins", async () => {
   await a.locator("table.data tbody tr").first().waitFor();
   await a.locator("table.data tbody").getByText(reader.email).first().waitFor();
   await shot(a, "09-audit");
+});
+
+await step(a, "scans: create a schedule and see it listed", async () => {
+  await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Scans", exact: true }).click();
+  await heading(a, "Scans");
+  await a.getByLabel("Schedule name").fill("nightly hosts");
+  await a.getByLabel("Cron").fill("30 2 * * *");
+  await a.getByLabel("Kind of nodes to scan").selectOption("host");
+  await a.getByRole("button", { name: "Create schedule" }).click();
+  const row = a.locator('tr[data-schedule="nightly hosts"]');
+  await row.waitFor();
+  check((await row.textContent())?.includes("30 2 * * *"), `the schedule row shows ${await row.textContent()}`);
+  // A bad cron is refused with the console's explanation.
+  await expectingHTTPError("/api/v1/scan-schedules", /status of 400\b/, async () => {
+    await a.getByLabel("Schedule name").fill("broken");
+    await a.getByLabel("Cron").fill("every tuesday");
+    await a.getByRole("button", { name: "Create schedule" }).click();
+    const alert = a.getByRole("alert");
+    await alert.waitFor();
+    check(/cron/i.test((await alert.textContent()) ?? ""), `the cron refusal does not name the cron: ${await alert.textContent()}`);
+  });
+  await a.getByLabel("Schedule name").fill("");
+  await shot(a, "12-scans-schedules");
+});
+
+await step(a, "sensors page: install commands with the console URL, the pin and the key", async () => {
+  await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sensors", exact: true }).click();
+  await heading(a, "Sensors");
+  await a.locator("[data-pin]").waitFor();
+  check((await a.locator("[data-pin]").textContent()) === pin, `the page's pin ${await a.locator("[data-pin]").textContent()} is not the console's ${pin}`);
+  check((await a.locator("[data-console-url]").textContent()) === base, `the page's URL is ${await a.locator("[data-console-url]").textContent()}, want ${base}`);
+  await a.getByLabel("API key for the sensors").fill("rmk_exampleKeyForTheCommands");
+  for (const id of ["docker", "kubernetes", "helm", "systemd"]) {
+    const text = (await a.locator(`[data-command="${id}"] pre`).textContent()) ?? "";
+    check(text.includes(pin), `the ${id} commands lack the pin: ${text}`);
+    check(text.includes("rmk_exampleKeyForTheCommands"), `the ${id} commands lack the key: ${text}`);
+    check(id === "kubernetes" || text.includes(base), `the ${id} commands lack the console URL: ${text}`);
+  }
+  check(((await a.locator('[data-command="kubernetes"] pre').textContent()) ?? "").includes(`RISKMAP_CONSOLE='${base}'`), "the Kubernetes commands do not set the console URL");
+  // The command blocks are reachable with the keyboard (scrollable regions).
+  await a.locator('[data-command="docker"] pre').focus();
+  await shot(a, "13-sensors");
+});
+
+await step(a, "feeds and diagnosis", async () => {
+  await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Feeds and diagnosis", exact: true }).click();
+  await heading(a, "Feeds and diagnosis");
+  await a.locator("[data-diagnosis]").waitFor();
+  await a.getByRole("heading", { level: 2, name: "Vulnerability feeds" }).waitFor();
+  await a.getByLabel("Feed file or bundle").waitFor();
+  await shot(a, "14-feeds-diagnosis");
 });
 
 await step(a, "admin resets their API key twice", async () => {

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/web"
 )
@@ -38,6 +39,7 @@ var update = flag.Bool("update", false, "copy the main screenshots to docs/scree
 var readme = []string{
 	"01-register", "02-overview", "04-invitations", "05-accept-invitation",
 	"07-users", "08-users-last-admin", "09-audit", "10-api-key",
+	"11-scans-read-only", "12-scans-schedules", "13-sensors", "14-feeds-diagnosis",
 }
 
 // TestConsoleInBrowser registers the first admin, signs out and in (with the
@@ -93,6 +95,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		"RISKMAP_E2E_PROFILES="+filepath.Join(work, "profiles"),
 		"RISKMAP_E2E_CHROMIUM="+chromium,
 		"RISKMAP_E2E_SPKI="+spki,
+		"RISKMAP_E2E_PIN="+certPin(t, certFile),
 		"RISKMAP_E2E_ADMIN_EMAIL="+admin.Email,
 		"RISKMAP_E2E_ADMIN_PASSWORD="+admin.Password,
 		"RISKMAP_E2E_READER_EMAIL="+reader.Email,
@@ -247,6 +250,8 @@ func checkAPI(t *testing.T, api apiClient, adminKey, adminOldKey, readerKey stri
 		{"POST", "/api/v1/invitations", map[string]string{"email": "mallory@example.com", "role": "admin"}},
 		{"PATCH", "/api/v1/users/" + readerID, map[string]string{"role": "admin"}},
 		{"POST", "/api/v1/users/" + readerID + "/password-reset", nil},
+		{"POST", "/api/v1/scans", map[string]any{"filter": map[string]string{"kind": "host"}}},
+		{"POST", "/api/v1/scan-schedules", map[string]any{"name": "x", "cron": "@daily", "filter": map[string]string{"kind": "host"}}},
 	}
 	for _, r := range refused {
 		if status := api.do(r.method, r.path, readerKey, r.body, nil); status != 403 {
@@ -353,6 +358,21 @@ func hasCommand(t *testing.T, bin, name string) bool {
 // testCertificate writes a self-signed ECDSA certificate for 127.0.0.1 and
 // returns its files, a pool trusting it, and the base64 SHA-256 of its public
 // key, which Chromium is told to accept (and nothing else).
+// certPin is the fingerprint the console shows for its certificate: the
+// sensors page must print exactly this.
+func certPin(t *testing.T, certFile string) string {
+	t.Helper()
+	b, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("%s: no PEM block", certFile)
+	}
+	return console.Fingerprint(blk.Bytes)
+}
+
 func testCertificate(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool, spki string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

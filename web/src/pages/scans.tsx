@@ -318,7 +318,7 @@ function Schedules() {
               onChange={setCron}
               hint="Five fields (minute hour day month weekday) or @daily, @hourly, @every 6h; UTC."
             />
-            <SelectField label="Scan every" value={kind} options={kinds} onChange={setKind} />
+            <SelectField label="Kind of nodes to scan" value={kind} options={kinds} onChange={setKind} />
             <Field label="Whose name contains (optional)" value={contains} onChange={setContains} />
           </div>
           <button type="submit" className="primary" disabled={busy || name.trim() === ""}>
