@@ -5,7 +5,7 @@
 // browser console error, uncaught exception, 5xx response or accessibility
 // violation (axe-core, on every screenshotted page) fails the run.
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { axeSource, chromiumArgs, env } from "./browser.mjs";
 
@@ -18,6 +18,7 @@ mkdirSync(artifacts, { recursive: true });
 
 const problems = [];
 const ctx = await chromium.launchPersistentContext(join(env("RISKMAP_E2E_PROFILES"), "admin"), {
+  acceptDownloads: true,
   executablePath: env("RISKMAP_E2E_CHROMIUM"),
   headless: true,
   args: chromiumArgs,
@@ -179,6 +180,27 @@ await step("ranked findings with their explanation", async () => {
   await shot("27-explanation");
 });
 
+await step("the finding's attack path (or node) on the map", async () => {
+  const link = p.locator(".explanation").getByRole("link", { name: /^Show the (attack path|node) on the map$/ });
+  await link.click();
+  await heading("Topology");
+  const canvas = p.locator(".canvas[data-ready]");
+  await canvas.waitFor();
+  const path = (await canvas.getAttribute("data-path")) ?? "";
+  check(path !== "", "the map highlights no path");
+  await p.getByRole("note").filter({ hasText: /highlighted in red/ }).waitFor();
+  // The last node of the path is drawn: clicking it opens its details.
+  const box = await canvas.boundingBox();
+  const probe = await canvas.evaluate((el) => ({ x: Number(el.dataset.probeX), y: Number(el.dataset.probeY), id: el.dataset.probeId ?? "" }));
+  check(path.split(",").includes(probe.id), `the node to click (${probe.id}) is not on the path ${path}`);
+  await p.mouse.click(box.x + probe.x, box.y + probe.y);
+  await p.locator("aside[data-detail]").waitFor();
+  await shot("28-attack-path");
+  await p.getByRole("button", { name: "Clear the path" }).click();
+  await p.waitForFunction(() => !new URL(location.href).searchParams.has("path"));
+  await nav("Vulnerabilities");
+});
+
 await step("filter by a package search", async () => {
   await p.getByLabel("Search", { exact: true }).fill("urllib3");
   await p.getByRole("button", { name: "Apply filters" }).click();
@@ -186,6 +208,60 @@ await step("filter by a package search", async () => {
     const pkgs = [...document.querySelectorAll("table.findings tbody[data-finding] tr:first-child td:nth-child(4)")];
     return pkgs.length > 0 && pkgs.every((td) => td.textContent?.startsWith("urllib3"));
   });
+});
+
+let decidedVuln = "";
+await step("decide: not affected, with reason and expiry; honoured in the list", async () => {
+  await p.getByLabel("Search", { exact: true }).fill("");
+  await p.getByRole("button", { name: "Apply filters" }).click();
+  const rows = p.locator("table.findings tbody[data-finding]");
+  await rows.first().waitFor();
+  const before = await rows.count();
+  const first = rows.first();
+  decidedVuln = (await first.getAttribute("data-finding")) ?? "";
+  const pkg = ((await first.locator("tr:first-child td:nth-child(4)").textContent()) ?? "").split(" ")[0];
+  await first.getByRole("button", { name: /^Why / }).click();
+  const form = p.getByRole("form", { name: `Decision on ${decidedVuln} in ${pkg}` });
+  await form.getByLabel("Decision").selectOption("not_affected");
+  await form.getByLabel("Justification (OpenVEX)").selectOption("vulnerable_code_not_in_execute_path");
+  await form.getByLabel("Applies to").selectOption("this node");
+  const expires = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+  await form.getByLabel("Expires on (optional)").fill(expires);
+  // Keyboard: the reason is typed and the form submitted with the keyboard.
+  await form.getByLabel("Reason").focus();
+  await p.keyboard.type("The vulnerable function is never called by this service (e2e).");
+  await p.keyboard.press("Tab");
+  await p.keyboard.press("Enter");
+  await p.getByRole("status").filter({ hasText: `Decision recorded: ${decidedVuln}` }).waitFor();
+  await p.locator(`tr[data-decision="${decidedVuln}"]`).waitFor();
+  check(((await p.locator(`tr[data-decision="${decidedVuln}"]`).textContent()) ?? "").includes("not_affected"), "the decision row does not say not_affected");
+  // Honoured: the decided finding leaves the list...
+  await p.waitForFunction(
+    ([v, pk]) =>
+      ![...document.querySelectorAll(`table.findings tbody[data-finding="${v}"]`)].some((tb) =>
+        tb.querySelector("tr:first-child td:nth-child(4)")?.textContent?.startsWith(pk + " "),
+      ),
+    [decidedVuln, pkg],
+  );
+  check((await rows.count()) < before || before === 50, "the list did not shrink after the decision");
+  await shot("29-decision");
+  // ...and comes back, marked, when decided findings are included.
+  await p.getByLabel("Include decided").selectOption("yes");
+  await p.getByRole("button", { name: "Apply filters" }).click();
+  await p.locator(`table.findings tbody[data-finding="${decidedVuln}"]`).filter({ hasText: "not_affected" }).first().waitFor();
+  await p.getByLabel("Include decided").selectOption("no");
+  await p.getByRole("button", { name: "Apply filters" }).click();
+});
+
+await step("downloads: findings CSV and the decisions as OpenVEX", async () => {
+  const [csv] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "CSV", exact: true }).click()]);
+  const text = readFileSync(await csv.path(), "utf8");
+  check(text.startsWith("risk,vulnerability,"), `the CSV starts ${text.slice(0, 60)}`);
+  check(text.split("\n").length > 2, "the CSV has no finding rows");
+  const [vex] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "OpenVEX", exact: true }).click()]);
+  const doc = JSON.parse(readFileSync(await vex.path(), "utf8"));
+  check(String(doc["@context"]).includes("openvex"), `the OpenVEX download has context ${doc["@context"]}`);
+  check(JSON.stringify(doc.statements ?? []).includes(decidedVuln), `the OpenVEX statements lack ${decidedVuln}`);
 });
 
 await step("scans page: start a scan of the selected host, then cancel it", async () => {
@@ -201,12 +277,49 @@ await step("scans page: start a scan of the selected host, then cancel it", asyn
   await row.locator('[data-status="cancelled"]').waitFor({ timeout: 90_000 });
 });
 
+await step("scan the container again; the difference and the SBOM and report downloads", async () => {
+  await p.getByLabel("Node kind").selectOption("container");
+  await p.getByLabel("Find nodes").fill(container);
+  await p.getByRole("checkbox", { name: scanned }).check();
+  await p.getByRole("button", { name: "Scan 1 selected" }).click();
+  await p.getByRole("status").filter({ hasText: "1 scan started." }).waitFor();
+  const row = p.locator("table.scans tbody tr[data-scan]").first();
+  const second = (await row.getAttribute("data-scan")) ?? "";
+  check(second !== scanID, "the second scan is the first one");
+  const done = row.locator('[data-status="complete"], [data-status="error"], [data-status="cancelled"]');
+  await done.waitFor({ timeout: 180_000 });
+  check((await done.getAttribute("data-status")) === "complete", `the second scan ended ${await done.getAttribute("data-status")}`);
+  await row.getByRole("button", { name: /^Downloads and difference of the scan of / }).click();
+  const details = p.locator(`[data-details="${second}"]`);
+  await details.getByLabel("Compare with the scan of").waitFor();
+  await details.getByRole("button", { name: "Show the difference" }).click();
+  const diff = details.getByRole("region", { name: "Difference between the two scans" });
+  await diff.waitFor();
+  check((await diff.getAttribute("data-diff")) === `${scanID}..${second}`, `the difference compares ${await diff.getAttribute("data-diff")}`);
+  const summary = (await diff.locator("p").first().textContent()) ?? "";
+  const m = /^(\d+) new, (\d+) fixed, (\d+) unchanged\.$/.exec(summary);
+  check(m !== null && Number(m[3]) > 0, `the difference of two scans of an unchanged container reads "${summary}"`);
+  await shot("30-scan-diff");
+  const [sbom] = await Promise.all([p.waitForEvent("download"), details.getByRole("link", { name: /^SBOM of .* as cyclonedx-json$/ }).click()]);
+  const bom = JSON.parse(readFileSync(await sbom.path(), "utf8"));
+  check(bom.bomFormat === "CycloneDX" && (bom.components ?? []).length > 0, `the SBOM download is ${JSON.stringify(bom).slice(0, 80)}`);
+  const [spdx] = await Promise.all([p.waitForEvent("download"), details.getByRole("link", { name: /^SBOM of .* as spdx-json$/ }).click()]);
+  check(String(JSON.parse(readFileSync(await spdx.path(), "utf8")).spdxVersion).startsWith("SPDX-"), "the SPDX download has no spdxVersion");
+  const [sarif] = await Promise.all([p.waitForEvent("download"), details.getByRole("link", { name: /^Report of .* as sarif$/ }).click()]);
+  check(JSON.parse(readFileSync(await sarif.path(), "utf8")).version === "2.1.0", "the SARIF report is not SARIF 2.1.0");
+});
+
 await step("dashboard: counts, top findings, sensor health", async () => {
   await nav("Dashboard");
   await p.locator('.card[data-kind="host"] .big').waitFor();
   check(Number(await p.locator('.card[data-kind="host"] .big').textContent()) >= 1, "the dashboard counts no host");
   await p.locator("table.findings tbody[data-finding]").first().waitFor();
   await p.locator(`tr[data-sensor="${hostname}"]`).waitFor();
+  // The charts: findings by severity, and the findings after each scan (two complete container scans at least).
+  await p.locator('figure[data-chart="severity"] svg[role="img"]').waitFor();
+  const bars = await p.locator('figure[data-chart="severity"] table td').allTextContents();
+  check(bars.map(Number).reduce((a, b) => a + b, 0) > 0, `the severity chart counts ${bars.join(" ")}`);
+  check((await p.locator('figure[data-chart="over-time"] circle').count()) >= 2, "the findings-over-time chart has fewer than two points");
   await shot("21-dashboard");
 });
 

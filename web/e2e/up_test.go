@@ -25,7 +25,8 @@ import (
 
 // upReadme lists the screenshots of the up scenario -update copies to
 // docs/screenshots/.
-var upReadme = []string{"21-dashboard", "22-topology-hosts", "23-topology-table", "25-scans", "26-vulnerabilities", "27-explanation"}
+var upReadme = []string{"21-dashboard", "22-topology-hosts", "23-topology-table", "25-scans", "26-vulnerabilities", "27-explanation",
+	"28-attack-path", "29-decision", "30-scan-diff"}
 
 // TestUpInBrowser runs `riskmap up` (console and local sensor in one
 // process) on a fresh data directory holding the real feeds, with a

@@ -417,7 +417,15 @@ export default function TopologyPage() {
   const [params, setParams] = useSearchParams();
   const pathIds = useMemo(() => (params.get("path") ?? "").split(",").filter((x) => x !== ""), [params]);
   const viewParam = params.get("view");
-  const [view, setViewState] = useState<GraphView>(isView(viewParam) ? viewParam : pathIds.some((id) => id.startsWith("process-")) ? "processes" : "hosts");
+  const [view, setViewState] = useState<GraphView>(
+    isView(viewParam)
+      ? viewParam
+      : pathIds.some((id) => id.startsWith("process-"))
+        ? "processes"
+        : pathIds.some((id) => id.startsWith("container-"))
+          ? "containers"
+          : "hosts",
+  );
   const [mode, setMode] = useState<(typeof mapModes)[number]>("map");
   const [q, setQ] = useState(params.get("q") ?? "");
   const [graph, setGraph] = useState<Graph | null>(null);
@@ -515,7 +523,7 @@ export default function TopologyPage() {
       {path.length > 0 && (
         <div className="notice path-notice" role="note">
           <p>
-            Attack path highlighted in red:{" "}
+            {path.length === 1 ? "Highlighted in red: " : "Attack path highlighted in red: "}
             {path.map((h, i) => (
               <span key={h.id}>
                 {i > 0 && " → "}
