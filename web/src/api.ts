@@ -415,7 +415,16 @@ export const api = {
   revokeInvitation: (id: string) => request<void>("DELETE", `/invitations/${encodeURIComponent(id)}`),
   audit: async (cursor?: string) =>
     page(await request<Page<AuditEntry> | AuditEntry[]>("GET", `/audit${query({ limit: 50, cursor })}`)),
-  graph: (p: { view: GraphView; q?: string | undefined; maxNodes?: number | undefined; group?: string | undefined; host?: string | undefined }) =>
+  graph: (p: {
+    view: GraphView;
+    q?: string | undefined;
+    maxNodes?: number | undefined;
+    group?: string | undefined;
+    host?: string | undefined;
+    namespace?: string | undefined;
+    image?: string | undefined;
+    cluster?: string | undefined;
+  }) =>
     request<Graph>("GET", `/topology/graph${query(p)}`),
   nodes: (p: { kind?: string | undefined; q?: string | undefined; sort?: string | undefined; order?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) =>
     request<Page<NodeSummary> & { total: number }>("GET", `/topology/nodes${query(p)}`),

@@ -271,7 +271,11 @@ export function BigMap({
     paint();
     resize.observe(el);
     // Drawn: one node's position for the tests, then the mark.
-    const probe = nodes.filter((n) => onPath.has(n.id) && !pseudo.has(n.kind)).at(-1) ?? nodes.find((n) => !pseudo.has(n.kind) && n.count === 1) ?? nodes[0];
+    const probe =
+      nodes.filter((n) => onPath.has(n.id) && !pseudo.has(n.kind)).at(-1) ??
+      nodes.find((n) => !pseudo.has(n.kind) && n.count === 1) ??
+      nodes.find((n) => !pseudo.has(n.kind)) ??
+      nodes[0];
     if (probe !== undefined) {
       const { scale, tx, ty } = view.current;
       el.dataset.probeId = probe.id;

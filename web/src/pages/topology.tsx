@@ -434,6 +434,8 @@ export default function TopologyPage() {
   const [path, setPath] = useState<PathHop[]>([]);
   const [pathHost, setPathHost] = useState<string | undefined>(undefined);
   const [pathReady, setPathReady] = useState(pathIds.length === 0);
+  // Drill-down into an aggregate: the members of one group (its host, namespace, image or cluster).
+  const [members, setMembers] = useState<{ by: string; id: string; label: string } | null>(null);
 
   const setView = (v: GraphView) => {
     setViewState(v);
@@ -486,14 +488,15 @@ export default function TopologyPage() {
   const load = useCallback(async () => {
     if (!pathReady) return;
     try {
-      const g = await api.graph({ view, q: q.trim(), maxNodes: mapBudget, host: path.length > 0 ? pathHost : undefined });
+      const within = members === null ? {} : { [members.by]: members.id };
+      const g = await api.graph({ view, q: q.trim(), maxNodes: mapBudget, ...within, ...(path.length > 0 ? { host: pathHost } : {}) });
       // Redraw only when the answer's shape changed, so the map does not jump while the user looks at it.
       setGraph((cur) => (cur !== null && shape(cur) === shape(g) ? cur : g));
       setError(null);
     } catch (e) {
       setError(toApiError(e));
     }
-  }, [view, q, path, pathHost, pathReady]);
+  }, [view, q, path, pathHost, pathReady, members]);
 
   useEffect(() => {
     const t0 = window.setTimeout(() => void load(), q === "" ? 0 : 250);
@@ -520,6 +523,16 @@ export default function TopologyPage() {
         <Field label="Search nodes" type="search" value={q} onChange={setQ} />
       </div>
       <ErrorAlert error={error} />
+      {members !== null && (
+        <div className="notice path-notice" role="note">
+          <p data-members={members.id}>
+            Showing the {view} of {members.by} {members.label}.
+          </p>
+          <button type="button" onClick={() => (setMembers(null), setSelected(null))}>
+            Show everything
+          </button>
+        </div>
+      )}
       {path.length > 0 && (
         <div className="notice path-notice" role="note">
           <p>
@@ -570,7 +583,20 @@ export default function TopologyPage() {
                   <p>
                     A group of {selectedNode.count} {selectedNode.kind === "group" ? "nodes" : selectedNode.kind}.
                   </p>
-                  <button type="button" onClick={() => (setQ(selectedNode.label), setSelected(null))}>
+                  <button
+                    type="button"
+                    onClick={() => {
+                      const by = selectedNode.attrs?.groupBy ?? "";
+                      const key = selectedNode.group ?? "";
+                      // A group of one host (or namespace, image, cluster): drill into it; "other" and "no …" groups by search.
+                      if (["host", "namespace", "image", "cluster"].includes(by) && key !== "" && !key.startsWith("none:") && selectedNode.id !== "group-other") {
+                        setMembers({ by, id: key, label: selectedNode.label });
+                      } else {
+                        setQ(selectedNode.label);
+                      }
+                      setSelected(null);
+                    }}
+                  >
                     Show its members
                   </button>
                 </aside>
