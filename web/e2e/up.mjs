@@ -283,13 +283,18 @@ await step("scan the container again; the difference and the SBOM and report dow
   await p.getByRole("checkbox", { name: scanned }).check();
   await p.getByRole("button", { name: "Scan 1 selected" }).click();
   await p.getByRole("status").filter({ hasText: "1 scan started." }).waitFor();
-  const row = p.locator("table.scans tbody tr[data-scan]").first();
-  const second = (await row.getAttribute("data-scan")) ?? "";
-  check(second !== scanID, "the second scan is the first one");
+  // The history reloads: the newest row becomes the new container scan.
+  const second = await (
+    await p.waitForFunction((first) => {
+      const r = document.querySelector("table.scans tbody tr[data-scan]");
+      return r !== null && r.getAttribute("data-scan") !== first && r.textContent?.startsWith("container") ? r.getAttribute("data-scan") : null;
+    }, scanID)
+  ).jsonValue();
+  const row = p.locator(`table.scans tbody tr[data-scan="${second}"]`);
   const done = row.locator('[data-status="complete"], [data-status="error"], [data-status="cancelled"]');
   await done.waitFor({ timeout: 180_000 });
   check((await done.getAttribute("data-status")) === "complete", `the second scan ended ${await done.getAttribute("data-status")}`);
-  await row.getByRole("button", { name: /^Downloads and difference of the scan of / }).click();
+  await row.getByRole("button", { name: /^Details: downloads and difference of the scan of / }).click();
   const details = p.locator(`[data-details="${second}"]`);
   await details.getByLabel("Compare with the scan of").waitFor();
   await details.getByRole("button", { name: "Show the difference" }).click();

@@ -30,7 +30,7 @@ export function DecisionForm({ f, onDecided }: { f: NodeFinding; onDecided: (d: 
   });
   return (
     <form className="decision" onSubmit={onSubmit} aria-label={`Decision on ${f.finding.id} in ${f.finding.package.name}`}>
-      <h3>Decide</h3>
+      <p className="form-title">Decide</p>
       <ErrorAlert error={error} />
       <div className="filters">
         <SelectField label="Decision" value={status} options={statuses} onChange={setStatus} />

@@ -183,11 +183,11 @@ function ScanDetails({ scan }: { scan: Scan }) {
           </p>
           <div className="diff-cols">
             <div>
-              <h4>New</h4>
+              <h3>New</h3>
               <ul data-diff-new>{(diff.new ?? []).map((v) => <li key={v}>{v}</li>)}</ul>
             </div>
             <div>
-              <h4>Fixed</h4>
+              <h3>Fixed</h3>
               <ul data-diff-fixed>{(diff.fixed ?? []).map((v) => <li key={v}>{v}</li>)}</ul>
             </div>
           </div>
@@ -444,7 +444,7 @@ export default function ScansPage() {
                         aria-expanded={open === s.id}
                         aria-controls={`scan-details-${s.id}`}
                         onClick={() => setOpen(open === s.id ? null : s.id)}
-                        aria-label={`Downloads and difference of the scan of ${s.target.ref}`}
+                        aria-label={`Details: downloads and difference of the scan of ${s.target.ref}`}
                       >
                         Details
                       </button>
