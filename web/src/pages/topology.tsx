@@ -270,7 +270,11 @@ function NodeTable({ nodes, selected, onSelect }: { nodes: GraphNode[]; selected
   );
 }
 
-function DetailPanel({ id, onSelect }: { id: string; onSelect: (id: string) => void }) {
+/**
+ * The selected node's details. It opens at once with what the map knows
+ * (name, kind); the facts follow from the API (data-loaded is set then).
+ */
+function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | undefined; onSelect: (id: string) => void }) {
   const user = useUser();
   const [node, setNode] = useState<NodeDetail | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -303,13 +307,13 @@ function DetailPanel({ id, onSelect }: { id: string; onSelect: (id: string) => v
     }
   };
 
-  const heading = node?.label ?? "Node";
+  const heading = node?.label ?? known?.label ?? "Node";
   return (
-    <aside aria-labelledby="detail-h" data-detail={node?.label ?? ""}>
+    <aside aria-labelledby="detail-h" data-detail={node?.label ?? known?.label ?? ""} data-loaded={node !== null}>
       <h2 id="detail-h">{heading}</h2>
       <ErrorAlert error={error} />
       {node === null ? (
-        error === null && <p aria-busy="true">Loading…</p>
+        error === null && <p aria-busy="true">{known !== undefined ? `${known.kind}: loading its details…` : "Loading…"}</p>
       ) : (
         <>
           {scannableKinds.has(node.kind) && (
@@ -601,7 +605,7 @@ export default function TopologyPage() {
                   </button>
                 </aside>
               ) : (
-                <DetailPanel id={selected} onSelect={onSelect} />
+                <DetailPanel id={selected} known={selectedNode} onSelect={onSelect} />
               )}
             </div>
           )}
