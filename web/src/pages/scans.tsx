@@ -184,11 +184,11 @@ function ScanDetails({ scan }: { scan: Scan }) {
           <div className="diff-cols">
             <div>
               <h3>New</h3>
-              <ul data-diff-new>{(diff.new ?? []).map((v) => <li key={v}>{v}</li>)}</ul>
+              {(diff.new ?? []).length === 0 ? <p>None.</p> : <ul data-diff-new>{(diff.new ?? []).map((v) => <li key={v}>{v}</li>)}</ul>}
             </div>
             <div>
               <h3>Fixed</h3>
-              <ul data-diff-fixed>{(diff.fixed ?? []).map((v) => <li key={v}>{v}</li>)}</ul>
+              {(diff.fixed ?? []).length === 0 ? <p>None.</p> : <ul data-diff-fixed>{(diff.fixed ?? []).map((v) => <li key={v}>{v}</li>)}</ul>}
             </div>
           </div>
         </div>
