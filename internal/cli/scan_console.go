@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/match/remote"
+	"github.com/riskmap/riskmap/internal/vulndb"
+)
+
+// consoleClient is the client of `scan --console`: the API key from
+// --api-key or RISKMAP_API_KEY, TLS verified by --pin, --ca-cert or the
+// system roots.
+func consoleClient(o *scanOpts) (*remote.Client, error) {
+	key := o.apiKey
+	if key == "" {
+		key = os.Getenv("RISKMAP_API_KEY")
+	}
+	return remote.New(remote.Config{URL: o.consoleURL, APIKey: key, CACertFile: o.caCert, Pin: o.pin,
+		UserAgent: "riskmap-scan/" + Version})
+}
+
+// openLocalKB opens the knowledge base in dbDir. A file of another schema
+// version (written by an older riskmap) is rebuilt from the feeds stored
+// beside it, once, with a note on stderr.
+func openLocalKB(ctx context.Context, dbDir string, stderr io.Writer) (*vulndb.DB, error) {
+	kbPath := filepath.Join(dbDir, vulndb.FileName)
+	db, err := vulndb.Open(kbPath)
+	if errors.Is(err, vulndb.ErrSchema) {
+		fmt.Fprintf(stderr, "note: %v; rebuilding it from the feeds stored in %s\n", err, dbDir)
+		cfg := feeds.DefaultConfig(dbDir)
+		if rerr := feeds.New(cfg).Rebuild(ctx); rerr != nil {
+			return nil, fmt.Errorf("rebuild knowledge base %s: %w", kbPath, rerr)
+		}
+		db, err = vulndb.Open(kbPath)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		err = fmt.Errorf("no knowledge base in %s: run `riskmap feeds update`, or `riskmap feeds import PATH` offline", dbDir)
+	}
+	return db, err
+}
