@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -28,7 +29,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/feeds"
 	"github.com/riskmap/riskmap/internal/scans"
+	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/vulndb"
 	"github.com/riskmap/riskmap/internal/vulndb/kbtest"
 )
@@ -333,4 +336,47 @@ func selfSignedDER(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return der
+}
+
+// TestScanRebuildsOlderSchema: a knowledge base written by an older riskmap
+// (another schema version) is rebuilt from the feeds stored beside it, and
+// the scan goes on.
+func TestScanRebuildsOlderSchema(t *testing.T) {
+	shared := testenv.SharedFeeds(t)
+	src := filepath.Join(t.TempDir(), "osv", "crates.io")
+	os.MkdirAll(src, 0o755)
+	zip, err := os.ReadFile(filepath.Join(shared, "osv", "crates.io", "all.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "all.zip"), zip, 0o644)
+	dataDir := t.TempDir()
+	rep, err := feeds.New(feeds.DefaultConfig(dataDir)).Import(context.Background(), filepath.Dir(filepath.Dir(src)))
+	if err != nil || rep.Failed() != nil {
+		t.Fatalf("import: %v %v", err, rep.Failed())
+	}
+	kbPath := filepath.Join(dataDir, vulndb.FileName)
+	kb, err := os.ReadFile(kbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(kb[8:], vulndb.SchemaVersion-1)
+	os.WriteFile(kbPath, kb, 0o600)
+	if _, err := vulndb.Open(kbPath); !errors.Is(err, vulndb.ErrSchema) {
+		t.Fatalf("older file opened: %v", err)
+	}
+	inv := filepath.Join(t.TempDir(), "inv.json")
+	os.WriteFile(inv, []byte(`{"schemaVersion":"1.0.0","target":{"kind":"dir","ref":"x"},"packages":[{"name":"smallvec","version":"1.6.0","ecosystem":"crates.io"}]}`), 0o644)
+	out, stderr, code := run(t, "scan", "--db", dataDir, "--format", "json", "inventory:"+inv)
+	if code != 0 || !strings.Contains(stderr, "rebuilding it from the feeds") {
+		t.Fatalf("exit %d, stderr %s", code, stderr)
+	}
+	var doc struct{ Findings []struct{ ID string } }
+	json.Unmarshal([]byte(out), &doc)
+	if len(doc.Findings) == 0 {
+		t.Errorf("no findings for smallvec 1.6.0 (RUSTSEC-2021-0003) after the rebuild")
+	}
+	if _, err := vulndb.Open(kbPath); err != nil {
+		t.Errorf("rebuilt file: %v", err)
+	}
 }
