@@ -65,6 +65,7 @@ func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
 }
 
 func runScan(ctx context.Context, args []string, stdio IO) error {
+	scanGC()
 	fl, o := scanFlags(stdio.Stderr)
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
