@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -92,9 +93,10 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 		}
 	}
 	var (
-		db  *vulndb.DB
-		rc  *remote.Client
-		err error
+		db     *vulndb.DB
+		rc     *remote.Client
+		err    error
+		kbDone chan error
 	)
 	if o.consoleURL != "" {
 		if rc, err = consoleClient(o); err != nil {
@@ -104,12 +106,28 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 		if o.apiKey != "" || o.caCert != "" || o.pin != "" {
 			return &ExitError{Code: 2, Err: errors.New("scan: --api-key, --ca-cert and --pin need --console")}
 		}
-		if db, err = openLocalKB(ctx, *dbDir, stdio.Stderr); err != nil {
+		if _, err := os.Stat(filepath.Join(*dbDir, vulndb.FileName)); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				err = fmt.Errorf("no knowledge base in %s: run `riskmap feeds update`, or `riskmap feeds import PATH` offline", *dbDir)
+			}
 			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+		}
+		// The knowledge base is mapped and verified (a checksum over the
+		// whole file) while the inventory is built.
+		kbDone = make(chan error, 1)
+		go func() {
+			var err error
+			db, err = openLocalKB(ctx, *dbDir, stdio.Stderr)
+			kbDone <- err
+		}()
+	}
+	inv, err := loadTarget(ctx, fl.Arg(0), o, stdio.Stderr)
+	if kbDone != nil {
+		if kerr := <-kbDone; kerr != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", kerr)}
 		}
 		defer db.Close()
 	}
-	inv, err := loadTarget(ctx, fl.Arg(0), o, stdio.Stderr)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", fl.Arg(0), err)}
 	}
