@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 
 	"github.com/riskmap/riskmap/internal/feeds"
@@ -30,16 +29,9 @@ func consoleClient(o *scanOpts) (*remote.Client, error) {
 // version (written by an older riskmap) is rebuilt from the feeds stored
 // beside it, once, with a note on stderr.
 func openLocalKB(ctx context.Context, dbDir string, stderr io.Writer) (*vulndb.DB, error) {
-	kbPath := filepath.Join(dbDir, vulndb.FileName)
-	db, err := vulndb.Open(kbPath)
-	if errors.Is(err, vulndb.ErrSchema) {
-		fmt.Fprintf(stderr, "note: %v; rebuilding it from the feeds stored in %s\n", err, dbDir)
-		cfg := feeds.DefaultConfig(dbDir)
-		if rerr := feeds.New(cfg).Rebuild(ctx); rerr != nil {
-			return nil, fmt.Errorf("rebuild knowledge base %s: %w", kbPath, rerr)
-		}
-		db, err = vulndb.Open(kbPath)
-	}
+	db, err := feeds.New(feeds.DefaultConfig(dbDir)).OpenKB(ctx, func(reason error) {
+		fmt.Fprintf(stderr, "note: %v; rebuilding it from the feeds stored in %s\n", reason, dbDir)
+	})
 	if errors.Is(err, os.ErrNotExist) {
 		err = fmt.Errorf("no knowledge base in %s: run `riskmap feeds update`, or `riskmap feeds import PATH` offline", dbDir)
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -38,6 +40,21 @@ type DB struct {
 
 // ErrSchema is returned for a file of another schema version.
 var ErrSchema = errors.New("knowledge base schema version mismatch")
+
+// FileSchema reads the schema version in a knowledge base file's header
+// without opening the rest.
+func FileSchema(path string) (uint32, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var hdr [12]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil || [8]byte(hdr[:8]) != magic {
+		return 0, fmt.Errorf("knowledge base %s: not a riskmap knowledge base", path)
+	}
+	return binary.LittleEndian.Uint32(hdr[8:]), nil
+}
 
 // Open maps and verifies a knowledge base file. Call Close when done (a
 // one-shot CLI may leave it to process exit).
