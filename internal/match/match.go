@@ -120,8 +120,10 @@ func purlQualifier(purl, key string) string {
 
 // Match looks every package up and returns the findings, sorted by risk.
 func (m *Matcher) Match(ctx context.Context, inv *inventory.Inventory, opts Options) (*Result, error) {
-	res := &Result{Findings: []Finding{}}
+	res := &Result{}
 	var memo map[memoKey]memoResult
+	var found [][]Finding // per package, concatenated once at the end
+	total := 0
 	for i := range inv.Packages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -165,20 +167,27 @@ func (m *Matcher) Match(ctx context.Context, inv *inventory.Inventory, opts Opti
 				memo = map[memoKey]memoResult{}
 			}
 			memo[mk] = mr
-			if mr.skip == nil {
-				res.Findings = append(res.Findings, fs...)
+			if mr.skip == nil && len(fs) > 0 {
+				found = append(found, fs)
+				total += len(fs)
 			}
-		} else if mr.skip == nil {
-			for _, f := range mr.findings {
-				f.Package = ref
-				res.Findings = append(res.Findings, f)
+		} else if mr.skip == nil && len(mr.findings) > 0 {
+			fs := slices.Clone(mr.findings)
+			for i := range fs {
+				fs[i].Package = ref
 			}
+			found = append(found, fs)
+			total += len(fs)
 		}
 		if mr.skip != nil {
 			res.Skipped = append(res.Skipped, Skipped{ref, mr.skip.reason, mr.skip.detail})
 		}
 	}
-	SortFindings(res.Findings)
+	all := make([]Finding, 0, total)
+	for _, fs := range found {
+		all = append(all, fs...)
+	}
+	res.Findings = sortedFindings(all)
 	return res, nil
 }
 
@@ -186,7 +195,10 @@ func (m *Matcher) Match(ctx context.Context, inv *inventory.Inventory, opts Opti
 // and purl (a total order, so an unstable sort is deterministic). It sorts
 // indices and permutes once: findings are large, and swapping them costs
 // more than the comparisons.
-func SortFindings(fs []Finding) {
+func SortFindings(fs []Finding) { copy(fs, sortedFindings(fs)) }
+
+// sortedFindings returns fs in SortFindings' order, in a new slice.
+func sortedFindings(fs []Finding) []Finding {
 	idx := make([]int32, len(fs))
 	for i := range idx {
 		idx[i] = int32(i)
@@ -220,7 +232,7 @@ func SortFindings(fs []Finding) {
 	for i, j := range idx {
 		sorted[i] = fs[j]
 	}
-	copy(fs, sorted)
+	return sorted
 }
 
 type memoKey struct{ eco, name, version string }

@@ -34,8 +34,8 @@ type DB struct {
 	// Decoded records and CVE enrichment are cached: a console keeps one
 	// DB open and matches many inventories against it.
 	vulnCache []atomic.Pointer[Vuln]
-	cveOnce   sync.Once
-	cveCache  []atomic.Pointer[CVEInfo] // by CVE table row, allocated on first use
+	infoOnce  sync.Once
+	infoCache []atomic.Pointer[CVEInfo] // KEV/CVSS details by info row, allocated on first use
 }
 
 // ErrSchema is returned for a file of another schema version.
@@ -243,13 +243,7 @@ func (db *DB) CVE(id string) (CVEInfo, bool) {
 	if !ok {
 		return CVEInfo{}, false
 	}
-	db.cveOnce.Do(func() { db.cveCache = make([]atomic.Pointer[CVEInfo], db.nCVEs) })
-	if c := db.cveCache[i].Load(); c != nil {
-		return *c, true
-	}
-	info := db.cveAt(i)
-	db.cveCache[i].Store(&info)
-	return info, true
+	return db.cveAt(i), true
 }
 
 // cveRow finds a CVE's row in the table.
@@ -280,20 +274,29 @@ func (db *DB) cveRow(id string) (int, bool) {
 	return lo, true
 }
 
+// cveAt decodes a CVE table row: EPSS from the fixed-width row, KEV and
+// CVSS details from the info blob, decoded once per DB and shared.
 func (db *DB) cveAt(i int) CVEInfo {
 	r := db.sec[secCVETable][4+cveRowSize*i:]
 	var info CVEInfo
+	if ix := int32(binary.LittleEndian.Uint32(r[16:])); ix >= 0 && int(ix) < db.nInfo {
+		db.infoOnce.Do(func() { db.infoCache = make([]atomic.Pointer[CVEInfo], db.nInfo) })
+		if c := db.infoCache[ix].Load(); c != nil {
+			info = *c
+		} else {
+			ii := db.sec[secCVEInfoIndex]
+			a, b := binary.LittleEndian.Uint32(ii[4*ix:]), binary.LittleEndian.Uint32(ii[4*ix+4:])
+			if a <= b && int(b) <= len(db.sec[secCVEInfoBlob]) {
+				_ = decodeCVEInfo(db.sec[secCVEInfoBlob][a:b], &info)
+			}
+			c := info
+			db.infoCache[ix].Store(&c)
+		}
+	}
 	if e := math.Float32frombits(binary.LittleEndian.Uint32(r[8:])); e >= 0 {
 		info.HasEPSS = true
 		info.EPSS = round5(e)
 		info.Percentile = round5(math.Float32frombits(binary.LittleEndian.Uint32(r[12:])))
-	}
-	if ix := int32(binary.LittleEndian.Uint32(r[16:])); ix >= 0 && int(ix) < db.nInfo {
-		ii := db.sec[secCVEInfoIndex]
-		a, b := binary.LittleEndian.Uint32(ii[4*ix:]), binary.LittleEndian.Uint32(ii[4*ix+4:])
-		if a <= b && int(b) <= len(db.sec[secCVEInfoBlob]) {
-			_ = decodeCVEInfo(db.sec[secCVEInfoBlob][a:b], &info)
-		}
 	}
 	return info
 }
