@@ -102,6 +102,9 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 		if rc, err = consoleClient(o); err != nil {
 			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 		}
+		if err = rc.Check(ctx); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+		}
 	} else {
 		if o.apiKey != "" || o.caCert != "" || o.pin != "" {
 			return &ExitError{Code: 2, Err: errors.New("scan: --api-key, --ca-cert and --pin need --console")}

@@ -288,6 +288,7 @@ func TestScanOnConsole(t *testing.T) {
 				url, args = args[len(args)-1], args[:len(args)-2]
 			}
 			code, msg := runErr(append(append([]string{"scan", "--quiet", "--console", url}, args...), "--format", "json", invTarget)...)
+			t.Log(msg)
 			if code != 2 || !strings.Contains(msg, tc.want) {
 				t.Errorf("exit %d, error %q; want exit 2 and %q", code, msg, tc.want)
 			}

@@ -158,6 +158,51 @@ func (e *StatusError) Error() string {
 	return s
 }
 
+// Check verifies the connection and the API key (GET /api/v1/me) before a
+// long inventory is built, so a wrong pin, CA or key fails fast.
+func (c *Client) Check(ctx context.Context) error {
+	u := *c.base
+	u.Path += "/api/v1/me"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return fmt.Errorf("reach console: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach console %s: %w", c.base.Redacted(), c.hint(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("reach console %s: %w", c.base.Redacted(), statusError(resp))
+	}
+	return nil
+}
+
+// hint explains a certificate the client could not verify.
+func (c *Client) hint(err error) error {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var host x509.HostnameError
+	if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host) {
+		return fmt.Errorf("%w (a console with its own self-signed certificate needs --pin sha256:FINGERPRINT as `riskmap console` prints it, or --ca-cert FILE)", err)
+	}
+	return err
+}
+
+func statusError(resp *http.Response) *StatusError {
+	var p struct {
+		Detail string `json:"detail"`
+		Title  string `json:"title"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &p) != nil || p.Detail == "" {
+		p.Detail = p.Title
+	}
+	return &StatusError{Code: resp.StatusCode, Detail: p.Detail}
+}
+
 // Match sends the inventory (gzip JSON) and returns the console's result.
 func (c *Client) Match(ctx context.Context, inv *inventory.Inventory, opts match.Options) (*Response, error) {
 	var body bytes.Buffer
@@ -185,20 +230,12 @@ func (c *Client) Match(ctx context.Context, inv *inventory.Inventory, opts match
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("match on console %s: %w", c.base.Redacted(), err)
+		return nil, fmt.Errorf("match on console %s: %w", c.base.Redacted(), c.hint(err))
 	}
 	defer resp.Body.Close()
 	lr := &io.LimitedReader{R: resp.Body, N: c.cfg.MaxResponseBytes + 1}
 	if resp.StatusCode != http.StatusOK {
-		var p struct {
-			Detail string `json:"detail"`
-			Title  string `json:"title"`
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if json.Unmarshal(b, &p) != nil || p.Detail == "" {
-			p.Detail = p.Title
-		}
-		return nil, fmt.Errorf("match on console %s: %w", c.base.Redacted(), &StatusError{Code: resp.StatusCode, Detail: p.Detail})
+		return nil, fmt.Errorf("match on console %s: %w", c.base.Redacted(), statusError(resp))
 	}
 	var out Response
 	dec := json.NewDecoder(lr)
