@@ -43,19 +43,20 @@ type remoteConsole struct {
 	certPEM       string
 }
 
-func startMatchConsole(t *testing.T) *remoteConsole {
+func startMatchConsole(t *testing.T, withKB bool) *remoteConsole {
 	t.Helper()
-	kbDir := kbtest.SharedDataDir(t)
 	dataDir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dataDir, "feeds"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	kb, err := os.ReadFile(filepath.Join(kbDir, vulndb.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dataDir, "feeds", vulndb.FileName), kb, 0o600); err != nil {
-		t.Fatal(err)
+	if withKB {
+		kb, err := os.ReadFile(filepath.Join(kbtest.SharedDataDir(t), vulndb.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dataDir, "feeds", vulndb.FileName), kb, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg, _, err := config.LoadConsole("console", []string{"--listen", "127.0.0.1:0", "--data-dir", dataDir,
 		"--argon2-memory", "64", "--argon2-iterations", "1", "--feed-interval", "0"}, func(string) string { return "" }, io.Discard)
@@ -143,7 +144,7 @@ func withoutTimes(t *testing.T, out string) map[string]any {
 // console's knowledge base (the same data): the reports must be identical,
 // in every format that carries findings, with --only-fixed and --fail-on.
 func TestScanOnConsole(t *testing.T) {
-	rc := startMatchConsole(t)
+	rc := startMatchConsole(t, true)
 	db, invTarget := scanEnv(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("django==3.2.0\nurllib3==1.26.4\njinja2==2.10\n"), 0o644)
@@ -379,5 +380,16 @@ func TestScanRebuildsOlderSchema(t *testing.T) {
 	}
 	if _, err := vulndb.Open(kbPath); err != nil {
 		t.Errorf("rebuilt file: %v", err)
+	}
+}
+
+// TestScanOnConsoleWithoutKB: a console that has no knowledge base yet
+// answers 503 and the scan exits 2 saying so.
+func TestScanOnConsoleWithoutKB(t *testing.T) {
+	rc := startMatchConsole(t, false)
+	_, invTarget := scanEnv(t)
+	code, msg := runErr("scan", "--quiet", "--console", rc.url, "--api-key", rc.key, "--pin", rc.pin, invTarget)
+	if code != 2 || !strings.Contains(msg, "503") || !strings.Contains(msg, "no knowledge base") {
+		t.Errorf("exit %d: %s", code, msg)
 	}
 }
