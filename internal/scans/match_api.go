@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -34,14 +35,19 @@ const (
 // Nothing is stored.
 func (s *Service) matchRoutes(api huma.API, r chi.Router) {
 	lim := auth.NewLimiter(MatchRateLimit, MatchRateWindow, s.now)
+	// At most two matches per CPU run at once; others wait for a slot.
+	slots := make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 	console.RawRoute(api, r, huma.Operation{OperationID: "match-inventory", Method: http.MethodPost, Path: remote.Path,
 		Summary: "Match an inventory (riskmap inventory JSON, plain or Content-Encoding: gzip; at most 64 MiB as sent, 512 MiB decompressed) " +
 			"against the console's knowledge base; ?onlyFixed=true, ?runningKernel=RELEASE. Nothing is stored.", Tags: []string{"scans"}},
 		map[string]*huma.Response{"200": {Description: "The match result and the knowledge base header", Content: map[string]*huma.MediaType{"application/json": {}}}},
-		func(w http.ResponseWriter, r *http.Request) { s.rawMatch(w, r, lim) })
+		func(w http.ResponseWriter, r *http.Request) { s.rawMatch(w, r, lim, slots) })
 }
 
-func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Limiter) {
+// matchSlotWait bounds how long a request waits for a matching slot.
+const matchSlotWait = 30 * time.Second
+
+func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Limiter, slots chan struct{}) {
 	ctx := r.Context()
 	who, _ := caller(ctx)
 	if who == "" {
@@ -75,6 +81,18 @@ func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Lim
 		default:
 			console.WriteProblem(w, http.StatusBadRequest, err.Error())
 		}
+		return
+	}
+	wait := time.NewTimer(matchSlotWait)
+	defer wait.Stop()
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	case <-wait.C:
+		w.Header().Set("Retry-After", "5")
+		console.WriteProblem(w, http.StatusServiceUnavailable, "the console is busy matching other inventories; retry later")
+		return
+	case <-ctx.Done():
 		return
 	}
 	res, err := match.New(db).Match(ctx, inv, opts)
