@@ -19,6 +19,7 @@ import (
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/match/remote"
+	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
 // Matching requests per caller (user, else client address) per minute on
@@ -63,7 +64,10 @@ func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Lim
 		console.WriteProblem(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var db = s.KB.DB()
+	var db *vulndb.DB
+	if s.KB != nil {
+		db = s.KB.DB()
+	}
 	if db == nil {
 		console.WriteProblem(w, http.StatusServiceUnavailable, "the console has no knowledge base yet: update the feeds (POST /api/v1/feeds/update) or upload them (POST /api/v1/feeds/import)")
 		return
@@ -101,7 +105,7 @@ func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Lim
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	var out = json.NewEncoder(w)
+	out := json.NewEncoder(w)
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Header().Add("Vary", "Accept-Encoding")
