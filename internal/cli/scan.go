@@ -15,6 +15,7 @@ import (
 	"github.com/riskmap/riskmap/internal/feeds"
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/match/remote"
 	"github.com/riskmap/riskmap/internal/match/report"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
@@ -29,7 +30,10 @@ TARGET is one of:
 %s  inventory:FILE         a riskmap inventory JSON (riskmap sbom --format json)
 A bare path or image reference is recognised without the prefix.
 
-Findings come from the local knowledge base (riskmap feeds update/import).
+Findings come from the local knowledge base (riskmap feeds update/import),
+or with --console URL from a console's: the inventory is still built here and
+only it is sent (API key from --api-key or RISKMAP_API_KEY; the console's
+certificate verified by --pin, --ca-cert or the system roots).
 Exit status: 0 clean, 1 --fail-on reached, 2 error.
 
 Flags:
@@ -38,6 +42,7 @@ Flags:
 type scanOpts struct {
 	format, output, failOn, ignoreFile, dbDir, dockerHost string
 	onlyFixed, quiet                                      bool
+	consoleURL, apiKey, caCert, pin                       string
 }
 
 func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
@@ -52,11 +57,16 @@ func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
 	fl.StringVar(&o.dockerHost, "docker-host", "", "Docker engine endpoint for docker: and container: targets (default: DOCKER_HOST or /var/run/docker.sock)")
 	fl.BoolVar(&o.quiet, "quiet", false, "no progress display and no per-file warnings on stderr")
 	fl.StringVar(&o.dbDir, "db", feeds.DefaultDataDir(), "data directory of the knowledge base (env RISKMAP_DATA_DIR)")
+	fl.StringVar(&o.consoleURL, "console", "", "match against this console's knowledge base (https://HOST:PORT) instead of the local one")
+	fl.StringVar(&o.apiKey, "api-key", "", "API key for --console (default: env RISKMAP_API_KEY)")
+	fl.StringVar(&o.caCert, "ca-cert", "", "PEM file of the CA that signed the console's certificate (--console)")
+	fl.StringVar(&o.pin, "pin", "", "accept exactly the console certificate with this fingerprint, `sha256:HEX` as `riskmap console` prints it (--console)")
 	fl.Usage = func() { fmt.Fprintf(stderr, scanUsage, targetHelp()); fl.PrintDefaults() }
 	return fl, o
 }
 
 func runScan(ctx context.Context, args []string, stdio IO) error {
+	scanGC()
 	fl, o := scanFlags(stdio.Stderr)
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -82,20 +92,61 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 		}
 	}
-	kbPath := filepath.Join(*dbDir, vulndb.FileName)
-	db, err := vulndb.Open(kbPath)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("no knowledge base in %s: run `riskmap feeds update`, or `riskmap feeds import PATH` offline", *dbDir)
+	var (
+		db     *vulndb.DB
+		rc     *remote.Client
+		err    error
+		kbDone chan error
+	)
+	if o.consoleURL != "" {
+		if rc, err = consoleClient(o); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 		}
-		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+		if err = rc.Check(ctx); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+		}
+	} else {
+		if o.apiKey != "" || o.caCert != "" || o.pin != "" {
+			return &ExitError{Code: 2, Err: errors.New("scan: --api-key, --ca-cert and --pin need --console")}
+		}
+		if _, err := os.Stat(filepath.Join(*dbDir, vulndb.FileName)); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				err = fmt.Errorf("no knowledge base in %s: run `riskmap feeds update`, or `riskmap feeds import PATH` offline", *dbDir)
+			}
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+		}
+		// The knowledge base is mapped and verified (a checksum over the
+		// whole file) while the inventory is built.
+		kbDone = make(chan error, 1)
+		go func() {
+			var err error
+			db, err = openLocalKB(ctx, *dbDir, stdio.Stderr)
+			kbDone <- err
+		}()
 	}
-	defer db.Close()
 	inv, err := loadTarget(ctx, fl.Arg(0), o, stdio.Stderr)
+	if kbDone != nil {
+		if kerr := <-kbDone; kerr != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", kerr)}
+		}
+		defer db.Close()
+	}
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", fl.Arg(0), err)}
 	}
-	res, err := match.New(db).Match(ctx, inv, match.Options{OnlyFixed: *onlyFixed})
+	mopts := match.Options{OnlyFixed: *onlyFixed}
+	var (
+		res  *match.Result
+		meta vulndb.Meta
+	)
+	if rc != nil {
+		var ans *remote.Response
+		if ans, err = rc.Match(ctx, inv, mopts); err == nil {
+			res, meta = ans.Result, ans.DB
+		}
+	} else if res, err = match.New(db).Match(ctx, inv, mopts); err == nil {
+		meta = db.Meta()
+	}
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", fl.Arg(0), err)}
 	}
@@ -105,7 +156,6 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 		fmt.Fprintf(stdio.Stderr, "warning: ignore rule for %s (%s) expired on %s; the finding is reported again\n", r.ID, r.Source, r.Expires.Add(-24*time.Hour).Format("2006-01-02"))
 	}
 	res.Findings = kept
-	meta := db.Meta()
 	if age := now.Sub(meta.BuiltAt); age > 7*24*time.Hour {
 		fmt.Fprintf(stdio.Stderr, "warning: the knowledge base was built %d days ago; run `riskmap feeds update`\n", int(age.Hours()/24))
 	}

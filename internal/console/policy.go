@@ -138,6 +138,9 @@ func Policy() []Rule {
 		{Method: http.MethodPost, Pattern: "/api/v1/findings/decisions", Access: Standard},
 		{Method: http.MethodDelete, Pattern: "/api/v1/findings/decisions/{id}", Access: Standard},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/decisions/openvex", Access: ReadOnly},
+		// `riskmap scan --console`: match an inventory against the console's
+		// knowledge base; nothing is stored (internal/match/remote).
+		{Method: http.MethodPost, Pattern: "/api/v1/match", Access: ReadOnly, MaxBodyBytes: 64 << 20},
 		{Method: http.MethodPost, Pattern: "/api/v1/feeds/update", Access: Admin},
 		{Method: http.MethodPost, Pattern: "/api/v1/feeds/import", Access: Admin, MaxBodyBytes: 2 << 30},
 		{Method: http.MethodGet, Pattern: "/api/v1/diagnosis", Access: Admin},

@@ -89,6 +89,23 @@ func encodeCVSSCSV(byCVE map[string][]cvss.Metric) []byte {
 	return buf.Bytes()
 }
 
+// OpenKB opens the knowledge base. A file of another schema version (written
+// by an older or newer riskmap) is rebuilt from the stored feeds first;
+// rebuilt is then called with the reason, before the rebuild starts.
+func (m *Manager) OpenKB(ctx context.Context, rebuilt func(reason error)) (*vulndb.DB, error) {
+	db, err := vulndb.Open(m.KBPath())
+	if !errors.Is(err, vulndb.ErrSchema) {
+		return db, err
+	}
+	if rebuilt != nil {
+		rebuilt(err)
+	}
+	if rerr := m.Rebuild(ctx); rerr != nil {
+		return nil, fmt.Errorf("rebuild knowledge base %s (%v): %w", m.KBPath(), err, rerr)
+	}
+	return vulndb.Open(m.KBPath())
+}
+
 // Rebuild compiles the stored feeds into the knowledge base.
 func (m *Manager) Rebuild(ctx context.Context) error {
 	m.mu.Lock()

@@ -358,7 +358,7 @@ func (r *Report) Failed() error {
 }
 
 // Update fetches every item that changed, then rebuilds the knowledge base
-// when anything changed or it is missing. Failed items keep their previous
+// when anything changed, it is missing or it has another schema version. Failed items keep their previous
 // data and are reported; the error return is for failures that stop
 // everything (state unreadable, rebuild failed).
 func (m *Manager) Update(ctx context.Context) (*Report, error) {
@@ -394,7 +394,7 @@ func (m *Manager) Update(ctx context.Context) (*Report, error) {
 			return rep, err
 		}
 	}
-	if _, err := os.Stat(m.KBPath()); changed || err != nil {
+	if v, err := vulndb.FileSchema(m.KBPath()); changed || err != nil || v != vulndb.SchemaVersion {
 		if err := m.compile(ctx, st); err != nil {
 			return rep, err
 		}

@@ -8,12 +8,14 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -168,6 +170,37 @@ func TestUpdateFromLoopback(t *testing.T) {
 		if !now.ModTime().Equal(kbInfo.ModTime()) {
 			t.Error("knowledge base rewritten although nothing changed")
 		}
+	})
+
+	t.Run("older_schema_rebuilt_although_unchanged", func(t *testing.T) {
+		kb, err := os.ReadFile(m.KBPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := slices.Clone(kb)
+		binary.LittleEndian.PutUint32(old[8:], vulndb.SchemaVersion-1)
+		if err := os.WriteFile(m.KBPath(), old, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var reason error
+		db, err := m.OpenKB(ctx, func(r error) { reason = r })
+		if err != nil || !errors.Is(reason, vulndb.ErrSchema) {
+			t.Fatalf("OpenKB of an older schema: %v (reason %v)", err, reason)
+		}
+		db.Close()
+		// The same through an update where no feed changed.
+		os.WriteFile(m.KBPath(), old, 0o600)
+		rep, err := m.Update(ctx)
+		if err != nil || !rep.Rebuilt {
+			t.Fatalf("update over an older schema: rebuilt=%v err=%v", rep != nil && rep.Rebuilt, err)
+		}
+		if v, err := vulndb.FileSchema(m.KBPath()); err != nil || v != vulndb.SchemaVersion {
+			t.Errorf("schema after update: %d %v", v, err)
+		}
+		if got := kbRecords(t, m); !cmp.Equal(got, before) {
+			t.Errorf("records after the rebuild %v, before %v", got, before)
+		}
+		kbInfo, _ = os.Stat(m.KBPath())
 	})
 
 	t.Run("corrupt_zip_keeps_old_data", func(t *testing.T) {

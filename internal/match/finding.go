@@ -1,9 +1,8 @@
 package match
 
 import (
-	"fmt"
 	"math"
-	"strings"
+	"strconv"
 )
 
 // Severity levels, lowest first.
@@ -145,33 +144,41 @@ var severityScore = map[string]float64{
 // The console multiplies in exposure (reachable, loaded by a listening
 // process) on top.
 func RiskOf(f *Finding) Risk {
-	sev, sevWhy := 0.0, ""
+	// Built with strconv: one explanation per finding, thousands per scan.
+	b := make([]byte, 0, 96)
+	var sev float64
 	if f.CVSS != nil && f.CVSS.BaseScore > 0 {
 		sev = f.CVSS.BaseScore
-		sevWhy = fmt.Sprintf("CVSS %.1f", sev)
+		b = strconv.AppendFloat(append(b, "CVSS "...), sev, 'f', 1, 64)
 	} else {
 		sev = severityScore[f.Severity]
 		if sev == 0 {
 			sev = severityScore[SeverityUnknown]
 		}
-		sevWhy = fmt.Sprintf("severity %s (%.1f)", f.Severity, sev)
+		b = append(append(append(b, "severity "...), f.Severity...), " ("...)
+		b = append(strconv.AppendFloat(b, sev, 'f', 1, 64), ')')
 	}
 	var exp float64
-	var expWhy string
+	b = append(b, " × exploit "...)
 	switch {
 	case f.KEV != nil:
 		exp = 1.0
-		expWhy = "in CISA KEV since " + f.KEV.DateAdded
+		b = append(b, "1.00 (in CISA KEV since"...)
+		if f.KEV.DateAdded != "" {
+			b = append(append(b, ' '), f.KEV.DateAdded...)
+		}
 		if f.KEV.Ransomware {
-			expWhy += ", known ransomware use"
+			b = append(b, ", known ransomware use"...)
 		}
 	case f.EPSS != nil:
 		exp = 0.2 + 0.7*f.EPSS.Percentile
-		expWhy = fmt.Sprintf("EPSS %.4f, percentile %.0f", f.EPSS.Score, 100*f.EPSS.Percentile)
+		b = strconv.AppendFloat(b, exp, 'f', 2, 64)
+		b = strconv.AppendFloat(append(b, " (EPSS "...), f.EPSS.Score, 'f', 4, 64)
+		b = strconv.AppendFloat(append(b, ", percentile "...), 100*f.EPSS.Percentile, 'f', 0, 64)
 	default:
 		exp = 0.35
-		expWhy = "no exploit evidence"
+		b = append(b, "0.35 (no exploit evidence"...)
 	}
-	score := math.Round(sev * exp * 10)
-	return Risk{Score: score, Explanation: fmt.Sprintf("%s × exploit %.2f (%s)", sevWhy, exp, strings.TrimSpace(expWhy))}
+	b = append(b, ')')
+	return Risk{Score: math.Round(sev * exp * 10), Explanation: string(b)}
 }

@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/google/osv-scalibr/semantic"
@@ -121,7 +120,10 @@ func purlQualifier(purl, key string) string {
 
 // Match looks every package up and returns the findings, sorted by risk.
 func (m *Matcher) Match(ctx context.Context, inv *inventory.Inventory, opts Options) (*Result, error) {
-	res := &Result{Findings: []Finding{}}
+	res := &Result{}
+	var memo map[memoKey]memoResult
+	var found [][]Finding // per package, concatenated once at the end
+	total := 0
 	for i := range inv.Packages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -146,30 +148,62 @@ func (m *Matcher) Match(ctx context.Context, inv *inventory.Inventory, opts Opti
 			continue
 		}
 		res.Packages++
-		fs, err := m.matchPackage(p, ref, name, version, opts)
-		if err != nil {
-			var skip *skipError
-			if ok := asSkip(err, &skip); ok {
-				res.Skipped = append(res.Skipped, Skipped{ref, skip.reason, skip.detail})
-				continue
+		// Packages looked up the same way (Debian binaries of one source
+		// package, the same module in several binaries) share one match:
+		// later ones copy its findings with their own package.
+		mk := memoKey{p.Ecosystem, name, version}
+		mr, seen := memo[mk]
+		if !seen {
+			fs, err := m.matchPackage(p, ref, name, version, opts)
+			if err != nil {
+				var skip *skipError
+				if !asSkip(err, &skip) {
+					return nil, err
+				}
+				mr.skip = skip
 			}
-			return nil, err
+			mr.findings = fs
+			if memo == nil {
+				memo = map[memoKey]memoResult{}
+			}
+			memo[mk] = mr
+			if mr.skip == nil && len(fs) > 0 {
+				found = append(found, fs)
+				total += len(fs)
+			}
+		} else if mr.skip == nil && len(mr.findings) > 0 {
+			fs := slices.Clone(mr.findings)
+			for i := range fs {
+				fs[i].Package = ref
+			}
+			found = append(found, fs)
+			total += len(fs)
 		}
-		res.Findings = append(res.Findings, fs...)
+		if mr.skip != nil {
+			res.Skipped = append(res.Skipped, Skipped{ref, mr.skip.reason, mr.skip.detail})
+		}
 	}
-	SortFindings(res.Findings)
+	all := make([]Finding, 0, total)
+	for _, fs := range found {
+		all = append(all, fs...)
+	}
+	res.Findings = sortedFindings(all)
 	return res, nil
 }
 
-// SortFindings orders by risk, then ID and package. It sorts indices and
-// permutes once: findings are large, and swapping them costs more than the
-// comparisons.
-func SortFindings(fs []Finding) {
+// SortFindings orders by risk, then ID, package name, version, ecosystem
+// and purl (a total order, so an unstable sort is deterministic). It sorts
+// indices and permutes once: findings are large, and swapping them costs
+// more than the comparisons.
+func SortFindings(fs []Finding) { copy(fs, sortedFindings(fs)) }
+
+// sortedFindings returns fs in SortFindings' order, in a new slice.
+func sortedFindings(fs []Finding) []Finding {
 	idx := make([]int32, len(fs))
 	for i := range idx {
 		idx[i] = int32(i)
 	}
-	slices.SortStableFunc(idx, func(i, j int32) int {
+	slices.SortFunc(idx, func(i, j int32) int {
 		a, b := &fs[i], &fs[j]
 		if a.Risk.Score != b.Risk.Score {
 			if a.Risk.Score > b.Risk.Score {
@@ -180,13 +214,32 @@ func SortFindings(fs []Finding) {
 		if c := strings.Compare(a.ID, b.ID); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Package.Name, b.Package.Name)
+		if c := strings.Compare(a.Package.Name, b.Package.Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Package.Version, b.Package.Version); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Package.Ecosystem, b.Package.Ecosystem); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Package.PURL, b.Package.PURL); c != 0 {
+			return c
+		}
+		return int(i - j)
 	})
 	sorted := make([]Finding, len(fs))
 	for i, j := range idx {
 		sorted[i] = fs[j]
 	}
-	copy(fs, sorted)
+	return sorted
+}
+
+type memoKey struct{ eco, name, version string }
+
+type memoResult struct {
+	findings []Finding
+	skip     *skipError
 }
 
 type skipError struct{ reason, detail string }
@@ -307,40 +360,49 @@ func (m *Matcher) findings(p *inventory.Package, ref PackageRef, name, version s
 		vulns[i] = v
 	}
 	// Union-find over shared IDs (the record's own id and its aliases).
+	// Hits per package are few: a linear scan beats a map.
 	parent := make([]int, len(hits))
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
 		}
 		return i
 	}
-	owner := map[string]int{}
-	for i, v := range vulns {
-		for _, id := range append([]string{v.ID}, v.Aliases...) {
-			if j, ok := owner[id]; ok {
+	shares := func(a, b *vulndb.Vuln) bool {
+		if a.ID == b.ID || slices.Contains(b.Aliases, a.ID) || slices.Contains(a.Aliases, b.ID) {
+			return true
+		}
+		for _, x := range a.Aliases {
+			if slices.Contains(b.Aliases, x) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 1; i < len(vulns); i++ {
+		for j := 0; j < i; j++ {
+			if find(i) != find(j) && shares(vulns[i], vulns[j]) {
 				parent[find(i)] = find(j)
-			} else {
-				owner[id] = i
 			}
 		}
 	}
-	groups := map[int][]int{}
-	var roots []int
-	for i := range hits {
-		r := find(i)
-		if _, ok := groups[r]; !ok {
-			roots = append(roots, r)
+	out := make([]Finding, 0, len(hits))
+	members := make([]int, 0, len(hits))
+	for r := range hits {
+		if find(r) != r {
+			continue
 		}
-		groups[r] = append(groups[r], i)
-	}
-	var out []Finding
-	for _, r := range roots {
-		f := m.build(ref, name, version, vulns, hits, groups[r])
+		members = members[:0]
+		for i := range hits {
+			if find(i) == r {
+				members = append(members, i)
+			}
+		}
+		f := m.build(ref, name, version, vulns, hits, members)
 		if opts.OnlyFixed && len(f.FixedVersions) == 0 {
 			continue
 		}
@@ -350,29 +412,21 @@ func (m *Matcher) findings(p *inventory.Package, ref PackageRef, name, version s
 }
 
 func (m *Matcher) build(ref PackageRef, name, version string, vulns []*vulndb.Vuln, hits []hit, members []int) Finding {
-	ids := map[string]bool{}
-	related := map[string]bool{}
-	var records []string
-	var fixed []string
-	var refs []string
+	var ids, related, records, fixed, refs []string
 	var summary, dbSev string
 	var osvSev []vulndbSeverity
 	for _, i := range members {
 		v := vulns[i]
 		records = append(records, v.ID)
-		ids[v.ID] = true
-		for _, a := range v.Aliases {
-			ids[a] = true
-		}
-		for _, r := range v.Related {
-			related[r] = true
-		}
+		ids = append(ids, v.ID)
+		ids = append(ids, v.Aliases...)
+		related = append(related, v.Related...)
 		fixed = append(fixed, hits[i].fixed...)
 		if summary == "" {
 			summary = v.Summary
 		}
 		for _, u := range v.References {
-			if !slices.Contains(refs, u) && len(refs) < 20 {
+			if len(refs) < 20 && !slices.Contains(refs, u) {
 				refs = append(refs, u)
 			}
 		}
@@ -383,7 +437,9 @@ func (m *Matcher) build(ref PackageRef, name, version string, vulns []*vulndb.Vu
 			osvSev = append(osvSev, vulndbSeverity{v.ID, s.Type, s.Score})
 		}
 	}
-	sort.Strings(records)
+	slices.Sort(records)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	f := Finding{
 		ID:            primaryID(ids),
 		Records:       records,
@@ -393,28 +449,27 @@ func (m *Matcher) build(ref PackageRef, name, version string, vulns []*vulndb.Vu
 		Summary:       summary,
 		References:    refs,
 	}
-	for id := range ids {
-		if id != f.ID {
-			f.Aliases = append(f.Aliases, id)
+	if len(ids) > 1 {
+		f.Aliases = make([]string, 0, len(ids)-1)
+		for _, id := range ids {
+			if id != f.ID {
+				f.Aliases = append(f.Aliases, id)
+			}
 		}
 	}
-	sort.Strings(f.Aliases)
 	// CVEs: own IDs/aliases plus upstream/related IDs.
-	cves := map[string]bool{}
-	for id := range ids {
+	for _, id := range ids {
 		if strings.HasPrefix(id, "CVE-") {
-			cves[id] = true
+			f.CVEs = append(f.CVEs, id)
 		}
 	}
-	for id := range related {
+	for _, id := range related {
 		if strings.HasPrefix(id, "CVE-") {
-			cves[id] = true
+			f.CVEs = append(f.CVEs, id)
 		}
 	}
-	for c := range cves {
-		f.CVEs = append(f.CVEs, c)
-	}
-	sort.Strings(f.CVEs)
+	slices.Sort(f.CVEs)
+	f.CVEs = slices.Compact(f.CVEs)
 	m.enrich(&f, osvSev, dbSev)
 	return f
 }
@@ -474,19 +529,16 @@ func (m *Matcher) enrich(f *Finding, osvSev []vulndbSeverity, dbSev string) {
 	f.Risk = RiskOf(f)
 }
 
-func primaryID(ids map[string]bool) string {
-	var all []string
-	for id := range ids {
-		all = append(all, id)
-	}
-	sort.Slice(all, func(i, j int) bool {
-		pi, pj := idPref(all[i]), idPref(all[j])
-		if pi != pj {
-			return pi < pj
+// primaryID prefers a CVE, then a GHSA, then the smallest ID; ids is
+// sorted and not empty.
+func primaryID(ids []string) string {
+	best := ids[0]
+	for _, id := range ids[1:] {
+		if idPref(id) < idPref(best) {
+			best = id
 		}
-		return all[i] < all[j]
-	})
-	return all[0]
+	}
+	return best
 }
 
 func idPref(id string) int {
@@ -503,7 +555,10 @@ func uniqSorted(s []string) []string {
 	if len(s) == 0 {
 		return nil
 	}
+	if len(s) == 1 {
+		return s
+	}
 	s = slices.Clone(s)
-	sort.Strings(s)
+	slices.Sort(s)
 	return slices.Compact(s)
 }

@@ -216,3 +216,30 @@ func TestEnrichmentAndRisk(t *testing.T) {
 		t.Errorf("skipped = %+v", res.Skipped)
 	}
 }
+
+func TestRiskExplanation(t *testing.T) {
+	tests := map[string]struct {
+		f    Finding
+		want Risk
+	}{
+		"cvss_and_kev_ransomware": {
+			Finding{CVSS: &CVSSInfo{BaseScore: 9.8}, KEV: &KEVInfo{DateAdded: "2021-12-10", Ransomware: true}},
+			Risk{98, "CVSS 9.8 × exploit 1.00 (in CISA KEV since 2021-12-10, known ransomware use)"},
+		},
+		"severity_and_epss": {
+			Finding{Severity: SeverityHigh, EPSS: &EPSSInfo{Score: 0.12345, Percentile: 0.5}},
+			Risk{44, "severity high (8.0) × exploit 0.55 (EPSS 0.1235, percentile 50)"},
+		},
+		"unknown_without_evidence": {
+			Finding{Severity: SeverityUnknown},
+			Risk{18, "severity unknown (5.0) × exploit 0.35 (no exploit evidence)"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, RiskOf(&tc.f)); d != "" {
+				t.Errorf("RiskOf (-want +got):\n%s", d)
+			}
+		})
+	}
+}

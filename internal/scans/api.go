@@ -75,6 +75,7 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	huma.Register(api, op(http.MethodPost, "/api/v1/feeds/update", "update-feeds", "Update the vulnerability feeds now and reload the knowledge base", "feeds"), s.apiUpdateFeeds)
 	raw(http.MethodPost, "/api/v1/feeds/import", "import-feeds", "Upload a feed file or an exported bundle (?name=FILE tells its kind); air-gapped sites", "application/json", s.rawImportFeeds)
 	huma.Register(api, op(http.MethodGet, "/api/v1/diagnosis", "diagnosis", "Feed status, sensor health, job queue depth, storage size", "diagnosis"), s.apiDiagnosis)
+	s.matchRoutes(api, r) // POST /api/v1/match (match_api.go)
 }
 
 // httpError maps domain errors to problem documents.

@@ -270,7 +270,7 @@ func (b *Builder) Bytes() []byte {
 	binary.LittleEndian.PutUint32(vidx, uint32(len(b.vulns)))
 	for i := range b.vulns {
 		binary.LittleEndian.PutUint32(vidx[4+4*i:], uint32(vblob.Len()))
-		vblob.Write(mustJSON(&b.vulns[i]))
+		encodeVuln(&vblob, &b.vulns[i])
 	}
 	binary.LittleEndian.PutUint32(vidx[4+4*len(b.vulns):], uint32(vblob.Len()))
 	sections[secVulnIndex], sections[secVulnBlob] = vidx, vblob.Bytes()
@@ -326,7 +326,7 @@ func (b *Builder) Bytes() []byte {
 		if r.info.KEV != nil || r.info.CVSS != nil {
 			info = int32(len(infoIdx))
 			infoIdx = append(infoIdx, uint32(iblob.Len()))
-			iblob.Write(mustJSON(&r.info))
+			encodeCVEInfo(&iblob, &r.info)
 		}
 		binary.LittleEndian.PutUint32(row[16:], uint32(info))
 	}

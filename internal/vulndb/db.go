@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -32,11 +34,27 @@ type DB struct {
 	// Decoded records and CVE enrichment are cached: a console keeps one
 	// DB open and matches many inventories against it.
 	vulnCache []atomic.Pointer[Vuln]
-	cveCache  sync.Map // string → CVEInfo
+	infoOnce  sync.Once
+	infoCache []atomic.Pointer[CVEInfo] // KEV/CVSS details by info row, allocated on first use
 }
 
 // ErrSchema is returned for a file of another schema version.
 var ErrSchema = errors.New("knowledge base schema version mismatch")
+
+// FileSchema reads the schema version in a knowledge base file's header
+// without opening the rest.
+func FileSchema(path string) (uint32, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var hdr [12]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil || [8]byte(hdr[:8]) != magic {
+		return 0, fmt.Errorf("knowledge base %s: not a riskmap knowledge base", path)
+	}
+	return binary.LittleEndian.Uint32(hdr[8:]), nil
+}
 
 // Open maps and verifies a knowledge base file. Call Close when done (a
 // one-shot CLI may leave it to process exit).
@@ -145,18 +163,21 @@ func (db *DB) Size() int64 { return db.fileSize }
 // Path is where the file was opened from.
 func (db *DB) Path() string { return db.path }
 
-func (db *DB) key(i int) string {
+func (db *DB) key(i int) string { return string(db.keyBytes(i)) }
+
+func (db *DB) keyBytes(i int) []byte {
 	row := db.sec[secKeyIndex][4+16*i:]
 	off, n := binary.LittleEndian.Uint32(row), binary.LittleEndian.Uint32(row[4:])
-	return string(db.sec[secKeyBlob][off : off+n])
+	return db.sec[secKeyBlob][off : off+n]
 }
 
 // Lookup returns the affected entries indexed under an ecosystem and package
 // name (both normalized with Key).
 func (db *DB) Lookup(eco, name string) ([]Affected, error) {
 	k := Key(eco, name)
-	i := sort.Search(db.nKeys, func(i int) bool { return db.key(i) >= k })
-	if i == db.nKeys || db.key(i) != k {
+	// string(bytes) in a comparison does not allocate.
+	i := sort.Search(db.nKeys, func(i int) bool { return string(db.keyBytes(i)) >= k })
+	if i == db.nKeys || string(db.keyBytes(i)) != k {
 		return nil, nil
 	}
 	row := db.sec[secKeyIndex][4+16*i:]
@@ -192,12 +213,12 @@ func (db *DB) Vuln(i uint32) (*Vuln, error) {
 	if a > b || int(b) > len(blob) {
 		return nil, fmt.Errorf("vuln %d out of bounds", i)
 	}
-	var v Vuln
-	if err := json.Unmarshal(blob[a:b], &v); err != nil {
+	v, err := decodeVuln(blob[a:b])
+	if err != nil {
 		return nil, fmt.Errorf("vuln %d: %w", i, err)
 	}
-	db.vulnCache[i].Store(&v)
-	return &v, nil
+	db.vulnCache[i].Store(v)
+	return v, nil
 }
 
 // Keys calls fn with the ecosystem and package name of every indexed
@@ -215,125 +236,92 @@ func (db *DB) Keys(fn func(eco, name string) bool) {
 func (db *DB) NumVulns() int { return db.nVulns }
 
 // CVE returns the enrichment known for a CVE id; ok is false when nothing
-// is known.
+// is known. The result is shared: callers must not modify what its
+// pointers point to.
 func (db *DB) CVE(id string) (CVEInfo, bool) {
-	if c, ok := db.cveCache.Load(id); ok {
-		e := c.(cveEntry)
-		return e.info, e.ok
-	}
-	info, ok := db.cve(id)
-	db.cveCache.Store(id, cveEntry{info, ok})
-	return info, ok
-}
-
-type cveEntry struct {
-	info CVEInfo
-	ok   bool
-}
-
-func (db *DB) cve(id string) (CVEInfo, bool) {
-	y, num, ok := ParseCVE(id)
+	i, ok := db.cveRow(id)
 	if !ok {
 		return CVEInfo{}, false
 	}
+	return db.cveAt(i), true
+}
+
+// cveRow finds a CVE's row in the table.
+func (db *DB) cveRow(id string) (int, bool) {
+	y, num, ok := ParseCVE(id)
+	if !ok || db.nCVEs == 0 {
+		return 0, false
+	}
 	tab := db.sec[secCVETable][4:]
-	row := func(i int) []byte { return tab[cveRowSize*i:] }
-	i := sort.Search(db.nCVEs, func(i int) bool {
-		r := row(i)
+	lo, hi := 0, db.nCVEs
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		r := tab[cveRowSize*h:]
 		ry, rn := binary.LittleEndian.Uint16(r), binary.LittleEndian.Uint32(r[4:])
-		return ry > y || (ry == y && rn >= num)
-	})
-	if i == db.nCVEs {
-		return CVEInfo{}, false
+		if ry < y || (ry == y && rn < num) {
+			lo = h + 1
+		} else {
+			hi = h
+		}
 	}
-	r := row(i)
+	if lo == db.nCVEs {
+		return 0, false
+	}
+	r := tab[cveRowSize*lo:]
 	if binary.LittleEndian.Uint16(r) != y || binary.LittleEndian.Uint32(r[4:]) != num {
-		return CVEInfo{}, false
+		return 0, false
 	}
+	return lo, true
+}
+
+// cveAt decodes a CVE table row: EPSS from the fixed-width row, KEV and
+// CVSS details from the info blob, decoded once per DB and shared.
+func (db *DB) cveAt(i int) CVEInfo {
+	r := db.sec[secCVETable][4+cveRowSize*i:]
 	var info CVEInfo
+	if ix := int32(binary.LittleEndian.Uint32(r[16:])); ix >= 0 && int(ix) < db.nInfo {
+		db.infoOnce.Do(func() { db.infoCache = make([]atomic.Pointer[CVEInfo], db.nInfo) })
+		if c := db.infoCache[ix].Load(); c != nil {
+			info = *c
+		} else {
+			ii := db.sec[secCVEInfoIndex]
+			a, b := binary.LittleEndian.Uint32(ii[4*ix:]), binary.LittleEndian.Uint32(ii[4*ix+4:])
+			if a <= b && int(b) <= len(db.sec[secCVEInfoBlob]) {
+				_ = decodeCVEInfo(db.sec[secCVEInfoBlob][a:b], &info)
+			}
+			c := info
+			db.infoCache[ix].Store(&c)
+		}
+	}
 	if e := math.Float32frombits(binary.LittleEndian.Uint32(r[8:])); e >= 0 {
 		info.HasEPSS = true
 		info.EPSS = round5(e)
 		info.Percentile = round5(math.Float32frombits(binary.LittleEndian.Uint32(r[12:])))
 	}
-	if ix := int32(binary.LittleEndian.Uint32(r[16:])); ix >= 0 && int(ix) < db.nInfo {
-		ii := db.sec[secCVEInfoIndex]
-		a, b := binary.LittleEndian.Uint32(ii[4*ix:]), binary.LittleEndian.Uint32(ii[4*ix+4:])
-		if a <= b && int(b) <= len(db.sec[secCVEInfoBlob]) {
-			_ = json.Unmarshal(db.sec[secCVEInfoBlob][a:b], &info)
-		}
-	}
-	return info, true
+	return info
 }
 
 func round5(f float32) float64 { return math.Round(float64(f)*1e5) / 1e5 }
 
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errors.New("bad varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) == 0 {
-		r.err = errors.New("truncated")
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) string() string {
-	n := r.uvarint()
-	if r.err != nil || n > uint64(len(r.b)) {
-		r.err = errors.New("truncated string")
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *reader) count() int {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) { // every element takes at least one byte
-		r.err = errors.New("bad count")
-		return 0
-	}
-	return int(n)
-}
-
 func decodeAffected(b []byte) ([]Affected, error) {
-	r := &reader{b: b}
+	r := &strReader{s: string(b)}
 	n := r.count()
 	out := make([]Affected, 0, n)
 	for i := 0; i < n && r.err == nil; i++ {
 		e := Affected{Vuln: uint32(r.uvarint())}
-		nv := r.count()
-		for j := 0; j < nv && r.err == nil; j++ {
-			e.Versions = append(e.Versions, r.string())
-		}
-		nr := r.count()
-		for j := 0; j < nr && r.err == nil; j++ {
-			rg := Range{Semver: r.byte() == 1}
-			ne := r.count()
-			for k := 0; k < ne && r.err == nil; k++ {
-				rg.Events = append(rg.Events, Event{Kind: r.byte(), Version: r.string()})
+		e.Versions = r.strings()
+		if nr := r.count(); nr > 0 && r.err == nil {
+			e.Ranges = make([]Range, nr)
+			for j := 0; j < nr && r.err == nil; j++ {
+				rg := Range{Semver: r.byte() == 1}
+				if ne := r.count(); ne > 0 && r.err == nil {
+					rg.Events = make([]Event, ne)
+					for k := 0; k < ne && r.err == nil; k++ {
+						rg.Events[k] = Event{Kind: r.byte(), Version: r.string()}
+					}
+				}
+				e.Ranges[j] = rg
 			}
-			e.Ranges = append(e.Ranges, rg)
 		}
 		out = append(out, e)
 	}

@@ -16,8 +16,9 @@ import (
 
 // SchemaVersion is the file format version. Open refuses other versions;
 // rebuilding from the stored feeds (riskmap feeds rebuild happens on every
-// update/import) upgrades the file.
-const SchemaVersion = 1
+// update/import) upgrades the file. Schema 2 stores records and CVE
+// enrichment in a binary form instead of JSON (codec.go).
+const SchemaVersion = 2
 
 // FileName is the knowledge base's name inside the data directory.
 const FileName = "riskmap.kb"

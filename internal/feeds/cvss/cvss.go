@@ -1,5 +1,6 @@
 // Package cvss parses CVSS vectors (v2, v3.0, v3.1, v4.0), computes v2 and
-// v3.x base scores from the specification formulas, and reads the shared
+// v3.x base scores from the specification formulas and v4.0 scores with
+// github.com/pandatix/go-cvss (FIRST's macro-vector method), and reads the shared
 // per-CVE CVSS CSV (`cve,source,cvss_version,vector,base_score,...`), the
 // importable offline form of NVD/CNA scores.
 package cvss
@@ -13,8 +14,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+
+	cvss40 "github.com/pandatix/go-cvss/40"
 )
 
 // Name is the feed source name of the CSV form.
@@ -34,6 +38,7 @@ type Metric struct {
 type Vector struct {
 	Version string
 	Metrics map[string]string
+	raw     string // the v4.0 vector as given (its metric order is normative)
 }
 
 var required = map[string][]string{
@@ -76,12 +81,39 @@ func ParseVector(s string) (Vector, error) {
 			return v, fmt.Errorf("parse CVSS vector %q: missing base metric %s", s, k)
 		}
 	}
-	if v.Version != "4.0" {
-		if _, err := v.BaseScore(); err != nil {
-			return v, err
-		}
+	v.raw = s
+	if _, err := v.BaseScore(); err != nil {
+		return v, err
 	}
 	return v, nil
+}
+
+// order40 is the specification's metric order of a v4.0 vector.
+var order40 = []string{"AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA",
+	"E", "CR", "IR", "AR", "MAV", "MAC", "MAT", "MPR", "MUI", "MVC", "MVI", "MVA", "MSC", "MSI", "MSA",
+	"S", "AU", "R", "V", "RE", "U"}
+
+// canonical40 writes v4.0 metrics in the specification's order (feeds do
+// not always keep it); an unknown metric is kept at the end, so the
+// calculator refuses it.
+func canonical40(m map[string]string) string {
+	var b strings.Builder
+	b.WriteString("CVSS:4.0")
+	n := 0
+	for _, k := range order40 {
+		if val, ok := m[k]; ok {
+			b.WriteString("/" + k + ":" + val)
+			n++
+		}
+	}
+	if n != len(m) {
+		for k, val := range m {
+			if !slices.Contains(order40, k) {
+				b.WriteString("/" + k + ":" + val)
+			}
+		}
+	}
+	return b.String()
 }
 
 func pick(m map[string]string, k string, table map[string]float64) (float64, error) {
@@ -92,9 +124,18 @@ func pick(m map[string]string, k string, table map[string]float64) (float64, err
 	return f, nil
 }
 
-// BaseScore computes the base score of a v2 or v3.x vector. v4.0 scores need
-// the specification's macro-vector tables and are taken as published.
+// BaseScore computes the base score of a vector. For v4.0 it is the score
+// of the vector as given (CVSS-B, or CVSS-BT/BE/BTE when threat or
+// environmental metrics are present), as FIRST's calculator and NVD compute
+// it.
 func (v Vector) BaseScore() (float64, error) {
+	if v.Version == "4.0" {
+		c, err := cvss40.ParseVector(canonical40(v.Metrics))
+		if err != nil {
+			return 0, fmt.Errorf("CVSS 4.0 vector %q: %w", v.raw, err)
+		}
+		return c.Score(), nil
+	}
 	m := v.Metrics
 	var errs []error
 	get := func(k string, t map[string]float64) float64 {
@@ -191,10 +232,8 @@ func FromVector(vector string) (Metric, error) {
 		return Metric{}, err
 	}
 	m := Metric{Version: v.Version, Vector: vector}
-	if v.Version != "4.0" {
-		m.BaseScore, _ = v.BaseScore()
-		m.Severity = SeverityOf(m.BaseScore)
-	}
+	m.BaseScore, _ = v.BaseScore()
+	m.Severity = SeverityOf(m.BaseScore)
 	return m, nil
 }
 
@@ -249,7 +288,7 @@ func ReadCSV(r io.Reader, fn func(Metric)) (int, error) {
 			if m.BaseScore, err = strconv.ParseFloat(s, 64); err != nil || m.BaseScore < 0 || m.BaseScore > 10 {
 				return n, fmt.Errorf("read CVSS CSV: line %d: bad base_score %q", line, s)
 			}
-		} else if v.Version != "4.0" {
+		} else {
 			m.BaseScore, _ = v.BaseScore()
 		}
 		if m.BaseScore > 0 {

@@ -1,0 +1,137 @@
+package scans
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/riskmap/riskmap/internal/auth"
+	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/match/remote"
+	"github.com/riskmap/riskmap/internal/vulndb"
+)
+
+// Matching requests per caller (user, else client address) per minute on
+// POST /api/v1/match: a CI fleet scans often, but each request may hold a
+// large inventory.
+const (
+	MatchRateLimit  = 120
+	MatchRateWindow = time.Minute
+)
+
+// matchRoutes registers POST /api/v1/match: `riskmap scan --console` sends
+// the inventory it built locally and gets the findings of the console's
+// knowledge base, in the local matcher's model (internal/match/remote).
+// Nothing is stored.
+func (s *Service) matchRoutes(api huma.API, r chi.Router) {
+	lim := auth.NewLimiter(MatchRateLimit, MatchRateWindow, s.now)
+	// At most two matches per CPU run at once; others wait for a slot.
+	slots := make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+	console.RawRoute(api, r, huma.Operation{OperationID: "match-inventory", Method: http.MethodPost, Path: remote.Path,
+		Summary: "Match an inventory (riskmap inventory JSON, plain or Content-Encoding: gzip; at most 64 MiB as sent, 512 MiB decompressed) " +
+			"against the console's knowledge base; ?onlyFixed=true, ?runningKernel=RELEASE. Nothing is stored.", Tags: []string{"scans"}},
+		map[string]*huma.Response{"200": {Description: "The match result and the knowledge base header", Content: map[string]*huma.MediaType{"application/json": {}}}},
+		func(w http.ResponseWriter, r *http.Request) { s.rawMatch(w, r, lim, slots) })
+}
+
+// matchSlotWait bounds how long a request waits for a matching slot.
+const matchSlotWait = 30 * time.Second
+
+func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Limiter, slots chan struct{}) {
+	ctx := r.Context()
+	who, _ := caller(ctx)
+	if who == "" {
+		who = "addr:" + console.ClientAddr(ctx)
+	}
+	if ok, wait := lim.Allow(who); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d match requests per %s; retry in %s", MatchRateLimit, MatchRateWindow, wait.Round(time.Second)))
+		return
+	}
+	opts, err := remote.DecodeOptions(r.URL.Query())
+	if err != nil {
+		console.WriteProblem(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var db *vulndb.DB
+	if s.KB != nil {
+		db = s.KB.DB()
+	}
+	if db == nil {
+		console.WriteProblem(w, http.StatusServiceUnavailable, "the console has no knowledge base yet: update the feeds (POST /api/v1/feeds/update) or upload them (POST /api/v1/feeds/import)")
+		return
+	}
+	inv, err := remote.DecodeRequest(r.Body, r.Header.Get("Content-Encoding"))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			console.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
+		case errors.Is(err, remote.ErrTooLarge):
+			console.WriteProblem(w, http.StatusRequestEntityTooLarge, err.Error())
+		case errors.Is(err, remote.ErrUnsupportedEncoding):
+			console.WriteProblem(w, http.StatusUnsupportedMediaType, err.Error())
+		default:
+			console.WriteProblem(w, http.StatusBadRequest, err.Error())
+		}
+		return
+	}
+	wait := time.NewTimer(matchSlotWait)
+	defer wait.Stop()
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	case <-wait.C:
+		w.Header().Set("Retry-After", "5")
+		console.WriteProblem(w, http.StatusServiceUnavailable, "the console is busy matching other inventories; retry later")
+		return
+	case <-ctx.Done():
+		return
+	}
+	res, err := match.New(db).Match(ctx, inv, opts)
+	if err != nil {
+		s.rawError(w, r, "match inventory", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	out := json.NewEncoder(w)
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Add("Vary", "Accept-Encoding")
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer zw.Close()
+		out = json.NewEncoder(zw)
+	}
+	if err := out.Encode(remote.Response{Result: res, DB: db.Meta()}); err != nil {
+		s.log.WarnContext(ctx, "match answer not sent", "err", err)
+	}
+}
+
+// acceptsGzip reads Accept-Encoding: gzip (or *) with a non-zero q.
+func acceptsGzip(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		enc = strings.TrimSpace(enc)
+		if !strings.EqualFold(enc, "gzip") && enc != "*" {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
+			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
