@@ -40,6 +40,11 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: unexpected argument %q (did you mean reset-password?)", rest[0])}
 	}
 	log := newLogger(stdio.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if addr := os.Getenv("RISKMAP_DEBUG_PPROF"); addr != "" {
+		if err := servePprof(ctx, addr, log); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("console: RISKMAP_DEBUG_PPROF: %w", err)}
+		}
+	}
 	app, err := openConsole(ctx, cfg, log)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"hash/fnv"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/report"
@@ -23,6 +26,15 @@ type job struct {
 type result struct {
 	full bool // ask the sensor for a full report
 	err  error
+}
+
+// prepared is a job's report applied to its sensor's snapshot and derived,
+// done for a whole batch on several goroutines before planning.
+type prepared struct {
+	s     *sensorState
+	isNew bool
+	d     *derived
+	full  bool
 }
 
 // sensorPlan is one sensor's part of a batch.
@@ -130,8 +142,9 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 	now := t.now()
 	pl := &plan{now: now, upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{},
 		claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
-	for _, j := range batch {
-		pl.sensors = append(pl.sensors, t.planJob(j, pl))
+	prep := t.prepare(batch, now)
+	for i, j := range batch {
+		pl.sensors = append(pl.sensors, t.planJob(j, prep[i], pl))
 	}
 	t.finishPlan(pl)
 	planned := time.Now()
@@ -159,36 +172,78 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 	}
 }
 
-func (t *Topology) planJob(j *job, pl *plan) *sensorPlan {
+// prepare applies each report of a batch to its sensor's snapshot and
+// derives its nodes and edges, on up to GOMAXPROCS goroutines (a batch
+// holds one job per sensor, and the graph is only read until apply).
+func (t *Topology) prepare(batch []*job, now time.Time) []prepared {
+	out := make([]prepared, len(batch))
+	workers := min(runtime.GOMAXPROCS(0), len(batch))
+	if workers <= 1 {
+		for i, j := range batch {
+			out[i] = t.prepareJob(j, now)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(batch) {
+					return
+				}
+				out[i] = t.prepareJob(batch[i], now)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (t *Topology) prepareJob(j *job, now time.Time) prepared {
 	g := t.g
 	id := j.sensorID()
 	s := g.sensors[id]
-	sp := &sensorPlan{j: j, at: pl.now}
+	var p prepared
 	if s == nil {
-		s = &sensorState{ID: id, FirstSeen: pl.now, nodes: map[string]struct{}{}, edges: map[edgeKey]int{}}
-		sp.isNew = true
+		s = &sensorState{ID: id, FirstSeen: now, nodes: map[string]struct{}{}, edges: map[edgeKey]int{}}
+		p.isNew = true
 	}
-	sp.s = s
-	if j.r != nil {
-		r := j.r
-		if r.Kind == report.KindDelta && (s.snap == nil || s.snap.RunID != r.RunID || s.snap.Seq != r.BaseSeq) {
-			// The console does not hold this delta's base (another run, a lost
-			// report, or a console restart): keep what is stored, ask for a
-			// full report.
-			sp.full = true
-			return sp
-		}
-		if s.snap == nil || r.Kind == report.KindFull {
-			s.snap = &report.Snapshot{}
-		}
-		if err := s.snap.Apply(r); err != nil {
-			s.snap = nil
-			sp.full = true
-			return sp
-		}
-		sp.d = derive(id, s.snap.Full(), g.intern, g.shareLoaded, g)
-	} else {
-		sp.d = &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}}
+	p.s = s
+	r := j.r
+	if r == nil {
+		p.d = &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}}
+		return p
+	}
+	if r.Kind == report.KindDelta && (s.snap == nil || s.snap.RunID != r.RunID || s.snap.Seq != r.BaseSeq) {
+		// The console does not hold this delta's base (another run, a lost
+		// report, or a console restart): keep what is stored, ask for a
+		// full report.
+		p.full = true
+		return p
+	}
+	if s.snap == nil || r.Kind == report.KindFull {
+		s.snap = &report.Snapshot{}
+	}
+	if err := s.snap.Apply(r); err != nil {
+		s.snap = nil
+		p.full = true
+		return p
+	}
+	p.d = derive(id, s.snap.Full(), g.intern, g.shareLoaded, g)
+	for _, n := range p.d.nodes {
+		n.hash = nodeHash(n)
+	}
+	return p
+}
+
+func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
+	g := t.g
+	s := p.s
+	sp := &sensorPlan{j: j, at: pl.now, s: s, isNew: p.isNew, d: p.d, full: p.full}
+	if sp.d == nil {
+		return sp
 	}
 	d := sp.d
 	sp.nodes = make(map[string]struct{}, len(d.nodes))
@@ -210,7 +265,6 @@ func (t *Topology) planJob(j *job, pl *plan) *sensorPlan {
 			sp.claimed = append(sp.claimed, nid)
 			pl.claimDelta[nid]++
 		}
-		n.hash = nodeHash(n)
 		old := g.nodes[nid]
 		if up := pl.upNodes[nid]; up != nil {
 			continue // another sensor of this batch writes it
