@@ -96,6 +96,10 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 			if len(appeared) > 0 {
 				scanSvc.NodesAppeared(ctx, appeared...)
 			}
+		},
+		// Node details show the node's latest scan results.
+		NodeScans: func(ctx context.Context, nodeID string) (*topology.NodeScans, error) {
+			return scanSvc.NodeScans(ctx, nodeID)
 		}})
 	if err != nil {
 		st.Close()

@@ -101,7 +101,7 @@ func (t *Topology) Routes(api huma.API, r chi.Router) {
 			}
 			return &out[NodePage]{p}, nil
 		})
-	huma.Register(api, op(http.MethodGet, RouteNode, "get-topology-node", "A node: metadata, ancestors, children, connections"),
+	huma.Register(api, op(http.MethodGet, RouteNode, "get-topology-node", "A node: metadata, ancestors, children, connections, latest scan results"),
 		func(ctx context.Context, in *nodeInput) (*out[*NodeDetail], error) {
 			d, err := t.Node(in.ID)
 			if errors.Is(err, ErrNodeNotFound) {
@@ -109,6 +109,14 @@ func (t *Topology) Routes(api huma.API, r chi.Router) {
 			}
 			if err != nil {
 				return nil, err
+			}
+			if t.cfg.NodeScans != nil {
+				ns, err := t.cfg.NodeScans(ctx, d.ID)
+				if err != nil {
+					t.log.Warn("node details without scan results", "node", d.ID, "err", err)
+				} else {
+					d.Scans = ns
+				}
 			}
 			return &out[*NodeDetail]{d}, nil
 		})

@@ -451,6 +451,9 @@ type NodeDetail struct {
 	// Related are the other nodes it belongs to (image, pod, namespace,
 	// cluster).
 	Related []NodeRef `json:"related"`
+	// Scans are the node's latest scan results (hosts, containers and
+	// images that were scanned).
+	Scans *NodeScans `json:"scans,omitempty"`
 }
 
 // Connection is an edge seen from one node.
