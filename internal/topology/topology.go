@@ -51,7 +51,7 @@ type Config struct {
 	// out of the answer (logged).
 	NodeScans func(ctx context.Context, nodeID string) (*NodeScans, error)
 	Logger    *slog.Logger
-	Now      func() time.Time
+	Now       func() time.Time
 }
 
 // Default returns the documented defaults.
