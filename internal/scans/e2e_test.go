@@ -195,6 +195,12 @@ type e2eConsole struct {
 
 func startE2EConsole(t *testing.T, dbURL string, ex scans.ExposureSource) *e2eConsole {
 	t.Helper()
+	return startE2EConsoleWith(t, dbURL, ex, scans.SensorLimits{})
+}
+
+// startE2EConsoleWith starts the console with the given sensor rate limits.
+func startE2EConsoleWith(t *testing.T, dbURL string, ex scans.ExposureSource, limits scans.SensorLimits) *e2eConsole {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	cfg := config.DefaultConsole()
@@ -213,7 +219,7 @@ func startE2EConsole(t *testing.T, dbURL string, ex scans.ExposureSource) *e2eCo
 		t.Fatal("shared knowledge base not loaded")
 	}
 	svc := scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Exposure: ex, Logger: log, Version: "test",
-		Queue: scans.QueueConfig{Lease: 20 * time.Second, RetryBase: time.Second}})
+		Queue: scans.QueueConfig{Lease: 20 * time.Second, RetryBase: time.Second}, SensorLimits: limits})
 	go svc.Run(ctx, scans.RunConfig{ReapEvery: time.Second})
 	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: "test", Modules: []console.Module{svc}})
 	if err != nil {
