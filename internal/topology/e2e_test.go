@@ -28,8 +28,15 @@ import (
 // the real console: the host, its processes and a loopback connection
 // between two processes (a listener and a client started here) appear in
 // the graph, and Exposure lists the listener's socket and loaded files.
+// SQLite and PostgreSQL.
 func TestSensorToConsole(t *testing.T) {
-	e := startConsole(t, t.TempDir(), "", &clock{t: time.Now()}, topology.Config{Interval: time.Second, SensorRefill: 100 * time.Millisecond})
+	for name, dbURL := range backends(t) {
+		t.Run(name, func(t *testing.T) { sensorToConsole(t, dbURL(t)) })
+	}
+}
+
+func sensorToConsole(t *testing.T, dbURL string) {
+	e := startConsole(t, t.TempDir(), dbURL, &clock{t: time.Now()}, topology.Config{Interval: time.Second, SensorRefill: 100 * time.Millisecond})
 	e.startRealClock()
 	e.register()
 
