@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
@@ -140,6 +141,58 @@ func (c *console) register() error {
 	}
 	c.apiKey = k.APIKey
 	return nil
+}
+
+// reportBuckets reads the console's own latency histogram of the report
+// route from /metrics: cumulative counts by upper bound in seconds.
+func (c *console) reportBuckets() (map[float64]float64, error) {
+	resp, err := c.hc.Get(c.url + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[float64]float64{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "riskmap_http_request_duration_seconds_bucket{") || !strings.Contains(l, `route="/api/v1/sensor/reports"`) {
+			continue
+		}
+		i := strings.Index(l, `le="`)
+		j := strings.LastIndexByte(l, '"')
+		if i < 0 || j <= i+4 {
+			continue
+		}
+		le, err := strconv.ParseFloat(l[i+4:j], 64)
+		if err != nil {
+			le = 1e9 // +Inf
+		}
+		n, _ := strconv.ParseFloat(strings.TrimSpace(l[strings.LastIndexByte(l, ' ')+1:]), 64)
+		out[le] += n
+	}
+	return out, nil
+}
+
+// serverSide summarises the console-side latency of the reports between
+// two histogram readings: the share answered within 100 ms and 250 ms,
+// and the bucket holding the 99th percentile.
+func serverSide(before, after map[float64]float64) string {
+	les := slices.Sorted(maps.Keys(after))
+	total := after[les[len(les)-1]] - before[les[len(les)-1]]
+	if total <= 0 {
+		return "no reports"
+	}
+	share := func(le float64) float64 { return 100 * (after[le] - before[le]) / total }
+	p99 := "> 10 s"
+	for _, le := range les {
+		if (after[le]-before[le])/total >= 0.99 {
+			p99 = fmt.Sprintf("<= %s", time.Duration(le*float64(time.Second)))
+			break
+		}
+	}
+	return fmt.Sprintf("%.1f%% within 100ms, %.1f%% within 250ms, p99 %s", share(0.1), share(0.25), p99)
 }
 
 // cpuSeconds is the console's user + system CPU time so far.
@@ -331,6 +384,7 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		fmt.Printf("\nwarm-up: %d sensors' first full reports in %s\n", len(fleet), time.Since(warm).Round(time.Millisecond))
 		st.warmUntil = time.Now().Add(interval)
 		cpu0 := c.cpuSeconds()
+		hist0, _ := c.reportBuckets()
 		sctx, scancel := context.WithTimeout(ctx, duration)
 		var wg sync.WaitGroup
 		for i, s := range fleet {
@@ -343,6 +397,7 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		wg.Wait()
 		scancel()
 		cpu := c.cpuSeconds() - cpu0
+		hist1, herr := c.reportBuckets()
 		st.mu.Lock()
 		p50, p99 := pct(st.lat, 0.50), pct(st.lat, 0.99)
 		s50, s99 := pct(st.steady, 0.50), pct(st.steady, 0.99)
@@ -373,6 +428,9 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		}
 		fmt.Printf("   ingest latency, whole step: p50 %s, p99 %s\n", p50.Round(time.Millisecond), p99.Round(time.Millisecond))
 		fmt.Printf("   ingest latency after the first interval (%d reports): p50 %s, p99 %s   [goal p99 <= 200ms]\n", len(st.steady), s50.Round(time.Millisecond), s99.Round(time.Millisecond))
+		if herr == nil && len(hist1) > 0 {
+			fmt.Printf("   console-side (its /metrics histogram, the whole step): %s\n", serverSide(hist0, hist1))
+		}
 		fmt.Printf("   highest nextReportSeconds %d (back-pressure raises it above %d)\n", st.maxNext.Load(), int(interval.Seconds()))
 		fmt.Printf("   console peak RSS %.0f MB   [goal <= 1024 MB]\n", float64(rss)/(1<<20))
 		fmt.Printf("   graph query: processes view over %d nodes %s, hosts view over %d nodes %s   [goal <= 300ms]\n",
