@@ -101,8 +101,8 @@ func BenchmarkExposure25k(b *testing.B) {
 func BenchmarkIngestPlan(b *testing.B) {
 	tp := benchTopology(b, 200)
 	var r *report.Report
-	for _, s := range tp.g.sensors {
-		r = s.snap.Full()
+	for id := range tp.g.sensors {
+		r = tp.holder(id).snap.Full()
 		break
 	}
 	for b.Loop() {

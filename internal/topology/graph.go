@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"github.com/riskmap/riskmap/internal/report"
 )
 
 // sensorState is what the console knows of one sensor.
@@ -22,7 +20,6 @@ type sensorState struct {
 	// nodes were released.
 	Silent bool
 
-	snap   *report.Snapshot // nil until a full report since the console started
 	nodes  map[string]struct{}
 	edges  map[edgeKey]int
 	listen map[uint16]string // port → process id (for other sensors' edges)

@@ -140,7 +140,7 @@ func (t *Topology) write(ctx context.Context, pl *plan) error {
 				runID, seq, version, host, interval, errs := s.RunID, s.Seq, s.Version, s.Hostname, s.IntervalSeconds, s.ProbeErrors
 				if r := sp.j.r; r != nil {
 					runID, seq, version, interval, errs = r.RunID, r.Seq, r.SensorVersion, r.IntervalSeconds, probeErrors(r)
-					if sp.full && s.snap == nil {
+					if sp.full && sp.snapLost {
 						seq = 0
 					}
 					if r.Host != nil {

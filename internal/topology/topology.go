@@ -121,6 +121,10 @@ type Topology struct {
 
 	changes changeSet
 
+	// holders are the sensors' report snapshots (Ingest).
+	holdersMu sync.Mutex
+	holders   map[string]*snapHolder
+
 	startedAt time.Time
 	runOnce   sync.Once
 	stopped   chan struct{}
