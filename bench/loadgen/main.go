@@ -188,7 +188,9 @@ func serverSide(before, after map[float64]float64) string {
 	p99 := "> 10 s"
 	for _, le := range les {
 		if (after[le]-before[le])/total >= 0.99 {
-			p99 = fmt.Sprintf("<= %s", time.Duration(le*float64(time.Second)))
+			if le < 1e9 {
+				p99 = fmt.Sprintf("<= %s", time.Duration(le*float64(time.Second)))
+			}
 			break
 		}
 	}
