@@ -98,8 +98,8 @@ func sensorToConsole(t *testing.T, dbURL string) {
 	for _, p := range ex.Processes {
 		if p.PID == listenPID {
 			found = true
-			if len(p.Listening) == 0 || len(p.Loaded) == 0 || !strings.Contains(strings.Join(p.Loaded, " "), filepath.Base(self)) {
-				t.Errorf("listener exposure: listening %v loaded %v", p.Listening, p.Loaded)
+			if len(p.Listening) == 0 || len(p.LoadedFiles) == 0 || !strings.Contains(strings.Join(p.LoadedFiles, " "), filepath.Base(self)) {
+				t.Errorf("listener exposure: listening %v loaded %v", p.Listening, p.LoadedFiles)
 			}
 			if p.InternetReachable {
 				t.Errorf("a 127.0.0.1 listener is internet reachable: %+v", p)
