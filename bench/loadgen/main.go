@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
@@ -155,6 +156,76 @@ func (c *console) register() error {
 	return nil
 }
 
+// reportBuckets reads the console's own latency histogram of the report
+// route from /metrics: cumulative counts by upper bound in seconds.
+func (c *console) reportBuckets() (map[float64]float64, error) {
+	resp, err := c.hc.Get(c.url + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[float64]float64{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "riskmap_http_request_duration_seconds_bucket{") || !strings.Contains(l, `route="/api/v1/sensor/reports"`) {
+			continue
+		}
+		i := strings.Index(l, `le="`)
+		j := strings.LastIndexByte(l, '"')
+		if i < 0 || j <= i+4 {
+			continue
+		}
+		le, err := strconv.ParseFloat(l[i+4:j], 64)
+		if err != nil {
+			le = 1e9 // +Inf
+		}
+		n, _ := strconv.ParseFloat(strings.TrimSpace(l[strings.LastIndexByte(l, ' ')+1:]), 64)
+		out[le] += n
+	}
+	return out, nil
+}
+
+// serverSide summarises the console-side latency of the reports between
+// two histogram readings: the share answered within 100 ms and 250 ms,
+// and the bucket holding the 99th percentile.
+func serverSide(before, after map[float64]float64) string {
+	les := slices.Sorted(maps.Keys(after))
+	total := after[les[len(les)-1]] - before[les[len(les)-1]]
+	if total <= 0 {
+		return "no reports"
+	}
+	share := func(le float64) float64 { return 100 * (after[le] - before[le]) / total }
+	p99 := "> 10 s"
+	for _, le := range les {
+		if (after[le]-before[le])/total >= 0.99 {
+			if le < 1e9 {
+				p99 = fmt.Sprintf("<= %s", time.Duration(le*float64(time.Second)))
+			}
+			break
+		}
+	}
+	return fmt.Sprintf("%.1f%% within 100ms, %.1f%% within 250ms, p99 %s", share(0.1), share(0.25), p99)
+}
+
+// cpuSeconds is the console's user + system CPU time so far.
+func (c *console) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100 // USER_HZ
+}
+
 func (c *console) rssBytes() int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
 	if err != nil {
@@ -192,6 +263,52 @@ func (c *console) graphTime(query string) (time.Duration, int, error) {
 	}
 	slices.Sort(ds)
 	return ds[len(ds)/2], total, nil
+}
+
+// missingReports counts the simulated sensors whose acknowledged reports
+// the console does not hold: its count of stored reports is lower than the
+// acknowledged ones, or its last stored sequence number is older than the
+// last acknowledged one.
+func (c *console) missingReports(fleet []*sim) (int, error) {
+	req, _ := http.NewRequest(http.MethodGet, c.url+"/api/v1/topology/sensors", nil)
+	req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var list []struct {
+		ID      string
+		Seq     uint64
+		Reports int64
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("sensors list: %s %v", resp.Status, err)
+	}
+	got := map[string]int{}
+	for i, s := range list {
+		got[s.ID] = i
+	}
+	missing := 0
+	for _, s := range fleet {
+		i, ok := got[s.cur.SensorID]
+		if !ok || list[i].Reports < s.acked || list[i].Seq < s.lastSeq {
+			missing++
+		}
+	}
+	return missing, nil
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 type stats struct {
@@ -306,6 +423,8 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 			}
 		}
 		st.warmUntil = time.Now().Add(interval)
+		cpu0 := c.cpuSeconds()
+		hist0, _ := c.reportBuckets()
 		sctx, scancel := context.WithTimeout(ctx, duration)
 		var wg sync.WaitGroup
 		for i, s := range fleet {
@@ -317,6 +436,8 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		}
 		wg.Wait()
 		scancel()
+		cpu := c.cpuSeconds() - cpu0
+		hist1, herr := c.reportBuckets()
 		st.mu.Lock()
 		p50, p99 := pct(st.lat, 0.50), pct(st.lat, 0.99)
 		s50, s99 := pct(st.steady, 0.50), pct(st.steady, 0.99)
@@ -330,8 +451,16 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		if err != nil {
 			return err
 		}
+		missing, err := c.missingReports(fleet)
+		if err != nil {
+			return err
+		}
 		rss := peakRSS.Load()
-		fmt.Printf("\n== %d sensors at %s for %s\n", step, interval, duration)
+		fmt.Printf("\n== %d sensors at %s for %s (load average %s)\n", step, interval, duration, loadAvg())
+		fmt.Printf("   %.1f reports/s acknowledged; acknowledged reports missing from the console's sensor list: %d\n",
+			float64(st.acked.Load())/duration.Seconds(), missing)
+		fmt.Printf("   console CPU %.1f s in the step: %.2f ms per acknowledged report (%.0f%% of one core)\n",
+			cpu, 1000*cpu/float64(max(1, st.acked.Load())), 100*cpu/duration.Seconds())
 		fmt.Printf("   reports sent %d, acknowledged %d, throttled (429, retried) %d, lost %d, full reports requested %d\n",
 			st.sent.Load(), st.acked.Load(), st.throttled.Load(), st.lost.Load(), st.fullReq.Load())
 		if e := st.lastErr.Load(); e != nil {
@@ -339,11 +468,14 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		}
 		fmt.Printf("   ingest latency, whole step: p50 %s, p99 %s\n", p50.Round(time.Millisecond), p99.Round(time.Millisecond))
 		fmt.Printf("   ingest latency after the first interval (%d reports): p50 %s, p99 %s   [goal p99 <= 200ms]\n", len(st.steady), s50.Round(time.Millisecond), s99.Round(time.Millisecond))
+		if herr == nil && len(hist1) > 0 {
+			fmt.Printf("   console-side (its /metrics histogram, the whole step): %s\n", serverSide(hist0, hist1))
+		}
 		fmt.Printf("   highest nextReportSeconds %d (back-pressure raises it above %d)\n", st.maxNext.Load(), int(interval.Seconds()))
 		fmt.Printf("   console peak RSS %.0f MB   [goal <= 1024 MB]\n", float64(rss)/(1<<20))
 		fmt.Printf("   graph query: processes view over %d nodes %s, hosts view over %d nodes %s   [goal <= 300ms]\n",
 			total, gp.Round(time.Millisecond), hosts, gh.Round(time.Millisecond))
-		ok := s99 <= 200*time.Millisecond && st.lost.Load() == 0 && rss <= 1<<30 && st.throttled.Load() == 0 && int(st.maxNext.Load()) <= int(interval.Seconds())
+		ok := s99 <= 200*time.Millisecond && st.lost.Load() == 0 && missing == 0 && rss <= 1<<30 && st.throttled.Load() == 0 && int(st.maxNext.Load()) <= int(interval.Seconds())
 		if !ramp {
 			return nil
 		}
@@ -391,6 +523,13 @@ type sim struct {
 	nextPID int
 	ip      string
 	warm    bool
+	// eph holds each flow's ephemeral port: connections live across
+	// passes (pooled clients) and a quarter of them are replaced each pass.
+	eph map[string]uint16
+	// acked and lastSeq are what the console acknowledged (warm-up
+	// included), checked against its sensors list after each step.
+	acked   int64
+	lastSeq uint64
 }
 
 // warmUp sends the first full report until it is acknowledged.
@@ -401,6 +540,8 @@ func (s *sim) warmUp() {
 		if err == nil {
 			if _, err = s.cl.PushReport(context.Background(), gz); err == nil {
 				s.tr.Ack(out)
+				s.acked++
+				s.lastSeq = out.Seq
 				s.warm = true
 				return
 			}
@@ -436,7 +577,7 @@ func newSim(i int, c *console) (*sim, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sim{id: i, cl: cl, tr: report.NewTracker(report.DefaultFullEvery), rnd: rand.New(rand.NewPCG(uint64(i), 7)), nextPID: 1000,
+	s := &sim{id: i, cl: cl, tr: report.NewTracker(report.DefaultFullEvery), rnd: rand.New(rand.NewPCG(uint64(i), 7)), nextPID: 1000, eph: map[string]uint16{},
 		ip: fmt.Sprintf("10.%d.%d.%d", 10+i/65536, (i/256)%256, i%256)}
 	s.build()
 	return s, nil
@@ -494,8 +635,13 @@ func (s *sim) build() {
 	s.churn(true)
 }
 
-// churn rewrites the connections (ephemeral ports move) and, unless first,
-// replaces a process now and then; CPU figures change every pass.
+// churn changes the picture the way a real host does between two passes:
+// a process is replaced now and then, a few busy processes change their
+// CPU figure (idle daemons stay at 0.0, as the sensor rounds to 0.1), a
+// quarter of the client connections are replaced by new ones on new
+// ephemeral ports (the rest are pooled and live on), and inbound internet
+// requests are short-lived. The sensor's tracker then sends only what
+// changed, with a full report every report.DefaultFullEvery reports.
 func (s *sim) churn(first bool) {
 	r := s.cur
 	if !first && s.rnd.IntN(3) == 0 {
@@ -503,8 +649,25 @@ func (s *sim) churn(first bool) {
 		old := r.Processes[i]
 		r.Processes[i] = s.proc(old.Name, old.Exe, 0, old.ContainerID)
 	}
-	for i := range r.Processes {
-		r.Processes[i].CPUPercent = float64(s.rnd.IntN(50)) / 10
+	if first {
+		for i := range r.Processes {
+			if i%5 == 0 {
+				r.Processes[i].CPUPercent = float64(s.rnd.IntN(50)) / 10
+			}
+		}
+	} else {
+		for range 4 {
+			i := 5 * s.rnd.IntN(len(r.Processes)/5)
+			r.Processes[i].CPUPercent = float64(s.rnd.IntN(50)) / 10
+		}
+	}
+	eph := func(flow string, life int) uint16 {
+		p, ok := s.eph[flow]
+		if !ok || s.rnd.IntN(life) == 0 {
+			p = uint16(32768 + s.rnd.IntN(28000))
+			s.eph[flow] = p
+		}
+		return p
 	}
 	r.Connections = r.Connections[:0]
 	key := func(p *report.Process) string { return p.Key() }
@@ -514,7 +677,6 @@ func (s *sim) churn(first bool) {
 			r.Connections = append(r.Connections, report.Connection{Source: "proc", Proto: "tcp", State: "LISTEN", Local: l, ProcessKey: key(p), PID: p.PID})
 		}
 	}
-	eph := func() uint16 { return uint16(32768 + s.rnd.IntN(28000)) }
 	add := func(p *report.Process, local, remote report.Endpoint) {
 		r.Connections = append(r.Connections, report.Connection{Source: "proc", Proto: "tcp", State: "ESTABLISHED", Local: local, Remote: remote, ProcessKey: key(p), PID: p.PID})
 	}
@@ -530,8 +692,8 @@ func (s *sim) churn(first bool) {
 		if a == nil || b == nil || len(b.Listen) == 0 {
 			continue
 		}
-		for range 1 + s.rnd.IntN(4) {
-			port := eph()
+		for k := range 3 {
+			port := eph(fmt.Sprintf("%s>%s#%d", pair[0], pair[1], k), 4)
 			add(a, report.Endpoint{Addr: "127.0.0.1", Port: port}, report.Endpoint{Addr: "127.0.0.1", Port: b.Listen[0].Port})
 			add(b, report.Endpoint{Addr: "127.0.0.1", Port: b.Listen[0].Port}, report.Endpoint{Addr: "127.0.0.1", Port: port})
 		}
@@ -541,18 +703,19 @@ func (s *sim) churn(first bool) {
 	for _, d := range []int{1, 7} {
 		peer := (s.id + d) % 1000
 		if j := byName["java"]; j != nil {
-			add(j, report.Endpoint{Addr: s.ip, Port: eph()}, report.Endpoint{Addr: fmt.Sprintf("10.%d.%d.%d", 10+peer/65536, (peer/256)%256, peer%256), Port: 5432})
+			add(j, report.Endpoint{Addr: s.ip, Port: eph(fmt.Sprintf("peer%d", d), 4)}, report.Endpoint{Addr: fmt.Sprintf("10.%d.%d.%d", 10+peer/65536, (peer/256)%256, peer%256), Port: 5432})
 		}
 	}
-	// The internet: inbound to nginx on 1 node in 10, outbound to APIs.
+	// The internet: inbound to nginx on 1 node in 10 (short-lived requests),
+	// outbound to APIs.
 	if ng := byName["nginx"]; ng != nil && s.id%10 == 0 {
 		for range 3 + s.rnd.IntN(5) {
-			add(ng, report.Endpoint{Addr: s.ip, Port: 80}, report.Endpoint{Addr: fmt.Sprintf("198.51.100.%d", s.rnd.IntN(250)+1), Port: eph()})
+			add(ng, report.Endpoint{Addr: s.ip, Port: 80}, report.Endpoint{Addr: fmt.Sprintf("198.51.100.%d", s.rnd.IntN(250)+1), Port: uint16(32768 + s.rnd.IntN(28000))})
 		}
 	}
 	if py := byName["python3"]; py != nil {
-		for range 2 {
-			add(py, report.Endpoint{Addr: s.ip, Port: eph()}, report.Endpoint{Addr: fmt.Sprintf("93.184.216.%d", s.rnd.IntN(250)+1), Port: 443})
+		for k := range 2 {
+			add(py, report.Endpoint{Addr: s.ip, Port: eph(fmt.Sprintf("api%d", k), 4)}, report.Endpoint{Addr: fmt.Sprintf("93.184.216.%d", 10+k), Port: 443})
 		}
 	}
 	r.Time = time.Now().UTC()
@@ -587,6 +750,8 @@ func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration
 			st.add(start, d)
 			st.acked.Add(1)
 			s.tr.Ack(out)
+			s.acked++
+			s.lastSeq = out.Seq
 			if ack.FullReportRequested {
 				st.fullReq.Add(1)
 				s.tr.RequestFull()

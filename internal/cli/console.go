@@ -14,7 +14,6 @@ import (
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/feeds"
-	"github.com/riskmap/riskmap/internal/risk"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/topology"
@@ -40,6 +39,11 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: unexpected argument %q (did you mean reset-password?)", rest[0])}
 	}
 	log := newLogger(stdio.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if addr := os.Getenv("RISKMAP_DEBUG_PPROF"); addr != "" {
+		if err := servePprof(ctx, addr, log); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("console: RISKMAP_DEBUG_PPROF: %w", err)}
+		}
+	}
 	app, err := openConsole(ctx, cfg, log)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
@@ -91,6 +95,10 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 			if len(appeared) > 0 {
 				scanSvc.NodesAppeared(ctx, appeared...)
 			}
+		},
+		// Node details show the node's latest scan results.
+		NodeScans: func(ctx context.Context, nodeID string) (*topology.NodeScans, error) {
+			return scanSvc.NodeScans(ctx, nodeID)
 		}})
 	if err != nil {
 		st.Close()
@@ -98,7 +106,7 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 	}
 	kb := scans.NewKB(feeds.New(consoleFeeds(cfg.DataDir, log)), log, nil)
 	scanSvc = scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Logger: log, Version: Version,
-		Exposure: topologyExposure{topo},
+		Exposure: topo, // the topology answers in the risk engine's own type
 		Queue:    scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
 	go topo.Run(ctx)
 	go scanSvc.Run(ctx, scans.RunConfig{FeedInterval: cfg.FeedInterval})
@@ -186,33 +194,4 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
-// topologyExposure gives the risk engine (internal/scans) the topology's
-// view of a node: its processes, what they load and listen on, and the
-// route from the internet.
-type topologyExposure struct{ t *topology.Topology }
-
-func (a topologyExposure) Exposure(ctx context.Context, nodeID string) (risk.Exposure, error) {
-	ex, err := a.t.Exposure(ctx, nodeID)
-	if errors.Is(err, topology.ErrNodeNotFound) {
-		return risk.Exposure{}, nil // not seen by a sensor: exposure unknown
-	}
-	if err != nil {
-		return risk.Exposure{}, err
-	}
-	out := risk.Exposure{Known: true, Internet: ex.InternetReachable}
-	for _, p := range ex.Processes {
-		rp := risk.Process{NodeID: p.NodeID, PID: p.PID, Name: filepath.Base(p.Exe), LoadedFiles: p.Loaded}
-		for _, l := range p.Listening {
-			rp.Listening = append(rp.Listening, risk.Endpoint{Proto: "tcp", Addr: l.Addr, Port: int(l.Port)})
-		}
-		out.Processes = append(out.Processes, rp)
-		if p.InternetReachable && len(out.Path) == 0 {
-			for _, h := range p.Path {
-				out.Path = append(out.Path, risk.Hop{NodeID: h.ID, Kind: h.Kind, Name: h.Label})
-			}
-		}
-	}
-	return out, nil
 }

@@ -237,8 +237,12 @@ func (s *Server) authorise(next http.Handler) http.Handler {
 			if status == http.StatusForbidden {
 				typ = ProblemCSRF
 			}
-			if status == http.StatusUnauthorized {
+			switch status {
+			case http.StatusUnauthorized:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="riskmap"`)
+			case http.StatusServiceUnavailable:
+				typ = ""
+				w.Header().Set("Retry-After", "5")
 			}
 			writeProblem(w, status, typ, detail)
 			return
@@ -266,9 +270,16 @@ func (s *Server) authorise(next http.Handler) http.Handler {
 // an error (401); a stale session cookie is ignored (anonymous). For
 // cookie-authenticated unsafe requests the CSRF double-submit token must
 // match: when required (the route needs a user) a mismatch is 403,
-// otherwise the session is simply not used.
+// otherwise the session is simply not used. When the store cannot answer
+// (the database is down or restarting) the answer is 503 with Retry-After,
+// never 401: the credential may well be valid, and a sensor must not
+// throw its token away.
 func (s *Server) authenticate(r *http.Request, required bool) (*Principal, int, string) {
 	ctx := r.Context()
+	unavailable := func(op string, err error) (*Principal, int, string) {
+		s.log.Error(op, "err", err)
+		return nil, http.StatusServiceUnavailable, "the console cannot reach its database; retry later"
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, cred, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(cred) == "" {
@@ -282,7 +293,7 @@ func (s *Server) authenticate(r *http.Request, required bool) (*Principal, int, 
 			_, u, err := s.store.APIKeyUser(ctx, auth.HashSecret(cred))
 			if err != nil {
 				if !errors.Is(err, store.ErrNotFound) {
-					s.log.Error("look up API key", "err", err)
+					return unavailable("look up API key", err)
 				}
 				return nil, http.StatusUnauthorized, "the API key is not valid (it may have been reset)"
 			}
@@ -299,10 +310,16 @@ func (s *Server) authenticate(r *http.Request, required bool) (*Principal, int, 
 			return nil, http.StatusUnauthorized, "the access token is not valid or has expired; exchange the API key again"
 		}
 		u, err := s.store.UserByID(ctx, claims.Subject)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return unavailable("look up the access token's user", err)
+		}
 		if err != nil {
 			return nil, http.StatusUnauthorized, "the access token's user no longer exists"
 		}
 		key, err := s.store.APIKeyOf(ctx, u.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return unavailable("look up the access token's API key", err)
+		}
 		if err != nil || key.ID != claims.APIKeyID {
 			return nil, http.StatusUnauthorized, "the access token's API key was reset; exchange the new key"
 		}
@@ -316,6 +333,9 @@ func (s *Server) authenticate(r *http.Request, required bool) (*Principal, int, 
 		return nil, 0, ""
 	}
 	sess, u, err := s.store.SessionUser(ctx, auth.HashSecret(c.Value))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return unavailable("look up session", err)
+	}
 	if err != nil || u.Disabled {
 		return nil, 0, ""
 	}

@@ -34,10 +34,17 @@ type Process struct {
 	NodeID string `json:"nodeId,omitempty"`
 	PID    int    `json:"pid"`
 	Name   string `json:"name"`
+	Exe    string `json:"exe,omitempty"`
 	// LoadedFiles are absolute paths (in the process's mount namespace) of
 	// the files it has mapped: its executable and shared objects.
 	LoadedFiles []string   `json:"loadedFiles,omitempty"`
 	Listening   []Endpoint `json:"listening,omitempty"`
+	// InternetReachable, Reason and Path say whether and how the internet
+	// reaches this process (the topology fills them; Exposure.Path is the
+	// first reachable process's).
+	InternetReachable bool   `json:"internetReachable,omitempty"`
+	Reason            string `json:"reason,omitempty"`
+	Path              []Hop  `json:"path,omitempty"`
 }
 
 // Endpoint is a listening socket.

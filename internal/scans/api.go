@@ -241,6 +241,9 @@ type PollResponse struct {
 
 func (s *Service) apiPoll(ctx context.Context, in *bodyOf[PollRequest]) (*bodyOf[PollResponse], error) {
 	uid, _ := caller(ctx)
+	if err := limitHuma(s.limits.poll, uid+"|"+in.Body.SensorID, "poll commands"); err != nil {
+		return nil, err
+	}
 	cmds, err := s.Queue.Poll(ctx, in.Body.SensorID, uid, in.Body.FreeScanSlots)
 	if err != nil {
 		return nil, s.httpError(ctx, "poll commands", err)
@@ -259,6 +262,9 @@ type statusIn struct {
 
 func (s *Service) apiStatus(ctx context.Context, in *statusIn) (*struct{}, error) {
 	uid, _ := caller(ctx)
+	if err := limitHuma(s.limits.status, s.scanSensorKey(ctx, uid, in.ID), "scan status"); err != nil {
+		return nil, err
+	}
 	if _, err := s.Queue.Report(ctx, in.ID, uid, StatusUpdate{Status: in.Body.Status, Message: in.Body.Message, Progress: in.Body.Progress}); err != nil {
 		return nil, s.httpError(ctx, "scan status", err)
 	}
@@ -267,6 +273,10 @@ func (s *Service) apiStatus(ctx context.Context, in *statusIn) (*struct{}, error
 
 func (s *Service) rawInventory(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
+	uid, _ := caller(r.Context())
+	if !limitRaw(w, s.limits.inventory, s.scanSensorKey(r.Context(), uid, id), "upload inventory") {
+		return
+	}
 	if !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		console.WriteProblem(w, http.StatusUnsupportedMediaType, "the inventory must be sent with Content-Encoding: gzip")
 		return
@@ -294,7 +304,6 @@ func (s *Service) rawInventory(w http.ResponseWriter, r *http.Request) {
 		console.WriteProblem(w, status, err.Error())
 		return
 	}
-	uid, _ := caller(r.Context())
 	if _, err := s.AttachInventory(r.Context(), id, uid, gz, inv); err != nil {
 		s.rawError(w, r, "store inventory", err)
 		return

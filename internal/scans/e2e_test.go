@@ -33,6 +33,7 @@ import (
 	"github.com/riskmap/riskmap/internal/sensor/command"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
+	"github.com/riskmap/riskmap/internal/topology"
 	"github.com/riskmap/riskmap/internal/vulndb/kbtest"
 )
 
@@ -195,6 +196,12 @@ type e2eConsole struct {
 
 func startE2EConsole(t *testing.T, dbURL string, ex scans.ExposureSource) *e2eConsole {
 	t.Helper()
+	return startE2EConsoleWith(t, dbURL, ex, scans.SensorLimits{})
+}
+
+// startE2EConsoleWith starts the console with the given sensor rate limits.
+func startE2EConsoleWith(t *testing.T, dbURL string, ex scans.ExposureSource, limits scans.SensorLimits) *e2eConsole {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	cfg := config.DefaultConsole()
@@ -213,7 +220,7 @@ func startE2EConsole(t *testing.T, dbURL string, ex scans.ExposureSource) *e2eCo
 		t.Fatal("shared knowledge base not loaded")
 	}
 	svc := scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Exposure: ex, Logger: log, Version: "test",
-		Queue: scans.QueueConfig{Lease: 20 * time.Second, RetryBase: time.Second}})
+		Queue: scans.QueueConfig{Lease: 20 * time.Second, RetryBase: time.Second}, SensorLimits: limits})
 	go svc.Run(ctx, scans.RunConfig{ReapEvery: time.Second})
 	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: "test", Modules: []console.Module{svc}})
 	if err != nil {
@@ -313,16 +320,9 @@ func TestEndToEnd(t *testing.T) {
 			ex := &reportExposure{rep: rep, container: map[string]string{}}
 			c := startE2EConsole(t, b.url(t), ex)
 			a := c.api
-			// The topology ingest records containers as nodes; here the test
-			// does it with the store's API.
-			nodes, err := c.st.UpsertNodes(ctx, []store.Node{
-				{Kind: "container", Key: listening, Name: "listening", SensorID: sensorID},
-				{Kind: "container", Key: idle, Name: "idle", SensorID: sensorID},
-			}, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			listenNode, idleNode := nodes[0].ID, nodes[1].ID
+			// The topology module (its writer is the only one of nodes and
+			// edges) stores the sensor's report: the containers become nodes.
+			listenNode, idleNode := seedTopology(t, c.st, rep, listening, idle)
 			ex.container[listenNode], ex.container[idleNode] = listening, idle
 
 			cl, err := client.New(client.Config{ConsoleURL: a.base, APIKey: a.bearer, PinSHA256: c.fingerprint})
@@ -450,6 +450,34 @@ func TestEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// seedTopology ingests the sensor's report through the topology module on
+// st and returns the node ids of the given containers.
+func seedTopology(t *testing.T, st *store.Store, rep *report.Report, containerIDs ...string) (string, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	topo, err := topology.New(ctx, st, topology.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go topo.Run(ctx)
+	full := *rep
+	full.Kind, full.RunID, full.Seq, full.BaseSeq, full.Removed = report.KindFull, "e2e", 1, 0, nil
+	if _, err := topo.Ingest(ctx, &full); err != nil {
+		t.Fatalf("ingest the sensor's report: %v", err)
+	}
+	var ids []string
+	for _, cid := range containerIDs {
+		i := slices.IndexFunc(rep.Containers, func(c report.Container) bool { return c.ID == cid })
+		if i < 0 {
+			t.Fatalf("the sensor's report lacks container %s", cid)
+		}
+		c := rep.Containers[i]
+		ids = append(ids, topology.ContainerNodeID(rep.SensorID, c.Runtime, c.Namespace, c.ID))
+	}
+	return ids[0], ids[1]
 }
 
 func hasListener(rep *report.Report, cid string) bool {

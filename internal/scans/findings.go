@@ -47,6 +47,7 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	version  string
+	limits   struct{ poll, status, inventory *limiter }
 }
 
 // ServiceConfig are the Service's dependencies.
@@ -58,6 +59,9 @@ type ServiceConfig struct {
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Version  string
+	// SensorLimits rate-limits the sensor scan routes per sensor (zero
+	// fields: DefaultSensorLimits).
+	SensorLimits SensorLimits
 }
 
 // NewService builds the module.
@@ -74,8 +78,12 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.Queue.Logger == nil {
 		cfg.Queue.Logger = cfg.Logger
 	}
+	cfg.SensorLimits.fill()
 	s := &Service{st: cfg.Store, Queue: NewQueue(cfg.Store, cfg.Queue), KB: cfg.KB, exposure: cfg.Exposure,
 		log: cfg.Logger, now: cfg.Now, version: cfg.Version}
+	s.limits.poll = newLimiter(cfg.SensorLimits.Poll, cfg.Now)
+	s.limits.status = newLimiter(cfg.SensorLimits.Status, cfg.Now)
+	s.limits.inventory = newLimiter(cfg.SensorLimits.Inventory, cfg.Now)
 	if s.KB != nil {
 		s.KB.onChange = func(ctx context.Context) {
 			if err := s.Rematch(ctx); err != nil {

@@ -173,6 +173,82 @@ func TestFindings(t *testing.T) {
 			}
 		})
 
+		t.Run("node_scans", func(t *testing.T) {
+			ns, err := s.NodeScans(ctx, "n1")
+			if err != nil || ns == nil {
+				t.Fatalf("NodeScans(n1): %+v %v", ns, err)
+			}
+			if ns.Latest == nil || ns.Latest.ID != s1.ID || ns.LatestComplete == nil || ns.LatestComplete.ID != s1.ID || ns.LatestComplete.Status != StatusComplete {
+				t.Fatalf("latest %+v, latest complete %+v, want both %s", ns.Latest, ns.LatestComplete, s1.ID)
+			}
+			nodeAll, _, err := s.Findings(ctx, FindingFilter{NodeID: "n1", Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCounts := map[string]int{}
+			for _, f := range nodeAll {
+				wantCounts[f.Finding.Severity]++
+			}
+			if diff := cmp.Diff(wantCounts, ns.CountsBySeverity); diff != "" || ns.Suppressed != 0 {
+				t.Errorf("counts by severity (-want +got):\n%s suppressed %d", diff, ns.Suppressed)
+			}
+			var wantTop, gotTop []string
+			for _, f := range nodeAll[:min(5, len(nodeAll))] {
+				wantTop = append(wantTop, f.ID)
+			}
+			for _, f := range ns.TopFindings {
+				gotTop = append(gotTop, f.ID)
+				if f.VulnID == "" || f.Package == "" || f.Severity == "" || f.RiskScore <= 0 {
+					t.Errorf("top finding incomplete: %+v", f)
+				}
+			}
+			if diff := cmp.Diff(wantTop, gotTop); diff != "" {
+				t.Errorf("top findings (-want +got):\n%s", diff)
+			}
+
+			// A decision on n1 moves its findings out of the counts.
+			d, err := s.Decide(ctx, DecisionInput{VulnID: "GO-2020-0015", NodeID: "n1", Status: DecisionAccepted, Reason: "node test"}, "a@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, err := s.NodeScans(ctx, "n1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := func(m map[string]int) (n int) {
+				for _, v := range m {
+					n += v
+				}
+				return n
+			}
+			if after.Suppressed == 0 || sum(after.CountsBySeverity)+after.Suppressed != len(nodeAll) {
+				t.Errorf("after the decision: counts %v suppressed %d, want %d in all", after.CountsBySeverity, after.Suppressed, len(nodeAll))
+			}
+			if err := s.DeleteDecision(ctx, d.ID); err != nil {
+				t.Fatal(err)
+			}
+
+			// A new scan queued: the latest is it, the results stay the
+			// complete one's.
+			queued, err := s.Queue.Enqueue(ctx, []Target{{NodeID: "n1", SensorID: "s1", Kind: KindContainer, Ref: "c1"}}, "test", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := s.NodeScans(ctx, "n1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Latest.ID != queued[0].ID || again.Latest.Status != StatusQueued || again.LatestComplete.ID != s1.ID || len(again.TopFindings) != len(ns.TopFindings) {
+				t.Errorf("with a queued scan: latest %+v, latest complete %+v", again.Latest, again.LatestComplete)
+			}
+			if _, err := s.Queue.Cancel(ctx, queued[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			if none, err := s.NodeScans(ctx, "never-scanned"); none != nil || err != nil {
+				t.Errorf("never-scanned node: %+v %v", none, err)
+			}
+		})
+
 		t.Run("sorting_and_pages", func(t *testing.T) {
 			var paged []NodeFinding
 			for off := 0; ; off += 3 {

@@ -422,3 +422,46 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 	}
 	return rows.Err()
 }
+
+// MaxRowsPerStatement bounds the rows of one multi-row statement built by
+// ExecValues (PostgreSQL takes at most 65,535 parameters, SQLite 32,766).
+const MaxRowsPerStatement = 400
+
+// ExecValues runs head + " VALUES (?, ...), ..." + tail for n rows of
+// width values each, in chunks of at most MaxRowsPerStatement rows: a
+// chunked multi-row INSERT (tail is typically an ON CONFLICT clause).
+// row(i, args) appends row i's width values to args.
+func ExecValues(ctx context.Context, q Querier, head string, width, n int, tail string, row func(i int, args []any) ([]any, error)) error {
+	if n == 0 {
+		return nil
+	}
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	for start := 0; start < n; start += MaxRowsPerStatement {
+		end := min(start+MaxRowsPerStatement, n)
+		var b strings.Builder
+		b.WriteString(head)
+		b.WriteString(" VALUES ")
+		args := make([]any, 0, (end-start)*width)
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteString(", ")
+			}
+			b.WriteString(tuple)
+			var err error
+			if args, err = row(i, args); err != nil {
+				return err
+			}
+		}
+		if len(args) != (end-start)*width {
+			return fmt.Errorf("%s: %d values for %d rows of %d", head, len(args), end-start, width)
+		}
+		if tail != "" {
+			b.WriteString(" ")
+			b.WriteString(tail)
+		}
+		if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -24,8 +24,8 @@ const (
 var _ console.Module = (*Topology)(nil)
 
 type graphInput struct {
-	View        string `query:"view" enum:"hosts,containers,processes,pods,images,clusters" default:"hosts" doc:"the unit nodes are shown as"`
-	Group       string `query:"group" enum:"host,namespace,image,cluster" doc:"how nodes are grouped when the answer is aggregated (default: cluster for hosts and images, host for containers and processes, namespace for pods)"`
+	View        string `query:"view" enum:"hosts,containers,processes,pods,images,clusters,services" default:"hosts" doc:"the unit nodes are shown as"`
+	Group       string `query:"group" enum:"host,namespace,image,cluster" doc:"how nodes are grouped when the answer is aggregated (default: cluster for hosts and images, host for containers and processes, namespace for pods and services)"`
 	Q           string `query:"q" maxLength:"200" doc:"case-insensitive label substring"`
 	Host        string `query:"host" maxLength:"100" doc:"only nodes on this host (node id)"`
 	Namespace   string `query:"namespace" maxLength:"300" doc:"only nodes in this Kubernetes namespace (node id or name)"`
@@ -36,7 +36,7 @@ type graphInput struct {
 }
 
 type nodesInput struct {
-	Kind        string `query:"kind" enum:"host,process,container,image,pod,namespace,cluster,internet,private"`
+	Kind        string `query:"kind" enum:"host,process,container,image,pod,namespace,cluster,service,kubenode,internet,private"`
 	Q           string `query:"q" maxLength:"200" doc:"search label, id, executable, addresses and metadata"`
 	Sort        string `query:"sort" enum:"label,kind,firstSeen,lastSeen" default:"label"`
 	Order       string `query:"order" enum:"asc,desc" default:"asc"`
@@ -101,7 +101,7 @@ func (t *Topology) Routes(api huma.API, r chi.Router) {
 			}
 			return &out[NodePage]{p}, nil
 		})
-	huma.Register(api, op(http.MethodGet, RouteNode, "get-topology-node", "A node: metadata, ancestors, children, connections"),
+	huma.Register(api, op(http.MethodGet, RouteNode, "get-topology-node", "A node: metadata, ancestors, children, connections, latest scan results"),
 		func(ctx context.Context, in *nodeInput) (*out[*NodeDetail], error) {
 			d, err := t.Node(in.ID)
 			if errors.Is(err, ErrNodeNotFound) {
@@ -109,6 +109,14 @@ func (t *Topology) Routes(api huma.API, r chi.Router) {
 			}
 			if err != nil {
 				return nil, err
+			}
+			if t.cfg.NodeScans != nil {
+				ns, err := t.cfg.NodeScans(ctx, d.ID)
+				if err != nil {
+					t.log.Warn("node details without scan results", "node", d.ID, "err", err)
+				} else {
+					d.Scans = ns
+				}
 			}
 			return &out[*NodeDetail]{d}, nil
 		})

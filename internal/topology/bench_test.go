@@ -47,7 +47,7 @@ func benchTopology(b *testing.B, hosts int) *Topology {
 			r.Connections = append(r.Connections, report.Connection{Source: "proc", State: "ESTABLISHED", Local: report.Endpoint{Addr: ip, Port: 8000}, Remote: report.Endpoint{Addr: "198.51.100.9", Port: 50000}, ProcessKey: k(0)})
 		}
 		pl := &plan{now: tp.now(), upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{}, claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
-		pl.sensors = append(pl.sensors, tp.planJob(&job{r: r, done: make(chan result, 1)}, pl))
+		pl.sensors = append(pl.sensors, tp.planOne(&job{r: r, done: make(chan result, 1)}, pl))
 		tp.finishPlan(pl)
 		tp.apply(pl)
 	}
@@ -101,16 +101,21 @@ func BenchmarkExposure25k(b *testing.B) {
 func BenchmarkIngestPlan(b *testing.B) {
 	tp := benchTopology(b, 200)
 	var r *report.Report
-	for _, s := range tp.g.sensors {
-		r = s.snap.Full()
+	for id := range tp.g.sensors {
+		r = tp.holder(id).snap.Full()
 		break
 	}
 	for b.Loop() {
 		r.Seq++
 		r.Kind = report.KindFull
 		pl := &plan{now: tp.now(), upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{}, claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
-		pl.sensors = append(pl.sensors, tp.planJob(&job{r: r, done: make(chan result, 1)}, pl))
+		pl.sensors = append(pl.sensors, tp.planOne(&job{r: r, done: make(chan result, 1)}, pl))
 		tp.finishPlan(pl)
 		tp.apply(pl)
 	}
+}
+
+// planOne prepares and plans one job, as process does for a batch.
+func (t *Topology) planOne(j *job, pl *plan) *sensorPlan {
+	return t.planJob(j, t.prepareJob(j, pl.now), pl)
 }

@@ -19,8 +19,9 @@ type resolver interface {
 
 // derived is one sensor's contribution to the graph.
 type derived struct {
-	nodes map[string]*Node
-	edges map[edgeKey]*Edge
+	nodes    map[string]*Node
+	edges    map[edgeKey]*Edge
+	sensorID string
 }
 
 // addrClass classifies an address seen on a connection.
@@ -69,7 +70,7 @@ func short(id string) string {
 
 // derive turns a sensor's full picture into nodes and connection edges.
 func derive(sensorID string, r *report.Report, intern func(string) string, share func(*Node), res resolver) *derived {
-	d := &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}}
+	d := &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, sensorID: sensorID}
 	hostID := HostNodeID(sensorID)
 	host := &Node{ID: hostID, Kind: KindHost, Key: sensorID, Label: sensorID, SensorID: sensorID}
 	host.Meta = map[string]string{}
@@ -175,6 +176,32 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 			}
 			if p.PodIP != "" && !p.HostNetwork {
 				n.IPs = []string{p.PodIP}
+			}
+			d.nodes[id] = n
+		}
+		deriveServices(d, k, clusterKey, clusterID)
+		for i := range k.Nodes {
+			kn := &k.Nodes[i]
+			id := KubeNodeID(clusterKey, kn.Name)
+			n := &Node{ID: id, Kind: KindKubeNode, Key: clusterKey + "/" + kn.Name, Label: kn.Name}
+			n.Parent, n.Cluster = clusterID, clusterID
+			n.Meta = map[string]string{"ready": strconv.FormatBool(kn.Ready)}
+			for k, v := range map[string]string{"uid": kn.UID, "kubeletVersion": kn.KubeletVersion, "osImage": kn.OSImage, "providerId": kn.ProviderID,
+				"internalIps": strings.Join(kn.InternalIPs, " "), "externalIps": strings.Join(kn.ExternalIPs, " "), "labels": joinLabels(kn.Labels)} {
+				if v != "" {
+					n.Meta[k] = v
+				}
+			}
+			n.IPs = validIPs(append(slices.Clone(kn.InternalIPs), kn.ExternalIPs...))
+			for _, a := range n.IPs {
+				if classify(parseAddr(a)) == classPublic {
+					n.Public = true
+				}
+			}
+			if kn.Name == k.NodeName {
+				// This sensor runs on it.
+				n.Host = hostID
+				host.Meta["kubernetesNodeId"] = id
 			}
 			d.nodes[id] = n
 		}
@@ -416,6 +443,89 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		}
 	}
 	return d
+}
+
+// deriveServices makes a node for each Kubernetes service (under its
+// namespace) and a "selects" edge to each pod of this report its selector
+// picks (the sensor reports the pods of its own node, so each sensor links
+// the service to its own pods).
+func deriveServices(d *derived, k *report.Kubernetes, clusterKey, clusterID string) {
+	for i := range k.Services {
+		sv := &k.Services[i]
+		nsID := nsNode(d, clusterKey, clusterID, sv.Namespace)
+		id := ServiceNodeID(clusterKey, sv.Namespace, sv.Name)
+		n := &Node{ID: id, Kind: KindService, Key: clusterKey + "/" + sv.Namespace + "/" + sv.Name, Label: sv.Namespace + "/" + sv.Name}
+		n.Parent, n.Namespace, n.Cluster = nsID, nsID, clusterID
+		n.Meta = map[string]string{"name": sv.Name, "namespace": sv.Namespace}
+		var ports []string
+		for _, p := range sv.Ports {
+			s := strconv.Itoa(int(p.Port)) + "/" + p.Proto
+			if p.TargetPort != "" {
+				s += "→" + p.TargetPort
+			}
+			if p.NodePort != 0 {
+				s += " nodePort " + strconv.Itoa(int(p.NodePort))
+			}
+			ports = append(ports, s)
+		}
+		for k, v := range map[string]string{"uid": sv.UID, "type": sv.Type, "clusterIps": strings.Join(sv.ClusterIPs, " "),
+			"externalIps": strings.Join(sv.ExternalIPs, " "), "loadBalancer": strings.Join(sv.LoadBalancer, " "),
+			"ports": strings.Join(ports, ", "), "selector": joinLabels(sv.Selector)} {
+			if v != "" {
+				n.Meta[k] = v
+			}
+		}
+		n.IPs = validIPs(append(append(slices.Clone(sv.ClusterIPs), sv.ExternalIPs...), sv.LoadBalancer...))
+		for _, a := range n.IPs {
+			if classify(parseAddr(a)) == classPublic {
+				n.Public = true
+			}
+		}
+		d.nodes[id] = n
+		if len(sv.Selector) == 0 {
+			continue // endpoints managed by hand: no pods to name
+		}
+		for j := range k.Pods {
+			p := &k.Pods[j]
+			if p.Namespace != sv.Namespace || !selects(sv.Selector, p.Labels) {
+				continue
+			}
+			e := &Edge{Src: id, Dst: PodNodeID(p.UID), Kind: EdgeSelects, SensorID: d.sensorID, Count: 1}
+			d.edges[e.key()] = e
+		}
+	}
+}
+
+// selects reports whether every selector label is on the pod.
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if lv, ok := labels[k]; !ok || lv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// joinLabels renders labels as sorted k=v pairs.
+func joinLabels(m map[string]string) string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+// validIPs keeps the strings that are IP addresses, once each (load
+// balancers may be host names).
+func validIPs(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if a := parseAddr(s); a.IsValid() && !slices.Contains(out, a.String()) {
+			out = append(out, a.String())
+		}
+	}
+	return out
 }
 
 // deriveFlow handles a conntrack flow: Local is the original source, Remote

@@ -28,8 +28,15 @@ import (
 // the real console: the host, its processes and a loopback connection
 // between two processes (a listener and a client started here) appear in
 // the graph, and Exposure lists the listener's socket and loaded files.
+// SQLite and PostgreSQL.
 func TestSensorToConsole(t *testing.T) {
-	e := startConsole(t, t.TempDir(), "", &clock{t: time.Now()}, topology.Config{Interval: time.Second, SensorRefill: 100 * time.Millisecond})
+	for name, dbURL := range backends(t) {
+		t.Run(name, func(t *testing.T) { sensorToConsole(t, dbURL(t)) })
+	}
+}
+
+func sensorToConsole(t *testing.T, dbURL string) {
+	e := startConsole(t, t.TempDir(), dbURL, &clock{t: time.Now()}, topology.Config{Interval: time.Second, SensorRefill: 100 * time.Millisecond})
 	e.startRealClock()
 	e.register()
 
@@ -91,8 +98,8 @@ func TestSensorToConsole(t *testing.T) {
 	for _, p := range ex.Processes {
 		if p.PID == listenPID {
 			found = true
-			if len(p.Listening) == 0 || len(p.Loaded) == 0 || !strings.Contains(strings.Join(p.Loaded, " "), filepath.Base(self)) {
-				t.Errorf("listener exposure: listening %v loaded %v", p.Listening, p.Loaded)
+			if len(p.Listening) == 0 || len(p.LoadedFiles) == 0 || !strings.Contains(strings.Join(p.LoadedFiles, " "), filepath.Base(self)) {
+				t.Errorf("listener exposure: listening %v loaded %v", p.Listening, p.LoadedFiles)
 			}
 			if p.InternetReachable {
 				t.Errorf("a 127.0.0.1 listener is internet reachable: %+v", p)

@@ -3,10 +3,12 @@ package topology
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/riskmap/riskmap/internal/risk"
 )
 
 // ErrNodeNotFound is returned for an unknown node id.
@@ -19,33 +21,8 @@ type NodeRef struct {
 	Label string `json:"label"`
 }
 
-// Exposure is what the risk engine needs of a host, container, pod, image
-// or process: its live processes, what they load and listen on, and
-// whether the internet reaches them.
-type Exposure struct {
-	Node NodeRef `json:"node"`
-	// InternetReachable is true when one of the processes is.
-	InternetReachable bool              `json:"internetReachable"`
-	Processes         []ProcessExposure `json:"processes"`
-}
-
-// ProcessExposure is one process of an Exposure.
-type ProcessExposure struct {
-	NodeID    string     `json:"nodeId"`
-	PID       int        `json:"pid"`
-	Exe       string     `json:"exe"`
-	Loaded    []string   `json:"loaded"` // file paths mapped into the process (shared; do not modify)
-	Listening []Endpoint `json:"listening"`
-	// InternetReachable: an observed connection from the internet reaches
-	// the process (directly, through NAT, or through up to MaxHops
-	// processes that connect onwards), or it listens on a non-loopback
-	// address of a host with a public address.
-	InternetReachable bool   `json:"internetReachable"`
-	Reason            string `json:"reason,omitempty"`
-	// Path is internet → host → container → process (with the hops in
-	// between for an indirect path); empty when not reachable.
-	Path []NodeRef `json:"path,omitempty"`
-}
+// A node's exposure is risk.Exposure, the risk engine's own type: the
+// topology fills it (Exposure below) and internal/scans scores with it.
 
 // MaxHops bounds how many connections an internet path may follow.
 const MaxHops = 4
@@ -61,18 +38,21 @@ type reach struct {
 }
 
 // Exposure returns the exposure of a node (host, container, pod, image or
-// process). It reads the in-memory graph; reachability is computed once per
+// process) for the risk engine: its live processes, what they load and
+// listen on, and whether and how the internet reaches them. A node the
+// topology does not hold has an unknown exposure (Known false), not an
+// error. It reads the in-memory graph; reachability is computed once per
 // graph change, so calls are cheap.
-func (t *Topology) Exposure(ctx context.Context, nodeID string) (Exposure, error) {
+func (t *Topology) Exposure(ctx context.Context, nodeID string) (risk.Exposure, error) {
 	g := t.g
 	rc := t.reachability()
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	n := g.nodes[nodeID]
 	if n == nil {
-		return Exposure{}, fmt.Errorf("exposure of %q: %w", nodeID, ErrNodeNotFound)
+		return risk.Exposure{}, ctx.Err()
 	}
-	ex := Exposure{Node: ref(n), Processes: []ProcessExposure{}}
+	ex := risk.Exposure{Known: true, Processes: []risk.Process{}}
 	var procs []*Node
 	switch n.Kind {
 	case KindProcess:
@@ -101,20 +81,24 @@ func (t *Topology) Exposure(ctx context.Context, nodeID string) (Exposure, error
 	}
 	slices.SortFunc(procs, func(a, b *Node) int { return a.PID - b.PID })
 	for _, p := range procs {
-		pe := ProcessExposure{NodeID: p.ID, PID: p.PID, Exe: p.Exe, Loaded: p.Loaded, Listening: p.Listen}
-		if pe.Loaded == nil {
-			pe.Loaded = []string{}
+		rp := risk.Process{NodeID: p.ID, PID: p.PID, Name: filepath.Base(p.Exe), Exe: p.Exe, LoadedFiles: p.Loaded}
+		if p.Exe == "" {
+			rp.Name = p.Label
 		}
-		if pe.Listening == nil {
-			pe.Listening = []Endpoint{}
+		for _, l := range p.Listen {
+			rp.Listening = append(rp.Listening, risk.Endpoint{Proto: "tcp", Addr: l.Addr, Port: int(l.Port)})
 		}
 		if _, ok := rc.via[p.ID]; ok {
-			pe.InternetReachable = true
-			pe.Path = g.pathTo(rc, p.ID)
-			pe.Reason = rc.reason[g.firstHop(rc, p.ID)]
-			ex.InternetReachable = true
+			rp.InternetReachable = true
+			for _, h := range g.pathTo(rc, p.ID) {
+				rp.Path = append(rp.Path, risk.Hop{NodeID: h.ID, Kind: h.Kind, Name: h.Label})
+			}
+			rp.Reason = rc.reason[g.firstHop(rc, p.ID)]
+			if !ex.Internet {
+				ex.Internet, ex.Path = true, rp.Path
+			}
 		}
-		ex.Processes = append(ex.Processes, pe)
+		ex.Processes = append(ex.Processes, rp)
 	}
 	return ex, ctx.Err()
 }

@@ -67,7 +67,7 @@ func FuzzIngest(f *testing.F) {
 		for _, rep := range []*report.Report{&seed, r} {
 			pl := &plan{now: tp.now(), upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{},
 				claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
-			sp := tp.planJob(&job{r: rep, done: make(chan result, 1)}, pl)
+			sp := tp.planOne(&job{r: rep, done: make(chan result, 1)}, pl)
 			pl.sensors = append(pl.sensors, sp)
 			tp.finishPlan(pl)
 			tp.apply(pl)

@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"github.com/riskmap/riskmap/internal/report"
 )
 
 // sensorState is what the console knows of one sensor.
@@ -22,7 +20,6 @@ type sensorState struct {
 	// nodes were released.
 	Silent bool
 
-	snap   *report.Snapshot // nil until a full report since the console started
 	nodes  map[string]struct{}
 	edges  map[edgeKey]int
 	listen map[uint16]string // port → process id (for other sensors' edges)
@@ -41,7 +38,10 @@ type graph struct {
 	ipHost   map[netip.Addr]string
 	// version counts applied changes (cache key of derived answers).
 	version uint64
-	strings map[string]string
+	// internMu guards strings and loaded: the writer derives a batch's
+	// reports on several goroutines.
+	internMu sync.Mutex
+	strings  map[string]string
 	// loaded shares equal loaded-file lists by set id.
 	loaded map[string][]string
 	// unclaimedSince is when nodes loaded from the store without a claim
@@ -70,8 +70,17 @@ func pseudoNodes(now time.Time) []*Node {
 }
 
 // intern shares equal strings (loaded file paths repeat across processes).
-// Only the writer calls it.
+// Only the writer calls it (from its derive workers).
 func (g *graph) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	g.internMu.Lock()
+	defer g.internMu.Unlock()
+	return g.internLocked(s)
+}
+
+func (g *graph) internLocked(s string) string {
 	if s == "" {
 		return ""
 	}
@@ -83,7 +92,7 @@ func (g *graph) intern(s string) string {
 }
 
 // shareLoaded sets n.LoadedSet and makes n.Loaded the graph's shared copy
-// of an equal list. Only the writer calls it.
+// of an equal list. Only the writer calls it (from its derive workers).
 func (g *graph) shareLoaded(n *Node) {
 	if len(n.Loaded) == 0 {
 		n.Loaded, n.LoadedSet = nil, ""
@@ -96,12 +105,14 @@ func (g *graph) shareLoaded(n *Node) {
 	}
 	id := hex.EncodeToString(h.Sum(nil)[:16])
 	n.LoadedSet = id
+	g.internMu.Lock()
+	defer g.internMu.Unlock()
 	if l, ok := g.loaded[id]; ok {
 		n.Loaded = l
 		return
 	}
 	for i, f := range n.Loaded {
-		n.Loaded[i] = g.intern(f)
+		n.Loaded[i] = g.internLocked(f)
 	}
 	g.loaded[id] = n.Loaded
 }

@@ -25,26 +25,65 @@ type Ack struct {
 // Ingest queues a decoded, validated report for the writer and waits until
 // it is committed. The answer tells the sensor when to report next and
 // whether to send a full report.
+//
+// The report is applied to the sensor's snapshot and derived here, on the
+// request's goroutine (requests run in parallel); the single writer only
+// diffs the result against the graph, writes and applies it.
 func (t *Topology) Ingest(ctx context.Context, r *report.Report) (Ack, error) {
-	j := &job{r: r, done: make(chan result, 1)}
+	h := t.holder(r.SensorID)
+	select {
+	case h.mu <- struct{}{}:
+	case <-ctx.Done():
+		return Ack{}, ctx.Err()
+	}
+	unlock := func() { <-h.mu }
+	j := &job{r: r, h: h, done: make(chan result, 1)}
+	j.prep = t.prepareReport(h, r)
 	select {
 	case t.queue <- j:
 	default:
+		h.snap = nil // the snapshot ran ahead of the store: the next delta asks for a full report
+		unlock()
 		return Ack{}, errOverloaded
 	}
 	select {
 	case res := <-j.done:
+		unlock()
 		if res.err != nil {
 			return Ack{}, res.err
 		}
 		return Ack{NextReportSeconds: t.nextInterval(), FullReportRequested: res.full}, nil
 	case <-ctx.Done():
 		// The report may still be committed; the sensor, not acknowledged,
-		// sends a full report next.
+		// sends a full report next. The snapshot stays locked until the
+		// writer is done with it.
+		go func() {
+			select {
+			case <-j.done:
+			case <-t.stopped:
+			}
+			unlock()
+		}()
 		return Ack{}, ctx.Err()
 	case <-t.stopped:
+		unlock() // the writer is gone
 		return Ack{}, ErrClosed
 	}
+}
+
+// holder returns a sensor's snapshot holder.
+func (t *Topology) holder(sensorID string) *snapHolder {
+	t.holdersMu.Lock()
+	defer t.holdersMu.Unlock()
+	if t.holders == nil {
+		t.holders = map[string]*snapHolder{}
+	}
+	h := t.holders[sensorID]
+	if h == nil {
+		h = &snapHolder{mu: make(chan struct{}, 1)}
+		t.holders[sensorID] = h
+	}
+	return h
 }
 
 var errOverloaded = errors.New("ingest queue full")

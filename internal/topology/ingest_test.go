@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/risk"
 	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/topology"
 )
@@ -93,6 +94,14 @@ func labels(refs []topology.NodeRef) []string {
 	var out []string
 	for _, r := range refs {
 		out = append(out, r.Label)
+	}
+	return out
+}
+
+func hopNames(hops []risk.Hop) []string {
+	var out []string
+	for _, h := range hops {
+		out = append(out, h.Name)
 	}
 	return out
 }
@@ -211,7 +220,7 @@ func TestIngestAndGraph(t *testing.T) {
 			}
 			got := map[string][]string{}
 			for _, p := range ex.Processes {
-				got[p.Exe] = labels(p.Path)
+				got[p.Exe] = hopNames(p.Path)
 			}
 			if d := cmp.Diff(map[string][]string{
 				"/usr/sbin/nginx":  {"The Internet (inbound)", "web-1", "nginx"},
@@ -225,7 +234,7 @@ func TestIngestAndGraph(t *testing.T) {
 				t.Errorf("db-1 exposure: %+v", ex)
 			}
 			ex, _ = e.topo.Exposure(context.Background(), topology.ContainerNodeID("web-1", "docker", "", "c1c1c1c1c1c1c1c1"))
-			if len(ex.Processes) != 1 || ex.Processes[0].Exe != "/app/worker" || ex.InternetReachable {
+			if len(ex.Processes) != 1 || ex.Processes[0].Exe != "/app/worker" || ex.Internet {
 				t.Errorf("worker container exposure: %+v", ex)
 			}
 

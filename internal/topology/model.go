@@ -17,6 +17,10 @@ const (
 	KindPod       = "pod"
 	KindNamespace = "namespace"
 	KindCluster   = "cluster"
+	// KindService is a Kubernetes service; KindKubeNode a Kubernetes node
+	// (the host of the sensor running on it links to it).
+	KindService  = "service"
+	KindKubeNode = "kubenode"
 	// KindInternet is a pseudo-node standing for addresses outside the
 	// estate: InternetInbound (connections from it) and InternetOutbound
 	// (connections to it).
@@ -31,6 +35,10 @@ const (
 // EdgeConnection is the kind of a network connection edge (client → server;
 // internet-inbound → server; client → internet-outbound).
 const EdgeConnection = "connection"
+
+// EdgeSelects links a Kubernetes service to each pod its selector picks.
+// It is not a connection: exposure never follows it.
+const EdgeSelects = "selects"
 
 // Ids of the pseudo-nodes.
 var (
@@ -66,6 +74,15 @@ func ProcessNodeID(sensorID, processKey string) string {
 
 // PodNodeID is the node id of a pod by UID.
 func PodNodeID(uid string) string { return nodeID(KindPod, uid) }
+
+// ServiceNodeID is the node id of a Kubernetes service (by cluster,
+// namespace and name: every sensor of the cluster reports it).
+func ServiceNodeID(clusterKey, namespace, name string) string {
+	return nodeID(KindService, clusterKey+"/"+namespace+"/"+name)
+}
+
+// KubeNodeID is the node id of a Kubernetes node.
+func KubeNodeID(clusterKey, name string) string { return nodeID(KindKubeNode, clusterKey+"/"+name) }
 
 // Endpoint is an address and port.
 type Endpoint = report.Endpoint

@@ -17,6 +17,8 @@ const (
 	ViewPods       = "pods"
 	ViewImages     = "images"
 	ViewClusters   = "clusters"
+	// ViewServices shows Kubernetes services and the pods they select.
+	ViewServices = "services"
 )
 
 // GraphQuery selects a graph answer.
@@ -70,9 +72,9 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		q.View = ViewHosts
 	}
 	unitKind := map[string]string{ViewHosts: KindHost, ViewContainers: KindContainer, ViewProcesses: KindProcess,
-		ViewPods: KindPod, ViewImages: KindImage, ViewClusters: KindCluster}[q.View]
+		ViewPods: KindPod, ViewImages: KindImage, ViewClusters: KindCluster, ViewServices: KindService}[q.View]
 	if unitKind == "" {
-		return nil, fmt.Errorf("%w: view %q: want hosts, containers, processes, pods, images or clusters", ErrBadQuery, q.View)
+		return nil, fmt.Errorf("%w: view %q: want hosts, containers, processes, pods, images, clusters or services", ErrBadQuery, q.View)
 	}
 	switch q.Group {
 	case "", "host", "namespace", "image", "cluster":
@@ -174,6 +176,9 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		if !q.IncludeGone && !e.GoneAt.IsZero() {
 			continue
 		}
+		if e.Kind != EdgeConnection && q.View != ViewPods && q.View != ViewServices {
+			continue // a service's pods are shown where pods are
+		}
 		s, d := unit(g.nodes[k.Src]), unit(g.nodes[k.Dst])
 		if !live(s) || !live(d) || s == d || !match(s) || !match(d) {
 			continue
@@ -184,7 +189,7 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 	out := &Graph{Total: len(units), Nodes: []GraphNode{}, Edges: []GraphEdge{}}
 	group := q.Group
 	if group == "" {
-		group = map[string]string{ViewProcesses: "host", ViewContainers: "host", ViewPods: "namespace",
+		group = map[string]string{ViewProcesses: "host", ViewContainers: "host", ViewPods: "namespace", ViewServices: "namespace",
 			ViewImages: "cluster", ViewHosts: "cluster", ViewClusters: ""}[q.View]
 	}
 	groupOf := func(n *Node) string {
@@ -451,6 +456,9 @@ type NodeDetail struct {
 	// Related are the other nodes it belongs to (image, pod, namespace,
 	// cluster).
 	Related []NodeRef `json:"related"`
+	// Scans are the node's latest scan results (hosts, containers and
+	// images that were scanned).
+	Scans *NodeScans `json:"scans,omitempty"`
 }
 
 // Connection is an edge seen from one node.

@@ -49,38 +49,24 @@ func (t *Topology) write(ctx context.Context, pl *plan) error {
 		setIDs = append(setIDs, id)
 	}
 	return t.st.Tx(ctx, func(q store.Querier) error {
-		for i := 0; i < len(setIDs); i += chunkRows {
-			part := setIDs[i:min(i+chunkRows, len(setIDs))]
-			args := make([]any, 0, 2*len(part))
-			for _, id := range part {
-				b, _ := json.Marshal(sets[id])
-				args = append(args, id, string(b))
-			}
-			if _, err := q.ExecContext(ctx, "INSERT INTO topology_loaded_sets (id, paths) VALUES "+
-				strings.TrimSuffix(strings.Repeat("(?, ?),", len(part)), ",")+" ON CONFLICT (id) DO NOTHING", args...); err != nil {
-				return fmt.Errorf("store %d loaded-file sets: %w", len(part), err)
-			}
+		if err := store.ExecValues(ctx, q, "INSERT INTO topology_loaded_sets (id, paths)", 2, len(setIDs), "ON CONFLICT (id) DO NOTHING",
+			func(i int, args []any) ([]any, error) {
+				b, _ := json.Marshal(sets[setIDs[i]])
+				return append(args, setIDs[i], string(b)), nil
+			}); err != nil {
+			return fmt.Errorf("store %d loaded-file sets: %w", len(setIDs), err)
 		}
-		for i := 0; i < len(nodes); i += chunkRows {
-			part := nodes[i:min(i+chunkRows, len(nodes))]
-			var b strings.Builder
-			b.WriteString("INSERT INTO nodes (id, kind, node_key, name, sensor_id, attrs, first_seen, last_seen, gone_at) VALUES ")
-			args := make([]any, 0, len(part)*8)
-			for k, n := range part {
-				if k > 0 {
-					b.WriteString(",")
-				}
-				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, NULL)")
+		if err := store.ExecValues(ctx, q, "INSERT INTO nodes (id, kind, node_key, name, sensor_id, attrs, first_seen, last_seen, gone_at)", 9, len(nodes),
+			"ON CONFLICT (id) DO UPDATE SET name = excluded.name, sensor_id = excluded.sensor_id, attrs = excluded.attrs, last_seen = excluded.last_seen, gone_at = NULL",
+			func(i int, args []any) ([]any, error) {
+				n := nodes[i]
 				attrs, err := json.Marshal(&n.nodeData)
 				if err != nil {
-					return fmt.Errorf("encode node %s: %w", n.ID, err)
+					return nil, fmt.Errorf("encode node %s: %w", n.ID, err)
 				}
-				args = append(args, n.ID, n.Kind, n.Key, n.Label, nullString(n.SensorID), string(attrs), store.Millis(n.FirstSeen), now)
-			}
-			b.WriteString(" ON CONFLICT (id) DO UPDATE SET name = excluded.name, sensor_id = excluded.sensor_id, attrs = excluded.attrs, last_seen = excluded.last_seen, gone_at = NULL")
-			if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
-				return fmt.Errorf("upsert %d nodes: %w", len(part), err)
-			}
+				return append(args, n.ID, n.Kind, n.Key, n.Label, nullString(n.SensorID), string(attrs), store.Millis(n.FirstSeen), now, nil), nil
+			}); err != nil {
+			return fmt.Errorf("upsert %d nodes: %w", len(nodes), err)
 		}
 		for i := 0; i < len(pl.goneNodes); i += chunkRows {
 			part := pl.goneNodes[i:min(i+chunkRows, len(pl.goneNodes))]
@@ -92,27 +78,18 @@ func (t *Topology) write(ctx context.Context, pl *plan) error {
 				return fmt.Errorf("mark %d nodes gone: %w", len(part), err)
 			}
 		}
-		for i := 0; i < len(edges); i += chunkRows {
-			part := edges[i:min(i+chunkRows, len(edges))]
-			var b strings.Builder
-			b.WriteString("INSERT INTO edges (src_id, dst_id, kind, attrs, first_seen, last_seen, sensor_id, conn_count, gone_at) VALUES ")
-			args := make([]any, 0, len(part)*8)
-			for k, e := range part {
-				if k > 0 {
-					b.WriteString(",")
-				}
-				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, NULL)")
+		if err := store.ExecValues(ctx, q, "INSERT INTO edges (src_id, dst_id, kind, attrs, first_seen, last_seen, sensor_id, conn_count, gone_at)", 9, len(edges),
+			"ON CONFLICT (src_id, dst_id, kind) DO UPDATE SET attrs = excluded.attrs, last_seen = excluded.last_seen, sensor_id = excluded.sensor_id, conn_count = excluded.conn_count, gone_at = NULL",
+			func(i int, args []any) ([]any, error) {
+				e := edges[i]
 				attrs := "{}"
 				if len(e.Remote) > 0 {
 					a, _ := json.Marshal(map[string][]string{"remote": e.Remote})
 					attrs = string(a)
 				}
-				args = append(args, e.Src, e.Dst, e.Kind, attrs, store.Millis(e.FirstSeen), now, nullString(e.SensorID), e.Count)
-			}
-			b.WriteString(" ON CONFLICT (src_id, dst_id, kind) DO UPDATE SET attrs = excluded.attrs, last_seen = excluded.last_seen, sensor_id = excluded.sensor_id, conn_count = excluded.conn_count, gone_at = NULL")
-			if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
-				return fmt.Errorf("upsert %d edges: %w", len(part), err)
-			}
+				return append(args, e.Src, e.Dst, e.Kind, attrs, store.Millis(e.FirstSeen), now, nullString(e.SensorID), e.Count, nil), nil
+			}); err != nil {
+			return fmt.Errorf("upsert %d edges: %w", len(edges), err)
 		}
 		const perEdge = 100
 		for i := 0; i < len(pl.goneEdges); i += perEdge {
@@ -127,32 +104,24 @@ func (t *Topology) write(ctx context.Context, pl *plan) error {
 				return fmt.Errorf("mark %d edges gone: %w", len(part), err)
 			}
 		}
-		if len(pl.sensors) > 0 {
-			var b strings.Builder
-			b.WriteString("INSERT INTO topology_sensors (id, run_id, seq, version, hostname, interval_s, reports, probe_errors, first_seen, last_report) VALUES ")
-			var args []any
-			for k, sp := range pl.sensors {
-				if k > 0 {
-					b.WriteString(",")
-				}
-				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		if err := store.ExecValues(ctx, q, "INSERT INTO topology_sensors (id, run_id, seq, version, hostname, interval_s, reports, probe_errors, first_seen, last_report)", 10, len(pl.sensors),
+			"ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, seq = excluded.seq, version = excluded.version, hostname = excluded.hostname, interval_s = excluded.interval_s, reports = excluded.reports, probe_errors = excluded.probe_errors, last_report = excluded.last_report",
+			func(i int, args []any) ([]any, error) {
+				sp := pl.sensors[i]
 				s := sp.s
 				runID, seq, version, host, interval, errs := s.RunID, s.Seq, s.Version, s.Hostname, s.IntervalSeconds, s.ProbeErrors
 				if r := sp.j.r; r != nil {
 					runID, seq, version, interval, errs = r.RunID, r.Seq, r.SensorVersion, r.IntervalSeconds, probeErrors(r)
-					if sp.full && s.snap == nil {
+					if sp.full && sp.snapLost {
 						seq = 0
 					}
 					if r.Host != nil {
 						host = r.Host.Hostname
 					}
 				}
-				args = append(args, s.ID, runID, int64(seq), version, host, interval, s.Reports+1, errs, store.Millis(s.FirstSeen), now)
-			}
-			b.WriteString(" ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, seq = excluded.seq, version = excluded.version, hostname = excluded.hostname, interval_s = excluded.interval_s, reports = excluded.reports, probe_errors = excluded.probe_errors, last_report = excluded.last_report")
-			if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
-				return fmt.Errorf("upsert %d sensors: %w", len(pl.sensors), err)
-			}
+				return append(args, s.ID, runID, int64(seq), version, host, interval, s.Reports+1, errs, store.Millis(s.FirstSeen), now), nil
+			}); err != nil {
+			return fmt.Errorf("upsert %d sensors: %w", len(pl.sensors), err)
 		}
 		return nil
 	})

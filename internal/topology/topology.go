@@ -46,8 +46,12 @@ type Config struct {
 	// coalesced while one is running, so a slow listener never holds up
 	// ingest. The scans module re-scores findings and auto-scans from it.
 	OnChange func(ctx context.Context, changed, appeared []string)
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// NodeScans, when set, gives a node's latest scan results for its
+	// details (the scans module's Service.NodeScans). An error leaves them
+	// out of the answer (logged).
+	NodeScans func(ctx context.Context, nodeID string) (*NodeScans, error)
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Default returns the documented defaults.
@@ -116,6 +120,10 @@ type Topology struct {
 	reach   *reach
 
 	changes changeSet
+
+	// holders are the sensors' report snapshots (Ingest).
+	holdersMu sync.Mutex
+	holders   map[string]*snapHolder
 
 	startedAt time.Time
 	runOnce   sync.Once

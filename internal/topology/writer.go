@@ -18,6 +18,21 @@ type job struct {
 	silent string // sensor id whose nodes are released
 	sweep  bool
 	done   chan result
+	// prep is the report applied to its sensor's snapshot and derived, by
+	// Ingest on the request's goroutine (so the single writer only diffs,
+	// writes and applies); h holds that snapshot, locked by Ingest until
+	// the job is done.
+	prep *prepared
+	h    *snapHolder
+}
+
+// snapHolder is a sensor's last report snapshot, the base of its deltas.
+// Ingest holds mu from applying a report until the writer is done with it
+// (a sensor sends one report at a time), so reports of one sensor apply
+// in order; the writer clears snap when a write fails.
+type snapHolder struct {
+	mu   chan struct{} // a one-slot semaphore, so Ingest can give up waiting
+	snap *report.Snapshot
 }
 
 type result struct {
@@ -25,22 +40,36 @@ type result struct {
 	err  error
 }
 
+// prepared is a job's report applied to its sensor's snapshot and derived.
+type prepared struct {
+	s     *sensorState
+	isNew bool
+	d     *derived
+	full  bool
+	// snapLost: the sensor's snapshot is unknown (the next delta cannot
+	// apply); its stored sequence number is reset.
+	snapLost bool
+}
+
 // sensorPlan is one sensor's part of a batch.
 type sensorPlan struct {
-	j       *job
-	s       *sensorState
-	isNew   bool
-	d       *derived // nil: the claims stay as they are (delta on an unknown base)
-	nodes   map[string]struct{}
-	edges   map[edgeKey]int
-	listen  map[uint16]string
-	host    *Node
-	full    bool
-	at      time.Time
-	claimed []string // node ids newly claimed
-	dropped []string // node ids no longer claimed
-	edgeAdd []edgeKey
-	edgeDel []edgeKey
+	j      *job
+	s      *sensorState
+	isNew  bool
+	d      *derived // nil: the claims stay as they are (delta on an unknown base)
+	nodes  map[string]struct{}
+	edges  map[edgeKey]int
+	listen map[uint16]string
+	host   *Node
+	full   bool
+	// snapLost: the sensor's snapshot is unknown; its stored sequence
+	// number is reset so the next delta asks for a full report.
+	snapLost bool
+	at       time.Time
+	claimed  []string // node ids newly claimed
+	dropped  []string // node ids no longer claimed
+	edgeAdd  []edgeKey
+	edgeDel  []edgeKey
 }
 
 // plan is what a batch changes, computed before the transaction and
@@ -131,7 +160,7 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 	pl := &plan{now: now, upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{},
 		claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
 	for _, j := range batch {
-		pl.sensors = append(pl.sensors, t.planJob(j, pl))
+		pl.sensors = append(pl.sensors, t.planJob(j, t.prepareJob(j, now), pl))
 	}
 	t.finishPlan(pl)
 	planned := time.Now()
@@ -140,7 +169,9 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 	if err != nil {
 		t.log.Error("write topology batch", "reports", len(batch), "err", err)
 		for _, sp := range pl.sensors {
-			sp.s.snap = nil // the snapshot ran ahead of the store: ask for a full report
+			if sp.j.h != nil {
+				sp.j.h.snap = nil // the snapshot ran ahead of the store: ask for a full report
+			}
 			sp.j.done <- result{err: err}
 		}
 		t.load.busy(time.Since(start))
@@ -159,36 +190,70 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 	}
 }
 
-func (t *Topology) planJob(j *job, pl *plan) *sensorPlan {
-	g := t.g
-	id := j.sensorID()
-	s := g.sensors[id]
-	sp := &sensorPlan{j: j, at: pl.now}
-	if s == nil {
-		s = &sensorState{ID: id, FirstSeen: pl.now, nodes: map[string]struct{}{}, edges: map[edgeKey]int{}}
-		sp.isNew = true
+// prepareReport applies r to its sensor's snapshot and derives the
+// sensor's nodes and edges. The caller holds h.mu. It reads the graph's
+// cross-host indexes under the graph's read lock.
+func (t *Topology) prepareReport(h *snapHolder, r *report.Report) *prepared {
+	p := &prepared{}
+	if r.Kind == report.KindDelta && (h.snap == nil || h.snap.RunID != r.RunID || h.snap.Seq != r.BaseSeq) {
+		// The console does not hold this delta's base (another run, a lost
+		// report, or a console restart): keep what is stored, ask for a
+		// full report.
+		p.full = true
+		return p
 	}
-	sp.s = s
-	if j.r != nil {
-		r := j.r
-		if r.Kind == report.KindDelta && (s.snap == nil || s.snap.RunID != r.RunID || s.snap.Seq != r.BaseSeq) {
-			// The console does not hold this delta's base (another run, a lost
-			// report, or a console restart): keep what is stored, ask for a
-			// full report.
-			sp.full = true
-			return sp
-		}
-		if s.snap == nil || r.Kind == report.KindFull {
-			s.snap = &report.Snapshot{}
-		}
-		if err := s.snap.Apply(r); err != nil {
-			s.snap = nil
-			sp.full = true
-			return sp
-		}
-		sp.d = derive(id, s.snap.Full(), g.intern, g.shareLoaded, g)
+	if h.snap == nil || r.Kind == report.KindFull {
+		h.snap = &report.Snapshot{}
+	}
+	if err := h.snap.Apply(r); err != nil {
+		h.snap = nil
+		p.full = true
+		return p
+	}
+	full := h.snap.Full()
+	g := t.g
+	g.mu.RLock()
+	p.d = derive(r.SensorID, full, g.intern, g.shareLoaded, g)
+	g.mu.RUnlock()
+	for _, n := range p.d.nodes {
+		n.hash = nodeHash(n)
+	}
+	return p
+}
+
+// prepareJob completes a job's preparation on the writer: the sensor's
+// state, and an empty picture for a silent sensor.
+func (t *Topology) prepareJob(j *job, now time.Time) prepared {
+	id := j.sensorID()
+	var p prepared
+	if j.prep != nil {
+		p = *j.prep
+	} else if j.r == nil {
+		p.d = &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}}
 	} else {
-		sp.d = &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}}
+		// A report queued without Ingest's preparation (tests).
+		h := j.h
+		if h == nil {
+			h = t.holder(id)
+		}
+		p = *t.prepareReport(h, j.r)
+	}
+	s := t.g.sensors[id]
+	if s == nil {
+		s = &sensorState{ID: id, FirstSeen: now, nodes: map[string]struct{}{}, edges: map[edgeKey]int{}}
+		p.isNew = true
+	}
+	p.s = s
+	p.snapLost = j.r != nil && (j.h == nil || j.h.snap == nil)
+	return p
+}
+
+func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
+	g := t.g
+	s := p.s
+	sp := &sensorPlan{j: j, at: pl.now, s: s, isNew: p.isNew, d: p.d, full: p.full, snapLost: p.snapLost}
+	if sp.d == nil {
+		return sp
 	}
 	d := sp.d
 	sp.nodes = make(map[string]struct{}, len(d.nodes))
@@ -210,7 +275,6 @@ func (t *Topology) planJob(j *job, pl *plan) *sensorPlan {
 			sp.claimed = append(sp.claimed, nid)
 			pl.claimDelta[nid]++
 		}
-		n.hash = nodeHash(n)
 		old := g.nodes[nid]
 		if up := pl.upNodes[nid]; up != nil {
 			continue // another sensor of this batch writes it
@@ -310,7 +374,7 @@ func (t *Topology) apply(pl *plan) {
 		if r := sp.j.r; r != nil {
 			s.Reports++
 			s.RunID, s.Seq = r.RunID, r.Seq
-			if sp.full && s.snap == nil {
+			if sp.full && sp.snapLost {
 				// Keep the base the sensor will next build on unknown.
 				s.Seq = 0
 			}
