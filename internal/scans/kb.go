@@ -58,7 +58,11 @@ func (k *KB) DB() *vulndb.DB {
 }
 
 func (k *KB) reload() error {
-	db, err := vulndb.Open(k.feeds.KBPath())
+	// A file of another schema (an upgraded console) is rebuilt from the
+	// stored feeds rather than left unloaded until the next feed update.
+	db, err := k.feeds.OpenKB(context.Background(), func(reason error) {
+		k.log.Info("rebuilding the knowledge base from the stored feeds", "path", k.feeds.KBPath(), "reason", reason)
+	})
 	if err != nil {
 		return err
 	}
