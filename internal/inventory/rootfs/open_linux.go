@@ -2,8 +2,11 @@ package rootfs
 
 import (
 	"errors"
+	"io/fs"
 	"os"
+	"path"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -69,3 +72,45 @@ func (f *FS) openInRoot(name string, dir bool) (file *os.File, err error, ok boo
 	}
 	return nil, &os.PathError{Op: "open", Path: name, Err: err}, true
 }
+
+// statFiles lstats the regular files of the directory d (listed as dir)
+// relative to its handle, and keeps the results for Stat: a walk stats every
+// file, and fstatat on the open directory costs no path lookup.
+func (f *FS) statFiles(d *os.File, dir string, ents []fs.DirEntry) {
+	fd := int(d.Fd())
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, e.Name(), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue // Stat resolves it (and reports the error) when asked
+		}
+		f.stats.Store(path.Join(dir, e.Name()), &fileInfo{name: e.Name(), st: st})
+	}
+}
+
+// fileInfo is the fs.FileInfo of a regular file from its stat data.
+type fileInfo struct {
+	name string
+	st   unix.Stat_t
+}
+
+func (i *fileInfo) Name() string { return i.name }
+func (i *fileInfo) Size() int64  { return i.st.Size }
+func (i *fileInfo) Mode() fs.FileMode {
+	m := fs.FileMode(i.st.Mode & 0o777)
+	if i.st.Mode&unix.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if i.st.Mode&unix.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if i.st.Mode&unix.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+func (i *fileInfo) ModTime() time.Time { return time.Unix(i.st.Mtim.Unix()) }
+func (i *fileInfo) IsDir() bool        { return false }
+func (i *fileInfo) Sys() any           { return &i.st }

@@ -34,6 +34,11 @@ type FS struct {
 
 	mu   sync.Mutex
 	dirs sync.Map // resolved paths known to be real directories
+	// stats holds the lstat information of regular files taken relative to
+	// their directory handle while it was listed (path → fs.FileInfo), so
+	// the Stat a walk makes of every file costs no path resolution. An
+	// entry is dropped when used.
+	stats sync.Map
 	// OnError, when set, receives directory read errors that a walk would
 	// otherwise skip silently (unreadable directories and the like).
 	OnError func(path string, err error)
@@ -191,6 +196,9 @@ func (f *FS) Open(name string) (fs.File, error) {
 
 // Stat returns the FileInfo of the named file, following symbolic links.
 func (f *FS) Stat(name string) (fs.FileInfo, error) {
+	if fi, ok := f.stats.LoadAndDelete(name); ok {
+		return fi.(fs.FileInfo), nil
+	}
 	p, fi, err := f.resolveInfo(name, true)
 	if err != nil {
 		return nil, err
@@ -239,6 +247,7 @@ func (f *FS) readDir(name string) ([]fs.DirEntry, error) {
 	}
 	defer d.Close()
 	ents, err := d.ReadDir(-1)
+	f.statFiles(d, name, ents)
 	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	if err != nil {
 		return ents, &fs.PathError{Op: "readdir", Path: name, Err: err}

@@ -1,0 +1,210 @@
+package extract
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/google/osv-scalibr/extractor"
+	"github.com/google/osv-scalibr/extractor/filesystem"
+	scalibrfs "github.com/google/osv-scalibr/fs"
+	scalibrinv "github.com/google/osv-scalibr/inventory"
+)
+
+// dirsToSkip are top-level directories of a live root ("dir:/" on a host or
+// a mounted container) that hold kernel and device pseudo-filesystems: no
+// packages, and reading them can hang a walk.
+var dirsToSkip = map[string]bool{"proc": true, "sys": true, "dev": true}
+
+// walker drives the extractors over a filesystem: the job of osv-scalibr's
+// filesystem.Run (which lists every directory one entry at a time and
+// stats every file by path, on one core), done by a few workers sharing a
+// stack of directories. Every regular file is
+// offered to each extractor's FileRequired with one shared Stat (which
+// rootfs answers from the directory listing), and a file several
+// extractors want is opened once.
+type walker struct {
+	ctx  context.Context
+	fsys scalibrfs.FS
+	exts []filesystem.Extractor
+	sink *errSink
+
+	mu    sync.Mutex
+	cond  *sync.Cond
+	dirs  []string // directories waiting to be listed (a stack: depth first)
+	busy  int      // workers handling a directory
+	found []found
+}
+
+// found is what one extractor returned for one file.
+type found struct {
+	path string
+	ext  int // index in walker.exts: the list order breaks ties
+	inv  scalibrinv.Inventory
+}
+
+// walk runs exts over every regular file of fsys (links are not followed,
+// dirsToSkip are skipped) and returns the packages in path order. Read
+// and parse failures are recorded in sink.
+func walk(ctx context.Context, fsys scalibrfs.FS, exts []filesystem.Extractor, sink *errSink) ([]*extractor.Package, error) {
+	w := &walker{ctx: ctx, fsys: fsys, sink: sink, dirs: []string{"."}}
+	for _, x := range exts {
+		if !x.Requirements().ExtractFromDirs { // none of riskmap's list extracts from directories
+			w.exts = append(w.exts, x)
+		}
+	}
+	w.cond = sync.NewCond(&w.mu)
+	// Listing directories and stat-ing files waits on the kernel: one
+	// worker more than there are CPUs keeps them busy.
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) + 1 {
+		wg.Go(w.work)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(w.found, func(a, b found) int {
+		return cmp.Or(strings.Compare(a.path, b.path), cmp.Compare(a.ext, b.ext))
+	})
+	var pkgs []*extractor.Package
+	for _, f := range w.found {
+		for _, p := range f.inv.Packages {
+			p.Plugins = append(p.Plugins, w.exts[f.ext].Name())
+		}
+		pkgs = append(pkgs, f.inv.Packages...)
+	}
+	return pkgs, nil
+}
+
+// work takes directories off the stack until every directory is done.
+func (w *walker) work() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		for len(w.dirs) == 0 && w.busy > 0 {
+			w.cond.Wait()
+		}
+		if len(w.dirs) == 0 {
+			w.cond.Broadcast() // everything is done: wake the others to leave
+			return
+		}
+		d := w.dirs[len(w.dirs)-1]
+		w.dirs = w.dirs[:len(w.dirs)-1]
+		w.busy++
+		w.mu.Unlock()
+		sub := w.dir(d)
+		w.mu.Lock()
+		w.busy--
+		w.dirs = append(w.dirs, sub...)
+		w.cond.Broadcast()
+	}
+}
+
+// dir handles the files of one directory and returns its subdirectories.
+func (w *walker) dir(name string) []string {
+	if w.ctx.Err() != nil {
+		return nil
+	}
+	// A directory read error is reported by rootfs through its OnError
+	// (the image FS has none); the entries read before it are used.
+	ents, _ := w.fsys.ReadDir(name)
+	var sub []string
+	for _, e := range ents {
+		p := e.Name()
+		if name != "." {
+			p = name + "/" + p
+		}
+		switch {
+		case e.IsDir():
+			if name != "." || !dirsToSkip[p] {
+				sub = append(sub, p)
+			}
+		case e.Type().IsRegular():
+			w.file(p)
+		}
+	}
+	return sub
+}
+
+// fileAPI is the FileAPI of one walked file; Stat is asked of the FS once.
+type walkFileAPI struct {
+	fsys    scalibrfs.FS
+	path    string
+	info    fs.FileInfo
+	err     error
+	statted bool
+}
+
+func (a *walkFileAPI) Path() string { return a.path }
+func (a *walkFileAPI) Stat() (fs.FileInfo, error) {
+	if !a.statted {
+		a.statted = true
+		a.info, a.err = a.fsys.Stat(a.path)
+	}
+	return a.info, a.err
+}
+
+// file offers the file at p to every extractor and runs those that want it
+// on one open handle (rewound between extractors).
+func (w *walker) file(p string) {
+	api := &walkFileAPI{fsys: w.fsys, path: p}
+	var f fs.File
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	for i, x := range w.exts {
+		if !x.FileRequired(api) {
+			continue
+		}
+		if f == nil {
+			var err error
+			if f, err = w.fsys.Open(p); err != nil {
+				w.sink.add(p, x.Name(), fmt.Errorf("open: %w", err))
+				f = nil
+				continue
+			}
+		} else if err := rewind(f); err != nil {
+			f.Close()
+			if f, err = w.fsys.Open(p); err != nil {
+				w.sink.add(p, x.Name(), fmt.Errorf("open: %w", err))
+				f = nil
+				continue
+			}
+		}
+		info, err := api.Stat()
+		if err != nil {
+			if info, err = f.Stat(); err != nil {
+				w.sink.add(p, x.Name(), fmt.Errorf("stat: %w", err))
+				continue
+			}
+		}
+		inv, err := x.Extract(w.ctx, &filesystem.ScanInput{FS: w.fsys, Path: p, Info: info, Reader: f})
+		if err != nil {
+			w.sink.add(p, x.Name(), err)
+		}
+		if !inv.IsEmpty() {
+			w.mu.Lock()
+			w.found = append(w.found, found{path: p, ext: i, inv: inv})
+			w.mu.Unlock()
+		}
+	}
+}
+
+// rewind seeks f back to its start for the next extractor.
+func rewind(f fs.File) error {
+	s, ok := f.(io.Seeker)
+	if !ok {
+		return fmt.Errorf("%T cannot seek", f)
+	}
+	_, err := s.Seek(0, io.SeekStart)
+	return err
+}
