@@ -15,6 +15,8 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	scalibrfs "github.com/google/osv-scalibr/fs"
 	scalibrinv "github.com/google/osv-scalibr/inventory"
+
+	"github.com/riskmap/riskmap/internal/inventory/rootfs"
 )
 
 // dirsToSkip are top-level directories of a live root ("dir:/" on a host or
@@ -114,7 +116,20 @@ func (w *walker) dir(name string) []string {
 	}
 	// A directory read error is reported by rootfs through its OnError
 	// (the image FS has none); the entries read before it are used.
-	ents, _ := w.fsys.ReadDir(name)
+	var ents []fs.DirEntry
+	var at entryFS = pathFS{w.fsys}
+	if r, ok := w.fsys.(*rootfs.FS); ok {
+		// Stat and open each entry relative to the open directory. (Only
+		// for the plain type: a wrapper, like the sensor's, may hide paths.)
+		d, des, err := r.OpenDir(name)
+		if err != nil && d == nil {
+			return nil
+		}
+		defer d.Close()
+		ents, at = des, d
+	} else {
+		ents, _ = w.fsys.ReadDir(name)
+	}
 	var sub []string
 	for _, e := range ents {
 		p := e.Name()
@@ -127,15 +142,28 @@ func (w *walker) dir(name string) []string {
 				sub = append(sub, p)
 			}
 		case e.Type().IsRegular():
-			w.file(p)
+			w.file(at, e.Name(), p)
 		}
 	}
 	return sub
 }
 
-// fileAPI is the FileAPI of one walked file; Stat is asked of the FS once.
+// entryFS stats and opens the entries of one directory by name.
+type entryFS interface {
+	Stat(name string) (fs.FileInfo, error)
+	Open(name string) (fs.File, error)
+}
+
+// pathFS is the entryFS of any filesystem: entries by their full path.
+type pathFS struct{ fsys scalibrfs.FS }
+
+func (p pathFS) Stat(name string) (fs.FileInfo, error) { return p.fsys.Stat(name) }
+func (p pathFS) Open(name string) (fs.File, error)     { return p.fsys.Open(name) }
+
+// walkFileAPI is the FileAPI of one walked file; it is stat-ed once.
 type walkFileAPI struct {
-	fsys    scalibrfs.FS
+	at      entryFS
+	name    string // as at knows it
 	path    string
 	info    fs.FileInfo
 	err     error
@@ -146,15 +174,19 @@ func (a *walkFileAPI) Path() string { return a.path }
 func (a *walkFileAPI) Stat() (fs.FileInfo, error) {
 	if !a.statted {
 		a.statted = true
-		a.info, a.err = a.fsys.Stat(a.path)
+		a.info, a.err = a.at.Stat(a.name)
 	}
 	return a.info, a.err
 }
 
-// file offers the file at p to every extractor and runs those that want it
-// on one open handle (rewound between extractors).
-func (w *walker) file(p string) {
-	api := &walkFileAPI{fsys: w.fsys, path: p}
+// file offers the file at p (entry name of the directory at) to every
+// extractor and runs those that want it on one open handle, rewound
+// between extractors.
+func (w *walker) file(at entryFS, name, p string) {
+	if _, ok := at.(pathFS); ok {
+		name = p
+	}
+	api := &walkFileAPI{at: at, name: name, path: p}
 	var f fs.File
 	defer func() {
 		if f != nil {
@@ -165,16 +197,15 @@ func (w *walker) file(p string) {
 		if !x.FileRequired(api) {
 			continue
 		}
+		if f != nil {
+			if err := rewind(f); err != nil {
+				f.Close()
+				f = nil
+			}
+		}
 		if f == nil {
 			var err error
-			if f, err = w.fsys.Open(p); err != nil {
-				w.sink.add(p, x.Name(), fmt.Errorf("open: %w", err))
-				f = nil
-				continue
-			}
-		} else if err := rewind(f); err != nil {
-			f.Close()
-			if f, err = w.fsys.Open(p); err != nil {
+			if f, err = at.Open(name); err != nil {
 				w.sink.add(p, x.Name(), fmt.Errorf("open: %w", err))
 				f = nil
 				continue
