@@ -39,8 +39,8 @@ func TestBinaryMayHaveMarker(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := binaryMayHaveMarker(bytes.NewReader(tc.in)); got != tc.want {
-				t.Errorf("binaryMayHaveMarker = %v, want %v", got, tc.want)
+			if got := BinaryMayHaveMarker(bytes.NewReader(tc.in)); got != tc.want {
+				t.Errorf("BinaryMayHaveMarker = %v, want %v", got, tc.want)
 			}
 		})
 	}
@@ -54,6 +54,6 @@ func FuzzBinaryMayHaveMarker(f *testing.F) {
 	hdr[40], hdr[58], hdr[62] = 64, 64, 1 // section table right after the header
 	f.Add(hdr)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		binaryMayHaveMarker(bytes.NewReader(b)) // must not panic or hang
+		BinaryMayHaveMarker(bytes.NewReader(b)) // must not panic or hang
 	})
 }

@@ -336,7 +336,7 @@ func (s *elfSniffer) mayHaveBuildInfo(in *filesystem.ScanInput) bool {
 	}
 	v := true // unreadable as a ReaderAt: let the extractor decide
 	if ra, ok := in.Reader.(io.ReaderAt); ok {
-		v = binaryMayHaveMarker(ra)
+		v = BinaryMayHaveMarker(ra)
 	}
 	s.mu.Lock()
 	s.seen[in.Path] = v
@@ -344,11 +344,11 @@ func (s *elfSniffer) mayHaveBuildInfo(in *filesystem.ScanInput) bool {
 	return v
 }
 
-// binaryMayHaveMarker reports whether the executable in ra can hold Go build
+// BinaryMayHaveMarker reports whether the executable in ra can hold Go build
 // information or a cargo-auditable section: an ELF file only if it has the
 // section; formats debug/buildinfo reads (PE, Mach-O, XCOFF, Plan 9, wasm)
 // always (the extractor decides); anything else (scripts, data) never.
-func binaryMayHaveMarker(ra io.ReaderAt) bool {
+func BinaryMayHaveMarker(ra io.ReaderAt) bool {
 	var hdr [64]byte
 	n, _ := ra.ReadAt(hdr[:], 0)
 	if n < 4 {
@@ -362,6 +362,13 @@ func binaryMayHaveMarker(ra io.ReaderAt) bool {
 		return bytes.Contains(names, []byte(".go.buildinfo\x00")) || bytes.Contains(names, []byte(".dep-v0\x00"))
 	}
 	return otherExecutableMagic([4]byte(hdr[:4]))
+}
+
+// ExecutableMagic reports whether a file starting with m is in an
+// executable format the binary extractors read (ELF, PE, Mach-O, XCOFF,
+// Plan 9, wasm): anything else (a script) cannot hold their markers.
+func ExecutableMagic(m [4]byte) bool {
+	return string(m[:]) == elf.ELFMAG || otherExecutableMagic(m)
 }
 
 // maxSectionNames bounds the ELF section name table read (real ones are a
