@@ -422,8 +422,12 @@ type seekBuffer struct {
 	buf        []byte
 	bufOff     int64 // relative offset of buf[0]
 	n          int   // valid bytes in buf
+	ahead      int   // bytes the next refill reads
 	on         func(int64)
 }
+
+// minAhead is the read-ahead after a skip: a tar header and a small file.
+const minAhead = 8 << 10
 
 func (s *seekBuffer) count() int64 { return s.pos }
 
@@ -435,7 +439,14 @@ func (s *seekBuffer) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if s.pos < s.bufOff || s.pos >= s.bufOff+int64(s.n) {
-		want := min(int64(len(s.buf)), s.size-s.pos)
+		// Read ahead little right after a skip (the next entry is often
+		// skipped too), more while reading goes on sequentially.
+		if s.pos == s.bufOff+int64(s.n) {
+			s.ahead = min(max(2*s.ahead, minAhead), len(s.buf))
+		} else {
+			s.ahead = minAhead
+		}
+		want := min(int64(s.ahead), s.size-s.pos)
 		if len(p) >= len(s.buf) { // a large read bypasses the buffer
 			want = min(int64(len(p)), s.size-s.pos)
 			n, err := s.ra.ReadAt(p[:want], s.base+s.pos)
