@@ -226,3 +226,72 @@ func TestScanRPMBerkeleyDB(t *testing.T) {
 		t.Errorf("errors: %v", inv.Errors)
 	}
 }
+
+// ndbRoot builds a SUSE Linux Enterprise 15 root around a real NDB rpmdb
+// (SUSE's format since SLE 15 SP3; Debian's rpm can neither write nor read
+// it): the Packages.db of a SLE 15 BCI image that go-rpmdb ships as test
+// data, taken from the module cache (its content is pinned by go.sum).
+func ndbRoot(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/erikvarga/go-rpmdb")
+	cmd.Dir = testenv.ModuleRoot(t)
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		t.Fatalf("go list -m github.com/erikvarga/go-rpmdb: %v %s", err, out)
+	}
+	db, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "pkg/testdata/sle15-bci/Packages.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	write(t, filepath.Join(root, "usr/lib/sysimage/rpm/Packages.db"), string(db))
+	write(t, filepath.Join(root, "etc/os-release"), "NAME=\"SLES\"\nVERSION=\"15-SP3\"\nVERSION_ID=\"15.3\"\nID=\"sles\"\nID_LIKE=\"suse\"\n")
+	return root
+}
+
+func TestScanRPMNDB(t *testing.T) {
+	inv := scan(t, "dir:"+ndbRoot(t), Options{})
+	b, err := os.ReadFile("testdata/rpm/sle15-bci-ndb.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			want = append(want, l)
+		}
+	}
+	var got []string
+	files := map[string][]string{}
+	for _, p := range inv.Packages {
+		if p.Ecosystem != "SUSE:15.3" || !slices.Equal(p.Locations, []string{"usr/lib/sysimage/rpm/Packages.db"}) {
+			t.Errorf("%s: ecosystem %q, locations %v", p.Name, p.Ecosystem, p.Locations)
+		}
+		got = append(got, fmt.Sprintf("%s %s %s %s-%s.src.rpm", p.Name, p.Version, purlQualifier(p.PURL, "arch"), p.SourceName, p.SourceVersion))
+		files[p.Name] = p.Files
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("packages (-want +got):\n%s", diff)
+	}
+	// SUSE's bash owns /bin/bash (SLE 15 is not usr-merged) and /usr/bin/bash.
+	for _, f := range []string{"/bin/bash", "/usr/bin/bash", "/etc/skel/.bashrc"} {
+		if !slices.Contains(files["bash"], f) {
+			t.Errorf("bash does not own %s: %v", f, files["bash"])
+		}
+	}
+	if len(inv.Errors) != 0 {
+		t.Errorf("errors: %v", inv.Errors)
+	}
+}
+
+// purlQualifier returns one qualifier of a purl.
+func purlQualifier(purl, key string) string {
+	_, q, _ := strings.Cut(purl, "?")
+	for _, kv := range strings.Split(q, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
