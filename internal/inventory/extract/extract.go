@@ -141,12 +141,14 @@ var binaryExtractors = map[string]bool{gobinary.Name: true, cargoauditable.Name:
 var (
 	goBuildInfoMagic = []byte("\xff Go buildinf:")
 	rustAuditSection = []byte(".dep-v0")
+	// rustAuditLegacy is the section name of cargo-auditable before 0.5.
+	rustAuditLegacy = []byte(".rust-deps-v0")
 )
 
 // HasBinaryMarker reports whether b contains Go build information or a
 // cargo-auditable dependency section.
 func HasBinaryMarker(b []byte) bool {
-	return bytes.Contains(b, goBuildInfoMagic) || bytes.Contains(b, rustAuditSection)
+	return bytes.Contains(b, goBuildInfoMagic) || bytes.Contains(b, rustAuditSection) || bytes.Contains(b, rustAuditLegacy)
 }
 
 type fileAPI struct {
@@ -359,7 +361,8 @@ func BinaryMayHaveMarker(ra io.ReaderAt) bool {
 		if !ok {
 			return true // malformed or unusual headers: the extractor decides
 		}
-		return bytes.Contains(names, []byte(".go.buildinfo\x00")) || bytes.Contains(names, []byte(".dep-v0\x00"))
+		return bytes.Contains(names, []byte(".go.buildinfo\x00")) || bytes.Contains(names, []byte(".dep-v0\x00")) ||
+			bytes.Contains(names, []byte(".rust-deps-v0\x00"))
 	}
 	return otherExecutableMagic([4]byte(hdr[:4]))
 }

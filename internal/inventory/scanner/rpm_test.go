@@ -201,7 +201,7 @@ func TestScanRPMBerkeleyDB(t *testing.T) {
 	inv := scan(t, "dir:"+bdbRoot(t), Options{})
 	type row struct {
 		Name, Version, Ecosystem, PURL string
-		Files, Locations             []string
+		Files, Locations               []string
 	}
 	var got []row
 	for _, p := range inv.Packages {
