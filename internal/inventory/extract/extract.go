@@ -229,6 +229,12 @@ func (g *guard) Version() int                       { return g.inner.Version() }
 func (g *guard) Requirements() *plugin.Capabilities { return g.inner.Requirements() }
 
 func (g *guard) FileRequired(api filesystem.FileAPI) bool {
+	if g.sniff != nil && !filesystem.IsInterestingExecutable(api) {
+		// What both binary extractors require first, decided from the
+		// extension when it can be (cargo-auditable stats every file
+		// before looking at it).
+		return false
+	}
 	if !g.inner.FileRequired(api) {
 		return false
 	}
@@ -421,9 +427,19 @@ func elfSectionNames(ra io.ReaderAt, hdr []byte) ([]byte, bool) {
 	if shoff == 0 || shstrndx == uint16(elf.SHN_UNDEF) || shstrndx >= uint16(elf.SHN_LORESERVE) {
 		return nil, false // no section table, or an extended index: let the extractor read it
 	}
-	if _, err := ra.ReadAt(sh, int64(shoff)+int64(shstrndx)*int64(shentsize)); err != nil {
+	// Linkers put the name table right before the section header table:
+	// one read of the bytes before the header of the name table usually
+	// holds both.
+	shAt := int64(shoff) + int64(shstrndx)*int64(shentsize)
+	if shoff > math.MaxInt64/2 || shAt < 0 {
 		return nil, false
 	}
+	winStart := max(0, shAt-namesWindow)
+	win := make([]byte, shAt+int64(len(sh))-winStart)
+	if _, err := ra.ReadAt(win, winStart); err != nil {
+		return nil, false
+	}
+	copy(sh, win[shAt-winStart:])
 	if len(sh) == 64 {
 		off, size = bo.Uint64(sh[24:]), bo.Uint64(sh[32:])
 	} else {
@@ -432,12 +448,20 @@ func elfSectionNames(ra io.ReaderAt, hdr []byte) ([]byte, bool) {
 	if size == 0 || size > maxSectionNames || off > math.MaxInt64-size {
 		return nil, false
 	}
+	if int64(off) >= winStart && int64(off+size) <= shAt {
+		return win[int64(off)-winStart : int64(off+size)-winStart], true
+	}
 	names := make([]byte, size)
 	if _, err := ra.ReadAt(names, int64(off)); err != nil {
 		return nil, false
 	}
 	return names, true
 }
+
+// namesWindow is how much is read before the name table's section header
+// in the hope of catching the table itself (typically a few hundred bytes
+// plus the other section headers).
+const namesWindow = 4 << 10
 
 // otherExecutableMagic recognises the non-ELF executable formats the
 // binary extractors read (those of Go's debug/buildinfo, and wasm).

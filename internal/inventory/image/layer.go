@@ -498,7 +498,36 @@ func (s *seekBuffer) Seek(offset int64, whence int) (int64, error) {
 	return abs, nil
 }
 
-// entryAt is the content of the tar entry whose header was just read.
+// entryAt is the content of the tar entry whose header was just read;
+// reads of bytes already in the buffer (its first bytes, usually) cost no
+// system call.
 func (s *seekBuffer) entryAt(size int64) io.ReaderAt {
-	return io.NewSectionReader(s.ra, s.base+s.pos, max(0, min(size, s.size-s.pos)))
+	return &entryReader{s: s, start: s.pos, size: max(0, min(size, s.size-s.pos))}
+}
+
+type entryReader struct {
+	s           *seekBuffer
+	start, size int64 // relative to the window
+}
+
+func (e *entryReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("read at negative offset")
+	}
+	if off >= e.size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), e.size-off)
+	abs := e.start + off
+	var n int
+	var err error
+	if s := e.s; abs >= s.bufOff && abs+want <= s.bufOff+int64(s.n) {
+		n = copy(p[:want], s.buf[abs-s.bufOff:])
+	} else {
+		n, err = s.ra.ReadAt(p[:want], s.base+abs)
+	}
+	if err == nil && int64(n) < int64(len(p)) {
+		err = io.EOF
+	}
+	return n, err
 }
