@@ -41,6 +41,7 @@ type walker struct {
 	cond  *sync.Cond
 	dirs  []string // directories waiting to be listed (a stack: depth first)
 	busy  int      // workers handling a directory
+	idle  int      // workers waiting for a directory
 	found []found
 }
 
@@ -91,7 +92,9 @@ func (w *walker) work() {
 	defer w.mu.Unlock()
 	for {
 		for len(w.dirs) == 0 && w.busy > 0 {
+			w.idle++
 			w.cond.Wait()
+			w.idle--
 		}
 		if len(w.dirs) == 0 {
 			w.cond.Broadcast() // everything is done: wake the others to leave
@@ -105,7 +108,14 @@ func (w *walker) work() {
 		w.mu.Lock()
 		w.busy--
 		w.dirs = append(w.dirs, sub...)
-		w.cond.Broadcast()
+		if len(w.dirs) == 0 && w.busy == 0 {
+			w.cond.Broadcast()
+			continue
+		}
+		// Wake only as many idle workers as there is new work for.
+		for range min(len(sub), w.idle) {
+			w.cond.Signal()
+		}
 	}
 }
 
