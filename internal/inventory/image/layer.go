@@ -409,7 +409,7 @@ func plainTarAt(ra readSeekerAt, on func(int64)) (*seekBuffer, bool) {
 	if n < len(head) || string(head[257:262]) != "ustar" { // ustar, POSIX and GNU headers
 		return nil, false
 	}
-	return &seekBuffer{ra: ra, base: start, size: end - start, buf: make([]byte, 128<<10), on: on}, true
+	return &seekBuffer{ra: ra, base: start, size: end - start, buf: make([]byte, min(128<<10, max(end-start, 512))), on: on}, true
 }
 
 // seekBuffer reads a window of an io.ReaderAt sequentially through a buffer
