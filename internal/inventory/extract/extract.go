@@ -11,7 +11,8 @@ import (
 	"cmp"
 	"context"
 	"debug/elf"
-	"errors"
+	"debug/plan9obj"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"io/fs"
@@ -31,7 +32,6 @@ import (
 	scalibrfs "github.com/google/osv-scalibr/fs"
 	scalibrinv "github.com/google/osv-scalibr/inventory"
 	"github.com/google/osv-scalibr/plugin"
-	"github.com/google/osv-scalibr/stats"
 
 	"github.com/riskmap/riskmap/internal/inventory"
 )
@@ -141,12 +141,14 @@ var binaryExtractors = map[string]bool{gobinary.Name: true, cargoauditable.Name:
 var (
 	goBuildInfoMagic = []byte("\xff Go buildinf:")
 	rustAuditSection = []byte(".dep-v0")
+	// rustAuditLegacy is the section name of cargo-auditable before 0.5.
+	rustAuditLegacy = []byte(".rust-deps-v0")
 )
 
 // HasBinaryMarker reports whether b contains Go build information or a
 // cargo-auditable dependency section.
 func HasBinaryMarker(b []byte) bool {
-	return bytes.Contains(b, goBuildInfoMagic) || bytes.Contains(b, rustAuditSection)
+	return bytes.Contains(b, goBuildInfoMagic) || bytes.Contains(b, rustAuditSection) || bytes.Contains(b, rustAuditLegacy)
 }
 
 type fileAPI struct {
@@ -189,33 +191,12 @@ func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error)
 		}
 		guarded[i] = g
 	}
-	sinv, status, err := filesystem.Run(ctx, &filesystem.Config{
-		Extractors: guarded,
-		// A virtual root (empty Path): extractors that need a real file
-		// (rpm's SQLite) get a temporary copy instead of reopening a host
-		// path, which could go through a symbolic link out of the root.
-		ScanRoots: []*scalibrfs.ScanRoot{{FS: fsys, Path: ""}},
-		// Kernel and device pseudo-filesystems of a live root ("dir:/" on
-		// a host or a mounted container) hold no packages and can hang a walk.
-		DirsToSkip: []string{"proc", "sys", "dev"},
-		Stats:      stats.NoopCollector{},
-	})
+	pkgs, err := walk(ctx, fsys, guarded, sink)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("extract: %w", ctx.Err())
-		}
-		return nil, fmt.Errorf("extract: walk: %w", err)
-	}
-	for _, st := range status {
-		if st.Status == nil {
-			continue
-		}
-		for _, fe := range st.Status.FileErrors {
-			sink.add(fe.FilePath, st.Name, errors.New(fe.ErrorMessage))
-		}
+		return nil, fmt.Errorf("extract: %w", err)
 	}
 	res := &Result{Distro: distro(fsys)}
-	res.Packages = convert(sinv)
+	res.Packages = convert(scalibrinv.Inventory{Packages: pkgs})
 	if err := addOwnedFiles(ctx, fsys, res.Packages, sink, e.cfg.RPMTimeout); err != nil {
 		return nil, err
 	}
@@ -248,12 +229,23 @@ func (g *guard) Version() int                       { return g.inner.Version() }
 func (g *guard) Requirements() *plugin.Capabilities { return g.inner.Requirements() }
 
 func (g *guard) FileRequired(api filesystem.FileAPI) bool {
+	if g.sniff != nil && !filesystem.IsInterestingExecutable(api) {
+		// What both binary extractors require first, decided from the
+		// extension when it can be (cargo-auditable stats every file
+		// before looking at it).
+		return false
+	}
 	if !g.inner.FileRequired(api) {
 		return false
 	}
 	info, err := api.Stat()
 	if err != nil {
 		g.sink.add(api.Path(), g.Name(), fmt.Errorf("stat: %w", err))
+		return false
+	}
+	if g.sniff != nil && g.sniff.known(api.Path()) == knownNo {
+		// The other binary extractor already opened this file and found
+		// neither marker: don't open it again.
 		return false
 	}
 	if info.Size() > g.max {
@@ -312,30 +304,183 @@ func (s *errSink) sorted() []inventory.FileError {
 	return out
 }
 
-// elfSniffer parses an executable's ELF section table once for both binary
-// extractors (Go build info, cargo-auditable) and lets them run only when
-// their section is there. Most executables of a root filesystem are neither,
-// and each extractor would otherwise parse the ELF headers itself.
+// elfSniffer looks at an executable once for both binary extractors (Go
+// build info, cargo-auditable) and lets them run only when their marker can
+// be there. Most executables of a root filesystem are scripts or ELF files
+// with neither section, and each extractor would otherwise open and parse
+// them itself.
 type elfSniffer struct {
 	mu   sync.Mutex
 	seen map[string]bool
 }
 
-func (s *elfSniffer) mayHaveBuildInfo(in *filesystem.ScanInput) bool {
+type sniffState int
+
+const (
+	knownNot   sniffState = iota // not looked at yet
+	knownNo                      // looked at: neither marker can be there
+	knownMaybe                   // looked at: an extractor must read it
+)
+
+func (s *elfSniffer) known(path string) sniffState {
 	s.mu.Lock()
-	v, ok := s.seen[in.Path]
-	s.mu.Unlock()
-	if ok {
-		return v
+	defer s.mu.Unlock()
+	v, ok := s.seen[path]
+	switch {
+	case !ok:
+		return knownNot
+	case v:
+		return knownMaybe
 	}
-	v = true // not ELF (PE, Mach-O) or unreadable: let the extractor decide
+	return knownNo
+}
+
+func (s *elfSniffer) mayHaveBuildInfo(in *filesystem.ScanInput) bool {
+	switch s.known(in.Path) {
+	case knownNo:
+		return false
+	case knownMaybe:
+		return true
+	}
+	v := true // unreadable as a ReaderAt: let the extractor decide
 	if ra, ok := in.Reader.(io.ReaderAt); ok {
-		if ef, err := elf.NewFile(ra); err == nil {
-			v = ef.Section(".go.buildinfo") != nil || ef.Section(".dep-v0") != nil
-		}
+		v = BinaryMayHaveMarker(ra)
 	}
 	s.mu.Lock()
 	s.seen[in.Path] = v
 	s.mu.Unlock()
 	return v
+}
+
+// BinaryMayHaveMarker reports whether the executable in ra can hold Go build
+// information or a cargo-auditable section: an ELF file only if it has the
+// section; formats debug/buildinfo reads (PE, Mach-O, XCOFF, Plan 9, wasm)
+// always (the extractor decides); anything else (scripts, data) never.
+func BinaryMayHaveMarker(ra io.ReaderAt) bool {
+	var hdr [64]byte
+	n, _ := ra.ReadAt(hdr[:], 0)
+	if n < 4 {
+		return false
+	}
+	if string(hdr[:4]) == elf.ELFMAG {
+		names, ok := elfSectionNames(ra, hdr[:n])
+		if !ok {
+			return true // malformed or unusual headers: the extractor decides
+		}
+		return bytes.Contains(names, []byte(".go.buildinfo\x00")) || bytes.Contains(names, []byte(".dep-v0\x00")) ||
+			bytes.Contains(names, []byte(".rust-deps-v0\x00"))
+	}
+	return otherExecutableMagic([4]byte(hdr[:4]))
+}
+
+// ExecutableMagic reports whether a file starting with m is in an
+// executable format the binary extractors read (ELF, PE, Mach-O, XCOFF,
+// Plan 9, wasm): anything else (a script) cannot hold their markers.
+func ExecutableMagic(m [4]byte) bool {
+	return string(m[:]) == elf.ELFMAG || otherExecutableMagic(m)
+}
+
+// maxSectionNames bounds the ELF section name table read (real ones are a
+// few hundred bytes).
+const maxSectionNames = 1 << 16
+
+// elfSectionNames returns the section name string table (.shstrtab) of the
+// ELF file whose first bytes are hdr, reading only the one section header
+// that locates it: three small reads instead of parsing every header.
+func elfSectionNames(ra io.ReaderAt, hdr []byte) ([]byte, bool) {
+	if len(hdr) < 52 {
+		return nil, false
+	}
+	var bo binary.ByteOrder
+	switch elf.Data(hdr[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+		bo = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		bo = binary.BigEndian
+	default:
+		return nil, false
+	}
+	var shoff, off, size uint64
+	var shentsize, shstrndx uint16
+	var sh []byte
+	switch elf.Class(hdr[elf.EI_CLASS]) {
+	case elf.ELFCLASS64:
+		if len(hdr) < 64 {
+			return nil, false
+		}
+		shoff = bo.Uint64(hdr[40:])
+		shentsize, shstrndx = bo.Uint16(hdr[58:]), bo.Uint16(hdr[62:])
+		if shentsize < 64 {
+			return nil, false
+		}
+		sh = make([]byte, 64)
+	case elf.ELFCLASS32:
+		shoff = uint64(bo.Uint32(hdr[32:]))
+		shentsize, shstrndx = bo.Uint16(hdr[46:]), bo.Uint16(hdr[50:])
+		if shentsize < 40 {
+			return nil, false
+		}
+		sh = make([]byte, 40)
+	default:
+		return nil, false
+	}
+	if shoff == 0 || shstrndx == uint16(elf.SHN_UNDEF) || shstrndx >= uint16(elf.SHN_LORESERVE) {
+		return nil, false // no section table, or an extended index: let the extractor read it
+	}
+	// Linkers put the name table right before the section header table:
+	// one read of the bytes before the header of the name table usually
+	// holds both.
+	shAt := int64(shoff) + int64(shstrndx)*int64(shentsize)
+	if shoff > math.MaxInt64/2 || shAt < 0 {
+		return nil, false
+	}
+	winStart := max(0, shAt-namesWindow)
+	win := make([]byte, shAt+int64(len(sh))-winStart)
+	if _, err := ra.ReadAt(win, winStart); err != nil {
+		return nil, false
+	}
+	copy(sh, win[shAt-winStart:])
+	if len(sh) == 64 {
+		off, size = bo.Uint64(sh[24:]), bo.Uint64(sh[32:])
+	} else {
+		off, size = uint64(bo.Uint32(sh[16:])), uint64(bo.Uint32(sh[20:]))
+	}
+	if size == 0 || size > maxSectionNames || off > math.MaxInt64-size {
+		return nil, false
+	}
+	if int64(off) >= winStart && int64(off+size) <= shAt {
+		return win[int64(off)-winStart : int64(off+size)-winStart], true
+	}
+	names := make([]byte, size)
+	if _, err := ra.ReadAt(names, int64(off)); err != nil {
+		return nil, false
+	}
+	return names, true
+}
+
+// namesWindow is how much is read before the name table's section header
+// in the hope of catching the table itself (typically a few hundred bytes
+// plus the other section headers).
+const namesWindow = 4 << 10
+
+// otherExecutableMagic recognises the non-ELF executable formats the
+// binary extractors read (those of Go's debug/buildinfo, and wasm).
+func otherExecutableMagic(m [4]byte) bool {
+	switch {
+	case m[0] == 'M' && m[1] == 'Z': // PE
+		return true
+	case string(m[:3]) == "\xfe\xed\xfa" || string(m[1:]) == "\xfa\xed\xfe": // Mach-O
+		return true
+	case string(m[:]) == "\xca\xfe\xba\xbe" || string(m[:]) == "\xca\xfe\xba\xbf": // Mach-O fat
+		return true
+	case m[0] == 0x01 && (m[1] == 0xdf || m[1] == 0xf7): // XCOFF
+		return true
+	case string(m[:]) == "\x00asm": // wasm
+		return true
+	}
+	switch binary.BigEndian.Uint32(m[:]) {
+	case plan9obj.Magic386, plan9obj.MagicAMD64, plan9obj.MagicARM:
+		return true
+	}
+	return false
 }

@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	scalibrfs "github.com/google/osv-scalibr/fs"
@@ -26,12 +30,7 @@ const maxListFile = 64 << 20
 func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Package, sink *errSink, rpmTimeout time.Duration) error {
 	var apkFiles map[string][]string
 	rpmDBs := map[string]map[string][]string{}
-	canon := newCanonicalizer(fsys)
-	defer func() {
-		for i := range pkgs {
-			pkgs[i].Files = canon.withCanonical(pkgs[i].Files)
-		}
-	}()
+	var debs []int
 	for i := range pkgs {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("owned files: %w", err)
@@ -39,24 +38,7 @@ func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Pack
 		p := &pkgs[i]
 		switch {
 		case strings.HasPrefix(p.PURL, "pkg:deb/"):
-			arch := purlQualifier(p.PURL, "arch")
-			names := []string{p.Name + ".list"}
-			if arch != "" {
-				names = []string{p.Name + ":" + arch + ".list", p.Name + ".list"}
-			}
-			for _, n := range names {
-				path := "var/lib/dpkg/info/" + n
-				b, err := readSmall(fsys, path)
-				if errors.Is(err, fs.ErrNotExist) {
-					continue
-				}
-				if err != nil {
-					sink.add(path, "dpkg-files", err)
-					break
-				}
-				p.Files = ParseDpkgList(b)
-				break
-			}
+			debs = append(debs, i)
 		case strings.HasPrefix(p.PURL, "pkg:rpm/") && len(p.Locations) > 0:
 			db := p.Locations[0]
 			if _, ok := rpmDBs[db]; !ok {
@@ -81,6 +63,51 @@ func addOwnedFiles(ctx context.Context, fsys scalibrfs.FS, pkgs []inventory.Pack
 			}
 			p.Files = apkFiles[p.Name]
 		}
+	}
+	// One dpkg .list file per package, then the canonical paths of every
+	// package's files: independent reads, done by a few workers.
+	canon := newCanonicalizer(fsys)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) + 1 {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(pkgs) || ctx.Err() != nil {
+					return
+				}
+				if _, ok := slices.BinarySearch(debs, k); ok {
+					pkgs[k].Files = dpkgFiles(fsys, &pkgs[k], sink)
+				}
+				pkgs[k].Files = canon.withCanonical(pkgs[k].Files)
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("owned files: %w", err)
+	}
+	return nil
+}
+
+// dpkgFiles reads the files a dpkg package owns from its .list file
+// (multi-arch packages name it "name:arch.list").
+func dpkgFiles(fsys scalibrfs.FS, p *inventory.Package, sink *errSink) []string {
+	names := []string{p.Name + ".list"}
+	if arch := purlQualifier(p.PURL, "arch"); arch != "" {
+		names = []string{p.Name + ":" + arch + ".list", p.Name + ".list"}
+	}
+	for _, n := range names {
+		path := "var/lib/dpkg/info/" + n
+		b, err := readSmall(fsys, path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			sink.add(path, "dpkg-files", err)
+			return nil
+		}
+		return ParseDpkgList(b)
 	}
 	return nil
 }
@@ -220,6 +247,7 @@ type resolver interface {
 // shows in /proc/PID/maps.
 type canonicalizer struct {
 	r    resolver
+	mu   sync.Mutex
 	dirs map[string]string // directory -> resolved directory ("" unknown)
 }
 
@@ -243,13 +271,17 @@ func (c *canonicalizer) withCanonical(files []string) []string {
 			continue
 		}
 		dir := f[:i]
+		c.mu.Lock()
 		res, ok := c.dirs[dir]
+		c.mu.Unlock()
 		if !ok {
 			p, err := c.r.Resolve(strings.TrimPrefix(dir, "/"), true)
 			if err == nil {
 				res = "/" + p
 			}
+			c.mu.Lock()
 			c.dirs[dir] = res
+			c.mu.Unlock()
 		}
 		if res != "" && res != dir {
 			if alt := res + f[i:]; !seen[alt] {

@@ -68,9 +68,12 @@ type ociManifest struct {
 // ReadArchive reads a `docker save` archive or an OCI image layout archive
 // in ONE pass over r: layers are indexed as they stream by, whatever their
 // order in the archive, and put in order from the manifest at the end. A
-// truncated archive still yields the layers read before the damage.
+// truncated archive still yields the layers read before the damage. When r
+// is also an io.ReaderAt and io.Seeker (an *os.File), uncompressed layers
+// are read in place and what no extractor wants is skipped, not read.
 func ReadArchive(ctx context.Context, r io.Reader, w Wanter, opts Options) (*Image, error) {
 	tr := tar.NewReader(r)
+	ra, _ := r.(readSeekerAt) // an archive file: layers are read in place
 	meta := map[string][]byte{}
 	layers := map[string]*Layer{}
 	img := &Image{}
@@ -90,6 +93,23 @@ func ReadArchive(ctx context.Context, r io.Reader, w Wanter, opts Options) (*Ima
 			continue
 		}
 		name := cleanPath(h.Name)
+		if ra != nil {
+			// A file: read the blob in place, so an uncompressed layer's
+			// unwanted content is skipped; the archive's tar reader then
+			// seeks past the blob.
+			if off, err := ra.Seek(0, io.SeekCurrent); err == nil {
+				head := make([]byte, 512)
+				n, _ := ra.ReadAt(head, off)
+				if isLayerBlob(head[:n]) {
+					l, err := ReadLayer(ctx, io.NewSectionReader(ra, off, h.Size), name, w, opts)
+					if err != nil {
+						return nil, err
+					}
+					layers[name] = l
+					continue
+				}
+			}
+		}
 		br := bufio.NewReaderSize(tr, 64<<10)
 		head, _ := br.Peek(512)
 		if isLayerBlob(head) {

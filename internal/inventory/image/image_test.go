@@ -241,6 +241,15 @@ func FuzzReadLayer(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Read in place (a ReaderAt that seeks) or streamed, a layer has
+		// the same entries.
+		streamed, err := ReadLayer(context.Background(), struct{ io.Reader }{bytes.NewReader(b)}, "fuzz", w, DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(entryKinds(streamed), entryKinds(l)); diff != "" {
+			t.Errorf("in place vs streamed entries (-streamed +in place):\n%s", diff)
+		}
 		fsys := Merge([]*Layer{l}, DefaultOptions().History)
 		fs.WalkDir(fsys, ".", func(string, fs.DirEntry, error) error { return nil })
 		fsys.Close()
@@ -257,4 +266,13 @@ func FuzzReadArchive(f *testing.F) {
 			t.Fatal("nil image without error")
 		}
 	})
+}
+
+// entryKinds lists "kind path" of a layer's entries.
+func entryKinds(l *Layer) []string {
+	var out []string
+	for _, e := range l.Entries {
+		out = append(out, fmt.Sprintf("%d %s", e.Kind, e.Path))
+	}
+	return out
 }

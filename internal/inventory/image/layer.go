@@ -117,21 +117,53 @@ func Decompress(r io.Reader) (io.ReadCloser, error) {
 // ReadLayer indexes one layer stream (compressed or not). A damaged stream
 // is not fatal: the entries read before the damage are kept and the damage
 // is recorded in Layer.Errors. Only a cancelled context is returned as error.
+//
+// An uncompressed layer given as an io.ReaderAt that can seek (a section of
+// a docker save archive file) is read through a seeking buffer: content no
+// extractor wants is skipped, not read, and executables are checked for a
+// Go or cargo-auditable section by reading their ELF headers only.
 func ReadLayer(ctx context.Context, r io.Reader, digest string, w Wanter, opts Options) (*Layer, error) {
-	l := &Layer{Digest: digest}
+	if ra, ok := r.(readSeekerAt); ok {
+		if sb, ok := plainTarAt(ra, opts.OnBytes); ok {
+			return readLayer(ctx, tar.NewReader(sb), sb, digest, w, opts)
+		}
+	}
 	rc, err := Decompress(r)
 	if err != nil {
+		l := &Layer{Digest: digest}
 		l.Errors = append(l.Errors, FileError{Path: digest, Err: fmt.Errorf("read layer: %w", err)})
 		return l, nil
 	}
 	defer rc.Close()
 	cr := &countingReader{r: rc, on: opts.OnBytes}
-	tr := tar.NewReader(cr)
+	return readLayer(ctx, tar.NewReader(cr), cr, digest, w, opts)
+}
+
+// readSeekerAt is a layer blob with random access.
+type readSeekerAt interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+}
+
+// counter tells how many uncompressed bytes of a layer were consumed.
+type counter interface{ count() int64 }
+
+// layerAt is implemented by the seeking buffer: a ReaderAt over the
+// content of the current tar entry.
+type layerAt interface {
+	entryAt(size int64) io.ReaderAt
+}
+
+func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, w Wanter, opts Options) (*Layer, error) {
+	l := &Layer{Digest: digest}
+	at, _ := src.(layerAt)
 	hist := map[string]bool{}
 	for _, h := range opts.History {
 		hist[h] = true
 	}
 	byPath := map[string]int{}
+	var scratch []byte // reused to look for markers in streamed executables
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("read layer %s: %w", digest, err)
@@ -176,31 +208,83 @@ func ReadLayer(ctx context.Context, r io.Reader, digest string, w Wanter, opts O
 			if hist[p] {
 				want = extract.WantContent
 			}
-			if want != extract.WantNone {
-				if h.Size > opts.MaxFile {
-					l.Errors = append(l.Errors, FileError{Path: p, Err: fmt.Errorf("file too large: %d bytes, limit %d", h.Size, opts.MaxFile)})
-				} else {
-					b, err := readBlob(tr, h.Size, opts)
-					if err != nil {
-						l.Errors = append(l.Errors, FileError{Path: p, Err: fmt.Errorf("read layer %s: %w", digest, err)})
-						l.Entries = append(l.Entries, e)
-						return l, nil
-					}
-					if want == extract.WantIfBinary && !b.hasBinaryMarker() {
-						b.release()
-						b = nil
-					}
-					e.Data = b
-				}
+			if want == extract.WantNone {
+				break
 			}
+			if h.Size > opts.MaxFile {
+				l.Errors = append(l.Errors, FileError{Path: p, Err: fmt.Errorf("file too large: %d bytes, limit %d", h.Size, opts.MaxFile)})
+				break
+			}
+			var b *Blob
+			var err error
+			switch {
+			case want == extract.WantContent:
+				b, err = readBlob(tr, h.Size, opts)
+			case at != nil:
+				// Random access: the ELF headers say whether a marker
+				// section is there; only then is the file read.
+				if extract.BinaryMayHaveMarker(at.entryAt(h.Size)) {
+					b, err = readBinary(tr, h.Size, opts, &scratch)
+				}
+			default:
+				b, err = readBinary(tr, h.Size, opts, &scratch)
+			}
+			if err != nil {
+				l.Errors = append(l.Errors, FileError{Path: p, Err: fmt.Errorf("read layer %s: %w", digest, err)})
+				l.Entries = append(l.Entries, e)
+				l.Bytes = src.count()
+				return l, nil
+			}
+			e.Data = b
 		default:
 			continue // devices, fifos: nothing to extract
 		}
 		byPath[p] = len(l.Entries)
 		l.Entries = append(l.Entries, e)
 	}
-	l.Bytes = cr.n
+	l.Bytes = src.count()
 	return l, nil
+}
+
+// readBinary keeps an executable only if it may carry Go build information
+// or a cargo-auditable section: its first bytes must be an executable
+// format's magic (scripts stop there), and its content must hold a marker.
+// Files up to MemLimit are read into the reused scratch buffer and copied
+// out only when kept.
+func readBinary(r io.Reader, size int64, opts Options, scratch *[]byte) (*Blob, error) {
+	var magic [4]byte
+	if size < int64(len(magic)) {
+		return nil, nil
+	}
+	if _, err := io.ReadFull(r, magic[:]); err != nil {
+		return nil, err
+	}
+	if !extract.ExecutableMagic(magic) {
+		return nil, nil
+	}
+	rest := io.MultiReader(bytes.NewReader(magic[:]), r)
+	if size > opts.MemLimit {
+		b, err := readBlob(rest, size, opts)
+		if err != nil {
+			return nil, err
+		}
+		if !b.hasBinaryMarker() {
+			b.release()
+			return nil, nil
+		}
+		return b, nil
+	}
+	if int64(cap(*scratch)) < size {
+		*scratch = make([]byte, size)
+	}
+	buf := (*scratch)[:size]
+	if _, err := io.ReadFull(rest, buf); err != nil {
+		return nil, err
+	}
+	if !extract.HasBinaryMarker(buf) {
+		return nil, nil
+	}
+	return &Blob{mem: bytes.Clone(buf), size: size}, nil
 }
 
 func cleanOr(p string) string {
@@ -221,6 +305,8 @@ type countingReader struct {
 	n  int64
 	on func(int64)
 }
+
+func (c *countingReader) count() int64 { return c.n }
 
 func (c *countingReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
@@ -305,3 +391,143 @@ func (b *Blob) Bytes() ([]byte, error) {
 }
 
 var errNotRetained = errors.New("content not retained (no extractor needs this file)")
+
+// plainTarAt returns a seeking buffer over ra from its current offset to
+// its end when that is an uncompressed tar (ok false otherwise, with ra
+// where it was).
+func plainTarAt(ra readSeekerAt, on func(int64)) (*seekBuffer, bool) {
+	start, err := ra.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, false
+	}
+	end, err := ra.Seek(0, io.SeekEnd)
+	if _, serr := ra.Seek(start, io.SeekStart); err != nil || serr != nil {
+		return nil, false
+	}
+	head := make([]byte, 512)
+	n, _ := ra.ReadAt(head, start)
+	if n < len(head) || string(head[257:262]) != "ustar" { // ustar, POSIX and GNU headers
+		return nil, false
+	}
+	return &seekBuffer{ra: ra, base: start, size: end - start, buf: make([]byte, min(128<<10, max(end-start, 512))), on: on}, true
+}
+
+// seekBuffer reads a window of an io.ReaderAt sequentially through a buffer
+// and seeks without reading, so archive/tar skips unwanted content. It
+// reports every byte consumed or skipped to on.
+type seekBuffer struct {
+	ra         io.ReaderAt
+	base, size int64 // the window in ra
+	pos        int64 // relative to base
+	buf        []byte
+	bufOff     int64 // relative offset of buf[0]
+	n          int   // valid bytes in buf
+	ahead      int   // bytes the next refill reads
+	on         func(int64)
+}
+
+// minAhead is the read-ahead after a skip: a tar header and a small file.
+const minAhead = 8 << 10
+
+func (s *seekBuffer) count() int64 { return s.pos }
+
+func (s *seekBuffer) Read(p []byte) (int, error) {
+	if s.pos >= s.size {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if s.pos < s.bufOff || s.pos >= s.bufOff+int64(s.n) {
+		// Read ahead little right after a skip (the next entry is often
+		// skipped too), more while reading goes on sequentially.
+		if s.pos == s.bufOff+int64(s.n) {
+			s.ahead = min(max(2*s.ahead, minAhead), len(s.buf))
+		} else {
+			s.ahead = minAhead
+		}
+		want := min(int64(s.ahead), s.size-s.pos)
+		if len(p) >= len(s.buf) { // a large read bypasses the buffer
+			want = min(int64(len(p)), s.size-s.pos)
+			n, err := s.ra.ReadAt(p[:want], s.base+s.pos)
+			return s.advance(n, err)
+		}
+		n, err := s.ra.ReadAt(s.buf[:want], s.base+s.pos)
+		s.bufOff, s.n = s.pos, n
+		if n == 0 {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF // the window promised more
+			}
+			return 0, err
+		}
+	}
+	n := copy(p, s.buf[s.pos-s.bufOff:s.n])
+	return s.advance(n, nil)
+}
+
+func (s *seekBuffer) advance(n int, err error) (int, error) {
+	s.pos += int64(n)
+	if s.on != nil && n > 0 {
+		s.on(int64(n))
+	}
+	if n > 0 && err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+func (s *seekBuffer) Seek(offset int64, whence int) (int64, error) {
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = s.pos + offset
+	case io.SeekEnd:
+		abs = s.size + offset
+	default:
+		return 0, errors.New("seek: invalid whence")
+	}
+	if abs < 0 {
+		return 0, errors.New("seek: negative position")
+	}
+	if s.on != nil && abs > s.pos {
+		s.on(abs - s.pos)
+	}
+	s.pos = abs
+	return abs, nil
+}
+
+// entryAt is the content of the tar entry whose header was just read;
+// reads of bytes already in the buffer (its first bytes, usually) cost no
+// system call.
+func (s *seekBuffer) entryAt(size int64) io.ReaderAt {
+	return &entryReader{s: s, start: s.pos, size: max(0, min(size, s.size-s.pos))}
+}
+
+type entryReader struct {
+	s           *seekBuffer
+	start, size int64 // relative to the window
+}
+
+func (e *entryReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("read at negative offset")
+	}
+	if off >= e.size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), e.size-off)
+	abs := e.start + off
+	var n int
+	var err error
+	if s := e.s; abs >= s.bufOff && abs+want <= s.bufOff+int64(s.n) {
+		n = copy(p[:want], s.buf[abs-s.bufOff:])
+	} else {
+		n, err = s.ra.ReadAt(p[:want], s.base+abs)
+	}
+	if err == nil && int64(n) < int64(len(p)) {
+		err = io.EOF
+	}
+	return n, err
+}

@@ -214,10 +214,8 @@ func (f *FS) Lstat(name string) (fs.FileInfo, error) {
 // links themselves, so a walk never descends through a symbolic link.
 func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	ents, err := f.readDir(name)
-	if err != nil && f.OnError != nil {
-		f.mu.Lock()
-		f.OnError(name, err)
-		f.mu.Unlock()
+	if err != nil {
+		f.reportError(name, err)
 	}
 	return ents, err
 }
@@ -239,6 +237,7 @@ func (f *FS) readDir(name string) ([]fs.DirEntry, error) {
 	}
 	defer d.Close()
 	ents, err := d.ReadDir(-1)
+	f.noteDirs(name, ents)
 	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	if err != nil {
 		return ents, &fs.PathError{Op: "readdir", Path: name, Err: err}
@@ -253,4 +252,78 @@ func (f *FS) ReadFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	return f.root.ReadFile(p)
+}
+
+// noteDirs records the subdirectories listed in dir as real directories
+// when dir itself is one (the root, or a directory already known): a walk
+// that never follows links then makes later resolutions of these paths
+// (the canonical paths of owned files) free of lstat calls.
+func (f *FS) noteDirs(dir string, ents []fs.DirEntry) {
+	if dir != "." {
+		if _, ok := f.dirs.Load(dir); !ok {
+			return
+		}
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			p := e.Name()
+			if dir != "." {
+				p = dir + "/" + p
+			}
+			f.dirs.Store(p, struct{}{})
+		}
+	}
+}
+
+// Dir is a directory of an FS held open, so its entries can be stat-ed and
+// opened relative to it without resolving their paths again.
+type Dir struct {
+	fsys *FS
+	name string
+	d    *os.File
+}
+
+// OpenDir lists the named directory (sorted by name, like ReadDir) and
+// keeps it open; the caller closes it. Read errors go to OnError too.
+func (f *FS) OpenDir(name string) (*Dir, []fs.DirEntry, error) {
+	if !fs.ValidPath(name) {
+		return nil, nil, &fs.PathError{Op: "opendir", Path: name, Err: fs.ErrInvalid}
+	}
+	d, err, ok := f.openInRoot(name, true)
+	if !ok {
+		var p string
+		if p, err = f.Resolve(name, true); err == nil {
+			d, err = f.openIn(p, true)
+		}
+	}
+	if err != nil {
+		f.reportError(name, err)
+		return nil, nil, err
+	}
+	ents, err := d.ReadDir(-1)
+	f.noteDirs(name, ents)
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	if err != nil {
+		err = &fs.PathError{Op: "readdir", Path: name, Err: err}
+		f.reportError(name, err)
+	}
+	return &Dir{fsys: f, name: name, d: d}, ents, err
+}
+
+func (f *FS) reportError(name string, err error) {
+	if f.OnError != nil {
+		f.mu.Lock()
+		f.OnError(name, err)
+		f.mu.Unlock()
+	}
+}
+
+// Close closes the directory.
+func (d *Dir) Close() error { return d.d.Close() }
+
+func (d *Dir) path(name string) string {
+	if d.name == "." {
+		return name
+	}
+	return d.name + "/" + name
 }

@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -161,4 +162,79 @@ func FuzzResolveWith(f *testing.F) {
 			t.Fatalf("ResolveWith(%q) = %q, not a valid path inside the root", name, p)
 		}
 	})
+}
+
+// TestOpenDir: entries opened and stat-ed relative to an open directory
+// follow links with the same chroot semantics as the FS, never out of it.
+func TestOpenDir(t *testing.T) {
+	root, _ := tree(t)
+	f, err := Open(root)
+	must(t, err)
+	defer f.Close()
+	d, ents, err := f.OpenDir("etc")
+	must(t, err)
+	defer d.Close()
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if diff := cmp.Diff([]string{"abs-escape", "os-release", "rel-escape"}, names); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	tests := []struct {
+		name    string
+		entry   string
+		want    string
+		wantErr error
+	}{
+		{name: "link_inside", entry: "os-release", want: "ID=debian\n"},
+		{name: "absolute_escape_reroots", entry: "abs-escape", wantErr: fs.ErrNotExist},
+		{name: "relative_escape_clamped", entry: "rel-escape", wantErr: fs.ErrNotExist},
+		{name: "missing", entry: "nope", wantErr: fs.ErrNotExist},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, serr := d.Stat(tc.entry)
+			file, err := d.Open(tc.entry)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || !errors.Is(serr, tc.wantErr) {
+					t.Fatalf("Open, Stat = %v, %v; want %v", err, serr, tc.wantErr)
+				}
+				return
+			}
+			must(t, err)
+			must(t, serr)
+			defer file.Close()
+			b := make([]byte, 64)
+			n, _ := file.Read(b)
+			if string(b[:n]) != tc.want {
+				t.Errorf("read %q, want %q", b[:n], tc.want)
+			}
+		})
+	}
+	// A plain file: stat from the directory, read, rewind, read at.
+	top, _, err := f.OpenDir(".")
+	must(t, err)
+	defer top.Close()
+	fi, err := top.Stat("secret")
+	must(t, err)
+	if fi.Size() != int64(len("root's own secret")) || !fi.Mode().IsRegular() {
+		t.Errorf("stat secret: size %d mode %v", fi.Size(), fi.Mode())
+	}
+	file, err := top.Open("secret")
+	must(t, err)
+	defer file.Close()
+	b, err := io.ReadAll(file)
+	must(t, err)
+	if _, err := file.(io.Seeker).Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	again, err := io.ReadAll(file)
+	must(t, err)
+	at := make([]byte, 3)
+	_, err = file.(io.ReaderAt).ReadAt(at, 7)
+	must(t, err)
+	if string(b) != "root's own secret" || string(again) != string(b) || string(at) != "own" {
+		t.Errorf("read %q, again %q, at %q", b, again, at)
+	}
 }
