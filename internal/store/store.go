@@ -68,6 +68,9 @@ type Store struct {
 	dialect Dialect
 	w       *sql.DB // writes (one connection on SQLite: one writer at a time)
 	r       *sql.DB // reads
+	ck      *sql.DB // SQLite: the WAL checkpointer's own connection
+	ckStop  chan struct{}
+	ckDone  chan struct{}
 	log     *slog.Logger
 	now     func() time.Time
 	where   string // redacted location, for messages
@@ -122,7 +125,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// WAL lets readers run beside the writer; synchronous=FULL makes every
 		// acknowledged commit durable across power loss, not just crashes.
 		const pragmas = "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
-		s.w, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+		// The writer never checkpoints (wal_autocheckpoint=0): a checkpoint
+		// inside a commit copies the WAL into the database and fsyncs it,
+		// stalling every queued write for tens of milliseconds. The
+		// checkpointer goroutine does it beside the writer instead.
+		s.w, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
 		}
@@ -134,6 +141,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
 		}
 		s.r.SetMaxOpenConns(4)
+		s.ck, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)")
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+		s.ck.SetMaxOpenConns(1)
 	}
 	if err := s.w.PingContext(ctx); err != nil {
 		s.Close()
@@ -147,12 +160,60 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.ck != nil {
+		s.ckStop, s.ckDone = make(chan struct{}), make(chan struct{})
+		go s.checkpointLoop()
+	}
 	return s, nil
+}
+
+// checkpointEvery is how often the checkpointer copies the SQLite WAL into
+// the database. PASSIVE checkpoints run beside the writer and readers
+// without blocking them; the WAL restarts from its beginning once a
+// checkpoint has covered it and no reader needs it. Under a constant stream
+// of commits a passive checkpoint may never cover the whole WAL, so above
+// walRestartBytes a TRUNCATE checkpoint (which holds new writes back while it
+// finishes, then empties the file) bounds it.
+const (
+	checkpointEvery = time.Second
+	walRestartBytes = 64 << 20
+)
+
+func (s *Store) checkpointLoop() {
+	defer close(s.ckDone)
+	tick := time.NewTicker(checkpointEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ckStop:
+			return
+		case <-tick.C:
+			mode := "PASSIVE"
+			if fi, err := os.Stat(s.where + "-wal"); err == nil && fi.Size() > walRestartBytes {
+				mode = "TRUNCATE"
+			}
+			if _, err := s.ck.Exec("PRAGMA wal_checkpoint(" + mode + ")"); err != nil {
+				s.log.Warn("checkpoint SQLite WAL", "path", s.where, "mode", mode, "err", err)
+			}
+		}
+	}
 }
 
 // Close releases the database.
 func (s *Store) Close() error {
 	var errs []error
+	if s.ck != nil {
+		if s.ckStop != nil {
+			close(s.ckStop)
+			<-s.ckDone
+		}
+		// Leave a short WAL behind: everything committed is copied into
+		// the database file.
+		if _, err := s.ck.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			s.log.Warn("checkpoint SQLite WAL at close", "path", s.where, "err", err)
+		}
+		errs = append(errs, s.ck.Close())
+	}
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
 	}
