@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/tlspin"
 )
 
 // Config is how the CLI reaches a console.
@@ -53,19 +51,14 @@ type Client struct {
 
 // ErrPinMismatch is returned when the console presents another certificate
 // than the pinned one.
-var ErrPinMismatch = errors.New("console certificate does not match the pinned SHA-256 fingerprint")
+var ErrPinMismatch = tlspin.ErrMismatch
 
 // ParsePin reads a certificate fingerprint: an optional "sha256:" prefix,
 // then 64 hex digits, colons and case ignored.
 func ParsePin(s string) ([]byte, error) {
-	clean := strings.TrimSpace(s)
-	if p, ok := strings.CutPrefix(strings.ToLower(clean), "sha256:"); ok {
-		clean = p
-	}
-	clean = strings.ToLower(strings.ReplaceAll(clean, ":", ""))
-	b, err := hex.DecodeString(clean)
-	if err != nil || len(b) != sha256.Size {
-		return nil, fmt.Errorf("--pin %q: want sha256: and the 64 hex digits of the console certificate's SHA-256 fingerprint", s)
+	b, err := tlspin.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("--pin: %w", err)
 	}
 	return b, nil
 }
@@ -102,10 +95,7 @@ func New(cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The chain is not checked (the certificate is self-signed); the
-		// leaf must be exactly the pinned one, and valid now.
-		tc.InsecureSkipVerify = true
-		tc.VerifyConnection = func(cs tls.ConnectionState) error { return verifyPin(cs, pin, time.Now()) }
+		tlspin.Apply(tc, pin, time.Now)
 	case cfg.CACertFile != "":
 		pem, err := os.ReadFile(cfg.CACertFile)
 		if err != nil {
@@ -121,21 +111,6 @@ func New(cfg Config) (*Client, error) {
 		TLSHandshakeTimeout: 10 * time.Second}
 	return &Client{cfg: cfg, base: u, http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
-}
-
-func verifyPin(cs tls.ConnectionState, pin []byte, now time.Time) error {
-	if len(cs.PeerCertificates) == 0 {
-		return errors.New("console presented no certificate")
-	}
-	leaf := cs.PeerCertificates[0]
-	sum := sha256.Sum256(leaf.Raw)
-	if subtle.ConstantTimeCompare(sum[:], pin) != 1 {
-		return fmt.Errorf("%w: it presented %s", ErrPinMismatch, hex.EncodeToString(sum[:]))
-	}
-	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-		return fmt.Errorf("pinned console certificate is not valid now (valid %s to %s)", leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
-	}
-	return nil
 }
 
 // StatusError is a refusal from the console.

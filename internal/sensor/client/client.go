@@ -13,11 +13,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +28,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/tlspin"
 )
 
 // Config configures the client.
@@ -85,15 +83,11 @@ func New(cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Verification is by the pin: the chain is not checked against
-		// roots (the certificate is self-signed), but the leaf must be
-		// exactly the pinned one and currently valid.
-		tc.InsecureSkipVerify = true
 		now := cfg.Now
 		if now == nil {
 			now = time.Now
 		}
-		tc.VerifyConnection = func(cs tls.ConnectionState) error { return verifyPin(cs, pin, now()) }
+		tlspin.Apply(tc, pin, now)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
@@ -118,51 +112,19 @@ func New(cfg Config) (*Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
 }
 
-// ParsePin parses a hex SHA-256 fingerprint; colons and case are ignored.
-func ParsePin(s string) ([]byte, error) {
-	clean := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), ":", ""))
-	b, err := hex.DecodeString(clean)
-	if err != nil || len(b) != sha256.Size {
-		return nil, fmt.Errorf("console certificate pin %q: want the 64 hex digits of a SHA-256", s)
-	}
-	return b, nil
-}
+// ParsePin parses a SHA-256 fingerprint (see tlspin.Parse).
+func ParsePin(s string) ([]byte, error) { return tlspin.Parse(s) }
 
 // Fingerprint returns the pin of a DER certificate, as ParsePin reads it.
-func Fingerprint(der []byte) string {
-	sum := sha256.Sum256(der)
-	return hex.EncodeToString(sum[:])
-}
+func Fingerprint(der []byte) string { return tlspin.Fingerprint(der) }
 
 // PinnedTLS returns a TLS configuration that accepts exactly the
 // certificate with the given fingerprint (for tools and tests that talk to
 // a self-signed console).
-func PinnedTLS(fingerprint string) (*tls.Config, error) {
-	pin, err := ParsePin(fingerprint)
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true,
-		VerifyConnection: func(cs tls.ConnectionState) error { return verifyPin(cs, pin, time.Now()) }}, nil
-}
+func PinnedTLS(fingerprint string) (*tls.Config, error) { return tlspin.Config(fingerprint) }
 
 // ErrPinMismatch is returned when the console presents another certificate.
-var ErrPinMismatch = errors.New("console certificate does not match the pinned SHA-256")
-
-func verifyPin(cs tls.ConnectionState, pin []byte, now time.Time) error {
-	if len(cs.PeerCertificates) == 0 {
-		return errors.New("console presented no certificate")
-	}
-	leaf := cs.PeerCertificates[0]
-	sum := sha256.Sum256(leaf.Raw)
-	if subtle.ConstantTimeCompare(sum[:], pin) != 1 {
-		return fmt.Errorf("%w: got %s", ErrPinMismatch, hex.EncodeToString(sum[:]))
-	}
-	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-		return fmt.Errorf("pinned console certificate is not valid now (valid %s to %s)", leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
-	}
-	return nil
-}
+var ErrPinMismatch = tlspin.ErrMismatch
 
 // StatusError is a non-success answer from the console.
 type StatusError struct {
