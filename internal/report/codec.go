@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Limits bound what Decode accepts and what Marshal produces.
@@ -147,15 +148,22 @@ const (
 // when a bound was hit.
 func Decode(body io.Reader, lim Limits) (*Report, error) {
 	lr := &io.LimitedReader{R: body, N: lim.MaxCompressedBytes + 1}
-	zr, err := gzip.NewReader(lr)
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(lr)
+	} else {
+		err = zr.Reset(lr)
+	}
 	if err != nil {
 		if lr.N <= 0 {
 			return nil, fmt.Errorf("decode report: %w: more than %d compressed bytes", ErrTooLarge, lim.MaxCompressedBytes)
 		}
 		return nil, fmt.Errorf("decode report: not gzip: %w", err)
 	}
-	defer zr.Close()
 	raw, err := io.ReadAll(io.LimitReader(zr, lim.MaxJSONBytes+1))
+	zr.Close()
+	gzipReaders.Put(zr)
 	if lr.N <= 0 {
 		return nil, fmt.Errorf("decode report: %w: more than %d compressed bytes", ErrTooLarge, lim.MaxCompressedBytes)
 	}
@@ -168,33 +176,54 @@ func Decode(body io.Reader, lim Limits) (*Report, error) {
 	return DecodeJSON(raw, lim)
 }
 
+// gzipReaders reuses the decompressors' state (tens of KB each) across
+// reports.
+var gzipReaders sync.Pool
+
 // DecodeJSON decodes and validates an uncompressed report. Unknown fields
 // are rejected unless the report's minor version is newer than ours (newer
 // minors only add optional fields).
+//
+// The strict decode runs first, in one pass over the JSON; only when it
+// fails is the version read on its own, to name an unsupported version
+// before anything else and to decode a newer minor leniently.
 func DecodeJSON(raw []byte, lim Limits) (*Report, error) {
-	var head struct {
-		Version string `json:"version"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
-		return nil, fmt.Errorf("decode report: %w", err)
-	}
-	newer, err := checkVersion(head.Version)
+	r, err := decodeJSON(raw, true)
 	if err != nil {
+		var head struct {
+			Version string `json:"version"`
+		}
+		if herr := json.Unmarshal(raw, &head); herr != nil {
+			return nil, fmt.Errorf("decode report: %w", herr)
+		}
+		newer, verr := checkVersion(head.Version)
+		if verr != nil {
+			return nil, fmt.Errorf("decode report: %w", verr)
+		}
+		if !newer {
+			return nil, fmt.Errorf("decode report: %w", err)
+		}
+		if r, err = decodeJSON(raw, false); err != nil {
+			return nil, fmt.Errorf("decode report: %w", err)
+		}
+	}
+	if err := r.Validate(lim); err != nil {
 		return nil, fmt.Errorf("decode report: %w", err)
 	}
+	return r, nil
+}
+
+func decodeJSON(raw []byte, strict bool) (*Report, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	if !newer {
+	if strict {
 		dec.DisallowUnknownFields()
 	}
 	var r Report
 	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("decode report: %w", err)
+		return nil, err
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("decode report: trailing data after the report object")
-	}
-	if err := r.Validate(lim); err != nil {
-		return nil, fmt.Errorf("decode report: %w", err)
+		return nil, errors.New("trailing data after the report object")
 	}
 	return &r, nil
 }

@@ -266,3 +266,19 @@ func BenchmarkTrackerDelta1000(b *testing.B) {
 		tr.Ack(d)
 	}
 }
+
+// BenchmarkDecodeFull1000 is the console's side of a report: gunzip,
+// strict decode and validation of a full report of 1,000 processes.
+func BenchmarkDecodeFull1000(b *testing.B) {
+	r := picture(1000, rand.New(rand.NewPCG(7, 8)))
+	body, err := Marshal(r, DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(bytes.NewReader(body), DefaultLimits()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
