@@ -142,20 +142,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	if *update && !t.Failed() {
-		dst := filepath.Join(root, "docs", "screenshots")
-		if err := os.MkdirAll(dst, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range readme {
-			b, err := os.ReadFile(filepath.Join(artifacts, name+".png"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dst, name+".png"), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		t.Logf("updated %s", dst)
+		copyScreenshots(t, root, artifacts, readme)
 	}
 }
 
