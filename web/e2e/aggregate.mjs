@@ -7,7 +7,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { axeSource, chromiumArgs, env } from "./browser.mjs";
+import { axeSource, chromiumFlags, env } from "./browser.mjs";
 
 const base = env("RISKMAP_URL");
 const artifacts = env("RISKMAP_E2E_ARTIFACTS");
@@ -16,7 +16,7 @@ const perHost = Number(env("RISKMAP_E2E_PER_HOST"));
 mkdirSync(artifacts, { recursive: true });
 
 const problems = [];
-const browser = await chromium.launch({ executablePath: env("RISKMAP_E2E_CHROMIUM"), headless: true, args: chromiumArgs });
+const browser = await chromium.launch({ executablePath: env("RISKMAP_E2E_CHROMIUM"), headless: true, args: chromiumFlags(env("RISKMAP_E2E_SPKI")) });
 const p = await browser.newPage({ viewport: { width: 1280, height: 820 }, locale: "en-GB", timezoneId: "UTC" });
 p.setDefaultTimeout(15_000);
 p.on("console", (m) => m.type() === "error" && problems.push(`console error: ${m.text()}`));

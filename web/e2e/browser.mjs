@@ -1,5 +1,6 @@
-// What both browser scenarios (console.mjs, up.mjs) share: reading their
-// settings from the Go test, the axe-core source, and the Chromium flags.
+// What the browser scenarios (console.mjs, up.mjs, aggregate.mjs) share:
+// reading their settings from the Go test, the axe-core source, and the
+// Chromium flags (also used by the map bench, mapbench.mjs).
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
@@ -12,18 +13,21 @@ export function env(name) {
   return v;
 }
 
-// Flags measured to work here (DEPENDENCIES.md J), plus: trust exactly the
-// test certificate's key, and resolve no name but loopback so nothing leaves
-// the machine.
-export const chromiumArgs = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  `--ignore-certificate-errors-spki-list=${env("RISKMAP_E2E_SPKI")}`,
-  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-];
+// chromiumFlags are the flags measured to work here (DEPENDENCIES.md J),
+// plus: trust exactly the key with this SPKI hash (the console's certificate),
+// and resolve no name but loopback so nothing leaves the machine. The browser
+// tests and bench/web.sh's map bench use them alike.
+export function chromiumFlags(spki) {
+  return [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    `--ignore-certificate-errors-spki-list=${spki}`,
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+  ];
+}

@@ -7,7 +7,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { axeSource, chromiumArgs, env } from "./browser.mjs";
+import { axeSource, chromiumFlags, env } from "./browser.mjs";
 
 const base = env("RISKMAP_URL");
 const artifacts = env("RISKMAP_E2E_ARTIFACTS");
@@ -49,7 +49,7 @@ async function open(who) {
   const ctx = await chromium.launchPersistentContext(join(profiles, who), {
     executablePath: env("RISKMAP_E2E_CHROMIUM"),
     headless: true,
-    args: chromiumArgs,
+    args: chromiumFlags(env("RISKMAP_E2E_SPKI")),
     viewport: { width: 1280, height: 820 },
     locale: "en-GB",
     timezoneId: "UTC",

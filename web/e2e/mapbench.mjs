@@ -21,6 +21,7 @@
 //   node web/e2e/mapbench.mjs HOLD_FILE   (env RISKMAP_E2E_CHROMIUM, RUNS)
 import { chromium } from "playwright-core";
 import { readFileSync } from "node:fs";
+import { chromiumFlags } from "./browser.mjs";
 
 const hold = JSON.parse(readFileSync(process.argv[2] ?? "", "utf8"));
 const runs = Number(process.env.RUNS ?? "5");
@@ -29,18 +30,7 @@ const chromiumPath = process.env.RISKMAP_E2E_CHROMIUM ?? "/usr/bin/chromium";
 const browser = await chromium.launch({
   executablePath: chromiumPath,
   headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    `--ignore-certificate-errors-spki-list=${hold.spki}`,
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-  ],
+  args: chromiumFlags(hold.spki),
 });
 const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-GB", timezoneId: "UTC" });
 ctx.setDefaultTimeout(60_000);

@@ -7,7 +7,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { axeSource, chromiumArgs, env } from "./browser.mjs";
+import { axeSource, chromiumFlags, env } from "./browser.mjs";
 
 const base = env("RISKMAP_URL");
 const artifacts = env("RISKMAP_E2E_ARTIFACTS");
@@ -21,7 +21,7 @@ const ctx = await chromium.launchPersistentContext(join(env("RISKMAP_E2E_PROFILE
   acceptDownloads: true,
   executablePath: env("RISKMAP_E2E_CHROMIUM"),
   headless: true,
-  args: chromiumArgs,
+  args: chromiumFlags(env("RISKMAP_E2E_SPKI")),
   viewport: { width: 1400, height: 900 },
   locale: "en-GB",
   timezoneId: "UTC",
