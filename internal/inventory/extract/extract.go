@@ -92,7 +92,7 @@ func (e *Extractor) Wants(path string, info fs.FileInfo) bool {
 	if AuxFile(path) {
 		return true
 	}
-	api := fileAPI{path: path, info: info}
+	var api filesystem.FileAPI = &fileAPI{path: path, info: info} // one conversion for all extractors
 	for _, x := range e.exts {
 		if x.FileRequired(api) {
 			return true
@@ -122,7 +122,7 @@ func (e *Extractor) WantsContent(path string, info fs.FileInfo) Want {
 	if AuxFile(path) {
 		return WantContent
 	}
-	api := fileAPI{path: path, info: info}
+	var api filesystem.FileAPI = &fileAPI{path: path, info: info} // one conversion for all extractors
 	w := WantNone
 	for _, x := range e.exts {
 		if !x.FileRequired(api) {

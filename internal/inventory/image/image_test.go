@@ -217,6 +217,50 @@ func TestReadArchiveTruncated(t *testing.T) {
 	}
 }
 
+// An uncompressed layer with random access is read on two goroutines
+// (headers, and the content kept); it must keep exactly what the streamed
+// reading keeps, hard links included.
+func TestReadLayerInPlaceEqualsStreamed(t *testing.T) {
+	ctx := context.Background()
+	w := newWanter(t)
+	for i, b := range testLayers(t) {
+		inPlace, err := ReadLayer(ctx, bytes.NewReader(b), "sha256:l", w, DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		streamed, err := ReadLayer(ctx, struct{ io.Reader }{bytes.NewReader(b)}, "sha256:l", w, DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(entryContents(t, streamed), entryContents(t, inPlace)); diff != "" {
+			t.Errorf("layer %d in place vs streamed (-streamed +in place):\n%s", i, diff)
+		}
+		if inPlace.Bytes != int64(len(b)) {
+			t.Errorf("layer %d: %d bytes counted, want %d", i, inPlace.Bytes, len(b))
+		}
+	}
+}
+
+// entryContents describes each entry with its kept content.
+func entryContents(t *testing.T, l *Layer) []string {
+	var out []string
+	for _, e := range l.Entries {
+		s := fmt.Sprintf("%d %s %o %d %q", e.Kind, e.Path, e.Mode, e.Size, e.Link)
+		if e.Data != nil {
+			b, err := e.Data.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s += " data=" + string(b)
+		}
+		out = append(out, s)
+	}
+	for _, e := range l.Errors {
+		out = append(out, "error "+e.Path+": "+e.Err.Error())
+	}
+	return out
+}
+
 func TestReadLayerTruncated(t *testing.T) {
 	ctx := context.Background()
 	b := gz(t, testLayers(t)[0])

@@ -125,7 +125,7 @@ func Decompress(r io.Reader) (io.ReadCloser, error) {
 func ReadLayer(ctx context.Context, r io.Reader, digest string, w Wanter, opts Options) (*Layer, error) {
 	if ra, ok := r.(readSeekerAt); ok {
 		if sb, ok := plainTarAt(ra, opts.OnBytes); ok {
-			return readLayer(ctx, tar.NewReader(sb), sb, digest, w, opts)
+			return readPlainLayer(ctx, sb, digest, w, opts)
 		}
 	}
 	rc, err := Decompress(r)
@@ -149,15 +149,8 @@ type readSeekerAt interface {
 // counter tells how many uncompressed bytes of a layer were consumed.
 type counter interface{ count() int64 }
 
-// layerAt is implemented by the seeking buffer: a ReaderAt over the
-// content of the current tar entry.
-type layerAt interface {
-	entryAt(size int64) io.ReaderAt
-}
-
 func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, w Wanter, opts Options) (*Layer, error) {
 	l := &Layer{Digest: digest}
-	at, _ := src.(layerAt)
 	hist := map[string]bool{}
 	for _, h := range opts.History {
 		hist[h] = true
@@ -180,14 +173,8 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 		if p == "" {
 			continue
 		}
-		dir, base := path.Split(p)
-		dir = strings.TrimSuffix(dir, "/")
-		if strings.HasPrefix(base, ".wh.") {
-			if base == ".wh..wh..opq" {
-				l.Entries = append(l.Entries, Entry{Path: cleanOr(dir), Kind: kindOpaque})
-			} else {
-				l.Entries = append(l.Entries, Entry{Path: path.Join(dir, strings.TrimPrefix(base, ".wh.")), Kind: kindWhiteout})
-			}
+		if e, ok := whiteout(p); ok {
+			l.Entries = append(l.Entries, e)
 			continue
 		}
 		e := Entry{Path: p, Mode: h.FileInfo().Mode(), Size: h.Size, ModTime: h.ModTime}
@@ -217,16 +204,9 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 			}
 			var b *Blob
 			var err error
-			switch {
-			case want == extract.WantContent:
+			if want == extract.WantContent {
 				b, err = readBlob(tr, h.Size, opts)
-			case at != nil:
-				// Random access: the ELF headers say whether a marker
-				// section is there; only then is the file read.
-				if extract.BinaryMayHaveMarker(at.entryAt(h.Size)) {
-					b, err = readBinary(tr, h.Size, opts, &scratch)
-				}
-			default:
+			} else {
 				b, err = readBinary(tr, h.Size, opts, &scratch)
 			}
 			if err != nil {
@@ -244,6 +224,158 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 	}
 	l.Bytes = src.count()
 	return l, nil
+}
+
+// contentJob is a regular file of a plain layer whose content may be kept;
+// off is relative to the seeking buffer's window.
+type contentJob struct {
+	idx       int // in Layer.Entries
+	path      string
+	info      fs.FileInfo
+	off, size int64
+}
+
+type contentResult struct {
+	idx  int
+	data *Blob
+	err  *FileError
+}
+
+// readPlainLayer is readLayer for an uncompressed layer with random access,
+// on two goroutines: this one walks the tar headers (seeking past content),
+// a second one decides which files to keep and reads them at their offsets.
+// The extractors' file filters and the reads then overlap the header walk.
+func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter, opts Options) (*Layer, error) {
+	tr := tar.NewReader(sb)
+	l := &Layer{Digest: digest}
+	hist := map[string]bool{}
+	for _, h := range opts.History {
+		hist[h] = true
+	}
+	const batch = 256
+	jobs := make(chan []contentJob, 4)
+	done := make(chan []contentResult, 1)
+	go func() {
+		var out []contentResult
+		var scratch []byte
+		for js := range jobs {
+			for _, j := range js {
+				want := w.WantsContent(j.path, j.info)
+				if hist[j.path] {
+					want = extract.WantContent
+				}
+				if want == extract.WantNone {
+					continue
+				}
+				if j.size > opts.MaxFile {
+					out = append(out, contentResult{idx: j.idx, err: &FileError{Path: j.path, Err: fmt.Errorf("file too large: %d bytes, limit %d", j.size, opts.MaxFile)}})
+					continue
+				}
+				sec := io.NewSectionReader(sb.ra, sb.base+j.off, j.size)
+				var b *Blob
+				var err error
+				if want == extract.WantContent {
+					b, err = readBlob(sec, j.size, opts)
+				} else if extract.BinaryMayHaveMarker(sec) {
+					b, err = readBinary(sec, j.size, opts, &scratch)
+				}
+				if err != nil {
+					out = append(out, contentResult{idx: j.idx, err: &FileError{Path: j.path, Err: fmt.Errorf("read layer %s: %w", digest, err)}})
+					continue
+				}
+				if b != nil {
+					out = append(out, contentResult{idx: j.idx, data: b})
+				}
+			}
+		}
+		done <- out
+	}()
+	byPath := map[string]int{}
+	var links [][2]int // hardlink entry, its target entry
+	pending := make([]contentJob, 0, batch)
+	var err error
+	for {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		h, nerr := tr.Next()
+		if nerr == io.EOF {
+			break
+		}
+		if nerr != nil {
+			l.Errors = append(l.Errors, FileError{Path: digest, Err: fmt.Errorf("read layer (truncated or corrupt after %d entries): %w", len(l.Entries), nerr)})
+			break
+		}
+		p := cleanPath(h.Name)
+		if p == "" {
+			continue
+		}
+		if e, ok := whiteout(p); ok {
+			l.Entries = append(l.Entries, e)
+			continue
+		}
+		e := Entry{Path: p, Mode: h.FileInfo().Mode(), Size: h.Size, ModTime: h.ModTime}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			e.Kind = kindDir
+		case tar.TypeSymlink:
+			e.Kind, e.Link = kindSymlink, h.Linkname
+		case tar.TypeLink:
+			e.Kind, e.Link = kindHardlink, cleanPath(h.Linkname)
+			if i, ok := byPath[e.Link]; ok {
+				t := l.Entries[i]
+				e.Size, e.Mode = t.Size, t.Mode
+				links = append(links, [2]int{len(l.Entries), i})
+			}
+		case tar.TypeReg, tar.TypeRegA:
+			e.Kind = kindFile
+			pending = append(pending, contentJob{idx: len(l.Entries), path: p, info: h.FileInfo(), off: sb.pos, size: max(0, min(h.Size, sb.size-sb.pos))})
+			if len(pending) == batch {
+				jobs <- pending
+				pending = make([]contentJob, 0, batch)
+			}
+		default:
+			continue // devices, fifos: nothing to extract
+		}
+		byPath[p] = len(l.Entries)
+		l.Entries = append(l.Entries, e)
+	}
+	if len(pending) > 0 {
+		jobs <- pending
+	}
+	close(jobs)
+	for _, r := range <-done {
+		if r.err != nil {
+			l.Errors = append(l.Errors, *r.err)
+			continue
+		}
+		l.Entries[r.idx].Data = r.data
+	}
+	if err != nil {
+		for _, e := range l.Entries {
+			e.Data.release()
+		}
+		return nil, fmt.Errorf("read layer %s: %w", digest, err)
+	}
+	for _, ln := range links {
+		l.Entries[ln[0]].Data = l.Entries[ln[1]].Data
+	}
+	l.Bytes = sb.count()
+	return l, nil
+}
+
+// whiteout returns the entry for an overlay whiteout file (ok false for
+// any other path).
+func whiteout(p string) (Entry, bool) {
+	dir, base := path.Split(p)
+	if !strings.HasPrefix(base, ".wh.") {
+		return Entry{}, false
+	}
+	dir = strings.TrimSuffix(dir, "/")
+	if base == ".wh..wh..opq" {
+		return Entry{Path: cleanOr(dir), Kind: kindOpaque}, true
+	}
+	return Entry{Path: path.Join(dir, strings.TrimPrefix(base, ".wh.")), Kind: kindWhiteout}, true
 }
 
 // readBinary keeps an executable only if it may carry Go build information
@@ -496,38 +628,4 @@ func (s *seekBuffer) Seek(offset int64, whence int) (int64, error) {
 	}
 	s.pos = abs
 	return abs, nil
-}
-
-// entryAt is the content of the tar entry whose header was just read;
-// reads of bytes already in the buffer (its first bytes, usually) cost no
-// system call.
-func (s *seekBuffer) entryAt(size int64) io.ReaderAt {
-	return &entryReader{s: s, start: s.pos, size: max(0, min(size, s.size-s.pos))}
-}
-
-type entryReader struct {
-	s           *seekBuffer
-	start, size int64 // relative to the window
-}
-
-func (e *entryReader) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("read at negative offset")
-	}
-	if off >= e.size {
-		return 0, io.EOF
-	}
-	want := min(int64(len(p)), e.size-off)
-	abs := e.start + off
-	var n int
-	var err error
-	if s := e.s; abs >= s.bufOff && abs+want <= s.bufOff+int64(s.n) {
-		n = copy(p[:want], s.buf[abs-s.bufOff:])
-	} else {
-		n, err = s.ra.ReadAt(p[:want], s.base+abs)
-	}
-	if err == nil && int64(n) < int64(len(p)) {
-		err = io.EOF
-	}
-	return n, err
 }
