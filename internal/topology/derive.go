@@ -69,7 +69,7 @@ func short(id string) string {
 }
 
 // derive turns a sensor's full picture into nodes and connection edges.
-func derive(sensorID string, r *report.Report, intern func(string) string, share func(*Node), res resolver) *derived {
+func derive(sensorID string, r *report.Report, intern func(string) string, share func(*Node, []string), res resolver) *derived {
 	d := &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, sensorID: sensorID}
 	hostID := HostNodeID(sensorID)
 	host := &Node{ID: hostID, Kind: KindHost, Key: sensorID, Label: sensorID, SensorID: sensorID}
@@ -315,8 +315,7 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		n.Host, n.Parent, n.Cluster = hostID, hostID, host.Cluster
 		n.PID, n.Exe = p.PID, intern(p.Exe)
 		if len(p.Loaded) > 0 {
-			n.Loaded = slices.Clone(p.Loaded)
-			share(n)
+			share(n, p.Loaded)
 		}
 		n.Listen = p.Listen
 		n.CPUPercent, n.RSSBytes = p.CPUPercent, p.RSSBytes

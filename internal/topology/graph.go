@@ -43,7 +43,7 @@ type graph struct {
 	internMu sync.Mutex
 	strings  map[string]string
 	// loaded shares equal loaded-file lists by set id.
-	loaded map[string][]string
+	loaded map[string]loadedSet
 	// unclaimedSince is when nodes loaded from the store without a claim
 	// (shared nodes after a restart) started waiting for one.
 	unclaimedSince map[string]time.Time
@@ -52,7 +52,7 @@ type graph struct {
 func newGraph() *graph {
 	g := &graph{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, children: map[string]map[string]struct{}{},
 		out: map[string]map[edgeKey]struct{}{}, in: map[string]map[edgeKey]struct{}{}, sensors: map[string]*sensorState{},
-		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, loaded: map[string][]string{}, unclaimedSince: map[string]time.Time{}}
+		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, loaded: map[string]loadedSet{}, unclaimedSince: map[string]time.Time{}}
 	for _, n := range pseudoNodes(time.Time{}) {
 		n.claims = map[string]struct{}{}
 		g.nodes[n.ID] = n
@@ -91,30 +91,43 @@ func (g *graph) internLocked(s string) string {
 	return s
 }
 
-// shareLoaded sets n.LoadedSet and makes n.Loaded the graph's shared copy
-// of an equal list. Only the writer calls it (from its derive workers).
-func (g *graph) shareLoaded(n *Node) {
-	if len(n.Loaded) == 0 {
+// shareLoaded sets n.LoadedSet and n.Loaded to the graph's shared copy of
+// the list files (which it never modifies nor keeps: a new list is copied,
+// its paths interned). Only the writer calls it (from its derive workers).
+// An already known list costs no allocation: every report re-derives its
+// processes, so this runs for each process of each report.
+func (g *graph) shareLoaded(n *Node, files []string) {
+	if len(files) == 0 {
 		n.Loaded, n.LoadedSet = nil, ""
 		return
 	}
-	h := sha256.New()
-	for _, f := range n.Loaded {
-		h.Write([]byte(f))
-		h.Write([]byte{0})
+	var stack [2048]byte
+	b := stack[:0]
+	for _, f := range files {
+		b = append(b, f...)
+		b = append(b, 0)
 	}
-	id := hex.EncodeToString(h.Sum(nil)[:16])
-	n.LoadedSet = id
+	sum := sha256.Sum256(b)
+	var hx [32]byte
+	hex.Encode(hx[:], sum[:16])
 	g.internMu.Lock()
 	defer g.internMu.Unlock()
-	if l, ok := g.loaded[id]; ok {
-		n.Loaded = l
+	if l, ok := g.loaded[string(hx[:])]; ok {
+		n.Loaded, n.LoadedSet = l.files, l.id
 		return
 	}
-	for i, f := range n.Loaded {
-		n.Loaded[i] = g.internLocked(f)
+	l := loadedSet{id: string(hx[:]), files: make([]string, len(files))}
+	for i, f := range files {
+		l.files[i] = g.internLocked(f)
 	}
-	g.loaded[id] = n.Loaded
+	g.loaded[l.id] = l
+	n.Loaded, n.LoadedSet = l.files, l.id
+}
+
+// loadedSet is a shared list of loaded files and its id.
+type loadedSet struct {
+	id    string
+	files []string
 }
 
 // hostByIP and listener implement resolver. The writer calls them without

@@ -186,7 +186,7 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 		for i, f := range l {
 			l[i] = g.intern(f)
 		}
-		g.loaded[id] = l
+		g.loaded[id] = loadedSet{id: id, files: l}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -213,7 +213,7 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 		n.SensorID = sensor.String
 		n.Exe = g.intern(n.Exe)
 		if n.LoadedSet != "" {
-			n.Loaded = g.loaded[n.LoadedSet]
+			n.Loaded = g.loaded[n.LoadedSet].files
 		}
 		n.FirstSeen, n.LastSeen = store.FromMillis(first), store.FromMillis(last)
 		if gone.Valid {
