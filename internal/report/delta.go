@@ -174,26 +174,70 @@ type Snapshot struct {
 	RunID    string
 	Seq      uint64
 	Report   Report // Kind full, collections keyed below
-	procs    map[string]Process
-	conns    map[string]Connection
-	ctrs     map[string]Container
-	imgs     map[string]Image
-	pods     map[string]Pod
-	nss      map[string]Namespace
-	svcs     map[string]Service
-	nodes    map[string]Node
+	procs    keyed[Process]
+	conns    keyed[Connection]
+	ctrs     keyed[Container]
+	imgs     keyed[Image]
+	pods     keyed[Pod]
+	nss      keyed[Namespace]
+	svcs     keyed[Service]
+	nodes    keyed[Node]
+}
+
+// keyed is one collection of a snapshot by key, with its keys in order
+// kept between reports: a delta usually changes values, not which keys
+// there are, and Full then needs no sort.
+type keyed[T any] struct {
+	m    map[string]T
+	keys []string // sorted; nil when keys were added or removed since
+}
+
+func (k *keyed[T]) put(items []T, key func(*T) string) {
+	if k.m == nil {
+		k.m = make(map[string]T, len(items))
+	}
+	for i := range items {
+		id := key(&items[i])
+		if _, ok := k.m[id]; !ok {
+			k.keys = nil
+		}
+		k.m[id] = items[i]
+	}
+}
+
+func (k *keyed[T]) del(keys []string) {
+	for _, id := range keys {
+		if _, ok := k.m[id]; ok {
+			delete(k.m, id)
+			k.keys = nil
+		}
+	}
+}
+
+// sorted returns the values in key order (nil when empty).
+func (k *keyed[T]) sorted() []T {
+	if len(k.m) == 0 {
+		return nil
+	}
+	if k.keys == nil {
+		k.keys = slices.Sorted(maps.Keys(k.m))
+	}
+	out := make([]T, len(k.keys))
+	for i, id := range k.keys {
+		out[i] = k.m[id]
+	}
+	return out
 }
 
 // Apply applies a validated report to the snapshot.
 func (s *Snapshot) Apply(r *Report) error {
 	if r.Kind == KindDelta {
-		if s.RunID != r.RunID || s.SensorID != r.SensorID || s.Seq != r.BaseSeq || s.procs == nil {
+		if s.RunID != r.RunID || s.SensorID != r.SensorID || s.Seq != r.BaseSeq || s.procs.m == nil {
 			return fmt.Errorf("apply delta seq %d on base %d (snapshot run %q seq %d): %w", r.Seq, r.BaseSeq, s.RunID, s.Seq, ErrNeedFull)
 		}
 	} else {
-		*s = Snapshot{SensorID: r.SensorID, RunID: r.RunID,
-			procs: map[string]Process{}, conns: map[string]Connection{}, ctrs: map[string]Container{},
-			imgs: map[string]Image{}, pods: map[string]Pod{}, nss: map[string]Namespace{}, svcs: map[string]Service{}, nodes: map[string]Node{}}
+		*s = Snapshot{SensorID: r.SensorID, RunID: r.RunID}
+		s.procs.m = map[string]Process{} // a full report: deltas apply from now on
 		s.Report.Host = nil
 	}
 	s.Seq = r.Seq
@@ -204,29 +248,29 @@ func (s *Snapshot) Apply(r *Report) error {
 		meta.Host = r.Host
 	}
 	s.Report = meta
-	put(s.procs, r.Processes, (*Process).Key)
-	put(s.conns, r.Connections, (*Connection).Key)
-	put(s.ctrs, r.Containers, (*Container).Key)
-	put(s.imgs, r.Images, (*Image).Key)
+	s.procs.put(r.Processes, (*Process).Key)
+	s.conns.put(r.Connections, (*Connection).Key)
+	s.ctrs.put(r.Containers, (*Container).Key)
+	s.imgs.put(r.Images, (*Image).Key)
 	if k := r.Kubernetes; k != nil {
-		put(s.pods, k.Pods, (*Pod).Key)
-		put(s.nss, k.Namespaces, (*Namespace).Key)
-		put(s.svcs, k.Services, (*Service).Key)
-		put(s.nodes, k.Nodes, (*Node).Key)
+		s.pods.put(k.Pods, (*Pod).Key)
+		s.nss.put(k.Namespaces, (*Namespace).Key)
+		s.svcs.put(k.Services, (*Service).Key)
+		s.nodes.put(k.Nodes, (*Node).Key)
 		if s.Report.Kubernetes == nil {
 			s.Report.Kubernetes = &Kubernetes{}
 		}
 		s.Report.Kubernetes.ClusterID, s.Report.Kubernetes.ClusterName, s.Report.Kubernetes.NodeName = k.ClusterID, k.ClusterName, k.NodeName
 	}
 	if rm := r.Removed; rm != nil {
-		del(s.procs, rm.Processes)
-		del(s.conns, rm.Connections)
-		del(s.ctrs, rm.Containers)
-		del(s.imgs, rm.Images)
-		del(s.pods, rm.Pods)
-		del(s.nss, rm.Namespaces)
-		del(s.svcs, rm.Services)
-		del(s.nodes, rm.Nodes)
+		s.procs.del(rm.Processes)
+		s.conns.del(rm.Connections)
+		s.ctrs.del(rm.Containers)
+		s.imgs.del(rm.Images)
+		s.pods.del(rm.Pods)
+		s.nss.del(rm.Namespaces)
+		s.svcs.del(rm.Services)
+		s.nodes.del(rm.Nodes)
 	}
 	return nil
 }
@@ -236,42 +280,19 @@ func (s *Snapshot) Full() *Report {
 	r := s.Report
 	r.Kind = KindFull
 	r.BaseSeq, r.Removed = 0, nil
-	r.Processes = sorted(s.procs)
-	r.Connections = sorted(s.conns)
-	r.Containers = sorted(s.ctrs)
-	r.Images = sorted(s.imgs)
-	if r.Kubernetes != nil || len(s.pods)+len(s.nss)+len(s.svcs)+len(s.nodes) > 0 {
+	r.Processes = s.procs.sorted()
+	r.Connections = s.conns.sorted()
+	r.Containers = s.ctrs.sorted()
+	r.Images = s.imgs.sorted()
+	if r.Kubernetes != nil || len(s.pods.m)+len(s.nss.m)+len(s.svcs.m)+len(s.nodes.m) > 0 {
 		k := Kubernetes{}
 		if r.Kubernetes != nil {
 			k = *r.Kubernetes
 		}
-		k.Pods, k.Namespaces, k.Services, k.Nodes = sorted(s.pods), sorted(s.nss), sorted(s.svcs), sorted(s.nodes)
+		k.Pods, k.Namespaces, k.Services, k.Nodes = s.pods.sorted(), s.nss.sorted(), s.svcs.sorted(), s.nodes.sorted()
 		r.Kubernetes = &k
 	}
 	return &r
-}
-
-func put[T any](m map[string]T, items []T, key func(*T) string) {
-	for i := range items {
-		m[key(&items[i])] = items[i]
-	}
-}
-
-func del[T any](m map[string]T, keys []string) {
-	for _, k := range keys {
-		delete(m, k)
-	}
-}
-
-func sorted[T any](m map[string]T) []T {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make([]T, 0, len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, m[k])
-	}
-	return out
 }
 
 // SortByKey sorts a full report's collections by key, so that reports built

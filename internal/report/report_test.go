@@ -72,11 +72,14 @@ func TestTrackerDeltasRebuildThePicture(t *testing.T) {
 	var kinds []Kind
 	for step := range 12 {
 		// Change the picture: a process exits, one starts, one's memory
-		// changes, a connection closes, the pod goes away at step 6.
+		// changes, a connection closes, the pod goes away at step 6. Every
+		// third step only values change (the snapshot keeps its key order).
 		if step > 0 {
-			cur.Processes = append(cur.Processes[1:], Process{PID: 5000 + step, StartTicks: 9, Name: "new"})
+			if step%3 != 2 {
+				cur.Processes = append(cur.Processes[1:], Process{PID: 5000 + step, StartTicks: 9, Name: "new"})
+				cur.Connections = cur.Connections[1:]
+			}
 			cur.Processes[3].RSSBytes += 4096
-			cur.Connections = cur.Connections[1:]
 			cur.Time = cur.Time.Add(15 * time.Second)
 		}
 		if step == 6 {
