@@ -26,10 +26,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +41,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/sensor/client"
 )
 
@@ -315,6 +318,8 @@ type stats struct {
 	mu        sync.Mutex
 	lat       []time.Duration
 	steady    []time.Duration // after the warm-up (first full reports)
+	write     []time.Duration // steady: until the request was written
+	answer    []time.Duration // steady: request written to first byte of the answer
 	warmUntil time.Time
 	sent      atomic.Int64
 	acked     atomic.Int64
@@ -332,6 +337,65 @@ func (s *stats) add(start time.Time, d time.Duration) {
 		s.steady = append(s.steady, d)
 	}
 	s.mu.Unlock()
+}
+
+// phases splits a report's latency as the client sees it: until the
+// request is written (connection, flow control), until the first byte of
+// the answer (the console's work), and the rest.
+type phases struct {
+	start, wrote, first time.Time
+}
+
+func (ph *phases) trace(start time.Time) context.Context {
+	ph.start = start
+	return httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		WroteRequest:         func(httptrace.WroteRequestInfo) { ph.wrote = time.Now() },
+		GotFirstResponseByte: func() { ph.first = time.Now() },
+	})
+}
+
+func (s *stats) addPhases(start time.Time, ph phases) {
+	if ph.wrote.IsZero() || ph.first.IsZero() || !start.After(s.warmUntil) {
+		return
+	}
+	s.mu.Lock()
+	s.write = append(s.write, ph.wrote.Sub(ph.start))
+	s.answer = append(s.answer, ph.first.Sub(ph.wrote))
+	s.mu.Unlock()
+}
+
+// schedLatency reads this process's goroutine scheduling latency
+// histogram (time from runnable to running): the load generator's own
+// delays, which its latency figures include.
+func schedLatency() *metrics.Float64Histogram {
+	m := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(m)
+	if m[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return nil
+	}
+	h := m[0].Value.Float64Histogram()
+	return &metrics.Float64Histogram{Counts: slices.Clone(h.Counts), Buckets: h.Buckets}
+}
+
+// histPct is the p quantile of the difference of two readings.
+func histPct(before, after *metrics.Float64Histogram, p float64) time.Duration {
+	if before == nil || after == nil {
+		return 0
+	}
+	var total uint64
+	d := make([]uint64, len(after.Counts))
+	for i := range d {
+		d[i] = after.Counts[i] - before.Counts[i]
+		total += d[i]
+	}
+	var seen uint64
+	for i, n := range d {
+		seen += n
+		if float64(seen) >= p*float64(total) {
+			return time.Duration(after.Buckets[i+1] * float64(time.Second))
+		}
+	}
+	return 0
 }
 
 func pct(ds []time.Duration, p float64) time.Duration {
@@ -425,6 +489,7 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		st.warmUntil = time.Now().Add(interval)
 		cpu0 := c.cpuSeconds()
 		hist0, _ := c.reportBuckets()
+		sched0 := schedLatency()
 		sctx, scancel := context.WithTimeout(ctx, duration)
 		var wg sync.WaitGroup
 		for i, s := range fleet {
@@ -441,6 +506,8 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		st.mu.Lock()
 		p50, p99 := pct(st.lat, 0.50), pct(st.lat, 0.99)
 		s50, s99 := pct(st.steady, 0.50), pct(st.steady, 0.99)
+		w99, a99 := pct(st.write, 0.99), pct(st.answer, 0.99)
+		sched1 := schedLatency()
 		st.mu.Unlock()
 		nodes := "view=processes"
 		gp, total, err := c.graphTime(nodes)
@@ -468,6 +535,9 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		}
 		fmt.Printf("   ingest latency, whole step: p50 %s, p99 %s\n", p50.Round(time.Millisecond), p99.Round(time.Millisecond))
 		fmt.Printf("   ingest latency after the first interval (%d reports): p50 %s, p99 %s   [goal p99 <= 200ms]\n", len(st.steady), s50.Round(time.Millisecond), s99.Round(time.Millisecond))
+		fmt.Printf("      of which, p99 of each phase: request written %s, written to first byte of the answer %s\n", w99.Round(time.Millisecond), a99.Round(time.Millisecond))
+		fmt.Printf("      the load generator's own goroutine scheduling delay (included above): p99 %s, p99.9 %s\n",
+			histPct(sched0, sched1, 0.99).Round(time.Millisecond), histPct(sched0, sched1, 0.999).Round(time.Millisecond))
 		if herr == nil && len(hist1) > 0 {
 			fmt.Printf("   console-side (its /metrics histogram, the whole step): %s\n", serverSide(hist0, hist1))
 		}
@@ -741,9 +811,13 @@ func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration
 		}
 		st.sent.Add(1)
 		start := time.Now()
-		ack, err := s.cl.PushReport(context.Background(), gz)
+		var ph phases
+		ack, err := s.cl.PushReport(ph.trace(start), gz)
 		d := time.Since(start)
-		wait = interval
+		if err == nil {
+			st.addPhases(start, ph)
+		}
+		wait = sensor.Jitter(interval, 0.1) // as the real sensor does
 		var se *client.StatusError
 		switch {
 		case err == nil:
@@ -760,7 +834,7 @@ func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration
 				st.maxNext.Store(int64(ack.NextReportSeconds))
 			}
 			if ack.NextReportSeconds > 0 {
-				wait = time.Duration(ack.NextReportSeconds) * time.Second
+				wait = sensor.Jitter(time.Duration(ack.NextReportSeconds)*time.Second, 0.1)
 			}
 		case errors.As(err, &se) && se.Code == http.StatusTooManyRequests:
 			st.throttled.Add(1)

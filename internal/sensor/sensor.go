@@ -279,7 +279,7 @@ func (s *Sensor) Run(ctx context.Context, up Uplink) error {
 			return nil
 		}
 		out := s.tracker.Next(cur)
-		wait := jitter(interval, 0.1)
+		wait := Jitter(interval, 0.1)
 		gz, err := report.Marshal(out, lim)
 		if err == nil {
 			var ack client.Ack
@@ -295,7 +295,7 @@ func (s *Sensor) Run(ctx context.Context, up Uplink) error {
 				}
 				if ack.NextReportSeconds > 0 {
 					interval = min(max(time.Duration(ack.NextReportSeconds)*time.Second, s.cfg.MinInterval), s.cfg.MaxInterval)
-					wait = jitter(interval, 0.1)
+					wait = Jitter(interval, 0.1)
 				}
 				log.Debug("report sent", "seq", out.Seq, "kind", out.Kind, "bytes", len(gz), "next", interval)
 			}
@@ -343,7 +343,9 @@ func backoff(failures int, maxWait time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func jitter(d time.Duration, frac float64) time.Duration {
+// Jitter spreads d uniformly over ±frac of it, so that sensors told the
+// same interval (by back-pressure, say) do not report in lockstep.
+func Jitter(d time.Duration, frac float64) time.Duration {
 	j := time.Duration(float64(d) * frac)
 	if j <= 0 {
 		return d
