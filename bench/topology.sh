@@ -5,7 +5,9 @@
 #     reports lost [0], console peak RSS [<= 1 GB], graph query time over
 #     the resulting estate [<= 300 ms]
 #   - then the breaking point: the sensors double each step until a goal is
-#     missed or the console starts throttling (429) or raising the interval
+#     missed or the console throttles (429) or raises the interval after the
+#     first interval of the step (right after every sensor's first full
+#     report it may rightly raise it for a while)
 #   - Go benchmarks of the graph queries over 10,000 and 25,000 nodes
 # Usage: bench/topology.sh [STEP_SECONDS] [SENSORS]   (default 90 s, 1000)
 # Env: TOPOLOGY_BENCH_DATABASE=postgres://... to run against PostgreSQL.

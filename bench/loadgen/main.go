@@ -327,7 +327,11 @@ type stats struct {
 	lost      atomic.Int64 // other failures
 	fullReq   atomic.Int64
 	maxNext   atomic.Int64
-	lastErr   atomic.Value
+	// maxNextSteady is maxNext after the first interval: right after the
+	// warm-up (every sensor's first full report at once) the console
+	// rightly slows sensors down for a while.
+	maxNextSteady atomic.Int64
+	lastErr       atomic.Value
 }
 
 func (s *stats) add(start time.Time, d time.Duration) {
@@ -541,11 +545,12 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		if herr == nil && len(hist1) > 0 {
 			fmt.Printf("   console-side (its /metrics histogram, the whole step): %s\n", serverSide(hist0, hist1))
 		}
-		fmt.Printf("   highest nextReportSeconds %d (back-pressure raises it above %d)\n", st.maxNext.Load(), int(interval.Seconds()))
+		fmt.Printf("   highest nextReportSeconds %d in the step, %d after the first interval (back-pressure raises it above %d)\n",
+			st.maxNext.Load(), st.maxNextSteady.Load(), int(interval.Seconds()))
 		fmt.Printf("   console peak RSS %.0f MB   [goal <= 1024 MB]\n", float64(rss)/(1<<20))
 		fmt.Printf("   graph query: processes view over %d nodes %s, hosts view over %d nodes %s   [goal <= 300ms]\n",
 			total, gp.Round(time.Millisecond), hosts, gh.Round(time.Millisecond))
-		ok := s99 <= 200*time.Millisecond && st.lost.Load() == 0 && missing == 0 && rss <= 1<<30 && st.throttled.Load() == 0 && int(st.maxNext.Load()) <= int(interval.Seconds())
+		ok := s99 <= 200*time.Millisecond && st.lost.Load() == 0 && missing == 0 && rss <= 1<<30 && st.throttled.Load() == 0 && int(st.maxNextSteady.Load()) <= int(interval.Seconds())
 		if !ramp {
 			return nil
 		}
@@ -832,6 +837,9 @@ func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration
 			}
 			if int64(ack.NextReportSeconds) > st.maxNext.Load() {
 				st.maxNext.Store(int64(ack.NextReportSeconds))
+			}
+			if start.After(st.warmUntil) && int64(ack.NextReportSeconds) > st.maxNextSteady.Load() {
+				st.maxNextSteady.Store(int64(ack.NextReportSeconds))
 			}
 			if ack.NextReportSeconds > 0 {
 				wait = sensor.Jitter(time.Duration(ack.NextReportSeconds)*time.Second, 0.1)
