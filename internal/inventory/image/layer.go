@@ -161,36 +161,18 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("read layer %s: %w", digest, err)
 		}
-		h, err := tr.Next()
-		if err == io.EOF {
+		h, e, done := nextEntry(tr, l, digest)
+		if done {
 			break
 		}
-		if err != nil {
-			l.Errors = append(l.Errors, FileError{Path: digest, Err: fmt.Errorf("read layer (truncated or corrupt after %d entries): %w", len(l.Entries), err)})
-			break
-		}
-		p := cleanPath(h.Name)
-		if p == "" {
-			continue
-		}
-		if e, ok := whiteout(p); ok {
-			l.Entries = append(l.Entries, e)
-			continue
-		}
-		e := Entry{Path: p, Mode: h.FileInfo().Mode(), Size: h.Size, ModTime: h.ModTime}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			e.Kind = kindDir
-		case tar.TypeSymlink:
-			e.Kind, e.Link = kindSymlink, h.Linkname
-		case tar.TypeLink:
-			e.Kind, e.Link = kindHardlink, cleanPath(h.Linkname)
+		p := e.Path
+		switch e.Kind {
+		case kindHardlink:
 			if i, ok := byPath[e.Link]; ok {
 				t := l.Entries[i]
 				e.Data, e.Size, e.Mode = t.Data, t.Size, t.Mode
 			}
-		case tar.TypeReg, tar.TypeRegA:
-			e.Kind = kindFile
+		case kindFile:
 			want := w.WantsContent(p, h.FileInfo())
 			if hist[p] {
 				want = extract.WantContent
@@ -216,14 +198,51 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 				return l, nil
 			}
 			e.Data = b
-		default:
-			continue // devices, fifos: nothing to extract
 		}
 		byPath[p] = len(l.Entries)
 		l.Entries = append(l.Entries, e)
 	}
 	l.Bytes = src.count()
 	return l, nil
+}
+
+// nextEntry reads a layer's next tar header as an entry (its content not
+// read), with its kind, link and metadata. Whiteouts are appended to l and
+// devices and fifos skipped on the way; damage is recorded in l. done: the
+// layer has no more entries.
+func nextEntry(tr *tar.Reader, l *Layer, digest string) (h *tar.Header, e Entry, done bool) {
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil, Entry{}, true
+		}
+		if err != nil {
+			l.Errors = append(l.Errors, FileError{Path: digest, Err: fmt.Errorf("read layer (truncated or corrupt after %d entries): %w", len(l.Entries), err)})
+			return nil, Entry{}, true
+		}
+		p := cleanPath(h.Name)
+		if p == "" {
+			continue
+		}
+		if w, ok := whiteout(p); ok {
+			l.Entries = append(l.Entries, w)
+			continue
+		}
+		e := Entry{Path: p, Mode: h.FileInfo().Mode(), Size: h.Size, ModTime: h.ModTime}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			e.Kind = kindDir
+		case tar.TypeSymlink:
+			e.Kind, e.Link = kindSymlink, h.Linkname
+		case tar.TypeLink:
+			e.Kind, e.Link = kindHardlink, cleanPath(h.Linkname)
+		case tar.TypeReg, tar.TypeRegA:
+			e.Kind = kindFile
+		default:
+			continue // devices, fifos: nothing to extract
+		}
+		return h, e, false
+	}
 }
 
 // contentJob is a regular file of a plain layer whose content may be kept;
@@ -298,44 +317,24 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 		if err = ctx.Err(); err != nil {
 			break
 		}
-		h, nerr := tr.Next()
-		if nerr == io.EOF {
+		h, e, done := nextEntry(tr, l, digest)
+		if done {
 			break
 		}
-		if nerr != nil {
-			l.Errors = append(l.Errors, FileError{Path: digest, Err: fmt.Errorf("read layer (truncated or corrupt after %d entries): %w", len(l.Entries), nerr)})
-			break
-		}
-		p := cleanPath(h.Name)
-		if p == "" {
-			continue
-		}
-		if e, ok := whiteout(p); ok {
-			l.Entries = append(l.Entries, e)
-			continue
-		}
-		e := Entry{Path: p, Mode: h.FileInfo().Mode(), Size: h.Size, ModTime: h.ModTime}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			e.Kind = kindDir
-		case tar.TypeSymlink:
-			e.Kind, e.Link = kindSymlink, h.Linkname
-		case tar.TypeLink:
-			e.Kind, e.Link = kindHardlink, cleanPath(h.Linkname)
+		p := e.Path
+		switch e.Kind {
+		case kindHardlink:
 			if i, ok := byPath[e.Link]; ok {
 				t := l.Entries[i]
 				e.Size, e.Mode = t.Size, t.Mode
 				links = append(links, [2]int{len(l.Entries), i})
 			}
-		case tar.TypeReg, tar.TypeRegA:
-			e.Kind = kindFile
+		case kindFile:
 			pending = append(pending, contentJob{idx: len(l.Entries), path: p, info: h.FileInfo(), off: sb.pos, size: max(0, min(h.Size, sb.size-sb.pos))})
 			if len(pending) == batch {
 				jobs <- pending
 				pending = make([]contentJob, 0, batch)
 			}
-		default:
-			continue // devices, fifos: nothing to extract
 		}
 		byPath[p] = len(l.Entries)
 		l.Entries = append(l.Entries, e)
