@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/report"
-	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/topology"
 
 	"github.com/riskmap/riskmap/internal/testenv"
@@ -43,17 +42,7 @@ func sensorToConsole(t *testing.T, dbURL string) {
 	addr, listenPID := testenv.NetHelper(t, "listen")
 	_, connectPID := testenv.NetHelper(t, "connect:"+addr)
 
-	s, err := sensor.New(sensor.Config{DockerHost: "off", ContainerdSockets: []string{"off"}, CloudMetadataURL: "off",
-		Interval: time.Second, MinInterval: 200 * time.Millisecond, MaxInterval: time.Second, MaxBackoff: time.Second,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, e.sensorClient()) }()
-	defer func() { cancel(); <-done }()
+	e.runSensor(time.Second, slog.LevelWarn)
 
 	pidOf := func(n topology.GraphNode) int { p, _ := strconv.Atoi(n.Attrs["pid"]); return p }
 	var g topology.Graph

@@ -20,6 +20,7 @@ import (
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
@@ -226,6 +227,33 @@ func (e *env) sensorClient() *client.Client {
 		e.t.Fatal(err)
 	}
 	return cl
+}
+
+// runSensor runs the real sensor (host probes only) against the console,
+// reporting every interval, until the test ends. level bounds its log.
+// stopped tells whether the sensor has stopped by itself, and its error.
+func (e *env) runSensor(interval time.Duration, level slog.Level) (stopped func() (bool, error)) {
+	e.t.Helper()
+	s, err := sensor.New(sensor.Config{DockerHost: "off", ContainerdSockets: []string{"off"}, CloudMetadataURL: "off",
+		Interval: interval, MinInterval: 200 * time.Millisecond, MaxInterval: interval, MaxBackoff: interval,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan struct{})
+	var runErr error
+	go func() { runErr = s.Run(ctx, e.sensorClient()); close(exited) }()
+	e.t.Cleanup(func() { cancel(); <-exited })
+	return func() (bool, error) {
+		select {
+		case <-exited:
+			return true, runErr
+		default:
+			return false, nil
+		}
+	}
 }
 
 func push(t testing.TB, cl *client.Client, r *report.Report) client.Ack {

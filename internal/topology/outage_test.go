@@ -1,7 +1,6 @@
 package topology_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/topology"
 )
@@ -34,17 +32,7 @@ func TestSensorSurvivesConsoleOutage(t *testing.T) {
 	e.startRealClock()
 	e.register()
 
-	s, err := sensor.New(sensor.Config{DockerHost: "off", ContainerdSockets: []string{"off"}, CloudMetadataURL: "off",
-		Interval: interval, MinInterval: 200 * time.Millisecond, MaxInterval: interval, MaxBackoff: interval,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, e.sensorClient()) }()
-	defer func() { cancel(); <-done }()
+	stopped := e.runSensor(interval, slog.LevelError)
 
 	hasPID := func(pid int) bool {
 		var g topology.Graph
@@ -63,19 +51,15 @@ func TestSensorSurvivesConsoleOutage(t *testing.T) {
 	e.stop()
 	_, pid := testenv.NetHelper(t, "listen") // appears while the console is away
 	time.Sleep(outage)
-	select {
-	case err := <-done:
+	if ok, err := stopped(); ok {
 		t.Fatalf("the sensor stopped during the outage: %v", err)
-	default:
 	}
 	e.start()
 	back := time.Now()
 	waitFor(t, "the listener started during the outage", 60*time.Second, func() bool { return hasPID(pid) })
 	t.Logf("topology complete %s after the console came back (report interval %s, outage %s)",
 		time.Since(back).Round(10*time.Millisecond), interval, outage)
-	select {
-	case err := <-done:
+	if ok, err := stopped(); ok {
 		t.Fatalf("the sensor stopped: %v", err)
-	default:
 	}
 }
