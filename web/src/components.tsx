@@ -196,6 +196,26 @@ export function Time({ iso }: { iso: string | null | undefined }) {
   return text === "never" ? <span>never</span> : <time dateTime={iso ?? ""}>{text}</time>;
 }
 
+/** A data table's header row: the visible column names, then, if hidden is given, a last column named for screen readers only (actions, explanations). */
+export function TableHead({ cols, hidden }: { cols: string[]; hidden?: string }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+        {hidden !== undefined && (
+          <th scope="col">
+            <span className="sr-only">{hidden}</span>
+          </th>
+        )}
+      </tr>
+    </thead>
+  );
+}
+
 /** "Load more" for paginated lists. */
 export function LoadMore({ hasMore, loading, more }: { hasMore: boolean; loading: boolean; more: () => Promise<void> }) {
   if (!hasMore) return null;

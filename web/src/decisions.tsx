@@ -6,7 +6,7 @@
 // decided findings are included.
 import { useId, useState } from "react";
 import { api, justifications, type Decision, type DecisionInput, type DecisionStatus, type NodeFinding } from "./api";
-import { ErrorAlert, Field, SelectField, Time, useSubmit } from "./components";
+import { ErrorAlert, Field, SelectField, TableHead, Time, useSubmit } from "./components";
 
 const statuses: readonly DecisionStatus[] = ["not_affected", "accepted"];
 const scopes = ["this node", "every node"] as const;
@@ -80,19 +80,7 @@ export function DecisionsTable({ items, canRevoke, onRevoked }: { items: Decisio
       )}
       <table className="data decisions">
         <caption className="sr-only">Decisions on findings</caption>
-        <thead>
-          <tr>
-            <th scope="col">Vulnerability</th>
-            <th scope="col">Decision</th>
-            <th scope="col">Scope</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Expires</th>
-            <th scope="col">By</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead cols={["Vulnerability", "Decision", "Scope", "Reason", "Expires", "By"]} hidden="Actions" />
         <tbody>
           {items.map((d) => (
             <tr key={d.id} data-decision={d.vulnId}>

@@ -4,6 +4,7 @@
 import { useId, useState } from "react";
 import { Link } from "react-router";
 import type { Decision, NodeFinding } from "./api";
+import { TableHead } from "./components";
 import { DecisionForm } from "./decisions";
 
 /** The map link of a finding: its attack path's nodes, or its node alone. */
@@ -47,13 +48,7 @@ export function Explanation({ f, onDecided }: { f: NodeFinding; onDecided?: ((d:
         <caption>
           Risk {f.risk.score.toFixed(1)} of 100 for {f.finding.id} in {f.finding.package.name} {f.finding.package.version}
         </caption>
-        <thead>
-          <tr>
-            <th scope="col">Factor</th>
-            <th scope="col">Value</th>
-            <th scope="col">Why</th>
-          </tr>
-        </thead>
+        <TableHead cols={["Factor", "Value", "Why"]} />
         <tbody>
           {factors.map((x) => (
             <tr key={x.name}>
@@ -109,19 +104,7 @@ export function FindingsTable({
   return (
     <table className="data findings">
       <caption className="sr-only">{caption}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Risk</th>
-          <th scope="col">Vulnerability</th>
-          <th scope="col">Severity</th>
-          <th scope="col">Package</th>
-          <th scope="col">Target</th>
-          <th scope="col">Signals</th>
-          <th scope="col">
-            <span className="sr-only">Explanation</span>
-          </th>
-        </tr>
-      </thead>
+      <TableHead cols={["Risk", "Vulnerability", "Severity", "Package", "Target", "Signals"]} hidden="Explanation" />
       {items.map((f) => {
         const id = `${base}-${f.id}`;
         const shown = open === f.id;

@@ -1,7 +1,7 @@
 // Administration: the audit log of security-relevant actions.
 import { useState } from "react";
 import { api, type AuditEntry } from "../api";
-import { ErrorAlert, Field, LoadMore, Page, Time } from "../components";
+import { ErrorAlert, Field, LoadMore, Page, TableHead, Time } from "../components";
 import { usePaged } from "../paged";
 
 function detailText(d: unknown): string {
@@ -37,16 +37,7 @@ export default function AuditPage() {
         <p aria-busy="true">Loading the audit log…</p>
       ) : (
         <table className="data">
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Action</th>
-              <th scope="col">Target</th>
-              <th scope="col">Client address</th>
-              <th scope="col">Detail</th>
-            </tr>
-          </thead>
+          <TableHead cols={["Time", "Actor", "Action", "Target", "Client address", "Detail"]} />
           <tbody>
             {shown.map((e) => (
               <tr key={String(e.id)}>

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router";
 import { api, type ApiError, type Diagnosis, type NodeFinding, type SensorInfo } from "../api";
-import { ErrorAlert, Page, Time, toApiError } from "../components";
+import { ErrorAlert, Page, TableHead, Time, toApiError } from "../components";
 import { BarChart, StepChart, findingsOverTime, type Point } from "../charts";
 import { FindingsTable } from "../findings";
 
@@ -137,14 +137,7 @@ export default function DashboardPage() {
             ) : (
               <table className="data">
                 <caption className="sr-only">Riskiest nodes</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Node</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Top findings</th>
-                    <th scope="col">Worst risk</th>
-                  </tr>
-                </thead>
+                <TableHead cols={["Node", "Kind", "Top findings", "Worst risk"]} />
                 <tbody>
                   {riskiest(data.top, data.labels).map(([key, n]) => (
                     <tr key={key}>
@@ -165,15 +158,7 @@ export default function DashboardPage() {
             ) : (
               <table className="data">
                 <caption className="sr-only">Sensor health</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Sensor</th>
-                    <th scope="col">Host</th>
-                    <th scope="col">Health</th>
-                    <th scope="col">Nodes</th>
-                    <th scope="col">Last report</th>
-                  </tr>
-                </thead>
+                <TableHead cols={["Sensor", "Host", "Health", "Nodes", "Last report"]} />
                 <tbody>
                   {data.sensors.map((s) => (
                     <tr key={s.id} data-sensor={s.hostname}>

@@ -1,7 +1,7 @@
 // Administration: inviting people with a role, open invitations, revoking.
 import { useState } from "react";
 import { ApiError, api, appURL, roles, type Invitation, type Role } from "../api";
-import { CopyField, ErrorAlert, Field, LoadMore, Page, SelectField, Time, formatTime, toApiError, useSubmit } from "../components";
+import { CopyField, ErrorAlert, Field, LoadMore, Page, SelectField, TableHead, Time, formatTime, toApiError, useSubmit } from "../components";
 import { usePaged } from "../paged";
 
 function invitationLink(inv: Invitation): string {
@@ -62,16 +62,7 @@ export default function InvitationsPage() {
           <p>No open invitations.</p>
         ) : (
           <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Expires</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead cols={["Email", "Role", "Expires"]} hidden="Actions" />
             <tbody>
               {list.items.map((inv) => (
                 <tr key={inv.id} data-invitation={inv.email}>

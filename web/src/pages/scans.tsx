@@ -6,7 +6,7 @@
 import { Fragment, useCallback, useEffect, useId, useState } from "react";
 import { Link } from "react-router";
 import { api, downloads, type ApiError, type NodeFilter, type NodeSummary, type Scan, type ScanDiff, type ScanSettings, type Schedule } from "../api";
-import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, Time, toApiError, useSubmit } from "../components";
+import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, Time, toApiError, useSubmit } from "../components";
 import { TargetRef } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
@@ -99,6 +99,18 @@ function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
 const sbomFormats = ["cyclonedx-json", "spdx-json"] as const;
 const reportFormats = ["json", "sarif", "cyclonedx-json", "openvex", "csv"] as const;
 
+/** One download link per format, separated by dots; each link is labelled "WHAT as FORMAT". */
+function DownloadLinks<F extends string>({ what, formats, href }: { what: string; formats: readonly F[]; href: (f: F) => string }) {
+  return formats.map((f, i) => (
+    <Fragment key={f}>
+      {i > 0 && " · "}
+      <a href={href(f)} download aria-label={`${what} as ${f}`}>
+        {f}
+      </a>
+    </Fragment>
+  ));
+}
+
 /** A finished scan: downloads and the difference from an earlier scan of the same target. */
 function ScanDetails({ scan }: { scan: Scan }) {
   const [earlier, setEarlier] = useState<Scan[] | null>(null);
@@ -134,24 +146,8 @@ function ScanDetails({ scan }: { scan: Scan }) {
     <div className="scan-details" data-details={scan.id}>
       {scan.hasInventory && (
         <p className="downloads">
-          SBOM:{" "}
-          {sbomFormats.map((f, i) => (
-            <Fragment key={f}>
-              {i > 0 && " · "}
-              <a href={downloads.sbom(scan.id, f)} download aria-label={`SBOM of ${name} as ${f}`}>
-                {f}
-              </a>
-            </Fragment>
-          ))}
-          . Report:{" "}
-          {reportFormats.map((f, i) => (
-            <Fragment key={f}>
-              {i > 0 && " · "}
-              <a href={downloads.report(scan.id, f)} download aria-label={`Report of ${name} as ${f}`}>
-                {f}
-              </a>
-            </Fragment>
-          ))}
+          SBOM: <DownloadLinks what={`SBOM of ${name}`} formats={sbomFormats} href={(f) => downloads.sbom(scan.id, f)} />. Report:{" "}
+          <DownloadLinks what={`Report of ${name}`} formats={reportFormats} href={(f) => downloads.report(scan.id, f)} />
         </p>
       )}
       <ErrorAlert error={error} />
@@ -264,18 +260,7 @@ function Schedules() {
       ) : (
         <table className="data schedules">
           <caption className="sr-only">Scheduled scans</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">When (cron, UTC)</th>
-              <th scope="col">Scans</th>
-              <th scope="col">Next run</th>
-              <th scope="col">Last run</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead cols={["Name", "When (cron, UTC)", "Scans", "Next run", "Last run"]} hidden="Actions" />
           <tbody>
             {items.map((sc) => (
               <tr key={sc.id} data-schedule={sc.name}>
@@ -389,18 +374,7 @@ export default function ScansPage() {
         ) : (
           <table className="data scans">
             <caption className="sr-only">Scan history, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Target</th>
-                <th scope="col">Status</th>
-                <th scope="col">Findings</th>
-                <th scope="col">Requested</th>
-                <th scope="col">Finished</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead cols={["Target", "Status", "Findings", "Requested", "Finished"]} hidden="Actions" />
             <tbody>
               {items.map((s) => (
                 <Fragment key={s.id}>

@@ -6,7 +6,7 @@
 // pasted, or created here (which replaces the user's current key).
 import { useEffect, useId, useState } from "react";
 import { api, type ApiError, type ConsoleInfo, type SensorInfo } from "../api";
-import { ErrorAlert, Field, Page, Time, toApiError } from "../components";
+import { ErrorAlert, Field, Page, TableHead, Time, toApiError } from "../components";
 
 /** A multi-line command with a copy button. */
 function Command({ title, text, id }: { title: string; text: string; id: string }) {
@@ -133,15 +133,7 @@ export default function SensorsPage() {
         ) : (
           <table className="data sensors">
             <caption className="sr-only">Sensors that have reported</caption>
-            <thead>
-              <tr>
-                <th scope="col">Host</th>
-                <th scope="col">Version</th>
-                <th scope="col">Nodes</th>
-                <th scope="col">Last report</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
+            <TableHead cols={["Host", "Version", "Nodes", "Last report", "State"]} />
             <tbody>
               {sensors.map((s) => (
                 <tr key={s.id} data-sensor={s.hostname}>

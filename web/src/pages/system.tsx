@@ -5,7 +5,7 @@
 // job queue depth, storage size.
 import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
 import { api, type ApiError, type Diagnosis, type FeedStatus } from "../api";
-import { ErrorAlert, Notice, Page, Time, toApiError } from "../components";
+import { ErrorAlert, Notice, Page, TableHead, Time, toApiError } from "../components";
 
 function bytes(n: number | undefined): string {
   if (n === undefined) return "—";
@@ -92,12 +92,7 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
           {(feeds.sources?.length ?? 0) > 0 && (
             <table className="data feeds">
               <caption className="sr-only">Feed sources</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Source</th>
-                  <th scope="col">Details</th>
-                </tr>
-              </thead>
+              <TableHead cols={["Source", "Details"]} />
               <tbody>
                 {feeds.sources?.map((s) => (
                   <tr key={s.name}>
@@ -186,17 +181,7 @@ export default function SystemPage() {
             ) : (
               <table className="data health">
                 <caption className="sr-only">Sensor health</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Sensor</th>
-                    <th scope="col">Last report</th>
-                    <th scope="col">Last poll</th>
-                    <th scope="col">Nodes</th>
-                    <th scope="col">Scans running</th>
-                    <th scope="col">Failed (24 h)</th>
-                    <th scope="col">State</th>
-                  </tr>
-                </thead>
+                <TableHead cols={["Sensor", "Last report", "Last poll", "Nodes", "Scans running", "Failed (24 h)", "State"]} />
                 <tbody>
                   {(d.sensors ?? []).map((s) => (
                     <tr key={s.sensorId} data-health={s.sensorId}>

@@ -1,7 +1,7 @@
 // Administration: users, their roles and state, password reset links.
 import { useState } from "react";
 import { ApiError, api, appURL, roles, type ResetLink, type Role, type User } from "../api";
-import { CopyField, ErrorAlert, LoadMore, Notice, Page, Time, formatTime, toApiError } from "../components";
+import { CopyField, ErrorAlert, LoadMore, Notice, Page, TableHead, Time, formatTime, toApiError } from "../components";
 import { usePaged } from "../paged";
 import { useSession, useUser } from "../session";
 
@@ -72,18 +72,7 @@ export default function UsersPage() {
       ) : (
         <table className="data">
           <caption className="sr-only">Users of this console</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Email</th>
-              <th scope="col">Role</th>
-              <th scope="col">Status</th>
-              <th scope="col">Last login</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead cols={["Name", "Email", "Role", "Status", "Last login"]} hidden="Actions" />
           <tbody>
             {list.items.map((u) => (
               <tr key={u.id} data-user={u.email}>
