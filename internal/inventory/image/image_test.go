@@ -223,20 +223,33 @@ func TestReadArchiveTruncated(t *testing.T) {
 func TestReadLayerInPlaceEqualsStreamed(t *testing.T) {
 	ctx := context.Background()
 	w := newWanter(t)
-	for i, b := range testLayers(t) {
-		inPlace, err := ReadLayer(ctx, bytes.NewReader(b), "sha256:l", w, DefaultOptions())
-		if err != nil {
-			t.Fatal(err)
+	small := DefaultOptions()
+	small.MaxFile = 16 // every kept file of the test layers is larger
+	for _, opts := range []Options{DefaultOptions(), small} {
+		tooLarge := 0
+		for i, b := range testLayers(t) {
+			inPlace, err := ReadLayer(ctx, bytes.NewReader(b), "sha256:l", w, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			streamed, err := ReadLayer(ctx, struct{ io.Reader }{bytes.NewReader(b)}, "sha256:l", w, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(entryContents(t, streamed), entryContents(t, inPlace)); diff != "" {
+				t.Errorf("MaxFile %d, layer %d in place vs streamed (-streamed +in place):\n%s", opts.MaxFile, i, diff)
+			}
+			if inPlace.Bytes != int64(len(b)) {
+				t.Errorf("layer %d: %d bytes counted, want %d", i, inPlace.Bytes, len(b))
+			}
+			for _, e := range inPlace.Errors {
+				if strings.Contains(e.Err.Error(), "file too large") {
+					tooLarge++
+				}
+			}
 		}
-		streamed, err := ReadLayer(ctx, struct{ io.Reader }{bytes.NewReader(b)}, "sha256:l", w, DefaultOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(entryContents(t, streamed), entryContents(t, inPlace)); diff != "" {
-			t.Errorf("layer %d in place vs streamed (-streamed +in place):\n%s", i, diff)
-		}
-		if inPlace.Bytes != int64(len(b)) {
-			t.Errorf("layer %d: %d bytes counted, want %d", i, inPlace.Bytes, len(b))
+		if small := opts.MaxFile == 16; small != (tooLarge > 0) {
+			t.Errorf("MaxFile %d: %d \"file too large\" errors", opts.MaxFile, tooLarge)
 		}
 	}
 }

@@ -119,9 +119,9 @@ func Decompress(r io.Reader) (io.ReadCloser, error) {
 // is recorded in Layer.Errors. Only a cancelled context is returned as error.
 //
 // An uncompressed layer given as an io.ReaderAt that can seek (a section of
-// a docker save archive file) is read through a seeking buffer: content no
+// a docker save archive file) is read in place (readPlainLayer): content no
 // extractor wants is skipped, not read, and executables are checked for a
-// Go or cargo-auditable section by reading their ELF headers only.
+// Go or cargo-auditable section by reading their ELF headers first.
 func ReadLayer(ctx context.Context, r io.Reader, digest string, w Wanter, opts Options) (*Layer, error) {
 	if ra, ok := r.(readSeekerAt); ok {
 		if sb, ok := plainTarAt(ra, opts.OnBytes); ok {
@@ -149,12 +149,38 @@ type readSeekerAt interface {
 // counter tells how many uncompressed bytes of a layer were consumed.
 type counter interface{ count() int64 }
 
+// keepRule decides which regular files' content a layer reader keeps:
+// what the extractors want, and every version of the History files.
+type keepRule struct {
+	w       Wanter
+	hist    map[string]bool
+	maxFile int64
+}
+
+func newKeepRule(w Wanter, opts Options) keepRule {
+	k := keepRule{w: w, hist: map[string]bool{}, maxFile: opts.MaxFile}
+	for _, h := range opts.History {
+		k.hist[h] = true
+	}
+	return k
+}
+
+// want decides for the file at p. A wanted file over the size limit is
+// not kept: want is WantNone and ferr says why.
+func (k keepRule) want(p string, info fs.FileInfo, size int64) (want extract.Want, ferr *FileError) {
+	want = k.w.WantsContent(p, info)
+	if k.hist[p] {
+		want = extract.WantContent
+	}
+	if want != extract.WantNone && size > k.maxFile {
+		return extract.WantNone, &FileError{Path: p, Err: fmt.Errorf("file too large: %d bytes, limit %d", size, k.maxFile)}
+	}
+	return want, nil
+}
+
 func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, w Wanter, opts Options) (*Layer, error) {
 	l := &Layer{Digest: digest}
-	hist := map[string]bool{}
-	for _, h := range opts.History {
-		hist[h] = true
-	}
+	keep := newKeepRule(w, opts)
 	byPath := map[string]int{}
 	var scratch []byte // reused to look for markers in streamed executables
 	for {
@@ -173,15 +199,11 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 				e.Data, e.Size, e.Mode = t.Data, t.Size, t.Mode
 			}
 		case kindFile:
-			want := w.WantsContent(p, h.FileInfo())
-			if hist[p] {
-				want = extract.WantContent
+			want, ferr := keep.want(p, h.FileInfo(), h.Size)
+			if ferr != nil {
+				l.Errors = append(l.Errors, *ferr)
 			}
 			if want == extract.WantNone {
-				break
-			}
-			if h.Size > opts.MaxFile {
-				l.Errors = append(l.Errors, FileError{Path: p, Err: fmt.Errorf("file too large: %d bytes, limit %d", h.Size, opts.MaxFile)})
 				break
 			}
 			var b *Blob
@@ -267,27 +289,20 @@ type contentResult struct {
 func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter, opts Options) (*Layer, error) {
 	tr := tar.NewReader(sb)
 	l := &Layer{Digest: digest}
-	hist := map[string]bool{}
-	for _, h := range opts.History {
-		hist[h] = true
-	}
+	keep := newKeepRule(w, opts)
 	const batch = 256
 	jobs := make(chan []contentJob, 4)
-	done := make(chan []contentResult, 1)
+	results := make(chan []contentResult, 1)
 	go func() {
 		var out []contentResult
 		var scratch []byte
 		for js := range jobs {
 			for _, j := range js {
-				want := w.WantsContent(j.path, j.info)
-				if hist[j.path] {
-					want = extract.WantContent
+				want, ferr := keep.want(j.path, j.info, j.size)
+				if ferr != nil {
+					out = append(out, contentResult{idx: j.idx, err: ferr})
 				}
 				if want == extract.WantNone {
-					continue
-				}
-				if j.size > opts.MaxFile {
-					out = append(out, contentResult{idx: j.idx, err: &FileError{Path: j.path, Err: fmt.Errorf("file too large: %d bytes, limit %d", j.size, opts.MaxFile)}})
 					continue
 				}
 				sec := io.NewSectionReader(sb.ra, sb.base+j.off, j.size)
@@ -307,7 +322,7 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 				}
 			}
 		}
-		done <- out
+		results <- out
 	}()
 	byPath := map[string]int{}
 	var links [][2]int // hardlink entry, its target entry
@@ -343,7 +358,7 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 		jobs <- pending
 	}
 	close(jobs)
-	for _, r := range <-done {
+	for _, r := range <-results {
 		if r.err != nil {
 			l.Errors = append(l.Errors, *r.err)
 			continue
