@@ -69,6 +69,42 @@ func TestRoles(t *testing.T) {
 	}
 }
 
+func TestBuckets(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := NewBuckets(3, 2*time.Second, func() time.Time { return now })
+	for i := range 3 {
+		if ok, _ := b.Allow("a"); !ok {
+			t.Fatalf("event %d of the burst refused", i)
+		}
+	}
+	if ok, wait := b.Allow("a"); ok || wait != 2*time.Second {
+		t.Errorf("beyond the burst: ok=%t wait=%s, want refused for 2s", ok, wait)
+	}
+	if ok, _ := b.Allow("b"); !ok {
+		t.Error("other key limited")
+	}
+	now = now.Add(1500 * time.Millisecond)
+	if ok, wait := b.Allow("a"); ok || wait != 500*time.Millisecond {
+		t.Errorf("before the refill: ok=%t wait=%s, want refused for 500ms", ok, wait)
+	}
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := b.Allow("a"); !ok {
+		t.Error("not allowed after one refill")
+	}
+	if ok, _ := b.Allow("a"); ok {
+		t.Error("one refill allowed two events")
+	}
+	now = now.Add(time.Hour) // idle: swept, and full again
+	for i := range 3 {
+		if ok, _ := b.Allow("a"); !ok {
+			t.Fatalf("after idling, event %d of the burst refused", i)
+		}
+	}
+	if n := len(b.b); n != 1 {
+		t.Errorf("%d buckets kept after the sweep, want only the active one", n)
+	}
+}
+
 func TestLimiter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := NewLimiter(2, time.Minute, func() time.Time { return now })

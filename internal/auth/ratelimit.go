@@ -93,3 +93,57 @@ func (l *Limiter) sweep(now time.Time) {
 		}
 	}
 }
+
+// Buckets is a token bucket per key: burst events at once, then one more
+// every every. A bucket idle long enough to be full again is dropped, so
+// memory follows the keys active lately.
+type Buckets struct {
+	burst float64
+	every time.Duration
+	now   func() time.Time
+
+	mu    sync.Mutex
+	b     map[string]*bucket
+	swept time.Time
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// NewBuckets returns token buckets of burst tokens refilled one per every.
+func NewBuckets(burst int, every time.Duration, now func() time.Time) *Buckets {
+	if now == nil {
+		now = time.Now
+	}
+	return &Buckets{burst: float64(burst), every: every, now: now, b: map[string]*bucket{}}
+}
+
+// Allow takes a token for key, or says how long until one is free.
+func (l *Buckets) Allow(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	full := time.Duration(l.burst) * l.every
+	if now.Sub(l.swept) > max(full, time.Minute) {
+		for k, b := range l.b {
+			if now.Sub(b.at) > full {
+				delete(l.b, k)
+			}
+		}
+		l.swept = now
+	}
+	b := l.b[key]
+	if b == nil {
+		b = &bucket{tokens: l.burst, at: now}
+		l.b[key] = b
+	}
+	b.tokens = min(l.burst, b.tokens+float64(now.Sub(b.at))/float64(l.every))
+	b.at = now
+	if b.tokens < 1 {
+		return false, time.Duration((1 - b.tokens) * float64(l.every))
+	}
+	b.tokens--
+	return true, 0
+}

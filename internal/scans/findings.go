@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/risk"
@@ -47,7 +48,7 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	version  string
-	limits   struct{ poll, status, inventory *limiter }
+	limits   struct{ poll, status, inventory *auth.Buckets }
 }
 
 // ServiceConfig are the Service's dependencies.
@@ -81,9 +82,9 @@ func NewService(cfg ServiceConfig) *Service {
 	cfg.SensorLimits.fill()
 	s := &Service{st: cfg.Store, Queue: NewQueue(cfg.Store, cfg.Queue), KB: cfg.KB, exposure: cfg.Exposure,
 		log: cfg.Logger, now: cfg.Now, version: cfg.Version}
-	s.limits.poll = newLimiter(cfg.SensorLimits.Poll, cfg.Now)
-	s.limits.status = newLimiter(cfg.SensorLimits.Status, cfg.Now)
-	s.limits.inventory = newLimiter(cfg.SensorLimits.Inventory, cfg.Now)
+	s.limits.poll = auth.NewBuckets(cfg.SensorLimits.Poll.Burst, cfg.SensorLimits.Poll.Every, cfg.Now)
+	s.limits.status = auth.NewBuckets(cfg.SensorLimits.Status.Burst, cfg.SensorLimits.Status.Every, cfg.Now)
+	s.limits.inventory = auth.NewBuckets(cfg.SensorLimits.Inventory.Burst, cfg.SensorLimits.Inventory.Every, cfg.Now)
 	if s.KB != nil {
 		s.KB.onChange = func(ctx context.Context) {
 			if err := s.Rematch(ctx); err != nil {

@@ -6,11 +6,11 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/console"
 )
 
@@ -52,59 +52,13 @@ func (l *SensorLimits) fill() {
 	}
 }
 
-// limiter is a token bucket per key.
-type limiter struct {
-	rate  Rate
-	now   func() time.Time
-	mu    sync.Mutex
-	b     map[string]*tokens
-	swept time.Time
-}
-
-type tokens struct {
-	n  float64
-	at time.Time
-}
-
-func newLimiter(r Rate, now func() time.Time) *limiter {
-	return &limiter{rate: r, now: now, b: map[string]*tokens{}}
-}
-
-// allow takes a token for key, or says how long until one is free.
-func (l *limiter) allow(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	full := time.Duration(l.rate.Burst) * l.rate.Every
-	if now.Sub(l.swept) > max(full, time.Minute) {
-		for k, b := range l.b {
-			if now.Sub(b.at) > full {
-				delete(l.b, k)
-			}
-		}
-		l.swept = now
-	}
-	b := l.b[key]
-	if b == nil {
-		b = &tokens{n: float64(l.rate.Burst), at: now}
-		l.b[key] = b
-	}
-	b.n = min(float64(l.rate.Burst), b.n+float64(now.Sub(b.at))/float64(l.rate.Every))
-	b.at = now
-	if b.n < 1 {
-		return false, time.Duration((1 - b.n) * float64(l.rate.Every))
-	}
-	b.n--
-	return true, 0
-}
-
 func retryAfter(wait time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
 }
 
 // limitHuma answers 429 with Retry-After when key is over the limit.
-func limitHuma(l *limiter, key, what string) error {
-	ok, wait := l.allow(key)
+func limitHuma(l *auth.Buckets, key, what string) error {
+	ok, wait := l.Allow(key)
 	if ok {
 		return nil
 	}
@@ -113,8 +67,8 @@ func limitHuma(l *limiter, key, what string) error {
 }
 
 // limitRaw is limitHuma for raw handlers; it reports whether to go on.
-func limitRaw(w http.ResponseWriter, l *limiter, key, what string) bool {
-	ok, wait := l.allow(key)
+func limitRaw(w http.ResponseWriter, l *auth.Buckets, key, what string) bool {
+	ok, wait := l.Allow(key)
 	if ok {
 		return true
 	}

@@ -133,7 +133,7 @@ func (t *Topology) handleReport(w http.ResponseWriter, r *http.Request) {
 		console.WriteProblem(w, status, msg)
 		return
 	}
-	if ok, wait := t.limit.allow(rep.SensorID); !ok {
+	if ok, wait := t.limit.Allow(rep.SensorID); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("sensor %q reports too often; retry in %s", rep.SensorID, wait.Round(time.Second)))
 		return
@@ -156,51 +156,6 @@ func (t *Topology) handleReport(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(ack)
-}
-
-// bucketLimiter is a token bucket per key.
-type bucketLimiter struct {
-	mu     sync.Mutex
-	burst  float64
-	refill time.Duration
-	now    func() time.Time
-	b      map[string]*bucket
-	swept  time.Time
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-func newBucketLimiter(burst int, refill time.Duration, now func() time.Time) *bucketLimiter {
-	return &bucketLimiter{burst: float64(burst), refill: refill, now: now, b: map[string]*bucket{}}
-}
-
-func (l *bucketLimiter) allow(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if now.Sub(l.swept) > 10*time.Minute {
-		for k, b := range l.b {
-			if now.Sub(b.at) > time.Duration(l.burst)*l.refill {
-				delete(l.b, k)
-			}
-		}
-		l.swept = now
-	}
-	b := l.b[key]
-	if b == nil {
-		b = &bucket{tokens: l.burst, at: now}
-		l.b[key] = b
-	}
-	b.tokens = min(l.burst, b.tokens+float64(now.Sub(b.at))/float64(l.refill))
-	b.at = now
-	if b.tokens < 1 {
-		return false, time.Duration((1 - b.tokens) * float64(l.refill))
-	}
-	b.tokens--
-	return true, 0
 }
 
 // loadMeter measures the writer's busy share over the last 10 seconds.

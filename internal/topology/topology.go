@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/store"
 )
@@ -113,7 +114,7 @@ type Topology struct {
 	now   func() time.Time
 	g     *graph
 	queue chan *job
-	limit *bucketLimiter
+	limit *auth.Buckets
 	load  *loadMeter
 
 	reachMu sync.Mutex
@@ -139,7 +140,7 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Topology, error) {
 	cfg.fill()
 	t := &Topology{cfg: cfg, st: st, log: cfg.Logger, now: cfg.Now, g: newGraph(),
 		queue: make(chan *job, cfg.QueueSize), stopped: make(chan struct{})}
-	t.limit = newBucketLimiter(cfg.SensorBurst, cfg.SensorRefill, cfg.Now)
+	t.limit = auth.NewBuckets(cfg.SensorBurst, cfg.SensorRefill, cfg.Now)
 	t.load = newLoadMeter(cfg.Now)
 	t.startedAt = cfg.Now()
 	if err := t.loadGraph(ctx); err != nil {
