@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -67,11 +68,13 @@ func typedError(status int, typ, detail string) huma.StatusError {
 
 // rateLimited is a 429 with Retry-After.
 func rateLimited(detail string, wait time.Duration) error {
-	secs := int(wait.Seconds() + 0.999)
-	if secs < 1 {
-		secs = 1
-	}
 	h := http.Header{}
-	h.Set("Retry-After", strconv.Itoa(secs))
+	SetRetryAfter(h, wait)
 	return huma.ErrorWithHeaders(typedError(http.StatusTooManyRequests, ProblemRateLimited, detail), h)
+}
+
+// SetRetryAfter sets Retry-After to wait in whole seconds, rounded up, at
+// least one.
+func SetRetryAfter(h http.Header, wait time.Duration) {
+	h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -55,7 +54,7 @@ func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Lim
 		who = "addr:" + console.ClientAddr(ctx)
 	}
 	if ok, wait := lim.Allow(who); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		console.SetRetryAfter(w.Header(), wait)
 		console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d match requests per %s; retry in %s", MatchRateLimit, MatchRateWindow, wait.Round(time.Second)))
 		return
 	}

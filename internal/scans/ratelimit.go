@@ -3,9 +3,7 @@ package scans
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -52,18 +50,15 @@ func (l *SensorLimits) fill() {
 	}
 }
 
-func retryAfter(wait time.Duration) string {
-	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
-}
-
 // limitHuma answers 429 with Retry-After when key is over the limit.
 func limitHuma(l *auth.Buckets, key, what string) error {
 	ok, wait := l.Allow(key)
 	if ok {
 		return nil
 	}
-	return huma.ErrorWithHeaders(huma.Error429TooManyRequests(fmt.Sprintf("%s: this sensor is over its rate limit; retry in %ss", what, retryAfter(wait))),
-		http.Header{"Retry-After": {retryAfter(wait)}})
+	h := http.Header{}
+	console.SetRetryAfter(h, wait)
+	return huma.ErrorWithHeaders(huma.Error429TooManyRequests(fmt.Sprintf("%s: this sensor is over its rate limit; retry in %ss", what, h.Get("Retry-After"))), h)
 }
 
 // limitRaw is limitHuma for raw handlers; it reports whether to go on.
@@ -72,8 +67,8 @@ func limitRaw(w http.ResponseWriter, l *auth.Buckets, key, what string) bool {
 	if ok {
 		return true
 	}
-	w.Header().Set("Retry-After", retryAfter(wait))
-	console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("%s: this sensor is over its rate limit; retry in %ss", what, retryAfter(wait)))
+	console.SetRetryAfter(w.Header(), wait)
+	console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("%s: this sensor is over its rate limit; retry in %ss", what, w.Header().Get("Retry-After")))
 	return false
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -134,14 +133,14 @@ func (t *Topology) handleReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ok, wait := t.limit.Allow(rep.SensorID); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		console.SetRetryAfter(w.Header(), wait)
 		console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("sensor %q reports too often; retry in %s", rep.SensorID, wait.Round(time.Second)))
 		return
 	}
 	ack, err := t.Ingest(r.Context(), rep)
 	switch {
 	case errors.Is(err, errOverloaded):
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(t.retryAfter().Seconds()))))
+		console.SetRetryAfter(w.Header(), t.retryAfter())
 		console.WriteProblem(w, http.StatusTooManyRequests, "the console is overloaded; retry later")
 		return
 	case errors.Is(err, ErrClosed):
