@@ -227,7 +227,7 @@ func TestReadLayerInPlaceEqualsStreamed(t *testing.T) {
 	small.MaxFile = 16 // every kept file of the test layers is larger
 	for _, opts := range []Options{DefaultOptions(), small} {
 		tooLarge := 0
-		for i, b := range testLayers(t) {
+		for i, b := range append(testLayers(t), formatsTar(t)) {
 			inPlace, err := ReadLayer(ctx, bytes.NewReader(b), "sha256:l", w, opts)
 			if err != nil {
 				t.Fatal(err)

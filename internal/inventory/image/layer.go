@@ -199,7 +199,8 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 				e.Data, e.Size, e.Mode = t.Data, t.Size, t.Mode
 			}
 		case kindFile:
-			want, ferr := keep.want(p, h.FileInfo(), h.Size)
+			fi := fileInfoFor(h)
+			want, ferr := keep.want(p, &fi, h.Size)
 			if ferr != nil {
 				l.Errors = append(l.Errors, *ferr)
 			}
@@ -228,11 +229,16 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 	return l, nil
 }
 
+// headerReader is a tar.Reader or a headerWalk.
+type headerReader interface {
+	Next() (*tar.Header, error)
+}
+
 // nextEntry reads a layer's next tar header as an entry (its content not
 // read), with its kind, link and metadata. Whiteouts are appended to l and
 // devices and fifos skipped on the way; damage is recorded in l. done: the
 // layer has no more entries.
-func nextEntry(tr *tar.Reader, l *Layer, digest string) (h *tar.Header, e Entry, done bool) {
+func nextEntry(tr headerReader, l *Layer, digest string) (h *tar.Header, e Entry, done bool) {
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -272,7 +278,7 @@ func nextEntry(tr *tar.Reader, l *Layer, digest string) (h *tar.Header, e Entry,
 type contentJob struct {
 	idx       int // in Layer.Entries
 	path      string
-	info      fs.FileInfo
+	info      fileInfo
 	off, size int64
 }
 
@@ -287,7 +293,7 @@ type contentResult struct {
 // a second one decides which files to keep and reads them at their offsets.
 // The extractors' file filters and the reads then overlap the header walk.
 func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter, opts Options) (*Layer, error) {
-	tr := tar.NewReader(sb)
+	tr := newHeaderWalk(sb)
 	l := &Layer{Digest: digest}
 	keep := newKeepRule(w, opts)
 	const batch = 256
@@ -297,36 +303,19 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 		var out []contentResult
 		var scratch []byte
 		for js := range jobs {
-			for _, j := range js {
-				want, ferr := keep.want(j.path, j.info, j.size)
-				if ferr != nil {
-					out = append(out, contentResult{idx: j.idx, err: ferr})
-				}
-				if want == extract.WantNone {
-					continue
-				}
-				sec := io.NewSectionReader(sb.ra, sb.base+j.off, j.size)
-				var b *Blob
-				var err error
-				if want == extract.WantContent {
-					b, err = readBlob(sec, j.size, opts)
-				} else if extract.BinaryMayHaveMarker(sec) {
-					b, err = readBinary(sec, j.size, opts, &scratch)
-				}
-				if err != nil {
-					out = append(out, contentResult{idx: j.idx, err: &FileError{Path: j.path, Err: fmt.Errorf("read layer %s: %w", digest, err)}})
-					continue
-				}
-				if b != nil {
-					out = append(out, contentResult{idx: j.idx, data: b})
+			for i := range js {
+				if r, ok := readContent(keep, sb, &js[i], digest, opts, &scratch); ok {
+					out = append(out, r)
 				}
 			}
 		}
 		results <- out
 	}()
-	byPath := map[string]int{}
-	var links [][2]int // hardlink entry, its target entry
+	var links []int // hard link entries, resolved after the walk
 	pending := make([]contentJob, 0, batch)
+	// Room for the entries of a typical layer (one per ~24 KiB), so the
+	// slice rarely grows.
+	l.Entries = make([]Entry, 0, min(max(sb.size/(24<<10), 64), 1<<16))
 	var err error
 	for {
 		if err = ctx.Err(); err != nil {
@@ -336,22 +325,16 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 		if done {
 			break
 		}
-		p := e.Path
 		switch e.Kind {
 		case kindHardlink:
-			if i, ok := byPath[e.Link]; ok {
-				t := l.Entries[i]
-				e.Size, e.Mode = t.Size, t.Mode
-				links = append(links, [2]int{len(l.Entries), i})
-			}
+			links = append(links, len(l.Entries))
 		case kindFile:
-			pending = append(pending, contentJob{idx: len(l.Entries), path: p, info: h.FileInfo(), off: sb.pos, size: max(0, min(h.Size, sb.size-sb.pos))})
+			pending = append(pending, contentJob{idx: len(l.Entries), path: e.Path, info: fileInfoFor(h), off: sb.pos, size: max(0, min(h.Size, sb.size-sb.pos))})
 			if len(pending) == batch {
 				jobs <- pending
 				pending = make([]contentJob, 0, batch)
 			}
 		}
-		byPath[p] = len(l.Entries)
 		l.Entries = append(l.Entries, e)
 	}
 	if len(pending) > 0 {
@@ -371,11 +354,60 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 		}
 		return nil, fmt.Errorf("read layer %s: %w", digest, err)
 	}
-	for _, ln := range links {
-		l.Entries[ln[0]].Data = l.Entries[ln[1]].Data
-	}
+	resolveLinks(l.Entries, links)
 	l.Bytes = sb.count()
 	return l, nil
+}
+
+// readContent keeps what the extractors want of the file of job j (ok false:
+// nothing to keep and nothing wrong).
+func readContent(keep keepRule, sb *seekBuffer, j *contentJob, digest string, opts Options, scratch *[]byte) (r contentResult, ok bool) {
+	want, ferr := keep.want(j.path, &j.info, j.size)
+	if ferr != nil {
+		return contentResult{idx: j.idx, err: ferr}, true
+	}
+	if want == extract.WantNone {
+		return contentResult{}, false
+	}
+	sec := io.NewSectionReader(sb.ra, sb.base+j.off, j.size)
+	var b *Blob
+	var err error
+	if want == extract.WantContent {
+		b, err = readBlob(sec, j.size, opts)
+	} else if extract.BinaryMayHaveMarker(sec) {
+		b, err = readBinary(sec, j.size, opts, scratch)
+	}
+	if err != nil {
+		return contentResult{idx: j.idx, err: &FileError{Path: j.path, Err: fmt.Errorf("read layer %s: %w", digest, err)}}, true
+	}
+	return contentResult{idx: j.idx, data: b}, b != nil
+}
+
+// resolveLinks gives each hard link (at the indexes links, in order) the
+// size, mode and content of the last entry before it at its target path,
+// as readLayer does while streaming. Whiteouts are not targets.
+func resolveLinks(entries []Entry, links []int) {
+	if len(links) == 0 {
+		return
+	}
+	last := map[string]int{}
+	for _, i := range links {
+		last[entries[i].Link] = -1
+	}
+	k := 0
+	for i := range entries {
+		if k < len(links) && links[k] == i {
+			if j := last[entries[i].Link]; j >= 0 {
+				t := entries[j]
+				entries[i].Size, entries[i].Mode, entries[i].Data = t.Size, t.Mode, t.Data
+			}
+			k++
+		}
+		e := &entries[i]
+		if _, ok := last[e.Path]; ok && e.Kind != kindWhiteout && e.Kind != kindOpaque {
+			last[e.Path] = i
+		}
+	}
 }
 
 // whiteout returns the entry for an overlay whiteout file (ok false for
@@ -442,8 +474,30 @@ func cleanOr(p string) string {
 
 // cleanPath turns a tar name into a clean relative path ("" for the root).
 func cleanPath(name string) string {
+	if n := strings.TrimSuffix(name, "/"); isCleanRel(n) {
+		return n // the common case, without allocating
+	}
 	p := path.Clean("/" + name)
 	return strings.TrimPrefix(p, "/")
+}
+
+// isCleanRel reports whether p is a non-empty relative slash path that
+// path.Clean leaves as is.
+func isCleanRel(p string) bool {
+	if p == "" || p[0] == '/' {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		if el := p[start:i]; el == "" || el == "." || el == ".." {
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
 
 type countingReader struct {
@@ -570,6 +624,7 @@ type seekBuffer struct {
 	n          int   // valid bytes in buf
 	ahead      int   // bytes the next refill reads
 	on         func(int64)
+	reported   int64 // bytes reported to on: each once, however often seeked over
 }
 
 // minAhead is the read-ahead after a skip: a tar header and a small file.
@@ -590,7 +645,7 @@ func (s *seekBuffer) Read(p []byte) (int, error) {
 		if s.pos == s.bufOff+int64(s.n) {
 			s.ahead = min(max(2*s.ahead, minAhead), len(s.buf))
 		} else {
-			s.ahead = minAhead
+			s.ahead = min(minAhead, len(s.buf))
 		}
 		want := min(int64(s.ahead), s.size-s.pos)
 		if len(p) >= len(s.buf) { // a large read bypasses the buffer
@@ -613,9 +668,7 @@ func (s *seekBuffer) Read(p []byte) (int, error) {
 
 func (s *seekBuffer) advance(n int, err error) (int, error) {
 	s.pos += int64(n)
-	if s.on != nil && n > 0 {
-		s.on(int64(n))
-	}
+	s.report()
 	if n > 0 && err == io.EOF {
 		err = nil
 	}
@@ -637,9 +690,14 @@ func (s *seekBuffer) Seek(offset int64, whence int) (int64, error) {
 	if abs < 0 {
 		return 0, errors.New("seek: negative position")
 	}
-	if s.on != nil && abs > s.pos {
-		s.on(abs - s.pos)
-	}
 	s.pos = abs
+	s.report()
 	return abs, nil
+}
+
+func (s *seekBuffer) report() {
+	if s.on != nil && s.pos > s.reported {
+		s.on(s.pos - s.reported)
+		s.reported = s.pos
+	}
 }
