@@ -363,7 +363,9 @@ func BinaryMayHaveMarker(ra io.ReaderAt) bool {
 		return false
 	}
 	if string(hdr[:4]) == elf.ELFMAG {
-		names, ok := elfSectionNames(ra, hdr[:n])
+		win := windows.Get().(*[]byte)
+		defer windows.Put(win)
+		names, ok := elfSectionNames(ra, hdr[:n], win)
 		if !ok {
 			return true // malformed or unusual headers: the extractor decides
 		}
@@ -384,10 +386,15 @@ func ExecutableMagic(m [4]byte) bool {
 // few hundred bytes).
 const maxSectionNames = 1 << 16
 
+// windows are reused read buffers of elfSectionNames (one per executable
+// checked adds up in an image).
+var windows = sync.Pool{New: func() any { return new([]byte) }}
+
 // elfSectionNames returns the section name string table (.shstrtab) of the
 // ELF file whose first bytes are hdr, reading only the one section header
-// that locates it: three small reads instead of parsing every header.
-func elfSectionNames(ra io.ReaderAt, hdr []byte) ([]byte, bool) {
+// that locates it: three small reads instead of parsing every header. The
+// reads go to *buf (grown as needed), which the result may share.
+func elfSectionNames(ra io.ReaderAt, hdr []byte, buf *[]byte) ([]byte, bool) {
 	if len(hdr) < 52 {
 		return nil, false
 	}
@@ -435,7 +442,7 @@ func elfSectionNames(ra io.ReaderAt, hdr []byte) ([]byte, bool) {
 		return nil, false
 	}
 	winStart := max(0, shAt-namesWindow)
-	win := make([]byte, shAt+int64(len(sh))-winStart)
+	win := grow(buf, shAt+int64(len(sh))-winStart)
 	if _, err := ra.ReadAt(win, winStart); err != nil {
 		return nil, false
 	}
@@ -451,11 +458,19 @@ func elfSectionNames(ra io.ReaderAt, hdr []byte) ([]byte, bool) {
 	if int64(off) >= winStart && int64(off+size) <= shAt {
 		return win[int64(off)-winStart : int64(off+size)-winStart], true
 	}
-	names := make([]byte, size)
+	names := grow(buf, int64(size))
 	if _, err := ra.ReadAt(names, int64(off)); err != nil {
 		return nil, false
 	}
 	return names, true
+}
+
+// grow returns (*buf)[:n], reallocating *buf when it is too small.
+func grow(buf *[]byte, n int64) []byte {
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n)
+	}
+	return (*buf)[:n]
 }
 
 // namesWindow is how much is read before the name table's section header

@@ -118,9 +118,23 @@ func readSmall(fsys scalibrfs.FS, path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxListFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	var b []byte
+	if fi, err := f.Stat(); err == nil && fi.Size() >= 0 && fi.Size() <= maxListFile {
+		b = make([]byte, 0, fi.Size()+1) // +1: the read that finds the end
+	}
+	r := io.LimitReader(f, maxListFile+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
 	}
 	if len(b) > maxListFile {
 		return nil, fmt.Errorf("read %s: larger than %d bytes", path, maxListFile)
@@ -146,24 +160,34 @@ func purlQualifier(purl, key string) string {
 // directories: dpkg lists a directory right before its contents, so an
 // entry that prefixes the next one is a directory.
 func ParseDpkgList(b []byte) []string {
+	// One string for the file; the paths are slices of it.
+	rest := string(b)
 	var lines []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		l := strings.TrimRight(sc.Text(), "\r")
-		if l == "" || l == "/." || !strings.HasPrefix(l, "/") {
+	for rest != "" {
+		l, r, _ := strings.Cut(rest, "\n")
+		rest = r
+		l = strings.TrimRight(l, "\r")
+		if l == "" || l == "/." || l[0] != '/' {
 			continue
 		}
 		lines = append(lines, l)
 	}
-	out := make([]string, 0, len(lines))
+	if lines == nil {
+		return []string{}
+	}
+	out := lines[:0] // in place: each kept line is at or before its index
 	for i, l := range lines {
-		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], l+"/") {
+		if i+1 < len(lines) && isUnder(lines[i+1], l) {
 			continue
 		}
 		out = append(out, l)
 	}
-	return out
+	return slices.Clip(out)
+}
+
+// isUnder reports whether path p is inside directory dir.
+func isUnder(p, dir string) bool {
+	return len(p) > len(dir) && p[len(dir)] == '/' && strings.HasPrefix(p, dir)
 }
 
 // ParseAPKFiles maps each package of an apk "installed" database to the
@@ -261,10 +285,6 @@ func (c *canonicalizer) withCanonical(files []string) []string {
 		return files
 	}
 	var extra []string
-	seen := make(map[string]bool, len(files))
-	for _, f := range files {
-		seen[f] = true
-	}
 	for _, f := range files {
 		i := strings.LastIndexByte(f, '/')
 		if i <= 0 {
@@ -284,11 +304,21 @@ func (c *canonicalizer) withCanonical(files []string) []string {
 			c.mu.Unlock()
 		}
 		if res != "" && res != dir {
-			if alt := res + f[i:]; !seen[alt] {
-				seen[alt] = true
-				extra = append(extra, alt)
-			}
+			extra = append(extra, res+f[i:])
 		}
 	}
-	return append(files, extra...)
+	if len(extra) == 0 {
+		return files
+	}
+	seen := make(map[string]bool, len(files)+len(extra))
+	for _, f := range files {
+		seen[f] = true
+	}
+	for _, alt := range extra {
+		if !seen[alt] {
+			seen[alt] = true
+			files = append(files, alt)
+		}
+	}
+	return files
 }
