@@ -66,12 +66,14 @@ func Merge(layers []*Layer, historyPaths []string) *FS {
 				}
 			}
 		}
-		for _, e := range l.Entries {
+		nodes := make([]node, len(l.Entries)) // one allocation for the layer's nodes
+		for i, e := range l.Entries {
 			switch e.Kind {
 			case kindOpaque, kindWhiteout:
 				continue
 			}
-			n := &node{kind: e.Kind, mode: e.Mode, size: e.Size, link: e.Link, mtime: e.ModTime, layer: li, data: e.Data}
+			n := &nodes[i]
+			*n = node{kind: e.Kind, mode: e.Mode, size: e.Size, link: e.Link, mtime: e.ModTime, layer: li, data: e.Data}
 			if e.Kind == kindHardlink {
 				n.kind, n.link = kindFile, ""
 				if n.data == nil {
@@ -100,7 +102,9 @@ func (f *FS) lookup(p string) *node {
 		return f.root
 	}
 	n := f.root
-	for _, c := range strings.Split(p, "/") {
+	for rest, more := p, true; more; {
+		var c string
+		c, rest, more = strings.Cut(rest, "/")
 		if n.kind != kindDir {
 			return nil
 		}
@@ -120,17 +124,20 @@ func (f *FS) remove(p string) {
 }
 
 func (f *FS) put(p string, n *node) {
-	parts := strings.Split(p, "/")
 	d := f.root
-	for _, c := range parts[:len(parts)-1] {
+	for {
+		c, rest, more := strings.Cut(p, "/")
+		if !more {
+			break
+		}
 		next := d.children[c]
 		if next == nil || next.kind != kindDir {
 			next = &node{name: c, kind: kindDir, mode: fs.ModeDir | 0o755, layer: n.layer, children: map[string]*node{}}
 			d.children[c] = next
 		}
-		d = next
+		d, p = next, rest
 	}
-	n.name = parts[len(parts)-1]
+	n.name = p
 	if old := d.children[n.name]; old != nil && old.kind == kindDir && n.kind == kindDir {
 		// A directory entry in an upper layer keeps the lower contents.
 		n.children = old.children

@@ -474,7 +474,7 @@ func cleanOr(p string) string {
 
 // cleanPath turns a tar name into a clean relative path ("" for the root).
 func cleanPath(name string) string {
-	if n := strings.TrimSuffix(name, "/"); isCleanRel(n) {
+	if n := strings.TrimPrefix(strings.TrimSuffix(name, "/"), "./"); isCleanRel(n) {
 		return n // the common case, without allocating
 	}
 	p := path.Clean("/" + name)

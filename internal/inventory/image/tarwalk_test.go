@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"io"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -170,6 +171,19 @@ func FuzzHeaderWalk(f *testing.F) {
 			if got := walkHeaders(b, buf); !equalSteps(got, want) {
 				t.Fatalf("buffer %d:\n got %+v\nwant %+v", buf, got, want)
 			}
+		}
+	})
+}
+
+// cleanPath's allocation-free path gives what path.Clean gives.
+func FuzzCleanPath(f *testing.F) {
+	for _, s := range []string{"", "/", "./", ".", "..", "./etc/", "etc/passwd", "a//b", "a/./b", "a/../b", "/abs/x", "./a/", "a/b/", "...", "a/..."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		want := strings.TrimPrefix(path.Clean("/"+name), "/")
+		if got := cleanPath(name); got != want {
+			t.Fatalf("cleanPath(%q) = %q, want %q", name, got, want)
 		}
 	})
 }

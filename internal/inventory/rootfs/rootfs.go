@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -119,7 +118,8 @@ type LinkReader func(p string) (target string, isLink bool, err error)
 // asking readlink about each prefix. It is shared with the in-memory image
 // filesystem, so both views resolve links identically.
 func ResolveWith(name string, followLast bool, readlink LinkReader) (string, error) {
-	var done []string // resolved, symlink-free components
+	var cur string // resolved, symlink-free components joined by "/"
+	var ends []int // the end of each component in cur
 	todo := splitPath(name)
 	hops := 0
 	for len(todo) > 0 {
@@ -129,17 +129,19 @@ func ResolveWith(name string, followLast bool, readlink LinkReader) (string, err
 		case "", ".":
 			continue
 		case "..":
-			if len(done) > 0 {
-				done = done[:len(done)-1]
+			if n := len(ends); n > 1 {
+				ends, cur = ends[:n-1], cur[:ends[n-2]]
+			} else {
+				ends, cur = ends[:0], ""
 			}
 			continue
 		}
-		cur := path.Join(append(slices.Clone(done), c)...)
+		next := join(name, cur, c)
 		if len(todo) == 0 && !followLast {
-			done = append(done, c)
+			cur, ends = next, append(ends, len(next))
 			break
 		}
-		target, isLink, err := readlink(cur)
+		target, isLink, err := readlink(next)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 				return "", &fs.PathError{Op: "resolve", Path: name, Err: fs.ErrNotExist}
@@ -147,7 +149,7 @@ func ResolveWith(name string, followLast bool, readlink LinkReader) (string, err
 			return "", &fs.PathError{Op: "resolve", Path: name, Err: err}
 		}
 		if !isLink {
-			done = append(done, c)
+			cur, ends = next, append(ends, len(next))
 			continue
 		}
 		hops++
@@ -155,14 +157,28 @@ func ResolveWith(name string, followLast bool, readlink LinkReader) (string, err
 			return "", &fs.PathError{Op: "resolve", Path: name, Err: ErrLoop}
 		}
 		if strings.HasPrefix(target, "/") {
-			done = done[:0] // re-rooted at the scanned root, never the host's
+			cur, ends = "", ends[:0] // re-rooted at the scanned root, never the host's
 		}
 		todo = append(splitPath(target), todo...)
 	}
-	if len(done) == 0 {
+	if cur == "" {
 		return ".", nil
 	}
-	return path.Join(done...), nil
+	return cur, nil
+}
+
+// join is cur + "/" + c (c alone when cur is empty), as a slice of name
+// when name starts with it: resolving a path without links allocates
+// nothing.
+func join(name, cur, c string) string {
+	if cur == "" {
+		return c
+	}
+	n := len(cur) + 1 + len(c)
+	if len(name) >= n && name[len(cur)] == '/' && name[:len(cur)] == cur && name[len(cur)+1:n] == c {
+		return name[:n]
+	}
+	return cur + "/" + c
 }
 
 func splitPath(p string) []string {
