@@ -225,16 +225,28 @@ func ParseAPKFiles(b []byte) map[string][]string {
 	return out
 }
 
-// setOwnedBy marks language packages found in files an OS package owns.
+// setOwnedBy marks language packages found in files an OS package owns
+// (the last package listing a file owns it). Only the language packages'
+// locations are looked up, so no map of every owned file is built.
 func setOwnedBy(pkgs []inventory.Package) {
-	owner := map[string]string{}
+	owner := map[string]string{} // a language package's location -> owner
 	for _, p := range pkgs {
-		for _, f := range p.Files {
-			owner[f] = p.PURL
+		if len(p.Files) > 0 || isOSPurl(p.PURL) {
+			continue
+		}
+		for _, l := range p.Locations {
+			owner[ownedKey(l)] = ""
 		}
 	}
 	if len(owner) == 0 {
 		return
+	}
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			if _, ok := owner[f]; ok {
+				owner[f] = p.PURL
+			}
+		}
 	}
 	for i := range pkgs {
 		p := &pkgs[i]
@@ -242,13 +254,16 @@ func setOwnedBy(pkgs []inventory.Package) {
 			continue
 		}
 		for _, l := range p.Locations {
-			if o, ok := owner["/"+strings.TrimPrefix(l, "/")]; ok {
+			if o := owner[ownedKey(l)]; o != "" {
 				p.OwnedBy = o
 				break
 			}
 		}
 	}
 }
+
+// ownedKey is a location as an OS package lists its files.
+func ownedKey(location string) string { return "/" + strings.TrimPrefix(location, "/") }
 
 func isOSPurl(purl string) bool {
 	for _, t := range []string{"pkg:deb/", "pkg:apk/", "pkg:rpm/", "pkg:opkg/"} {
