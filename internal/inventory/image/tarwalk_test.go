@@ -70,34 +70,29 @@ type walkStep struct {
 // walkTar lists the entries of b read by archive/tar alone.
 func walkTar(b []byte) []walkStep {
 	br := bytes.NewReader(b)
-	tr := tar.NewReader(br)
-	var out []walkStep
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			if err != io.EOF {
-				out = append(out, walkStep{Err: err.Error()})
-			}
-			return out
-		}
-		out = append(out, stepOf(h, int64(len(b)-br.Len()), b))
-	}
+	return walkSteps(tar.NewReader(br), func() int64 { return int64(len(b) - br.Len()) }, b)
 }
 
 // walkHeaders lists the entries of b read by headerWalk over a seekBuffer
 // of buf bytes.
 func walkHeaders(b []byte, buf int) []walkStep {
 	w := newHeaderWalk(&seekBuffer{ra: bytes.NewReader(b), size: int64(len(b)), buf: make([]byte, buf)})
+	return walkSteps(w, func() int64 { return w.sb.pos }, b)
+}
+
+// walkSteps reads r to its end or first error; at tells where the
+// current entry's content starts.
+func walkSteps(r headerReader, at func() int64, b []byte) []walkStep {
 	var out []walkStep
 	for {
-		h, err := w.Next()
+		h, err := r.Next()
 		if err != nil {
 			if err != io.EOF {
 				out = append(out, walkStep{Err: err.Error()})
 			}
 			return out
 		}
-		out = append(out, stepOf(h, w.sb.pos, b))
+		out = append(out, stepOf(h, at(), b))
 	}
 }
 
