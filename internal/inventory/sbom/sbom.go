@@ -4,6 +4,8 @@
 package sbom
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,13 +56,68 @@ func Write(w io.Writer, inv *inventory.Inventory, format string, tool Tool) erro
 }
 
 func encode(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("write SBOM: %w", err)
 	}
+	if err := writeIndented(w, buf.Bytes()); err != nil {
+		return fmt.Errorf("write SBOM: %w", err)
+	}
 	return nil
+}
+
+// writeIndented writes the compact JSON b (as encoding/json writes it: no
+// space outside strings) indented by two spaces, exactly as json.Indent
+// would, through a small buffer: json.Indent's byte-by-byte scanner and
+// its second whole-document buffer cost more than encoding a large SBOM.
+// FuzzWriteIndented checks it against json.Indent.
+func writeIndented(w io.Writer, b []byte) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	depth := 0
+	newline := func() {
+		bw.WriteByte('\n')
+		for range depth {
+			bw.WriteString("  ")
+		}
+	}
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			j := i + 1
+			for j < len(b) && b[j] != '"' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j, len(b)-1)
+			bw.Write(b[i : j+1])
+			i = j
+		case '{', '[':
+			if i+1 < len(b) && (b[i+1] == '}' || b[i+1] == ']') {
+				bw.Write(b[i : i+2]) // empty: "{}" or "[]"
+				i++
+				continue
+			}
+			bw.WriteByte(c)
+			depth++
+			newline()
+		case '}', ']':
+			depth--
+			newline()
+			bw.WriteByte(c)
+		case ',':
+			bw.WriteByte(c)
+			newline()
+		case ':':
+			bw.WriteString(": ")
+		default:
+			bw.WriteByte(c)
+		}
+	}
+	return bw.Flush()
 }
 
 func writeTable(w io.Writer, inv *inventory.Inventory) error {

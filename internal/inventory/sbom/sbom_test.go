@@ -162,3 +162,29 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// writeIndented gives what json.Indent gives for any compact document.
+func FuzzWriteIndented(f *testing.F) {
+	for _, s := range []string{`{}`, `[]`, `{"a":[1,2,{}],"b":{"c":"x\"y,{}[]:"},"d":[]}`, `"s"`, `[[],[[]],{"":""}]`, `{"k":"\\","e":"\u00e9<>&"}`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		var compact, want, got bytes.Buffer
+		if err := json.Compact(&compact, b); err != nil {
+			t.Fatal(err)
+		}
+		compact.WriteByte('\n') // as json.Encoder ends a document
+		if err := json.Indent(&want, compact.Bytes(), "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeIndented(&got, compact.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Fatalf("writeIndented(%q)\n got %q\nwant %q", compact.String(), got.String(), want.String())
+		}
+	})
+}
