@@ -17,6 +17,7 @@ trap 'rm -rf "$out"' EXIT
 
 CGO_ENABLED=0 go build -trimpath -o "$out/riskmap" ./cmd/riskmap
 go build -o "$out/decompress" ./bench/decompress
+go build -o "$out/runstat" ./bench/runstat
 
 syft=${SYFT:-$(command -v syft || true)}
 if [ -z "$syft" ] && [ -x "$(go env GOPATH)/bin/syft" ]; then syft="$(go env GOPATH)/bin/syft"; fi
@@ -31,14 +32,11 @@ fi
 measure() {
   local t=() m=() c=()
   for _ in $(seq "$RUNS"); do
-    # Wall time from the clock in ns (time's %e has centiseconds only,
-    # coarse for a 0.1 s scan); peak RSS and CPU from GNU time.
-    local t0 t1
-    t0=$(date +%s%N)
-    /usr/bin/time -f "%M %U %S" -o "$out/time" "$@" >/dev/null 2>"$out/stderr" || { cat "$out/stderr" >&2; return 1; }
-    t1=$(date +%s%N)
-    read -r k u y <"$out/time"
-    t+=("$(awk "BEGIN{printf \"%.3f\", ($t1 - $t0) / 1e9}")"); m+=("$k"); c+=("$(awk "BEGIN{print $u+$y}")")
+    # runstat: wall time in ns (GNU time's %e has centiseconds only, coarse
+    # for a 0.1 s scan), peak RSS and CPU of the process alone.
+    "$out/runstat" "$@" >/dev/null 2>"$out/stderr" || { cat "$out/stderr" >&2; return 1; }
+    read -r s k c1 < <(tail -n 1 "$out/stderr")
+    t+=("$s"); m+=("$k"); c+=("$c1")
   done
   med() { printf '%s\n' "$@" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"; }
   printf '%s %s %s\n' "$(med "${t[@]}")" "$(med "${m[@]}")" "$(med "${c[@]}")"
