@@ -292,6 +292,9 @@ func FuzzReadLayer(f *testing.F) {
 		f.Add(gz(f, l))
 	}
 	f.Add([]byte{0x1f, 0x8b, 0, 0})
+	for _, l := range sparseLayers(f) {
+		f.Add(l)
+	}
 	w := newWanter(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := ReadLayer(context.Background(), bytes.NewReader(b), "fuzz", w, DefaultOptions())

@@ -178,6 +178,37 @@ func (k keepRule) want(p string, info fs.FileInfo, size int64) (want extract.Wan
 	return want, nil
 }
 
+// read reads the content of the file at p from r, a tar reader at the
+// file's content, when the extractors want it. ferr: the file is over the
+// size limit (not kept, not fatal); err: reading failed.
+func (k keepRule) read(r io.Reader, h *tar.Header, p string, opts Options, scratch *[]byte) (b *Blob, ferr *FileError, err error) {
+	fi := fileInfoFor(h)
+	want, ferr := k.want(p, &fi, h.Size)
+	switch want {
+	case extract.WantNone:
+		return nil, ferr, nil
+	case extract.WantContent:
+		b, err = readBlob(r, h.Size, opts)
+	default:
+		b, err = readBinary(r, h.Size, opts, scratch)
+	}
+	return b, ferr, err
+}
+
+// isSparse reports whether h is a sparse file (old GNU or PAX sparse
+// format), whose content is not stored contiguously.
+func isSparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
 func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, w Wanter, opts Options) (*Layer, error) {
 	l := &Layer{Digest: digest}
 	keep := newKeepRule(w, opts)
@@ -199,20 +230,9 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 				e.Data, e.Size, e.Mode = t.Data, t.Size, t.Mode
 			}
 		case kindFile:
-			fi := fileInfoFor(h)
-			want, ferr := keep.want(p, &fi, h.Size)
+			b, ferr, err := keep.read(tr, h, p, opts, &scratch)
 			if ferr != nil {
 				l.Errors = append(l.Errors, *ferr)
-			}
-			if want == extract.WantNone {
-				break
-			}
-			var b *Blob
-			var err error
-			if want == extract.WantContent {
-				b, err = readBlob(tr, h.Size, opts)
-			} else {
-				b, err = readBinary(tr, h.Size, opts, &scratch)
 			}
 			if err != nil {
 				l.Errors = append(l.Errors, FileError{Path: p, Err: fmt.Errorf("read layer %s: %w", digest, err)})
@@ -264,7 +284,7 @@ func nextEntry(tr headerReader, l *Layer, digest string) (h *tar.Header, e Entry
 			e.Kind, e.Link = kindSymlink, h.Linkname
 		case tar.TypeLink:
 			e.Kind, e.Link = kindHardlink, cleanPath(h.Linkname)
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 			e.Kind = kindFile
 		default:
 			continue // devices, fifos: nothing to extract
@@ -311,7 +331,8 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 		}
 		results <- out
 	}()
-	var links []int // hard link entries, resolved after the walk
+	var links []int    // hard link entries, resolved after the walk
+	var scratch []byte // for sparse executables, read on this goroutine
 	pending := make([]contentJob, 0, batch)
 	// Room for the entries of a typical layer (one per ~24 KiB), so the
 	// slice rarely grows.
@@ -329,6 +350,19 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 		case kindHardlink:
 			links = append(links, len(l.Entries))
 		case kindFile:
+			if isSparse(h) {
+				// Its content is not contiguous in the layer: read it
+				// through archive/tar, which reads the rest of the layer.
+				b, ferr, rerr := keep.read(tr.content(), h, e.Path, opts, &scratch)
+				if ferr != nil {
+					l.Errors = append(l.Errors, *ferr)
+				}
+				if rerr != nil {
+					l.Errors = append(l.Errors, FileError{Path: e.Path, Err: fmt.Errorf("read layer %s: %w", digest, rerr)})
+				}
+				e.Data = b
+				break
+			}
 			pending = append(pending, contentJob{idx: len(l.Entries), path: e.Path, info: fileInfoFor(h), off: sb.pos, size: max(0, min(h.Size, sb.size-sb.pos))})
 			if len(pending) == batch {
 				jobs <- pending

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,15 @@ func (w *headerWalk) Next() (*tar.Header, error) {
 	}
 	w.tr = tar.NewReader(w.sb)
 	return w.tr.Next()
+}
+
+// content reads the current entry's content when archive/tar read its
+// header (always so for sparse files, which the fast path leaves to it).
+func (w *headerWalk) content() io.Reader {
+	if w.tr == nil {
+		return strings.NewReader("") // never: reads fail as truncated
+	}
+	return w.tr
 }
 
 const blockSize = 512

@@ -160,6 +160,9 @@ func FuzzHeaderWalk(f *testing.F) {
 	for _, l := range testLayers(f) {
 		f.Add(l)
 	}
+	for _, l := range sparseLayers(f) {
+		f.Add(l)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want := walkTar(b)
 		for _, buf := range walkBuffers {
