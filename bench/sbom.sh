@@ -18,6 +18,7 @@ trap 'rm -rf "$out"' EXIT
 CGO_ENABLED=0 go build -trimpath -o "$out/riskmap" ./cmd/riskmap
 go build -o "$out/decompress" ./bench/decompress
 go build -o "$out/runstat" ./bench/runstat
+sync # the fresh binaries' pages are written back before anything is timed
 
 syft=${SYFT:-$(command -v syft || true)}
 if [ -z "$syft" ] && [ -x "$(go env GOPATH)/bin/syft" ]; then syft="$(go env GOPATH)/bin/syft"; fi
@@ -28,9 +29,11 @@ if [ -z "$syft" ]; then
 fi
 
 # measure CMD...: prints "median_wall_s median_peak_rss_kb median_cpu_s"
-# over RUNS runs (cpu = user + system: the steadier figure on a shared box).
+# over RUNS runs after one warm-up run (cpu = user + system: the steadier
+# figure on a shared box).
 measure() {
   local t=() m=() c=()
+  "$@" >/dev/null 2>&1 || true # warm-up, not counted: page cache, first exec of a fresh binary
   for _ in $(seq "$RUNS"); do
     # runstat: wall time in ns (GNU time's %e has centiseconds only, coarse
     # for a 0.1 s scan), peak RSS and CPU of the process alone.
