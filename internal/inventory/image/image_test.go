@@ -242,6 +242,19 @@ func TestReadLayerInPlaceEqualsStreamed(t *testing.T) {
 			if inPlace.Bytes != int64(len(b)) {
 				t.Errorf("layer %d: %d bytes counted, want %d", i, inPlace.Bytes, len(b))
 			}
+			// A link to a link to the kept dpkg status shares its content.
+			for _, e := range streamed.Entries {
+				if e.Path != "var/lib/dpkg/status-older" || opts.MaxFile < int64(len(status1)) {
+					continue
+				}
+				if e.Data == nil {
+					t.Errorf("hard link %s: no content, want the status file's", e.Path)
+					continue
+				}
+				if got, err := e.Data.Bytes(); err != nil || string(got) != status1 {
+					t.Errorf("hard link %s: content %q (err %v), want the status file's", e.Path, got, err)
+				}
+			}
 			for _, e := range inPlace.Errors {
 				if strings.Contains(e.Err.Error(), "file too large") {
 					tooLarge++

@@ -184,15 +184,21 @@ func (k keepRule) want(p string, info fs.FileInfo, size int64) (want extract.Wan
 func (k keepRule) read(r io.Reader, h *tar.Header, p string, opts Options, scratch *[]byte) (b *Blob, ferr *FileError, err error) {
 	fi := fileInfoFor(h)
 	want, ferr := k.want(p, &fi, h.Size)
+	b, err = readWanted(r, want, h.Size, opts, scratch)
+	return b, ferr, err
+}
+
+// readWanted reads a file of size bytes from r as want says: all of it, or
+// an executable only if it may carry a marker (readBinary), or nothing.
+func readWanted(r io.Reader, want extract.Want, size int64, opts Options, scratch *[]byte) (*Blob, error) {
 	switch want {
 	case extract.WantNone:
-		return nil, ferr, nil
+		return nil, nil
 	case extract.WantContent:
-		b, err = readBlob(r, h.Size, opts)
+		return readBlob(r, size, opts)
 	default:
-		b, err = readBinary(r, h.Size, opts, scratch)
+		return readBinary(r, size, opts, scratch)
 	}
-	return b, ferr, err
 }
 
 // isSparse reports whether h is a sparse file (old GNU or PAX sparse
@@ -212,7 +218,7 @@ func isSparse(h *tar.Header) bool {
 func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, w Wanter, opts Options) (*Layer, error) {
 	l := &Layer{Digest: digest}
 	keep := newKeepRule(w, opts)
-	byPath := map[string]int{}
+	var links []int    // hard link entries, resolved at the end
 	var scratch []byte // reused to look for markers in streamed executables
 	for {
 		if err := ctx.Err(); err != nil {
@@ -225,10 +231,7 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 		p := e.Path
 		switch e.Kind {
 		case kindHardlink:
-			if i, ok := byPath[e.Link]; ok {
-				t := l.Entries[i]
-				e.Data, e.Size, e.Mode = t.Data, t.Size, t.Mode
-			}
+			links = append(links, len(l.Entries))
 		case kindFile:
 			b, ferr, err := keep.read(tr, h, p, opts, &scratch)
 			if ferr != nil {
@@ -237,14 +240,15 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 			if err != nil {
 				l.Errors = append(l.Errors, FileError{Path: p, Err: fmt.Errorf("read layer %s: %w", digest, err)})
 				l.Entries = append(l.Entries, e)
+				resolveLinks(l.Entries, links)
 				l.Bytes = src.count()
 				return l, nil
 			}
 			e.Data = b
 		}
-		byPath[p] = len(l.Entries)
 		l.Entries = append(l.Entries, e)
 	}
+	resolveLinks(l.Entries, links)
 	l.Bytes = src.count()
 	return l, nil
 }
@@ -404,13 +408,10 @@ func readContent(keep keepRule, sb *seekBuffer, j *contentJob, digest string, op
 		return contentResult{}, false
 	}
 	sec := io.NewSectionReader(sb.ra, sb.base+j.off, j.size)
-	var b *Blob
-	var err error
-	if want == extract.WantContent {
-		b, err = readBlob(sec, j.size, opts)
-	} else if extract.BinaryMayHaveMarker(sec) {
-		b, err = readBinary(sec, j.size, opts, scratch)
+	if want == extract.WantIfBinary && !extract.BinaryMayHaveMarker(sec) {
+		return contentResult{}, false // judged by its ELF headers, not read
 	}
+	b, err := readWanted(sec, want, j.size, opts, scratch)
 	if err != nil {
 		return contentResult{idx: j.idx, err: &FileError{Path: j.path, Err: fmt.Errorf("read layer %s: %w", digest, err)}}, true
 	}
@@ -418,8 +419,8 @@ func readContent(keep keepRule, sb *seekBuffer, j *contentJob, digest string, op
 }
 
 // resolveLinks gives each hard link (at the indexes links, in order) the
-// size, mode and content of the last entry before it at its target path,
-// as readLayer does while streaming. Whiteouts are not targets.
+// size, mode and content of the last entry before it at its target path.
+// Whiteouts are not targets.
 func resolveLinks(entries []Entry, links []int) {
 	if len(links) == 0 {
 		return
