@@ -118,24 +118,14 @@ func readSmall(fsys scalibrfs.FS, path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var b []byte
+	var buf bytes.Buffer
 	if fi, err := f.Stat(); err == nil && fi.Size() >= 0 && fi.Size() <= maxListFile {
-		b = make([]byte, 0, fi.Size()+1) // +1: the read that finds the end
+		buf.Grow(int(fi.Size()) + bytes.MinRead) // read whole without regrowing
 	}
-	r := io.LimitReader(f, maxListFile+1)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxListFile+1)); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	b := buf.Bytes()
 	if len(b) > maxListFile {
 		return nil, fmt.Errorf("read %s: larger than %d bytes", path, maxListFile)
 	}
