@@ -81,9 +81,14 @@ func BookwormRootfs(t testing.TB, variant string) string {
 	return dir
 }
 
-// lockFile takes an exclusive flock on path, waiting for other processes.
+// lockFile takes an exclusive flock on path, waiting for other processes,
+// creating the file and its directory (a fresh machine has no test cache
+// yet: the rootfs directory did not exist when the lock was first taken).
 func lockFile(t testing.TB, path string) func() {
 	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatalf("lock %s: %v", path, err)
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		t.Fatalf("lock %s: %v", path, err)
