@@ -444,7 +444,9 @@ func get(ctx context.Context, rq store.Querier, id string) (Job, error) {
 }
 
 // GetTx reads a job in the caller's transaction.
-func (q *Queue) GetTx(ctx context.Context, tx store.Querier, id string) (Job, error) { return get(ctx, tx, id) }
+func (q *Queue) GetTx(ctx context.Context, tx store.Querier, id string) (Job, error) {
+	return get(ctx, tx, id)
+}
 
 // Filter selects jobs; every field is optional.
 type Filter struct {
