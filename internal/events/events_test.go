@@ -1,0 +1,437 @@
+package events_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/events"
+	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/testenv"
+)
+
+// nodeSeen is a test event.
+type nodeSeen struct {
+	Node string `json:"node"`
+	N    int    `json:"n"`
+}
+
+func (e nodeSeen) EventType() string { return "test.node_seen" }
+func (e nodeSeen) EventKey() string  { return e.Node }
+
+type other struct{}
+
+func (other) EventType() string { return "test.other" }
+func (other) EventKey() string  { return "" }
+
+var backends = []struct {
+	name string
+	url  func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "riskmap.db") }},
+	{"postgres", func(t *testing.T) string { return testenv.PostgresURL(t) }},
+}
+
+func forEachBackend(t *testing.T, fn func(t *testing.T, url string, st *store.Store)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			st, err := store.Open(context.Background(), store.Config{URL: url})
+			if err != nil {
+				t.Fatalf("open store: %v", err)
+			}
+			t.Cleanup(func() { st.Close() })
+			fn(t, url, st)
+		})
+	}
+}
+
+func publish(t *testing.T, b *events.Bus, st *store.Store, evs ...events.Typed) {
+	t.Helper()
+	if err := st.Tx(context.Background(), func(tx store.Querier) error { return b.PublishTx(context.Background(), tx, evs...) }); err != nil {
+		t.Fatal(err)
+	}
+	b.Notify()
+}
+
+func runBus(t *testing.T, b *events.Bus) context.CancelFunc {
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := b.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return cancel
+}
+
+// recorder collects the events a consumer was handed.
+type recorder struct {
+	mu  sync.Mutex
+	got []nodeSeen
+	seq []int64
+}
+
+func (r *recorder) handle(ctx context.Context, evs []events.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range evs {
+		var n nodeSeen
+		if err := e.Decode(&n); err != nil {
+			return err
+		}
+		r.got = append(r.got, n)
+		r.seq = append(r.seq, e.Seq)
+	}
+	return nil
+}
+
+func (r *recorder) wait(t *testing.T, n int) []nodeSeen {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r.mu.Lock()
+		got := append([]nodeSeen(nil), r.got...)
+		r.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d events, want %d", len(got), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDeliveryInOrderWithTypes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ string, st *store.Store) {
+		b := events.New(st, events.Config{PollEvery: 20 * time.Millisecond})
+		// An event before any consumer exists: a new consumer starts after
+		// it unless it asks for the start.
+		publish(t, b, st, nodeSeen{Node: "early", N: 0})
+		var all, fromStart recorder
+		b.MustSubscribe(
+			events.Consumer{Name: "all", Types: []string{"test.node_seen"}, Handle: all.handle, Batch: 7},
+			events.Consumer{Name: "from-start", Types: []string{"test.node_seen"}, Handle: fromStart.handle, FromStart: true},
+		)
+		runBus(t, b)
+		var want []nodeSeen
+		for i := 1; i <= 50; i++ {
+			e := nodeSeen{Node: fmt.Sprintf("n%d", i%3), N: i}
+			want = append(want, e)
+			publish(t, b, st, e, other{})
+		}
+		got := all.wait(t, 50)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("delivered out of order or with other types:\n got %v\nwant %v", got, want)
+		}
+		if got := fromStart.wait(t, 51); got[0].Node != "early" {
+			t.Errorf("FromStart consumer began with %v", got[0])
+		}
+		for i := 1; i < len(all.seq); i++ {
+			if all.seq[i] <= all.seq[i-1] {
+				t.Fatalf("sequence numbers not increasing: %v", all.seq)
+			}
+		}
+		st2, err := b.Status(context.Background())
+		if err != nil || len(st2) != 2 || st2[0].Name != "all" || st2[0].Delivered != 50 {
+			t.Errorf("status %+v %v", st2, err)
+		}
+	})
+}
+
+// TestConcurrentPublishersNeverSkip has many transactions publish at once
+// while a consumer reads: on PostgreSQL a reader must never see a later
+// sequence number commit before an earlier one (it would skip it).
+func TestConcurrentPublishersNeverSkip(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ string, st *store.Store) {
+		b := events.New(st, events.Config{PollEvery: 5 * time.Millisecond})
+		var r recorder
+		b.MustSubscribe(events.Consumer{Name: "all", Handle: r.handle, Batch: 13})
+		runBus(t, b)
+		const writers, each = 8, 40
+		var wg sync.WaitGroup
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					err := st.Tx(context.Background(), func(tx store.Querier) error {
+						if err := b.PublishTx(context.Background(), tx, nodeSeen{Node: fmt.Sprint("w", w), N: i}); err != nil {
+							return err
+						}
+						time.Sleep(time.Millisecond) // hold the transaction open a little
+						return nil
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		got := r.wait(t, writers*each)
+		if len(got) != writers*each {
+			t.Fatalf("delivered %d, want %d", len(got), writers*each)
+		}
+		last := map[string]int{}
+		for _, e := range got {
+			if p, ok := last[e.Node]; ok && e.N != p+1 {
+				t.Fatalf("key %s: %d after %d", e.Node, e.N, p)
+			}
+			last[e.Node] = e.N
+		}
+	})
+}
+
+func TestFailuresRetryThenDeadLetter(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ string, st *store.Store) {
+		ctx := context.Background()
+		b := events.New(st, events.Config{PollEvery: 10 * time.Millisecond})
+		var mu sync.Mutex
+		var delivered []int
+		flaky := 2 // the first two calls fail
+		poisoned := true
+		b.MustSubscribe(events.Consumer{Name: "picky", MaxAttempts: 3, Handle: func(ctx context.Context, evs []events.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if flaky > 0 {
+				flaky--
+				return errors.New("downstream is down")
+			}
+			for _, e := range evs {
+				var n nodeSeen
+				_ = e.Decode(&n)
+				if n.Node == "poison" && poisoned {
+					return errors.New("cannot handle poison")
+				}
+			}
+			for _, e := range evs {
+				var n nodeSeen
+				_ = e.Decode(&n)
+				delivered = append(delivered, n.N)
+			}
+			return nil
+		}})
+		runBus(t, b)
+		publish(t, b, st, nodeSeen{Node: "a", N: 1}, nodeSeen{Node: "poison", N: 2}, nodeSeen{Node: "b", N: 3})
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			got := fmt.Sprint(delivered)
+			mu.Unlock()
+			if got == "[1 3]" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("delivered %s, want [1 3] with the poison set aside", got)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		dead, err := b.DeadLetters(ctx, "picky")
+		if err != nil || len(dead) != 1 || dead[0].Error != "cannot handle poison" || dead[0].Event.Type != "test.node_seen" {
+			t.Fatalf("dead letters %+v %v", dead, err)
+		}
+		// Fixed downstream: the retry delivers it and empties the list.
+		mu.Lock()
+		poisoned = false
+		mu.Unlock()
+		if ok, still, err := b.RetryDead(ctx, "picky"); ok != 1 || still != 0 || err != nil {
+			t.Fatalf("retry: %d ok, %d still failing, %v", ok, still, err)
+		}
+		if dead, _ := b.DeadLetters(ctx, "picky"); len(dead) != 0 {
+			t.Errorf("dead letters after retry: %+v", dead)
+		}
+		mu.Lock()
+		if fmt.Sprint(delivered) != "[1 3 2]" {
+			t.Errorf("after retry delivered %v", delivered)
+		}
+		mu.Unlock()
+	})
+}
+
+// TestOneProcessDeliversAtATime runs two buses (two consoles) on one
+// database: every event reaches the consumer once, from one of them.
+func TestOneProcessDeliversAtATime(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, st *store.Store) {
+		st2, err := store.Open(context.Background(), store.Config{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st2.Close()
+		var r recorder
+		b1 := events.New(st, events.Config{Owner: "one", PollEvery: 5 * time.Millisecond, Lease: time.Second})
+		b2 := events.New(st2, events.Config{Owner: "two", PollEvery: 5 * time.Millisecond, Lease: time.Second})
+		for _, b := range []*events.Bus{b1, b2} {
+			b.MustSubscribe(events.Consumer{Name: "shared", Handle: r.handle, Batch: 3})
+		}
+		stop1 := runBus(t, b1)
+		runBus(t, b2)
+		for i := 0; i < 60; i++ {
+			publish(t, b1, st, nodeSeen{Node: "k", N: i})
+			if i == 30 {
+				stop1() // the holder stops; the other takes over after the lease
+			}
+		}
+		got := r.wait(t, 60)
+		time.Sleep(300 * time.Millisecond)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if len(r.got) != 60 {
+			t.Fatalf("delivered %d events, want 60 (once each)", len(r.got))
+		}
+		for i, e := range got {
+			if e.N != i {
+				t.Fatalf("event %d is %d", i, e.N)
+			}
+		}
+	})
+}
+
+// Crash test: a process publishes events and is SIGKILLed before its
+// consumer delivered them all; a new process delivers the rest.
+const crashEnv = "RISKMAP_EVENTS_TEST_PROC"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(crashEnv); spec != "" {
+		os.Exit(crashProc(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// crashProc: "publish:URL:N" publishes N events and prints DONE, then
+// delivers them slowly to a consumer that prints each; "consume:URL"
+// delivers only.
+func crashProc(spec string) int {
+	mode, rest, _ := strings.Cut(spec, ":")
+	n := 0
+	url := rest
+	if mode == "publish" {
+		i := strings.LastIndex(rest, ":")
+		url = rest[:i]
+		n, _ = strconv.Atoi(rest[i+1:])
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	st, err := store.Open(ctx, store.Config{URL: url})
+	if err != nil {
+		fmt.Println("ERR", err)
+		return 1
+	}
+	defer st.Close()
+	b := events.New(st, events.Config{Lease: time.Second, PollEvery: 10 * time.Millisecond})
+	b.MustSubscribe(events.Consumer{Name: "printer", FromStart: true, Batch: 1, Handle: func(ctx context.Context, evs []events.Event) error {
+		for _, e := range evs {
+			var ns nodeSeen
+			_ = e.Decode(&ns)
+			fmt.Println("GOT", ns.N)
+		}
+		time.Sleep(20 * time.Millisecond)
+		return nil
+	}})
+	for i := 0; i < n; i++ {
+		if err := st.Tx(ctx, func(tx store.Querier) error { return b.PublishTx(ctx, tx, nodeSeen{Node: "k", N: i}) }); err != nil {
+			fmt.Println("ERR", err)
+			return 1
+		}
+	}
+	fmt.Println("DONE")
+	_ = b.Run(ctx)
+	return 0
+}
+
+func TestEventsSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			url := be.url(t)
+			if _, err := store.Open(context.Background(), store.Config{URL: url}); err != nil {
+				t.Fatal(err)
+			}
+			start := func(spec string) (*exec.Cmd, chan int, chan struct{}) {
+				cmd := exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = append(os.Environ(), crashEnv+"="+spec)
+				out, _ := cmd.StdoutPipe()
+				cmd.Stderr = os.Stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+				got, done := make(chan int, 1000), make(chan struct{})
+				go func() {
+					sc := bufio.NewScanner(out)
+					for sc.Scan() {
+						f := strings.Fields(sc.Text())
+						switch {
+						case len(f) == 2 && f[0] == "GOT":
+							n, _ := strconv.Atoi(f[1])
+							got <- n
+						case len(f) > 0 && f[0] == "DONE":
+							close(done)
+						case len(f) > 0 && f[0] == "ERR":
+							t.Errorf("child: %s", sc.Text())
+						}
+					}
+					close(got)
+				}()
+				return cmd, got, done
+			}
+			const total = 200
+			p1, got1, done1 := start(fmt.Sprintf("publish:%s:%d", url, total))
+			select {
+			case <-done1:
+			case <-time.After(60 * time.Second):
+				t.Fatal("publisher did not finish")
+			}
+			seen := map[int]bool{}
+			for len(seen) < 20 {
+				n, ok := <-got1
+				if !ok {
+					t.Fatal("publisher exited early")
+				}
+				seen[n] = true
+			}
+			if err := p1.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			for n := range got1 {
+				seen[n] = true
+			}
+			before := len(seen)
+			if before >= total {
+				t.Fatalf("every event was delivered before the kill (%d)", before)
+			}
+			_, got2, _ := start("consume:" + url)
+			deadline := time.After(60 * time.Second)
+			last := -1
+			for len(seen) < total {
+				select {
+				case n := <-got2:
+					if n < last {
+						t.Fatalf("after restart %d came after %d", n, last)
+					}
+					last = n
+					seen[n] = true
+				case <-deadline:
+					t.Fatalf("after restart %d of %d events delivered", len(seen), total)
+				}
+			}
+			t.Logf("%d events delivered before SIGKILL, the other %d after the restart", before, total-before)
+		})
+	}
+}
