@@ -14,6 +14,7 @@ import (
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/sensor/client/consoletest"
 	"github.com/riskmap/riskmap/internal/sensor/command"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
 
@@ -44,8 +45,8 @@ func TestScanCommandsEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go r.Run(ctx)
-	con.Queue(client.Command{ID: "c1", Kind: "scan", ScanID: "ctr", Target: client.Target{Kind: "container", Ref: ctr[:12]}},
-		client.Command{ID: "c2", Kind: "scan", ScanID: "img", Target: client.Target{Kind: "image", Ref: img}})
+	con.Queue(sensorproto.Command{ID: "c1", Kind: "scan", ScanID: "ctr", Target: sensorproto.Target{Kind: "container", Ref: ctr[:12]}},
+		sensorproto.Command{ID: "c2", Kind: "scan", ScanID: "img", Target: sensorproto.Target{Kind: "image", Ref: img}})
 	waitFor(t, "both scans to finish", 5*time.Minute, func() bool {
 		done := func(id string) bool {
 			st := con.Statuses(id)
@@ -106,7 +107,7 @@ func TestScanHostSkipsRuntimeStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	inv, err := s.Scan(context.Background(), client.Target{Kind: "host", Ref: "/"}, func(float64) {})
+	inv, err := s.Scan(context.Background(), sensorproto.Target{Kind: "host", Ref: "/"}, func(float64) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestScanHostSkipsRuntimeStores(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Scan(ctx, client.Target{Kind: "host", Ref: "/"}, func(float64) {}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Scan(ctx, sensorproto.Target{Kind: "host", Ref: "/"}, func(float64) {}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled scan: err = %v, want context.Canceled", err)
 	}
 }

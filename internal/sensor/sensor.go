@@ -24,6 +24,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 // Config configures a sensor. Zero fields take Default's values.
@@ -130,7 +131,7 @@ type Probe interface {
 // Uplink is where reports go (the console client, or a discarding sink
 // for dry runs).
 type Uplink interface {
-	PushReport(ctx context.Context, gz []byte) (client.Ack, error)
+	PushReport(ctx context.Context, gz []byte) (sensorproto.Ack, error)
 }
 
 // Sensor collects and reports.
@@ -282,7 +283,7 @@ func (s *Sensor) Run(ctx context.Context, up Uplink) error {
 		wait := Jitter(interval, 0.1)
 		gz, err := report.Marshal(out, lim)
 		if err == nil {
-			var ack client.Ack
+			var ack sensorproto.Ack
 			ack, err = up.PushReport(ctx, gz)
 			if err == nil {
 				if failures > 0 {
@@ -362,10 +363,10 @@ type Discard struct {
 }
 
 // PushReport implements Uplink.
-func (d *Discard) PushReport(_ context.Context, gz []byte) (client.Ack, error) {
+func (d *Discard) PushReport(_ context.Context, gz []byte) (sensorproto.Ack, error) {
 	d.LastSize = len(gz)
 	d.Count++
-	return client.Ack{NextReportSeconds: d.Interval}, nil
+	return sensorproto.Ack{NextReportSeconds: d.Interval}, nil
 }
 
 // String describes the sensor.

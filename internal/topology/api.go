@@ -10,11 +10,12 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 // Routes of the module (each has its row in console.Policy()).
 const (
-	RouteReports = "/api/v1/sensor/reports"
+	RouteReports = sensorproto.PathReports
 	RouteGraph   = "/api/v1/topology/graph"
 	RouteNodes   = "/api/v1/topology/nodes"
 	RouteNode    = "/api/v1/topology/nodes/{id}"

@@ -22,6 +22,7 @@ import (
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/topology"
@@ -256,7 +257,7 @@ func (e *env) runSensor(interval time.Duration, level slog.Level) (stopped func(
 	}
 }
 
-func push(t testing.TB, cl *client.Client, r *report.Report) client.Ack {
+func push(t testing.TB, cl *client.Client, r *report.Report) sensorproto.Ack {
 	t.Helper()
 	gz, err := report.Marshal(r, report.DefaultLimits())
 	if err != nil {

@@ -13,13 +13,8 @@ import (
 
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
-
-// Ack is the console's answer to a report.
-type Ack struct {
-	NextReportSeconds   int  `json:"nextReportSeconds"`
-	FullReportRequested bool `json:"fullReportRequested"`
-}
 
 // Ingest queues a decoded, validated report for the writer and waits until
 // it is committed. The answer tells the sensor when to report next and
@@ -28,12 +23,12 @@ type Ack struct {
 // The report is applied to the sensor's snapshot and derived here, on the
 // request's goroutine (requests run in parallel); the single writer only
 // diffs the result against the graph, writes and applies it.
-func (t *Topology) Ingest(ctx context.Context, r *report.Report) (Ack, error) {
+func (t *Topology) Ingest(ctx context.Context, r *report.Report) (sensorproto.Ack, error) {
 	h := t.holder(r.SensorID)
 	select {
 	case h.mu <- struct{}{}:
 	case <-ctx.Done():
-		return Ack{}, ctx.Err()
+		return sensorproto.Ack{}, ctx.Err()
 	}
 	unlock := func() { <-h.mu }
 	j := &job{r: r, h: h, done: make(chan result, 1)}
@@ -43,15 +38,15 @@ func (t *Topology) Ingest(ctx context.Context, r *report.Report) (Ack, error) {
 	default:
 		h.snap = nil // the snapshot ran ahead of the store: the next delta asks for a full report
 		unlock()
-		return Ack{}, errOverloaded
+		return sensorproto.Ack{}, errOverloaded
 	}
 	select {
 	case res := <-j.done:
 		unlock()
 		if res.err != nil {
-			return Ack{}, res.err
+			return sensorproto.Ack{}, res.err
 		}
-		return Ack{NextReportSeconds: t.nextInterval(), FullReportRequested: res.full}, nil
+		return sensorproto.Ack{NextReportSeconds: t.nextInterval(), FullReportRequested: res.full}, nil
 	case <-ctx.Done():
 		// The report may still be committed; the sensor, not acknowledged,
 		// sends a full report next. The snapshot stays locked until the
@@ -63,10 +58,10 @@ func (t *Topology) Ingest(ctx context.Context, r *report.Report) (Ack, error) {
 			}
 			unlock()
 		}()
-		return Ack{}, ctx.Err()
+		return sensorproto.Ack{}, ctx.Err()
 	case <-t.stopped:
 		unlock() // the writer is gone
-		return Ack{}, ErrClosed
+		return sensorproto.Ack{}, ErrClosed
 	}
 }
 

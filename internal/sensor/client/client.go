@@ -11,7 +11,6 @@ package client
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/tlspin"
 )
 
@@ -285,95 +285,43 @@ func (c *Client) authed(ctx context.Context, op, method, path string, body []byt
 	return err
 }
 
-// Ack is the console's answer to a report.
-type Ack struct {
-	NextReportSeconds   int  `json:"nextReportSeconds"`
-	FullReportRequested bool `json:"fullReportRequested"`
-}
-
 // PushReport sends a gzip-compressed report.
-func (c *Client) PushReport(ctx context.Context, gz []byte) (Ack, error) {
-	var a Ack
-	err := c.authed(ctx, "push report", http.MethodPost, "/api/v1/sensor/reports", gz, "gzip", &a)
+func (c *Client) PushReport(ctx context.Context, gz []byte) (sensorproto.Ack, error) {
+	var a sensorproto.Ack
+	err := c.authed(ctx, "push report", http.MethodPost, sensorproto.PathReports, gz, "gzip", &a)
 	if err != nil {
-		return Ack{}, err
+		return sensorproto.Ack{}, err
 	}
-	if a.NextReportSeconds < 0 || a.NextReportSeconds > 24*3600 {
-		return Ack{}, fmt.Errorf("push report: %w: nextReportSeconds %d", ErrMalformed, a.NextReportSeconds)
+	if err := a.Validate(); err != nil {
+		return sensorproto.Ack{}, fmt.Errorf("push report: %w: %w", ErrMalformed, err)
 	}
 	return a, nil
 }
 
-// Target is what a scan command names.
-type Target struct {
-	Kind string `json:"kind"` // host, container, image
-	Ref  string `json:"ref"`
-}
-
-// Command is one instruction from the console.
-type Command struct {
-	ID     string `json:"id"`
-	Kind   string `json:"kind"` // scan, cancel
-	ScanID string `json:"scanId"`
-	Target Target `json:"target"`
-}
-
-// MaxCommands bounds the commands accepted from one poll.
-const MaxCommands = 100
-
 // PollCommands asks for commands, offering freeSlots scan slots.
-func (c *Client) PollCommands(ctx context.Context, sensorID string, freeSlots int) ([]Command, error) {
-	var out struct {
-		Commands []Command `json:"commands"`
-	}
-	b, _ := json.Marshal(map[string]any{"sensorId": sensorID, "freeScanSlots": freeSlots})
-	if err := c.authed(ctx, "poll commands", http.MethodPost, "/api/v1/sensor/commands/poll", b, "", &out); err != nil {
+func (c *Client) PollCommands(ctx context.Context, sensorID string, freeSlots int) ([]sensorproto.Command, error) {
+	var out sensorproto.PollResponse
+	b, _ := json.Marshal(sensorproto.PollRequest{SensorID: sensorID, FreeScanSlots: freeSlots})
+	if err := c.authed(ctx, "poll commands", http.MethodPost, sensorproto.PathPoll, b, "", &out); err != nil {
 		return nil, err
 	}
-	if len(out.Commands) > MaxCommands {
-		return nil, fmt.Errorf("poll commands: %w: %d commands", ErrMalformed, len(out.Commands))
-	}
-	for i, cmd := range out.Commands {
-		if cmd.ID == "" || cmd.ScanID == "" || (cmd.Kind != "scan" && cmd.Kind != "cancel") {
-			return nil, fmt.Errorf("poll commands: %w: command %d: id %q kind %q scanId %q", ErrMalformed, i, cmd.ID, cmd.Kind, cmd.ScanID)
-		}
-		if cmd.Kind == "scan" && cmd.Target.Kind != "host" && cmd.Target.Kind != "container" && cmd.Target.Kind != "image" {
-			return nil, fmt.Errorf("poll commands: %w: command %s: target kind %q", ErrMalformed, cmd.ID, cmd.Target.Kind)
-		}
+	if err := out.Validate(); err != nil {
+		return nil, fmt.Errorf("poll commands: %w: %w", ErrMalformed, err)
 	}
 	return out.Commands, nil
 }
 
-// Scan statuses.
-const (
-	StatusRunning   = "running"
-	StatusComplete  = "complete"
-	StatusFailed    = "error"
-	StatusCancelled = "cancelled"
-)
-
-// ScanStatus is a scan's state; sent every 15 s while running (heartbeat).
-type ScanStatus struct {
-	Status   string  `json:"status"`
-	Message  string  `json:"message,omitempty"`
-	Progress float64 `json:"progress"`
-}
-
 // SetScanStatus reports a scan's status.
-func (c *Client) SetScanStatus(ctx context.Context, scanID string, st ScanStatus) error {
+func (c *Client) SetScanStatus(ctx context.Context, scanID string, st sensorproto.ScanStatus) error {
 	b, _ := json.Marshal(st)
-	return c.authed(ctx, "scan "+scanID+" status", http.MethodPost, "/api/v1/sensor/scans/"+url.PathEscape(scanID)+"/status", b, "", nil)
+	return c.authed(ctx, "scan "+scanID+" status", http.MethodPost, sensorproto.ScanStatusPath(url.PathEscape(scanID)), b, "", nil)
 }
 
 // UploadInventory uploads a scan's inventory, gzip-compressed.
 func (c *Client) UploadInventory(ctx context.Context, scanID string, inv *inventory.Inventory) error {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if err := json.NewEncoder(zw).Encode(inv); err != nil {
+	gz, err := sensorproto.EncodeInventory(inv)
+	if err != nil {
 		return fmt.Errorf("upload inventory of scan %s: %w", scanID, err)
 	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("upload inventory of scan %s: %w", scanID, err)
-	}
-	return c.authed(ctx, "upload inventory of scan "+scanID, http.MethodPut, "/api/v1/sensor/scans/"+url.PathEscape(scanID)+"/inventory", buf.Bytes(), "gzip", nil)
+	return c.authed(ctx, "upload inventory of scan "+scanID, http.MethodPut, sensorproto.InventoryPath(url.PathEscape(scanID)), gz, "gzip", nil)
 }

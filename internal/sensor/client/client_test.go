@@ -13,6 +13,7 @@ import (
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/sensor/client/consoletest"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 var ctx = context.Background()
@@ -154,18 +155,18 @@ func TestBadAnswersAreErrorsNotCrashes(t *testing.T) {
 func TestCommandsStatusAndInventory(t *testing.T) {
 	con := consoletest.Start(t)
 	c := newClient(t, con, nil)
-	con.Queue(client.Command{ID: "c1", Kind: "scan", ScanID: "s1", Target: client.Target{Kind: "host", Ref: "/"}},
-		client.Command{ID: "c2", Kind: "scan", ScanID: "s2", Target: client.Target{Kind: "image", Ref: "debian:12"}},
-		client.Command{ID: "c3", Kind: "cancel", ScanID: "s0"})
+	con.Queue(sensorproto.Command{ID: "c1", Kind: "scan", ScanID: "s1", Target: sensorproto.Target{Kind: "host", Ref: "/"}},
+		sensorproto.Command{ID: "c2", Kind: "scan", ScanID: "s2", Target: sensorproto.Target{Kind: "image", Ref: "debian:12"}},
+		sensorproto.Command{ID: "c3", Kind: "cancel", ScanID: "s0"})
 	got, err := c.PollCommands(ctx, "sensor-1", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []client.Command{{ID: "c1", Kind: "scan", ScanID: "s1", Target: client.Target{Kind: "host", Ref: "/"}}, {ID: "c3", Kind: "cancel", ScanID: "s0"}}
+	want := []sensorproto.Command{{ID: "c1", Kind: "scan", ScanID: "s1", Target: sensorproto.Target{Kind: "host", Ref: "/"}}, {ID: "c3", Kind: "cancel", ScanID: "s0"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("first poll with 1 slot (-want +got):\n%s", diff)
 	}
-	if err := c.SetScanStatus(ctx, "s1", client.ScanStatus{Status: client.StatusRunning, Progress: 0.5}); err != nil {
+	if err := c.SetScanStatus(ctx, "s1", sensorproto.ScanStatus{Status: sensorproto.StatusRunning, Progress: 0.5}); err != nil {
 		t.Fatal(err)
 	}
 	inv := &inventory.Inventory{SchemaVersion: inventory.SchemaVersion, Target: inventory.Target{Kind: "host", Ref: "/"},
@@ -176,7 +177,7 @@ func TestCommandsStatusAndInventory(t *testing.T) {
 	if diff := cmp.Diff(inv, con.Inventory("s1")); diff != "" {
 		t.Errorf("uploaded inventory (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]client.ScanStatus{{Status: "running", Progress: 0.5}}, con.Statuses("s1")); diff != "" {
+	if diff := cmp.Diff([]sensorproto.ScanStatus{{Status: "running", Progress: 0.5}}, con.Statuses("s1")); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
 }

@@ -17,18 +17,19 @@ import (
 
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 // Console is the part of the console client the runner uses.
 type Console interface {
-	PollCommands(ctx context.Context, sensorID string, freeSlots int) ([]client.Command, error)
-	SetScanStatus(ctx context.Context, scanID string, st client.ScanStatus) error
+	PollCommands(ctx context.Context, sensorID string, freeSlots int) ([]sensorproto.Command, error)
+	SetScanStatus(ctx context.Context, scanID string, st sensorproto.ScanStatus) error
 	UploadInventory(ctx context.Context, scanID string, inv *inventory.Inventory) error
 }
 
 // ScanFunc builds the inventory of a target; it reports progress in [0,1]
 // and returns promptly with ctx's error when ctx is cancelled.
-type ScanFunc func(ctx context.Context, target client.Target, progress func(float64)) (*inventory.Inventory, error)
+type ScanFunc func(ctx context.Context, target sensorproto.Target, progress func(float64)) (*inventory.Inventory, error)
 
 // Config configures a runner.
 type Config struct {
@@ -135,7 +136,7 @@ func (r *Runner) Running() []string {
 	return ids
 }
 
-func (r *Runner) handle(ctx context.Context, c client.Command) {
+func (r *Runner) handle(ctx context.Context, c sensorproto.Command) {
 	log := r.cfg.Logger.With("command", c.ID, "scan", c.ScanID)
 	switch c.Kind {
 	case "cancel":
@@ -149,7 +150,7 @@ func (r *Runner) handle(ctx context.Context, c client.Command) {
 		if j == nil {
 			// Not running here (finished, or never started): say so, so the
 			// console can close it.
-			r.status(ctx, c.ScanID, client.ScanStatus{Status: client.StatusCancelled, Message: "not running on this sensor"})
+			r.status(ctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusCancelled, Message: "not running on this sensor"})
 		}
 		log.Info("scan cancel requested", "was_running", j != nil)
 	case "scan":
@@ -160,7 +161,7 @@ func (r *Runner) handle(ctx context.Context, c client.Command) {
 		}
 		if len(r.running) >= r.cfg.Slots {
 			r.mu.Unlock()
-			r.status(ctx, c.ScanID, client.ScanStatus{Status: client.StatusFailed, Message: "no free scan slot on this sensor"})
+			r.status(ctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusFailed, Message: "no free scan slot on this sensor"})
 			return
 		}
 		sctx, cancel := context.WithCancel(ctx)
@@ -176,10 +177,10 @@ func (r *Runner) handle(ctx context.Context, c client.Command) {
 	}
 }
 
-func (r *Runner) scan(ctx, sctx context.Context, c client.Command, j *job, log *slog.Logger) {
+func (r *Runner) scan(ctx, sctx context.Context, c sensorproto.Command, j *job, log *slog.Logger) {
 	start := time.Now()
 	log.Info("scan started", "target", c.Target.Kind, "ref", c.Target.Ref)
-	r.status(ctx, c.ScanID, client.ScanStatus{Status: client.StatusRunning})
+	r.status(ctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusRunning})
 	hbDone := make(chan struct{})
 	go func() {
 		t := time.NewTicker(r.cfg.Heartbeat)
@@ -192,7 +193,7 @@ func (r *Runner) scan(ctx, sctx context.Context, c client.Command, j *job, log *
 				r.mu.Lock()
 				p := j.progress
 				r.mu.Unlock()
-				r.status(sctx, c.ScanID, client.ScanStatus{Status: client.StatusRunning, Progress: p})
+				r.status(sctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusRunning, Progress: p})
 			}
 		}
 	}()
@@ -228,20 +229,20 @@ func (r *Runner) scan(ctx, sctx context.Context, c client.Command, j *job, log *
 	defer cancel()
 	switch {
 	case cancelled:
-		r.status(fctx, c.ScanID, client.ScanStatus{Status: client.StatusCancelled, Message: "cancelled", Progress: j.progress})
+		r.status(fctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusCancelled, Message: "cancelled", Progress: j.progress})
 		log.Info("scan cancelled", "after", time.Since(start).Round(time.Millisecond))
 	case err != nil:
-		r.status(fctx, c.ScanID, client.ScanStatus{Status: client.StatusFailed, Message: trunc(err.Error())})
+		r.status(fctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusFailed, Message: trunc(err.Error())})
 		log.Warn("scan failed", "err", err)
 	default:
-		r.status(fctx, c.ScanID, client.ScanStatus{Status: client.StatusComplete, Progress: 1,
+		r.status(fctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusComplete, Progress: 1,
 			Message: fmt.Sprintf("%d packages", len(inv.Packages))})
 		log.Info("scan complete", "packages", len(inv.Packages), "took", time.Since(start).Round(time.Millisecond))
 	}
 }
 
 // status delivers a status, retrying a few times with backoff.
-func (r *Runner) status(ctx context.Context, scanID string, st client.ScanStatus) {
+func (r *Runner) status(ctx context.Context, scanID string, st sensorproto.ScanStatus) {
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := r.console.SetScanStatus(ctx, scanID, st)

@@ -11,6 +11,7 @@ import (
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/sensor/client/consoletest"
 	"github.com/riskmap/riskmap/internal/sensor/command"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 func waitFor(t *testing.T, what string, f func() bool) {
@@ -50,7 +51,7 @@ func TestRunnerAgainstConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scan := func(ctx context.Context, target client.Target, progress func(float64)) (*inventory.Inventory, error) {
+	scan := func(ctx context.Context, target sensorproto.Target, progress func(float64)) (*inventory.Inventory, error) {
 		switch target.Ref {
 		case "slow":
 			progress(0.25)
@@ -67,7 +68,7 @@ func TestRunnerAgainstConsole(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 
-	con.Queue(client.Command{ID: "1", Kind: "scan", ScanID: "ok", Target: client.Target{Kind: "image", Ref: "debian:12"}})
+	con.Queue(sensorproto.Command{ID: "1", Kind: "scan", ScanID: "ok", Target: sensorproto.Target{Kind: "image", Ref: "debian:12"}})
 	waitFor(t, "scan ok to complete", func() bool { return last(statuses(con, "ok")) == "complete" })
 	if got := statuses(con, "ok"); got[0] != "running" {
 		t.Errorf("statuses %v, want running first", got)
@@ -76,7 +77,7 @@ func TestRunnerAgainstConsole(t *testing.T) {
 		t.Errorf("inventory of scan ok = %+v", inv)
 	}
 
-	con.Queue(client.Command{ID: "2", Kind: "scan", ScanID: "slow", Target: client.Target{Kind: "container", Ref: "slow"}})
+	con.Queue(sensorproto.Command{ID: "2", Kind: "scan", ScanID: "slow", Target: sensorproto.Target{Kind: "container", Ref: "slow"}})
 	waitFor(t, "heartbeats of the slow scan", func() bool { return len(con.Statuses("slow")) >= 3 })
 	hb := con.Statuses("slow")
 	if hb[len(hb)-1].Status != "running" || hb[len(hb)-1].Progress != 0.25 {
@@ -86,15 +87,15 @@ func TestRunnerAgainstConsole(t *testing.T) {
 		p := con.Polls()
 		return len(p) > 0 && p[len(p)-1] == 1
 	})
-	con.Queue(client.Command{ID: "3", Kind: "cancel", ScanID: "slow"})
+	con.Queue(sensorproto.Command{ID: "3", Kind: "cancel", ScanID: "slow"})
 	waitFor(t, "the slow scan to be cancelled", func() bool { return last(statuses(con, "slow")) == "cancelled" })
 
-	con.Queue(client.Command{ID: "4", Kind: "scan", ScanID: "bad", Target: client.Target{Kind: "image", Ref: "broken"}})
+	con.Queue(sensorproto.Command{ID: "4", Kind: "scan", ScanID: "bad", Target: sensorproto.Target{Kind: "image", Ref: "broken"}})
 	waitFor(t, "the broken scan to fail", func() bool { return last(statuses(con, "bad")) == "error" })
 	if s := con.Statuses("bad"); s[len(s)-1].Message != "image not found" {
 		t.Errorf("error message %q", s[len(s)-1].Message)
 	}
-	con.Queue(client.Command{ID: "5", Kind: "cancel", ScanID: "never-started"})
+	con.Queue(sensorproto.Command{ID: "5", Kind: "cancel", ScanID: "never-started"})
 	waitFor(t, "a cancel for an unknown scan to be answered", func() bool { return last(statuses(con, "never-started")) == "cancelled" })
 	waitFor(t, "both slots free again", func() bool {
 		p := con.Polls()
@@ -102,7 +103,7 @@ func TestRunnerAgainstConsole(t *testing.T) {
 	})
 
 	// Stopping the sensor cancels running scans and reports it.
-	con.Queue(client.Command{ID: "6", Kind: "scan", ScanID: "stopped", Target: client.Target{Kind: "container", Ref: "slow"}})
+	con.Queue(sensorproto.Command{ID: "6", Kind: "scan", ScanID: "stopped", Target: sensorproto.Target{Kind: "container", Ref: "slow"}})
 	waitFor(t, "the last scan to run", func() bool { return slices.Contains(statuses(con, "stopped"), "running") })
 	cancel()
 	select {

@@ -8,7 +8,6 @@
 package consoletest
 
 import (
-	"compress/gzip"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -25,6 +24,7 @@ import (
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 // Fault is a misbehaviour the console can be switched to.
@@ -62,9 +62,9 @@ type Console struct {
 	rejected    int
 	exchanges   int
 	refreshes   int
-	commands    []client.Command
+	commands    []sensorproto.Command
 	polls       []int
-	statuses    map[string][]client.ScanStatus
+	statuses    map[string][]sensorproto.ScanStatus
 	inventories map[string]*inventory.Inventory
 }
 
@@ -73,7 +73,7 @@ type Console struct {
 func Start(t testing.TB) *Console {
 	c := &Console{APIKey: "rmk_test_" + randHex(8), NextReportSeconds: 1, TokenTTL: 3600, t: t,
 		access: map[string]time.Time{}, refresh: map[string]bool{},
-		statuses: map[string][]client.ScanStatus{}, inventories: map[string]*inventory.Inventory{}}
+		statuses: map[string][]sensorproto.ScanStatus{}, inventories: map[string]*inventory.Inventory{}}
 	c.srv = httptest.NewUnstartedServer(c.handler())
 	c.srv.EnableHTTP2 = true
 	c.srv.StartTLS()
@@ -117,7 +117,7 @@ func (c *Console) Restart() {
 func (c *Console) SetFault(f Fault) { c.mu.Lock(); c.fault = f; c.mu.Unlock() }
 
 // Queue adds commands returned by the next poll.
-func (c *Console) Queue(cmds ...client.Command) {
+func (c *Console) Queue(cmds ...sensorproto.Command) {
 	c.mu.Lock()
 	c.commands = append(c.commands, cmds...)
 	c.mu.Unlock()
@@ -155,10 +155,10 @@ func (c *Console) Polls() []int {
 }
 
 // Statuses returns the statuses received for a scan.
-func (c *Console) Statuses(scanID string) []client.ScanStatus {
+func (c *Console) Statuses(scanID string) []sensorproto.ScanStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]client.ScanStatus(nil), c.statuses[scanID]...)
+	return append([]sensorproto.ScanStatus(nil), c.statuses[scanID]...)
 }
 
 // Inventory returns the inventory uploaded for a scan.
@@ -252,7 +252,7 @@ func (c *Console) handler() http.Handler {
 		c.refreshes++
 		c.issue(w)
 	})
-	mux.HandleFunc("POST /api/v1/sensor/reports", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+sensorproto.PathReports, func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if !c.authorised(r) {
@@ -278,13 +278,10 @@ func (c *Console) handler() http.Handler {
 		} else {
 			c.reports = append(c.reports, rep)
 		}
-		json.NewEncoder(w).Encode(client.Ack{NextReportSeconds: c.NextReportSeconds, FullReportRequested: full})
+		json.NewEncoder(w).Encode(sensorproto.Ack{NextReportSeconds: c.NextReportSeconds, FullReportRequested: full})
 	})
-	mux.HandleFunc("POST /api/v1/sensor/commands/poll", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			SensorID      string `json:"sensorId"`
-			FreeScanSlots int    `json:"freeScanSlots"`
-		}
+	mux.HandleFunc("POST "+sensorproto.PathPoll, func(w http.ResponseWriter, r *http.Request) {
+		var in sensorproto.PollRequest
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if !c.authorised(r) {
@@ -299,7 +296,7 @@ func (c *Console) handler() http.Handler {
 			return
 		}
 		c.polls = append(c.polls, in.FreeScanSlots)
-		var out []client.Command
+		var out []sensorproto.Command
 		rest := c.commands[:0:0]
 		slots := in.FreeScanSlots
 		for _, cmd := range c.commands {
@@ -313,10 +310,10 @@ func (c *Console) handler() http.Handler {
 			}
 		}
 		c.commands = rest
-		json.NewEncoder(w).Encode(map[string]any{"commands": out})
+		json.NewEncoder(w).Encode(sensorproto.PollResponse{Commands: out})
 	})
-	mux.HandleFunc("POST /api/v1/sensor/scans/{id}/status", func(w http.ResponseWriter, r *http.Request) {
-		var st client.ScanStatus
+	mux.HandleFunc("POST "+sensorproto.PathScanStatus, func(w http.ResponseWriter, r *http.Request) {
+		var st sensorproto.ScanStatus
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if !c.authorised(r) {
@@ -330,24 +327,19 @@ func (c *Console) handler() http.Handler {
 		c.statuses[r.PathValue("id")] = append(c.statuses[r.PathValue("id")], st)
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("PUT /api/v1/sensor/scans/{id}/inventory", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("PUT "+sensorproto.PathInventory, func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if !c.authorised(r) {
 			problem(w, http.StatusUnauthorized, "token")
 			return
 		}
-		zr, err := gzip.NewReader(io.LimitReader(r.Body, 64<<20))
+		inv, err := sensorproto.DecodeInventory(io.LimitReader(r.Body, sensorproto.MaxInventoryGzip))
 		if err != nil {
-			problem(w, http.StatusBadRequest, "gzip")
-			return
-		}
-		var inv inventory.Inventory
-		if err := json.NewDecoder(zr).Decode(&inv); err != nil {
 			problem(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		c.inventories[r.PathValue("id")] = &inv
+		c.inventories[r.PathValue("id")] = inv
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux

@@ -1,0 +1,194 @@
+// Package sensorproto is the one contract between a sensor and the console
+// beside the topology report itself (internal/report): the routes, the
+// answer to a report, the command poll and its commands, scan statuses
+// (the heartbeat of a running scan) and the inventory upload, with their
+// limits and strict decoders. The sensor's client, the console's handlers
+// and the test fake (sensor/client/consoletest) all use these types, so the
+// contract is written once. docs/api-contract.md describes it.
+package sensorproto
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/riskmap/riskmap/internal/inventory"
+)
+
+// Routes of the sensor protocol (paths under the console's base URL).
+const (
+	PathReports = "/api/v1/sensor/reports"
+	PathPoll    = "/api/v1/sensor/commands/poll"
+	// PathScanStatus and PathInventory take the scan id in place of {id}.
+	PathScanStatus = "/api/v1/sensor/scans/{id}/status"
+	PathInventory  = "/api/v1/sensor/scans/{id}/inventory"
+)
+
+// ScanStatusPath and InventoryPath fill in a scan id (already escaped).
+func ScanStatusPath(escapedID string) string { return "/api/v1/sensor/scans/" + escapedID + "/status" }
+func InventoryPath(escapedID string) string  { return "/api/v1/sensor/scans/" + escapedID + "/inventory" }
+
+// Ack is the console's answer to a report: when to report next (the
+// console raises it under load: back-pressure) and whether the next report
+// must be a full one (the console lacks the base of a delta).
+type Ack struct {
+	NextReportSeconds   int  `json:"nextReportSeconds"`
+	FullReportRequested bool `json:"fullReportRequested"`
+}
+
+// MaxNextReportSeconds bounds the interval a console may ask for.
+const MaxNextReportSeconds = 24 * 3600
+
+// Validate checks an ack a sensor received.
+func (a Ack) Validate() error {
+	if a.NextReportSeconds < 0 || a.NextReportSeconds > MaxNextReportSeconds {
+		return fmt.Errorf("nextReportSeconds %d out of range 0-%d", a.NextReportSeconds, MaxNextReportSeconds)
+	}
+	return nil
+}
+
+// Target kinds a sensor scans.
+const (
+	TargetHost      = "host"
+	TargetContainer = "container"
+	TargetImage     = "image"
+)
+
+// Target is what a scan command names: the host itself, a container (its
+// runtime id) or an image in the node's engine (id or reference).
+type Target struct {
+	Kind string `json:"kind" enum:"host,container,image"`
+	Ref  string `json:"ref" maxLength:"1000"`
+}
+
+// Command kinds.
+const (
+	CommandScan   = "scan"
+	CommandCancel = "cancel"
+)
+
+// Command is one instruction from the console: run a scan, or cancel one.
+// ID is SCANID-ATTEMPT for scans and SCANID-cancel for cancels.
+type Command struct {
+	ID     string `json:"id"`
+	Kind   string `json:"kind"`
+	ScanID string `json:"scanId"`
+	Target Target `json:"target"`
+}
+
+// MaxCommands bounds the commands in one poll answer; MaxScanSlots the
+// free slots a poll may offer.
+const (
+	MaxCommands  = 100
+	MaxScanSlots = 100
+)
+
+// PollRequest is a sensor's command poll: who it is and how many scans it
+// can start now.
+type PollRequest struct {
+	SensorID      string `json:"sensorId" minLength:"1" maxLength:"200"`
+	FreeScanSlots int    `json:"freeScanSlots" minimum:"0" maximum:"100"`
+}
+
+// PollResponse carries the commands.
+type PollResponse struct {
+	Commands []Command `json:"commands"`
+}
+
+// Validate checks a poll answer a sensor received.
+func (p PollResponse) Validate() error {
+	if len(p.Commands) > MaxCommands {
+		return fmt.Errorf("%d commands (at most %d)", len(p.Commands), MaxCommands)
+	}
+	for i, c := range p.Commands {
+		if c.ID == "" || c.ScanID == "" || (c.Kind != CommandScan && c.Kind != CommandCancel) {
+			return fmt.Errorf("command %d: id %q kind %q scanId %q", i, c.ID, c.Kind, c.ScanID)
+		}
+		if c.Kind == CommandScan && c.Target.Kind != TargetHost && c.Target.Kind != TargetContainer && c.Target.Kind != TargetImage {
+			return fmt.Errorf("command %s: target kind %q", c.ID, c.Target.Kind)
+		}
+	}
+	return nil
+}
+
+// Scan statuses a sensor reports.
+const (
+	StatusRunning   = "running"
+	StatusComplete  = "complete"
+	StatusFailed    = "error"
+	StatusCancelled = "cancelled"
+)
+
+// ScanStatus is a scan's state on the sensor; sent every 15 s while the
+// scan runs (the heartbeat that keeps its lease), then once at the end.
+type ScanStatus struct {
+	Status   string  `json:"status" enum:"running,complete,error,cancelled"`
+	Message  string  `json:"message,omitempty" maxLength:"4000"`
+	Progress float64 `json:"progress" minimum:"0" maximum:"1"`
+}
+
+// HeartbeatEvery is how often a sensor sends a running scan's status.
+const HeartbeatEvery = 15
+
+// Limits of an inventory upload (gzip JSON of inventory.Inventory).
+const (
+	// MaxInventoryGzip is the largest compressed upload accepted.
+	MaxInventoryGzip = 64 << 20
+	// MaxInventoryJSON is the largest decompressed inventory.
+	MaxInventoryJSON = 512 << 20
+)
+
+// ErrTooLarge marks an inventory over the limits.
+var ErrTooLarge = errors.New("inventory too large")
+
+// EncodeInventory gzips an inventory for upload.
+func EncodeInventory(inv *inventory.Inventory) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(inv); err != nil {
+		return nil, fmt.Errorf("encode inventory: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("encode inventory: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeInventory reads a gzip-compressed inventory.Inventory JSON
+// document, bounded to MaxInventoryJSON decompressed, rejecting unknown
+// fields, trailing data and packages without a name.
+func DecodeInventory(r io.Reader) (*inventory.Inventory, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("decode inventory: not gzip: %w", err)
+	}
+	defer zr.Close()
+	lr := &io.LimitedReader{R: zr, N: MaxInventoryJSON + 1}
+	dec := json.NewDecoder(lr)
+	dec.DisallowUnknownFields()
+	var inv inventory.Inventory
+	if err := dec.Decode(&inv); err != nil {
+		if lr.N <= 0 {
+			return nil, fmt.Errorf("decode inventory: %w: larger than %d bytes decompressed", ErrTooLarge, MaxInventoryJSON)
+		}
+		return nil, fmt.Errorf("decode inventory: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("decode inventory: trailing data after the JSON document")
+	}
+	if _, err := io.Copy(io.Discard, lr); err != nil {
+		return nil, fmt.Errorf("decode inventory: %w", err)
+	}
+	if lr.N <= 0 {
+		return nil, fmt.Errorf("decode inventory: %w: larger than %d bytes decompressed", ErrTooLarge, MaxInventoryJSON)
+	}
+	for i, p := range inv.Packages {
+		if p.Name == "" {
+			return nil, fmt.Errorf("decode inventory: package %d has no name", i)
+		}
+	}
+	return &inv, nil
+}
