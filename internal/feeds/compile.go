@@ -27,7 +27,8 @@ import (
 	"github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/feeds/epss"
 	"github.com/riskmap/riskmap/internal/feeds/kev"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	osvfeed "github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
@@ -193,7 +194,7 @@ func (m *Manager) compileWith(ctx context.Context, st *State, parsed map[string]
 				results[i].vulns = db.ToOSV()
 				return
 			}
-			_, err = osv.ReadZip(ctx, data, func(v *osv.Vulnerability) error {
+			_, err = osvfeed.ReadZip(ctx, data, func(v *osv.Vulnerability) error {
 				results[i].vulns = append(results[i].vulns, v)
 				return nil
 			})

@@ -41,7 +41,8 @@ import (
 	"github.com/riskmap/riskmap/internal/feeds/epss"
 	"github.com/riskmap/riskmap/internal/feeds/kev"
 	"github.com/riskmap/riskmap/internal/feeds/nvd"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	osvfeed "github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
@@ -69,8 +70,8 @@ type Config struct {
 func DefaultConfig(dataDir string) Config {
 	return Config{
 		DataDir:        dataDir,
-		OSVBaseURL:     osv.DefaultBaseURL,
-		OSVEcosystems:  osv.DefaultEcosystems,
+		OSVBaseURL:     osvfeed.DefaultBaseURL,
+		OSVEcosystems:  osvfeed.DefaultEcosystems,
 		KEVURL:         kev.DefaultURL,
 		EPSSURL:        epss.DefaultURL,
 		AlpineBaseURL:  alpine.DefaultBaseURL,
@@ -261,7 +262,7 @@ func validate(ctx context.Context, kind Kind, data []byte) (int, []*osv.Vulnerab
 	switch kind {
 	case KindOSV:
 		var vs []*osv.Vulnerability
-		st, err := osv.ReadZip(ctx, data, func(v *osv.Vulnerability) error { vs = append(vs, v); return nil })
+		st, err := osvfeed.ReadZip(ctx, data, func(v *osv.Vulnerability) error { vs = append(vs, v); return nil })
 		if err != nil {
 			return 0, nil, err
 		}
@@ -307,7 +308,7 @@ type Item struct {
 func (m *Manager) Items() []Item {
 	var out []Item
 	for _, eco := range m.cfg.OSVEcosystems {
-		out = append(out, Item{"osv/" + eco + "/all.zip", osv.URL(m.cfg.OSVBaseURL, eco)})
+		out = append(out, Item{"osv/" + eco + "/all.zip", osvfeed.URL(m.cfg.OSVBaseURL, eco)})
 	}
 	for _, br := range m.cfg.AlpineBranches {
 		for _, repo := range m.cfg.AlpineRepos {

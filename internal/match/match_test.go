@@ -10,8 +10,8 @@ import (
 	"github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/feeds/epss"
 	"github.com/riskmap/riskmap/internal/feeds/kev"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
 	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 

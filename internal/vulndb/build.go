@@ -19,7 +19,7 @@ import (
 	"github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/feeds/epss"
 	"github.com/riskmap/riskmap/internal/feeds/kev"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
 // Builder collects feed data and writes a knowledge base file.

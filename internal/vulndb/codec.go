@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/feeds/cvss"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
 // Records (Vuln) and CVE enrichment (CVEInfo) are stored in a compact binary

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/feeds/cvss"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
 // SchemaVersion is the file format version. Open refuses other versions;
