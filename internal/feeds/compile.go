@@ -24,10 +24,11 @@ import (
 	"sync"
 
 	"github.com/riskmap/riskmap/internal/feeds/alpine"
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
+	cvssfeed "github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/feeds/epss"
 	"github.com/riskmap/riskmap/internal/feeds/kev"
 	osvfeed "github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
 	"github.com/riskmap/riskmap/internal/vuln/osv"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
@@ -259,7 +260,7 @@ func (m *Manager) loadEnrichment(b *vulndb.Builder, f storedFile) (int, error) {
 		_, n, err := epss.Parse(file, b.AddEPSS)
 		return n, err
 	case KindCVSS:
-		return cvss.ReadCSV(file, b.AddCVSS)
+		return cvssfeed.ReadCSV(file, b.AddCVSS)
 	}
 	return 0, nil
 }

@@ -37,11 +37,12 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/feeds/alpine"
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
+	cvssfeed "github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/feeds/epss"
 	"github.com/riskmap/riskmap/internal/feeds/kev"
 	"github.com/riskmap/riskmap/internal/feeds/nvd"
 	osvfeed "github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
 	"github.com/riskmap/riskmap/internal/vuln/osv"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
@@ -244,7 +245,7 @@ func sourceOf(rel string) string {
 		if strings.HasPrefix(filepath.Base(rel), "nvd") {
 			return nvd.Name
 		}
-		return cvss.Name
+		return cvssfeed.Name
 	}
 	return ""
 }
@@ -293,7 +294,7 @@ func validateEnrichment(kind Kind, data []byte) (int, error) {
 		_, n, err := epss.Parse(bytes.NewReader(data), func(epss.Score) {})
 		return n, err
 	case KindCVSS:
-		return cvss.ReadCSV(bytes.NewReader(data), func(cvss.Metric) {})
+		return cvssfeed.ReadCSV(bytes.NewReader(data), func(cvss.Metric) {})
 	}
 	return 0, errors.New("unknown feed file kind")
 }
@@ -497,7 +498,7 @@ func (m *Manager) fetchNVD(ctx context.Context, st *State) ItemResult {
 	byCVE := map[string][]cvss.Metric{}
 	path := filepath.Join(m.feedsDir(), rel)
 	if b, err := os.ReadFile(path); err == nil {
-		if _, err := cvss.ReadCSV(bytes.NewReader(b), func(mm cvss.Metric) { byCVE[mm.CVE] = append(byCVE[mm.CVE], mm) }); err != nil {
+		if _, err := cvssfeed.ReadCSV(bytes.NewReader(b), func(mm cvss.Metric) { byCVE[mm.CVE] = append(byCVE[mm.CVE], mm) }); err != nil {
 			byCVE = map[string][]cvss.Metric{}
 			st.NVDSince = time.Time{}
 		}

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/google/osv-scalibr/semantic"
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/feeds/epss"
 	"github.com/riskmap/riskmap/internal/feeds/kev"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
 	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 

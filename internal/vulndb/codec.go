@@ -7,7 +7,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
 	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 

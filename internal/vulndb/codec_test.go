@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
 	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
