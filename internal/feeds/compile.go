@@ -253,11 +253,11 @@ func (m *Manager) loadEnrichment(b *vulndb.Builder, f storedFile) (int, error) {
 			return 0, err
 		}
 		for _, e := range c.Vulnerabilities {
-			b.AddKEV(e)
+			b.AddKEV(e.CVE, vulndb.KEV{DateAdded: e.DateAdded, DueDate: e.DueDate, Ransomware: e.Ransomware(), Name: e.VulnerabilityName})
 		}
 		return len(c.Vulnerabilities), nil
 	case KindEPSS:
-		_, n, err := epss.Parse(file, b.AddEPSS)
+		_, n, err := epss.Parse(file, func(s epss.Score) { b.AddEPSS(s.CVE, s.EPSS, s.Percentile) })
 		return n, err
 	case KindCVSS:
 		return cvssfeed.ReadCSV(file, b.AddCVSS)
