@@ -24,10 +24,12 @@ import (
 	"sync"
 
 	"github.com/riskmap/riskmap/internal/feeds/alpine"
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
+	cvssfeed "github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/feeds/epss"
 	"github.com/riskmap/riskmap/internal/feeds/kev"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	osvfeed "github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
@@ -193,7 +195,7 @@ func (m *Manager) compileWith(ctx context.Context, st *State, parsed map[string]
 				results[i].vulns = db.ToOSV()
 				return
 			}
-			_, err = osv.ReadZip(ctx, data, func(v *osv.Vulnerability) error {
+			_, err = osvfeed.ReadZip(ctx, data, func(v *osv.Vulnerability) error {
 				results[i].vulns = append(results[i].vulns, v)
 				return nil
 			})
@@ -251,23 +253,24 @@ func (m *Manager) loadEnrichment(b *vulndb.Builder, f storedFile) (int, error) {
 			return 0, err
 		}
 		for _, e := range c.Vulnerabilities {
-			b.AddKEV(e)
+			b.AddKEV(e.CVE, vulndb.KEV{DateAdded: e.DateAdded, DueDate: e.DueDate, Ransomware: e.Ransomware(), Name: e.VulnerabilityName})
 		}
 		return len(c.Vulnerabilities), nil
 	case KindEPSS:
-		_, n, err := epss.Parse(file, b.AddEPSS)
+		_, n, err := epss.Parse(file, func(s epss.Score) { b.AddEPSS(s.CVE, s.EPSS, s.Percentile) })
 		return n, err
 	case KindCVSS:
-		return cvss.ReadCSV(file, b.AddCVSS)
+		return cvssfeed.ReadCSV(file, b.AddCVSS)
 	}
 	return 0, nil
 }
 
 // Import copies feed files into the data directory and rebuilds the
 // knowledge base. path is a directory laid out like the data directory's
-// feeds/ (e.g. ../shared/feeds), a single feed file (its kind is told by
-// its name: all.zip under <Ecosystem>/, *.json KEV or secdb, epss*.csv(.gz),
-// *cvss*.csv(.gz)), or a bundle written by Export. Every file is validated
+// feeds/ (e.g. ../shared/feeds), a bundle written by Export, or a single
+// feed file, which replaces the stored copy of the source its content
+// belongs to (see identify) whatever its name; a file whose source cannot
+// be told is refused and nothing stored changes. Every file is validated
 // first; invalid ones are reported and the stored copy is kept.
 func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 	m.mu.Lock()
@@ -281,11 +284,7 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
 	}
-	type src struct {
-		rel  string
-		data func() ([]byte, error)
-	}
-	var srcs []src
+	var files []importFile
 	switch {
 	case fi.IsDir():
 		err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
@@ -299,7 +298,7 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 				return nil // older catalogs kept for reference
 			}
 			if kindOf(rel) != KindUnknown {
-				srcs = append(srcs, src{rel, func() ([]byte, error) { return os.ReadFile(p) }})
+				files = append(files, importFile{rel: rel, read: func() ([]byte, error) { return os.ReadFile(p) }})
 			}
 			return nil
 		})
@@ -307,63 +306,58 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 			return nil, fmt.Errorf("import %s: %w", path, err)
 		}
 	case isTar(path):
-		files, err := readBundle(path)
+		bundle, err := readBundle(path)
 		if err != nil {
 			return nil, fmt.Errorf("import %s: %w", path, err)
 		}
-		for rel, data := range files {
-			srcs = append(srcs, src{rel, func() ([]byte, error) { return data, nil }})
+		for rel, data := range bundle {
+			files = append(files, importFile{rel: rel, read: func() ([]byte, error) { return data, nil }})
 		}
-		sort.Slice(srcs, func(i, j int) bool { return srcs[i].rel < srcs[j].rel })
+		sort.Slice(files, func(i, j int) bool { return files[i].rel < files[j].rel })
 	default:
-		rel, err := relForFile(path)
+		f, err := identify(ctx, path)
 		if err != nil {
 			return nil, fmt.Errorf("import %s: %w", path, err)
 		}
-		srcs = append(srcs, src{rel, func() ([]byte, error) { return os.ReadFile(path) }})
+		files = append(files, f)
 	}
-	if len(srcs) == 0 {
+	if len(files) == 0 {
 		return nil, fmt.Errorf("import %s: no feed files found", path)
 	}
 	// Validate in parallel (each file is parsed in full), then store in order.
-	type checked struct {
-		data    []byte
-		records int
-		vulns   []*osv.Vulnerability
-		err     error
-	}
-	done := make([]checked, len(srcs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, s := range srcs {
+	for i := range files {
+		f := &files[i]
+		if f.checked {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			data, err := s.data()
-			n := 0
-			var vs []*osv.Vulnerability
-			if err == nil {
-				n, vs, err = validate(ctx, kindOf(s.rel), data)
+			f.data, f.err = f.read()
+			if f.err == nil {
+				f.records, f.vulns, f.err = validate(ctx, kindOf(f.rel), f.data)
 			}
-			done[i] = checked{data, n, vs, err}
 		}()
 	}
 	wg.Wait()
 	rep := &Report{}
 	changed := false
 	parsed := map[string][]*osv.Vulnerability{}
-	for i, s := range srcs {
-		res := ItemResult{Source: sourceOf(s.rel), Path: s.rel, Records: done[i].records}
-		data, err := done[i].data, done[i].err
+	for i := range files {
+		f := &files[i]
+		res := ItemResult{Source: sourceOf(f.rel), Path: f.rel, Records: f.records}
+		data, err := f.data, f.err
 		if err == nil {
-			err = writeAtomic(filepath.Join(m.feedsDir(), s.rel), data)
+			err = writeAtomic(filepath.Join(m.feedsDir(), f.rel), data)
 		}
-		fs := st.Files[s.rel]
+		fs := st.Files[f.rel]
 		if fs == nil {
 			fs = &FileState{Source: res.Source}
-			st.Files[s.rel] = fs
+			st.Files[f.rel] = fs
 		}
 		if err != nil {
 			res.Status, res.Error = StatusFailed, err.Error()
@@ -379,10 +373,10 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 			*fs = FileState{Source: res.Source, URL: "file://" + path, SHA256: sum, Size: int64(len(data)), Records: res.Records, UpdatedAt: m.cfg.Now(), CheckedAt: m.cfg.Now()}
 		}
 		rep.Items = append(rep.Items, res)
-		if err == nil && done[i].vulns != nil {
-			parsed[s.rel] = done[i].vulns
+		if err == nil && f.vulns != nil {
+			parsed[f.rel] = f.vulns
 		}
-		done[i] = checked{}
+		*f = importFile{} // let the data go
 	}
 	if err := m.saveState(st); err != nil {
 		return rep, err
@@ -395,36 +389,6 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 	}
 	rep.Duration = m.cfg.Now().Sub(start)
 	return rep, nil
-}
-
-func relForFile(path string) (string, error) {
-	base := filepath.Base(path)
-	parent := filepath.Base(filepath.Dir(path))
-	lower := strings.ToLower(base)
-	switch {
-	case base == "all.zip":
-		return "osv/" + parent + "/all.zip", nil
-	case strings.HasSuffix(lower, ".zip"):
-		return "", errors.New("an OSV export must be named <Ecosystem>/all.zip")
-	case strings.Contains(lower, "known_exploited"):
-		return "kev/known_exploited_vulnerabilities.json", nil
-	case strings.HasPrefix(lower, "epss"):
-		return "epss/epss_scores.csv.gz", nil
-	case strings.Contains(lower, "cvss") || strings.HasPrefix(lower, "nvd"):
-		return "cvss/" + base, nil
-	case strings.HasSuffix(lower, ".json"):
-		// An Alpine secdb file: branch from its content.
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return "", err
-		}
-		db, err := alpine.Parse(bytes.NewReader(data))
-		if err != nil {
-			return "", fmt.Errorf("not a KEV catalog or Alpine secdb: %w", err)
-		}
-		return "alpine/secdb/" + db.DistroVersion + "/" + db.RepoName + ".json", nil
-	}
-	return "", errors.New("unknown feed file (see riskmap feeds import --help)")
 }
 
 func sha256Hex(b []byte) string {

@@ -37,11 +37,13 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/feeds/alpine"
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
+	cvssfeed "github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/feeds/epss"
 	"github.com/riskmap/riskmap/internal/feeds/kev"
 	"github.com/riskmap/riskmap/internal/feeds/nvd"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	osvfeed "github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
@@ -69,8 +71,8 @@ type Config struct {
 func DefaultConfig(dataDir string) Config {
 	return Config{
 		DataDir:        dataDir,
-		OSVBaseURL:     osv.DefaultBaseURL,
-		OSVEcosystems:  osv.DefaultEcosystems,
+		OSVBaseURL:     osvfeed.DefaultBaseURL,
+		OSVEcosystems:  osvfeed.DefaultEcosystems,
 		KEVURL:         kev.DefaultURL,
 		EPSSURL:        epss.DefaultURL,
 		AlpineBaseURL:  alpine.DefaultBaseURL,
@@ -243,7 +245,7 @@ func sourceOf(rel string) string {
 		if strings.HasPrefix(filepath.Base(rel), "nvd") {
 			return nvd.Name
 		}
-		return cvss.Name
+		return cvssfeed.Name
 	}
 	return ""
 }
@@ -261,7 +263,7 @@ func validate(ctx context.Context, kind Kind, data []byte) (int, []*osv.Vulnerab
 	switch kind {
 	case KindOSV:
 		var vs []*osv.Vulnerability
-		st, err := osv.ReadZip(ctx, data, func(v *osv.Vulnerability) error { vs = append(vs, v); return nil })
+		st, err := osvfeed.ReadZip(ctx, data, func(v *osv.Vulnerability) error { vs = append(vs, v); return nil })
 		if err != nil {
 			return 0, nil, err
 		}
@@ -292,7 +294,7 @@ func validateEnrichment(kind Kind, data []byte) (int, error) {
 		_, n, err := epss.Parse(bytes.NewReader(data), func(epss.Score) {})
 		return n, err
 	case KindCVSS:
-		return cvss.ReadCSV(bytes.NewReader(data), func(cvss.Metric) {})
+		return cvssfeed.ReadCSV(bytes.NewReader(data), func(cvss.Metric) {})
 	}
 	return 0, errors.New("unknown feed file kind")
 }
@@ -307,7 +309,7 @@ type Item struct {
 func (m *Manager) Items() []Item {
 	var out []Item
 	for _, eco := range m.cfg.OSVEcosystems {
-		out = append(out, Item{"osv/" + eco + "/all.zip", osv.URL(m.cfg.OSVBaseURL, eco)})
+		out = append(out, Item{"osv/" + eco + "/all.zip", osvfeed.URL(m.cfg.OSVBaseURL, eco)})
 	}
 	for _, br := range m.cfg.AlpineBranches {
 		for _, repo := range m.cfg.AlpineRepos {
@@ -496,7 +498,7 @@ func (m *Manager) fetchNVD(ctx context.Context, st *State) ItemResult {
 	byCVE := map[string][]cvss.Metric{}
 	path := filepath.Join(m.feedsDir(), rel)
 	if b, err := os.ReadFile(path); err == nil {
-		if _, err := cvss.ReadCSV(bytes.NewReader(b), func(mm cvss.Metric) { byCVE[mm.CVE] = append(byCVE[mm.CVE], mm) }); err != nil {
+		if _, err := cvssfeed.ReadCSV(bytes.NewReader(b), func(mm cvss.Metric) { byCVE[mm.CVE] = append(byCVE[mm.CVE], mm) }); err != nil {
 			byCVE = map[string][]cvss.Metric{}
 			st.NVDSince = time.Time{}
 		}

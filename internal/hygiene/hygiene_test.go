@@ -45,3 +45,14 @@ func TestPackageDocs(t *testing.T) {
 		}
 	}
 }
+
+// TestLayering keeps the knowledge base and the matcher on the vulnerability
+// model (internal/vuln/...): they never reach for a feed parser.
+func TestLayering(t *testing.T) {
+	out := run(t, "go", "list", "-deps", "./internal/vulndb", "./internal/match")
+	for _, p := range strings.Fields(out) {
+		if p == "github.com/riskmap/riskmap/internal/feeds" || strings.HasPrefix(p, "github.com/riskmap/riskmap/internal/feeds/") {
+			t.Errorf("internal/vulndb or internal/match depends on %s", p)
+		}
+	}
+}

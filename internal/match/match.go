@@ -15,8 +15,8 @@ import (
 	"strings"
 
 	"github.com/google/osv-scalibr/semantic"
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 

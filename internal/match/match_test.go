@@ -7,11 +7,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
-	"github.com/riskmap/riskmap/internal/feeds/epss"
-	"github.com/riskmap/riskmap/internal/feeds/kev"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
 	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
@@ -52,9 +50,9 @@ func synthKB(t *testing.T) *vulndb.DB {
 	} {
 		b.AddOSV(rec(t, js), "test")
 	}
-	b.AddKEV(kev.Entry{CVE: "CVE-2021-44228", DateAdded: "2021-12-10", KnownRansomwareCampaignUse: "Known"})
-	b.AddEPSS(epss.Score{CVE: "CVE-2021-44228", EPSS: 0.94, Percentile: 0.999})
-	b.AddEPSS(epss.Score{CVE: "CVE-2020-1", EPSS: 0.001, Percentile: 0.2})
+	b.AddKEV("CVE-2021-44228", vulndb.KEV{DateAdded: "2021-12-10", Ransomware: true})
+	b.AddEPSS("CVE-2021-44228", 0.94, 0.999)
+	b.AddEPSS("CVE-2020-1", 0.001, 0.2)
 	b.AddCVSS(cvss.Metric{CVE: "CVE-2021-44228", Source: "nvd", Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", BaseScore: 10})
 	db, err := vulndb.Decode(b.Bytes())
 	if err != nil {

@@ -16,10 +16,8 @@ import (
 	"time"
 
 	"github.com/google/osv-scalibr/semantic"
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
-	"github.com/riskmap/riskmap/internal/feeds/epss"
-	"github.com/riskmap/riskmap/internal/feeds/kev"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
 // Builder collects feed data and writes a knowledge base file.
@@ -85,17 +83,17 @@ func (b *Builder) cve(id string) *cveRow {
 	return r
 }
 
-// AddKEV adds a KEV catalog entry.
-func (b *Builder) AddKEV(e kev.Entry) {
-	if r := b.cve(e.CVE); r != nil {
-		r.info.KEV = &KEV{DateAdded: e.DateAdded, DueDate: e.DueDate, Ransomware: e.Ransomware(), Name: e.VulnerabilityName}
+// AddKEV records that a CVE is in the CISA KEV catalog.
+func (b *Builder) AddKEV(cve string, k KEV) {
+	if r := b.cve(cve); r != nil {
+		r.info.KEV = &k
 	}
 }
 
-// AddEPSS adds an EPSS score.
-func (b *Builder) AddEPSS(s epss.Score) {
-	if r := b.cve(s.CVE); r != nil {
-		r.epss, r.pct, r.hasEPSS = float32(s.EPSS), float32(s.Percentile), true
+// AddEPSS adds a CVE's EPSS probability and percentile, both in [0,1].
+func (b *Builder) AddEPSS(cve string, epss, percentile float64) {
+	if r := b.cve(cve); r != nil {
+		r.epss, r.pct, r.hasEPSS = float32(epss), float32(percentile), true
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
 // Records (Vuln) and CVE enrichment (CVEInfo) are stored in a compact binary

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
 func TestCodecRoundTrip(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
 // SchemaVersion is the file format version. Open refuses other versions;

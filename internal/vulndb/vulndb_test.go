@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/riskmap/riskmap/internal/feeds/epss"
-	"github.com/riskmap/riskmap/internal/feeds/kev"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
 func sample(t *testing.T, id, fixed string) *Builder {
@@ -23,8 +21,8 @@ func sample(t *testing.T, id, fixed string) *Builder {
 		t.Fatal(err)
 	}
 	b.AddOSV(v, "PyPI")
-	b.AddKEV(kev.Entry{CVE: "CVE-2021-1", DateAdded: "2022-01-01", KnownRansomwareCampaignUse: "Known"})
-	b.AddEPSS(epss.Score{CVE: "CVE-2021-1", EPSS: 0.5, Percentile: 0.9})
+	b.AddKEV("CVE-2021-1", KEV{DateAdded: "2022-01-01", Ransomware: true})
+	b.AddEPSS("CVE-2021-1", 0.5, 0.9)
 	return b
 }
 

@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/google/osv-scalibr/semantic"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
 // Name is the feed source name.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/riskmap/riskmap/internal/feeds/osv"
 	"github.com/riskmap/riskmap/internal/testenv"
+	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
 func TestParseShared(t *testing.T) {

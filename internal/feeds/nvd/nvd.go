@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
 )
 
 // Name is the feed source name.

@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskmap/riskmap/internal/feeds/cvss"
+	cvssfeed "github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/testenv"
+	"github.com/riskmap/riskmap/internal/vuln/cvss"
 )
 
 // nvdFake serves the shared CVSS CSV through the documented NVD API 2.0
@@ -62,7 +63,7 @@ func TestFetchPaged(t *testing.T) {
 	}
 	defer f.Close()
 	var in []cvss.Metric
-	if _, err := cvss.ReadCSV(f, func(m cvss.Metric) {
+	if _, err := cvssfeed.ReadCSV(f, func(m cvss.Metric) {
 		if len(in) < 5000 && m.BaseScore > 0 {
 			in = append(in, m)
 		}
