@@ -9,11 +9,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/diagnosis"
+	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/findings"
+	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/match/remote"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/topology"
@@ -48,9 +54,10 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
-	defer app.store.Close()
 	app.banner(stdio.Stdout, start)
-	if err := app.run.Wait(); err != nil {
+	err = app.run.Wait()
+	app.close()
+	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
 	log.Info("console stopped")
@@ -64,11 +71,24 @@ type consoleApp struct {
 	log   *slog.Logger
 	store *store.Store
 	run   *console.Running
-	scans *scans.Service
+	jobs  *jobs.Queue
+	kb    *feeds.KB
+	// bg holds the background work (topology writer, jobs, events); the
+	// store closes after it ends.
+	bg sync.WaitGroup
 }
 
-// openConsole opens the store, wires the console's modules and starts
-// serving. The caller closes app.store after app.run.Wait returns.
+// close waits for the background work to stop (its context ended) and
+// closes the store.
+func (a *consoleApp) close() {
+	a.bg.Wait()
+	a.store.Close()
+}
+
+// openConsole opens the store, builds the console's modules, registers the
+// job kinds, schedules and event consumers (internal/cli/backbone.go) and
+// starts serving. The caller calls app.close after app.run.Wait returns
+// and ctx ended.
 func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*consoleApp, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -85,44 +105,98 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 	if !spa.Built() {
 		log.Warn("this binary has no web UI (built without `make web`); the API works, / shows how to build it")
 	}
-	var scanSvc *scans.Service // set below, before the topology runs
-	topo, err := topology.New(ctx, st, topology.Config{Interval: cfg.ReportInterval, GoneAfter: cfg.NodeGoneAfter,
-		Retention: cfg.TopologyRetention, Logger: log.With("module", "topology"),
-		// Findings are re-scored when the topology changes, and new hosts
-		// and images are scanned when the auto-scan setting says so.
-		OnChange: func(ctx context.Context, changed, appeared []string) {
-			scanSvc.TopologyChanged(ctx, changed...)
-			if len(appeared) > 0 {
-				scanSvc.NodesAppeared(ctx, appeared...)
-			}
-		},
-		// Node details show the node's latest scan results.
-		NodeScans: func(ctx context.Context, nodeID string) (*topology.NodeScans, error) {
-			return scanSvc.NodeScans(ctx, nodeID)
-		}})
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("topology: %w", err)
-	}
-	kb := scans.NewKB(feeds.New(consoleFeeds(cfg.DataDir, log)), log, nil)
-	scanSvc = scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Logger: log, Version: Version,
-		Exposure: topo, // the topology answers in the risk engine's own type
-		Queue:    scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
-	go topo.Run(ctx)
-	go scanSvc.Run(ctx, scans.RunConfig{FeedInterval: cfg.FeedInterval})
-	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
-		Modules: []console.Module{topo, scanSvc}})
+	c, err := compose(ctx, st, cfg, consoleFeeds(cfg.DataDir, log), log, time.Now)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	if c.kb.NeedsRebuild() {
+		if _, _, err := c.jobs.Insert(ctx, feeds.KindRebuild, nil, jobs.InsertOpts{UniqueKey: feeds.KindRebuild, Priority: jobs.PriorityHigh}); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("knowledge base rebuild: %w", err)
+		}
+	}
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
+		Modules: c.modules, Collectors: c.bus.Collectors()})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	q, bus, topo, kb := c.jobs, c.bus, c.topo, c.kb
+	app := &consoleApp{cfg: cfg, log: log, store: st, jobs: q, kb: kb}
+	app.bg.Add(3)
+	go func() { defer app.bg.Done(); topo.Run(ctx) }()
+	go func() {
+		defer app.bg.Done()
+		if err := q.Run(ctx); err != nil {
+			log.Error("job system stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer app.bg.Done()
+		if err := bus.Run(ctx); err != nil {
+			log.Error("event delivery stopped", "err", err)
+		}
+	}()
 	run, err := srv.Start(ctx)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
+	app.run = run
 	log.Info("console started", "url", run.URL, "addr", run.Addr.String(), "fingerprint", run.Fingerprint, "database", st.Dialect())
-	return &consoleApp{cfg: cfg, log: log, store: st, run: run, scans: scanSvc}, nil
+	return app, nil
+}
+
+// composition is the console's modules, built and wired.
+type composition struct {
+	bus     *events.Bus
+	jobs    *jobs.Queue
+	topo    *topology.Topology
+	kb      *feeds.KB
+	modules []console.Module
+}
+
+// compose builds the console's modules on st and wires them: job kinds,
+// schedules and event consumers (backbone.go), node detail sources. Nothing
+// runs yet.
+func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.Config, log *slog.Logger, now func() time.Time) (*composition, error) {
+	bus := events.New(st, events.Config{Logger: log.With("module", "events"), Now: now})
+	q := jobs.New(st, jobs.Config{Logger: log.With("module", "jobs"), Now: now})
+	topo, err := topology.New(ctx, st, topology.Config{Interval: cfg.ReportInterval, GoneAfter: cfg.NodeGoneAfter,
+		Retention: cfg.TopologyRetention, Logger: log.With("module", "topology"), Events: bus, Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("topology: %w", err)
+	}
+	kb := feeds.NewKB(feeds.New(fc), feeds.KBConfig{Store: st, Events: bus, Logger: log.With("module", "feeds"), Now: now})
+	// The topology answers exposure in the risk engine's own type.
+	fnd := findings.New(findings.Config{Store: st, KB: kb, Exposure: topo, Logger: log.With("module", "findings"), Version: Version, Now: now})
+	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, Jobs: q, Findings: fnd, Topology: topo, Logger: log.With("module", "scans"),
+		Version: Version, Now: now, Queue: scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
+	// Node details show the node's latest scan results.
+	topo.AddDetailSource(scanSvc)
+	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: scanSvc, Findings: fnd, Jobs: q, Events: bus, Now: now})
+	if err := wireBackbone(q, bus, backbone{cfg: cfg, scans: scanSvc, findings: fnd, kb: kb}); err != nil {
+		return nil, err
+	}
+	// New consumers start at the current head before anything publishes.
+	if err := bus.Init(ctx); err != nil {
+		return nil, err
+	}
+	return &composition{bus: bus, jobs: q, topo: topo, kb: kb,
+		modules: []console.Module{topo, scanSvc, fnd, kb, diag, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now}}}, nil
+}
+
+// ConsoleModules builds the console's modules as `riskmap console` does,
+// with the feeds of fc, for tests that serve them (the authorisation
+// matrix covers every route they add). The topology's writer runs until
+// ctx ends, so reports are answered; jobs and events do not run.
+func ConsoleModules(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.Config, now func() time.Time) ([]console.Module, error) {
+	c, err := compose(ctx, st, cfg, fc, slog.New(slog.DiscardHandler), now)
+	if err != nil {
+		return nil, err
+	}
+	go c.topo.Run(ctx)
+	return c.modules, nil
 }
 
 // banner tells the user where the console is and how to trust it.

@@ -30,7 +30,7 @@ import (
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/feeds"
-	"github.com/riskmap/riskmap/internal/scans"
+	"github.com/riskmap/riskmap/internal/match/remote"
 	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/vulndb"
 	"github.com/riskmap/riskmap/internal/vulndb/kbtest"
@@ -253,11 +253,11 @@ func TestScanOnConsole(t *testing.T) {
 		// The per-user budget runs out (the requests above counted too).
 		var last int
 		var hdr http.Header
-		for i := 0; i < scans.MatchRateLimit+1 && last != http.StatusTooManyRequests; i++ {
+		for i := 0; i < remote.MatchRateLimit+1 && last != http.StatusTooManyRequests; i++ {
 			last, hdr, _ = send("", "", inv)
 		}
 		if last != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
-			t.Errorf("after %d requests: status %d, Retry-After %q", scans.MatchRateLimit+1, last, hdr.Get("Retry-After"))
+			t.Errorf("after %d requests: status %d, Retry-After %q", remote.MatchRateLimit+1, last, hdr.Get("Retry-After"))
 		}
 		if code, msg := runErr("scan", "--quiet", "--console", rc.url, "--api-key", rc.key, "--pin", rc.pin, invTarget); code != 2 || !strings.Contains(msg, "429") {
 			t.Errorf("scan over the rate limit: exit %d, %s", code, msg)

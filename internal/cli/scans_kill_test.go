@@ -11,6 +11,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/scans"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
 
@@ -68,7 +69,7 @@ func TestScansSurviveSIGKILL(t *testing.T) {
 				{"sensorId": "k-sensor", "kind": "host", "ref": "node-1"},
 				{"sensorId": "k-sensor", "kind": "container", "ref": "c1"}}}, &started))
 			hostScan, ctrScan := started.Items[0].ID, started.Items[1].ID
-			var polled scans.PollResponse
+			var polled sensorproto.PollResponse
 			must(bearer("POST", base+"/api/v1/sensor/commands/poll", map[string]any{"sensorId": "k-sensor", "freeScanSlots": 2}, &polled))
 			if len(polled.Commands) != 2 {
 				t.Fatalf("poll: %+v", polled)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/config"
+	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/store"
@@ -53,21 +55,19 @@ func runUp(ctx context.Context, args []string, stdio IO) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("up: %w", err)}
 	}
-	defer app.store.Close()
+	defer func() { cancel(); app.close() }()
 	app.banner(stdio.Stdout, start)
 	fmt.Fprintf(stdio.Stdout, "\nNext: open %s in your browser, accept the certificate after checking its fingerprint,\n", app.run.URL)
 	fmt.Fprintln(stdio.Stdout, "create the first account (it becomes the admin), then open the topology map and start a scan.")
 	fmt.Fprintln(stdio.Stdout, "The local sensor starts reporting this machine as soon as that account exists. Ctrl-C stops both.")
 
-	if cfg.FeedInterval > 0 && app.scans.KB.DB() == nil {
+	if cfg.FeedInterval > 0 && app.kb.DB() == nil && !app.kb.NeedsRebuild() {
 		// A newcomer's first scan needs vulnerability data: fetch the feeds
 		// now rather than at the first scheduled update.
 		fmt.Fprintln(stdio.Stdout, "The vulnerability knowledge base is empty: downloading the feeds now (--feed-interval=0 to skip; `riskmap feeds import` for offline sites).")
-		go func() {
-			if err := app.scans.KB.Update(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("initial feed update", "err", err)
-			}
-		}()
+		if _, _, err := app.jobs.Insert(ctx, feeds.KindUpdate, nil, jobs.InsertOpts{UniqueKey: feeds.UpdateUniqueKey, Priority: jobs.PriorityHigh}); err != nil {
+			log.Warn("initial feed update", "err", err)
+		}
 	}
 	sensorDone := make(chan error, 1)
 	go func() { sensorDone <- runLocalSensor(ctx, app, log.With("component", "sensor")) }()

@@ -75,9 +75,7 @@ func start(t testing.TB, opts ...envOpt) *env {
 		t.Fatal(err)
 	}
 	o.Config, o.Store, o.Now = cfg, st, clk.Now
-	for _, m := range productionModules {
-		o.Modules = append(o.Modules, m(t, st, cfg, clk.Now))
-	}
+	o.Modules = append(o.Modules, productionModules(t, st, cfg, clk.Now)...)
 	if testing.Verbose() {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}

@@ -50,6 +50,8 @@ type Options struct {
 	Version string
 	// Modules add routes (topology ingest, scans, findings...).
 	Modules []Module
+	// Collectors are modules' Prometheus metrics, served on /metrics.
+	Collectors []prometheus.Collector
 	// SPA, when set, serves the web UI for every GET/HEAD path not handled
 	// by the API, /healthz, /readyz or /metrics.
 	SPA http.Handler
@@ -168,6 +170,11 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.api = humachi.New(s.mux, hc)
 	s.registerAPI(s.api)
+	for _, c := range o.Collectors {
+		if err := s.metrics.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	for _, m := range o.Modules {
 		m.Routes(s.api, s.mux)
 	}

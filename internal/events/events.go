@@ -648,3 +648,45 @@ func (b *Bus) RetryDead(ctx context.Context, name string) (retried, still int, e
 	}
 	return retried, still, nil
 }
+
+// Deferred publishing. A transaction that runs other modules' code (a job
+// state change runs its kind's hook) cannot know whether that code
+// publishes; Tx collects what Emit is given and publishes it last, so the
+// outbox's counter row is always the last lock a transaction takes (no
+// lock-order deadlock between transactions that publish).
+
+type collectorKey struct{}
+
+type collector struct {
+	mu  sync.Mutex
+	evs []Typed
+	at  time.Time
+}
+
+// Tx runs fn in a write transaction of st and publishes, at its end, the
+// events Emit was given inside it (at the time now()).
+func Tx(ctx context.Context, st *store.Store, now func() time.Time, fn func(ctx context.Context, tx store.Querier) error) error {
+	return st.Tx(ctx, func(tx store.Querier) error {
+		c := &collector{}
+		cctx := context.WithValue(ctx, collectorKey{}, c)
+		if err := fn(cctx, tx); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		evs := c.evs
+		c.mu.Unlock()
+		return Publish(ctx, tx, now(), evs...)
+	})
+}
+
+// Emit publishes events in tx; inside Tx it defers them to the end of the
+// transaction.
+func Emit(ctx context.Context, tx store.Querier, at time.Time, evs ...Typed) error {
+	if c, ok := ctx.Value(collectorKey{}).(*collector); ok {
+		c.mu.Lock()
+		c.evs = append(c.evs, evs...)
+		c.mu.Unlock()
+		return nil
+	}
+	return Publish(ctx, tx, at, evs...)
+}

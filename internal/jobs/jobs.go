@@ -39,6 +39,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/store"
 )
 
@@ -578,7 +579,7 @@ func (q *Queue) onState(ctx context.Context, tx store.Querier, j Job) error {
 // it. Cancelling a finished job is ErrConflict.
 func (q *Queue) Cancel(ctx context.Context, id, reason string) (Job, error) {
 	var out Job
-	err := q.st.Tx(ctx, func(tx store.Querier) error {
+	err := events.Tx(ctx, q.st, q.now, func(ctx context.Context, tx store.Querier) error {
 		j, err := get(ctx, tx, id)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/store"
 )
 
@@ -94,7 +95,7 @@ func (q *Queue) fetchOnce(ctx context.Context) bool {
 			continue
 		}
 		var got []Job
-		err := q.st.Tx(ctx, func(tx store.Querier) error {
+		err := events.Tx(ctx, q.st, q.now, func(ctx context.Context, tx store.Querier) error {
 			var err error
 			got, err = q.claim(ctx, tx, "", []string{name}, free, q.cfg.Owner, k.Lease)
 			return err
@@ -253,7 +254,7 @@ func (q *Queue) work(ctx context.Context, k *Kind, j Job) {
 	}
 	var out Job
 	wctx := context.WithoutCancel(ctx)
-	ferr := q.st.Tx(wctx, func(tx store.Querier) error {
+	ferr := events.Tx(wctx, q.st, q.now, func(wctx context.Context, tx store.Querier) error {
 		cur, err2 := get(wctx, tx, j.ID)
 		if err2 != nil {
 			return err2
@@ -362,7 +363,7 @@ func (q *Queue) Rescue(ctx context.Context) (int, error) {
 	moved := 0
 	for {
 		var n int
-		err := q.st.Tx(ctx, func(tx store.Querier) error {
+		err := events.Tx(ctx, q.st, q.now, func(ctx context.Context, tx store.Querier) error {
 			rows, err := tx.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE state = 'running' AND lease_until < ? ORDER BY lease_until LIMIT 100`+lock, store.Millis(now))
 			if err != nil {
 				return fmt.Errorf("rescue: %w", err)
@@ -409,7 +410,7 @@ func (q *Queue) Rescue(ctx context.Context) (int, error) {
 	q.mu.RUnlock()
 	sort.Slice(timed, func(i, j int) bool { return timed[i].Name < timed[j].Name })
 	for _, k := range timed {
-		err := q.st.Tx(ctx, func(tx store.Querier) error {
+		err := events.Tx(ctx, q.st, q.now, func(ctx context.Context, tx store.Querier) error {
 			rows, err := tx.QueryContext(ctx, `SELECT id, route FROM jobs WHERE state = 'available' AND kind = ? AND created_at < ? LIMIT 100`+lock,
 				k.Name, store.Millis(now.Add(-k.QueueTimeout)))
 			if err != nil {

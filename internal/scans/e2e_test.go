@@ -24,7 +24,10 @@ import (
 
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/diagnosis"
 	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/findings"
+	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/risk"
 	"github.com/riskmap/riskmap/internal/scans"
@@ -192,15 +195,19 @@ type e2eConsole struct {
 	fingerprint string
 	st          *store.Store
 	svc         *scans.Service
+	topo        *topology.Topology
+	jobs        *jobs.Queue
 }
 
-func startE2EConsole(t *testing.T, dbURL string, ex scans.ExposureSource) *e2eConsole {
+func startE2EConsole(t *testing.T, dbURL string, ex findings.ExposureSource) *e2eConsole {
 	t.Helper()
 	return startE2EConsoleWith(t, dbURL, ex, scans.SensorLimits{})
 }
 
 // startE2EConsoleWith starts the console with the given sensor rate limits.
-func startE2EConsoleWith(t *testing.T, dbURL string, ex scans.ExposureSource, limits scans.SensorLimits) *e2eConsole {
+// It is the console's composition (internal/cli) with the test's exposure
+// answer in place of the topology's.
+func startE2EConsoleWith(t *testing.T, dbURL string, ex findings.ExposureSource, limits scans.SensorLimits) *e2eConsole {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
@@ -215,14 +222,28 @@ func startE2EConsoleWith(t *testing.T, dbURL string, ex scans.ExposureSource, li
 	if err != nil {
 		t.Fatal(err)
 	}
-	kb := scans.NewKB(feeds.New(feeds.Config{DataDir: kbtest.SharedDataDir(t)}), log, nil)
+	kb := feeds.NewKB(feeds.New(feeds.Config{DataDir: kbtest.SharedDataDir(t)}), feeds.KBConfig{Logger: log})
 	if kb.DB() == nil {
 		t.Fatal("shared knowledge base not loaded")
 	}
-	svc := scans.NewService(scans.ServiceConfig{Store: st, KB: kb, Exposure: ex, Logger: log, Version: "test",
+	topo, err := topology.New(ctx, st, topology.Config{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex == nil {
+		ex = topo
+	}
+	q := jobs.New(st, jobs.Config{Logger: log, RescueEvery: time.Second})
+	fnd := findings.New(findings.Config{Store: st, KB: kb, Exposure: ex, Logger: log, Version: "test"})
+	svc := scans.NewService(scans.ServiceConfig{Store: st, Jobs: q, Findings: fnd, Topology: topo, Logger: log, Version: "test",
 		Queue: scans.QueueConfig{Lease: 20 * time.Second, RetryBase: time.Second}, SensorLimits: limits})
-	go svc.Run(ctx, scans.RunConfig{ReapEvery: time.Second})
-	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: "test", Modules: []console.Module{svc}})
+	topo.AddDetailSource(svc)
+	q.MustRegister(svc.VulnerabilityKind(), svc.AutoScanKind(), svc.SchedulesKind(), svc.RematchKind())
+	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: svc, Findings: fnd, Jobs: q})
+	bg := make(chan struct{}, 2)
+	go func() { topo.Run(ctx); bg <- struct{}{} }()
+	go func() { q.Run(ctx); bg <- struct{}{} }()
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: "test", Modules: []console.Module{topo, svc, fnd, kb, diag}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,6 +254,8 @@ func startE2EConsoleWith(t *testing.T, dbURL string, ex scans.ExposureSource, li
 	t.Cleanup(func() {
 		cancel()
 		run.Wait()
+		<-bg
+		<-bg
 		st.Close()
 	})
 	pem, err := os.ReadFile(filepath.Join(dir, "tls", "console.crt"))
@@ -255,12 +278,12 @@ func startE2EConsoleWith(t *testing.T, dbURL string, ex scans.ExposureSource, li
 		t.Fatalf("api key: %d", c)
 	}
 	a.bearer = key.APIKey
-	return &e2eConsole{api: a, fingerprint: run.Fingerprint, st: st, svc: svc}
+	return &e2eConsole{api: a, fingerprint: run.Fingerprint, st: st, svc: svc, topo: topo, jobs: q}
 }
 
 type findingsPage struct {
-	Items []scans.NodeFinding `json:"items"`
-	Total int                 `json:"total"`
+	Items []findings.NodeFinding `json:"items"`
+	Total int                    `json:"total"`
 }
 
 func waitTerminal(t *testing.T, a *api, ids ...string) map[string]scans.Scan {
@@ -296,7 +319,7 @@ func TestEndToEnd(t *testing.T) {
 	idle := runContainer(t, img, "/sleeper")
 	const sensorID = "e2e-sensor"
 	sc := sensor.Default()
-	sc.SensorID, sc.Conntrack, sc.ContainerdSockets = sensorID, false, []string{"off"}
+	sc.SensorID, sc.Conntrack, sc.ContainerdSockets, sc.Version = sensorID, false, []string{"off"}, "e2e-1.2.3"
 	sen, err := sensor.New(sc)
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +345,7 @@ func TestEndToEnd(t *testing.T) {
 			a := c.api
 			// The topology module (its writer is the only one of nodes and
 			// edges) stores the sensor's report: the containers become nodes.
-			listenNode, idleNode := seedTopology(t, c.st, rep, listening, idle)
+			listenNode, idleNode := seedTopology(t, c.topo, rep, listening, idle)
 			ex.container[listenNode], ex.container[idleNode] = listening, idle
 
 			cl, err := client.New(client.Config{ConsoleURL: a.base, APIKey: a.bearer, PinSHA256: c.fingerprint})
@@ -355,7 +378,7 @@ func TestEndToEnd(t *testing.T) {
 			// loads the package.
 			var xtext findingsPage
 			a.do("GET", "/api/v1/findings?vulnId=GO-2020-0015", nil, &xtext)
-			score := map[string]scans.NodeFinding{}
+			score := map[string]findings.NodeFinding{}
 			for _, f := range xtext.Items {
 				score[f.NodeID] = f
 			}
@@ -391,7 +414,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 
 			// Decisions are honoured and exported.
-			var d scans.Decision
+			var d findings.Decision
 			if code := a.do("POST", "/api/v1/findings/decisions", map[string]any{"vulnId": "CVE-2020-14040", "nodeId": idleNode,
 				"status": "not_affected", "justification": "vulnerable_code_not_in_execute_path", "reason": "the binary never runs here"}, &d); code != http.StatusCreated {
 				t.Fatalf("decide: %d", code)
@@ -434,38 +457,65 @@ func TestEndToEnd(t *testing.T) {
 			if started.Items[0].NodeID != listenNode {
 				first = started.Items[1].ID
 			}
-			var diff scans.Diff
+			var diff findings.Diff
 			a.do("GET", "/api/v1/scans/"+again.Items[0].ID+"/diff/"+first, nil, &diff)
 			if len(diff.New) != 0 || len(diff.Fixed) != 0 || diff.Unchanged == 0 {
 				t.Errorf("diff of two scans of the same container: %+v", diff)
 			}
 
-			var diag scans.Diagnosis
+			// The containers' image, a node no sensor owns, is scanned by a
+			// sensor that holds it: the same vulnerable packages.
+			ci := slices.IndexFunc(rep.Containers, func(rc report.Container) bool { return rc.ID == listening })
+			imgNode := topology.ImageNodeID(rep.Containers[ci].ImageID)
+			var imgScan struct {
+				Items []scans.Scan `json:"items"`
+			}
+			if code := a.do("POST", "/api/v1/scans", map[string]any{"nodeIds": []string{imgNode}}, &imgScan); code != http.StatusCreated || len(imgScan.Items) != 1 {
+				t.Fatalf("start an image node scan: %d %+v", code, imgScan)
+			}
+			if is := imgScan.Items[0]; is.SensorID != sensorID || is.Target.Kind != scans.KindImage || is.NodeID != imgNode {
+				t.Errorf("image scan target: %+v", is)
+			}
+			img := waitTerminal(t, a, imgScan.Items[0].ID)[imgScan.Items[0].ID]
+			if img.Status != scans.StatusComplete || img.Findings == 0 {
+				t.Fatalf("image scan: %s %q with %d findings", img.Status, img.Message, img.Findings)
+			}
+			var imgFindings findingsPage
+			a.do("GET", "/api/v1/findings?vulnId=GO-2020-0015&nodeId="+imgNode, nil, &imgFindings)
+			if imgFindings.Total != 1 {
+				t.Errorf("GO-2020-0015 on the image node: %+v", imgFindings)
+			}
+			var node topology.NodeDetail
+			a.do("GET", "/api/v1/topology/nodes/"+imgNode, nil, &node)
+			if node.Scans == nil || node.Scans.LatestComplete == nil || node.Scans.LatestComplete.ID != img.ID {
+				t.Errorf("image node details: %+v", node.Scans)
+			}
+
+			var diag diagnosis.Diagnosis
 			if code := a.do("GET", "/api/v1/diagnosis", nil, &diag); code != http.StatusOK {
 				t.Fatalf("diagnosis: %d", code)
 			}
-			if len(diag.Sensors) != 1 || diag.Sensors[0].SensorID != sensorID || diag.Sensors[0].LastPoll == nil || diag.Scans[scans.StatusComplete] != 3 ||
+			if len(diag.Sensors) != 1 || diag.Sensors[0].SensorID != sensorID || diag.Sensors[0].LastPoll == nil || diag.Scans[scans.StatusComplete] != 4 ||
 				diag.Storage.DatabaseBytes == 0 || diag.Feeds == nil || !diag.Feeds.Loaded {
 				t.Errorf("diagnosis: %+v", diag)
+			}
+			if diag.Sensors[0].Version != "e2e-1.2.3" {
+				t.Errorf("diagnosis: sensor version %q, want the version the sensor reports", diag.Sensors[0].Version)
+			}
+			if diag.JobKinds[scans.KindVulnerability][jobs.Completed] != 4 {
+				t.Errorf("diagnosis: scan jobs %v", diag.JobKinds)
 			}
 		})
 	}
 }
 
-// seedTopology ingests the sensor's report through the topology module on
-// st and returns the node ids of the given containers.
-func seedTopology(t *testing.T, st *store.Store, rep *report.Report, containerIDs ...string) (string, string) {
+// seedTopology ingests the sensor's report through the console's topology
+// module and returns the node ids of the given containers.
+func seedTopology(t *testing.T, topo *topology.Topology, rep *report.Report, containerIDs ...string) (string, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	topo, err := topology.New(ctx, st, topology.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go topo.Run(ctx)
 	full := *rep
 	full.Kind, full.RunID, full.Seq, full.BaseSeq, full.Removed = report.KindFull, "e2e", 1, 0, nil
-	if _, err := topo.Ingest(ctx, &full); err != nil {
+	if _, err := topo.Ingest(context.Background(), &full); err != nil {
 		t.Fatalf("ingest the sensor's report: %v", err)
 	}
 	var ids []string

@@ -13,11 +13,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/risk"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
-	"github.com/riskmap/riskmap/internal/vulndb/kbtest"
 )
 
 // staticExposure is a settable ExposureSource: the topology's answer for
@@ -73,7 +73,7 @@ func runScan(t *testing.T, s *Service, target Target, inv *inventory.Inventory) 
 		t.Fatalf("poll: %v %v", cmds, err)
 	}
 	b := gzipInventory(t, inv)
-	dec, err := DecodeInventory(bytes.NewReader(b))
+	dec, err := sensorproto.DecodeInventory(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,15 +87,7 @@ func runScan(t *testing.T, s *Service, target Target, inv *inventory.Inventory) 
 	return sc
 }
 
-func newService(t *testing.T, st *store.Store, clk *clock, ex ExposureSource) *Service {
-	kb := NewKB(feeds.New(feeds.Config{DataDir: kbtest.SharedDataDir(t)}), nil, clk.Now)
-	if kb.DB() == nil {
-		t.Fatal("no knowledge base")
-	}
-	return NewService(ServiceConfig{Store: st, KB: kb, Exposure: ex, Now: clk.Now, Queue: QueueConfig{Lease: time.Minute}})
-}
-
-func ids(fs []NodeFinding) []string {
+func ids(fs []findings.NodeFinding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.Finding.Package.Name+" "+f.Finding.ID)
@@ -107,16 +99,16 @@ func TestFindings(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, st *store.Store, clk *clock) {
 		ctx := context.Background()
 		ex := &staticExposure{m: map[string]risk.Exposure{}}
-		s := newService(t, st, clk, ex)
-		addNode(t, st, "n1", "container", "c1", "web", "s1")
-		addNode(t, st, "n2", "container", "c2", "batch", "s1")
+		s := newService(t, st, clk, ex, true)
+		addNode(t, s, "n1", "container", "c1", "web", "s1")
+		addNode(t, s, "n2", "container", "c2", "batch", "s1")
 		ex.set("n1", risk.Exposure{Known: true, Processes: []risk.Process{{PID: 1, Name: "app", LoadedFiles: []string{"/app"},
 			Listening: []risk.Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 80}}}}})
 		ex.set("n2", risk.Exposure{Known: true, Processes: []risk.Process{{PID: 1, Name: "sh", LoadedFiles: []string{"/bin/sh"}}}})
 		s1 := runScan(t, s, Target{NodeID: "n1", SensorID: "s1", Kind: KindContainer, Ref: "c1"}, testInventory(urllib3Old, xtext))
 		runScan(t, s, Target{NodeID: "n2", SensorID: "s1", Kind: KindContainer, Ref: "c2"}, testInventory(urllib3Old, xtext))
 
-		all, total, err := s.Findings(ctx, FindingFilter{Limit: 1000})
+		all, total, err := s.findings.Findings(ctx, findings.Filter{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,9 +122,9 @@ func TestFindings(t *testing.T) {
 		}
 
 		t.Run("filters", func(t *testing.T) {
-			count := func(ff FindingFilter) int {
+			count := func(ff findings.Filter) int {
 				ff.Limit = 1000
-				fs, n, err := s.Findings(ctx, ff)
+				fs, n, err := s.findings.Findings(ctx, ff)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -142,21 +134,21 @@ func TestFindings(t *testing.T) {
 				return n
 			}
 			yes, no := true, false
-			byNode := count(FindingFilter{NodeID: "n1"})
+			byNode := count(findings.Filter{NodeID: "n1"})
 			if byNode*2 != total {
 				t.Errorf("node n1: %d of %d", byNode, total)
 			}
-			n1, n2 := count(FindingFilter{Package: "golang.org/x/text", NodeID: "n1"}), count(FindingFilter{Package: "golang.org/x/text", NodeID: "n2"})
-			if n1 == 0 || n1 != n2 || count(FindingFilter{Package: "golang.org/x/text"}) != n1+n2 {
+			n1, n2 := count(findings.Filter{Package: "golang.org/x/text", NodeID: "n1"}), count(findings.Filter{Package: "golang.org/x/text", NodeID: "n2"})
+			if n1 == 0 || n1 != n2 || count(findings.Filter{Package: "golang.org/x/text"}) != n1+n2 {
 				t.Errorf("x/text findings: n1 %d, n2 %d", n1, n2)
 			}
-			if n := count(FindingFilter{VulnID: "CVE-2020-14040"}); n != 2 {
+			if n := count(findings.Filter{VulnID: "CVE-2020-14040"}); n != 2 {
 				t.Errorf("by alias CVE-2020-14040: %d", n)
 			}
-			if a, b := count(FindingFilter{FixAvailable: &yes}), count(FindingFilter{FixAvailable: &no}); a+b != total || a == 0 {
+			if a, b := count(findings.Filter{FixAvailable: &yes}), count(findings.Filter{FixAvailable: &no}); a+b != total || a == 0 {
 				t.Errorf("fix available %d + none %d != %d", a, b, total)
 			}
-			if a, b := count(FindingFilter{KEV: &yes}), count(FindingFilter{KEV: &no}); a+b != total {
+			if a, b := count(findings.Filter{KEV: &yes}), count(findings.Filter{KEV: &no}); a+b != total {
 				t.Errorf("kev %d + not %d != %d", a, b, total)
 			}
 			sev := map[string]int{}
@@ -164,11 +156,11 @@ func TestFindings(t *testing.T) {
 				sev[f.Finding.Severity]++
 			}
 			for k, v := range sev {
-				if n := count(FindingFilter{Severity: []string{k}}); n != v {
+				if n := count(findings.Filter{Severity: []string{k}}); n != v {
 					t.Errorf("severity %s: %d, want %d", k, n, v)
 				}
 			}
-			if _, _, err := s.Findings(ctx, FindingFilter{Sort: "nope"}); err == nil {
+			if _, _, err := s.findings.Findings(ctx, findings.Filter{Sort: "nope"}); err == nil {
 				t.Error("unknown sort accepted")
 			}
 		})
@@ -181,7 +173,7 @@ func TestFindings(t *testing.T) {
 			if ns.Latest == nil || ns.Latest.ID != s1.ID || ns.LatestComplete == nil || ns.LatestComplete.ID != s1.ID || ns.LatestComplete.Status != StatusComplete {
 				t.Fatalf("latest %+v, latest complete %+v, want both %s", ns.Latest, ns.LatestComplete, s1.ID)
 			}
-			nodeAll, _, err := s.Findings(ctx, FindingFilter{NodeID: "n1", Limit: 1000})
+			nodeAll, _, err := s.findings.Findings(ctx, findings.Filter{NodeID: "n1", Limit: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -207,7 +199,7 @@ func TestFindings(t *testing.T) {
 			}
 
 			// A decision on n1 moves its findings out of the counts.
-			d, err := s.Decide(ctx, DecisionInput{VulnID: "GO-2020-0015", NodeID: "n1", Status: DecisionAccepted, Reason: "node test"}, "a@example.com")
+			d, err := s.findings.Decide(ctx, findings.DecisionInput{VulnID: "GO-2020-0015", NodeID: "n1", Status: findings.DecisionAccepted, Reason: "node test"}, "a@example.com")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +216,7 @@ func TestFindings(t *testing.T) {
 			if after.Suppressed == 0 || sum(after.CountsBySeverity)+after.Suppressed != len(nodeAll) {
 				t.Errorf("after the decision: counts %v suppressed %d, want %d in all", after.CountsBySeverity, after.Suppressed, len(nodeAll))
 			}
-			if err := s.DeleteDecision(ctx, d.ID); err != nil {
+			if _, err := s.findings.DeleteDecision(ctx, d.ID, "a@example.com"); err != nil {
 				t.Fatal(err)
 			}
 
@@ -250,9 +242,9 @@ func TestFindings(t *testing.T) {
 		})
 
 		t.Run("sorting_and_pages", func(t *testing.T) {
-			var paged []NodeFinding
+			var paged []findings.NodeFinding
 			for off := 0; ; off += 3 {
-				fs, _, err := s.Findings(ctx, FindingFilter{Sort: "package", Limit: 3, Offset: off})
+				fs, _, err := s.findings.Findings(ctx, findings.Filter{Sort: "package", Limit: 3, Offset: off})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -264,13 +256,15 @@ func TestFindings(t *testing.T) {
 			if len(paged) != total {
 				t.Fatalf("pages hold %d of %d", len(paged), total)
 			}
-			if !slices.IsSortedFunc(paged, func(a, b NodeFinding) int { return strings.Compare(a.Finding.Package.Name, b.Finding.Package.Name) }) {
+			if !slices.IsSortedFunc(paged, func(a, b findings.NodeFinding) int {
+				return strings.Compare(a.Finding.Package.Name, b.Finding.Package.Name)
+			}) {
 				t.Errorf("not sorted by package: %v", ids(paged))
 			}
 		})
 
 		t.Run("exposure_ranks_same_vulnerability", func(t *testing.T) {
-			fs, _, _ := s.Findings(ctx, FindingFilter{VulnID: "GO-2020-0015"})
+			fs, _, _ := s.findings.Findings(ctx, findings.Filter{VulnID: "GO-2020-0015"})
 			if len(fs) != 2 || fs[0].NodeID != "n1" || fs[0].Risk.Score <= fs[1].Risk.Score {
 				t.Fatalf("GO-2020-0015: %+v", fs)
 			}
@@ -282,12 +276,12 @@ func TestFindings(t *testing.T) {
 		t.Run("topology_change_rescores", func(t *testing.T) {
 			ex.set("n2", risk.Exposure{Known: true, Internet: true, Path: []risk.Hop{{Kind: "internet", Name: "internet"}, {NodeID: "n2", Kind: "container", Name: "batch"}},
 				Processes: []risk.Process{{PID: 2, Name: "app", LoadedFiles: []string{"/app"}, Listening: []risk.Endpoint{{Proto: "tcp", Addr: "::", Port: 443}}}}})
-			s.TopologyChanged(ctx, "n2")
-			fs, _, _ := s.Findings(ctx, FindingFilter{VulnID: "GO-2020-0015"})
+			s.findings.Rescore(ctx, "n2")
+			fs, _, _ := s.findings.Findings(ctx, findings.Filter{VulnID: "GO-2020-0015"})
 			if len(fs) != 2 || fs[0].NodeID != "n2" || fs[0].Risk.Factors[2].Value != risk.ExposureInternet || len(fs[0].Risk.Path) != 4 {
 				t.Fatalf("after n2 became internet-facing: %+v", fs)
 			}
-			top, err := s.Top(ctx, 1)
+			top, err := s.findings.Top(ctx, 1)
 			if err != nil || len(top) != 1 || top[0].Risk.Score < fs[0].Risk.Score {
 				t.Errorf("top: %+v %v", top, err)
 			}
@@ -295,21 +289,21 @@ func TestFindings(t *testing.T) {
 
 		t.Run("decisions_expire", func(t *testing.T) {
 			exp := clk.Now().Add(24 * time.Hour)
-			if _, err := s.Decide(ctx, DecisionInput{VulnID: "GO-2020-0015", Status: DecisionAccepted, Reason: "patched next sprint", ExpiresAt: &exp}, "a@example.com"); err != nil {
+			if _, err := s.findings.Decide(ctx, findings.DecisionInput{VulnID: "GO-2020-0015", Status: findings.DecisionAccepted, Reason: "patched next sprint", ExpiresAt: &exp}, "a@example.com"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Decide(ctx, DecisionInput{VulnID: "X", Status: DecisionNotAffected, Reason: "r"}, "a"); err == nil {
+			if _, err := s.findings.Decide(ctx, findings.DecisionInput{VulnID: "X", Status: findings.DecisionNotAffected, Reason: "r"}, "a"); err == nil {
 				t.Error("not_affected without justification accepted")
 			}
 			past := clk.Now().Add(-time.Hour)
-			if _, err := s.Decide(ctx, DecisionInput{VulnID: "X", Status: DecisionAccepted, Reason: "r", ExpiresAt: &past}, "a"); err == nil {
+			if _, err := s.findings.Decide(ctx, findings.DecisionInput{VulnID: "X", Status: findings.DecisionAccepted, Reason: "r", ExpiresAt: &past}, "a"); err == nil {
 				t.Error("expiry in the past accepted")
 			}
-			if fs, _, _ := s.Findings(ctx, FindingFilter{VulnID: "GO-2020-0015"}); len(fs) != 0 {
+			if fs, _, _ := s.findings.Findings(ctx, findings.Filter{VulnID: "GO-2020-0015"}); len(fs) != 0 {
 				t.Errorf("accepted findings still listed: %v", ids(fs))
 			}
-			fs, _, _ := s.Findings(ctx, FindingFilter{VulnID: "GO-2020-0015", IncludeSuppressed: true})
-			if len(fs) != 2 || fs[0].Decision == nil || fs[0].Decision.Status != DecisionAccepted {
+			fs, _, _ := s.findings.Findings(ctx, findings.Filter{VulnID: "GO-2020-0015", IncludeSuppressed: true})
+			if len(fs) != 2 || fs[0].Decision == nil || fs[0].Decision.Status != findings.DecisionAccepted {
 				t.Errorf("with suppressed: %+v", fs)
 			}
 			for _, f := range mustTop(t, s) {
@@ -318,11 +312,11 @@ func TestFindings(t *testing.T) {
 				}
 			}
 			var vex bytes.Buffer
-			if err := s.WriteOpenVEX(ctx, &vex, "a"); err != nil || !strings.Contains(vex.String(), "risk accepted: patched next sprint") {
+			if err := s.findings.WriteOpenVEX(ctx, &vex, "a"); err != nil || !strings.Contains(vex.String(), "risk accepted: patched next sprint") {
 				t.Errorf("OpenVEX: %v %s", err, vex.String())
 			}
 			clk.Advance(25 * time.Hour)
-			if fs, _, _ := s.Findings(ctx, FindingFilter{VulnID: "GO-2020-0015"}); len(fs) != 2 {
+			if fs, _, _ := s.findings.Findings(ctx, findings.Filter{VulnID: "GO-2020-0015"}); len(fs) != 2 {
 				t.Errorf("expired decision still hides findings: %d", len(fs))
 			}
 		})
@@ -333,7 +327,7 @@ func TestFindings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, nx, _ := s.Findings(ctx, FindingFilter{ScanID: s2.ID, Package: "golang.org/x/text"})
+			_, nx, _ := s.findings.Findings(ctx, findings.Filter{ScanID: s2.ID, Package: "golang.org/x/text"})
 			if len(d.Fixed) == 0 || d.Unchanged != nx {
 				t.Errorf("diff: %+v (x/text findings %d)", d, nx)
 			}
@@ -348,22 +342,22 @@ func TestFindings(t *testing.T) {
 				}
 			}
 			// Current findings follow the latest scan of each target.
-			fs, _, _ := s.Findings(ctx, FindingFilter{NodeID: "n1", Package: "urllib3", Limit: 1000})
+			fs, _, _ := s.findings.Findings(ctx, findings.Filter{NodeID: "n1", Package: "urllib3", Limit: 1000})
 			for _, f := range fs {
 				if f.Finding.Package.Version != "2.5.0" || f.ScanID != s2.ID {
 					t.Errorf("finding of the superseded scan still current: %s %s", f.Finding.ID, f.Finding.Package.Version)
 				}
 			}
-			if fs, _, _ := s.Findings(ctx, FindingFilter{ScanID: s1.ID, Package: "urllib3"}); len(fs) == 0 {
+			if fs, _, _ := s.findings.Findings(ctx, findings.Filter{ScanID: s1.ID, Package: "urllib3"}); len(fs) == 0 {
 				t.Error("history of the first scan lost")
 			}
 		})
 	})
 }
 
-func mustTop(t *testing.T, s *Service) []NodeFinding {
+func mustTop(t *testing.T, s *Service) []findings.NodeFinding {
 	t.Helper()
-	fs, err := s.Top(context.Background(), 100)
+	fs, err := s.findings.Top(context.Background(), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,10 +367,10 @@ func mustTop(t *testing.T, s *Service) []NodeFinding {
 func TestSchedulesAndAutoScan(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, st *store.Store, clk *clock) {
 		ctx := context.Background()
-		s := NewService(ServiceConfig{Store: st, Now: clk.Now})
-		addNode(t, st, "h1", "host", "host-1", "host-1", "s1")
-		addNode(t, st, "c1", "container", "ctr-1", "web", "s1")
-		addNode(t, st, "c2", "container", "ctr-2", "db", "s2")
+		s := newService(t, st, clk, nil, false)
+		addNode(t, s, "h1", "host", "host-1", "host-1", "s1")
+		addNode(t, s, "c1", "container", "ctr-1", "web", "s1")
+		addNode(t, s, "c2", "container", "ctr-2", "db", "s2")
 		if _, err := s.CreateSchedule(ctx, ScheduleInput{Name: "bad", Cron: "61 * * * *", Filter: NodeFilter{Kind: "container"}}, "a"); err == nil {
 			t.Error("bad cron accepted")
 		}

@@ -9,11 +9,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/events"
+	"github.com/riskmap/riskmap/internal/findings"
+	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 )
 
 // Scan statuses. Queued and running are the only non-terminal ones; the
-// reaper drives every scan out of them (see Queue.Reap).
+// job system drives every scan out of them.
 const (
 	StatusQueued    = "queued"
 	StatusRunning   = "running"
@@ -24,10 +28,15 @@ const (
 
 // Target kinds a sensor can scan.
 const (
-	KindHost      = "host"
-	KindContainer = "container"
-	KindImage     = "image"
+	KindHost      = sensorproto.TargetHost
+	KindContainer = sensorproto.TargetContainer
+	KindImage     = sensorproto.TargetImage
 )
+
+// KindVulnerability is the job kind of a vulnerability scan run by a
+// sensor. The scan's id is its job's id; the scans row is the job's record
+// as users see it.
+const KindVulnerability = "scan.vulnerability"
 
 // Errors the HTTP layer maps to status codes.
 var (
@@ -38,22 +47,22 @@ var (
 )
 
 // Target is one thing to scan: a node of the topology, or (sensorID,
-// kind, ref) named directly.
-type Target struct {
-	NodeID   string `json:"nodeId,omitempty"`
-	SensorID string `json:"sensorId"`
-	Kind     string `json:"kind"`
-	Ref      string `json:"ref"`
-}
+// kind, ref) named directly. Findings name what they were found on with
+// the same type.
+type Target = findings.Target
 
-func (t Target) key() string {
+// targetKey identifies a target across its scans.
+func targetKey(t Target) string {
 	if t.NodeID != "" {
 		return "node:" + t.NodeID
 	}
 	return "sensor:" + t.SensorID + "/" + t.Kind + "/" + t.Ref
 }
 
-// Scan is one scan job.
+// route is the job route of a target's sensor.
+func route(sensorID string) string { return "sensor:" + sensorID }
+
+// Scan is one scan.
 type Scan struct {
 	ID              string     `json:"id"`
 	NodeID          string     `json:"nodeId,omitempty"`
@@ -86,21 +95,12 @@ func (s Scan) Terminal() bool {
 	return s.Status == StatusComplete || s.Status == StatusError || s.Status == StatusCancelled
 }
 
-// Command is one instruction for a sensor (API-CONTRACT.md).
-type Command struct {
-	ID     string        `json:"id"`
-	Kind   string        `json:"kind"` // scan, cancel
-	ScanID string        `json:"scanId"`
-	Target CommandTarget `json:"target"`
+func (s Scan) origin() findings.Origin {
+	return findings.Origin{ScanID: s.ID, Key: s.targetKey,
+		Target: Target{NodeID: s.NodeID, SensorID: s.SensorID, Kind: s.Target.Kind, Ref: s.Target.Ref}}
 }
 
-// CommandTarget is what a scan command names.
-type CommandTarget struct {
-	Kind string `json:"kind"`
-	Ref  string `json:"ref"`
-}
-
-// QueueConfig tunes the queue. Zero values take the defaults.
+// QueueConfig tunes the scan jobs. Zero values take the defaults.
 type QueueConfig struct {
 	// Lease is how long a dispatched scan stays running without a
 	// heartbeat (sensors send one every 15 s). Default 90 s.
@@ -147,22 +147,33 @@ func (c *QueueConfig) defaults() {
 	}
 }
 
-// Queue is the durable scan queue in the console database.
+// Queue is the life cycle of scans on the job system: a scan is a job of
+// KindVulnerability routed to its sensor, which claims it by polling,
+// renews it with status heartbeats and ends it with its last status.
 type Queue struct {
-	st  *store.Store
-	cfg QueueConfig
-	// onTerminal is called after a scan reaches a terminal state (outside
-	// the transaction).
-	onTerminal func(ctx context.Context, s Scan)
+	st       *store.Store
+	jobs     *jobs.Queue
+	findings *findings.Service
+	cfg      QueueConfig
 }
 
-// NewQueue returns a queue on st.
-func NewQueue(st *store.Store, cfg QueueConfig) *Queue {
-	cfg.defaults()
-	return &Queue{st: st, cfg: cfg}
+// Kind is the scan.vulnerability job kind: remote (run by sensors), with
+// the queue's lease, attempts, backoff, queue timeout and cancel grace; its
+// OnState keeps the scans row in step with the job.
+func (q *Queue) Kind() jobs.Kind {
+	c := q.cfg
+	return jobs.Kind{Name: KindVulnerability, Lease: c.Lease, MaxAttempts: c.MaxAttempts, QueueTimeout: c.QueueTimeout,
+		CancelGrace: c.CancelGrace, OnState: q.onState,
+		Backoff: func(attempt int) time.Duration {
+			d := c.RetryBase << min(max(attempt-1, 0), 20)
+			if d > c.RetryMax || d <= 0 {
+				d = c.RetryMax
+			}
+			return d
+		}}
 }
 
-const scanCols = `id, COALESCE(node_id, ''), sensor_id, target_kind, target_ref, status, message, progress, attempts, max_attempts,
+const scanCols = `id, node_ref, sensor_id, target_kind, target_ref, status, message, progress, attempts, max_attempts,
 	COALESCE(requested_by, ''), schedule_id, cancel_requested, finding_count, COALESCE(inventory_id, ''), created_at, run_at,
 	started_at, heartbeat_at, lease_until, finished_at, claimed_by, target_key`
 
@@ -194,6 +205,13 @@ func ptime(n sql.NullInt64) *time.Time {
 	return &t
 }
 
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return store.Millis(*t)
+}
+
 func validTarget(t Target) error {
 	switch t.Kind {
 	case KindHost, KindContainer, KindImage:
@@ -213,7 +231,8 @@ func validTarget(t Target) error {
 }
 
 // Enqueue creates a queued scan for each target. A target that already has
-// a queued or running scan gets that scan back instead of a duplicate.
+// a queued or running scan gets that scan back instead of a duplicate (the
+// job's unique key holds this across console processes).
 func (q *Queue) Enqueue(ctx context.Context, targets []Target, requestedBy, scheduleID string) ([]Scan, error) {
 	for _, t := range targets {
 		if err := validTarget(t); err != nil {
@@ -224,31 +243,25 @@ func (q *Queue) Enqueue(ctx context.Context, targets []Target, requestedBy, sche
 	var ids []string
 	err := q.st.Tx(ctx, func(tx store.Querier) error {
 		for _, t := range targets {
-			var existing string
-			err := tx.QueryRowContext(ctx, `SELECT id FROM scans WHERE target_key = ? AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1`, t.key()).Scan(&existing)
-			if err == nil {
-				ids = append(ids, existing)
+			id, inserted, err := q.jobs.InsertTx(ctx, tx, KindVulnerability, nil, jobs.InsertOpts{Route: route(t.SensorID),
+				UniqueKey: "scan:" + targetKey(t), MaxAttempts: q.cfg.MaxAttempts})
+			if err != nil {
+				return fmt.Errorf("enqueue scan of %s: %w", targetKey(t), err)
+			}
+			ids = append(ids, id)
+			if !inserted {
 				continue
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("enqueue scan of %s: %w", t.key(), err)
-			}
-			id := store.NewID(now)
-			var node any
-			if t.NodeID != "" {
-				node = t.NodeID
 			}
 			var by any
 			if requestedBy != "" {
 				by = requestedBy
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO scans (id, node_id, target_kind, target_ref, status, requested_by, created_at,
+			_, err = tx.ExecContext(ctx, `INSERT INTO scans (id, node_ref, target_kind, target_ref, status, requested_by, created_at,
 				sensor_id, target_key, max_attempts, run_at, schedule_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
-				id, node, t.Kind, t.Ref, by, store.Millis(now), t.SensorID, t.key(), q.cfg.MaxAttempts, store.Millis(now), scheduleID)
+				id, t.NodeID, t.Kind, t.Ref, by, store.Millis(now), t.SensorID, targetKey(t), q.cfg.MaxAttempts, store.Millis(now), scheduleID)
 			if err != nil {
-				return fmt.Errorf("enqueue scan of %s: %w", t.key(), err)
+				return fmt.Errorf("enqueue scan of %s: %w", targetKey(t), err)
 			}
-			ids = append(ids, id)
 		}
 		return nil
 	})
@@ -268,18 +281,11 @@ func (q *Queue) Enqueue(ctx context.Context, targets []Target, requestedBy, sche
 
 // Get returns one scan.
 func (q *Queue) Get(ctx context.Context, id string) (Scan, error) {
-	s, err := scanRow(q.st.Read().QueryRowContext(ctx, `SELECT `+scanCols+` FROM scans WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return s, fmt.Errorf("scan %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return s, fmt.Errorf("get scan %s: %w", id, err)
-	}
-	return s, nil
+	return getScan(ctx, q.st.Read(), id)
 }
 
-func getTx(ctx context.Context, tx store.Querier, id string) (Scan, error) {
-	s, err := scanRow(tx.QueryRowContext(ctx, `SELECT `+scanCols+` FROM scans WHERE id = ?`, id))
+func getScan(ctx context.Context, rq store.Querier, id string) (Scan, error) {
+	s, err := scanRow(rq.QueryRowContext(ctx, `SELECT `+scanCols+` FROM scans WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("scan %s: %w", id, ErrNotFound)
 	}
@@ -309,7 +315,7 @@ func (q *Queue) List(ctx context.Context, f ListFilter) ([]Scan, string, error) 
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
 	if f.NodeID != "" {
-		add("node_id = ?", f.NodeID)
+		add("node_ref = ?", f.NodeID)
 	}
 	if f.SensorID != "" {
 		add("sensor_id = ?", f.SensorID)
@@ -353,38 +359,17 @@ func (q *Queue) List(ctx context.Context, f ListFilter) ([]Scan, string, error) 
 }
 
 // Cancel cancels a scan: a queued one at once, a running one by sending
-// its sensor a cancel command (the reaper closes it if the sensor does not
-// answer within CancelGrace). Cancelling a finished scan is a conflict.
+// its sensor a cancel command (closed if the sensor does not answer within
+// CancelGrace). Cancelling a finished scan is a conflict.
 func (q *Queue) Cancel(ctx context.Context, id string) (Scan, error) {
-	now := q.cfg.Now()
-	var done *Scan
-	err := q.st.Tx(ctx, func(tx store.Querier) error {
-		s, err := getTx(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		switch s.Status {
-		case StatusQueued:
-			s, err = q.finish(ctx, tx, s, StatusCancelled, "cancelled before a sensor started it", now)
-			done = &s
-			return err
-		case StatusRunning:
-			if s.CancelRequested {
-				return nil
-			}
-			lease := store.Millis(now.Add(q.cfg.CancelGrace))
-			_, err = tx.ExecContext(ctx, `UPDATE scans SET cancel_requested = 1, cancel_sent = 0, message = ?,
-				lease_until = CASE WHEN lease_until IS NULL OR lease_until > ? THEN ? ELSE lease_until END WHERE id = ?`,
-				"cancel requested", lease, lease, id)
-			return err
-		}
-		return fmt.Errorf("%w: scan %s is already %s", ErrConflict, id, s.Status)
-	})
-	if err != nil {
+	if _, err := q.Get(ctx, id); err != nil {
 		return Scan{}, err
 	}
-	if done != nil {
-		q.terminal(ctx, *done)
+	if _, err := q.jobs.Cancel(ctx, id, "cancelled before a sensor started it"); err != nil {
+		if errors.Is(err, jobs.ErrConflict) {
+			return Scan{}, fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+		return Scan{}, fmt.Errorf("cancel scan %s: %w", id, err)
 	}
 	return q.Get(ctx, id)
 }
@@ -393,75 +378,42 @@ func (q *Queue) Cancel(ctx context.Context, id string) (Scan, error) {
 // running scans whose cancel was requested, then up to freeSlots queued
 // scans, which become running with a lease. userID is the authenticated
 // caller; later statuses and uploads must come from the same user.
-func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int) ([]Command, error) {
+func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int) ([]sensorproto.Command, error) {
 	if sensorID == "" || len(sensorID) > 200 {
 		return nil, fmt.Errorf("%w: sensorId must be 1-200 characters", ErrInvalid)
 	}
-	if freeSlots < 0 || freeSlots > 100 {
-		return nil, fmt.Errorf("%w: freeScanSlots %d out of range 0-100", ErrInvalid, freeSlots)
+	if freeSlots < 0 || freeSlots > sensorproto.MaxScanSlots {
+		return nil, fmt.Errorf("%w: freeScanSlots %d out of range 0-%d", ErrInvalid, freeSlots, sensorproto.MaxScanSlots)
 	}
 	now := q.cfg.Now()
-	cmds := []Command{}
-	err := q.st.Tx(ctx, func(tx store.Querier) error {
+	cmds := []sensorproto.Command{}
+	err := events.Tx(ctx, q.st, q.cfg.Now, func(ctx context.Context, tx store.Querier) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sensor_polls (sensor_id, user_id, free_slots, last_poll) VALUES (?, ?, ?, ?)
 			ON CONFLICT (sensor_id) DO UPDATE SET user_id = excluded.user_id, free_slots = excluded.free_slots, last_poll = excluded.last_poll`,
 			sensorID, userID, freeSlots, store.Millis(now)); err != nil {
 			return fmt.Errorf("record poll of sensor %s: %w", sensorID, err)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM scans WHERE sensor_id = ? AND status = 'running' AND cancel_requested = 1 AND cancel_sent = 0`, sensorID)
+		cancels, err := q.jobs.CancelsTx(ctx, tx, route(sensorID))
 		if err != nil {
 			return fmt.Errorf("poll sensor %s: %w", sensorID, err)
 		}
-		var cancels []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			cancels = append(cancels, id)
-		}
-		rows.Close()
-		for _, id := range cancels {
-			if _, err := tx.ExecContext(ctx, `UPDATE scans SET cancel_sent = 1 WHERE id = ?`, id); err != nil {
-				return err
-			}
-			cmds = append(cmds, Command{ID: id + "-cancel", Kind: "cancel", ScanID: id})
+		for _, j := range cancels {
+			cmds = append(cmds, sensorproto.Command{ID: j.ID + "-cancel", Kind: sensorproto.CommandCancel, ScanID: j.ID})
 		}
 		if freeSlots == 0 {
 			return nil
 		}
-		rows, err = tx.QueryContext(ctx, fmt.Sprintf(`SELECT id, target_kind, target_ref, attempts FROM scans
-			WHERE sensor_id = ? AND status = 'queued' AND run_at <= ? ORDER BY run_at, id LIMIT %d`, freeSlots), sensorID, store.Millis(now))
+		claimed, err := q.jobs.ClaimTx(ctx, tx, route(sensorID), []string{KindVulnerability}, freeSlots, userID)
 		if err != nil {
 			return fmt.Errorf("poll sensor %s: %w", sensorID, err)
 		}
-		type pick struct {
-			id, kind, ref string
-			attempts      int
-		}
-		var picks []pick
-		for rows.Next() {
-			var p pick
-			if err := rows.Scan(&p.id, &p.kind, &p.ref, &p.attempts); err != nil {
-				rows.Close()
-				return err
-			}
-			picks = append(picks, p)
-		}
-		rows.Close()
-		for _, p := range picks {
-			res, err := tx.ExecContext(ctx, `UPDATE scans SET status = 'running', attempts = attempts + 1, started_at = ?, heartbeat_at = ?,
-				lease_until = ?, claimed_by = ?, progress = 0, message = ? WHERE id = ? AND status = 'queued'`,
-				store.Millis(now), store.Millis(now), store.Millis(now.Add(q.cfg.Lease)), userID,
-				fmt.Sprintf("dispatched to sensor %s (attempt %d)", sensorID, p.attempts+1), p.id)
+		for _, j := range claimed {
+			s, err := getScan(ctx, tx, j.ID)
 			if err != nil {
-				return fmt.Errorf("dispatch scan %s: %w", p.id, err)
+				return fmt.Errorf("poll sensor %s: %w", sensorID, err)
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				cmds = append(cmds, Command{ID: fmt.Sprintf("%s-%d", p.id, p.attempts+1), Kind: "scan", ScanID: p.id,
-					Target: CommandTarget{Kind: p.kind, Ref: p.ref}})
-			}
+			cmds = append(cmds, sensorproto.Command{ID: fmt.Sprintf("%s-%d", j.ID, j.Attempts), Kind: sensorproto.CommandScan, ScanID: j.ID,
+				Target: sensorproto.CommandTarget{Kind: s.Target.Kind, Ref: s.Target.Ref}})
 		}
 		return nil
 	})
@@ -472,11 +424,7 @@ func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int
 }
 
 // StatusUpdate is what a sensor reports about a scan (also its heartbeat).
-type StatusUpdate struct {
-	Status   string  `json:"status"`
-	Message  string  `json:"message,omitempty"`
-	Progress float64 `json:"progress"`
-}
+type StatusUpdate = sensorproto.ScanStatus
 
 // Report applies a sensor's status for a scan it was given (userID must be
 // the user that polled it). running renews the lease; complete needs an
@@ -494,10 +442,8 @@ func (q *Queue) Report(ctx context.Context, id, userID string, u StatusUpdate) (
 	if len(u.Message) > 2000 {
 		u.Message = u.Message[:2000]
 	}
-	now := q.cfg.Now()
-	var done *Scan
-	err := q.st.Tx(ctx, func(tx store.Querier) error {
-		s, err := getTx(ctx, tx, id)
+	err := events.Tx(ctx, q.st, q.cfg.Now, func(ctx context.Context, tx store.Querier) error {
+		s, err := getScan(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -510,148 +456,95 @@ func (q *Queue) Report(ctx context.Context, id, userID string, u StatusUpdate) (
 			}
 			return fmt.Errorf("%w: scan %s is already %s", ErrConflict, id, s.Status)
 		}
+		var o jobs.Outcome
 		switch u.Status {
 		case StatusRunning:
-			// Also revives a scan re-queued after a missed lease: the sensor
-			// is still on it.
-			_, err = tx.ExecContext(ctx, `UPDATE scans SET status = 'running', heartbeat_at = ?, lease_until = ?, progress = ?,
-				message = CASE WHEN ? <> '' THEN ? ELSE message END WHERE id = ?`,
-				store.Millis(now), store.Millis(now.Add(q.cfg.Lease)), int(u.Progress*100), u.Message, u.Message, id)
-			return err
+			j, err := q.jobs.HeartbeatTx(ctx, tx, id, userID, u.Progress, u.Message)
+			if err != nil {
+				return q.jobErr(id, err)
+			}
+			return q.sync(ctx, tx, j)
 		case StatusComplete:
 			if s.inventoryID == "" {
-				s, err = q.failAttempt(ctx, tx, s, "the sensor reported complete without uploading an inventory", now)
+				o.Err = "the sensor reported complete without uploading an inventory"
 			} else {
-				msg := u.Message
-				if msg == "" {
-					msg = "complete"
+				o.Message = u.Message
+				if o.Message == "" {
+					o.Message = "complete"
 				}
-				s, err = q.finish(ctx, tx, s, StatusComplete, msg, now)
 			}
 		case StatusCancelled:
-			if s.CancelRequested {
-				s, err = q.finish(ctx, tx, s, StatusCancelled, "cancelled on request", now)
-			} else {
-				s, err = q.failAttempt(ctx, tx, s, "stopped on the sensor: "+u.Message, now)
-			}
+			o.Err, o.Stopped = "stopped on the sensor: "+u.Message, true
 		case StatusError:
-			s, err = q.failAttempt(ctx, tx, s, "sensor error: "+u.Message, now)
+			o.Err = "sensor error: " + u.Message
 		}
-		if err == nil && s.Terminal() {
-			done = &s
-		}
-		return err
+		_, err = q.jobs.FinishTx(ctx, tx, id, userID, o)
+		return q.jobErr(id, err)
 	})
 	if err != nil {
 		return Scan{}, err
 	}
-	if done != nil {
-		q.terminal(ctx, *done)
-	}
 	return q.Get(ctx, id)
 }
 
-// finish moves s to a terminal status.
-func (q *Queue) finish(ctx context.Context, tx store.Querier, s Scan, status, msg string, now time.Time) (Scan, error) {
-	progress := "progress"
-	if status == StatusComplete {
-		progress = "100"
+func (q *Queue) jobErr(id string, err error) error {
+	if errors.Is(err, jobs.ErrConflict) {
+		return fmt.Errorf("%w: scan %s: %w", ErrConflict, id, err)
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE scans SET status = ?, message = ?, finished_at = ?, lease_until = NULL, progress = `+progress+` WHERE id = ?`,
-		status, msg, store.Millis(now), s.ID)
+	return err
+}
+
+// sync writes a job's state into its scan's row.
+func (q *Queue) sync(ctx context.Context, tx store.Querier, j jobs.Job) error {
+	status := map[string]string{jobs.Available: StatusQueued, jobs.Running: StatusRunning, jobs.Completed: StatusComplete,
+		jobs.Failed: StatusError, jobs.Cancelled: StatusCancelled}[j.State]
+	progress := int(j.Progress * 100)
+	cancel := 0
+	if j.CancelRequested {
+		cancel = 1
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE scans SET status = ?, message = ?, progress = ?, attempts = ?, max_attempts = ?, run_at = ?,
+		started_at = ?, heartbeat_at = ?, lease_until = ?, finished_at = ?, cancel_requested = ?, claimed_by = ? WHERE id = ?`,
+		status, j.Message, progress, j.Attempts, j.MaxAttempts, store.Millis(j.RunAt), nullTime(j.StartedAt), nullTime(j.HeartbeatAt),
+		nullTime(j.LeaseUntil), nullTime(j.FinishedAt), cancel, j.Owner, j.ID)
 	if err != nil {
-		return s, fmt.Errorf("finish scan %s: %w", s.ID, err)
+		return fmt.Errorf("record scan %s: %w", j.ID, err)
 	}
-	if status == StatusComplete {
+	return nil
+}
+
+// onState keeps a scan in step with its job; a finished scan's findings
+// become current (complete) or are set aside, and its event is written.
+func (q *Queue) onState(ctx context.Context, tx store.Querier, j jobs.Job) error {
+	if err := q.sync(ctx, tx, j); err != nil {
+		return err
+	}
+	if !jobs.Terminal(j.State) {
+		return nil
+	}
+	s, err := getScan(ctx, tx, j.ID)
+	if err != nil {
+		return err
+	}
+	if s.Status == StatusComplete {
 		if _, err := tx.ExecContext(ctx, `UPDATE scans SET latest = CASE WHEN id = ? THEN 1 ELSE 0 END WHERE target_key = ? AND (latest = 1 OR id = ?)`,
 			s.ID, s.targetKey, s.ID); err != nil {
-			return s, fmt.Errorf("finish scan %s: %w", s.ID, err)
+			return fmt.Errorf("finish scan %s: %w", s.ID, err)
 		}
+		if err := q.findings.CommitTx(ctx, tx, s.origin()); err != nil {
+			return err
+		}
+		return events.Emit(ctx, tx, q.cfg.Now(), ScanFinished{ScanID: s.ID, Status: s.Status, Message: s.Message, Target: s.Target, Findings: s.Findings})
 	}
-	s.Status, s.Message = status, msg
-	t := now.UTC().Truncate(time.Millisecond)
-	s.FinishedAt = &t
-	return s, nil
+	if err := q.findings.AbandonTx(ctx, tx, s.ID); err != nil {
+		return err
+	}
+	return events.Emit(ctx, tx, q.cfg.Now(), ScanFailed{ScanID: s.ID, Status: s.Status, Message: s.Message, Target: s.Target})
 }
 
-// failAttempt ends one attempt: re-queued with exponential backoff while
-// attempts remain, otherwise error (or cancelled when that was asked).
-func (q *Queue) failAttempt(ctx context.Context, tx store.Querier, s Scan, msg string, now time.Time) (Scan, error) {
-	if s.CancelRequested {
-		return q.finish(ctx, tx, s, StatusCancelled, "cancelled on request ("+msg+")", now)
-	}
-	if s.Attempts >= s.MaxAttempts {
-		return q.finish(ctx, tx, s, StatusError, fmt.Sprintf("%s (attempt %d of %d; giving up)", msg, s.Attempts, s.MaxAttempts), now)
-	}
-	delay := q.cfg.RetryBase << max(s.Attempts-1, 0)
-	if delay > q.cfg.RetryMax || delay <= 0 {
-		delay = q.cfg.RetryMax
-	}
-	runAt := now.Add(delay)
-	m := fmt.Sprintf("%s (attempt %d of %d; retrying at %s)", msg, s.Attempts, s.MaxAttempts, runAt.UTC().Format(time.RFC3339))
-	_, err := tx.ExecContext(ctx, `UPDATE scans SET status = 'queued', message = ?, run_at = ?, lease_until = NULL WHERE id = ?`,
-		m, store.Millis(runAt), s.ID)
-	if err != nil {
-		return s, fmt.Errorf("re-queue scan %s: %w", s.ID, err)
-	}
-	s.Status, s.Message, s.RunAt = StatusQueued, m, runAt
-	return s, nil
-}
-
-// Reap drives stuck scans on: running scans whose lease expired are retried
-// (or closed: cancelled when cancel was requested, error after the last
-// attempt), and queued scans older than QueueTimeout end in error. It
-// returns how many scans it changed.
-func (q *Queue) Reap(ctx context.Context) (int, error) {
-	now := q.cfg.Now()
-	var changed []Scan
-	err := q.st.Tx(ctx, func(tx store.Querier) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+scanCols+` FROM scans WHERE (status = 'running' AND (lease_until IS NULL OR lease_until < ?))
-			OR (status = 'queued' AND created_at < ?)`, store.Millis(now), store.Millis(now.Add(-q.cfg.QueueTimeout)))
-		if err != nil {
-			return fmt.Errorf("reap scans: %w", err)
-		}
-		var stuck []Scan
-		for rows.Next() {
-			s, err := scanRow(rows)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("reap scans: %w", err)
-			}
-			stuck = append(stuck, s)
-		}
-		rows.Close()
-		for _, s := range stuck {
-			var err error
-			if s.Status == StatusQueued {
-				s, err = q.finish(ctx, tx, s, StatusError, fmt.Sprintf("no sensor ran it within %s (is sensor %s connected?)", q.cfg.QueueTimeout, s.SensorID), now)
-			} else {
-				s, err = q.failAttempt(ctx, tx, s, "lease expired: no heartbeat from the sensor", now)
-			}
-			if err != nil {
-				return err
-			}
-			changed = append(changed, s)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	for _, s := range changed {
-		q.cfg.Logger.Info("reaped scan", "scan", s.ID, "status", s.Status, "message", s.Message)
-		if s.Terminal() {
-			q.terminal(ctx, s)
-		}
-	}
-	return len(changed), nil
-}
-
-func (q *Queue) terminal(ctx context.Context, s Scan) {
-	if q.onTerminal != nil {
-		q.onTerminal(ctx, s)
-	}
-}
+// Reap runs the job system's rescuer now (expired leases, queue
+// timeouts); the job system runs it on its own every few seconds.
+func (q *Queue) Reap(ctx context.Context) (int, error) { return q.jobs.Rescue(ctx) }
 
 // Depth counts scans by status (diagnosis).
 func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
@@ -671,3 +564,32 @@ func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// Event types the scans module publishes.
+const (
+	EventFinished = "scan.finished"
+	EventFailed   = "scan.failed"
+)
+
+// ScanFinished says a scan completed.
+type ScanFinished struct {
+	ScanID   string `json:"scanId"`
+	Status   string `json:"status"`
+	Message  string `json:"message"`
+	Target   Target `json:"target"`
+	Findings int    `json:"findings"`
+}
+
+func (ScanFinished) EventType() string  { return EventFinished }
+func (e ScanFinished) EventKey() string { return "scan:" + e.ScanID }
+
+// ScanFailed says a scan ended in error or was cancelled.
+type ScanFailed struct {
+	ScanID  string `json:"scanId"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	Target  Target `json:"target"`
+}
+
+func (ScanFailed) EventType() string  { return EventFailed }
+func (e ScanFailed) EventKey() string { return "scan:" + e.ScanID }

@@ -2,6 +2,7 @@ package scans
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -9,18 +10,37 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 )
 
-func newQueue(st *store.Store, clk *clock) *Queue {
-	return NewQueue(st, QueueConfig{Lease: 60 * time.Second, MaxAttempts: 3, RetryBase: 30 * time.Second, QueueTimeout: time.Hour,
-		CancelGrace: time.Minute, Now: clk.Now})
+func newQueue(t *testing.T, st *store.Store, clk *clock) *Queue {
+	return newService(t, st, clk, nil, false).Queue
+}
+
+// terminalEvents lists the scan events in the outbox: id:status.
+func terminalEvents(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	rows, err := st.Read().QueryContext(context.Background(), `SELECT payload FROM events WHERE type IN (?, ?) ORDER BY seq`, EventFinished, EventFailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		rows.Scan(&p)
+		var e ScanFailed
+		json.Unmarshal([]byte(p), &e)
+		out = append(out, e.ScanID+":"+e.Status)
+	}
+	return out
 }
 
 func TestQueueLifecycle(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, st *store.Store, clk *clock) {
 		ctx := context.Background()
-		q := newQueue(st, clk)
+		q := newQueue(t, st, clk)
 		target := Target{SensorID: "s1", Kind: KindContainer, Ref: "abc"}
 
 		t.Run("complete_after_heartbeats", func(t *testing.T) {
@@ -43,7 +63,7 @@ func TestQueueLifecycle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []Command{{ID: id + "-1", Kind: "scan", ScanID: id, Target: CommandTarget{Kind: "container", Ref: "abc"}}}
+			want := []sensorproto.Command{{ID: id + "-1", Kind: "scan", ScanID: id, Target: sensorproto.CommandTarget{Kind: "container", Ref: "abc"}}}
 			if d := cmp.Diff(want, cmds); d != "" {
 				t.Fatalf("poll (-want +got):\n%s", d)
 			}
@@ -89,9 +109,7 @@ func TestQueueLifecycle(t *testing.T) {
 func TestQueueEveryScanTerminates(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, st *store.Store, clk *clock) {
 		ctx := context.Background()
-		q := newQueue(st, clk)
-		var terminal []string
-		q.onTerminal = func(_ context.Context, s Scan) { terminal = append(terminal, s.ID+":"+s.Status) }
+		q := newQueue(t, st, clk)
 
 		silent, _ := q.Enqueue(ctx, []Target{{SensorID: "s1", Kind: KindHost}}, "", "")
 		cancelled, _ := q.Enqueue(ctx, []Target{{SensorID: "s1", Kind: KindContainer, Ref: "c1"}}, "", "")
@@ -105,7 +123,7 @@ func TestQueueEveryScanTerminates(t *testing.T) {
 			t.Fatalf("cancel running: %+v %v", s, err)
 		}
 		cmds, _ := q.Poll(ctx, "s1", "u1", 0)
-		if d := cmp.Diff([]Command{{ID: cancelled[0].ID + "-cancel", Kind: "cancel", ScanID: cancelled[0].ID}}, cmds); d != "" {
+		if d := cmp.Diff([]sensorproto.Command{{ID: cancelled[0].ID + "-cancel", Kind: "cancel", ScanID: cancelled[0].ID}}, cmds); d != "" {
 			t.Fatalf("cancel command (-want +got):\n%s", d)
 		}
 		// The sensor never answers anything again (it was SIGKILLed).
@@ -137,8 +155,8 @@ func TestQueueEveryScanTerminates(t *testing.T) {
 				t.Errorf("scan %s: %s (%q), want %s", id, s.Status, s.Message, st)
 			}
 		}
-		if len(terminal) != 3 {
-			t.Errorf("terminal callbacks: %v", terminal)
+		if terminal := terminalEvents(t, st); len(terminal) != 3 {
+			t.Errorf("scan events: %v", terminal)
 		}
 		list, _, err := q.List(ctx, ListFilter{Status: StatusRunning})
 		if err != nil || len(list) != 0 {
@@ -150,7 +168,7 @@ func TestQueueEveryScanTerminates(t *testing.T) {
 func TestQueueRetryBackoff(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, st *store.Store, clk *clock) {
 		ctx := context.Background()
-		q := newQueue(st, clk)
+		q := newQueue(t, st, clk)
 		got, _ := q.Enqueue(ctx, []Target{{SensorID: "s1", Kind: KindHost}}, "", "")
 		id := got[0].ID
 		q.Poll(ctx, "s1", "u1", 1)

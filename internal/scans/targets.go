@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/topology"
 )
 
 // NodeFilter selects topology nodes to scan.
@@ -37,47 +38,26 @@ type ScanRequest struct {
 // MaxTargets bounds one request's expansion.
 const MaxTargets = 5000
 
-// targetOfNode turns a topology node into a scan target: the sensor that
-// reports it, and the ref the sensor scans (attrs.scanRef when the
-// topology sets one, else the node key: container id, image reference or
-// host id).
-func targetOfNode(id, kind, key, sensor, attrs string) (Target, error) {
-	t := Target{NodeID: id, SensorID: sensor, Kind: kind, Ref: key}
-	var a struct {
-		ScanRef string `json:"scanRef"`
-	}
-	if json.Unmarshal([]byte(attrs), &a) == nil && a.ScanRef != "" {
-		t.Ref = a.ScanRef
-	}
-	switch kind {
-	case KindHost, KindContainer, KindImage:
-	default:
-		return t, fmt.Errorf("%w: node %s is a %s; scans run on hosts, containers and images", ErrInvalid, id, kind)
-	}
-	if sensor == "" {
-		return t, fmt.Errorf("%w: node %s has no sensor that could scan it", ErrInvalid, id)
-	}
-	return t, nil
+func fromTopology(st topology.ScanTarget) Target {
+	return Target{NodeID: st.NodeID, SensorID: st.SensorID, Kind: st.Kind, Ref: st.Ref}
 }
 
-// Resolve expands a request into targets.
+// Resolve expands a request into targets: a node is scanned by the sensor
+// the topology names (an image by a live sensor that holds it).
 func (s *Service) Resolve(ctx context.Context, req ScanRequest) ([]Target, error) {
 	var out []Target
 	for _, id := range req.NodeIDs {
-		var kind, key, attrs string
-		var sensor sql.NullString
-		err := s.st.Read().QueryRowContext(ctx, `SELECT kind, node_key, sensor_id, attrs FROM nodes WHERE id = ?`, id).Scan(&kind, &key, &sensor, &attrs)
-		if errors.Is(err, sql.ErrNoRows) {
+		if s.topo == nil {
+			return nil, fmt.Errorf("%w: this console has no topology to resolve node %q", ErrInvalid, id)
+		}
+		st, err := s.topo.ScanTarget(id)
+		if errors.Is(err, topology.ErrNodeNotFound) {
 			return nil, fmt.Errorf("%w: no node %q", ErrInvalid, id)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("resolve node %s: %w", id, err)
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
-		t, err := targetOfNode(id, kind, key, sensor.String, attrs)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+		out = append(out, fromTopology(st))
 	}
 	if req.Filter != nil {
 		ts, err := s.resolveFilter(ctx, *req.Filter)
@@ -99,45 +79,25 @@ func (s *Service) Resolve(ctx context.Context, req ScanRequest) ([]Target, error
 	return out, nil
 }
 
-func (s *Service) resolveFilter(ctx context.Context, f NodeFilter) ([]Target, error) {
+func (s *Service) resolveFilter(_ context.Context, f NodeFilter) ([]Target, error) {
 	switch f.Kind {
 	case KindHost, KindContainer, KindImage:
 	default:
 		return nil, fmt.Errorf("%w: filter kind %q (want host, container or image)", ErrInvalid, f.Kind)
 	}
-	q := `SELECT id, kind, node_key, COALESCE(sensor_id, ''), attrs FROM nodes WHERE kind = ? AND COALESCE(sensor_id, '') <> ''`
-	args := []any{f.Kind}
-	if f.SensorID != "" {
-		q += ` AND sensor_id = ?`
-		args = append(args, f.SensorID)
+	if s.topo == nil {
+		return nil, nil
 	}
-	if f.NameContains != "" {
-		q += ` AND LOWER(name) LIKE ?`
-		args = append(args, "%"+strings.ToLower(escapeLike(f.NameContains))+"%")
-	}
-	if f.SeenWithinSeconds > 0 {
-		q += ` AND last_seen >= ?`
-		args = append(args, store.Millis(s.now().Add(-time.Duration(f.SeenWithinSeconds)*time.Second)))
-	}
-	q += fmt.Sprintf(` ORDER BY id LIMIT %d`, MaxTargets+1)
-	rows, err := s.st.Read().QueryContext(ctx, q, args...)
+	sts, err := s.topo.ScanTargets(topology.TargetFilter{Kind: f.Kind, SensorID: f.SensorID, NameContains: f.NameContains,
+		SeenWithin: time.Duration(f.SeenWithinSeconds) * time.Second, Limit: MaxTargets + 1})
 	if err != nil {
-		return nil, fmt.Errorf("resolve filter: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	defer rows.Close()
-	var out []Target
-	for rows.Next() {
-		var id, kind, key, sensor, attrs string
-		if err := rows.Scan(&id, &kind, &key, &sensor, &attrs); err != nil {
-			return nil, fmt.Errorf("resolve filter: %w", err)
-		}
-		t, err := targetOfNode(id, kind, key, sensor, attrs)
-		if err != nil {
-			continue
-		}
-		out = append(out, t)
+	out := make([]Target, 0, len(sts))
+	for _, st := range sts {
+		out = append(out, fromTopology(st))
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // StartScans resolves a request and enqueues its scans.
@@ -171,13 +131,11 @@ type ScheduleInput struct {
 	Filter NodeFilter `json:"filter"`
 }
 
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
 // ParseCron parses a schedule spec.
 func ParseCron(spec string) (cron.Schedule, error) {
-	sch, err := cronParser.Parse(spec)
+	sch, err := jobs.ParseCron(spec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cron %q: %w", ErrInvalid, spec, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return sch, nil
 }
@@ -339,30 +297,31 @@ func (s *Service) PutSettings(ctx context.Context, st Settings) error {
 	})
 }
 
-// NodesAppeared is the event the topology ingest sends for nodes seen for
-// the first time: with auto-scan on, new hosts and images are scanned.
-func (s *Service) NodesAppeared(ctx context.Context, nodeIDs ...string) {
+// NodesAppeared scans, with auto-scan on, the hosts and images among
+// nodes seen for the first time (the scans.autoscan job).
+func (s *Service) NodesAppeared(ctx context.Context, nodeIDs ...string) error {
 	st, err := s.GetSettings(ctx)
-	if err != nil || (!st.AutoScanHosts && !st.AutoScanImages) {
-		return
+	if err != nil {
+		return err
+	}
+	if !st.AutoScanHosts && !st.AutoScanImages {
+		return nil
 	}
 	var ts []Target
 	for _, id := range nodeIDs {
-		var kind, key, attrs string
-		var sensor sql.NullString
-		if err := s.st.Read().QueryRowContext(ctx, `SELECT kind, node_key, sensor_id, attrs FROM nodes WHERE id = ?`, id).Scan(&kind, &key, &sensor, &attrs); err != nil {
-			continue
+		t, err := s.topo.ScanTarget(id)
+		if err != nil {
+			continue // gone since, or not scannable (no live sensor holds the image)
 		}
-		if (kind == KindHost && st.AutoScanHosts) || (kind == KindImage && st.AutoScanImages) {
-			if t, err := targetOfNode(id, kind, key, sensor.String, attrs); err == nil {
-				ts = append(ts, t)
-			}
+		if (t.Kind == KindHost && st.AutoScanHosts) || (t.Kind == KindImage && st.AutoScanImages) {
+			ts = append(ts, fromTopology(t))
 		}
 	}
 	if len(ts) == 0 {
-		return
+		return nil
 	}
 	if _, err := s.Queue.Enqueue(ctx, ts, "auto-scan", ""); err != nil {
-		s.log.Warn("auto-scan of new nodes", "err", err)
+		return fmt.Errorf("auto-scan of new nodes: %w", err)
 	}
+	return nil
 }

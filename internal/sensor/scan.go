@@ -40,7 +40,7 @@ var (
 //
 // progress is called with a fraction in [0,1]; a cancelled ctx stops the
 // scan promptly.
-func (s *Sensor) Scan(ctx context.Context, target sensorproto.Target, progress func(float64)) (*inventory.Inventory, error) {
+func (s *Sensor) Scan(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*inventory.Inventory, error) {
 	var files atomic.Int64
 	onFile := func(string) {
 		n := files.Add(1)

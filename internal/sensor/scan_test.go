@@ -45,8 +45,8 @@ func TestScanCommandsEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go r.Run(ctx)
-	con.Queue(sensorproto.Command{ID: "c1", Kind: "scan", ScanID: "ctr", Target: sensorproto.Target{Kind: "container", Ref: ctr[:12]}},
-		sensorproto.Command{ID: "c2", Kind: "scan", ScanID: "img", Target: sensorproto.Target{Kind: "image", Ref: img}})
+	con.Queue(sensorproto.Command{ID: "c1", Kind: "scan", ScanID: "ctr", Target: sensorproto.CommandTarget{Kind: "container", Ref: ctr[:12]}},
+		sensorproto.Command{ID: "c2", Kind: "scan", ScanID: "img", Target: sensorproto.CommandTarget{Kind: "image", Ref: img}})
 	waitFor(t, "both scans to finish", 5*time.Minute, func() bool {
 		done := func(id string) bool {
 			st := con.Statuses(id)
@@ -107,7 +107,7 @@ func TestScanHostSkipsRuntimeStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	inv, err := s.Scan(context.Background(), sensorproto.Target{Kind: "host", Ref: "/"}, func(float64) {})
+	inv, err := s.Scan(context.Background(), sensorproto.CommandTarget{Kind: "host", Ref: "/"}, func(float64) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestScanHostSkipsRuntimeStores(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Scan(ctx, sensorproto.Target{Kind: "host", Ref: "/"}, func(float64) {}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Scan(ctx, sensorproto.CommandTarget{Kind: "host", Ref: "/"}, func(float64) {}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled scan: err = %v, want context.Canceled", err)
 	}
 }

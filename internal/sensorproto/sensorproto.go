@@ -29,7 +29,9 @@ const (
 
 // ScanStatusPath and InventoryPath fill in a scan id (already escaped).
 func ScanStatusPath(escapedID string) string { return "/api/v1/sensor/scans/" + escapedID + "/status" }
-func InventoryPath(escapedID string) string  { return "/api/v1/sensor/scans/" + escapedID + "/inventory" }
+func InventoryPath(escapedID string) string {
+	return "/api/v1/sensor/scans/" + escapedID + "/inventory"
+}
 
 // Ack is the console's answer to a report: when to report next (the
 // console raises it under load: back-pressure) and whether the next report
@@ -57,9 +59,9 @@ const (
 	TargetImage     = "image"
 )
 
-// Target is what a scan command names: the host itself, a container (its
+// CommandTarget is what a scan command names: the host itself, a container (its
 // runtime id) or an image in the node's engine (id or reference).
-type Target struct {
+type CommandTarget struct {
 	Kind string `json:"kind" enum:"host,container,image"`
 	Ref  string `json:"ref" maxLength:"1000"`
 }
@@ -73,10 +75,10 @@ const (
 // Command is one instruction from the console: run a scan, or cancel one.
 // ID is SCANID-ATTEMPT for scans and SCANID-cancel for cancels.
 type Command struct {
-	ID     string `json:"id"`
-	Kind   string `json:"kind"`
-	ScanID string `json:"scanId"`
-	Target Target `json:"target"`
+	ID     string        `json:"id"`
+	Kind   string        `json:"kind"`
+	ScanID string        `json:"scanId"`
+	Target CommandTarget `json:"target"`
 }
 
 // MaxCommands bounds the commands in one poll answer; MaxScanSlots the

@@ -526,3 +526,22 @@ func ExecValues(ctx context.Context, q Querier, head string, width, n int, tail 
 	}
 	return nil
 }
+
+// Size is the database's size on disk: PostgreSQL's database size, or the
+// SQLite file with its WAL and shared-memory files.
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	if s.dialect == Postgres {
+		var n int64
+		if err := s.r.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n); err != nil {
+			return 0, fmt.Errorf("database size: %w", err)
+		}
+		return n, nil
+	}
+	var n int64
+	for _, suf := range []string{"", "-wal", "-shm"} {
+		if fi, err := os.Stat(s.where + suf); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n, nil
+}

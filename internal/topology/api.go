@@ -111,14 +111,7 @@ func (t *Topology) Routes(api huma.API, r chi.Router) {
 			if err != nil {
 				return nil, err
 			}
-			if t.cfg.NodeScans != nil {
-				ns, err := t.cfg.NodeScans(ctx, d.ID)
-				if err != nil {
-					t.log.Warn("node details without scan results", "node", d.ID, "err", err)
-				} else {
-					d.Scans = ns
-				}
-			}
+			t.fillDetails(ctx, d)
 			return &out[*NodeDetail]{d}, nil
 		})
 	huma.Register(api, op(http.MethodGet, RouteSensors, "list-topology-sensors", "Sensors that have reported: last report, version, probe errors"),

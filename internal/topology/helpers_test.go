@@ -63,6 +63,7 @@ type env struct {
 	clk     *clock
 	tcfg    topology.Config
 	topo    *topology.Topology
+	st      *store.Store
 	base    string
 	pin     string
 	pool    *x509.CertPool
@@ -121,7 +122,7 @@ func (e *env) start() {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemBytes)
-	e.topo, e.base, e.pin, e.pool, e.cancel = topo, "https://"+run.Addr.String(), run.Fingerprint, pool, cancel
+	e.topo, e.st, e.base, e.pin, e.pool, e.cancel = topo, st, "https://"+run.Addr.String(), run.Fingerprint, pool, cancel
 	e.wait = func() {
 		run.Wait()
 		<-runDone

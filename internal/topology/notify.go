@@ -1,50 +1,68 @@
 package topology
 
 import (
-	"context"
-	"sync"
+	"slices"
+
+	"github.com/riskmap/riskmap/internal/events"
 )
 
-// changeSet accumulates the node ids changed by committed batches until the
-// OnChange listener takes them.
-type changeSet struct {
-	mu       sync.Mutex
-	changed  map[string]struct{}
-	appeared map[string]struct{}
-	signal   chan struct{} // nil when nobody listens
+// Events the topology publishes, in the transaction that commits the batch
+// of reports that caused them (internal/events). Each carries the nodes of
+// one batch; the key is the module's, so they keep their order.
+
+// EventNodesChanged is the type of NodesChanged.
+const (
+	EventNodesChanged  = "node.changed"
+	EventNodesAppeared = "node.appeared"
+	EventNodesGone     = "node.gone"
+	EventSensorOffline = "sensor.offline"
+)
+
+// NodesChanged lists the nodes a batch changed: nodes whose stored form
+// changed, the hosts and parents of changed processes and containers, the
+// ends of edges that appeared or went, and nodes that went. A node's
+// exposure can only change when it is in such a list.
+type NodesChanged struct {
+	Nodes []string `json:"nodes"`
 }
 
-// newNodes lists the nodes a plan adds that the graph does not hold yet.
-// Call it before apply.
-func (t *Topology) newNodes(pl *plan) []string {
-	if t.changes.signal == nil {
-		return nil
-	}
-	t.g.mu.RLock()
-	defer t.g.mu.RUnlock()
-	var out []string
-	for id := range pl.upNodes {
-		if _, ok := t.g.nodes[id]; !ok {
-			out = append(out, id)
-		}
-	}
-	return out
+func (NodesChanged) EventType() string { return EventNodesChanged }
+func (NodesChanged) EventKey() string  { return "topology" }
+
+// NodesAppeared lists the nodes a batch added that the graph did not hold.
+type NodesAppeared struct {
+	Nodes []NodeRef `json:"nodes"`
 }
 
-// noteChanges records what a committed plan changed and wakes the listener.
-// A process's change also changes its host's and container's exposure.
-func (t *Topology) noteChanges(pl *plan, appeared []string) {
-	cs := &t.changes
-	if cs.signal == nil {
-		return
-	}
-	cs.mu.Lock()
-	if cs.changed == nil {
-		cs.changed, cs.appeared = map[string]struct{}{}, map[string]struct{}{}
-	}
+func (NodesAppeared) EventType() string { return EventNodesAppeared }
+func (NodesAppeared) EventKey() string  { return "topology" }
+
+// NodesGone lists the nodes no live sensor reports any more.
+type NodesGone struct {
+	Nodes []string `json:"nodes"`
+}
+
+func (NodesGone) EventType() string { return EventNodesGone }
+func (NodesGone) EventKey() string  { return "topology" }
+
+// SensorOffline says a sensor stopped reporting for GoneAfter; its nodes
+// are gone.
+type SensorOffline struct {
+	SensorID   string `json:"sensorId"`
+	Hostname   string `json:"hostname,omitempty"`
+	LastReport string `json:"lastReport"`
+}
+
+func (SensorOffline) EventType() string  { return EventSensorOffline }
+func (e SensorOffline) EventKey() string { return "sensor:" + e.SensorID }
+
+// planEvents lists the events of a planned batch. Call it before apply:
+// appeared nodes are those the graph does not hold yet.
+func (t *Topology) planEvents(pl *plan) []events.Typed {
+	changed := map[string]struct{}{}
 	add := func(id string) {
 		if id != "" {
-			cs.changed[id] = struct{}{}
+			changed[id] = struct{}{}
 		}
 	}
 	for id, n := range pl.upNodes {
@@ -63,42 +81,42 @@ func (t *Topology) noteChanges(pl *plan, appeared []string) {
 		add(k.Src)
 		add(k.Dst)
 	}
-	for _, id := range appeared {
-		cs.appeared[id] = struct{}{}
+	var out []events.Typed
+	if len(changed) > 0 {
+		ids := make([]string, 0, len(changed))
+		for id := range changed {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		out = append(out, NodesChanged{Nodes: ids})
 	}
-	empty := len(cs.changed) == 0 && len(cs.appeared) == 0
-	cs.mu.Unlock()
-	if !empty {
-		select {
-		case cs.signal <- struct{}{}:
-		default:
+	var appeared []NodeRef
+	t.g.mu.RLock()
+	for id, n := range pl.upNodes {
+		if _, ok := t.g.nodes[id]; !ok {
+			appeared = append(appeared, NodeRef{ID: id, Kind: n.Kind, Label: n.Label})
 		}
 	}
-}
-
-// notifyLoop hands accumulated changes to OnChange, one call at a time.
-func (t *Topology) notifyLoop(ctx context.Context) {
-	cs := &t.changes
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-cs.signal:
-		}
-		cs.mu.Lock()
-		changed, appeared := keys(cs.changed), keys(cs.appeared)
-		cs.changed, cs.appeared = nil, nil
-		cs.mu.Unlock()
-		if len(changed) > 0 || len(appeared) > 0 {
-			t.cfg.OnChange(ctx, changed, appeared)
-		}
+	t.g.mu.RUnlock()
+	if len(appeared) > 0 {
+		slices.SortFunc(appeared, func(a, b NodeRef) int {
+			if a.ID < b.ID {
+				return -1
+			}
+			if a.ID > b.ID {
+				return 1
+			}
+			return 0
+		})
+		out = append(out, NodesAppeared{Nodes: appeared})
 	}
-}
-
-func keys(m map[string]struct{}) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+	if len(pl.goneNodes) > 0 {
+		out = append(out, NodesGone{Nodes: slices.Sorted(slices.Values(pl.goneNodes))})
+	}
+	for _, sp := range pl.sensors {
+		if sp.j.silent != "" {
+			out = append(out, SensorOffline{SensorID: sp.s.ID, Hostname: sp.s.Hostname, LastReport: sp.s.LastReport.UTC().Format("2006-01-02T15:04:05Z")})
+		}
 	}
 	return out
 }

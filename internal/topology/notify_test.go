@@ -2,55 +2,88 @@ package topology_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/topology"
 )
 
-// TestOnChange checks that a committed report tells the listener which
-// nodes appeared and changed (the host of a changed process included), so
-// risk is recomputed from events rather than by a periodic sweep.
-func TestOnChange(t *testing.T) {
-	type call struct{ changed, appeared []string }
-	var mu sync.Mutex
-	var calls []call
-	got := make(chan struct{}, 16)
+// outbox reads the events the topology wrote to the outbox, by type.
+func outbox(t *testing.T, st *store.Store) map[string][]json.RawMessage {
+	t.Helper()
+	rows, err := st.Read().QueryContext(context.Background(), `SELECT type, payload FROM events ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string][]json.RawMessage{}
+	for rows.Next() {
+		var typ, p string
+		if err := rows.Scan(&typ, &p); err != nil {
+			t.Fatal(err)
+		}
+		out[typ] = append(out[typ], json.RawMessage(p))
+	}
+	return out
+}
+
+// TestEvents checks that a committed report writes, in its transaction,
+// which nodes appeared and changed (the host of a changed process
+// included), and that a silent sensor's nodes going writes node.gone and
+// sensor.offline: risk and auto-scan follow these events, not a sweep.
+func TestEvents(t *testing.T) {
 	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
-	e := startConsole(t, t.TempDir(), "", clk, topology.Config{SensorBurst: 100,
-		OnChange: func(_ context.Context, changed, appeared []string) {
-			mu.Lock()
-			calls = append(calls, call{changed, appeared})
-			mu.Unlock()
-			got <- struct{}{}
-		}})
+	e := startConsole(t, t.TempDir(), "", clk, topology.Config{SensorBurst: 100, GoneAfter: 5 * time.Minute})
 	e.register()
 	cl := e.sensorClient()
 	push(t, cl, dbHost())
-	select {
-	case <-got:
-	case <-time.After(30 * time.Second):
-		t.Fatal("OnChange was not called after a report")
-	}
 	var nodes topology.NodePage
 	e.get("/api/v1/topology/nodes?kind=host", &nodes)
 	if len(nodes.Items) != 1 {
 		t.Fatalf("hosts: %+v", nodes.Items)
 	}
 	host := nodes.Items[0].ID
-	mu.Lock()
-	first := calls[0]
-	mu.Unlock()
-	if !slices.Contains(first.appeared, host) || !slices.Contains(first.changed, host) {
-		t.Errorf("first call %+v; want host %s appeared and changed", first, host)
+	evs := outbox(t, e.st)
+	if len(evs[topology.EventNodesChanged]) != 1 || len(evs[topology.EventNodesAppeared]) != 1 {
+		t.Fatalf("events after the first report: %v", evs)
+	}
+	var changed topology.NodesChanged
+	var appeared topology.NodesAppeared
+	json.Unmarshal(evs[topology.EventNodesChanged][0], &changed)
+	json.Unmarshal(evs[topology.EventNodesAppeared][0], &appeared)
+	if !slices.Contains(changed.Nodes, host) || !slices.ContainsFunc(appeared.Nodes, func(r topology.NodeRef) bool { return r.ID == host && r.Kind == "host" }) {
+		t.Errorf("host %s: changed %v, appeared %v", host, changed.Nodes, appeared.Nodes)
 	}
 	var procs topology.NodePage
 	e.get("/api/v1/topology/nodes?kind=process", &procs)
+	if len(procs.Items) == 0 {
+		t.Fatal("no processes")
+	}
 	for _, p := range procs.Items {
-		if !slices.Contains(first.changed, p.ID) {
+		if !slices.Contains(changed.Nodes, p.ID) {
 			t.Errorf("process %s (%s) not reported as changed", p.ID, p.Label)
 		}
+	}
+	// The same report again changes nothing: no new events.
+	push(t, cl, dbHost())
+	if got := outbox(t, e.st); len(got[topology.EventNodesChanged]) != 1 || len(got[topology.EventNodesAppeared]) != 1 {
+		t.Errorf("an unchanged report wrote events: %v", got)
+	}
+	// Silence: the sensor goes offline and its nodes are gone.
+	clk.Advance(6 * time.Minute)
+	if err := e.topo.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	evs = outbox(t, e.st)
+	if len(evs[topology.EventSensorOffline]) != 1 || len(evs[topology.EventNodesGone]) != 1 {
+		t.Fatalf("events after silence: %v", evs)
+	}
+	var gone topology.NodesGone
+	json.Unmarshal(evs[topology.EventNodesGone][0], &gone)
+	if !slices.Contains(gone.Nodes, host) {
+		t.Errorf("gone %v misses the host", gone.Nodes)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/store"
 )
 
@@ -27,8 +28,8 @@ func nullString(s string) any {
 	return s
 }
 
-// write stores a batch in one transaction.
-func (t *Topology) write(ctx context.Context, pl *plan) error {
+// write stores a batch in one transaction, with the events it causes.
+func (t *Topology) write(ctx context.Context, pl *plan, evs []events.Typed) error {
 	nodes := make([]*Node, 0, len(pl.upNodes))
 	for _, n := range pl.upNodes {
 		nodes = append(nodes, n)
@@ -123,7 +124,8 @@ func (t *Topology) write(ctx context.Context, pl *plan) error {
 			}); err != nil {
 			return fmt.Errorf("upsert %d sensors: %w", len(pl.sensors), err)
 		}
-		return nil
+		// Last in the transaction: the outbox's counter row is held to commit.
+		return events.Publish(ctx, q, pl.now, evs...)
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/auth"
+	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/store"
 )
@@ -41,18 +42,11 @@ type Config struct {
 	// AggregateAbove is the number of nodes above which a graph answer is
 	// aggregated into groups.
 	AggregateAbove int
-	// OnChange, when set, is told which nodes a committed batch changed
-	// (with the hosts and containers whose processes changed) and which
-	// appeared for the first time. It runs on its own goroutine; calls are
-	// coalesced while one is running, so a slow listener never holds up
-	// ingest. The scans module re-scores findings and auto-scans from it.
-	OnChange func(ctx context.Context, changed, appeared []string)
-	// NodeScans, when set, gives a node's latest scan results for its
-	// details (the scans module's Service.NodeScans). An error leaves them
-	// out of the answer (logged).
-	NodeScans func(ctx context.Context, nodeID string) (*NodeScans, error)
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Events, when set, is woken after a batch committed events (the
+	// events themselves are written in the batch's transaction).
+	Events *events.Bus
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Default returns the documented defaults.
@@ -120,7 +114,8 @@ type Topology struct {
 	reachMu sync.Mutex
 	reach   *reach
 
-	changes changeSet
+	detailsMu sync.RWMutex
+	details   []DetailSource
 
 	// holders are the sensors' report snapshots (Ingest).
 	holdersMu sync.Mutex
@@ -153,10 +148,6 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Topology, error) {
 func (t *Topology) Run(ctx context.Context) {
 	t.runOnce.Do(func() {
 		go t.sweepLoop(ctx)
-		if t.cfg.OnChange != nil {
-			t.changes.signal = make(chan struct{}, 1)
-			go t.notifyLoop(ctx)
-		}
 		t.writer(ctx)
 		close(t.stopped)
 	})

@@ -163,8 +163,9 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 		pl.sensors = append(pl.sensors, t.planJob(j, t.prepareJob(j, now), pl))
 	}
 	t.finishPlan(pl)
+	evs := t.planEvents(pl)
 	planned := time.Now()
-	err := t.write(ctx, pl)
+	err := t.write(ctx, pl, evs)
 	written := time.Now()
 	if err != nil {
 		t.log.Error("write topology batch", "reports", len(batch), "err", err)
@@ -177,9 +178,10 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 		t.load.busy(time.Since(start))
 		return
 	}
-	appeared := t.newNodes(pl)
 	t.apply(pl)
-	t.noteChanges(pl, appeared)
+	if len(evs) > 0 && t.cfg.Events != nil {
+		t.cfg.Events.Notify()
+	}
 	for _, sp := range pl.sensors {
 		sp.j.done <- result{full: sp.full}
 	}

@@ -155,14 +155,14 @@ func TestBadAnswersAreErrorsNotCrashes(t *testing.T) {
 func TestCommandsStatusAndInventory(t *testing.T) {
 	con := consoletest.Start(t)
 	c := newClient(t, con, nil)
-	con.Queue(sensorproto.Command{ID: "c1", Kind: "scan", ScanID: "s1", Target: sensorproto.Target{Kind: "host", Ref: "/"}},
-		sensorproto.Command{ID: "c2", Kind: "scan", ScanID: "s2", Target: sensorproto.Target{Kind: "image", Ref: "debian:12"}},
+	con.Queue(sensorproto.Command{ID: "c1", Kind: "scan", ScanID: "s1", Target: sensorproto.CommandTarget{Kind: "host", Ref: "/"}},
+		sensorproto.Command{ID: "c2", Kind: "scan", ScanID: "s2", Target: sensorproto.CommandTarget{Kind: "image", Ref: "debian:12"}},
 		sensorproto.Command{ID: "c3", Kind: "cancel", ScanID: "s0"})
 	got, err := c.PollCommands(ctx, "sensor-1", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []sensorproto.Command{{ID: "c1", Kind: "scan", ScanID: "s1", Target: sensorproto.Target{Kind: "host", Ref: "/"}}, {ID: "c3", Kind: "cancel", ScanID: "s0"}}
+	want := []sensorproto.Command{{ID: "c1", Kind: "scan", ScanID: "s1", Target: sensorproto.CommandTarget{Kind: "host", Ref: "/"}}, {ID: "c3", Kind: "cancel", ScanID: "s0"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("first poll with 1 slot (-want +got):\n%s", diff)
 	}

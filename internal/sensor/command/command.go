@@ -29,7 +29,7 @@ type Console interface {
 
 // ScanFunc builds the inventory of a target; it reports progress in [0,1]
 // and returns promptly with ctx's error when ctx is cancelled.
-type ScanFunc func(ctx context.Context, target sensorproto.Target, progress func(float64)) (*inventory.Inventory, error)
+type ScanFunc func(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*inventory.Inventory, error)
 
 // Config configures a runner.
 type Config struct {

@@ -51,7 +51,7 @@ func TestRunnerAgainstConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scan := func(ctx context.Context, target sensorproto.Target, progress func(float64)) (*inventory.Inventory, error) {
+	scan := func(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*inventory.Inventory, error) {
 		switch target.Ref {
 		case "slow":
 			progress(0.25)
@@ -68,7 +68,7 @@ func TestRunnerAgainstConsole(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 
-	con.Queue(sensorproto.Command{ID: "1", Kind: "scan", ScanID: "ok", Target: sensorproto.Target{Kind: "image", Ref: "debian:12"}})
+	con.Queue(sensorproto.Command{ID: "1", Kind: "scan", ScanID: "ok", Target: sensorproto.CommandTarget{Kind: "image", Ref: "debian:12"}})
 	waitFor(t, "scan ok to complete", func() bool { return last(statuses(con, "ok")) == "complete" })
 	if got := statuses(con, "ok"); got[0] != "running" {
 		t.Errorf("statuses %v, want running first", got)
@@ -77,7 +77,7 @@ func TestRunnerAgainstConsole(t *testing.T) {
 		t.Errorf("inventory of scan ok = %+v", inv)
 	}
 
-	con.Queue(sensorproto.Command{ID: "2", Kind: "scan", ScanID: "slow", Target: sensorproto.Target{Kind: "container", Ref: "slow"}})
+	con.Queue(sensorproto.Command{ID: "2", Kind: "scan", ScanID: "slow", Target: sensorproto.CommandTarget{Kind: "container", Ref: "slow"}})
 	waitFor(t, "heartbeats of the slow scan", func() bool { return len(con.Statuses("slow")) >= 3 })
 	hb := con.Statuses("slow")
 	if hb[len(hb)-1].Status != "running" || hb[len(hb)-1].Progress != 0.25 {
@@ -90,7 +90,7 @@ func TestRunnerAgainstConsole(t *testing.T) {
 	con.Queue(sensorproto.Command{ID: "3", Kind: "cancel", ScanID: "slow"})
 	waitFor(t, "the slow scan to be cancelled", func() bool { return last(statuses(con, "slow")) == "cancelled" })
 
-	con.Queue(sensorproto.Command{ID: "4", Kind: "scan", ScanID: "bad", Target: sensorproto.Target{Kind: "image", Ref: "broken"}})
+	con.Queue(sensorproto.Command{ID: "4", Kind: "scan", ScanID: "bad", Target: sensorproto.CommandTarget{Kind: "image", Ref: "broken"}})
 	waitFor(t, "the broken scan to fail", func() bool { return last(statuses(con, "bad")) == "error" })
 	if s := con.Statuses("bad"); s[len(s)-1].Message != "image not found" {
 		t.Errorf("error message %q", s[len(s)-1].Message)
@@ -103,7 +103,7 @@ func TestRunnerAgainstConsole(t *testing.T) {
 	})
 
 	// Stopping the sensor cancels running scans and reports it.
-	con.Queue(sensorproto.Command{ID: "6", Kind: "scan", ScanID: "stopped", Target: sensorproto.Target{Kind: "container", Ref: "slow"}})
+	con.Queue(sensorproto.Command{ID: "6", Kind: "scan", ScanID: "stopped", Target: sensorproto.CommandTarget{Kind: "container", Ref: "slow"}})
 	waitFor(t, "the last scan to run", func() bool { return slices.Contains(statuses(con, "stopped"), "running") })
 	cancel()
 	select {

@@ -1,4 +1,4 @@
-package scans
+package findings
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/store"
 )
 
@@ -94,7 +95,10 @@ func (s *Service) Decide(ctx context.Context, in DecisionInput, by string) (Deci
 	err := s.st.Tx(ctx, func(tx store.Querier) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO finding_decisions (id, vuln_id, package_name, node_id, status, justification, reason, expires_at, created_by, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.VulnID, d.Package, d.NodeID, d.Status, d.Justification, d.Reason, exp, by, store.Millis(now))
-		return err
+		if err != nil {
+			return err
+		}
+		return events.Emit(ctx, tx, now, FindingDecided{Action: "created", Decision: d, By: by})
 	})
 	if err != nil {
 		return Decision{}, fmt.Errorf("store decision on %s: %w", in.VulnID, err)
@@ -102,10 +106,22 @@ func (s *Service) Decide(ctx context.Context, in DecisionInput, by string) (Deci
 	return d, nil
 }
 
+func ptime(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := store.FromMillis(n.Int64)
+	return &t
+}
+
 // Decisions lists every decision, newest first (expired ones included).
 func (s *Service) Decisions(ctx context.Context) ([]Decision, error) {
-	rows, err := s.st.Read().QueryContext(ctx, `SELECT id, vuln_id, package_name, node_id, status, justification, reason, expires_at, created_by, created_at
-		FROM finding_decisions ORDER BY id DESC`)
+	return s.decisions(ctx, s.st.Read(), "")
+}
+
+func (s *Service) decisions(ctx context.Context, q store.Querier, where string, args ...any) ([]Decision, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, vuln_id, package_name, node_id, status, justification, reason, expires_at, created_by, created_at
+		FROM finding_decisions `+where+` ORDER BY id DESC`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list decisions: %w", err)
 	}
@@ -125,17 +141,23 @@ func (s *Service) Decisions(ctx context.Context) ([]Decision, error) {
 }
 
 // DeleteDecision revokes a decision.
-func (s *Service) DeleteDecision(ctx context.Context, id string) error {
-	return s.st.Tx(ctx, func(tx store.Querier) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM finding_decisions WHERE id = ?`, id)
+func (s *Service) DeleteDecision(ctx context.Context, id, by string) (Decision, error) {
+	var d Decision
+	err := s.st.Tx(ctx, func(tx store.Querier) error {
+		ds, err := s.decisions(ctx, tx, `WHERE id = ?`, id)
 		if err != nil {
-			return fmt.Errorf("delete decision %s: %w", id, err)
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if len(ds) == 0 {
 			return fmt.Errorf("decision %s: %w", id, ErrNotFound)
 		}
-		return nil
+		d = ds[0]
+		if _, err := tx.ExecContext(ctx, `DELETE FROM finding_decisions WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("delete decision %s: %w", id, err)
+		}
+		return events.Emit(ctx, tx, s.now(), FindingDecided{Action: "revoked", Decision: d, By: by})
 	})
+	return d, err
 }
 
 // WriteOpenVEX writes the unexpired decisions as an OpenVEX v0.2.0
@@ -175,7 +197,7 @@ func (s *Service) WriteOpenVEX(ctx context.Context, w io.Writer, author string) 
 		if d.ExpiresAt != nil && !d.ExpiresAt.After(now) {
 			continue
 		}
-		fs, _, err := s.Findings(ctx, FindingFilter{VulnID: d.VulnID, Package: d.Package, NodeID: d.NodeID, IncludeSuppressed: true, Limit: 1000})
+		fs, _, err := s.Findings(ctx, Filter{VulnID: d.VulnID, Package: d.Package, NodeID: d.NodeID, IncludeSuppressed: true, Limit: 1000})
 		if err != nil {
 			return err
 		}

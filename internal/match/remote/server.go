@@ -1,10 +1,11 @@
-package scans
+package remote
 
 import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -17,7 +18,6 @@ import (
 	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/match"
-	"github.com/riskmap/riskmap/internal/match/remote"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
@@ -29,15 +29,33 @@ const (
 	MatchRateWindow = time.Minute
 )
 
-// matchRoutes registers POST /api/v1/match: `riskmap scan --console` sends
-// the inventory it built locally and gets the findings of the console's
-// knowledge base, in the local matcher's model (internal/match/remote).
-// Nothing is stored.
-func (s *Service) matchRoutes(api huma.API, r chi.Router) {
-	lim := auth.NewLimiter(MatchRateLimit, MatchRateWindow, s.now)
+// KnowledgeBase gives the current knowledge base (nil: none loaded yet).
+type KnowledgeBase interface {
+	DB() *vulndb.DB
+}
+
+// Server is the console side of the contract: POST /api/v1/match.
+type Server struct {
+	KB     KnowledgeBase
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Routes registers POST /api/v1/match (console.Module): `riskmap scan
+// --console` sends the inventory it built locally and gets the findings of
+// the console's knowledge base, in the local matcher's model. Nothing is
+// stored.
+func (s *Server) Routes(api huma.API, r chi.Router) {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	lim := auth.NewLimiter(MatchRateLimit, MatchRateWindow, s.Now)
 	// At most two matches per CPU run at once; others wait for a slot.
 	slots := make(chan struct{}, 2*runtime.GOMAXPROCS(0))
-	console.RawRoute(api, r, huma.Operation{OperationID: "match-inventory", Method: http.MethodPost, Path: remote.Path,
+	console.RawRoute(api, r, huma.Operation{OperationID: "match-inventory", Method: http.MethodPost, Path: Path,
 		Summary: "Match an inventory (riskmap inventory JSON, plain or Content-Encoding: gzip; at most 64 MiB as sent, 512 MiB decompressed) " +
 			"against the console's knowledge base; ?onlyFixed=true, ?runningKernel=RELEASE. Nothing is stored.", Tags: []string{"scans"}},
 		map[string]*huma.Response{"200": {Description: "The match result and the knowledge base header", Content: map[string]*huma.MediaType{"application/json": {}}}},
@@ -47,9 +65,12 @@ func (s *Service) matchRoutes(api huma.API, r chi.Router) {
 // matchSlotWait bounds how long a request waits for a matching slot.
 const matchSlotWait = 30 * time.Second
 
-func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Limiter, slots chan struct{}) {
+func (s *Server) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Limiter, slots chan struct{}) {
 	ctx := r.Context()
-	who, _ := caller(ctx)
+	who := ""
+	if p, ok := console.PrincipalFrom(ctx); ok {
+		who = p.User.ID
+	}
 	if who == "" {
 		who = "addr:" + console.ClientAddr(ctx)
 	}
@@ -58,7 +79,7 @@ func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Lim
 		console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d match requests per %s; retry in %s", MatchRateLimit, MatchRateWindow, wait.Round(time.Second)))
 		return
 	}
-	opts, err := remote.DecodeOptions(r.URL.Query())
+	opts, err := DecodeOptions(r.URL.Query())
 	if err != nil {
 		console.WriteProblem(w, http.StatusBadRequest, err.Error())
 		return
@@ -71,15 +92,15 @@ func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Lim
 		console.WriteProblem(w, http.StatusServiceUnavailable, "the console has no knowledge base yet: update the feeds (POST /api/v1/feeds/update) or upload them (POST /api/v1/feeds/import)")
 		return
 	}
-	inv, err := remote.DecodeRequest(r.Body, r.Header.Get("Content-Encoding"))
+	inv, err := DecodeRequest(r.Body, r.Header.Get("Content-Encoding"))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
 			console.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
-		case errors.Is(err, remote.ErrTooLarge):
+		case errors.Is(err, ErrTooLarge):
 			console.WriteProblem(w, http.StatusRequestEntityTooLarge, err.Error())
-		case errors.Is(err, remote.ErrUnsupportedEncoding):
+		case errors.Is(err, ErrUnsupportedEncoding):
 			console.WriteProblem(w, http.StatusUnsupportedMediaType, err.Error())
 		default:
 			console.WriteProblem(w, http.StatusBadRequest, err.Error())
@@ -100,7 +121,8 @@ func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Lim
 	}
 	res, err := match.New(db).Match(ctx, inv, opts)
 	if err != nil {
-		s.rawError(w, r, "match inventory", err)
+		s.Logger.ErrorContext(ctx, "match inventory", "err", err)
+		console.WriteProblem(w, http.StatusInternalServerError, "match inventory failed; see the console log")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -112,8 +134,8 @@ func (s *Service) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Lim
 		defer zw.Close()
 		out = json.NewEncoder(zw)
 	}
-	if err := out.Encode(remote.Response{Result: res, DB: db.Meta()}); err != nil {
-		s.log.WarnContext(ctx, "match answer not sent", "err", err)
+	if err := out.Encode(Response{Result: res, DB: db.Meta()}); err != nil {
+		s.Logger.WarnContext(ctx, "match answer not sent", "err", err)
 	}
 }
 

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/config"
+	"github.com/riskmap/riskmap/internal/events"
+	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/findings"
+	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/scans"
+)
+
+// backbone is what the console's job kinds and event consumers are made
+// of: the modules that do the work.
+type backbone struct {
+	cfg      config.Console
+	scans    *scans.Service
+	findings *findings.Service
+	kb       *feeds.KB
+}
+
+// wireBackbone is THE list of the console's background work: every job
+// kind, every periodic schedule and every event consumer, registered in one
+// place. Adding a kind, a schedule or a consumer is one line here (the
+// module provides its constructor).
+func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
+	if err := q.Register(
+		b.scans.VulnerabilityKind(), // scan.vulnerability: run by sensors
+		b.scans.AutoScanKind(),      // scans.autoscan: new hosts and images, per the settings
+		b.scans.SchedulesKind(),     // scans.schedules: due scan schedules
+		b.scans.RematchKind(),       // scans.rematch: latest inventories against a new knowledge base
+		b.kb.UpdateKind(),           // feeds.update
+		b.kb.RebuildKind(),          // kb.rebuild
+		retentionKind(q, bus),       // retention.prune
+	); err != nil {
+		return fmt.Errorf("job kinds: %w", err)
+	}
+	periodic := []jobs.Periodic{
+		scans.SchedulesEvery(0),
+		{Name: kindRetention, Kind: kindRetention, Cron: "@daily"},
+	}
+	if b.cfg.FeedInterval > 0 {
+		periodic = append(periodic, feeds.UpdateEvery(b.cfg.FeedInterval))
+	}
+	if err := q.AddPeriodic(periodic...); err != nil {
+		return fmt.Errorf("periodic jobs: %w", err)
+	}
+	for _, c := range []events.Consumer{
+		b.findings.RescoreConsumer(), // node.changed, node.gone → rescore findings
+		b.scans.AutoScanConsumer(),   // node.appeared → scans.autoscan job
+		b.scans.RematchConsumer(),    // feeds.updated → scans.rematch job
+	} {
+		if err := bus.Subscribe(c); err != nil {
+			return fmt.Errorf("event consumers: %w", err)
+		}
+	}
+	return nil
+}
+
+const kindRetention = "retention.prune"
+
+// retentionKind deletes finished jobs and delivered events past their
+// retention.
+func retentionKind(q *jobs.Queue, bus *events.Bus) jobs.Kind {
+	return jobs.Kind{Name: kindRetention, MaxAttempts: 3, Timeout: time.Hour, Work: func(ctx context.Context, _ jobs.Job) error {
+		if _, err := q.Prune(ctx); err != nil {
+			return err
+		}
+		_, err := bus.Prune(ctx)
+		return err
+	}}
+}

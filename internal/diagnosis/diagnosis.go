@@ -1,0 +1,189 @@
+// Package diagnosis assembles the console's health for admins (GET
+// /api/v1/diagnosis) from each module's own status: the feeds and
+// knowledge base, every sensor as the topology (reports, version) and the
+// scans module (polls, scans) see it, scans by status, jobs by state and
+// kind, event consumers, and storage. It reads no table itself.
+package diagnosis
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/riskmap/riskmap/internal/events"
+	"github.com/riskmap/riskmap/internal/feeds"
+	"github.com/riskmap/riskmap/internal/findings"
+	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/scans"
+	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/topology"
+)
+
+// Diagnosis is the console's health as an admin sees it.
+type Diagnosis struct {
+	GeneratedAt time.Time         `json:"generatedAt"`
+	Feeds       *feeds.FeedStatus `json:"feeds,omitempty"`
+	Sensors     []SensorHealth    `json:"sensors"`
+	Scans       map[string]int    `json:"scans"`
+	// Jobs counts jobs by state; JobKinds by kind, then state.
+	Jobs     map[string]int            `json:"jobs"`
+	JobKinds map[string]map[string]int `json:"jobKinds"`
+	// Events lists the event consumers: position, backlog, failures.
+	Events  []events.ConsumerStatus `json:"events"`
+	Storage Storage                 `json:"storage"`
+}
+
+// SensorHealth is what the console knows of one sensor: its last topology
+// report (nodes, version) and its last command poll, with its scans'
+// recent errors.
+type SensorHealth struct {
+	SensorID     string     `json:"sensorId"`
+	Hostname     string     `json:"hostname,omitempty"`
+	LastPoll     *time.Time `json:"lastPoll,omitempty"`
+	FreeSlots    int        `json:"freeScanSlots"`
+	LastReport   *time.Time `json:"lastReport,omitempty"`
+	Nodes        int        `json:"nodes"`
+	Version      string     `json:"version,omitempty"`
+	RunningScans int        `json:"runningScans"`
+	FailedScans  int        `json:"failedScans24h"`
+	LastError    string     `json:"lastError,omitempty"`
+	Stale        bool       `json:"stale"`
+}
+
+// Storage is how much room the console takes.
+type Storage struct {
+	Dialect       string `json:"dialect"`
+	DatabaseBytes int64  `json:"databaseBytes"`
+	KBBytes       int64  `json:"knowledgeBaseBytes"`
+	Inventories   int    `json:"inventories"`
+	InventoryGzip int64  `json:"inventoryBytes"`
+	Findings      int    `json:"findings"`
+}
+
+// StaleAfter marks a sensor stale when neither a poll nor a report came in
+// this long.
+const StaleAfter = 5 * time.Minute
+
+// Sources are the modules the diagnosis asks; nil ones are left out.
+type Sources struct {
+	Store    *store.Store
+	KB       *feeds.KB
+	Topology interface{ Sensors() []topology.SensorInfo }
+	Scans    *scans.Service
+	Findings *findings.Service
+	Jobs     *jobs.Queue
+	Events   *events.Bus
+	Now      func() time.Time
+}
+
+// Service serves the diagnosis.
+type Service struct{ src Sources }
+
+// New returns the diagnosis module.
+func New(src Sources) *Service {
+	if src.Now == nil {
+		src.Now = time.Now
+	}
+	return &Service{src: src}
+}
+
+// Diagnose gathers the diagnosis.
+func (s *Service) Diagnose(ctx context.Context) (Diagnosis, error) {
+	src := s.src
+	now := src.Now()
+	d := Diagnosis{GeneratedAt: now.UTC(), Sensors: []SensorHealth{}, Scans: map[string]int{}, Jobs: map[string]int{},
+		JobKinds: map[string]map[string]int{}, Events: []events.ConsumerStatus{}}
+	if src.KB != nil {
+		fs := src.KB.Status()
+		d.Feeds = &fs
+		d.Storage.KBBytes = fs.SizeBytes
+	}
+	var err error
+	sensors := map[string]*SensorHealth{}
+	get := func(id string) *SensorHealth {
+		if sensors[id] == nil {
+			sensors[id] = &SensorHealth{SensorID: id}
+		}
+		return sensors[id]
+	}
+	if src.Topology != nil {
+		for _, si := range src.Topology.Sensors() {
+			h := get(si.ID)
+			t := si.LastReport
+			h.LastReport, h.Nodes, h.Version, h.Hostname = &t, si.Nodes, si.Version, si.Hostname
+		}
+	}
+	if src.Scans != nil {
+		if d.Scans, err = src.Scans.Queue.Depth(ctx); err != nil {
+			return d, fmt.Errorf("diagnosis: %w", err)
+		}
+		health, err := src.Scans.SensorHealth(ctx)
+		if err != nil {
+			return d, fmt.Errorf("diagnosis: %w", err)
+		}
+		for id, sh := range health {
+			h := get(id)
+			h.LastPoll, h.FreeSlots, h.RunningScans, h.FailedScans, h.LastError = sh.LastPoll, sh.FreeSlots, sh.RunningScans, sh.FailedScans, sh.LastError
+		}
+		if d.Storage.Inventories, d.Storage.InventoryGzip, err = src.Scans.InventoryStats(ctx); err != nil {
+			return d, fmt.Errorf("diagnosis: %w", err)
+		}
+	}
+	for _, h := range sensors {
+		last := time.Time{}
+		if h.LastPoll != nil {
+			last = *h.LastPoll
+		}
+		if h.LastReport != nil && h.LastReport.After(last) {
+			last = *h.LastReport
+		}
+		h.Stale = now.Sub(last) > StaleAfter
+		d.Sensors = append(d.Sensors, *h)
+	}
+	sort.Slice(d.Sensors, func(i, j int) bool { return d.Sensors[i].SensorID < d.Sensors[j].SensorID })
+	if src.Jobs != nil {
+		if d.JobKinds, err = src.Jobs.Stats(ctx); err != nil {
+			return d, fmt.Errorf("diagnosis: %w", err)
+		}
+		for _, m := range d.JobKinds {
+			for st, n := range m {
+				d.Jobs[st] += n
+			}
+		}
+	}
+	if src.Events != nil {
+		if d.Events, err = src.Events.Status(ctx); err != nil {
+			return d, fmt.Errorf("diagnosis: %w", err)
+		}
+	}
+	if src.Findings != nil {
+		if d.Storage.Findings, err = src.Findings.Count(ctx); err != nil {
+			return d, fmt.Errorf("diagnosis: %w", err)
+		}
+	}
+	if src.Store != nil {
+		d.Storage.Dialect = string(src.Store.Dialect())
+		if d.Storage.DatabaseBytes, err = src.Store.Size(ctx); err != nil {
+			return d, fmt.Errorf("diagnosis: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// Routes registers GET /api/v1/diagnosis (console.Module).
+func (s *Service) Routes(api huma.API, _ chi.Router) {
+	huma.Register(api, huma.Operation{OperationID: "diagnosis", Method: http.MethodGet, Path: "/api/v1/diagnosis",
+		Summary: "Feed status, sensor health, scans, jobs and event consumers, storage size", Tags: []string{"diagnosis"}},
+		func(ctx context.Context, _ *struct{}) (*struct{ Body Diagnosis }, error) {
+			d, err := s.Diagnose(ctx)
+			if err != nil {
+				return nil, huma.Error500InternalServerError("diagnosis failed: " + err.Error())
+			}
+			return &struct{ Body Diagnosis }{d}, nil
+		})
+}

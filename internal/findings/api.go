@@ -1,0 +1,232 @@
+package findings
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/match"
+)
+
+const jsonBodyLimit = 1 << 20
+
+// Routes registers the findings API (console.Module).
+func (s *Service) Routes(api huma.API, r chi.Router) {
+	op := func(method, path, id, summary string) huma.Operation {
+		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{"findings"}, MaxBodyBytes: jsonBodyLimit}
+	}
+	created := func(o huma.Operation) huma.Operation { o.DefaultStatus = http.StatusCreated; return o }
+	noContent := func(o huma.Operation) huma.Operation { o.DefaultStatus = http.StatusNoContent; return o }
+	raw := func(method, path, id, summary string, h http.HandlerFunc) {
+		console.RawRoute(api, r, huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{"findings"}},
+			map[string]*huma.Response{"200": {Description: "The document", Content: map[string]*huma.MediaType{"application/json": {}}}}, h)
+	}
+	huma.Register(api, op(http.MethodGet, "/api/v1/findings", "list-findings", "Current findings (latest scan per target), filtered, sorted, paginated"), s.apiFindings)
+	huma.Register(api, op(http.MethodGet, "/api/v1/findings/top", "top-findings", "The most exploitable findings across the estate, with attack paths"), s.apiTop)
+	raw(http.MethodGet, "/api/v1/findings/export", "export-findings", "Download current findings (?format=json or csv, same filters as GET /api/v1/findings)", s.rawExport)
+	huma.Register(api, op(http.MethodGet, "/api/v1/findings/decisions", "list-decisions", "Accept / not-affected decisions"), s.apiDecisions)
+	huma.Register(api, created(op(http.MethodPost, "/api/v1/findings/decisions", "create-decision", "Accept a vulnerability or mark it not affected (reason, optional expiry)")), s.apiDecide)
+	huma.Register(api, noContent(op(http.MethodDelete, "/api/v1/findings/decisions/{id}", "delete-decision", "Revoke a decision")), s.apiDeleteDecision)
+	raw(http.MethodGet, "/api/v1/findings/decisions/openvex", "export-openvex", "The unexpired decisions as an OpenVEX v0.2.0 document", s.rawOpenVEX)
+}
+
+// HTTPError maps the module's errors to problem documents.
+func (s *Service) HTTPError(ctx context.Context, what string, err error) error {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return huma.Error404NotFound(err.Error())
+	case errors.Is(err, ErrInvalid):
+		return huma.Error400BadRequest(err.Error())
+	}
+	s.log.ErrorContext(ctx, what, "err", err)
+	return huma.Error500InternalServerError(what + " failed; see the console log")
+}
+
+func (s *Service) rawError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		console.WriteProblem(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, ErrInvalid):
+		console.WriteProblem(w, http.StatusBadRequest, err.Error())
+	default:
+		s.log.ErrorContext(r.Context(), what, "err", err)
+		console.WriteProblem(w, http.StatusInternalServerError, what+" failed; see the console log")
+	}
+}
+
+func caller(ctx context.Context) string {
+	if p, ok := console.PrincipalFrom(ctx); ok {
+		return p.User.Email
+	}
+	return ""
+}
+
+type (
+	idPath struct {
+		ID string `path:"id" maxLength:"64"`
+	}
+	bodyOf[T any] struct {
+		Body T
+	}
+	list[T any] struct {
+		Items      []T    `json:"items"`
+		NextCursor string `json:"nextCursor,omitempty"`
+		Total      *int   `json:"total,omitempty"`
+	}
+)
+
+// Query is the findings query of the API and the exports.
+type Query struct {
+	ScanID            string   `query:"scanId" maxLength:"64"`
+	NodeID            string   `query:"nodeId" maxLength:"200"`
+	Severity          []string `query:"severity" explode:"false" maxItems:"5"`
+	KEV               string   `query:"kev" enum:"true,false,"`
+	FixAvailable      string   `query:"fixAvailable" enum:"true,false,"`
+	Package           string   `query:"package" maxLength:"500"`
+	VulnID            string   `query:"vulnId" maxLength:"200"`
+	MinScore          float64  `query:"minScore" minimum:"0" maximum:"100"`
+	IncludeSuppressed bool     `query:"includeSuppressed"`
+	Sort              string   `query:"sort" enum:"risk,severity,cvss,epss,package,vuln,"`
+	Order             string   `query:"order" enum:"asc,desc,"`
+	Limit             int      `query:"limit" minimum:"0" maximum:"1000"`
+	Cursor            string   `query:"cursor" maxLength:"20"`
+}
+
+func optBool(s string) *bool {
+	if s == "" {
+		return nil
+	}
+	b := s == "true"
+	return &b
+}
+
+// Filter checks the query and turns it into a Filter.
+func (in *Query) Filter() (Filter, error) {
+	ff := Filter{ScanID: in.ScanID, NodeID: in.NodeID, KEV: optBool(in.KEV), FixAvailable: optBool(in.FixAvailable),
+		Package: in.Package, VulnID: in.VulnID, MinScore: in.MinScore, IncludeSuppressed: in.IncludeSuppressed, Sort: in.Sort, Order: in.Order, Limit: in.Limit}
+	for _, sv := range in.Severity {
+		for _, p := range strings.Split(sv, ",") {
+			if p = strings.ToLower(strings.TrimSpace(p)); p != "" {
+				if match.SeverityRank(p) == 0 && p != match.SeverityUnknown {
+					return ff, fmt.Errorf("%w: severity %q (want critical, high, medium, low or unknown)", ErrInvalid, p)
+				}
+				ff.Severity = append(ff.Severity, p)
+			}
+		}
+	}
+	if in.Cursor != "" {
+		n, err := strconv.Atoi(in.Cursor)
+		if err != nil || n < 0 {
+			return ff, fmt.Errorf("%w: cursor %q", ErrInvalid, in.Cursor)
+		}
+		ff.Offset = n
+	}
+	return ff, nil
+}
+
+func (s *Service) apiFindings(ctx context.Context, in *Query) (*bodyOf[list[NodeFinding]], error) {
+	ff, err := in.Filter()
+	if err != nil {
+		return nil, s.HTTPError(ctx, "list findings", err)
+	}
+	got, total, err := s.Findings(ctx, ff)
+	if err != nil {
+		return nil, s.HTTPError(ctx, "list findings", err)
+	}
+	out := list[NodeFinding]{Items: got, Total: &total}
+	if next := ff.Offset + len(got); next < total {
+		out.NextCursor = strconv.Itoa(next)
+	}
+	return &bodyOf[list[NodeFinding]]{out}, nil
+}
+
+type topIn struct {
+	Limit int `query:"limit" minimum:"0" maximum:"500"`
+}
+
+func (s *Service) apiTop(ctx context.Context, in *topIn) (*bodyOf[list[NodeFinding]], error) {
+	got, err := s.Top(ctx, in.Limit)
+	if err != nil {
+		return nil, s.HTTPError(ctx, "top findings", err)
+	}
+	return &bodyOf[list[NodeFinding]]{list[NodeFinding]{Items: got}}, nil
+}
+
+func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	in := Query{ScanID: q.Get("scanId"), NodeID: q.Get("nodeId"), KEV: q.Get("kev"), FixAvailable: q.Get("fixAvailable"),
+		Package: q.Get("package"), VulnID: q.Get("vulnId"), IncludeSuppressed: q.Get("includeSuppressed") == "true", Sort: q.Get("sort"), Order: q.Get("order")}
+	if v := q.Get("severity"); v != "" {
+		in.Severity = []string{v}
+	}
+	ff, err := in.Filter()
+	if err != nil {
+		s.rawError(w, r, "export findings", err)
+		return
+	}
+	all, err := s.All(r.Context(), ff)
+	if err != nil {
+		s.rawError(w, r, "export findings", err)
+		return
+	}
+	switch f := q.Get("format"); f {
+	case "", "json":
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Disposition", `attachment; filename="findings.json"`)
+		if all == nil {
+			all = []NodeFinding{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(map[string]any{"generatedAt": s.now().UTC(), "findings": all})
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="findings.csv"`)
+		_ = WriteCSV(w, all)
+	default:
+		console.WriteProblem(w, http.StatusBadRequest, fmt.Sprintf("format %q (want json or csv; per-scan CycloneDX, SARIF and OpenVEX at /api/v1/scans/{id}/report)", f))
+	}
+}
+
+func (s *Service) apiDecisions(ctx context.Context, _ *struct{}) (*bodyOf[list[Decision]], error) {
+	got, err := s.Decisions(ctx)
+	if err != nil {
+		return nil, s.HTTPError(ctx, "list decisions", err)
+	}
+	return &bodyOf[list[Decision]]{list[Decision]{Items: got}}, nil
+}
+
+func (s *Service) apiDecide(ctx context.Context, in *bodyOf[DecisionInput]) (*bodyOf[Decision], error) {
+	d, err := s.Decide(ctx, in.Body, caller(ctx))
+	if err != nil {
+		return nil, s.HTTPError(ctx, "create decision", err)
+	}
+	return &bodyOf[Decision]{d}, nil
+}
+
+func (s *Service) apiDeleteDecision(ctx context.Context, in *idPath) (*struct{}, error) {
+	if _, err := s.DeleteDecision(ctx, in.ID, caller(ctx)); err != nil {
+		return nil, s.HTTPError(ctx, "delete decision", err)
+	}
+	return nil, nil
+}
+
+func (s *Service) rawOpenVEX(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	if err := s.WriteOpenVEX(r.Context(), &buf, caller(r.Context())); err != nil {
+		s.rawError(w, r, "OpenVEX export", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="riskmap.openvex.json"`)
+	w.Write(buf.Bytes())
+}

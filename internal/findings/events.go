@@ -1,0 +1,102 @@
+package findings
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/riskmap/riskmap/internal/events"
+	"github.com/riskmap/riskmap/internal/topology"
+)
+
+// Event types the findings module publishes.
+const (
+	EventNew     = "findings.new"
+	EventFixed   = "findings.fixed"
+	EventDecided = "finding.decided"
+)
+
+// FindingRef is a finding as events name it.
+type FindingRef struct {
+	ID        string  `json:"id"`
+	VulnID    string  `json:"vulnId"`
+	Package   string  `json:"package"`
+	Version   string  `json:"version"`
+	Ecosystem string  `json:"ecosystem"`
+	Severity  string  `json:"severity"`
+	RiskScore float64 `json:"riskScore"`
+	KEV       bool    `json:"kev"`
+}
+
+func sortRefs(rs []FindingRef) {
+	slices.SortFunc(rs, func(a, b FindingRef) int {
+		return cmp.Or(cmp.Compare(b.RiskScore, a.RiskScore), strings.Compare(a.VulnID, b.VulnID), strings.Compare(a.Package, b.Package))
+	})
+}
+
+// FindingsNew lists the findings a scan (or a rematch after the feeds
+// changed) found on its target that its current findings did not have.
+type FindingsNew struct {
+	ScanID   string       `json:"scanId"`
+	Target   Target       `json:"target"`
+	Findings []FindingRef `json:"findings"`
+}
+
+func (FindingsNew) EventType() string  { return EventNew }
+func (e FindingsNew) EventKey() string { return targetKey(e.Target) }
+
+// FindingsFixed lists the current findings a target no longer has.
+type FindingsFixed struct {
+	ScanID   string       `json:"scanId"`
+	Target   Target       `json:"target"`
+	Findings []FindingRef `json:"findings"`
+}
+
+func (FindingsFixed) EventType() string  { return EventFixed }
+func (e FindingsFixed) EventKey() string { return targetKey(e.Target) }
+
+func targetKey(t Target) string {
+	if t.NodeID != "" {
+		return "node:" + t.NodeID
+	}
+	return "target:" + t.SensorID + "/" + t.Kind + "/" + t.Ref
+}
+
+// FindingDecided says a decision was created or revoked.
+type FindingDecided struct {
+	Action   string   `json:"action"` // created, revoked
+	Decision Decision `json:"decision"`
+	By       string   `json:"by"`
+}
+
+func (FindingDecided) EventType() string  { return EventDecided }
+func (e FindingDecided) EventKey() string { return "vuln:" + e.Decision.VulnID }
+
+// RescoreConsumer rescores the findings of the nodes the topology says
+// changed (their processes, sockets or reachability).
+func (s *Service) RescoreConsumer() events.Consumer {
+	return events.Consumer{Name: "findings.rescore", Types: []string{topology.EventNodesChanged, topology.EventNodesGone},
+		Handle: func(ctx context.Context, evs []events.Event) error {
+			seen := map[string]bool{}
+			var ids []string
+			for _, e := range evs {
+				var c topology.NodesChanged // NodesGone has the same shape
+				if err := e.Decode(&c); err != nil {
+					s.log.Warn("rescore: undecodable event skipped", "seq", e.Seq, "err", err)
+					continue
+				}
+				for _, id := range c.Nodes {
+					if !seen[id] {
+						seen[id] = true
+						ids = append(ids, id)
+					}
+				}
+			}
+			n, err := s.Rescore(ctx, ids...)
+			if n > 0 {
+				s.log.Debug("rescored findings after topology change", "nodes", len(ids), "findings", n)
+			}
+			return err
+		}}
+}

@@ -1,0 +1,421 @@
+// Package findings owns the console's findings and what users decide about
+// them: the vulnerabilities a scan's inventory matched (the scan_findings
+// table), their exposure-aware risk on the node (internal/risk, rescored
+// when the topology says a node changed), which findings are current (those
+// of the latest complete scan of each target), VEX-like decisions (accepted,
+// not affected) honoured by every query and exported as OpenVEX, the
+// findings API and exports, and the events of findings appearing, being
+// fixed and being decided.
+//
+// The scans module hands it a scan's matched findings (Match, ReplaceTx)
+// and tells it, in the transaction that completes the scan, that they are
+// now current (CommitTx). Findings never read the scans table: each
+// finding row carries its scan's target.
+package findings
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/riskmap/riskmap/internal/events"
+	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/risk"
+	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/vulndb"
+)
+
+// Errors the HTTP layer maps to status codes.
+var (
+	ErrNotFound = store.ErrNotFound
+	ErrInvalid  = errors.New("invalid")
+)
+
+// States of a stored finding.
+const (
+	// StatePending: its scan has not finished.
+	StatePending = "pending"
+	// StateCurrent: its scan is the latest complete scan of its target.
+	StateCurrent = "current"
+	// StateOld: a later scan of the target replaced it, or its scan
+	// failed.
+	StateOld = "old"
+)
+
+// ExposureSource is what findings need from the topology: a node's
+// processes with their loaded files and listening sockets, and whether
+// (and how) the internet reaches it.
+type ExposureSource interface {
+	Exposure(ctx context.Context, nodeID string) (risk.Exposure, error)
+}
+
+// KnowledgeBase gives the current knowledge base (nil: none loaded yet).
+type KnowledgeBase interface {
+	DB() *vulndb.DB
+}
+
+// Target is what a scan scanned and its findings were found on: a node of
+// the topology (when it is one) and the sensor's target (kind and ref).
+type Target struct {
+	NodeID   string `json:"nodeId,omitempty"`
+	SensorID string `json:"sensorId"`
+	Kind     string `json:"kind"`
+	Ref      string `json:"ref"`
+}
+
+// Origin is the scan findings come from.
+type Origin struct {
+	ScanID string
+	Target Target
+	// Key identifies the target across scans (the latest complete scan of
+	// a key holds its current findings).
+	Key string
+}
+
+// Config are the Service's dependencies.
+type Config struct {
+	Store    *store.Store
+	KB       KnowledgeBase
+	Exposure ExposureSource
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Version  string
+}
+
+// Service is the findings module.
+type Service struct {
+	st       *store.Store
+	kb       KnowledgeBase
+	exposure ExposureSource
+	log      *slog.Logger
+	now      func() time.Time
+	version  string
+}
+
+// New builds the module.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{st: cfg.Store, kb: cfg.KB, exposure: cfg.Exposure, log: cfg.Logger, now: cfg.Now, version: cfg.Version}
+}
+
+// Row is one matched finding, ready to store.
+type Row struct {
+	Finding match.Finding
+	Files   []string
+	Risk    risk.Result
+}
+
+// KBMeta is the loaded knowledge base's header (zero without one).
+func (s *Service) KBMeta() (m vulndb.Meta) {
+	if s.kb != nil {
+		if db := s.kb.DB(); db != nil {
+			return db.Meta()
+		}
+	}
+	return m
+}
+
+// Match matches an inventory against the knowledge base and scores each
+// finding with the target node's present exposure. Without a knowledge
+// base there are no findings.
+func (s *Service) Match(ctx context.Context, o Origin, inv *inventory.Inventory) ([]Row, error) {
+	if s.kb == nil {
+		return nil, nil
+	}
+	db := s.kb.DB()
+	if db == nil {
+		return nil, nil
+	}
+	// The inventory does not carry the running kernel: every kernel
+	// package is judged.
+	res, err := match.New(db).Match(ctx, inv, match.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("match inventory of scan %s: %w", o.ScanID, err)
+	}
+	files := map[string][]string{}
+	for _, p := range inv.Packages {
+		if len(p.Files) > 0 {
+			files[pkgKey(p.Name, p.Version, p.Ecosystem, p.Locations)] = p.Files
+		}
+	}
+	ex, hop := s.exposureOf(ctx, o.Target)
+	rows := make([]Row, 0, len(res.Findings))
+	for _, f := range res.Findings {
+		fl := files[pkgKey(f.Package.Name, f.Package.Version, f.Package.Ecosystem, f.Package.Locations)]
+		r := risk.Score(&f, fl, ex, hop)
+		f.Risk = match.Risk{Score: r.Score, Explanation: explain(r)}
+		rows = append(rows, Row{Finding: f, Files: fl, Risk: r})
+	}
+	return rows, nil
+}
+
+func pkgKey(name, version, eco string, locs []string) string {
+	return name + "\x00" + version + "\x00" + eco + "\x00" + strings.Join(locs, "\x00")
+}
+
+func explain(r risk.Result) string {
+	var parts []string
+	for _, f := range r.Factors {
+		parts = append(parts, fmt.Sprintf("%s %.2f (%s)", f.Name, f.Value, f.Reason))
+	}
+	return strings.Join(parts, " × ")
+}
+
+func (s *Service) exposureOf(ctx context.Context, t Target) (risk.Exposure, risk.Hop) {
+	hop := risk.Hop{NodeID: t.NodeID, Kind: t.Kind, Name: t.Ref}
+	if hop.Name == "" {
+		hop.Name = t.SensorID
+	}
+	if s.exposure == nil || t.NodeID == "" {
+		return risk.Exposure{}, hop
+	}
+	ex, err := s.exposure.Exposure(ctx, t.NodeID)
+	if err != nil {
+		s.log.Warn("exposure of node unavailable; risk uses unknown exposure", "node", t.NodeID, "err", err)
+		return risk.Exposure{}, hop
+	}
+	return ex, hop
+}
+
+// ReplaceTx stores a scan's findings in the caller's transaction, replacing
+// any it had, as pending (the scan is not finished) or, for a complete
+// scan matched again, as current.
+func (s *Service) ReplaceTx(ctx context.Context, tx store.Querier, o Origin, rows []Row, state string) error {
+	if state != StatePending && state != StateCurrent {
+		return fmt.Errorf("store findings of scan %s: state %q", o.ScanID, state)
+	}
+	var before map[string]FindingRef
+	if state == StateCurrent {
+		var err error
+		if before, err = s.refs(ctx, tx, `scan_id = ?`, o.ScanID); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM scan_findings WHERE scan_id = ?`, o.ScanID); err != nil {
+		return fmt.Errorf("store findings of scan %s: %w", o.ScanID, err)
+	}
+	t := o.Target
+	err := store.ExecValues(ctx, tx, `INSERT INTO scan_findings (id, scan_id, node_id, sensor_id, target_kind, target_ref, target_key, state,
+		vuln_id, aliases, package_name, package_version, ecosystem, fixed_version, severity, severity_rank, cvss, kev, epss, score, explanation, files, detail)`,
+		23, len(rows), "", func(i int, args []any) ([]any, error) {
+			r := rows[i]
+			f := r.Finding
+			detail, _ := json.Marshal(f)
+			expl, _ := json.Marshal(r.Risk)
+			files, _ := json.Marshal(r.Files)
+			fixed := ""
+			if len(f.FixedVersions) > 0 {
+				fixed = f.FixedVersions[0]
+			}
+			var cvss, epss float64
+			if f.CVSS != nil {
+				cvss = f.CVSS.BaseScore
+			}
+			if f.EPSS != nil {
+				epss = f.EPSS.Score
+			}
+			kev := 0
+			if f.KEV != nil {
+				kev = 1
+			}
+			aliases := "|" + strings.Join(f.AllIDs(), "|") + "|"
+			return append(args, fmt.Sprintf("%s-%05d", o.ScanID, i), o.ScanID, t.NodeID, t.SensorID, t.Kind, t.Ref, o.Key, state,
+				f.ID, aliases, f.Package.Name, f.Package.Version, f.Package.Ecosystem, fixed, f.Severity, match.SeverityRank(f.Severity),
+				cvss, kev, epss, r.Risk.Score, string(expl), string(files), string(detail)), nil
+		})
+	if err != nil {
+		return fmt.Errorf("store findings of scan %s: %w", o.ScanID, err)
+	}
+	if state == StateCurrent {
+		after, err := s.refs(ctx, tx, `scan_id = ?`, o.ScanID)
+		if err != nil {
+			return err
+		}
+		return s.emitChanges(ctx, tx, o, before, after)
+	}
+	return nil
+}
+
+// CommitTx makes a complete scan's findings the current findings of its
+// target (the previous scan's become old), in the transaction that
+// completes the scan, and publishes which findings are new and which are
+// fixed.
+func (s *Service) CommitTx(ctx context.Context, tx store.Querier, o Origin) error {
+	before, err := s.refs(ctx, tx, `target_key = ? AND state = 'current'`, o.Key)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE scan_findings SET state = 'old' WHERE target_key = ? AND state = 'current' AND scan_id <> ?`, o.Key, o.ScanID); err != nil {
+		return fmt.Errorf("commit findings of scan %s: %w", o.ScanID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE scan_findings SET state = 'current' WHERE scan_id = ?`, o.ScanID); err != nil {
+		return fmt.Errorf("commit findings of scan %s: %w", o.ScanID, err)
+	}
+	after, err := s.refs(ctx, tx, `scan_id = ?`, o.ScanID)
+	if err != nil {
+		return err
+	}
+	return s.emitChanges(ctx, tx, o, before, after)
+}
+
+// AbandonTx marks the findings of a scan that ended without completing as
+// old (they stay readable by scan id).
+func (s *Service) AbandonTx(ctx context.Context, tx store.Querier, scanID string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE scan_findings SET state = 'old' WHERE scan_id = ? AND state = 'pending'`, scanID); err != nil {
+		return fmt.Errorf("abandon findings of scan %s: %w", scanID, err)
+	}
+	return nil
+}
+
+// refs reads finding references by a condition, keyed by vulnerability and
+// package version.
+func (s *Service) refs(ctx context.Context, tx store.Querier, cond string, args ...any) (map[string]FindingRef, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, vuln_id, package_name, package_version, ecosystem, severity, score, kev FROM scan_findings WHERE `+cond, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read findings: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]FindingRef{}
+	for rows.Next() {
+		var r FindingRef
+		var kev int
+		if err := rows.Scan(&r.ID, &r.VulnID, &r.Package, &r.Version, &r.Ecosystem, &r.Severity, &r.RiskScore, &kev); err != nil {
+			return nil, fmt.Errorf("read findings: %w", err)
+		}
+		r.KEV = kev != 0
+		out[r.VulnID+" in "+r.Package+"@"+r.Version] = r
+	}
+	return out, rows.Err()
+}
+
+func (s *Service) emitChanges(ctx context.Context, tx store.Querier, o Origin, before, after map[string]FindingRef) error {
+	var added, fixed []FindingRef
+	for k, r := range after {
+		if _, ok := before[k]; !ok {
+			added = append(added, r)
+		}
+	}
+	for k, r := range before {
+		if _, ok := after[k]; !ok {
+			fixed = append(fixed, r)
+		}
+	}
+	sortRefs(added)
+	sortRefs(fixed)
+	var evs []events.Typed
+	if len(added) > 0 {
+		evs = append(evs, FindingsNew{ScanID: o.ScanID, Target: o.Target, Findings: added})
+	}
+	if len(fixed) > 0 {
+		evs = append(evs, FindingsFixed{ScanID: o.ScanID, Target: o.Target, Findings: fixed})
+	}
+	return events.Emit(ctx, tx, s.now(), evs...)
+}
+
+// Count counts the stored findings (diagnosis).
+func (s *Service) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := s.st.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM scan_findings`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count findings: %w", err)
+	}
+	return n, nil
+}
+
+// Rescore recomputes the risk of the current and pending findings of the
+// given nodes from their present exposure. It returns how many findings
+// it rescored.
+func (s *Service) Rescore(ctx context.Context, nodeIDs ...string) (int, error) {
+	nodes, err := s.nodesWithFindings(ctx, nodeIDs)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, node := range nodes {
+		rows, err := s.st.Read().QueryContext(ctx, `SELECT id, sensor_id, target_kind, target_ref, files, detail FROM scan_findings
+			WHERE node_id = ? AND state IN ('current', 'pending')`, node)
+		if err != nil {
+			return n, fmt.Errorf("rescore node %s: %w", node, err)
+		}
+		type item struct {
+			id    string
+			files []string
+			f     match.Finding
+		}
+		var items []item
+		t := Target{NodeID: node}
+		for rows.Next() {
+			var it item
+			var files, detail string
+			if err := rows.Scan(&it.id, &t.SensorID, &t.Kind, &t.Ref, &files, &detail); err != nil {
+				rows.Close()
+				return n, fmt.Errorf("rescore node %s: %w", node, err)
+			}
+			_ = json.Unmarshal([]byte(files), &it.files)
+			if err := json.Unmarshal([]byte(detail), &it.f); err != nil {
+				rows.Close()
+				return n, fmt.Errorf("rescore finding %s: %w", it.id, err)
+			}
+			items = append(items, it)
+		}
+		rows.Close()
+		if len(items) == 0 {
+			continue
+		}
+		ex, hop := s.exposureOf(ctx, t)
+		err = s.st.Tx(ctx, func(tx store.Querier) error {
+			for _, it := range items {
+				r := risk.Score(&it.f, it.files, ex, hop)
+				it.f.Risk = match.Risk{Score: r.Score, Explanation: explain(r)}
+				detail, _ := json.Marshal(it.f)
+				expl, _ := json.Marshal(r)
+				if _, err := tx.ExecContext(ctx, `UPDATE scan_findings SET score = ?, explanation = ?, detail = ? WHERE id = ?`,
+					r.Score, string(expl), string(detail), it.id); err != nil {
+					return fmt.Errorf("rescore finding %s: %w", it.id, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n += len(items)
+	}
+	return n, nil
+}
+
+// nodesWithFindings keeps the ids that have current or pending findings.
+func (s *Service) nodesWithFindings(ctx context.Context, ids []string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for i := 0; i < len(ids); i += 400 {
+		part := ids[i:min(i+400, len(ids))]
+		args := make([]any, len(part))
+		for k, id := range part {
+			args[k] = id
+		}
+		rows, err := s.st.Read().QueryContext(ctx, `SELECT DISTINCT node_id FROM scan_findings WHERE state IN ('current', 'pending') AND node_id IN (`+
+			strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("nodes with findings: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if rows.Scan(&id) == nil && !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+		rows.Close()
+	}
+	return out, nil
+}

@@ -1,0 +1,325 @@
+package findings
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/risk"
+	"github.com/riskmap/riskmap/internal/store"
+)
+
+// NodeFinding is a stored finding as the API returns it.
+type NodeFinding struct {
+	ID       string        `json:"id"`
+	ScanID   string        `json:"scanId"`
+	NodeID   string        `json:"nodeId,omitempty"`
+	Target   Target        `json:"target"`
+	Finding  match.Finding `json:"finding"`
+	Risk     risk.Result   `json:"risk"`
+	Decision *Decision     `json:"decision,omitempty"`
+}
+
+// Filter selects findings. Without ScanID, the current findings are those
+// of the latest complete scan of each target.
+type Filter struct {
+	ScanID            string
+	NodeID            string
+	Severity          []string
+	KEV               *bool
+	FixAvailable      *bool
+	Package           string
+	VulnID            string
+	MinScore          float64
+	IncludeSuppressed bool
+	// Sort is risk (default), severity, cvss, epss, package, vuln; Order
+	// is asc or desc (default: desc for numbers, asc for names).
+	Sort   string
+	Order  string
+	Limit  int
+	Offset int
+	// NoCount skips the total (returned as -1).
+	NoCount bool
+}
+
+var sortColumns = map[string]string{
+	"risk": "f.score", "severity": "f.severity_rank", "cvss": "f.cvss", "epss": "f.epss",
+	"package": "f.package_name", "vuln": "f.vuln_id",
+}
+
+// decisionMatch is the SQL condition "an unexpired decision covers f".
+const decisionMatch = `EXISTS (SELECT 1 FROM finding_decisions d WHERE f.aliases LIKE '%|' || d.vuln_id || '|%'
+	AND (d.package_name = '' OR d.package_name = f.package_name) AND (d.node_id = '' OR d.node_id = f.node_id)
+	AND (d.expires_at IS NULL OR d.expires_at > ?))`
+
+// Findings queries findings; it returns one page and the total count.
+func (s *Service) Findings(ctx context.Context, ff Filter) ([]NodeFinding, int, error) {
+	if ff.Limit <= 0 || ff.Limit > 1000 {
+		ff.Limit = 100
+	}
+	col, ok := sortColumns[ff.Sort]
+	if ff.Sort == "" {
+		col, ok = sortColumns["risk"], true
+	}
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: sort %q (want risk, severity, cvss, epss, package or vuln)", ErrInvalid, ff.Sort)
+	}
+	var where []string
+	var args []any
+	add := func(c string, a ...any) { where = append(where, c); args = append(args, a...) }
+	if ff.ScanID != "" {
+		add("f.scan_id = ?", ff.ScanID)
+	} else {
+		add("f.state = 'current'")
+	}
+	if ff.NodeID != "" {
+		add("f.node_id = ?", ff.NodeID)
+	}
+	if len(ff.Severity) > 0 {
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(ff.Severity)), ",")
+		var a []any
+		for _, v := range ff.Severity {
+			a = append(a, strings.ToLower(v))
+		}
+		add("f.severity IN ("+ph+")", a...)
+	}
+	if ff.KEV != nil {
+		add("f.kev = ?", boolInt(*ff.KEV))
+	}
+	if ff.FixAvailable != nil {
+		if *ff.FixAvailable {
+			add("f.fixed_version <> ''")
+		} else {
+			add("f.fixed_version = ''")
+		}
+	}
+	if ff.Package != "" {
+		add("f.package_name = ?", ff.Package)
+	}
+	if ff.VulnID != "" {
+		add("f.aliases LIKE ?", "%|"+EscapeLike(ff.VulnID)+"|%")
+	}
+	if ff.MinScore > 0 {
+		add("f.score >= ?", ff.MinScore)
+	}
+	now := store.Millis(s.now())
+	if !ff.IncludeSuppressed {
+		add("NOT "+decisionMatch, now)
+	}
+	cond := " WHERE " + strings.Join(where, " AND ")
+	from := ` FROM scan_findings f`
+	total := -1
+	if !ff.NoCount {
+		if err := s.st.Read().QueryRowContext(ctx, `SELECT COUNT(*)`+from+cond, args...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("count findings: %w", err)
+		}
+	}
+	dir := "DESC"
+	if ff.Sort == "package" || ff.Sort == "vuln" {
+		dir = "ASC"
+	}
+	switch strings.ToLower(ff.Order) {
+	case "":
+	case "asc":
+		dir = "ASC"
+	case "desc":
+		dir = "DESC"
+	default:
+		return nil, 0, fmt.Errorf("%w: order %q (want asc or desc)", ErrInvalid, ff.Order)
+	}
+	q := `SELECT f.id, f.scan_id, f.node_id, f.explanation, f.detail, f.sensor_id, f.target_kind, f.target_ref` + from + cond +
+		fmt.Sprintf(" ORDER BY %s %s, f.id LIMIT %d OFFSET %d", col, dir, ff.Limit, max(ff.Offset, 0))
+	rows, err := s.st.Read().QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query findings: %w", err)
+	}
+	defer rows.Close()
+	out := []NodeFinding{}
+	for rows.Next() {
+		var f NodeFinding
+		var expl, detail string
+		if err := rows.Scan(&f.ID, &f.ScanID, &f.NodeID, &expl, &detail, &f.Target.SensorID, &f.Target.Kind, &f.Target.Ref); err != nil {
+			return nil, 0, fmt.Errorf("query findings: %w", err)
+		}
+		f.Target.NodeID = f.NodeID
+		if err := json.Unmarshal([]byte(detail), &f.Finding); err != nil {
+			return nil, 0, fmt.Errorf("finding %s: %w", f.ID, err)
+		}
+		if err := json.Unmarshal([]byte(expl), &f.Risk); err != nil {
+			return nil, 0, fmt.Errorf("finding %s: %w", f.ID, err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("query findings: %w", err)
+	}
+	if ff.IncludeSuppressed && len(out) > 0 {
+		if err := s.attachDecisions(ctx, out); err != nil {
+			return nil, 0, err
+		}
+	}
+	return out, total, nil
+}
+
+func (s *Service) attachDecisions(ctx context.Context, fs []NodeFinding) error {
+	ds, err := s.Decisions(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	for i := range fs {
+		for _, d := range ds {
+			if d.covers(&fs[i], now) {
+				d := d
+				fs[i].Decision = &d
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// All pages through every finding a filter selects (at most a million).
+func (s *Service) All(ctx context.Context, ff Filter) ([]NodeFinding, error) {
+	var out []NodeFinding
+	ff.Limit = 1000
+	for {
+		page, total, err := s.Findings(ctx, ff)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		ff.Offset += len(page)
+		if len(page) == 0 || ff.Offset >= total || len(out) >= 1_000_000 {
+			return out, nil
+		}
+	}
+}
+
+// Top returns the highest-risk current findings across the estate
+// (decisions honoured), each with its explanation and attack path.
+func (s *Service) Top(ctx context.Context, limit int) ([]NodeFinding, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	got, _, err := s.Findings(ctx, Filter{Sort: "risk", Limit: limit, NoCount: true})
+	return got, err
+}
+
+// Counts counts a scan's findings by severity (unknown for none), apart
+// from those an unexpired decision covers, which are counted in
+// suppressed.
+func (s *Service) Counts(ctx context.Context, scanID string) (bySeverity map[string]int, suppressed int, err error) {
+	rows, err := s.st.Read().QueryContext(ctx, `SELECT f.severity, `+decisionMatch+` AS suppressed, COUNT(*)
+		FROM scan_findings f WHERE f.scan_id = ? GROUP BY f.severity, suppressed`, store.Millis(s.now()), scanID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count findings of scan %s: %w", scanID, err)
+	}
+	defer rows.Close()
+	bySeverity = map[string]int{}
+	for rows.Next() {
+		var sev string
+		var sup bool
+		var n int
+		if err := rows.Scan(&sev, &sup, &n); err != nil {
+			return nil, 0, fmt.Errorf("count findings of scan %s: %w", scanID, err)
+		}
+		if sup {
+			suppressed += n
+			continue
+		}
+		if sev == "" {
+			sev = "unknown"
+		}
+		bySeverity[sev] += n
+	}
+	return bySeverity, suppressed, rows.Err()
+}
+
+// Diff is the difference between two scans' findings.
+type Diff struct {
+	From      string   `json:"from"`
+	To        string   `json:"to"`
+	New       []string `json:"new"`
+	Fixed     []string `json:"fixed"`
+	Unchanged int      `json:"unchanged"`
+}
+
+// DiffScans compares the findings of two scans: vulnerabilities (id on
+// package@version) present in to but not from are new, the reverse fixed.
+func (s *Service) DiffScans(ctx context.Context, from, to string) (Diff, error) {
+	a, err := s.refs(ctx, s.st.Read(), `scan_id = ?`, from)
+	if err != nil {
+		return Diff{}, err
+	}
+	b, err := s.refs(ctx, s.st.Read(), `scan_id = ?`, to)
+	if err != nil {
+		return Diff{}, err
+	}
+	d := Diff{From: from, To: to, New: []string{}, Fixed: []string{}}
+	for k := range b {
+		if _, ok := a[k]; ok {
+			d.Unchanged++
+		} else {
+			d.New = append(d.New, k)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			d.Fixed = append(d.Fixed, k)
+		}
+	}
+	slices.Sort(d.New)
+	slices.Sort(d.Fixed)
+	return d, nil
+}
+
+// CSVHeader is the header row of WriteCSV.
+var CSVHeader = []string{"risk", "vulnerability", "aliases", "severity", "cvss", "kev", "epss", "package", "version", "ecosystem", "fixed",
+	"target_kind", "target", "node", "scan", "decision", "explanation"}
+
+// WriteCSV writes findings as CSV, one row each.
+func WriteCSV(w io.Writer, fs []NodeFinding) error {
+	cw := csv.NewWriter(w)
+	cw.Write(CSVHeader)
+	for _, f := range fs {
+		fd := f.Finding
+		cvss, epss, kev, dec := "", "", "false", ""
+		if fd.CVSS != nil {
+			cvss = strconv.FormatFloat(fd.CVSS.BaseScore, 'f', 1, 64)
+		}
+		if fd.EPSS != nil {
+			epss = strconv.FormatFloat(fd.EPSS.Score, 'f', 5, 64)
+		}
+		if fd.KEV != nil {
+			kev = "true"
+		}
+		if f.Decision != nil {
+			dec = f.Decision.Status
+		}
+		cw.Write([]string{strconv.FormatFloat(f.Risk.Score, 'f', 1, 64), fd.ID, strings.Join(fd.Aliases, " "), fd.Severity, cvss, kev, epss,
+			fd.Package.Name, fd.Package.Version, fd.Package.Ecosystem, strings.Join(fd.FixedVersions, " "),
+			f.Target.Kind, f.Target.Ref, f.NodeID, f.ScanID, dec, fd.Risk.Explanation})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// EscapeLike drops the characters that would widen a LIKE pattern.
+func EscapeLike(s string) string {
+	r := strings.NewReplacer("%", "", "_", "", "|", "")
+	return r.Replace(s)
+}
