@@ -76,6 +76,26 @@ func TestUpStartsConsoleAndLocalSensor(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), `"local sensor starting"`) {
 		t.Fatalf("local sensor did not start; stderr:\n%s", p.stderr)
 	}
+	// The diagnosis shows the sensor with the version it reports (the
+	// binary's: the local sensor runs in the same process).
+	var version string
+	for time.Now().Before(deadline) && version == "" {
+		var d struct {
+			Sensors []struct{ SensorID, Version string }
+		}
+		if _, err := call(c, http.MethodGet, base+"/api/v1/diagnosis", nil, &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Sensors) == 1 {
+			version = d.Sensors[0].Version
+		}
+		if version == "" {
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	if version != cli.Version {
+		t.Errorf("diagnosis: sensor version %q, want %q", version, cli.Version)
+	}
 	st, err := os.Stat(filepath.Join(dataDir, cli.LocalSensorKeyFile))
 	if err != nil {
 		t.Fatal(err)
