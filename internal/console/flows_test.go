@@ -567,7 +567,7 @@ func TestTrustedProxies(t *testing.T) {
 // other's access tokens, also after one of them rotated the signing key.
 func TestReplicasShareRotatedKeys(t *testing.T) {
 	url := testenv.PostgresURL(t)
-	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 	replica := func() *console.Server {
 		cfg := testConfig(t)
 		st, err := store.Open(t.Context(), store.Config{URL: url, Now: clk.Now})

@@ -14,26 +14,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/testenv"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the tests' settable clock.
+type clock = testenv.Clock
 
 // testConfig is a console configuration for tests: loopback, a temporary
 // data directory and cheap password hashing.
@@ -68,7 +59,7 @@ func start(t testing.TB, opts ...envOpt) *env {
 	for _, f := range opts {
 		f(&cfg, &o)
 	}
-	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := store.Open(ctx, store.Config{DataDir: cfg.DataDir, URL: cfg.Database, Now: clk.Now})
 	if err != nil {

@@ -1,7 +1,10 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/riskmap/riskmap/internal/store"
 )
 
 // Problem types that let clients (and the authorisation matrix test) tell
@@ -77,4 +81,50 @@ func rateLimited(detail string, wait time.Duration) error {
 // least one.
 func SetRetryAfter(h http.Header, wait time.Duration) {
 	h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+}
+
+// Errors modules wrap (or alias) so that their handlers answer with the
+// right status: ErrNotFound 404, ErrInvalid 400, ErrForbidden 403,
+// ErrConflict 409. Anything else is a 500 whose detail stays in the log.
+var (
+	ErrNotFound  = store.ErrNotFound
+	ErrInvalid   = errors.New("invalid")
+	ErrForbidden = errors.New("forbidden")
+	ErrConflict  = errors.New("conflict")
+)
+
+// statusOf maps an error to its HTTP status (0: an internal error).
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	}
+	return 0
+}
+
+// Error turns a module's error into the problem a huma handler returns:
+// the error's own text for the classes above, otherwise a 500 saying what
+// failed, the error itself logged.
+func Error(ctx context.Context, log *slog.Logger, what string, err error) error {
+	if st := statusOf(err); st != 0 {
+		return huma.NewError(st, err.Error())
+	}
+	log.ErrorContext(ctx, what, "err", err)
+	return huma.Error500InternalServerError(what + " failed; see the console log")
+}
+
+// WriteError is Error for raw handlers.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, what string, err error) {
+	if st := statusOf(err); st != 0 {
+		WriteProblem(w, st, err.Error())
+		return
+	}
+	log.ErrorContext(r.Context(), what, "err", err)
+	WriteProblem(w, http.StatusInternalServerError, what+" failed; see the console log")
 }

@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -115,8 +114,7 @@ type Bus struct {
 // New returns the bus on st.
 func New(st *store.Store, cfg Config) *Bus {
 	if cfg.Owner == "" {
-		host, _ := os.Hostname()
-		cfg.Owner = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), store.NewID(time.Now())[20:])
+		cfg.Owner = store.InstanceName()
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 10 * time.Second

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,19 +34,11 @@ type other struct{}
 func (other) EventType() string { return "test.other" }
 func (other) EventKey() string  { return "" }
 
-var backends = []struct {
-	name string
-	url  func(t *testing.T) string
-}{
-	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "riskmap.db") }},
-	{"postgres", func(t *testing.T) string { return testenv.PostgresURL(t) }},
-}
-
 func forEachBackend(t *testing.T, fn func(t *testing.T, url string, st *store.Store)) {
 	t.Helper()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			url := b.url(t)
+	for _, b := range testenv.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			url := b.URL(t)
 			st, err := store.Open(context.Background(), store.Config{URL: url})
 			if err != nil {
 				t.Fatalf("open store: %v", err)
@@ -357,9 +348,9 @@ func TestEventsSurviveSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
-			url := be.url(t)
+	for _, be := range testenv.Backends {
+		t.Run(be.Name, func(t *testing.T) {
+			url := be.URL(t)
 			if _, err := store.Open(context.Background(), store.Config{URL: url}); err != nil {
 				t.Fatal(err)
 			}

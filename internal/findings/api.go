@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -39,28 +38,12 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	raw(http.MethodGet, "/api/v1/findings/decisions/openvex", "export-openvex", "The unexpired decisions as an OpenVEX v0.2.0 document", s.rawOpenVEX)
 }
 
-// HTTPError maps the module's errors to problem documents.
-func (s *Service) HTTPError(ctx context.Context, what string, err error) error {
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return huma.Error404NotFound(err.Error())
-	case errors.Is(err, ErrInvalid):
-		return huma.Error400BadRequest(err.Error())
-	}
-	s.log.ErrorContext(ctx, what, "err", err)
-	return huma.Error500InternalServerError(what + " failed; see the console log")
+func (s *Service) httpError(ctx context.Context, what string, err error) error {
+	return console.Error(ctx, s.log, what, err)
 }
 
 func (s *Service) rawError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	switch {
-	case errors.Is(err, ErrNotFound):
-		console.WriteProblem(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, ErrInvalid):
-		console.WriteProblem(w, http.StatusBadRequest, err.Error())
-	default:
-		s.log.ErrorContext(r.Context(), what, "err", err)
-		console.WriteProblem(w, http.StatusInternalServerError, what+" failed; see the console log")
-	}
+	console.WriteError(w, r, s.log, what, err)
 }
 
 func caller(ctx context.Context) string {
@@ -136,11 +119,11 @@ func (in *Query) Filter() (Filter, error) {
 func (s *Service) apiFindings(ctx context.Context, in *Query) (*bodyOf[list[NodeFinding]], error) {
 	ff, err := in.Filter()
 	if err != nil {
-		return nil, s.HTTPError(ctx, "list findings", err)
+		return nil, s.httpError(ctx, "list findings", err)
 	}
 	got, total, err := s.Findings(ctx, ff)
 	if err != nil {
-		return nil, s.HTTPError(ctx, "list findings", err)
+		return nil, s.httpError(ctx, "list findings", err)
 	}
 	out := list[NodeFinding]{Items: got, Total: &total}
 	if next := ff.Offset + len(got); next < total {
@@ -156,7 +139,7 @@ type topIn struct {
 func (s *Service) apiTop(ctx context.Context, in *topIn) (*bodyOf[list[NodeFinding]], error) {
 	got, err := s.Top(ctx, in.Limit)
 	if err != nil {
-		return nil, s.HTTPError(ctx, "top findings", err)
+		return nil, s.httpError(ctx, "top findings", err)
 	}
 	return &bodyOf[list[NodeFinding]]{list[NodeFinding]{Items: got}}, nil
 }
@@ -200,7 +183,7 @@ func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
 func (s *Service) apiDecisions(ctx context.Context, _ *struct{}) (*bodyOf[list[Decision]], error) {
 	got, err := s.Decisions(ctx)
 	if err != nil {
-		return nil, s.HTTPError(ctx, "list decisions", err)
+		return nil, s.httpError(ctx, "list decisions", err)
 	}
 	return &bodyOf[list[Decision]]{list[Decision]{Items: got}}, nil
 }
@@ -208,14 +191,14 @@ func (s *Service) apiDecisions(ctx context.Context, _ *struct{}) (*bodyOf[list[D
 func (s *Service) apiDecide(ctx context.Context, in *bodyOf[DecisionInput]) (*bodyOf[Decision], error) {
 	d, err := s.Decide(ctx, in.Body, caller(ctx))
 	if err != nil {
-		return nil, s.HTTPError(ctx, "create decision", err)
+		return nil, s.httpError(ctx, "create decision", err)
 	}
 	return &bodyOf[Decision]{d}, nil
 }
 
 func (s *Service) apiDeleteDecision(ctx context.Context, in *idPath) (*struct{}, error) {
 	if _, err := s.DeleteDecision(ctx, in.ID, caller(ctx)); err != nil {
-		return nil, s.HTTPError(ctx, "delete decision", err)
+		return nil, s.httpError(ctx, "delete decision", err)
 	}
 	return nil, nil
 }

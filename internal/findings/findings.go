@@ -16,12 +16,12 @@ package findings
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/match"
@@ -32,8 +32,8 @@ import (
 
 // Errors the HTTP layer maps to status codes.
 var (
-	ErrNotFound = store.ErrNotFound
-	ErrInvalid  = errors.New("invalid")
+	ErrNotFound = console.ErrNotFound
+	ErrInvalid  = console.ErrInvalid
 )
 
 // States of a stored finding.

@@ -34,7 +34,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -253,8 +252,7 @@ type Queue struct {
 // New returns the job system on st. Register the kinds, then Run.
 func New(st *store.Store, cfg Config) *Queue {
 	if cfg.Owner == "" {
-		host, _ := os.Hostname()
-		cfg.Owner = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), store.NewID(time.Now())[20:])
+		cfg.Owner = store.InstanceName()
 	}
 	if cfg.PollEvery <= 0 {
 		cfg.PollEvery = 500 * time.Millisecond

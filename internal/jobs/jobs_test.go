@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,32 +15,14 @@ import (
 	"github.com/riskmap/riskmap/internal/testenv"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-var backends = []struct {
-	name string
-	url  func(t *testing.T) string
-}{
-	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "riskmap.db") }},
-	{"postgres", func(t *testing.T) string { return testenv.PostgresURL(t) }},
-}
+// clock is the tests' settable clock.
+type clock = testenv.Clock
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, url string, st *store.Store)) {
 	t.Helper()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			url := b.url(t)
+	for _, b := range testenv.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			url := b.URL(t)
 			st, err := store.Open(context.Background(), store.Config{URL: url})
 			if err != nil {
 				t.Fatalf("open store: %v", err)
@@ -294,7 +275,7 @@ func TestConcurrencyLimit(t *testing.T) {
 func TestRemoteExecutor(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, _ string, st *store.Store) {
 		ctx := context.Background()
-		clk := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+		clk := testenv.NewClock(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
 		q := jobs.New(st, jobs.Config{Now: clk.Now})
 		var seen []string
 		q.MustRegister(jobs.Kind{Name: "test.remote", Lease: 90 * time.Second, MaxAttempts: 2, QueueTimeout: 24 * time.Hour,

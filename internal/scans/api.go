@@ -60,36 +60,12 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	raw(http.MethodPut, sensorproto.PathInventory, "upload-inventory", "Sensor: upload a scan's inventory (gzip JSON, Content-Encoding: gzip; at most 64 MiB compressed, 512 MiB decompressed)", "", s.rawInventory)
 }
 
-// httpError maps domain errors to problem documents.
 func (s *Service) httpError(ctx context.Context, what string, err error) error {
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return huma.Error404NotFound(err.Error())
-	case errors.Is(err, ErrInvalid):
-		return huma.Error400BadRequest(err.Error())
-	case errors.Is(err, ErrForbidden):
-		return huma.Error403Forbidden(err.Error())
-	case errors.Is(err, ErrConflict):
-		return huma.Error409Conflict(err.Error())
-	}
-	s.log.ErrorContext(ctx, what, "err", err)
-	return huma.Error500InternalServerError(what + " failed; see the console log")
+	return console.Error(ctx, s.log, what, err)
 }
 
 func (s *Service) rawError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	switch {
-	case errors.Is(err, ErrNotFound):
-		console.WriteProblem(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, ErrInvalid):
-		console.WriteProblem(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, ErrForbidden):
-		console.WriteProblem(w, http.StatusForbidden, err.Error())
-	case errors.Is(err, ErrConflict):
-		console.WriteProblem(w, http.StatusConflict, err.Error())
-	default:
-		s.log.ErrorContext(r.Context(), what, "err", err)
-		console.WriteProblem(w, http.StatusInternalServerError, what+" failed; see the console log")
-	}
+	console.WriteError(w, r, s.log, what, err)
 }
 
 func caller(ctx context.Context) (id, email string) {

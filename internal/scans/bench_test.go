@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/testenv"
 )
 
 // benchEstate is an empty scans module on SQLite.
@@ -17,7 +18,7 @@ func benchEstate(b *testing.B, _, _ int) *Service {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	return newService(b, st, &clock{t: time.Now()}, nil, false)
+	return newService(b, st, testenv.NewClock(time.Now()), nil, false)
 }
 
 // BenchmarkPoll: one sensor command poll (an acknowledged write) with

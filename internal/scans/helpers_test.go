@@ -3,7 +3,6 @@ package scans
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,34 +18,15 @@ import (
 	"github.com/riskmap/riskmap/internal/vulndb/kbtest"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// backends is the table every database test runs over.
-var backends = []struct {
-	name string
-	url  func(t *testing.T) string
-}{
-	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "riskmap.db") }},
-	{"postgres", func(t *testing.T) string { return testenv.PostgresURL(t) }},
-}
+// clock is the tests' settable clock.
+type clock = testenv.Clock
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, st *store.Store, clk *clock)) {
 	t.Helper()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-			st, err := store.Open(context.Background(), store.Config{URL: b.url(t), Now: clk.Now})
+	for _, b := range testenv.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			clk := testenv.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+			st, err := store.Open(context.Background(), store.Config{URL: b.URL(t), Now: clk.Now})
 			if err != nil {
 				t.Fatalf("open store: %v", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/jobs"
@@ -40,10 +41,10 @@ const KindVulnerability = "scan.vulnerability"
 
 // Errors the HTTP layer maps to status codes.
 var (
-	ErrNotFound  = store.ErrNotFound
-	ErrForbidden = errors.New("forbidden")
-	ErrConflict  = errors.New("conflict")
-	ErrInvalid   = errors.New("invalid")
+	ErrNotFound  = console.ErrNotFound
+	ErrForbidden = console.ErrForbidden
+	ErrConflict  = console.ErrConflict
+	ErrInvalid   = console.ErrInvalid
 )
 
 // Target is one thing to scan: a node of the topology, or (sensorID,

@@ -545,3 +545,11 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// InstanceName names this console process where processes sharing the
+// database take leases (jobs, event consumers): host, process id and a
+// random part, so a restarted process is a new owner.
+func InstanceName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), NewID(time.Now())[20:])
+}

@@ -15,18 +15,8 @@ import (
 	"github.com/riskmap/riskmap/internal/testenv"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the tests' settable clock.
+type clock = testenv.Clock
 
 type backend struct {
 	name string
@@ -45,7 +35,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, s *store.Store, clk *clo
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			url := b.url(t)
-			clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+			clk := testenv.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 			s, err := store.Open(context.Background(), store.Config{URL: url, Now: clk.Now})
 			if err != nil {
 				t.Fatalf("Open: %v", err)

@@ -35,7 +35,7 @@ func TestSensorToConsole(t *testing.T) {
 }
 
 func sensorToConsole(t *testing.T, dbURL string) {
-	e := startConsole(t, t.TempDir(), dbURL, &clock{t: time.Now()}, topology.Config{Interval: time.Second, SensorRefill: 100 * time.Millisecond})
+	e := startConsole(t, t.TempDir(), dbURL, testenv.NewClock(time.Now()), topology.Config{Interval: time.Second, SensorRefill: 100 * time.Millisecond})
 	e.startRealClock()
 	e.register()
 
@@ -112,9 +112,7 @@ func (e *env) startRealClock() {
 			case <-stop:
 				return
 			case <-tk.C:
-				e.clk.mu.Lock()
-				e.clk.t = time.Now()
-				e.clk.mu.Unlock()
+				e.clk.Set(time.Now())
 			}
 		}
 	}()
@@ -144,7 +142,7 @@ func TestKillDuringIngest(t *testing.T) {
 		return cmd, url, pin
 	}
 	cmd, url, pin := startProc()
-	e := &env{t: t, dataDir: dir, clk: &clock{t: time.Now()}}
+	e := &env{t: t, dataDir: dir, clk: testenv.NewClock(time.Now())}
 	e.base, e.pin = url, pin
 	pemBytes, err := os.ReadFile(filepath.Join(dir, "tls", "console.crt"))
 	if err != nil {

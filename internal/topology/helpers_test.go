@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,17 +41,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the tests' settable clock.
+type clock = testenv.Clock
 
 // env is a real console (HTTPS on 127.0.0.1, its generated certificate)
 // with the topology module, on SQLite in dataDir or on PostgreSQL.

@@ -121,7 +121,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) string {
 func TestIngestAndGraph(t *testing.T) {
 	for name, dbURL := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+			clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 			e := startConsole(t, t.TempDir(), dbURL(t), clk, topology.Config{SensorBurst: 100, GoneAfter: 5 * time.Minute, Retention: 24 * time.Hour})
 			e.register()
 			cl := e.sensorClient()
@@ -338,7 +338,7 @@ func gz(b []byte) []byte {
 
 // TestIngestRefusals: what the ingest route refuses, and how.
 func TestIngestRefusals(t *testing.T) {
-	clk := &clock{t: time.Now().UTC()}
+	clk := testenv.NewClock(time.Now().UTC())
 	e := startConsole(t, t.TempDir(), "", clk, topology.Config{SensorBurst: 2, SensorRefill: time.Minute})
 	e.register()
 	valid, _ := report.Marshal(dbHost(), report.DefaultLimits())

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/topology"
 )
 
@@ -46,7 +47,7 @@ func kubeHost() *report.Report {
 func TestKubernetesServicesAndNodes(t *testing.T) {
 	for name, dbURL := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+			clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 			e := startConsole(t, t.TempDir(), dbURL(t), clk, topology.Config{SensorBurst: 100})
 			e.register()
 			cl := e.sensorClient()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/topology"
 )
 
@@ -35,7 +36,7 @@ func outbox(t *testing.T, st *store.Store) map[string][]json.RawMessage {
 // included), and that a silent sensor's nodes going writes node.gone and
 // sensor.offline: risk and auto-scan follow these events, not a sweep.
 func TestEvents(t *testing.T) {
-	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 	e := startConsole(t, t.TempDir(), "", clk, topology.Config{SensorBurst: 100, GoneAfter: 5 * time.Minute})
 	e.register()
 	cl := e.sensorClient()

@@ -28,7 +28,7 @@ func TestSensorSurvivesConsoleOutage(t *testing.T) {
 		outage = d
 	}
 	const interval = time.Second
-	e := startConsole(t, t.TempDir(), "", &clock{t: time.Now()}, topology.Config{Interval: interval, SensorRefill: 100 * time.Millisecond})
+	e := startConsole(t, t.TempDir(), "", testenv.NewClock(time.Now()), topology.Config{Interval: interval, SensorRefill: 100 * time.Millisecond})
 	e.startRealClock()
 	e.register()
 
