@@ -13,6 +13,7 @@ const base = env("RISKMAP_URL");
 const artifacts = env("RISKMAP_E2E_ARTIFACTS");
 const hostname = env("RISKMAP_E2E_HOSTNAME");
 const container = env("RISKMAP_E2E_CONTAINER");
+const image = env("RISKMAP_E2E_IMAGE");
 const admin = { email: env("RISKMAP_E2E_ADMIN_EMAIL"), password: env("RISKMAP_E2E_ADMIN_PASSWORD"), name: "Ada Admin" };
 mkdirSync(artifacts, { recursive: true });
 
@@ -160,6 +161,28 @@ await step("follow the scan until it completes", async () => {
   await p.locator("table.findings tbody[data-finding]").first().waitFor();
   const listed = await p.locator("table.findings tbody[data-finding]").count();
   check(listed === n, `the scan's findings page lists ${listed} findings, the scan says ${n}`);
+});
+
+await step("scan the container's image from the map's detail panel", async () => {
+  // An image belongs to no sensor: the console has a sensor that holds it scan it.
+  await nav("Topology");
+  await p.getByLabel("View", { exact: true }).selectOption("images");
+  await p.getByLabel("Show as").selectOption("table");
+  await p.getByLabel("Search nodes").fill(image);
+  const row = p.locator("tr[data-node]").filter({ hasText: image }).first();
+  await row.waitFor({ timeout: 60_000 });
+  const node = (await row.getAttribute("data-node")) ?? image;
+  await row.getByRole("button", { name: /^Details of / }).click();
+  await p.locator(`aside[data-detail="${node}"]`).waitFor();
+  await p.getByRole("button", { name: `Scan ${node}` }).click();
+  await p.getByRole("status").filter({ hasText: "Scan started." }).waitFor();
+  const id = (await p.locator("[data-scan-started]").getAttribute("data-scan-started")) ?? "";
+  check(id !== "", "the console returned no scan id for the image");
+  await p.getByRole("link", { name: "Follow it on the scans page" }).click();
+  await heading("Scans");
+  const done = p.locator(`table.scans tbody tr[data-scan="${id}"]`).locator('[data-status="complete"], [data-status="error"], [data-status="cancelled"]');
+  await done.waitFor({ timeout: 180_000 });
+  check((await done.getAttribute("data-status")) === "complete", `the image scan ended ${await done.getAttribute("data-status")}`);
 });
 
 await step("ranked findings with their explanation", async () => {

@@ -102,6 +102,7 @@ func TestUpInBrowser(t *testing.T) {
 		"RISKMAP_E2E_SPKI="+spki,
 		"RISKMAP_E2E_HOSTNAME="+hostname,
 		"RISKMAP_E2E_CONTAINER="+container,
+		"RISKMAP_E2E_IMAGE="+image,
 		"RISKMAP_E2E_ADMIN_EMAIL=ada@example.com",
 		"RISKMAP_E2E_ADMIN_PASSWORD=correct horse battery staple 1",
 	)
