@@ -162,6 +162,19 @@ func (c *console) register() error {
 // reportBuckets reads the console's own latency histogram of the report
 // route from /metrics: cumulative counts by upper bound in seconds.
 func (c *console) reportBuckets() (map[float64]float64, error) {
+	return c.buckets("riskmap_http_request_duration_seconds_bucket{", `route="/api/v1/sensor/reports"`)
+}
+
+// lagBuckets reads the console's event delivery lag histogram, every
+// consumer summed: from an event's commit to its consumer's handler
+// returning.
+func (c *console) lagBuckets() (map[float64]float64, error) {
+	return c.buckets("riskmap_event_delivery_lag_seconds_bucket{", "")
+}
+
+// buckets sums the cumulative bucket counts of a histogram on /metrics,
+// keeping the series whose labels contain filter.
+func (c *console) buckets(prefix, filter string) (map[float64]float64, error) {
 	resp, err := c.hc.Get(c.url + "/metrics")
 	if err != nil {
 		return nil, err
@@ -173,7 +186,7 @@ func (c *console) reportBuckets() (map[float64]float64, error) {
 	}
 	out := map[float64]float64{}
 	for _, l := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(l, "riskmap_http_request_duration_seconds_bucket{") || !strings.Contains(l, `route="/api/v1/sensor/reports"`) {
+		if !strings.HasPrefix(l, prefix) || !strings.Contains(l, filter) {
 			continue
 		}
 		i := strings.Index(l, `le="`)
@@ -189,6 +202,38 @@ func (c *console) reportBuckets() (map[float64]float64, error) {
 		out[le] += n
 	}
 	return out, nil
+}
+
+// histQuantile estimates a quantile of the observations between two
+// readings of a cumulative histogram, interpolating inside the bucket (as
+// Prometheus's histogram_quantile does). It returns -1 without
+// observations.
+func histQuantile(before, after map[float64]float64, q float64) time.Duration {
+	les := slices.Sorted(maps.Keys(after))
+	if len(les) == 0 {
+		return -1
+	}
+	total := after[les[len(les)-1]] - before[les[len(les)-1]]
+	if total <= 0 {
+		return -1
+	}
+	rank := q * total
+	prevLE, prevN := 0.0, 0.0
+	for _, le := range les {
+		n := after[le] - before[le]
+		if n >= rank {
+			if le >= 1e9 {
+				return time.Duration(prevLE * float64(time.Second))
+			}
+			f := 1.0
+			if n > prevN {
+				f = (rank - prevN) / (n - prevN)
+			}
+			return time.Duration((prevLE + f*(le-prevLE)) * float64(time.Second))
+		}
+		prevLE, prevN = le, n
+	}
+	return time.Duration(prevLE * float64(time.Second))
 }
 
 // serverSide summarises the console-side latency of the reports between
@@ -493,6 +538,7 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		st.warmUntil = time.Now().Add(interval)
 		cpu0 := c.cpuSeconds()
 		hist0, _ := c.reportBuckets()
+		lag0, _ := c.lagBuckets()
 		sched0 := schedLatency()
 		sctx, scancel := context.WithTimeout(ctx, duration)
 		var wg sync.WaitGroup
@@ -507,6 +553,7 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		scancel()
 		cpu := c.cpuSeconds() - cpu0
 		hist1, herr := c.reportBuckets()
+		lag1, lerr := c.lagBuckets()
 		st.mu.Lock()
 		p50, p99 := pct(st.lat, 0.50), pct(st.lat, 0.99)
 		s50, s99 := pct(st.steady, 0.50), pct(st.steady, 0.99)
@@ -544,6 +591,12 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 			histPct(sched0, sched1, 0.99).Round(time.Millisecond), histPct(sched0, sched1, 0.999).Round(time.Millisecond))
 		if herr == nil && len(hist1) > 0 {
 			fmt.Printf("   console-side (its /metrics histogram, the whole step): %s\n", serverSide(hist0, hist1))
+		}
+		if lerr == nil && len(lag1) > 0 {
+			les := slices.Sorted(maps.Keys(lag1))
+			n := lag1[les[len(les)-1]] - lag0[les[len(les)-1]]
+			fmt.Printf("   event delivery lag (commit to consumer done, every consumer, %.0f events): p50 %s, p99 %s   [goal p99 <= 2s]\n",
+				n, histQuantile(lag0, lag1, 0.5).Round(time.Millisecond), histQuantile(lag0, lag1, 0.99).Round(time.Millisecond))
 		}
 		fmt.Printf("   highest nextReportSeconds %d in the step, %d after the first interval (back-pressure raises it above %d)\n",
 			st.maxNext.Load(), st.maxNextSteady.Load(), int(interval.Seconds()))
