@@ -43,6 +43,7 @@ import (
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 func main() {
@@ -66,8 +67,10 @@ type console struct {
 	url    string
 	pin    string
 	apiKey string
-	spki   string // base64 SHA-256 of the public key, for Chromium's --ignore-certificate-errors-spki-list
-	hc     *http.Client
+	// enrolToken enrols the simulated sensors.
+	enrolToken string
+	spki       string // base64 SHA-256 of the public key, for Chromium's --ignore-certificate-errors-spki-list
+	hc         *http.Client
 }
 
 func startConsole(bin, database string, interval time.Duration) (*console, func(), error) {
@@ -156,6 +159,21 @@ func (c *console) register() error {
 		return fmt.Errorf("create API key: %s %v", resp.Status, err)
 	}
 	c.apiKey = k.APIKey
+	// One fleet enrolment token: every simulated sensor enrols with it and
+	// reports with its own identity.
+	req, _ = http.NewRequest(http.MethodPost, c.url+"/api/v1/enrolment-tokens", strings.NewReader(`{"name":"loadgen fleet","maxSensors":0,"expiresInHours":48}`))
+	req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp2, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp2.Body.Close()
+	var t struct{ Token string }
+	if err := json.NewDecoder(resp2.Body).Decode(&t); err != nil || t.Token == "" {
+		return fmt.Errorf("create enrolment token: %s %v", resp2.Status, err)
+	}
+	c.enrolToken = t.Token
 	return nil
 }
 
@@ -643,14 +661,15 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 // and cross-host connections, containers and images, which changes a
 // little every interval.
 type sim struct {
-	id      int
-	cl      *client.Client
-	tr      *report.Tracker
-	cur     *report.Report
-	rnd     *rand.Rand
-	nextPID int
-	ip      string
-	warm    bool
+	id       int
+	sensorID string // assigned at enrolment
+	cl       *client.Client
+	tr       *report.Tracker
+	cur      *report.Report
+	rnd      *rand.Rand
+	nextPID  int
+	ip       string
+	warm     bool
 	// eph holds each flow's ephemeral port: connections live across
 	// passes (pooled clients) and a quarter of them are replaced each pass.
 	eph map[string]uint16
@@ -701,11 +720,16 @@ var libs = func() []string {
 }()
 
 func newSim(i int, c *console) (*sim, error) {
-	cl, err := client.New(client.Config{ConsoleURL: c.url, APIKey: c.apiKey, PinSHA256: c.pin, Timeout: 60 * time.Second})
+	cl, err := client.New(client.Config{ConsoleURL: c.url, PinSHA256: c.pin, Timeout: 60 * time.Second, Version: "loadgen"})
 	if err != nil {
 		return nil, err
 	}
-	s := &sim{id: i, cl: cl, tr: report.NewTracker(report.DefaultFullEvery), rnd: rand.New(rand.NewPCG(uint64(i), 7)), nextPID: 1000, eph: map[string]uint16{},
+	en, err := cl.Enrol(context.Background(), sensorproto.EnrolRequest{Token: c.enrolToken, Hostname: fmt.Sprintf("node-%05d", i),
+		MachineID: fmt.Sprintf("%032x", i), Version: "loadgen"})
+	if err != nil {
+		return nil, fmt.Errorf("enrol simulated sensor %d: %w", i, err)
+	}
+	s := &sim{id: i, cl: cl, sensorID: en.SensorID, tr: report.NewTracker(report.DefaultFullEvery), rnd: rand.New(rand.NewPCG(uint64(i), 7)), nextPID: 1000, eph: map[string]uint16{},
 		ip: fmt.Sprintf("10.%d.%d.%d", 10+i/65536, (i/256)%256, i%256)}
 	s.build()
 	return s, nil
@@ -726,7 +750,7 @@ func (s *sim) proc(name, exe string, port uint16, ctr string) report.Process {
 
 func (s *sim) build() {
 	host := fmt.Sprintf("node-%05d", s.id)
-	r := &report.Report{Version: report.Version, SensorID: host, RunID: fmt.Sprintf("run-%d", s.id), SensorVersion: "loadgen",
+	r := &report.Report{Version: report.Version, SensorID: s.sensorID, RunID: fmt.Sprintf("run-%d", s.id), SensorVersion: "loadgen",
 		Kind: report.KindFull, IntervalSeconds: 10,
 		Host: &report.Host{Hostname: host, OS: report.OS{ID: "debian", VersionID: "12", Name: "Debian GNU/Linux 12 (bookworm)"},
 			Kernel: "6.1.0-18-amd64", Arch: "amd64", CPUs: 4, MemoryBytes: 16 << 30,

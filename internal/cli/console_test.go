@@ -424,3 +424,19 @@ func TestResetPasswordCommand(t *testing.T) {
 		t.Errorf("reset-password for an unknown email: %v\n%s", err, out)
 	}
 }
+
+// enrolSensor has the signed-in admin (session in c) create a single-use
+// enrolment token and enrols a sensor with it: the sensor's key and the id
+// the console assigned.
+func enrolSensor(t *testing.T, c *http.Client, base, hostname string) (key, sensorID string) {
+	t.Helper()
+	var tok struct{ Token string }
+	if code, err := call(c, "POST", base+"/api/v1/enrolment-tokens", map[string]any{"name": "test " + hostname, "maxSensors": 1}, &tok); err != nil || code != http.StatusCreated {
+		t.Fatalf("enrolment token: %d %v", code, err)
+	}
+	var en struct{ SensorID, Key string }
+	if code, err := call(c, "POST", base+"/api/v1/sensor/enrol", map[string]any{"token": tok.Token, "hostname": hostname}, &en); err != nil || code != http.StatusCreated {
+		t.Fatalf("enrol %s: %d %v", hostname, code, err)
+	}
+	return en.Key, en.SensorID
+}

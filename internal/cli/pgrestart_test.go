@@ -35,13 +35,8 @@ func TestConsoleSurvivesPostgresRestart(t *testing.T) {
 		"email": "admin@example.com", "password": "restart test password", "name": "A", "organisation": "Restart"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	var key struct {
-		APIKey string `json:"apiKey"`
-	}
-	if _, err := call(c, "POST", base+"/api/v1/me/api-key", nil, &key); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := client.New(client.Config{ConsoleURL: base, APIKey: key.APIKey, PinSHA256: p.fingerprint, Timeout: 20 * time.Second})
+	key, sensorID := enrolSensor(t, c, base, "pg-restart-host")
+	cl, err := client.New(client.Config{ConsoleURL: base, Key: key, PinSHA256: p.fingerprint, Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +44,7 @@ func TestConsoleSurvivesPostgresRestart(t *testing.T) {
 
 	// The sensor's picture: a host and a few processes; one more process
 	// appears with each report.
-	cur := &report.Report{SensorID: "pg-restart-sensor", RunID: "run-1", SensorVersion: "test", IntervalSeconds: 1,
+	cur := &report.Report{SensorID: sensorID, RunID: "run-1", SensorVersion: "test", IntervalSeconds: 1,
 		Host: &report.Host{Hostname: "pg-restart-host"}}
 	addProc := func(name string) {
 		pid := 100 + len(cur.Processes)

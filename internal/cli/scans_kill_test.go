@@ -43,14 +43,11 @@ func TestScansSurviveSIGKILL(t *testing.T) {
 			}
 			must(call(c, "POST", base+"/api/v1/auth/register", map[string]string{
 				"email": "admin@example.com", "password": "kill test password", "name": "A", "organisation": "Kill"}, nil))
-			var key struct {
-				APIKey string `json:"apiKey"`
-			}
-			must(call(c, "POST", base+"/api/v1/me/api-key", nil, &key))
+			key, sid := enrolSensor(t, c, base, "k-host")
 			bearer := func(method, url string, body, out any) (int, error) {
 				b, _ := json.Marshal(body)
 				req, _ := http.NewRequest(method, url, bytes.NewReader(b))
-				req.Header.Set("Authorization", "Bearer "+key.APIKey)
+				req.Header.Set("Authorization", "Bearer "+key)
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := c.Do(req)
 				if err != nil {
@@ -66,11 +63,11 @@ func TestScansSurviveSIGKILL(t *testing.T) {
 				Items []scans.Scan `json:"items"`
 			}
 			must(call(c, "POST", base+"/api/v1/scans", map[string]any{"targets": []map[string]string{
-				{"sensorId": "k-sensor", "kind": "host", "ref": "node-1"},
-				{"sensorId": "k-sensor", "kind": "container", "ref": "c1"}}}, &started))
+				{"sensorId": sid, "kind": "host", "ref": "node-1"},
+				{"sensorId": sid, "kind": "container", "ref": "c1"}}}, &started))
 			hostScan, ctrScan := started.Items[0].ID, started.Items[1].ID
 			var polled sensorproto.PollResponse
-			must(bearer("POST", base+"/api/v1/sensor/commands/poll", map[string]any{"sensorId": "k-sensor", "freeScanSlots": 2}, &polled))
+			must(bearer("POST", base+"/api/v1/sensor/commands/poll", map[string]any{"sensorId": sid, "freeScanSlots": 2}, &polled))
 			if len(polled.Commands) != 2 {
 				t.Fatalf("poll: %+v", polled)
 			}
@@ -108,7 +105,7 @@ func TestScansSurviveSIGKILL(t *testing.T) {
 			// The sensor comes back and finishes the retried scan.
 			deadline = time.Now().Add(30 * time.Second)
 			for {
-				must(bearer("POST", base+"/api/v1/sensor/commands/poll", map[string]any{"sensorId": "k-sensor", "freeScanSlots": 1}, &polled))
+				must(bearer("POST", base+"/api/v1/sensor/commands/poll", map[string]any{"sensorId": sid, "freeScanSlots": 1}, &polled))
 				if len(polled.Commands) == 1 {
 					break
 				}
@@ -126,7 +123,7 @@ func TestScansSurviveSIGKILL(t *testing.T) {
 				Packages: []inventory.Package{{Name: "urllib3", Version: "1.26.0", Ecosystem: "PyPI", PURL: "pkg:pypi/urllib3@1.26.0"}}})
 			zw.Close()
 			req, _ := http.NewRequest("PUT", base+"/api/v1/sensor/scans/"+hostScan+"/inventory", &gz)
-			req.Header.Set("Authorization", "Bearer "+key.APIKey)
+			req.Header.Set("Authorization", "Bearer "+key)
 			req.Header.Set("Content-Encoding", "gzip")
 			resp, err := c.Do(req)
 			if err != nil || resp.StatusCode != http.StatusNoContent {

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -22,12 +24,18 @@ import (
 	"github.com/riskmap/riskmap/internal/sensor/privileges"
 )
 
-const sensorUsage = `Usage: riskmap sensor --console https://HOST:PORT --api-key KEY [flags]
+const sensorUsage = `Usage: riskmap sensor --console https://HOST:PORT --enrolment-token-file FILE [flags]
 
 Discovers this host's processes, connections, containers, images and pods,
 reports them to the console and runs the scans it asks for. TLS to the
 console is always verified; pin a self-signed console with
 --console-ca-sha256 (the fingerprint the console prints).
+
+The first start enrols the sensor with an enrolment token an admin created
+(console: Sensors, or POST /api/v1/enrolment-tokens): the console assigns
+the sensor an id and a key of its own, kept in --state-dir/identity.json
+(mode 0600); later starts use that identity, and the token is no longer
+needed. The key is rotated every --key-rotation.
 
   riskmap sensor --once --output report.json   one pass, no console
   riskmap sensor --dry-run                     run the loop, drop reports
@@ -42,11 +50,14 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 	d := sensor.Default()
 	var (
 		consoleURL = fs.String("console", os.Getenv("RISKMAP_CONSOLE"), "console base URL, https:// (env RISKMAP_CONSOLE)")
-		apiKey     = fs.String("api-key", "", "sensor API key (prefer env RISKMAP_API_KEY or --api-key-file: flags show in ps)")
-		apiKeyFile = fs.String("api-key-file", "", "file holding the API key")
+		token      = fs.String("enrolment-token", "", "enrolment token for the first start (prefer env RISKMAP_ENROLMENT_TOKEN or --enrolment-token-file: flags show in ps)")
+		tokenFile  = fs.String("enrolment-token-file", "", "file holding the enrolment token (mode 0600)")
+		stateDir   = fs.String("state-dir", envOr("RISKMAP_SENSOR_STATE_DIR", "/var/lib/riskmap-sensor"), "directory of the sensor's identity (env RISKMAP_SENSOR_STATE_DIR)")
+		rotate     = fs.Duration("key-rotation", 30*24*time.Hour, "rotate the sensor's key this often (0: never)")
+		keepPriv   = fs.Bool("allow-full-privileges", false, "run on when dropping privileges fails (otherwise the sensor stops)")
 		pin        = fs.String("console-ca-sha256", os.Getenv("RISKMAP_CONSOLE_CA_SHA256"), "SHA-256 (hex) of the console's certificate, for a self-signed console")
 		caFile     = fs.String("console-ca", "", "PEM file of CA certificates to verify the console with (default: system roots)")
-		sensorID   = fs.String("sensor-id", "", "sensor id (default: from the host's machine id)")
+		sensorID   = fs.String("sensor-id", "", "with --once or --dry-run: the sensor id in reports (default: from the host's machine id); an enrolled sensor uses the id the console assigned")
 		procRoot   = fs.String("proc", d.ProcRoot, "proc filesystem of the host PID namespace")
 		hostRoot   = fs.String("host-root", d.HostRoot, "host root filesystem (a sensor container mounts / read-only at /host)")
 		interval   = fs.Duration("interval", d.Interval, "report interval until the console sets one")
@@ -95,41 +106,56 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 		return &ExitError{Code: 2, Err: err}
 	}
 	cfg.Kubernetes = k8s
-	s, err := sensor.New(cfg)
-	if err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	defer s.Close()
-	// Keep only the capabilities the sensor needs (docs/privileges.md).
-	if err := privileges.Drop(privileges.Needed(!*noCT)); err != nil {
-		log.Warn("could not drop privileges", "err", err)
-	} else if eff, err := privileges.Effective(); err == nil {
-		log.Debug("privileges dropped", "effective_capabilities", fmt.Sprintf("%#x", eff))
-	}
-
-	if *once {
-		return writeOnce(ctx, s, *output, stdio)
-	}
-	if *dryRun {
+	if *once || *dryRun {
+		s, err := sensor.New(cfg)
+		if err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		defer s.Close()
+		if err := dropPrivileges(!*noCT, *keepPriv, log); err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		if *once {
+			return writeOnce(ctx, s, *output, stdio)
+		}
 		log.Info("sensor dry run: collecting without a console", "sensor", s.ID(), "interval", *interval)
 		return s.Run(ctx, &sensor.Discard{})
 	}
-	key := *apiKey
-	if key == "" {
-		key = os.Getenv("RISKMAP_API_KEY")
+
+	idPath := filepath.Join(*stateDir, sensor.IdentityFile)
+	saved, err := sensor.LoadIdentity(idPath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return &ExitError{Code: 2, Err: fmt.Errorf("sensor: %w", err)}
 	}
-	if *apiKeyFile != "" {
-		b, err := os.ReadFile(*apiKeyFile)
-		if err != nil {
-			return &ExitError{Code: 2, Err: fmt.Errorf("--api-key-file: %w", err)}
+	tok := *token
+	if tok == "" {
+		tok = os.Getenv("RISKMAP_ENROLMENT_TOKEN")
+	}
+	if *tokenFile != "" {
+		if err := sensor.CheckPrivateFile(*tokenFile); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("--enrolment-token-file: %w", err)}
 		}
-		key = strings.TrimSpace(string(b))
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("--enrolment-token-file: %w", err)}
+		}
+		tok = strings.TrimSpace(string(b))
 	}
-	if *consoleURL == "" || key == "" {
+	console, pinned := *consoleURL, *pin
+	if saved != nil {
+		if console != "" && strings.TrimRight(console, "/") != strings.TrimRight(saved.Console, "/") {
+			return &ExitError{Code: 2, Err: fmt.Errorf("sensor: --console %s, but %s was enrolled with %s (remove it to enrol with another console)", console, idPath, saved.Console)}
+		}
+		console = saved.Console
+		if pinned == "" {
+			pinned = saved.Pin
+		}
+	}
+	if console == "" || (saved == nil && tok == "") {
 		fs.Usage()
-		return &ExitError{Code: 2, Err: errors.New("--console and an API key (--api-key, --api-key-file or RISKMAP_API_KEY) are required, or use --once / --dry-run")}
+		return &ExitError{Code: 2, Err: fmt.Errorf("--console and, for the first start, an enrolment token (--enrolment-token-file, RISKMAP_ENROLMENT_TOKEN) are required (no identity in %s), or use --once / --dry-run", *stateDir)}
 	}
-	ccfg := client.Config{ConsoleURL: *consoleURL, APIKey: key, PinSHA256: *pin, Logger: log, UserAgent: "riskmap-sensor/" + Version}
+	ccfg := client.Config{ConsoleURL: console, PinSHA256: pinned, Version: Version, Logger: log, UserAgent: "riskmap-sensor/" + Version}
 	if *caFile != "" {
 		pem, err := os.ReadFile(*caFile)
 		if err != nil {
@@ -141,21 +167,82 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 		}
 		ccfg.RootCAs = pool
 	}
+	if saved != nil {
+		ccfg.Key = saved.Key
+	}
 	cl, err := client.New(ccfg)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	// A wrong key or certificate is fatal at start; an unreachable console
-	// is not (the sensor retries with backoff).
+	hostname, machineID := sensor.HostFacts(*hostRoot, *procRoot)
+	// The first start enrols (retrying while the console is away); a
+	// refused token or a wrong certificate is fatal.
+	var id *sensor.Identity
+	for {
+		id, err = sensor.Enrol(ctx, cl, sensor.EnrolConfig{Path: idPath, Console: console, Pin: pinned, Token: tok,
+			Hostname: hostname, MachineID: machineID, Version: Version})
+		if err == nil {
+			break
+		}
+		var se *client.StatusError
+		if errors.Is(err, client.ErrPinMismatch) || (errors.As(err, &se) && se.Code < 500 && se.Code != http.StatusTooManyRequests) || ctx.Err() != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("sensor: enrol: %w", err)}
+		}
+		log.Warn("console not reachable for enrolment yet; will keep trying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Second):
+		}
+	}
+	if saved == nil {
+		log.Info("sensor enrolled", "sensor", id.SensorID, "identity", idPath)
+	}
+	cfg.SensorID = id.SensorID
+	s, err := sensor.New(cfg)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	defer s.Close()
+	if err := dropPrivileges(!*noCT, *keepPriv, log); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	// A revoked sensor or a wrong certificate is fatal at start; an
+	// unreachable console is not (the sensor retries with backoff).
 	if err := cl.Authenticate(ctx); err != nil {
 		var se *client.StatusError
-		if errors.Is(err, client.ErrPinMismatch) || (errors.As(err, &se) && se.Code == 401) {
+		if errors.Is(err, client.ErrPinMismatch) || (errors.As(err, &se) && se.Code == http.StatusUnauthorized) {
 			return &ExitError{Code: 2, Err: fmt.Errorf("sensor: %w", err)}
 		}
 		log.Warn("console not reachable yet; will keep trying", "err", err)
 	}
-	log.Info("sensor starting", "sensor", s.ID(), "console", *consoleURL, "pinned", *pin != "", "scan_slots", *slots)
+	log.Info("sensor starting", "sensor", s.ID(), "console", console, "pinned", pinned != "", "scan_slots", *slots)
+	go sensor.RotateKeys(ctx, cl, idPath, *id, *rotate, log)
 	return runWithCommands(ctx, s, cl, *slots, log)
+}
+
+// dropPrivileges keeps only the capabilities the sensor needs
+// (docs/privileges.md); when that fails the sensor stops, unless the
+// operator allowed it to run on with everything it was given.
+func dropPrivileges(conntrack, keepOnError bool, log *slog.Logger) error {
+	if err := privileges.Drop(privileges.Needed(conntrack)); err != nil {
+		if !keepOnError {
+			return fmt.Errorf("sensor: could not drop privileges: %w (--allow-full-privileges runs on anyway)", err)
+		}
+		log.Warn("could not drop privileges; running on with full privileges (--allow-full-privileges)", "err", err)
+		return nil
+	}
+	if eff, err := privileges.Effective(); err == nil {
+		log.Debug("privileges dropped", "effective_capabilities", fmt.Sprintf("%#x", eff))
+	}
+	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 func writeOnce(ctx context.Context, s *sensor.Sensor, output string, stdio IO) error {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/auth"
@@ -21,14 +20,11 @@ import (
 	"github.com/riskmap/riskmap/internal/store"
 )
 
-// LocalSensorEmail is the account `riskmap up` creates for its own sensor.
-// It has the standard role and no usable password: it cannot sign in, only
-// report through its API key (kept in the data directory, mode 0600). An
-// admin sees it in the user list and may disable or delete it.
-const LocalSensorEmail = "local-sensor@riskmap.invalid"
-
-// LocalSensorKeyFile is where `riskmap up` keeps its sensor's API key.
-const LocalSensorKeyFile = "local-sensor.key"
+// LocalSensorIdentityFile is where `riskmap up` keeps its own sensor's
+// identity (id and key, mode 0600): the local sensor enrols like any other,
+// with a single-use enrolment token the console makes for it, and an admin
+// sees it in the sensor list and may revoke it.
+const LocalSensorIdentityFile = "local-sensor.json"
 
 // runUp is `riskmap up`: the console on the embedded database plus a sensor
 // for this machine, in one process. It takes the console's flags.
@@ -87,9 +83,9 @@ func runUp(ctx context.Context, args []string, stdio IO) error {
 	return nil
 }
 
-// runLocalSensor waits for the first registration, makes sure the local
-// sensor account and key exist, and runs a sensor against this console with
-// its certificate pinned.
+// runLocalSensor waits for the first registration, enrols the local
+// sensor (once; later starts reuse its identity) and runs it against this
+// console with its certificate pinned.
 func runLocalSensor(ctx context.Context, app *consoleApp, log *slog.Logger) error {
 	for {
 		ok, err := app.store.Registered(ctx)
@@ -105,28 +101,51 @@ func runLocalSensor(ctx context.Context, app *consoleApp, log *slog.Logger) erro
 		case <-time.After(time.Second):
 		}
 	}
-	key, err := localSensorKey(ctx, app.store, app.cfg.DataDir)
-	if err != nil {
-		return err
+	url := "https://" + loopbackAddr(app.run.Addr)
+	idPath := filepath.Join(app.cfg.DataDir, LocalSensorIdentityFile)
+	ccfg := client.Config{ConsoleURL: url, PinSHA256: app.run.Fingerprint, Version: Version, Logger: log, UserAgent: "riskmap-sensor/" + Version}
+	saved, err := sensor.LoadIdentity(idPath)
+	switch {
+	case err == nil:
+		ccfg.Key = saved.Key
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("local sensor: %w", err)
 	}
-	if key == "" {
-		log.Info("the local sensor account is disabled by an admin; not starting the local sensor")
-		return nil
+	cl, err := client.New(ccfg)
+	if err != nil {
+		return fmt.Errorf("local sensor: %w", err)
 	}
 	cfg := sensor.Default()
 	cfg.Version = Version
 	cfg.Logger = log
+	token := ""
+	if saved == nil {
+		if token, err = localEnrolmentToken(ctx, app.store); err != nil {
+			return fmt.Errorf("local sensor: %w", err)
+		}
+	}
+	hostname, machineID := sensor.HostFacts(cfg.HostRoot, cfg.ProcRoot)
+	id, err := sensor.Enrol(ctx, cl, sensor.EnrolConfig{Path: idPath, Console: url, Pin: app.run.Fingerprint, Token: token,
+		Hostname: hostname, MachineID: machineID, Version: Version})
+	if err != nil {
+		return fmt.Errorf("local sensor: %w", err)
+	}
+	if err := cl.Authenticate(ctx); err != nil {
+		var se *client.StatusError
+		if errors.As(err, &se) && se.Code == 401 {
+			log.Info("the local sensor was revoked by an admin; not starting it (delete "+idPath+" to enrol it again)", "err", err)
+			return nil
+		}
+		return fmt.Errorf("local sensor: %w", err)
+	}
+	cfg.SensorID = id.SensorID
 	s, err := sensor.New(cfg)
 	if err != nil {
 		return fmt.Errorf("local sensor: %w", err)
 	}
 	defer s.Close()
-	url := "https://" + loopbackAddr(app.run.Addr)
-	cl, err := client.New(client.Config{ConsoleURL: url, APIKey: key, PinSHA256: app.run.Fingerprint, Logger: log, UserAgent: "riskmap-sensor/" + Version})
-	if err != nil {
-		return fmt.Errorf("local sensor: %w", err)
-	}
 	log.Info("local sensor starting", "sensor", s.ID(), "console", url)
+	go sensor.RotateKeys(ctx, cl, idPath, *id, 30*24*time.Hour, log)
 	return runWithCommands(ctx, s, cl, 1, log)
 }
 
@@ -143,72 +162,23 @@ func loopbackAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// localSensorKey returns the API key of the local sensor account, creating
-// the account (standard role, no usable password) and a key when needed. It
-// returns "" when an admin has disabled the account.
-func localSensorKey(ctx context.Context, st *store.Store, dataDir string) (string, error) {
-	path := filepath.Join(dataDir, LocalSensorKeyFile)
-	if b, err := os.ReadFile(path); err == nil {
-		key := strings.TrimSpace(string(b))
-		if auth.WellFormed(key, auth.APIKeyPrefix) {
-			_, u, err := st.APIKeyUser(ctx, auth.HashSecret(key))
-			if err == nil {
-				if u.Disabled {
-					return "", nil
-				}
-				return key, nil
-			}
-		}
-	}
-	u, err := st.UserByEmail(ctx, LocalSensorEmail)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		u, err = createLocalSensorUser(ctx, st)
-		if err != nil {
-			return "", err
-		}
-	case err != nil:
-		return "", fmt.Errorf("local sensor account: %w", err)
-	}
-	if u.Disabled {
-		return "", nil
-	}
-	key, err := auth.NewSecret(auth.APIKeyPrefix)
+// localEnrolmentToken makes the single-use, short-lived enrolment token the
+// local sensor enrols with, as an admin would (recorded in the audit log).
+func localEnrolmentToken(ctx context.Context, st *store.Store) (string, error) {
+	org, err := st.Org(ctx)
 	if err != nil {
 		return "", err
 	}
-	if _, err := st.SetAPIKey(ctx, u.ID, auth.HashSecret(key), auth.SecretHint(key)); err != nil {
-		return "", fmt.Errorf("local sensor API key: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("local sensor API key: %w", err)
-	}
-	org, err := st.Org(ctx)
-	if err == nil {
-		_, _ = st.AppendAudit(ctx, store.AuditEntry{OrgID: org.ID, Actor: "system", Action: "apikey.reset", Target: LocalSensorEmail, Detail: "riskmap up: local sensor key"})
-	}
-	return key, nil
-}
-
-// createLocalSensorUser adds the local sensor account through the same
-// invitation path every user takes, so it follows the same rules.
-func createLocalSensorUser(ctx context.Context, st *store.Store) (store.User, error) {
-	org, err := st.Org(ctx)
+	secret, err := auth.NewSecret(auth.EnrolmentTokenPrefix)
 	if err != nil {
-		return store.User{}, fmt.Errorf("local sensor account: %w", err)
+		return "", err
 	}
-	token, err := auth.NewSecret(auth.InvitationPrefix)
+	t, err := st.CreateEnrolmentToken(ctx, store.EnrolmentToken{OrgID: org.ID, Name: "riskmap up: local sensor", Prefix: auth.SecretHint(secret),
+		MaxSensors: 1, ExpiresAt: time.Now().Add(10 * time.Minute), CreatedBy: "system"}, auth.HashSecret(secret))
 	if err != nil {
-		return store.User{}, err
+		return "", err
 	}
-	if _, err := st.CreateInvitation(ctx, org.ID, LocalSensorEmail, auth.RoleStandard, auth.HashSecret(token), "", time.Minute); err != nil {
-		return store.User{}, fmt.Errorf("local sensor account: %w", err)
-	}
-	// "!" is no PHC string: no password ever verifies against it.
-	u, _, err := st.AcceptInvitation(ctx, auth.HashSecret(token), "Local sensor (riskmap up)", "!")
-	if err != nil {
-		return store.User{}, fmt.Errorf("local sensor account: %w", err)
-	}
-	_, _ = st.AppendAudit(ctx, store.AuditEntry{OrgID: org.ID, Actor: "system", Action: "user.create", Target: LocalSensorEmail, Detail: "riskmap up: local sensor account (standard role, cannot sign in)"})
-	return u, nil
+	_, _ = st.AppendAudit(ctx, store.AuditEntry{OrgID: org.ID, Actor: "system", Action: store.AuditEnrolmentTokenCreate,
+		Target: "enrolment token " + t.ID, Detail: "riskmap up: single use, for the local sensor"})
+	return secret, nil
 }

@@ -14,9 +14,9 @@ import (
 
 // TestUpStartsConsoleAndLocalSensor runs the real `riskmap up`: it prints the
 // console's URL, fingerprint and what to do first; after the first
-// registration it creates the local sensor account (standard role, cannot
-// sign in) with a key kept 0600 in the data directory, and its sensor
-// exchanges that key for tokens over the pinned TLS connection.
+// registration it enrols the local sensor with a single-use enrolment token
+// (its identity kept 0600 in the data directory), and the sensor reports
+// over the pinned TLS connection with its own credential.
 func TestUpStartsConsoleAndLocalSensor(t *testing.T) {
 	bin := riskmapBinary(t)
 	dataDir := t.TempDir()
@@ -34,39 +34,41 @@ func TestUpStartsConsoleAndLocalSensor(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type user struct {
-		Email, Role string
-		Disabled    bool
+	// The local sensor enrols like any other (a single-use token the
+	// console made for it) and appears in the sensor list.
+	type enrolledSensor struct {
+		ID, Hostname, Version string
+		RevokedAt             *time.Time
 	}
-	var sensorUser *user
+	var local *enrolledSensor
 	deadline := time.Now().Add(60 * time.Second)
-	for sensorUser == nil && time.Now().Before(deadline) {
-		var page struct{ Items []user }
-		if _, err := call(c, http.MethodGet, base+"/api/v1/users", nil, &page); err != nil {
+	for local == nil && time.Now().Before(deadline) {
+		var page struct{ Items []enrolledSensor }
+		if _, err := call(c, http.MethodGet, base+"/api/v1/sensors", nil, &page); err != nil {
 			t.Fatal(err)
 		}
-		for i := range page.Items {
-			if page.Items[i].Email == cli.LocalSensorEmail {
-				sensorUser = &page.Items[i]
-			}
-		}
-		if sensorUser == nil {
+		if len(page.Items) == 1 {
+			local = &page.Items[0]
+		} else {
 			time.Sleep(500 * time.Millisecond)
 		}
 	}
-	if sensorUser == nil {
-		t.Fatalf("no local sensor account after registration; stderr:\n%s", p.stderr)
+	if local == nil {
+		t.Fatalf("the local sensor did not enrol; stderr:\n%s", p.stderr)
 	}
-	if sensorUser.Role != "standard" {
-		t.Errorf("local sensor role = %q, want standard", sensorUser.Role)
+	if local.Version != cli.Version || local.RevokedAt != nil {
+		t.Errorf("local sensor %+v", local)
 	}
-	// The account cannot sign in with any password.
-	if code, _ := call(pinnedClient(p.fingerprint), http.MethodPost, base+"/api/v1/auth/login",
-		map[string]string{"email": cli.LocalSensorEmail, "password": "!"}, nil); code < 400 {
-		t.Errorf("local sensor account signed in with status %d", code)
+	var tokens struct {
+		Items []struct {
+			Name             string
+			MaxSensors, Uses int
+		}
 	}
-	// The sensor exchanged its key over the pinned connection: the audit log
-	// or the sensor's own log shows the token exchange.
+	call(c, http.MethodGet, base+"/api/v1/enrolment-tokens", nil, &tokens)
+	if len(tokens.Items) != 1 || tokens.Items[0].MaxSensors != 1 || tokens.Items[0].Uses != 1 {
+		t.Errorf("enrolment tokens: %+v", tokens.Items)
+	}
 	for time.Now().Before(deadline) {
 		if strings.Contains(p.stderr.String(), `"local sensor starting"`) {
 			break
@@ -96,7 +98,7 @@ func TestUpStartsConsoleAndLocalSensor(t *testing.T) {
 	if version != cli.Version {
 		t.Errorf("diagnosis: sensor version %q, want %q", version, cli.Version)
 	}
-	st, err := os.Stat(filepath.Join(dataDir, cli.LocalSensorKeyFile))
+	st, err := os.Stat(filepath.Join(dataDir, cli.LocalSensorIdentityFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,7 @@ func (s *Server) registerAPI(api huma.API) {
 	huma.Register(api, noContent(op(http.MethodDelete, "/api/v1/invitations/{id}", "delete-invitation", "Revoke an invitation", "invitations")), s.deleteInvitation)
 	huma.Register(api, op(http.MethodGet, "/api/v1/audit", "list-audit", "Audit log, newest first", "audit"), s.listAudit)
 	s.registerInfo(api)
+	s.registerSensorAPI(api)
 }
 
 // internal logs err and returns an opaque 500 naming the operation.

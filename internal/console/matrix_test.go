@@ -17,6 +17,7 @@ import (
 	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 type route struct{ method, pattern string }
@@ -48,15 +49,66 @@ func concretePath(pattern string) string {
 	return strings.ReplaceAll(p, "*", "matrix-probe")
 }
 
+// identity is a kind of caller of the authorisation matrix.
+type identity int
+
+const (
+	anonymous identity = iota
+	user               // a signed-in user (session or API key) of a role
+	sensorID           // an enrolled sensor (its key or its access token)
+	invalid            // a credential that must never authenticate
+)
+
+// enrol creates an enrolment token as admin and enrols a sensor with it:
+// its key and id.
+func (e *env) enrol(admin *client, hostname string) (key, id string) {
+	e.t.Helper()
+	var tok console.CreatedEnrolmentToken
+	admin.must(http.StatusCreated, "POST", "/api/v1/enrolment-tokens", map[string]any{"name": "matrix " + hostname, "maxSensors": 1}, &tok)
+	var en sensorproto.EnrolResponse
+	e.client().must(http.StatusCreated, "POST", sensorproto.PathEnrol, map[string]any{"token": tok.Token, "hostname": hostname}, &en)
+	return en.Key, en.SensorID
+}
+
 // TestAuthorisationMatrix checks every route of the router against the one
-// policy table, as anonymous, read-only, standard and admin callers. A route
-// without a row, or a row without a route, fails the test.
+// policy table, as every identity: anonymous; read-only, standard and admin
+// users (by session, and admin by API key); an enrolled sensor by its key
+// and by its access token; a revoked sensor; an enrolment token and a
+// malformed key presented as credentials. A route without a row, or a row
+// without a route, fails the test. Users never pass as sensors, nor
+// sensors as users.
 func TestAuthorisationMatrix(t *testing.T) {
 	spa := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ui")) })
 	e := start(t, func(_ *config.Console, o *console.Options) { o.SPA = spa })
 	admin, _ := e.registerAdmin()
 	e.invite(admin, "standard@example.com", "standard")
 	e.invite(admin, "readonly@example.com", "read-only")
+	// Credentials a route may change (an API key reset, a sensor key
+	// rotation) are made afresh for each request.
+	apiKey := func() string {
+		var key console.APIKeyResponse
+		admin.must(http.StatusOK, "POST", "/api/v1/me/api-key", nil, &key)
+		return key.APIKey
+	}
+	var fleet console.CreatedEnrolmentToken
+	admin.must(http.StatusCreated, "POST", "/api/v1/enrolment-tokens", map[string]any{"name": "matrix fleet", "maxSensors": 0}, &fleet)
+	sensorKey := func() string {
+		var en sensorproto.EnrolResponse
+		e.client().must(http.StatusCreated, "POST", sensorproto.PathEnrol, map[string]any{"token": fleet.Token, "hostname": "matrix-sensor"}, &en)
+		return en.Key
+	}
+	sensorToken := func() string {
+		var tok sensorproto.SensorTokenResponse
+		e.client().must(http.StatusOK, "POST", sensorproto.PathToken, map[string]any{"key": sensorKey()}, &tok)
+		return tok.AccessToken
+	}
+	fixed := func(s string) func() string { return func() string { return s } }
+	revokedKey, revokedID := e.enrol(admin, "matrix-revoked")
+	var revokedTok sensorproto.SensorTokenResponse
+	e.client().must(http.StatusOK, "POST", sensorproto.PathToken, map[string]any{"key": revokedKey}, &revokedTok)
+	admin.must(http.StatusOK, "POST", "/api/v1/sensors/"+revokedID+"/revoke", nil, nil)
+	var spare console.CreatedEnrolmentToken
+	admin.must(http.StatusCreated, "POST", "/api/v1/enrolment-tokens", map[string]any{"name": "spare", "maxSensors": 5}, &spare)
 
 	policy := map[route]console.Rule{}
 	for _, r := range console.Policy() {
@@ -75,15 +127,25 @@ func TestAuthorisationMatrix(t *testing.T) {
 		}
 	}
 
+	none := fixed("")
 	callers := []struct {
-		name  string
-		email string
-		role  auth.Role
+		name   string
+		kind   identity
+		email  string // session of this user
+		bearer func() string
+		role   auth.Role
 	}{
-		{"anonymous", "", ""},
-		{"read_only", "readonly@example.com", auth.RoleReadOnly},
-		{"standard", "standard@example.com", auth.RoleStandard},
-		{"admin", "admin@example.com", auth.RoleAdmin},
+		{"anonymous", anonymous, "", none, ""},
+		{"read_only", user, "readonly@example.com", none, auth.RoleReadOnly},
+		{"standard", user, "standard@example.com", none, auth.RoleStandard},
+		{"admin", user, "admin@example.com", none, auth.RoleAdmin},
+		{"admin_api_key", user, "", apiKey, auth.RoleAdmin},
+		{"sensor_key", sensorID, "", sensorKey, ""},
+		{"sensor_token", sensorID, "", sensorToken, ""},
+		{"revoked_sensor_key", invalid, "", fixed(revokedKey), ""},
+		{"revoked_sensor_token", invalid, "", fixed(revokedTok.AccessToken), ""},
+		{"enrolment_token", invalid, "", fixed(spare.Token), ""},
+		{"forged_sensor_key", invalid, "", fixed(auth.SensorKeyPrefix + strings.Repeat("A", 43)), ""},
 	}
 	for _, r := range routes(t, e.srv) {
 		rule, ok := policy[r]
@@ -97,6 +159,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 					// A fresh session per request: some routes end it (logout).
 					c = e.login(caller.email, adminPassword)
 				}
+				c.bearer = caller.bearer()
 				var body any
 				if r.method == http.MethodPost || r.method == http.MethodPatch || r.method == http.MethodPut {
 					body = "{}"
@@ -109,16 +172,34 @@ func TestAuthorisationMatrix(t *testing.T) {
 				if resp.status >= 500 {
 					t.Fatalf("status %d: %s", resp.status, resp.body)
 				}
-				deniedAnon := resp.status == http.StatusUnauthorized && p.Type == console.ProblemUnauthenticated
+				// (HEAD answers carry no problem document.)
+				deniedAnon := resp.status == http.StatusUnauthorized && (p.Type == console.ProblemUnauthenticated || r.method == http.MethodHead)
 				deniedRole := resp.status == http.StatusForbidden && p.Type == console.ProblemForbidden
 				switch {
+				case caller.kind == invalid:
+					// A presented credential that is not valid is refused
+					// everywhere, open routes included.
+					if !deniedAnon {
+						t.Errorf("%s got %d %s; want 401 %s", caller.name, resp.status, resp.body, console.ProblemUnauthenticated)
+					}
 				case rule.Access == console.Anyone:
 					if deniedAnon || deniedRole {
 						t.Errorf("%s is open to anyone, but %s was refused: %d %s", r.pattern, caller.name, resp.status, resp.body)
 					}
-				case caller.role == "":
+				case rule.Access == console.Sensor:
+					if caller.kind == sensorID && (deniedAnon || deniedRole) {
+						t.Errorf("%s (sensors) refused %s: %d %s", r.pattern, caller.name, resp.status, resp.body)
+					}
+					if caller.kind != sensorID && !deniedAnon {
+						t.Errorf("%s (sensors) let %s through: %d %s; want 401", r.pattern, caller.name, resp.status, resp.body)
+					}
+				case caller.kind == anonymous:
 					if !deniedAnon {
 						t.Errorf("anonymous caller got %d %s; want 401 %s", resp.status, resp.body, console.ProblemUnauthenticated)
+					}
+				case caller.kind == sensorID:
+					if !deniedRole {
+						t.Errorf("%s (needs %s) let %s through: %d %s; want 403", r.pattern, rule.Access, caller.name, resp.status, resp.body)
 					}
 				case allowed(caller.role, rule.Access):
 					if deniedAnon || deniedRole {
@@ -132,20 +213,6 @@ func TestAuthorisationMatrix(t *testing.T) {
 			})
 		}
 	}
-}
-
-func allowed(role auth.Role, a console.Access) bool {
-	switch a {
-	case console.Anyone:
-		return true
-	case console.ReadOnly:
-		return role.AtLeast(auth.RoleReadOnly)
-	case console.Standard:
-		return role.AtLeast(auth.RoleStandard)
-	case console.Admin:
-		return role.AtLeast(auth.RoleAdmin)
-	}
-	return false
 }
 
 // TestUnlistedRouteIsRefused shows deny by default: a route registered
@@ -221,3 +288,17 @@ func TestModuleRoutes(t *testing.T) {
 type moduleWith func(api huma.API, r chi.Router)
 
 func (f moduleWith) Routes(api huma.API, r chi.Router) { f(api, r) }
+
+func allowed(role auth.Role, a console.Access) bool {
+	switch a {
+	case console.Anyone:
+		return true
+	case console.ReadOnly:
+		return role.AtLeast(auth.RoleReadOnly)
+	case console.Standard:
+		return role.AtLeast(auth.RoleStandard)
+	case console.Admin:
+		return role.AtLeast(auth.RoleAdmin)
+	}
+	return false
+}

@@ -26,11 +26,14 @@ const (
 	CSRFHeader    = "X-CSRF-Token"
 )
 
-// Principal is the authenticated caller of a request.
+// Principal is the authenticated caller of a request: a user, or (Sensor
+// set, User empty) an enrolled sensor.
 type Principal struct {
 	User store.User
-	// Via is how the caller authenticated: "session", "api_key" or
-	// "access_token".
+	// Sensor is the enrolled sensor when the caller is one.
+	Sensor *store.Sensor
+	// Via is how the caller authenticated: "session", "api_key",
+	// "access_token", "sensor_key" or "sensor_token".
 	Via string
 	// SessionHash is the stored digest of the session id (Via == "session").
 	SessionHash []byte
@@ -247,16 +250,36 @@ func (s *Server) authorise(next http.Handler) http.Handler {
 			writeProblem(w, status, typ, detail)
 			return
 		}
-		if rule.Access != Anyone {
+		if rule.Access == Sensor {
+			if p == nil || p.Sensor == nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="riskmap-sensor"`)
+				writeProblem(w, http.StatusUnauthorized, ProblemUnauthenticated,
+					"this route is for enrolled sensors: enrol with an enrolment token (riskmap sensor --enrolment-token), then send Authorization: Bearer <sensor key or sensor access token>")
+				return
+			}
+		} else if rule.Access != Anyone {
 			if p == nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="riskmap"`)
 				writeProblem(w, http.StatusUnauthorized, ProblemUnauthenticated, "sign in, or send Authorization: Bearer <API key or access token>")
+				return
+			}
+			if p.Sensor != nil {
+				writeProblem(w, http.StatusForbidden, ProblemForbidden, fmt.Sprintf("%s %s is for users; a sensor's credential cannot call it", r.Method, pattern))
 				return
 			}
 			if !p.User.Role.AtLeast(rule.Access.minRole()) {
 				writeProblem(w, http.StatusForbidden, ProblemForbidden,
 					fmt.Sprintf("%s %s needs role %s or higher; you are %s", r.Method, pattern, rule.Access, p.User.Role))
 				return
+			}
+		}
+		if p != nil && p.Sensor != nil {
+			if rl, ok := s.limits[policyKey{r.Method, pattern}]; ok {
+				if ok, wait := rl.Buckets.Allow(p.Sensor.ID); !ok {
+					SetRetryAfter(w.Header(), wait)
+					writeProblem(w, http.StatusTooManyRequests, "", fmt.Sprintf("%s: this sensor is over its rate limit; retry in %ss", rl.What, w.Header().Get("Retry-After")))
+					return
+				}
 			}
 		}
 		if p != nil {
@@ -286,6 +309,9 @@ func (s *Server) authenticate(r *http.Request, required bool) (*Principal, int, 
 			return nil, http.StatusUnauthorized, "Authorization header must be \"Bearer <API key or access token>\""
 		}
 		cred = strings.TrimSpace(cred)
+		if strings.HasPrefix(cred, auth.SensorKeyPrefix) || s.sensorToken(cred) {
+			return s.authenticateSensor(r, cred)
+		}
 		if strings.HasPrefix(cred, auth.APIKeyPrefix) {
 			if !auth.WellFormed(cred, auth.APIKeyPrefix) {
 				return nil, http.StatusUnauthorized, "the API key is malformed"

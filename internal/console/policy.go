@@ -7,15 +7,19 @@ import (
 	"github.com/riskmap/riskmap/internal/auth"
 )
 
-// Access is who may call a route: Anyone, or a minimum role.
+// Access is who may call a route: Anyone, a minimum user role, or an
+// enrolled sensor.
 type Access int
 
-// The access levels, least to most restrictive.
+// The access levels. Users and sensors are disjoint: user routes refuse a
+// sensor's credentials, and Sensor routes refuse users' (their API keys
+// included).
 const (
 	Anyone   Access = iota // no authentication (the handler may still check a token in the body)
 	ReadOnly               // any signed-in user: read-only, standard or admin
 	Standard               // standard or admin
 	Admin                  // admin only
+	Sensor                 // an enrolled, unrevoked sensor (its own credential); the handler acts for that sensor only
 )
 
 func (a Access) String() string {
@@ -28,6 +32,8 @@ func (a Access) String() string {
 		return "standard"
 	case Admin:
 		return "admin"
+	case Sensor:
+		return "sensor"
 	}
 	return fmt.Sprintf("Access(%d)", int(a))
 }
@@ -85,6 +91,11 @@ func Policy() []Rule {
 		{Method: http.MethodPost, Pattern: "/api/v1/auth/logout", Access: ReadOnly},
 		{Method: http.MethodPost, Pattern: "/api/v1/auth/token", Access: Anyone},
 		{Method: http.MethodPost, Pattern: "/api/v1/auth/refresh", Access: Anyone},
+		// Sensor identity: enrolment with an admin's enrolment token, and
+		// the sensor's key exchanged for an access token (both in the body).
+		{Method: http.MethodPost, Pattern: "/api/v1/sensor/enrol", Access: Anyone, MaxBodyBytes: 16 << 10},
+		{Method: http.MethodPost, Pattern: "/api/v1/sensor/token", Access: Anyone, MaxBodyBytes: 16 << 10},
+		{Method: http.MethodPost, Pattern: "/api/v1/sensor/key", Access: Sensor, MaxBodyBytes: 16 << 10},
 		{Method: http.MethodPost, Pattern: "/api/v1/auth/password-reset", Access: Anyone},
 		{Method: http.MethodGet, Pattern: "/api/v1/invitations/{token}", Access: Anyone},
 		{Method: http.MethodPost, Pattern: "/api/v1/invitations/{token}/accept", Access: Anyone},
@@ -104,10 +115,15 @@ func Policy() []Rule {
 		{Method: http.MethodPost, Pattern: "/api/v1/invitations", Access: Admin},
 		{Method: http.MethodDelete, Pattern: "/api/v1/invitations/{id}", Access: Admin},
 		{Method: http.MethodGet, Pattern: "/api/v1/audit", Access: Admin},
+		{Method: http.MethodGet, Pattern: "/api/v1/sensors", Access: Admin},
+		{Method: http.MethodPost, Pattern: "/api/v1/sensors/{id}/revoke", Access: Admin},
+		{Method: http.MethodGet, Pattern: "/api/v1/enrolment-tokens", Access: Admin},
+		{Method: http.MethodPost, Pattern: "/api/v1/enrolment-tokens", Access: Admin},
+		{Method: http.MethodDelete, Pattern: "/api/v1/enrolment-tokens/{id}", Access: Admin},
 
 		// Topology (internal/topology): sensor report ingest (gzip body,
 		// limited by the report decoder to 4 MiB compressed) and the API.
-		{Method: http.MethodPost, Pattern: "/api/v1/sensor/reports", Access: Standard, MaxBodyBytes: 4<<20 + 1},
+		{Method: http.MethodPost, Pattern: "/api/v1/sensor/reports", Access: Sensor, MaxBodyBytes: 4<<20 + 1},
 		{Method: http.MethodGet, Pattern: "/api/v1/topology/graph", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/topology/nodes", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/topology/nodes/{id}", Access: ReadOnly},
@@ -125,12 +141,12 @@ func Policy() []Rule {
 		{Method: http.MethodDelete, Pattern: "/api/v1/scan-schedules/{id}", Access: Standard},
 		{Method: http.MethodGet, Pattern: "/api/v1/scan-settings", Access: ReadOnly},
 		{Method: http.MethodPut, Pattern: "/api/v1/scan-settings", Access: Admin},
-		// The sensor side of scans: sensors use a standard user's API key;
-		// a scan's status and inventory are accepted only from the user
-		// whose poll took it.
-		{Method: http.MethodPost, Pattern: "/api/v1/sensor/commands/poll", Access: Standard},
-		{Method: http.MethodPost, Pattern: "/api/v1/sensor/scans/{id}/status", Access: Standard},
-		{Method: http.MethodPut, Pattern: "/api/v1/sensor/scans/{id}/inventory", Access: Standard, MaxBodyBytes: 64 << 20},
+		// The sensor side of scans: a sensor polls its own commands; a
+		// scan's status and inventory are accepted only from the sensor it
+		// was routed to.
+		{Method: http.MethodPost, Pattern: "/api/v1/sensor/commands/poll", Access: Sensor},
+		{Method: http.MethodPost, Pattern: "/api/v1/sensor/scans/{id}/status", Access: Sensor},
+		{Method: http.MethodPut, Pattern: "/api/v1/sensor/scans/{id}/inventory", Access: Sensor, MaxBodyBytes: 64 << 20},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/top", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/export", Access: ReadOnly},

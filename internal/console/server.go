@@ -40,6 +40,21 @@ type Module interface {
 	Routes(api huma.API, r chi.Router)
 }
 
+// SensorLimits is implemented by modules whose sensor routes are
+// rate-limited per sensor: the authorisation middleware checks each limit
+// against the authenticated sensor, before the handler reads the body.
+type SensorLimits interface {
+	SensorLimits() []RouteLimit
+}
+
+// RouteLimit is a per-sensor token bucket for one route.
+type RouteLimit struct {
+	Method, Pattern string
+	Buckets         *auth.Buckets
+	// What names the request in the 429 answer ("poll commands").
+	What string
+}
+
 // Options are the console's dependencies. The composition root
 // (internal/cli) fills them.
 type Options struct {
@@ -81,6 +96,8 @@ type Server struct {
 	keysLoaded time.Time
 	baseURL    string
 	started    running // set by Start (console-info)
+	// limits are the modules' per-sensor route limits.
+	limits map[policyKey]RouteLimit
 }
 
 type metrics struct {
@@ -175,8 +192,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
 	}
+	s.limits = map[policyKey]RouteLimit{}
 	for _, m := range o.Modules {
 		m.Routes(s.api, s.mux)
+		if l, ok := m.(SensorLimits); ok {
+			for _, rl := range l.SensorLimits() {
+				s.limits[policyKey{rl.Method, rl.Pattern}] = rl
+			}
+		}
 	}
 	s.documentAccess()
 	if o.SPA != nil {

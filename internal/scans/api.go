@@ -186,12 +186,25 @@ func (s *Service) apiPutSettings(ctx context.Context, in *bodyOf[Settings]) (*bo
 	return &bodyOf[Settings]{in.Body}, nil
 }
 
-func (s *Service) apiPoll(ctx context.Context, in *bodyOf[sensorproto.PollRequest]) (*bodyOf[sensorproto.PollResponse], error) {
-	uid, _ := caller(ctx)
-	if err := limitHuma(s.limits.poll, uid+"|"+in.Body.SensorID, "poll commands"); err != nil {
-		return nil, err
+// sensorOf is the enrolled sensor a sensor-route request speaks for (the
+// policy table lets only sensors through).
+func sensorOf(ctx context.Context) (string, error) {
+	x, ok := console.SensorFrom(ctx)
+	if !ok {
+		return "", fmt.Errorf("%w: this route is for enrolled sensors", ErrForbidden)
 	}
-	cmds, err := s.Queue.Poll(ctx, in.Body.SensorID, uid, in.Body.FreeScanSlots)
+	return x.ID, nil
+}
+
+func (s *Service) apiPoll(ctx context.Context, in *bodyOf[sensorproto.PollRequest]) (*bodyOf[sensorproto.PollResponse], error) {
+	sid, err := sensorOf(ctx)
+	if err != nil {
+		return nil, s.httpError(ctx, "poll commands", err)
+	}
+	if in.Body.SensorID != sid {
+		return nil, s.httpError(ctx, "poll commands", fmt.Errorf("%w: sensor %s polls for itself only, not for %q", ErrForbidden, sid, in.Body.SensorID))
+	}
+	cmds, err := s.Queue.Poll(ctx, sid, sid, in.Body.FreeScanSlots)
 	if err != nil {
 		return nil, s.httpError(ctx, "poll commands", err)
 	}
@@ -204,11 +217,11 @@ type statusIn struct {
 }
 
 func (s *Service) apiStatus(ctx context.Context, in *statusIn) (*struct{}, error) {
-	uid, _ := caller(ctx)
-	if err := limitHuma(s.limits.status, s.scanSensorKey(ctx, uid, in.ID), "scan status"); err != nil {
-		return nil, err
+	sid, err := sensorOf(ctx)
+	if err != nil {
+		return nil, s.httpError(ctx, "scan status", err)
 	}
-	if _, err := s.Queue.Report(ctx, in.ID, uid, in.Body); err != nil {
+	if _, err := s.Queue.Report(ctx, in.ID, sid, in.Body); err != nil {
 		return nil, s.httpError(ctx, "scan status", err)
 	}
 	return nil, nil
@@ -216,8 +229,24 @@ func (s *Service) apiStatus(ctx context.Context, in *statusIn) (*struct{}, error
 
 func (s *Service) rawInventory(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	uid, _ := caller(r.Context())
-	if !limitRaw(w, s.limits.inventory, s.scanSensorKey(r.Context(), uid, id), "upload inventory") {
+	sid, err := sensorOf(r.Context())
+	if err != nil {
+		s.rawError(w, r, "upload inventory", err)
+		return
+	}
+	// Refuse before reading a byte of the body when the scan is not this
+	// sensor's to upload (unknown, another sensor's, or finished).
+	sc, err := s.Queue.Get(r.Context(), id)
+	if err != nil {
+		s.rawError(w, r, "upload inventory", err)
+		return
+	}
+	if sc.claimedBy != sid {
+		s.rawError(w, r, "upload inventory", fmt.Errorf("%w: scan %s was not given to this sensor", ErrForbidden, id))
+		return
+	}
+	if sc.Terminal() {
+		s.rawError(w, r, "upload inventory", fmt.Errorf("%w: scan %s is already %s", ErrConflict, id, sc.Status))
 		return
 	}
 	if !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
@@ -247,7 +276,7 @@ func (s *Service) rawInventory(w http.ResponseWriter, r *http.Request) {
 		console.WriteProblem(w, status, err.Error())
 		return
 	}
-	if _, err := s.AttachInventory(r.Context(), id, uid, gz, inv); err != nil {
+	if _, err := s.AttachInventory(r.Context(), id, sid, gz, inv); err != nil {
 		s.rawError(w, r, "store inventory", err)
 		return
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/sensor/command"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/topology"
@@ -281,6 +282,25 @@ func startE2EConsoleWith(t *testing.T, dbURL string, ex findings.ExposureSource,
 	return &e2eConsole{api: a, fingerprint: run.Fingerprint, st: st, svc: svc, topo: topo, jobs: q}
 }
 
+// enrol creates an enrolment token as the admin and enrols a sensor with
+// it: the sensor's client and the id the console assigned.
+func (c *e2eConsole) enrol(t *testing.T, hostname string) (*client.Client, string) {
+	t.Helper()
+	var tok struct{ Token string }
+	if code := c.api.do("POST", "/api/v1/enrolment-tokens", map[string]any{"name": "e2e " + hostname, "maxSensors": 1}, &tok); code != http.StatusCreated {
+		t.Fatalf("enrolment token: %d", code)
+	}
+	cl, err := client.New(client.Config{ConsoleURL: c.api.base, PinSHA256: c.fingerprint, Version: "e2e-1.2.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := cl.Enrol(context.Background(), sensorproto.EnrolRequest{Token: tok.Token, Hostname: hostname, Version: "e2e-1.2.3"})
+	if err != nil {
+		t.Fatalf("enrol %s: %v", hostname, err)
+	}
+	return cl, en.SensorID
+}
+
 type findingsPage struct {
 	Items []findings.NodeFinding `json:"items"`
 	Total int                    `json:"total"`
@@ -317,9 +337,8 @@ func TestEndToEnd(t *testing.T) {
 	img := vulnImage(t)
 	listening := runContainer(t, img, "/app", "listen", "18081")
 	idle := runContainer(t, img, "/sleeper")
-	const sensorID = "e2e-sensor"
 	sc := sensor.Default()
-	sc.SensorID, sc.Conntrack, sc.ContainerdSockets, sc.Version = sensorID, false, []string{"off"}, "e2e-1.2.3"
+	sc.SensorID, sc.Conntrack, sc.ContainerdSockets, sc.Version = "e2e-sensor", false, []string{"off"}, "e2e-1.2.3"
 	sen, err := sensor.New(sc)
 	if err != nil {
 		t.Fatal(err)
@@ -343,15 +362,15 @@ func TestEndToEnd(t *testing.T) {
 			ex := &reportExposure{rep: rep, container: map[string]string{}}
 			c := startE2EConsole(t, b.url(t), ex)
 			a := c.api
+			// The sensor enrols: its reports carry the id the console assigned.
+			cl, sensorID := c.enrol(t, "e2e-host")
+			enrolledRep := *rep
+			enrolledRep.SensorID = sensorID
 			// The topology module (its writer is the only one of nodes and
 			// edges) stores the sensor's report: the containers become nodes.
-			listenNode, idleNode := seedTopology(t, c.topo, rep, listening, idle)
+			listenNode, idleNode := seedTopology(t, c.topo, &enrolledRep, listening, idle)
 			ex.container[listenNode], ex.container[idleNode] = listening, idle
 
-			cl, err := client.New(client.Config{ConsoleURL: a.base, APIKey: a.bearer, PinSHA256: c.fingerprint})
-			if err != nil {
-				t.Fatal(err)
-			}
 			rctx, stop := context.WithCancel(ctx)
 			runnerDone := make(chan struct{})
 			go func() {

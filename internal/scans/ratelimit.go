@@ -1,15 +1,11 @@
 package scans
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 // Rate is a token bucket: Burst requests at once, one more every Every.
@@ -19,9 +15,8 @@ type Rate struct {
 }
 
 // SensorLimits are the per-sensor rate limits of the sensor scan routes
-// (429 with Retry-After beyond them). A sensor is its credential's user
-// and the sensor id: one API key shared by a DaemonSet's sensors still
-// limits each sensor on its own.
+// (429 with Retry-After beyond them), keyed on the authenticated sensor
+// and checked before the body is read.
 type SensorLimits struct {
 	// Poll limits POST /api/v1/sensor/commands/poll (a sensor polls every
 	// 5 s).
@@ -50,34 +45,13 @@ func (l *SensorLimits) fill() {
 	}
 }
 
-// limitHuma answers 429 with Retry-After when key is over the limit.
-func limitHuma(l *auth.Buckets, key, what string) error {
-	ok, wait := l.Allow(key)
-	if ok {
-		return nil
+// SensorLimits are the module's per-sensor route limits, which the
+// console checks against the authenticated sensor before the handler reads
+// the body (console.SensorLimits).
+func (s *Service) SensorLimits() []console.RouteLimit {
+	return []console.RouteLimit{
+		{Method: http.MethodPost, Pattern: sensorproto.PathPoll, Buckets: s.limits.poll, What: "poll commands"},
+		{Method: http.MethodPost, Pattern: sensorproto.PathScanStatus, Buckets: s.limits.status, What: "scan status"},
+		{Method: http.MethodPut, Pattern: sensorproto.PathInventory, Buckets: s.limits.inventory, What: "upload inventory"},
 	}
-	h := http.Header{}
-	console.SetRetryAfter(h, wait)
-	return huma.ErrorWithHeaders(huma.Error429TooManyRequests(fmt.Sprintf("%s: this sensor is over its rate limit; retry in %ss", what, h.Get("Retry-After"))), h)
-}
-
-// limitRaw is limitHuma for raw handlers; it reports whether to go on.
-func limitRaw(w http.ResponseWriter, l *auth.Buckets, key, what string) bool {
-	ok, wait := l.Allow(key)
-	if ok {
-		return true
-	}
-	console.SetRetryAfter(w.Header(), wait)
-	console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("%s: this sensor is over its rate limit; retry in %ss", what, w.Header().Get("Retry-After")))
-	return false
-}
-
-// scanSensorKey is the rate-limit key of a request about a scan: the
-// caller and the sensor the scan belongs to (the caller's own id when the
-// scan is unknown, so unknown ids are limited too).
-func (s *Service) scanSensorKey(ctx context.Context, uid, scanID string) string {
-	if sc, err := s.Queue.Get(ctx, scanID); err == nil {
-		return uid + "|" + sc.SensorID
-	}
-	return uid + "|"
 }

@@ -33,7 +33,7 @@ func hasListener(r *report.Report, pid int, port string) bool {
 // intervals of coming back, without restarting the sensor.
 func TestRunSurvivesConsoleFaults(t *testing.T) {
 	con := consoletest.Start(t)
-	cl, err := client.New(client.Config{ConsoleURL: con.URL(), APIKey: con.APIKey, PinSHA256: con.Pin(), Timeout: 5 * time.Second})
+	cl, err := client.New(client.Config{ConsoleURL: con.URL(), Key: con.Key, PinSHA256: con.Pin(), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

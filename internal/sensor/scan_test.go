@@ -37,7 +37,7 @@ func TestScanCommandsEndToEnd(t *testing.T) {
 	s.Collect(context.Background()) // the runner finds containers from the last pass
 
 	con := consoletest.Start(t)
-	cl, err := client.New(client.Config{ConsoleURL: con.URL(), APIKey: con.APIKey, PinSHA256: con.Pin()})
+	cl, err := client.New(client.Config{ConsoleURL: con.URL(), Key: con.Key, PinSHA256: con.Pin()})
 	if err != nil {
 		t.Fatal(err)
 	}

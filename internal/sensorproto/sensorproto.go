@@ -194,3 +194,49 @@ func DecodeInventory(r io.Reader) (*inventory.Inventory, error) {
 	}
 	return &inv, nil
 }
+
+// Sensor identity. A sensor enrols once with an admin's enrolment token and
+// gets its own key, bound to the sensor id the console assigns; it
+// exchanges that key for short-lived access tokens, rotates it now and
+// then, and every request it makes speaks for that sensor only.
+const (
+	PathEnrol = "/api/v1/sensor/enrol"
+	PathToken = "/api/v1/sensor/token"
+	PathKey   = "/api/v1/sensor/key"
+)
+
+// EnrolRequest is a sensor's enrolment.
+type EnrolRequest struct {
+	Token     string `json:"token" minLength:"1" maxLength:"200" doc:"the enrolment token (rme_...)"`
+	Hostname  string `json:"hostname" minLength:"1" maxLength:"253"`
+	MachineID string `json:"machineId,omitempty" maxLength:"128" doc:"/etc/machine-id or the cloud instance id"`
+	Version   string `json:"version,omitempty" maxLength:"100"`
+}
+
+// EnrolResponse is the sensor's identity: keep Key secret (0600).
+type EnrolResponse struct {
+	SensorID string `json:"sensorId"`
+	Key      string `json:"key"`
+	Hostname string `json:"hostname"`
+}
+
+// SensorTokenRequest exchanges a sensor's key for an access token.
+type SensorTokenRequest struct {
+	Key     string `json:"key" minLength:"1" maxLength:"200"`
+	Version string `json:"version,omitempty" maxLength:"100"`
+}
+
+// SensorTokenResponse carries a sensor access token.
+type SensorTokenResponse struct {
+	SensorID    string `json:"sensorId"`
+	AccessToken string `json:"accessToken"`
+	TokenType   string `json:"tokenType"`
+	ExpiresIn   int    `json:"expiresIn"`
+}
+
+// SensorKeyResponse is a sensor's new key after a rotation; the old one keeps
+// working for a short grace.
+type SensorKeyResponse struct {
+	SensorID string `json:"sensorId"`
+	Key      string `json:"key"`
+}

@@ -163,8 +163,8 @@ func TestKillDuringIngest(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cl := e.sensorClient()
-			id := fmt.Sprintf("kill-%d", i)
+			x := e.sensor(fmt.Sprintf("kill-%d", i))
+			id, cl := x.id, x.cl
 			for seq := uint64(1); ; seq++ {
 				select {
 				case <-stop:

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,8 +59,13 @@ type env struct {
 	pin     string
 	pool    *x509.CertPool
 	apiKey  string
-	cancel  context.CancelFunc
-	wait    func()
+	// enrolToken enrols the test's sensors; sensors are their clients and
+	// console-assigned ids by the name the test gives them.
+	enrolToken string
+	sensorsMu  sync.Mutex
+	sensors    map[string]*enrolled
+	cancel     context.CancelFunc
+	wait       func()
 }
 
 func startConsole(t testing.TB, dataDir, dbURL string, clk *clock, tcfg topology.Config) *env {
@@ -170,8 +176,55 @@ func (e *env) register() string {
 		t.Fatalf("api key: %d %v", resp.StatusCode, err)
 	}
 	e.apiKey = k.APIKey
+	req, _ = http.NewRequest(http.MethodPost, e.base+"/api/v1/enrolment-tokens", strings.NewReader(`{"name":"tests","maxSensors":0}`))
+	req.Header.Set("Authorization", "Bearer "+e.apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp2, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	var tok struct{ Token string }
+	if err := json.NewDecoder(resp2.Body).Decode(&tok); err != nil || tok.Token == "" {
+		t.Fatalf("enrolment token: %d %v", resp2.StatusCode, err)
+	}
+	e.enrolToken = tok.Token
 	return k.APIKey
 }
+
+// enrolled is a sensor the test enrolled.
+type enrolled struct {
+	cl *client.Client
+	id string
+}
+
+// sensor returns the client of the sensor the test calls name, enrolling
+// it (hostname name) the first time.
+func (e *env) sensor(name string) *enrolled {
+	e.t.Helper()
+	e.sensorsMu.Lock()
+	defer e.sensorsMu.Unlock()
+	if x := e.sensors[name]; x != nil {
+		return x
+	}
+	cl, err := client.New(client.Config{ConsoleURL: e.base, PinSHA256: e.pin, Timeout: 10 * time.Second})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	en, err := cl.Enrol(context.Background(), sensorproto.EnrolRequest{Token: e.enrolToken, Hostname: name})
+	if err != nil {
+		e.t.Fatalf("enrol sensor %s: %v", name, err)
+	}
+	if e.sensors == nil {
+		e.sensors = map[string]*enrolled{}
+	}
+	x := &enrolled{cl: cl, id: en.SensorID}
+	e.sensors[name] = x
+	return x
+}
+
+// id is the console-assigned id of the sensor the test calls name.
+func (e *env) id(name string) string { return e.sensor(name).id }
 
 // get calls the API with the API key and decodes the JSON answer.
 func (e *env) get(path string, out any) int {
@@ -192,11 +245,22 @@ func (e *env) get(path string, out any) int {
 	return resp.StatusCode
 }
 
-// post sends a raw body to the ingest route.
+// post sends a raw body with the user's API key.
 func (e *env) post(path string, body io.Reader, encoding string) (*http.Response, []byte) {
 	e.t.Helper()
+	return e.postWith(e.apiKey, path, body, encoding)
+}
+
+// postAs sends a raw body as the sensor the test calls name (its key).
+func (e *env) postAs(name, path string, body io.Reader, encoding string) (*http.Response, []byte) {
+	e.t.Helper()
+	return e.postWith(e.sensor(name).cl.Key(), path, body, encoding)
+}
+
+func (e *env) postWith(cred, path string, body io.Reader, encoding string) (*http.Response, []byte) {
+	e.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, e.base+path, body)
-	req.Header.Set("Authorization", "Bearer "+e.apiKey)
+	req.Header.Set("Authorization", "Bearer "+cred)
 	req.Header.Set("Content-Type", "application/json")
 	if encoding != "" {
 		req.Header.Set("Content-Encoding", encoding)
@@ -210,15 +274,22 @@ func (e *env) post(path string, body io.Reader, encoding string) (*http.Response
 	return resp, b
 }
 
-// sensorClient is the sensor's own client, pinned to the console's
-// self-signed certificate.
-func (e *env) sensorClient() *client.Client {
-	e.t.Helper()
-	cl, err := client.New(client.Config{ConsoleURL: e.base, APIKey: e.apiKey, PinSHA256: e.pin, Timeout: 10 * time.Second})
+// sensorClient pushes reports as the sensors they name: each report goes
+// through its sensor's own client (enrolled on first use), with the
+// console-assigned id in place of the name the test wrote.
+func (e *env) sensorClient() *fleet { return &fleet{e: e} }
+
+type fleet struct{ e *env }
+
+func (f *fleet) push(t testing.TB, r *report.Report) (sensorproto.Ack, error) {
+	x := f.e.sensor(r.SensorID)
+	c := *r
+	c.SensorID = x.id
+	gz, err := report.Marshal(&c, report.DefaultLimits())
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return cl
+	return x.cl.PushReport(context.Background(), gz)
 }
 
 // runSensor runs the real sensor (host probes only) against the console,
@@ -226,7 +297,9 @@ func (e *env) sensorClient() *client.Client {
 // stopped tells whether the sensor has stopped by itself, and its error.
 func (e *env) runSensor(interval time.Duration, level slog.Level) (stopped func() (bool, error)) {
 	e.t.Helper()
-	s, err := sensor.New(sensor.Config{DockerHost: "off", ContainerdSockets: []string{"off"}, CloudMetadataURL: "off",
+	hostname, _ := sensor.HostFacts("/", "/proc")
+	x := e.sensor(hostname)
+	s, err := sensor.New(sensor.Config{SensorID: x.id, DockerHost: "off", ContainerdSockets: []string{"off"}, CloudMetadataURL: "off",
 		Interval: interval, MinInterval: 200 * time.Millisecond, MaxInterval: interval, MaxBackoff: interval,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))})
 	if err != nil {
@@ -236,7 +309,7 @@ func (e *env) runSensor(interval time.Duration, level slog.Level) (stopped func(
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan struct{})
 	var runErr error
-	go func() { runErr = s.Run(ctx, e.sensorClient()); close(exited) }()
+	go func() { runErr = s.Run(ctx, x.cl); close(exited) }()
 	e.t.Cleanup(func() { cancel(); <-exited })
 	return func() (bool, error) {
 		select {
@@ -248,13 +321,9 @@ func (e *env) runSensor(interval time.Duration, level slog.Level) (stopped func(
 	}
 }
 
-func push(t testing.TB, cl *client.Client, r *report.Report) sensorproto.Ack {
+func push(t testing.TB, cl *fleet, r *report.Report) sensorproto.Ack {
 	t.Helper()
-	gz, err := report.Marshal(r, report.DefaultLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ack, err := cl.PushReport(context.Background(), gz)
+	ack, err := cl.push(t, r)
 	if err != nil {
 		t.Fatalf("push report %s seq %d: %v", r.SensorID, r.Seq, err)
 	}

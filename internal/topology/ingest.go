@@ -121,15 +121,27 @@ func decodeRequest(r *http.Request, lim report.Limits) (*report.Report, int, str
 	return rep, 0, ""
 }
 
+// SensorLimits is the per-sensor report rate, which the console checks
+// against the authenticated sensor before the body is read
+// (console.SensorLimits).
+func (t *Topology) SensorLimits() []console.RouteLimit {
+	return []console.RouteLimit{{Method: http.MethodPost, Pattern: RouteReports, Buckets: t.limit, What: "report"}}
+}
+
 func (t *Topology) handleReport(w http.ResponseWriter, r *http.Request) {
+	x, ok := console.SensorFrom(r.Context())
+	if !ok {
+		console.WriteProblem(w, http.StatusForbidden, "reports come from enrolled sensors")
+		return
+	}
 	rep, status, msg := decodeRequest(r, t.cfg.Limits)
 	if status != 0 {
 		console.WriteProblem(w, status, msg)
 		return
 	}
-	if ok, wait := t.limit.Allow(rep.SensorID); !ok {
-		console.SetRetryAfter(w.Header(), wait)
-		console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("sensor %q reports too often; retry in %s", rep.SensorID, wait.Round(time.Second)))
+	if rep.SensorID != x.ID {
+		t.log.Warn("report for another sensor refused", "sensor", x.ID, "report_sensor", rep.SensorID, "addr", console.ClientAddr(r.Context()))
+		console.WriteProblem(w, http.StatusForbidden, fmt.Sprintf("sensor %s reports for itself only; this report names sensor %q", x.ID, rep.SensorID))
 		return
 	}
 	ack, err := t.Ingest(r.Context(), rep)

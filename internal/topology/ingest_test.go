@@ -196,7 +196,7 @@ func TestIngestAndGraph(t *testing.T) {
 			}
 			appID := page.Items[0].ID
 			var det topology.NodeDetail
-			nginxID := topology.ProcessNodeID("web-1", "100:1000")
+			nginxID := topology.ProcessNodeID(e.id("web-1"), "100:1000")
 			e.get("/api/v1/topology/nodes/"+nginxID, &det)
 			if det.Label != "nginx" || det.PID != 100 || len(det.Loaded) != 2 || labels(det.Ancestors)[0] != "web-1" {
 				t.Errorf("nginx detail: %+v", det)
@@ -214,7 +214,7 @@ func TestIngestAndGraph(t *testing.T) {
 
 			// Exposure: nginx is reached from the internet, the app through
 			// nginx, postgres through the app; the worker is not.
-			ex, err := e.topo.Exposure(context.Background(), topology.HostNodeID("web-1"))
+			ex, err := e.topo.Exposure(context.Background(), topology.HostNodeID(e.id("web-1")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,11 +229,11 @@ func TestIngestAndGraph(t *testing.T) {
 			}, got); d != "" {
 				t.Errorf("web-1 exposure paths (-want +got):\n%s", d)
 			}
-			ex, _ = e.topo.Exposure(context.Background(), topology.HostNodeID("db-1"))
+			ex, _ = e.topo.Exposure(context.Background(), topology.HostNodeID(e.id("db-1")))
 			if len(ex.Processes) != 1 || !ex.Processes[0].InternetReachable || len(ex.Processes[0].Path) != 7 {
 				t.Errorf("db-1 exposure: %+v", ex)
 			}
-			ex, _ = e.topo.Exposure(context.Background(), topology.ContainerNodeID("web-1", "docker", "", "c1c1c1c1c1c1c1c1"))
+			ex, _ = e.topo.Exposure(context.Background(), topology.ContainerNodeID(e.id("web-1"), "docker", "", "c1c1c1c1c1c1c1c1"))
 			if len(ex.Processes) != 1 || ex.Processes[0].Exe != "/app/worker" || ex.Internet {
 				t.Errorf("worker container exposure: %+v", ex)
 			}
@@ -310,7 +310,7 @@ func TestIngestAndGraph(t *testing.T) {
 			if code := e.get("/api/v1/topology/nodes/"+nginxID, nil); code != http.StatusNotFound {
 				t.Errorf("nginx after retention and restart: %d, want 404", code)
 			}
-			if code := e.get("/api/v1/topology/nodes/"+topology.HostNodeID("db-1"), &det); code != http.StatusOK || det.Gone {
+			if code := e.get("/api/v1/topology/nodes/"+topology.HostNodeID(e.id("db-1")), &det); code != http.StatusOK || det.Gone {
 				t.Errorf("db-1 after restart: %d gone %v", code, det.Gone)
 			}
 		})
@@ -341,7 +341,14 @@ func TestIngestRefusals(t *testing.T) {
 	clk := testenv.NewClock(time.Now().UTC())
 	e := startConsole(t, t.TempDir(), "", clk, topology.Config{SensorBurst: 2, SensorRefill: time.Minute})
 	e.register()
-	valid, _ := report.Marshal(dbHost(), report.DefaultLimits())
+	// Each case is sent by a sensor of its own: the per-sensor limit is
+	// checked (against the authenticated sensor) before the body is read.
+	validFor := func(name string) []byte {
+		r := dbHost()
+		r.SensorID = e.id(name)
+		b, _ := report.Marshal(r, report.DefaultLimits())
+		return b
+	}
 	big := make([]byte, 5<<20)
 	rand.Read(big)
 	for _, tc := range []struct {
@@ -357,27 +364,42 @@ func TestIngestRefusals(t *testing.T) {
 		{"wrong_major", gz([]byte(`{"version":"2.0"}`)), "gzip", http.StatusBadRequest},
 		{"too_large_body", big, "gzip", http.StatusRequestEntityTooLarge},
 		{"gzip_bomb", gz(make([]byte, 65<<20)), "gzip", http.StatusRequestEntityTooLarge},
-		{"valid", valid, "gzip", http.StatusOK},
+		{"another_sensors_report", validFor("victim"), "gzip", http.StatusForbidden},
+		{"valid", nil, "gzip", http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := e.post("/api/v1/sensor/reports", bytes.NewReader(tc.body), tc.encoding)
+			body := tc.body
+			if body == nil {
+				body = validFor(tc.name)
+			}
+			resp, got := e.postAs(tc.name, "/api/v1/sensor/reports", bytes.NewReader(body), tc.encoding)
 			if resp.StatusCode != tc.want {
-				t.Errorf("status %d, want %d: %s", resp.StatusCode, tc.want, body)
+				t.Errorf("status %d, want %d: %s", resp.StatusCode, tc.want, got)
 			}
 		})
 	}
-	// Rate limit: the bucket holds two reports; the first was "valid".
-	resp, _ := e.post("/api/v1/sensor/reports", bytes.NewReader(valid), "gzip")
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("second report: %d", resp.StatusCode)
+	// Rate limit: the bucket holds two reports per sensor.
+	valid := validFor("db-1")
+	for i := range 2 {
+		if resp, _ := e.postAs("db-1", "/api/v1/sensor/reports", bytes.NewReader(valid), "gzip"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("report %d: %d", i+1, resp.StatusCode)
+		}
 	}
-	resp, body := e.post("/api/v1/sensor/reports", bytes.NewReader(valid), "gzip")
+	resp, body := e.postAs("db-1", "/api/v1/sensor/reports", bytes.NewReader(valid), "gzip")
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "60" {
 		t.Errorf("third report: %d Retry-After %q, want 429 after 60 s: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
+	// Another sensor is not held back by db-1's limit.
+	if resp, _ := e.postAs("web-9", "/api/v1/sensor/reports", bytes.NewReader(validFor("web-9")), "gzip"); resp.StatusCode != http.StatusOK {
+		t.Errorf("another sensor while db-1 is limited: %d", resp.StatusCode)
+	}
 	clk.Advance(time.Minute)
-	if resp, _ := e.post("/api/v1/sensor/reports", bytes.NewReader(valid), "gzip"); resp.StatusCode != http.StatusOK {
+	if resp, _ := e.postAs("db-1", "/api/v1/sensor/reports", bytes.NewReader(valid), "gzip"); resp.StatusCode != http.StatusOK {
 		t.Errorf("after a minute: %d", resp.StatusCode)
+	}
+	// A user's API key is not a sensor's credential.
+	if resp, _ := e.post("/api/v1/sensor/reports", bytes.NewReader(valid), "gzip"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("report with a user's API key: %d, want 401", resp.StatusCode)
 	}
 	// Without credentials.
 	req, _ := http.NewRequest(http.MethodPost, e.base+"/api/v1/sensor/reports", bytes.NewReader(valid))

@@ -111,10 +111,10 @@ func TestKubernetesServicesAndNodes(t *testing.T) {
 				t.Fatalf("kubernetes node details: %d", code)
 			}
 			if det.Kind != topology.KindKubeNode || det.Meta["ready"] != "true" || det.Meta["kubeletVersion"] != "v1.37.2" ||
-				det.Meta["internalIps"] != "10.0.0.5" || det.Host != topology.HostNodeID("kn-1") || labels(det.Ancestors)[0] != "prod" {
+				det.Meta["internalIps"] != "10.0.0.5" || det.Host != topology.HostNodeID(e.id("kn-1")) || labels(det.Ancestors)[0] != "prod" {
 				t.Errorf("kubernetes node details: %+v", det)
 			}
-			e.get("/api/v1/topology/nodes/"+topology.HostNodeID("kn-1"), &det)
+			e.get("/api/v1/topology/nodes/"+topology.HostNodeID(e.id("kn-1")), &det)
 			if det.Meta["kubernetesNodeId"] != kubeNodeID {
 				t.Errorf("host meta kubernetesNodeId %q, want %q", det.Meta["kubernetesNodeId"], kubeNodeID)
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
 
@@ -64,13 +65,23 @@ func TestMapAggregatesInBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	var fleet struct{ Token string }
+	if status := api.do("POST", "/api/v1/enrolment-tokens", key, map[string]any{"name": "aggregate fleet", "maxSensors": aggregateHosts}, &fleet); status != http.StatusCreated {
+		t.Fatalf("enrolment token: %d", status)
+	}
 	for i := range aggregateHosts {
-		cl, err := client.New(client.Config{ConsoleURL: base, APIKey: key, PinSHA256: certPin(t, certFile), Timeout: 30 * time.Second})
+		cl, err := client.New(client.Config{ConsoleURL: base, PinSHA256: certPin(t, certFile), Timeout: 30 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
+		host := syntheticHost(i)
+		en, err := cl.Enrol(ctx, sensorproto.EnrolRequest{Token: fleet.Token, Hostname: host.Host.Hostname})
+		if err != nil {
+			t.Fatalf("enrol host %d: %v", i, err)
+		}
+		host.SensorID = en.SensorID
 		// The tracker numbers the report as a sensor's first (full) one.
-		gz, err := report.Marshal(report.NewTracker(report.DefaultFullEvery).Next(syntheticHost(i)), report.DefaultLimits())
+		gz, err := report.Marshal(report.NewTracker(report.DefaultFullEvery).Next(host), report.DefaultLimits())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,8 +35,11 @@ import (
 type Config struct {
 	// ConsoleURL is the console's https:// base URL.
 	ConsoleURL string
-	// APIKey is the sensor's API key.
-	APIKey string
+	// Key is the sensor's key (rmsk_...), from its enrolment; empty until
+	// Enrol gives one.
+	Key string
+	// Version is the sensor's version, sent with token exchanges.
+	Version string
 	// PinSHA256 is the hex SHA-256 of the console's leaf certificate (DER),
 	// as the console prints it. When set, the certificate must match it
 	// exactly; otherwise it is verified against RootCAs.
@@ -59,10 +62,11 @@ type Client struct {
 	base *url.URL
 	http *http.Client
 
-	mu      sync.Mutex
-	access  string
-	refresh string
-	expires time.Time
+	mu       sync.Mutex
+	key      string
+	sensorID string
+	access   string
+	expires  time.Time
 }
 
 // New validates cfg and returns a client; it does not connect yet.
@@ -73,9 +77,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	if u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("console URL %q: must be https://host[:port] (the sensor only speaks TLS)", cfg.ConsoleURL)
-	}
-	if cfg.APIKey == "" {
-		return nil, errors.New("API key: missing")
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs}
 	if cfg.PinSHA256 != "" {
@@ -108,7 +109,7 @@ func New(cfg Config) (*Client, error) {
 		MaxIdleConns: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout}
 	u.Path = strings.TrimRight(u.Path, "/")
-	return &Client{cfg: cfg, base: u, http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
+	return &Client{cfg: cfg, base: u, key: cfg.Key, http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
 }
 
@@ -142,16 +143,11 @@ func (e *StatusError) Error() string {
 	return s
 }
 
-// Tokens is the console's answer to a token exchange or refresh.
-type Tokens struct {
-	AccessToken  string `json:"accessToken"`
-	RefreshToken string `json:"refreshToken"`
-	TokenType    string `json:"tokenType"`
-	ExpiresIn    int    `json:"expiresIn"`
-}
+// ErrNoKey means the client has no sensor key: the sensor must enrol.
+var ErrNoKey = errors.New("no sensor key: enrol the sensor with an enrolment token first")
 
-// token returns a valid access token, exchanging the key or refreshing as
-// needed. Tokens are refreshed at 80% of their lifetime.
+// token returns a valid access token, exchanging the sensor key when the
+// last one is past 80% of its lifetime (or force).
 func (c *Client) token(ctx context.Context, force bool) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -159,28 +155,70 @@ func (c *Client) token(ctx context.Context, force bool) (string, error) {
 	if !force && c.access != "" && now.Before(c.expires) {
 		return c.access, nil
 	}
-	var t Tokens
-	var err error
-	if c.refresh != "" && !force {
-		err = c.postJSON(ctx, "refresh token", "/api/v1/auth/refresh", "", map[string]string{"refreshToken": c.refresh}, &t)
-		if err != nil {
-			c.cfg.Logger.Info("token refresh failed, exchanging the API key again", "err", err)
-		}
+	if c.key == "" {
+		return "", ErrNoKey
 	}
-	if c.refresh == "" || force || err != nil {
-		err = c.postJSON(ctx, "exchange API key", "/api/v1/auth/token", "", map[string]string{"apiKey": c.cfg.APIKey}, &t)
-	}
-	if err != nil {
-		c.access, c.refresh = "", ""
+	var t sensorproto.SensorTokenResponse
+	if err := c.postJSON(ctx, "exchange the sensor key", sensorproto.PathToken, "", sensorproto.SensorTokenRequest{Key: c.key, Version: c.cfg.Version}, &t); err != nil {
+		c.access = ""
 		return "", err
 	}
 	if t.AccessToken == "" || t.ExpiresIn <= 0 || (t.TokenType != "" && !strings.EqualFold(t.TokenType, "Bearer")) {
-		c.access, c.refresh = "", ""
-		return "", fmt.Errorf("token answer: want a Bearer accessToken with a positive expiresIn, got type %q expiresIn %d", t.TokenType, t.ExpiresIn)
+		c.access = ""
+		return "", fmt.Errorf("token answer: %w: want a Bearer accessToken with a positive expiresIn, got type %q expiresIn %d", ErrMalformed, t.TokenType, t.ExpiresIn)
 	}
-	c.access, c.refresh = t.AccessToken, t.RefreshToken
+	c.access, c.sensorID = t.AccessToken, t.SensorID
 	c.expires = now.Add(time.Duration(float64(t.ExpiresIn)*0.8) * time.Second)
 	return c.access, nil
+}
+
+// Key is the sensor's current key.
+func (c *Client) Key() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.key
+}
+
+// SensorID is the sensor id the console named at the last token exchange
+// or enrolment ("" before).
+func (c *Client) SensorID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sensorID
+}
+
+// Enrol enrols the sensor with an enrolment token: the console answers
+// with the sensor's id and key, which the client uses from then on. Keep
+// the key where only the sensor can read it.
+func (c *Client) Enrol(ctx context.Context, req sensorproto.EnrolRequest) (sensorproto.EnrolResponse, error) {
+	var out sensorproto.EnrolResponse
+	if err := c.postJSON(ctx, "enrol", sensorproto.PathEnrol, "", req, &out); err != nil {
+		return out, err
+	}
+	if out.SensorID == "" || out.Key == "" {
+		return out, fmt.Errorf("enrol: %w: no sensorId or key", ErrMalformed)
+	}
+	c.mu.Lock()
+	c.key, c.sensorID, c.access = out.Key, out.SensorID, ""
+	c.mu.Unlock()
+	return out, nil
+}
+
+// RotateKey asks the console for a new key and uses it from then on (the
+// old one keeps working for a few minutes, so requests under way finish).
+// Store the returned key before the next restart.
+func (c *Client) RotateKey(ctx context.Context) (string, error) {
+	var out sensorproto.SensorKeyResponse
+	if err := c.authed(ctx, "rotate the sensor key", http.MethodPost, sensorproto.PathKey, []byte("{}"), "", &out); err != nil {
+		return "", err
+	}
+	if out.Key == "" {
+		return "", fmt.Errorf("rotate the sensor key: %w: no key", ErrMalformed)
+	}
+	c.mu.Lock()
+	c.key, c.access = out.Key, ""
+	c.mu.Unlock()
+	return out.Key, nil
 }
 
 func (c *Client) postJSON(ctx context.Context, op, path, tok string, in, out any) error {
@@ -261,8 +299,8 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// Authenticate exchanges the API key for tokens now (the sensor does it at
-// start-up, so a wrong key or certificate shows at once).
+// Authenticate exchanges the sensor key for a token now (the sensor does
+// it at start-up, so a wrong key or certificate shows at once).
 func (c *Client) Authenticate(ctx context.Context) error {
 	_, err := c.token(ctx, true)
 	return err

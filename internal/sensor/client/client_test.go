@@ -20,7 +20,7 @@ var ctx = context.Background()
 
 func newClient(t *testing.T, con *consoletest.Console, mod func(*client.Config)) *client.Client {
 	t.Helper()
-	cfg := client.Config{ConsoleURL: con.URL(), APIKey: con.APIKey, PinSHA256: con.Pin(), Timeout: 10 * time.Second}
+	cfg := client.Config{ConsoleURL: con.URL(), Key: con.Key, PinSHA256: con.Pin(), Timeout: 10 * time.Second}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -47,10 +47,9 @@ func TestNewRejects(t *testing.T) {
 		cfg  client.Config
 		want string
 	}{
-		{name: "plain_http", cfg: client.Config{ConsoleURL: "http://127.0.0.1:8443", APIKey: "k"}, want: "must be https"},
-		{name: "no_key", cfg: client.Config{ConsoleURL: "https://127.0.0.1:8443"}, want: "API key: missing"},
-		{name: "short_pin", cfg: client.Config{ConsoleURL: "https://127.0.0.1:8443", APIKey: "k", PinSHA256: "abcd"}, want: "64 hex digits"},
-		{name: "non_hex_pin", cfg: client.Config{ConsoleURL: "https://127.0.0.1:8443", APIKey: "k", PinSHA256: strings.Repeat("zz", 32)}, want: "64 hex digits"},
+		{name: "plain_http", cfg: client.Config{ConsoleURL: "http://127.0.0.1:8443", Key: "k"}, want: "must be https"},
+		{name: "short_pin", cfg: client.Config{ConsoleURL: "https://127.0.0.1:8443", Key: "k", PinSHA256: "abcd"}, want: "64 hex digits"},
+		{name: "non_hex_pin", cfg: client.Config{ConsoleURL: "https://127.0.0.1:8443", Key: "k", PinSHA256: strings.Repeat("zz", 32)}, want: "64 hex digits"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,7 +85,7 @@ func TestTLSIsAlwaysVerified(t *testing.T) {
 	}
 }
 
-func TestTokensRefreshAndReexchange(t *testing.T) {
+func TestTokensReusedAndReexchanged(t *testing.T) {
 	con := consoletest.Start(t)
 	con.TokenTTL = 100
 	now := time.Now()
@@ -96,27 +95,60 @@ func TestTokensRefreshAndReexchange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ex, rf, _ := con.Counts(); ex != 1 || rf != 0 {
-		t.Fatalf("exchanges %d refreshes %d, want 1 and 0 (token reused)", ex, rf)
+	if ex, _, _ := con.Counts(); ex != 1 {
+		t.Fatalf("exchanges %d, want 1 (token reused)", ex)
 	}
-	now = now.Add(81 * time.Second) // past 80% of the lifetime: refresh
+	now = now.Add(81 * time.Second) // past 80% of the lifetime: the key is exchanged again
 	if _, err := c.PushReport(ctx, testReport(4)); err != nil {
 		t.Fatal(err)
 	}
-	if ex, rf, _ := con.Counts(); ex != 1 || rf != 1 {
-		t.Fatalf("exchanges %d refreshes %d, want 1 and 1", ex, rf)
+	if ex, _, _ := con.Counts(); ex != 2 {
+		t.Fatalf("exchanges %d, want 2", ex)
 	}
 	con.ExpireTokens() // 401: the key is exchanged again and the call retried
 	if _, err := c.PushReport(ctx, testReport(5)); err != nil {
 		t.Fatal(err)
 	}
-	if ex, _, _ := con.Counts(); ex != 2 {
-		t.Fatalf("exchanges %d, want 2 after a 401", ex)
+	if ex, _, _ := con.Counts(); ex != 3 {
+		t.Fatalf("exchanges %d, want 3 after a 401", ex)
 	}
-	bad := newClient(t, con, func(cfg *client.Config) { cfg.APIKey = "wrong" })
+	bad := newClient(t, con, func(cfg *client.Config) { cfg.Key = "wrong" })
 	var se *client.StatusError
-	if _, err := bad.PushReport(ctx, testReport(1)); !errors.As(err, &se) || se.Code != 401 || !strings.Contains(err.Error(), "unknown API key") {
+	if _, err := bad.PushReport(ctx, testReport(1)); !errors.As(err, &se) || se.Code != 401 || !strings.Contains(err.Error(), "unknown sensor key") {
 		t.Fatalf("wrong key: err = %v", err)
+	}
+	none := newClient(t, con, func(cfg *client.Config) { cfg.Key = "" })
+	if _, err := none.PushReport(ctx, testReport(1)); !errors.Is(err, client.ErrNoKey) {
+		t.Fatalf("no key: err = %v, want ErrNoKey", err)
+	}
+}
+
+// TestEnrolAndRotate: a client without a key enrols with the token and
+// uses the key it got; a rotation switches it to the new key.
+func TestEnrolAndRotate(t *testing.T) {
+	con := consoletest.Start(t)
+	c := newClient(t, con, func(cfg *client.Config) { cfg.Key = "" })
+	var se *client.StatusError
+	if _, err := c.Enrol(ctx, sensorproto.EnrolRequest{Token: "rme_wrong", Hostname: "h"}); !errors.As(err, &se) || se.Code != 401 {
+		t.Fatalf("enrol with a wrong token: %v", err)
+	}
+	got, err := c.Enrol(ctx, sensorproto.EnrolRequest{Token: con.EnrolmentToken, Hostname: "web-1", MachineID: "m1"})
+	if err != nil || got.SensorID != con.SensorID || c.Key() != con.Key || c.SensorID() != con.SensorID {
+		t.Fatalf("enrol: %+v %v (client key %q)", got, err, c.Key())
+	}
+	if e := con.Enrolments(); len(e) != 1 || e[0].Hostname != "web-1" || e[0].MachineID != "m1" {
+		t.Fatalf("enrolments %+v", e)
+	}
+	if _, err := c.PushReport(ctx, testReport(1)); err != nil {
+		t.Fatal(err)
+	}
+	old := c.Key()
+	nk, err := c.RotateKey(ctx)
+	if err != nil || nk == old || c.Key() != nk || con.Key != nk {
+		t.Fatalf("rotate: %q %v (was %q)", nk, err, old)
+	}
+	if _, err := c.PushReport(ctx, testReport(2)); err != nil {
+		t.Fatalf("report after rotation: %v", err)
 	}
 }
 

@@ -14,12 +14,13 @@ import (
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 )
 
 // realConsole starts the real console (SQLite, its generated self-signed
 // certificate) on loopback, registers the first user and returns its URL,
-// certificate fingerprint and a fresh API key.
+// certificate fingerprint and an admin API key.
 func realConsole(t *testing.T) (url, pin, apiKey string) {
 	t.Helper()
 	cfg := config.DefaultConsole()
@@ -80,36 +81,135 @@ func realConsole(t *testing.T) (url, pin, apiKey string) {
 	return url, run.Fingerprint, k.APIKey
 }
 
-// TestRealConsoleAuthentication runs the sensor client's key exchange
-// against the real console over TLS with its pinned self-signed
-// certificate: the right pin and key work, a wrong pin is refused before
-// the key is sent, a wrong key gets 401, an unpinned client does not trust
-// the self-signed certificate. (Report ingest and commands are tested
-// against consoletest until the console's sensor endpoints land.)
-func TestRealConsoleAuthentication(t *testing.T) {
+// adminCall sends a JSON request with the admin's API key.
+func adminCall(t *testing.T, url, pin, key, method, path string, body, out any) int {
+	t.Helper()
+	pinned, err := client.PinnedTLS(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: pinned}}
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, url+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestRealConsoleEnrolment runs the sensor client's enrolment, key
+// exchange, rotation and revocation against the real console over TLS with
+// its pinned self-signed certificate: a wrong pin is refused before
+// anything is sent, a wrong or used-up token is refused, the sensor's own
+// key works where a user's API key does not, an old key works for the
+// grace after a rotation, a revoked sensor is refused at its next request.
+func TestRealConsoleEnrolment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the console")
 	}
-	url, pin, key := realConsole(t)
+	url, pin, admin := realConsole(t)
 	ctx := context.Background()
+	var tok struct {
+		ID, Token string
+	}
+	if code := adminCall(t, url, pin, admin, http.MethodPost, "/api/v1/enrolment-tokens", map[string]any{"name": "two hosts", "maxSensors": 2}, &tok); code != http.StatusCreated {
+		t.Fatalf("create enrolment token: %d", code)
+	}
 	mk := func(pin, key string) *client.Client {
-		c, err := client.New(client.Config{ConsoleURL: url, APIKey: key, PinSHA256: pin, Timeout: 20 * time.Second})
+		c, err := client.New(client.Config{ConsoleURL: url, Key: key, PinSHA256: pin, Timeout: 20 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	if err := mk(pin, key).Authenticate(ctx); err != nil {
-		t.Fatalf("pinned console, right key: %v", err)
+	enrol := func(c *client.Client, host string) (sensorproto.EnrolResponse, error) {
+		return c.Enrol(ctx, sensorproto.EnrolRequest{Token: tok.Token, Hostname: host, MachineID: "mid-" + host, Version: "1.2.3"})
 	}
-	if err := mk(strings.Repeat("00", 32), key).Authenticate(ctx); !errors.Is(err, client.ErrPinMismatch) {
+	if _, err := enrol(mk(strings.Repeat("00", 32), ""), "h0"); !errors.Is(err, client.ErrPinMismatch) {
 		t.Fatalf("wrong pin: %v, want ErrPinMismatch", err)
 	}
 	var se *client.StatusError
-	if err := mk(pin, "rmk_not_a_key").Authenticate(ctx); !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
-		t.Fatalf("wrong key: %v, want 401", err)
+	if _, err := mk(pin, "").Enrol(ctx, sensorproto.EnrolRequest{Token: "rme_" + strings.Repeat("A", 43), Hostname: "h"}); !errors.As(err, &se) || se.Code != 401 {
+		t.Fatalf("unknown token: %v, want 401", err)
 	}
-	if err := mk("", key).Authenticate(ctx); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Fatalf("unpinned: %v, want a certificate error", err)
+	a, b := mk(pin, ""), mk(pin, "")
+	ea, err := enrol(a, "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, err := enrol(b, "web-2")
+	if err != nil || eb.SensorID == ea.SensorID {
+		t.Fatalf("second enrolment: %+v %v", eb, err)
+	}
+	if _, err := enrol(mk(pin, ""), "web-3"); !errors.As(err, &se) || se.Code != 401 || !strings.Contains(se.Detail, "enrolled all the sensors") {
+		t.Fatalf("third enrolment with a token capped at 2: %v", err)
+	}
+	if err := a.Authenticate(ctx); err != nil {
+		t.Fatalf("sensor key exchange: %v", err)
+	}
+	// A user's API key cannot act as a sensor, nor a sensor's key as a user.
+	if code := adminCall(t, url, pin, admin, http.MethodPost, sensorproto.PathKey, map[string]any{}, nil); code != http.StatusUnauthorized {
+		t.Fatalf("a user's API key on a sensor route: %d, want 401", code)
+	}
+	if code := adminCall(t, url, pin, ea.Key, http.MethodGet, "/api/v1/me", nil, nil); code != http.StatusForbidden {
+		t.Fatalf("a sensor key on a user route: %d, want 403", code)
+	}
+	// Rotation: the new key works, the old one for the grace.
+	old := a.Key()
+	if _, err := a.RotateKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := mk(pin, a.Key()).Authenticate(ctx); err != nil {
+		t.Fatalf("rotated key: %v", err)
+	}
+	if err := mk(pin, old).Authenticate(ctx); err != nil {
+		t.Fatalf("old key within its grace: %v", err)
+	}
+	// Revocation: refused at the next request, with its access token or
+	// its key.
+	if _, err := a.RotateKey(ctx); err != nil {
+		t.Fatalf("a request before revocation: %v", err)
+	}
+	if code := adminCall(t, url, pin, admin, http.MethodPost, "/api/v1/sensors/"+ea.SensorID+"/revoke", nil, nil); code != http.StatusOK {
+		t.Fatalf("revoke: %d", code)
+	}
+	if _, err := a.RotateKey(ctx); !errors.As(err, &se) || se.Code != 401 || !strings.Contains(se.Detail, "revoked") {
+		t.Fatalf("a request after revocation: %v, want 401 revoked", err)
+	}
+	if code := adminCall(t, url, pin, a.Key(), http.MethodPost, sensorproto.PathKey, map[string]any{}, nil); code != http.StatusUnauthorized {
+		t.Fatalf("the revoked sensor's key: %d, want 401", code)
+	}
+	if _, err := b.RotateKey(ctx); err != nil {
+		t.Fatalf("the other sensor after the revocation: %v", err)
+	}
+	var list struct {
+		Items []struct {
+			ID, Hostname, Version, LastAddress string
+			RevokedAt                          *time.Time
+		}
+	}
+	adminCall(t, url, pin, admin, http.MethodGet, "/api/v1/sensors", nil, &list)
+	if len(list.Items) != 2 {
+		t.Fatalf("sensors: %+v", list.Items)
+	}
+	for _, x := range list.Items {
+		if x.Version != "1.2.3" || x.LastAddress != "127.0.0.1" || (x.ID == ea.SensorID) != (x.RevokedAt != nil) {
+			t.Errorf("sensor %+v", x)
+		}
 	}
 }

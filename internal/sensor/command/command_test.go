@@ -47,7 +47,7 @@ func last(s []string) string {
 // answered.
 func TestRunnerAgainstConsole(t *testing.T) {
 	con := consoletest.Start(t)
-	cl, err := client.New(client.Config{ConsoleURL: con.URL(), APIKey: con.APIKey, PinSHA256: con.Pin()})
+	cl, err := client.New(client.Config{ConsoleURL: con.URL(), Key: con.Key, PinSHA256: con.Pin()})
 	if err != nil {
 		t.Fatal(err)
 	}

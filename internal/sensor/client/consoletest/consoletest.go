@@ -43,7 +43,12 @@ const (
 
 // Console is the fake console.
 type Console struct {
-	APIKey string
+	// Key is the sensor key it accepts; SensorID the id it gave that
+	// sensor; EnrolmentToken the token Enrol accepts (it then answers Key
+	// and SensorID).
+	Key            string
+	SensorID       string
+	EnrolmentToken string
 	// NextReportSeconds is returned with every report (default 1).
 	NextReportSeconds int
 	// TokenTTL is the access token lifetime in seconds (default 3600).
@@ -56,12 +61,12 @@ type Console struct {
 	mu          sync.Mutex
 	fault       Fault
 	access      map[string]time.Time
-	refresh     map[string]bool
+	enrolments  []sensorproto.EnrolRequest
 	snap        report.Snapshot
 	reports     []*report.Report
 	rejected    int
 	exchanges   int
-	refreshes   int
+	rotations   int
 	commands    []sensorproto.Command
 	polls       []int
 	statuses    map[string][]sensorproto.ScanStatus
@@ -71,8 +76,8 @@ type Console struct {
 // Start starts a console on a loopback port with a fresh self-signed
 // certificate; it stops when the test ends.
 func Start(t testing.TB) *Console {
-	c := &Console{APIKey: "rmk_test_" + randHex(8), NextReportSeconds: 1, TokenTTL: 3600, t: t,
-		access: map[string]time.Time{}, refresh: map[string]bool{},
+	c := &Console{Key: "rmsk_test_" + randHex(8), SensorID: "sensor-" + randHex(4), EnrolmentToken: "rme_test_" + randHex(8),
+		NextReportSeconds: 1, TokenTTL: 3600, t: t, access: map[string]time.Time{},
 		statuses: map[string][]sensorproto.ScanStatus{}, inventories: map[string]*inventory.Inventory{}}
 	c.srv = httptest.NewUnstartedServer(c.handler())
 	c.srv.EnableHTTP2 = true
@@ -140,11 +145,18 @@ func (c *Console) Reports() []*report.Report {
 	return append([]*report.Report(nil), c.reports...)
 }
 
-// Counts returns key exchanges, refreshes and rejected reports.
-func (c *Console) Counts() (exchanges, refreshes, rejected int) {
+// Counts returns key exchanges, key rotations and rejected reports.
+func (c *Console) Counts() (exchanges, rotations, rejected int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.exchanges, c.refreshes, c.rejected
+	return c.exchanges, c.rotations, c.rejected
+}
+
+// Enrolments returns the enrolment requests received.
+func (c *Console) Enrolments() []sensorproto.EnrolRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]sensorproto.EnrolRequest(nil), c.enrolments...)
 }
 
 // Polls returns the free slots offered by each poll.
@@ -188,10 +200,9 @@ func problem(w http.ResponseWriter, code int, detail string) {
 }
 
 func (c *Console) issue(w http.ResponseWriter) {
-	a, r := "at_"+randHex(16), "rt_"+randHex(16)
+	a := "at_" + randHex(16)
 	c.access[a] = time.Now().Add(time.Duration(c.TokenTTL) * time.Second)
-	c.refresh[r] = true
-	json.NewEncoder(w).Encode(client.Tokens{AccessToken: a, RefreshToken: r, TokenType: "Bearer", ExpiresIn: c.TokenTTL})
+	json.NewEncoder(w).Encode(sensorproto.SensorTokenResponse{SensorID: c.SensorID, AccessToken: a, TokenType: "Bearer", ExpiresIn: c.TokenTTL})
 }
 
 func (c *Console) authorised(r *http.Request) bool {
@@ -225,32 +236,39 @@ func (c *Console) handler() http.Handler {
 		dec.DisallowUnknownFields()
 		return dec.Decode(v) == nil
 	}
-	mux.HandleFunc("POST /api/v1/auth/token", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			APIKey string `json:"apiKey"`
-		}
+	mux.HandleFunc("POST "+sensorproto.PathEnrol, func(w http.ResponseWriter, r *http.Request) {
+		var in sensorproto.EnrolRequest
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if !decode(r, &in) || in.APIKey != c.APIKey {
-			problem(w, http.StatusUnauthorized, "unknown API key")
+		if !decode(r, &in) || in.Token != c.EnrolmentToken {
+			problem(w, http.StatusUnauthorized, "the enrolment token is not valid")
+			return
+		}
+		c.enrolments = append(c.enrolments, in)
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(sensorproto.EnrolResponse{SensorID: c.SensorID, Key: c.Key, Hostname: in.Hostname})
+	})
+	mux.HandleFunc("POST "+sensorproto.PathToken, func(w http.ResponseWriter, r *http.Request) {
+		var in sensorproto.SensorTokenRequest
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !decode(r, &in) || in.Key != c.Key {
+			problem(w, http.StatusUnauthorized, "unknown sensor key")
 			return
 		}
 		c.exchanges++
 		c.issue(w)
 	})
-	mux.HandleFunc("POST /api/v1/auth/refresh", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			RefreshToken string `json:"refreshToken"`
-		}
+	mux.HandleFunc("POST "+sensorproto.PathKey, func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if !decode(r, &in) || !c.refresh[in.RefreshToken] {
-			problem(w, http.StatusUnauthorized, "unknown refresh token")
+		if !c.authorised(r) {
+			problem(w, http.StatusUnauthorized, "token")
 			return
 		}
-		delete(c.refresh, in.RefreshToken) // rotates
-		c.refreshes++
-		c.issue(w)
+		c.Key = "rmsk_test_" + randHex(8)
+		c.rotations++
+		json.NewEncoder(w).Encode(sensorproto.SensorKeyResponse{SensorID: c.SensorID, Key: c.Key})
 	})
 	mux.HandleFunc("POST "+sensorproto.PathReports, func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
