@@ -203,3 +203,49 @@ func FuzzParsePHC(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifySensor: any string given as a sensor access token verifies
+// only when it is one this key signed; user tokens never pass.
+func FuzzVerifySensor(f *testing.F) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	now := time.Unix(2e9, 0)
+	tk := &Tokens{Keys: []SigningKey{{ID: "k1", Private: priv}}, TTL: time.Minute, Now: func() time.Time { return now }}
+	good, _, _ := tk.IssueSensor("sensor-1", 1, "t1")
+	user, _, _ := tk.Issue("user-1", "key-1", "t2")
+	f.Add(good)
+	f.Add(user)
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := tk.VerifySensor(s)
+		if err != nil {
+			return
+		}
+		if s != good || c.Subject != "sensor-1" || c.KeyGen != 1 {
+			t.Fatalf("verified %q as %+v", s, c)
+		}
+	})
+}
+
+func TestSensorAndUserTokensDoNotMix(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	now := time.Unix(2e9, 0)
+	tk := &Tokens{Keys: []SigningKey{{ID: "k1", Private: priv}}, TTL: time.Minute, Now: func() time.Time { return now }}
+	st, _, err := tk.IssueSensor("sensor-1", 3, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ut, _, err := tk.Issue("user-1", "key-1", "t2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tk.Verify(st); err == nil {
+		t.Error("a sensor token verified as a user's")
+	}
+	if _, err := tk.VerifySensor(ut); err == nil {
+		t.Error("a user token verified as a sensor's")
+	}
+	if c, err := tk.VerifySensor(st); err != nil || c.Subject != "sensor-1" || c.KeyGen != 3 {
+		t.Errorf("sensor token: %+v %v", c, err)
+	}
+}
