@@ -410,23 +410,33 @@ await step(a, "scans: create a schedule and see it listed", async () => {
   await shot(a, "12-scans-schedules");
 });
 
-await step(a, "sensors page: install commands with the console URL, the pin and the key", async () => {
+await step(a, "sensors page: an enrolment token, and install commands with the console URL, the pin and the token", async () => {
   await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sensors", exact: true }).click();
   await heading(a, "Sensors");
   await a.locator("[data-pin]").waitFor();
   check((await a.locator("[data-pin]").textContent()) === pin, `the page's pin ${await a.locator("[data-pin]").textContent()} is not the console's ${pin}`);
   check((await a.locator("[data-console-url]").textContent()) === base, `the page's URL is ${await a.locator("[data-console-url]").textContent()}, want ${base}`);
-  await a.getByLabel("API key for the sensors").fill("rmk_exampleKeyForTheCommands");
+  await a.getByLabel("Token name").fill("web test fleet");
+  await a.getByLabel("Sensors it may enrol").fill("3");
+  await a.getByRole("button", { name: "Create an enrolment token" }).click();
+  await a.locator('tr[data-token="web test fleet"]').waitFor();
+  const token = (await a.getByLabel('Enrolment token "web test fleet"').inputValue()).trim();
+  check(token.startsWith("rme_"), `the page shows the token as ${token}`);
+  check(((await a.locator('tr[data-token="web test fleet"]').textContent()) ?? "").includes("0 of 3"), "the token list does not show its cap");
   for (const id of ["docker", "kubernetes", "helm", "systemd"]) {
     const text = (await a.locator(`[data-command="${id}"] pre`).textContent()) ?? "";
     check(text.includes(pin), `the ${id} commands lack the pin: ${text}`);
-    check(text.includes("rmk_exampleKeyForTheCommands"), `the ${id} commands lack the key: ${text}`);
+    check(text.includes(token), `the ${id} commands lack the enrolment token: ${text}`);
     check(id === "kubernetes" || text.includes(base), `the ${id} commands lack the console URL: ${text}`);
   }
   check(((await a.locator('[data-command="kubernetes"] pre').textContent()) ?? "").includes(`RISKMAP_CONSOLE='${base}'`), "the Kubernetes commands do not set the console URL");
   // The command blocks are reachable with the keyboard (scrollable regions).
   await a.locator('[data-command="docker"] pre').focus();
   await shot(a, "13-sensors");
+  // Revoking the token leaves it listed as revoked.
+  await a.getByRole("button", { name: "Revoke token web test fleet" }).click();
+  await a.getByText('Token "web test fleet" revoked.').waitFor();
+  check(((await a.locator('tr[data-token="web test fleet"]').textContent()) ?? "").includes("revoked"), "the revoked token is not shown as revoked");
 });
 
 await step(a, "feeds and diagnosis", async () => {

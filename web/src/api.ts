@@ -119,6 +119,40 @@ export interface SensorInfo {
   nodes: number;
 }
 
+// Sensor identity (internal/console/sensors.go): enrolled sensors and the
+// enrolment tokens they enrol with.
+export interface EnrolledSensor {
+  id: string;
+  hostname: string;
+  machineId?: string;
+  version?: string;
+  keyPrefix: string;
+  keyGeneration: number;
+  enrolmentTokenId?: string;
+  enrolledAt: string;
+  enrolledFrom?: string;
+  rotatedAt?: string;
+  revokedAt?: string;
+  revokedBy?: string;
+  lastSeen?: string;
+  lastAddress?: string;
+}
+export interface EnrolmentToken {
+  id: string;
+  name: string;
+  prefix: string;
+  maxSensors: number;
+  uses: number;
+  expiresAt: string;
+  revokedAt?: string;
+  createdBy: string;
+  createdAt: string;
+  lastUsedAt?: string;
+}
+export interface CreatedEnrolmentToken extends EnrolmentToken {
+  token: string;
+}
+
 // Scans and findings (internal/scans/api.go, docs/risk.md).
 export type ScanStatus = "queued" | "running" | "complete" | "error" | "cancelled";
 export interface ScanTarget {
@@ -464,6 +498,12 @@ export const api = {
     return (await res.json()) as { report: unknown; status: FeedStatus };
   },
   consoleInfo: () => request<ConsoleInfo>("GET", "/console-info"),
+  enrolledSensors: async () => page(await request<Page<EnrolledSensor>>("GET", "/sensors")),
+  revokeSensor: (id: string) => request<EnrolledSensor>("POST", `/sensors/${encodeURIComponent(id)}/revoke`),
+  enrolmentTokens: async () => page(await request<Page<EnrolmentToken>>("GET", "/enrolment-tokens")),
+  createEnrolmentToken: (b: { name: string; maxSensors: number; expiresInHours: number }) =>
+    request<CreatedEnrolmentToken>("POST", "/enrolment-tokens", b),
+  revokeEnrolmentToken: (id: string) => request<void>("DELETE", `/enrolment-tokens/${encodeURIComponent(id)}`),
   /** The API's route list, from the generated OpenAPI document: views appear when their API exists. */
   apiPaths: async (): Promise<Set<string>> => {
     const doc = await request<{ paths?: Record<string, unknown> }>("GET", "/openapi.json");

@@ -76,8 +76,8 @@ export const views: readonly View[] = [
     path: "/settings/sensors",
     label: "Sensors",
     section: "settings",
-    requires: ["/console-info", "/topology/sensors", "/me/api-key"],
-    roles: ["admin", "standard"],
+    requires: ["/console-info", "/topology/sensors", "/sensors", "/enrolment-tokens"],
+    roles: ["admin"],
     page: lazy(() => import("./pages/sensors")),
   },
   {
