@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 var cheap = Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -202,4 +204,37 @@ func FuzzParsePHC(f *testing.F) {
 			t.Fatalf("accepted out-of-range hash %q: %+v", hash, p)
 		}
 	})
+}
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		name string
+		b    Backoff
+		want []time.Duration // Wait(0), Wait(1), ...
+	}{
+		{"doubling_after_free", Backoff{Free: 3, Base: time.Second, Max: 10 * time.Second},
+			[]time.Duration{0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}},
+		{"lock", Backoff{Free: 2, Base: time.Minute, Max: time.Minute},
+			[]time.Duration{0, 0, time.Minute, time.Minute}},
+		{"no_free", Backoff{Free: 0, Base: time.Second, Max: time.Hour},
+			[]time.Duration{time.Second, 2 * time.Second}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []time.Duration
+			for n := range tc.want {
+				got = append(got, tc.b.Wait(n))
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("waits (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// No overflow, however many failures.
+	b := Backoff{Free: 5, Base: time.Second, Max: 15 * time.Minute}
+	for _, n := range []int{60, 63, 64, 100, 1 << 30} {
+		if w := b.Wait(n); w != 15*time.Minute {
+			t.Errorf("Wait(%d) = %s; want the maximum", n, w)
+		}
+	}
 }
