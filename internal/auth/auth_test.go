@@ -142,12 +142,12 @@ func TestAccessTokens(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tk := &Tokens{Keys: []SigningKey{{ID: "k1", Private: priv}}, TTL: 15 * time.Minute, Now: func() time.Time { return now }}
-	s, exp, err := tk.Issue("user1", "key1", "tok1")
+	s, exp, err := tk.Issue(Origin{UserID: "user1", APIKeyID: "key1", FamilyID: "fam1"}, "tok1")
 	if err != nil || !exp.Equal(now.Add(15*time.Minute)) {
 		t.Fatal(err)
 	}
 	c, err := tk.Verify(s)
-	if err != nil || c.Subject != "user1" || c.APIKeyID != "key1" {
+	if err != nil || c.Subject != "user1" || c.APIKeyID != "key1" || c.FamilyID != "fam1" || !c.IssuedAt.Equal(now) {
 		t.Fatalf("Verify = %+v, %v", c, err)
 	}
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
@@ -174,14 +174,21 @@ func FuzzVerifyToken(f *testing.F) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tk := &Tokens{Keys: []SigningKey{{ID: "k1", Private: priv}}, TTL: time.Minute, Now: func() time.Time { return now }}
-	good, _, _ := tk.Issue("u", "k", "t")
+	good, _, _ := tk.Issue(Origin{UserID: "u", APIKeyID: "k", FamilyID: "f"}, "t")
 	f.Add(good)
+	// The same claims with the family renamed and the signature kept: the
+	// family is covered by the signature like every other claim.
+	if head, rest, ok := strings.Cut(good, "."); ok {
+		if _, sig, ok := strings.Cut(rest, "."); ok {
+			f.Add(head + ".eyJha2lkIjoiayIsImZhbSI6ImciLCJzdWIiOiJ1In0." + sig)
+		}
+	}
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
 	f.Add(strings.Repeat(".", 100))
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := tk.Verify(s)
-		if err == nil && (c.Subject == "" || s != good && c.Subject != "u") {
+		if err == nil && (c.Subject == "" || s != good && (c.Subject != "u" || c.FamilyID != "f")) {
 			t.Fatalf("unexpected token accepted: %q", s)
 		}
 	})

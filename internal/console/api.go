@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -230,11 +231,23 @@ func ptr[T any](v T) *T { return &v }
 
 func (s *Server) logout(ctx context.Context, _ *empty) (*clearCookies, error) {
 	p := principal(ctx)
-	if p.Via == "session" {
+	switch p.Via {
+	case "session":
 		if err := s.store.DeleteSession(ctx, p.SessionHash); err != nil {
 			return nil, s.internal(ctx, "sign out", err)
 		}
 		s.audit(ctx, "", store.AuditLogout, "user "+p.User.Email, "")
+	case "access_token":
+		// Signing out with an access token ends its exchange: the refresh
+		// tokens and the access tokens of its family.
+		fam, err := s.bearerFamily(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.store.RevokeTokenFamily(ctx, fam); err != nil {
+			return nil, s.internal(ctx, "sign out", err)
+		}
+		s.audit(ctx, "", store.AuditLogout, "user "+p.User.Email, "access token's refresh family revoked")
 	}
 	return &clearCookies{SetCookie: []http.Cookie{
 		{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode},
@@ -242,8 +255,23 @@ func (s *Server) logout(ctx context.Context, _ *empty) (*clearCookies, error) {
 	}}, nil
 }
 
+// bearerFamily is the refresh-token family of the request's access token
+// (authenticate has verified it).
+func (s *Server) bearerFamily(ctx context.Context) (string, error) {
+	r, _ := ctx.Value(httpRequestKey{}).(*http.Request)
+	if r == nil {
+		return "", s.internal(ctx, "sign out", errors.New("no request in the context"))
+	}
+	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	claims, err := s.tokens().Verify(strings.TrimSpace(cred))
+	if err != nil {
+		return "", huma.Error401Unauthorized("the access token is not valid or has expired")
+	}
+	return claims.FamilyID, nil
+}
+
 func (s *Server) issueTokens(ctx context.Context, u store.User, rt store.RefreshToken, refresh string) (*bodyOf[TokenResponse], error) {
-	access, exp, err := s.tokens().Issue(u.ID, rt.APIKeyID, store.NewID(s.now()))
+	access, exp, err := s.tokens().Issue(auth.Origin{UserID: u.ID, APIKeyID: rt.APIKeyID, FamilyID: rt.FamilyID}, store.NewID(s.now()))
 	if err != nil {
 		return nil, s.internal(ctx, "issue access token", err)
 	}
