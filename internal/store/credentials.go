@@ -498,6 +498,11 @@ type TokenFamily struct {
 	KeyCurrent bool
 }
 
+// tokenFamilyUserQuery is built once: it runs on every request made with
+// an access token.
+var tokenFamilyUserQuery = "SELECT f.id, f.user_id, f.api_key_id, f.created_at, f.expires_at, f.revoked_at, k.id, " + prefixed("u", userCols) +
+	" FROM refresh_families f JOIN users u ON u.id = f.user_id LEFT JOIN api_keys k ON k.id = f.api_key_id AND k.user_id = f.user_id WHERE f.id = ?"
+
 // TokenFamilyUser returns a refresh-token family and its user: the check of
 // every request made with an access token, one query by primary keys.
 func (s *Store) TokenFamilyUser(ctx context.Context, familyID string) (TokenFamily, User, error) {
@@ -507,8 +512,7 @@ func (s *Store) TokenFamilyUser(ctx context.Context, familyID string) (TokenFami
 	var revoked, ul sql.NullInt64
 	var key sql.NullString
 	var role string
-	err := s.Read().QueryRowContext(ctx, "SELECT f.id, f.user_id, f.api_key_id, f.created_at, f.expires_at, f.revoked_at, k.id, "+prefixed("u", userCols)+
-		" FROM refresh_families f JOIN users u ON u.id = f.user_id LEFT JOIN api_keys k ON k.id = f.api_key_id AND k.user_id = f.user_id WHERE f.id = ?", familyID).
+	err := s.Read().QueryRowContext(ctx, tokenFamilyUserQuery, familyID).
 		Scan(&f.ID, &f.UserID, &f.APIKeyID, &created, &expires, &revoked, &key,
 			&u.ID, &u.OrgID, &u.Email, &u.Name, &role, &u.PasswordHash, &u.Disabled, &uc, &ul, &uch)
 	if err != nil {
