@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 var cheap = Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -140,12 +142,12 @@ func TestAccessTokens(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tk := &Tokens{Keys: []SigningKey{{ID: "k1", Private: priv}}, TTL: 15 * time.Minute, Now: func() time.Time { return now }}
-	s, exp, err := tk.Issue("user1", "key1", "tok1")
+	s, exp, err := tk.Issue(Origin{UserID: "user1", APIKeyID: "key1", FamilyID: "fam1"}, "tok1")
 	if err != nil || !exp.Equal(now.Add(15*time.Minute)) {
 		t.Fatal(err)
 	}
 	c, err := tk.Verify(s)
-	if err != nil || c.Subject != "user1" || c.APIKeyID != "key1" {
+	if err != nil || c.Subject != "user1" || c.APIKeyID != "key1" || c.FamilyID != "fam1" || !c.IssuedAt.Equal(now) {
 		t.Fatalf("Verify = %+v, %v", c, err)
 	}
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
@@ -172,14 +174,21 @@ func FuzzVerifyToken(f *testing.F) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tk := &Tokens{Keys: []SigningKey{{ID: "k1", Private: priv}}, TTL: time.Minute, Now: func() time.Time { return now }}
-	good, _, _ := tk.Issue("u", "k", "t")
+	good, _, _ := tk.Issue(Origin{UserID: "u", APIKeyID: "k", FamilyID: "f"}, "t")
 	f.Add(good)
+	// The same claims with the family renamed and the signature kept: the
+	// family is covered by the signature like every other claim.
+	if head, rest, ok := strings.Cut(good, "."); ok {
+		if _, sig, ok := strings.Cut(rest, "."); ok {
+			f.Add(head + ".eyJha2lkIjoiayIsImZhbSI6ImciLCJzdWIiOiJ1In0." + sig)
+		}
+	}
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
 	f.Add(strings.Repeat(".", 100))
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := tk.Verify(s)
-		if err == nil && (c.Subject == "" || s != good && c.Subject != "u") {
+		if err == nil && (c.Subject == "" || s != good && (c.Subject != "u" || c.FamilyID != "f")) {
 			t.Fatalf("unexpected token accepted: %q", s)
 		}
 	})
@@ -211,7 +220,7 @@ func FuzzVerifySensor(f *testing.F) {
 	now := time.Unix(2e9, 0)
 	tk := &Tokens{Keys: []SigningKey{{ID: "k1", Private: priv}}, TTL: time.Minute, Now: func() time.Time { return now }}
 	good, _, _ := tk.IssueSensor("sensor-1", 1, "t1")
-	user, _, _ := tk.Issue("user-1", "key-1", "t2")
+	user, _, _ := tk.Issue(Origin{UserID: "user-1", APIKeyID: "key-1", FamilyID: "f1"}, "t2")
 	f.Add(good)
 	f.Add(user)
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
@@ -235,7 +244,7 @@ func TestSensorAndUserTokensDoNotMix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ut, _, err := tk.Issue("user-1", "key-1", "t2")
+	ut, _, err := tk.Issue(Origin{UserID: "user-1", APIKeyID: "key-1", FamilyID: "f1"}, "t2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,5 +256,38 @@ func TestSensorAndUserTokensDoNotMix(t *testing.T) {
 	}
 	if c, err := tk.VerifySensor(st); err != nil || c.Subject != "sensor-1" || c.KeyGen != 3 {
 		t.Errorf("sensor token: %+v %v", c, err)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		name string
+		b    Backoff
+		want []time.Duration // Wait(0), Wait(1), ...
+	}{
+		{"doubling_after_free", Backoff{Free: 3, Base: time.Second, Max: 10 * time.Second},
+			[]time.Duration{0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}},
+		{"lock", Backoff{Free: 2, Base: time.Minute, Max: time.Minute},
+			[]time.Duration{0, 0, time.Minute, time.Minute}},
+		{"no_free", Backoff{Free: 0, Base: time.Second, Max: time.Hour},
+			[]time.Duration{time.Second, 2 * time.Second}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []time.Duration
+			for n := range tc.want {
+				got = append(got, tc.b.Wait(n))
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("waits (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// No overflow, however many failures.
+	b := Backoff{Free: 5, Base: time.Second, Max: 15 * time.Minute}
+	for _, n := range []int{60, 63, 64, 100, 1 << 30} {
+		if w := b.Wait(n); w != 15*time.Minute {
+			t.Errorf("Wait(%d) = %s; want the maximum", n, w)
+		}
 	}
 }

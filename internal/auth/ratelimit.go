@@ -147,3 +147,25 @@ func (l *Buckets) Allow(key string) (bool, time.Duration) {
 	b.tokens--
 	return true, 0
 }
+
+// Backoff is the delay policy of failed sign-ins: the first Free failures
+// cost nothing; from then on each failure makes the next attempt wait,
+// Base after the Free-th failure, doubling with every further one, at most
+// Max. Base == Max is a plain lock of that length.
+type Backoff struct {
+	Free int
+	Base time.Duration
+	Max  time.Duration
+}
+
+// Wait is how long the next attempt waits after n failures.
+func (b Backoff) Wait(n int) time.Duration {
+	if n < b.Free || b.Base <= 0 {
+		return 0
+	}
+	shift := n - b.Free
+	if shift >= 62 || b.Base > b.Max>>shift {
+		return b.Max
+	}
+	return b.Base << shift
+}

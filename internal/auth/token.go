@@ -10,10 +10,20 @@ import (
 )
 
 // AccessClaims are the claims of an access token: who (subject = user id)
-// and through which API key (so resetting the key ends its tokens).
+// and what it was issued from: the API key (resetting the key ends its
+// tokens) and the refresh-token family of the exchange (revoking the family
+// ends them too).
 type AccessClaims struct {
 	APIKeyID string `json:"akid"`
+	FamilyID string `json:"fam,omitempty"`
 	jwt.RegisteredClaims
+}
+
+// Origin is what an access token is issued from.
+type Origin struct {
+	UserID   string
+	APIKeyID string
+	FamilyID string // the refresh-token family of the API key exchange
 }
 
 // ErrUnknownKey means a token names a signing key this process does not
@@ -36,18 +46,19 @@ type Tokens struct {
 	Now  func() time.Time
 }
 
-// Issue returns a signed access token for the user and API key.
-func (t *Tokens) Issue(userID, apiKeyID, tokenID string) (string, time.Time, error) {
+// Issue returns a signed access token for o, named tokenID.
+func (t *Tokens) Issue(o Origin, tokenID string) (string, time.Time, error) {
 	if len(t.Keys) == 0 {
 		return "", time.Time{}, errors.New("issue access token: no signing key")
 	}
 	now := t.Now()
 	exp := now.Add(t.TTL)
 	claims := AccessClaims{
-		APIKeyID: apiKeyID,
+		APIKeyID: o.APIKeyID,
+		FamilyID: o.FamilyID,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    Issuer,
-			Subject:   userID,
+			Subject:   o.UserID,
 			Audience:  jwt.ClaimStrings{Issuer},
 			IssuedAt:  jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now),

@@ -41,9 +41,13 @@ type Console struct {
 	InvitationTTL   time.Duration
 	ResetTTL        time.Duration
 
+	// Sign-in protection (internal/console): free failures per account
+	// from one address and per address, the longest delay (and how long a
+	// quiet counter is kept), and the operator's opt-in hard lock.
 	LoginAccountLimit int
 	LoginAddressLimit int
 	LoginWindow       time.Duration
+	LoginHardLock     bool
 
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
@@ -136,9 +140,10 @@ func (c *Console) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", c.RefreshTokenTTL, "lifetime of a refresh token")
 	fs.DurationVar(&c.InvitationTTL, "invitation-ttl", c.InvitationTTL, "how long an invitation link stays valid")
 	fs.DurationVar(&c.ResetTTL, "reset-ttl", c.ResetTTL, "how long a password reset link stays valid")
-	fs.IntVar(&c.LoginAccountLimit, "login-account-limit", c.LoginAccountLimit, "failed logins allowed per account per login window")
-	fs.IntVar(&c.LoginAddressLimit, "login-address-limit", c.LoginAddressLimit, "login, token and reset attempts allowed per client address per login window")
-	fs.DurationVar(&c.LoginWindow, "login-window", c.LoginWindow, "rate-limit window for logins")
+	fs.IntVar(&c.LoginAccountLimit, "login-account-limit", c.LoginAccountLimit, "failed sign-ins to one account from one client address before each further attempt from there waits (1 s, doubling up to --login-window); other addresses are not slowed")
+	fs.IntVar(&c.LoginAddressLimit, "login-address-limit", c.LoginAddressLimit, "failed sign-ins, token exchanges, refreshes, reset and invitation look-ups from one client address (IPv6: its /64), whatever the account, before each further attempt from there waits (1 s, doubling up to --login-window)")
+	fs.DurationVar(&c.LoginWindow, "login-window", c.LoginWindow, "longest sign-in delay; failure counts are forgotten this long after their last delay ends")
+	fs.BoolVar(&c.LoginHardLock, "login-hard-lock", c.LoginHardLock, "also lock an account for --login-window after --login-account-limit failed sign-ins from any addresses, the right password included (anyone who knows an email can then lock its owner out)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted by default (bytes)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDRs of reverse proxies/load balancers whose X-Forwarded-For names the client (default: none; the TCP peer is the client)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for requests in flight")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -184,29 +185,16 @@ func (s *Server) startSession(ctx context.Context, u *store.User) ([]http.Cookie
 
 type httpRequestKey struct{}
 
-func (s *Server) failedAttempt(ctx context.Context) {
-	s.failedAddr.Add(ClientAddr(ctx))
-}
-
-// checkAddr refuses a client address that failed too often.
-func (s *Server) checkAddr(ctx context.Context, what string) error {
-	if ok, wait := s.failedAddr.Check(ClientAddr(ctx)); !ok {
-		return rateLimited(fmt.Sprintf("too many failed %s attempts from %s; retry in %s", what, ClientAddr(ctx), wait.Round(time.Second)), wait)
-	}
-	return nil
-}
-
 func (s *Server) login(ctx context.Context, in *bodyOf[LoginRequest]) (*withCookies[User], error) {
 	email := store.NormaliseEmail(in.Body.Email)
-	if err := s.checkAddr(ctx, "sign-in"); err != nil {
-		s.metrics.logins.WithLabelValues("rate_limited").Inc()
-		s.audit(ctx, "", store.AuditLoginLimited, "user "+email, "client address over its limit")
+	attempt, wait, err := s.chargeSignIn(ctx, email)
+	if err != nil {
 		return nil, err
 	}
-	if ok, wait := s.loginAccount.Check(email); !ok {
+	if wait != nil {
 		s.metrics.logins.WithLabelValues("rate_limited").Inc()
-		s.audit(ctx, "", store.AuditLoginLimited, "user "+email, "account over its limit")
-		return nil, rateLimited(fmt.Sprintf("too many failed sign-ins for %s; retry in %s", email, wait.Round(time.Second)), wait)
+		s.audit(ctx, "", store.AuditLoginLimited, "user "+email, wait.audit)
+		return nil, wait.problem()
 	}
 	u, err := s.store.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -221,18 +209,16 @@ func (s *Server) login(ctx context.Context, in *bodyOf[LoginRequest]) (*withCook
 		}
 	}
 	if err != nil {
-		s.failedAttempt(ctx)
-		s.loginAccount.Add(email)
 		s.metrics.logins.WithLabelValues("failed").Inc()
 		s.audit(ctx, u.OrgID, store.AuditLoginFailed, "user "+email, "wrong email or password")
 		return nil, huma.Error401Unauthorized("wrong email or password")
 	}
+	s.forgive(ctx, attempt)
 	if u.Disabled {
 		s.metrics.logins.WithLabelValues("disabled").Inc()
 		s.audit(ctx, u.OrgID, store.AuditLoginFailed, "user "+email, "account disabled")
 		return nil, huma.Error403Forbidden("this account is disabled; ask an admin")
 	}
-	s.loginAccount.Reset(email)
 	cookies, err := s.startSession(ctx, &u)
 	if err != nil {
 		return nil, err
@@ -246,11 +232,23 @@ func ptr[T any](v T) *T { return &v }
 
 func (s *Server) logout(ctx context.Context, _ *empty) (*clearCookies, error) {
 	p := principal(ctx)
-	if p.Via == "session" {
+	switch p.Via {
+	case "session":
 		if err := s.store.DeleteSession(ctx, p.SessionHash); err != nil {
 			return nil, s.internal(ctx, "sign out", err)
 		}
 		s.audit(ctx, "", store.AuditLogout, "user "+p.User.Email, "")
+	case "access_token":
+		// Signing out with an access token ends its exchange: the refresh
+		// tokens and the access tokens of its family.
+		fam, err := s.bearerFamily(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.store.RevokeTokenFamily(ctx, fam); err != nil {
+			return nil, s.internal(ctx, "sign out", err)
+		}
+		s.audit(ctx, "", store.AuditLogout, "user "+p.User.Email, "access token's refresh family revoked")
 	}
 	return &clearCookies{SetCookie: []http.Cookie{
 		{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode},
@@ -258,8 +256,23 @@ func (s *Server) logout(ctx context.Context, _ *empty) (*clearCookies, error) {
 	}}, nil
 }
 
+// bearerFamily is the refresh-token family of the request's access token
+// (authenticate has verified it).
+func (s *Server) bearerFamily(ctx context.Context) (string, error) {
+	r, _ := ctx.Value(httpRequestKey{}).(*http.Request)
+	if r == nil {
+		return "", s.internal(ctx, "sign out", errors.New("no request in the context"))
+	}
+	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	claims, err := s.tokens().Verify(strings.TrimSpace(cred))
+	if err != nil {
+		return "", huma.Error401Unauthorized("the access token is not valid or has expired")
+	}
+	return claims.FamilyID, nil
+}
+
 func (s *Server) issueTokens(ctx context.Context, u store.User, rt store.RefreshToken, refresh string) (*bodyOf[TokenResponse], error) {
-	access, exp, err := s.tokens().Issue(u.ID, rt.APIKeyID, store.NewID(s.now()))
+	access, exp, err := s.tokens().Issue(auth.Origin{UserID: u.ID, APIKeyID: rt.APIKeyID, FamilyID: rt.FamilyID}, store.NewID(s.now()))
 	if err != nil {
 		return nil, s.internal(ctx, "issue access token", err)
 	}
@@ -354,7 +367,7 @@ func (s *Server) resetPassword(ctx context.Context, in *bodyOf[PasswordResetRequ
 	case err != nil:
 		return nil, s.internal(ctx, "reset password", err)
 	}
-	s.loginAccount.Reset(u.Email)
+	s.passwordSet(ctx, u.Email)
 	s.auditAs(ctx, u, store.AuditPasswordReset, "user "+u.Email, "password set with a reset link; sessions ended")
 	return nil, nil
 }
@@ -426,14 +439,18 @@ func (s *Server) getMe(ctx context.Context, _ *empty) (*bodyOf[User], error) {
 
 func (s *Server) changePassword(ctx context.Context, in *bodyOf[PasswordChangeRequest]) (*empty, error) {
 	p := principal(ctx)
-	if ok, wait := s.loginAccount.Check(p.User.Email); !ok {
-		return nil, rateLimited("too many wrong passwords for this account; retry later", wait)
+	attempt, wait, err := s.chargeSignIn(ctx, p.User.Email)
+	if err != nil {
+		return nil, err
+	}
+	if wait != nil {
+		return nil, wait.problem()
 	}
 	if err := auth.VerifyPassword(in.Body.CurrentPassword, p.User.PasswordHash); err != nil {
-		s.loginAccount.Add(p.User.Email)
 		s.audit(ctx, "", store.AuditLoginFailed, "user "+p.User.Email, "wrong current password on password change")
 		return nil, huma.Error403Forbidden("currentPassword is wrong")
 	}
+	s.forgive(ctx, attempt)
 	h, err := s.hash(ctx, in.Body.NewPassword)
 	if err != nil {
 		return nil, err

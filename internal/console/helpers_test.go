@@ -85,7 +85,11 @@ func start(t testing.TB, opts ...envOpt) *env {
 		}
 		st.Close()
 	})
-	pemBytes, err := os.ReadFile(filepath.Join(cfg.DataDir, "tls", "console.crt"))
+	certFile := filepath.Join(cfg.DataDir, "tls", "console.crt")
+	if cfg.TLSCert != "" {
+		certFile = cfg.TLSCert
+	}
+	pemBytes, err := os.ReadFile(certFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -335,22 +335,30 @@ func (s *Server) authenticate(r *http.Request, required bool) (*Principal, int, 
 		if err != nil {
 			return nil, http.StatusUnauthorized, "the access token is not valid or has expired; exchange the API key again"
 		}
-		u, err := s.store.UserByID(ctx, claims.Subject)
+		// What the token was issued from must still stand: its refresh
+		// family (revoked by reuse, sign-out, a password change or reset,
+		// disabling the user; gone with the user) and its API key. One
+		// query by primary keys.
+		if claims.FamilyID == "" {
+			return nil, http.StatusUnauthorized, "the access token names no refresh-token family (issued by an older console); exchange the API key again"
+		}
+		fam, u, err := s.store.TokenFamilyUser(ctx, claims.FamilyID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return unavailable("look up the access token's user", err)
+			return unavailable("look up the access token's refresh family", err)
 		}
-		if err != nil {
-			return nil, http.StatusUnauthorized, "the access token's user no longer exists"
-		}
-		key, err := s.store.APIKeyOf(ctx, u.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return unavailable("look up the access token's API key", err)
-		}
-		if err != nil || key.ID != claims.APIKeyID {
+		switch {
+		case err != nil || u.ID != claims.Subject:
+			return nil, http.StatusUnauthorized, "the access token was revoked (its user was deleted); exchange the API key again"
+		case fam.RevokedAt != nil:
+			return nil, http.StatusUnauthorized, "the access token was revoked (signed out, refresh token reused, password changed or reset, or account disabled); exchange the API key again"
+		case !fam.KeyCurrent || fam.APIKeyID != claims.APIKeyID:
 			return nil, http.StatusUnauthorized, "the access token's API key was reset; exchange the new key"
-		}
-		if u.Disabled {
+		case u.Disabled:
 			return nil, http.StatusUnauthorized, "the account is disabled"
+		case claims.IssuedAt == nil || claims.IssuedAt.Before(u.PasswordChangedAt.Truncate(time.Second)):
+			// Issued before the last password change or reset (iat has
+			// whole seconds; the family check covers the same second).
+			return nil, http.StatusUnauthorized, "the access token predates the last password change; exchange the API key again"
 		}
 		return &Principal{User: u, Via: "access_token"}, 0, ""
 	}

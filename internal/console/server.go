@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -86,9 +85,6 @@ type Server struct {
 	argon   auth.Argon2Params
 	metrics *metrics
 
-	loginAccount *auth.Limiter // failed logins per account
-	failedAddr   *auth.Limiter // failed credential checks per client address
-
 	proxies []netip.Prefix // trusted reverse proxies
 
 	keysMu     sync.RWMutex
@@ -148,9 +144,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		cfg: c, store: o.Store, log: o.Logger, now: o.Now, policy: idx, metrics: newMetrics(),
 		argon: auth.Argon2Params{Memory: uint32(c.Argon2MemoryKiB), Iterations: uint32(c.Argon2Iterations),
 			Parallelism: uint8(c.Argon2Parallelism), SaltLength: 16, KeyLength: 32},
-		loginAccount: auth.NewLimiter(c.LoginAccountLimit, c.LoginWindow, o.Now),
-		failedAddr:   auth.NewLimiter(c.LoginAddressLimit, c.LoginWindow, o.Now),
-		baseURL:      strings.TrimRight(c.PublicURL, "/"),
+		baseURL: strings.TrimRight(c.PublicURL, "/"),
 	}
 	if s.proxies, err = config.ParseCIDRs(c.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
@@ -419,7 +413,7 @@ func (s *Server) Start(ctx context.Context) (*Running, error) {
 	}
 	srv := &http.Server{
 		Handler:           s.mux,
-		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}},
+		TLSConfig:         serverTLSConfig(cert),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,

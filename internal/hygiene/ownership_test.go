@@ -22,6 +22,7 @@ var tableOwners = map[string]string{
 	"orgs": "store", "users": "store", "sessions": "store", "api_keys": "store", "invitations": "store",
 	"password_resets": "store", "refresh_tokens": "store", "signing_keys": "store", "audit_log": "store", "installation": "store",
 	"sensors": "store", "enrolment_tokens": "store",
+	"refresh_families": "store", "login_throttle": "store",
 	"nodes": "topology", "edges": "topology", "topology_sensors": "topology", "topology_loaded_sets": "topology",
 	"scans": "scans", "inventories": "scans", "scan_schedules": "scans", "scan_settings": "scans", "sensor_polls": "scans",
 	"scan_findings": "findings", "finding_decisions": "findings",

@@ -120,7 +120,7 @@ func (s *Store) SetAPIKey(ctx context.Context, userID string, hash []byte, prefi
 			if _, err := q.ExecContext(ctx, "DELETE FROM api_keys WHERE user_id = ?", userID); err != nil {
 				return err
 			}
-			if _, err := q.ExecContext(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE api_key_id = ? AND revoked_at IS NULL", Millis(now), old.String); err != nil {
+			if err := revokeRefresh(ctx, q, byAPIKey, old.String, now); err != nil {
 				return err
 			}
 		}
@@ -410,6 +410,10 @@ func (s *Store) CreateRefreshToken(ctx context.Context, userID, apiKeyID string,
 	id := s.newID()
 	rt := RefreshToken{ID: id, FamilyID: id, UserID: userID, APIKeyID: apiKeyID, CreatedAt: FromMillis(Millis(now)), ExpiresAt: FromMillis(Millis(now.Add(ttl)))}
 	err := s.Tx(ctx, func(q Querier) error {
+		if _, err := q.ExecContext(ctx, "INSERT INTO refresh_families (id, user_id, api_key_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+			rt.FamilyID, userID, apiKeyID, Millis(rt.CreatedAt), Millis(rt.ExpiresAt)); err != nil {
+			return err
+		}
 		return insertRefresh(ctx, q, rt, tokenHash)
 	})
 	if err != nil {
@@ -427,7 +431,9 @@ func insertRefresh(ctx context.Context, q Querier, rt RefreshToken, tokenHash []
 // RotateRefreshToken consumes a refresh token and stores its successor in
 // the same family. A token presented a second time revokes the family and
 // returns ErrTokenReuse. The API key the family came from must still be the
-// user's current key.
+// user's current key, and the family must not be revoked (ErrUsed): the
+// family's row is locked until commit, so a rotation and a revocation of
+// one family never both succeed unseen by each other.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, ttl time.Duration) (RefreshToken, error) {
 	now := s.now()
 	var next RefreshToken
@@ -447,11 +453,17 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte,
 		if used.Valid {
 			// Reuse: someone holds a copy. Revoke the family (committed).
 			reused = true
-			_, err := q.ExecContext(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL", Millis(now), cur.FamilyID)
-			return err
+			return revokeRefresh(ctx, q, byFamily, cur.FamilyID, now)
 		}
 		if !now.Before(FromMillis(expires)) {
 			return ErrExpired
+		}
+		res, err := q.ExecContext(ctx, "UPDATE refresh_families SET expires_at = ? WHERE id = ? AND revoked_at IS NULL", Millis(now.Add(ttl)), cur.FamilyID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrUsed // the family was revoked
 		}
 		var keyID string
 		if err := q.QueryRowContext(ctx, "SELECT id FROM api_keys WHERE user_id = ?", cur.UserID).Scan(&keyID); err != nil || keyID != cur.APIKeyID {
@@ -471,6 +483,88 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte,
 		return RefreshToken{}, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	return next, nil
+}
+
+// TokenFamily is a refresh-token family: one API key exchange and its
+// rotations. The access tokens issued with its refresh tokens name it.
+type TokenFamily struct {
+	ID        string
+	UserID    string
+	APIKeyID  string
+	CreatedAt time.Time
+	ExpiresAt time.Time // of its newest refresh token
+	RevokedAt *time.Time
+	// KeyCurrent says whether the family's API key is still its user's key.
+	KeyCurrent bool
+}
+
+// tokenFamilyUserQuery is built once: it runs on every request made with
+// an access token.
+var tokenFamilyUserQuery = "SELECT f.id, f.user_id, f.api_key_id, f.created_at, f.expires_at, f.revoked_at, k.id, " + prefixed("u", userCols) +
+	" FROM refresh_families f JOIN users u ON u.id = f.user_id LEFT JOIN api_keys k ON k.id = f.api_key_id AND k.user_id = f.user_id WHERE f.id = ?"
+
+// TokenFamilyUser returns a refresh-token family and its user: the check of
+// every request made with an access token, one query by primary keys.
+func (s *Store) TokenFamilyUser(ctx context.Context, familyID string) (TokenFamily, User, error) {
+	var f TokenFamily
+	var u User
+	var created, expires, uc, uch int64
+	var revoked, ul sql.NullInt64
+	var key sql.NullString
+	var role string
+	err := s.Read().QueryRowContext(ctx, tokenFamilyUserQuery, familyID).
+		Scan(&f.ID, &f.UserID, &f.APIKeyID, &created, &expires, &revoked, &key,
+			&u.ID, &u.OrgID, &u.Email, &u.Name, &role, &u.PasswordHash, &u.Disabled, &uc, &ul, &uch)
+	if err != nil {
+		return TokenFamily{}, User{}, notFound(err, fmt.Sprintf("refresh token family %q", familyID))
+	}
+	f.CreatedAt, f.ExpiresAt, f.RevokedAt, f.KeyCurrent = FromMillis(created), FromMillis(expires), fromNullMillis(revoked), key.Valid
+	u.Role, u.CreatedAt, u.LastLoginAt, u.PasswordChangedAt = auth.Role(role), FromMillis(uc), fromNullMillis(ul), FromMillis(uch)
+	return f, u, nil
+}
+
+// RevokeTokenFamily revokes a refresh-token family (sign-out with an access
+// token): its refresh tokens stop rotating and its access tokens stop
+// working at once.
+func (s *Store) RevokeTokenFamily(ctx context.Context, familyID string) error {
+	err := s.Tx(ctx, func(q Querier) error {
+		return revokeRefresh(ctx, q, byFamily, familyID, s.now())
+	})
+	if err != nil {
+		return fmt.Errorf("revoke refresh token family %q: %w", familyID, err)
+	}
+	return nil
+}
+
+// What revokeRefresh revokes.
+const (
+	byFamily = iota
+	byUser
+	byAPIKey
+)
+
+// revokeRefresh revokes the refresh-token families of one family, user or
+// API key, and their refresh tokens.
+func revokeRefresh(ctx context.Context, q Querier, by int, id string, now time.Time) error {
+	var families, tokens string
+	switch by {
+	case byFamily:
+		families = "UPDATE refresh_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
+		tokens = "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL"
+	case byUser:
+		families = "UPDATE refresh_families SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL"
+		tokens = "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL"
+	case byAPIKey:
+		families = "UPDATE refresh_families SET revoked_at = ? WHERE api_key_id = ? AND revoked_at IS NULL"
+		tokens = "UPDATE refresh_tokens SET revoked_at = ? WHERE api_key_id = ? AND revoked_at IS NULL"
+	default:
+		return fmt.Errorf("revoke refresh tokens: unknown selector %d", by)
+	}
+	if _, err := q.ExecContext(ctx, families, Millis(now), id); err != nil {
+		return err
+	}
+	_, err := q.ExecContext(ctx, tokens, Millis(now), id)
+	return err
 }
 
 // SigningKeys returns the active access-token signing keys, newest first,
@@ -563,8 +657,9 @@ func (s *Store) RotateSigningKeys(ctx context.Context, gen func() (id string, pr
 	return s.SigningKeys(ctx, gen)
 }
 
-// DeleteExpired removes expired sessions, refresh tokens, password resets
-// and long-expired invitations; it returns how many rows went.
+// DeleteExpired removes expired sessions, refresh tokens and their
+// families, password resets and sign-in throttles; it returns how many
+// rows went.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	now := Millis(s.now())
 	var total int64
@@ -572,7 +667,9 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		for _, stmt := range []string{
 			"DELETE FROM sessions WHERE expires_at <= ?",
 			"DELETE FROM refresh_tokens WHERE expires_at <= ?",
+			"DELETE FROM refresh_families WHERE expires_at <= ?",
 			"DELETE FROM password_resets WHERE expires_at <= ?",
+			"DELETE FROM login_throttle WHERE expires_at <= ?",
 		} {
 			res, err := q.ExecContext(ctx, stmt, now)
 			if err != nil {

@@ -273,8 +273,7 @@ func revokeUserCredentials(ctx context.Context, q Querier, userID string, now ti
 	if _, err := q.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
 		return err
 	}
-	_, err := q.ExecContext(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", Millis(now), userID)
-	return err
+	return revokeRefresh(ctx, q, byUser, userID, now)
 }
 
 // DeleteUser deletes a user and everything hanging off it (sessions, API
@@ -341,8 +340,7 @@ func setPassword(ctx context.Context, q Querier, userID, hash string, keepSessio
 	if err != nil {
 		return err
 	}
-	_, err = q.ExecContext(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", Millis(now), userID)
-	return err
+	return revokeRefresh(ctx, q, byUser, userID, now)
 }
 
 // RecordLogin sets a user's last login time.

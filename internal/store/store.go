@@ -1,8 +1,8 @@
 // Package store owns the console's database: opening SQLite (embedded, the
 // default) or PostgreSQL, applying the one set of embedded migrations at
 // start, and the queries for organisations, users, sessions, API keys,
-// invitations, password resets, refresh tokens, signing keys and the audit
-// log. Queries are written once with `?` placeholders and rebound for
+// invitations, password resets, refresh tokens and their families, signing
+// keys, sign-in throttles and the audit log. Queries are written once with `?` placeholders and rebound for
 // PostgreSQL. Later packages reach the database through Tx/Read and add
 // their tables with new migrations in migrations/.
 package store
