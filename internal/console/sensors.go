@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -106,16 +105,14 @@ func (s *Server) authenticateSensor(r *http.Request, cred string) (*Principal, i
 	return &Principal{Sensor: &x, Via: via}, 0, ""
 }
 
-// sensorSeen throttles the record of sensors' last requests to one write a
-// minute per sensor and process.
-var sensorSeen sync.Map // sensor id → time.Time
-
+// touchSensor records a sensor's request: at most one write a minute per
+// sensor and process (s.sensorSeen), and always when it names its version.
 func (s *Server) touchSensor(ctx context.Context, id, version string) {
 	now := s.now()
-	if v, ok := sensorSeen.Load(id); ok && version == "" && now.Sub(v.(time.Time)) < time.Minute {
+	if v, ok := s.sensorSeen.Load(id); ok && version == "" && now.Sub(v.(time.Time)) < time.Minute {
 		return
 	}
-	sensorSeen.Store(id, now)
+	s.sensorSeen.Store(id, now)
 	if err := s.store.TouchSensor(ctx, id, ClientAddr(ctx), version); err != nil {
 		s.log.WarnContext(ctx, "record sensor request", "sensor", id, "err", err)
 	}

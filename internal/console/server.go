@@ -94,6 +94,9 @@ type Server struct {
 	started    running // set by Start (console-info)
 	// limits are the modules' per-sensor route limits.
 	limits map[policyKey]RouteLimit
+	// sensorSeen is when each sensor's last request was recorded (sensor
+	// id → time.Time), to record it at most once a minute.
+	sensorSeen sync.Map
 }
 
 type metrics struct {
