@@ -104,6 +104,7 @@ func Policy() []Rule {
 		{Method: http.MethodPost, Pattern: "/api/v1/invitations", Access: Admin},
 		{Method: http.MethodDelete, Pattern: "/api/v1/invitations/{id}", Access: Admin},
 		{Method: http.MethodGet, Pattern: "/api/v1/audit", Access: Admin},
+		{Method: http.MethodGet, Pattern: "/api/v1/audit/export", Access: Admin},
 
 		// Topology (internal/topology): sensor report ingest (gzip body,
 		// limited by the report decoder to 4 MiB compressed) and the API.
