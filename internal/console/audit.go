@@ -259,8 +259,8 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) {
 	n, more, err := s.store.EachAudit(ctx, f, AuditExportLimit, write)
 	if err != nil {
 		// The status line is gone: the client sees a cut document (no
-		// closing bracket; no trailer).
-		s.log.ErrorContext(ctx, "export audit log", "entries", n, "err", err, "request_id", ctx.Value(requestIDKey))
+		// closing bracket; no trailer). Usually the client went away.
+		s.log.WarnContext(ctx, "export audit log cut short", "entries", n, "err", err, "request_id", ctx.Value(requestIDKey))
 		return
 	}
 	if err := end(more); err != nil {
