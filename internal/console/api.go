@@ -66,7 +66,7 @@ func (s *Server) registerAPI(api huma.API) {
 	huma.Register(api, op(http.MethodGet, "/api/v1/invitations", "list-invitations", "List invitations", "invitations"), s.listInvitations)
 	huma.Register(api, created(op(http.MethodPost, "/api/v1/invitations", "create-invitation", "Invite an email with a role (single use, expires)", "invitations")), s.createInvitation)
 	huma.Register(api, noContent(op(http.MethodDelete, "/api/v1/invitations/{id}", "delete-invitation", "Revoke an invitation", "invitations")), s.deleteInvitation)
-	huma.Register(api, op(http.MethodGet, "/api/v1/audit", "list-audit", "Audit log, newest first", "audit"), s.listAudit)
+	s.registerAudit(api)
 	s.registerInfo(api)
 	s.registerSensorAPI(api)
 }
@@ -80,9 +80,12 @@ func (s *Server) internal(ctx context.Context, what string, err error) error {
 func (s *Server) audit(ctx context.Context, orgID, action, target, detail string) {
 	e := store.AuditEntry{OrgID: orgID, Actor: "anonymous", Action: action, Target: target, ClientAddr: ClientAddr(ctx), Detail: detail}
 	if p, ok := PrincipalFrom(ctx); ok {
-		e.ActorID, e.Actor = p.User.ID, p.User.Email
+		e.ActorID, e.Actor, e.Via = actorOf(p)
 		if e.OrgID == "" {
 			e.OrgID = p.User.OrgID
+			if p.Sensor != nil {
+				e.OrgID = p.Sensor.OrgID
+			}
 		}
 	}
 	if _, err := s.store.AppendAudit(ctx, e); err != nil {
@@ -617,20 +620,4 @@ func (s *Server) deleteInvitation(ctx context.Context, in *idPath) (*empty, erro
 	}
 	s.audit(ctx, "", store.AuditInviteDelete, "email "+inv.Email, "invitation "+inv.ID)
 	return nil, nil
-}
-
-func (s *Server) listAudit(ctx context.Context, in *ListQuery) (*bodyOf[List[AuditEntry]], error) {
-	page, err := in.page()
-	if err != nil {
-		return nil, err
-	}
-	entries, next, err := s.store.ListAudit(ctx, page)
-	if err != nil {
-		return nil, s.internal(ctx, "list audit log", err)
-	}
-	out := List[AuditEntry]{Items: make([]AuditEntry, 0, len(entries)), NextCursor: encodeCursor(next)}
-	for _, e := range entries {
-		out.Items = append(out.Items, AuditEntry{ID: e.ID, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, ClientAddr: e.ClientAddr, Detail: e.Detail})
-	}
-	return &bodyOf[List[AuditEntry]]{Body: out}, nil
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -140,5 +141,13 @@ type (
 		Target     string    `json:"target"`
 		ClientAddr string    `json:"clientAddr"`
 		Detail     string    `json:"detail"`
+		// Via is how the actor authenticated: session, api_key,
+		// access_token, sensor; job or system for the console's own
+		// changes; absent for anonymous requests and older entries.
+		Via string `json:"via,omitempty"`
+		// Before and After are the target's state around the change
+		// (absent when the action has none).
+		Before json.RawMessage `json:"before,omitempty"`
+		After  json.RawMessage `json:"after,omitempty"`
 	}
 )

@@ -115,6 +115,7 @@ func Policy() []Rule {
 		{Method: http.MethodPost, Pattern: "/api/v1/invitations", Access: Admin},
 		{Method: http.MethodDelete, Pattern: "/api/v1/invitations/{id}", Access: Admin},
 		{Method: http.MethodGet, Pattern: "/api/v1/audit", Access: Admin},
+		{Method: http.MethodGet, Pattern: "/api/v1/audit/export", Access: Admin},
 		{Method: http.MethodGet, Pattern: "/api/v1/sensors", Access: Admin},
 		{Method: http.MethodPost, Pattern: "/api/v1/sensors/{id}/revoke", Access: Admin},
 		{Method: http.MethodGet, Pattern: "/api/v1/enrolment-tokens", Access: Admin},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/store"
 )
 
 // Job kinds of the feeds module.
@@ -34,7 +36,13 @@ func (FeedsUpdated) EventKey() string  { return "feeds" }
 func (k *KB) UpdateKind() jobs.Kind {
 	return jobs.Kind{Name: KindUpdate, MaxAttempts: 3, Lease: 2 * time.Minute, Timeout: 2 * time.Hour,
 		Backoff: jobs.DefaultBackoff(time.Minute, 30*time.Minute),
-		Work:    func(ctx context.Context, _ jobs.Job) error { return k.Update(ctx) }}
+		Work: func(ctx context.Context, j jobs.Job) error {
+			// Audited as the system's change (via job) when it updated a
+			// source or rebuilt the knowledge base.
+			return k.update(ctx, func(_ context.Context, action, target string, before, after any) store.AuditEntry {
+				return console.JobAudit(KindUpdate+" "+j.ID, action, target, before, after)
+			}, false)
+		}}
 }
 
 // RebuildKind is the kb.rebuild job kind.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/vulndb"
@@ -106,21 +107,94 @@ func (k *KB) Rebuild(ctx context.Context) error {
 	k.run.Lock()
 	defer k.run.Unlock()
 	k.log.Info("rebuilding the knowledge base from the stored feeds", "path", k.feeds.KBPath())
-	return k.after(ctx, "rebuild", k.feeds.Rebuild(ctx))
+	return k.after(ctx, "rebuild", k.feeds.Rebuild(ctx), nil)
 }
 
-// Update fetches the feeds (conditional GETs) and reloads the knowledge base.
+// auditor builds the audit entry of a change: console.Audit for the
+// caller of a request, or a job's entry (console.JobAudit).
+type auditor func(ctx context.Context, action, target string, before, after any) store.AuditEntry
+
+// kbState is the knowledge base as the audit log shows it.
+type kbState struct {
+	BuiltAt time.Time `json:"builtAt,omitzero"`
+	Vulns   int       `json:"vulnerabilities"`
+}
+
+func (k *KB) state() kbState {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.db == nil {
+		return kbState{}
+	}
+	return kbState{BuiltAt: k.db.Meta().BuiltAt, Vulns: k.db.NumVulns()}
+}
+
+// feedsChange is what an update or import did, as the audit log shows it.
+type feedsChange struct {
+	File    string       `json:"file,omitempty"` // an import's file name
+	Size    int64        `json:"sizeBytes,omitempty"`
+	Updated []ItemResult `json:"updated"`
+	Failed  []ItemResult `json:"failed,omitempty"`
+	// Unchanged counts the sources that were checked and had nothing new.
+	Unchanged int     `json:"unchanged,omitempty"`
+	Records   int     `json:"records"` // in the updated sources
+	Rebuilt   bool    `json:"rebuilt"`
+	KB        kbState `json:"knowledgeBase"`
+}
+
+func changeOf(rep *Report, kb kbState) feedsChange {
+	c := feedsChange{Updated: []ItemResult{}, Rebuilt: rep.Rebuilt, KB: kb}
+	for _, it := range rep.Items {
+		switch it.Status {
+		case StatusUpdated:
+			c.Updated = append(c.Updated, it)
+			c.Records += it.Records
+		case StatusFailed:
+			c.Failed = append(c.Failed, it)
+		default:
+			c.Unchanged++
+		}
+	}
+	return c
+}
+
+// Update fetches the feeds (conditional GETs) and reloads the knowledge
+// base. It is audited as the change of the request in ctx (an admin's
+// POST /api/v1/feeds/update), whatever it found.
 func (k *KB) Update(ctx context.Context) error {
+	return k.update(ctx, console.Audit, true)
+}
+
+// update is Update with the audit entry's author. always records an
+// entry for a run that changed nothing (a user asked for it); otherwise
+// only a run that updated a source or rebuilt the knowledge base is
+// recorded (the periodic job checks often).
+func (k *KB) update(ctx context.Context, by auditor, always bool) error {
 	k.run.Lock()
 	defer k.run.Unlock()
+	before := k.state()
 	rep, err := k.feeds.Update(ctx)
 	if err == nil {
 		err = rep.Failed()
 	}
-	return k.after(ctx, "update", err)
+	var audit func(kbState) *store.AuditEntry
+	if rep != nil {
+		audit = func(after kbState) *store.AuditEntry {
+			c := changeOf(rep, after)
+			if !always && len(c.Updated) == 0 && !c.Rebuilt {
+				return nil
+			}
+			e := by(ctx, store.AuditFeedsUpdate, "feeds", before, c)
+			return &e
+		}
+	}
+	return k.after(ctx, "update", err, audit)
 }
 
-// Import imports an uploaded feed file or bundle (air-gapped sites).
+// Import imports an uploaded feed file or bundle (air-gapped sites). An
+// import that stored anything is audited as the change of the request in
+// ctx (its file name and size, the sources it updated or failed); an
+// upload refused as a whole is not.
 func (k *KB) Import(ctx context.Context, r io.Reader, name string) (*Report, error) {
 	k.run.Lock()
 	defer k.run.Unlock()
@@ -134,21 +208,33 @@ func (k *KB) Import(ctx context.Context, r io.Reader, name string) (*Report, err
 	if err != nil {
 		return nil, fmt.Errorf("import feeds: %w", err)
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	size, err := io.Copy(f, r)
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("import feeds: read upload: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("import feeds: %w", err)
 	}
+	before := k.state()
 	rep, err := k.feeds.Import(ctx, p)
 	if err != nil {
-		return nil, k.after(ctx, "import", err)
+		return nil, k.after(ctx, "import", err, nil)
 	}
-	return rep, k.after(ctx, "import", rep.Failed())
+	return rep, k.after(ctx, "import", rep.Failed(), func(after kbState) *store.AuditEntry {
+		c := changeOf(rep, after)
+		c.File, c.Size = name, size
+		e := console.Audit(ctx, store.AuditFeedsImport, "feeds import "+name, before, c)
+		return &e
+	})
 }
 
-func (k *KB) after(ctx context.Context, op string, err error) error {
+// after records the outcome of a run, reloads the knowledge base and, in
+// one transaction, writes the run's audit entry (audit may be nil or
+// return nil: none) and, when a new knowledge base was loaded, its
+// FeedsUpdated event. The feed files on disk changed before; the
+// transaction records them right after.
+func (k *KB) after(ctx context.Context, op string, err error, audit func(after kbState) *store.AuditEntry) error {
 	k.mu.Lock()
 	k.lastRun = k.now()
 	k.lastError = ""
@@ -160,28 +246,40 @@ func (k *KB) after(ctx context.Context, op string, err error) error {
 		before = k.db.Meta().BuiltAt
 	}
 	k.mu.Unlock()
+	var evs []events.Typed
 	if rerr := k.reload(); rerr != nil {
-		return errors.Join(err, fmt.Errorf("reload knowledge base: %w", rerr))
+		err = errors.Join(err, fmt.Errorf("reload knowledge base: %w", rerr))
+	} else if db := k.DB(); !db.Meta().BuiltAt.Equal(before) {
+		evs = append(evs, FeedsUpdated{Op: op, Vulns: db.NumVulns(), BuiltAt: db.Meta().BuiltAt})
 	}
-	db := k.DB()
-	if db.Meta().BuiltAt.Equal(before) {
-		return err
+	var e *store.AuditEntry
+	if audit != nil {
+		e = audit(k.state())
 	}
-	if perr := k.publish(ctx, FeedsUpdated{Op: op, Vulns: db.NumVulns(), BuiltAt: db.Meta().BuiltAt}); perr != nil {
-		return errors.Join(err, perr)
+	if rerr := k.record(ctx, e, evs...); rerr != nil {
+		return errors.Join(err, rerr)
 	}
 	return err
 }
 
-// publish writes an event when the KB has a store.
-func (k *KB) publish(ctx context.Context, e events.Typed) error {
-	if k.cfg.Store == nil {
+// record writes an audit entry and events in one transaction when the KB
+// has a store.
+func (k *KB) record(ctx context.Context, e *store.AuditEntry, evs ...events.Typed) error {
+	if k.cfg.Store == nil || (e == nil && len(evs) == 0) {
 		return nil
 	}
-	if err := k.cfg.Store.Tx(ctx, func(tx store.Querier) error { return events.Publish(ctx, tx, k.now(), e) }); err != nil {
-		return fmt.Errorf("record %s: %w", e.EventType(), err)
+	err := k.cfg.Store.Tx(ctx, func(tx store.Querier) error {
+		if e != nil {
+			if err := k.cfg.Store.AppendAuditTx(ctx, tx, *e); err != nil {
+				return err
+			}
+		}
+		return events.Publish(ctx, tx, k.now(), evs...)
+	})
+	if err != nil {
+		return fmt.Errorf("record feeds %s: %w", k.feeds.KBPath(), err)
 	}
-	if k.cfg.Events != nil {
+	if len(evs) > 0 && k.cfg.Events != nil {
 		k.cfg.Events.Notify()
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/store"
 )
@@ -55,6 +56,19 @@ func (d Decision) covers(f *NodeFinding, now time.Time) bool {
 	return slices.Contains(f.Finding.AllIDs(), d.VulnID)
 }
 
+// auditTarget names the decision in the audit log: its id and what it
+// covers.
+func (d Decision) auditTarget() string {
+	scope := d.VulnID
+	if d.Package != "" {
+		scope += " in " + d.Package
+	}
+	if d.NodeID != "" {
+		scope += " on node " + d.NodeID
+	}
+	return "decision " + d.ID + " (" + d.Status + ": " + scope + ")"
+}
+
 // DecisionInput is what a user submits.
 type DecisionInput struct {
 	VulnID        string     `json:"vulnId" minLength:"1" maxLength:"200"`
@@ -96,6 +110,9 @@ func (s *Service) Decide(ctx context.Context, in DecisionInput, by string) (Deci
 		_, err := tx.ExecContext(ctx, `INSERT INTO finding_decisions (id, vuln_id, package_name, node_id, status, justification, reason, expires_at, created_by, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.VulnID, d.Package, d.NodeID, d.Status, d.Justification, d.Reason, exp, by, store.Millis(now))
 		if err != nil {
+			return err
+		}
+		if err := s.st.AppendAuditTx(ctx, tx, console.Audit(ctx, store.AuditDecisionCreate, d.auditTarget(), nil, d)); err != nil {
 			return err
 		}
 		return events.Emit(ctx, tx, now, FindingDecided{Action: "created", Decision: d, By: by})
@@ -154,6 +171,9 @@ func (s *Service) DeleteDecision(ctx context.Context, id, by string) (Decision, 
 		d = ds[0]
 		if _, err := tx.ExecContext(ctx, `DELETE FROM finding_decisions WHERE id = ?`, id); err != nil {
 			return fmt.Errorf("delete decision %s: %w", id, err)
+		}
+		if err := s.st.AppendAuditTx(ctx, tx, console.Audit(ctx, store.AuditDecisionRevoke, d.auditTarget(), d, nil)); err != nil {
+			return err
 		}
 		return events.Emit(ctx, tx, s.now(), FindingDecided{Action: "revoked", Decision: d, By: by})
 	})

@@ -577,39 +577,44 @@ func (q *Queue) onState(ctx context.Context, tx store.Querier, j Job) error {
 // it. Cancelling a finished job is ErrConflict.
 func (q *Queue) Cancel(ctx context.Context, id, reason string) (Job, error) {
 	var out Job
-	err := events.Tx(ctx, q.st, q.now, func(ctx context.Context, tx store.Querier) error {
-		j, err := get(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		now := q.now()
-		switch j.State {
-		case Available:
-			msg := "cancelled before it started"
-			if reason != "" {
-				msg = reason
-			}
-			out, err = q.transition(ctx, tx, id, `state = 'cancelled', finished_at = ?, lease_until = NULL, message = ?`,
-				"state = 'available'", store.Millis(now), msg, id)
-			return err
-		case Running:
-			if j.CancelRequested {
-				out = j
-				return nil
-			}
-			grace := q.cfg.RescueEvery * 3
-			if k := q.kind(j.Kind); k != nil {
-				grace = k.CancelGrace
-			}
-			lease := store.Millis(now.Add(grace))
-			out, err = q.transition(ctx, tx, id, `cancel_requested = 1, message = 'cancel requested',
-				lease_until = CASE WHEN lease_until IS NULL OR lease_until > ? THEN ? ELSE lease_until END`,
-				"state = 'running'", lease, lease, id)
-			return err
-		}
-		return fmt.Errorf("%w: job %s is already %s", ErrConflict, id, j.State)
+	err := events.Tx(ctx, q.st, q.now, func(ctx context.Context, tx store.Querier) (err error) {
+		out, err = q.CancelTx(ctx, tx, id, reason)
+		return err
 	})
 	return out, err
+}
+
+// CancelTx is Cancel in the caller's transaction, which must be an
+// events.Tx (the kind's OnState hook may emit events): a module records
+// what else the cancel means (its audit entry) in the same transaction.
+func (q *Queue) CancelTx(ctx context.Context, tx store.Querier, id, reason string) (Job, error) {
+	j, err := get(ctx, tx, id)
+	if err != nil {
+		return Job{}, err
+	}
+	now := q.now()
+	switch j.State {
+	case Available:
+		msg := "cancelled before it started"
+		if reason != "" {
+			msg = reason
+		}
+		return q.transition(ctx, tx, id, `state = 'cancelled', finished_at = ?, lease_until = NULL, message = ?`,
+			"state = 'available'", store.Millis(now), msg, id)
+	case Running:
+		if j.CancelRequested {
+			return j, nil
+		}
+		grace := q.cfg.RescueEvery * 3
+		if k := q.kind(j.Kind); k != nil {
+			grace = k.CancelGrace
+		}
+		lease := store.Millis(now.Add(grace))
+		return q.transition(ctx, tx, id, `cancel_requested = 1, message = 'cancel requested',
+			lease_until = CASE WHEN lease_until IS NULL OR lease_until > ? THEN ? ELSE lease_until END`,
+			"state = 'running'", lease, lease, id)
+	}
+	return Job{}, fmt.Errorf("%w: job %s is already %s", ErrConflict, id, j.State)
 }
 
 // failAttempt ends a running attempt that did not succeed: cancelled when

@@ -235,6 +235,19 @@ func validTarget(t Target) error {
 // a queued or running scan gets that scan back instead of a duplicate (the
 // job's unique key holds this across console processes).
 func (q *Queue) Enqueue(ctx context.Context, targets []Target, requestedBy, scheduleID string) ([]Scan, error) {
+	return q.enqueue(ctx, targets, requestedBy, scheduleID, nil)
+}
+
+// queuedScan is a scan a request queued, as its audit entry lists it.
+type queuedScan struct {
+	ID     string `json:"id"`
+	Target Target `json:"target"`
+}
+
+// enqueue is Enqueue; audit, when set, is given the scans the transaction
+// queued (not those a target already had) before it commits.
+func (q *Queue) enqueue(ctx context.Context, targets []Target, requestedBy, scheduleID string,
+	audit func(ctx context.Context, tx store.Querier, queued []queuedScan) error) ([]Scan, error) {
 	for _, t := range targets {
 		if err := validTarget(t); err != nil {
 			return nil, err
@@ -243,6 +256,7 @@ func (q *Queue) Enqueue(ctx context.Context, targets []Target, requestedBy, sche
 	now := q.cfg.Now()
 	var ids []string
 	err := q.st.Tx(ctx, func(tx store.Querier) error {
+		var queued []queuedScan
 		for _, t := range targets {
 			id, inserted, err := q.jobs.InsertTx(ctx, tx, KindVulnerability, nil, jobs.InsertOpts{Route: route(t.SensorID),
 				UniqueKey: "scan:" + targetKey(t), MaxAttempts: q.cfg.MaxAttempts})
@@ -263,8 +277,12 @@ func (q *Queue) Enqueue(ctx context.Context, targets []Target, requestedBy, sche
 			if err != nil {
 				return fmt.Errorf("enqueue scan of %s: %w", targetKey(t), err)
 			}
+			queued = append(queued, queuedScan{ID: id, Target: t})
 		}
-		return nil
+		if audit == nil {
+			return nil
+		}
+		return audit(ctx, tx, queued)
 	})
 	if err != nil {
 		return nil, err
@@ -362,17 +380,56 @@ func (q *Queue) List(ctx context.Context, f ListFilter) ([]Scan, string, error) 
 // Cancel cancels a scan: a queued one at once, a running one by sending
 // its sensor a cancel command (closed if the sensor does not answer within
 // CancelGrace). Cancelling a finished scan is a conflict.
+//
+// The cancel is audited (the scan's state before and after) in its
+// transaction; asking again for a cancel already sent changes nothing
+// and is not.
 func (q *Queue) Cancel(ctx context.Context, id string) (Scan, error) {
-	if _, err := q.Get(ctx, id); err != nil {
+	err := events.Tx(ctx, q.st, q.cfg.Now, func(ctx context.Context, tx store.Querier) error {
+		before, err := getScan(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := q.jobs.CancelTx(ctx, tx, id, "cancelled before a sensor started it"); err != nil {
+			if errors.Is(err, jobs.ErrConflict) {
+				return fmt.Errorf("%w: %w", ErrConflict, err)
+			}
+			return fmt.Errorf("cancel scan %s: %w", id, err)
+		}
+		after, err := getScan(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if after.Status == before.Status && after.CancelRequested == before.CancelRequested {
+			return nil
+		}
+		return q.st.AppendAuditTx(ctx, tx, console.Audit(ctx, store.AuditScanCancel, scanAuditTarget(after.ID, after.Target),
+			scanState(before), scanState(after)))
+	})
+	if err != nil {
 		return Scan{}, err
 	}
-	if _, err := q.jobs.Cancel(ctx, id, "cancelled before a sensor started it"); err != nil {
-		if errors.Is(err, jobs.ErrConflict) {
-			return Scan{}, fmt.Errorf("%w: %w", ErrConflict, err)
-		}
-		return Scan{}, fmt.Errorf("cancel scan %s: %w", id, err)
-	}
 	return q.Get(ctx, id)
+}
+
+// scanAuditState is a scan's state in the audit log.
+type scanAuditState struct {
+	Status          string `json:"status"`
+	CancelRequested bool   `json:"cancelRequested"`
+	Message         string `json:"message,omitempty"`
+}
+
+func scanState(s Scan) scanAuditState {
+	return scanAuditState{Status: s.Status, CancelRequested: s.CancelRequested, Message: s.Message}
+}
+
+// scanAuditTarget names a scan in the audit log: its id and what it scans.
+func scanAuditTarget(id string, t Target) string {
+	what := t.Kind
+	if t.Ref != "" {
+		what += " " + t.Ref
+	}
+	return "scan " + id + " (" + what + " on sensor " + t.SensorID + ")"
 }
 
 // Poll records a sensor's poll and hands it commands: cancels for its

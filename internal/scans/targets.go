@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/topology"
@@ -101,12 +103,45 @@ func (s *Service) resolveFilter(_ context.Context, f NodeFilter) ([]Target, erro
 }
 
 // StartScans resolves a request and enqueues its scans.
+//
+// The request is audited as one entry (store.AuditScanStart) in the
+// transaction that queues its scans, listing them: a request is one
+// decision of one user, and one filter may select thousands of nodes. A
+// request whose every target already had a scan queued or running queues
+// nothing and is not audited.
 func (s *Service) StartScans(ctx context.Context, req ScanRequest, by string) ([]Scan, error) {
 	ts, err := s.Resolve(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return s.Queue.Enqueue(ctx, ts, by, "")
+	return s.Queue.enqueue(ctx, ts, by, "", func(ctx context.Context, tx store.Querier, queued []queuedScan) error {
+		if len(queued) == 0 {
+			return nil
+		}
+		return s.st.AppendAuditTx(ctx, tx, console.Audit(ctx, store.AuditScanStart, scansAuditTarget(queued), nil,
+			struct {
+				Request ScanRequest  `json:"request"`
+				Scans   []queuedScan `json:"scans"`
+			}{req, queued}))
+	})
+}
+
+// scansAuditTarget names the scans of a request in the audit log: the
+// scan (and what it scans) or the first ids of many.
+func scansAuditTarget(queued []queuedScan) string {
+	if len(queued) == 1 {
+		return scanAuditTarget(queued[0].ID, queued[0].Target)
+	}
+	const named = 20
+	ids := make([]string, 0, named)
+	for _, q := range queued[:min(named, len(queued))] {
+		ids = append(ids, q.ID)
+	}
+	t := fmt.Sprintf("%d scans: %s", len(queued), strings.Join(ids, " "))
+	if len(queued) > named {
+		t += fmt.Sprintf(" and %d more", len(queued)-named)
+	}
+	return t
 }
 
 // Schedule is a recurring scan of the nodes a filter selects.
@@ -156,7 +191,10 @@ func (s *Service) CreateSchedule(ctx context.Context, in ScheduleInput, by strin
 	err = s.st.Tx(ctx, func(tx store.Querier) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO scan_schedules (id, name, cron, filter, enabled, next_run, created_by, created_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)`,
 			sc.ID, sc.Name, sc.Cron, string(fb), store.Millis(sc.NextRun), by, store.Millis(now))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.st.AppendAuditTx(ctx, tx, console.Audit(ctx, store.AuditScheduleCreate, sc.auditTarget(), nil, sc))
 	})
 	if err != nil {
 		return Schedule{}, fmt.Errorf("create schedule %q: %w", in.Name, err)
@@ -164,9 +202,16 @@ func (s *Service) CreateSchedule(ctx context.Context, in ScheduleInput, by strin
 	return sc, nil
 }
 
+// auditTarget names the schedule in the audit log.
+func (sc Schedule) auditTarget() string { return "schedule " + sc.ID + " (" + sc.Name + ")" }
+
 // Schedules lists schedules.
 func (s *Service) Schedules(ctx context.Context) ([]Schedule, error) {
-	rows, err := s.st.Read().QueryContext(ctx, `SELECT id, name, cron, filter, enabled, next_run, last_run, created_by, created_at FROM scan_schedules ORDER BY id`)
+	return s.schedules(ctx, s.st.Read(), "")
+}
+
+func (s *Service) schedules(ctx context.Context, q store.Querier, where string, args ...any) ([]Schedule, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, name, cron, filter, enabled, next_run, last_run, created_by, created_at FROM scan_schedules`+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
@@ -188,9 +233,16 @@ func (s *Service) Schedules(ctx context.Context) ([]Schedule, error) {
 	return out, rows.Err()
 }
 
-// DeleteSchedule removes a schedule.
+// DeleteSchedule removes a schedule (audited with the schedule as it was).
 func (s *Service) DeleteSchedule(ctx context.Context, id string) error {
 	return s.st.Tx(ctx, func(tx store.Querier) error {
+		was, err := s.schedules(ctx, tx, ` WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("delete schedule %s: %w", id, err)
+		}
+		if len(was) == 0 {
+			return fmt.Errorf("schedule %s: %w", id, ErrNotFound)
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM scan_schedules WHERE id = ?`, id)
 		if err != nil {
 			return fmt.Errorf("delete schedule %s: %w", id, err)
@@ -198,7 +250,7 @@ func (s *Service) DeleteSchedule(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("schedule %s: %w", id, ErrNotFound)
 		}
-		return nil
+		return s.st.AppendAuditTx(ctx, tx, console.Audit(ctx, store.AuditScheduleDelete, was[0].auditTarget(), was[0], nil))
 	})
 }
 
@@ -269,9 +321,13 @@ type Settings struct {
 
 // GetSettings reads the settings (defaults: off).
 func (s *Service) GetSettings(ctx context.Context) (Settings, error) {
+	return getSettings(ctx, s.st.Read())
+}
+
+func getSettings(ctx context.Context, q store.Querier) (Settings, error) {
 	var st Settings
 	var v string
-	err := s.st.Read().QueryRowContext(ctx, `SELECT value FROM scan_settings WHERE name = 'settings'`).Scan(&v)
+	err := q.QueryRowContext(ctx, `SELECT value FROM scan_settings WHERE name = 'settings'`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
@@ -284,16 +340,21 @@ func (s *Service) GetSettings(ctx context.Context) (Settings, error) {
 	return st, nil
 }
 
-// PutSettings stores the settings.
+// PutSettings stores the settings (audited with the settings before and
+// after, also when they did not change: an admin confirmed them).
 func (s *Service) PutSettings(ctx context.Context, st Settings) error {
 	b, _ := json.Marshal(st)
 	return s.st.Tx(ctx, func(tx store.Querier) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO scan_settings (name, value) VALUES ('settings', ?)
+		before, err := getSettings(ctx, tx)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO scan_settings (name, value) VALUES ('settings', ?)
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, string(b))
 		if err != nil {
 			return fmt.Errorf("store scan settings: %w", err)
 		}
-		return nil
+		return s.st.AppendAuditTx(ctx, tx, console.Audit(ctx, store.AuditScanSettings, "scan settings", before, st))
 	})
 }
 

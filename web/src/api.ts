@@ -47,6 +47,23 @@ export interface AuditEntry {
   target: string;
   clientAddr: string;
   detail: unknown;
+  /** How the actor authenticated: session, api_key, access_token, sensor; job or system for the console's own changes. */
+  via?: string;
+  /** The target's state before and after the change (absent when the action has none). */
+  before?: unknown;
+  after?: unknown;
+}
+
+/** The audit log's filters (GET /api/v1/audit and its export), as in the URL query. */
+export interface AuditQuery {
+  /** Action prefix: "scan." selects every scan action. */
+  action?: string;
+  actor?: string;
+  /** Part of the target. */
+  target?: string;
+  /** RFC 3339 time or a date (its midnight UTC); since is inclusive, until exclusive. */
+  since?: string;
+  until?: string;
 }
 
 export interface Page<T> {
@@ -447,8 +464,8 @@ export const api = {
     page(await request<Page<Invitation> | Invitation[]>("GET", `/invitations${query({ limit: 100, cursor })}`)),
   invite: (b: { email: string; role: Role }) => request<Invitation>("POST", "/invitations", b),
   revokeInvitation: (id: string) => request<void>("DELETE", `/invitations/${encodeURIComponent(id)}`),
-  audit: async (cursor?: string) =>
-    page(await request<Page<AuditEntry> | AuditEntry[]>("GET", `/audit${query({ limit: 50, cursor })}`)),
+  audit: async (q: AuditQuery, cursor?: string) =>
+    page(await request<Page<AuditEntry> | AuditEntry[]>("GET", `/audit${query({ ...q, limit: 50, cursor })}`)),
   graph: (p: {
     view: GraphView;
     q?: string | undefined;
@@ -520,6 +537,7 @@ export const downloads = {
     `${base}/scans/${encodeURIComponent(scanId)}/report${query({ format })}`,
   findings: (format: "json" | "csv", q: FindingQuery) => `${base}/findings/export${query({ ...q, format })}`,
   openvex: () => `${base}/findings/decisions/openvex`,
+  audit: (format: "json" | "csv", q: AuditQuery) => `${base}/audit/export${query({ ...q, format })}`,
 };
 
 /** Absolute link to a client route on this console (for invitation / reset links the API did not spell out). */
