@@ -166,7 +166,7 @@ func TestAuditedActions(t *testing.T) {
 				{"scan_cancelled", func(t *testing.T) audited {
 					a.std.must(http.StatusOK, "POST", "/api/v1/scans/"+scanIDs[1]+"/cancel", nil, nil)
 					return audited{Actor: sam, Action: store.AuditScanCancel, ClientAddr: local, Via: store.ViaSession,
-						Target: "scan " + scanIDs[1] + " (image alpine:3.20 on sensor "+a.sid+")",
+						Target: "scan " + scanIDs[1] + " (image alpine:3.20 on sensor " + a.sid + ")",
 						Before: map[string]any{"status": "queued", "cancelRequested": false},
 						After:  map[string]any{"status": "cancelled", "cancelRequested": false, "message": "cancelled before a sensor started it"}}
 				}},
@@ -189,7 +189,7 @@ func TestAuditedActions(t *testing.T) {
 						t.Errorf("a repeated cancel was audited: %d entries, then %d", n, again)
 					}
 					return audited{Actor: admin, Action: store.AuditScanCancel, ClientAddr: local, Via: store.ViaSession,
-						Target: "scan " + scanIDs[0] + " (host on sensor "+a.sid+")",
+						Target: "scan " + scanIDs[0] + " (host on sensor " + a.sid + ")",
 						Before: map[string]any{"status": "running", "cancelRequested": false, "message": "running on " + a.sid},
 						After:  map[string]any{"status": "running", "cancelRequested": true, "message": "cancel requested"}}
 				}},
