@@ -243,6 +243,8 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
   const first = rows.first();
   decidedVuln = (await first.getAttribute("data-finding")) ?? "";
   const pkg = ((await first.locator("tr:first-child td:nth-child(4)").textContent()) ?? "").split(" ")[0];
+  // The same vulnerability is found in the container and in its image: the decision is for this node only.
+  const target = (await first.locator("tr:first-child td:nth-child(5)").textContent()) ?? "";
   await first.getByRole("button", { name: /^Why / }).click();
   const form = p.getByRole("form", { name: `Decision on ${decidedVuln} in ${pkg}` });
   await form.getByLabel("Decision").selectOption("not_affected");
@@ -258,13 +260,15 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
   await p.getByRole("status").filter({ hasText: `Decision recorded: ${decidedVuln}` }).waitFor();
   await p.locator(`tr[data-decision="${decidedVuln}"]`).waitFor();
   check(((await p.locator(`tr[data-decision="${decidedVuln}"]`).textContent()) ?? "").includes("not_affected"), "the decision row does not say not_affected");
-  // Honoured: the decided finding leaves the list...
+  // Honoured: the decided finding leaves the list (on that node; the image keeps its own)...
   await p.waitForFunction(
-    ([v, pk]) =>
-      ![...document.querySelectorAll(`table.findings tbody[data-finding="${v}"]`)].some((tb) =>
-        tb.querySelector("tr:first-child td:nth-child(4)")?.textContent?.startsWith(pk + " "),
+    ([v, pk, t]) =>
+      ![...document.querySelectorAll(`table.findings tbody[data-finding="${v}"]`)].some(
+        (tb) =>
+          tb.querySelector("tr:first-child td:nth-child(4)")?.textContent?.startsWith(pk + " ") &&
+          tb.querySelector("tr:first-child td:nth-child(5)")?.textContent === t,
       ),
-    [decidedVuln, pkg],
+    [decidedVuln, pkg, target],
   );
   check((await rows.count()) < before || before === 50, "the list did not shrink after the decision");
   await shot("29-decision");
@@ -349,6 +353,31 @@ await step("dashboard: counts, top findings, sensor health", async () => {
   check(bars.map(Number).reduce((a, b) => a + b, 0) > 0, `the severity chart counts ${bars.join(" ")}`);
   check((await p.locator('figure[data-chart="over-time"] circle').count()) >= 2, "the findings-over-time chart has fewer than two points");
   await shot("21-dashboard");
+});
+
+await step("the audit log lists every change the scenario made", async () => {
+  await nav("Audit log");
+  await p.locator("table.audit tbody tr[data-action]").first().waitFor();
+  const rows = await p.locator("table.audit tbody tr[data-action]").evaluateAll((trs) =>
+    trs.map((tr) => ({ action: tr.getAttribute("data-action"), text: tr.textContent ?? "" })),
+  );
+  const count = (a) => rows.filter((r) => r.action === a).length;
+  const want = {
+    register: 1, // the first admin
+    "enrolment_token.create": 1, // riskmap up's single-use token for its own sensor
+    "sensor.enrol": 1, // the local sensor, as itself
+    "scan.start": 4, // the container, its image, the host (cancelled), the container again
+    "scan.cancel": 1,
+    "finding.decision.create": 1,
+  };
+  for (const [a, n] of Object.entries(want)) check(count(a) >= n, `the audit log has ${count(a)} ${a} entries, want at least ${n}: ${rows.map((r) => r.action).join(" ")}`);
+  const decision = rows.find((r) => r.action === "finding.decision.create");
+  check(decision.text.includes(decidedVuln) && decision.text.includes(admin.email), `the decision's entry reads ${decision.text}`);
+  const cancel = rows.find((r) => r.action === "scan.cancel");
+  check(cancel.text.includes(admin.email), `the cancellation's entry reads ${cancel.text}`);
+  const enrol = rows.find((r) => r.action === "sensor.enrol");
+  check(enrol.text.includes(hostname), `the enrolment's entry does not name the host: ${enrol.text}`);
+  await shot("31-audit");
 });
 
 await ctx.close();

@@ -72,7 +72,7 @@ export interface Page<T> {
 }
 
 // Topology (internal/topology/api.go).
-export type GraphView = "hosts" | "containers" | "processes" | "pods";
+export type GraphView = "hosts" | "containers" | "images" | "processes" | "pods";
 export interface GraphNode {
   id: string;
   kind: string;

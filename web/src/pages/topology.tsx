@@ -26,8 +26,8 @@ import { BigMap, type MapHop } from "./bigmap";
 import { ErrorAlert, Field, Notice, Page, SelectField, Time, toApiError } from "../components";
 import { useUser } from "../session";
 
-const graphViews: readonly GraphView[] = ["hosts", "containers", "processes", "pods"];
-const singular: Record<GraphView, string> = { hosts: "host", containers: "container", processes: "process", pods: "pod" };
+const graphViews: readonly GraphView[] = ["hosts", "containers", "images", "processes", "pods"];
+const singular: Record<GraphView, string> = { hosts: "host", containers: "container", images: "image", processes: "process", pods: "pod" };
 const scannableKinds = new Set(["host", "container", "image"]);
 const mapModes = ["map", "table"] as const;
 const pseudo = new Set(["internet", "private"]);
