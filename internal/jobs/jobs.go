@@ -536,25 +536,22 @@ func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
 
 // transition writes a job's new state and runs its kind's OnState hook in
 // the same transaction. set is the SET clause; cond adds to WHERE id = ?.
-// It returns the job as it now is, or ErrLeaseLost/ErrConflict when cond
-// matched nothing.
+// It returns the job as it now is (one statement: UPDATE ... RETURNING),
+// or ErrLeaseLost when cond matched nothing.
 func (q *Queue) transition(ctx context.Context, tx store.Querier, id, set, cond string, args ...any) (Job, error) {
 	qs := `UPDATE jobs SET ` + set + ` WHERE id = ?`
 	if cond != "" {
 		qs += " AND " + cond
 	}
+	qs += ` RETURNING ` + jobCols
 	// args: the SET values, then id, then cond values; callers pass them
 	// in that order with id in place.
-	res, err := tx.ExecContext(ctx, qs, args...)
-	if err != nil {
-		return Job{}, fmt.Errorf("update job %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	j, err := scanJob(tx.QueryRowContext(ctx, qs, args...))
+	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, ErrLeaseLost
 	}
-	j, err := get(ctx, tx, id)
 	if err != nil {
-		return j, err
+		return Job{}, fmt.Errorf("update job %s: %w", id, err)
 	}
 	if err := q.onState(ctx, tx, j); err != nil {
 		return j, err

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
@@ -458,4 +460,143 @@ func TestParseCronInvalid(t *testing.T) {
 			t.Errorf("ParseCron(%q) = %v, want ErrInvalid", spec, err)
 		}
 	}
+}
+
+// TestStateChangesReturnTheStoredJob pins what a state change hands to
+// OnState and records: the job exactly as stored after the change, and no
+// change at all when the lease has passed to another owner, whether the
+// worker learns it when it reports the outcome or at a heartbeat; a
+// heartbeat of the holder keeps the job its own past the lease.
+func TestStateChangesReturnTheStoredJob(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ string, st *store.Store) {
+		ctx := context.Background()
+		q := jobs.New(st, jobs.Config{PollEvery: 20 * time.Millisecond, RescueEvery: 50 * time.Millisecond})
+		var mu sync.Mutex
+		seen := map[string][]jobs.Job{} // job id → the jobs OnState saw, in order
+		hook := func(ctx context.Context, tx store.Querier, j jobs.Job) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[j.ID] = append(seen[j.ID], j)
+			return nil
+		}
+		states := func(id string) (out []string) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, j := range seen[id] {
+				out = append(out, j.State)
+			}
+			return out
+		}
+		started := make(chan string, 1)
+		release := make(chan struct{})
+		// test.keep holds a long lease (no heartbeat while it runs here);
+		// test.beat a short one, renewed every 50 ms. One at a time each, so
+		// a job that completes after another proves the other's outcome
+		// was recorded (or refused) first.
+		q.MustRegister(
+			jobs.Kind{Name: "test.keep", OnState: hook, Work: func(ctx context.Context, j jobs.Job) error {
+				if string(j.Payload) == `"block"` {
+					started <- j.ID
+					<-release
+				}
+				return nil
+			}},
+			jobs.Kind{Name: "test.beat", Lease: 150 * time.Millisecond, OnState: hook, Work: func(ctx context.Context, j jobs.Job) error {
+				switch string(j.Payload) {
+				case `"slow"`:
+					time.Sleep(600 * time.Millisecond)
+				case `"watch"`:
+					started <- j.ID
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				return nil
+			}})
+		run(t, q)
+		insert := func(kind, payload string) string {
+			t.Helper()
+			j, _, err := q.Insert(ctx, kind, payload, jobs.InsertOpts{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j.ID
+		}
+		steal := func(id string) {
+			t.Helper()
+			if err := st.Tx(ctx, func(tx store.Querier) error {
+				_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_owner = 'another-process', lease_until = ? WHERE id = ?`,
+					store.Millis(time.Now().Add(time.Hour)), id)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		t.Run("completed", func(t *testing.T) {
+			id := insert("test.keep", "plain")
+			got := waitState(t, q, id, jobs.Completed)
+			if diff := cmp.Diff([]string{jobs.Running, jobs.Completed}, states(id)); diff != "" {
+				t.Fatalf("states seen by OnState (-want +got):\n%s", diff)
+			}
+			mu.Lock()
+			running, completed := seen[id][0], seen[id][1]
+			mu.Unlock()
+			if diff := cmp.Diff(got, completed); diff != "" {
+				t.Errorf("OnState's completed job differs from the stored one (-stored +hook):\n%s", diff)
+			}
+			if running.Attempts != 1 || running.Owner != q.Owner() || running.LeaseUntil == nil || running.StartedAt == nil ||
+				running.HeartbeatAt == nil || running.Message != "running on "+q.Owner() || running.FinishedAt != nil {
+				t.Errorf("claimed job as OnState saw it: %+v", running)
+			}
+			if got.Attempts != 1 || got.Owner != q.Owner() || got.LeaseUntil != nil || got.FinishedAt == nil || got.Progress != 1 ||
+				got.Message != "completed" {
+				t.Errorf("completed job: %+v", got)
+			}
+		})
+
+		t.Run("outcome_after_the_lease_passed", func(t *testing.T) {
+			id := insert("test.keep", "block")
+			<-started
+			steal(id)
+			close(release)
+			waitState(t, q, insert("test.keep", "plain"), jobs.Completed)
+			got, err := q.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != jobs.Running || got.Owner != "another-process" {
+				t.Errorf("the old holder's success changed the job: %s, owner %q", got.State, got.Owner)
+			}
+			if diff := cmp.Diff([]string{jobs.Running}, states(id)); diff != "" {
+				t.Errorf("states seen by OnState (-want +got):\n%s", diff)
+			}
+		})
+
+		t.Run("heartbeats_keep_the_lease", func(t *testing.T) {
+			id := insert("test.beat", "slow")
+			got := waitState(t, q, id, jobs.Completed)
+			if got.Attempts != 1 || !got.HeartbeatAt.After(*got.StartedAt) {
+				t.Errorf("a job running 4 leases long: attempts %d, started %v, last heartbeat %v", got.Attempts, got.StartedAt, got.HeartbeatAt)
+			}
+		})
+
+		t.Run("heartbeat_after_the_lease_passed", func(t *testing.T) {
+			id := insert("test.beat", "watch")
+			<-started
+			steal(id)
+			// The next heartbeat cancels the work; its outcome is not
+			// recorded.
+			waitState(t, q, insert("test.beat", "plain"), jobs.Completed)
+			got, err := q.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != jobs.Running || got.Owner != "another-process" {
+				t.Errorf("the old holder changed the job: %s, owner %q", got.State, got.Owner)
+			}
+			if diff := cmp.Diff([]string{jobs.Running}, states(id)); diff != "" {
+				t.Errorf("states seen by OnState (-want +got):\n%s", diff)
+			}
+		})
+	})
 }

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -255,6 +256,14 @@ func (q *Queue) work(ctx context.Context, k *Kind, j Job) {
 	var out Job
 	wctx := context.WithoutCancel(ctx)
 	ferr := events.Tx(wctx, q.st, q.now, func(wctx context.Context, tx store.Querier) error {
+		if err == nil {
+			// The UPDATE's condition is the lease check: a success is one
+			// statement.
+			var err2 error
+			out, err2 = q.transition(wctx, tx, j.ID, `state = 'completed', finished_at = ?, lease_until = NULL, progress = 1, message = 'completed'`,
+				"state = 'running' AND lease_owner = ?", store.Millis(q.now()), j.ID, q.cfg.Owner)
+			return err2
+		}
 		cur, err2 := get(wctx, tx, j.ID)
 		if err2 != nil {
 			return err2
@@ -265,9 +274,6 @@ func (q *Queue) work(ctx context.Context, k *Kind, j Job) {
 		var sn snooze
 		var pm permanent
 		switch {
-		case err == nil:
-			out, err2 = q.transition(wctx, tx, j.ID, `state = 'completed', finished_at = ?, lease_until = NULL, progress = 1, message = 'completed'`,
-				"state = 'running' AND lease_owner = ?", store.Millis(q.now()), j.ID, q.cfg.Owner)
 		case errors.As(err, &sn):
 			out, err2 = q.transition(wctx, tx, j.ID, `state = 'available', attempts = attempts - 1, run_at = ?, lease_until = NULL, message = ?`,
 				"state = 'running' AND lease_owner = ?", store.Millis(q.now().Add(sn.d)), fmt.Sprintf("snoozed until %s", q.now().Add(sn.d).UTC().Format(time.RFC3339)), j.ID, q.cfg.Owner)
@@ -323,15 +329,15 @@ func (q *Queue) renew(ctx context.Context, id, owner string, lease time.Duration
 			args = append(args, msg)
 		}
 		args = append(args, id, owner)
-		res, err := tx.ExecContext(ctx, `UPDATE jobs SET `+set+` WHERE id = ? AND state = 'running' AND lease_owner = ?`, args...)
+		var err error
+		out, err = scanJob(tx.QueryRowContext(ctx, `UPDATE jobs SET `+set+` WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING `+jobCols, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrLeaseLost
+		}
 		if err != nil {
 			return fmt.Errorf("renew job %s: %w", id, err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrLeaseLost
-		}
-		out, err = get(ctx, tx, id)
-		return err
+		return nil
 	})
 	return out, err
 }
