@@ -103,7 +103,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open database %s: %w", s.where, err)
 		}
 		s.w.SetMaxOpenConns(20)
-		s.w.SetMaxIdleConns(5)
+		s.w.SetMaxIdleConns(20)
 		s.w.SetConnMaxIdleTime(5 * time.Minute)
 		s.r = s.w
 	default:
