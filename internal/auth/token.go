@@ -48,29 +48,32 @@ type Tokens struct {
 
 // Issue returns a signed access token for o, named tokenID.
 func (t *Tokens) Issue(o Origin, tokenID string) (string, time.Time, error) {
+	claims := &AccessClaims{APIKeyID: o.APIKeyID, FamilyID: o.FamilyID}
+	return t.sign("access", claims, &claims.RegisteredClaims, o.UserID, Issuer, tokenID)
+}
+
+// sign fills reg (the registered claims inside claims) for subject and
+// audience, valid for t.TTL from now, and signs claims with Keys[0].
+func (t *Tokens) sign(what string, claims jwt.Claims, reg *jwt.RegisteredClaims, subject, audience, tokenID string) (string, time.Time, error) {
 	if len(t.Keys) == 0 {
-		return "", time.Time{}, errors.New("issue access token: no signing key")
+		return "", time.Time{}, fmt.Errorf("issue %s token: no signing key", what)
 	}
 	now := t.Now()
 	exp := now.Add(t.TTL)
-	claims := AccessClaims{
-		APIKeyID: o.APIKeyID,
-		FamilyID: o.FamilyID,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    Issuer,
-			Subject:   o.UserID,
-			Audience:  jwt.ClaimStrings{Issuer},
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(exp),
-			ID:        tokenID,
-		},
+	*reg = jwt.RegisteredClaims{
+		Issuer:    Issuer,
+		Subject:   subject,
+		Audience:  jwt.ClaimStrings{audience},
+		IssuedAt:  jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp),
+		ID:        tokenID,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	tok.Header["kid"] = t.Keys[0].ID
 	s, err := tok.SignedString(t.Keys[0].Private)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("issue access token: %w", err)
+		return "", time.Time{}, fmt.Errorf("issue %s token: %w", what, err)
 	}
 	return s, exp, nil
 }
@@ -79,6 +82,18 @@ func (t *Tokens) Issue(o Origin, tokenID string) (string, time.Time, error) {
 // lifetime and returns its claims.
 func (t *Tokens) Verify(s string) (*AccessClaims, error) {
 	claims := &AccessClaims{}
+	if err := t.verify("access", s, claims, Issuer); err != nil {
+		return nil, err
+	}
+	if claims.Subject == "" {
+		return nil, errors.New("verify access token: no subject")
+	}
+	return claims, nil
+}
+
+// verify checks token s (signature by one of Keys, EdDSA only, issuer,
+// audience, lifetime) into claims.
+func (t *Tokens) verify(what, s string, claims jwt.Claims, audience string) error {
 	_, err := jwt.ParseWithClaims(s, claims, func(tok *jwt.Token) (any, error) {
 		kid, _ := tok.Header["kid"].(string)
 		for _, k := range t.Keys {
@@ -90,15 +105,12 @@ func (t *Tokens) Verify(s string) (*AccessClaims, error) {
 	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(Issuer),
-		jwt.WithAudience(Issuer),
+		jwt.WithAudience(audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(t.Now),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("verify access token: %w", err)
+		return fmt.Errorf("verify %s token: %w", what, err)
 	}
-	if claims.Subject == "" {
-		return nil, errors.New("verify access token: no subject")
-	}
-	return claims, nil
+	return nil
 }

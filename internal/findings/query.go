@@ -70,16 +70,14 @@ func (s *Service) Findings(ctx context.Context, ff Filter) ([]NodeFinding, int, 
 	if !ok {
 		return nil, 0, fmt.Errorf("%w: sort %q (want risk, severity, cvss, epss, package or vuln)", ErrInvalid, ff.Sort)
 	}
-	var where []string
-	var args []any
-	add := func(c string, a ...any) { where = append(where, c); args = append(args, a...) }
+	var w store.Where
 	if ff.ScanID != "" {
-		add("f.scan_id = ?", ff.ScanID)
+		w.Add("f.scan_id = ?", ff.ScanID)
 	} else {
-		add("f.state = 'current'")
+		w.Add("f.state = 'current'")
 	}
 	if ff.NodeID != "" {
-		add("f.node_id = ?", ff.NodeID)
+		w.Add("f.node_id = ?", ff.NodeID)
 	}
 	if len(ff.Severity) > 0 {
 		ph := strings.TrimSuffix(strings.Repeat("?,", len(ff.Severity)), ",")
@@ -87,36 +85,36 @@ func (s *Service) Findings(ctx context.Context, ff Filter) ([]NodeFinding, int, 
 		for _, v := range ff.Severity {
 			a = append(a, strings.ToLower(v))
 		}
-		add("f.severity IN ("+ph+")", a...)
+		w.Add("f.severity IN ("+ph+")", a...)
 	}
 	if ff.KEV != nil {
-		add("f.kev = ?", boolInt(*ff.KEV))
+		w.Add("f.kev = ?", boolInt(*ff.KEV))
 	}
 	if ff.FixAvailable != nil {
 		if *ff.FixAvailable {
-			add("f.fixed_version <> ''")
+			w.Add("f.fixed_version <> ''")
 		} else {
-			add("f.fixed_version = ''")
+			w.Add("f.fixed_version = ''")
 		}
 	}
 	if ff.Package != "" {
-		add("f.package_name = ?", ff.Package)
+		w.Add("f.package_name = ?", ff.Package)
 	}
 	if ff.VulnID != "" {
-		add("f.aliases LIKE ?", "%|"+EscapeLike(ff.VulnID)+"|%")
+		w.Add("f.aliases LIKE ?", "%|"+EscapeLike(ff.VulnID)+"|%")
 	}
 	if ff.MinScore > 0 {
-		add("f.score >= ?", ff.MinScore)
+		w.Add("f.score >= ?", ff.MinScore)
 	}
 	now := store.Millis(s.now())
 	if !ff.IncludeSuppressed {
-		add("NOT "+decisionMatch, now)
+		w.Add("NOT "+decisionMatch, now)
 	}
-	cond := " WHERE " + strings.Join(where, " AND ")
+	cond := w.SQL()
 	from := ` FROM scan_findings f`
 	total := -1
 	if !ff.NoCount {
-		if err := s.st.Read().QueryRowContext(ctx, `SELECT COUNT(*)`+from+cond, args...).Scan(&total); err != nil {
+		if err := s.st.Read().QueryRowContext(ctx, `SELECT COUNT(*)`+from+cond, w.Args()...).Scan(&total); err != nil {
 			return nil, 0, fmt.Errorf("count findings: %w", err)
 		}
 	}
@@ -135,7 +133,7 @@ func (s *Service) Findings(ctx context.Context, ff Filter) ([]NodeFinding, int, 
 	}
 	q := `SELECT f.id, f.scan_id, f.node_id, f.explanation, f.detail, f.sensor_id, f.target_kind, f.target_ref` + from + cond +
 		fmt.Sprintf(" ORDER BY %s %s, f.id LIMIT %d OFFSET %d", col, dir, ff.Limit, max(ff.Offset, 0))
-	rows, err := s.st.Read().QueryContext(ctx, q, args...)
+	rows, err := s.st.Read().QueryContext(ctx, q, w.Args()...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("query findings: %w", err)
 	}

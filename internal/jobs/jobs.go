@@ -34,7 +34,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -461,27 +460,21 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Job, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	var where []string
-	var args []any
-	add := func(c string, v any) { where = append(where, c); args = append(args, v) }
+	var w store.Where
 	if f.Kind != "" {
-		add("kind = ?", f.Kind)
+		w.Add("kind = ?", f.Kind)
 	}
 	if f.State != "" {
-		add("state = ?", f.State)
+		w.Add("state = ?", f.State)
 	}
 	if f.Route != "" {
-		add("route = ?", f.Route)
+		w.Add("route = ?", f.Route)
 	}
 	if f.Before != "" {
-		add("id < ?", f.Before)
+		w.Add("id < ?", f.Before)
 	}
-	qs := `SELECT ` + jobCols + ` FROM jobs`
-	if len(where) > 0 {
-		qs += " WHERE " + strings.Join(where, " AND ")
-	}
-	qs += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", f.Limit)
-	rows, err := q.st.Read().QueryContext(ctx, qs, args...)
+	qs := `SELECT ` + jobCols + ` FROM jobs` + w.SQL() + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", f.Limit)
+	rows, err := q.st.Read().QueryContext(ctx, qs, w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/console"
@@ -330,30 +329,24 @@ func (q *Queue) List(ctx context.Context, f ListFilter) ([]Scan, string, error) 
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	var w store.Where
 	if f.NodeID != "" {
-		add("node_ref = ?", f.NodeID)
+		w.Add("node_ref = ?", f.NodeID)
 	}
 	if f.SensorID != "" {
-		add("sensor_id = ?", f.SensorID)
+		w.Add("sensor_id = ?", f.SensorID)
 	}
 	if f.Status != "" {
-		add("status = ?", f.Status)
+		w.Add("status = ?", f.Status)
 	}
 	if f.Target != "" {
-		add("target_ref = ?", f.Target)
+		w.Add("target_ref = ?", f.Target)
 	}
 	if f.Before != "" {
-		add("id < ?", f.Before)
+		w.Add("id < ?", f.Before)
 	}
-	qs := `SELECT ` + scanCols + ` FROM scans`
-	if len(where) > 0 {
-		qs += " WHERE " + strings.Join(where, " AND ")
-	}
-	qs += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", f.Limit+1)
-	rows, err := q.st.Read().QueryContext(ctx, qs, args...)
+	qs := `SELECT ` + scanCols + ` FROM scans` + w.SQL() + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", f.Limit+1)
+	rows, err := q.st.Read().QueryContext(ctx, qs, w.Args()...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list scans: %w", err)
 	}

@@ -143,31 +143,26 @@ type AuditFilter struct {
 var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace
 
 func (f AuditFilter) where(before string) (string, []any) {
-	var conds []string
-	var args []any
-	add := func(c string, v any) { conds = append(conds, c); args = append(args, v) }
+	var w Where
 	if f.ActionPrefix != "" {
-		add(`LOWER(action) LIKE ? ESCAPE '\'`, likeEscape(strings.ToLower(f.ActionPrefix))+"%")
+		w.Add(`LOWER(action) LIKE ? ESCAPE '\'`, likeEscape(strings.ToLower(f.ActionPrefix))+"%")
 	}
 	if f.Actor != "" {
-		add(`LOWER(actor) = ?`, strings.ToLower(f.Actor))
+		w.Add(`LOWER(actor) = ?`, strings.ToLower(f.Actor))
 	}
 	if f.Target != "" {
-		add(`LOWER(target) LIKE ? ESCAPE '\'`, "%"+likeEscape(strings.ToLower(f.Target))+"%")
+		w.Add(`LOWER(target) LIKE ? ESCAPE '\'`, "%"+likeEscape(strings.ToLower(f.Target))+"%")
 	}
 	if !f.Since.IsZero() {
-		add(`at >= ?`, Millis(f.Since))
+		w.Add(`at >= ?`, Millis(f.Since))
 	}
 	if !f.Until.IsZero() {
-		add(`at < ?`, Millis(f.Until))
+		w.Add(`at < ?`, Millis(f.Until))
 	}
 	if before != "" {
-		add(`id < ?`, before)
+		w.Add(`id < ?`, before)
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return w.SQL(), w.Args()
 }
 
 // ListAudit returns audit entries newest first.
