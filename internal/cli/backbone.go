@@ -11,6 +11,7 @@ import (
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/scans"
+	"github.com/riskmap/riskmap/internal/secrets"
 )
 
 // backbone is what the console's job kinds and event consumers are made
@@ -20,6 +21,7 @@ type backbone struct {
 	scans    *scans.Service
 	findings *findings.Service
 	kb       *feeds.KB
+	vault    *secrets.Vault
 }
 
 // wireBackbone is THE list of the console's background work: every job
@@ -35,12 +37,14 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.kb.UpdateKind(),           // feeds.update
 		b.kb.RebuildKind(),          // kb.rebuild
 		retentionKind(q, bus),       // retention.prune
+		b.vault.ResealKind(),        // secrets.reseal: secrets sealed by older keys, after a rotation
 	); err != nil {
 		return fmt.Errorf("job kinds: %w", err)
 	}
 	periodic := []jobs.Periodic{
 		scans.SchedulesEvery(0),
 		{Name: kindRetention, Kind: kindRetention, Cron: "@daily"},
+		secrets.ResealEvery(),
 	}
 	if b.cfg.FeedInterval > 0 {
 		periodic = append(periodic, feeds.UpdateEvery(b.cfg.FeedInterval))

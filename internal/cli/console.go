@@ -21,6 +21,7 @@ import (
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/match/remote"
 	"github.com/riskmap/riskmap/internal/scans"
+	"github.com/riskmap/riskmap/internal/secrets"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/topology"
 	"github.com/riskmap/riskmap/web"
@@ -32,17 +33,21 @@ func runConsole(ctx context.Context, args []string, stdio IO) error {
 	if len(args) > 0 && args[0] == "reset-password" {
 		return runResetPassword(ctx, args[1:], stdio)
 	}
+	if len(args) > 0 && args[0] == "secrets-key" {
+		return runSecretsKey(ctx, args[1:], stdio)
+	}
 	start := time.Now()
 	cfg, rest, err := config.LoadConsole("console", args, os.Getenv, stdio.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdio.Stderr, "\nSubcommands:\n  reset-password EMAIL   print a one-time password reset link for a user (run on the console host)")
+		fmt.Fprintln(stdio.Stderr, "\nSubcommands:\n  reset-password EMAIL   print a one-time password reset link for a user (run on the console host)\n"+
+			"  secrets-key status|rotate|reseal|retire   the keys that encrypt stored credentials (see `riskmap console secrets-key -h`)")
 		return nil
 	}
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("console: %w", err)}
 	}
 	if len(rest) > 0 {
-		return &ExitError{Code: 2, Err: fmt.Errorf("console: unexpected argument %q (did you mean reset-password?)", rest[0])}
+		return &ExitError{Code: 2, Err: fmt.Errorf("console: unexpected argument %q (did you mean reset-password or secrets-key?)", rest[0])}
 	}
 	log := newLogger(stdio.Stderr, cfg.LogLevel, cfg.LogFormat)
 	if addr := os.Getenv("RISKMAP_DEBUG_PPROF"); addr != "" {
@@ -160,6 +165,12 @@ type composition struct {
 // schedules and event consumers (backbone.go), node detail sources. Nothing
 // runs yet.
 func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.Config, log *slog.Logger, now func() time.Time) (*composition, error) {
+	keyPath, isDefault := cfg.SecretsKey()
+	ring, err := secrets.LoadKeyring(keyPath, isDefault)
+	if err != nil {
+		return nil, err
+	}
+	vault := secrets.NewVault(st, ring, log.With("module", "secrets"), now)
 	bus := events.New(st, events.Config{Logger: log.With("module", "events"), Now: now})
 	q := jobs.New(st, jobs.Config{Logger: log.With("module", "jobs"), Now: now})
 	topo, err := topology.New(ctx, st, topology.Config{Interval: cfg.ReportInterval, GoneAfter: cfg.NodeGoneAfter,
@@ -174,8 +185,8 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 		Version: Version, Now: now, Queue: scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
 	// Node details show the node's latest scan results.
 	topo.AddDetailSource(scanSvc)
-	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: scanSvc, Findings: fnd, Jobs: q, Events: bus, Now: now})
-	if err := wireBackbone(q, bus, backbone{cfg: cfg, scans: scanSvc, findings: fnd, kb: kb}); err != nil {
+	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: scanSvc, Findings: fnd, Jobs: q, Events: bus, Secrets: vault, Now: now})
+	if err := wireBackbone(q, bus, backbone{cfg: cfg, scans: scanSvc, findings: fnd, kb: kb, vault: vault}); err != nil {
 		return nil, err
 	}
 	// New consumers start at the current head before anything publishes.

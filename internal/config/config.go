@@ -31,6 +31,10 @@ type Console struct {
 	Database  string
 	TLSCert   string
 	TLSKey    string
+	// SecretsKeyFile holds the keys that seal stored secrets
+	// (internal/secrets); default secrets.key in DataDir, made on first
+	// start.
+	SecretsKeyFile string
 
 	LogLevel  string
 	LogFormat string
@@ -133,6 +137,7 @@ func (c *Console) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.Database, "database", c.Database, "postgres://user:pass@host/db for PostgreSQL (default: SQLite file riskmap.db in the data directory)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) file; with --tls-key replaces the generated self-signed certificate")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file for --tls-cert")
+	fs.StringVar(&c.SecretsKeyFile, "secrets-key-file", c.SecretsKeyFile, "file of the AES-256 keys that encrypt stored credentials (registry accounts, integration tokens); keep it out of database backups, and give every console replica the same file (default: secrets.key in the data directory, made on first start)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "auto (text on a terminal, JSON otherwise), text or json")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "lifetime of a browser session")
@@ -335,4 +340,14 @@ func MarkdownTable() string {
 		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", f.Name, EnvName(f.Name), def, strings.ReplaceAll(f.Usage, "|", "\\|"))
 	})
 	return b.String()
+}
+
+// SecretsKey returns the secrets key file's path, and whether it is the
+// default one (made when missing) rather than one the operator named (which
+// must exist).
+func (c Console) SecretsKey() (path string, isDefault bool) {
+	if c.SecretsKeyFile != "" {
+		return c.SecretsKeyFile, false
+	}
+	return filepath.Join(c.DataDir, "secrets.key"), true
 }

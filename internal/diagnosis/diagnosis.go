@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/scans"
+	"github.com/riskmap/riskmap/internal/secrets"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/topology"
 )
@@ -36,6 +38,20 @@ type Diagnosis struct {
 	// Events lists the event consumers: position, backlog, failures.
 	Events  []events.ConsumerStatus `json:"events"`
 	Storage Storage                 `json:"storage"`
+	Secrets *SecretsStatus          `json:"secrets,omitempty"`
+}
+
+// SecretsStatus is the state of the keys that seal stored secrets: the
+// key file, its keys, the primary one, and how many secrets each seals
+// (secrets under older keys are re-sealed hourly by secrets.reseal; a key
+// no secret uses can be retired).
+type SecretsStatus struct {
+	KeyFile string         `json:"keyFile"`
+	Primary string         `json:"primaryKey"`
+	Keys    []string       `json:"keys"`
+	Sealed  map[string]int `json:"sealedByKey"`
+	// Unopenable counts secrets sealed by keys the key file lacks.
+	Unopenable int `json:"unopenable"`
 }
 
 // SensorHealth is what the console knows of one sensor: its last topology
@@ -78,6 +94,7 @@ type Sources struct {
 	Findings *findings.Service
 	Jobs     *jobs.Queue
 	Events   *events.Bus
+	Secrets  *secrets.Vault
 	Now      func() time.Time
 }
 
@@ -165,6 +182,19 @@ func (s *Service) Diagnose(ctx context.Context) (Diagnosis, error) {
 		if d.Storage.Findings, err = src.Findings.Count(ctx); err != nil {
 			return d, fmt.Errorf("diagnosis: %w", err)
 		}
+	}
+	if src.Secrets != nil {
+		ring := src.Secrets.Keyring()
+		ss := &SecretsStatus{KeyFile: ring.Path(), Primary: ring.Primary(), Keys: ring.IDs()}
+		if ss.Sealed, err = src.Secrets.KeyUse(ctx); err != nil {
+			return d, fmt.Errorf("diagnosis: %w", err)
+		}
+		for id, n := range ss.Sealed {
+			if !slices.Contains(ss.Keys, id) {
+				ss.Unopenable += n
+			}
+		}
+		d.Secrets = ss
 	}
 	if src.Store != nil {
 		d.Storage.Dialect = string(src.Store.Dialect())
