@@ -8,6 +8,18 @@ import (
 	"github.com/riskmap/riskmap/internal/intake"
 )
 
+// ReadLimits are the limits of an inventory read from outside (the
+// console's inventory upload and match routes), maxJSON bytes of JSON at
+// most, whitespace included.
+func ReadLimits(maxJSON int64) intake.Limits {
+	return intake.Limits{MaxInput: maxJSON, MaxBytes: maxJSON, MaxDepth: 16, MaxString: 64 << 10,
+		MaxValues: 50_000_000, MaxElement: 1 << 20}
+}
+
+// MaxList bounds the locations, files and licenses of one package read
+// from outside (Decoding.MaxList).
+const MaxList = 200_000
+
 // Decoding tells Decode what to do with the parts of an inventory that may
 // be long.
 type Decoding struct {
