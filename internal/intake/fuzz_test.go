@@ -17,10 +17,10 @@ func FuzzReader(f *testing.F) {
 		`{"a":[1,2.5e-3,true,null,"x\"y\u00e9"],"b":{}}`, ` [ 1 , 2 ] `, `"\ud800"`, `-0`, `1e5`, `[1 2]`, `{"a" 1}`,
 		`[[[[[[[[[[]]]]]]]]]]`, `{"a":"` + "\xff\xfe" + `"}`, `tr ue`, `{} {}`, `[-]`, `0.`, `01`, "[\"\t\"]",
 	} {
-		f.Add([]byte(s), uint8(5), uint8(8), uint8(10), uint16(40))
+		f.Add([]byte(s), uint8(5), uint8(8), uint8(10), uint16(40), uint8(3))
 	}
-	f.Fuzz(func(t *testing.T, data []byte, depth, str, values uint8, bytes uint16) {
-		lim := Limits{MaxDepth: int(depth), MaxString: int(str), MaxValues: int64(values), MaxBytes: int64(bytes)}
+	f.Fuzz(func(t *testing.T, data []byte, depth, str, values uint8, bytes uint16, items uint8) {
+		lim := Limits{MaxDepth: int(depth), MaxString: int(str), MaxValues: int64(values), MaxBytes: int64(bytes), MaxItems: int64(items)}
 		var want, got any
 		werr := json.Unmarshal(data, &want)
 		gerr := Unmarshal(data, &got, lim)
@@ -51,6 +51,8 @@ func FuzzReader(f *testing.F) {
 			over = lim.MaxValues > 0 && m.values > lim.MaxValues
 		case "MaxBytes":
 			over = lim.MaxBytes > 0 && m.bytes > lim.MaxBytes
+		case "MaxItems":
+			over = lim.MaxItems > 0 && m.items > lim.MaxItems
 		}
 		if !over {
 			t.Fatalf("%q: refused for %s but within it (%+v, limits %+v)", data, gerr, m, lim)

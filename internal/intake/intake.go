@@ -37,6 +37,8 @@ type Limits struct {
 	// MaxValues bounds the values: objects, arrays, strings, numbers, true,
 	// false and null (object keys are not values).
 	MaxValues int64
+	// MaxItems bounds the elements of any one array.
+	MaxItems int64
 	// MaxElement bounds the significant bytes of one value a Decoder reads
 	// whole (Decode): what encoding/json buffers at once.
 	MaxElement int64
@@ -61,6 +63,7 @@ var limitWhat = map[string]string{
 	"MaxDepth":   "nested deeper than %d",
 	"MaxString":  "a string longer than %d bytes",
 	"MaxValues":  "more than %d values",
+	"MaxItems":   "more than %d elements in one array",
 	"MaxElement": "one element larger than %d bytes",
 }
 
@@ -119,7 +122,8 @@ type Reader struct {
 	in     int64 // input bytes processed
 	out    int64 // bytes passed on
 	values int64
-	stack  []byte // open containers: '{' or '['
+	stack  []byte  // open containers: '{' or '['
+	items  []int64 // elements so far of each open container
 	st     state
 	str    int    // bytes of the current string so far
 	key    bool   // the current string is a key
@@ -240,7 +244,20 @@ func (r *Reader) begin() bool {
 		r.fail("MaxValues", r.lim.MaxValues, r.in)
 		return false
 	}
+	if n := len(r.stack); n > 0 && r.stack[n-1] == '[' {
+		r.items[n-1]++
+		if r.lim.MaxItems > 0 && r.items[n-1] > r.lim.MaxItems {
+			r.fail("MaxItems", r.lim.MaxItems, r.in)
+			return false
+		}
+	}
 	return true
+}
+
+// pop closes the innermost container.
+func (r *Reader) pop() {
+	r.stack = r.stack[:len(r.stack)-1]
+	r.items = r.items[:len(r.items)-1]
 }
 
 // end moves past a complete value.
@@ -479,7 +496,7 @@ func (r *Reader) structural(c byte) bool {
 		case c == ',':
 			r.st = stValue
 		case c == '}' && top == '{', c == ']' && top == '[':
-			r.stack = r.stack[:len(r.stack)-1]
+			r.pop()
 			r.end()
 		default:
 			where := "after array element"
@@ -492,7 +509,7 @@ func (r *Reader) structural(c byte) bool {
 		return true
 	case stKeyOrEnd, stKey:
 		if c == '}' && r.st == stKeyOrEnd {
-			r.stack = r.stack[:len(r.stack)-1]
+			r.pop()
 			r.end()
 			return true
 		}
@@ -504,7 +521,7 @@ func (r *Reader) structural(c byte) bool {
 		return r.strByte()
 	case stValueOrEnd:
 		if c == ']' {
-			r.stack = r.stack[:len(r.stack)-1]
+			r.pop()
 			r.end()
 			return true
 		}
@@ -520,6 +537,7 @@ func (r *Reader) structural(c byte) bool {
 			return false
 		}
 		r.stack = append(r.stack, c)
+		r.items = append(r.items, 0)
 		if c == '{' {
 			r.st = stKeyOrEnd
 		} else {

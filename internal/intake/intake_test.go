@@ -15,8 +15,8 @@ import (
 // measures are a valid document's sizes, computed the plain way: a
 // reference for the Reader's counters.
 type measures struct {
-	depth, maxString int
-	values, bytes    int64
+	depth, maxString     int
+	values, bytes, items int64 // items: of the longest array
 }
 
 func measure(data []byte) measures {
@@ -52,24 +52,30 @@ func measure(data []byte) measures {
 			depth--
 		}
 	}
-	m.values = countValues(data)
+	m.values, m.items = countValues(data)
 	return m
 }
 
-// countValues counts values with encoding/json's tokens: every token but
-// object keys and closing delimiters.
-func countValues(data []byte) int64 {
+// countValues counts values with encoding/json's tokens (every token but
+// object keys and closing delimiters) and the elements of the longest
+// array.
+func countValues(data []byte) (n, longest int64) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var isObj, wantKey []bool
-	var n int64
+	var items []int64
 	for {
 		t, err := dec.Token()
 		if err != nil {
-			return n
+			return n, longest
 		}
 		if d, ok := t.(json.Delim); ok && (d == '}' || d == ']') {
 			isObj, wantKey = isObj[:len(isObj)-1], wantKey[:len(wantKey)-1]
+			items = items[:len(items)-1]
 			continue
+		}
+		if i := len(isObj) - 1; i >= 0 && !isObj[i] {
+			items[i]++
+			longest = max(longest, items[i])
 		}
 		if i := len(isObj) - 1; i >= 0 && isObj[i] {
 			if wantKey[i] {
@@ -81,6 +87,7 @@ func countValues(data []byte) int64 {
 		n++
 		if d, ok := t.(json.Delim); ok {
 			isObj, wantKey = append(isObj, d == '{'), append(wantKey, d == '{')
+			items = append(items, 0)
 		}
 	}
 }
@@ -130,6 +137,7 @@ func TestReaderRefuses(t *testing.T) {
 		{"string", `["abcdefgh"]`, Limits{MaxString: 8}, "MaxString"},
 		{"key", `{"abcdefgh":1}`, Limits{MaxString: 8}, "MaxString"},
 		{"values", `[1,2,3,4]`, Limits{MaxValues: 4}, "MaxValues"},
+		{"items", `[[1,2],[1,2,3]]`, Limits{MaxItems: 2}, "MaxItems"},
 		{"bytes", `[1, 2, 3]`, Limits{MaxBytes: 6}, "MaxBytes"},
 		{"input", `[1,        2]`, Limits{MaxInput: 8}, "MaxInput"},
 	} {
@@ -152,7 +160,7 @@ func TestReaderRefuses(t *testing.T) {
 func TestLimitsAreInclusive(t *testing.T) {
 	doc := `{"ab":[1,"xy",{}]}`
 	m := measure([]byte(doc))
-	lim := Limits{MaxDepth: m.depth, MaxString: m.maxString, MaxValues: m.values, MaxBytes: m.bytes, MaxInput: int64(len(doc))}
+	lim := Limits{MaxDepth: m.depth, MaxString: m.maxString, MaxValues: m.values, MaxItems: m.items, MaxBytes: m.bytes, MaxInput: int64(len(doc))}
 	if got, err := compact(t, doc, lim); err != nil || got != doc {
 		t.Fatalf("at its own measures: %q, %v", got, err)
 	}
@@ -268,5 +276,41 @@ func BenchmarkStrings(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		io.Copy(io.Discard, NewReader(bytes.NewReader(data), Limits{}))
+	}
+}
+
+func TestDecodeStruct(t *testing.T) {
+	type item struct {
+		N int `json:"n"`
+	}
+	type inner struct {
+		Items []item `json:"items,omitempty"`
+		Tags  []string
+	}
+	type doc struct {
+		Name  string         `json:"name"`
+		In    *inner         `json:"in"`
+		Plain inner          `json:"plain"`
+		M     map[string]int `json:"m"`
+		Skip  string         `json:"-"`
+	}
+	src := `{"name":"a","IN":{"items":[{"n":1},{"n":2}],"Tags":["x"]},"plain":{"items":[{"n":3}]},"m":{"k":1}}`
+	var want, got doc
+	if err := json.Unmarshal([]byte(src), &want); err != nil {
+		t.Fatal(err)
+	}
+	d := NewDecoder(strings.NewReader(src), Limits{MaxElement: 16})
+	if err := d.DecodeStruct(&got, true); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-encoding/json +DecodeStruct):\n%s", diff)
+	}
+	err := NewDecoder(strings.NewReader(`{"name":"a","more":[1,2]}`), Limits{}).DecodeStruct(&got, true)
+	if err == nil || !strings.Contains(err.Error(), `unknown field "more"`) {
+		t.Fatalf("strict: %v", err)
+	}
+	if err := NewDecoder(strings.NewReader(`{"name":"a","more":[1,{"x":[2]}]}`), Limits{}).DecodeStruct(&got, false); err != nil {
+		t.Fatalf("lenient: %v", err)
 	}
 }
