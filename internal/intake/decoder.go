@@ -125,9 +125,15 @@ func (d *Decoder) Object(fn func(key string) error) error {
 // Array reads an array element by element: fn must read each element
 // (Decode, Object, Array or Skip). A null is an empty array.
 func (d *Decoder) Array(fn func() error) error {
+	_, err := d.array(fn)
+	return err
+}
+
+// array is Array that tells a null (false) from an array.
+func (d *Decoder) array(fn func() error) (bool, error) {
 	ok, err := d.open('[', "an array")
 	if !ok || err != nil {
-		return err
+		return false, err
 	}
 	for {
 		d.mark()
@@ -135,11 +141,11 @@ func (d *Decoder) Array(fn func() error) error {
 			break
 		}
 		if err := fn(); err != nil {
-			return err
+			return true, err
 		}
 	}
 	_, err = d.Token() // ']'
-	return err
+	return true, err
 }
 
 // Skip reads the next value and forgets it, one token at a time.

@@ -8,7 +8,8 @@
 // depth, one string or the number of values passes its bound. Its Decoder
 // walks objects and arrays member by member (Object, Array), so a caller
 // counts elements before buffering them and decodes one element at a time,
-// each bounded by MaxElement.
+// each bounded by MaxElement. Records does the same for the records of
+// outside CSV files.
 //
 // No library we use does this: encoding/json and its v2 draft keep a fixed
 // nesting bound (10,000) and no others, and the faster decoders (goccy,
@@ -65,6 +66,7 @@ var limitWhat = map[string]string{
 	"MaxValues":  "more than %d values",
 	"MaxItems":   "more than %d elements in one array",
 	"MaxElement": "one element larger than %d bytes",
+	"MaxRecord":  "a CSV record longer than %d bytes",
 }
 
 func (e *LimitError) Error() string {

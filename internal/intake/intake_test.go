@@ -314,3 +314,14 @@ func TestDecodeStruct(t *testing.T) {
 		t.Fatalf("lenient: %v", err)
 	}
 }
+
+func TestRecords(t *testing.T) {
+	ok := "a,b\n\"x\ny\",2\n" + strings.Repeat("c", 10) + "\n"
+	if b, err := io.ReadAll(Records(strings.NewReader(ok), 10)); err != nil || string(b) != ok {
+		t.Fatalf("%q, %v", b, err)
+	}
+	_, err := io.ReadAll(Records(strings.NewReader("a\n\"b\nccccccccc\"\n"), 10))
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "MaxRecord") {
+		t.Fatalf("quoted newlines: %v", err)
+	}
+}

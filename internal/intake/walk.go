@@ -68,11 +68,17 @@ func (d *Decoder) member(sv reflect.Value, key string, strict bool) error {
 			}
 			return d.walkStruct(f.Elem(), strict)
 		case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
-			f.SetLen(0) // as encoding/json does with a member given twice
-			return d.Array(func() error {
+			// As encoding/json: null is a nil slice, [] an empty one, and a
+			// member given twice is replaced.
+			f.Set(reflect.MakeSlice(t, 0, 0))
+			isArray, err := d.array(func() error {
 				f.Set(reflect.Append(f, reflect.Zero(t.Elem())))
 				return d.Decode(f.Index(f.Len() - 1).Addr().Interface())
 			})
+			if !isArray && err == nil {
+				f.Set(reflect.Zero(t))
+			}
+			return err
 		}
 		return d.Decode(f.Addr().Interface())
 	}
