@@ -43,6 +43,14 @@ type Limits struct {
 	// MaxElement bounds the significant bytes of one value a Decoder reads
 	// whole (Decode): what encoding/json buffers at once.
 	MaxElement int64
+	// MaxRatio bounds the significant bytes per byte of Packed, the
+	// compressed input read so far, once more than RatioFree significant
+	// bytes have passed: a compression bomb is refused early, whatever its
+	// shape (real JSON compresses 5 to 30 times; a bomb of repeated small
+	// objects a thousand times).
+	MaxRatio  int64
+	RatioFree int64
+	Packed    func() int64
 }
 
 // ErrLimit is wrapped by every LimitError.
@@ -67,6 +75,7 @@ var limitWhat = map[string]string{
 	"MaxItems":   "more than %d elements in one array",
 	"MaxElement": "one element larger than %d bytes",
 	"MaxRecord":  "a CSV record longer than %d bytes",
+	"MaxRatio":   "more than %d significant bytes per compressed byte",
 }
 
 func (e *LimitError) Error() string {
@@ -137,6 +146,21 @@ type Reader struct {
 	// MaxElement only when the consumer asks for it.
 	blocked bool
 }
+
+// Counter counts the bytes read through it: the Packed of a Limits.
+type Counter struct {
+	R io.Reader
+	N int64
+}
+
+func (c *Counter) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
+	return n, err
+}
+
+// Count is the bytes read so far.
+func (c *Counter) Count() int64 { return c.N }
 
 // NewReader returns a Reader of src within lim.
 func NewReader(src io.Reader, lim Limits) *Reader {
@@ -234,6 +258,11 @@ func (r *Reader) room(k int) bool {
 	}
 	if r.window > 0 && r.out+int64(k) > r.window {
 		r.blocked = true
+		return false
+	}
+	if l := &r.lim; l.MaxRatio > 0 && l.Packed != nil && r.out+int64(k) > l.RatioFree &&
+		r.out+int64(k) > l.MaxRatio*max(l.Packed(), 1) {
+		r.fail("MaxRatio", l.MaxRatio, r.in)
 		return false
 	}
 	return true

@@ -325,3 +325,28 @@ func TestRecords(t *testing.T) {
 		t.Fatalf("quoted newlines: %v", err)
 	}
 }
+
+func TestRatio(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("[" + strings.Repeat(`{"a":1},`, 100_000) + "1]"))
+	zw.Close()
+	packed := &countingReader{r: bytes.NewReader(gz.Bytes())}
+	zr, _ := gzip.NewReader(packed)
+	_, err := io.ReadAll(NewReader(zr, Limits{MaxRatio: 100, RatioFree: 64 << 10, Packed: func() int64 { return packed.n }}))
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != "MaxRatio" || le.Offset > 200<<10 {
+		t.Fatalf("err = %v, want MaxRatio soon after 64 KiB", err)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -10,10 +10,12 @@ import (
 
 // ReadLimits are the limits of an inventory read from outside (the
 // console's inventory upload and match routes), maxJSON bytes of JSON at
-// most, whitespace included.
-func ReadLimits(maxJSON int64) intake.Limits {
+// most, whitespace included. packed, when not nil, counts the compressed
+// bytes read: beyond 4 MiB, an inventory may not be more than 100 times
+// its compressed size (whitespace aside).
+func ReadLimits(maxJSON int64, packed func() int64) intake.Limits {
 	return intake.Limits{MaxInput: maxJSON, MaxBytes: maxJSON, MaxDepth: 16, MaxString: 64 << 10,
-		MaxValues: 50_000_000, MaxElement: 1 << 20}
+		MaxValues: 50_000_000, MaxElement: 1 << 20, MaxRatio: 100, RatioFree: 4 << 20, Packed: packed}
 }
 
 // MaxList bounds the locations, files and licenses of one package read

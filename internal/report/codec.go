@@ -166,7 +166,8 @@ func Decode(body io.Reader, lim Limits) (*Report, error) {
 		return nil, fmt.Errorf("decode report: not gzip: %w", err)
 	}
 	defer gzipReaders.Put(zr)
-	r, err := decodeStream(gzipErrors{zr}, lim)
+	packed := func() int64 { return lim.MaxCompressedBytes + 1 - lr.N }
+	r, err := decodeStream(gzipErrors{zr}, lim, packed)
 	if lr.N <= 0 {
 		return nil, fmt.Errorf("decode report: %w: more than %d compressed bytes", ErrTooLarge, lim.MaxCompressedBytes)
 	}
@@ -190,10 +191,12 @@ var gzipReaders sync.Pool
 
 // readLimits are the JSON limits of a report: lim.MaxJSONBytes of JSON
 // (whitespace included), lim.MaxItems elements in any array, one item at
-// most 4 MiB.
-func readLimits(lim Limits) intake.Limits {
+// most 4 MiB; beyond 256 KiB, at most 100 times its compressed size
+// (packed, when known; whitespace aside), so that a bomb of small items is
+// refused long before MaxItems of them are held.
+func readLimits(lim Limits, packed func() int64) intake.Limits {
 	return intake.Limits{MaxInput: lim.MaxJSONBytes, MaxBytes: lim.MaxJSONBytes, MaxDepth: 16, MaxString: 1 << 20,
-		MaxItems: int64(lim.MaxItems), MaxElement: 4 << 20}
+		MaxItems: int64(lim.MaxItems), MaxElement: 4 << 20, MaxRatio: 100, RatioFree: 256 << 10, Packed: packed}
 }
 
 // DecodeJSON decodes and validates an uncompressed report. Unknown fields
@@ -201,11 +204,11 @@ func readLimits(lim Limits) intake.Limits {
 // minors only add optional fields); the version is known in time when it
 // comes first, as our encoder writes it.
 func DecodeJSON(raw []byte, lim Limits) (*Report, error) {
-	return decodeStream(bytes.NewReader(raw), lim)
+	return decodeStream(bytes.NewReader(raw), lim, nil)
 }
 
-func decodeStream(src io.Reader, lim Limits) (*Report, error) {
-	d := intake.NewDecoder(src, readLimits(lim))
+func decodeStream(src io.Reader, lim Limits, packed func() int64) (*Report, error) {
+	d := intake.NewDecoder(src, readLimits(lim, packed))
 	r, err := decodeReport(d)
 	if err == nil {
 		err = d.End()

@@ -193,12 +193,13 @@ func StreamInventory(r io.Reader, each func(*inventory.Package) error) (*invento
 }
 
 func streamInventory(r io.Reader, dec inventory.Decoding) (*inventory.Inventory, error) {
-	zr, err := gzip.NewReader(r)
+	c := &intake.Counter{R: r}
+	zr, err := gzip.NewReader(c)
 	if err != nil {
 		return nil, fmt.Errorf("decode inventory: not gzip: %w", err)
 	}
 	defer zr.Close()
-	d := intake.NewDecoder(zr, inventory.ReadLimits(MaxInventoryJSON))
+	d := intake.NewDecoder(zr, inventory.ReadLimits(MaxInventoryJSON, c.Count))
 	n := 0
 	each := dec.Package
 	dec.MaxList = inventory.MaxList

@@ -94,15 +94,17 @@ func StreamRequest(r io.Reader, contentEncoding string, each func(*inventory.Pac
 	if err := CheckEncoding(contentEncoding); err != nil {
 		return nil, err
 	}
+	var packed func() int64
 	if strings.EqualFold(strings.TrimSpace(contentEncoding), "gzip") {
-		zr, err := gzip.NewReader(r)
+		c := &intake.Counter{R: r}
+		zr, err := gzip.NewReader(c)
 		if err != nil {
 			return nil, fmt.Errorf("decode inventory: not gzip: %w", err)
 		}
 		defer zr.Close()
-		r = zr
+		r, packed = zr, c.Count
 	}
-	d := intake.NewDecoder(r, inventory.ReadLimits(MaxInventoryJSON))
+	d := intake.NewDecoder(r, inventory.ReadLimits(MaxInventoryJSON, packed))
 	n := 0
 	inv, err := inventory.Decode(d, inventory.Decoding{MaxList: inventory.MaxList, DropFiles: true, Package: func(p *inventory.Package) error {
 		if n++; n > MaxPackages {
