@@ -11,16 +11,19 @@ import (
 // ReadLimits are the limits of an inventory read from outside (the
 // console's inventory upload and match routes), maxJSON bytes of JSON at
 // most, whitespace included. packed, when not nil, counts the compressed
-// bytes read: beyond 4 MiB, an inventory may not be more than 100 times
+// bytes read: beyond 1 MiB, an inventory may not be more than 100 times
 // its compressed size (whitespace aside).
 func ReadLimits(maxJSON int64, packed func() int64) intake.Limits {
 	return intake.Limits{MaxInput: maxJSON, MaxBytes: maxJSON, MaxDepth: 16, MaxString: 64 << 10,
-		MaxValues: 50_000_000, MaxElement: 1 << 20, MaxRatio: 100, RatioFree: 4 << 20, Packed: packed}
+		MaxValues: 50_000_000, MaxElement: 1 << 20, MaxRatio: 100, RatioFree: 1 << 20, Packed: packed}
 }
 
-// MaxList bounds the locations, files and licenses of one package read
-// from outside (Decoding.MaxList).
-const MaxList = 200_000
+// MaxList bounds the locations and licenses of one package read from
+// outside (Decoding.MaxList), MaxFiles its files.
+const (
+	MaxList  = 10_000
+	MaxFiles = 200_000
+)
 
 // Decoding tells Decode what to do with the parts of an inventory that may
 // be long.
@@ -30,9 +33,9 @@ type Decoding struct {
 	Package func(*Package) error
 	// FileError gets each per-file error; nil: they are read and dropped.
 	FileError func(FileError) error
-	// MaxList bounds the locations, files and licenses of one package
-	// (0: no bound); more is ErrListTooLong.
-	MaxList int
+	// MaxList bounds the locations and licenses of one package, MaxFiles
+	// its files (0: no bound); more is ErrListTooLong.
+	MaxList, MaxFiles int
 	// DropFiles reads the packages' file lists without keeping them.
 	DropFiles bool
 }
@@ -98,16 +101,21 @@ func Decode(d *intake.Decoder, dec Decoding) (*Inventory, error) {
 
 // decodePackage reads one package, its lists one entry at a time.
 func decodePackage(d *intake.Decoder, p *Package, dec Decoding) error {
-	list := func(what string, dst *[]string, keep bool) error {
+	list := func(what string, dst *[]string, keep bool, limit int) error {
 		*dst = (*dst)[:0] // as encoding/json does with a member given twice
 		n := 0
 		return d.Array(func() error {
-			if n++; dec.MaxList > 0 && n > dec.MaxList {
-				return fmt.Errorf("%w: more than %d %s", ErrListTooLong, dec.MaxList, what)
+			if n++; limit > 0 && n > limit {
+				return fmt.Errorf("%w: more than %d %s", ErrListTooLong, limit, what)
 			}
-			var s string
-			if err := d.Decode(&s); err != nil {
+			at := d.Offset()
+			t, err := d.Token()
+			if err != nil {
 				return err
+			}
+			s, ok := t.(string)
+			if !ok && t != nil { // null is "", as encoding/json has it
+				return &intake.TypeError{Want: "a string", Found: fmt.Sprintf("%T", t), Offset: at}
 			}
 			if keep {
 				*dst = append(*dst, s)
@@ -130,11 +138,11 @@ func decodePackage(d *intake.Decoder, p *Package, dec Decoding) error {
 		}
 		switch {
 		case strings.EqualFold(key, "locations"):
-			return list("locations", &p.Locations, true)
+			return list("locations", &p.Locations, true, dec.MaxList)
 		case strings.EqualFold(key, "files"):
-			return list("files", &p.Files, !dec.DropFiles)
+			return list("files", &p.Files, !dec.DropFiles, dec.MaxFiles)
 		case strings.EqualFold(key, "licenses"):
-			return list("licenses", &p.Licenses, true)
+			return list("licenses", &p.Licenses, true, dec.MaxList)
 		}
 		return fmt.Errorf("json: unknown field %q", key)
 	})

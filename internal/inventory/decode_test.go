@@ -59,13 +59,13 @@ func TestDecodeRefuses(t *testing.T) {
 		{"element_too_large", `{"target":{"kind":"` + strings.Repeat("x", 2000) + `"}}`, "MaxElement"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := decodeAll(tc.doc, Decoding{MaxList: 2})
+			_, err := decodeAll(tc.doc, Decoding{MaxList: 2, MaxFiles: 2})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
 	}
-	_, err := decodeAll(`{"packages":[{"name":"a","files":["1","2","3"]}]}`, Decoding{MaxList: 2, DropFiles: true})
+	_, err := decodeAll(`{"packages":[{"name":"a","files":["1","2","3"]}]}`, Decoding{MaxList: 2, MaxFiles: 2, DropFiles: true})
 	if !errors.Is(err, ErrListTooLong) {
 		t.Fatalf("dropped files are still counted: %v", err)
 	}

@@ -202,7 +202,7 @@ func streamInventory(r io.Reader, dec inventory.Decoding) (*inventory.Inventory,
 	d := intake.NewDecoder(zr, inventory.ReadLimits(MaxInventoryJSON, c.Count))
 	n := 0
 	each := dec.Package
-	dec.MaxList = inventory.MaxList
+	dec.MaxList, dec.MaxFiles = inventory.MaxList, inventory.MaxFiles
 	dec.Package = func(p *inventory.Package) error {
 		if p.Name == "" {
 			return fmt.Errorf("package %d has no name", n)

@@ -106,7 +106,7 @@ func StreamRequest(r io.Reader, contentEncoding string, each func(*inventory.Pac
 	}
 	d := intake.NewDecoder(r, inventory.ReadLimits(MaxInventoryJSON, packed))
 	n := 0
-	inv, err := inventory.Decode(d, inventory.Decoding{MaxList: inventory.MaxList, DropFiles: true, Package: func(p *inventory.Package) error {
+	inv, err := inventory.Decode(d, inventory.Decoding{MaxList: inventory.MaxList, MaxFiles: inventory.MaxFiles, DropFiles: true, Package: func(p *inventory.Package) error {
 		if n++; n > MaxPackages {
 			return fmt.Errorf("%w: more than %d packages", ErrTooLarge, MaxPackages)
 		}

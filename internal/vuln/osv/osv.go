@@ -104,11 +104,11 @@ func (e Event) Version() string {
 func (v *Vulnerability) IsWithdrawn() bool { return !v.Withdrawn.IsZero() }
 
 // ReadLimits bound one OSV record read from a feed file: maxJSON bytes of
-// JSON (whitespace included), 8 MiB of it significant, half a million
+// JSON (whitespace included), 8 MiB of it significant, 200,000
 // values. The largest records osv.dev publishes are a few hundred KB.
 func ReadLimits(maxJSON int64) intake.Limits {
 	return intake.Limits{MaxInput: maxJSON, MaxBytes: min(maxJSON, 8<<20), MaxDepth: 32, MaxString: 1 << 20,
-		MaxValues: 500_000}
+		MaxValues: 200_000}
 }
 
 // Parse decodes and validates one OSV JSON document.
