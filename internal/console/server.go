@@ -177,6 +177,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	hc.SchemasPath = "/api/v1/schemas"
 	hc.DocsPath = ""
 	hc.CreateHooks = nil // no $schema links in bodies: responses are exactly the documented types
+	hc.Formats = boundedFormats(hc.Formats)
 	hc.Info.Description = "The Riskmap console API. Authenticate with the session cookie (browser; CSRF double submit) or Authorization: Bearer <API key or access token>. Errors are RFC 9457 problem documents."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer":  {Type: "http", Scheme: "bearer", Description: "An API key (rmk_...) or an access token from POST /api/v1/auth/token."},

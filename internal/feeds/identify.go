@@ -17,6 +17,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/riskmap/riskmap/internal/intake"
 	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
@@ -149,21 +150,61 @@ func exportEcosystem(vs []*osv.Vulnerability) (string, error) {
 // fields; the full parse comes with validation.
 func jsonRel(data []byte) (string, error) {
 	var head struct {
-		Vulnerabilities json.RawMessage `json:"vulnerabilities"`
-		DistroVersion   string          `json:"distroversion"`
-		RepoName        string          `json:"reponame"`
-		Packages        json.RawMessage `json:"packages"`
+		Vulnerabilities, Packages bool // present and not null
+		DistroVersion, RepoName   string
 	}
-	if err := json.Unmarshal(data, &head); err != nil {
+	// Walked token by token, without copying the arrays.
+	present := func(d *intake.Decoder) (bool, error) {
+		t, err := d.Token()
+		if err != nil || t == nil {
+			return false, err
+		}
+		if _, ok := t.(json.Delim); ok {
+			for depth := 1; depth > 0; {
+				t, err := d.Token()
+				if err != nil {
+					return false, err
+				}
+				switch t {
+				case json.Delim('{'), json.Delim('['):
+					depth++
+				case json.Delim('}'), json.Delim(']'):
+					depth--
+				}
+			}
+		}
+		return true, nil
+	}
+	d := intake.NewDecoder(bytes.NewReader(data), intake.Limits{MaxDepth: 64, MaxString: 1 << 20, MaxElement: 1 << 20})
+	err := d.Object(func(key string) error {
+		var err error
+		switch {
+		case strings.EqualFold(key, "vulnerabilities"):
+			head.Vulnerabilities, err = present(d)
+		case strings.EqualFold(key, "packages"):
+			head.Packages, err = present(d)
+		case strings.EqualFold(key, "distroversion"):
+			err = d.Decode(&head.DistroVersion)
+		case strings.EqualFold(key, "reponame"):
+			err = d.Decode(&head.RepoName)
+		default:
+			err = d.Skip()
+		}
+		return err
+	})
+	if err == nil {
+		err = d.End()
+	}
+	if err != nil {
 		return "", fmt.Errorf("%w (JSON: %v)", errUnknownFeed, err)
 	}
 	switch {
-	case head.DistroVersion != "" && head.Packages != nil:
+	case head.DistroVersion != "" && head.Packages:
 		if !pathElem(head.DistroVersion) || !pathElem(head.RepoName) {
 			return "", fmt.Errorf("Alpine secdb: distroversion %q and reponame %q must each name a directory", head.DistroVersion, head.RepoName)
 		}
 		return "alpine/secdb/" + head.DistroVersion + "/" + head.RepoName + ".json", nil
-	case head.Vulnerabilities != nil && head.DistroVersion == "":
+	case head.Vulnerabilities && head.DistroVersion == "":
 		return "kev/known_exploited_vulnerabilities.json", nil
 	}
 	return "", fmt.Errorf("%w (JSON without KEV's vulnerabilities or secdb's distroversion and packages)", errUnknownFeed)

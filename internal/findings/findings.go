@@ -129,29 +129,71 @@ func (s *Service) KBMeta() (m vulndb.Meta) {
 // finding with the target node's present exposure. Without a knowledge
 // base there are no findings.
 func (s *Service) Match(ctx context.Context, o Origin, inv *inventory.Inventory) ([]Row, error) {
-	if s.kb == nil {
-		return nil, nil
-	}
-	db := s.kb.DB()
-	if db == nil {
-		return nil, nil
-	}
-	// The inventory does not carry the running kernel: every kernel
-	// package is judged.
-	res, err := match.New(db).Match(ctx, inv, match.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("match inventory of scan %s: %w", o.ScanID, err)
-	}
-	files := map[string][]string{}
-	for _, p := range inv.Packages {
-		if len(p.Files) > 0 {
-			files[pkgKey(p.Name, p.Version, p.Ecosystem, p.Locations)] = p.Files
+	m := s.NewMatching(o)
+	for i := range inv.Packages {
+		if err := m.Add(ctx, &inv.Packages[i]); err != nil {
+			return nil, err
 		}
 	}
-	ex, hop := s.exposureOf(ctx, o.Target)
+	return m.Rows(ctx)
+}
+
+// Matching is Match of an inventory whose packages come one at a time (an
+// upload being decoded): it keeps the findings and the files of the
+// packages that have some, not the inventory.
+type Matching struct {
+	s      *Service
+	o      Origin
+	stream *match.Stream
+	files  map[string][]string
+}
+
+// NewMatching starts matching one inventory of o.
+func (s *Service) NewMatching(o Origin) *Matching {
+	m := &Matching{s: s, o: o, files: map[string][]string{}}
+	if s.kb != nil {
+		if db := s.kb.DB(); db != nil {
+			// The inventory does not carry the running kernel: every kernel
+			// package is judged.
+			m.stream = match.New(db).Stream(match.Options{})
+		}
+	}
+	return m
+}
+
+// Add matches one package.
+func (m *Matching) Add(ctx context.Context, p *inventory.Package) error {
+	if m.stream == nil {
+		return nil
+	}
+	n, err := m.stream.Add(ctx, p)
+	if err != nil {
+		return fmt.Errorf("match inventory of scan %s: %w", m.o.ScanID, err)
+	}
+	if n > 0 && len(p.Files) > 0 {
+		m.files[pkgKey(p.Name, p.Version, p.Ecosystem, p.Locations)] = p.Files
+	}
+	return nil
+}
+
+// Len is the number of findings so far.
+func (m *Matching) Len() int {
+	if m.stream == nil {
+		return 0
+	}
+	return m.stream.Len()
+}
+
+// Rows scores the findings.
+func (m *Matching) Rows(ctx context.Context) ([]Row, error) {
+	if m.stream == nil {
+		return nil, nil
+	}
+	res := m.stream.Result()
+	ex, hop := m.s.exposureOf(ctx, m.o.Target)
 	rows := make([]Row, 0, len(res.Findings))
 	for _, f := range res.Findings {
-		fl := files[pkgKey(f.Package.Name, f.Package.Version, f.Package.Ecosystem, f.Package.Locations)]
+		fl := m.files[pkgKey(f.Package.Name, f.Package.Version, f.Package.Ecosystem, f.Package.Locations)]
 		r := risk.Score(&f, fl, ex, hop)
 		f.Risk = match.Risk{Score: r.Score, Explanation: explain(r)}
 		rows = append(rows, Row{Finding: f, Files: fl, Risk: r})

@@ -11,6 +11,7 @@ package match
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 
@@ -120,75 +121,147 @@ func purlQualifier(purl, key string) string {
 
 // Match looks every package up and returns the findings, sorted by risk.
 func (m *Matcher) Match(ctx context.Context, inv *inventory.Inventory, opts Options) (*Result, error) {
-	res := &Result{}
-	var memo map[memoKey]memoResult
-	var found [][]Finding // per package, concatenated once at the end
-	total := 0
+	s := m.Stream(opts)
 	for i := range inv.Packages {
-		if err := ctx.Err(); err != nil {
+		if _, err := s.Add(ctx, &inv.Packages[i]); err != nil {
 			return nil, err
 		}
-		p := &inv.Packages[i]
-		ref := refOf(p)
-		if p.Ecosystem == "" {
-			res.Skipped = append(res.Skipped, Skipped{ref, SkipNoEcosystem, ""})
-			continue
-		}
-		if p.OwnedBy != "" && !IsOSEcosystem(p.Ecosystem) {
-			res.Skipped = append(res.Skipped, Skipped{ref, SkipOwnedByOS, "files owned by " + p.OwnedBy + "; judged by the distribution feed, which tracks backported fixes"})
-			continue
-		}
-		if opts.RunningKernel != "" && isKernelPackage(p) && !isRunningKernel(p, opts.RunningKernel) {
-			res.Skipped = append(res.Skipped, Skipped{ref, SkipKernel, "kernel package other than the running kernel " + opts.RunningKernel})
-			continue
-		}
-		name, version := lookupName(p)
-		if version == "" {
-			res.Skipped = append(res.Skipped, Skipped{ref, SkipNoVersion, ""})
-			continue
-		}
-		res.Packages++
-		// Packages looked up the same way (Debian binaries of one source
-		// package, the same module in several binaries) share one match:
-		// later ones copy its findings with their own package.
-		mk := memoKey{p.Ecosystem, name, version}
-		mr, seen := memo[mk]
-		if !seen {
-			fs, err := m.matchPackage(p, ref, name, version, opts)
-			if err != nil {
-				var skip *skipError
-				if !asSkip(err, &skip) {
-					return nil, err
-				}
-				mr.skip = skip
-			}
-			mr.findings = fs
-			if memo == nil {
-				memo = map[memoKey]memoResult{}
-			}
-			memo[mk] = mr
-			if mr.skip == nil && len(fs) > 0 {
-				found = append(found, fs)
-				total += len(fs)
-			}
-		} else if mr.skip == nil && len(mr.findings) > 0 {
-			fs := slices.Clone(mr.findings)
-			for i := range fs {
-				fs[i].Package = ref
-			}
-			found = append(found, fs)
-			total += len(fs)
-		}
-		if mr.skip != nil {
-			res.Skipped = append(res.Skipped, Skipped{ref, mr.skip.reason, mr.skip.detail})
-		}
 	}
-	all := make([]Finding, 0, total)
-	for _, fs := range found {
+	return s.Result(), nil
+}
+
+// Stream matches the packages of one inventory as they come (as a request
+// body is decoded), so that what it holds is the answer (findings and
+// skipped packages), not the inventory. A package identical to an earlier
+// one in every field is matched and reported once.
+type Stream struct {
+	m     *Matcher
+	opts  Options
+	res   Result
+	memo  map[memoKey]memoResult
+	found [][]Finding // per package, concatenated once at the end
+	total int
+	seed  maphash.Seed
+	seen  map[uint64]struct{}
+}
+
+// memoMax bounds the lookups remembered without findings (those with
+// findings are always remembered: they are in the answer anyway).
+const memoMax = 1 << 16
+
+// Stream starts matching one inventory.
+func (m *Matcher) Stream(opts Options) *Stream {
+	return &Stream{m: m, opts: opts, seed: maphash.MakeSeed(), seen: map[uint64]struct{}{}}
+}
+
+// Len is the number of findings and skipped packages so far: the size of
+// the answer.
+func (s *Stream) Len() int { return s.total + len(s.res.Skipped) }
+
+// Add matches one package; it returns how many findings it added (0 for a
+// package seen before).
+func (s *Stream) Add(ctx context.Context, p *inventory.Package) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	h := packageHash(s.seed, p)
+	if _, dup := s.seen[h]; dup {
+		return 0, nil
+	}
+	s.seen[h] = struct{}{}
+	res, opts := &s.res, s.opts
+	ref := refOf(p)
+	if p.Ecosystem == "" {
+		res.Skipped = append(res.Skipped, Skipped{ref, SkipNoEcosystem, ""})
+		return 0, nil
+	}
+	if p.OwnedBy != "" && !IsOSEcosystem(p.Ecosystem) {
+		res.Skipped = append(res.Skipped, Skipped{ref, SkipOwnedByOS, "files owned by " + p.OwnedBy + "; judged by the distribution feed, which tracks backported fixes"})
+		return 0, nil
+	}
+	if opts.RunningKernel != "" && isKernelPackage(p) && !isRunningKernel(p, opts.RunningKernel) {
+		res.Skipped = append(res.Skipped, Skipped{ref, SkipKernel, "kernel package other than the running kernel " + opts.RunningKernel})
+		return 0, nil
+	}
+	name, version := lookupName(p)
+	if version == "" {
+		res.Skipped = append(res.Skipped, Skipped{ref, SkipNoVersion, ""})
+		return 0, nil
+	}
+	res.Packages++
+	// Packages looked up the same way (Debian binaries of one source
+	// package, the same module in several binaries) share one match:
+	// later ones copy its findings with their own package.
+	mk := memoKey{p.Ecosystem, name, version}
+	mr, seen := s.memo[mk]
+	added := 0
+	if !seen {
+		fs, err := s.m.matchPackage(p, ref, name, version, opts)
+		if err != nil {
+			var skip *skipError
+			if !asSkip(err, &skip) {
+				return 0, err
+			}
+			mr.skip = skip
+		}
+		mr.findings = fs
+		if s.memo == nil {
+			s.memo = map[memoKey]memoResult{}
+		}
+		if len(fs) > 0 || mr.skip != nil || len(s.memo) < memoMax {
+			s.memo[mk] = mr
+		}
+		if mr.skip == nil && len(fs) > 0 {
+			s.found = append(s.found, fs)
+			added = len(fs)
+		}
+	} else if mr.skip == nil && len(mr.findings) > 0 {
+		fs := slices.Clone(mr.findings)
+		for i := range fs {
+			fs[i].Package = ref
+		}
+		s.found = append(s.found, fs)
+		added = len(fs)
+	}
+	s.total += added
+	if mr.skip != nil {
+		res.Skipped = append(res.Skipped, Skipped{ref, mr.skip.reason, mr.skip.detail})
+	}
+	return added, nil
+}
+
+// Result is the answer: every finding so far, sorted by risk.
+func (s *Stream) Result() *Result {
+	all := make([]Finding, 0, s.total)
+	for _, fs := range s.found {
 		all = append(all, fs...)
 	}
+	res := s.res
 	res.Findings = sortedFindings(all)
-	return res, nil
+	return &res
+}
+
+// packageHash hashes every field of a package.
+func packageHash(seed maphash.Seed, p *inventory.Package) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	str := func(s string) { // length-prefixed: no two field lists write the same bytes
+		maphash.WriteComparable(&h, len(s))
+		h.WriteString(s)
+	}
+	list := func(l []string) {
+		for _, s := range l {
+			str(s)
+		}
+		h.WriteByte(1)
+	}
+	for _, s := range []string{p.Name, p.Version, p.Ecosystem, p.PURL, p.SourceName, p.SourceVersion, p.Layer, p.OwnedBy, p.Extractor} {
+		str(s)
+	}
+	list(p.Locations)
+	list(p.Files)
+	list(p.Licenses)
+	return h.Sum64()
 }
 
 // SortFindings orders by risk, then ID, package name, version, ecosystem

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/riskmap/riskmap/internal/intake"
 )
 
 // Limits bound what Decode accepts and what Marshal produces.
@@ -145,7 +147,9 @@ const (
 
 // Decode reads a gzip-compressed report (the console's ingest path) within
 // lim and validates it. Errors name what was wrong; ErrTooLarge is wrapped
-// when a bound was hit.
+// when a bound was hit. The report is decoded as it is decompressed,
+// collection by collection and item by item (DecodeJSON), so a bound is
+// met before what passes it is held.
 func Decode(body io.Reader, lim Limits) (*Report, error) {
 	lr := &io.LimitedReader{R: body, N: lim.MaxCompressedBytes + 1}
 	zr, _ := gzipReaders.Get().(*gzip.Reader)
@@ -161,51 +165,63 @@ func Decode(body io.Reader, lim Limits) (*Report, error) {
 		}
 		return nil, fmt.Errorf("decode report: not gzip: %w", err)
 	}
-	raw, err := io.ReadAll(io.LimitReader(zr, lim.MaxJSONBytes+1))
-	zr.Close()
-	gzipReaders.Put(zr)
+	defer gzipReaders.Put(zr)
+	packed := func() int64 { return lim.MaxCompressedBytes + 1 - lr.N }
+	r, err := decodeStream(gzipErrors{zr}, lim, packed)
 	if lr.N <= 0 {
 		return nil, fmt.Errorf("decode report: %w: more than %d compressed bytes", ErrTooLarge, lim.MaxCompressedBytes)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("decode report: gzip: %w", err)
+	return r, err
+}
+
+// gzipErrors names the decompressor's errors.
+type gzipErrors struct{ r io.Reader }
+
+func (g gzipErrors) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("gzip: %w", err)
 	}
-	if int64(len(raw)) > lim.MaxJSONBytes {
-		return nil, fmt.Errorf("decode report: %w: more than %d bytes of JSON", ErrTooLarge, lim.MaxJSONBytes)
-	}
-	return DecodeJSON(raw, lim)
+	return n, err
 }
 
 // gzipReaders reuses the decompressors' state (tens of KB each) across
 // reports.
 var gzipReaders sync.Pool
 
+// readLimits are the JSON limits of a report: lim.MaxJSONBytes of JSON
+// (whitespace included), lim.MaxItems elements in any array, one item at
+// most 4 MiB; beyond 256 KiB, at most 100 times its compressed size
+// (packed, when known; whitespace aside), so that a bomb of small items is
+// refused long before MaxItems of them are held.
+func readLimits(lim Limits, packed func() int64) intake.Limits {
+	return intake.Limits{MaxInput: lim.MaxJSONBytes, MaxBytes: lim.MaxJSONBytes, MaxDepth: 16, MaxString: 1 << 20,
+		MaxItems: int64(lim.MaxItems), MaxElement: 4 << 20, MaxRatio: 100, RatioFree: 256 << 10, Packed: packed}
+}
+
 // DecodeJSON decodes and validates an uncompressed report. Unknown fields
 // are rejected unless the report's minor version is newer than ours (newer
-// minors only add optional fields).
-//
-// The strict decode runs first, in one pass over the JSON; only when it
-// fails is the version read on its own, to name an unsupported version
-// before anything else and to decode a newer minor leniently.
+// minors only add optional fields); the version is known in time when it
+// comes first, as our encoder writes it.
 func DecodeJSON(raw []byte, lim Limits) (*Report, error) {
-	r, err := decodeJSON(raw, true)
+	return decodeStream(bytes.NewReader(raw), lim, nil)
+}
+
+func decodeStream(src io.Reader, lim Limits, packed func() int64) (*Report, error) {
+	d := intake.NewDecoder(src, readLimits(lim, packed))
+	r, err := decodeReport(d)
+	if err == nil {
+		err = d.End()
+	}
 	if err != nil {
-		var head struct {
-			Version string `json:"version"`
+		var le *intake.LimitError
+		switch {
+		case errors.As(err, &le) && (le.Limit == "MaxInput" || le.Limit == "MaxBytes"):
+			return nil, fmt.Errorf("decode report: %w: more than %d bytes of JSON", ErrTooLarge, lim.MaxJSONBytes)
+		case errors.Is(err, intake.ErrLimit):
+			return nil, fmt.Errorf("decode report: %w: %w", ErrTooLarge, err)
 		}
-		if herr := json.Unmarshal(raw, &head); herr != nil {
-			return nil, fmt.Errorf("decode report: %w", herr)
-		}
-		newer, verr := checkVersion(head.Version)
-		if verr != nil {
-			return nil, fmt.Errorf("decode report: %w", verr)
-		}
-		if !newer {
-			return nil, fmt.Errorf("decode report: %w", err)
-		}
-		if r, err = decodeJSON(raw, false); err != nil {
-			return nil, fmt.Errorf("decode report: %w", err)
-		}
+		return nil, fmt.Errorf("decode report: %w", err)
 	}
 	if err := r.Validate(lim); err != nil {
 		return nil, fmt.Errorf("decode report: %w", err)
@@ -213,17 +229,37 @@ func DecodeJSON(raw []byte, lim Limits) (*Report, error) {
 	return r, nil
 }
 
-func decodeJSON(raw []byte, strict bool) (*Report, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
+// decodeReport reads the report object: the version first when it comes
+// first (it decides whether unknown members are refused), then the rest
+// member by member.
+func decodeReport(d *intake.Decoder) (*Report, error) {
 	var r Report
-	if err := dec.Decode(&r); err != nil {
+	strict := true
+	first := true
+	err := d.Object(func(key string) error {
+		if first && strings.EqualFold(key, "version") {
+			first = false
+			if err := d.Decode(&r.Version); err != nil {
+				return err
+			}
+			newer, err := checkVersion(r.Version)
+			if err != nil {
+				return err
+			}
+			strict = !newer
+			if strict {
+				d.DisallowUnknownFields()
+			}
+			return nil
+		}
+		if first {
+			first = false
+			d.DisallowUnknownFields()
+		}
+		return d.DecodeMember(&r, key, strict)
+	})
+	if err != nil {
 		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after the report object")
 	}
 	return &r, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/findings"
+	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/inventory/sbom"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/match/report"
@@ -253,30 +254,53 @@ func (s *Service) rawInventory(w http.ResponseWriter, r *http.Request) {
 		console.WriteProblem(w, http.StatusUnsupportedMediaType, "the inventory must be sent with Content-Encoding: gzip")
 		return
 	}
-	gz, err := io.ReadAll(io.LimitReader(r.Body, sensorproto.MaxInventoryGzip+1))
+	// The upload is decoded and matched as it streams; only its compressed
+	// form is kept (it is what is stored).
+	ctx := r.Context()
+	var gz bytes.Buffer
+	body := io.TeeReader(io.LimitReader(r.Body, sensorproto.MaxInventoryGzip+1), &gz)
+	m := s.findings.NewMatching(sc.origin())
+	packages := 0
+	_, err = sensorproto.StreamInventory(body, func(p *inventory.Package) error {
+		if packages++; packages > sensorproto.MaxPackages {
+			return fmt.Errorf("%w: more than %d packages", sensorproto.ErrTooLarge, sensorproto.MaxPackages)
+		}
+		if err := m.Add(ctx, p); err != nil {
+			return err
+		}
+		if m.Len() > sensorproto.MaxFindings {
+			return fmt.Errorf("%w: more than %d findings and skipped packages", sensorproto.ErrTooLarge, sensorproto.MaxFindings)
+		}
+		return nil
+	})
+	if err == nil {
+		_, err = io.Copy(io.Discard, body)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			console.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("inventory larger than %d bytes", mbe.Limit))
-			return
+		case errors.Is(err, sensorproto.ErrTooLarge):
+			console.WriteProblem(w, http.StatusRequestEntityTooLarge, err.Error())
+		case ctx.Err() != nil:
+		default:
+			console.WriteProblem(w, http.StatusBadRequest, err.Error())
 		}
-		console.WriteProblem(w, http.StatusBadRequest, "read inventory: "+err.Error())
 		return
 	}
-	if len(gz) > sensorproto.MaxInventoryGzip {
+	if gz.Len() > sensorproto.MaxInventoryGzip {
 		console.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("inventory larger than %d bytes compressed", sensorproto.MaxInventoryGzip))
 		return
 	}
-	inv, err := sensorproto.DecodeInventory(bytes.NewReader(gz))
-	if err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, sensorproto.ErrTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
-		console.WriteProblem(w, status, err.Error())
-		return
+	rows, err := m.Rows(ctx)
+	if err == nil {
+		sc, err = s.uploadable(ctx, id, sid)
 	}
-	if _, err := s.AttachInventory(r.Context(), id, sid, gz, inv); err != nil {
+	if err == nil {
+		_, err = s.storeInventory(ctx, sc, gz.Bytes(), rows, packages)
+	}
+	if err != nil {
 		s.rawError(w, r, "store inventory", err)
 		return
 	}

@@ -181,6 +181,19 @@ func (s *Service) RematchConsumer() events.Consumer {
 // the knowledge base and stores the findings (pending until the scan
 // completes).
 func (s *Service) AttachInventory(ctx context.Context, scanID, userID string, gz []byte, inv *inventory.Inventory) (Scan, error) {
+	sc, err := s.uploadable(ctx, scanID, userID)
+	if err != nil {
+		return sc, err
+	}
+	rows, err := s.findings.Match(ctx, sc.origin(), inv)
+	if err != nil {
+		return sc, err
+	}
+	return s.storeInventory(ctx, sc, gz, rows, len(inv.Packages))
+}
+
+// uploadable is the scan whose inventory userID may upload now.
+func (s *Service) uploadable(ctx context.Context, scanID, userID string) (Scan, error) {
 	sc, err := s.Queue.Get(ctx, scanID)
 	if err != nil {
 		return sc, err
@@ -191,14 +204,16 @@ func (s *Service) AttachInventory(ctx context.Context, scanID, userID string, gz
 	if sc.Terminal() {
 		return sc, fmt.Errorf("%w: scan %s is already %s", ErrConflict, scanID, sc.Status)
 	}
-	rows, err := s.findings.Match(ctx, sc.origin(), inv)
-	if err != nil {
-		return sc, err
-	}
+	return sc, nil
+}
+
+// storeInventory stores a scan's uploaded inventory (gz) and its findings.
+func (s *Service) storeInventory(ctx context.Context, sc Scan, gz []byte, rows []findings.Row, packages int) (Scan, error) {
+	scanID := sc.ID
 	sum := sha256.Sum256(gz)
 	now := s.now()
 	invID := store.NewID(now)
-	err = s.st.Tx(ctx, func(tx store.Querier) error {
+	err := s.st.Tx(ctx, func(tx store.Querier) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO inventories (id, node_ref, digest, encoding, body, created_at) VALUES (?, ?, ?, 'gzip', ?, ?)`,
 			invID, sc.NodeID, "sha256:"+hex.EncodeToString(sum[:]), gz, store.Millis(now)); err != nil {
 			return fmt.Errorf("store inventory of scan %s: %w", scanID, err)
@@ -219,7 +234,7 @@ func (s *Service) AttachInventory(ctx context.Context, scanID, userID string, gz
 	if err != nil {
 		return sc, err
 	}
-	s.log.Info("inventory stored", "scan", scanID, "packages", len(inv.Packages), "findings", len(rows))
+	s.log.Info("inventory stored", "scan", scanID, "packages", packages, "findings", len(rows))
 	return s.Queue.Get(ctx, scanID)
 }
 

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/riskmap/riskmap/internal/intake"
 	"github.com/riskmap/riskmap/internal/inventory"
 )
 
@@ -139,8 +140,14 @@ const HeartbeatEvery = 15
 const (
 	// MaxInventoryGzip is the largest compressed upload accepted.
 	MaxInventoryGzip = 64 << 20
-	// MaxInventoryJSON is the largest decompressed inventory.
+	// MaxInventoryJSON is the largest decompressed inventory, whitespace
+	// included.
 	MaxInventoryJSON = 512 << 20
+	// MaxPackages bounds the packages of one upload, MaxFindings its
+	// findings and skipped packages (the console counts both as the upload
+	// streams).
+	MaxPackages = 200_000
+	MaxFindings = 100_000
 )
 
 // ErrTooLarge marks an inventory over the limits.
@@ -159,40 +166,61 @@ func EncodeInventory(inv *inventory.Inventory) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// DecodeInventory reads a gzip-compressed inventory.Inventory JSON
-// document, bounded to MaxInventoryJSON decompressed, rejecting unknown
-// fields, trailing data and packages without a name.
+// DecodeInventory reads a whole gzip-compressed inventory (StreamInventory
+// keeping every package).
 func DecodeInventory(r io.Reader) (*inventory.Inventory, error) {
-	zr, err := gzip.NewReader(r)
+	var pkgs []inventory.Package
+	var errs []inventory.FileError
+	inv, err := streamInventory(r, inventory.Decoding{
+		Package:   func(p *inventory.Package) error { pkgs = append(pkgs, *p); return nil },
+		FileError: func(fe inventory.FileError) error { errs = append(errs, fe); return nil },
+	})
+	if err != nil {
+		return nil, err
+	}
+	inv.Packages, inv.Errors = pkgs, errs
+	return inv, nil
+}
+
+// StreamInventory reads a gzip-compressed inventory.Inventory JSON
+// document as it streams, handing each package to each as soon as it is
+// decoded (the inventory returned has no packages). It is bounded to
+// MaxInventoryJSON decompressed and the limits of inventory.ReadLimits
+// (ErrTooLarge), and refuses unknown fields, trailing data and packages
+// without a name. The per-file errors are read and dropped.
+func StreamInventory(r io.Reader, each func(*inventory.Package) error) (*inventory.Inventory, error) {
+	return streamInventory(r, inventory.Decoding{Package: each})
+}
+
+func streamInventory(r io.Reader, dec inventory.Decoding) (*inventory.Inventory, error) {
+	c := &intake.Counter{R: r}
+	zr, err := gzip.NewReader(c)
 	if err != nil {
 		return nil, fmt.Errorf("decode inventory: not gzip: %w", err)
 	}
 	defer zr.Close()
-	lr := &io.LimitedReader{R: zr, N: MaxInventoryJSON + 1}
-	dec := json.NewDecoder(lr)
-	dec.DisallowUnknownFields()
-	var inv inventory.Inventory
-	if err := dec.Decode(&inv); err != nil {
-		if lr.N <= 0 {
-			return nil, fmt.Errorf("decode inventory: %w: larger than %d bytes decompressed", ErrTooLarge, MaxInventoryJSON)
-		}
-		return nil, fmt.Errorf("decode inventory: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("decode inventory: trailing data after the JSON document")
-	}
-	if _, err := io.Copy(io.Discard, lr); err != nil {
-		return nil, fmt.Errorf("decode inventory: %w", err)
-	}
-	if lr.N <= 0 {
-		return nil, fmt.Errorf("decode inventory: %w: larger than %d bytes decompressed", ErrTooLarge, MaxInventoryJSON)
-	}
-	for i, p := range inv.Packages {
+	d := intake.NewDecoder(zr, inventory.ReadLimits(MaxInventoryJSON, c.Count))
+	n := 0
+	each := dec.Package
+	dec.MaxList, dec.MaxFiles = inventory.MaxList, inventory.MaxFiles
+	dec.Package = func(p *inventory.Package) error {
 		if p.Name == "" {
-			return nil, fmt.Errorf("decode inventory: package %d has no name", i)
+			return fmt.Errorf("package %d has no name", n)
 		}
+		n++
+		return each(p)
 	}
-	return &inv, nil
+	inv, err := inventory.Decode(d, dec)
+	if err == nil {
+		err = d.End()
+	}
+	if err != nil {
+		if errors.Is(err, intake.ErrLimit) || errors.Is(err, inventory.ErrListTooLong) {
+			return nil, fmt.Errorf("decode inventory: %w: %w", ErrTooLarge, err)
+		}
+		return nil, fmt.Errorf("decode inventory: %w", err)
+	}
+	return inv, nil
 }
 
 // Sensor identity. A sensor enrols once with an admin's enrolment token and

@@ -363,7 +363,8 @@ func TestIngestRefusals(t *testing.T) {
 		{"unknown_field", gz([]byte(`{"version":"1.0","sensorId":"x","runId":"r","seq":1,"kind":"full","time":"2026-01-01T00:00:00Z","bogus":1}`)), "gzip", http.StatusBadRequest},
 		{"wrong_major", gz([]byte(`{"version":"2.0"}`)), "gzip", http.StatusBadRequest},
 		{"too_large_body", big, "gzip", http.StatusRequestEntityTooLarge},
-		{"gzip_bomb", gz(make([]byte, 65<<20)), "gzip", http.StatusRequestEntityTooLarge},
+		{"gzip_bomb", gz(bytes.Repeat([]byte(" "), 65<<20)), "gzip", http.StatusRequestEntityTooLarge},
+		{"gzip_bomb_of_zeros", gz(make([]byte, 65<<20)), "gzip", http.StatusBadRequest}, // refused at its first byte
 		{"another_sensors_report", validFor("victim"), "gzip", http.StatusForbidden},
 		{"valid", nil, "gzip", http.StatusOK},
 	} {

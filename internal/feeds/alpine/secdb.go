@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/google/osv-scalibr/semantic"
+	"github.com/riskmap/riskmap/internal/intake"
 	"github.com/riskmap/riskmap/internal/vuln/osv"
 )
 
@@ -46,10 +47,20 @@ type Package struct {
 // MaxSize bounds one secdb file.
 const MaxSize = 256 << 20
 
+// MaxPackages bounds the packages of one file (and each one's fixes).
+const MaxPackages = 100_000
+
 // Parse reads and validates one secdb file.
 func Parse(r io.Reader) (*SecDB, error) {
 	var db SecDB
-	if err := json.NewDecoder(io.LimitReader(r, MaxSize)).Decode(&db); err != nil {
+	// Read package by package within bounds: the file is an upload too.
+	d := intake.NewDecoder(r, intake.Limits{MaxInput: MaxSize, MaxBytes: MaxSize, MaxDepth: 16, MaxString: 1 << 20,
+		MaxItems: MaxPackages, MaxElement: 4 << 20})
+	err := d.DecodeStruct(&db, false)
+	if err == nil {
+		err = d.End()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("parse Alpine secdb: %w", err)
 	}
 	if db.DistroVersion == "" {

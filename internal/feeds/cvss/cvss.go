@@ -14,24 +14,31 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/riskmap/riskmap/internal/intake"
 	"github.com/riskmap/riskmap/internal/vuln/cvss"
 )
 
 // Name is the feed source name of the CSV form.
 const Name = "cvss"
 
+// MaxRecord bounds one line of the file.
+const MaxRecord = 64 << 10
+
 // ReadCSV reads the shared per-CVE CVSS CSV (gzipped or not) and calls fn per
 // row. A row with a bad vector is returned as an error naming its line.
 func ReadCSV(r io.Reader, fn func(cvss.Metric)) (int, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
+	var src io.Reader = br
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return 0, fmt.Errorf("read CVSS CSV: gunzip: %w", err)
 		}
 		defer gz.Close()
-		br = bufio.NewReaderSize(gz, 1<<16)
+		src = gz
 	}
+	// encoding/csv holds a whole record: bound them.
+	br = bufio.NewReaderSize(intake.Records(src, MaxRecord), 1<<16)
 	cr := csv.NewReader(br)
 	cr.ReuseRecord = true
 	head, err := cr.Read()

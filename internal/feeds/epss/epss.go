@@ -14,6 +14,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/riskmap/riskmap/internal/intake"
 )
 
 // Name is the feed source name.
@@ -36,20 +38,26 @@ type Header struct {
 	Raw          string
 }
 
+// MaxRecord bounds one line of the file.
+const MaxRecord = 64 << 10
+
 // Parse reads a CSV, gunzipping it if it starts with the gzip magic, and
 // calls fn for each row. A malformed row is an error naming its line: EPSS
 // files are machine-generated, so one bad row means a damaged file.
 func Parse(r io.Reader, fn func(Score)) (Header, int, error) {
 	var h Header
 	br := bufio.NewReaderSize(r, 1<<16)
+	var src io.Reader = br
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return h, 0, fmt.Errorf("parse EPSS: gunzip: %w", err)
 		}
 		defer gz.Close()
-		br = bufio.NewReaderSize(gz, 1<<16)
+		src = gz
 	}
+	// encoding/csv holds a whole record: bound them (a row is ~40 bytes).
+	br = bufio.NewReaderSize(intake.Records(src, MaxRecord), 1<<16)
 	if b, _ := br.Peek(1); len(b) == 1 && b[0] == '#' {
 		line, err := br.ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {

@@ -3,11 +3,12 @@
 package kev
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/riskmap/riskmap/internal/intake"
 )
 
 // Name is the feed source name.
@@ -46,11 +47,20 @@ func (e Entry) Ransomware() bool { return strings.EqualFold(e.KnownRansomwareCam
 // MaxSize bounds the catalog size read (the real one is under 2 MB).
 const MaxSize = 256 << 20
 
+// MaxEntries bounds the entries of a catalog (the real one has under 2,000).
+const MaxEntries = 100_000
+
 // Parse reads and validates a catalog.
 func Parse(r io.Reader) (*Catalog, error) {
 	var c Catalog
-	dec := json.NewDecoder(io.LimitReader(r, MaxSize))
-	if err := dec.Decode(&c); err != nil {
+	// Read entry by entry within bounds: the catalog is an upload too.
+	d := intake.NewDecoder(r, intake.Limits{MaxInput: MaxSize, MaxBytes: MaxSize, MaxDepth: 16, MaxString: 1 << 20,
+		MaxItems: MaxEntries, MaxElement: 1 << 20})
+	err := d.DecodeStruct(&c, false)
+	if err == nil {
+		err = d.End()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("parse KEV catalog: %w", err)
 	}
 	if c.Vulnerabilities == nil {

@@ -64,7 +64,6 @@ func ReadZip(ctx context.Context, data []byte, fn func(*osv.Vulnerability) error
 	if err != nil {
 		return st, fmt.Errorf("open OSV zip: %w", err)
 	}
-	var buf bytes.Buffer
 	for _, f := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return st, err
@@ -80,14 +79,16 @@ func ReadZip(ctx context.Context, data []byte, fn func(*osv.Vulnerability) error
 		if err != nil {
 			return st, fmt.Errorf("open OSV zip member %s: %w", f.Name, err)
 		}
-		buf.Reset()
-		_, err = io.Copy(&buf, io.LimitReader(rc, MaxMemberSize+1))
+		// Decoded as it is decompressed (the sizes in the zip directory are
+		// the sender's word): padding costs nothing, and a record over its
+		// limits is refused before it is held.
+		mr := &member{r: rc}
+		v, err := osv.Read(mr, MaxMemberSize)
 		rc.Close()
-		if err != nil {
+		if mr.err != nil {
 			// A checksum or inflate error means the archive itself is damaged.
-			return st, fmt.Errorf("read OSV zip member %s: %w", f.Name, err)
+			return st, fmt.Errorf("read OSV zip member %s: %w", f.Name, mr.err)
 		}
-		v, err := osv.Parse(buf.Bytes())
 		if err != nil {
 			st.Errors = append(st.Errors, RecordError{f.Name, err})
 			continue
@@ -101,4 +102,19 @@ func ReadZip(ctx context.Context, data []byte, fn func(*osv.Vulnerability) error
 		}
 	}
 	return st, nil
+}
+
+// member keeps a zip member's read error (not io.EOF) apart from what the
+// JSON decoder makes of the content.
+type member struct {
+	r   io.Reader
+	err error
+}
+
+func (m *member) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if err != nil && err != io.EOF {
+		m.err = err
+	}
+	return n, err
 }

@@ -10,6 +10,8 @@
 package remote
 
 import (
+	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -19,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/riskmap/riskmap/internal/intake"
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/vulndb"
@@ -32,10 +35,13 @@ const (
 	// MaxBodyBytes bounds the request body as sent (gzip or JSON); the
 	// console's policy table repeats it for the route.
 	MaxBodyBytes = 64 << 20
-	// MaxInventoryJSON bounds the inventory JSON after decompression.
+	// MaxInventoryJSON bounds the inventory JSON after decompression,
+	// whitespace included.
 	MaxInventoryJSON = 512 << 20
 	// MaxPackages bounds the packages of one request.
 	MaxPackages = 200_000
+	// MaxAnswer bounds the findings and skipped packages of one answer.
+	MaxAnswer = 100_000
 )
 
 // Response is the console's answer: the match result and the header of the
@@ -51,45 +57,72 @@ var (
 	ErrTooLarge            = errors.New("request too large")
 )
 
-// DecodeRequest reads an inventory (riskmap inventory JSON, what `riskmap
-// sbom --format json` writes), gzip-compressed when contentEncoding is
-// "gzip", plain when it is empty or "identity". Unknown fields, trailing
-// data, a missing schemaVersion, packages without a name and more than
-// MaxInventoryJSON bytes or MaxPackages packages are refused.
-func DecodeRequest(r io.Reader, contentEncoding string) (*inventory.Inventory, error) {
+// CheckEncoding accepts the Content-Encodings of a request: gzip, identity
+// or none.
+func CheckEncoding(contentEncoding string) error {
 	switch strings.ToLower(strings.TrimSpace(contentEncoding)) {
-	case "gzip":
-		zr, err := gzip.NewReader(r)
+	case "gzip", "", "identity":
+		return nil
+	}
+	return fmt.Errorf("decode inventory: %w %q (send gzip or plain JSON)", ErrUnsupportedEncoding, contentEncoding)
+}
+
+// DecodeRequest reads a whole request's inventory (StreamRequest keeping
+// every package).
+func DecodeRequest(r io.Reader, contentEncoding string) (*inventory.Inventory, error) {
+	var pkgs []inventory.Package
+	inv, err := StreamRequest(r, contentEncoding, func(p *inventory.Package) error {
+		pkgs = append(pkgs, *p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	inv.Packages = pkgs
+	return inv, nil
+}
+
+// StreamRequest reads an inventory (riskmap inventory JSON, what `riskmap
+// sbom --format json` writes), gzip-compressed when contentEncoding is
+// "gzip", plain when it is empty or "identity", and hands each package to
+// each as soon as it is decoded (the inventory returned has no packages).
+// Unknown fields, trailing data, a missing schemaVersion, packages without
+// a name, more than MaxInventoryJSON bytes of JSON, more than MaxPackages
+// packages (counted as they come) and JSON over the limits of
+// inventory.ReadLimits are refused; ErrTooLarge is wrapped for the limits.
+func StreamRequest(r io.Reader, contentEncoding string, each func(*inventory.Package) error) (*inventory.Inventory, error) {
+	if err := CheckEncoding(contentEncoding); err != nil {
+		return nil, err
+	}
+	var packed func() int64
+	if strings.EqualFold(strings.TrimSpace(contentEncoding), "gzip") {
+		c := &intake.Counter{R: r}
+		zr, err := gzip.NewReader(c)
 		if err != nil {
 			return nil, fmt.Errorf("decode inventory: not gzip: %w", err)
 		}
 		defer zr.Close()
-		r = zr
-	case "", "identity":
-	default:
-		return nil, fmt.Errorf("decode inventory: %w %q (send gzip or plain JSON)", ErrUnsupportedEncoding, contentEncoding)
+		r, packed = zr, c.Count
 	}
-	lr := &io.LimitedReader{R: r, N: MaxInventoryJSON + 1}
-	tooLarge := func() error {
-		return fmt.Errorf("decode inventory: %w: more than %d bytes of JSON", ErrTooLarge, MaxInventoryJSON)
+	d := intake.NewDecoder(r, inventory.ReadLimits(MaxInventoryJSON, packed))
+	n := 0
+	inv, err := inventory.Decode(d, inventory.Decoding{MaxList: inventory.MaxList, MaxFiles: inventory.MaxFiles, DropFiles: true, Package: func(p *inventory.Package) error {
+		if n++; n > MaxPackages {
+			return fmt.Errorf("%w: more than %d packages", ErrTooLarge, MaxPackages)
+		}
+		if p.Name == "" {
+			return fmt.Errorf("package %d has no name", n-1)
+		}
+		return each(p)
+	}})
+	if err == nil {
+		err = d.End()
 	}
-	dec := json.NewDecoder(lr)
-	dec.DisallowUnknownFields()
-	var inv inventory.Inventory
-	if err := dec.Decode(&inv); err != nil {
-		if lr.N <= 0 {
-			return nil, tooLarge()
+	if err != nil {
+		if errors.Is(err, intake.ErrLimit) || errors.Is(err, inventory.ErrListTooLong) {
+			return nil, fmt.Errorf("decode inventory: %w: %w", ErrTooLarge, err)
 		}
 		return nil, fmt.Errorf("decode inventory: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		if lr.N <= 0 {
-			return nil, tooLarge()
-		}
-		return nil, errors.New("decode inventory: trailing data after the JSON document")
-	}
-	if lr.N <= 0 {
-		return nil, tooLarge()
 	}
 	if inv.SchemaVersion == "" {
 		return nil, errors.New("decode inventory: no schemaVersion (not a riskmap inventory)")
@@ -97,15 +130,53 @@ func DecodeRequest(r io.Reader, contentEncoding string) (*inventory.Inventory, e
 	if major, _, _ := strings.Cut(inv.SchemaVersion, "."); major != strings.Split(inventory.SchemaVersion, ".")[0] {
 		return nil, fmt.Errorf("decode inventory: schemaVersion %q, this console reads %s", inv.SchemaVersion, inventory.SchemaVersion)
 	}
-	if len(inv.Packages) > MaxPackages {
-		return nil, fmt.Errorf("decode inventory: %w: %d packages, at most %d", ErrTooLarge, len(inv.Packages), MaxPackages)
+	return inv, nil
+}
+
+// WriteResponse encodes resp as encoding/json does, one finding at a time,
+// so that the answer is never held encoded in memory at once.
+func WriteResponse(w io.Writer, resp Response) error {
+	bw := bufio.NewWriterSize(w, 32<<10)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	put := func(v any) {
+		buf.Reset()
+		enc.Encode(v)
+		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	}
-	for i, p := range inv.Packages {
-		if p.Name == "" {
-			return nil, fmt.Errorf("decode inventory: package %d has no name", i)
+	bw.WriteString(`{"result":`)
+	if res := resp.Result; res == nil {
+		bw.WriteString("null")
+	} else {
+		bw.WriteString(`{"findings":`)
+		if res.Findings == nil {
+			bw.WriteString("null")
+		} else {
+			bw.WriteByte('[')
+			for i := range res.Findings {
+				if i > 0 {
+					bw.WriteByte(',')
+				}
+				put(&res.Findings[i])
+			}
+			bw.WriteByte(']')
 		}
+		if len(res.Skipped) > 0 {
+			bw.WriteString(`,"skipped":[`)
+			for i := range res.Skipped {
+				if i > 0 {
+					bw.WriteByte(',')
+				}
+				put(&res.Skipped[i])
+			}
+			bw.WriteByte(']')
+		}
+		bw.WriteString(`,"packages":` + strconv.Itoa(res.Packages) + "}")
 	}
-	return &inv, nil
+	bw.WriteString(`,"db":`)
+	put(resp.DB)
+	bw.WriteString("}\n")
+	return bw.Flush()
 }
 
 // Query parameters of the route.

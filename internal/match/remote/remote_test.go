@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
 func gz(s string) []byte {
@@ -40,10 +42,12 @@ func TestDecodeRequest(t *testing.T) {
 		"no_schema":          {[]byte(`{"packages":[]}`), "", "no schemaVersion", nil},
 		"other_major":        {[]byte(`{"schemaVersion":"2.0.0"}`), "", "this console reads", nil},
 		"nameless_package":   {[]byte(`{"schemaVersion":"1.0.0","packages":[{"version":"1"}]}`), "", "has no name", nil},
-		"truncated":          {[]byte(good[:40]), "", "unexpected EOF", nil},
+		"truncated":          {[]byte(good[:40]), "", "unexpected end", nil},
 		"empty":              {nil, "", "EOF", nil},
 		"not_json":           {[]byte("<xml/>"), "", "invalid character", nil},
-		"too_many_packages":  {[]byte(`{"schemaVersion":"1.0.0","packages":[` + strings.Repeat(`{"name":"a"},`, MaxPackages) + `{"name":"a"}]}`), "", "packages, at most", ErrTooLarge},
+		"too_many_packages":  {[]byte(`{"schemaVersion":"1.0.0","packages":[` + strings.Repeat(`{"name":"a"},`, MaxPackages) + `{"name":"a"}]}`), "", "more than 200000 packages", ErrTooLarge},
+		"too_deep":           {[]byte(`{"schemaVersion":"1.0.0","target":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`), "", "MaxDepth", ErrTooLarge},
+		"long_string":        {[]byte(`{"schemaVersion":"1.0.0","packages":[{"name":"` + strings.Repeat("a", 70_000) + `"}]}`), "", "MaxString", ErrTooLarge},
 		"whitespace_trailer": {[]byte(good + "\n\n"), "", "", nil},
 	}
 	for name, tc := range tests {
@@ -63,6 +67,35 @@ func TestDecodeRequest(t *testing.T) {
 			}
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("error %v is not %v", err, tc.is)
+			}
+		})
+	}
+}
+
+// TestWriteResponse: the answer written one finding at a time is the
+// bytes encoding/json writes for the whole.
+func TestWriteResponse(t *testing.T) {
+	res := &match.Result{
+		Findings: []match.Finding{{ID: "CVE-1", Records: []string{"DSA-1"}, Summary: "a <b> & c", Package: match.PackageRef{Name: "a", Version: "1"}},
+			{ID: "CVE-2", FixedVersions: []string{"2"}, KEV: &match.KEVInfo{}}},
+		Skipped:  []match.Skipped{{Package: match.PackageRef{Name: "x"}, Reason: match.SkipNoEcosystem}},
+		Packages: 3,
+	}
+	for name, resp := range map[string]Response{
+		"full":         {Result: res},
+		"empty":        {Result: &match.Result{Findings: []match.Finding{}}},
+		"nil_findings": {Result: &match.Result{}},
+		"nil_result":   {},
+		"with_db":      {Result: res, DB: vulndb.Meta{Schema: 3, Vulns: 7, Sources: []vulndb.Source{{}}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var want, got bytes.Buffer
+			json.NewEncoder(&want).Encode(resp)
+			if err := WriteResponse(&got, resp); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want.String(), got.String()); diff != "" {
+				t.Errorf("(-encoding/json +WriteResponse):\n%s", diff)
 			}
 		})
 	}

@@ -2,9 +2,9 @@ package remote
 
 import (
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
@@ -92,21 +93,12 @@ func (s *Server) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Limi
 		console.WriteProblem(w, http.StatusServiceUnavailable, "the console has no knowledge base yet: update the feeds (POST /api/v1/feeds/update) or upload them (POST /api/v1/feeds/import)")
 		return
 	}
-	inv, err := DecodeRequest(r.Body, r.Header.Get("Content-Encoding"))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			console.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
-		case errors.Is(err, ErrTooLarge):
-			console.WriteProblem(w, http.StatusRequestEntityTooLarge, err.Error())
-		case errors.Is(err, ErrUnsupportedEncoding):
-			console.WriteProblem(w, http.StatusUnsupportedMediaType, err.Error())
-		default:
-			console.WriteProblem(w, http.StatusBadRequest, err.Error())
-		}
+	if err := CheckEncoding(r.Header.Get("Content-Encoding")); err != nil {
+		console.WriteProblem(w, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
+	// The slot is taken before a byte of the body is read: what a request
+	// costs is bounded by the limits, and how many run at once by the slots.
 	wait := time.NewTimer(matchSlotWait)
 	defer wait.Stop()
 	select {
@@ -119,22 +111,46 @@ func (s *Server) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Limi
 	case <-ctx.Done():
 		return
 	}
-	res, err := match.New(db).Match(ctx, inv, opts)
+	// Packages are matched as they are decoded: the request holds its
+	// answer, not its inventory.
+	stream := match.New(db).Stream(opts)
+	_, err = StreamRequest(r.Body, r.Header.Get("Content-Encoding"), func(p *inventory.Package) error {
+		if _, err := stream.Add(ctx, p); err != nil {
+			return err
+		}
+		if stream.Len() > MaxAnswer {
+			return fmt.Errorf("%w: the answer would list more than %d findings and skipped packages; send smaller inventories", ErrTooLarge, MaxAnswer)
+		}
+		return nil
+	})
 	if err != nil {
-		s.Logger.ErrorContext(ctx, "match inventory", "err", err)
-		console.WriteProblem(w, http.StatusInternalServerError, "match inventory failed; see the console log")
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			console.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
+		case errors.Is(err, ErrTooLarge):
+			console.WriteProblem(w, http.StatusRequestEntityTooLarge, err.Error())
+		case errors.Is(err, ErrUnsupportedEncoding):
+			console.WriteProblem(w, http.StatusUnsupportedMediaType, err.Error())
+		case ctx.Err() != nil:
+			return
+		default:
+			console.WriteProblem(w, http.StatusBadRequest, err.Error())
+		}
 		return
 	}
+	res := stream.Result()
+	stream = nil
 	w.Header().Set("Content-Type", "application/json")
-	out := json.NewEncoder(w)
+	var out io.Writer = w
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Header().Add("Vary", "Accept-Encoding")
 		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 		defer zw.Close()
-		out = json.NewEncoder(zw)
+		out = zw
 	}
-	if err := out.Encode(Response{Result: res, DB: db.Meta()}); err != nil {
+	if err := WriteResponse(out, Response{Result: res, DB: db.Meta()}); err != nil {
 		s.Logger.WarnContext(ctx, "match answer not sent", "err", err)
 	}
 }

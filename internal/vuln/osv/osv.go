@@ -8,10 +8,14 @@
 package osv
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
+
+	"github.com/riskmap/riskmap/internal/intake"
 )
 
 // Range types.
@@ -99,10 +103,29 @@ func (e Event) Version() string {
 // IsWithdrawn reports whether the record was withdrawn.
 func (v *Vulnerability) IsWithdrawn() bool { return !v.Withdrawn.IsZero() }
 
+// ReadLimits bound one OSV record read from a feed file: maxJSON bytes of
+// JSON (whitespace included), 8 MiB of it significant, 200,000
+// values. The largest records osv.dev publishes are a few hundred KB.
+func ReadLimits(maxJSON int64) intake.Limits {
+	return intake.Limits{MaxInput: maxJSON, MaxBytes: min(maxJSON, 8<<20), MaxDepth: 32, MaxString: 1 << 20,
+		MaxValues: 200_000}
+}
+
 // Parse decodes and validates one OSV JSON document.
 func Parse(data []byte) (*Vulnerability, error) {
+	return Read(bytes.NewReader(data), int64(len(data)))
+}
+
+// Read decodes and validates the one OSV JSON document r holds, within
+// ReadLimits(maxJSON), as r streams.
+func Read(r io.Reader, maxJSON int64) (*Vulnerability, error) {
 	var v Vulnerability
-	if err := json.Unmarshal(data, &v); err != nil {
+	d := intake.NewDecoder(r, ReadLimits(maxJSON))
+	err := d.Decode(&v)
+	if err == nil {
+		err = d.End()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("parse OSV record: %w", err)
 	}
 	if err := v.Validate(); err != nil {
