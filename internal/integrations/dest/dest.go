@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/riskmap/riskmap/internal/fields"
 )
 
 // Event kinds a message can carry. Rules choose among them; later modules
@@ -106,17 +108,8 @@ type Destination interface {
 }
 
 // Field describes one setting of a destination kind, for the API's
-// validation and the UI's form.
-type Field struct {
-	Name     string   `json:"name"`
-	Label    string   `json:"label"`
-	Type     string   `json:"type"` // text, url, password, select, bool, number, textarea
-	Required bool     `json:"required,omitempty"`
-	Secret   bool     `json:"secret,omitempty"` // encrypted at rest, never returned
-	Options  []string `json:"options,omitempty"`
-	Default  string   `json:"default,omitempty"`
-	Help     string   `json:"help,omitempty"`
-}
+// validation (fields.Check) and the UI's form.
+type Field = fields.Field
 
 // Config is a destination's settings: the plain ones and the secret ones
 // (opened from the vault just before New).
