@@ -1,0 +1,38 @@
+// Package fakes is a set of loopback HTTPS servers standing in for the SaaS
+// targets of the integrations (issue 16), written from each target's
+// documented API. Each one validates what it receives against the
+// documented schema and limits and refuses an invalid request the way the
+// real service does (status and body), records what it accepted, and can be
+// switched into failure modes, so that destination tests and the delivery
+// tests of package integrations exercise the real wire format.
+//
+// # Common API (Server, embedded in every fake)
+//
+//	f := fakes.NewSlack(t)          // started with httptest.NewTLSServer, closed at t's end
+//	f.Client()                      // *http.Client trusting f's certificate only: pass as dest.Config.HTTP
+//	f.Fail(fakes.Failure{Status: 429, RetryAfter: "7", Times: 2}) // the next 2 requests get 429
+//	f.Fail(fakes.Failure{Down: true})  // connections closed without an answer, until f.Clear()
+//	f.Fail(fakes.Failure{Status: 500}) // 500 with the target's own error body, until f.Clear()
+//	f.Rejected()                    // requests refused as invalid, with the reason
+//	f.Requests()                    // requests received, failed ones included
+//
+// A failure mode takes precedence over the normal handling; with Times 0 it
+// lasts until Clear. The default body of a failure status is the target's
+// own (Slack's "rate_limited", HEC's {"text":"Server is busy","code":9},
+// an Elasticsearch error object...).
+//
+// # The fakes
+//
+// Slack (NewSlack): an incoming webhook at WebhookURL()
+// (https://api.slack.com/messaging/webhooks). It takes a JSON POST with
+// text and/or blocks; blocks are checked against Block Kit
+// (https://api.slack.com/reference/block-kit/blocks): at most 50; types
+// header, section, context, actions, divider (any other type is refused
+// as invalid_blocks); text objects plain_text or mrkdwn, non-empty, a
+// header's at most 150 characters, a section's 3000, at most 10 fields of
+// 2000, context at most 10 elements, buttons with a plain_text label of at
+// most 75 and a URL of at most 3000; unknown members refused; unique
+// block_ids. Answers: 200 "ok"; 400 invalid_payload / no_text /
+// invalid_blocks; 404 no_service for another path. Messages() lists what
+// was accepted.
+package fakes
