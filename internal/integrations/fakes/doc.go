@@ -35,4 +35,20 @@
 // block_ids. Answers: 200 "ok"; 400 invalid_payload / no_text /
 // invalid_blocks; 404 no_service for another path. Messages() lists what
 // was accepted.
+//
+// Teams (NewTeams): a workflow's "When a Teams webhook request is
+// received" URL at WebhookURL(), signed by its sig parameter
+// (https://learn.microsoft.com/connectors/teams/#microsoft-teams-webhook).
+// It takes {"type":"message","attachments":[...]} whose attachments have
+// contentType application/vnd.microsoft.card.adaptive, contentUrl null and
+// an Adaptive Card (https://adaptivecards.io/explorer/): type AdaptiveCard,
+// version 1.0 to 1.5 (what Teams renders), body elements TextBlock (text
+// required), FactSet (facts of title and value), Container (items),
+// ColumnSet, ActionSet, Image, with their enums (size, weight, color,
+// spacing, container style) checked case-insensitively; TextBlock.style
+// needs version 1.5; at most 6 actions, Action.OpenUrl with an absolute
+// url; the whole message at most 28 KB. Answers: 202 with no body; 400
+// {"error":{"code":"InvalidRequestContent",...}}; 401 for a wrong sig; 413
+// over 28 KB. The real trigger answers 202 to a bad card and fails in the
+// flow run, out of the sender's sight: the fake refuses at once instead.
 package fakes
