@@ -51,4 +51,22 @@
 // {"error":{"code":"InvalidRequestContent",...}}; 401 for a wrong sig; 413
 // over 28 KB. The real trigger answers 202 to a bad card and fails in the
 // flow run, out of the sender's sight: the fake refuses at once instead.
+//
+// PagerDuty (NewPagerDuty): the Events API v2 at EnqueueURL(), with one
+// integration whose key is RoutingKey()
+// (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/,
+// https://github.com/PagerDuty/api-schema reference/events-v2/openapiv3.json).
+// It checks routing_key (32 characters: "Length of 'routing_key' is
+// incorrect (should be 32 characters)"), event_action (trigger,
+// acknowledge, resolve), dedup_key (at most 255; required but for
+// trigger), and for a trigger the payload: summary (at most 1024), source,
+// severity (critical, error, warning, info), timestamp (ISO 8601),
+// custom_details an object, links with an href; an event at most 512 KB.
+// Answers: 202 {"status":"success","message":"Event processed",
+// "dedup_key":...}; 400 {"status":"invalid event","message":"Event object
+// is invalid","errors":[...]}, also for a well-formed key of no
+// integration (the fake's choice). Events() lists accepted events;
+// Alerts() is the alert of each dedup key (triggered, acknowledged,
+// resolved, and how many triggers were deduplicated into it), which is
+// what "no duplicate where the target deduplicates" is checked against.
 package fakes
