@@ -69,4 +69,24 @@
 // Alerts() is the alert of each dedup key (triggered, acknowledged,
 // resolved, and how many triggers were deduplicated into it), which is
 // what "no duplicate where the target deduplicates" is checked against.
+//
+// Splunk (NewSplunk): the HTTP Event Collector at URL(), token Token()
+// (https://help.splunk.com/splunk-enterprise/get-data-in/collect-http-event-data/format-events-for-http-event-collector,
+// https://docs.splunk.com/Documentation/Splunk/latest/RESTREF/RESTinput#services.2Fcollector).
+// POST /services/collector[/event[/1.0]] with "Authorization: Splunk
+// <token>" (missing: 401 code 2; another scheme: 401 code 3; unknown
+// token: 403 code 4); a body of concatenated JSON events (empty: 400 code
+// 5; not JSON: 400 code 6), each an object with "event" (missing: code
+// 12; null or "": code 13), time a number or numeric string, host, source,
+// sourcetype and index strings (index among SetIndexes, by default main and
+// riskmap: else code 7 "Incorrect index"), fields an object of strings or
+// string arrays (code 15); failures carry "invalid-event-number", and the
+// events before the invalid one are indexed, as by HEC; a body over
+// 1,000,000 bytes gets 413. With EnableAck(polls) a channel is required
+// (X-Splunk-Request-Channel or ?channel=; missing: code 10; not a GUID:
+// code 11), answers carry "ackId", and POST /services/collector/ack
+// {"acks":[...]} answers {"acks":{"id":bool}}, true after the given number
+// of queries; without it /ack answers code 14. GET
+// /services/collector/health answers code 17. Success is 200
+// {"text":"Success","code":0}. Events() lists indexed events.
 package fakes
