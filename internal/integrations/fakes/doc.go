@@ -89,4 +89,16 @@
 // of queries; without it /ack answers code 14. GET
 // /services/collector/health answers code 17. Success is 200
 // {"text":"Success","code":0}. Events() lists indexed events.
+//
+// Sumo Logic (NewSumoLogic): an HTTP Logs and Metrics Source at
+// SourceURL(), a secret URL /receiver/v1/http/<code>
+// (https://help.sumologic.com/docs/send-data/hosted-collectors/http-source/logs-metrics/upload-logs/,
+// .../http-source/troubleshooting/). A POST of log lines, plain or with
+// Content-Encoding gzip or deflate, at most 1 MB uncompressed (else 413),
+// metadata from X-Sumo-Category, X-Sumo-Name, X-Sumo-Host and
+// X-Sumo-Fields. Answers: 200 with no body; 401 for another path; 400 for
+// a metrics Content-Type (application/vnd.sumologic.*) on log lines. Sumo
+// takes any text; the fake also requires each non-empty line to be a JSON
+// object, the format Riskmap sends. Lines() lists the ingested lines with
+// their headers.
 package fakes
