@@ -101,4 +101,29 @@
 // takes any text; the fake also requires each non-empty line to be a JSON
 // object, the format Riskmap sends. Lines() lists the ingested lines with
 // their headers.
+//
+// Elasticsearch (NewElastic): GET / and the _bulk API at URL()
+// (https://www.elastic.co/docs/api/doc/elasticsearch/operation/operation-bulk),
+// every answer with X-Elastic-Product: Elasticsearch (which the official
+// clients check). Authentication: "ApiKey <APIKey()>" (base64 of id:key)
+// or Basic User()/Password(); else 401 security_exception with
+// WWW-Authenticate. POST or PUT /_bulk or /{index}/_bulk with Content-Type
+// application/json or application/x-ndjson (else 406); the body must end
+// with a newline; action lines index, create, update, delete with known
+// metadata members, _index from the line or the path ("index is
+// missing"), _id at most 512 bytes; malformed requests get 400 with an
+// error object. Each item is then applied, and its result reported in
+// "items" with "errors" set when any failed: index names are checked
+// (invalid_index_name_exception); a name given to AddDataStream takes only
+// create (else 400 "only write ops with an op_type of create are allowed
+// in data streams") and documents with @timestamp; create of an existing
+// _id gets 409 version_conflict_engine_exception; index of one replaces it
+// (result updated, _version+1); documents are mapped dynamically (dates
+// detected, long or float numbers, keyword strings, objects) and one that
+// conflicts with the mapping gets 400 document_parsing_exception, as does
+// exceeding 1000 fields. Stricter than Elasticsearch: a fractional number
+// into a field mapped long is refused (Elasticsearch would index it
+// truncated). FailItems(status, n) makes the next n items fail (429
+// es_rejected_execution_exception, 400, 5xx). Docs(index) lists stored
+// documents; Mapping(index) the mapping.
 package fakes
