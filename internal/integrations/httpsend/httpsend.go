@@ -50,6 +50,12 @@ func Do(ctx context.Context, c *http.Client, r Request) (*Answer, error) {
 	if c == nil {
 		c = http.DefaultClient
 	}
+	// Redirects are not followed: a 301/302 would turn the POST into a GET
+	// that "succeeds" without delivering; the 3xx goes to CheckResponse and
+	// fails permanently, naming the status.
+	noRedirect := *c
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c = &noRedirect
 	method := r.Method
 	if method == "" {
 		method = http.MethodPost

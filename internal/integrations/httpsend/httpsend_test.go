@@ -2,6 +2,7 @@ package httpsend
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -38,6 +39,8 @@ func TestDoClassifies(t *testing.T) {
 		case strings.HasPrefix(p, "/busy"):
 			w.Header().Set("Retry-After", "3")
 			w.WriteHeader(503)
+		case strings.HasPrefix(p, "/moved"):
+			http.Redirect(w, r, "/ok", http.StatusFound)
 		case strings.HasPrefix(p, "/bad"):
 			w.WriteHeader(400)
 			w.Write([]byte("bad payload"))
@@ -58,6 +61,12 @@ func TestDoClassifies(t *testing.T) {
 	_, err = Do(ctx, srv.Client(), Request{URL: srv.URL + "/bad"})
 	if r, _ := dest.IsRetryable(err); r || !strings.Contains(err.Error(), "bad payload") {
 		t.Errorf("bad: %v", err)
+	}
+
+	_, err = Do(ctx, srv.Client(), Request{URL: srv.URL + "/moved", Body: []byte("x")})
+	var de *dest.Error
+	if !errors.As(err, &de) || de.Retryable || de.Status != http.StatusFound {
+		t.Errorf("redirect: %v, want a permanent 302", err)
 	}
 
 	// A server whose certificate is not trusted: permanent, URL redacted.

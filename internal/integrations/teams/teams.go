@@ -35,6 +35,10 @@ const CardVersion = "1.4"
 // the margin covers the workflow's own wrapping).
 const MaxMessage = 26 << 10
 
+// maxFacts is the most facts a card shows, so that fields cannot push it
+// over the size limit.
+const maxFacts = 20
+
 // DefaultTopFindings is how many findings a digest lists by default.
 const DefaultTopFindings = 15
 
@@ -181,7 +185,7 @@ func Format(m dest.Message, top int) Message {
 	}
 	var facts []Fact
 	fact := func(k, v string) {
-		if v != "" {
+		if v != "" && len(facts) < maxFacts {
 			facts = append(facts, Fact{Title: text(k, 100), Value: text(v, 500)})
 		}
 	}
