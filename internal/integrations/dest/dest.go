@@ -100,10 +100,12 @@ type Node struct {
 type Destination interface {
 	// Send delivers msgs (at most the kind's Batch, in order). It returns
 	// nil when every message was accepted; otherwise an error, an *Error
-	// when it knows how the failure should be handled. Send is called
-	// again with the same messages after a retryable failure, so it must
-	// be idempotent where the target allows (dedup keys, search before
-	// create).
+	// when it knows how the failure should be handled (with Delivered
+	// when the first messages landed). After a retryable failure Send is
+	// called again with the very same messages (stored, not re-rendered:
+	// Time and every other member identical), so it must be idempotent
+	// where the target allows (dedup keys, ids derived from the message,
+	// search before create). Numbers in messages are finite.
 	Send(ctx context.Context, msgs []Message) error
 }
 
@@ -132,6 +134,14 @@ type Kind struct {
 	// Batch is the most messages one Send takes (1 for one request per
 	// message; more for bulk APIs).
 	Batch int
+	// PerSecond is the target's documented sending rate for one
+	// destination (Slack webhooks: about 1 a second); 0 for no limit of
+	// its own. The delivery loop paces sends to it.
+	PerSecond float64
+	// Dedup is true when the target itself deduplicates a resent message
+	// (PagerDuty dedup keys, Elasticsearch ids, Jira search before create,
+	// S3 object keys): a retry leaves no duplicate there.
+	Dedup bool
 	// New validates cfg and returns the destination.
 	New func(cfg Config) (Destination, error)
 }
@@ -145,7 +155,10 @@ type Error struct {
 	// RetryAfter is the target's own wait (Retry-After), if it gave one.
 	RetryAfter time.Duration
 	Status     int // HTTP status, if any
-	Err        error
+	// Delivered counts the leading messages of the batch that landed
+	// before the failure; the delivery loop resends only the rest.
+	Delivered int
+	Err       error
 }
 
 func (e *Error) Error() string {

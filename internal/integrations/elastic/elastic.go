@@ -74,6 +74,7 @@ func Kind() dest.Kind {
 			{Name: "password", Label: "Password", Type: "password", Secret: true},
 		},
 		Batch: 500,
+		Dedup: true,
 		New:   New,
 	}
 }

@@ -59,6 +59,7 @@ func Kind() dest.Kind {
 				Help: "The alert's source; by default the affected host or node, or \"riskmap\"."},
 		},
 		Batch: 1,
+		Dedup: true,
 		New:   New,
 	}
 }

@@ -56,8 +56,9 @@ func Kind() dest.Kind {
 			{Name: "top_findings", Label: "Findings listed in a digest", Type: "number", Default: strconv.Itoa(DefaultTopFindings),
 				Help: "The findings with the highest risk are listed, up to this number (at most 40); the rest are counted."},
 		},
-		Batch: 1,
-		New:   New,
+		Batch:     1,
+		PerSecond: 1,
+		New:       New,
 	}
 }
 
