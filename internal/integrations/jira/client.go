@@ -3,6 +3,7 @@ package jira
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,7 +51,12 @@ func (c *client) do(ctx context.Context, method, path string, in any, want int) 
 	req.Header.Set("User-Agent", "riskmap")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err) // network: retryable
+		var cv *tls.CertificateVerificationError
+		if errors.As(err, &cv) {
+			// Not worth retrying until someone fixes the trust.
+			return nil, dest.Permanent(fmt.Errorf("%s %s: %w", method, path, err))
+		}
+		return nil, fmt.Errorf("%s %s: %w", method, path, err) // the network: retryable
 	}
 	defer resp.Body.Close()
 	if err := dest.CheckResponse(resp); err != nil {

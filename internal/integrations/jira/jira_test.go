@@ -402,6 +402,18 @@ func TestErrorClassification(t *testing.T) {
 			t.Errorf("err %v", err)
 		}
 	})
+	t.Run("untrusted_certificate", func(t *testing.T) {
+		srv := fake(t, jirafake.Options{})
+		d, err := jira.New(dest.Config{Settings: map[string]string{jira.SettingURL: srv.URL, jira.SettingEmail: email, jira.SettingProject: "SEC"},
+			Secrets: map[string]string{jira.SecretToken: token}, HTTP: &http.Client{Timeout: 5 * time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = d.Send(context.Background(), []dest.Message{m})
+		if retry, _ := dest.IsRetryable(err); err == nil || retry || !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("err %v, want a permanent certificate error", err)
+		}
+	})
 	t.Run("server_down", func(t *testing.T) {
 		srv := fake(t, jirafake.Options{})
 		d := newDest(t, srv, nil)
