@@ -124,6 +124,9 @@ type Config struct {
 	HTTP *http.Client
 	// ConsoleURL is the console's public URL, for links.
 	ConsoleURL string
+	// Version is the console's version (the tool version in SARIF and
+	// CycloneDX documents).
+	Version string
 }
 
 // Kind is a destination kind: its settings and constructor.
@@ -138,6 +141,9 @@ type Kind struct {
 	// destination (Slack webhooks: about 1 a second); 0 for no limit of
 	// its own. The delivery loop paces sends to it.
 	PerSecond float64
+	// Events are the events the kind takes (nil: all). A rule sending
+	// others to it is refused (Jira takes no digests: one issue each).
+	Events []string
 	// Dedup is true when the target itself deduplicates a resent message
 	// (PagerDuty dedup keys, Elasticsearch ids, Jira search before create,
 	// S3 object keys): a retry leaves no duplicate there.
