@@ -95,7 +95,10 @@ func Kind() dest.Kind {
 			{Name: SettingResolution, Label: "Resolution", Type: "text", Help: "set with the transition when its screen asks for one (e.g. Fixed)"},
 		},
 		Batch: 1,
-		New:   func(cfg dest.Config) (dest.Destination, error) { return New(cfg) },
+		Dedup: true,
+		// No digests: each finding of one would be an issue of its own.
+		Events: []string{dest.EventFindingNew, dest.EventFindingFixed, dest.EventKEVReachable, dest.EventScanFailed, dest.EventSensorOffline, dest.EventNodeExposed, dest.EventTest},
+		New:    func(cfg dest.Config) (dest.Destination, error) { return New(cfg) },
 	}
 }
 

@@ -102,6 +102,7 @@ func Kind() dest.Kind {
 			{Name: SettingSSEKMSKeyID, Label: "KMS key ID", Type: "text", Help: "with aws:kms; empty: the bucket's default key"},
 		},
 		Batch: 1,
+		Dedup: true, // the object key is the message's own
 		New:   func(cfg dest.Config) (dest.Destination, error) { return New(cfg) },
 	}
 }
