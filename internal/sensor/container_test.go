@@ -24,7 +24,7 @@ func TestSensorAsContainer(t *testing.T) {
 		t.Skip("builds the riskmap binary")
 	}
 	img := testenv.DockerImage(t, testenv.RootfsMinbase)
-	other := startContainer(t, "--network", "none", img, "sleep", "300")
+	other := startContainer(t, "--network", "none", img, "sleep", "infinity")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -63,7 +63,7 @@ func TestKubernetesRealAPIServer(t *testing.T) {
 	})
 	// The pod's container, run by the real engine.
 	id := startContainer(t, "--network", "none", "--label", report.LabelPodName+"=web-0", "--label", report.LabelPodNamespace+"=shop",
-		"--label", report.LabelContainerName+"=app", img, "sleep", "300")
+		"--label", report.LabelContainerName+"=app", img, "sleep", "infinity")
 	pod.Status.ContainerStatuses[0].ContainerID = "docker://" + id
 	must(api.Pods("shop").UpdateStatus(ctx, pod, metav1.UpdateOptions{}))
 

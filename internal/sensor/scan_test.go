@@ -28,7 +28,7 @@ func hasPackage(inv *inventory.Inventory, name string) bool {
 // stops a scan.
 func TestScanCommandsEndToEnd(t *testing.T) {
 	img := testenv.DockerImage(t, testenv.RootfsMinbase)
-	ctr := startContainer(t, "--network", "none", img, "sleep", "300")
+	ctr := startContainer(t, "--network", "none", img, "sleep", "infinity")
 	s, err := sensor.New(dockerConfig())
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func TestCollectRealDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	none := startContainer(t, "--network", "none", "-v", exe+":/rmhelper:ro", "-e", testenv.NetHelperEnv+"=pair:127.0.0.1:7777", img, "/rmhelper", "-test.run=^$")
-	host := startContainer(t, "--network", "host", img, "sleep", "300")
+	host := startContainer(t, "--network", "host", img, "sleep", "infinity")
 	hostAddr, lpid := testenv.NetHelper(t, "listen:127.0.0.1:0")
 	clientAddr, cpid := testenv.NetHelper(t, "connect:"+hostAddr)
 	_, hostPort, _ := net.SplitHostPort(hostAddr)

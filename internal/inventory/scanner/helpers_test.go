@@ -176,7 +176,7 @@ func pushToRegistry(t testing.TB, variant string) string {
 func runningContainer(t testing.TB, variant string) string {
 	t.Helper()
 	img := testenv.DockerImage(t, variant)
-	out, err := exec.Command("docker", "run", "-d", "--network", "none", img, "sleep", "600").Output()
+	out, err := exec.Command("docker", "run", "-d", "--network", "none", img, "sleep", "infinity").Output()
 	if err != nil {
 		t.Fatalf("docker run %s: %v", img, err)
 	}

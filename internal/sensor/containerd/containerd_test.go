@@ -20,7 +20,7 @@ func TestCollectEngineContainerd(t *testing.T) {
 	if _, err := os.Stat(DockerSocket); err != nil {
 		testenv.Missing(t, "the Docker engine's containerd", DockerSocket+" is absent")
 	}
-	out, err := exec.Command("docker", "run", "-d", "--network", "none", "-v", "/etc/hostname:/data/h:ro", img, "sleep", "300").CombinedOutput()
+	out, err := exec.Command("docker", "run", "-d", "--network", "none", "-v", "/etc/hostname:/data/h:ro", img, "sleep", "infinity").CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker run: %v\n%s", err, out)
 	}

@@ -27,9 +27,9 @@ func TestCollectRealEngine(t *testing.T) {
 	img := testenv.DockerImage(t, testenv.RootfsMinbase)
 	none := run(t, "run", "-d", "--network", "none", "--label", "riskmap.test=docker-probe",
 		"--label", report.LabelPodName+"=web-0", "--label", report.LabelPodNamespace+"=shop", "--label", report.LabelPodUID+"=uid-1",
-		"-v", "/etc/hostname:/data/hostname:ro", img, "sleep", "300")
+		"-v", "/etc/hostname:/data/hostname:ro", img, "sleep", "infinity")
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", none).Run() })
-	host := run(t, "run", "-d", "--network", "host", "--label", "riskmap.test=docker-probe", img, "sleep", "300")
+	host := run(t, "run", "-d", "--network", "host", "--label", "riskmap.test=docker-probe", img, "sleep", "infinity")
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", host).Run() })
 	stopped := run(t, "create", "--network", "none", "--label", "riskmap.test=docker-probe", img, "true")
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", stopped).Run() })
