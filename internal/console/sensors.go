@@ -163,8 +163,12 @@ func (s *Server) enrolSensor(ctx context.Context, in *bodyOf[sensorproto.EnrolRe
 	case err != nil:
 		return nil, s.internal(ctx, "enrol sensor", err)
 	}
-	s.audit(ctx, x.OrgID, store.AuditSensorEnrol, "sensor "+x.ID, fmt.Sprintf("host %s (machine %s, version %s) with enrolment token %q (%s), use %d",
-		x.Hostname, x.MachineID, x.Version, tok.Name, tok.Prefix, tok.Uses))
+	// The actor is the new sensor, come in with the enrolment token.
+	if _, err := s.store.AppendAudit(ctx, store.AuditEntry{OrgID: x.OrgID, ActorID: x.ID, Actor: "sensor " + x.ID + " (" + x.Hostname + ")",
+		Via: store.ViaEnrolmentToken, Action: store.AuditSensorEnrol, Target: "sensor " + x.ID, ClientAddr: ClientAddr(ctx),
+		Detail: fmt.Sprintf("host %s (machine %s, version %s) with enrolment token %q (%s), use %d", x.Hostname, x.MachineID, x.Version, tok.Name, tok.Prefix, tok.Uses)}); err != nil {
+		s.log.ErrorContext(ctx, "audit", "action", store.AuditSensorEnrol, "err", err)
+	}
 	return &bodyOf[sensorproto.EnrolResponse]{sensorproto.EnrolResponse{SensorID: x.ID, Key: key, Hostname: x.Hostname}}, nil
 }
 

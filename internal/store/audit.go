@@ -67,12 +67,13 @@ const (
 
 // How an audit entry's actor authenticated (AuditEntry.Via).
 const (
-	ViaSession     = "session"      // the browser session cookie
-	ViaAPIKey      = "api_key"      // Authorization: Bearer rmk_...
-	ViaAccessToken = "access_token" // Authorization: Bearer <access token>
-	ViaSensor      = "sensor"       // a sensor's own credential
-	ViaJob         = "job"          // the console's own job (actor AuditSystem)
-	ViaSystem      = "system"       // the console itself, outside any request or job
+	ViaSession        = "session"         // the browser session cookie
+	ViaAPIKey         = "api_key"         // Authorization: Bearer rmk_...
+	ViaAccessToken    = "access_token"    // Authorization: Bearer <access token>
+	ViaSensor         = "sensor"          // a sensor's own credential
+	ViaEnrolmentToken = "enrolment_token" // a sensor enrolling
+	ViaJob            = "job"             // the console's own job (actor AuditSystem)
+	ViaSystem         = "system"          // the console itself, outside any request or job
 )
 
 // AuditSystem is the actor of changes the console makes on its own.

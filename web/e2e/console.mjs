@@ -80,7 +80,7 @@ async function step(page, name, fn) {
  * Every violation is a problem of the run.
  */
 async function shot(page, name) {
-  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true, timeout: 60_000 }); // an artifact: a loaded machine may take its time
   await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => {
     const r = await window.axe.run(document, {

@@ -57,7 +57,7 @@ async function step(name, fn) {
 
 let audited = 0;
 async function shot(name) {
-  await p.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  await p.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true, timeout: 60_000 }); // an artifact: a loaded machine may take its time
   await p.evaluate(axeSource);
   const violations = await p.evaluate(async () => {
     const r = await window.axe.run(document, {
