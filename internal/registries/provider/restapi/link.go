@@ -23,20 +23,30 @@ func NextLink(values []string, reqURL *url.URL) (string, error) {
 			if !relIsNext(params) {
 				continue
 			}
-			u, err := url.Parse(target)
-			if err != nil {
-				return "", fmt.Errorf("link %q: %w", target, err)
-			}
-			if reqURL != nil {
-				u = reqURL.ResolveReference(u)
-				if u.Scheme != reqURL.Scheme || u.Host != reqURL.Host {
-					return "", fmt.Errorf("next link to %s leaves %s", Redact(u.String()), reqURL.Host)
-				}
-			}
-			return u.String(), nil
+			return Next(target, reqURL)
 		}
 	}
 	return "", nil
+}
+
+// Next resolves a next-page URL an answer gave (a Link target, or a
+// "next" member of a JSON answer) against the request's URL and refuses
+// one that leaves the request's scheme and host. "" stays "".
+func Next(raw string, reqURL *url.URL) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("next page %q: not a URL", clip(raw))
+	}
+	if reqURL != nil {
+		u = reqURL.ResolveReference(u)
+		if u.Scheme != reqURL.Scheme || u.Host != reqURL.Host {
+			return "", fmt.Errorf("next page %s leaves %s", Redact(u.String()), reqURL.Host)
+		}
+	}
+	return u.String(), nil
 }
 
 // linkValue splits the first link-value off s: its target, its parameters
