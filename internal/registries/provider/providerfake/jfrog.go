@@ -218,8 +218,8 @@ func (f *JFrog) handleStorage(w http.ResponseWriter, r *http.Request) {
 		sizes := layerSizes(t.Size)
 		files := []map[string]any{
 			{"uri": "/" + manifest, "size": sizes[0], "lastModified": ts, "folder": false, "sha1": strings.Repeat("1", 40), "sha2": sha2},
-			{"uri": "/sha256__" + hex.EncodeToString([]byte(tagName+"config"))[:16], "size": sizes[1], "lastModified": ts, "folder": false, "sha1": strings.Repeat("2", 40), "sha2": strings.Repeat("b", 64)},
-			{"uri": "/sha256__" + hex.EncodeToString([]byte(tagName+"layer"))[:16], "size": sizes[2], "lastModified": ts, "folder": false, "sha1": strings.Repeat("3", 40), "sha2": strings.Repeat("c", 64)},
+			{"uri": "/sha256__" + hex.EncodeToString([]byte(tagName + "config"))[:16], "size": sizes[1], "lastModified": ts, "folder": false, "sha1": strings.Repeat("2", 40), "sha2": strings.Repeat("b", 64)},
+			{"uri": "/sha256__" + hex.EncodeToString([]byte(tagName + "layer"))[:16], "size": sizes[2], "lastModified": ts, "folder": false, "sha1": strings.Repeat("3", 40), "sha2": strings.Repeat("c", 64)},
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"uri": "https://" + r.Host + r.URL.Path, "created": ts, "files": files})
 		return
