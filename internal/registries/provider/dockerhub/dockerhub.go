@@ -10,7 +10,6 @@ package dockerhub
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -162,32 +161,8 @@ func parseToken(body []byte) (restapi.Token, error) {
 	if tok == "" || strings.ContainsAny(tok, " \r\n") {
 		return restapi.Token{}, errors.New("token answer: no token")
 	}
-	exp, _ := jwtExpiry(tok)
+	exp, _ := restapi.JWTExpiry(tok)
 	return restapi.Token{Value: tok, Expires: exp}, nil
-}
-
-// jwtExpiry reads the exp claim of a JWT without verifying it (the token
-// is the Hub's business; only its lifetime matters here).
-func jwtExpiry(tok string) (time.Time, bool) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return time.Time{}, false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return time.Time{}, false
-	}
-	var c struct {
-		Exp json.Number `json:"exp"`
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return time.Time{}, false
-	}
-	n, err := c.Exp.Int64()
-	if err != nil || n <= 0 || n > 1<<40 {
-		return time.Time{}, false
-	}
-	return time.Unix(n, 0), true
 }
 
 func (h *hub) Check(ctx context.Context) error {

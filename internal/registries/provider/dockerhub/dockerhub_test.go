@@ -2,7 +2,6 @@ package dockerhub
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -202,19 +201,6 @@ func TestPull(t *testing.T) {
 	bad := connect(t, f, map[string]string{"username": user}, map[string]string{"token": "dckr_pat_wrongWRONGwrong"})
 	if _, err := providerfake.Pull(ctx, bad, f.Client(), "acme/app", "v1"); err == nil {
 		t.Error("pull with a bad token succeeded")
-	}
-}
-
-func TestJWTExpiry(t *testing.T) {
-	enc := base64.RawURLEncoding
-	tok := "x." + enc.EncodeToString([]byte(`{"exp":1790000000}`)) + ".y"
-	if got, ok := jwtExpiry(tok); !ok || got.Unix() != 1790000000 {
-		t.Errorf("jwtExpiry = %v, %v", got, ok)
-	}
-	for _, bad := range []string{"", "a.b", "a.!!.c", "a." + enc.EncodeToString([]byte(`{"exp":"soon"}`)) + ".c"} {
-		if _, ok := jwtExpiry(bad); ok {
-			t.Errorf("jwtExpiry(%q) ok", bad)
-		}
 	}
 }
 

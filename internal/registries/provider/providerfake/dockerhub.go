@@ -1,7 +1,6 @@
 package providerfake
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -99,22 +98,10 @@ func (f *DockerHub) grant(subject string, scopes []string) []string {
 	return out
 }
 
-// jwt makes an unsigned-looking JWT with sub and exp, remembered as an
-// api token.
+// jwt makes a JWT for the user, valid as an api token.
 func (f *DockerHub) jwt() string {
-	tok, _ := f.issue("api", f.User, nil)
-	f.mu.Lock()
-	exp := f.tokens[tok].expires
-	f.mu.Unlock()
-	enc := base64.RawURLEncoding
-	h := enc.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`))
-	p, _ := json.Marshal(map[string]any{"sub": f.User, "exp": exp.Unix(), "iat": f.now().Unix(), "jti": tok})
-	jwt := h + "." + enc.EncodeToString(p) + "." + enc.EncodeToString([]byte(tok))
-	f.mu.Lock()
-	f.tokens[jwt] = f.tokens[tok]
-	delete(f.tokens, tok)
-	f.mu.Unlock()
-	return jwt
+	tok, _ := f.issueJWT("api", f.User, nil)
+	return tok
 }
 
 func (f *DockerHub) handleAuthToken(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package providerfake
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -313,6 +314,21 @@ func (s *Server) issue(kind, subject string, scopes []string) (string, time.Dura
 	defer s.mu.Unlock()
 	s.tokens[tok] = issued{kind: kind, subject: subject, scopes: scopes, expires: s.now().Add(s.tokenTTL)}
 	return tok, s.tokenTTL
+}
+
+// issueJWT is issue with the token shaped as a JWT whose claims carry
+// sub, exp and iat (not signed: clients only read its lifetime).
+func (s *Server) issueJWT(kind, subject string, scopes []string) (string, time.Duration) {
+	tok, ttl := s.issue(kind, subject, scopes)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tokens[tok]
+	enc := base64.RawURLEncoding
+	p, _ := json.Marshal(map[string]any{"sub": subject, "exp": t.expires.Unix(), "iat": s.now().Unix(), "jti": tok})
+	jwt := enc.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc.EncodeToString(p) + "." + enc.EncodeToString([]byte(tok))
+	delete(s.tokens, tok)
+	s.tokens[jwt] = t
+	return jwt, ttl
 }
 
 // valid looks up an unexpired token of kind.

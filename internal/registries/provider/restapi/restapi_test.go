@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -170,4 +171,27 @@ func TestTokenCacheRenewsBeforeExpiry(t *testing.T) {
 	if a != b || b == d || n != 2 {
 		t.Errorf("tokens %q %q %q after %d fetches: want the first kept 4 min, renewed 30 s before expiry", a, b, d, n)
 	}
+}
+
+func TestJWTExpiry(t *testing.T) {
+	enc := base64.RawURLEncoding
+	tok := "x." + enc.EncodeToString([]byte(`{"exp":1790000000}`)) + ".y"
+	if got, ok := JWTExpiry(tok); !ok || got.Unix() != 1790000000 {
+		t.Errorf("JWTExpiry = %v, %v", got, ok)
+	}
+	for _, bad := range []string{"", "a.b", "a.!!.c", "a." + enc.EncodeToString([]byte(`{"exp":"soon"}`)) + ".c", "a." + enc.EncodeToString([]byte(`{"exp":-1}`)) + ".c"} {
+		if _, ok := JWTExpiry(bad); ok {
+			t.Errorf("JWTExpiry(%q) ok", bad)
+		}
+	}
+}
+
+func FuzzJWTExpiry(f *testing.F) {
+	f.Add("x." + base64.RawURLEncoding.EncodeToString([]byte(`{"exp":1790000000}`)) + ".y")
+	f.Add("a.b.c")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if exp, ok := JWTExpiry(tok); ok && (exp.Unix() <= 0 || exp.Unix() > 1<<40) {
+			t.Fatalf("JWTExpiry(%q) = %v", tok, exp)
+		}
+	})
 }

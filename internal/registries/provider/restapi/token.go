@@ -2,6 +2,9 @@ package restapi
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 )
@@ -56,4 +59,28 @@ func (c *TokenCache) Drop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tok = Token{}
+}
+
+// JWTExpiry reads the exp claim of a JWT without verifying it: the token
+// is its issuer's business; only its lifetime matters to the client.
+func JWTExpiry(tok string) (time.Time, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var c struct {
+		Exp json.Number `json:"exp"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return time.Time{}, false
+	}
+	n, err := c.Exp.Int64()
+	if err != nil || n <= 0 || n > 1<<40 {
+		return time.Time{}, false
+	}
+	return time.Unix(n, 0), true
 }
