@@ -61,6 +61,9 @@ type Server struct {
 	srv      *httptest.Server
 	mux      *http.ServeMux
 	failBody func(status int) (contentType, body string)
+	// pre, when set, sees each request before the mux and says whether
+	// it answered (routes the mux's patterns cannot express).
+	pre func(w http.ResponseWriter, r *http.Request) bool
 
 	mu        sync.Mutex
 	failure   *Failure
@@ -134,6 +137,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", ct)
 		w.WriteHeader(f.Status)
 		w.Write([]byte(body))
+		return
+	}
+	if s.pre != nil && s.pre(w, r) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
