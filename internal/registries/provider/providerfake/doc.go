@@ -19,6 +19,39 @@
 //	f.ExpireTokens()                  // every issued token stops working
 //	f.Requests()                      // what was asked, with the auth scheme used
 //
+// # The fakes
+//
+// Each type's comment lists its routes, members, pagination and refusals,
+// with the documentation it follows:
+//
+//   - DockerHub (NewDockerHub): Hub API v2 sign-in (/v2/auth/token,
+//     /v2/users/login) to a JWT, namespaces' repositories and tags by
+//     "next"; registry tokens at /token for registry.docker.io; private
+//     and public repositories.
+//   - Harbor (NewHarbor): API v2.0 projects, repositories and artifacts
+//     with tags, robot Basic authentication, page/page_size with Link and
+//     X-Total-Count; /service/token.
+//   - Quay (NewQuay): API v1 repository list by next_page, tags by
+//     page/has_additional; OAuth bearer token; robot pulls via /v2/auth.
+//   - GitLab (NewGitLab): API v4 project and group registry repositories,
+//     tags and tag details by X-Next-Page; PRIVATE-TOKEN; /jwt/auth for
+//     access and deploy tokens.
+//   - JFrog (NewJFrog): Artifactory repositories, Docker _catalog and
+//     tags/list by Link, storage File List and File Info; Bearer access
+//     token or Basic user + API key; /v2/token or the access token direct.
+//   - ACR (NewACR): Entra ID client credentials, /oauth2/exchange,
+//     /oauth2/token (refresh_token grant, admin Basic), _catalog and
+//     /acr/v1/{name}/_tags by Link, per-scope access tokens.
+//   - GAR (NewGAR): Google OAuth JWT bearer grant (the assertion's RS256
+//     signature verified), Artifact Registry dockerImages.list by
+//     pageToken, GCR _catalog and tags/list with the manifest map.
+//   - ECR (NewECR): ECR's AWS JSON 1.1 API and STS AssumeRole (Query/XML),
+//     every SigV4 signature recomputed; the registry with Basic AWS:token.
+//
+// Helpers for providers' tests: Pull (a manifest through go-containerregistry
+// with the provider's Authenticator), AllRepos and AllTags (with page
+// sizes), NoSecret (no credential in an error), Image.ProviderTag.
+//
 // The fakes are stricter than the real services where that catches a
 // client bug (unknown query parameters with the wrong type are refused;
 // pagination links point only at the fake itself) and never more lenient
