@@ -17,6 +17,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -36,6 +37,8 @@ type Account struct {
 	// verified; the account's extra CA when configured). Tests give one
 	// trusting their servers.
 	HTTP *http.Client
+	// Now is the clock for token lifetimes; nil is time.Now.
+	Now func() time.Time
 }
 
 // Registry is a connected account.
@@ -85,6 +88,11 @@ type Kind struct {
 // ErrUnauthorized is wrapped by Check, Repositories, Tags and
 // Authenticator errors when the registry refused the credentials.
 var ErrUnauthorized = errors.New("the registry refused the credentials")
+
+// ErrForbidden is wrapped when the registry knows the credentials but
+// they may not do what was asked (a missing permission or scope). It is
+// also ErrUnauthorized.
+var ErrForbidden = fmt.Errorf("%w: signed in, but without the permission", ErrUnauthorized)
 
 // ErrUnavailable is wrapped when the registry or its API could not be
 // reached or answered 5xx/429: a sync may be retried later.

@@ -166,12 +166,15 @@ func (e *StatusError) Error() string {
 // Unwrap gives provider.ErrUnauthorized, provider.ErrUnavailable or nil.
 func (e *StatusError) Unwrap() error { return e.kind }
 
-// Kind is the provider error a status means: 401 and 403 the credentials
-// refused, 429 and 5xx the registry unavailable for now.
+// Kind is the provider error a status means: 401 the credentials refused,
+// 403 not permitted (which is also ErrUnauthorized), 429 and 5xx the
+// registry unavailable for now.
 func Kind(status int) error {
 	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == http.StatusUnauthorized:
 		return provider.ErrUnauthorized
+	case status == http.StatusForbidden:
+		return provider.ErrForbidden
 	case status == http.StatusTooManyRequests || status >= 500:
 		return provider.ErrUnavailable
 	}
