@@ -182,15 +182,7 @@ type Result struct {
 // Result.Errors.
 func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error) {
 	sink := &errSink{}
-	sniff := &elfSniffer{seen: map[string]bool{}}
-	guarded := make([]filesystem.Extractor, len(e.exts))
-	for i, x := range e.exts {
-		g := &guard{inner: x, max: e.cfg.MaxFileSize, sink: sink, onFile: e.cfg.OnFile}
-		if binaryExtractors[x.Name()] {
-			g.sniff = sniff
-		}
-		guarded[i] = g
-	}
+	guarded := e.guarded(sink)
 	pkgs, err := walk(ctx, fsys, guarded, sink)
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
@@ -203,6 +195,46 @@ func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error)
 	setOwnedBy(res.Packages)
 	res.Errors = sink.sorted()
 	return res, nil
+}
+
+// RunFile runs the extractors that read the file at path (slash-separated,
+// relative to fsys's root) on that file alone: a lockfile, manifest,
+// binary or archive given as a scan target. Extractors may open other
+// files through fsys (go.mod reads the go.sum beside it). wanted is false
+// when no extractor reads a file of that name and kind; per-file failures
+// are in Result.Errors as with Run.
+func (e *Extractor) RunFile(ctx context.Context, fsys scalibrfs.FS, path string) (res *Result, wanted bool, err error) {
+	info, err := fsys.Stat(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("extract %s: %w", path, err)
+	}
+	if !e.Wants(path, info) {
+		return &Result{}, false, nil
+	}
+	sink := &errSink{}
+	guarded := e.guarded(sink)
+	pkgs, err := walkFile(ctx, fsys, path, guarded, sink)
+	if err != nil {
+		return nil, true, fmt.Errorf("extract %s: %w", path, err)
+	}
+	res = &Result{Packages: convert(scalibrinv.Inventory{Packages: pkgs})}
+	setOwnedBy(res.Packages)
+	res.Errors = sink.sorted()
+	return res, true, nil
+}
+
+// guarded wraps every extractor of the list in a guard reporting to sink.
+func (e *Extractor) guarded(sink *errSink) []filesystem.Extractor {
+	sniff := &elfSniffer{seen: map[string]bool{}}
+	out := make([]filesystem.Extractor, len(e.exts))
+	for i, x := range e.exts {
+		g := &guard{inner: x, max: e.cfg.MaxFileSize, sink: sink, onFile: e.cfg.OnFile}
+		if binaryExtractors[x.Name()] {
+			g.sniff = sniff
+		}
+		out[i] = g
+	}
+	return out
 }
 
 // distro reads os-release; nil when the tree is not an OS root.
