@@ -29,6 +29,11 @@ List the packages installed in TARGET:
   registry:REF           an image pulled from a registry (Docker config or
                          RISKMAP_REGISTRY_USERNAME/RISKMAP_REGISTRY_PASSWORD)
   sbom:FILE              a CycloneDX or SPDX JSON document
+  file:FILE              one file, told by its content: a lockfile or manifest
+                         (Cargo.lock, package-lock.json, requirements.txt, go.mod,
+                         pom.xml...), a Go or Rust binary, a jar/war/ear, a wheel,
+                         a tar, tar.gz or zip of a directory tree, a docker save or
+                         OCI archive (plain, gzip, zstd or bzip2), an SBOM
 A bare path or image reference is recognised without the prefix.
 
 Flags:
