@@ -7,8 +7,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -275,44 +273,6 @@ func TestFeedsStatusAndImport(t *testing.T) {
 	}
 	if _, _, code := run(t, "feeds", "import", "--db", other, filepath.Join(t.TempDir(), "missing")); code != 2 {
 		t.Errorf("missing path: exit %d", code)
-	}
-}
-
-// TestCITemplates checks that every riskmap command line in the CI
-// templates parses with the real flag sets.
-func TestCITemplates(t *testing.T) {
-	root := testenv.ModuleRoot(t)
-	files, _ := filepath.Glob(filepath.Join(root, "ci", "templates", "*"))
-	if len(files) < 4 {
-		t.Fatalf("templates: %v", files)
-	}
-	re := regexp.MustCompile(`riskmap (scan|feeds) ([^'"\n|]*)`)
-	var seen []string
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-			args := strings.Fields(m[2])
-			var err error
-			switch m[1] {
-			case "scan":
-				fl, _ := scanFlags(&bytes.Buffer{})
-				err = fl.Parse(args)
-				if err == nil && fl.NArg() != 1 {
-					err = errors.New("want one target")
-				}
-			case "feeds":
-				fl, _ := feedsFlags(&bytes.Buffer{})
-				err = fl.Parse(args[1:])
-			}
-			if err != nil {
-				t.Errorf("%s: riskmap %s %s: %v", filepath.Base(f), m[1], m[2], err)
-			}
-			seen = append(seen, filepath.Base(f))
-		}
-	}
-	sort.Strings(seen)
-	if len(seen) < 8 {
-		t.Errorf("only %d command lines found", len(seen))
 	}
 }
 
