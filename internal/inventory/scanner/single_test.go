@@ -467,7 +467,7 @@ func TestGoSum(t *testing.T) {
 
 // compressFile writes src compressed with format (gz or zst) to dst, as
 // `docker save img | gzip > img.tar.gz` would.
-func compressFile(t *testing.T, src, dst, format string) {
+func compressFile(t testing.TB, src, dst, format string) {
 	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
