@@ -194,22 +194,7 @@ func writeReport(doc *report.Document, format, output string, stdout io.Writer) 
 	if output == "" {
 		return doc.Write(stdout, format)
 	}
-	tmp, err := os.CreateTemp(dirOf(output), ".riskmap-report-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", output, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := doc.Write(tmp, format); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", output, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", output, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", output, err)
-	}
-	return os.Rename(tmp.Name(), output)
+	return writeOutput(output, func(w io.Writer) error { return doc.Write(w, format) })
 }
 
 // MaxInventorySize bounds an inventory JSON read.
