@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	pathpkg "path"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -100,6 +101,33 @@ func (e *Extractor) Wants(path string, info fs.FileInfo) bool {
 	}
 	return false
 }
+
+// defaultList is the extractor list with the default configuration, for
+// ReadsName (made once, and without setting osv-scalibr's logger).
+var defaultList = sync.OnceValue(func() *Extractor {
+	exts, err := newExtractors(DefaultConfig())
+	if err != nil {
+		return &Extractor{}
+	}
+	return &Extractor{cfg: DefaultConfig(), exts: exts}
+})
+
+// ReadsName reports whether an extractor of the list reads a small regular
+// file at path by its name (a lockfile or manifest), as Wants does for a
+// configured Extractor.
+func ReadsName(path string) bool {
+	return defaultList().Wants(path, nameInfo(pathpkg.Base(path)))
+}
+
+// nameInfo is the FileInfo of a small regular file known by name only.
+type nameInfo string
+
+func (i nameInfo) Name() string       { return string(i) }
+func (i nameInfo) Size() int64        { return 1 }
+func (i nameInfo) Mode() fs.FileMode  { return 0o644 }
+func (i nameInfo) ModTime() time.Time { return time.Time{} }
+func (i nameInfo) IsDir() bool        { return false }
+func (i nameInfo) Sys() any           { return nil }
 
 // Want says whether a file's content must be kept for extraction.
 type Want int

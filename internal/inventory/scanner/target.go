@@ -7,7 +7,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/inventory/extract"
@@ -76,7 +75,7 @@ func ParseTarget(s string) (Target, error) {
 		}
 		return Target{Kind: KindDir, Ref: s}, nil
 	case err == nil:
-		t, err := detectFile(s, nameWants())
+		t, err := detectFile(s, extract.ReadsName)
 		if err != nil {
 			return Target{}, fmt.Errorf("parse target %q: %w", s, err)
 		}
@@ -99,31 +98,21 @@ func ParseTarget(s string) (Target, error) {
 	return Target{Kind: KindImageRef, Ref: s}, nil
 }
 
-// nameWants is the Wants of the default extractor list, for telling a
-// lockfile by its name before an extractor is configured.
-var nameWants = sync.OnceValue(func() func(string) bool {
-	ex, err := extract.New(extract.DefaultConfig())
-	if err != nil {
-		return func(string) bool { return false }
-	}
-	return wantsByName(ex)
-})
-
-// wantsByName asks ex whether it reads a regular, non-executable file at
-// path by its name.
+// wantsByName asks ex whether it reads a small regular file at path by
+// its name.
 func wantsByName(ex *extract.Extractor) func(string) bool {
-	return func(p string) bool { return ex.Wants(p, plainInfo{name: path.Base(p)}) }
+	return func(p string) bool { return ex.Wants(p, nameInfo(path.Base(p))) }
 }
 
-// plainInfo is the FileInfo of a small regular file, for name-only checks.
-type plainInfo struct{ name string }
+// nameInfo is the FileInfo of a small regular file known by name only.
+type nameInfo string
 
-func (i plainInfo) Name() string       { return i.name }
-func (i plainInfo) Size() int64        { return 1 }
-func (i plainInfo) Mode() fs.FileMode  { return 0o644 }
-func (i plainInfo) ModTime() time.Time { return time.Time{} }
-func (i plainInfo) IsDir() bool        { return false }
-func (i plainInfo) Sys() any           { return nil }
+func (i nameInfo) Name() string       { return string(i) }
+func (i nameInfo) Size() int64        { return 1 }
+func (i nameInfo) Mode() fs.FileMode  { return 0o644 }
+func (i nameInfo) ModTime() time.Time { return time.Time{} }
+func (i nameInfo) IsDir() bool        { return false }
+func (i nameInfo) Sys() any           { return nil }
 
 // detectFile tells what the file at p is (filetype.Detect), with wants
 // saying whether an extractor reads it by name.
