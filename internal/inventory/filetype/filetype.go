@@ -281,7 +281,9 @@ func zipType(r io.ReaderAt, size int64, name string) Type {
 		}
 		n := f.Name
 		switch {
-		case n == "META-INF/MANIFEST.MF" || strings.HasSuffix(n, ".class") || strings.HasPrefix(n, "META-INF/maven/"):
+		case n == "META-INF/MANIFEST.MF" || strings.HasPrefix(n, "META-INF/maven/") || n == "WEB-INF/web.xml":
+			// At the root only: a zip of a project tree may hold classes
+			// and jars below it, and is read as a tree (its jars too).
 			java = true
 		case strings.HasSuffix(n, ".dist-info/WHEEL") && strings.Count(n, "/") == 1:
 			wheel = true

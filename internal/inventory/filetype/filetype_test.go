@@ -118,6 +118,10 @@ func TestDetect(t *testing.T) {
 			Type{Format: TreeTar, Compression: Gzip, What: "gzip-compressed tar archive of a directory tree"}},
 		{"tree_zip", "src.zip", func(t *testing.T) []byte { return zipOf(t, "app/Cargo.lock", "app/src/main.rs") },
 			Type{Format: TreeZip, What: "zip archive of a directory tree"}},
+		{"tree_zip_with_a_jar_inside", "dist.zip", func(t *testing.T) []byte {
+			return zipOf(t, "app/lib/x.jar", "app/classes/A.class", "app/META-INF/MANIFEST.MF", "app/package-lock.json")
+		},
+			Type{Format: TreeZip, What: "zip archive of a directory tree"}},
 		{"jar", "app.jar", func(t *testing.T) []byte { return zipOf(t, "META-INF/MANIFEST.MF") },
 			Type{Format: JavaArchive, What: "Java archive"}},
 		{"jar_without_extension", "app", func(t *testing.T) []byte { return zipOf(t, "META-INF/MANIFEST.MF", "a/B.class") },
