@@ -115,8 +115,12 @@ var defaultList = sync.OnceValue(func() *Extractor {
 // ReadsName reports whether an extractor of the list reads a small regular
 // file at path by its name (a lockfile or manifest), as Wants does for a
 // configured Extractor.
-func ReadsName(path string) bool {
-	return defaultList().Wants(path, nameInfo(pathpkg.Base(path)))
+func ReadsName(path string) bool { return defaultList().WantsName(path) }
+
+// WantsName is Wants for a small regular file at path known by its name
+// only: whether the file is a lockfile or manifest e reads.
+func (e *Extractor) WantsName(path string) bool {
+	return e.Wants(path, nameInfo(pathpkg.Base(path)))
 }
 
 // nameInfo is the FileInfo of a small regular file known by name only.

@@ -33,7 +33,7 @@ import (
 // its fuzz seed) and a case here.
 func scanFile(ctx context.Context, ex *extract.Extractor, p string, typ *filetype.Type, opts Options, target string) (*inventory.Inventory, error) {
 	if typ == nil {
-		t, err := detectFile(p, wantsByName(ex))
+		t, err := detectFile(p, ex.WantsName)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrTarget, err)
 		}

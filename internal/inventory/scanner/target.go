@@ -2,12 +2,9 @@ package scanner
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/riskmap/riskmap/internal/inventory/extract"
 	"github.com/riskmap/riskmap/internal/inventory/filetype"
@@ -97,22 +94,6 @@ func ParseTarget(s string) (Target, error) {
 	}
 	return Target{Kind: KindImageRef, Ref: s}, nil
 }
-
-// wantsByName asks ex whether it reads a small regular file at path by
-// its name.
-func wantsByName(ex *extract.Extractor) func(string) bool {
-	return func(p string) bool { return ex.Wants(p, nameInfo(path.Base(p))) }
-}
-
-// nameInfo is the FileInfo of a small regular file known by name only.
-type nameInfo string
-
-func (i nameInfo) Name() string       { return string(i) }
-func (i nameInfo) Size() int64        { return 1 }
-func (i nameInfo) Mode() fs.FileMode  { return 0o644 }
-func (i nameInfo) ModTime() time.Time { return time.Time{} }
-func (i nameInfo) IsDir() bool        { return false }
-func (i nameInfo) Sys() any           { return nil }
 
 // detectFile tells what the file at p is (filetype.Detect), with wants
 // saying whether an extractor reads it by name.
