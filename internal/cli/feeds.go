@@ -140,20 +140,14 @@ func printReport(w io.Writer, rep *feeds.Report, format string) {
 }
 
 func exportBundle(ctx context.Context, m *feeds.Manager, path string, stdio IO) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".riskmap-bundle-*")
+	var n int
+	err := writeOutput(path, func(w io.Writer) error {
+		var err error
+		n, err = m.Export(ctx, w)
+		return err
+	})
 	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("feeds export %s: %w", path, err)}
-	}
-	defer os.Remove(tmp.Name())
-	n, err := m.Export(ctx, tmp)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("feeds export %s: %w", path, err)}
+		return &ExitError{Code: 2, Err: fmt.Errorf("feeds export: %w", err)}
 	}
 	fmt.Fprintf(stdio.Stdout, "exported %d feed files to %s\n", n, path)
 	return nil

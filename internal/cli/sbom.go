@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +28,11 @@ List the packages installed in TARGET:
   registry:REF           an image pulled from a registry (Docker config or
                          RISKMAP_REGISTRY_USERNAME/RISKMAP_REGISTRY_PASSWORD)
   sbom:FILE              a CycloneDX or SPDX JSON document
+  file:FILE              one file, told by its content: a lockfile or manifest
+                         (Cargo.lock, package-lock.json, requirements.txt, go.mod,
+                         pom.xml...), a Go or Rust binary, a jar/war/ear, a wheel,
+                         a tar, tar.gz or zip of a directory tree, a docker save or
+                         OCI archive (plain, gzip, zstd or bzip2), an SBOM
 A bare path or image reference is recognised without the prefix.
 
 Flags:
@@ -78,27 +82,14 @@ func runSBOM(ctx context.Context, args []string, stdio IO) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	out := stdio.Stdout
-	var f *os.File
-	if *output != "" {
-		f, err = os.CreateTemp(filepath.Dir(*output), ".riskmap-sbom-*")
-		if err != nil {
-			return &ExitError{Code: 2, Err: fmt.Errorf("sbom: --output: %w", err)}
-		}
-		defer os.Remove(f.Name())
-		out = f
+	tool := sbom.Tool{Name: "riskmap", Version: Version}
+	if *output == "" {
+		err = sbom.Write(stdio.Stdout, inv, *format, tool)
+	} else {
+		err = writeOutput(*output, func(w io.Writer) error { return sbom.Write(w, inv, *format, tool) })
 	}
-	if err := sbom.Write(out, inv, *format, sbom.Tool{Name: "riskmap", Version: Version}); err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	if f != nil {
-		if err := f.Close(); err != nil {
-			return &ExitError{Code: 2, Err: fmt.Errorf("sbom: --output: %w", err)}
-		}
-		// Write then rename: an existing file is replaced only by a complete document.
-		if err := os.Rename(f.Name(), *output); err != nil {
-			return &ExitError{Code: 2, Err: fmt.Errorf("sbom: --output: %w", err)}
-		}
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("sbom: %w", err)}
 	}
 	return nil
 }

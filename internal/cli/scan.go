@@ -31,18 +31,24 @@ TARGET is one of:
 A bare path or image reference is recognised without the prefix.
 
 Findings come from the local knowledge base (riskmap feeds update/import),
-or with --console URL from a console's: the inventory is still built here and
-only it is sent (API key from --api-key or RISKMAP_API_KEY; the console's
-certificate verified by --pin, --ca-cert or the system roots).
-Exit status: 0 clean, 1 --fail-on reached, 2 error.
+or with --console URL (or RISKMAP_CONSOLE) from a console's: the inventory is
+still built here and only it is sent, no feeds are needed (API key from
+--api-key or RISKMAP_API_KEY; the console's certificate verified by --pin or
+RISKMAP_CONSOLE_PIN, --ca-cert, or the system roots).
+
+Gate: a finding counts when it reaches every threshold given (--fail-on
+severity or kev, --fail-on-risk score); the scan fails when --fail-on-count
+findings count (default 1; alone, it counts every finding).
+Exit status: 0 clean, 1 the gate was reached, 2 error.
 
 Flags:
 `
 
 type scanOpts struct {
-	format, output, failOn, ignoreFile, dbDir, dockerHost string
-	onlyFixed, quiet                                      bool
-	consoleURL, apiKey, caCert, pin                       string
+	format, output, ignoreFile, dbDir, dockerHost string
+	onlyFixed, quiet                              bool
+	consoleURL, apiKey, caCert, pin               string
+	gate                                          report.Gate
 }
 
 func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
@@ -51,16 +57,22 @@ func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
 	fl.SetOutput(stderr)
 	fl.StringVar(&o.format, "format", "table", "output format: "+strings.Join(report.Formats, ", "))
 	fl.StringVar(&o.output, "output", "", "write the report to FILE instead of stdout")
-	fl.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding reaches this level: low, medium, high, critical or kev")
+	fl.StringVar(&o.gate.Severity, "fail-on", "", "exit 1 when a finding reaches this level: low, medium, high, critical or kev")
+	fl.Func("fail-on-risk", "exit 1 when a finding's risk score (0-100, the report's risk) reaches `SCORE`", func(v string) error {
+		r, err := report.ParseRisk(v)
+		o.gate.Risk, o.gate.RiskSet = r, true
+		return err
+	})
+	fl.IntVar(&o.gate.Count, "fail-on-count", 0, "exit 1 only when `N` findings reach the thresholds (--fail-on, --fail-on-risk; alone: N findings of any kind)")
 	fl.StringVar(&o.ignoreFile, "ignore-file", "", "OpenVEX document or ID list (`ID [package=NAME] [expires=YYYY-MM-DD] reason`) of findings to ignore")
 	fl.BoolVar(&o.onlyFixed, "only-fixed", false, "report only findings with a fixed version")
 	fl.StringVar(&o.dockerHost, "docker-host", "", "Docker engine endpoint for docker: and container: targets (default: DOCKER_HOST or /var/run/docker.sock)")
 	fl.BoolVar(&o.quiet, "quiet", false, "no progress display and no per-file warnings on stderr")
 	fl.StringVar(&o.dbDir, "db", feeds.DefaultDataDir(), "data directory of the knowledge base (env RISKMAP_DATA_DIR)")
-	fl.StringVar(&o.consoleURL, "console", "", "match against this console's knowledge base (https://HOST:PORT) instead of the local one")
+	fl.StringVar(&o.consoleURL, "console", os.Getenv("RISKMAP_CONSOLE"), "match against this console's knowledge base (https://HOST:PORT) instead of the local one: no feeds needed here (env RISKMAP_CONSOLE)")
 	fl.StringVar(&o.apiKey, "api-key", "", "API key for --console (default: env RISKMAP_API_KEY)")
 	fl.StringVar(&o.caCert, "ca-cert", "", "PEM file of the CA that signed the console's certificate (--console)")
-	fl.StringVar(&o.pin, "pin", "", "accept exactly the console certificate with this fingerprint, `sha256:HEX` as `riskmap console` prints it (--console)")
+	fl.StringVar(&o.pin, "pin", os.Getenv("RISKMAP_CONSOLE_PIN"), "accept exactly the console certificate with this fingerprint, `sha256:HEX` as `riskmap console` prints it (--console; env RISKMAP_CONSOLE_PIN)")
 	fl.Usage = func() { fmt.Fprintf(stderr, scanUsage, targetHelp()); fl.PrintDefaults() }
 	return fl, o
 }
@@ -74,7 +86,7 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 		}
 		return &ExitError{Code: 2, Err: err}
 	}
-	format, output, failOn, ignoreFile, onlyFixed, dbDir := &o.format, &o.output, &o.failOn, &o.ignoreFile, &o.onlyFixed, &o.dbDir
+	format, output, ignoreFile, onlyFixed, dbDir := &o.format, &o.output, &o.ignoreFile, &o.onlyFixed, &o.dbDir
 	if fl.NArg() != 1 {
 		fl.Usage()
 		return &ExitError{Code: 2, Err: errors.New("scan: want exactly one TARGET")}
@@ -82,7 +94,7 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 	if !validFormat(*format) {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: unknown --format %q (want %s)", *format, strings.Join(report.Formats, ", "))}
 	}
-	if _, err := report.FailOn(nil, *failOn); err != nil {
+	if err := o.gate.Validate(); err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
 	var rules []report.Rule
@@ -163,9 +175,8 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 	if err := writeReport(doc, *format, *output, stdio.Stdout); err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
-	n, _ := report.FailOn(res.Findings, *failOn)
-	if n > 0 {
-		return &ExitError{Code: 1, Err: fmt.Errorf("scan: %d findings reach --fail-on %s", n, *failOn)}
+	if n, fail := o.gate.Check(res.Findings); fail {
+		return &ExitError{Code: 1, Err: fmt.Errorf("scan: %d findings reach %s", n, o.gate)}
 	}
 	return nil
 }
@@ -183,22 +194,7 @@ func writeReport(doc *report.Document, format, output string, stdout io.Writer) 
 	if output == "" {
 		return doc.Write(stdout, format)
 	}
-	tmp, err := os.CreateTemp(dirOf(output), ".riskmap-report-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", output, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := doc.Write(tmp, format); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", output, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", output, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", output, err)
-	}
-	return os.Rename(tmp.Name(), output)
+	return writeOutput(output, func(w io.Writer) error { return doc.Write(w, format) })
 }
 
 // MaxInventorySize bounds an inventory JSON read.

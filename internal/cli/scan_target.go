@@ -40,5 +40,10 @@ func targetHelp() string {
   container:ID           the live filesystem of a container (through the engine)
   registry:REF           an image pulled from a registry
   sbom:FILE              a CycloneDX or SPDX JSON document
+  file:FILE              one file, told by its content: a lockfile or manifest
+                         (Cargo.lock, package-lock.json, requirements.txt, go.mod,
+                         pom.xml...), a Go or Rust binary, a jar/war/ear, a wheel,
+                         a tar, tar.gz or zip of a directory tree, a docker save or
+                         OCI archive (plain, gzip, zstd or bzip2), an SBOM
 `
 }

@@ -7,8 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -277,40 +276,62 @@ func TestFeedsStatusAndImport(t *testing.T) {
 	}
 }
 
-// TestCITemplates checks that every riskmap command line in the CI
-// templates parses with the real flag sets.
-func TestCITemplates(t *testing.T) {
-	root := testenv.ModuleRoot(t)
-	files, _ := filepath.Glob(filepath.Join(root, "ci", "templates", "*"))
-	if len(files) < 4 {
-		t.Fatalf("templates: %v", files)
+// TestScanGate checks the exit codes of --fail-on-risk and --fail-on-count
+// against the findings the same scan reports.
+func TestScanGate(t *testing.T) {
+	db, target := scanEnv(t)
+	out, _, code := run(t, "scan", "--db", db, "--format", "json", target)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
 	}
-	re := regexp.MustCompile(`riskmap (scan|feeds) ([^'"\n|]*)`)
-	var seen []string
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-			args := strings.Fields(m[2])
-			var err error
-			switch m[1] {
-			case "scan":
-				fl, _ := scanFlags(&bytes.Buffer{})
-				err = fl.Parse(args)
-				if err == nil && fl.NArg() != 1 {
-					err = errors.New("want one target")
-				}
-			case "feeds":
-				fl, _ := feedsFlags(&bytes.Buffer{})
-				err = fl.Parse(args[1:])
-			}
-			if err != nil {
-				t.Errorf("%s: riskmap %s %s: %v", filepath.Base(f), m[1], m[2], err)
-			}
-			seen = append(seen, filepath.Base(f))
+	var doc struct {
+		Findings []struct {
+			Severity string
+			Risk     struct{ Score float64 }
 		}
 	}
-	sort.Strings(seen)
-	if len(seen) < 8 {
-		t.Errorf("only %d command lines found", len(seen))
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	total, high, maxRisk := len(doc.Findings), 0, 0.0
+	highOver50 := 0
+	for _, f := range doc.Findings {
+		if f.Severity == "high" || f.Severity == "critical" {
+			high++
+			if f.Risk.Score >= 50 {
+				highOver50++
+			}
+		}
+		maxRisk = max(maxRisk, f.Risk.Score)
+	}
+	if total < 20 || high == 0 || maxRisk == 0 || maxRisk >= 100 {
+		t.Fatalf("findings %d, high %d, max risk %v: the fixture changed", total, high, maxRisk)
+	}
+	itoa := func(n int) string { return strconv.Itoa(n) }
+	ftoa := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"risk_reached", []string{"--fail-on-risk", ftoa(maxRisk)}, 1},
+		{"risk_not_reached", []string{"--fail-on-risk", ftoa(maxRisk + 0.5)}, 0},
+		{"count_reached", []string{"--fail-on-count", itoa(total)}, 1},
+		{"count_not_reached", []string{"--fail-on-count", itoa(total + 1)}, 0},
+		{"high_count_reached", []string{"--fail-on", "high", "--fail-on-count", itoa(high)}, 1},
+		{"high_count_not_reached", []string{"--fail-on", "high", "--fail-on-count", itoa(high + 1)}, 0},
+		{"high_and_risk_count", []string{"--fail-on", "high", "--fail-on-risk", "50", "--fail-on-count", itoa(max(highOver50, 1))}, map[bool]int{true: 1, false: 0}[highOver50 > 0]},
+		{"bad_risk", []string{"--fail-on-risk", "101"}, 2},
+		{"bad_risk_text", []string{"--fail-on-risk", "high"}, 2},
+		{"bad_count", []string{"--fail-on-count", "-1"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"scan", "--db", db, "--format", "json", "--output", filepath.Join(t.TempDir(), "r.json")}, tt.args...)
+			_, stderr, code := run(t, append(args, target)...)
+			if code != tt.want {
+				t.Errorf("exit %d, want %d (stderr %s)", code, tt.want, stderr)
+			}
+		})
 	}
 }

@@ -7,8 +7,9 @@ package inventory
 import "time"
 
 // SchemaVersion is the version of the JSON form of Inventory. Bump it on any
-// incompatible change and check the new schema into schema/.
-const SchemaVersion = "1.0.0"
+// change and check the new schema into schema/ (1.1.0 added the target
+// kind "file"; readers accept every 1.x).
+const SchemaVersion = "1.1.0"
 
 // Inventory is everything found in one target.
 type Inventory struct {
@@ -24,7 +25,7 @@ type Inventory struct {
 // Target names what was scanned.
 type Target struct {
 	// Kind is one of dir, docker-archive, oci-archive, oci-dir, docker,
-	// container, registry, sbom, host.
+	// container, registry, sbom, file, host.
 	Kind string `json:"kind"`
 	// Ref is the path, image reference or container id as given.
 	Ref string `json:"ref"`

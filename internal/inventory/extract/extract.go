@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	pathpkg "path"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -101,6 +102,37 @@ func (e *Extractor) Wants(path string, info fs.FileInfo) bool {
 	return false
 }
 
+// defaultList is the extractor list with the default configuration, for
+// ReadsName (made once, and without setting osv-scalibr's logger).
+var defaultList = sync.OnceValue(func() *Extractor {
+	exts, err := newExtractors(DefaultConfig())
+	if err != nil {
+		return &Extractor{}
+	}
+	return &Extractor{cfg: DefaultConfig(), exts: exts}
+})
+
+// ReadsName reports whether an extractor of the list reads a small regular
+// file at path by its name (a lockfile or manifest), as Wants does for a
+// configured Extractor.
+func ReadsName(path string) bool { return defaultList().WantsName(path) }
+
+// WantsName is Wants for a small regular file at path known by its name
+// only: whether the file is a lockfile or manifest e reads.
+func (e *Extractor) WantsName(path string) bool {
+	return e.Wants(path, nameInfo(pathpkg.Base(path)))
+}
+
+// nameInfo is the FileInfo of a small regular file known by name only.
+type nameInfo string
+
+func (i nameInfo) Name() string       { return string(i) }
+func (i nameInfo) Size() int64        { return 1 }
+func (i nameInfo) Mode() fs.FileMode  { return 0o644 }
+func (i nameInfo) ModTime() time.Time { return time.Time{} }
+func (i nameInfo) IsDir() bool        { return false }
+func (i nameInfo) Sys() any           { return nil }
+
 // Want says whether a file's content must be kept for extraction.
 type Want int
 
@@ -182,15 +214,7 @@ type Result struct {
 // Result.Errors.
 func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error) {
 	sink := &errSink{}
-	sniff := &elfSniffer{seen: map[string]bool{}}
-	guarded := make([]filesystem.Extractor, len(e.exts))
-	for i, x := range e.exts {
-		g := &guard{inner: x, max: e.cfg.MaxFileSize, sink: sink, onFile: e.cfg.OnFile}
-		if binaryExtractors[x.Name()] {
-			g.sniff = sniff
-		}
-		guarded[i] = g
-	}
+	guarded := e.guarded(sink)
 	pkgs, err := walk(ctx, fsys, guarded, sink)
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
@@ -203,6 +227,46 @@ func (e *Extractor) Run(ctx context.Context, fsys scalibrfs.FS) (*Result, error)
 	setOwnedBy(res.Packages)
 	res.Errors = sink.sorted()
 	return res, nil
+}
+
+// RunFile runs the extractors that read the file at path (slash-separated,
+// relative to fsys's root) on that file alone: a lockfile, manifest,
+// binary or archive given as a scan target. Extractors may open other
+// files through fsys (go.mod reads the go.sum beside it). wanted is false
+// when no extractor reads a file of that name and kind; per-file failures
+// are in Result.Errors as with Run.
+func (e *Extractor) RunFile(ctx context.Context, fsys scalibrfs.FS, path string) (res *Result, wanted bool, err error) {
+	info, err := fsys.Stat(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("extract %s: %w", path, err)
+	}
+	if !e.Wants(path, info) {
+		return &Result{}, false, nil
+	}
+	sink := &errSink{}
+	guarded := e.guarded(sink)
+	pkgs, err := walkFile(ctx, fsys, path, guarded, sink)
+	if err != nil {
+		return nil, true, fmt.Errorf("extract %s: %w", path, err)
+	}
+	res = &Result{Packages: convert(scalibrinv.Inventory{Packages: pkgs})}
+	setOwnedBy(res.Packages)
+	res.Errors = sink.sorted()
+	return res, true, nil
+}
+
+// guarded wraps every extractor of the list in a guard reporting to sink.
+func (e *Extractor) guarded(sink *errSink) []filesystem.Extractor {
+	sniff := &elfSniffer{seen: map[string]bool{}}
+	out := make([]filesystem.Extractor, len(e.exts))
+	for i, x := range e.exts {
+		g := &guard{inner: x, max: e.cfg.MaxFileSize, sink: sink, onFile: e.cfg.OnFile}
+		if binaryExtractors[x.Name()] {
+			g.sniff = sniff
+		}
+		out[i] = g
+	}
+	return out
 }
 
 // distro reads os-release; nil when the tree is not an OS root.

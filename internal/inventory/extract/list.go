@@ -2,6 +2,7 @@ package extract
 
 import (
 	"fmt"
+	"path"
 
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/dotnet/depsjson"
@@ -9,6 +10,8 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gomod"
 	javaarchive "github.com/google/osv-scalibr/extractor/filesystem/language/java/archive"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/java/gradlelockfile"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/java/pomxml"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagejson"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagelockjson"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/pnpmlock"
@@ -63,6 +66,8 @@ var extractors = []struct {
 	{uvlock.Name, uvlock.New},
 	// Java: jar/war/ear with nested archives, pom.properties and MANIFEST.MF.
 	{javaarchive.Name, javaarchive.New},
+	{gradlelockfile.Name, gradlelockfile.New},
+	{pomxml.Name, projectPOMOnly}, // pom.xml, with properties and local parents resolved; no network
 	// Ruby.
 	{gemfilelock.Name, gemfilelock.New},
 	{gemspec.Name, gemspec.New},
@@ -71,6 +76,24 @@ var extractors = []struct {
 	// .NET.
 	{depsjson.Name, depsjson.New},
 	{packageslockjson.Name, packageslockjson.New},
+}
+
+// projectPOMOnly is pomxml restricted to a project's pom.xml: the *.pom
+// files it also reads are those of a Maven repository cache (~/.m2), which
+// describe the dependencies of what was downloaded, not of what is
+// deployed (syft and Trivy leave them out of image scans too).
+func projectPOMOnly(cfg *cpb.PluginConfig) (filesystem.Extractor, error) {
+	x, err := pomxml.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return pomOnly{x}, nil
+}
+
+type pomOnly struct{ filesystem.Extractor }
+
+func (p pomOnly) FileRequired(api filesystem.FileAPI) bool {
+	return path.Base(api.Path()) == "pom.xml"
 }
 
 // Names returns the names of the extractors in the list, in order.

@@ -73,6 +73,26 @@ func walk(ctx context.Context, fsys scalibrfs.FS, exts []filesystem.Extractor, s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	return w.packages(), nil
+}
+
+// walkFile runs exts over the one file at p of fsys, without a walk.
+func walkFile(ctx context.Context, fsys scalibrfs.FS, p string, exts []filesystem.Extractor, sink *errSink) ([]*extractor.Package, error) {
+	w := &walker{ctx: ctx, fsys: fsys, sink: sink}
+	for _, x := range exts {
+		if !x.Requirements().ExtractFromDirs {
+			w.exts = append(w.exts, x)
+		}
+	}
+	w.file(pathFS{fsys}, p, p)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return w.packages(), nil
+}
+
+// packages returns what the extractors found, in path order.
+func (w *walker) packages() []*extractor.Package {
 	slices.SortFunc(w.found, func(a, b found) int {
 		return cmp.Or(strings.Compare(a.path, b.path), cmp.Compare(a.ext, b.ext))
 	})
@@ -83,7 +103,7 @@ func walk(ctx context.Context, fsys scalibrfs.FS, exts []filesystem.Extractor, s
 		}
 		pkgs = append(pkgs, f.inv.Packages...)
 	}
-	return pkgs, nil
+	return pkgs
 }
 
 // work takes directories off the stack until every directory is done.

@@ -21,10 +21,19 @@ type Image struct {
 	// Digest is the config digest ("sha256:..."), the image ID.
 	Digest string
 	Tags   []string
+	// Format is the archive's layout: FormatDockerSave or FormatOCI (empty
+	// for images not read from an archive).
+	Format string
 	Layers []*Layer
 	// Errors are archive-level problems (truncation, missing layers).
 	Errors []FileError
 }
+
+// Archive layouts (Image.Format).
+const (
+	FormatDockerSave = "docker-save" // manifest.json (docker save, also beside an OCI layout)
+	FormatOCI        = "oci"         // index.json only
+)
 
 // dockerManifest is one entry of a docker save manifest.json.
 type dockerManifest struct {
@@ -134,6 +143,10 @@ func ReadArchive(ctx context.Context, r io.Reader, w Wanter, opts Options) (*Ima
 		return img, fmt.Errorf("read archive: %w", err)
 	}
 	img.Digest, img.Tags = digest, tags
+	img.Format = FormatOCI
+	if _, ok := meta["manifest.json"]; ok {
+		img.Format = FormatDockerSave
+	}
 	for i, name := range order {
 		l := layers[name]
 		if l == nil {

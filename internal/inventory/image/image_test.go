@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -322,6 +323,16 @@ func FuzzReadLayer(f *testing.F) {
 		}
 		if diff := cmp.Diff(entryKinds(streamed), entryKinds(l)); diff != "" {
 			t.Errorf("in place vs streamed entries (-streamed +in place):\n%s", diff)
+		}
+		// As a tree archive target: refused (ErrLimit) or read the same.
+		lim := DefaultLimits()
+		lim.MaxEntries = 64
+		limited, err := ReadLayer(context.Background(), bytes.NewReader(b), "", w, Options{MemLimit: 1 << 20, MaxFile: 1 << 20, Limits: lim})
+		switch {
+		case err != nil && !errors.Is(err, ErrLimit):
+			t.Fatalf("limited: %v", err)
+		case err == nil && len(limited.Entries) != len(l.Entries):
+			t.Errorf("limited: %d entries, unlimited %d", len(limited.Entries), len(l.Entries))
 		}
 		fsys := Merge([]*Layer{l}, DefaultOptions().History)
 		fs.WalkDir(fsys, ".", func(string, fs.DirEntry, error) error { return nil })

@@ -20,10 +20,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/riskmap/riskmap/internal/inventory/extract"
+	"github.com/riskmap/riskmap/internal/inventory/filetype"
 )
 
 // Wanter decides which files' content to keep (extract.Extractor).
@@ -45,6 +43,9 @@ type Options struct {
 	History []string
 	// OnBytes is called with the number of uncompressed bytes read.
 	OnBytes func(n int64)
+	// Limits refuse archives from outside (tar or zip targets) that
+	// would cost too much or name paths outside their root. Zero: none.
+	Limits Limits
 }
 
 // DefaultOptions keeps files up to 16 MiB in memory and drops files over 1 GiB.
@@ -93,25 +94,16 @@ type Layer struct {
 }
 
 // Decompress returns an uncompressed reader for a layer blob, sniffing gzip
-// and zstd; anything else is taken as a plain tar.
+// and zstd (and the bzip2 and xz that old Docker versions wrote); anything
+// else is taken as a plain tar.
 func Decompress(r io.Reader) (io.ReadCloser, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	magic, _ := br.Peek(4)
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		return zr, nil
-	case len(magic) == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		return zr.IOReadCloser(), nil
+	magic, _ := br.Peek(10)
+	c := filetype.CompressionOf(magic)
+	if c == filetype.None {
+		return io.NopCloser(br), nil
 	}
-	return io.NopCloser(br), nil
+	return filetype.Open(br, c)
 }
 
 // ReadLayer indexes one layer stream (compressed or not). A damaged stream
@@ -218,13 +210,14 @@ func isSparse(h *tar.Header) bool {
 func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, w Wanter, opts Options) (*Layer, error) {
 	l := &Layer{Digest: digest}
 	keep := newKeepRule(w, opts)
+	chk := newEntryCheck(opts)
 	var links []int    // hard link entries, resolved at the end
 	var scratch []byte // reused to look for markers in streamed executables
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("read layer %s: %w", digest, err)
 		}
-		h, e, done := nextEntry(tr, l, digest)
+		h, e, done := nextEntry(tr, l, digest, chk)
 		if done {
 			break
 		}
@@ -248,9 +241,27 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 		}
 		l.Entries = append(l.Entries, e)
 	}
+	if chk != nil && chk.err != nil {
+		l.release()
+		return nil, fmt.Errorf("read %s: %w", cmpOr(digest, "archive"), chk.err)
+	}
 	resolveLinks(l.Entries, links)
 	l.Bytes = src.count()
 	return l, nil
+}
+
+// release removes the temporary files of the layer's retained content.
+func (l *Layer) release() {
+	for _, e := range l.Entries {
+		e.Data.release()
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // headerReader is a tar.Reader or a headerWalk.
@@ -262,7 +273,7 @@ type headerReader interface {
 // read), with its kind, link and metadata. Whiteouts are appended to l and
 // devices and fifos skipped on the way; damage is recorded in l. done: the
 // layer has no more entries.
-func nextEntry(tr headerReader, l *Layer, digest string) (h *tar.Header, e Entry, done bool) {
+func nextEntry(tr headerReader, l *Layer, digest string, chk *entryCheck) (h *tar.Header, e Entry, done bool) {
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -270,6 +281,13 @@ func nextEntry(tr headerReader, l *Layer, digest string) (h *tar.Header, e Entry
 		}
 		if err != nil {
 			l.Errors = append(l.Errors, FileError{Path: digest, Err: fmt.Errorf("read layer (truncated or corrupt after %d entries): %w", len(l.Entries), err)})
+			return nil, Entry{}, true
+		}
+		link := ""
+		if h.Typeflag == tar.TypeLink {
+			link = h.Linkname
+		}
+		if !chk.check(h.Name, link) {
 			return nil, Entry{}, true
 		}
 		p := cleanPath(h.Name)
@@ -320,6 +338,10 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 	tr := newHeaderWalk(sb)
 	l := &Layer{Digest: digest}
 	keep := newKeepRule(w, opts)
+	chk := newEntryCheck(opts)
+	if lim := opts.Limits.MaxBytes; lim > 0 && sb.size > lim {
+		return nil, fmt.Errorf("read %s: %w: more than %d bytes", cmpOr(digest, "archive"), ErrLimit, lim)
+	}
 	const batch = 256
 	jobs := make(chan []contentJob, 4)
 	results := make(chan []contentResult, 1)
@@ -346,7 +368,7 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 		if err = ctx.Err(); err != nil {
 			break
 		}
-		h, e, done := nextEntry(tr, l, digest)
+		h, e, done := nextEntry(tr, l, digest, chk)
 		if done {
 			break
 		}
@@ -386,10 +408,11 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 		}
 		l.Entries[r.idx].Data = r.data
 	}
+	if err == nil && chk != nil && chk.err != nil {
+		err = chk.err
+	}
 	if err != nil {
-		for _, e := range l.Entries {
-			e.Data.release()
-		}
+		l.release()
 		return nil, fmt.Errorf("read layer %s: %w", digest, err)
 	}
 	resolveLinks(l.Entries, links)

@@ -148,7 +148,7 @@ func toCycloneDX(inv *inventory.Inventory, tool Tool) *cdxBOM {
 
 func targetType(kind string) string {
 	switch kind {
-	case "dir", "sbom", "host":
+	case "dir", "sbom", "file", "host":
 		return "file"
 	}
 	return "container"

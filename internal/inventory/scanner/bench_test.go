@@ -94,3 +94,44 @@ func benchDecompress(b *testing.B, archive string) {
 		f.Close()
 	}
 }
+
+// gzipArchive is the minbase docker save compressed with gzip, cached
+// beside it (`docker save img | gzip > img.tar.gz`).
+func gzipArchive(b *testing.B) string {
+	b.Helper()
+	src := testenv.DockerArchive(b, testenv.RootfsMinbase)
+	dst := src + ".gz"
+	if _, err := os.Stat(dst); err != nil {
+		compressFile(b, src, dst+".tmp", "gz")
+		if err := os.Rename(dst+".tmp", dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func BenchmarkScanGzipDockerArchiveMinbase(b *testing.B) {
+	benchScan(b, gzipArchive(b))
+}
+
+// BenchmarkGunzipDockerArchiveMinbase only decompresses the same file: the
+// floor of a gzip archive scan, which cannot skip what it does not want.
+func BenchmarkGunzipDockerArchiveMinbase(b *testing.B) {
+	p := gzipArchive(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := os.Open(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rc, err := image.Decompress(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, rc); err != nil {
+			b.Fatal(err)
+		}
+		rc.Close()
+		f.Close()
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -144,6 +145,7 @@ func TestScanCargoAuditable(t *testing.T) {
 		{"dir", "dir:" + root},
 		{"docker_archive_uncompressed", "docker-archive:" + plainArchive},
 		{"docker_archive_gzip", "docker-archive:" + gzArchive},
+		{"single_file", filepath.Join(root, "usr/local/bin/rustapp")}, // located at the path given
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inv := scan(t, tc.target, Options{})
@@ -154,7 +156,7 @@ func TestScanCargoAuditable(t *testing.T) {
 				}
 				loc := ""
 				if len(p.Locations) > 0 {
-					loc = filepath.ToSlash(p.Locations[0])
+					loc = strings.TrimPrefix(filepath.ToSlash(p.Locations[0]), filepath.ToSlash(root)+"/")
 				}
 				got = append(got, p.Ecosystem+" "+p.Name+"@"+p.Version+" "+p.PURL+" "+loc)
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -161,24 +162,33 @@ func dbEntries(db string, b []byte) map[string]bool {
 }
 
 func scanArchiveFile(ctx context.Context, ex *extract.Extractor, path string, opts Options, target string) (*inventory.Inventory, error) {
-	f, err := os.Open(path)
+	r, size, done, err := openArchive(path, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrTarget, err)
+		return nil, err
 	}
-	defer f.Close()
-	var size int64
-	if fi, err := f.Stat(); err == nil {
-		size = fi.Size()
+	inv, err := scanArchiveStream(ctx, ex, r, opts, target, size)
+	if derr := done(); derr != nil && errors.Is(derr, image.ErrLimit) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrTarget, path, derr)
 	}
-	return scanArchiveStream(ctx, ex, f, opts, target, size)
+	return inv, err
 }
 
+// scanArchiveStream reads a docker save or OCI archive stream; the
+// inventory's kind says which it was.
 func scanArchiveStream(ctx context.Context, ex *extract.Extractor, r io.Reader, opts Options, target string, size int64) (*inventory.Inventory, error) {
 	img, err := image.ReadArchive(ctx, r, ex, imageOptions(opts, target, size))
 	if err != nil {
 		return nil, err
 	}
-	return inventoryFromImage(ctx, ex, img)
+	inv, err := inventoryFromImage(ctx, ex, img)
+	if err != nil {
+		return nil, err
+	}
+	inv.Target.Kind = KindDockerArchive
+	if img.Format == image.FormatOCI {
+		inv.Target.Kind = KindOCIArchive
+	}
+	return inv, nil
 }
 
 func scanRegistry(ctx context.Context, ex *extract.Extractor, ref string, opts Options, target string) (*inventory.Inventory, error) {

@@ -1,6 +1,6 @@
 // Package scanner is the one entry point that turns a target string (dir:,
 // docker-archive:, oci-archive:, oci-dir:, docker:, container:, registry:,
-// sbom:, or a bare path or image reference) into an inventory. The CLI, the
+// sbom:, file:, or a bare path or image reference) into an inventory. The CLI, the
 // sensor and the console all call Scan, so every surface finds the same
 // packages.
 package scanner
@@ -69,6 +69,10 @@ type Options struct {
 	TempDir string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Limits bound what a tar or zip target and the decompression of a
+	// compressed image archive may cost (entries, bytes, ratio, paths
+	// out of the root). Zero: image.DefaultLimits().
+	Limits image.Limits
 }
 
 func (o *Options) defaults() {
@@ -80,6 +84,9 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Limits == (image.Limits{}) {
+		o.Limits = image.DefaultLimits()
 	}
 	if o.Keychain == nil {
 		o.Keychain = authn.NewMultiKeychain(envKeychain{}, authn.DefaultKeychain)
@@ -128,6 +135,8 @@ func Scan(ctx context.Context, target string, opts Options) (*inventory.Inventor
 		inv, err = scanContainer(ctx, ex, t.Ref, opts, target)
 	case KindSBOM:
 		inv, err = scanSBOM(t.Ref)
+	case KindFile:
+		inv, err = scanFile(ctx, ex, t.Ref, t.typ, opts, target)
 	case KindImageRef:
 		// A bare image reference: the local engine first, then its registry.
 		t.Kind = KindDocker

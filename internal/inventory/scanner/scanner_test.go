@@ -187,6 +187,17 @@ func TestScanLanguageFixtures(t *testing.T) {
 			},
 		},
 		{
+			name:   "maven_and_gradle_manifests",
+			target: func(t *testing.T) string { return "dir:testdata/maven" },
+			// pom.xml with a version from its properties; gradle.lockfile.
+			want: []string{
+				"Maven com.fasterxml.jackson.core:jackson-databind@2.9.8",
+				"Maven com.google.guava:guava@27.0-jre",
+				"Maven org.apache.logging.log4j:log4j-core@2.14.1",
+				"Maven org.yaml:snakeyaml@1.23",
+			},
+		},
+		{
 			name:   "java_nested_archives",
 			target: func(t *testing.T) string { return "dir:" + javaFixture(t) },
 			want: []string{
