@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/desttest"
 	"github.com/riskmap/riskmap/internal/integrations/jira"
 	"github.com/riskmap/riskmap/internal/integrations/jira/jirafake"
 )
@@ -451,33 +452,12 @@ func TestSettings(t *testing.T) {
 		{"resolution_without_transition", map[string]string{jira.SettingResolution: "Fixed"}, token, "resolution: set only with resolve_transition"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := map[string]string{}
-			for k, v := range base {
-				s[k] = v
-			}
-			for k, v := range tc.change {
-				s[k] = v
-			}
-			_, err := jira.New(dest.Config{Settings: s, Secrets: map[string]string{jira.SecretToken: tc.secret}, HTTP: http.DefaultClient})
-			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-				t.Errorf("err %v, want %q", err, tc.want)
-			}
+			cfg := dest.Config{Settings: desttest.Settings(base, tc.change), Secrets: map[string]string{jira.SecretToken: tc.secret}, HTTP: http.DefaultClient}
+			desttest.CheckNew(t, jira.Kind(), cfg, tc.want)
 		})
 	}
 }
 
 func TestKind(t *testing.T) {
-	k := jira.Kind()
-	if k.Name != jira.Name || k.Batch != 1 || k.New == nil {
-		t.Errorf("kind %+v", k)
-	}
-	var secret []string
-	for _, f := range k.Fields {
-		if f.Secret {
-			secret = append(secret, f.Name)
-		}
-	}
-	if !slices.Equal(secret, []string{jira.SecretToken}) {
-		t.Errorf("secret fields %q", secret)
-	}
+	desttest.CheckKind(t, jira.Kind(), jira.Name, 1, jira.SecretToken)
 }
