@@ -89,7 +89,9 @@ func newHub(acct provider.Account, e Endpoints) (*hub, error) {
 		errs = append(errs, errors.New("token: required with a username"))
 	}
 	h.namespaces, err = restapi.List("namespaces", acct.Settings["namespaces"], namespaceRE, "a Docker Hub namespace (lower-case letters, digits, _ and -)")
-	errs = append(errs, err)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if len(h.namespaces) == 0 {
 		if h.user == "" {
 			errs = append(errs, errors.New("namespaces: required without a username"))

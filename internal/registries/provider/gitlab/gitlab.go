@@ -93,10 +93,8 @@ func newGitLab(acct provider.Account) (*gitlab, error) {
 	default:
 		errs = append(errs, fmt.Errorf("token_type: %q: want access_token or deploy_token", s["token_type"]))
 	}
-	if g.user == "" {
-		errs = append(errs, errors.New("username: required"))
-	} else if strings.ContainsAny(g.user, ": \t") {
-		errs = append(errs, errors.New("username: no colons or spaces"))
+	if err := restapi.User("username", g.user, true); err != nil {
+		errs = append(errs, err)
 	}
 	if g.token == "" {
 		errs = append(errs, errors.New("token: required"))

@@ -62,16 +62,16 @@ func newHarbor(acct provider.Account) (*harbor, error) {
 		errs = append(errs, err)
 	}
 	h := &harbor{base: base, user: strings.TrimSpace(acct.Settings["username"]), secret: acct.Secrets["secret"]}
-	if h.user == "" {
-		errs = append(errs, errors.New("username: required"))
-	} else if strings.ContainsAny(h.user, ": \t") {
-		errs = append(errs, errors.New("username: no colons or spaces"))
+	if err := restapi.User("username", h.user, true); err != nil {
+		errs = append(errs, err)
 	}
 	if h.secret == "" {
 		errs = append(errs, errors.New("secret: required"))
 	}
 	h.projects, err = restapi.List("projects", acct.Settings["projects"], projectRE, "a Harbor project name")
-	errs = append(errs, err)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -73,11 +73,13 @@ func newJFrog(acct provider.Account) (*jfrog, error) {
 	if j.token == "" {
 		errs = append(errs, errors.New("token: required"))
 	}
-	if strings.ContainsAny(j.user, ": \t") {
-		errs = append(errs, errors.New("username: no colons or spaces"))
+	if err := restapi.User("username", j.user, false); err != nil {
+		errs = append(errs, err)
 	}
 	j.keys, err = restapi.List("repositories", acct.Settings["repositories"], keyRE, "a repository key")
-	errs = append(errs, err)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package restapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -140,6 +141,15 @@ func TestSettings(t *testing.T) {
 	for s, want := range map[string]bool{"r.azurecr.io": true, "127.0.0.1:5000": true, "r.io/x": false, "": false, "h:port": false} {
 		if IsHost(s) != want {
 			t.Errorf("IsHost(%q) = %v", s, !want)
+		}
+	}
+	for _, tt := range []struct {
+		v        string
+		required bool
+		want     string
+	}{{"", true, "username: required"}, {"", false, ""}, {"robot$a+b", true, ""}, {"a:b", false, "username: no colons or spaces"}, {"a b", true, "username: no colons or spaces"}} {
+		if err := User("username", tt.v, tt.required); fmt.Sprint(err) != tt.want && !(err == nil && tt.want == "") {
+			t.Errorf("User(%q, %v) = %v, want %q", tt.v, tt.required, err, tt.want)
 		}
 	}
 	if got := EscapePath("team/a b/c?d"); got != "team/a%20b/c%3Fd" {

@@ -36,6 +36,18 @@ func List(field, raw string, valid *regexp.Regexp, what string) ([]string, error
 	return items, errors.Join(errs...)
 }
 
+// User checks a username setting sent with HTTP Basic: no colon (RFC
+// 7617) nor white space; not empty when required.
+func User(field, v string, required bool) error {
+	switch {
+	case v == "" && required:
+		return fmt.Errorf("%s: required", field)
+	case strings.ContainsAny(v, ": \t"):
+		return fmt.Errorf("%s: no colons or spaces", field)
+	}
+	return nil
+}
+
 // hostRE is host[:port], as in an image reference.
 var hostRE = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
 
