@@ -62,16 +62,27 @@ func Failures(t *testing.T, start func(t *testing.T) Setup, cases ...Case) {
 			s := start(t)
 			s.Fake.Fail(tc.Failure)
 			err := s.Dest.Send(context.Background(), []dest.Message{fakes.FindingMessage()})
-			retry, after := dest.IsRetryable(err)
-			if err == nil || retry != tc.Retryable || after != tc.RetryAfter || !strings.Contains(err.Error(), tc.Want) {
-				t.Fatalf("Send = %v; retryable %v after %v, want %v after %v, %q", err, retry, after, tc.Retryable, tc.RetryAfter, tc.Want)
+			status := tc.Failure.Status
+			if status < 300 {
+				status = 0 // a 2xx that refuses, or no answer
 			}
-			var de *dest.Error
-			if st := tc.Failure.Status; st >= 300 && !tc.Failure.Down && (!errors.As(err, &de) || de.Status != st) {
-				t.Errorf("error %v: want a *dest.Error with status %d", err, st)
-			}
+			CheckError(t, err, tc.Retryable, tc.RetryAfter, status, tc.Want)
 			hidden(t, err, s.Secrets...)
 		})
+	}
+}
+
+// CheckError checks a Send error: retryable or not, after wait, with the
+// HTTP status of a *dest.Error unless status is 0, saying want.
+func CheckError(t *testing.T, err error, retryable bool, wait time.Duration, status int, want string) {
+	t.Helper()
+	retry, after := dest.IsRetryable(err)
+	if err == nil || retry != retryable || after != wait || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Send = %v; retryable %v after %v, want %v after %v, %q", err, retry, after, retryable, wait, want)
+	}
+	var de *dest.Error
+	if status != 0 && (!errors.As(err, &de) || de.Status != status) {
+		t.Errorf("error %v: want a *dest.Error with status %d", err, status)
 	}
 }
 

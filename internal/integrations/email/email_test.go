@@ -404,10 +404,7 @@ func TestErrors(t *testing.T) {
 	m := []dest.Message{findingMsg()}
 	check := func(t *testing.T, err error, retryable bool, contains string) {
 		t.Helper()
-		retry, _ := dest.IsRetryable(err)
-		if err == nil || retry != retryable || !strings.Contains(err.Error(), contains) {
-			t.Errorf("err %v (retryable %v), want retryable=%v containing %q", err, retry, retryable, contains)
-		}
+		desttest.CheckError(t, err, retryable, 0, 0, contains)
 	}
 	t.Run("wrong_password", func(t *testing.T) {
 		ms := startServer(t, serverOpts{})

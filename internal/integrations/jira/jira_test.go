@@ -2,7 +2,6 @@ package jira_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -381,14 +380,7 @@ func TestErrorClassification(t *testing.T) {
 			srv := fake(t, jirafake.Options{})
 			d := newDest(t, srv, nil)
 			srv.Fail(http.MethodPost, "/issue", 1, tc.status, tc.retryAfter)
-			err := d.Send(context.Background(), []dest.Message{m})
-			var de *dest.Error
-			if !errors.As(err, &de) || de.Status != tc.status {
-				t.Fatalf("err %v, want a dest.Error with status %d", err, tc.status)
-			}
-			if retry, wait := dest.IsRetryable(err); retry != tc.retryable || wait != tc.wait {
-				t.Errorf("retryable %v after %v, want %v after %v", retry, wait, tc.retryable, tc.wait)
-			}
+			desttest.CheckError(t, d.Send(context.Background(), []dest.Message{m}), tc.retryable, tc.wait, tc.status, "")
 			if tc.retryable {
 				send(t, d, m) // the retry succeeds and creates exactly one issue
 				only(t, srv)
@@ -398,10 +390,7 @@ func TestErrorClassification(t *testing.T) {
 	t.Run("invalid_field_names_it", func(t *testing.T) {
 		srv := fake(t, jirafake.Options{})
 		d := newDest(t, srv, map[string]string{jira.SettingPriorities: "critical=Blocker"})
-		err := d.Send(context.Background(), []dest.Message{m})
-		if retry, _ := dest.IsRetryable(err); retry || err == nil || !strings.Contains(err.Error(), `"priority":"Specify the Priority`) {
-			t.Errorf("err %v", err)
-		}
+		desttest.CheckError(t, d.Send(context.Background(), []dest.Message{m}), false, 0, 0, `"priority":"Specify the Priority`)
 	})
 	t.Run("untrusted_certificate", func(t *testing.T) {
 		srv := fake(t, jirafake.Options{})
@@ -410,19 +399,13 @@ func TestErrorClassification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = d.Send(context.Background(), []dest.Message{m})
-		if retry, _ := dest.IsRetryable(err); err == nil || retry || !strings.Contains(err.Error(), "certificate") {
-			t.Errorf("err %v, want a permanent certificate error", err)
-		}
+		desttest.CheckError(t, d.Send(context.Background(), []dest.Message{m}), false, 0, 0, "certificate")
 	})
 	t.Run("server_down", func(t *testing.T) {
 		srv := fake(t, jirafake.Options{})
 		d := newDest(t, srv, nil)
 		srv.Close()
-		err := d.Send(context.Background(), []dest.Message{m})
-		if retry, _ := dest.IsRetryable(err); err == nil || !retry {
-			t.Errorf("err %v, want retryable", err)
-		}
+		desttest.CheckError(t, d.Send(context.Background(), []dest.Message{m}), true, 0, 0, "")
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -293,14 +292,7 @@ func TestErrors(t *testing.T) {
 	m := []dest.Message{findingMsg()}
 	check := func(t *testing.T, err error, retryable bool, status int, contains string) {
 		t.Helper()
-		retry, _ := dest.IsRetryable(err)
-		var de *dest.Error
-		if err == nil || retry != retryable || !strings.Contains(err.Error(), contains) {
-			t.Fatalf("err %v (retryable %v), want retryable=%v containing %q", err, retry, retryable, contains)
-		}
-		if status != 0 && (!errors.As(err, &de) || de.Status != status) {
-			t.Errorf("err %v, want HTTP status %d", err, status)
-		}
+		desttest.CheckError(t, err, retryable, 0, status, contains)
 	}
 	t.Run("wrong_secret", func(t *testing.T) {
 		cfg := st.settings(nil)
