@@ -13,7 +13,7 @@
 // LinkPages for Link headers; at most MaxPages), authorizing (Basic,
 // Bearer, BearerFrom a TokenCache), reading token answers (ParseToken,
 // JWTExpiry) and times (Time), and reading the settings they share
-// (BaseURL, BaseURLOr, List, IsHost). What a vendor's answers mean stays
+// (BaseURL, BaseURLOr, List, User, IsHost). What a vendor's answers mean stays
 // in its provider's package.
 package restapi
 
