@@ -31,7 +31,6 @@
 package elastic
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -148,18 +147,12 @@ func (d *destination) Send(ctx context.Context, msgs []dest.Message) error {
 	if d.dataStream {
 		op = "create"
 	}
-	var body bytes.Buffer
-	var ids []string
-	var keys []string
-	flush := func() error {
-		if len(ids) == 0 {
-			return nil
-		}
-		err := d.bulk(ctx, body.Bytes(), ids, keys)
-		body.Reset()
+	var ids, keys []string
+	batch := httpsend.Batch{Max: MaxRequest, Send: func(body []byte) error {
+		err := d.bulk(ctx, body, ids, keys)
 		ids, keys = ids[:0], keys[:0]
 		return err
-	}
+	}}
 	for _, m := range msgs {
 		for _, doc := range Documents(m) {
 			src, err := httpsend.JSON(doc)
@@ -167,20 +160,14 @@ func (d *destination) Send(ctx context.Context, msgs []dest.Message) error {
 				return dest.Permanent(fmt.Errorf("elasticsearch: encode %s: %w", m.Key, err))
 			}
 			meta, _ := json.Marshal(map[string]map[string]string{op: {"_index": d.index, "_id": doc.Riskmap.DocID}})
-			if n := len(meta) + len(src) + 2; body.Len()+n > MaxRequest && len(ids) > 0 {
-				if err := flush(); err != nil {
-					return err
-				}
+			if err := batch.Add(meta, src); err != nil {
+				return err
 			}
-			body.Write(meta)
-			body.WriteByte('\n')
-			body.Write(src)
-			body.WriteByte('\n')
 			ids = append(ids, doc.Riskmap.DocID)
 			keys = append(keys, m.Key)
 		}
 	}
-	return flush()
+	return batch.Flush()
 }
 
 func (d *destination) bulk(ctx context.Context, body []byte, ids, keys []string) error {
@@ -387,16 +374,9 @@ type Riskmap struct {
 // Documents are the documents of a message: one, or one per finding of a
 // digest.
 func Documents(m dest.Message) []Document {
-	if m.Event != dest.EventDigest || len(m.Findings) == 0 {
-		var f *dest.Finding
-		if len(m.Findings) == 1 {
-			f = &m.Findings[0]
-		}
-		return []Document{document(m, f, 0)}
-	}
-	out := make([]Document, len(m.Findings))
-	for i := range m.Findings {
-		out[i] = document(m, &m.Findings[i], i+1)
+	var out []Document
+	for _, r := range render.Records(m) {
+		out = append(out, document(m, r.Finding, r.Item))
 	}
 	return out
 }
@@ -431,7 +411,7 @@ func document(m dest.Message, f *dest.Finding, item int) Document {
 	}
 	doc := Document{
 		Timestamp: t.UTC().Format(time.RFC3339Nano),
-		Message:   cmp.Or(m.Title, m.Event),
+		Message:   render.Title(m),
 		ECS:       map[string]string{"version": ECSVersion},
 		Event: Event{Kind: "event", Category: []string{"host"}, Type: []string{"info"}, Action: m.Event,
 			Dataset: "riskmap." + strings.SplitN(m.Event, ".", 2)[0], Module: "riskmap", ID: id,

@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/desttest"
 	"github.com/riskmap/riskmap/internal/integrations/fakes"
 )
 
@@ -181,39 +181,22 @@ func TestIndexOpIntoDataStreamIsPermanent(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	tests := []struct {
-		name       string
-		failure    fakes.Failure
-		secrets    map[string]string
-		retryable  bool
-		retryAfter time.Duration
-	}{
-		{"down", fakes.Failure{Down: true}, nil, true, 0},
-		{"too_many_requests", fakes.Failure{Status: 429, RetryAfter: "2"}, nil, true, 2 * time.Second},
-		{"unavailable", fakes.Failure{Status: 503}, nil, true, 0},
-		{"too_large", fakes.Failure{Status: 413}, nil, false, 0},
-		{"wrong_key", fakes.Failure{}, map[string]string{"api_key": "d3JvbmctaWQ6d3Jvbmcta2V5"}, false, 0},
-		{"unreadable_answer", fakes.Failure{Status: 200, Body: `{"items":[`}, nil, true, 0},
-		{"short_answer", fakes.Failure{Status: 200, Body: `{"errors":false,"items":[]}`}, nil, true, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	start := func(secrets map[string]string) func(t *testing.T) desttest.Setup {
+		return func(t *testing.T) desttest.Setup {
 			f := fakes.NewElastic(t)
 			f.AddDataStream(stream)
-			if tc.failure != (fakes.Failure{}) {
-				f.Fail(tc.failure)
-			}
-			err := newDest(t, f, nil, tc.secrets).Send(context.Background(), all())
-			retry, after := dest.IsRetryable(err)
-			if err == nil || retry != tc.retryable || after != tc.retryAfter {
-				t.Fatalf("Send = %v; retryable %v after %v, want %v after %v", err, retry, after, tc.retryable, tc.retryAfter)
-			}
-			for _, secret := range []string{f.APIKey(), "d3JvbmctaWQ6d3Jvbmcta2V5", f.Password()} {
-				if strings.Contains(err.Error(), secret) {
-					t.Errorf("error shows a secret: %v", err)
-				}
-			}
-		})
+			return desttest.Setup{Fake: f.Server, Dest: newDest(t, f, nil, secrets), Secrets: []string{f.APIKey(), f.Password(), "d3JvbmctaWQ6d3Jvbmcta2V5"}}
+		}
+	}
+	desttest.Failures(t, start(nil),
+		desttest.Case{Name: "too_large", Failure: fakes.Failure{Status: 413}},
+		desttest.Case{Name: "unreadable_answer", Failure: fakes.Failure{Status: 200, Body: `{"items":[`}, Retryable: true},
+		desttest.Case{Name: "short_answer", Failure: fakes.Failure{Status: 200, Body: `{"errors":false,"items":[]}`}, Retryable: true},
+	)
+	s := start(map[string]string{"api_key": "d3JvbmctaWQ6d3Jvbmcta2V5"})(t)
+	err := s.Dest.Send(context.Background(), all())
+	if r, _ := dest.IsRetryable(err); err == nil || r || strings.Contains(err.Error(), "d3JvbmctaWQ6d3Jvbmcta2V5") {
+		t.Fatalf("Send with a wrong key = %v, want permanent, without the key", err)
 	}
 }
 
@@ -229,10 +212,7 @@ func TestNew(t *testing.T) {
 		{map[string]string{"url": "https://es:9200", "username": "u"}, nil, "password: required"},
 		{map[string]string{"url": "https://es:9200"}, map[string]string{"password": "SECRET"}, "username: required"},
 	} {
-		_, err := New(dest.Config{Settings: tc.settings, Secrets: tc.secrets})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "SECRET") {
-			t.Errorf("New(%v) = %v, want %q", tc.settings, err, tc.want)
-		}
+		desttest.CheckNew(t, Kind(), dest.Config{Settings: tc.settings, Secrets: tc.secrets}, tc.want)
 	}
 }
 

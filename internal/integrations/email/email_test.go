@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/desttest"
 	"github.com/riskmap/riskmap/internal/integrations/email"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
@@ -403,10 +404,7 @@ func TestErrors(t *testing.T) {
 	m := []dest.Message{findingMsg()}
 	check := func(t *testing.T, err error, retryable bool, contains string) {
 		t.Helper()
-		retry, _ := dest.IsRetryable(err)
-		if err == nil || retry != retryable || !strings.Contains(err.Error(), contains) {
-			t.Errorf("err %v (retryable %v), want retryable=%v containing %q", err, retry, retryable, contains)
-		}
+		desttest.CheckError(t, err, retryable, 0, 0, contains)
 	}
 	t.Run("wrong_password", func(t *testing.T) {
 		ms := startServer(t, serverOpts{})
@@ -491,30 +489,12 @@ func TestSettings(t *testing.T) {
 		{"bad_helo", map[string]string{email.SettingHelo: "a b"}, "", `helo: "a b"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := map[string]string{}
-			for k, v := range base {
-				s[k] = v
-			}
-			for k, v := range tc.change {
-				s[k] = v
-			}
-			_, err := email.New(dest.Config{Settings: s, Secrets: map[string]string{email.SecretPassword: tc.pass}})
-			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-				t.Errorf("err %v, want %q", err, tc.want)
-			}
+			cfg := dest.Config{Settings: desttest.Settings(base, tc.change), Secrets: map[string]string{email.SecretPassword: tc.pass}}
+			desttest.CheckNew(t, email.Kind(), cfg, tc.want)
 		})
 	}
 }
 
 func TestKind(t *testing.T) {
-	k := email.Kind()
-	var secret []string
-	for _, f := range k.Fields {
-		if f.Secret {
-			secret = append(secret, f.Name)
-		}
-	}
-	if k.Name != email.Name || k.Batch != 1 || !slices.Equal(secret, []string{email.SecretPassword}) {
-		t.Errorf("kind %s batch %d secrets %q", k.Name, k.Batch, secret)
-	}
+	desttest.CheckKind(t, email.Kind(), email.Name, 1, email.SecretPassword)
 }

@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/render"
 )
 
 // maxRows bounds the findings listed in one mail; a digest says how many
@@ -42,35 +43,16 @@ type row struct {
 
 type field struct{ K, V string }
 
-var severityOrder = []string{"critical", "high", "medium", "low", "unknown"}
-
-func severityRank(s string) int {
-	if i := slices.Index(severityOrder, strings.ToLower(s)); i >= 0 {
-		return i
-	}
-	return len(severityOrder)
-}
-
 func viewOf(m *dest.Message) view {
-	v := view{Heading: clean(cmp.Or(m.Title, m.Event)), Text: m.Text, URL: m.URL}
+	v := view{Heading: clean(render.Title(*m)), Text: m.Text, URL: m.URL}
 	if m.Node != nil {
 		v.Node = cmp.Or(m.Node.Name, m.Node.ID)
 	}
 	fs := slices.Clone(m.Findings)
 	slices.SortStableFunc(fs, func(a, b dest.Finding) int {
-		return cmp.Or(cmp.Compare(b.RiskScore, a.RiskScore), cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)))
+		return cmp.Or(cmp.Compare(b.RiskScore, a.RiskScore), cmp.Compare(render.Rank(a.Severity), render.Rank(b.Severity)))
 	})
-	counts := map[string]int{}
-	for _, f := range fs {
-		counts[strings.ToLower(cmp.Or(f.Severity, "unknown"))]++
-	}
-	var parts []string
-	for _, s := range severityOrder {
-		if counts[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
-		}
-	}
-	v.Counts = strings.Join(parts, ", ")
+	v.Counts = render.CountLine(fs)
 	if len(fs) > maxRows {
 		v.More, fs = len(fs)-maxRows, fs[:maxRows]
 	}
@@ -82,12 +64,7 @@ func viewOf(m *dest.Message) view {
 		}
 		v.Rows = append(v.Rows, r)
 	}
-	keys := make([]string, 0, len(m.Fields))
-	for k := range m.Fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range render.SortedKeys(m.Fields) {
 		v.Fields = append(v.Fields, field{k, m.Fields[k]})
 	}
 	return v
@@ -160,7 +137,7 @@ func (d *Destination) subject(m *dest.Message) string {
 	case m.Resolve:
 		s = "Resolved: " + title
 	case m.Event == dest.EventFindingNew:
-		s = titleCase(cmp.Or(m.Severity, "unknown")) + ": " + title
+		s = render.Label(m.Severity) + ": " + title
 	case m.Event == dest.EventFindingFixed:
 		s = "Fixed: " + title
 	case m.Event == dest.EventKEVReachable:
@@ -179,13 +156,6 @@ func (d *Destination) subject(m *dest.Message) string {
 		s = string(r[:199]) + "…"
 	}
 	return s
-}
-
-func titleCase(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // clean folds control characters (a header injection, a broken line)

@@ -4,7 +4,9 @@
 // URLs out of transport errors, bounds the answer it reads, and turns every
 // failure into a *dest.Error that says whether to retry (dest.CheckResponse
 // for HTTP statuses; network failures retryable; certificate failures
-// permanent, since they will not heal by waiting).
+// permanent, since they will not heal by waiting). PostEach is the
+// one-request-a-message loop of the chat webhooks; Batch packs NDJSON
+// lines into request bodies under a target's size limit.
 package httpsend
 
 import (
@@ -167,4 +169,64 @@ func CheckURL(field, rawURL string, secret, allowHTTP bool) (*url.URL, error) {
 		return nil, fmt.Errorf("%s: credentials belong in their own settings, not in the URL", field)
 	}
 	return u, nil
+}
+
+// PostEach posts each message as JSON, encoded by encode, to a secret
+// URL (a chat webhook or workflow), one request a message, in order; the
+// first failure ends the batch.
+func PostEach(ctx context.Context, c *http.Client, rawURL string, msgs []dest.Message, encode func(dest.Message) ([]byte, error)) error {
+	for _, m := range msgs {
+		body, err := encode(m)
+		if err != nil {
+			return dest.Permanent(fmt.Errorf("encode message %s: %w", m.Key, err))
+		}
+		_, err = Do(ctx, c, Request{
+			URL:       rawURL,
+			Header:    http.Header{"Content-Type": {"application/json; charset=utf-8"}},
+			Body:      body,
+			SecretURL: true,
+		})
+		if err != nil {
+			return fmt.Errorf("post message %s: %w", m.Key, err)
+		}
+	}
+	return nil
+}
+
+// Batch packs NDJSON lines into request bodies of at most Max bytes and
+// hands each full body to Send.
+type Batch struct {
+	Max  int
+	Send func(body []byte) error
+	body bytes.Buffer
+}
+
+// Add appends lines, each ended by a newline, as one unit: when they
+// would take the body over Max, the body so far is sent first (a unit
+// over Max on its own is a body of its own).
+func (b *Batch) Add(lines ...[]byte) error {
+	n := 0
+	for _, l := range lines {
+		n += len(l) + 1
+	}
+	if b.body.Len() > 0 && b.body.Len()+n > b.Max {
+		if err := b.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, l := range lines {
+		b.body.Write(l)
+		b.body.WriteByte('\n')
+	}
+	return nil
+}
+
+// Flush sends what the batch holds, if anything.
+func (b *Batch) Flush() error {
+	if b.body.Len() == 0 {
+		return nil
+	}
+	err := b.Send(b.body.Bytes())
+	b.body.Reset()
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,50 @@ func TestCheckURL(t *testing.T) {
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("CheckURL(%q) = %v, want %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+func TestPostEach(t *testing.T) {
+	var got []string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if string(b) == `"b"` {
+			w.WriteHeader(500)
+			return
+		}
+		got = append(got, r.Header.Get("Content-Type")+" "+string(b))
+	}))
+	defer srv.Close()
+	encode := func(m dest.Message) ([]byte, error) { return JSON(m.Key) }
+	msgs := []dest.Message{{Key: "a"}, {Key: "b"}, {Key: "c"}}
+	err := PostEach(context.Background(), srv.Client(), srv.URL+"/hook/secret", msgs, encode)
+	if r, _ := dest.IsRetryable(err); !r || !strings.Contains(err.Error(), "post message b") || strings.Contains(err.Error(), "secret") {
+		t.Errorf("PostEach = %v, want a retryable failure of b without the URL", err)
+	}
+	if want := []string{`application/json; charset=utf-8 "a"`}; !slices.Equal(got, want) {
+		t.Errorf("posted %q, want %q", got, want)
+	}
+	err = PostEach(context.Background(), srv.Client(), srv.URL, msgs, func(dest.Message) ([]byte, error) { return nil, errors.New("no") })
+	if r, _ := dest.IsRetryable(err); err == nil || r {
+		t.Errorf("encoding failure: %v, want permanent", err)
+	}
+}
+
+func TestBatch(t *testing.T) {
+	var bodies []string
+	b := Batch{Max: 10, Send: func(body []byte) error {
+		bodies = append(bodies, string(body))
+		return nil
+	}}
+	for _, unit := range [][][]byte{{[]byte("abc")}, {[]byte("de"), []byte("f")}, {[]byte("0123456789ab")}, {[]byte("g")}} {
+		if err := b.Add(unit...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"abc\nde\nf\n", "0123456789ab\n", "g\n"}; !slices.Equal(bodies, want) {
+		t.Errorf("bodies %q, want %q", bodies, want)
 	}
 }

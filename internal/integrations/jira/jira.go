@@ -35,6 +35,7 @@ import (
 	"sync"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/render"
 )
 
 // Name is the kind's name.
@@ -119,7 +120,7 @@ type Settings struct {
 
 var (
 	projectKey = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,254}$`)
-	severities = []string{"critical", "high", "medium", "low", "unknown"}
+	severities = render.Severities
 )
 
 // ParseSettings validates a destination's configuration; errors name the

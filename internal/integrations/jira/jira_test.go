@@ -2,7 +2,6 @@ package jira_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/desttest"
 	"github.com/riskmap/riskmap/internal/integrations/jira"
 	"github.com/riskmap/riskmap/internal/integrations/jira/jirafake"
 )
@@ -380,14 +380,7 @@ func TestErrorClassification(t *testing.T) {
 			srv := fake(t, jirafake.Options{})
 			d := newDest(t, srv, nil)
 			srv.Fail(http.MethodPost, "/issue", 1, tc.status, tc.retryAfter)
-			err := d.Send(context.Background(), []dest.Message{m})
-			var de *dest.Error
-			if !errors.As(err, &de) || de.Status != tc.status {
-				t.Fatalf("err %v, want a dest.Error with status %d", err, tc.status)
-			}
-			if retry, wait := dest.IsRetryable(err); retry != tc.retryable || wait != tc.wait {
-				t.Errorf("retryable %v after %v, want %v after %v", retry, wait, tc.retryable, tc.wait)
-			}
+			desttest.CheckError(t, d.Send(context.Background(), []dest.Message{m}), tc.retryable, tc.wait, tc.status, "")
 			if tc.retryable {
 				send(t, d, m) // the retry succeeds and creates exactly one issue
 				only(t, srv)
@@ -397,10 +390,7 @@ func TestErrorClassification(t *testing.T) {
 	t.Run("invalid_field_names_it", func(t *testing.T) {
 		srv := fake(t, jirafake.Options{})
 		d := newDest(t, srv, map[string]string{jira.SettingPriorities: "critical=Blocker"})
-		err := d.Send(context.Background(), []dest.Message{m})
-		if retry, _ := dest.IsRetryable(err); retry || err == nil || !strings.Contains(err.Error(), `"priority":"Specify the Priority`) {
-			t.Errorf("err %v", err)
-		}
+		desttest.CheckError(t, d.Send(context.Background(), []dest.Message{m}), false, 0, 0, `"priority":"Specify the Priority`)
 	})
 	t.Run("untrusted_certificate", func(t *testing.T) {
 		srv := fake(t, jirafake.Options{})
@@ -409,19 +399,13 @@ func TestErrorClassification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = d.Send(context.Background(), []dest.Message{m})
-		if retry, _ := dest.IsRetryable(err); err == nil || retry || !strings.Contains(err.Error(), "certificate") {
-			t.Errorf("err %v, want a permanent certificate error", err)
-		}
+		desttest.CheckError(t, d.Send(context.Background(), []dest.Message{m}), false, 0, 0, "certificate")
 	})
 	t.Run("server_down", func(t *testing.T) {
 		srv := fake(t, jirafake.Options{})
 		d := newDest(t, srv, nil)
 		srv.Close()
-		err := d.Send(context.Background(), []dest.Message{m})
-		if retry, _ := dest.IsRetryable(err); err == nil || !retry {
-			t.Errorf("err %v, want retryable", err)
-		}
+		desttest.CheckError(t, d.Send(context.Background(), []dest.Message{m}), true, 0, 0, "")
 	})
 }
 
@@ -451,33 +435,12 @@ func TestSettings(t *testing.T) {
 		{"resolution_without_transition", map[string]string{jira.SettingResolution: "Fixed"}, token, "resolution: set only with resolve_transition"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := map[string]string{}
-			for k, v := range base {
-				s[k] = v
-			}
-			for k, v := range tc.change {
-				s[k] = v
-			}
-			_, err := jira.New(dest.Config{Settings: s, Secrets: map[string]string{jira.SecretToken: tc.secret}, HTTP: http.DefaultClient})
-			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-				t.Errorf("err %v, want %q", err, tc.want)
-			}
+			cfg := dest.Config{Settings: desttest.Settings(base, tc.change), Secrets: map[string]string{jira.SecretToken: tc.secret}, HTTP: http.DefaultClient}
+			desttest.CheckNew(t, jira.Kind(), cfg, tc.want)
 		})
 	}
 }
 
 func TestKind(t *testing.T) {
-	k := jira.Kind()
-	if k.Name != jira.Name || k.Batch != 1 || k.New == nil {
-		t.Errorf("kind %+v", k)
-	}
-	var secret []string
-	for _, f := range k.Fields {
-		if f.Secret {
-			secret = append(secret, f.Name)
-		}
-	}
-	if !slices.Equal(secret, []string{jira.SecretToken}) {
-		t.Errorf("secret fields %q", secret)
-	}
+	desttest.CheckKind(t, jira.Kind(), jira.Name, 1, jira.SecretToken)
 }

@@ -223,7 +223,7 @@ func (d *destination) Events(m dest.Message) []Event {
 
 func (d *destination) payload(m dest.Message) *Payload {
 	p := &Payload{
-		Summary:  render.Truncate(cmp.Or(m.Title, m.Event), maxSummary),
+		Summary:  render.Truncate(render.Title(m), maxSummary),
 		Source:   render.Truncate(cmp.Or(d.source, nodeSource(m.Node), "riskmap"), 255),
 		Severity: Severity(m),
 		Class:    m.Event,

@@ -4,12 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/desttest"
 	"github.com/riskmap/riskmap/internal/integrations/fakes"
 )
 
@@ -101,34 +101,13 @@ func TestLongKey(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	tests := []struct {
-		name       string
-		failure    fakes.Failure
-		retryable  bool
-		retryAfter time.Duration
-	}{
-		{"down", fakes.Failure{Down: true}, true, 0},
-		{"server_error", fakes.Failure{Status: 500}, true, 0},
-		{"throttled", fakes.Failure{Status: 429, RetryAfter: "12"}, true, 12 * time.Second},
-		{"throttled_without_wait", fakes.Failure{Status: 429}, true, 0},
-		{"invalid_event", fakes.Failure{Status: 400}, false, 0},
-		{"success_status_missing", fakes.Failure{Status: 202, Body: `{"status":"invalid event","message":"no"}`}, false, 0},
-		{"unreadable_answer", fakes.Failure{Status: 202, Body: `<html>`}, true, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := fakes.NewPagerDuty(t)
-			f.Fail(tc.failure)
-			err := newDest(t, f).Send(context.Background(), []dest.Message{fakes.FindingMessage()})
-			retry, after := dest.IsRetryable(err)
-			if err == nil || retry != tc.retryable || after != tc.retryAfter {
-				t.Fatalf("Send = %v; retryable %v after %v, want %v after %v", err, retry, after, tc.retryable, tc.retryAfter)
-			}
-			if strings.Contains(err.Error(), f.RoutingKey()) {
-				t.Errorf("error shows the routing key: %v", err)
-			}
-		})
-	}
+	desttest.Failures(t, func(t *testing.T) desttest.Setup {
+		f := fakes.NewPagerDuty(t)
+		return desttest.Setup{Fake: f.Server, Dest: newDest(t, f), Secrets: []string{f.RoutingKey()}}
+	},
+		desttest.Case{Name: "success_status_missing", Failure: fakes.Failure{Status: 202, Body: `{"status":"invalid event","message":"no"}`}},
+		desttest.Case{Name: "unreadable_answer", Failure: fakes.Failure{Status: 202, Body: `<html>`}, Retryable: true},
+	)
 }
 
 func TestWrongKeyRefused(t *testing.T) {
@@ -153,10 +132,7 @@ func TestNew(t *testing.T) {
 		{"short-secret", "", "routing_key: must be 32 characters"},
 		{strings.Repeat("a", 32), "http://events.pagerduty.com/v2/enqueue", "events_url"},
 	} {
-		_, err := New(dest.Config{Secrets: map[string]string{"routing_key": tc.key}, Settings: map[string]string{"events_url": tc.url}})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || (tc.key != "" && strings.Contains(err.Error(), tc.key)) {
-			t.Errorf("New(%q, %q) = %v, want %q without the key", tc.key, tc.url, err, tc.want)
-		}
+		desttest.CheckNew(t, Kind(), dest.Config{Secrets: map[string]string{"routing_key": tc.key}, Settings: map[string]string{"events_url": tc.url}}, tc.want)
 	}
 }
 

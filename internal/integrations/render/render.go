@@ -1,9 +1,11 @@
 // Package render owns how a destination message reads for people, the
 // same in every chat and paging target: severity labels and their order,
-// how a node and a finding are named in one line, the top findings of a
-// digest, counts by severity, and truncation that never splits a
-// character. Each destination package applies its target's own markup and
-// limits on top.
+// how a node and a finding are named in one line, a message's title, body
+// and facts, the top findings of a digest (and the top_findings setting),
+// counts by severity, and truncation that never splits a character. Each
+// destination package applies its target's own markup and limits on top.
+// For log and search targets it owns how a message splits into records
+// (Records: one per finding of a digest).
 package render
 
 import (

@@ -69,3 +69,54 @@ func TestNodeAndFinding(t *testing.T) {
 		t.Errorf("Finding = %q, want %q", got, want)
 	}
 }
+
+func TestFactsAndBody(t *testing.T) {
+	f := dest.Finding{VulnID: "CVE-1", Package: "openssl", Version: "3.0.1", Severity: "high", CVSS: 7.5, KEV: true, Summary: "sum"}
+	m := dest.Message{Event: dest.EventFindingNew, Severity: "high", Findings: []dest.Finding{f},
+		Node: &dest.Node{Name: "web"}, Fields: map[string]string{"scan": "s1", "a": ""}}
+	want := []Fact{{"Severity", "High"}, {"Vulnerability", "CVE-1"}, {"Package", "openssl 3.0.1"}, {"CVSS", "7.5"},
+		{"Known exploited", "yes (CISA KEV)"}, {"Node", "web"}, {"scan", "s1"}}
+	if diff := cmp.Diff(want, Facts(m)); diff != "" {
+		t.Errorf("Facts (-want +got):\n%s", diff)
+	}
+	if got := Body(m); got != "sum" {
+		t.Errorf("Body without text = %q, want the finding's summary", got)
+	}
+	m.Text = " text "
+	if got := Body(m); got != "text" {
+		t.Errorf("Body = %q", got)
+	}
+	digest := dest.Message{Event: dest.EventDigest, Findings: []dest.Finding{f, f, {Severity: "low"}}}
+	if diff := cmp.Diff([]Fact{{"Findings", "3"}, {"High", "2"}, {"Low", "1"}}, Facts(digest)); diff != "" {
+		t.Errorf("digest Facts (-want +got):\n%s", diff)
+	}
+	if Title(digest) != dest.EventDigest {
+		t.Errorf("Title without a title = %q", Title(digest))
+	}
+}
+
+func TestTopFindings(t *testing.T) {
+	for v, want := range map[string]int{"": 10, "1": 1, "40": 40, "41": 0, "0": 0, "x": 0} {
+		n, err := TopFindings(map[string]string{"top_findings": v}, 10, 40)
+		if n != want || (err != nil) != (want == 0) {
+			t.Errorf("TopFindings(%q) = %d, %v", v, n, err)
+		}
+	}
+}
+
+func TestRecords(t *testing.T) {
+	node, other := &dest.Node{ID: "n"}, &dest.Node{ID: "o"}
+	fs := []dest.Finding{{VulnID: "CVE-1"}, {VulnID: "CVE-2", Node: other}}
+	one := dest.Message{Event: dest.EventFindingNew, Node: node, Findings: fs[:1]}
+	if diff := cmp.Diff([]Record{{Finding: &one.Findings[0], Node: node}}, Records(one)); diff != "" {
+		t.Errorf("Records of a finding (-want +got):\n%s", diff)
+	}
+	digest := dest.Message{Event: dest.EventDigest, Node: node, Findings: fs}
+	want := []Record{{Finding: &fs[0], Node: node, Item: 1, Total: 2}, {Finding: &fs[1], Node: other, Item: 2, Total: 2}}
+	if diff := cmp.Diff(want, Records(digest)); diff != "" {
+		t.Errorf("Records of a digest (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]Record{{}}, Records(dest.Message{Event: dest.EventDigest})); diff != "" {
+		t.Errorf("Records of an empty digest (-want +got):\n%s", diff)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/desttest"
 	"github.com/riskmap/riskmap/internal/integrations/s3"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
@@ -292,14 +292,7 @@ func TestErrors(t *testing.T) {
 	m := []dest.Message{findingMsg()}
 	check := func(t *testing.T, err error, retryable bool, status int, contains string) {
 		t.Helper()
-		retry, _ := dest.IsRetryable(err)
-		var de *dest.Error
-		if err == nil || retry != retryable || !strings.Contains(err.Error(), contains) {
-			t.Fatalf("err %v (retryable %v), want retryable=%v containing %q", err, retry, retryable, contains)
-		}
-		if status != 0 && (!errors.As(err, &de) || de.Status != status) {
-			t.Errorf("err %v, want HTTP status %d", err, status)
-		}
+		desttest.CheckError(t, err, retryable, 0, status, contains)
 	}
 	t.Run("wrong_secret", func(t *testing.T) {
 		cfg := st.settings(nil)
@@ -360,30 +353,12 @@ func TestSettings(t *testing.T) {
 		{"kms_key_without_kms", map[string]string{s3.SettingSSEKMSKeyID: "k"}, "sk", "sse_kms_key_id: set only with sse aws:kms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := map[string]string{}
-			for k, v := range base {
-				s[k] = v
-			}
-			for k, v := range tc.change {
-				s[k] = v
-			}
-			_, err := s3.New(dest.Config{Settings: s, Secrets: map[string]string{s3.SecretSecretKey: tc.secret}, HTTP: http.DefaultClient})
-			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-				t.Errorf("err %v, want %q", err, tc.want)
-			}
+			cfg := dest.Config{Settings: desttest.Settings(base, tc.change), Secrets: map[string]string{s3.SecretSecretKey: tc.secret}, HTTP: http.DefaultClient}
+			desttest.CheckNew(t, s3.Kind(), cfg, tc.want)
 		})
 	}
 }
 
 func TestKind(t *testing.T) {
-	k := s3.Kind()
-	var secret []string
-	for _, f := range k.Fields {
-		if f.Secret {
-			secret = append(secret, f.Name)
-		}
-	}
-	if k.Name != s3.Name || k.Batch != 1 || !slices.Equal(secret, []string{s3.SecretSecretKey, s3.SecretSessionToken}) {
-		t.Errorf("kind %s batch %d secrets %q", k.Name, k.Batch, secret)
-	}
+	desttest.CheckKind(t, s3.Kind(), s3.Name, 1, s3.SecretSecretKey, s3.SecretSessionToken)
 }

@@ -75,13 +75,9 @@ func New(cfg dest.Config) (dest.Destination, error) {
 	if _, err := httpsend.CheckURL("webhook_url", u, true, false); err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
-	top := DefaultTopFindings
-	if v := cfg.Settings["top_findings"]; v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 40 {
-			return nil, fmt.Errorf("slack: top_findings %q: a number from 1 to 40", v)
-		}
-		top = n
+	top, err := render.TopFindings(cfg.Settings, DefaultTopFindings, 40)
+	if err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
 	}
 	return &destination{url: u, client: cfg.HTTP, console: cfg.ConsoleURL, top: top}, nil
 }
@@ -90,20 +86,9 @@ func New(cfg dest.Config) (dest.Destination, error) {
 // message whose post failed after Slack accepted it (a lost answer) shows
 // twice.
 func (d *destination) Send(ctx context.Context, msgs []dest.Message) error {
-	for i, m := range msgs {
-		body, err := httpsend.JSON(Format(m, d.top))
-		if err != nil {
-			return dest.Permanent(fmt.Errorf("slack: encode message %d (%s): %w", i, m.Key, err))
-		}
-		_, err = httpsend.Do(ctx, d.client, httpsend.Request{
-			URL:       d.url,
-			Header:    http.Header{"Content-Type": {"application/json; charset=utf-8"}},
-			Body:      body,
-			SecretURL: true,
-		})
-		if err != nil {
-			return fmt.Errorf("slack: post message %s: %w", m.Key, err)
-		}
+	err := httpsend.PostEach(ctx, d.client, d.url, msgs, func(m dest.Message) ([]byte, error) { return httpsend.JSON(Format(m, d.top)) })
+	if err != nil {
+		return fmt.Errorf("slack: %w", err)
 	}
 	return nil
 }
@@ -147,52 +132,18 @@ func md(s string) Text { return Text{Type: "mrkdwn", Text: s} }
 // Format renders m as a Block Kit message within Slack's limits, listing
 // at most top findings of a digest.
 func Format(m dest.Message, top int) Message {
-	title := m.Title
-	if title == "" {
-		title = m.Event
-	}
+	title := render.Title(m)
 	out := Message{Text: render.Truncate(icon(m)+" "+title, maxFallback)}
 	out.Blocks = append(out.Blocks, Block{Type: "header", Text: plain(icon(m)+" "+title, maxHeader)})
 
-	var fields []Text
-	field := func(name, value string) {
-		if value != "" && len(fields) < maxFields {
-			fields = append(fields, md("*"+escape(name, 100)+"*\n"+escape(value, maxFieldText-110)))
+	section := Block{Type: "section"}
+	for _, f := range render.Facts(m) {
+		if len(section.Fields) < maxFields {
+			section.Fields = append(section.Fields, md("*"+escape(f.Name, 100)+"*\n"+escape(f.Value, maxFieldText-110)))
 		}
 	}
-	if m.Event == dest.EventDigest {
-		field("Findings", strconv.Itoa(len(m.Findings)))
-		for _, c := range render.Counts(m.Findings) {
-			field(render.Label(c.Severity), strconv.Itoa(c.N))
-		}
-	} else {
-		if m.Severity != "" {
-			field("Severity", render.Label(m.Severity))
-		}
-		if len(m.Findings) == 1 {
-			f := m.Findings[0]
-			field("Vulnerability", f.VulnID)
-			field("Package", render.Package(f))
-			if f.CVSS > 0 {
-				field("CVSS", strconv.FormatFloat(f.CVSS, 'f', 1, 64))
-			}
-			if f.RiskScore > 0 {
-				field("Risk", strconv.FormatFloat(f.RiskScore, 'f', 1, 64))
-			}
-			if f.KEV {
-				field("Known exploited", "yes (CISA KEV)")
-			}
-		}
-		field("Node", render.Node(m.Node))
-		for _, k := range render.SortedKeys(m.Fields) {
-			field(k, m.Fields[k])
-		}
-	}
-	section := Block{Type: "section", Fields: fields}
-	if t := strings.TrimSpace(m.Text); t != "" {
+	if t := render.Body(m); t != "" {
 		section.Text = &Text{Type: "mrkdwn", Text: escape(t, maxSectionText)}
-	} else if len(m.Findings) == 1 && m.Findings[0].Summary != "" {
-		section.Text = &Text{Type: "mrkdwn", Text: escape(m.Findings[0].Summary, maxSectionText)}
 	}
 	if section.Text != nil || len(section.Fields) > 0 {
 		out.Blocks = append(out.Blocks, section)

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/desttest"
 	"github.com/riskmap/riskmap/internal/integrations/fakes"
 )
 
@@ -141,42 +141,10 @@ func TestSendTestAndOtherEvents(t *testing.T) {
 }
 
 func TestSendErrors(t *testing.T) {
-	tests := []struct {
-		name       string
-		failure    fakes.Failure
-		retryable  bool
-		retryAfter time.Duration
-		status     int
-	}{
-		{"down", fakes.Failure{Down: true}, true, 0, 0},
-		{"server_error", fakes.Failure{Status: 500}, true, 0, 500},
-		{"rate_limited", fakes.Failure{Status: 429, RetryAfter: "7"}, true, 7 * time.Second, 429},
-		{"invalid_payload", fakes.Failure{Status: 400}, false, 0, 400},
-		{"revoked_webhook", fakes.Failure{Status: 404}, false, 0, 404},
-		{"archived_channel", fakes.Failure{Status: 410}, false, 0, 410},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := fakes.NewSlack(t)
-			f.Fail(tc.failure)
-			err := newDest(t, f, nil).Send(context.Background(), []dest.Message{fakes.FindingMessage()})
-			if err == nil {
-				t.Fatal("Send succeeded")
-			}
-			retry, after := dest.IsRetryable(err)
-			if retry != tc.retryable || after != tc.retryAfter {
-				t.Errorf("IsRetryable = %v, %v; want %v, %v (%v)", retry, after, tc.retryable, tc.retryAfter, err)
-			}
-			var de *dest.Error
-			if !errorsAs(err, &de) || de.Status != tc.status {
-				t.Errorf("error %v: want a *dest.Error with status %d", err, tc.status)
-			}
-			secret := f.WebhookURL()[strings.LastIndex(f.WebhookURL(), "/")+1:]
-			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "/services/") {
-				t.Errorf("error shows the webhook URL: %v", err)
-			}
-		})
-	}
+	desttest.Failures(t, func(t *testing.T) desttest.Setup {
+		f := fakes.NewSlack(t)
+		return desttest.Setup{Fake: f.Server, Dest: newDest(t, f, nil), Secrets: []string{f.WebhookURL()[strings.LastIndex(f.WebhookURL(), "/")+1:], "/services/"}}
+	}, desttest.Case{Name: "archived_channel", Failure: fakes.Failure{Status: 410}})
 }
 
 func TestNew(t *testing.T) {
@@ -194,13 +162,7 @@ func TestNew(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(dest.Config{Settings: tc.settings, Secrets: map[string]string{"webhook_url": tc.url}})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("New = %v, want an error with %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), secret) {
-				t.Errorf("error shows the secret: %v", err)
-			}
+			desttest.CheckNew(t, Kind(), dest.Config{Settings: tc.settings, Secrets: map[string]string{"webhook_url": tc.url}}, tc.want, secret)
 		})
 	}
 }

@@ -19,7 +19,6 @@
 package splunk
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
 	"github.com/riskmap/riskmap/internal/integrations/httpsend"
+	"github.com/riskmap/riskmap/internal/integrations/render"
 )
 
 // Name is the kind's name.
@@ -161,20 +161,14 @@ func (d *destination) Envelopes(m dest.Message) []Envelope {
 		return Envelope{Time: epoch(m.Time), Host: cmp.Or(host, d.consoleHost), Source: d.source,
 			Sourcetype: d.sourcetype, Index: d.index, Event: e}
 	}
-	if m.Event != dest.EventDigest || len(m.Findings) == 0 {
-		if len(m.Findings) == 1 {
-			ev.Finding = &m.Findings[0]
-		}
-		return []Envelope{env(ev, m.Node)}
-	}
-	out := make([]Envelope, len(m.Findings))
-	for i := range m.Findings {
+	var out []Envelope
+	for _, r := range render.Records(m) {
 		e := ev
-		e.Text = ""
-		e.Finding = &m.Findings[i]
-		e.Node = cmp.Or(m.Findings[i].Node, m.Node)
-		e.DigestItem, e.DigestTotal = i+1, len(m.Findings)
-		out[i] = env(e, e.Node)
+		e.Finding, e.Node, e.DigestItem, e.DigestTotal = r.Finding, r.Node, r.Item, r.Total
+		if r.Item > 0 {
+			e.Text = ""
+		}
+		out = append(out, env(e, e.Node))
 	}
 	return out
 }
@@ -190,22 +184,14 @@ func epoch(t time.Time) json.Number {
 // Send posts the messages' events in requests of at most MaxRequest
 // bytes, and with use_ack waits until they are indexed.
 func (d *destination) Send(ctx context.Context, msgs []dest.Message) error {
-	var body bytes.Buffer
 	var acks []int64
-	flush := func() error {
-		if body.Len() == 0 {
-			return nil
-		}
-		id, err := d.post(ctx, body.Bytes())
-		body.Reset()
-		if err != nil {
-			return err
-		}
+	batch := httpsend.Batch{Max: MaxRequest, Send: func(body []byte) error {
+		id, err := d.post(ctx, body)
 		if id != nil {
 			acks = append(acks, *id)
 		}
-		return nil
-	}
+		return err
+	}}
 	for _, m := range msgs {
 		for _, e := range d.Envelopes(m) {
 			b, err := httpsend.JSON(e)
@@ -215,16 +201,12 @@ func (d *destination) Send(ctx context.Context, msgs []dest.Message) error {
 			if len(b)+1 > MaxRequest {
 				return dest.Permanent(fmt.Errorf("splunk: event of %s is %d bytes, over %d", m.Key, len(b), MaxRequest))
 			}
-			if body.Len()+len(b)+1 > MaxRequest {
-				if err := flush(); err != nil {
-					return err
-				}
+			if err := batch.Add(b); err != nil {
+				return err
 			}
-			body.Write(b)
-			body.WriteByte('\n')
 		}
 	}
-	if err := flush(); err != nil {
+	if err := batch.Flush(); err != nil {
 		return err
 	}
 	if d.channel != "" && len(acks) > 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/desttest"
 	"github.com/riskmap/riskmap/internal/integrations/fakes"
 )
 
@@ -114,46 +115,23 @@ func TestAckMismatch(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	tests := []struct {
-		name       string
-		setup      func(*fakes.Splunk)
-		index      string
-		retryable  bool
-		retryAfter time.Duration
-		want       string
-	}{
-		{"down", func(f *fakes.Splunk) { f.Fail(fakes.Failure{Down: true}) }, "", true, 0, ""},
-		{"busy", func(f *fakes.Splunk) { f.Fail(fakes.Failure{Status: 503, RetryAfter: "5"}) }, "", true, 5 * time.Second, "Server is busy"},
-		{"internal", func(f *fakes.Splunk) { f.Fail(fakes.Failure{Status: 500}) }, "", true, 0, ""},
-		{"busy_in_a_200", func(f *fakes.Splunk) { f.Fail(fakes.Failure{Status: 200, Body: `{"text":"Server is busy","code":9}`}) }, "", true, 0, "code 9"},
-		{"incorrect_index", nil, "secret-index", false, 0, "Incorrect index"},
-		{"invalid_token", func(f *fakes.Splunk) { f.Fail(fakes.Failure{Status: 403}) }, "", false, 0, "Invalid token"},
-		{"unreadable_answer", func(f *fakes.Splunk) { f.Fail(fakes.Failure{Status: 200, Body: "<html>"}) }, "", true, 0, "unreadable"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := fakes.NewSplunk(t)
-			if tc.setup != nil {
-				tc.setup(f)
-			}
-			d := newDest(t, f, map[string]string{"index": cmpOr(tc.index, "riskmap")})
-			err := d.Send(context.Background(), []dest.Message{fakes.FindingMessage()})
-			retry, after := dest.IsRetryable(err)
-			if err == nil || retry != tc.retryable || after != tc.retryAfter || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Send = %v; retryable %v after %v, want %v after %v, %q", err, retry, after, tc.retryable, tc.retryAfter, tc.want)
-			}
-			if strings.Contains(err.Error(), f.Token()) {
-				t.Errorf("error shows the token: %v", err)
-			}
-		})
-	}
+	desttest.Failures(t, func(t *testing.T) desttest.Setup {
+		f := fakes.NewSplunk(t)
+		return desttest.Setup{Fake: f.Server, Dest: newDest(t, f, nil), Secrets: []string{f.Token()}}
+	},
+		desttest.Case{Name: "busy", Failure: fakes.Failure{Status: 503, RetryAfter: "5"}, Retryable: true, RetryAfter: 5 * time.Second, Want: "Server is busy"},
+		desttest.Case{Name: "busy_in_a_200", Failure: fakes.Failure{Status: 200, Body: `{"text":"Server is busy","code":9}`}, Retryable: true, Want: "code 9"},
+		desttest.Case{Name: "invalid_token", Failure: fakes.Failure{Status: 403}, Want: "Invalid token"},
+		desttest.Case{Name: "unreadable_answer", Failure: fakes.Failure{Status: 200, Body: "<html>"}, Want: "unreadable", Retryable: true},
+	)
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
+func TestIncorrectIndex(t *testing.T) {
+	f := fakes.NewSplunk(t)
+	err := newDest(t, f, map[string]string{"index": "secret-index"}).Send(context.Background(), []dest.Message{fakes.FindingMessage()})
+	if r, _ := dest.IsRetryable(err); err == nil || r || !strings.Contains(err.Error(), "Incorrect index") || strings.Contains(err.Error(), f.Token()) {
+		t.Fatalf("Send = %v, want a permanent incorrect index", err)
 	}
-	return b
 }
 
 func TestNew(t *testing.T) {
@@ -167,10 +145,7 @@ func TestNew(t *testing.T) {
 		{map[string]string{"url": "https://splunk:8088"}, "", "token: required"},
 		{map[string]string{"url": "https://splunk:8088", "use_ack": "yes"}, "t", "use_ack"},
 	} {
-		_, err := New(dest.Config{Settings: tc.settings, Secrets: map[string]string{"token": tc.token}})
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("New(%v) = %v, want %q", tc.settings, err, tc.want)
-		}
+		desttest.CheckNew(t, Kind(), dest.Config{Settings: tc.settings, Secrets: map[string]string{"token": tc.token}}, tc.want)
 	}
 }
 

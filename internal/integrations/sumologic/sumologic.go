@@ -22,6 +22,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
 	"github.com/riskmap/riskmap/internal/integrations/httpsend"
+	"github.com/riskmap/riskmap/internal/integrations/render"
 )
 
 // Name is the kind's name.
@@ -99,20 +100,14 @@ func Lines(m dest.Message) []Line {
 	if m.Time.IsZero() {
 		l.Timestamp = time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	}
-	if m.Event != dest.EventDigest || len(m.Findings) == 0 {
-		if len(m.Findings) == 1 {
-			l.Finding = &m.Findings[0]
-		}
-		return []Line{l}
-	}
-	out := make([]Line, len(m.Findings))
-	for i := range m.Findings {
+	var out []Line
+	for _, r := range render.Records(m) {
 		e := l
-		e.Text = ""
-		e.Finding = &m.Findings[i]
-		e.Node = cmp.Or(m.Findings[i].Node, m.Node)
-		e.DigestItem, e.DigestTotal = i+1, len(m.Findings)
-		out[i] = e
+		e.Finding, e.Node, e.DigestItem, e.DigestTotal = r.Finding, r.Node, r.Item, r.Total
+		if r.Item > 0 {
+			e.Text = ""
+		}
+		out = append(out, e)
 	}
 	return out
 }
@@ -120,7 +115,7 @@ func Lines(m dest.Message) []Line {
 // Send uploads the messages' lines in requests of at most MaxRequest
 // uncompressed bytes.
 func (d *destination) Send(ctx context.Context, msgs []dest.Message) error {
-	var body bytes.Buffer
+	batch := httpsend.Batch{Max: MaxRequest, Send: func(body []byte) error { return d.post(ctx, body) }}
 	for _, m := range msgs {
 		for _, l := range Lines(m) {
 			b, err := httpsend.JSON(l)
@@ -130,20 +125,12 @@ func (d *destination) Send(ctx context.Context, msgs []dest.Message) error {
 			if len(b)+1 > MaxRequest {
 				return dest.Permanent(fmt.Errorf("sumologic: a line of %s is %d bytes, over %d", m.Key, len(b), MaxRequest))
 			}
-			if body.Len()+len(b)+1 > MaxRequest {
-				if err := d.post(ctx, body.Bytes()); err != nil {
-					return err
-				}
-				body.Reset()
+			if err := batch.Add(b); err != nil {
+				return err
 			}
-			body.Write(b)
-			body.WriteByte('\n')
 		}
 	}
-	if body.Len() == 0 {
-		return nil
-	}
-	return d.post(ctx, body.Bytes())
+	return batch.Flush()
 }
 
 func (d *destination) post(ctx context.Context, data []byte) error {

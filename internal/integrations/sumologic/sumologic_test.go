@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/desttest"
 	"github.com/riskmap/riskmap/internal/integrations/fakes"
 )
 
@@ -54,32 +54,10 @@ func TestSendDigest(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	tests := []struct {
-		name       string
-		failure    fakes.Failure
-		retryable  bool
-		retryAfter time.Duration
-	}{
-		{"down", fakes.Failure{Down: true}, true, 0},
-		{"throttled", fakes.Failure{Status: 429, RetryAfter: "60"}, true, time.Minute},
-		{"timeout", fakes.Failure{Status: 408}, true, 0},
-		{"unavailable", fakes.Failure{Status: 503}, true, 0},
-		{"bad_token", fakes.Failure{Status: 401}, false, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := fakes.NewSumoLogic(t)
-			f.Fail(tc.failure)
-			err := newDest(t, f, nil).Send(context.Background(), []dest.Message{fakes.FindingMessage()})
-			retry, after := dest.IsRetryable(err)
-			if err == nil || retry != tc.retryable || after != tc.retryAfter {
-				t.Fatalf("Send = %v; retryable %v after %v, want %v after %v", err, retry, after, tc.retryable, tc.retryAfter)
-			}
-			if strings.Contains(err.Error(), "/receiver/") {
-				t.Errorf("error shows the source URL: %v", err)
-			}
-		})
-	}
+	desttest.Failures(t, func(t *testing.T) desttest.Setup {
+		f := fakes.NewSumoLogic(t)
+		return desttest.Setup{Fake: f.Server, Dest: newDest(t, f, nil), Secrets: []string{"/receiver/"}}
+	})
 }
 
 func TestNew(t *testing.T) {
@@ -92,9 +70,6 @@ func TestNew(t *testing.T) {
 		{"http://collectors.sumologic.com/receiver/v1/http/SECRET", nil, "url: must be https"},
 		{"https://collectors.sumologic.com/receiver/v1/http/SECRET", map[string]string{"category": "a\nb"}, "category: must be one line"},
 	} {
-		_, err := New(dest.Config{Settings: tc.settings, Secrets: map[string]string{"url": tc.url}})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "SECRET") {
-			t.Errorf("New(%q) = %v, want %q without the secret", tc.url, err, tc.want)
-		}
+		desttest.CheckNew(t, Kind(), dest.Config{Settings: tc.settings, Secrets: map[string]string{"url": tc.url}}, tc.want, "SECRET")
 	}
 }

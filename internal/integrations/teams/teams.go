@@ -71,13 +71,9 @@ func New(cfg dest.Config) (dest.Destination, error) {
 	if _, err := httpsend.CheckURL("webhook_url", u, true, false); err != nil {
 		return nil, fmt.Errorf("teams: %w", err)
 	}
-	top := DefaultTopFindings
-	if v := cfg.Settings["top_findings"]; v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 50 {
-			return nil, fmt.Errorf("teams: top_findings %q: a number from 1 to 50", v)
-		}
-		top = n
+	top, err := render.TopFindings(cfg.Settings, DefaultTopFindings, 50)
+	if err != nil {
+		return nil, fmt.Errorf("teams: %w", err)
 	}
 	return &destination{url: u, client: cfg.HTTP, top: top}, nil
 }
@@ -85,20 +81,9 @@ func New(cfg dest.Config) (dest.Destination, error) {
 // Send posts each message. A workflow has no idempotency key: a message
 // whose answer was lost is posted again.
 func (d *destination) Send(ctx context.Context, msgs []dest.Message) error {
-	for _, m := range msgs {
-		body, err := Encode(m, d.top)
-		if err != nil {
-			return dest.Permanent(fmt.Errorf("teams: encode message %s: %w", m.Key, err))
-		}
-		_, err = httpsend.Do(ctx, d.client, httpsend.Request{
-			URL:       d.url,
-			Header:    http.Header{"Content-Type": {"application/json; charset=utf-8"}},
-			Body:      body,
-			SecretURL: true,
-		})
-		if err != nil {
-			return fmt.Errorf("teams: post message %s: %w", m.Key, err)
-		}
+	err := httpsend.PostEach(ctx, d.client, d.url, msgs, func(m dest.Message) ([]byte, error) { return Encode(m, d.top) })
+	if err != nil {
+		return fmt.Errorf("teams: %w", err)
 	}
 	return nil
 }
@@ -170,52 +155,18 @@ func Encode(m dest.Message, top int) ([]byte, error) {
 // Format renders m as a message with one card, listing at most top
 // findings of a digest.
 func Format(m dest.Message, top int) Message {
-	title := m.Title
-	if title == "" {
-		title = m.Event
-	}
 	head := Element{Type: "Container", Style: style(m), Bleed: true, Items: []Element{
-		{Type: "TextBlock", Text: text(title, 300), Size: "Large", Weight: "Bolder", Wrap: true},
+		{Type: "TextBlock", Text: text(render.Title(m), 300), Size: "Large", Weight: "Bolder", Wrap: true},
 		{Type: "TextBlock", Text: subtitle(m), IsSubtle: true, Spacing: "None", Wrap: true},
 	}}
 	body := []Element{head}
-	if t := strings.TrimSpace(m.Text); t != "" {
+	if t := render.Body(m); t != "" {
 		body = append(body, Element{Type: "TextBlock", Text: text(t, 2000), Wrap: true})
-	} else if len(m.Findings) == 1 && m.Findings[0].Summary != "" {
-		body = append(body, Element{Type: "TextBlock", Text: text(m.Findings[0].Summary, 2000), Wrap: true})
 	}
 	var facts []Fact
-	fact := func(k, v string) {
-		if v != "" && len(facts) < maxFacts {
-			facts = append(facts, Fact{Title: text(k, 100), Value: text(v, 500)})
-		}
-	}
-	if m.Event == dest.EventDigest {
-		fact("Findings", strconv.Itoa(len(m.Findings)))
-		for _, c := range render.Counts(m.Findings) {
-			fact(render.Label(c.Severity), strconv.Itoa(c.N))
-		}
-	} else {
-		if m.Severity != "" {
-			fact("Severity", render.Label(m.Severity))
-		}
-		if len(m.Findings) == 1 {
-			f := m.Findings[0]
-			fact("Vulnerability", f.VulnID)
-			fact("Package", render.Package(f))
-			if f.CVSS > 0 {
-				fact("CVSS", strconv.FormatFloat(f.CVSS, 'f', 1, 64))
-			}
-			if f.RiskScore > 0 {
-				fact("Risk", strconv.FormatFloat(f.RiskScore, 'f', 1, 64))
-			}
-			if f.KEV {
-				fact("Known exploited", "yes (CISA KEV)")
-			}
-		}
-		fact("Node", render.Node(m.Node))
-		for _, k := range render.SortedKeys(m.Fields) {
-			fact(k, m.Fields[k])
+	for _, f := range render.Facts(m) {
+		if len(facts) < maxFacts {
+			facts = append(facts, Fact{Title: text(f.Name, 100), Value: text(f.Value, 500)})
 		}
 	}
 	if len(facts) > 0 {

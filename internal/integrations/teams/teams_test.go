@@ -5,9 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/riskmap/riskmap/internal/integrations/dest"
+	"github.com/riskmap/riskmap/internal/integrations/desttest"
 	"github.com/riskmap/riskmap/internal/integrations/fakes"
 )
 
@@ -78,32 +78,10 @@ func TestSendDigest(t *testing.T) {
 }
 
 func TestSendErrors(t *testing.T) {
-	tests := []struct {
-		name       string
-		failure    fakes.Failure
-		retryable  bool
-		retryAfter time.Duration
-	}{
-		{"down", fakes.Failure{Down: true}, true, 0},
-		{"bad_gateway", fakes.Failure{Status: 502}, true, 0},
-		{"throttled", fakes.Failure{Status: 429, RetryAfter: "30"}, true, 30 * time.Second},
-		{"bad_request", fakes.Failure{Status: 400}, false, 0},
-		{"unauthorized", fakes.Failure{Status: 401}, false, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := fakes.NewTeams(t)
-			f.Fail(tc.failure)
-			err := newDest(t, f, nil).Send(context.Background(), []dest.Message{fakes.FindingMessage()})
-			retry, after := dest.IsRetryable(err)
-			if err == nil || retry != tc.retryable || after != tc.retryAfter {
-				t.Fatalf("Send = %v; retryable %v after %v, want %v after %v", err, retry, after, tc.retryable, tc.retryAfter)
-			}
-			if strings.Contains(err.Error(), "sig=") || strings.Contains(err.Error(), "/workflows/") {
-				t.Errorf("error shows the workflow URL: %v", err)
-			}
-		})
-	}
+	desttest.Failures(t, func(t *testing.T) desttest.Setup {
+		f := fakes.NewTeams(t)
+		return desttest.Setup{Fake: f.Server, Dest: newDest(t, f, nil), Secrets: []string{"sig=", "/workflows/"}}
+	})
 }
 
 func TestWrongSignatureIsPermanent(t *testing.T) {
@@ -125,9 +103,6 @@ func TestNew(t *testing.T) {
 		{"http://x.example/workflows/1?sig=s3cr3t", "", "webhook_url: must be https"},
 		{"https://x.example/workflows/1?sig=s3cr3t", "99", "top_findings"},
 	} {
-		_, err := New(dest.Config{Secrets: map[string]string{"webhook_url": tc.url}, Settings: map[string]string{"top_findings": tc.top}})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cr3t") {
-			t.Errorf("New(%q, %q) = %v, want %q without the secret", tc.url, tc.top, err, tc.want)
-		}
+		desttest.CheckNew(t, Kind(), dest.Config{Secrets: map[string]string{"webhook_url": tc.url}, Settings: map[string]string{"top_findings": tc.top}}, tc.want, "s3cr3t")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,9 +36,6 @@ const Name = "acr"
 
 // pageSize is the page asked of the catalogue and tag lists.
 const pageSize = 100
-
-// maxPages bounds a listing against an API that keeps linking on.
-const maxPages = 100000
 
 // nullUser is the username that goes with an ACR refresh token.
 const nullUser = "00000000-0000-0000-0000-000000000000"
@@ -63,7 +61,6 @@ func Kind() provider.Kind {
 
 var (
 	guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	hostRE = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
 	// tenantRE: a GUID or a domain name (contoso.onmicrosoft.com).
 	tenantRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$`)
 )
@@ -95,7 +92,7 @@ func newACR(acct provider.Account) (*acr, error) {
 	reg = strings.TrimPrefix(reg, "https://")
 	if reg == "" {
 		errs = append(errs, errors.New("registry: required (the login server, myregistry.azurecr.io)"))
-	} else if !hostRE.MatchString(reg) {
+	} else if !restapi.IsHost(reg) {
 		errs = append(errs, fmt.Errorf("registry: %q: want the login server's host name", s["registry"]))
 	}
 	a.base = &url.URL{Scheme: "https", Host: reg}
@@ -122,11 +119,7 @@ func newACR(acct provider.Account) (*acr, error) {
 	default:
 		errs = append(errs, fmt.Errorf("auth: %q: want service_principal or admin_user", auth))
 	}
-	authority := s["authority"]
-	if strings.TrimSpace(authority) == "" {
-		authority = "https://login.microsoftonline.com"
-	}
-	au, err := restapi.BaseURL("authority", authority)
+	au, err := restapi.BaseURLOr("authority", s["authority"], "https://login.microsoftonline.com")
 	if err != nil {
 		errs = append(errs, err)
 	} else if au.Scheme != "https" {
@@ -217,16 +210,7 @@ func parseAADToken(body []byte, now time.Time) (restapi.Token, error) {
 // parseRegistryToken reads ACR's /oauth2/exchange or /oauth2/token
 // answer: the member's token, its expiry its JWT exp.
 func parseRegistryToken(body []byte, member string) (restapi.Token, error) {
-	var v map[string]json.RawMessage
-	if err := json.Unmarshal(body, &v); err != nil {
-		return restapi.Token{}, fmt.Errorf("decode token answer: %w", err)
-	}
-	var tok string
-	if raw, ok := v[member]; !ok || json.Unmarshal(raw, &tok) != nil || tok == "" || strings.ContainsAny(tok, " \r\n") {
-		return restapi.Token{}, fmt.Errorf("no %s in the answer", member)
-	}
-	exp, _ := restapi.JWTExpiry(tok)
-	return restapi.Token{Value: tok, Expires: exp}, nil
+	return restapi.ParseToken(body, member)
 }
 
 // accessToken is an access token for scope.
@@ -248,10 +232,7 @@ func (a *acr) fetchAccess(ctx context.Context, scope string) (restapi.Token, err
 	var body []byte
 	if a.admin {
 		c := a.client("ACR token")
-		c.Authorize = func(_ context.Context, r *http.Request) error {
-			r.SetBasicAuth(a.user, a.password)
-			return nil
-		}
+		c.Authorize = restapi.Basic(a.user, a.password)
 		ans, err := c.Get(ctx, restapi.Join(a.base, "/oauth2/token", url.Values{"service": {a.base.Host}, "scope": {scope}}), nil)
 		if err != nil {
 			return restapi.Token{}, fmt.Errorf("access token for %s: %w", scope, err)
@@ -283,14 +264,7 @@ func (a *acr) fetchAccess(ctx context.Context, scope string) (restapi.Token, err
 // drops the cached tokens and tries once more.
 func (a *acr) api(scope string) *restapi.Client {
 	c := a.client("ACR API")
-	c.Authorize = func(ctx context.Context, r *http.Request) error {
-		tok, err := a.accessToken(ctx, scope)
-		if err != nil {
-			return err
-		}
-		r.Header.Set("Authorization", "Bearer "+tok)
-		return nil
-	}
+	c.Authorize = restapi.BearerFrom(func(ctx context.Context) (string, error) { return a.accessToken(ctx, scope) })
 	c.Renew = func() {
 		a.mu.Lock()
 		delete(a.access, scope)
@@ -307,30 +281,6 @@ func (a *acr) Check(ctx context.Context) error {
 	return nil
 }
 
-// list GETs u and the pages its Link headers name with c, calling fn
-// with each body.
-func list(ctx context.Context, c *restapi.Client, u string, fn func([]byte) error) error {
-	for n := 0; u != ""; n++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if n == maxPages {
-			return fmt.Errorf("more than %d pages", maxPages)
-		}
-		ans, err := c.Get(ctx, u, nil)
-		if err != nil {
-			return err
-		}
-		if err := fn(ans.Body); err != nil {
-			return err
-		}
-		if u, err = restapi.NextLink(ans.Header.Values("Link"), ans.URL); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // parseCatalog reads a /v2/_catalog page.
 func parseCatalog(body []byte) ([]string, error) {
 	var v struct {
@@ -339,24 +289,12 @@ func parseCatalog(body []byte) ([]string, error) {
 	if err := json.Unmarshal(body, &v); err != nil {
 		return nil, fmt.Errorf("decode catalogue: %w", err)
 	}
-	out := v.Repositories[:0]
-	for _, r := range v.Repositories {
-		if r != "" {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(v.Repositories, func(r string) bool { return r == "" }), nil
 }
 
 func (a *acr) Repositories(ctx context.Context, fn func(page []string) error) error {
-	err := list(ctx, a.api("registry:catalog:*"), restapi.Join(a.base, "/v2/_catalog", url.Values{"n": {strconv.Itoa(pageSize)}}), func(b []byte) error {
-		names, err := parseCatalog(b)
-		if err != nil || len(names) == 0 {
-			return err
-		}
-		return fn(names)
-	})
-	if err != nil {
+	u := restapi.Join(a.base, "/v2/_catalog", url.Values{"n": {strconv.Itoa(pageSize)}})
+	if err := restapi.LinkPages(ctx, a.api("registry:catalog:*"), u, parseCatalog, fn); err != nil {
 		return fmt.Errorf("catalogue of %s: %w", a.base.Host, err)
 	}
 	return nil
@@ -397,19 +335,8 @@ func (a *acr) Tags(ctx context.Context, repo string, fn func(page []provider.Tag
 	if repo == "" || strings.Contains(repo, "..") {
 		return fmt.Errorf("tags of %q: not a repository name", repo)
 	}
-	seg := strings.Split(repo, "/")
-	for i := range seg {
-		seg[i] = url.PathEscape(seg[i])
-	}
-	u := restapi.Join(a.base, "/acr/v1/"+strings.Join(seg, "/")+"/_tags", url.Values{"n": {strconv.Itoa(pageSize)}})
-	err := list(ctx, a.api("repository:"+repo+":metadata_read"), u, func(b []byte) error {
-		tags, err := parseTags(b)
-		if err != nil || len(tags) == 0 {
-			return err
-		}
-		return fn(tags)
-	})
-	if err != nil {
+	u := restapi.Join(a.base, "/acr/v1/"+restapi.EscapePath(repo)+"/_tags", url.Values{"n": {strconv.Itoa(pageSize)}})
+	if err := restapi.LinkPages(ctx, a.api("repository:"+repo+":metadata_read"), u, parseTags, fn); err != nil {
 		return fmt.Errorf("list tags of %s: %w", repo, err)
 	}
 	return nil

@@ -88,15 +88,9 @@ func newHub(acct provider.Account, e Endpoints) (*hub, error) {
 	case h.user != "" && h.pat == "":
 		errs = append(errs, errors.New("token: required with a username"))
 	}
-	for _, ns := range strings.Split(acct.Settings["namespaces"], ",") {
-		if ns = strings.TrimSpace(ns); ns == "" {
-			continue
-		}
-		if !namespaceRE.MatchString(ns) {
-			errs = append(errs, fmt.Errorf("namespaces: %q is not a Docker Hub namespace (lower-case letters, digits, _ and -)", ns))
-			continue
-		}
-		h.namespaces = append(h.namespaces, ns)
+	h.namespaces, err = restapi.List("namespaces", acct.Settings["namespaces"], namespaceRE, "a Docker Hub namespace (lower-case letters, digits, _ and -)")
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if len(h.namespaces) == 0 {
 		if h.user == "" {
@@ -111,15 +105,7 @@ func newHub(acct provider.Account, e Endpoints) (*hub, error) {
 	h.tokens = &restapi.TokenCache{Fetch: h.login, Now: func() time.Time { return h.now() }}
 	h.api = &restapi.Client{HTTP: acct.HTTP, What: "Docker Hub API", Secrets: []string{h.pat}}
 	if h.user != "" {
-		h.api.Authorize = func(ctx context.Context, r *http.Request) error {
-			tok, err := h.tokens.Get(ctx)
-			if err != nil {
-				return err
-			}
-			r.Header.Set("Authorization", "Bearer "+tok)
-			return nil
-		}
-		h.api.Renew = h.tokens.Drop
+		h.api.Authorize, h.api.Renew = restapi.BearerFrom(h.tokens.Get), h.tokens.Drop
 	}
 	return h, nil
 }
@@ -147,22 +133,7 @@ func (h *hub) login(ctx context.Context) (restapi.Token, error) {
 // /v2/users/login ({"token"}); the expiry is the JWT's exp claim when it
 // has one.
 func parseToken(body []byte) (restapi.Token, error) {
-	var v struct {
-		AccessToken string `json:"access_token"`
-		Token       string `json:"token"`
-	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return restapi.Token{}, fmt.Errorf("token answer: %w", err)
-	}
-	tok := v.AccessToken
-	if tok == "" {
-		tok = v.Token
-	}
-	if tok == "" || strings.ContainsAny(tok, " \r\n") {
-		return restapi.Token{}, errors.New("token answer: no token")
-	}
-	exp, _ := restapi.JWTExpiry(tok)
-	return restapi.Token{Value: tok, Expires: exp}, nil
+	return restapi.ParseToken(body, "access_token", "token")
 }
 
 func (h *hub) Check(ctx context.Context) error {
@@ -230,49 +201,43 @@ func parseTags(body []byte) (tags []provider.Tag, next string, err error) {
 		if t.Name == "" {
 			continue
 		}
-		pushed := parseTime(t.TagLastPushed)
+		pushed := restapi.Time(t.TagLastPushed)
 		if pushed.IsZero() {
-			pushed = parseTime(t.LastUpdated)
+			pushed = restapi.Time(t.LastUpdated)
 		}
 		tags = append(tags, provider.Tag{Name: t.Name, Digest: t.Digest, Pushed: pushed, Size: max(t.FullSize, 0), MediaType: t.MediaType})
 	}
 	return tags, p.Next, nil
 }
 
-func parseTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
 func (h *hub) Repositories(ctx context.Context, fn func(page []string) error) error {
 	for _, ns := range h.namespaces {
 		u := restapi.Join(h.base, "/v2/namespaces/"+url.PathEscape(ns)+"/repositories", url.Values{"page_size": {fmt.Sprint(pageSize)}})
-		for u != "" {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			a, err := h.api.Get(ctx, u, nil)
-			if err != nil {
-				return fmt.Errorf("list repositories of %s: %w", ns, err)
-			}
-			names, next, err := parseRepos(ns, a.Body)
-			if err != nil {
-				return err
-			}
-			if u, err = restapi.Next(next, a.URL); err != nil {
-				return fmt.Errorf("list repositories of %s: %w", ns, err)
-			}
-			if len(names) > 0 {
-				if err := fn(names); err != nil {
-					return err
-				}
-			}
+		parse := func(b []byte) ([]string, string, error) { return parseRepos(ns, b) }
+		if err := pages(ctx, h.api, u, parse, fn); err != nil {
+			return fmt.Errorf("list repositories of %s: %w", ns, err)
 		}
 	}
 	return nil
+}
+
+// pages GETs a Hub API list from u and its next pages (kept on the API's
+// host), calling fn with the entries of each page parse finds some on.
+func pages[T any](ctx context.Context, c *restapi.Client, u string, parse func([]byte) ([]T, string, error), fn func([]T) error) error {
+	return restapi.Pages(ctx, u, func(u string) (string, error) {
+		a, err := c.Get(ctx, u, nil)
+		if err != nil {
+			return "", err
+		}
+		items, next, err := parse(a.Body)
+		if err == nil {
+			next, err = restapi.Next(next, a.URL)
+		}
+		if err == nil && len(items) > 0 {
+			err = fn(items)
+		}
+		return next, err
+	})
 }
 
 func (h *hub) Tags(ctx context.Context, repo string, fn func(page []provider.Tag) error) error {
@@ -282,26 +247,8 @@ func (h *hub) Tags(ctx context.Context, repo string, fn func(page []provider.Tag
 	}
 	u := restapi.Join(h.base, "/v2/namespaces/"+url.PathEscape(ns)+"/repositories/"+url.PathEscape(name)+"/tags",
 		url.Values{"page_size": {fmt.Sprint(pageSize)}})
-	for u != "" {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		a, err := h.api.Get(ctx, u, nil)
-		if err != nil {
-			return fmt.Errorf("list tags of %s: %w", repo, err)
-		}
-		tags, next, err := parseTags(a.Body)
-		if err != nil {
-			return fmt.Errorf("list tags of %s: %w", repo, err)
-		}
-		if u, err = restapi.Next(next, a.URL); err != nil {
-			return fmt.Errorf("list tags of %s: %w", repo, err)
-		}
-		if len(tags) > 0 {
-			if err := fn(tags); err != nil {
-				return err
-			}
-		}
+	if err := pages(ctx, h.api, u, parseTags, fn); err != nil {
+		return fmt.Errorf("list tags of %s: %w", repo, err)
 	}
 	return nil
 }

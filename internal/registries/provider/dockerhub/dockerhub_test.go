@@ -2,16 +2,14 @@ package dockerhub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/riskmap/riskmap/internal/registries/provider"
 	"github.com/riskmap/riskmap/internal/registries/provider/providerfake"
+	"github.com/riskmap/riskmap/internal/registries/provider/providertest"
 )
 
 const (
@@ -26,54 +24,45 @@ func newFake(t *testing.T) *providerfake.DockerHub {
 }
 
 func connect(t *testing.T, f *providerfake.DockerHub, settings, secrets map[string]string) *hub {
-	t.Helper()
-	reg, err := KindAt(Endpoints{Hub: f.URL(), Registry: f.Host()}).New(provider.Account{Name: "hub", Settings: settings, Secrets: secrets, HTTP: f.Client()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return reg.(*hub)
+	kind := KindAt(Endpoints{Hub: f.URL(), Registry: f.Host()})
+	return providertest.Connect(t, kind, provider.Account{Name: "hub", Secrets: secrets, HTTP: f.Client()}, settings).(*hub)
+}
+
+var (
+	acme  = map[string]string{"username": user, "namespaces": "acme"}
+	good  = map[string]string{"token": pat}
+	wrong = map[string]string{"token": "dckr_pat_wrongWRONGwrong"}
+)
+
+func TestConformance(t *testing.T) {
+	providertest.Run(t, providertest.Provider{
+		Start: func(t *testing.T) providertest.Setup {
+			f := newFake(t)
+			return providertest.Setup{Fake: f.Server,
+				Good: []providertest.Account{
+					{Name: "token", Registry: connect(t, f, acme, good)},
+					{Name: "two_namespaces", Registry: connect(t, f, map[string]string{"username": user, "namespaces": "acme-ci, acme"}, good)},
+					{Name: "anonymous", Registry: connect(t, f, map[string]string{"namespaces": "acme"}, nil)},
+				},
+				Bad: []providertest.Account{{Name: "wrong_token", Registry: connect(t, f, map[string]string{"username": user}, wrong)}},
+			}
+		},
+		Repo:     "acme/app",
+		Repos:    []string{"acme/svc0", "acme/svc1"},
+		FailPath: "/v2/namespaces/",
+		Secrets:  []string{pat, wrong["token"]},
+	})
 }
 
 func TestNewValidates(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		settings map[string]string
-		secrets  map[string]string
-		want     string
-	}{
-		{name: "anonymous_without_namespaces", want: "namespaces: required"},
-		{name: "user_without_token", settings: map[string]string{"username": "u"}, want: "token: required"},
-		{name: "token_without_user", secrets: map[string]string{"token": "x"}, settings: map[string]string{"namespaces": "a"}, want: "username: required"},
-		{name: "bad_namespace", settings: map[string]string{"namespaces": "ok, Not/Valid"}, want: `namespaces: "Not/Valid"`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Kind().New(provider.Account{Settings: tt.settings, Secrets: tt.secrets})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("New = %v, want an error with %q", err, tt.want)
-			}
-		})
-	}
+	providertest.NewErrors(t, Kind(), []providertest.NewCase{
+		{Name: "anonymous_without_namespaces", Want: []string{"namespaces: required"}},
+		{Name: "user_without_token", Settings: map[string]string{"username": "u"}, Want: []string{"token: required"}},
+		{Name: "token_without_user", Secrets: map[string]string{"token": "x"}, Settings: map[string]string{"namespaces": "a"}, Want: []string{"username: required"}},
+		{Name: "bad_namespace", Settings: map[string]string{"namespaces": "ok, Not/Valid"}, Want: []string{`namespaces: "Not/Valid"`}},
+	})
 	if _, err := Kind().New(provider.Account{Settings: map[string]string{"namespaces": "library"}}); err != nil {
 		t.Errorf("anonymous with a namespace: %v", err)
-	}
-}
-
-func TestCheck(t *testing.T) {
-	f := newFake(t)
-	ctx := context.Background()
-	good := connect(t, f, map[string]string{"username": user, "namespaces": "acme-ci, acme"}, map[string]string{"token": pat})
-	if err := good.Check(ctx); err != nil {
-		t.Fatalf("Check with good credentials: %v", err)
-	}
-	bad := connect(t, f, map[string]string{"username": user}, map[string]string{"token": "dckr_pat_wrongWRONGwrong"})
-	err := bad.Check(ctx)
-	if !errors.Is(err, provider.ErrUnauthorized) {
-		t.Fatalf("Check with a bad token = %v, want ErrUnauthorized", err)
-	}
-	providerfake.NoSecret(t, err, "dckr_pat_wrongWRONGwrong", pat)
-	anon := connect(t, f, map[string]string{"namespaces": "acme"}, nil)
-	if err := anon.Check(ctx); err != nil {
-		t.Errorf("anonymous Check: %v", err)
 	}
 }
 
@@ -89,60 +78,11 @@ func TestListing(t *testing.T) {
 	}
 	f.SetPrivate("acme/svc6")
 	tags := f.AddTags("acme/svc0", 8, start)
-	ctx := context.Background()
-	reg := connect(t, f, map[string]string{"username": user, "namespaces": "acme"}, map[string]string{"token": pat})
-
-	repos, pages, err := providerfake.AllRepos(ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, repos); diff != "" {
-		t.Errorf("repositories (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]int{3, 3, 1}, pages); diff != "" {
-		t.Errorf("repository pages (-want +got):\n%s", diff)
-	}
-
-	got, tagPages, err := providerfake.AllTags(ctx, reg, "acme/svc0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wantTags []provider.Tag
-	for _, img := range tags {
-		wantTags = append(wantTags, img.ProviderTag())
-	}
-	if diff := cmp.Diff(wantTags, got); diff != "" {
-		t.Errorf("tags (-want +got):\n%s", diff)
-	}
-	if len(tagPages) != 3 {
-		t.Errorf("tag pages %v, want 3", tagPages)
-	}
-
+	reg := connect(t, f, acme, good)
+	providertest.Repos(t, reg, want, []int{3, 3, 1})
+	providertest.Tags(t, reg, "acme/svc0", providertest.TagsOf(tags, nil), []int{3, 3, 2})
 	// Anonymous callers do not see the private repository.
-	anon := connect(t, f, map[string]string{"namespaces": "acme"}, nil)
-	repos, _, err = providerfake.AllRepos(ctx, anon)
-	if err != nil || len(repos) != 6 {
-		t.Errorf("anonymous listing = %v, %v; want the 6 public repositories", repos, err)
-	}
-}
-
-func TestUnavailable(t *testing.T) {
-	f := newFake(t)
-	f.AddTags("acme/app", 2, time.Now())
-	reg := connect(t, f, map[string]string{"username": user, "namespaces": "acme"}, map[string]string{"token": pat})
-	ctx := context.Background()
-	for _, status := range []int{429, 500, 503} {
-		f.Fail(providerfake.Failure{Status: status, Path: "/v2/namespaces/", Times: 1})
-		if _, _, err := providerfake.AllTags(ctx, reg, "acme/app"); !errors.Is(err, provider.ErrUnavailable) {
-			t.Errorf("status %d: %v, want ErrUnavailable", status, err)
-		}
-	}
-	f.Fail(providerfake.Failure{Down: true})
-	err := reg.Check(ctx)
-	if !errors.Is(err, provider.ErrUnavailable) {
-		t.Errorf("down: %v, want ErrUnavailable", err)
-	}
-	providerfake.NoSecret(t, err, pat)
+	providertest.Repos(t, connect(t, f, map[string]string{"namespaces": "acme"}, nil), want[:6], nil)
 }
 
 func TestTokenRenewal(t *testing.T) {
@@ -150,18 +90,10 @@ func TestTokenRenewal(t *testing.T) {
 	f.AddTags("acme/app", 1, time.Now())
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	f.SetClock(func() time.Time { return now })
-	reg := connect(t, f, map[string]string{"username": user, "namespaces": "acme"}, map[string]string{"token": pat})
+	reg := connect(t, f, acme, good)
 	reg.now = func() time.Time { return now }
 	ctx := context.Background()
-	logins := func() int {
-		n := 0
-		for _, r := range f.Requests() {
-			if r.Path == "/v2/auth/token" {
-				n++
-			}
-		}
-		return n
-	}
+	logins := func() int { return f.Count("/v2/auth/token") }
 	if _, _, err := providerfake.AllRepos(ctx, reg); err != nil {
 		t.Fatal(err)
 	}
@@ -180,16 +112,14 @@ func TestTokenRenewal(t *testing.T) {
 	}
 }
 
-func TestPull(t *testing.T) {
+func TestPullPrivate(t *testing.T) {
 	f := newFake(t)
-	img := f.Push(t, "acme/app", "v1")
+	f.Push(t, "acme/app", "v1")
 	pub := f.Push(t, "library/alpine", "3")
 	f.SetPrivate("acme/app")
 	ctx := context.Background()
-	reg := connect(t, f, map[string]string{"username": user, "namespaces": "acme"}, map[string]string{"token": pat})
-	got, err := providerfake.Pull(ctx, reg, f.Client(), "acme/app", "v1")
-	if err != nil || got != img.Digest {
-		t.Fatalf("pull = %q, %v; want %s", got, err, img.Digest)
+	if _, err := providerfake.Pull(ctx, connect(t, f, acme, good), f.Client(), "acme/app", "v1"); err != nil {
+		t.Errorf("pull of a private image: %v", err)
 	}
 	anon := connect(t, f, map[string]string{"namespaces": "library"}, nil)
 	if got, err := providerfake.Pull(ctx, anon, f.Client(), "library/alpine", "3"); err != nil || got != pub.Digest {
@@ -197,10 +127,6 @@ func TestPull(t *testing.T) {
 	}
 	if _, err := providerfake.Pull(ctx, anon, f.Client(), "acme/app", "v1"); err == nil {
 		t.Error("anonymous pull of a private image succeeded")
-	}
-	bad := connect(t, f, map[string]string{"username": user}, map[string]string{"token": "dckr_pat_wrongWRONGwrong"})
-	if _, err := providerfake.Pull(ctx, bad, f.Client(), "acme/app", "v1"); err == nil {
-		t.Error("pull with a bad token succeeded")
 	}
 }
 

@@ -45,9 +45,6 @@ const Name = "ecr"
 // pageSize is the DescribeRepositories/DescribeImages page asked for.
 const pageSize = 1000
 
-// maxPages bounds a listing against an API that keeps paging on.
-const maxPages = 100000
-
 // Kind is the Amazon ECR provider kind.
 func Kind() provider.Kind {
 	return provider.Kind{
@@ -74,7 +71,6 @@ var (
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 	keyIDRE   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 	roleRE    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	hostRE    = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
 )
 
 type registry struct {
@@ -143,7 +139,7 @@ func newECR(acct provider.Account) (*registry, error) {
 	}
 	if r.host == "" {
 		r.host = r.account + ".dkr.ecr." + r.region + ".amazonaws.com"
-	} else if !hostRE.MatchString(r.host) {
+	} else if !restapi.IsHost(r.host) {
 		errs = append(errs, fmt.Errorf("registry: %q: want host[:port]", r.host))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -300,14 +296,10 @@ func (r *registry) Repositories(ctx context.Context, fn func(page []string) erro
 	if err != nil {
 		return err
 	}
-	var next *string
-	for n := 0; ; n++ {
-		if n == maxPages {
-			return fmt.Errorf("DescribeRepositories: more than %d pages", maxPages)
-		}
-		out, err := c.DescribeRepositories(ctx, &awsecr.DescribeRepositoriesInput{RegistryId: aws.String(r.account), MaxResults: aws.Int32(pageSize), NextToken: next})
+	err = restapi.Pages(ctx, "", func(next string) (string, error) {
+		out, err := c.DescribeRepositories(ctx, &awsecr.DescribeRepositoriesInput{RegistryId: aws.String(r.account), MaxResults: aws.Int32(pageSize), NextToken: token(next)})
 		if err != nil {
-			return r.classify("DescribeRepositories", err)
+			return "", r.classify("DescribeRepositories", err)
 		}
 		names := make([]string, 0, len(out.Repositories))
 		for _, repo := range out.Repositories {
@@ -316,15 +308,22 @@ func (r *registry) Repositories(ctx context.Context, fn func(page []string) erro
 			}
 		}
 		if len(names) > 0 {
-			if err := fn(names); err != nil {
-				return err
-			}
+			err = fn(names)
 		}
-		if aws.ToString(out.NextToken) == "" || aws.ToString(out.NextToken) == aws.ToString(next) {
-			return nil
-		}
-		next = out.NextToken
+		return aws.ToString(out.NextToken), err
+	})
+	if err != nil {
+		return fmt.Errorf("list repositories: %w", err)
 	}
+	return nil
+}
+
+// token is a nextToken for a request: nil for the first page.
+func token(next string) *string {
+	if next == "" {
+		return nil
+	}
+	return aws.String(next)
 }
 
 // imageTags maps DescribeImages details to tags, one per image tag.
@@ -350,26 +349,21 @@ func (r *registry) Tags(ctx context.Context, repo string, fn func(page []provide
 	if err != nil {
 		return err
 	}
-	var next *string
-	for n := 0; ; n++ {
-		if n == maxPages {
-			return fmt.Errorf("DescribeImages of %s: more than %d pages", repo, maxPages)
-		}
+	err = restapi.Pages(ctx, "", func(next string) (string, error) {
 		out, err := c.DescribeImages(ctx, &awsecr.DescribeImagesInput{RegistryId: aws.String(r.account), RepositoryName: aws.String(repo),
-			MaxResults: aws.Int32(pageSize), NextToken: next, Filter: &types.DescribeImagesFilter{TagStatus: types.TagStatusTagged}})
+			MaxResults: aws.Int32(pageSize), NextToken: token(next), Filter: &types.DescribeImagesFilter{TagStatus: types.TagStatusTagged}})
 		if err != nil {
-			return fmt.Errorf("list tags of %s: %w", repo, r.classify("DescribeImages", err))
+			return "", r.classify("DescribeImages", err)
 		}
 		if tags := imageTags(out.ImageDetails); len(tags) > 0 {
-			if err := fn(tags); err != nil {
-				return err
-			}
+			err = fn(tags)
 		}
-		if aws.ToString(out.NextToken) == "" || aws.ToString(out.NextToken) == aws.ToString(next) {
-			return nil
-		}
-		next = out.NextToken
+		return aws.ToString(out.NextToken), err
+	})
+	if err != nil {
+		return fmt.Errorf("list tags of %s: %w", repo, err)
 	}
+	return nil
 }
 
 // Authenticator gives the registry AWS and the password of a current

@@ -5,7 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,6 +15,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/registries/provider"
 	"github.com/riskmap/riskmap/internal/registries/provider/providerfake"
+	"github.com/riskmap/riskmap/internal/registries/provider/providertest"
 )
 
 const (
@@ -30,74 +31,49 @@ func newFake(t *testing.T) *providerfake.ECR {
 }
 
 func connect(t *testing.T, f *providerfake.ECR, settings map[string]string, sec string) *registry {
-	t.Helper()
 	s := map[string]string{"region": region, "registry_id": account, "access_key_id": keyID,
 		"endpoint": f.URL(), "sts_endpoint": f.URL(), "registry": f.Host()}
-	for k, v := range settings {
-		s[k] = v
-	}
-	reg, err := Kind().New(provider.Account{Settings: s, Secrets: map[string]string{"secret_access_key": sec}, HTTP: f.Client()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return reg.(*registry)
+	acct := provider.Account{Settings: s, Secrets: map[string]string{"secret_access_key": sec}, HTTP: f.Client()}
+	return providertest.Connect(t, Kind(), acct, settings).(*registry)
+}
+
+const wrongSecret = "WRONGsecretKEYvalue0000000000000000000000"
+
+var assume = map[string]string{"auth": "assume_role", "role_arn": role}
+
+func TestConformance(t *testing.T) {
+	providertest.Run(t, providertest.Provider{
+		Start: func(t *testing.T) providertest.Setup {
+			f := newFake(t)
+			return providertest.Setup{Fake: f.Server,
+				Good: []providertest.Account{
+					{Name: "access_keys", Registry: connect(t, f, nil, secret)},
+					{Name: "assume_role", Registry: connect(t, f, assume, secret)},
+				},
+				Bad: []providertest.Account{
+					{Name: "wrong_secret", Registry: connect(t, f, nil, wrongSecret)},
+					{Name: "unknown_key", Registry: connect(t, f, map[string]string{"access_key_id": "AKIAUNKNOWNKEY000000"}, secret)},
+					{Name: "role_refused", Registry: connect(t, f, map[string]string{"auth": "assume_role", "role_arn": "arn:aws:iam::123456789012:role/other"}, secret)},
+					{Name: "role_wrong_secret", Registry: connect(t, f, assume, wrongSecret)},
+				},
+			}
+		},
+		Repo:    "team/app",
+		Repos:   []string{"team/svc0", "team/svc1"},
+		Secrets: []string{secret, wrongSecret},
+	})
 }
 
 func TestNewValidates(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		settings map[string]string
-		secret   string
-		want     []string
-	}{
-		{name: "empty", want: []string{"region: ", "registry_id: ", "access_key_id: required", "secret_access_key: required"}},
-		{name: "bad_role", settings: map[string]string{"region": region, "registry_id": account, "auth": "assume_role", "role_arn": "arn:aws:iam::1:user/x"}, want: []string{"role_arn: "}},
-		{name: "half_keys", settings: map[string]string{"region": region, "registry_id": account, "auth": "assume_role", "role_arn": role, "access_key_id": keyID}, want: []string{"secret_access_key: give both"}},
-		{name: "bad_endpoint", settings: map[string]string{"region": region, "registry_id": account, "access_key_id": keyID, "endpoint": "api.ecr"}, secret: "x", want: []string{"endpoint: "}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Kind().New(provider.Account{Settings: tt.settings, Secrets: map[string]string{"secret_access_key": tt.secret}})
-			for _, w := range tt.want {
-				if err == nil || !strings.Contains(err.Error(), w) {
-					t.Errorf("New = %v, want an error with %q", err, w)
-				}
-			}
-		})
-	}
+	providertest.NewErrors(t, Kind(), []providertest.NewCase{
+		{Name: "empty", Want: []string{"region: ", "registry_id: ", "access_key_id: required", "secret_access_key: required"}},
+		{Name: "bad_role", Settings: map[string]string{"region": region, "registry_id": account, "auth": "assume_role", "role_arn": "arn:aws:iam::1:user/x"}, Want: []string{"role_arn: "}},
+		{Name: "half_keys", Settings: map[string]string{"region": region, "registry_id": account, "auth": "assume_role", "role_arn": role, "access_key_id": keyID}, Want: []string{"secret_access_key: give both"}},
+		{Name: "bad_endpoint", Settings: map[string]string{"region": region, "registry_id": account, "access_key_id": keyID, "endpoint": "api.ecr"}, Secrets: map[string]string{"secret_access_key": "x"}, Want: []string{"endpoint: "}},
+	})
 	reg, err := Kind().New(provider.Account{Settings: map[string]string{"region": region, "registry_id": account, "auth": "assume_role", "role_arn": role}})
 	if err != nil || reg.Host() != "123456789012.dkr.ecr.eu-west-1.amazonaws.com" {
 		t.Errorf("role from the default chain: %v, %v", reg, err)
-	}
-}
-
-func TestCheck(t *testing.T) {
-	f := newFake(t)
-	f.AddRepo("app")
-	ctx := context.Background()
-	if err := connect(t, f, nil, secret).Check(ctx); err != nil {
-		t.Errorf("Check with access keys: %v", err)
-	}
-	assume := map[string]string{"auth": "assume_role", "role_arn": role}
-	if err := connect(t, f, assume, secret).Check(ctx); err != nil {
-		t.Errorf("Check assuming a role: %v", err)
-	}
-	for _, tt := range []struct {
-		name     string
-		settings map[string]string
-		secret   string
-	}{
-		{"wrong_secret", nil, "WRONGsecretKEYvalue0000000000000000000000"},
-		{"unknown_key", map[string]string{"access_key_id": "AKIAUNKNOWNKEY000000"}, secret},
-		{"role_refused", map[string]string{"auth": "assume_role", "role_arn": "arn:aws:iam::123456789012:role/other"}, secret},
-		{"role_wrong_secret", assume, "WRONGsecretKEYvalue0000000000000000000000"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			err := connect(t, f, tt.settings, tt.secret).Check(ctx)
-			if !errors.Is(err, provider.ErrUnauthorized) {
-				t.Errorf("Check = %v, want ErrUnauthorized", err)
-			}
-			providerfake.NoSecret(t, err, secret, tt.secret)
-		})
 	}
 }
 
@@ -115,36 +91,11 @@ func TestListing(t *testing.T) {
 	same := imgs[1]
 	same.Tag = "stable"
 	f.Add(same)
-	ctx := context.Background()
-	reg := connect(t, f, map[string]string{"auth": "assume_role", "role_arn": role}, secret)
-	repos, pages, err := providerfake.AllRepos(ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, repos); diff != "" {
-		t.Errorf("repositories (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]int{2, 2, 1}, pages); diff != "" {
-		t.Errorf("pages (-want +got):\n%s", diff)
-	}
-	tags, tagPages, err := providerfake.AllTags(ctx, reg, "team/svc2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wantTags []provider.Tag
-	for i, img := range imgs {
-		wantTags = append(wantTags, img.ProviderTag())
-		if i == 1 {
-			wantTags = append(wantTags, same.ProviderTag())
-		}
-	}
-	if diff := cmp.Diff(wantTags, tags); diff != "" {
-		t.Errorf("tags (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]int{3, 2, 1}, tagPages); diff != "" {
-		t.Errorf("tag pages (-want +got):\n%s", diff)
-	}
-	if _, _, err := providerfake.AllTags(ctx, reg, "missing"); err == nil || errors.Is(err, provider.ErrUnavailable) {
+	reg := connect(t, f, assume, secret)
+	providertest.Repos(t, reg, want, []int{2, 2, 1})
+	wantImgs := slices.Insert(imgs, 2, same) // two tags of one image, together
+	providertest.Tags(t, reg, "team/svc2", providertest.TagsOf(wantImgs, nil), []int{3, 2, 1})
+	if _, _, err := providerfake.AllTags(context.Background(), reg, "missing"); err == nil || errors.Is(err, provider.ErrUnavailable) {
 		t.Errorf("unknown repository: %v", err)
 	}
 	// Every API call was signed with SigV4 (the fake verified each
@@ -159,26 +110,12 @@ func TestListing(t *testing.T) {
 	}
 }
 
-func TestUnavailable(t *testing.T) {
+func TestThrottled(t *testing.T) {
 	f := newFake(t)
 	f.AddTags("app", 2, time.Now())
-	reg := connect(t, f, nil, secret)
-	ctx := context.Background()
-	for _, status := range []int{429, 500, 503} {
-		f.Fail(providerfake.Failure{Status: status, Times: 1})
-		_, _, err := providerfake.AllTags(ctx, reg, "app")
-		if !errors.Is(err, provider.ErrUnavailable) {
-			t.Errorf("status %d: %v, want ErrUnavailable", status, err)
-		}
-		providerfake.NoSecret(t, err, secret)
-	}
 	f.Fail(providerfake.Failure{Status: 400, Body: `{"__type":"ThrottlingException","message":"Rate exceeded"}`, Times: 1})
-	if _, _, err := providerfake.AllRepos(ctx, reg); !errors.Is(err, provider.ErrUnavailable) {
+	if _, _, err := providerfake.AllRepos(context.Background(), connect(t, f, nil, secret)); !errors.Is(err, provider.ErrUnavailable) {
 		t.Errorf("throttled: %v, want ErrUnavailable", err)
-	}
-	f.Fail(providerfake.Failure{Down: true})
-	if err := connect(t, f, nil, secret).Check(ctx); !errors.Is(err, provider.ErrUnavailable) {
-		t.Errorf("down: %v, want ErrUnavailable", err)
 	}
 }
 
@@ -207,21 +144,6 @@ func TestTokenRenewal(t *testing.T) {
 	}
 	if got, err := providerfake.Pull(ctx, reg, f.Client(), "app", "v1"); err != nil || got == "" {
 		t.Errorf("pull with the renewed token: %q, %v", got, err)
-	}
-}
-
-func TestPull(t *testing.T) {
-	f := newFake(t)
-	img := f.Push(t, "team/app", "v1")
-	ctx := context.Background()
-	for _, settings := range []map[string]string{nil, {"auth": "assume_role", "role_arn": role}} {
-		got, err := providerfake.Pull(ctx, connect(t, f, settings, secret), f.Client(), "team/app", "v1")
-		if err != nil || got != img.Digest {
-			t.Errorf("%v: pull = %q, %v; want %s", settings, got, err, img.Digest)
-		}
-	}
-	if _, err := connect(t, f, nil, "WRONGsecretKEYvalue0000000000000000000000").Authenticator(ctx); !errors.Is(err, provider.ErrUnauthorized) {
-		t.Errorf("Authenticator with a wrong secret = %v, want ErrUnauthorized", err)
 	}
 }
 

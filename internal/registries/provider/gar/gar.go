@@ -44,9 +44,6 @@ const scope = "https://www.googleapis.com/auth/cloud-platform.read-only"
 // pageSize is the dockerImages page asked for (the API's largest).
 const pageSize = 1000
 
-// maxPages bounds a listing against an API that keeps paging on.
-const maxPages = 100000
-
 // listingTTL is how long one dockerImages listing serves Tags calls (a
 // sync lists the repositories, then the tags of each, at once).
 const listingTTL = 5 * time.Minute
@@ -73,7 +70,6 @@ var (
 	projectRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 	locationRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
 	repoIDRE   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	hostRE     = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
 )
 
 type gar struct {
@@ -155,14 +151,10 @@ func newGAR(acct provider.Account) (*gar, error) {
 	} else if g.registry == "" {
 		g.registry = "gcr.io"
 	}
-	if !hostRE.MatchString(g.registry) {
+	if !restapi.IsHost(g.registry) {
 		errs = append(errs, fmt.Errorf("registry: %q: want host[:port]", g.registry))
 	}
-	api := s["api_url"]
-	if strings.TrimSpace(api) == "" {
-		api = "https://artifactregistry.googleapis.com"
-	}
-	base, err := restapi.BaseURL("api_url", api)
+	base, err := restapi.BaseURLOr("api_url", s["api_url"], "https://artifactregistry.googleapis.com")
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -244,16 +236,7 @@ func parseOAuthError(body []byte) (code, desc string) {
 }
 
 func (g *gar) bearerClient(what string) *restapi.Client {
-	return &restapi.Client{HTTP: g.http, What: what, Secrets: g.keyBits,
-		Authorize: func(ctx context.Context, r *http.Request) error {
-			tok, err := g.accessToken(ctx)
-			if err != nil {
-				return err
-			}
-			r.Header.Set("Authorization", "Bearer "+tok)
-			return nil
-		},
-		Renew: g.tokens.Drop}
+	return &restapi.Client{HTTP: g.http, What: what, Secrets: g.keyBits, Authorize: restapi.BearerFrom(g.accessToken), Renew: g.tokens.Drop}
 }
 
 func (g *gar) Check(ctx context.Context) error {
@@ -326,29 +309,19 @@ func parseDockerImages(body []byte) (map[string][]provider.Tag, string, error) {
 func (g *gar) listImages(ctx context.Context) (map[string][]provider.Tag, error) {
 	c := g.bearerClient("Artifact Registry API")
 	all := map[string][]provider.Tag{}
-	token := ""
-	for n := 0; ; n++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if n == maxPages {
-			return nil, fmt.Errorf("more than %d pages", maxPages)
-		}
+	err := restapi.Pages(ctx, "", func(token string) (string, error) {
 		a, err := c.Get(ctx, g.imagesURL(token), nil)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		page, next, err := parseDockerImages(a.Body)
-		if err != nil {
-			return nil, err
-		}
 		for k, v := range page {
 			all[k] = append(all[k], v...)
 		}
-		if next == "" || next == token {
-			break
-		}
-		token = next
+		return next, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	g.mu.Lock()
 	g.byImage, g.listed = all, g.now()
@@ -358,13 +331,8 @@ func (g *gar) listImages(ctx context.Context) (map[string][]provider.Tag, error)
 
 func (g *gar) Repositories(ctx context.Context, fn func(page []string) error) error {
 	if g.gcr {
-		return g.gcrList(ctx, "/v2/_catalog", "registry:catalog:*", func(b []byte) error {
-			names, err := parseCatalog(b, g.project)
-			if err != nil || len(names) == 0 {
-				return err
-			}
-			return fn(names)
-		})
+		parse := func(b []byte) ([]string, error) { return parseCatalog(b, g.project) }
+		return gcrList(ctx, g, "/v2/_catalog", "registry:catalog:*", parse, fn)
 	}
 	all, err := g.listImages(ctx)
 	if err != nil {
@@ -419,59 +387,27 @@ func (g *gar) registryToken(ctx context.Context, regScope string) (string, error
 	if err != nil {
 		return "", err
 	}
-	c := &restapi.Client{HTTP: g.http, What: "registry token", Secrets: append([]string{tok}, g.keyBits...),
-		Authorize: func(_ context.Context, r *http.Request) error {
-			r.SetBasicAuth("oauth2accesstoken", tok)
-			return nil
-		}}
+	c := &restapi.Client{HTTP: g.http, What: "registry token", Secrets: append([]string{tok}, g.keyBits...), Authorize: restapi.Basic("oauth2accesstoken", tok)}
 	a, err := c.Get(ctx, restapi.Join(&url.URL{Scheme: "https", Host: g.registry}, "/v2/token", url.Values{"service": {g.registry}, "scope": {regScope}}), nil)
 	if err != nil {
 		return "", fmt.Errorf("registry token for %s: %w", regScope, err)
 	}
-	var v struct {
-		Token       string `json:"token"`
-		AccessToken string `json:"access_token"`
+	t, err := restapi.ParseToken(a.Body, "token", "access_token")
+	if err != nil {
+		return "", fmt.Errorf("registry token for %s: %w", regScope, err)
 	}
-	if err := json.Unmarshal(a.Body, &v); err != nil || (v.Token == "" && v.AccessToken == "") {
-		return "", fmt.Errorf("registry token for %s: no token in the answer", regScope)
-	}
-	if v.Token == "" {
-		v.Token = v.AccessToken
-	}
-	return v.Token, nil
+	return t.Value, nil
 }
 
-// gcrList GETs a registry list and its Link pages with a registry token.
-func (g *gar) gcrList(ctx context.Context, path, regScope string, fn func([]byte) error) error {
+// gcrList GETs a registry list and its Link pages with a registry token,
+// calling fn with the entries of each page parse finds some on.
+func gcrList[T any](ctx context.Context, g *gar, path, regScope string, parse func([]byte) ([]T, error), fn func([]T) error) error {
 	tok, err := g.registryToken(ctx, regScope)
 	if err != nil {
 		return err
 	}
-	c := &restapi.Client{HTTP: g.http, What: "Container Registry", Secrets: []string{tok},
-		Authorize: func(_ context.Context, r *http.Request) error {
-			r.Header.Set("Authorization", "Bearer "+tok)
-			return nil
-		}}
-	u := restapi.Join(&url.URL{Scheme: "https", Host: g.registry}, path, url.Values{"n": {"1000"}})
-	for n := 0; u != ""; n++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if n == maxPages {
-			return fmt.Errorf("%s: more than %d pages", path, maxPages)
-		}
-		a, err := c.Get(ctx, u, nil)
-		if err != nil {
-			return err
-		}
-		if err := fn(a.Body); err != nil {
-			return err
-		}
-		if u, err = restapi.NextLink(a.Header.Values("Link"), a.URL); err != nil {
-			return err
-		}
-	}
-	return nil
+	c := &restapi.Client{HTTP: g.http, What: "Container Registry", Secrets: []string{tok}, Authorize: restapi.Bearer(tok)}
+	return restapi.LinkPages(ctx, c, restapi.Join(&url.URL{Scheme: "https", Host: g.registry}, path, url.Values{"n": {"1000"}}), parse, fn)
 }
 
 // parseCatalog reads a GCR _catalog page, keeping the project's images.
@@ -536,14 +472,7 @@ func (g *gar) gcrTags(ctx context.Context, repo string, fn func(page []provider.
 	if !strings.HasPrefix(repo, g.project+"/") || strings.Contains(repo, "..") {
 		return fmt.Errorf("list tags of %s: not an image of project %s", repo, g.project)
 	}
-	err := g.gcrList(ctx, "/v2/"+repo+"/tags/list", "repository:"+repo+":pull", func(b []byte) error {
-		tags, err := parseGCRTags(b)
-		if err != nil || len(tags) == 0 {
-			return err
-		}
-		return fn(tags)
-	})
-	if err != nil {
+	if err := gcrList(ctx, g, "/v2/"+repo+"/tags/list", "repository:"+repo+":pull", parseGCRTags, fn); err != nil {
 		return fmt.Errorf("list tags of %s: %w", repo, err)
 	}
 	return nil

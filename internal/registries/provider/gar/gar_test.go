@@ -8,76 +8,62 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/riskmap/riskmap/internal/registries/provider"
 	"github.com/riskmap/riskmap/internal/registries/provider/providerfake"
+	"github.com/riskmap/riskmap/internal/registries/provider/providertest"
 )
 
 const project = "acme-prod-1234"
 
 func connect(t *testing.T, f *providerfake.GAR, settings map[string]string, key []byte) *gar {
-	t.Helper()
 	s := map[string]string{"location": "europe-west1", "repository": "images", "registry": f.Host(), "api_url": f.URL()}
-	for k, v := range settings {
-		s[k] = v
-	}
-	reg, err := Kind().New(provider.Account{Settings: s, Secrets: map[string]string{"key_json": string(key)}, HTTP: f.Client()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return reg.(*gar)
+	acct := provider.Account{Settings: s, Secrets: map[string]string{"key_json": string(key)}, HTTP: f.Client()}
+	return providertest.Connect(t, Kind(), acct, settings).(*gar)
+}
+
+var gcr = map[string]string{"mode": "gcr"}
+
+func TestConformance(t *testing.T) {
+	providertest.Run(t, providertest.Provider{
+		Start: func(t *testing.T) providertest.Setup {
+			f := providerfake.NewGAR(t, project)
+			other := f.OtherKey(t)
+			return providertest.Setup{Fake: f.Server,
+				Good: []providertest.Account{
+					{Name: "artifact_registry", Registry: connect(t, f, nil, f.KeyJSON)},
+					{Name: "gcr", Registry: connect(t, f, gcr, f.KeyJSON)},
+				},
+				Bad: []providertest.Account{
+					{Name: "artifact_registry_other_key", Registry: connect(t, f, nil, other)},
+					{Name: "gcr_other_key", Registry: connect(t, f, gcr, other)},
+				},
+			}
+		},
+		Repo:     project + "/images/app",
+		Repos:    []string{project + "/images/svc0", project + "/images/team/api"},
+		FailPath: "/v1/",
+		Secrets:  []string{"PRIVATE KEY", "0123456789abcdef"},
+	})
 }
 
 func TestNewValidates(t *testing.T) {
 	f := providerfake.NewGAR(t, project)
-	for _, tt := range []struct {
-		name     string
-		settings map[string]string
-		key      string
-		want     []string
-	}{
-		{name: "no_key", settings: map[string]string{"project": project, "location": "us", "repository": "r"}, want: []string{"key_json: required"}},
-		{name: "not_json", key: `{"private_key":"-----BEGIN PRIVATE KEY-----SECRET`, want: []string{"key_json: not a JSON"}},
-		{name: "user_key", key: `{"type":"authorized_user","project_id":"acme-prod-1234"}`, want: []string{`key_json: type "authorized_user"`}},
-		{name: "ar_without_location", key: string(f.KeyJSON), want: []string{"location: ", "repository: "}},
-		{name: "http_token_uri", key: strings.Replace(string(f.KeyJSON), `"token_uri":"https://`, `"token_uri":"http://`, 1), settings: map[string]string{"location": "us", "repository": "r"}, want: []string{"token_uri: want an https URL"}},
-		{name: "bad_mode", key: string(f.KeyJSON), settings: map[string]string{"mode": "ecr"}, want: []string{"mode: "}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Kind().New(provider.Account{Settings: tt.settings, Secrets: map[string]string{"key_json": tt.key}})
-			for _, w := range tt.want {
-				if err == nil || !strings.Contains(err.Error(), w) {
-					t.Errorf("New = %v, want an error with %q", err, w)
-				}
-			}
-			providerfake.NoSecret(t, err, "SECRET")
-		})
-	}
-	reg, err := Kind().New(provider.Account{Settings: map[string]string{"location": "us", "repository": "r"}, Secrets: map[string]string{"key_json": string(f.KeyJSON)}})
+	key := func(k string) map[string]string { return map[string]string{"key_json": k} }
+	providertest.NewErrors(t, Kind(), []providertest.NewCase{
+		{Name: "no_key", Settings: map[string]string{"project": project, "location": "us", "repository": "r"}, Want: []string{"key_json: required"}},
+		{Name: "not_json", Secrets: key(`{"private_key":"-----BEGIN PRIVATE KEY-----SECRET`), Want: []string{"key_json: not a JSON"}, Hidden: []string{"SECRET"}},
+		{Name: "user_key", Secrets: key(`{"type":"authorized_user","project_id":"acme-prod-1234"}`), Want: []string{`key_json: type "authorized_user"`}},
+		{Name: "ar_without_location", Secrets: key(string(f.KeyJSON)), Want: []string{"location: ", "repository: "}},
+		{Name: "http_token_uri", Secrets: key(strings.Replace(string(f.KeyJSON), `"token_uri":"https://`, `"token_uri":"http://`, 1)), Settings: map[string]string{"location": "us", "repository": "r"}, Want: []string{"token_uri: want an https URL"}},
+		{Name: "bad_mode", Secrets: key(string(f.KeyJSON)), Settings: map[string]string{"mode": "ecr"}, Want: []string{"mode: "}},
+	})
+	reg, err := Kind().New(provider.Account{Settings: map[string]string{"location": "us", "repository": "r"}, Secrets: key(string(f.KeyJSON))})
 	if err != nil || reg.Host() != "us-docker.pkg.dev" || reg.(*gar).project != project {
 		t.Errorf("defaults from the key: %v, %v", reg, err)
 	}
-	reg, err = Kind().New(provider.Account{Settings: map[string]string{"mode": "gcr"}, Secrets: map[string]string{"key_json": string(f.KeyJSON)}})
+	reg, err = Kind().New(provider.Account{Settings: gcr, Secrets: key(string(f.KeyJSON))})
 	if err != nil || reg.Host() != "gcr.io" {
 		t.Errorf("gcr default host: %v, %v", reg, err)
-	}
-}
-
-func TestCheck(t *testing.T) {
-	f := providerfake.NewGAR(t, project)
-	f.AddTags(project+"/images/app", 1, time.Now())
-	ctx := context.Background()
-	for _, mode := range []string{"artifact_registry", "gcr"} {
-		if err := connect(t, f, map[string]string{"mode": mode}, f.KeyJSON).Check(ctx); err != nil {
-			t.Errorf("%s: Check: %v", mode, err)
-		}
-		other := f.OtherKey(t)
-		err := connect(t, f, map[string]string{"mode": mode}, other).Check(ctx)
-		if !errors.Is(err, provider.ErrUnauthorized) {
-			t.Errorf("%s: Check with another key = %v, want ErrUnauthorized", mode, err)
-		}
-		providerfake.NoSecret(t, err, "PRIVATE KEY", "0123456789abcdef")
 	}
 }
 
@@ -94,50 +80,18 @@ func TestListing(t *testing.T) {
 	imgs := f.AddTags(project+"/images/team/api", 5, start)
 	want = append(want, project+"/images/team/api")
 	f.SetPageLimit(3)
-	ctx := context.Background()
 	reg := connect(t, f, nil, f.KeyJSON)
-	repos, _, err := providerfake.AllRepos(ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, repos); diff != "" {
-		t.Errorf("repositories (-want +got):\n%s", diff)
-	}
-	var wantTags []provider.Tag
-	for _, img := range imgs {
-		wantTags = append(wantTags, img.ProviderTag())
-	}
-	tags, _, err := providerfake.AllTags(ctx, reg, project+"/images/team/api")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(wantTags, tags); diff != "" {
-		t.Errorf("tags (-want +got):\n%s", diff)
-	}
-	pages := 0
-	for _, r := range f.Requests() {
-		if strings.HasSuffix(r.Path, "/dockerImages") {
-			pages++
-		}
-	}
+	providertest.Repos(t, reg, want, nil)
+	providertest.Tags(t, reg, project+"/images/team/api", providertest.TagsOf(imgs, nil), nil)
 	// 11 images of 3 a page: 4 pages, once (Tags used the listing).
-	if pages != 4 {
+	if pages := f.Count("/v1/projects/" + project + "/locations/europe-west1/repositories/images/dockerImages"); pages != 4 {
 		t.Errorf("%d dockerImages pages, want 4", pages)
 	}
 
 	// GCR: the registry's catalogue and tags/list with its manifest map.
-	gcr := connect(t, f, map[string]string{"mode": "gcr"}, f.KeyJSON)
-	repos, _, err = providerfake.AllRepos(ctx, gcr)
-	if err != nil || len(repos) != 5 {
-		t.Fatalf("gcr repositories = %v, %v", repos, err)
-	}
-	tags, _, err = providerfake.AllTags(ctx, gcr, project+"/images/team/api")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(wantTags, tags); diff != "" {
-		t.Errorf("gcr tags (-want +got):\n%s", diff)
-	}
+	reg = connect(t, f, gcr, f.KeyJSON)
+	providertest.Repos(t, reg, append(want, project+"/other/x"), nil)
+	providertest.Tags(t, reg, project+"/images/team/api", providertest.TagsOf(imgs, nil), nil)
 }
 
 func TestTokenRenewal(t *testing.T) {
@@ -149,15 +103,7 @@ func TestTokenRenewal(t *testing.T) {
 	reg := connect(t, f, nil, f.KeyJSON)
 	reg.now = func() time.Time { return now }
 	ctx := context.Background()
-	grants := func() int {
-		n := 0
-		for _, r := range f.Requests() {
-			if r.Path == "/token" {
-				n++
-			}
-		}
-		return n
-	}
+	grants := func() int { return f.Count("/token") }
 	for range 2 {
 		if err := reg.Check(ctx); err != nil {
 			t.Fatal(err)
@@ -176,35 +122,15 @@ func TestTokenRenewal(t *testing.T) {
 	}
 }
 
-func TestUnavailable(t *testing.T) {
+func TestTokenEndpointUnavailable(t *testing.T) {
 	f := providerfake.NewGAR(t, project)
-	f.AddTags(project+"/images/app", 1, time.Now())
-	ctx := context.Background()
-	for _, status := range []int{429, 500, 503} {
-		reg := connect(t, f, nil, f.KeyJSON)
-		f.Fail(providerfake.Failure{Status: status, Path: "/v1/", Times: 1})
-		if err := reg.Check(ctx); !errors.Is(err, provider.ErrUnavailable) {
-			t.Errorf("API status %d: %v, want ErrUnavailable", status, err)
-		}
+	for _, status := range providertest.Statuses {
 		f.Fail(providerfake.Failure{Status: status, Path: "/token", Times: 1})
-		err := connect(t, f, nil, f.KeyJSON).Check(ctx)
+		err := connect(t, f, nil, f.KeyJSON).Check(context.Background())
 		if !errors.Is(err, provider.ErrUnavailable) {
 			t.Errorf("token status %d: %v, want ErrUnavailable", status, err)
 		}
 		providerfake.NoSecret(t, err, "PRIVATE KEY")
-	}
-}
-
-func TestPull(t *testing.T) {
-	f := providerfake.NewGAR(t, project)
-	img := f.Push(t, project+"/images/app", "v1")
-	ctx := context.Background()
-	got, err := providerfake.Pull(ctx, connect(t, f, nil, f.KeyJSON), f.Client(), project+"/images/app", "v1")
-	if err != nil || got != img.Digest {
-		t.Fatalf("pull = %q, %v; want %s", got, err, img.Digest)
-	}
-	if _, err := connect(t, f, nil, f.OtherKey(t)).Authenticator(ctx); !errors.Is(err, provider.ErrUnauthorized) {
-		t.Errorf("Authenticator with another key = %v, want ErrUnauthorized", err)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,9 +36,6 @@ const Name = "gitlab"
 
 // perPage is the API's largest page.
 const perPage = 100
-
-// maxPages bounds a listing against an API that keeps saying more.
-const maxPages = 100000
 
 // Kind is the GitLab provider kind.
 func Kind() provider.Kind {
@@ -83,11 +81,7 @@ type repoRef struct{ project, id int }
 func newGitLab(acct provider.Account) (*gitlab, error) {
 	var errs []error
 	s := acct.Settings
-	raw := s["url"]
-	if strings.TrimSpace(raw) == "" {
-		raw = "https://gitlab.com"
-	}
-	base, err := restapi.BaseURL("url", raw)
+	base, err := restapi.BaseURLOr("url", s["url"], "https://gitlab.com")
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -99,10 +93,8 @@ func newGitLab(acct provider.Account) (*gitlab, error) {
 	default:
 		errs = append(errs, fmt.Errorf("token_type: %q: want access_token or deploy_token", s["token_type"]))
 	}
-	if g.user == "" {
-		errs = append(errs, errors.New("username: required"))
-	} else if strings.ContainsAny(g.user, ": \t") {
-		errs = append(errs, errors.New("username: no colons or spaces"))
+	if err := restapi.User("username", g.user, true); err != nil {
+		errs = append(errs, err)
 	}
 	if g.token == "" {
 		errs = append(errs, errors.New("token: required"))
@@ -155,7 +147,7 @@ func newGitLab(acct provider.Account) (*gitlab, error) {
 			r.Header.Set("PRIVATE-TOKEN", g.token)
 			return nil
 		}}
-	g.reg = &restapi.Client{HTTP: acct.HTTP, What: "GitLab registry", Secrets: []string{g.token}}
+	g.reg = &restapi.Client{HTTP: acct.HTTP, What: "GitLab registry", Secrets: []string{g.token}, Authorize: restapi.Basic(g.user, g.token)}
 	return g, nil
 }
 
@@ -174,13 +166,8 @@ func (g *gitlab) Check(ctx context.Context) error {
 
 // jwt gets a pull token for repo from /jwt/auth.
 func (g *gitlab) jwt(ctx context.Context, repo string) (string, error) {
-	c := *g.reg
-	c.Authorize = func(_ context.Context, r *http.Request) error {
-		r.SetBasicAuth(g.user, g.token)
-		return nil
-	}
 	u := restapi.Join(g.base, "/jwt/auth", url.Values{"service": {"container_registry"}, "scope": {"repository:" + repo + ":pull"}})
-	a, err := c.Do(ctx, restapi.Request{URL: u, Header: http.Header{"Accept": {"application/json"}}})
+	a, err := g.reg.Get(ctx, u, nil)
 	if err != nil {
 		return "", fmt.Errorf("registry token for %s: %w", repo, err)
 	}
@@ -188,22 +175,11 @@ func (g *gitlab) jwt(ctx context.Context, repo string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("registry token for %s: %w", repo, err)
 	}
-	return tok, nil
+	return tok.Value, nil
 }
 
 // parseJWT reads the answer of /jwt/auth.
-func parseJWT(body []byte) (string, error) {
-	var v struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return "", fmt.Errorf("decode token answer: %w", err)
-	}
-	if v.Token == "" || strings.ContainsAny(v.Token, " \r\n") {
-		return "", errors.New("no token in the answer")
-	}
-	return v.Token, nil
-}
+func parseJWT(body []byte) (restapi.Token, error) { return restapi.ParseToken(body, "token") }
 
 // nextPage is the page X-Next-Page names (0: none).
 func nextPage(h http.Header) (int, error) {
@@ -227,30 +203,23 @@ func clip(s string) string {
 
 // pages GETs path page by page, by X-Next-Page.
 func (g *gitlab) pages(ctx context.Context, path string, fn func(body []byte) error) error {
-	for p, n := 1, 0; p > 0; n++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if n == maxPages {
-			return fmt.Errorf("more than %d pages", maxPages)
-		}
-		a, err := g.api.Get(ctx, restapi.Join(g.base, path, url.Values{"per_page": {strconv.Itoa(perPage)}, "page": {strconv.Itoa(p)}}), nil)
+	return restapi.Pages(ctx, "1", func(page string) (string, error) {
+		a, err := g.api.Get(ctx, restapi.Join(g.base, path, url.Values{"per_page": {strconv.Itoa(perPage)}, "page": {page}}), nil)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if err := fn(a.Body); err != nil {
-			return err
+			return "", err
 		}
 		next, err := nextPage(a.Header)
-		if err != nil {
-			return err
+		if p, _ := strconv.Atoi(page); err == nil && next != 0 && next <= p {
+			err = fmt.Errorf("X-Next-Page %d after page %d", next, p)
 		}
-		if next != 0 && next <= p {
-			return fmt.Errorf("X-Next-Page %d after page %d", next, p)
+		if err != nil || next == 0 {
+			return "", err
 		}
-		p = next
-	}
-	return nil
+		return strconv.Itoa(next), nil
+	})
 }
 
 type repoJSON struct {
@@ -401,39 +370,18 @@ func (g *gitlab) registryTags(ctx context.Context, repo string, fn func(page []p
 		return fmt.Errorf("list tags of %s: %w", repo, err)
 	}
 	c := *g.reg
-	c.Authorize = func(_ context.Context, r *http.Request) error {
-		r.Header.Set("Authorization", "Bearer "+tok)
-		return nil
-	}
+	c.Authorize = restapi.Bearer(tok)
 	regBase := &url.URL{Scheme: g.base.Scheme, Host: g.registry}
 	u := restapi.Join(regBase, "/v2/"+repo+"/tags/list", url.Values{"n": {strconv.Itoa(perPage)}})
-	for n := 0; u != ""; n++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	err = restapi.LinkPages(ctx, &c, u, parseTagList, func(names []string) error {
+		tags := make([]provider.Tag, len(names))
+		for i, n := range names {
+			tags[i] = provider.Tag{Name: n}
 		}
-		if n == maxPages {
-			return fmt.Errorf("list tags of %s: more than %d pages", repo, maxPages)
-		}
-		a, err := c.Get(ctx, u, nil)
-		if err != nil {
-			return fmt.Errorf("list tags of %s: %w", repo, err)
-		}
-		names, err := parseTagList(a.Body)
-		if err != nil {
-			return fmt.Errorf("list tags of %s: %w", repo, err)
-		}
-		if len(names) > 0 {
-			tags := make([]provider.Tag, len(names))
-			for i, n := range names {
-				tags[i] = provider.Tag{Name: n}
-			}
-			if err := fn(tags); err != nil {
-				return err
-			}
-		}
-		if u, err = restapi.NextLink(a.Header.Values("Link"), a.URL); err != nil {
-			return fmt.Errorf("list tags of %s: %w", repo, err)
-		}
+		return fn(tags)
+	})
+	if err != nil {
+		return fmt.Errorf("list tags of %s: %w", repo, err)
 	}
 	return nil
 }
@@ -446,13 +394,7 @@ func parseTagList(body []byte) ([]string, error) {
 	if err := json.Unmarshal(body, &v); err != nil {
 		return nil, fmt.Errorf("decode tags/list: %w", err)
 	}
-	out := v.Tags[:0]
-	for _, t := range v.Tags {
-		if t != "" {
-			out = append(out, t)
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(v.Tags, func(t string) bool { return t == "" }), nil
 }
 
 // Authenticator gives /jwt/auth the username and token.

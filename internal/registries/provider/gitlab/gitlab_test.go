@@ -2,17 +2,15 @@ package gitlab
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/riskmap/riskmap/internal/registries/provider"
 	"github.com/riskmap/riskmap/internal/registries/provider/providerfake"
+	"github.com/riskmap/riskmap/internal/registries/provider/providertest"
 )
 
 const (
@@ -23,39 +21,56 @@ const (
 )
 
 func connect(t *testing.T, f *providerfake.GitLab, settings map[string]string, tok string) provider.Registry {
-	t.Helper()
-	s := map[string]string{"url": f.URL(), "registry": f.Host(), "username": user}
-	for k, v := range settings {
-		s[k] = v
-	}
-	reg, err := Kind().New(provider.Account{Settings: s, Secrets: map[string]string{"token": tok}, HTTP: f.Client()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return reg
+	return providertest.Connect(t, Kind(), provider.Account{Settings: map[string]string{"url": f.URL(), "registry": f.Host(), "username": user},
+		Secrets: map[string]string{"token": tok}, HTTP: f.Client()}, settings)
+}
+
+var (
+	project = map[string]string{"project": "acme/web"}
+	deploy  = map[string]string{"token_type": "deploy_token", "username": deployUser, "repositories": "acme/web"}
+)
+
+func TestConformance(t *testing.T) {
+	providertest.Run(t, providertest.Provider{
+		Start: func(t *testing.T) providertest.Setup {
+			f := newFake(t)
+			return providertest.Setup{Fake: f.Server,
+				Good: []providertest.Account{
+					{Name: "access_token", Registry: connect(t, f, project, token)},
+					{Name: "deploy_token", Registry: connect(t, f, deploy, deployToken)},
+				},
+				Bad: []providertest.Account{
+					{Name: "wrong_access_token", Registry: connect(t, f, project, "glpat-WRONGwrongWRONG")},
+					{Name: "wrong_deploy_token", Registry: connect(t, f, deploy, "gldt-WRONGwrongWRONG")},
+				},
+			}
+		},
+		Repo:     "acme/web",
+		Repos:    []string{"acme/web/assets", "acme/web/nginx"},
+		Tag:      apiTag,
+		FailPath: "/api/v4/projects/1/registry/repositories/1/tags/",
+		Secrets:  []string{token, deployToken, "glpat-WRONGwrongWRONG", "gldt-WRONGwrongWRONG"},
+	})
+}
+
+// apiTag is a tag as GitLab's tag details tell it: without a media type.
+func apiTag(img providerfake.Image) provider.Tag {
+	t := img.ProviderTag()
+	t.MediaType = ""
+	return t
 }
 
 func TestNewValidates(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		settings map[string]string
-		want     string
-	}{
-		{name: "no_project_or_group", settings: map[string]string{"username": "u"}, want: "project: a project or a group is required"},
-		{name: "both", settings: map[string]string{"username": "u", "project": "a/b", "group": "a"}, want: "not both"},
-		{name: "self_managed_without_registry", settings: map[string]string{"url": "https://git.example.com", "username": "u", "project": "1"}, want: "registry: required"},
-		{name: "deploy_without_repositories", settings: map[string]string{"username": "u", "token_type": "deploy_token"}, want: "repositories: required"},
-		{name: "bad_type", settings: map[string]string{"username": "u", "project": "1", "token_type": "oauth"}, want: "token_type: "},
-		{name: "no_username", settings: map[string]string{"project": "1"}, want: "username: required"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Kind().New(provider.Account{Settings: tt.settings, Secrets: map[string]string{"token": "x"}})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("New = %v, want an error with %q", err, tt.want)
-			}
-		})
-	}
-	reg, err := Kind().New(provider.Account{Settings: map[string]string{"username": "u", "project": "a/b"}, Secrets: map[string]string{"token": "x"}})
+	x := map[string]string{"token": "x"}
+	providertest.NewErrors(t, Kind(), []providertest.NewCase{
+		{Name: "no_project_or_group", Settings: map[string]string{"username": "u"}, Secrets: x, Want: []string{"project: a project or a group is required"}},
+		{Name: "both", Settings: map[string]string{"username": "u", "project": "a/b", "group": "a"}, Secrets: x, Want: []string{"not both"}},
+		{Name: "self_managed_without_registry", Settings: map[string]string{"url": "https://git.example.com", "username": "u", "project": "1"}, Secrets: x, Want: []string{"registry: required"}},
+		{Name: "deploy_without_repositories", Settings: map[string]string{"username": "u", "token_type": "deploy_token"}, Secrets: x, Want: []string{"repositories: required"}},
+		{Name: "bad_type", Settings: map[string]string{"username": "u", "project": "1", "token_type": "oauth"}, Secrets: x, Want: []string{"token_type: "}},
+		{Name: "no_username", Settings: map[string]string{"project": "1"}, Secrets: x, Want: []string{"username: required"}},
+	})
+	reg, err := Kind().New(provider.Account{Settings: map[string]string{"username": "u", "project": "a/b"}, Secrets: x})
 	if err != nil || reg.Host() != "registry.gitlab.com" {
 		t.Errorf("gitlab.com: %v, %v", reg, err)
 	}
@@ -63,29 +78,6 @@ func TestNewValidates(t *testing.T) {
 
 func newFake(t *testing.T) *providerfake.GitLab {
 	return providerfake.NewGitLab(t, user, token, deployUser, deployToken)
-}
-
-func TestCheck(t *testing.T) {
-	f := newFake(t)
-	f.AddRepo("acme/web")
-	ctx := context.Background()
-	if err := connect(t, f, map[string]string{"project": "acme/web"}, token).Check(ctx); err != nil {
-		t.Errorf("Check: %v", err)
-	}
-	err := connect(t, f, map[string]string{"project": "acme/web"}, "glpat-WRONGwrongWRONG").Check(ctx)
-	if !errors.Is(err, provider.ErrUnauthorized) {
-		t.Errorf("Check with a bad token = %v, want ErrUnauthorized", err)
-	}
-	providerfake.NoSecret(t, err, "glpat-WRONGwrongWRONG", token)
-	deploy := map[string]string{"token_type": "deploy_token", "username": deployUser, "repositories": "acme/web"}
-	if err := connect(t, f, deploy, deployToken).Check(ctx); err != nil {
-		t.Errorf("Check with a deploy token: %v", err)
-	}
-	err = connect(t, f, deploy, "gldt-WRONGwrongWRONG").Check(ctx)
-	if !errors.Is(err, provider.ErrUnauthorized) {
-		t.Errorf("Check with a bad deploy token = %v, want ErrUnauthorized", err)
-	}
-	providerfake.NoSecret(t, err, "gldt-WRONGwrongWRONG")
 }
 
 func TestListing(t *testing.T) {
@@ -97,40 +89,13 @@ func TestListing(t *testing.T) {
 		f.AddRepo(r)
 	}
 	imgs := f.AddTags("acme/web/nginx", 5, start)
-	ctx := context.Background()
 	reg := connect(t, f, map[string]string{"group": "acme"}, token)
-	repos, pages, err := providerfake.AllRepos(ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, repos); diff != "" {
-		t.Errorf("repositories (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]int{2, 2, 1}, pages); diff != "" {
-		t.Errorf("pages (-want +got):\n%s", diff)
-	}
-	tags, tagPages, err := providerfake.AllTags(ctx, reg, "acme/web/nginx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wantTags []provider.Tag
-	for _, img := range imgs {
-		tg := img.ProviderTag()
-		tg.MediaType = "" // GitLab does not say
-		wantTags = append(wantTags, tg)
-	}
-	if diff := cmp.Diff(wantTags, tags); diff != "" {
-		t.Errorf("tags (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]int{2, 2, 1}, tagPages); diff != "" {
-		t.Errorf("tag pages (-want +got):\n%s", diff)
-	}
+	providertest.Repos(t, reg, want, []int{2, 2, 1})
+	providertest.Tags(t, reg, "acme/web/nginx", providertest.TagsOf(imgs, apiTag), []int{2, 2, 1})
 	// A fresh registry finds the repository's ids itself.
-	fresh := connect(t, f, map[string]string{"project": "acme/web"}, token)
-	if tags, _, err := providerfake.AllTags(ctx, fresh, "acme/web/nginx"); err != nil || len(tags) != 5 {
-		t.Errorf("tags without a listing first: %d, %v", len(tags), err)
-	}
-	if _, _, err := providerfake.AllTags(ctx, fresh, "other/x"); err == nil {
+	fresh := connect(t, f, project, token)
+	providertest.Tags(t, fresh, "acme/web/nginx", providertest.TagsOf(imgs, apiTag), nil)
+	if _, _, err := providerfake.AllTags(context.Background(), fresh, "other/x"); err == nil {
 		t.Error("tags of a repository outside the project: no error")
 	}
 }
@@ -138,16 +103,9 @@ func TestListing(t *testing.T) {
 func TestDeployTokenListing(t *testing.T) {
 	f := newFake(t)
 	imgs := []providerfake.Image{f.Push(t, "acme/web", "v1"), f.Push(t, "acme/web", "v2")}
-	reg := connect(t, f, map[string]string{"token_type": "deploy_token", "username": deployUser, "repositories": "acme/web"}, deployToken)
-	ctx := context.Background()
-	repos, _, err := providerfake.AllRepos(ctx, reg)
-	if err != nil || !slices.Equal(repos, []string{"acme/web"}) {
-		t.Errorf("repositories = %v, %v", repos, err)
-	}
-	tags, _, err := providerfake.AllTags(ctx, reg, "acme/web")
-	if err != nil || len(tags) != 2 || tags[0].Name != imgs[0].Tag || tags[1].Name != imgs[1].Tag {
-		t.Errorf("tags = %+v, %v", tags, err)
-	}
+	reg := connect(t, f, deploy, deployToken)
+	providertest.Repos(t, reg, []string{"acme/web"}, nil)
+	providertest.Tags(t, reg, "acme/web", []provider.Tag{{Name: imgs[0].Tag}, {Name: imgs[1].Tag}}, nil)
 	for _, r := range f.Requests() {
 		if strings.HasPrefix(r.Path, "/api/") {
 			t.Errorf("deploy token used the API: %s", r.Path)
@@ -155,40 +113,11 @@ func TestDeployTokenListing(t *testing.T) {
 	}
 }
 
-func TestUnavailable(t *testing.T) {
+func TestPullScope(t *testing.T) {
 	f := newFake(t)
-	f.AddTags("acme/web", 3, time.Now())
-	reg := connect(t, f, map[string]string{"project": "acme/web"}, token)
-	ctx := context.Background()
-	for _, status := range []int{429, 500, 503} {
-		f.Fail(providerfake.Failure{Status: status, Path: "/api/v4/projects/1/registry/repositories/1/tags/", Times: 1})
-		_, _, err := providerfake.AllTags(ctx, reg, "acme/web")
-		if !errors.Is(err, provider.ErrUnavailable) {
-			t.Errorf("status %d: %v, want ErrUnavailable", status, err)
-		}
-		providerfake.NoSecret(t, err, token)
-	}
-}
-
-func TestPull(t *testing.T) {
-	f := newFake(t)
-	img := f.Push(t, "acme/web", "v1")
-	ctx := context.Background()
-	for _, tt := range []struct {
-		name     string
-		settings map[string]string
-		tok      string
-	}{
-		{"access_token", map[string]string{"project": "acme/web"}, token},
-		{"deploy_token", map[string]string{"token_type": "deploy_token", "username": deployUser, "repositories": "acme/web"}, deployToken},
-	} {
-		got, err := providerfake.Pull(ctx, connect(t, f, tt.settings, tt.tok), f.Client(), "acme/web", "v1")
-		if err != nil || got != img.Digest {
-			t.Errorf("%s: pull = %q, %v; want %s", tt.name, got, err, img.Digest)
-		}
-	}
-	if _, err := providerfake.Pull(ctx, connect(t, f, map[string]string{"project": "acme/web"}, "glpat-WRONG"), f.Client(), "acme/web", "v1"); err == nil {
-		t.Error("pull with a bad token succeeded")
+	f.Push(t, "acme/web", "v1")
+	if _, err := providerfake.Pull(context.Background(), connect(t, f, project, token), f.Client(), "acme/web", "v1"); err != nil {
+		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(f.Requests(), func(r providerfake.Request) bool {
 		return r.Path == "/jwt/auth" && r.Query.Get("scope") == "repository:acme/web:pull" && r.Query.Get("service") == "container_registry"
@@ -228,7 +157,7 @@ func FuzzParse(f *testing.F) {
 		if tg, err := parseTagDetails(b); err == nil && (tg.Name == "" || tg.Size < 0) {
 			t.Fatalf("tag %+v", tg)
 		}
-		if tok, err := parseJWT(b); err == nil && tok == "" {
+		if tok, err := parseJWT(b); err == nil && tok.Value == "" {
 			t.Fatal("empty token")
 		}
 		parseTagNames(b)

@@ -12,11 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
@@ -64,32 +62,20 @@ func newHarbor(acct provider.Account) (*harbor, error) {
 		errs = append(errs, err)
 	}
 	h := &harbor{base: base, user: strings.TrimSpace(acct.Settings["username"]), secret: acct.Secrets["secret"]}
-	if h.user == "" {
-		errs = append(errs, errors.New("username: required"))
-	} else if strings.ContainsAny(h.user, ": \t") {
-		errs = append(errs, errors.New("username: no colons or spaces"))
+	if err := restapi.User("username", h.user, true); err != nil {
+		errs = append(errs, err)
 	}
 	if h.secret == "" {
 		errs = append(errs, errors.New("secret: required"))
 	}
-	for _, p := range strings.Split(acct.Settings["projects"], ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		if !projectRE.MatchString(p) {
-			errs = append(errs, fmt.Errorf("projects: %q is not a Harbor project name", p))
-			continue
-		}
-		h.projects = append(h.projects, p)
+	h.projects, err = restapi.List("projects", acct.Settings["projects"], projectRE, "a Harbor project name")
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	h.api = &restapi.Client{HTTP: acct.HTTP, What: "Harbor API", Secrets: []string{h.secret},
-		Authorize: func(_ context.Context, r *http.Request) error {
-			r.SetBasicAuth(h.user, h.secret)
-			return nil
-		}}
+	h.api = &restapi.Client{HTTP: acct.HTTP, What: "Harbor API", Secrets: []string{h.secret}, Authorize: restapi.Basic(h.user, h.secret)}
 	return h, nil
 }
 
@@ -110,36 +96,14 @@ func (h *harbor) Check(ctx context.Context) error {
 	return nil
 }
 
-// each GETs u and the pages its Link headers point to, calling fn with
-// each answer's body.
-func (h *harbor) each(ctx context.Context, u string, fn func(body []byte) error) error {
-	for u != "" {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		a, err := h.api.Get(ctx, u, nil)
-		if err != nil {
-			return err
-		}
-		if err := fn(a.Body); err != nil {
-			return err
-		}
-		if u, err = restapi.NextLink(a.Header.Values("Link"), a.URL); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (h *harbor) listProjects(ctx context.Context) ([]string, error) {
 	if len(h.projects) > 0 {
 		return h.projects, nil
 	}
 	var out []string
-	err := h.each(ctx, restapi.Join(h.base, "/api/v2.0/projects", url.Values{"page_size": {fmt.Sprint(pageSize)}}), func(b []byte) error {
-		names, err := parseNames(b)
+	err := restapi.LinkPages(ctx, h.api, restapi.Join(h.base, "/api/v2.0/projects", url.Values{"page_size": {fmt.Sprint(pageSize)}}), parseNames, func(names []string) error {
 		out = append(out, names...)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
@@ -171,14 +135,7 @@ func (h *harbor) Repositories(ctx context.Context, fn func(page []string) error)
 	}
 	for _, p := range projects {
 		u := restapi.Join(h.base, "/api/v2.0/projects/"+url.PathEscape(p)+"/repositories", url.Values{"page_size": {fmt.Sprint(pageSize)}})
-		err := h.each(ctx, u, func(b []byte) error {
-			names, err := parseNames(b)
-			if err != nil || len(names) == 0 {
-				return err
-			}
-			return fn(names)
-		})
-		if err != nil {
+		if err := restapi.LinkPages(ctx, h.api, u, parseNames, fn); err != nil {
 			return fmt.Errorf("list repositories of project %s: %w", p, err)
 		}
 	}
@@ -210,22 +167,14 @@ func parseArtifacts(body []byte) ([]provider.Tag, error) {
 			if t.Name == "" {
 				continue
 			}
-			pushed := parseTime(t.PushTime)
+			pushed := restapi.Time(t.PushTime)
 			if pushed.IsZero() {
-				pushed = parseTime(a.PushTime)
+				pushed = restapi.Time(a.PushTime)
 			}
 			out = append(out, provider.Tag{Name: t.Name, Digest: a.Digest, Pushed: pushed, Size: max(a.Size, 0), MediaType: a.ManifestMediaType})
 		}
 	}
 	return out, nil
-}
-
-func parseTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || t.Year() <= 1 {
-		return time.Time{}
-	}
-	return t.UTC()
 }
 
 func (h *harbor) Tags(ctx context.Context, repo string, fn func(page []provider.Tag) error) error {
@@ -238,14 +187,7 @@ func (h *harbor) Tags(ctx context.Context, repo string, fn func(page []provider.
 	enc := url.PathEscape(strings.ReplaceAll(name, "/", "%2F"))
 	u := restapi.Join(h.base, "/api/v2.0/projects/"+url.PathEscape(project)+"/repositories/"+enc+"/artifacts",
 		url.Values{"with_tag": {"true"}, "page_size": {fmt.Sprint(pageSize)}})
-	err := h.each(ctx, u, func(b []byte) error {
-		tags, err := parseArtifacts(b)
-		if err != nil || len(tags) == 0 {
-			return err
-		}
-		return fn(tags)
-	})
-	if err != nil {
+	if err := restapi.LinkPages(ctx, h.api, u, parseArtifacts, fn); err != nil {
 		return fmt.Errorf("list tags of %s: %w", repo, err)
 	}
 	return nil

@@ -15,9 +15,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,9 +34,6 @@ const Name = "jfrog"
 
 // pageSize is the catalogue and tags/list page asked for.
 const pageSize = 1000
-
-// maxPages bounds a listing against an API that keeps linking on.
-const maxPages = 100000
 
 // Kind is the JFrog Artifactory provider kind.
 func Kind() provider.Kind {
@@ -76,31 +73,20 @@ func newJFrog(acct provider.Account) (*jfrog, error) {
 	if j.token == "" {
 		errs = append(errs, errors.New("token: required"))
 	}
-	if strings.ContainsAny(j.user, ": \t") {
-		errs = append(errs, errors.New("username: no colons or spaces"))
+	if err := restapi.User("username", j.user, false); err != nil {
+		errs = append(errs, err)
 	}
-	for _, k := range strings.Split(acct.Settings["repositories"], ",") {
-		if k = strings.TrimSpace(k); k == "" {
-			continue
-		}
-		if !keyRE.MatchString(k) {
-			errs = append(errs, fmt.Errorf("repositories: %q is not a repository key", k))
-			continue
-		}
-		j.keys = append(j.keys, k)
+	j.keys, err = restapi.List("repositories", acct.Settings["repositories"], keyRE, "a repository key")
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	j.api = &restapi.Client{HTTP: acct.HTTP, What: "Artifactory API", Secrets: []string{j.token},
-		Authorize: func(_ context.Context, r *http.Request) error {
-			if j.user != "" {
-				r.SetBasicAuth(j.user, j.token)
-			} else {
-				r.Header.Set("Authorization", "Bearer "+j.token)
-			}
-			return nil
-		}}
+	j.api = &restapi.Client{HTTP: acct.HTTP, What: "Artifactory API", Secrets: []string{j.token}, Authorize: restapi.Bearer(j.token)}
+	if j.user != "" {
+		j.api.Authorize = restapi.Basic(j.user, j.token)
+	}
 	return j, nil
 }
 
@@ -157,31 +143,7 @@ func parseRepositories(body []byte) ([]string, error) {
 // list GETs a Docker API list and the pages its Link headers name,
 // calling fn with the names under member.
 func (j *jfrog) list(ctx context.Context, u, member string, fn func([]string) error) error {
-	for n := 0; u != ""; n++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if n == maxPages {
-			return fmt.Errorf("more than %d pages", maxPages)
-		}
-		a, err := j.api.Get(ctx, u, nil)
-		if err != nil {
-			return err
-		}
-		names, err := parseList(a.Body, member)
-		if err != nil {
-			return err
-		}
-		if len(names) > 0 {
-			if err := fn(names); err != nil {
-				return err
-			}
-		}
-		if u, err = restapi.NextLink(a.Header.Values("Link"), a.URL); err != nil {
-			return err
-		}
-	}
-	return nil
+	return restapi.LinkPages(ctx, j.api, u, func(b []byte) ([]string, error) { return parseList(b, member) }, fn)
 }
 
 // parseList reads a _catalog ("repositories") or tags/list ("tags") answer.
@@ -196,13 +158,7 @@ func parseList(body []byte, member string) ([]string, error) {
 			return nil, fmt.Errorf("decode %s: %w", member, err)
 		}
 	}
-	out := names[:0]
-	for _, n := range names {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(names, func(n string) bool { return n == "" }), nil
 }
 
 func (j *jfrog) Repositories(ctx context.Context, fn func(page []string) error) error {
@@ -226,21 +182,12 @@ func (j *jfrog) Repositories(ctx context.Context, fn func(page []string) error) 
 	return nil
 }
 
-// escapePath escapes each segment of a slash-separated path.
-func escapePath(p string) string {
-	seg := strings.Split(p, "/")
-	for i, s := range seg {
-		seg[i] = url.PathEscape(s)
-	}
-	return strings.Join(seg, "/")
-}
-
 func (j *jfrog) Tags(ctx context.Context, repo string, fn func(page []provider.Tag) error) error {
 	key, img, ok := strings.Cut(repo, "/")
 	if !ok || key == "" || img == "" {
 		return fmt.Errorf("tags of %q: want repository-key/image", repo)
 	}
-	u := restapi.Join(j.base, "/artifactory/api/docker/"+url.PathEscape(key)+"/v2/"+escapePath(img)+"/tags/list", url.Values{"n": {strconv.Itoa(pageSize)}})
+	u := restapi.Join(j.base, "/artifactory/api/docker/"+url.PathEscape(key)+"/v2/"+restapi.EscapePath(img)+"/tags/list", url.Values{"n": {strconv.Itoa(pageSize)}})
 	err := j.list(ctx, u, "tags", func(names []string) error {
 		tags := make([]provider.Tag, 0, len(names))
 		for _, n := range names {
@@ -264,7 +211,7 @@ func (j *jfrog) Tags(ctx context.Context, repo string, fn func(page []provider.T
 // tagInfo reads a tag folder's File List: the manifest's digest and
 // time, the folder's size.
 func (j *jfrog) tagInfo(ctx context.Context, key, img, tag string) (provider.Tag, error) {
-	u := restapi.Join(j.base, "/artifactory/api/storage/"+url.PathEscape(key)+"/"+escapePath(img)+"/"+url.PathEscape(tag), nil) + "?list&deep=1&listFolders=0"
+	u := restapi.Join(j.base, "/artifactory/api/storage/"+url.PathEscape(key)+"/"+restapi.EscapePath(img)+"/"+url.PathEscape(tag), nil) + "?list&deep=1&listFolders=0"
 	a, err := j.api.Get(ctx, u, nil)
 	if err != nil {
 		return provider.Tag{}, fmt.Errorf("tag %s: %w", tag, err)

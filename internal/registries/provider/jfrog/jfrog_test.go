@@ -1,17 +1,14 @@
 package jfrog
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/riskmap/riskmap/internal/registries/provider"
 	"github.com/riskmap/riskmap/internal/registries/provider/providerfake"
+	"github.com/riskmap/riskmap/internal/registries/provider/providertest"
 )
 
 const (
@@ -21,34 +18,48 @@ const (
 )
 
 func connect(t *testing.T, f *providerfake.JFrog, settings map[string]string, tok string) provider.Registry {
-	t.Helper()
-	s := map[string]string{"url": f.URL()}
-	for k, v := range settings {
-		s[k] = v
-	}
-	reg, err := Kind().New(provider.Account{Settings: s, Secrets: map[string]string{"token": tok}, HTTP: f.Client()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return reg
+	return providertest.Connect(t, Kind(), provider.Account{Settings: map[string]string{"url": f.URL()},
+		Secrets: map[string]string{"token": tok}, HTTP: f.Client()}, settings)
+}
+
+func TestConformance(t *testing.T) {
+	withUser := map[string]string{"username": user}
+	providertest.Run(t, providertest.Provider{
+		Start: func(t *testing.T) providertest.Setup {
+			f := newFake(t)
+			return providertest.Setup{Fake: f.Server,
+				Good: []providertest.Account{
+					{Name: "access_token", Registry: connect(t, f, nil, access)},
+					{Name: "api_key", Registry: connect(t, f, withUser, apiKey)},
+					{Name: "configured_repository", Registry: connect(t, f, map[string]string{"repositories": "docker-local"}, access)},
+				},
+				Bad: []providertest.Account{
+					{Name: "wrong_access_token", Registry: connect(t, f, nil, "wrong-access-token")},
+					{Name: "wrong_api_key", Registry: connect(t, f, withUser, "wrong-api-key-value")},
+				},
+			}
+		},
+		Repo:     "docker-local/app",
+		Repos:    []string{"docker-local/nested/svc0", "docker-local/svc1"},
+		Tag:      apiTag,
+		FailPath: "/artifactory/api/storage/",
+		Secrets:  []string{access, apiKey, "wrong-access-token", "wrong-api-key-value"},
+	})
+}
+
+// apiTag is a tag as Artifactory's File List tells it: without the
+// manifest's media type.
+func apiTag(img providerfake.Image) provider.Tag {
+	t := img.ProviderTag()
+	t.MediaType = ""
+	return t
 }
 
 func TestNewValidates(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		settings map[string]string
-		want     string
-	}{
-		{name: "no_url", want: "url: "},
-		{name: "bad_key", settings: map[string]string{"url": "https://a.jfrog.io", "repositories": "docker-local,bad key"}, want: `repositories: "bad key"`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Kind().New(provider.Account{Settings: tt.settings})
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "token: required") {
-				t.Errorf("New = %v, want errors with %q and token", err, tt.want)
-			}
-		})
-	}
+	providertest.NewErrors(t, Kind(), []providertest.NewCase{
+		{Name: "no_url", Want: []string{"url: ", "token: required"}},
+		{Name: "bad_key", Settings: map[string]string{"url": "https://a.jfrog.io", "repositories": "docker-local,bad key"}, Want: []string{`repositories: "bad key"`, "token: required"}},
+	})
 	reg, err := Kind().New(provider.Account{Settings: map[string]string{"url": "https://acme.jfrog.io/artifactory/"}, Secrets: map[string]string{"token": "x"}})
 	if err != nil || reg.Host() != "acme.jfrog.io" || reg.(*jfrog).base.Path != "" {
 		t.Errorf("URL with /artifactory: %v, %v", reg, err)
@@ -56,28 +67,6 @@ func TestNewValidates(t *testing.T) {
 }
 
 func newFake(t *testing.T) *providerfake.JFrog { return providerfake.NewJFrog(t, user, apiKey, access) }
-
-func TestCheck(t *testing.T) {
-	f := newFake(t)
-	f.AddRepo("docker-local/app")
-	ctx := context.Background()
-	if err := connect(t, f, nil, access).Check(ctx); err != nil {
-		t.Errorf("Check with an access token: %v", err)
-	}
-	if err := connect(t, f, map[string]string{"username": user}, apiKey).Check(ctx); err != nil {
-		t.Errorf("Check with an API key: %v", err)
-	}
-	for _, tt := range []struct {
-		settings map[string]string
-		tok      string
-	}{{nil, "wrong-access-token"}, {map[string]string{"username": user}, "wrong-api-key-value"}} {
-		err := connect(t, f, tt.settings, tt.tok).Check(ctx)
-		if !errors.Is(err, provider.ErrUnauthorized) {
-			t.Errorf("Check with %q = %v, want ErrUnauthorized", tt.tok, err)
-		}
-		providerfake.NoSecret(t, err, tt.tok, access, apiKey)
-	}
-}
 
 func TestListing(t *testing.T) {
 	f := newFake(t)
@@ -94,72 +83,10 @@ func TestListing(t *testing.T) {
 	f.AddRepo("docker-local/nested/app")
 	want = append(want[:0:0], "docker-local/nested/app", want[0], want[1], want[2], want[3], want[4], want[5])
 	imgs := f.AddTags("docker-local/nested/app", 5, start)
-	ctx := context.Background()
 	reg := connect(t, f, nil, access)
-	repos, pages, err := providerfake.AllRepos(ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, repos); diff != "" {
-		t.Errorf("repositories (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]int{2, 2, 2, 1}, pages); diff != "" {
-		t.Errorf("pages (-want +got):\n%s", diff)
-	}
-	tags, tagPages, err := providerfake.AllTags(ctx, reg, "docker-local/nested/app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wantTags []provider.Tag
-	for _, img := range imgs {
-		tg := img.ProviderTag()
-		tg.MediaType = ""
-		wantTags = append(wantTags, tg)
-	}
-	if diff := cmp.Diff(wantTags, tags); diff != "" {
-		t.Errorf("tags (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]int{2, 2, 1}, tagPages); diff != "" {
-		t.Errorf("tag pages (-want +got):\n%s", diff)
-	}
-	repos, _, err = providerfake.AllRepos(ctx, connect(t, f, map[string]string{"repositories": "team-docker"}, access))
-	if err != nil || len(repos) != 3 || repos[0] != "team-docker/svc0" {
-		t.Errorf("configured repository: %v, %v", repos, err)
-	}
-}
-
-func TestUnavailable(t *testing.T) {
-	f := newFake(t)
-	f.AddTags("docker-local/app", 2, time.Now())
-	reg := connect(t, f, nil, access)
-	ctx := context.Background()
-	for _, status := range []int{429, 500, 503} {
-		f.Fail(providerfake.Failure{Status: status, Path: "/artifactory/api/storage/", Times: 1})
-		_, _, err := providerfake.AllTags(ctx, reg, "docker-local/app")
-		if !errors.Is(err, provider.ErrUnavailable) {
-			t.Errorf("status %d: %v, want ErrUnavailable", status, err)
-		}
-		providerfake.NoSecret(t, err, access)
-	}
-}
-
-func TestPull(t *testing.T) {
-	f := newFake(t)
-	img := f.Push(t, "docker-local/app", "v1")
-	ctx := context.Background()
-	for _, tt := range []struct {
-		name     string
-		settings map[string]string
-		tok      string
-	}{{"access_token", nil, access}, {"api_key", map[string]string{"username": user}, apiKey}} {
-		got, err := providerfake.Pull(ctx, connect(t, f, tt.settings, tt.tok), f.Client(), "docker-local/app", "v1")
-		if err != nil || got != img.Digest {
-			t.Errorf("%s: pull = %q, %v; want %s", tt.name, got, err, img.Digest)
-		}
-	}
-	if _, err := providerfake.Pull(ctx, connect(t, f, map[string]string{"username": user}, "wrong"), f.Client(), "docker-local/app", "v1"); err == nil {
-		t.Error("pull with a bad API key succeeded")
-	}
+	providertest.Repos(t, reg, want, []int{2, 2, 2, 1})
+	providertest.Tags(t, reg, "docker-local/nested/app", providertest.TagsOf(imgs, apiTag), []int{2, 2, 1})
+	providertest.Repos(t, connect(t, f, map[string]string{"repositories": "team-docker"}, access), want[4:], nil)
 }
 
 func FuzzParse(f *testing.F) {

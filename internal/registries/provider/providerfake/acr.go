@@ -2,9 +2,7 @@ package providerfake
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -187,23 +185,7 @@ func (f *ACR) acrPage(w http.ResponseWriter, r *http.Request, names []string) ([
 		registryError(w, http.StatusBadRequest, "PAGINATION_NUMBER_INVALID", "invalid number of results requested")
 		return nil, false
 	}
-	i := 0
-	if last := q.Get("last"); last != "" {
-		i, _ = slices.BinarySearch(names, last)
-		if i < len(names) && names[i] == last {
-			i++
-		}
-	}
-	end := min(i+n, len(names))
-	pg := append([]string{}, names[i:end]...)
-	if end < len(names) {
-		nq := url.Values{"n": {strconv.Itoa(n)}, "last": {pg[len(pg)-1]}}
-		if o := q.Get("orderby"); o != "" {
-			nq.Set("orderby", o)
-		}
-		w.Header().Set("Link", `<`+r.URL.EscapedPath()+`?`+nq.Encode()+`>; rel="next"`)
-	}
-	return pg, true
+	return afterLast(w, r, names, n, "orderby"), true
 }
 
 func (f *ACR) handleCatalog(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,7 @@
 //	f.Fail(providerfake.Failure{Status: 503, Times: 1}) // the provider's own 503 body
 //	f.ExpireTokens()                  // every issued token stops working
 //	f.Requests()                      // what was asked, with the auth scheme used
+//	f.Count("/oauth2/exchange")       // how many requests of a path arrived
 //
 // # The fakes
 //
@@ -50,7 +51,9 @@
 //
 // Helpers for providers' tests: Pull (a manifest through go-containerregistry
 // with the provider's Authenticator), AllRepos and AllTags (with page
-// sizes), NoSecret (no credential in an error), Image.ProviderTag.
+// sizes), NoSecret (no credential in an error), Image.ProviderTag. The
+// conformance test every provider runs against its fake is
+// providertest.Run.
 //
 // The fakes are stricter than the real services where that catches a
 // client bug (unknown query parameters with the wrong type are refused;

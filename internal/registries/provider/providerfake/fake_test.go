@@ -1,6 +1,11 @@
 package providerfake
 
-import "testing"
+import (
+	"fmt"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+)
 
 func TestRepoOf(t *testing.T) {
 	for path, want := range map[string]string{
@@ -33,6 +38,24 @@ func TestGrants(t *testing.T) {
 	} {
 		if got := grants(tt.scopes, tt.repo, "pull"); got != tt.want {
 			t.Errorf("grants(%q, %q) = %v", tt.scopes, tt.repo, got)
+		}
+	}
+}
+
+func TestAfterLast(t *testing.T) {
+	for _, tt := range []struct {
+		query, want, link string
+	}{
+		{"n=2&orderby=time", "[a b]", `</v2/_catalog?last=b&n=2&orderby=time>; rel="next"`},
+		{"n=2&last=b", "[c d]", ""},
+		{"n=9&last=zz", "[]", ""},
+	} {
+		r := httptest.NewRequest("GET", "/v2/_catalog?"+tt.query, nil)
+		w := httptest.NewRecorder()
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		got := afterLast(w, r, []string{"d", "b", "a", "c"}, n, "orderby")
+		if fmt.Sprint(got) != tt.want || w.Header().Get("Link") != tt.link {
+			t.Errorf("%s: %v, Link %q; want %s, %q", tt.query, got, w.Header().Get("Link"), tt.want, tt.link)
 		}
 	}
 }

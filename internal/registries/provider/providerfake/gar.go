@@ -283,24 +283,11 @@ func (f *GAR) handleGCRList(w http.ResponseWriter, r *http.Request) {
 		}
 		extra = map[string]any{"name": repo, "child": []string{}, "manifest": manifest}
 	}
-	slices.Sort(names)
-	i := 0
-	if last := q.Get("last"); last != "" {
-		i, _ = slices.BinarySearch(names, last)
-		if i < len(names) && names[i] == last {
-			i++
-		}
-	}
-	end := min(i+n, len(names))
-	pg := append([]string{}, names[i:end]...)
-	if end < len(names) {
-		w.Header().Set("Link", `</v2/`+strings.TrimPrefix(r.URL.Path, "/v2/")+`?`+url.Values{"n": {strconv.Itoa(n)}, "last": {pg[len(pg)-1]}}.Encode()+`>; rel="next"`)
-	}
 	member := "tags"
 	if r.URL.Path == "/v2/_catalog" {
 		member = "repositories"
 	}
-	out := map[string]any{member: pg}
+	out := map[string]any{member: afterLast(w, r, names, n)}
 	for k, v := range extra {
 		out[k] = v
 	}

@@ -117,17 +117,6 @@ func writePage[T any](w http.ResponseWriter, r *http.Request, all []T, p, size i
 	writeJSON(w, http.StatusOK, pg)
 }
 
-func (f *Harbor) projects() []string {
-	var out []string
-	for _, n := range f.repoNames() {
-		p, _, _ := strings.Cut(n, "/")
-		if !slices.Contains(out, p) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 func (f *Harbor) handleProjects(w http.ResponseWriter, r *http.Request) {
 	if !f.authorized(w, r) {
 		return
@@ -144,7 +133,7 @@ func (f *Harbor) handleProjects(w http.ResponseWriter, r *http.Request) {
 		CreationTime string `json:"creation_time"`
 	}
 	var all []project
-	for i, name := range f.projects() {
+	for i, name := range f.namespaces() {
 		all = append(all, project{ProjectID: i + 1, Name: name, OwnerName: "admin", CreationTime: "2026-01-01T00:00:00.000Z"})
 	}
 	writePage(w, r, all, p, size)
@@ -155,7 +144,7 @@ func (f *Harbor) handleRepos(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	project := r.PathValue("project")
-	if !slices.Contains(f.projects(), project) {
+	if !slices.Contains(f.namespaces(), project) {
 		harborError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("project %s not found", project))
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,17 +69,6 @@ func (f *JFrog) authorized(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-func (f *JFrog) keys() []string {
-	var out []string
-	for _, n := range f.repoNames() {
-		k, _, _ := strings.Cut(n, "/")
-		if !slices.Contains(out, k) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 func (f *JFrog) handleRepositories(w http.ResponseWriter, r *http.Request) {
 	if !f.authorized(w, r) {
 		return
@@ -102,7 +90,7 @@ func (f *JFrog) handleRepositories(w http.ResponseWriter, r *http.Request) {
 		PackageType string `json:"packageType"`
 	}
 	out := []repo{}
-	for _, k := range f.keys() {
+	for _, k := range f.namespaces() {
 		out = append(out, repo{Key: k, Type: "LOCAL", URL: "https://" + r.Host + "/artifactory/" + k, PackageType: "Docker"})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -116,22 +104,7 @@ func (f *JFrog) listPage(w http.ResponseWriter, r *http.Request, member string, 
 		jfrogError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	slices.Sort(names)
-	last := q.Get("last")
-	i := 0
-	if last != "" {
-		i, _ = slices.BinarySearch(names, last)
-		if i < len(names) && names[i] == last {
-			i++
-		}
-	}
-	end := min(i+n, len(names))
-	pg := append([]string{}, names[i:end]...)
-	if end < len(names) {
-		nq := url.Values{"n": {strconv.Itoa(n)}, "last": {pg[len(pg)-1]}}
-		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.EscapedPath(), nq.Encode()))
-	}
-	out := map[string]any{member: pg}
+	out := map[string]any{member: afterLast(w, r, names, n)}
 	for k, v := range extra {
 		out[k] = v
 	}

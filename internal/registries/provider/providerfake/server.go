@@ -260,6 +260,59 @@ func (s *Server) AddTags(repo string, n int, start time.Time) []Image {
 	return out
 }
 
+// Count is how many requests of path arrived, failed ones included.
+func (s *Server) Count(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// namespaces is the first path segments of the catalogue's repositories
+// (Harbor projects, Artifactory repository keys), sorted.
+func (s *Server) namespaces() []string {
+	var out []string
+	for _, n := range s.repoNames() {
+		ns, _, _ := strings.Cut(n, "/")
+		if !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// afterLast pages names the way the distribution spec's _catalog and
+// tags/list do: sorted, the n after the query's last, and while more
+// follow a Link rel="next" with n, last and the query's keep parameters.
+func afterLast(w http.ResponseWriter, r *http.Request, names []string, n int, keep ...string) []string {
+	slices.Sort(names)
+	q := r.URL.Query()
+	i := 0
+	if last := q.Get("last"); last != "" {
+		i, _ = slices.BinarySearch(names, last)
+		if i < len(names) && names[i] == last {
+			i++
+		}
+	}
+	end := min(i+n, len(names))
+	pg := append([]string{}, names[i:end]...)
+	if end < len(names) {
+		nq := url.Values{"n": {strconv.Itoa(n)}, "last": {pg[len(pg)-1]}}
+		for _, k := range keep {
+			if v := q.Get(k); v != "" {
+				nq.Set(k, v)
+			}
+		}
+		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.EscapedPath(), nq.Encode()))
+	}
+	return pg
+}
+
 // repoNames is the catalogue's repositories, sorted.
 func (s *Server) repoNames() []string {
 	s.mu.Lock()

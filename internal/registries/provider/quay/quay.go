@@ -12,9 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,9 +30,6 @@ const Name = "quay"
 
 // pageSize is the tag API's largest page.
 const pageSize = 100
-
-// maxPages bounds a listing against an API that keeps saying more.
-const maxPages = 100000
 
 // Kind is the Quay provider kind.
 func Kind() provider.Kind {
@@ -62,24 +59,14 @@ type quay struct {
 
 func newQuay(acct provider.Account) (*quay, error) {
 	var errs []error
-	raw := acct.Settings["url"]
-	if strings.TrimSpace(raw) == "" {
-		raw = "https://quay.io"
-	}
-	base, err := restapi.BaseURL("url", raw)
+	base, err := restapi.BaseURLOr("url", acct.Settings["url"], "https://quay.io")
 	if err != nil {
 		errs = append(errs, err)
 	}
 	q := &quay{base: base, robotUser: strings.TrimSpace(acct.Settings["robot_username"]), robotToken: acct.Secrets["robot_token"]}
-	for _, ns := range strings.Split(acct.Settings["namespaces"], ",") {
-		if ns = strings.TrimSpace(ns); ns == "" {
-			continue
-		}
-		if !namespaceRE.MatchString(ns) {
-			errs = append(errs, fmt.Errorf("namespaces: %q is not a Quay namespace", ns))
-			continue
-		}
-		q.namespaces = append(q.namespaces, ns)
+	q.namespaces, err = restapi.List("namespaces", acct.Settings["namespaces"], namespaceRE, "a Quay namespace")
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if len(q.namespaces) == 0 && len(errs) == 0 {
 		errs = append(errs, errors.New("namespaces: required"))
@@ -101,10 +88,7 @@ func newQuay(acct provider.Account) (*quay, error) {
 	}
 	q.api = &restapi.Client{HTTP: acct.HTTP, What: "Quay API", Secrets: []string{token, q.robotToken}}
 	if token != "" {
-		q.api.Authorize = func(_ context.Context, r *http.Request) error {
-			r.Header.Set("Authorization", "Bearer "+token)
-			return nil
-		}
+		q.api.Authorize = restapi.Bearer(token)
 	}
 	return q, nil
 }
@@ -142,35 +126,23 @@ func parseRepos(body []byte) (names []string, next string, err error) {
 
 func (q *quay) Repositories(ctx context.Context, fn func(page []string) error) error {
 	for _, ns := range q.namespaces {
-		next := ""
-		for i := 0; ; i++ {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if i == maxPages {
-				return fmt.Errorf("list repositories of %s: more than %d pages", ns, maxPages)
-			}
+		err := restapi.Pages(ctx, "", func(next string) (string, error) {
 			v := url.Values{"namespace": {ns}}
 			if next != "" {
 				v.Set("next_page", next)
 			}
 			a, err := q.api.Get(ctx, restapi.Join(q.base, "/api/v1/repository", v), nil)
 			if err != nil {
-				return fmt.Errorf("list repositories of %s: %w", ns, err)
+				return "", err
 			}
 			names, nextPage, err := parseRepos(a.Body)
-			if err != nil {
-				return fmt.Errorf("list repositories of %s: %w", ns, err)
+			if err != nil || len(names) == 0 {
+				return nextPage, err
 			}
-			if len(names) > 0 {
-				if err := fn(names); err != nil {
-					return err
-				}
-			}
-			if nextPage == "" || nextPage == next {
-				break
-			}
-			next = nextPage
+			return nextPage, fn(names)
+		})
+		if err != nil {
+			return fmt.Errorf("list repositories of %s: %w", ns, err)
 		}
 	}
 	return nil
@@ -216,31 +188,26 @@ func (q *quay) Tags(ctx context.Context, repo string, fn func(page []provider.Ta
 		return fmt.Errorf("tags of %q: want namespace/repository", repo)
 	}
 	path := "/api/v1/repository/" + url.PathEscape(ns) + "/" + url.PathEscape(name) + "/tag/"
-	for p := 1; ; p++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if p > maxPages {
-			return fmt.Errorf("list tags of %s: more than %d pages", repo, maxPages)
-		}
+	err := restapi.Pages(ctx, "1", func(page string) (string, error) {
 		a, err := q.api.Get(ctx, restapi.Join(q.base, path, url.Values{
-			"onlyActiveTags": {"true"}, "page": {fmt.Sprint(p)}, "limit": {fmt.Sprint(pageSize)}}), nil)
+			"onlyActiveTags": {"true"}, "page": {page}, "limit": {strconv.Itoa(pageSize)}}), nil)
 		if err != nil {
-			return fmt.Errorf("list tags of %s: %w", repo, err)
+			return "", err
 		}
 		tags, more, err := parseTags(a.Body)
-		if err != nil {
-			return fmt.Errorf("list tags of %s: %w", repo, err)
+		if err != nil || len(tags) == 0 {
+			return "", err
 		}
-		if len(tags) > 0 {
-			if err := fn(tags); err != nil {
-				return err
-			}
+		if err := fn(tags); err != nil || !more {
+			return "", err
 		}
-		if !more || len(tags) == 0 {
-			return nil
-		}
+		p, _ := strconv.Atoi(page)
+		return strconv.Itoa(p + 1), nil
+	})
+	if err != nil {
+		return fmt.Errorf("list tags of %s: %w", repo, err)
 	}
+	return nil
 }
 
 // Authenticator gives the registry's /v2/auth the robot's credentials,

@@ -1,18 +1,15 @@
 package quay
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/riskmap/riskmap/internal/registries/provider"
 	"github.com/riskmap/riskmap/internal/registries/provider/providerfake"
+	"github.com/riskmap/riskmap/internal/registries/provider/providertest"
 )
 
 const (
@@ -22,57 +19,53 @@ const (
 )
 
 func connect(t *testing.T, f *providerfake.Quay, settings, secrets map[string]string) provider.Registry {
-	t.Helper()
-	s := map[string]string{"url": f.URL(), "namespaces": "acme"}
-	for k, v := range settings {
-		s[k] = v
-	}
-	reg, err := Kind().New(provider.Account{Settings: s, Secrets: secrets, HTTP: f.Client()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return reg
+	return providertest.Connect(t, Kind(), provider.Account{Settings: map[string]string{"url": f.URL(), "namespaces": "acme"},
+		Secrets: secrets, HTTP: f.Client()}, settings)
 }
 
-var good = map[string]string{"api_token": oauth}
+var (
+	good  = map[string]string{"api_token": oauth}
+	robot = map[string]string{"robot_username": robotName}
+)
+
+func TestConformance(t *testing.T) {
+	providertest.Run(t, providertest.Provider{
+		Start: func(t *testing.T) providertest.Setup {
+			f := providerfake.NewQuay(t, oauth, robotName, robotToken)
+			return providertest.Setup{Fake: f.Server,
+				Good: []providertest.Account{{Name: "oauth_and_robot", Registry: connect(t, f, robot, map[string]string{"api_token": oauth, "robot_token": robotToken})}},
+				Bad:  []providertest.Account{{Name: "wrong_oauth_token", Registry: connect(t, f, nil, map[string]string{"api_token": "WrongOAuthTokenValue"})}},
+				BadPull: []providertest.Account{
+					{Name: "wrong_robot_token", Registry: connect(t, f, robot, map[string]string{"api_token": oauth, "robot_token": "WRONGROBOTTOKEN"})},
+				},
+			}
+		},
+		Repo:    "acme/app",
+		Repos:   []string{"acme/app1", "acme/svc"},
+		Tag:     apiTag,
+		Secrets: []string{oauth, robotToken, "WrongOAuthTokenValue", "WRONGROBOTTOKEN"},
+	})
+}
+
+// apiTag is a tag as Quay's API tells it: without a media type.
+func apiTag(img providerfake.Image) provider.Tag {
+	t := img.ProviderTag()
+	t.MediaType = ""
+	return t
+}
 
 func TestNewValidates(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		settings map[string]string
-		secrets  map[string]string
-		want     string
-	}{
-		{name: "no_namespace", want: "namespaces: required"},
-		{name: "bad_namespace", settings: map[string]string{"namespaces": "Acme Corp"}, want: `namespaces: "Acme Corp"`},
-		{name: "robot_without_token", settings: map[string]string{"namespaces": "a", "robot_username": "a+b"}, want: "robot_token: required"},
-		{name: "robot_name", settings: map[string]string{"namespaces": "a", "robot_username": "b"}, secrets: map[string]string{"robot_token": "x"}, want: "robot_username: "},
-		{name: "bad_url", settings: map[string]string{"namespaces": "a", "url": "quay.io"}, want: "url: "},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Kind().New(provider.Account{Settings: tt.settings, Secrets: tt.secrets})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("New = %v, want an error with %q", err, tt.want)
-			}
-		})
-	}
+	providertest.NewErrors(t, Kind(), []providertest.NewCase{
+		{Name: "no_namespace", Want: []string{"namespaces: required"}},
+		{Name: "bad_namespace", Settings: map[string]string{"namespaces": "Acme Corp"}, Want: []string{`namespaces: "Acme Corp"`}},
+		{Name: "robot_without_token", Settings: map[string]string{"namespaces": "a", "robot_username": "a+b"}, Want: []string{"robot_token: required"}},
+		{Name: "robot_name", Settings: map[string]string{"namespaces": "a", "robot_username": "b"}, Secrets: map[string]string{"robot_token": "x"}, Want: []string{"robot_username: "}},
+		{Name: "bad_url", Settings: map[string]string{"namespaces": "a", "url": "quay.io"}, Want: []string{"url: "}},
+	})
 	reg, err := Kind().New(provider.Account{Settings: map[string]string{"namespaces": "coreos"}})
 	if err != nil || reg.Host() != "quay.io" {
 		t.Errorf("default URL: %v, %v", reg, err)
 	}
-}
-
-func TestCheck(t *testing.T) {
-	f := providerfake.NewQuay(t, oauth, robotName, robotToken)
-	ctx := context.Background()
-	if err := connect(t, f, map[string]string{"robot_username": robotName}, map[string]string{"api_token": oauth, "robot_token": robotToken}).Check(ctx); err != nil {
-		t.Errorf("Check: %v", err)
-	}
-	err := connect(t, f, nil, map[string]string{"api_token": "WrongOAuthTokenValue"}).Check(ctx)
-	if !errors.Is(err, provider.ErrUnauthorized) {
-		t.Errorf("Check with a bad token = %v, want ErrUnauthorized", err)
-	}
-	providerfake.NoSecret(t, err, "WrongOAuthTokenValue", oauth)
 }
 
 func TestListing(t *testing.T) {
@@ -91,71 +84,14 @@ func TestListing(t *testing.T) {
 	list := imgs[2]
 	list.Tag, list.MediaType = "multi", "application/vnd.oci.image.index.v1+json"
 	f.Add(list)
-	ctx := context.Background()
 	reg := connect(t, f, nil, good)
-	repos, pages, err := providerfake.AllRepos(ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, repos); diff != "" {
-		t.Errorf("repositories (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]int{2, 2, 1}, pages); diff != "" {
-		t.Errorf("pages (-want +got):\n%s", diff)
-	}
-	tags, tagPages, err := providerfake.AllTags(ctx, reg, "acme/app0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wantTags []provider.Tag
-	for _, img := range append(imgs, list) {
-		wantTags = append(wantTags, img.ProviderTag())
-	}
-	// Quay gives no media type; a manifest list has no size.
-	for i := range wantTags {
-		wantTags[i].MediaType = ""
-	}
-	wantTags[len(wantTags)-1].Size = 0
-	slices.Reverse(wantTags) // newest first, as Quay lists them
-	if diff := cmp.Diff(wantTags, tags); diff != "" {
-		t.Errorf("tags (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]int{2, 2, 2}, tagPages); diff != "" {
-		t.Errorf("tag pages (-want +got):\n%s", diff)
-	}
-	anon, _, err := providerfake.AllRepos(ctx, connect(t, f, nil, nil))
-	if err != nil || !slices.Equal(anon, []string{"acme/app3"}) {
-		t.Errorf("anonymous: %v, %v; want the public repository", anon, err)
-	}
-}
-
-func TestUnavailable(t *testing.T) {
-	f := providerfake.NewQuay(t, oauth, robotName, robotToken)
-	f.AddTags("acme/app", 2, time.Now())
-	reg := connect(t, f, nil, good)
-	ctx := context.Background()
-	for _, status := range []int{429, 500, 503} {
-		f.Fail(providerfake.Failure{Status: status, Times: 1})
-		_, _, err := providerfake.AllTags(ctx, reg, "acme/app")
-		if !errors.Is(err, provider.ErrUnavailable) {
-			t.Errorf("status %d: %v, want ErrUnavailable", status, err)
-		}
-		providerfake.NoSecret(t, err, oauth)
-	}
-}
-
-func TestPull(t *testing.T) {
-	f := providerfake.NewQuay(t, oauth, robotName, robotToken)
-	img := f.Push(t, "acme/app", "v1")
-	ctx := context.Background()
-	got, err := providerfake.Pull(ctx, connect(t, f, map[string]string{"robot_username": robotName}, map[string]string{"api_token": oauth, "robot_token": robotToken}), f.Client(), "acme/app", "v1")
-	if err != nil || got != img.Digest {
-		t.Fatalf("pull = %q, %v; want %s", got, err, img.Digest)
-	}
-	bad := connect(t, f, map[string]string{"robot_username": robotName}, map[string]string{"robot_token": "WRONGROBOTTOKEN"})
-	if _, err := providerfake.Pull(ctx, bad, f.Client(), "acme/app", "v1"); err == nil {
-		t.Error("pull with a bad robot token succeeded")
-	}
+	providertest.Repos(t, reg, want, []int{2, 2, 1})
+	wantTags := providertest.TagsOf(append(imgs, list), apiTag)
+	wantTags[len(wantTags)-1].Size = 0 // a manifest list has no size
+	slices.Reverse(wantTags)           // newest first, as Quay lists them
+	providertest.Tags(t, reg, "acme/app0", wantTags, []int{2, 2, 2})
+	// Anonymous: the public repository only.
+	providertest.Repos(t, connect(t, f, nil, nil), []string{"acme/app3"}, nil)
 }
 
 func FuzzParse(f *testing.F) {

@@ -7,6 +7,14 @@
 // credentials kept out of every error: URLs lose their user information
 // and query, and the values the caller names as secret are replaced in
 // any text an error quotes.
+//
+// It also holds what every provider does the same way around those
+// requests: following pages (Pages for tokens, numbers and next URLs,
+// LinkPages for Link headers; at most MaxPages), authorizing (Basic,
+// Bearer, BearerFrom a TokenCache), reading token answers (ParseToken,
+// JWTExpiry) and times (Time), and reading the settings they share
+// (BaseURL, BaseURLOr, List, User, IsHost). What a vendor's answers mean stays
+// in its provider's package.
 package restapi
 
 import (
@@ -279,6 +287,16 @@ func BaseURL(field, raw string) (*url.URL, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// EscapePath escapes each segment of a slash-separated path (a
+// repository name with its namespaces) for Join.
+func EscapePath(p string) string {
+	seg := strings.Split(p, "/")
+	for i, s := range seg {
+		seg[i] = url.PathEscape(s)
+	}
+	return strings.Join(seg, "/")
 }
 
 // Join is base's URL with escapedPath (already escaped: a repository

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -83,4 +84,27 @@ func JWTExpiry(tok string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(n, 0), true
+}
+
+// ParseToken reads a token endpoint's answer: the token in the first of
+// members that holds one (the vendor's names: "token", "access_token",
+// "refresh_token"), which must be one word; its expiry the JWT's exp
+// claim when it has one.
+func ParseToken(body []byte, members ...string) (Token, error) {
+	var v map[string]json.RawMessage
+	if err := json.Unmarshal(body, &v); err != nil {
+		return Token{}, fmt.Errorf("decode token answer: %w", err)
+	}
+	for _, m := range members {
+		var tok string
+		if raw, ok := v[m]; !ok || json.Unmarshal(raw, &tok) != nil || tok == "" {
+			continue
+		}
+		if strings.ContainsAny(tok, " \r\n") {
+			return Token{}, fmt.Errorf("%s in the answer is not one word", m)
+		}
+		exp, _ := JWTExpiry(tok)
+		return Token{Value: tok, Expires: exp}, nil
+	}
+	return Token{}, fmt.Errorf("no %s in the answer", strings.Join(members, " or "))
 }
