@@ -24,7 +24,7 @@ var tableOwners = map[string]string{
 	"sensors": "store", "enrolment_tokens": "store",
 	"refresh_families": "store", "login_throttle": "store",
 	"secrets": "secrets",
-	"nodes":   "topology", "edges": "topology", "topology_sensors": "topology", "topology_loaded_sets": "topology",
+	"nodes":   "topology", "edges": "topology", "topology_sensors": "topology", "topology_loaded_sets": "topology", "topology_exposed": "topology",
 	"scans": "scans", "inventories": "scans", "scan_schedules": "scans", "scan_settings": "scans", "sensor_polls": "scans",
 	"scan_findings": "findings", "finding_decisions": "findings",
 	"jobs": "jobs", "job_periodic": "jobs",
