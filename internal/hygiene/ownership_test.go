@@ -29,6 +29,9 @@ var tableOwners = map[string]string{
 	"scan_findings": "findings", "finding_decisions": "findings",
 	"jobs": "jobs", "job_periodic": "jobs",
 	"events": "events", "event_seq": "events", "event_consumers": "events", "event_dead": "events",
+	"integration_destinations": "integrations", "integration_rules": "integrations", "integration_outbox": "integrations",
+	"integration_digest_items": "integrations", "integration_deliveries": "integrations", "integration_dead": "integrations",
+	"integration_routed": "integrations",
 }
 
 var sqlTable = regexp.MustCompile(`(?i)\b(?:from|join|into|update|table|exists)\s+([a-z_]+)\b`)
