@@ -222,6 +222,7 @@ type receiver struct {
 	next     []func(w http.ResponseWriter) // answers for the next requests
 	delay    time.Duration                 // before answering
 	requests int
+	lastBody int
 	got      []webhook.Message // each message once, in order of first arrival
 	arrived  []time.Time
 	seen     map[string]bool
@@ -275,6 +276,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests++
+	r.lastBody = len(body)
 	if req.URL.Path != r.path {
 		r.problems = append(r.problems, "request to "+req.URL.Path)
 		w.WriteHeader(http.StatusNotFound)
@@ -336,6 +338,12 @@ func (r *receiver) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.got)
+}
+
+func (r *receiver) lastSize() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastBody
 }
 
 func (r *receiver) requestCount() int {
