@@ -125,6 +125,8 @@ func (s *Service) deliver(ctx context.Context, j jobs.Job) error {
 		return jobs.Permanent(err)
 	}
 	start := time.Now()
+	wake := s.wakeup(p.DestinationID)
+	defer s.release(p.DestinationID, wake)
 	var single int64 // up to this seq, send one message at a time (a refused batch is split)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -160,7 +162,10 @@ func (s *Service) deliver(ctx context.Context, j jobs.Job) error {
 			return err
 		}
 		if len(head) == 0 {
-			return nil
+			if !s.linger(ctx, wake) {
+				return nil
+			}
+			continue
 		}
 		if single >= head[0].seq {
 			head = head[:1]
@@ -226,6 +231,58 @@ func (s *Service) deliver(ctx context.Context, j jobs.Job) error {
 			return err
 		}
 		return jobs.Snooze(delay)
+	}
+}
+
+// wakeup registers this process's flush job of a destination for the
+// router's wake-ups.
+func (s *Service) wakeup(destID string) chan struct{} {
+	ch := make(chan struct{}, 1)
+	s.wakeMu.Lock()
+	s.wakeups[destID] = ch
+	s.wakeMu.Unlock()
+	return ch
+}
+
+func (s *Service) release(destID string, ch chan struct{}) {
+	s.wakeMu.Lock()
+	if s.wakeups[destID] == ch {
+		delete(s.wakeups, destID)
+	}
+	s.wakeMu.Unlock()
+}
+
+// wake tells this process's running flush job of each destination that
+// messages were queued (after their commit).
+func (s *Service) wake(destIDs ...string) {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	for _, id := range destIDs {
+		if ch := s.wakeups[id]; ch != nil {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// linger waits, with an empty outbox, for the router's wake-up (true) or
+// the end of Linger (false: the job ends; messages queued later get a
+// job of their own, or the next one from deliverState).
+func (s *Service) linger(ctx context.Context, wake chan struct{}) bool {
+	if s.cfg.Delivery.Linger <= 0 {
+		return false
+	}
+	t := time.NewTimer(s.cfg.Delivery.Linger)
+	defer t.Stop()
+	select {
+	case <-wake:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
 	}
 }
 

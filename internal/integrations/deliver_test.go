@@ -16,6 +16,7 @@ import (
 	"github.com/riskmap/riskmap/internal/integrations"
 	"github.com/riskmap/riskmap/internal/integrations/dest"
 	"github.com/riskmap/riskmap/internal/integrations/webhook"
+	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/topology"
 )
@@ -255,6 +256,8 @@ func TestOldMessagesExpire(t *testing.T) {
 	}
 	var dead []integrations.DeadLetter
 	waitFor(t, "the expired message", func() bool {
+		clk.Advance(10 * time.Second) // the next attempt comes at its time
+		time.Sleep(10 * time.Millisecond)
 		dead, _, _ = e.svc.DeadLetters(context.Background(), d.ID, integrations.Page{})
 		return len(dead) == 1
 	})
@@ -292,3 +295,22 @@ func TestRateLimit(t *testing.T) {
 }
 
 func sqliteURL(t *testing.T) string { return t.TempDir() + "/riskmap.db" }
+
+// TestStreamSentByOneJob: while its outbox keeps getting messages, a
+// destination's flush job lingers and is woken by the router: one job
+// sends the stream (no claim and completion per event).
+func TestStreamSentByOneJob(t *testing.T) {
+	r := newReceiver(t)
+	e := newEnv(t, newClock(), envOpts{url: sqliteURL(t), roots: r.pool(),
+		delivery: integrations.DeliveryConfig{BackoffBase: time.Second, BackoffMax: time.Minute, Lease: 2 * time.Second, Linger: time.Minute}})
+	addEstate(e)
+	e.webhookDest(r, "stream", nil, integrations.RuleInput{Events: []string{dest.EventFindingNew}})
+	for i := 1; i <= 5; i++ {
+		e.publish(newFindings("host-db", finding(fmt.Sprintf("CVE-2026-%04d", i), "high", 50, false)))
+		waitFor(t, "the message", func() bool { return r.count() == i })
+	}
+	js, err := e.q.List(context.Background(), jobs.Filter{Kind: integrations.KindDeliver})
+	if err != nil || len(js) != 1 || js[0].State != jobs.Running {
+		t.Errorf("flush jobs: %d (%v); want one, still running", len(js), err)
+	}
+}

@@ -91,11 +91,13 @@ func (s *Service) digest(ctx context.Context, ruleID string) (int, error) {
 	now := s.now()
 	queuedN := 0
 	kicked := false
+	destID := ""
 	err := s.st.Tx(ctx, func(tx store.Querier) error {
 		r, err := getRule(ctx, tx, ruleID)
 		if err != nil {
 			return err
 		}
+		destID = r.DestinationID
 		if r.NextDigestAt == nil || r.NextDigestAt.After(now) {
 			return nil // another process did it
 		}
@@ -163,6 +165,9 @@ func (s *Service) digest(ctx context.Context, ruleID string) (int, error) {
 	}
 	if kicked {
 		s.jobs.Wake()
+	}
+	if queuedN > 0 {
+		s.wake(destID)
 	}
 	return queuedN, nil
 }

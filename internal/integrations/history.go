@@ -231,6 +231,9 @@ func (s *Service) RetryDead(ctx context.Context, destID string, ids []string) (i
 	if kicked {
 		s.jobs.Wake()
 	}
+	if n > 0 {
+		s.wake(destID)
+	}
 	return n, nil
 }
 

@@ -65,7 +65,9 @@ func (s *Service) Route(ctx context.Context, evs []events.Event) error {
 		c   []candidate
 	}
 	kicked := false
+	var queuedTo []string
 	err = s.st.Tx(ctx, func(tx store.Querier) error {
+		queuedTo = nil
 		if _, err := tx.ExecContext(ctx, `INSERT INTO integration_routed (name, seq) VALUES (?, 0) ON CONFLICT (name) DO NOTHING`, ConsumerRoute); err != nil {
 			return err
 		}
@@ -121,6 +123,7 @@ func (s *Service) Route(ctx context.Context, evs []events.Event) error {
 				return err
 			}
 			kicked = kicked || k
+			queuedTo = append(queuedTo, d)
 		}
 		for _, id := range sortedKeysOf(digest) {
 			if err := s.holdTx(ctx, tx, id, digest[id]); err != nil {
@@ -136,6 +139,7 @@ func (s *Service) Route(ctx context.Context, evs []events.Event) error {
 	if kicked {
 		s.jobs.Wake()
 	}
+	s.wake(queuedTo...)
 	return nil
 }
 

@@ -54,12 +54,17 @@ type DeliveryConfig struct {
 	// Lease is the flush job's lease (default 1 min): how long a flush
 	// held by a console that died waits before another takes it over.
 	Lease time.Duration
+	// Linger is how long a flush job whose outbox is empty waits for more
+	// messages before it ends (default 3 s): a stream of events is sent
+	// by one running job, woken in-process when the router queues,
+	// without a job claimed and completed for each.
+	Linger time.Duration
 }
 
 // DefaultDelivery returns the documented defaults.
 func DefaultDelivery() DeliveryConfig {
 	return DeliveryConfig{BackoffBase: 2 * time.Second, BackoffMax: 5 * time.Minute, MaxAge: 72 * time.Hour, Concurrency: 8,
-		DigestEvery: time.Minute, HistoryKeep: 30 * 24 * time.Hour, MaxDigestFindings: 10000, TestTimeout: 20 * time.Second, Lease: time.Minute}
+		DigestEvery: time.Minute, HistoryKeep: 30 * 24 * time.Hour, MaxDigestFindings: 10000, TestTimeout: 20 * time.Second, Lease: time.Minute, Linger: 3 * time.Second}
 }
 
 func (d *DeliveryConfig) fill() {
@@ -90,6 +95,9 @@ func (d *DeliveryConfig) fill() {
 	}
 	if d.Lease <= 0 {
 		d.Lease = def.Lease
+	}
+	if d.Linger == 0 {
+		d.Linger = def.Linger
 	}
 }
 
@@ -127,6 +135,11 @@ type Service struct {
 
 	sendersMu sync.Mutex
 	senders   map[string]cachedSender
+
+	// wakeups wake this process's running flush job of a destination when
+	// the router queued for it.
+	wakeMu  sync.Mutex
+	wakeups map[string]chan struct{}
 }
 
 type cachedSender struct {
@@ -148,7 +161,7 @@ func New(cfg Config) *Service {
 	cfg.Delivery.fill()
 	cfg.ConsoleURL = strings.TrimRight(cfg.ConsoleURL, "/")
 	s := &Service{st: cfg.Store, jobs: cfg.Jobs, vault: cfg.Vault, nodes: cfg.Nodes, cfg: cfg, log: cfg.Logger, now: cfg.Now,
-		kinds: map[string]dest.Kind{}, senders: map[string]cachedSender{}}
+		kinds: map[string]dest.Kind{}, senders: map[string]cachedSender{}, wakeups: map[string]chan struct{}{}}
 	for _, k := range cfg.Kinds {
 		s.kinds[k.Name] = k
 		s.order = append(s.order, k.Name)
@@ -517,6 +530,7 @@ func (s *Service) UpdateDestination(ctx context.Context, id string, in Destinati
 	if kicked {
 		s.jobs.Wake()
 	}
+	s.wake(id)
 	return s.Destination(ctx, id)
 }
 
