@@ -314,3 +314,24 @@ func TestStreamSentByOneJob(t *testing.T) {
 		t.Errorf("flush jobs: %d (%v); want one, still running", len(js), err)
 	}
 }
+
+// TestChangeRetriesAtOnce: a destination waiting after a failure is tried
+// again as soon as an admin changes it (the change may be the fix), not
+// at the end of its backoff.
+func TestChangeRetriesAtOnce(t *testing.T) {
+	r := newReceiver(t)
+	clk := newClock()
+	e := newEnv(t, clk, envOpts{url: sqliteURL(t), roots: r.pool(),
+		delivery: integrations.DeliveryConfig{BackoffBase: time.Hour, BackoffMax: time.Hour, Lease: 2 * time.Second}})
+	addEstate(e)
+	d, _ := e.webhookDest(r, "fixed", nil, integrations.RuleInput{Events: []string{dest.EventFindingNew}})
+	r.set(func(r *receiver) { r.down = true })
+	e.publish(newFindings("host-db", finding("CVE-2026-0001", "high", 50, false)))
+	waitFor(t, "the failed attempt", func() bool { return r.requestCount() == 1 })
+	e.idle(t)
+	r.set(func(r *receiver) { r.down = false })
+	if _, err := e.svc.UpdateDestination(context.Background(), d.ID, integrations.DestinationInput{Name: "fixed now"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the message, with the clock still", func() bool { return r.count() == 1 })
+}

@@ -471,6 +471,7 @@ func (s *Service) kickTx(ctx context.Context, tx store.Querier, destID string, r
 	if _, err := s.jobs.CancelTx(ctx, tx, id, "replaced: the destination changed"); err != nil && !errors.Is(err, jobs.ErrConflict) {
 		return false, err
 	}
-	_, inserted, err = s.jobs.InsertTx(ctx, tx, KindDeliver, deliverPayload{DestinationID: destID}, deliverOpts(destID))
-	return inserted, err
+	// The cancel's state hook (deliverState) queued the next job, due now.
+	_, _, err = s.jobs.InsertTx(ctx, tx, KindDeliver, deliverPayload{DestinationID: destID}, deliverOpts(destID))
+	return err == nil, err
 }
