@@ -59,6 +59,15 @@ func (c HTTPConfig) timeout() time.Duration {
 // job: when the job ends while its destination still has messages (some
 // queued after it last looked), it inserts the next one, so none waits
 // for another event to be sent.
+//
+// Every writer to an outbox locks the destination's row first (queueTx)
+// and only then looks for a running job. On PostgreSQL this hook takes the
+// row with SKIP LOCKED: when a transaction queueing for the destination
+// holds it, that transaction may have seen this job still running, so the
+// next job is inserted whatever the count (taking the lock would deadlock
+// with that transaction, which waits on this job's row). Otherwise the
+// count is read under the lock, after any queuer committed. SQLite runs
+// one write transaction at a time.
 func (s *Service) deliverState(ctx context.Context, tx store.Querier, j jobs.Job) error {
 	if !jobs.Terminal(j.State) {
 		return nil
@@ -67,14 +76,34 @@ func (s *Service) deliverState(ctx context.Context, tx store.Querier, j jobs.Job
 	if err := j.Decode(&p); err != nil || p.DestinationID == "" {
 		return nil
 	}
-	var enabled, pending int
-	err := tx.QueryRowContext(ctx, `SELECT d.enabled, (SELECT COUNT(*) FROM integration_outbox o WHERE o.destination_id = d.id)
-		FROM integration_destinations d WHERE d.id = ?`, p.DestinationID).Scan(&enabled, &pending)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && (enabled == 0 || pending == 0)) {
-		return nil
+	lock := ""
+	if s.st.Dialect() == store.Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	if err != nil {
+	var enabled int
+	err := tx.QueryRowContext(ctx, `SELECT enabled FROM integration_destinations WHERE id = ?`+lock, p.DestinationID).Scan(&enabled)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM integration_destinations WHERE id = ?`, p.DestinationID).Scan(&exists); err != nil {
+			return err
+		}
+		if exists == 0 {
+			return nil // deleted
+		}
+		// Locked by a transaction queueing for it now: the next job, in case.
+	case err != nil:
 		return err
+	case enabled == 0:
+		return nil
+	default:
+		var pending int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM integration_outbox WHERE destination_id = ?`, p.DestinationID).Scan(&pending); err != nil {
+			return err
+		}
+		if pending == 0 {
+			return nil
+		}
 	}
 	opts := deliverOpts(p.DestinationID)
 	if j.State == jobs.Failed {

@@ -335,3 +335,24 @@ func TestChangeRetriesAtOnce(t *testing.T) {
 	}
 	waitFor(t, "the message, with the clock still", func() bool { return r.count() == 1 })
 }
+
+// TestNoOutboxStranded races queueing with flush jobs ending: events come
+// one by one while jobs (which do not linger here) keep finishing with an
+// empty outbox. Whichever commits first, a queued message always has a
+// job: every message arrives.
+func TestNoOutboxStranded(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string) {
+		r := newReceiver(t)
+		e := newEnv(t, newClock(), envOpts{url: url, roots: r.pool()})
+		addEstate(e)
+		e.webhookDest(r, "race", nil, integrations.RuleInput{Events: []string{dest.EventFindingNew}})
+		const n = 150
+		for i := 1; i <= n; i++ {
+			e.publish(newFindings("host-db", finding(fmt.Sprintf("CVE-2026-%04d", i), "high", 50, false)))
+			if i%10 == 0 {
+				time.Sleep(time.Duration(i%7) * time.Millisecond)
+			}
+		}
+		waitFor(t, "every message", func() bool { return r.count() == n })
+	})
+}

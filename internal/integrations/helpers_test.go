@@ -129,6 +129,13 @@ func buildEnv(now func() time.Time, o envOpts, log *slog.Logger) (*env, error) {
 	if o.delivery.BackoffBase == 0 {
 		o.delivery = integrations.DeliveryConfig{BackoffBase: 2 * time.Second, BackoffMax: 5 * time.Minute, Lease: 2 * time.Second}
 	}
+	if o.delivery.Linger == 0 {
+		// Tests move their clock by minutes at a time: a flush job waiting
+		// for more messages would outlive its lease on that clock and be
+		// rescued. TestStreamSentByOneJob and the kill test's child (a
+		// real clock) linger as the console does.
+		o.delivery.Linger = -1
+	}
 	svc := integrations.New(integrations.Config{Store: st, Jobs: q, Vault: vault, Nodes: nodes, ConsoleURL: "https://console.test",
 		HTTP: integrations.HTTPConfig{RootCAs: o.roots, Timeout: 5 * time.Second}, Delivery: o.delivery, Logger: log, Now: now})
 	q.MustRegister(svc.DeliverKind(), svc.DigestKind(), svc.PruneKind())

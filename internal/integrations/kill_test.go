@@ -39,7 +39,8 @@ func runChild(spec string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	// Destinations carry their receiver's CA certificate (caCert).
-	e, err := buildEnv(time.Now, envOpts{url: s.URL, keyFile: s.KeyFile}, slog.New(slog.DiscardHandler))
+	e, err := buildEnv(time.Now, envOpts{url: s.URL, keyFile: s.KeyFile,
+		delivery: integrations.DeliveryConfig{BackoffBase: time.Second, BackoffMax: time.Minute, Lease: 2 * time.Second, Linger: 3 * time.Second}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Println("ERR", err)
 		return 1
