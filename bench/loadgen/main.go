@@ -54,9 +54,10 @@ func main() {
 	database := flag.String("database", "", "postgres:// URL (default: SQLite in a temporary data directory)")
 	ramp := flag.Bool("ramp", false, "after the first step, double the sensors until p99 > 200 ms, a report is lost, or RSS > 1 GB")
 	maxSensors := flag.Int("max-sensors", 16000, "stop ramping here")
+	notifyRate := flag.Float64("notify-rate", 0, "during the first step, write this many findings.new events a second and measure their delivery to a loopback webhook (0: off)")
 	hold := flag.String("hold", "", "after the warm-up, write the console's URL, pin and sign-in to this JSON file (for bench/web.sh); SIGINT/SIGTERM ends the step early")
 	flag.Parse()
-	if err := run(*riskmap, *database, *sensors, *interval, *duration, *ramp, *maxSensors, *hold); err != nil {
+	if err := run(*riskmap, *database, *sensors, *interval, *duration, *ramp, *maxSensors, *hold, *notifyRate); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
@@ -71,6 +72,8 @@ type console struct {
 	enrolToken string
 	spki       string // base64 SHA-256 of the public key, for Chromium's --ignore-certificate-errors-spki-list
 	hc         *http.Client
+	// dataDir and database are where the console keeps its data.
+	dataDir, database string
 }
 
 func startConsole(bin, database string, interval time.Duration) (*console, func(), error) {
@@ -92,7 +95,7 @@ func startConsole(bin, database string, interval time.Duration) (*console, func(
 		return nil, nil, err
 	}
 	stop := func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) }
-	c := &console{cmd: cmd}
+	c := &console{cmd: cmd, dataDir: dir, database: database}
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -492,7 +495,7 @@ func writeHold(path string, c *console, sensors int) error {
 	return os.Rename(tmp, path)
 }
 
-func run(bin, database string, n int, interval, duration time.Duration, ramp bool, maxSensors int, hold string) error {
+func run(bin, database string, n int, interval, duration time.Duration, ramp bool, maxSensors int, hold string, notifyRate float64) error {
 	c, stop, err := startConsole(bin, database, interval)
 	if err != nil {
 		return err
@@ -559,6 +562,30 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		lag0, _ := c.lagBuckets()
 		sched0 := schedLatency()
 		sctx, scancel := context.WithTimeout(ctx, duration)
+		var nb *notifyBench
+		var nwg sync.WaitGroup
+		if notifyRate > 0 && step == n && !down {
+			if nb, err = startNotify(c); err != nil {
+				scancel()
+				return err
+			}
+			defer nb.close()
+			hosts := make([]string, 0, len(fleet))
+			for _, s := range fleet {
+				hosts = append(hosts, s.sensorID)
+			}
+			// After the first interval, like the steady ingest figures.
+			nwg.Add(1)
+			go func() {
+				defer nwg.Done()
+				select {
+				case <-sctx.Done():
+					return
+				case <-time.After(interval):
+				}
+				nb.run(sctx, notifyRate, hosts)
+			}()
+		}
 		var wg sync.WaitGroup
 		for i, s := range fleet {
 			wg.Add(1)
@@ -569,6 +596,7 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		}
 		wg.Wait()
 		scancel()
+		nwg.Wait()
 		cpu := c.cpuSeconds() - cpu0
 		hist1, herr := c.reportBuckets()
 		lag1, lerr := c.lagBuckets()
@@ -618,6 +646,9 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		}
 		fmt.Printf("   highest nextReportSeconds %d in the step, %d after the first interval (back-pressure raises it above %d)\n",
 			st.maxNext.Load(), st.maxNextSteady.Load(), int(interval.Seconds()))
+		if nb != nil {
+			nb.report(30 * time.Second)
+		}
 		fmt.Printf("   console peak RSS %.0f MB   [goal <= 1024 MB]\n", float64(rss)/(1<<20))
 		fmt.Printf("   graph query: processes view over %d nodes %s, hosts view over %d nodes %s   [goal <= 300ms]\n",
 			total, gp.Round(time.Millisecond), hosts, gh.Round(time.Millisecond))

@@ -9,6 +9,7 @@ import (
 	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/feeds"
 	"github.com/riskmap/riskmap/internal/findings"
+	"github.com/riskmap/riskmap/internal/integrations"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/secrets"
@@ -22,6 +23,7 @@ type backbone struct {
 	findings *findings.Service
 	kb       *feeds.KB
 	vault    *secrets.Vault
+	integ    *integrations.Service
 }
 
 // wireBackbone is THE list of the console's background work: every job
@@ -38,6 +40,9 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.kb.RebuildKind(),          // kb.rebuild
 		retentionKind(q, bus),       // retention.prune
 		b.vault.ResealKind(),        // secrets.reseal: secrets sealed by older keys, after a rotation
+		b.integ.DeliverKind(),       // integrations.deliver: one destination's outbox, in order (one job per destination)
+		b.integ.DigestKind(),        // integrations.digest: due digest rules' messages gathered into digests
+		b.integ.PruneKind(),         // integrations.prune: old delivery history
 	); err != nil {
 		return fmt.Errorf("job kinds: %w", err)
 	}
@@ -45,6 +50,8 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		scans.SchedulesEvery(0),
 		{Name: kindRetention, Kind: kindRetention, Cron: "@daily"},
 		secrets.ResealEvery(),
+		b.integ.DigestEvery(),
+		integrations.PruneEvery(),
 	}
 	if b.cfg.FeedInterval > 0 {
 		periodic = append(periodic, feeds.UpdateEvery(b.cfg.FeedInterval))
@@ -56,6 +63,7 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.findings.RescoreConsumer(), // node.changed, node.gone → rescore findings
 		b.scans.AutoScanConsumer(),   // node.appeared → scans.autoscan job
 		b.scans.RematchConsumer(),    // feeds.updated → scans.rematch job
+		b.integ.RouteConsumer(),      // findings.new/fixed, scan.failed, sensor.offline, node.exposed → destinations' outboxes
 	} {
 		if err := bus.Subscribe(c); err != nil {
 			return fmt.Errorf("event consumers: %w", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/feeds"
 	"github.com/riskmap/riskmap/internal/findings"
+	"github.com/riskmap/riskmap/internal/integrations"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/match/remote"
 	"github.com/riskmap/riskmap/internal/scans"
@@ -186,7 +187,11 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 	// Node details show the node's latest scan results.
 	topo.AddDetailSource(scanSvc)
 	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: scanSvc, Findings: fnd, Jobs: q, Events: bus, Secrets: vault, Now: now})
-	if err := wireBackbone(q, bus, backbone{cfg: cfg, scans: scanSvc, findings: fnd, kb: kb, vault: vault}); err != nil {
+	// Notifications: destinations, rules, outboxes (the list of destination
+	// kinds is integrations.Kinds).
+	integ := integrations.New(integrations.Config{Store: st, Jobs: q, Vault: vault, Nodes: topo, ConsoleURL: cfg.PublicURL,
+		Logger: log.With("module", "integrations"), Now: now})
+	if err := wireBackbone(q, bus, backbone{cfg: cfg, scans: scanSvc, findings: fnd, kb: kb, vault: vault, integ: integ}); err != nil {
 		return nil, err
 	}
 	// New consumers start at the current head before anything publishes.
@@ -194,7 +199,7 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 		return nil, err
 	}
 	return &composition{bus: bus, jobs: q, topo: topo, kb: kb,
-		modules: []console.Module{topo, scanSvc, fnd, kb, diag, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now}}}, nil
+		modules: []console.Module{topo, scanSvc, fnd, kb, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now}}}, nil
 }
 
 // ConsoleModules builds the console's modules as `riskmap console` does,

@@ -161,6 +161,24 @@ func Policy() []Rule {
 		{Method: http.MethodPost, Pattern: "/api/v1/feeds/update", Access: Admin},
 		{Method: http.MethodPost, Pattern: "/api/v1/feeds/import", Access: Admin, MaxBodyBytes: 2 << 30},
 		{Method: http.MethodGet, Pattern: "/api/v1/diagnosis", Access: Admin},
+		// Integrations (internal/integrations): every signed-in user sees
+		// the destinations (never their secrets), rules, delivery history
+		// and dead letters; admins change them, test-send and retry.
+		{Method: http.MethodGet, Pattern: "/api/v1/integrations/kinds", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/integrations/destinations", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/integrations/destinations", Access: Admin},
+		{Method: http.MethodGet, Pattern: "/api/v1/integrations/destinations/{id}", Access: ReadOnly},
+		{Method: http.MethodPut, Pattern: "/api/v1/integrations/destinations/{id}", Access: Admin},
+		{Method: http.MethodDelete, Pattern: "/api/v1/integrations/destinations/{id}", Access: Admin},
+		{Method: http.MethodPost, Pattern: "/api/v1/integrations/destinations/{id}/test", Access: Admin},
+		{Method: http.MethodGet, Pattern: "/api/v1/integrations/destinations/{id}/deliveries", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/integrations/destinations/{id}/dead", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/integrations/destinations/{id}/dead/retry", Access: Admin},
+		{Method: http.MethodDelete, Pattern: "/api/v1/integrations/destinations/{id}/dead/{deadId}", Access: Admin},
+		{Method: http.MethodGet, Pattern: "/api/v1/integrations/rules", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/integrations/rules", Access: Admin},
+		{Method: http.MethodPut, Pattern: "/api/v1/integrations/rules/{id}", Access: Admin},
+		{Method: http.MethodDelete, Pattern: "/api/v1/integrations/rules/{id}", Access: Admin},
 
 		// The web UI (Options.SPA): index.html and assets for any other path.
 		{Method: http.MethodGet, Pattern: "/*", Access: Anyone},

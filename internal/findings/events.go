@@ -27,6 +27,10 @@ type FindingRef struct {
 	Severity  string  `json:"severity"`
 	RiskScore float64 `json:"riskScore"`
 	KEV       bool    `json:"kev"`
+	// What notifications show besides (omitted when unknown).
+	FixedVersion string  `json:"fixedVersion,omitempty"`
+	CVSS         float64 `json:"cvss,omitempty"`
+	EPSS         float64 `json:"epss,omitempty"`
 }
 
 func sortRefs(rs []FindingRef) {

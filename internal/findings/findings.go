@@ -322,7 +322,7 @@ func (s *Service) AbandonTx(ctx context.Context, tx store.Querier, scanID string
 // refs reads finding references by a condition, keyed by vulnerability and
 // package version.
 func (s *Service) refs(ctx context.Context, tx store.Querier, cond string, args ...any) (map[string]FindingRef, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, vuln_id, package_name, package_version, ecosystem, severity, score, kev FROM scan_findings WHERE `+cond, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT id, vuln_id, package_name, package_version, ecosystem, severity, score, kev, fixed_version, cvss, epss FROM scan_findings WHERE `+cond, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read findings: %w", err)
 	}
@@ -331,7 +331,7 @@ func (s *Service) refs(ctx context.Context, tx store.Querier, cond string, args 
 	for rows.Next() {
 		var r FindingRef
 		var kev int
-		if err := rows.Scan(&r.ID, &r.VulnID, &r.Package, &r.Version, &r.Ecosystem, &r.Severity, &r.RiskScore, &kev); err != nil {
+		if err := rows.Scan(&r.ID, &r.VulnID, &r.Package, &r.Version, &r.Ecosystem, &r.Severity, &r.RiskScore, &kev, &r.FixedVersion, &r.CVSS, &r.EPSS); err != nil {
 			return nil, fmt.Errorf("read findings: %w", err)
 		}
 		r.KEV = kev != 0

@@ -24,11 +24,14 @@ var tableOwners = map[string]string{
 	"sensors": "store", "enrolment_tokens": "store",
 	"refresh_families": "store", "login_throttle": "store",
 	"secrets": "secrets",
-	"nodes":   "topology", "edges": "topology", "topology_sensors": "topology", "topology_loaded_sets": "topology",
+	"nodes":   "topology", "edges": "topology", "topology_sensors": "topology", "topology_loaded_sets": "topology", "topology_exposed": "topology",
 	"scans": "scans", "inventories": "scans", "scan_schedules": "scans", "scan_settings": "scans", "sensor_polls": "scans",
 	"scan_findings": "findings", "finding_decisions": "findings",
 	"jobs": "jobs", "job_periodic": "jobs",
 	"events": "events", "event_seq": "events", "event_consumers": "events", "event_dead": "events",
+	"integration_destinations": "integrations", "integration_rules": "integrations", "integration_outbox": "integrations",
+	"integration_digest_items": "integrations", "integration_deliveries": "integrations", "integration_dead": "integrations",
+	"integration_routed": "integrations",
 }
 
 var sqlTable = regexp.MustCompile(`(?i)\b(?:from|join|into|update|table|exists)\s+([a-z_]+)\b`)

@@ -63,6 +63,17 @@ const (
 	AuditScanSettings   = "scan.settings.update"
 	AuditFeedsImport    = "feeds.import" // internal/feeds: an uploaded feed file or bundle
 	AuditFeedsUpdate    = "feeds.update" // internal/feeds: by an admin's request, or by the periodic job
+	// internal/integrations: destinations (secrets recorded as set or not,
+	// never their values), their rules, test sends, dead letters.
+	AuditIntegrationCreate     = "integration.create"
+	AuditIntegrationUpdate     = "integration.update"
+	AuditIntegrationDelete     = "integration.delete"
+	AuditIntegrationRuleCreate = "integration.rule.create"
+	AuditIntegrationRuleUpdate = "integration.rule.update"
+	AuditIntegrationRuleDelete = "integration.rule.delete"
+	AuditIntegrationTest       = "integration.test"
+	AuditIntegrationDeadRetry  = "integration.dead.retry"
+	AuditIntegrationDeadDrop   = "integration.dead.discard"
 )
 
 // How an audit entry's actor authenticated (AuditEntry.Via).

@@ -106,7 +106,11 @@ func (t *Topology) Exposure(ctx context.Context, nodeID string) (risk.Exposure, 
 func ref(n *Node) NodeRef { return NodeRef{ID: n.ID, Kind: n.Kind, Label: n.Label} }
 
 // reachability computes (or returns the cached) internet reachability.
-func (t *Topology) reachability() *reach {
+func (t *Topology) reachability() *reach { return t.reachabilityOf(false) }
+
+// reachabilityOf is reachability; current refuses a cached answer for an
+// older graph.
+func (t *Topology) reachabilityOf(current bool) *reach {
 	g := t.g
 	g.mu.RLock()
 	v := g.version
@@ -115,7 +119,7 @@ func (t *Topology) reachability() *reach {
 	defer t.reachMu.Unlock()
 	// Reuse an answer for the same graph, or one under two seconds old
 	// (the graph changes with every batch of reports).
-	if t.reach != nil && (t.reach.version == v || t.now().Sub(t.reach.at) < 2*time.Second) {
+	if t.reach != nil && (t.reach.version == v || (!current && t.now().Sub(t.reach.at) < 2*time.Second)) {
 		return t.reach
 	}
 	g.mu.RLock()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/topology"
@@ -86,5 +87,82 @@ func TestEvents(t *testing.T) {
 	json.Unmarshal(evs[topology.EventNodesGone][0], &gone)
 	if !slices.Contains(gone.Nodes, host) {
 		t.Errorf("gone %v misses the host", gone.Nodes)
+	}
+}
+
+// TestExposedEvents checks node.exposed: the first pass records what the
+// internet reaches as a baseline without news; a host that becomes
+// reachable (nginx on its public address, connections from the internet)
+// is published once, with why; a host unreachable for ExposureForget is
+// news again when reached again; a restarted console repeats nothing.
+func TestExposedEvents(t *testing.T) {
+	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
+	e := startConsole(t, t.TempDir(), "", clk, topology.Config{SensorBurst: 100, ExposureEvery: time.Hour, ExposureForget: 10 * time.Minute, GoneAfter: time.Hour})
+	e.register()
+	cl := e.sensorClient()
+	ctx := context.Background()
+	check := func() {
+		t.Helper()
+		if err := e.topo.CheckExposure(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exposed := func() []topology.ExposedNode {
+		var out []topology.ExposedNode
+		for _, p := range outbox(t, e.st)[topology.EventNodesExposed] {
+			var ev topology.NodesExposed
+			if err := json.Unmarshal(p, &ev); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, ev.Nodes...)
+		}
+		return out
+	}
+	web := func(seq uint64, listening bool) *report.Report {
+		r := webHost(false)
+		r.Seq = seq
+		if !listening { // nginx stopped
+			r.Processes = slices.DeleteFunc(r.Processes, func(p report.Process) bool { return p.Name == "nginx" })
+			r.Connections = nil
+		}
+		return r
+	}
+	push(t, cl, dbHost())
+	check()
+	if got := exposed(); len(got) != 0 {
+		t.Fatalf("a private database host is news: %+v", got)
+	}
+	push(t, cl, web(1, true))
+	check()
+	got := exposed()
+	if len(got) != 1 || got[0].Label != "web-1" || got[0].Kind != topology.KindHost || got[0].Process != "nginx" || got[0].Reason == "" {
+		t.Fatalf("after the web host: %+v; want web-1 with nginx and why", got)
+	}
+	id := got[0].ID
+	ctxs := e.topo.Describe(id, "no-such-node")
+	if c, ok := ctxs[id]; !ok || !c.Internet || c.Host != "web-1" || len(ctxs) != 1 {
+		t.Errorf("Describe(web-1) = %+v", ctxs)
+	}
+	check()
+	if got := exposed(); len(got) != 1 {
+		t.Fatalf("repeated: %+v", got)
+	}
+	// Unreachable for longer than ExposureForget, then reachable again.
+	push(t, cl, web(2, false))
+	check()
+	if c := e.topo.Describe(id)[id]; c.Internet {
+		t.Fatalf("web-1 without nginx is still reachable: %+v", c)
+	}
+	clk.Advance(11 * time.Minute)
+	check()
+	push(t, cl, web(3, true))
+	check()
+	if got := exposed(); len(got) != 2 || got[1].ID != id {
+		t.Fatalf("after forgetting and reaching again: %+v", got)
+	}
+	e.restart()
+	check()
+	if got := exposed(); len(got) != 2 {
+		t.Fatalf("after a restart: %+v", got)
 	}
 }

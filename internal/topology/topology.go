@@ -42,6 +42,12 @@ type Config struct {
 	// AggregateAbove is the number of nodes above which a graph answer is
 	// aggregated into groups.
 	AggregateAbove int
+	// ExposureEvery is how often the nodes reachable from the internet are
+	// compared with those recorded, to publish node.exposed (when the
+	// graph changed); ExposureForget is how long a node must stay
+	// unreachable before reaching it again is news.
+	ExposureEvery  time.Duration
+	ExposureForget time.Duration
 	// Events, when set, is woken after a batch committed events (the
 	// events themselves are written in the batch's transaction).
 	Events *events.Bus
@@ -54,7 +60,7 @@ func Default() Config {
 	return Config{Interval: 15 * time.Second, MaxInterval: 5 * time.Minute, GoneAfter: 5 * time.Minute,
 		Retention: 7 * 24 * time.Hour, SweepEvery: 30 * time.Second, Limits: report.DefaultLimits(),
 		SensorBurst: 6, SensorRefill: 2 * time.Second, QueueSize: 2048, BatchSize: 128, AggregateAbove: 400,
-		Now: time.Now}
+		ExposureEvery: 5 * time.Second, ExposureForget: time.Hour, Now: time.Now}
 }
 
 func (c *Config) fill() {
@@ -92,6 +98,12 @@ func (c *Config) fill() {
 	if c.AggregateAbove <= 0 {
 		c.AggregateAbove = d.AggregateAbove
 	}
+	if c.ExposureEvery <= 0 {
+		c.ExposureEvery = d.ExposureEvery
+	}
+	if c.ExposureForget <= 0 {
+		c.ExposureForget = d.ExposureForget
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -113,6 +125,11 @@ type Topology struct {
 
 	reachMu sync.Mutex
 	reach   *reach
+
+	// exposed is the topology_exposed table as last read or written
+	// (CheckExposure).
+	exposedMu sync.Mutex
+	exposed   map[string]exposedState
 
 	detailsMu sync.RWMutex
 	details   []DetailSource
@@ -144,10 +161,12 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Topology, error) {
 	return t, nil
 }
 
-// Run writes ingested reports and sweeps until ctx ends.
+// Run writes ingested reports, sweeps and publishes newly exposed nodes
+// until ctx ends.
 func (t *Topology) Run(ctx context.Context) {
 	t.runOnce.Do(func() {
 		go t.sweepLoop(ctx)
+		go t.exposureLoop(ctx)
 		t.writer(ctx)
 		close(t.stopped)
 	})

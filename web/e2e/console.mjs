@@ -485,6 +485,48 @@ await step(a, "feeds and diagnosis", async () => {
   await shot(a, "14-feeds-diagnosis");
 });
 
+const webhook = { url: env("RISKMAP_E2E_WEBHOOK_URL"), secret: env("RISKMAP_E2E_WEBHOOK_SECRET"), ca: env("RISKMAP_E2E_WEBHOOK_CA") };
+await step(a, "integrations: a webhook to the test's receiver, a rule, a test message delivered and in the history", async () => {
+  await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Integrations", exact: true }).click();
+  await heading(a, "Integrations");
+  await a.getByText("No destination yet. Add one below.").waitFor();
+  await a.getByRole("button", { name: "Add a destination" }).click();
+  await a.getByLabel("Kind").selectOption("webhook");
+  await a.getByLabel("Name", { exact: true }).fill("SOC webhook");
+  await a.getByLabel("Endpoint URL").fill(webhook.url);
+  await a.getByLabel("Signing secret").fill(webhook.secret);
+  await a.getByLabel("Extra CA certificates (optional)").fill(webhook.ca);
+  await a.getByRole("button", { name: "Add the destination" }).click();
+  await notice(a, "SOC webhook added.");
+  const detail = a.locator('[data-destination-detail="SOC webhook"]');
+  await detail.waitFor();
+  // The secrets are shown as set, never as typed.
+  const shown = (await a.locator("main").textContent()) ?? "";
+  check(!shown.includes(new URL(webhook.url).pathname) && !shown.includes(webhook.secret), "the page shows a secret of the destination");
+  check(shown.includes("url: set (https://127.0.0.1/…)"), `the page does not say the URL is set: ${shown.slice(0, 600)}`);
+  await detail.getByRole("button", { name: "Add a rule" }).click();
+  await a.getByLabel("Rule name").fill("Critical now");
+  await a.getByLabel("Minimum severity").selectOption("critical");
+  await a.getByRole("checkbox", { name: "Known exploited (CISA KEV) only" }).check();
+  await a.getByRole("button", { name: "Add the rule" }).click();
+  const rule = a.locator('tr[data-rule="Critical now"]');
+  await rule.waitFor();
+  check(((await rule.textContent()) ?? "").includes("critical or worse; KEV only"), `the rule row shows ${await rule.textContent()}`);
+  await a.getByRole("button", { name: "Send a test message" }).click();
+  await a.locator('[data-test-result="delivered"]').waitFor();
+  await detail.locator('table.history tr[data-outcome="test"]').waitFor();
+  await shot(a, "16-integrations");
+});
+
+await step(r, "integrations: a read-only user sees the destination and its history, with no control", async () => {
+  await r.goto(base + "/settings/integrations");
+  await heading(r, "Integrations");
+  await r.locator('tr[data-destination="SOC webhook"]').waitFor();
+  await r.getByRole("button", { name: "Open SOC webhook" }).click();
+  await r.locator('table.history tr[data-outcome="test"]').waitFor();
+  check((await r.getByRole("button", { name: /Add a destination|Send a test message|Add a rule/ }).count()) === 0, "a read-only user is offered changes");
+});
+
 await step(a, "admin resets their API key twice", async () => {
   await a.getByRole("link", { name: "My account" }).click();
   await heading(a, "My account");

@@ -83,6 +83,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkServesApp(t, client, base)
 
 	artifacts := artifactDir(t)
+	receiver := startWebhookReceiver(t)
 	admin := account{Email: "ada@example.com", Password: "correct horse battery staple 1"}
 	reader := account{Email: "rita@example.com", Password: "correct horse battery staple 2"}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -101,6 +102,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		"RISKMAP_E2E_READER_EMAIL="+reader.Email,
 		"RISKMAP_E2E_READER_PASSWORD="+reader.Password,
 	)
+	cmd.Env = append(cmd.Env, receiver.env()...)
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser run:\n%s", out)
 	t.Logf("screenshots: %s", artifacts)
@@ -123,6 +125,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := json.Unmarshal(data, &res); err != nil {
 		t.Fatalf("results.json: %v", err)
 	}
+	receiver.check(t)
 	api := apiClient{t: t, c: client, base: base}
 	checkAPI(t, api, res.AdminKey, res.AdminOldKey, res.ReaderKey, admin, reader)
 	// The passwords changed in the browser (own change, reset link) are the ones that work now.

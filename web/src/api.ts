@@ -335,6 +335,127 @@ export interface Diagnosis {
   storage?: { dialect: string; databaseBytes: number; knowledgeBaseBytes: number; inventories: number; inventoryBytes: number; findings: number };
 }
 
+// Integrations (internal/integrations/api.go).
+export interface KindField {
+  name: string;
+  label: string;
+  /** text, url, password, select, bool, number, textarea */
+  type: string;
+  required?: boolean;
+  /** Stored encrypted and never returned: the console says only whether it is set. */
+  secret?: boolean;
+  options?: string[] | null;
+  default?: string;
+  help?: string;
+}
+export interface DestinationKind {
+  name: string;
+  title: string;
+  batch: number;
+  fields: KindField[];
+}
+export interface DestinationStatus {
+  pending: number;
+  dead: number;
+  failures: number;
+  lastError?: string;
+  lastSuccessAt?: string;
+  nextAttemptAt?: string;
+  oldestPendingAt?: string;
+}
+export interface Destination {
+  id: string;
+  kind: string;
+  name: string;
+  enabled: boolean;
+  settings: Record<string, string>;
+  secrets: Record<string, { set: boolean; hint?: string }>;
+  caCert?: string;
+  ratePerMinute: number;
+  createdBy: string;
+  createdAt: string;
+  updatedBy: string;
+  updatedAt: string;
+  status: DestinationStatus;
+}
+export interface DestinationInput {
+  kind?: string;
+  name?: string;
+  enabled?: boolean;
+  settings?: Record<string, string>;
+  /** "" keeps a secret as it is. */
+  secrets?: Record<string, string>;
+  clearSecrets?: string[];
+  caCert?: string;
+  ratePerMinute?: number;
+}
+export const ruleEvents = ["finding.new", "finding.kev_reachable", "finding.fixed", "scan.failed", "sensor.offline", "node.exposed"] as const;
+export interface RuleFilter {
+  minSeverity?: string;
+  minRiskScore?: number;
+  kevOnly?: boolean;
+  internetOnly?: boolean;
+  clusters?: string[] | null;
+  namespaces?: string[] | null;
+  hosts?: string[] | null;
+  registries?: string[] | null;
+}
+export interface Rule {
+  id: string;
+  destinationId: string;
+  name: string;
+  enabled: boolean;
+  events: string[];
+  filter: RuleFilter;
+  mode: "immediate" | "digest";
+  digestMinutes?: number;
+  nextDigestAt?: string;
+  pendingDigest: number;
+  createdBy: string;
+  updatedAt: string;
+}
+export interface RuleInput {
+  destinationId?: string;
+  name: string;
+  enabled?: boolean;
+  events: string[];
+  filter: RuleFilter;
+  mode: "immediate" | "digest";
+  digestMinutes?: number;
+}
+export interface Delivery {
+  id: string;
+  at: string;
+  /** delivered, failed, dead, expired, test, test_failed */
+  outcome: string;
+  event?: string;
+  messages: number;
+  keys: string[];
+  attempt?: number;
+  durationMs: number;
+  status?: number;
+  error?: string;
+}
+export interface DeadLetter {
+  id: string;
+  destinationId: string;
+  key: string;
+  event: string;
+  title: string;
+  message: unknown;
+  createdAt: string;
+  failedAt: string;
+  attempts: number;
+  status?: number;
+  error: string;
+}
+export interface TestResult {
+  delivered: boolean;
+  status?: number;
+  error?: string;
+  durationMs: number;
+}
+
 /** A problem document (RFC 9457) returned by the console, or a network failure. */
 export class ApiError extends Error {
   readonly status: number;
@@ -515,6 +636,24 @@ export const api = {
     return (await res.json()) as { report: unknown; status: FeedStatus };
   },
   consoleInfo: () => request<ConsoleInfo>("GET", "/console-info"),
+  destinationKinds: async () => page(await request<Page<DestinationKind>>("GET", "/integrations/kinds")),
+  destinations: async () => page(await request<Page<Destination>>("GET", "/integrations/destinations")),
+  createDestination: (b: DestinationInput) => request<Destination>("POST", "/integrations/destinations", b),
+  updateDestination: (id: string, b: DestinationInput) => request<Destination>("PUT", `/integrations/destinations/${encodeURIComponent(id)}`, b),
+  deleteDestination: (id: string) => request<void>("DELETE", `/integrations/destinations/${encodeURIComponent(id)}`),
+  testDestination: (id: string) => request<TestResult>("POST", `/integrations/destinations/${encodeURIComponent(id)}/test`),
+  deliveries: async (id: string, cursor?: string) =>
+    page(await request<Page<Delivery>>("GET", `/integrations/destinations/${encodeURIComponent(id)}/deliveries${query({ limit: 50, cursor })}`)),
+  deadLetters: async (id: string, cursor?: string) =>
+    page(await request<Page<DeadLetter>>("GET", `/integrations/destinations/${encodeURIComponent(id)}/dead${query({ limit: 50, cursor })}`)),
+  retryDead: (id: string, ids?: string[]) =>
+    request<{ retried: number }>("POST", `/integrations/destinations/${encodeURIComponent(id)}/dead/retry`, ids === undefined ? {} : { ids }),
+  discardDead: (id: string, deadId: string) =>
+    request<void>("DELETE", `/integrations/destinations/${encodeURIComponent(id)}/dead/${encodeURIComponent(deadId)}`),
+  rules: async (destinationId: string) => page(await request<Page<Rule>>("GET", `/integrations/rules${query({ destinationId })}`)),
+  createRule: (b: RuleInput) => request<Rule>("POST", "/integrations/rules", b),
+  updateRule: (id: string, b: RuleInput) => request<Rule>("PUT", `/integrations/rules/${encodeURIComponent(id)}`, b),
+  deleteRule: (id: string) => request<void>("DELETE", `/integrations/rules/${encodeURIComponent(id)}`),
   enrolledSensors: async () => page(await request<Page<EnrolledSensor>>("GET", "/sensors")),
   revokeSensor: (id: string) => request<EnrolledSensor>("POST", `/sensors/${encodeURIComponent(id)}/revoke`),
   enrolmentTokens: async () => page(await request<Page<EnrolmentToken>>("GET", "/enrolment-tokens")),

@@ -89,6 +89,13 @@ export const views: readonly View[] = [
     page: lazy(() => import("./pages/system")),
   },
   {
+    path: "/settings/integrations",
+    label: "Integrations",
+    section: "settings",
+    requires: ["/integrations/kinds", "/integrations/destinations", "/integrations/rules"],
+    page: lazy(() => import("./pages/integrations")),
+  },
+  {
     path: "/settings/audit",
     label: "Audit log",
     section: "settings",
