@@ -189,7 +189,7 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: scanSvc, Findings: fnd, Jobs: q, Events: bus, Secrets: vault, Now: now})
 	// Notifications: destinations, rules, outboxes (the list of destination
 	// kinds is integrations.Kinds).
-	integ := integrations.New(integrations.Config{Store: st, Jobs: q, Vault: vault, Nodes: topo, ConsoleURL: cfg.PublicURL,
+	integ := integrations.New(integrations.Config{Store: st, Jobs: q, Vault: vault, Nodes: topo, ConsoleURL: cfg.PublicURL, Version: Version,
 		Logger: log.With("module", "integrations"), Now: now})
 	if err := wireBackbone(q, bus, backbone{cfg: cfg, scans: scanSvc, findings: fnd, kb: kb, vault: vault, integ: integ}); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/integrations"
@@ -137,8 +138,15 @@ func TestAPI(t *testing.T) {
 		Items []integrations.KindInfo `json:"items"`
 	}
 	a.must(http.StatusOK, "GET", "/api/v1/integrations/kinds", nil, &kinds)
-	if len(kinds.Items) == 0 || kinds.Items[0].Name != "webhook" || len(kinds.Items[0].Fields) < 3 || !kinds.Items[0].Fields[0].Secret {
-		t.Fatalf("kinds: %+v", kinds.Items)
+	var names []string
+	for _, k := range kinds.Items {
+		names = append(names, k.Name)
+	}
+	if d := cmp.Diff([]string{"slack", "teams", "pagerduty", "jira", "splunk", "elasticsearch", "sumologic", "s3", "email", "webhook"}, names); d != "" {
+		t.Fatalf("kinds (-want +got):\n%s", d)
+	}
+	if wh := kinds.Items[len(kinds.Items)-1]; len(wh.Fields) < 3 || !wh.Fields[0].Secret {
+		t.Fatalf("webhook kind: %+v", wh)
 	}
 
 	// Refusals name what is wrong; nothing is stored or audited.

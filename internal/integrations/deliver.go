@@ -208,7 +208,7 @@ func (s *Service) deliver(ctx context.Context, j jobs.Job) error {
 			}
 			continue
 		}
-		granted, wait := s.limits.take(d.id, d.rate, len(head))
+		granted, wait := s.limits.take(d.id, effectiveRate(d.rate, kind), len(head))
 		if granted == 0 {
 			return jobs.Snooze(wait)
 		}
@@ -244,6 +244,14 @@ func (s *Service) deliver(ctx context.Context, j jobs.Job) error {
 			return ctx.Err() // stopping: not the destination's doing
 		}
 		err = scrubbed(err, snd.secrets)
+		if n := delivered(err); n > 0 && n < len(head) {
+			// The first n landed before the failure: only the rest is
+			// failed, retried or dead-lettered.
+			if err := s.settle(ctx, j, d, head[:n], OutcomeDelivered, took, 0, nil, 0); err != nil {
+				return err
+			}
+			head = head[n:]
+		}
 		retry, after := dest.IsRetryable(err)
 		if !retry {
 			if len(head) > 1 {
@@ -261,6 +269,26 @@ func (s *Service) deliver(ctx context.Context, j jobs.Job) error {
 		}
 		return jobs.Snooze(delay)
 	}
+}
+
+// effectiveRate is a destination's messages a minute: its own setting,
+// never above its kind's documented rate (Slack webhooks: one a second).
+func effectiveRate(perMinute int, kind dest.Kind) int {
+	if kind.PerSecond > 0 {
+		if limit := max(int(kind.PerSecond*60), 1); perMinute > limit {
+			return limit
+		}
+	}
+	return perMinute
+}
+
+// delivered is how many leading messages of a failed batch landed.
+func delivered(err error) int {
+	var e *dest.Error
+	if errors.As(err, &e) {
+		return e.Delivered
+	}
+	return 0
 }
 
 // wakeup registers this process's flush job of a destination for the

@@ -87,6 +87,7 @@ type envOpts struct {
 	roots    *x509.CertPool
 	delivery integrations.DeliveryConfig
 	noRun    bool
+	kinds    []dest.Kind // nil: integrations.Kinds()
 }
 
 func newEnv(t testing.TB, clk *testenv.Clock, o envOpts) *env {
@@ -136,7 +137,7 @@ func buildEnv(now func() time.Time, o envOpts, log *slog.Logger) (*env, error) {
 		// real clock) linger as the console does.
 		o.delivery.Linger = -1
 	}
-	svc := integrations.New(integrations.Config{Store: st, Jobs: q, Vault: vault, Nodes: nodes, ConsoleURL: "https://console.test",
+	svc := integrations.New(integrations.Config{Store: st, Jobs: q, Vault: vault, Nodes: nodes, Kinds: o.kinds, ConsoleURL: "https://console.test",
 		HTTP: integrations.HTTPConfig{RootCAs: o.roots, Timeout: 5 * time.Second}, Delivery: o.delivery, Logger: log, Now: now})
 	q.MustRegister(svc.DeliverKind(), svc.DigestKind(), svc.PruneKind())
 	bus.MustSubscribe(svc.RouteConsumer())

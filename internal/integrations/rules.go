@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/integrations/dest"
 	"github.com/riskmap/riskmap/internal/store"
 )
 
@@ -119,6 +121,9 @@ func (s *Service) CreateRule(ctx context.Context, in RuleInput) (Rule, error) {
 		if err != nil {
 			return err
 		}
+		if err := s.takes(d.kind, r); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO integration_rules (id, destination_id, name, events, filter, mode, digest_minutes, next_digest_at, enabled,
 			created_by, created_at, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.DestinationID, r.Name, string(evs), string(filter), r.Mode, r.DigestMinutes, nullTime(r.NextDigestAt), boolInt(r.Enabled),
@@ -160,6 +165,9 @@ func (s *Service) UpdateRule(ctx context.Context, id string, in RuleInput) (Rule
 		r.Name, r.Events, r.Filter, r.Mode, r.DigestMinutes, r.UpdatedBy, r.UpdatedAt = in.Name, in.Events, in.Filter, in.Mode, in.DigestMinutes, by, now.UTC()
 		if in.Enabled != nil {
 			r.Enabled = *in.Enabled
+		}
+		if err := s.takes(d.kind, r); err != nil {
+			return err
 		}
 		switch {
 		case r.Mode == ModeDigest && (old.Mode != ModeDigest || old.DigestMinutes != r.DigestMinutes || old.NextDigestAt == nil):
@@ -245,6 +253,24 @@ func nullTime(t *time.Time) any {
 		return nil
 	}
 	return store.Millis(*t)
+}
+
+// takes refuses a rule sending its destination's kind what the kind does
+// not take (Jira files one issue per finding: no digests).
+func (s *Service) takes(kindName string, r Rule) error {
+	kind, ok := s.kinds[kindName]
+	if !ok || kind.Events == nil {
+		return nil
+	}
+	for _, e := range r.Events {
+		if !slices.Contains(kind.Events, e) {
+			return invalid("events: %s destinations do not take %q (they take %s)", kind.Title, e, strings.Join(kind.Events, ", "))
+		}
+	}
+	if r.Mode == ModeDigest && !slices.Contains(kind.Events, dest.EventDigest) {
+		return invalid("mode: %s destinations take no digests (one message per event)", kind.Title)
+	}
+	return nil
 }
 
 func (r Rule) wants(event string) bool { return slices.Contains(r.Events, event) }

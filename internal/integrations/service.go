@@ -113,10 +113,13 @@ type Config struct {
 	Kinds []dest.Kind
 	// ConsoleURL is the console's public URL, for links in messages.
 	ConsoleURL string
-	HTTP       HTTPConfig
-	Delivery   DeliveryConfig
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Version is the console's version (the tool in SARIF and CycloneDX
+	// documents some destinations attach).
+	Version  string
+	HTTP     HTTPConfig
+	Delivery DeliveryConfig
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Service is the integrations module.
@@ -319,7 +322,7 @@ func (s *Service) build(kind dest.Kind, name string, c checkedDestination) (dest
 			settings[f.Name] = f.Default
 		}
 	}
-	d, err := kind.New(dest.Config{Name: name, Settings: settings, Secrets: clone(c.secrets), HTTP: client, ConsoleURL: s.cfg.ConsoleURL})
+	d, err := kind.New(dest.Config{Name: name, Settings: settings, Secrets: clone(c.secrets), HTTP: client, ConsoleURL: s.cfg.ConsoleURL, Version: s.cfg.Version})
 	if err != nil {
 		return nil, invalid("%v", err)
 	}

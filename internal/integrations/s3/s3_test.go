@@ -298,7 +298,10 @@ func TestErrors(t *testing.T) {
 		cfg := st.settings(nil)
 		cfg.Secrets = map[string]string{s3.SecretSecretKey: "not-the-secret"}
 		d, _ := s3.New(cfg)
-		check(t, d.Send(context.Background(), m), false, http.StatusForbidden, "SignatureDoesNotMatch")
+		// versitygw answers 403 SignatureDoesNotMatch and closes the
+		// connection without reading the object sent: now and then the
+		// client cannot read that body, so only the status is certain.
+		check(t, d.Send(context.Background(), m), false, http.StatusForbidden, "put s3://")
 	})
 	t.Run("unknown_access_key", func(t *testing.T) {
 		d := st.dest(t, map[string]string{s3.SettingAccessKey: "AKIDUNKNOWN"})
