@@ -10,6 +10,7 @@ import (
 	"github.com/riskmap/riskmap/internal/feeds"
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/registries"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/secrets"
 )
@@ -22,6 +23,8 @@ type backbone struct {
 	findings *findings.Service
 	kb       *feeds.KB
 	vault    *secrets.Vault
+
+	registries *registries.Service
 }
 
 // wireBackbone is THE list of the console's background work: every job
@@ -38,6 +41,11 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.kb.RebuildKind(),          // kb.rebuild
 		retentionKind(q, bus),       // retention.prune
 		b.vault.ResealKind(),        // secrets.reseal: secrets sealed by older keys, after a rotation
+
+		b.registries.SyncKind(),      // registries.sync: one account's catalogue (unique per account)
+		b.registries.SchedulesKind(), // registries.schedules: the syncs whose scheduled time has come
+		b.registries.ScanKind(),      // registries.scan: a registry image scanned by the console
+		b.registries.LinkKind(),      // registries.link: running containers adopt their registry image's scan
 	); err != nil {
 		return fmt.Errorf("job kinds: %w", err)
 	}
@@ -45,6 +53,7 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		scans.SchedulesEvery(0),
 		{Name: kindRetention, Kind: kindRetention, Cron: "@daily"},
 		secrets.ResealEvery(),
+		b.registries.SchedulesEvery(),
 	}
 	if b.cfg.FeedInterval > 0 {
 		periodic = append(periodic, feeds.UpdateEvery(b.cfg.FeedInterval))
@@ -56,6 +65,8 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.findings.RescoreConsumer(), // node.changed, node.gone → rescore findings
 		b.scans.AutoScanConsumer(),   // node.appeared → scans.autoscan job
 		b.scans.RematchConsumer(),    // feeds.updated → scans.rematch job
+
+		b.registries.LinkConsumer(), // scan.finished (registry images), node.appeared → registries.link job
 	} {
 		if err := bus.Subscribe(c); err != nil {
 			return fmt.Errorf("event consumers: %w", err)

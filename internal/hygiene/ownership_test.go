@@ -28,7 +28,9 @@ var tableOwners = map[string]string{
 	"scans": "scans", "inventories": "scans", "scan_schedules": "scans", "scan_settings": "scans", "sensor_polls": "scans",
 	"scan_findings": "findings", "finding_decisions": "findings",
 	"jobs": "jobs", "job_periodic": "jobs",
-	"events": "events", "event_seq": "events", "event_consumers": "events", "event_dead": "events",
+	"registry_accounts": "registries", "registry_repositories": "registries", "registry_tags": "registries", "registry_images": "registries",
+	"registry_syncs": "registries",
+	"events":         "events", "event_seq": "events", "event_consumers": "events", "event_dead": "events",
 }
 
 var sqlTable = regexp.MustCompile(`(?i)\b(?:from|join|into|update|table|exists)\s+([a-z_]+)\b`)

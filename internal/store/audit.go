@@ -63,6 +63,14 @@ const (
 	AuditScanSettings   = "scan.settings.update"
 	AuditFeedsImport    = "feeds.import" // internal/feeds: an uploaded feed file or bundle
 	AuditFeedsUpdate    = "feeds.update" // internal/feeds: by an admin's request, or by the periodic job
+
+	// internal/registries: accounts (secrets recorded as set, never their
+	// values), syncs and scans a user asked for.
+	AuditRegistryAccountCreate = "registry.account.create"
+	AuditRegistryAccountUpdate = "registry.account.update"
+	AuditRegistryAccountDelete = "registry.account.delete"
+	AuditRegistrySync          = "registry.sync"
+	AuditRegistryScan          = "registry.scan"
 )
 
 // How an audit entry's actor authenticated (AuditEntry.Via).

@@ -419,8 +419,9 @@ func answerError(resp *http.Response) error {
 	return st
 }
 
-// errorMessage is the first error of a distribution error body, or a
-// short printable excerpt.
+// errorMessage is the first error of a distribution error body. Other
+// bodies are not repeated: an error reaches the user who configured the
+// account, and the URL may be another service than a registry.
 func errorMessage(b []byte) string {
 	var e struct {
 		Errors []struct {
@@ -429,15 +430,15 @@ func errorMessage(b []byte) string {
 		} `json:"errors"`
 	}
 	if json.Unmarshal(b, &e) == nil && len(e.Errors) > 0 {
-		return truncate(strings.TrimSpace(e.Errors[0].Code+" "+e.Errors[0].Message), 300)
+		msg := strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, e.Errors[0].Code+" "+e.Errors[0].Message)
+		return truncate(strings.TrimSpace(msg), 300)
 	}
-	s := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, string(b))
-	return truncate(strings.TrimSpace(s), 200)
+	return ""
 }
 
 // authorize sets the request's Authorization for the registry's
