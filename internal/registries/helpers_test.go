@@ -46,6 +46,8 @@ type env struct {
 	reg   *registries.Service
 	topo  *fakeTopology
 	logs  *syncBuffer
+	// stop stops the background work and closes the store (once).
+	stop func()
 }
 
 type envOpts struct {
@@ -105,11 +107,15 @@ func newEnv(t testing.TB, reg *testenv.RegistryServer, o envOpts) *env {
 	wg.Add(2)
 	go func() { defer wg.Done(); e.q.Run(ctx) }()
 	go func() { defer wg.Done(); e.bus.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		st.Close()
-	})
+	var once sync.Once
+	e.stop = func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			st.Close()
+		})
+	}
+	t.Cleanup(e.stop)
 	return e
 }
 
@@ -336,10 +342,13 @@ func (f *fakeTopology) Sensors() []topology.SensorInfo {
 	return []topology.SensorInfo{{ID: "sensor-in-the-dmz"}}
 }
 
-// Exposure says every container listens on the internet (findings rank
-// a container's findings above its image's).
+// Exposure says every container runs a Python server that has urllib3
+// loaded, listens, and is reachable from the internet.
 func (f *fakeTopology) Exposure(_ context.Context, nodeID string) (risk.Exposure, error) {
-	return risk.Exposure{Known: true, Internet: true, Path: []risk.Hop{{NodeID: "internet"}, {NodeID: nodeID}}}, nil
+	return risk.Exposure{Known: true, Internet: true, Path: []risk.Hop{{NodeID: topology.InternetInbound, Kind: "internet", Name: "The Internet"}},
+		Processes: []risk.Process{{NodeID: nodeID + "-python", PID: 42, Name: "python3", Listening: []risk.Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 8080}},
+			LoadedFiles: []string{"/usr/bin/python3.11", "/usr/lib/python3/dist-packages/urllib3/__init__.py",
+				"/usr/lib/python3/dist-packages/urllib3-1.26.0.dist-info/METADATA"}}}}, nil
 }
 
 // syncBuffer is a goroutine-safe log sink.

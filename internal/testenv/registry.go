@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,6 +15,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"io/fs"
 	"math/big"
 	"net"
 	"net/http"
@@ -30,7 +34,12 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -414,4 +423,112 @@ func registryCert(t testing.TB) (certPEM, keyPEM []byte) {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+// RootfsImage is an image of the debootstrapped root filesystem of a
+// variant (BookwormRootfs): one gzip layer made from the directory without
+// the Docker engine, cached beside it (a registry test pushes it), its
+// config linux/amd64 created at a fixed time.
+func RootfsImage(t testing.TB, variant string) v1.Image {
+	t.Helper()
+	root := BookwormRootfs(t, variant)
+	path := filepath.Join(CacheDir(t), "images", variant+".layer.tar.gz")
+	if _, err := os.Stat(path); err != nil {
+		unlock := lockFile(t, path+".lock")
+		if _, err := os.Stat(path); err != nil {
+			if err := writeRootfsLayer(root, path+".tmp"); err != nil {
+				unlock()
+				t.Fatalf("layer of %s: %v", root, err)
+			}
+			if err := os.Rename(path+".tmp", path); err != nil {
+				unlock()
+				t.Fatal(err)
+			}
+		}
+		unlock()
+	}
+	layer, err := tarball.LayerFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Created = v1.Time{Time: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	cf.Config.Cmd = []string{"/bin/bash"}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.MediaType(img, types.DockerManifestSchema2)
+}
+
+// writeRootfsLayer writes the gzip tar of a directory, in a stable order,
+// as a layer would hold it (owners and modes kept, links as links).
+func writeRootfsLayer(root, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zw, err := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(zw)
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return nil // a socket or the like: not in a layer
+		}
+		h.Name = filepath.ToSlash(rel)
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		h.Uname, h.Gname = "", ""
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			src, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, src)
+			src.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return f.Sync()
 }
