@@ -230,6 +230,35 @@ func (e *env) waitJobs(timeout time.Duration, kinds ...string) map[string]map[st
 	}
 }
 
+// eventually waits until cond holds (a minute at most).
+func (e *env) eventually(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: not after a minute", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// adopted waits until a node has a scan (the link job's, after the event
+// of its image's scan) and returns its scans.
+func (e *env) adopted(node string) []scans.Scan {
+	e.t.Helper()
+	var got []scans.Scan
+	e.eventually("a scan of "+node, func() bool {
+		var err error
+		got, _, err = e.scans.Queue.List(context.Background(), scans.ListFilter{NodeID: node})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return len(got) > 0 && got[0].SourceScan != ""
+	})
+	e.waitJobs(time.Minute, registries.KindLink)
+	return got
+}
+
 // pushImage writes img to the registry under repo:tag and returns its
 // digest.
 func pushImage(t testing.TB, reg *testenv.RegistryServer, repo, tag string, img v1.Image) string {

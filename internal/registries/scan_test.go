@@ -17,6 +17,7 @@ import (
 	"github.com/riskmap/riskmap/internal/registries"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/sensorproto"
+	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/topology"
 )
@@ -53,6 +54,10 @@ func TestConsoleScanAndAdoption(t *testing.T) {
 	}
 	e.waitJobs(3*time.Minute, registries.KindScan)
 	e.waitJobs(time.Minute, registries.KindLink)
+	audit, _, err := e.st.FindAudit(ctx, store.AuditFilter{ActionPrefix: store.AuditRegistryScan}, store.Page{Limit: 10})
+	if err != nil || len(audit) != 1 || audit[0].Target != "registry image scan "+res.Queued[0].ID+" ("+res.Queued[0].Target.Ref+")" {
+		t.Errorf("audit of the scan request: %+v, %v", audit, err)
+	}
 	tag := e.tags(a.ID, false)["library/debian:bookworm"]
 	if len(tag.Images) != 1 || tag.Images[0].Scan == nil || tag.Images[0].Scan.Status != scans.StatusComplete {
 		t.Fatalf("image after its scan: %+v", tag.Images)
@@ -78,9 +83,9 @@ func TestConsoleScanAndAdoption(t *testing.T) {
 	// web adopted it: a complete scan of the container with the image's
 	// inventory, its findings ranked with its exposure (the internet
 	// reaches it), higher than the image's own.
-	webScans, _, err := e.scans.Queue.List(ctx, scans.ListFilter{NodeID: "container-web"})
-	if err != nil || len(webScans) != 1 || webScans[0].SourceScan != scanID || webScans[0].Status != scans.StatusComplete || !webScans[0].HasInventory {
-		t.Fatalf("scans of web: %+v, %v; want one complete scan adopted from %s", webScans, err, scanID)
+	webScans := e.adopted("container-web")
+	if len(webScans) != 1 || webScans[0].SourceScan != scanID || webScans[0].Status != scans.StatusComplete || !webScans[0].HasInventory {
+		t.Fatalf("scans of web: %+v; want one complete scan adopted from %s", webScans, scanID)
 	}
 	webFindings, webTotal, err := e.fnd.Findings(ctx, findings.Filter{NodeID: "container-web", Limit: 1000})
 	if err != nil || webTotal != total {
@@ -190,4 +195,49 @@ func withVulnerablePython(t testing.TB, base v1.Image) v1.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// TestScanMultiArch: scanning an index scans each of its platforms'
+// images (not its attestation); a container known only by the index's
+// digest (as containerd names a pulled image) adopts the scan of its
+// host's architecture.
+func TestScanMultiArch(t *testing.T) {
+	reg := testenv.Registry(t, testenv.RegistryHtpasswd)
+	idx, arch := pushIndex(t, reg, "base/multi", "v1", t0)
+	e := newEnv(t, reg, envOpts{})
+	ctx := context.Background()
+	e.topo.run(topology.ImageUse{NodeID: "container-arm", Kind: topology.KindContainer, Label: "arm", SensorID: "s1", HostID: "host-arm",
+		Arch: "arm64", Digests: []string{idx}})
+	e.account(reg, registries.RegistryAccountInput{})
+	res, err := e.reg.ScanImages(ctx, registries.RegistryScanRequest{Digests: []string{idx}})
+	if err != nil || len(res.Queued) != 2 {
+		t.Fatalf("scan of the index: %+v, %v; want its two images queued", res, err)
+	}
+	e.waitJobs(2*time.Minute, registries.KindScan)
+	got := e.adopted("container-arm")
+	d, err := e.reg.ImageDetail(ctx, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Index) != 2 || d.Scannable {
+		t.Fatalf("index detail: %+v", d)
+	}
+	var armScan string
+	for _, im := range d.Index {
+		if im.Scan == nil || im.Scan.Status != scans.StatusComplete {
+			t.Errorf("image %s (%s): scan %+v; want complete", im.Digest, im.Platform, im.Scan)
+			continue
+		}
+		if im.Digest == arch["arm64"] {
+			armScan = im.Scan.CompleteScanID
+			if len(im.Running) != 1 || im.Running[0].NodeID != "container-arm" {
+				t.Errorf("arm64 image runs in %+v; want container-arm", im.Running)
+			}
+		} else if len(im.Running) != 0 {
+			t.Errorf("amd64 image runs in %+v; want nowhere", im.Running)
+		}
+	}
+	if len(got) != 1 || got[0].SourceScan != armScan {
+		t.Errorf("scans of container-arm: %+v; want one adopted from the arm64 scan %s", got, armScan)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/riskmap/riskmap/internal/registries"
+	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
 
@@ -76,8 +77,12 @@ func TestSyncAuthModes(t *testing.T) {
 				if err != nil || len(h) != 1 || h[0].Tags != 4 || h[0].NewTags != 4 || h[0].Repositories != 2 || h[0].NewImages != 5 {
 					t.Errorf("history %+v, %v; want one sync of 2 repositories, 4 new tags, 5 new images", h, err)
 				}
-				// A second sync finds nothing new.
+				// A second sync finds nothing new; asked for, it is audited.
 				a = e.sync(a.ID)
+				if audit, _, err := e.st.FindAudit(context.Background(), store.AuditFilter{ActionPrefix: store.AuditRegistrySync}, store.Page{Limit: 10}); err != nil ||
+					len(audit) != 1 || audit[0].Target != "registry account "+a.ID+" ("+a.Name+")" {
+					t.Errorf("audit of the sync request: %+v, %v", audit, err)
+				}
 				if l := a.Sync.Last; l.Status != registries.SyncComplete || l.NewTags != 0 || l.ChangedTags != 0 || l.GoneTags != 0 || l.NewImages != 0 {
 					t.Errorf("second sync: %+v", l)
 				}
