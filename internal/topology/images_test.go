@@ -47,8 +47,8 @@ func TestImageUses(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"container web":                    {cfg, idx},
-		"container api":                    {tgt},
+		"container web":                     {cfg, idx},
+		"container api":                     {tgt},
 		"image registry.example/team/web:1": {cfg, idx},
 		"image docker.io/library/nginx:1":   {tgt},
 	}
