@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,5 +240,34 @@ func TestScanMultiArch(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].SourceScan != armScan {
 		t.Errorf("scans of container-arm: %+v; want one adopted from the arm64 scan %s", got, armScan)
+	}
+}
+
+// TestScanBySensor: an account scanned by a sensor inside the registry's
+// network routes its scans to that sensor as scan.vulnerability commands
+// of target kind registry; an unknown sensor is refused.
+func TestScanBySensor(t *testing.T) {
+	reg := testenv.Registry(t, testenv.RegistryHtpasswd)
+	d := pushImage(t, reg, "dmz/app", "1", randomImage(t, t0))
+	e := newEnv(t, reg, envOpts{})
+	ctx := context.Background()
+	nowhere := "sensor-that-does-not-exist"
+	if _, err := e.reg.Create(ctx, registries.RegistryAccountInput{Kind: "v2", Name: "x", Settings: map[string]string{"url": reg.URL}, ScanBy: &nowhere,
+		SkipTest: true}); err == nil || !strings.Contains(err.Error(), "scanBy") {
+		t.Errorf("unknown sensor: %v; want scanBy refused", err)
+	}
+	sensorID := "sensor-in-the-dmz"
+	auto := true
+	e.account(reg, registries.RegistryAccountInput{ScanBy: &sensorID, AutoScan: &auto})
+	cmds, err := e.scans.Queue.Poll(ctx, sensorID, sensorID, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmds) != 1 || cmds[0].Target.Kind != sensorproto.TargetRegistry || cmds[0].Target.Ref != reg.Host+"/dmz/app@"+d {
+		t.Fatalf("commands for the sensor: %+v; want one scan of %s", cmds, d)
+	}
+	tag := e.tags("", false)["dmz/app:1"]
+	if s := tag.Images[0].Scan; s == nil || s.ScanBy != sensorID || s.Status != scans.StatusRunning {
+		t.Errorf("image scan %+v; want running on %s", s, sensorID)
 	}
 }
