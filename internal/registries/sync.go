@@ -190,6 +190,9 @@ type manifest struct {
 	created                                         *time.Time
 	children                                        []string
 	known                                           bool // already in registry_images
+	// childPlatforms are the platforms an index gives its images (used
+	// when an image's config names none).
+	childPlatforms map[string]string
 }
 
 // foundTag is a tag as listed and resolved.
@@ -321,10 +324,8 @@ func (s *Service) syncRepository(ctx context.Context, a RegistryAccount, reg pro
 			}
 			return fmt.Errorf("tag %s: %w", t.Name, classify(err))
 		}
+		// (d.Size is the manifest's size, not the image's.)
 		t.Digest, t.MediaType = d.Digest.String(), string(d.MediaType)
-		if t.Size == 0 {
-			t.Size = d.Size
-		}
 		return nil
 	})
 	if err != nil {
@@ -471,6 +472,18 @@ func (s *Service) resolveManifests(ctx context.Context, puller *remote.Puller, r
 	if err := fetch(children); err != nil {
 		return nil, err
 	}
+	// An image whose config names no platform takes its index's.
+	for _, d := range digests {
+		idx := mans[d]
+		if idx == nil || idx.kind != imageKindIndex {
+			continue
+		}
+		for c, p := range idx.childPlatforms {
+			if m := mans[c]; m != nil && !m.known && m.platform == "" {
+				m.platform = p
+			}
+		}
+	}
 	return mans, nil
 }
 
@@ -529,11 +542,20 @@ func readManifest(ctx context.Context, puller *remote.Puller, repo name.Reposito
 		}
 		m.kind = imageKindIndex
 		for _, c := range idx.Manifests {
-			if !c.MediaType.IsImage() || c.Platform == nil || c.Platform.OS == "unknown" ||
+			// Attestations (buildx: platform unknown/unknown) are not images
+			// to scan; an image without a platform in the index gets the
+			// one its config says.
+			if !c.MediaType.IsImage() || (c.Platform != nil && c.Platform.OS == "unknown") ||
 				c.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
 				continue
 			}
 			m.children = append(m.children, c.Digest.String())
+			if c.Platform != nil {
+				if m.childPlatforms == nil {
+					m.childPlatforms = map[string]string{}
+				}
+				m.childPlatforms[c.Digest.String()] = platformString(c.Platform.OS, c.Platform.Architecture, c.Platform.Variant)
+			}
 			if len(m.children) == maxIndexImages {
 				break
 			}
