@@ -11,6 +11,7 @@ import (
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/integrations"
 	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/registries"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/secrets"
 )
@@ -24,6 +25,7 @@ type backbone struct {
 	kb       *feeds.KB
 	vault    *secrets.Vault
 	integ    *integrations.Service
+	regs     *registries.Service
 }
 
 // wireBackbone is THE list of the console's background work: every job
@@ -43,6 +45,10 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.integ.DeliverKind(),       // integrations.deliver: one destination's outbox, in order (one job per destination)
 		b.integ.DigestKind(),        // integrations.digest: due digest rules' messages gathered into digests
 		b.integ.PruneKind(),         // integrations.prune: old delivery history
+		b.regs.SyncKind(),           // registries.sync: one account's catalogue (unique per account)
+		b.regs.SchedulesKind(),      // registries.schedules: the syncs whose scheduled time has come
+		b.regs.ScanKind(),           // registries.scan: a registry image scanned by the console
+		b.regs.LinkKind(),           // registries.link: running containers adopt their registry image's scan
 	); err != nil {
 		return fmt.Errorf("job kinds: %w", err)
 	}
@@ -52,6 +58,7 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		secrets.ResealEvery(),
 		b.integ.DigestEvery(),
 		integrations.PruneEvery(),
+		b.regs.SchedulesEvery(),
 	}
 	if b.cfg.FeedInterval > 0 {
 		periodic = append(periodic, feeds.UpdateEvery(b.cfg.FeedInterval))
@@ -64,6 +71,7 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.scans.AutoScanConsumer(),   // node.appeared → scans.autoscan job
 		b.scans.RematchConsumer(),    // feeds.updated → scans.rematch job
 		b.integ.RouteConsumer(),      // findings.new/fixed, scan.failed, sensor.offline, node.exposed → destinations' outboxes
+		b.regs.LinkConsumer(),        // scan.finished (registry images), node.appeared → registries.link job
 	} {
 		if err := bus.Subscribe(c); err != nil {
 			return fmt.Errorf("event consumers: %w", err)

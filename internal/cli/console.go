@@ -21,6 +21,7 @@ import (
 	"github.com/riskmap/riskmap/internal/integrations"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/match/remote"
+	"github.com/riskmap/riskmap/internal/registries"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/secrets"
 	"github.com/riskmap/riskmap/internal/store"
@@ -186,12 +187,15 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 		Version: Version, Now: now, Queue: scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
 	// Node details show the node's latest scan results.
 	topo.AddDetailSource(scanSvc)
-	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: scanSvc, Findings: fnd, Jobs: q, Events: bus, Secrets: vault, Now: now})
+	regs := registries.New(registries.Config{Store: st, Vault: vault, Jobs: q, Scans: scanSvc, Topology: topo,
+		Logger: log.With("module", "registries"), Now: now})
+	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: scanSvc, Findings: fnd, Jobs: q, Events: bus, Secrets: vault,
+		Registries: regs, Now: now})
 	// Notifications: destinations, rules, outboxes (the list of destination
 	// kinds is integrations.Kinds).
 	integ := integrations.New(integrations.Config{Store: st, Jobs: q, Vault: vault, Nodes: topo, ConsoleURL: cfg.PublicURL, Version: Version,
 		Logger: log.With("module", "integrations"), Now: now})
-	if err := wireBackbone(q, bus, backbone{cfg: cfg, scans: scanSvc, findings: fnd, kb: kb, vault: vault, integ: integ}); err != nil {
+	if err := wireBackbone(q, bus, backbone{cfg: cfg, scans: scanSvc, findings: fnd, kb: kb, vault: vault, integ: integ, regs: regs}); err != nil {
 		return nil, err
 	}
 	// New consumers start at the current head before anything publishes.
@@ -199,7 +203,7 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 		return nil, err
 	}
 	return &composition{bus: bus, jobs: q, topo: topo, kb: kb,
-		modules: []console.Module{topo, scanSvc, fnd, kb, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now}}}, nil
+		modules: []console.Module{topo, scanSvc, fnd, kb, regs, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now}}}, nil
 }
 
 // ConsoleModules builds the console's modules as `riskmap console` does,

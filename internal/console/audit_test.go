@@ -133,6 +133,12 @@ func TestAuditedActions(t *testing.T) {
 			var decisionRaw json.RawMessage
 			var scanIDs []string
 			var schedule json.RawMessage
+			var registry map[string]any
+			const registryPassword = "s3cr3t-registry-password"
+			registryAudit := map[string]any{"kind": "v2", "name": "harbor", "host": "registry.example.invalid",
+				"settings": map[string]string{"url": "https://registry.example.invalid", "username": "robot"}, "secretsSet": []string{"password"},
+				"caCert": false, "filters": map[string]any{"repositories": []string{}, "tagRegex": "", "latestTags": 0}, "schedule": "",
+				"autoScan": false, "scanBy": "console"}
 			for _, tc := range []struct {
 				name string
 				act  func(t *testing.T) audited
@@ -241,6 +247,45 @@ func TestAuditedActions(t *testing.T) {
 						Before: e.Before, After: map[string]any{"updated": []any{}, "failed": failed, "records": 0, "rebuilt": after["rebuilt"],
 							"knowledgeBase": after["knowledgeBase"]}}
 				}},
+				{"registry_account_created", func(t *testing.T) audited {
+					// Saved without a connection test (the host does not
+					// exist); the password never comes back.
+					r := a.std.must(http.StatusCreated, "POST", "/api/v1/registries/accounts", map[string]any{"kind": "v2", "name": "harbor", "skipTest": true,
+						"settings": map[string]string{"url": "https://registry.example.invalid", "username": "robot"},
+						"secrets":  map[string]string{"password": registryPassword}}, &registry)
+					if strings.Contains(string(r.body), registryPassword) || !strings.Contains(string(r.body), `"password":{"set":true}`) {
+						t.Errorf("the account as answered: %s", r.body)
+					}
+					return audited{Actor: sam, Action: store.AuditRegistryAccountCreate, ClientAddr: local, Via: store.ViaSession,
+						Target: "registry account " + registry["id"].(string) + " (harbor)", After: registryAudit}
+				}},
+				{"registry_account_updated", func(t *testing.T) audited {
+					a.std.must(http.StatusOK, "PUT", "/api/v1/registries/accounts/"+registry["id"].(string), map[string]any{"schedule": "@daily",
+						"secrets": map[string]string{"password": registryPassword + "2"}, "skipTest": true}, nil)
+					after := map[string]any{}
+					for k, v := range registryAudit {
+						after[k] = v
+					}
+					after["schedule"] = "@daily"
+					return audited{Actor: sam, Action: store.AuditRegistryAccountUpdate, ClientAddr: local, Via: store.ViaSession,
+						Target: "registry account " + registry["id"].(string) + " (harbor)", Before: registryAudit, After: after}
+				}},
+				{"registry_account_deleted", func(t *testing.T) audited {
+					a.admin.must(http.StatusNoContent, "DELETE", "/api/v1/registries/accounts/"+registry["id"].(string), nil, nil)
+					before := map[string]any{}
+					for k, v := range registryAudit {
+						before[k] = v
+					}
+					before["schedule"] = "@daily"
+					// No audit entry holds a password.
+					for _, en := range a.auditList("action=registry.&limit=100") {
+						if strings.Contains(string(en.Before)+string(en.After), registryPassword) {
+							t.Errorf("audit entry %s holds the password", en.Action)
+						}
+					}
+					return audited{Actor: admin, Action: store.AuditRegistryAccountDelete, ClientAddr: local, Via: store.ViaSession,
+						Target: "registry account " + registry["id"].(string) + " (harbor)", Before: before}
+				}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					want := tc.act(t)
@@ -260,6 +305,9 @@ func TestAuditedActions(t *testing.T) {
 				a.std.must(http.StatusNotFound, "DELETE", "/api/v1/scan-schedules/0123", nil, nil)
 				a.std.must(http.StatusForbidden, "PUT", "/api/v1/scan-settings", map[string]bool{"autoScanHosts": false}, nil)
 				a.admin.must(http.StatusBadRequest, "POST", "/api/v1/feeds/import?name=notes.txt", "not a feed", nil)
+				a.std.must(http.StatusBadRequest, "POST", "/api/v1/registries/accounts", map[string]any{"kind": "v2", "name": "bad", "skipTest": true,
+					"settings": map[string]string{"url": "ftp://registry.example.invalid"}}, nil)
+				a.std.must(http.StatusNotFound, "DELETE", "/api/v1/registries/accounts/0123", nil, nil)
 				// A target that already has a scan queued gets it back:
 				// nothing is queued, nothing audited.
 				a.std.must(http.StatusCreated, "POST", "/api/v1/scans", map[string]any{"targets": []map[string]string{{"sensorId": a.sid, "kind": "host", "ref": ""}}}, nil)

@@ -180,6 +180,24 @@ func Policy() []Rule {
 		{Method: http.MethodPut, Pattern: "/api/v1/integrations/rules/{id}", Access: Admin},
 		{Method: http.MethodDelete, Pattern: "/api/v1/integrations/rules/{id}", Access: Admin},
 
+		// Registries (internal/registries): admins and standard users manage
+		// accounts, syncs and scans; read-only users see them. Account bodies
+		// may carry a CA bundle or a service-account key.
+		{Method: http.MethodGet, Pattern: "/api/v1/registries/kinds", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/registries/accounts", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/registries/accounts", Access: Standard, MaxBodyBytes: 512 << 10},
+		{Method: http.MethodPost, Pattern: "/api/v1/registries/test", Access: Standard, MaxBodyBytes: 512 << 10},
+		{Method: http.MethodGet, Pattern: "/api/v1/registries/accounts/{id}", Access: ReadOnly},
+		{Method: http.MethodPut, Pattern: "/api/v1/registries/accounts/{id}", Access: Standard, MaxBodyBytes: 512 << 10},
+		{Method: http.MethodDelete, Pattern: "/api/v1/registries/accounts/{id}", Access: Standard},
+		{Method: http.MethodPost, Pattern: "/api/v1/registries/accounts/{id}/test", Access: Standard, MaxBodyBytes: 512 << 10},
+		{Method: http.MethodPost, Pattern: "/api/v1/registries/accounts/{id}/sync", Access: Standard},
+		{Method: http.MethodGet, Pattern: "/api/v1/registries/accounts/{id}/syncs", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/registries/repositories", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/registries/tags", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/registries/images/{digest}", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/registries/scans", Access: Standard, MaxBodyBytes: 256 << 10},
+
 		// The web UI (Options.SPA): index.html and assets for any other path.
 		{Method: http.MethodGet, Pattern: "/*", Access: Anyone},
 		{Method: http.MethodHead, Pattern: "/*", Access: Anyone},

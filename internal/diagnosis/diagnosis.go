@@ -2,7 +2,8 @@
 // /api/v1/diagnosis) from each module's own status: the feeds and
 // knowledge base, every sensor as the topology (reports, version) and the
 // scans module (polls, scans) see it, scans by status, jobs by state and
-// kind, event consumers, and storage. It reads no table itself.
+// kind, event consumers, registry catalogue syncs, and storage. It reads
+// no table itself.
 package diagnosis
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/riskmap/riskmap/internal/feeds"
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/registries"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/secrets"
 	"github.com/riskmap/riskmap/internal/store"
@@ -39,6 +41,8 @@ type Diagnosis struct {
 	Events  []events.ConsumerStatus `json:"events"`
 	Storage Storage                 `json:"storage"`
 	Secrets *SecretsStatus          `json:"secrets,omitempty"`
+	// Registries is each registry account's catalogue sync.
+	Registries []registries.RegistryAccountStatus `json:"registries,omitempty"`
 }
 
 // SecretsStatus is the state of the keys that seal stored secrets: the
@@ -96,6 +100,10 @@ type Sources struct {
 	Events   *events.Bus
 	Secrets  *secrets.Vault
 	Now      func() time.Time
+	// Registries gives the registry accounts' sync status.
+	Registries interface {
+		Status(ctx context.Context) ([]registries.RegistryAccountStatus, error)
+	}
 }
 
 // Service serves the diagnosis.
@@ -195,6 +203,11 @@ func (s *Service) Diagnose(ctx context.Context) (Diagnosis, error) {
 			}
 		}
 		d.Secrets = ss
+	}
+	if src.Registries != nil {
+		if d.Registries, err = src.Registries.Status(ctx); err != nil {
+			return d, fmt.Errorf("diagnosis: %w", err)
+		}
 	}
 	if src.Store != nil {
 		d.Storage.Dialect = string(src.Store.Dialect())

@@ -32,6 +32,8 @@ var tableOwners = map[string]string{
 	"integration_destinations": "integrations", "integration_rules": "integrations", "integration_outbox": "integrations",
 	"integration_digest_items": "integrations", "integration_deliveries": "integrations", "integration_dead": "integrations",
 	"integration_routed": "integrations",
+	"registry_accounts":  "registries", "registry_repositories": "registries", "registry_tags": "registries", "registry_images": "registries",
+	"registry_syncs": "registries",
 }
 
 var sqlTable = regexp.MustCompile(`(?i)\b(?:from|join|into|update|table|exists)\s+([a-z_]+)\b`)

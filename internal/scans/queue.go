@@ -31,6 +31,12 @@ const (
 	KindHost      = sensorproto.TargetHost
 	KindContainer = sensorproto.TargetContainer
 	KindImage     = sensorproto.TargetImage
+	// KindRegistry is an image in a registry by digest (ref
+	// HOST/REPOSITORY@sha256:...), scanned by the console itself (a job of
+	// the kind ConsoleKind made, no sensor) or by a sensor that reaches the
+	// registry. Its scans are keyed by digest: one image, whatever
+	// repository or tag names it, has one line of scans.
+	KindRegistry = sensorproto.TargetRegistry
 )
 
 // KindVulnerability is the job kind of a vulnerability scan run by a
@@ -53,6 +59,11 @@ type Target = findings.Target
 
 // targetKey identifies a target across its scans.
 func targetKey(t Target) string {
+	if t.Kind == KindRegistry {
+		if d := RefDigest(t.Ref); d != "" {
+			return DigestKey(d)
+		}
+	}
 	if t.NodeID != "" {
 		return "node:" + t.NodeID
 	}
@@ -84,6 +95,10 @@ type Scan struct {
 	HeartbeatAt     *time.Time `json:"heartbeatAt,omitempty"`
 	LeaseUntil      *time.Time `json:"leaseUntil,omitempty"`
 	FinishedAt      *time.Time `json:"finishedAt,omitempty"`
+	// SourceScan is, for a scan that was not run but adopted the
+	// inventory of another (a running container given the scan of its
+	// registry image), that scan's id.
+	SourceScan string `json:"sourceScan,omitempty"`
 
 	inventoryID string
 	claimedBy   string
@@ -163,19 +178,23 @@ type Queue struct {
 func (q *Queue) Kind() jobs.Kind {
 	c := q.cfg
 	return jobs.Kind{Name: KindVulnerability, Lease: c.Lease, MaxAttempts: c.MaxAttempts, QueueTimeout: c.QueueTimeout,
-		CancelGrace: c.CancelGrace, OnState: q.onState,
-		Backoff: func(attempt int) time.Duration {
-			d := c.RetryBase << min(max(attempt-1, 0), 20)
-			if d > c.RetryMax || d <= 0 {
-				d = c.RetryMax
-			}
-			return d
-		}}
+		CancelGrace: c.CancelGrace, OnState: q.onState, Backoff: q.backoff}
+}
+
+// backoff is the delay before a scan's next attempt: RetryBase doubling
+// per attempt, at most RetryMax.
+func (q *Queue) backoff(attempt int) time.Duration {
+	c := q.cfg
+	d := c.RetryBase << min(max(attempt-1, 0), 20)
+	if d > c.RetryMax || d <= 0 {
+		d = c.RetryMax
+	}
+	return d
 }
 
 const scanCols = `id, node_ref, sensor_id, target_kind, target_ref, status, message, progress, attempts, max_attempts,
 	COALESCE(requested_by, ''), schedule_id, cancel_requested, finding_count, COALESCE(inventory_id, ''), created_at, run_at,
-	started_at, heartbeat_at, lease_until, finished_at, claimed_by, target_key`
+	started_at, heartbeat_at, lease_until, finished_at, claimed_by, target_key, source_scan`
 
 func scanRow(sc interface{ Scan(...any) error }) (Scan, error) {
 	var s Scan
@@ -184,7 +203,7 @@ func scanRow(sc interface{ Scan(...any) error }) (Scan, error) {
 	var started, hb, lease, fin sql.NullInt64
 	err := sc.Scan(&s.ID, &s.NodeID, &s.SensorID, &s.Target.Kind, &s.Target.Ref, &s.Status, &s.Message, &progress, &s.Attempts,
 		&s.MaxAttempts, &s.RequestedBy, &s.ScheduleID, &cancel, &s.Findings, &s.inventoryID, &created, &runAt,
-		&started, &hb, &lease, &fin, &s.claimedBy, &s.targetKey)
+		&started, &hb, &lease, &fin, &s.claimedBy, &s.targetKey, &s.SourceScan)
 	if err != nil {
 		return s, err
 	}
@@ -212,13 +231,24 @@ func nullTime(t *time.Time) any {
 	return store.Millis(*t)
 }
 
-func validTarget(t Target) error {
+// validTarget checks a target; onConsole says whether a registry image
+// without a sensor may be scanned by the console.
+func validTarget(t Target, onConsole bool) error {
 	switch t.Kind {
-	case KindHost, KindContainer, KindImage:
+	case KindHost, KindContainer, KindImage, KindRegistry:
 	default:
-		return fmt.Errorf("%w: target kind %q (want host, container or image)", ErrInvalid, t.Kind)
+		return fmt.Errorf("%w: target kind %q (want host, container, image or registry)", ErrInvalid, t.Kind)
 	}
-	if t.SensorID == "" {
+	if t.Kind == KindRegistry {
+		if RefDigest(t.Ref) == "" {
+			return fmt.Errorf("%w: registry target %q: want HOST/REPOSITORY@sha256:<64 hex digits>", ErrInvalid, truncate(t.Ref, 200))
+		}
+		if t.SensorID == "" && !onConsole {
+			return fmt.Errorf("%w: registry target %q has no sensor to run on (the console scans registry images of its registry accounts: POST /api/v1/registries/scans)",
+				ErrInvalid, truncate(t.Ref, 200))
+		}
+	}
+	if t.SensorID == "" && t.Kind != KindRegistry {
 		return fmt.Errorf("%w: target %s %q has no sensor to run on", ErrInvalid, t.Kind, t.Ref)
 	}
 	if len(t.SensorID) > 200 || len(t.Ref) > 1000 {
@@ -234,21 +264,25 @@ func validTarget(t Target) error {
 // a queued or running scan gets that scan back instead of a duplicate (the
 // job's unique key holds this across console processes).
 func (q *Queue) Enqueue(ctx context.Context, targets []Target, requestedBy, scheduleID string) ([]Scan, error) {
-	return q.enqueue(ctx, targets, requestedBy, scheduleID, nil)
+	return q.enqueue(ctx, targets, requestedBy, scheduleID, "", nil)
 }
 
-// queuedScan is a scan a request queued, as its audit entry lists it.
-type queuedScan struct {
+// QueuedScan is a scan a request queued, as its audit entry lists it.
+type QueuedScan struct {
 	ID     string `json:"id"`
 	Target Target `json:"target"`
 }
 
-// enqueue is Enqueue; audit, when set, is given the scans the transaction
-// queued (not those a target already had) before it commits.
-func (q *Queue) enqueue(ctx context.Context, targets []Target, requestedBy, scheduleID string,
+type queuedScan = QueuedScan
+
+// enqueue is Enqueue; consoleKind is the job kind of the registry targets
+// without a sensor (the console runs them; "" refuses them); audit, when
+// set, is given the scans the transaction queued (not those a target
+// already had) before it commits.
+func (q *Queue) enqueue(ctx context.Context, targets []Target, requestedBy, scheduleID, consoleKind string,
 	audit func(ctx context.Context, tx store.Querier, queued []queuedScan) error) ([]Scan, error) {
 	for _, t := range targets {
-		if err := validTarget(t); err != nil {
+		if err := validTarget(t, consoleKind != ""); err != nil {
 			return nil, err
 		}
 	}
@@ -257,8 +291,11 @@ func (q *Queue) enqueue(ctx context.Context, targets []Target, requestedBy, sche
 	err := q.st.Tx(ctx, func(tx store.Querier) error {
 		var queued []queuedScan
 		for _, t := range targets {
-			id, inserted, err := q.jobs.InsertTx(ctx, tx, KindVulnerability, nil, jobs.InsertOpts{Route: route(t.SensorID),
-				UniqueKey: "scan:" + targetKey(t), MaxAttempts: q.cfg.MaxAttempts})
+			kind, opts := KindVulnerability, jobs.InsertOpts{Route: route(t.SensorID), UniqueKey: "scan:" + targetKey(t), MaxAttempts: q.cfg.MaxAttempts}
+			if t.SensorID == "" {
+				kind, opts.Route = consoleKind, ""
+			}
+			id, inserted, err := q.jobs.InsertTx(ctx, tx, kind, nil, opts)
 			if err != nil {
 				return fmt.Errorf("enqueue scan of %s: %w", targetKey(t), err)
 			}
@@ -382,6 +419,10 @@ func (q *Queue) Cancel(ctx context.Context, id string) (Scan, error) {
 		before, err := getScan(ctx, tx, id)
 		if err != nil {
 			return err
+		}
+		if before.Terminal() {
+			// (A scan adopted from another has no job.)
+			return fmt.Errorf("%w: scan %s is already %s", ErrConflict, id, before.Status)
 		}
 		if _, err := q.jobs.CancelTx(ctx, tx, id, "cancelled before a sensor started it"); err != nil {
 			if errors.Is(err, jobs.ErrConflict) {

@@ -114,7 +114,7 @@ func (s *Service) StartScans(ctx context.Context, req ScanRequest, by string) ([
 	if err != nil {
 		return nil, err
 	}
-	return s.Queue.enqueue(ctx, ts, by, "", func(ctx context.Context, tx store.Querier, queued []queuedScan) error {
+	return s.Queue.enqueue(ctx, ts, by, "", "", func(ctx context.Context, tx store.Querier, queued []queuedScan) error {
 		if len(queued) == 0 {
 			return nil
 		}

@@ -36,7 +36,12 @@ var (
 //   - container: a running container's live root filesystem through
 //     /proc/PID/root (any runtime: Docker, containerd, CRI-O); a stopped
 //     Docker container through the engine's export;
-//   - image: an image in the local Docker engine.
+//   - image: an image in the local Docker engine;
+//   - registry: an image in a registry by digest, pulled layer by layer
+//     (streamed, never unpacked) with this node's own registry
+//     credentials (the Docker config, or RISKMAP_REGISTRY_USERNAME and
+//     RISKMAP_REGISTRY_PASSWORD); the console's registry accounts route
+//     such scans to a sensor that reaches a private registry.
 //
 // progress is called with a fraction in [0,1]; a cancelled ctx stops the
 // scan promptly.
@@ -80,14 +85,16 @@ func (s *Sensor) Scan(ctx context.Context, target sensorproto.CommandTarget, pro
 		}
 	case "image":
 		if s.cfg.DockerHost == "off" {
-			return nil, fmt.Errorf("image %q: image scans on the sensor need the Docker engine (scan registry images from the console)", target.Ref)
+			return nil, fmt.Errorf("image %q: image scans on the sensor need the Docker engine; to scan an image from its registry instead, add the registry in the console (Registries: an account, then Sync and Scan)", target.Ref)
 		}
 		inv, err = scanner.Scan(ctx, "docker:"+target.Ref, s.scanOptions(onFile))
 		if inv != nil {
 			inv.Target.Ref = target.Ref
 		}
+	case sensorproto.TargetRegistry:
+		inv, err = scanner.Scan(ctx, "registry:"+target.Ref, s.scanOptions(onFile))
 	default:
-		return nil, fmt.Errorf("scan target kind %q: want host, container or image", target.Kind)
+		return nil, fmt.Errorf("scan target kind %q: want host, container, image or registry", target.Kind)
 	}
 	if err != nil {
 		return nil, err

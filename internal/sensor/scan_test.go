@@ -6,8 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/sensor"
@@ -121,5 +125,40 @@ func TestScanHostSkipsRuntimeStores(t *testing.T) {
 	cancel()
 	if _, err := s.Scan(ctx, sensorproto.CommandTarget{Kind: "host", Ref: "/"}, func(float64) {}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled scan: err = %v, want context.Canceled", err)
+	}
+}
+
+// TestScanRegistryTarget: a sensor scans an image in a registry by digest
+// (the console routes a registry account's scans to a sensor inside the
+// registry's network), pulling it with its node's own credentials (here
+// none: a loopback registry). Without a Docker engine, an image scan
+// points at the console's Registries.
+func TestScanRegistryTarget(t *testing.T) {
+	reg := testenv.RegistryPlainHTTP(t, testenv.RegistryAnonymous)
+	img := testenv.RootfsImage(t, testenv.RootfsMinbase)
+	ref, err := name.ParseReference(reg.Host + "/library/debian:bookworm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, reg.Remote(context.Background())...); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	s, err := sensor.New(sensor.Config{HostRoot: t.TempDir(), DockerHost: "off", ContainerdSockets: []string{"off"}, CloudMetadataURL: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	byDigest := reg.Host + "/library/debian@" + d.String()
+	inv, err := s.Scan(context.Background(), sensorproto.CommandTarget{Kind: sensorproto.TargetRegistry, Ref: byDigest}, func(float64) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasPackage(inv, "base-files") || inv.Distro == nil || inv.Distro.ID != "debian" || inv.Target.Kind != "registry" || inv.Target.Ref != byDigest {
+		t.Errorf("registry image inventory: target %+v, distro %+v, %d packages", inv.Target, inv.Distro, len(inv.Packages))
+	}
+	_, err = s.Scan(context.Background(), sensorproto.CommandTarget{Kind: sensorproto.TargetImage, Ref: "debian:bookworm"}, func(float64) {})
+	if err == nil || !strings.Contains(err.Error(), "Registries") {
+		t.Errorf("image scan without Docker: %v; want the way to the console's Registries", err)
 	}
 }

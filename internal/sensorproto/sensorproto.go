@@ -58,12 +58,18 @@ const (
 	TargetHost      = "host"
 	TargetContainer = "container"
 	TargetImage     = "image"
+	// TargetRegistry is an image in a registry by digest
+	// (HOST/REPOSITORY@sha256:...), pulled by the sensor with its node's
+	// own registry credentials (a registry account of the console routes
+	// its scans to a sensor inside the registry's network).
+	TargetRegistry = "registry"
 )
 
 // CommandTarget is what a scan command names: the host itself, a container (its
-// runtime id) or an image in the node's engine (id or reference).
+// runtime id), an image in the node's engine (id or reference) or an image
+// in a registry (reference by digest).
 type CommandTarget struct {
-	Kind string `json:"kind" enum:"host,container,image"`
+	Kind string `json:"kind" enum:"host,container,image,registry"`
 	Ref  string `json:"ref" maxLength:"1000"`
 }
 
@@ -110,7 +116,8 @@ func (p PollResponse) Validate() error {
 		if c.ID == "" || c.ScanID == "" || (c.Kind != CommandScan && c.Kind != CommandCancel) {
 			return fmt.Errorf("command %d: id %q kind %q scanId %q", i, c.ID, c.Kind, c.ScanID)
 		}
-		if c.Kind == CommandScan && c.Target.Kind != TargetHost && c.Target.Kind != TargetContainer && c.Target.Kind != TargetImage {
+		if c.Kind == CommandScan && c.Target.Kind != TargetHost && c.Target.Kind != TargetContainer && c.Target.Kind != TargetImage &&
+			c.Target.Kind != TargetRegistry {
 			return fmt.Errorf("command %s: target kind %q", c.ID, c.Target.Kind)
 		}
 	}

@@ -74,6 +74,13 @@ const (
 	AuditIntegrationTest       = "integration.test"
 	AuditIntegrationDeadRetry  = "integration.dead.retry"
 	AuditIntegrationDeadDrop   = "integration.dead.discard"
+	// internal/registries: accounts (secrets recorded as set, never their
+	// values), syncs and scans a user asked for.
+	AuditRegistryAccountCreate = "registry.account.create"
+	AuditRegistryAccountUpdate = "registry.account.update"
+	AuditRegistryAccountDelete = "registry.account.delete"
+	AuditRegistrySync          = "registry.sync"
+	AuditRegistryScan          = "registry.scan"
 )
 
 // How an audit entry's actor authenticated (AuditEntry.Via).

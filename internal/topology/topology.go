@@ -134,6 +134,12 @@ type Topology struct {
 	detailsMu sync.RWMutex
 	details   []DetailSource
 
+	// uses caches ImageUses for a graph version (and a few seconds).
+	usesMu      sync.Mutex
+	uses        []ImageUse
+	usesVersion uint64
+	usesAt      time.Time
+
 	// holders are the sensors' report snapshots (Ingest).
 	holdersMu sync.Mutex
 	holders   map[string]*snapHolder

@@ -15,6 +15,12 @@ const profiles = env("RISKMAP_E2E_PROFILES");
 const admin = { email: env("RISKMAP_E2E_ADMIN_EMAIL"), password: env("RISKMAP_E2E_ADMIN_PASSWORD"), name: "Ada Admin" };
 const reader = { email: env("RISKMAP_E2E_READER_EMAIL"), password: env("RISKMAP_E2E_READER_PASSWORD"), name: "Rita Reader" };
 const pin = env("RISKMAP_E2E_PIN");
+const registry = {
+  url: env("RISKMAP_E2E_REGISTRY_URL"),
+  username: env("RISKMAP_E2E_REGISTRY_USERNAME"),
+  password: env("RISKMAP_E2E_REGISTRY_PASSWORD"),
+  ca: env("RISKMAP_E2E_REGISTRY_CA"),
+};
 mkdirSync(artifacts, { recursive: true });
 
 const problems = [];
@@ -525,6 +531,59 @@ await step(r, "integrations: a read-only user sees the destination and its histo
   await r.getByRole("button", { name: "Open SOC webhook" }).click();
   await r.locator('table.history tr[data-outcome="test"]').waitFor();
   check((await r.getByRole("button", { name: /Add a destination|Send a test message|Add a rule/ }).count()) === 0, "a read-only user is offered changes");
+});
+
+await step(a, "registries: add a v2 registry (test connection, save), it syncs; repositories, tags and an index's platforms", async () => {
+  await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Registries", exact: true }).click();
+  await heading(a, "Registries");
+  await a.getByRole("button", { name: "Add a registry" }).click();
+  const form = a.locator("form.account-form");
+  const offered = await form.getByLabel("Kind").locator("option").evaluateAll((os) => os.map((o) => o.value));
+  check(offered.join(",") === "dockerhub,ecr,gar,acr,harbor,quay,gitlab,jfrog,v2", `the registry kinds offered: ${offered}`);
+  await form.getByLabel("Kind").selectOption("v2");
+  await form.getByLabel("Name", { exact: true }).fill("local registry");
+  await form.getByLabel("Registry URL").fill(registry.url);
+  await form.getByLabel("Username").fill(registry.username);
+  // A wrong password first: the test says the credentials were refused.
+  await form.getByLabel("Password or token").fill("not-the-password");
+  await form.getByLabel("CA certificates (PEM)").fill(registry.ca);
+  await form.getByRole("button", { name: "Test connection" }).click();
+  await form.locator("[data-test-failed]").waitFor();
+  check(/credentials refused/.test((await form.locator("[data-test-failed]").textContent()) ?? ""), "a wrong password is not reported as refused credentials");
+  await form.getByLabel("Password or token").fill(registry.password);
+  await form.getByRole("button", { name: "Test connection" }).click();
+  await notice(a, "Connection OK");
+  await form.getByRole("button", { name: "Save and sync" }).click();
+  await notice(a, "Registry local registry added");
+  // The sync runs in the console: the row settles as synced.
+  const row = a.locator('tr[data-account="local registry"]');
+  await row.locator('[data-sync-state="idle"]').waitFor({ timeout: 60_000 });
+  check(((await row.locator("[data-catalogue]").textContent()) ?? "").includes("2 repositories, 3 tags"), `the account shows ${await row.locator("[data-catalogue]").textContent()}`);
+  check(!((await a.content()).includes(registry.password)), "the page holds the registry password");
+  // Repositories → tags.
+  await a.locator('tr[data-repository="team/web"]').waitFor();
+  await a.getByRole("button", { name: "Show the tags of team/web" }).click();
+  await a.getByRole("heading", { level: 3, name: "Tags of team/web" }).waitFor();
+  await a.locator('tr[data-tag="team/web:1.0"]').waitFor();
+  await a.locator('tr[data-tag="team/web:2.0"]').waitFor();
+  check((await a.locator("table.registry-tags tbody tr[data-tag]").count()) === 2, "the repository's tags are not the two pushed");
+  // The index: one image per platform, each scanned (auto-scan) in turn.
+  await a.getByRole("button", { name: "All repositories" }).click();
+  await a.getByLabel("Search repositories and tags").fill("base/multi:v1");
+  const multi = a.locator('tr[data-tag="base/multi:v1"]');
+  await multi.waitFor();
+  // The search keeps the tag and its repository only.
+  await a.locator('tr[data-tag="team/web:1.0"]').waitFor({ state: "detached" });
+  await a.locator('tr[data-repository="team/web"]').waitFor({ state: "detached" });
+  await multi.getByRole("button", { name: /^Details of base\/multi:v1/ }).click();
+  await a.locator('[data-tag-details="base/multi:v1"] [data-image]').nth(1).waitFor();
+  check((await a.locator('[data-tag-details="base/multi:v1"] [data-image]').count()) === 2, "the index does not show its two platforms");
+  check(((await multi.textContent()) ?? "").includes("linux/amd64, linux/arm64"), `the index's platforms: ${await multi.textContent()}`);
+  await a.locator('[data-tag-details="base/multi:v1"] [data-scan="complete"]').nth(1).waitFor({ timeout: 60_000 });
+  // The history lists the sync.
+  await row.getByRole("button", { name: "Sync history of local registry" }).click();
+  await a.locator('[data-history="local registry"] tr[data-sync-status="complete"]').first().waitFor();
+  await shot(a, "16-registries");
 });
 
 await step(a, "admin resets their API key twice", async () => {

@@ -28,6 +28,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/web"
@@ -82,6 +89,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitReady(t, client, base)
 	checkServesApp(t, client, base)
 
+	// A real registry (CNCF distribution, token authentication, its own
+	// certificate) the browser adds as an account and syncs.
+	reg := registryWithImages(t)
+
 	artifacts := artifactDir(t)
 	receiver := startWebhookReceiver(t)
 	admin := account{Email: "ada@example.com", Password: "correct horse battery staple 1"}
@@ -101,6 +112,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		"RISKMAP_E2E_ADMIN_PASSWORD="+admin.Password,
 		"RISKMAP_E2E_READER_EMAIL="+reader.Email,
 		"RISKMAP_E2E_READER_PASSWORD="+reader.Password,
+		"RISKMAP_E2E_REGISTRY_URL="+reg.URL,
+		"RISKMAP_E2E_REGISTRY_USERNAME="+reg.Username,
+		"RISKMAP_E2E_REGISTRY_PASSWORD="+reg.Password,
+		"RISKMAP_E2E_REGISTRY_CA="+string(reg.CAPEM),
 	)
 	cmd.Env = append(cmd.Env, receiver.env()...)
 	out, err := cmd.CombinedOutput()
@@ -128,6 +143,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	receiver.check(t)
 	api := apiClient{t: t, c: client, base: base}
 	checkAPI(t, api, res.AdminKey, res.AdminOldKey, res.ReaderKey, admin, reader)
+	checkRegistry(t, api, res.AdminKey, res.ReaderKey, reg)
 	// The passwords changed in the browser (own change, reset link) are the ones that work now.
 	for _, l := range []struct {
 		email, password string
@@ -251,6 +267,91 @@ func checkAPI(t *testing.T, api apiClient, adminKey, adminOldKey, readerKey stri
 	var me struct{ Role string }
 	if api.do("GET", "/api/v1/me", readerKey, nil, &me); me.Role != "read-only" {
 		t.Errorf("after the refused self-promotion the reader's role is %q", me.Role)
+	}
+}
+
+// registryWithImages starts a registry with team/web:1.0, team/web:2.0
+// and a two-platform index base/multi:v1.
+func registryWithImages(t *testing.T) *testenv.RegistryServer {
+	t.Helper()
+	reg := testenv.Registry(t, testenv.RegistryToken)
+	push := func(ref string, img v1.Image) {
+		r, err := name.ParseReference(reg.Host + "/" + ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(r, img, reg.Remote(context.Background())...); err != nil {
+			t.Fatalf("push %s: %v", ref, err)
+		}
+	}
+	for _, tag := range []string{"1.0", "2.0"} {
+		img, err := random.Image(256, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		push("team/web:"+tag, img)
+	}
+	var idx v1.ImageIndex = empty.Index
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := random.Image(256, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	r, _ := name.ParseReference(reg.Host + "/base/multi:v1")
+	if err := remote.WriteIndex(r, idx, reg.Remote(context.Background())...); err != nil {
+		t.Fatalf("push index: %v", err)
+	}
+	return reg
+}
+
+// checkRegistry checks on the API the account the browser added: synced,
+// its password set and never shown, the catalogue the registry holds;
+// read-only users see it and may not change it.
+func checkRegistry(t *testing.T, api apiClient, adminKey, readerKey string, reg *testenv.RegistryServer) {
+	t.Helper()
+	var accounts struct {
+		Items []struct {
+			ID      string                     `json:"id"`
+			Host    string                     `json:"host"`
+			Secrets map[string]map[string]bool `json:"secrets"`
+			Tags    int                        `json:"tags"`
+			Sync    struct {
+				State string `json:"state"`
+			} `json:"sync"`
+		} `json:"items"`
+	}
+	raw := map[string]any{}
+	if status := api.do("GET", "/api/v1/registries/accounts", readerKey, nil, &raw); status != 200 {
+		t.Fatalf("read-only: GET /registries/accounts = %d", status)
+	}
+	b, _ := json.Marshal(raw)
+	if strings.Contains(string(b), reg.Password) {
+		t.Errorf("the accounts answer holds the registry password")
+	}
+	json.Unmarshal(b, &accounts)
+	if len(accounts.Items) != 1 || accounts.Items[0].Host != reg.Host || !accounts.Items[0].Secrets["password"]["set"] || accounts.Items[0].Tags != 3 {
+		t.Fatalf("registry accounts: %s", b)
+	}
+	id := accounts.Items[0].ID
+	for _, r := range []struct{ method, path string }{
+		{"POST", "/api/v1/registries/accounts/" + id + "/sync"},
+		{"DELETE", "/api/v1/registries/accounts/" + id},
+		{"POST", "/api/v1/registries/scans"},
+	} {
+		if status := api.do(r.method, r.path, readerKey, map[string]any{}, nil); status != 403 {
+			t.Errorf("read-only key: %s %s = %d, want 403", r.method, r.path, status)
+		}
+	}
+	var tags struct {
+		Items []struct {
+			Reference string   `json:"reference"`
+			Platforms []string `json:"platforms"`
+		} `json:"items"`
+	}
+	if status := api.do("GET", "/api/v1/registries/tags?accountId="+id, adminKey, nil, &tags); status != 200 || len(tags.Items) != 3 {
+		t.Errorf("tags: %d %+v", status, tags.Items)
 	}
 }
 

@@ -333,6 +333,172 @@ export interface Diagnosis {
   scans: Record<string, number> | null;
   jobs?: Record<string, number> | null;
   storage?: { dialect: string; databaseBytes: number; knowledgeBaseBytes: number; inventories: number; inventoryBytes: number; findings: number };
+  registries?: {
+    id: string;
+    name: string;
+    kind: string;
+    host: string;
+    state: string;
+    lastSyncAt?: string | null;
+    lastStatus?: string;
+    lastMessage?: string;
+    lastSuccessAt?: string | null;
+    nextSyncAt?: string | null;
+    tags: number;
+  }[] | null;
+}
+
+// Registries (internal/registries/api.go): accounts, their catalogue
+// (repositories, tags, images by digest) and the images' scans.
+export interface SettingField {
+  name: string;
+  label: string;
+  type: "text" | "url" | "password" | "select" | "bool" | "number" | "textarea" | string;
+  required?: boolean;
+  secret?: boolean;
+  options?: string[];
+  default?: string;
+  help?: string;
+}
+export interface RegistryKind {
+  name: string;
+  title: string;
+  fields: SettingField[];
+}
+export interface RegistryFilters {
+  repositories: string[];
+  tagRegex: string;
+  latestTags: number;
+}
+export interface RegistrySync {
+  id: string;
+  jobId: string;
+  attempt: number;
+  trigger: string;
+  status: "running" | "complete" | "error" | string;
+  startedAt: string;
+  finishedAt?: string | null;
+  repositories: number;
+  tags: number;
+  newTags: number;
+  changedTags: number;
+  goneTags: number;
+  newImages: number;
+  scansQueued: number;
+  message?: string;
+}
+export interface RegistryAccount {
+  id: string;
+  kind: string;
+  name: string;
+  host: string;
+  settings: Record<string, string>;
+  secrets: Record<string, { set: boolean }>;
+  caCert?: string;
+  filters: RegistryFilters;
+  schedule: string;
+  autoScan: boolean;
+  scanBy: string;
+  createdBy: string;
+  createdAt: string;
+  updatedBy: string;
+  updatedAt: string;
+  sync: {
+    state: "idle" | "queued" | "running" | "retrying" | "failed" | string;
+    jobId?: string;
+    message?: string;
+    last?: RegistrySync;
+    lastSuccessAt?: string | null;
+    nextAt?: string | null;
+  };
+  repositories: number;
+  tags: number;
+  images: number;
+}
+export interface RegistryAccountInput {
+  kind?: string;
+  name?: string;
+  settings?: Record<string, string>;
+  secrets?: Record<string, string>;
+  clearSecrets?: string[];
+  caCert?: string;
+  filters?: RegistryFilters;
+  schedule?: string;
+  autoScan?: boolean;
+  scanBy?: string;
+  skipTest?: boolean;
+}
+export interface RegistryTestResult {
+  ok: boolean;
+  host?: string;
+  error?: string;
+  unauthorized?: boolean;
+  millis: number;
+}
+export interface RegistryRepository {
+  id: string;
+  accountId: string;
+  name: string;
+  tags: number;
+  firstSeen: string;
+  lastSeen: string;
+  goneAt?: string | null;
+  running: number;
+}
+export interface RegistryImageUse {
+  nodeId: string;
+  kind: string;
+  label: string;
+  hostId?: string;
+  host?: string;
+}
+export interface RegistryImage {
+  digest: string;
+  mediaType: string;
+  configDigest?: string;
+  platform?: string;
+  size: number;
+  createdAt?: string | null;
+  scannable: boolean;
+  scan?: {
+    scanId: string;
+    status: ScanStatus;
+    message?: string;
+    scanBy: string;
+    createdAt: string;
+    finishedAt?: string | null;
+    completeScanId?: string;
+    findings: number;
+    scannedAt?: string | null;
+  };
+  running: RegistryImageUse[] | null;
+}
+export interface RegistryTag {
+  id: string;
+  accountId: string;
+  repositoryId: string;
+  repository: string;
+  name: string;
+  reference: string;
+  digest: string;
+  mediaType: string;
+  pushedAt?: string | null;
+  size: number;
+  platforms: string[] | null;
+  firstSeen: string;
+  changedAt: string;
+  lastSeen: string;
+  goneAt?: string | null;
+  goneReason?: string;
+  images: RegistryImage[] | null;
+}
+export interface RegistryTagQuery {
+  accountId?: string | undefined;
+  repositoryId?: string | undefined;
+  q?: string | undefined;
+  includeGone?: string | undefined;
+  running?: string | undefined;
+  scan?: string | undefined;
 }
 
 // Integrations (internal/integrations/api.go).
@@ -635,6 +801,22 @@ export const api = {
     if (!res.ok) throw await problem(res);
     return (await res.json()) as { report: unknown; status: FeedStatus };
   },
+  registryKinds: async () => page(await request<Page<RegistryKind>>("GET", "/registries/kinds")),
+  registryAccounts: async () => page(await request<Page<RegistryAccount>>("GET", "/registries/accounts")),
+  createRegistryAccount: (b: RegistryAccountInput) => request<RegistryAccount>("POST", "/registries/accounts", b),
+  updateRegistryAccount: (id: string, b: RegistryAccountInput) => request<RegistryAccount>("PUT", `/registries/accounts/${encodeURIComponent(id)}`, b),
+  deleteRegistryAccount: (id: string) => request<void>("DELETE", `/registries/accounts/${encodeURIComponent(id)}`),
+  testRegistrySettings: (b: RegistryAccountInput) => request<RegistryTestResult>("POST", "/registries/test", b),
+  testRegistryAccount: (id: string, b?: RegistryAccountInput) =>
+    request<RegistryTestResult>("POST", `/registries/accounts/${encodeURIComponent(id)}/test`, b),
+  syncRegistryAccount: (id: string) => request<RegistryAccount>("POST", `/registries/accounts/${encodeURIComponent(id)}/sync`),
+  registrySyncs: async (id: string) => page(await request<Page<RegistrySync>>("GET", `/registries/accounts/${encodeURIComponent(id)}/syncs?limit=20`)),
+  registryRepositories: (p: { accountId?: string | undefined; q?: string | undefined; includeGone?: string | undefined; cursor?: string | undefined }) =>
+    request<Page<RegistryRepository> & { total?: number }>("GET", `/registries/repositories${query({ ...p, limit: 100 })}`),
+  registryTags: (p: RegistryTagQuery & { cursor?: string | undefined }) =>
+    request<Page<RegistryTag> & { total?: number }>("GET", `/registries/tags${query({ ...p, limit: 50 })}`),
+  scanRegistryImages: (b: { accountId?: string; repositoryId?: string; tagIds?: string[]; digests?: string[]; force?: boolean }) =>
+    request<{ queued: Scan[] | null; skipped: number }>("POST", "/registries/scans", b),
   consoleInfo: () => request<ConsoleInfo>("GET", "/console-info"),
   destinationKinds: async () => page(await request<Page<DestinationKind>>("GET", "/integrations/kinds")),
   destinations: async () => page(await request<Page<Destination>>("GET", "/integrations/destinations")),

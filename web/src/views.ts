@@ -48,6 +48,13 @@ export const views: readonly View[] = [
     page: lazy(() => import("./pages/vulnerabilities")),
   },
   {
+    path: "/registries",
+    label: "Registries",
+    section: "main",
+    requires: ["/registries/accounts", "/registries/kinds", "/registries/repositories", "/registries/tags"],
+    page: lazy(() => import("./pages/registries")),
+  },
+  {
     path: "/scans",
     label: "Scans",
     section: "main",

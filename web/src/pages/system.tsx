@@ -2,7 +2,7 @@
 // its feed sources, "update now", uploading a feed file or an exported
 // bundle (air-gapped sites), and the console's diagnosis: sensor health
 // (last poll and report, running and failed scans, last error), scan and
-// job queue depth, storage size.
+// job queue depth, storage size, registry catalogue syncs.
 import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
 import { api, type ApiError, type Diagnosis, type FeedStatus } from "../api";
 import { ErrorAlert, Notice, Page, TableHead, Time, toApiError } from "../components";
@@ -203,6 +203,36 @@ export default function SystemPage() {
                   ))}
                 </tbody>
               </table>
+            )}
+            {(d.registries ?? []).length > 0 && (
+              <>
+                <h3>Registry syncs</h3>
+                <table className="data health">
+                  <caption className="sr-only">Registry catalogue syncs</caption>
+                  <TableHead cols={["Registry", "State", "Last sync", "Last success", "Next", "Tags"]} />
+                  <tbody>
+                    {(d.registries ?? []).map((r) => (
+                      <tr key={r.id} data-registry-health={r.name}>
+                        <th scope="row">
+                          {r.name} <span className="muted">{r.host}</span>
+                        </th>
+                        <td>
+                          <span className={`tag ${r.state === "failed" || r.lastStatus === "error" ? "status-error" : "status-complete"}`}>{r.state}</span>
+                          {r.lastStatus === "error" && r.lastMessage !== undefined && <span className="muted"> {r.lastMessage}</span>}
+                        </td>
+                        <td>
+                          <Time iso={r.lastSyncAt} />
+                        </td>
+                        <td>
+                          <Time iso={r.lastSuccessAt} />
+                        </td>
+                        <td>{r.nextSyncAt ? <Time iso={r.nextSyncAt} /> : "on demand"}</td>
+                        <td>{r.tags}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </>
             )}
           </section>
         </>
