@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Registry figures on this machine (issue 15 goals in brackets), against a
 # real CNCF distribution registry on loopback with token authentication
-# (built by scripts/registry-build.sh into the test cache on first use):
+# (built by scripts/test-server-build.sh registry into the test cache on first use):
 #   - the first catalogue sync of an account of 1,000 tags (10
 #     repositories, 1,000 images): listed, each manifest resolved, stored
 #     [< 30 s]

@@ -12,15 +12,12 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -32,6 +29,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/riskmap/riskmap/internal/testenv/bombs"
 )
 
 func main() {
@@ -348,29 +347,28 @@ func procStatus(pid int, field string) int64 {
 }
 
 // shape is a bomb: prefix, then pattern repeated, then suffix.
-type shape struct{ prefix, pattern, suffix string }
 
 // makeBombs builds every user's bomb of every kind for every route.
 func makeBombs(readers []string, sensors []sensor, admin string, size int) []bomb {
 	gz := map[string]string{"Content-Encoding": "gzip"}
 	kinds := []string{"whitespace", "nesting", "huge_array", "small_objects"}
-	inventory := map[string]shape{
-		"whitespace":    {`{"schemaVersion":"1.0.0","packages":[{"name":"urllib3","version":"1.26.0","ecosystem":"PyPI"}]`, " ", "}"},
-		"nesting":       {`{"schemaVersion":"1.0.0","target":`, "[", ""},
-		"huge_array":    {`{"schemaVersion":"1.0.0","packages":[{"name":"a","locations":[`, `"a",`, `"a"]}]}`},
-		"small_objects": {`{"schemaVersion":"1.0.0","packages":[`, `{"name":"a"},`, `{"name":"a"}]}`},
+	inventory := map[string]bombs.Shape{
+		"whitespace":    {Prefix: `{"schemaVersion":"1.0.0","packages":[{"name":"urllib3","version":"1.26.0","ecosystem":"PyPI"}]`, Pattern: " ", Suffix: "}"},
+		"nesting":       {Prefix: `{"schemaVersion":"1.0.0","target":`, Pattern: "[", Suffix: ""},
+		"huge_array":    {Prefix: `{"schemaVersion":"1.0.0","packages":[{"name":"a","locations":[`, Pattern: `"a",`, Suffix: `"a"]}]}`},
+		"small_objects": {Prefix: `{"schemaVersion":"1.0.0","packages":[`, Pattern: `{"name":"a"},`, Suffix: `{"name":"a"}]}`},
 	}
-	report := map[string]shape{
-		"whitespace":    {"", " ", "}"},
-		"nesting":       {`,"processes":[{"pid":1,"loaded":`, "[", ""},
-		"huge_array":    {`,"processes":[{"pid":1,"loaded":[`, `"a",`, `"a"]}]}`},
-		"small_objects": {`,"processes":[`, `{"pid":1},`, `{"pid":1}]}`},
+	report := map[string]bombs.Shape{
+		"whitespace":    {Prefix: "", Pattern: " ", Suffix: "}"},
+		"nesting":       {Prefix: `,"processes":[{"pid":1,"loaded":`, Pattern: "[", Suffix: ""},
+		"huge_array":    {Prefix: `,"processes":[{"pid":1,"loaded":[`, Pattern: `"a",`, Suffix: `"a"]}]}`},
+		"small_objects": {Prefix: `,"processes":[`, Pattern: `{"pid":1},`, Suffix: `{"pid":1}]}`},
 	}
-	feed := map[string]shape{
-		"whitespace":    {validOSV, " ", ""},
-		"nesting":       {`{"id":"X","affected":`, "[", ""},
-		"huge_array":    {`{"id":"X","affected":[{"versions":[`, `"a",`, `"a"]}]}`},
-		"small_objects": {`{"id":"X","affected":[`, `{"package":{"ecosystem":"PyPI","name":"a"}},`, `{}]}`},
+	feed := map[string]bombs.Shape{
+		"whitespace":    {Prefix: validOSV, Pattern: " ", Suffix: ""},
+		"nesting":       {Prefix: `{"id":"X","affected":`, Pattern: "[", Suffix: ""},
+		"huge_array":    {Prefix: `{"id":"X","affected":[{"versions":[`, Pattern: `"a",`, Suffix: `"a"]}]}`},
+		"small_objects": {Prefix: `{"id":"X","affected":[`, Pattern: `{"package":{"ecosystem":"PyPI","name":"a"}},`, Suffix: `{}]}`},
 	}
 	huma := map[string][]byte{
 		"small_objects": []byte(`{"targets":[` + strings.Repeat(`{},`, 300_000) + `{}]}`),
@@ -378,16 +376,16 @@ func makeBombs(readers []string, sensors []sensor, admin string, size int) []bom
 	}
 	var out []bomb
 	for _, k := range kinds {
-		inv := gzipBomb(inventory[k], size)
-		zb := zipBomb(feed[k], size)
+		inv := bombs.Gzip(inventory[k], size)
+		zb := bombs.Zip(validOSV, feed[k], size)
 		for i := range readers {
 			s := sensors[i]
 			r := report[k]
-			r.prefix = `{"version":"1.0","sensorId":"` + s.id + `","runId":"r","seq":1,"kind":"full","time":"2026-01-01T00:00:00Z"` + r.prefix
+			r.Prefix = `{"version":"1.0","sensorId":"` + s.id + `","runId":"r","seq":1,"kind":"full","time":"2026-01-01T00:00:00Z"` + r.Prefix
 			out = append(out,
 				bomb{"POST /match", k, "/api/v1/match", "POST", readers[i], gz, inv},
 				bomb{"PUT sensor inventory", k, "/api/v1/sensor/scans/" + s.scan + "/inventory", "PUT", s.key, gz, inv},
-				bomb{"POST sensor reports", k, "/api/v1/sensor/reports", "POST", s.key, gz, gzipBomb(r, size)},
+				bomb{"POST sensor reports", k, "/api/v1/sensor/reports", "POST", s.key, gz, bombs.Gzip(r, size)},
 				bomb{"POST feeds/import", k, "/api/v1/feeds/import?name=all.zip", "POST", admin, nil, zb})
 			if h, ok := huma[k]; ok {
 				out = append(out, bomb{"POST scans (huma)", k, "/api/v1/scans", "POST", admin, nil, h})
@@ -395,64 +393,4 @@ func makeBombs(readers []string, sensors []sensor, admin string, size int) []bom
 		}
 	}
 	return out
-}
-
-// deflateRepeat is a raw deflate stream of prefix, unit n times, then
-// suffix, made without compressing the whole: unit is compressed once into
-// a self-contained, byte-aligned block that is repeated. It returns the
-// stream, the CRC-32 and the length of what it inflates to.
-func deflateRepeat(prefix, unit []byte, n int, suffix []byte) ([]byte, uint32, int64) {
-	block := func(b []byte, final bool) []byte {
-		var buf bytes.Buffer
-		w, _ := flate.NewWriter(&buf, flate.BestCompression)
-		w.Write(b)
-		if final {
-			w.Close()
-		} else {
-			w.Flush()
-		}
-		return buf.Bytes()
-	}
-	var out bytes.Buffer
-	out.Write(block(prefix, false))
-	u := block(unit, false)
-	crc := crc32.Update(0, crc32.IEEETable, prefix)
-	for range n {
-		out.Write(u)
-		crc = crc32.Update(crc, crc32.IEEETable, unit)
-	}
-	out.Write(block(suffix, true))
-	crc = crc32.Update(crc, crc32.IEEETable, suffix)
-	return out.Bytes(), crc, int64(len(prefix)) + int64(n)*int64(len(unit)) + int64(len(suffix))
-}
-
-func repeatStream(s shape, size int) ([]byte, uint32, int64) {
-	unit := []byte(strings.Repeat(s.pattern, (1<<20)/len(s.pattern)))
-	one, _, _ := deflateRepeat(nil, unit, 1, nil)
-	return deflateRepeat([]byte(s.prefix), unit, size/len(one), []byte(s.suffix))
-}
-
-func gzipBomb(s shape, size int) []byte {
-	raw, crc, n := repeatStream(s, size)
-	var b bytes.Buffer
-	b.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
-	b.Write(raw)
-	binary.Write(&b, binary.LittleEndian, crc)
-	binary.Write(&b, binary.LittleEndian, uint32(n))
-	return b.Bytes()
-}
-
-// zipBomb is an OSV export with one valid record and a bomb member whose
-// directory entry claims 60 MiB.
-func zipBomb(s shape, size int) []byte {
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	w, _ := zw.Create("valid.json")
-	w.Write([]byte(validOSV))
-	raw, crc, _ := repeatStream(s, size)
-	w, _ = zw.CreateRaw(&zip.FileHeader{Name: "bomb.json", Method: zip.Deflate, CRC32: crc,
-		CompressedSize64: uint64(len(raw)), UncompressedSize64: 60 << 20})
-	w.Write(raw)
-	zw.Close()
-	return b.Bytes()
 }

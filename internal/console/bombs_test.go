@@ -3,10 +3,7 @@ package console_test
 import (
 	"archive/zip"
 	"bytes"
-	"compress/flate"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net/http"
 	"runtime"
@@ -18,71 +15,8 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/sensorproto"
+	bombgen "github.com/riskmap/riskmap/internal/testenv/bombs"
 )
-
-// deflateRepeat is a raw deflate stream of prefix, then unit n times, then
-// suffix, made without compressing the whole: unit is compressed once into
-// a self-contained, byte-aligned block that is repeated (each copy refers
-// back only into itself). It returns the stream, the CRC-32 and the length
-// of what it inflates to.
-func deflateRepeat(prefix, unit []byte, n int, suffix []byte) ([]byte, uint32, int64) {
-	block := func(b []byte, final bool) []byte {
-		var buf bytes.Buffer
-		w, _ := flate.NewWriter(&buf, flate.BestCompression)
-		w.Write(b)
-		if final {
-			w.Close()
-		} else {
-			w.Flush()
-		}
-		return buf.Bytes()
-	}
-	var out bytes.Buffer
-	out.Write(block(prefix, false))
-	u := block(unit, false)
-	crc := crc32.Update(0, crc32.IEEETable, prefix)
-	for range n {
-		out.Write(u)
-		crc = crc32.Update(crc, crc32.IEEETable, unit)
-	}
-	out.Write(block(suffix, true))
-	crc = crc32.Update(crc, crc32.IEEETable, suffix)
-	return out.Bytes(), crc, int64(len(prefix)) + int64(n)*int64(len(unit)) + int64(len(suffix))
-}
-
-// gzipBomb is a gzip member of about size compressed bytes: prefix, then
-// the pattern repeated, then suffix.
-func gzipBomb(prefix, pattern, suffix string, size int) []byte {
-	unit := []byte(strings.Repeat(pattern, (1<<20)/len(pattern)))
-	one, _, _ := deflateRepeat(nil, unit, 1, nil)
-	raw, crc, n := deflateRepeat([]byte(prefix), unit, size/len(one), []byte(suffix))
-	var b bytes.Buffer
-	b.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
-	b.Write(raw)
-	binary.Write(&b, binary.LittleEndian, crc)
-	binary.Write(&b, binary.LittleEndian, uint32(n))
-	return b.Bytes()
-}
-
-// zipBomb is an OSV export: one valid record, and a member that inflates
-// from about size bytes to the pattern repeated between prefix and suffix.
-func zipBomb(valid, prefix, pattern, suffix string, size int) []byte {
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	w, _ := zw.Create("valid.json")
-	w.Write([]byte(valid))
-	unit := []byte(strings.Repeat(pattern, (1<<20)/len(pattern)))
-	one, _, _ := deflateRepeat(nil, unit, 1, nil)
-	raw, crc, n := deflateRepeat([]byte(prefix), unit, size/len(one), []byte(suffix))
-	// The directory claims 60 MiB (under the 64 MiB a member may have),
-	// not the half gigabyte the member inflates to.
-	_ = n
-	w, _ = zw.CreateRaw(&zip.FileHeader{Name: "bomb.json", Method: zip.Deflate, CRC32: crc,
-		CompressedSize64: uint64(len(raw)), UncompressedSize64: 60 << 20})
-	w.Write(raw)
-	zw.Close()
-	return b.Bytes()
-}
 
 // heapInUse is the Go heap's bytes in live and not yet swept objects.
 func heapInUse() uint64 {
@@ -162,18 +96,17 @@ func TestBodyBombs(t *testing.T) {
 	reportHead := func(id string) string {
 		return `{"version":"1.0","sensorId":"` + id + `","runId":"r","seq":1,"kind":"full","time":"2026-01-01T00:00:00Z"`
 	}
-	type shape struct{ prefix, pattern, suffix string }
 	kinds := []string{"whitespace", "nesting", "huge_array", "small_objects"}
-	inventory := map[string]shape{
-		"whitespace":    {`{"schemaVersion":"1.0.0","packages":[{"name":"urllib3","version":"1.26.0","ecosystem":"PyPI"}]`, " ", "}"},
-		"nesting":       {`{"schemaVersion":"1.0.0","target":`, "[", ""},
-		"huge_array":    {`{"schemaVersion":"1.0.0","packages":[{"name":"a","locations":[`, `"a",`, `"a"]}]}`},
-		"small_objects": {`{"schemaVersion":"1.0.0","packages":[`, `{"name":"a"},`, `{"name":"a"}]}`},
+	inventory := map[string]bombgen.Shape{
+		"whitespace":    {Prefix: `{"schemaVersion":"1.0.0","packages":[{"name":"urllib3","version":"1.26.0","ecosystem":"PyPI"}]`, Pattern: " ", Suffix: "}"},
+		"nesting":       {Prefix: `{"schemaVersion":"1.0.0","target":`, Pattern: "[", Suffix: ""},
+		"huge_array":    {Prefix: `{"schemaVersion":"1.0.0","packages":[{"name":"a","locations":[`, Pattern: `"a",`, Suffix: `"a"]}]}`},
+		"small_objects": {Prefix: `{"schemaVersion":"1.0.0","packages":[`, Pattern: `{"name":"a"},`, Suffix: `{"name":"a"}]}`},
 	}
 	var bombs []bomb
 	for _, k := range kinds {
 		s := inventory[k]
-		body := gzipBomb(s.prefix, s.pattern, s.suffix, size)
+		body := bombgen.Gzip(s, size)
 		want := []int{http.StatusRequestEntityTooLarge}
 		if k == "whitespace" {
 			want = []int{http.StatusOK}
@@ -189,28 +122,28 @@ func TestBodyBombs(t *testing.T) {
 			bombs = append(bombs, bomb{"inventory", k, "PUT", "/api/v1/sensor/scans/" + s.scan + "/inventory", s.key, gz, body, want})
 		}
 	}
-	reports := map[string]shape{
-		"whitespace":    {"", " ", "}"},
-		"nesting":       {`,"processes":[{"pid":1,"loaded":`, "[", ""},
-		"huge_array":    {`,"processes":[{"pid":1,"loaded":[`, `"a",`, `"a"]}]}`},
-		"small_objects": {`,"processes":[`, `{"pid":1},`, `{"pid":1}]}`},
+	reports := map[string]bombgen.Shape{
+		"whitespace":    {Prefix: "", Pattern: " ", Suffix: "}"},
+		"nesting":       {Prefix: `,"processes":[{"pid":1,"loaded":`, Pattern: "[", Suffix: ""},
+		"huge_array":    {Prefix: `,"processes":[{"pid":1,"loaded":[`, Pattern: `"a",`, Suffix: `"a"]}]}`},
+		"small_objects": {Prefix: `,"processes":[`, Pattern: `{"pid":1},`, Suffix: `{"pid":1}]}`},
 	}
 	for _, k := range kinds {
 		r := reports[k]
 		for _, s := range sensors {
-			body := gzipBomb(reportHead(s.id)+r.prefix, r.pattern, r.suffix, size)
+			body := bombgen.Gzip(bombgen.Shape{Prefix: reportHead(s.id) + r.Prefix, Pattern: r.Pattern, Suffix: r.Suffix}, size)
 			bombs = append(bombs, bomb{"reports", k, "POST", sensorproto.PathReports, s.key, gz, body, []int{http.StatusRequestEntityTooLarge}})
 		}
 	}
-	feeds := map[string]shape{
-		"whitespace":    {validOSV, " ", ""},
-		"nesting":       {`{"id":"X","affected":`, "[", ""},
-		"huge_array":    {`{"id":"X","affected":[{"versions":[`, `"a",`, `"a"]}]}`},
-		"small_objects": {`{"id":"X","affected":[`, `{"package":{"ecosystem":"PyPI","name":"a"}},`, `{}]}`},
+	feeds := map[string]bombgen.Shape{
+		"whitespace":    {Prefix: validOSV, Pattern: " ", Suffix: ""},
+		"nesting":       {Prefix: `{"id":"X","affected":`, Pattern: "[", Suffix: ""},
+		"huge_array":    {Prefix: `{"id":"X","affected":[{"versions":[`, Pattern: `"a",`, Suffix: `"a"]}]}`},
+		"small_objects": {Prefix: `{"id":"X","affected":[`, Pattern: `{"package":{"ecosystem":"PyPI","name":"a"}},`, Suffix: `{}]}`},
 	}
 	for _, k := range kinds {
 		f := feeds[k]
-		body := zipBomb(validOSV, f.prefix, f.pattern, f.suffix, size)
+		body := bombgen.Zip(validOSV, f, size)
 		for range 2 {
 			// Served (the bomb member is a bad record beside a good one)
 			// or refused as a damaged archive (the member is longer than

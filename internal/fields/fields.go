@@ -7,6 +7,8 @@
 package fields
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
@@ -132,4 +134,38 @@ func fieldNames(fs []Field) []string {
 		out[i] = f.Name
 	}
 	return out
+}
+
+// MaxCertificates is the most PEM certificates a kind's extra trusted CA
+// setting takes.
+const MaxCertificates = 100
+
+// Certificates reads the PEM certificates an account or destination adds
+// to the trusted roots: anything that is not a certificate, none at all,
+// or more than MaxCertificates is refused.
+func Certificates(pemText string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := []byte(pemText)
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("a PEM block of type %q; want CERTIFICATE", b.Type)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(out)+1, err)
+		}
+		out = append(out, c)
+		if len(out) > MaxCertificates {
+			return nil, fmt.Errorf("more than %d certificates", MaxCertificates)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM certificate")
+	}
+	return out, nil
 }

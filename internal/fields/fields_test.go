@@ -44,3 +44,15 @@ func FuzzCheck(f *testing.F) {
 		_ = fields.Check(form, map[string]string{k1: v1, k2: v2}, nil)
 	})
 }
+
+// FuzzCertificates: any text is certificates or an error.
+func FuzzCertificates(f *testing.F) {
+	f.Add("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	f.Add("-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		certs, err := fields.Certificates(s)
+		if err == nil && len(certs) == 0 {
+			t.Fatal("no certificates and no error")
+		}
+	})
+}

@@ -3,13 +3,14 @@ package integrations
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/riskmap/riskmap/internal/fields"
 )
 
 // HTTPConfig shapes the HTTP clients destinations send with.
@@ -40,32 +41,6 @@ func (c *HTTPConfig) fill() {
 	}
 }
 
-// ParseCAPEM reads the PEM certificates a destination adds to the trusted
-// roots; it fails on anything that is not a certificate.
-func ParseCAPEM(pemText string) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	rest := []byte(pemText)
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("a PEM block of type %q; want CERTIFICATE", b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(out)+1, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	return out, nil
-}
-
 // NewHTTPClient returns a client for one destination: TLS 1.2 or later,
 // certificates verified against the roots of cfg plus caPEM, timeouts,
 // redirects only to the same host over HTTPS with the same method, and
@@ -74,7 +49,7 @@ func NewHTTPClient(cfg HTTPConfig, caPEM string) (*http.Client, error) {
 	cfg.fill()
 	roots := cfg.RootCAs
 	if caPEM != "" {
-		certs, err := ParseCAPEM(caPEM)
+		certs, err := fields.Certificates(caPEM)
 		if err != nil {
 			return nil, fmt.Errorf("CA certificate: %w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/riskmap/riskmap/internal/console"
+	"github.com/riskmap/riskmap/internal/fields"
 	"github.com/riskmap/riskmap/internal/integrations/dest"
 )
 
@@ -329,9 +330,9 @@ type checkedDestination struct {
 // (old nil for a new destination).
 func checkDestination(kind dest.Kind, in DestinationInput, old *checkedDestination) (checkedDestination, error) {
 	var c checkedDestination
-	fields := map[string]dest.Field{}
+	form := map[string]dest.Field{}
 	for _, f := range kind.Fields {
-		fields[f.Name] = f
+		form[f.Name] = f
 	}
 	if old != nil {
 		c = *old
@@ -353,7 +354,7 @@ func checkDestination(kind dest.Kind, in DestinationInput, old *checkedDestinati
 	}
 	for _, k := range sortedKeys(in.Settings) {
 		v := in.Settings[k]
-		f, ok := fields[k]
+		f, ok := form[k]
 		switch {
 		case !ok:
 			return c, invalid("settings.%s: not a setting of %s (its settings: %s)", k, kind.Name, fieldNames(kind, false))
@@ -374,7 +375,7 @@ func checkDestination(kind dest.Kind, in DestinationInput, old *checkedDestinati
 	}
 	for _, k := range sortedKeys(in.Secrets) {
 		v := in.Secrets[k]
-		f, ok := fields[k]
+		f, ok := form[k]
 		switch {
 		case !ok:
 			return c, invalid("secrets.%s: not a setting of %s (its secrets: %s)", k, kind.Name, fieldNames(kind, true))
@@ -395,7 +396,7 @@ func checkDestination(kind dest.Kind, in DestinationInput, old *checkedDestinati
 		c.secrets[k] = v
 	}
 	for _, k := range in.ClearSecrets {
-		f, ok := fields[k]
+		f, ok := form[k]
 		if !ok || !f.Secret {
 			return c, invalid("clearSecrets: %q is not a secret of %s", k, kind.Name)
 		}
@@ -418,7 +419,7 @@ func checkDestination(kind dest.Kind, in DestinationInput, old *checkedDestinati
 	if in.CACert != nil {
 		c.caPEM = strings.TrimSpace(*in.CACert)
 		if c.caPEM != "" {
-			if _, err := ParseCAPEM(c.caPEM); err != nil {
+			if _, err := fields.Certificates(c.caPEM); err != nil {
 				return c, invalid("caCert: %v", err)
 			}
 		}
@@ -432,7 +433,7 @@ func checkDestination(kind dest.Kind, in DestinationInput, old *checkedDestinati
 	c.hints = map[string]string{}
 	for k, v := range c.secrets {
 		c.hints[k] = ""
-		if fields[k].Type == "url" {
+		if form[k].Type == "url" {
 			c.hints[k] = urlHint(v)
 		}
 	}

@@ -60,15 +60,3 @@ func FuzzAccountInput(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseCAPEM: any text is certificates or an error.
-func FuzzParseCAPEM(f *testing.F) {
-	f.Add("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-	f.Add("-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n")
-	f.Fuzz(func(t *testing.T, s string) {
-		certs, err := parseCAPEM(s)
-		if err == nil && len(certs) == 0 {
-			t.Fatal("no certificates and no error")
-		}
-	})
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -14,40 +13,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
+	"github.com/riskmap/riskmap/internal/fields"
 	"github.com/riskmap/riskmap/internal/registries/provider"
 )
-
-// parseCAPEM reads the PEM certificates an account adds to the trusted
-// roots; anything that is not a certificate is refused.
-func parseCAPEM(pemText string) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	rest := []byte(pemText)
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("a PEM block of type %q; want CERTIFICATE", b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(out)+1, err)
-		}
-		out = append(out, c)
-		if len(out) > 100 {
-			return nil, errors.New("more than 100 certificates")
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	if strings.TrimSpace(string(rest)) != "" {
-		return nil, errors.New("text after the last certificate")
-	}
-	return out, nil
-}
 
 // isLoopback reports whether a URL host (with or without a port) names
 // this machine.
@@ -80,7 +48,7 @@ type conn struct {
 func (s *Service) transport(caPEM string, insecure bool) (*http.Transport, http.RoundTripper, error) {
 	roots := s.cfg.RootCAs
 	if caPEM != "" {
-		certs, err := parseCAPEM(caPEM)
+		certs, err := fields.Certificates(caPEM)
 		if err != nil {
 			return nil, nil, fmt.Errorf("caCert: %w", err)
 		}

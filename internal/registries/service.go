@@ -391,7 +391,7 @@ func (s *Service) check(ctx context.Context, was *RegistryAccount, in RegistryAc
 		return out, fmt.Errorf("%w: settings: %w", ErrInvalid, err)
 	}
 	if out.caCert != "" {
-		if _, err := parseCAPEM(out.caCert); err != nil {
+		if _, err := fields.Certificates(out.caCert); err != nil {
 			return out, fmt.Errorf("%w: caCert: %w", ErrInvalid, err)
 		}
 	}

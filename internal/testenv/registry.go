@@ -18,7 +18,6 @@ import (
 	"io"
 	"io/fs"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,7 +42,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// RegistryVersion is the CNCF distribution release scripts/registry-build.sh
+// RegistryVersion is the CNCF distribution release scripts/test-server-build.sh
 // builds into CacheDir/registry-<version>.
 const RegistryVersion = "v3.1.2"
 
@@ -98,7 +97,7 @@ type RegistryServer struct {
 
 // Registry starts a registry for the test, serving HTTPS, and stops it
 // when the test ends. The binary is built on demand by
-// scripts/registry-build.sh (about 2.5 minutes of CPU once; .ci/run builds
+// scripts/test-server-build.sh (about 2.5 minutes of CPU once; .ci/run builds
 // it before the tests); when it is missing and cannot be built the test
 // fails in CI and is skipped elsewhere.
 func Registry(t testing.TB, auth RegistryAuth) *RegistryServer {
@@ -141,7 +140,7 @@ http:
 	s.URL = "http://" + s.Host
 	var cert tls.Certificate
 	if useTLS {
-		certPEM, keyPEM := registryCert(t)
+		certPEM, keyPEM := LoopbackCert(t)
 		s.CAPEM = certPEM
 		pool.AppendCertsFromPEM(certPEM)
 		tr.TLSClientConfig.RootCAs = pool
@@ -293,24 +292,10 @@ func (s *RegistryServer) Remote(ctx context.Context) []remote.Option {
 }
 
 // RegistryBinary returns the path of the cached registry binary, building
-// it with scripts/registry-build.sh when it is missing.
+// it with scripts/test-server-build.sh when it is missing.
 func RegistryBinary(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(CacheDir(t), "registry-"+RegistryVersion, "registry")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	script := filepath.Join(ModuleRoot(t), "scripts", "registry-build.sh")
-	t.Logf("distribution registry %s not built yet: running %s (about 2.5 minutes of CPU, once)", RegistryVersion, script)
-	cmd := exec.Command("bash", script)
-	cmd.Env = append(os.Environ(), "REGISTRY_VERSION="+RegistryVersion, "RISKMAP_TEST_CACHE="+CacheDir(t))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		Missing(t, "distribution registry "+RegistryVersion, fmt.Sprintf("scripts/registry-build.sh failed (%v): %s", err, tail(out, 2000)))
-	}
-	if _, err := os.Stat(bin); err != nil {
-		Missing(t, "distribution registry "+RegistryVersion, "scripts/registry-build.sh did not produce "+bin)
-	}
-	return bin
+	return testServer(t, "registry", RegistryVersion, "about 2.5 minutes of CPU")
 }
 
 const (
@@ -393,36 +378,6 @@ func tokenSigner(t testing.TB) (*tokenKey, []byte) {
 		t.Fatal(err)
 	}
 	return &tokenKey{key: key, certDER: der}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-// registryCert makes a self-signed ECDSA certificate (and key, PEM) for
-// 127.0.0.1, ::1 and localhost, valid for a day.
-func registryCert(t testing.TB) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "riskmap test registry"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:    []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
 
 // RootfsImage is an image of the debootstrapped root filesystem of a

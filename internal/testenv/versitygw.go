@@ -10,19 +10,17 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 )
 
-// VersityGWVersion is the versitygw release scripts/versitygw-build.sh
+// VersityGWVersion is the versitygw release scripts/test-server-build.sh
 // builds into CacheDir/versitygw-<version>.
 const VersityGWVersion = "v1.8.0"
 
@@ -43,7 +41,7 @@ type S3Server struct {
 }
 
 // S3 starts versitygw for the test and stops it when the test ends. The
-// binary is built on demand by scripts/versitygw-build.sh (about 2 minutes
+// binary is built on demand by scripts/test-server-build.sh (about 2 minutes
 // of CPU once; .ci/run builds it before the tests); when it cannot be
 // built the test fails in CI and is skipped elsewhere.
 func S3(t testing.TB) *S3Server {
@@ -95,24 +93,10 @@ func S3(t testing.TB) *S3Server {
 }
 
 // VersityGW returns the path of the cached versitygw binary, building it
-// with scripts/versitygw-build.sh when it is missing.
+// with scripts/test-server-build.sh when it is missing.
 func VersityGW(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(CacheDir(t), "versitygw-"+VersityGWVersion, "versitygw")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	script := filepath.Join(ModuleRoot(t), "scripts", "versitygw-build.sh")
-	t.Logf("versitygw %s not built yet: running %s (about 2 minutes of CPU, once)", VersityGWVersion, script)
-	cmd := exec.Command("bash", script)
-	cmd.Env = append(os.Environ(), "VERSITYGW_VERSION="+VersityGWVersion, "RISKMAP_TEST_CACHE="+CacheDir(t))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		Missing(t, "versitygw "+VersityGWVersion, fmt.Sprintf("scripts/versitygw-build.sh failed (%v): %s", err, tail(out, 2000)))
-	}
-	if _, err := os.Stat(bin); err != nil {
-		Missing(t, "versitygw "+VersityGWVersion, "scripts/versitygw-build.sh did not produce "+bin)
-	}
-	return bin
+	return testServer(t, "versitygw", VersityGWVersion, "about 2 minutes of CPU")
 }
 
 // LoopbackCert makes a self-signed ECDSA certificate (and its key, in PEM)

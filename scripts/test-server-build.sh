@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds a real server the tests run against from its Go module, with go
+# install at a pinned version, and caches it by version under
+# $RISKMAP_TEST_CACHE (default /var/cache/riskmap-test as root, else the
+# user cache directory), beside the Kubernetes test servers of
+# scripts/k8s-build.sh. It is built only when missing; .ci/run runs this
+# script for each server before the tests, and internal/testenv runs it on
+# demand. The servers:
+#   registry   the CNCF distribution registry (the reference OCI
+#              distribution server, Apache-2.0) for the registries module
+#              (testenv.Registry); about 2.5 min of CPU the first time (463 s
+#              wall on a loaded 2-core machine)
+#   versitygw  versitygw, an Apache-2.0 S3 API server, for the S3
+#              destination (testenv.S3); about 2 min of CPU (119 s wall)
+#
+# Usage: scripts/test-server-build.sh NAME          (build when missing, niced)
+#        scripts/test-server-build.sh NAME --print  (print the binary's path)
+# The version comes from REGISTRY_VERSION / VERSITYGW_VERSION (testenv sets
+# them to its constants), else the default below.
+set -euo pipefail
+
+name=${1:?usage: $0 registry|versitygw [--print]}
+case $name in
+  registry)  version=${REGISTRY_VERSION:-v3.1.2}; pkg=github.com/distribution/distribution/v3/cmd/registry ;;
+  versitygw) version=${VERSITYGW_VERSION:-v1.8.0}; pkg=github.com/versity/versitygw/cmd/versitygw ;;
+  *) echo "unknown test server $name (registry, versitygw)" >&2; exit 2 ;;
+esac
+binary=${pkg##*/}
+
+if [ -n "${RISKMAP_TEST_CACHE:-}" ]; then cache=$RISKMAP_TEST_CACHE
+elif [ "$(id -u)" = 0 ]; then cache=/var/cache/riskmap-test
+else cache=${XDG_CACHE_HOME:-$HOME/.cache}/riskmap-test; fi
+dir=$cache/$name-$version
+bin=$dir/$binary
+if [ "${2:-}" = --print ]; then echo "$bin"; exit 0; fi
+mkdir -p "$dir"
+
+# One build at a time (a test building on demand and CI's step may race).
+exec 9>"$dir/.build.lock"
+flock 9
+if [ -x "$bin" ]; then echo "$name: $bin"; exit 0; fi
+
+export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "== $name $version (go install $pkg)"
+start=$(date +%s)
+GOBIN="$work/bin" nice -n 19 go install -trimpath -ldflags "-s -w" "$pkg@$version"
+mv "$work/bin/$binary" "$bin.tmp"
+mv "$bin.tmp" "$bin"
+echo "   built in $(( $(date +%s) - start ))s"
+echo "$name: $bin"
