@@ -241,8 +241,8 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		write = func(e store.AuditEntry) error {
-			return cw.Write([]string{e.ID, e.Time.Format(time.RFC3339Nano), csvCell(e.Actor), csvCell(e.Action), csvCell(e.Target),
-				csvCell(e.ClientAddr), csvCell(e.Via), csvCell(e.Detail), csvCell(string(e.Before)), csvCell(string(e.After))})
+			return cw.Write([]string{e.ID, e.Time.Format(time.RFC3339Nano), CSVCell(e.Actor), CSVCell(e.Action), CSVCell(e.Target),
+				CSVCell(e.ClientAddr), CSVCell(e.Via), CSVCell(e.Detail), CSVCell(string(e.Before)), CSVCell(string(e.After))})
 		}
 		end = func(bool) error { cw.Flush(); return cw.Error() }
 	case "json":
@@ -283,10 +283,10 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) {
 	h.Set(auditTruncated, fmt.Sprint(more))
 }
 
-// csvCell keeps a spreadsheet from reading a cell as a formula: text
+// CSVCell keeps a spreadsheet from reading a cell as a formula: text
 // starting with = + - @ (or a tab or carriage return) gets a leading
 // apostrophe. Actors and targets carry user-chosen names.
-func csvCell(s string) string {
+func CSVCell(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/risk"
 	"github.com/riskmap/riskmap/internal/store"
@@ -301,9 +302,13 @@ func WriteCSV(w io.Writer, fs []NodeFinding) error {
 		if f.Decision != nil {
 			dec = f.Decision.Status
 		}
-		cw.Write([]string{strconv.FormatFloat(f.Risk.Score, 'f', 1, 64), fd.ID, strings.Join(fd.Aliases, " "), fd.Severity, cvss, kev, epss,
+		row := []string{strconv.FormatFloat(f.Risk.Score, 'f', 1, 64), fd.ID, strings.Join(fd.Aliases, " "), fd.Severity, cvss, kev, epss,
 			fd.Package.Name, fd.Package.Version, fd.Package.Ecosystem, strings.Join(fd.FixedVersions, " "),
-			f.Target.Kind, f.Target.Ref, f.NodeID, f.ScanID, dec, fd.Risk.Explanation})
+			f.Target.Kind, f.Target.Ref, f.NodeID, f.ScanID, dec, fd.Risk.Explanation}
+		for i := range row {
+			row[i] = console.CSVCell(row[i]) // names come from scanned images: no formulas for a spreadsheet
+		}
+		cw.Write(row)
 	}
 	cw.Flush()
 	return cw.Error()
