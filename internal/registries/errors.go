@@ -36,14 +36,22 @@ func classify(err error) error {
 		}
 		return err
 	}
-	if errors.Is(err, ErrPlainHTTP) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		// A refused or reset connection, even when go-containerregistry
+		// then tried plain HTTP on a loopback registry (refused by the
+		// account's transport: ErrPlainHTTP joined to this error).
+		return fmt.Errorf("%w: %w", provider.ErrUnavailable, err)
+	}
+	if errors.Is(err, ErrPlainHTTP) {
 		return err
 	}
 	var ne net.Error
 	var ue *url.Error
-	var oe *net.OpError
-	if errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || (errors.As(err, &ue) && !errors.Is(err, ErrPlainHTTP)) {
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.As(err, &ue) {
 		return fmt.Errorf("%w: %w", provider.ErrUnavailable, err)
 	}
 	return err

@@ -73,7 +73,7 @@ func (s *Service) runScan(ctx context.Context, sc scans.Scan) (*inventory.Invent
 		RegistryTransport: cn.transport, Logger: s.log.With("scan", sc.ID)})
 	if err != nil {
 		err = classify(err)
-		if isNotFound(err) || errors.Is(err, provider.ErrUnauthorized) || errors.Is(err, ErrPlainHTTP) {
+		if !errors.Is(err, provider.ErrUnavailable) && (isNotFound(err) || errors.Is(err, provider.ErrUnauthorized) || errors.Is(err, ErrPlainHTTP)) {
 			return nil, jobs.Permanent(err)
 		}
 		return nil, err

@@ -154,6 +154,10 @@ func (s *Service) runSync(ctx context.Context, j jobs.Job) error {
 	switch {
 	case ctx.Err() != nil:
 		return serr
+	case errors.Is(serr, provider.ErrUnavailable):
+		// Down or unreachable (its error may also carry the plain HTTP
+		// fallback refused): worth another attempt.
+		return serr
 	case errors.Is(serr, ErrInvalid), errors.Is(serr, provider.ErrUnauthorized), errors.Is(serr, ErrPlainHTTP):
 		// Settings or credentials: retrying cannot mend them.
 		return jobs.Permanent(serr)
