@@ -210,7 +210,9 @@ func TestUniqueKeysAndPriority(t *testing.T) {
 			t.Fatalf("insert after the unique job finished: %v %v", ok, err)
 		}
 		// While the gate job runs (concurrency 1), queue low, default and
-		// high priority jobs: they must run high first.
+		// high priority jobs: they must run high first. The gate must be
+		// claimed first, or the high one (queued beside it) goes before it.
+		waitState(t, q, c.ID, jobs.Running)
 		for _, p := range []struct {
 			name string
 			prio int
