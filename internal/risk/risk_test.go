@@ -23,6 +23,10 @@ func TestScore(t *testing.T) {
 		Listening: []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 8080}}}
 	idle := Process{PID: 9, Name: "app", LoadedFiles: []string{"/usr/local/bin/app"}}
 	other := Process{PID: 3, Name: "sh", LoadedFiles: []string{"/bin/sh"}, Listening: []Endpoint{{Proto: "tcp", Addr: "::", Port: 22}}}
+	loopback := Process{PID: 8, Name: "app", LoadedFiles: []string{"/usr/local/bin/app"},
+		Listening: []Endpoint{{Proto: "tcp", Addr: "127.0.0.1", Port: 6060}, {Proto: "tcp", Addr: "::1", Port: 6060}}}
+	kevNoCVSS := match.Finding{ID: "DSA-5020-1", Severity: match.SeverityUnknown, KEV: &match.KEVInfo{CVE: "CVE-2021-44228", DateAdded: "2021-12-10", Ransomware: true},
+		Package: match.PackageRef{Name: "apache-log4j2", Version: "2.11.1", Locations: []string{"usr/local/bin/app"}}}
 	pyProc := Process{PID: 4, Name: "python3", LoadedFiles: []string{"/usr/lib/python3/site-packages/flask/_speedups.so"}}
 	internetPath := []Hop{{Kind: "internet", Name: "The Internet"}, {NodeID: "h1", Kind: "host", Name: "h1"}, target}
 
@@ -41,6 +45,10 @@ func TestScore(t *testing.T) {
 		{"listening_internet", vuln, Exposure{Known: true, Internet: true, Path: internetPath, Processes: []Process{listener}}, 9.8 * 0.83 * 10, ExposureInternet, 5},
 		{"kev_internet", kev, Exposure{Known: true, Internet: true, Path: internetPath, Processes: []Process{listener}}, 98, ExposureInternet, 5},
 		{"no_evidence_no_files", noEvidence, Exposure{Known: true}, 5.5 * 0.35 * 0.5 * 10, ExposureUnknown, 0},
+		{"loopback_only", vuln, Exposure{Known: true, Internet: true, Path: internetPath, Processes: []Process{loopback}}, 9.8 * 0.83 * 0.55 * 10, ExposureLocal, 3},
+		{"loopback_and_network", vuln, Exposure{Known: true, Processes: []Process{loopback, listener}}, 9.8 * 0.83 * 0.75 * 10, ExposureListening, 3},
+		{"image_not_deployed", vuln, Exposure{NotDeployed: true}, 9.8 * 0.83 * 0.15 * 10, ExposureNotDeployed, 0},
+		{"kev_without_cvss_floor", kevNoCVSS, Exposure{Known: true, Processes: []Process{idle}}, 10 * 1 * 0.5 * 10, ExposureInUse, 0},
 		{"python_code_dir_loaded", py, Exposure{Known: true, Processes: []Process{pyProc}}, 2.5 * 0.35 * 0.5 * 10, ExposureInUse, 0},
 	}
 	for _, tt := range tests {
@@ -67,9 +75,9 @@ func TestScoreExplains(t *testing.T) {
 		{PID: 1, Name: "nginx", LoadedFiles: []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3"}, Listening: []Endpoint{{"tcp", "0.0.0.0", 443}}}}},
 		Hop{NodeID: "h", Kind: "host", Name: "web1"})
 	want := []Factor{
-		{"severity", 9.5, `no CVSS score; severity "critical" counts as 9.5`},
+		{"severity", 10, `no CVSS score; severity "critical" counts as 9.5; raised to 10.0: in CISA KEV with known ransomware use`},
 		{"exploit", 1, "in CISA KEV (exploited in the wild) since 2024-02-02, known ransomware use"},
-		{"exposure", 0.75, "loaded by nginx (pid 1) listening on tcp 0.0.0.0:443; node not reachable from the internet"},
+		{"exposure", 0.75, "loaded by nginx (pid 1) listening on tcp 0.0.0.0:443, a network address; node not reachable from the internet"},
 	}
 	if d := cmp.Diff(want, r.Factors); d != "" {
 		t.Errorf("factors (-want +got):\n%s", d)

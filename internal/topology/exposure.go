@@ -73,11 +73,21 @@ func (t *Topology) Exposure(ctx context.Context, nodeID string) (risk.Exposure, 
 			}
 		}
 	case KindPod, KindImage:
-		for _, pn := range g.nodes {
-			if pn.Kind == KindProcess && !pn.Gone() && (pn.Pod == n.ID || pn.Image == n.ID) {
-				procs = append(procs, pn)
+		// The processes of the live containers of the pod, or running the
+		// image; an image no live container runs is not deployed.
+		deployed := false
+		for _, cn := range g.nodes {
+			if cn.Kind != KindContainer || cn.Gone() || (cn.Pod != n.ID && cn.Image != n.ID) {
+				continue
+			}
+			deployed = true
+			for p := range g.children[cn.ID] {
+				if pn := g.nodes[p]; pn != nil && !pn.Gone() && pn.Kind == KindProcess {
+					procs = append(procs, pn)
+				}
 			}
 		}
+		ex.NotDeployed = n.Kind == KindImage && !deployed
 	}
 	slices.SortFunc(procs, func(a, b *Node) int { return a.PID - b.PID })
 	for _, p := range procs {
