@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -263,4 +264,68 @@ func (g *graph) pathTo(rc *reach, id string) []NodeRef {
 		path = append(path, ref(p))
 	}
 	return path
+}
+
+// ExposureScope widens the nodes a batch of reports changed (NodesChanged,
+// NodesGone) to every node whose exposure they may have changed, for the
+// findings stored on them to be rescored: the nodes whose internet
+// reachability changed since the last call (a connection to a front
+// process makes the processes behind it reachable too), and, for each of
+// those and of ids, its parents (process → container → pod → host) and a
+// container's image. The first call only records the reachability it
+// sees (the findings were scored with it).
+func (t *Topology) ExposureScope(ids []string) []string {
+	rc := t.reachabilityOf(true)
+	set := map[string]struct{}{}
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+	t.scopeMu.Lock()
+	if t.scopeReach != nil {
+		for id := range rc.via {
+			if _, ok := t.scopeReach[id]; !ok {
+				set[id] = struct{}{}
+			}
+		}
+		for id := range t.scopeReach {
+			if _, ok := rc.via[id]; !ok {
+				set[id] = struct{}{}
+			}
+		}
+	}
+	now := make(map[string]struct{}, len(rc.via))
+	for id := range rc.via {
+		now[id] = struct{}{}
+	}
+	t.scopeReach = now
+	t.scopeMu.Unlock()
+
+	g := t.g
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make(map[string]struct{}, len(set))
+	var add func(id string, depth int)
+	add = func(id string, depth int) {
+		if id == "" || depth > 8 {
+			return
+		}
+		if _, ok := out[id]; ok {
+			return
+		}
+		out[id] = struct{}{}
+		n := g.nodes[id]
+		if n == nil {
+			return
+		}
+		add(n.Parent, depth+1)
+		add(n.Host, depth+1)
+		if n.Kind == KindContainer {
+			add(n.Pod, depth+1)
+			add(n.Image, depth+1)
+		}
+	}
+	for id := range set {
+		add(id, 0)
+	}
+	return slices.Sorted(maps.Keys(out))
 }
