@@ -463,6 +463,7 @@ func (m *Matcher) findings(p *inventory.Package, ref PackageRef, name, version s
 			}
 		}
 	}
+	mergeUpstream(vulns, parent, find)
 	out := make([]Finding, 0, len(hits))
 	members := make([]int, 0, len(hits))
 	for r := range hits {
@@ -482,6 +483,55 @@ func (m *Matcher) findings(p *inventory.Package, ref PackageRef, name, version s
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// mergeUpstream joins a group of records that names no CVE of its own
+// (PYSEC-2023-175 on pillow: upstream CVE-2023-4863) to the one group of
+// the same package whose records carry one of its upstream or related
+// CVEs as their id or alias (PYSEC-2026-1794, alias CVE-2023-4863): one
+// vulnerability, one finding. When its CVEs lead to several groups (a DSA
+// fixing two CVEs, each with its own record) it stays apart rather than
+// joining distinct vulnerabilities.
+func mergeUpstream(vulns []*vulndb.Vuln, parent []int, find func(int) int) {
+	ownCVEs := func(v *vulndb.Vuln) []string {
+		var out []string
+		for _, id := range append([]string{v.ID}, v.Aliases...) {
+			if strings.HasPrefix(id, "CVE-") {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	groupHasCVE := map[int]bool{}
+	for i, v := range vulns {
+		if len(ownCVEs(v)) > 0 {
+			groupHasCVE[find(i)] = true
+		}
+	}
+	for i, v := range vulns {
+		gi := find(i)
+		if groupHasCVE[gi] {
+			continue
+		}
+		target := -1
+		for _, rel := range v.Related {
+			if !strings.HasPrefix(rel, "CVE-") {
+				continue
+			}
+			for j, w := range vulns {
+				if gj := find(j); gj != gi && slices.Contains(ownCVEs(w), rel) {
+					if target >= 0 && target != gj {
+						target = -2 // more than one vulnerability: keep apart
+					} else if target != -2 {
+						target = gj
+					}
+				}
+			}
+		}
+		if target >= 0 {
+			parent[gi] = target
+		}
+	}
 }
 
 func (m *Matcher) build(ref PackageRef, name, version string, vulns []*vulndb.Vuln, hits []hit, members []int) Finding {
