@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/netip"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,6 +32,9 @@ type Exposure struct {
 	// NotDeployed is true for an image that no running container (and no
 	// process) of the topology uses: its findings are idle risk.
 	NotDeployed bool `json:"notDeployed,omitempty"`
+	// Node is the node itself as paths name it (its label, not its id),
+	// when the topology holds it.
+	Node Hop `json:"node,omitempty"`
 }
 
 // Process is a running process of the node.
@@ -163,6 +167,9 @@ func Exploit(f *match.Finding) Factor {
 // the package's files in the target (inventory Package.Files; its
 // Locations are added here).
 func Score(f *match.Finding, files []string, ex Exposure, target Hop) Result {
+	if ex.Node.Name != "" && (target.NodeID == "" || target.NodeID == ex.Node.NodeID) {
+		target.Name = ex.Node.Name // the topology's name, not a reference or id
+	}
 	sev, exp := kevFloor(f, Severity(f)), Exploit(f)
 	xf, r := exposure(f, PackageFiles(f.Package.Locations, files), ex, target)
 	r.Factors = []Factor{sev, exp, xf}
@@ -222,25 +229,62 @@ func exposure(f *match.Finding, files []string, ex Exposure, target Hop) (Factor
 	case !listening && len(local) > 0:
 		// The path of a local attack: the node, the process, the package.
 		p := local[0]
-		r.Path = []Hop{target, {NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])},
-			{Kind: "package", Name: f.Package.Name + " " + f.Package.Version}}
+		r.Path = attackPath(nil, target, Hop{NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])},
+			Hop{Kind: "package", Name: f.Package.Name + " " + f.Package.Version})
 		return Factor{"exposure", ExposureLocal, fmt.Sprintf("loaded by %s listening on %s, a loopback address only (local attack surface)",
 			procNames(local), local[0].Listening[0])}, r
 	case !listening:
 		return Factor{"exposure", ExposureInUse, fmt.Sprintf("loaded by %s, which listens on no socket", procNames(loaders))}, r
 	}
+	// The listener the internet reaches, if one does; its own route.
 	p := listeners[0]
-	r.Path = append(r.Path, ex.Path...)
-	if len(r.Path) == 0 || r.Path[len(r.Path)-1].NodeID != target.NodeID {
-		r.Path = append(r.Path, target)
+	for _, l := range listeners {
+		if l.InternetReachable {
+			p = l
+			break
+		}
 	}
-	r.Path = append(r.Path, Hop{NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])},
+	var via []Hop
+	if internet {
+		via = ex.Path
+		if len(p.Path) > 0 {
+			via = p.Path
+		}
+	}
+	r.Path = attackPath(via, target, Hop{NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])},
 		Hop{Kind: "package", Name: f.Package.Name + " " + f.Package.Version})
 	if !internet {
 		return Factor{"exposure", ExposureListening, fmt.Sprintf("loaded by %s listening on %s, a network address; node not reachable from the internet",
 			procNames(listeners), p.Listening[0])}, r
 	}
 	return Factor{"exposure", ExposureInternet, fmt.Sprintf("loaded by %s listening on %s, and the node is reachable from the internet", procNames(listeners), p.Listening[0])}, r
+}
+
+// attackPath is the route via (from the internet, ending at the process or
+// the node), then the node itself if the route did not pass it, then the
+// process and the package: each node once, at its first place (a route
+// through a host's front process comes back to the host).
+func attackPath(via []Hop, target, proc, pkg Hop) []Hop {
+	if n := len(via); n > 0 && proc.NodeID != "" && via[n-1].NodeID == proc.NodeID {
+		via = via[:n-1]
+	}
+	hops := append([]Hop(nil), via...)
+	if !slices.ContainsFunc(hops, func(h Hop) bool { return h.NodeID != "" && h.NodeID == target.NodeID }) {
+		hops = append(hops, target)
+	}
+	hops = append(hops, proc, pkg)
+	seen := map[string]bool{}
+	out := hops[:0]
+	for _, h := range hops {
+		if h.NodeID != "" {
+			if seen[h.NodeID] {
+				continue
+			}
+			seen[h.NodeID] = true
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 // networkListening is what p listens on beyond loopback.

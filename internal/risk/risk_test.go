@@ -88,3 +88,27 @@ func TestScoreExplains(t *testing.T) {
 		t.Errorf("path (-want +got):\n%s", d)
 	}
 }
+
+// TestAttackPathOnce: the route of the listener the internet reaches
+// (through a host's front process and back to the host), the node named
+// by its label: each hop once, no id for a name.
+func TestAttackPathOnce(t *testing.T) {
+	f := match.Finding{ID: "CVE-1", Severity: match.SeverityHigh, Package: match.PackageRef{Name: "urllib3", Version: "1.26.0",
+		Locations: []string{"usr/lib/python3/dist-packages/urllib3-1.26.0.dist-info/METADATA"}}}
+	internet := Hop{NodeID: "inet", Kind: "internet", Name: "The Internet (inbound)"}
+	host := Hop{NodeID: "h1", Kind: "host", Name: "web-1"}
+	ctr := Hop{NodeID: "c1", Kind: "container", Name: "shop-api"}
+	nginx := Hop{NodeID: "p1", Kind: "process", Name: "nginx"}
+	app := Process{NodeID: "p2", PID: 7, Name: "python3", LoadedFiles: []string{"/usr/lib/python3/dist-packages/urllib3/__init__.so"},
+		Listening: []Endpoint{{"tcp", "0.0.0.0", 8000}}, InternetReachable: true,
+		Path: []Hop{internet, host, nginx, host, ctr, {NodeID: "p2", Kind: "process", Name: "app"}}}
+	idle := Process{NodeID: "p3", PID: 9, Name: "python3", LoadedFiles: app.LoadedFiles, Listening: []Endpoint{{"tcp", "0.0.0.0", 9000}}}
+	ex := Exposure{Known: true, Internet: true, Path: []Hop{internet, host, nginx}, Processes: []Process{idle, app},
+		Node: Hop{NodeID: "c1", Kind: "container", Name: "shop-api"}}
+	r := Score(&f, nil, ex, Hop{NodeID: "c1", Kind: "container", Name: "4f1c9a0e8b7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c"})
+	want := []Hop{internet, host, nginx, ctr, {NodeID: "p2", Kind: "process", Name: "python3 (pid 7, listening on tcp 0.0.0.0:8000)"},
+		{Kind: "package", Name: "urllib3 1.26.0"}}
+	if d := cmp.Diff(want, r.Path); d != "" {
+		t.Errorf("path (-want +got):\n%s", d)
+	}
+}

@@ -53,7 +53,7 @@ func (t *Topology) Exposure(ctx context.Context, nodeID string) (risk.Exposure, 
 	if n == nil {
 		return risk.Exposure{}, ctx.Err()
 	}
-	ex := risk.Exposure{Known: true, Processes: []risk.Process{}}
+	ex := risk.Exposure{Known: true, Processes: []risk.Process{}, Node: risk.Hop{NodeID: n.ID, Kind: n.Kind, Name: n.Label}}
 	var procs []*Node
 	switch n.Kind {
 	case KindProcess:
