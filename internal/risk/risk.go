@@ -137,13 +137,41 @@ var severityScore = map[string]float64{
 // Severity returns the severity factor: the CVSS base score, else the band.
 func Severity(f *match.Finding) Factor {
 	if f.CVSS != nil && f.CVSS.BaseScore > 0 {
-		return Factor{"severity", f.CVSS.BaseScore, fmt.Sprintf("CVSS %s base score %.1f (%s)", f.CVSS.Version, f.CVSS.BaseScore, f.CVSS.Vector)}
+		r := fmt.Sprintf("CVSS %s base score %.1f (%s)", f.CVSS.Version, f.CVSS.BaseScore, f.CVSS.Vector)
+		if src := cvssSource(f.CVSS); src != "" {
+			r += ", from " + src
+		}
+		return Factor{"severity", f.CVSS.BaseScore, r}
 	}
 	v, ok := severityScore[f.Severity]
 	if !ok {
 		v = severityScore[match.SeverityUnknown]
 	}
 	return Factor{"severity", v, fmt.Sprintf("no CVSS score; severity %q counts as %.1f", f.Severity, v)}
+}
+
+// cvssSource names where a CVSS score came from: NVD, a CNA or an ADP
+// (CISA-ADP) for a CVE, or an advisory's own vector.
+func cvssSource(c *match.CVSSInfo) string {
+	var who string
+	switch src := c.Source; {
+	case src == "":
+		return ""
+	case src == "nvd":
+		who = "NVD"
+	case strings.HasPrefix(src, "cna:"):
+		who = "the CNA " + strings.TrimPrefix(src, "cna:")
+	case strings.HasPrefix(src, "adp:"):
+		who = strings.TrimPrefix(src, "adp:")
+	case strings.HasPrefix(src, "osv:"):
+		return "the advisory " + strings.TrimPrefix(src, "osv:")
+	default:
+		who = src
+	}
+	if c.CVE != "" {
+		return who + " for " + c.CVE
+	}
+	return who
 }
 
 // Exploit returns the exploit-evidence factor: 1 in CISA KEV, else

@@ -112,3 +112,19 @@ func TestAttackPathOnce(t *testing.T) {
 		t.Errorf("path (-want +got):\n%s", d)
 	}
 }
+
+func TestSeverityNamesItsSource(t *testing.T) {
+	for _, c := range []struct {
+		src, cve, want string
+	}{
+		{"nvd", "CVE-2023-4863", ", from NVD for CVE-2023-4863"},
+		{"adp:CISA-ADP", "CVE-1999-0006", ", from CISA-ADP for CVE-1999-0006"},
+		{"cna:mitre", "CVE-2024-1", ", from the CNA mitre for CVE-2024-1"},
+		{"osv:GHSA-aaaa", "", ", from the advisory GHSA-aaaa"},
+	} {
+		f := match.Finding{CVSS: &match.CVSSInfo{CVE: c.cve, Version: "3.1", Vector: "CVSS:3.1/AV:N", BaseScore: 7.5, Source: c.src}}
+		if got := Severity(&f).Reason; got != "CVSS 3.1 base score 7.5 (CVSS:3.1/AV:N)"+c.want {
+			t.Errorf("%s: %q", c.src, got)
+		}
+	}
+}
