@@ -39,6 +39,9 @@ RISKMAP_CONSOLE_PIN, --ca-cert, or the system roots).
 Gate: a finding counts when it reaches every threshold given (--fail-on
 severity or kev, --fail-on-risk score); the scan fails when --fail-on-count
 findings count (default 1; alone, it counts every finding).
+--fail-on-uncovered fails it when the knowledge base holds nothing for an
+ecosystem of the target (every output says so: table footer, JSON
+"uncovered", a SARIF notification).
 Exit status: 0 clean, 1 the gate was reached, 2 error.
 
 Flags:
@@ -64,6 +67,7 @@ func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
 		return err
 	})
 	fl.IntVar(&o.gate.Count, "fail-on-count", 0, "exit 1 only when `N` findings reach the thresholds (--fail-on, --fail-on-risk; alone: N findings of any kind)")
+	fl.BoolVar(&o.gate.Uncovered, "fail-on-uncovered", false, "exit 1 when the knowledge base holds nothing for an ecosystem of the target (a distribution release or language without a feed): its packages were not judged")
 	fl.StringVar(&o.ignoreFile, "ignore-file", "", "OpenVEX document or ID list (`ID [package=NAME] [expires=YYYY-MM-DD] reason`) of findings to ignore")
 	fl.BoolVar(&o.onlyFixed, "only-fixed", false, "report only findings with a fixed version")
 	fl.StringVar(&o.dockerHost, "docker-host", "", "Docker engine endpoint for docker: and container: targets (default: DOCKER_HOST or /var/run/docker.sock)")
@@ -175,8 +179,16 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 	if err := writeReport(doc, *format, *output, stdio.Stdout); err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
+	if *format != "table" || *output != "" {
+		for _, u := range res.Uncovered {
+			fmt.Fprintf(stdio.Stderr, "warning: %s\n", u.Sentence())
+		}
+	}
 	if n, fail := o.gate.Check(res.Findings); fail {
 		return &ExitError{Code: 1, Err: fmt.Errorf("scan: %d findings reach %s", n, o.gate)}
+	}
+	if err := o.gate.CheckCoverage(res.Uncovered); err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("scan: %w", err)}
 	}
 	return nil
 }

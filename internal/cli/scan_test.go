@@ -335,3 +335,79 @@ func TestScanGate(t *testing.T) {
 		})
 	}
 }
+
+// TestScanUncovered: packages of ecosystems the knowledge base holds
+// nothing for (a PHP library, a Debian release without a feed) are said
+// in every output as not judged, and --fail-on-uncovered fails the scan
+// on them while the same scan without it passes.
+func TestScanUncovered(t *testing.T) {
+	db := kbtest.SharedDataDir(t)
+	inv := filepath.Join(t.TempDir(), "inv.json")
+	os.WriteFile(inv, []byte(`{"schemaVersion":"1.0.0","target":{"kind":"dir","ref":"/src"},"packages":[
+{"name":"left-pad","version":"1.3.0","ecosystem":"npm","purl":"pkg:npm/left-pad@1.3.0"},
+{"name":"monolog/monolog","version":"1.0.0","ecosystem":"Packagist","purl":"pkg:composer/monolog/monolog@1.0.0"},
+{"name":"bash","version":"5.9-1","ecosystem":"Debian:99","purl":"pkg:deb/debian/bash@5.9-1?distro=debian-99"},
+{"name":"zsh","version":"5.9-1","ecosystem":"Debian:99","purl":"pkg:deb/debian/zsh@5.9-1?distro=debian-99"}
+]}`), 0o644)
+	target := "inventory:" + inv
+
+	out, stderr, code := run(t, "scan", "--db", db, "--format", "json", target)
+	if code != 0 {
+		t.Fatalf("exit %d without --fail-on-uncovered: %s", code, stderr)
+	}
+	var doc struct {
+		Uncovered []struct {
+			Ecosystem string
+			Packages  int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		Ecosystem string
+		Packages  int
+	}{{"Debian:99", 2}, {"Packagist", 1}, {"npm", 1}} // the test feeds have no npm records
+	if d := cmp.Diff(want, doc.Uncovered); d != "" {
+		t.Errorf("uncovered (-want +got):\n%s", d)
+	}
+	if !strings.Contains(stderr, "no vulnerability data for Debian:99") {
+		t.Errorf("stderr does not warn: %s", stderr)
+	}
+
+	out, _, _ = run(t, "scan", "--db", db, target)
+	if !strings.Contains(out, "NOT COVERED: the knowledge base holds no vulnerability data for Packagist: its 1 packages were not judged") {
+		t.Errorf("table footer:\n%s", out)
+	}
+	out, _, _ = run(t, "scan", "--db", db, "--format", "sarif", target)
+	var sarif struct {
+		Runs []struct {
+			Invocations []struct {
+				ToolExecutionNotifications []struct {
+					Level   string
+					Message struct{ Text string }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &sarif); err != nil {
+		t.Fatal(err)
+	}
+	if n := sarif.Runs[0].Invocations[0].ToolExecutionNotifications; len(n) != 3 || n[0].Level != "warning" || !strings.Contains(n[0].Message.Text, "Debian:99") {
+		t.Errorf("SARIF notifications: %+v", n)
+	}
+
+	err := Run(context.Background(), []string{"scan", "--db", db, "--fail-on-uncovered", target}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	var xe *ExitError
+	if !errors.As(err, &xe) || xe.Code != 1 || !strings.Contains(err.Error(), "--fail-on-uncovered: the knowledge base holds nothing for Debian:99 (2 packages), Packagist (1 packages), npm (1 packages)") {
+		t.Errorf("--fail-on-uncovered: %v", err)
+	}
+	// A target whose ecosystems are covered passes the same gate.
+	os.WriteFile(inv, []byte(`{"schemaVersion":"1.0.0","target":{"kind":"dir","ref":"/src"},"packages":[
+{"name":"left-pad","version":"1.3.0","ecosystem":"PyPI","purl":"pkg:pypi/left-pad@1.3.0"},
+{"name":"golang.org/x/text","version":"v0.3.8","ecosystem":"Go","purl":"pkg:golang/golang.org/x/text@v0.3.8"}
+]}`), 0o644)
+	if _, stderr, code = run(t, "scan", "--db", db, "--fail-on-uncovered", target); code != 0 {
+		t.Errorf("covered target with --fail-on-uncovered: exit %d, %s", code, stderr)
+	}
+}

@@ -77,8 +77,17 @@ type FindingDecided struct {
 func (FindingDecided) EventType() string  { return EventDecided }
 func (e FindingDecided) EventKey() string { return "vuln:" + e.Decision.VulnID }
 
+// exposureScoper is the topology's ExposureScope: the nodes whose exposure
+// a change may have changed (parents, images, reachability that moved).
+type exposureScoper interface {
+	ExposureScope(ids []string) []string
+}
+
 // RescoreConsumer rescores the findings of the nodes the topology says
-// changed (their processes, sockets or reachability).
+// changed (their processes, sockets or reachability), widened by the
+// topology to every node whose exposure follows from them: the container
+// of a process that now listens, the processes behind a front one the
+// internet now reaches, their containers, pods, hosts and images.
 func (s *Service) RescoreConsumer() events.Consumer {
 	return events.Consumer{Name: "findings.rescore", Types: []string{topology.EventNodesChanged, topology.EventNodesGone},
 		Handle: func(ctx context.Context, evs []events.Event) error {
@@ -96,6 +105,9 @@ func (s *Service) RescoreConsumer() events.Consumer {
 						ids = append(ids, id)
 					}
 				}
+			}
+			if sc, ok := s.exposure.(exposureScoper); ok {
+				ids = sc.ExposureScope(ids)
 			}
 			n, err := s.Rescore(ctx, ids...)
 			if n > 0 {

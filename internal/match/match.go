@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"strings"
 
@@ -54,6 +55,22 @@ type Result struct {
 	Skipped  []Skipped `json:"skipped,omitempty"`
 	// Packages is the number of packages looked up.
 	Packages int `json:"packages"`
+	// Uncovered lists the ecosystems (a distribution release, a language)
+	// of looked-up packages that the knowledge base holds nothing for:
+	// their packages found nothing because nothing is known of them.
+	Uncovered []Uncovered `json:"uncovered,omitempty"`
+}
+
+// Uncovered is an ecosystem the knowledge base does not cover, with how
+// many looked-up packages were of it.
+type Uncovered struct {
+	Ecosystem string `json:"ecosystem"`
+	Packages  int    `json:"packages"`
+}
+
+// Sentence says what an uncovered ecosystem means for the scan.
+func (u Uncovered) Sentence() string {
+	return fmt.Sprintf("the knowledge base holds no vulnerability data for %s: its %d packages were not judged (update or import its feed)", u.Ecosystem, u.Packages)
 }
 
 // Matcher matches inventories against one knowledge base.
@@ -143,6 +160,9 @@ type Stream struct {
 	total int
 	seed  maphash.Seed
 	seen  map[uint64]struct{}
+	// uncovered counts looked-up packages by ecosystem the knowledge base
+	// does not cover.
+	uncovered map[string]int
 }
 
 // memoMax bounds the lookups remembered without findings (those with
@@ -189,6 +209,12 @@ func (s *Stream) Add(ctx context.Context, p *inventory.Package) (int, error) {
 		return 0, nil
 	}
 	res.Packages++
+	if eco := vulndb.NormalizeEcosystem(p.Ecosystem); !s.m.db.Covers(eco) {
+		if s.uncovered == nil {
+			s.uncovered = map[string]int{}
+		}
+		s.uncovered[eco]++
+	}
 	// Packages looked up the same way (Debian binaries of one source
 	// package, the same module in several binaries) share one match:
 	// later ones copy its findings with their own package.
@@ -238,6 +264,9 @@ func (s *Stream) Result() *Result {
 	}
 	res := s.res
 	res.Findings = sortedFindings(all)
+	for _, eco := range slices.Sorted(maps.Keys(s.uncovered)) {
+		res.Uncovered = append(res.Uncovered, Uncovered{eco, s.uncovered[eco]})
+	}
 	return &res
 }
 
@@ -463,6 +492,7 @@ func (m *Matcher) findings(p *inventory.Package, ref PackageRef, name, version s
 			}
 		}
 	}
+	mergeUpstream(vulns, parent, find)
 	out := make([]Finding, 0, len(hits))
 	members := make([]int, 0, len(hits))
 	for r := range hits {
@@ -482,6 +512,55 @@ func (m *Matcher) findings(p *inventory.Package, ref PackageRef, name, version s
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// mergeUpstream joins a group of records that names no CVE of its own
+// (PYSEC-2023-175 on pillow: upstream CVE-2023-4863) to the one group of
+// the same package whose records carry one of its upstream or related
+// CVEs as their id or alias (PYSEC-2026-1794, alias CVE-2023-4863): one
+// vulnerability, one finding. When its CVEs lead to several groups (a DSA
+// fixing two CVEs, each with its own record) it stays apart rather than
+// joining distinct vulnerabilities.
+func mergeUpstream(vulns []*vulndb.Vuln, parent []int, find func(int) int) {
+	ownCVEs := func(v *vulndb.Vuln) []string {
+		var out []string
+		for _, id := range append([]string{v.ID}, v.Aliases...) {
+			if strings.HasPrefix(id, "CVE-") {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	groupHasCVE := map[int]bool{}
+	for i, v := range vulns {
+		if len(ownCVEs(v)) > 0 {
+			groupHasCVE[find(i)] = true
+		}
+	}
+	for i, v := range vulns {
+		gi := find(i)
+		if groupHasCVE[gi] {
+			continue
+		}
+		target := -1
+		for _, rel := range v.Related {
+			if !strings.HasPrefix(rel, "CVE-") {
+				continue
+			}
+			for j, w := range vulns {
+				if gj := find(j); gj != gi && slices.Contains(ownCVEs(w), rel) {
+					if target >= 0 && target != gj {
+						target = -2 // more than one vulnerability: keep apart
+					} else if target != -2 {
+						target = gj
+					}
+				}
+			}
+		}
+		if target >= 0 {
+			parent[gi] = target
+		}
+	}
 }
 
 func (m *Matcher) build(ref PackageRef, name, version string, vulns []*vulndb.Vuln, hits []hit, members []int) Finding {

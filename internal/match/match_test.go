@@ -45,6 +45,15 @@ func synthKB(t *testing.T) *vulndb.DB {
 		`{"id":"DSA-2","upstream":["CVE-2022-2"],"affected":[{"package":{"ecosystem":"Debian:11","name":"linux"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"5.10.999-1"}]}]}]}`,
 		// RPM by major release.
 		`{"id":"ALSA-2024:1","summary":"Important: curl security update","affected":[{"package":{"ecosystem":"AlmaLinux:9","name":"curl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"7.76.1-26.el9_3.2"}]}]}]}`,
+		// One vulnerability in two records of one package: PyPA's
+		// advisory names the CVE as upstream only, a later one as alias.
+		`{"id":"PYSEC-2023-175","upstream":["CVE-2023-4863","CVE-2023-5129"],"affected":[{"package":{"ecosystem":"PyPI","name":"pillow"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"10.0.1"}]}]}]}`,
+		`{"id":"PYSEC-2026-1794","aliases":["CVE-2023-4863","GHSA-j7hp-h8jx-5ppr"],"affected":[{"package":{"ecosystem":"PyPI","name":"pillow"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"10.0.1"}]}]}]}`,
+		// An advisory of two vulnerabilities that have records of their
+		// own: kept apart, not joined into one.
+		`{"id":"PYSEC-9","upstream":["CVE-2024-1","CVE-2024-2"],"affected":[{"package":{"ecosystem":"PyPI","name":"twofix"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]}`,
+		`{"id":"GHSA-1111","aliases":["CVE-2024-1"],"affected":[{"package":{"ecosystem":"PyPI","name":"twofix"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]}`,
+		`{"id":"GHSA-2222","aliases":["CVE-2024-2"],"affected":[{"package":{"ecosystem":"PyPI","name":"twofix"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]}`,
 		// Unfixed.
 		`{"id":"PYSEC-4","affected":[{"package":{"ecosystem":"PyPI","name":"urllib3"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}`,
 	} {
@@ -97,6 +106,20 @@ func TestMatchRules(t *testing.T) {
 			name: "second_introduced_range",
 			pkgs: []inventory.Package{{Name: "example.com/m", Version: "v1.5.1", Ecosystem: "Go"}},
 			want: []brief{{"CVE-2020-1", []string{"GO-1"}, "example.com/m@v1.5.1", []string{"1.5.3"}, "unknown"}},
+		},
+		{
+			name: "upstream_cve_merges_into_its_one_vulnerability",
+			pkgs: []inventory.Package{{Name: "Pillow", Version: "9.5.0", Ecosystem: "PyPI"}},
+			want: []brief{{"CVE-2023-4863", []string{"PYSEC-2023-175", "PYSEC-2026-1794"}, "Pillow@9.5.0", []string{"10.0.1"}, "unknown"}},
+		},
+		{
+			name: "upstream_of_two_vulnerabilities_kept_apart",
+			pkgs: []inventory.Package{{Name: "twofix", Version: "1.0", Ecosystem: "PyPI"}},
+			want: []brief{
+				{"CVE-2024-1", []string{"GHSA-1111"}, "twofix@1.0", []string{"2.0"}, "unknown"},
+				{"CVE-2024-2", []string{"GHSA-2222"}, "twofix@1.0", []string{"2.0"}, "unknown"},
+				{"PYSEC-9", []string{"PYSEC-9"}, "twofix@1.0", []string{"2.0"}, "unknown"},
+			},
 		},
 		{
 			name: "fixed_version_not_affected",

@@ -8,7 +8,9 @@ package risk
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,6 +29,12 @@ type Exposure struct {
 	// through the connection graph; Path is that route (internet first).
 	Internet bool  `json:"internet"`
 	Path     []Hop `json:"path,omitempty"`
+	// NotDeployed is true for an image that no running container (and no
+	// process) of the topology uses: its findings are idle risk.
+	NotDeployed bool `json:"notDeployed,omitempty"`
+	// Node is the node itself as paths name it (its label, not its id),
+	// when the topology holds it.
+	Node Hop `json:"node,omitempty"`
 }
 
 // Process is a running process of the node.
@@ -54,6 +62,13 @@ type Endpoint struct {
 	Port  int    `json:"port"`
 }
 
+// Loopback reports whether the socket listens on a loopback address only
+// (127.0.0.0/8, ::1): reachable from the node itself, not the network.
+func (e Endpoint) Loopback() bool {
+	a, err := netip.ParseAddr(strings.Trim(e.Addr, "[]"))
+	return err == nil && a.Unmap().IsLoopback()
+}
+
 func (e Endpoint) String() string {
 	return fmt.Sprintf("%s %s", e.Proto, joinHostPort(e.Addr, e.Port))
 }
@@ -72,13 +87,24 @@ type Hop struct {
 	Name   string `json:"name"`
 }
 
-// Exposure multipliers (docs/risk.md).
+// Exposure multipliers (docs/risk.md), lowest first.
 const (
-	ExposureUnused    = 0.25 // no running process loads the package
-	ExposureUnknown   = 0.5  // no topology for the node, or the package has no files to look for
-	ExposureInUse     = 0.5  // loaded by a running process that does not listen
-	ExposureListening = 0.75 // loaded by a process listening on a socket
-	ExposureInternet  = 1.0  // ...and the node is reachable from the internet
+	ExposureNotDeployed = 0.15 // an image no running container uses
+	ExposureUnused      = 0.25 // no running process loads the package
+	ExposureUnknown     = 0.5  // no topology for the node, or the package has no files to look for
+	ExposureInUse       = 0.5  // loaded by a running process that does not listen
+	ExposureLocal       = 0.55 // loaded by a process listening on loopback addresses only
+	ExposureListening   = 0.75 // loaded by a process listening on a network address
+	ExposureInternet    = 1.0  // ...and the node is reachable from the internet
+)
+
+// Severity floors of known-exploited vulnerabilities: with them a KEV
+// finding outranks every finding not in KEV at the same or a lower
+// exposure (the highest exploit factor outside KEV is 0.9, and 9.5 × 1 >
+// 10 × 0.9), whatever CVSS its records carry or lack.
+const (
+	KEVSeverityFloor        = 9.5
+	RansomwareSeverityFloor = 10.0
 )
 
 // Factor is one term of the score, explained.
@@ -111,13 +137,41 @@ var severityScore = map[string]float64{
 // Severity returns the severity factor: the CVSS base score, else the band.
 func Severity(f *match.Finding) Factor {
 	if f.CVSS != nil && f.CVSS.BaseScore > 0 {
-		return Factor{"severity", f.CVSS.BaseScore, fmt.Sprintf("CVSS %s base score %.1f (%s)", f.CVSS.Version, f.CVSS.BaseScore, f.CVSS.Vector)}
+		r := fmt.Sprintf("CVSS %s base score %.1f (%s)", f.CVSS.Version, f.CVSS.BaseScore, f.CVSS.Vector)
+		if src := cvssSource(f.CVSS); src != "" {
+			r += ", from " + src
+		}
+		return Factor{"severity", f.CVSS.BaseScore, r}
 	}
 	v, ok := severityScore[f.Severity]
 	if !ok {
 		v = severityScore[match.SeverityUnknown]
 	}
 	return Factor{"severity", v, fmt.Sprintf("no CVSS score; severity %q counts as %.1f", f.Severity, v)}
+}
+
+// cvssSource names where a CVSS score came from: NVD, a CNA or an ADP
+// (CISA-ADP) for a CVE, or an advisory's own vector.
+func cvssSource(c *match.CVSSInfo) string {
+	var who string
+	switch src := c.Source; {
+	case src == "":
+		return ""
+	case src == "nvd":
+		who = "NVD"
+	case strings.HasPrefix(src, "cna:"):
+		who = "the CNA " + strings.TrimPrefix(src, "cna:")
+	case strings.HasPrefix(src, "adp:"):
+		who = strings.TrimPrefix(src, "adp:")
+	case strings.HasPrefix(src, "osv:"):
+		return "the advisory " + strings.TrimPrefix(src, "osv:")
+	default:
+		who = src
+	}
+	if c.CVE != "" {
+		return who + " for " + c.CVE
+	}
+	return who
 }
 
 // Exploit returns the exploit-evidence factor: 1 in CISA KEV, else
@@ -141,15 +195,39 @@ func Exploit(f *match.Finding) Factor {
 // the package's files in the target (inventory Package.Files; its
 // Locations are added here).
 func Score(f *match.Finding, files []string, ex Exposure, target Hop) Result {
-	sev, exp := Severity(f), Exploit(f)
+	if ex.Node.Name != "" && (target.NodeID == "" || target.NodeID == ex.Node.NodeID) {
+		target.Name = ex.Node.Name // the topology's name, not a reference or id
+	}
+	sev, exp := kevFloor(f, Severity(f)), Exploit(f)
 	xf, r := exposure(f, PackageFiles(f.Package.Locations, files), ex, target)
 	r.Factors = []Factor{sev, exp, xf}
 	r.Score = math.Round(sev.Value*exp.Value*xf.Value*10*10) / 10
 	return r
 }
 
+// kevFloor raises the severity of a known-exploited vulnerability to its
+// floor, saying so.
+func kevFloor(f *match.Finding, sev Factor) Factor {
+	if f.KEV == nil {
+		return sev
+	}
+	floor, why := KEVSeverityFloor, "in CISA KEV"
+	if f.KEV.Ransomware {
+		floor, why = RansomwareSeverityFloor, "in CISA KEV with known ransomware use"
+	}
+	if sev.Value >= floor {
+		return sev
+	}
+	return Factor{"severity", floor, fmt.Sprintf("%s; raised to %.1f: %s", sev.Reason, floor, why)}
+}
+
 func exposure(f *match.Finding, files []string, ex Exposure, target Hop) (Factor, Result) {
 	var r Result
+	if ex.NotDeployed {
+		f := false
+		r.InUse, r.Listening, r.Internet = &f, &f, &f
+		return Factor{"exposure", ExposureNotDeployed, "image not deployed: no running container uses it"}, r
+	}
 	if !ex.Known {
 		return Factor{"exposure", ExposureUnknown, "no topology for this node: exposure unknown"}, r
 	}
@@ -158,13 +236,17 @@ func exposure(f *match.Finding, files []string, ex Exposure, target Hop) (Factor
 	if len(files) == 0 {
 		return Factor{"exposure", ExposureUnknown, "the package lists no files to look for in running processes: use unknown"}, r
 	}
-	var loaders, listeners []Process
+	var loaders, listeners, local []Process
 	for _, p := range ex.Processes {
-		if loads(p, files) {
-			loaders = append(loaders, p)
-			if len(p.Listening) > 0 {
-				listeners = append(listeners, p)
-			}
+		if !loads(p, files) {
+			continue
+		}
+		loaders = append(loaders, p)
+		if nw := networkListening(p); len(nw) > 0 {
+			p.Listening = nw
+			listeners = append(listeners, p)
+		} else if len(p.Listening) > 0 {
+			local = append(local, p)
 		}
 	}
 	inUse, listening := len(loaders) > 0, len(listeners) > 0
@@ -172,20 +254,76 @@ func exposure(f *match.Finding, files []string, ex Exposure, target Hop) (Factor
 	switch {
 	case !inUse:
 		return Factor{"exposure", ExposureUnused, "no running process loads the package's files"}, r
+	case !listening && len(local) > 0:
+		// The path of a local attack: the node, the process, the package.
+		p := local[0]
+		r.Path = attackPath(nil, target, Hop{NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])},
+			Hop{Kind: "package", Name: f.Package.Name + " " + f.Package.Version})
+		return Factor{"exposure", ExposureLocal, fmt.Sprintf("loaded by %s listening on %s, a loopback address only (local attack surface)",
+			procNames(local), local[0].Listening[0])}, r
 	case !listening:
 		return Factor{"exposure", ExposureInUse, fmt.Sprintf("loaded by %s, which listens on no socket", procNames(loaders))}, r
 	}
+	// The listener the internet reaches, if one does; its own route.
 	p := listeners[0]
-	r.Path = append(r.Path, ex.Path...)
-	if len(r.Path) == 0 || r.Path[len(r.Path)-1].NodeID != target.NodeID {
-		r.Path = append(r.Path, target)
+	for _, l := range listeners {
+		if l.InternetReachable {
+			p = l
+			break
+		}
 	}
-	r.Path = append(r.Path, Hop{NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])},
+	var via []Hop
+	if internet {
+		via = ex.Path
+		if len(p.Path) > 0 {
+			via = p.Path
+		}
+	}
+	r.Path = attackPath(via, target, Hop{NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])},
 		Hop{Kind: "package", Name: f.Package.Name + " " + f.Package.Version})
 	if !internet {
-		return Factor{"exposure", ExposureListening, fmt.Sprintf("loaded by %s listening on %s; node not reachable from the internet", procNames(listeners), p.Listening[0])}, r
+		return Factor{"exposure", ExposureListening, fmt.Sprintf("loaded by %s listening on %s, a network address; node not reachable from the internet",
+			procNames(listeners), p.Listening[0])}, r
 	}
 	return Factor{"exposure", ExposureInternet, fmt.Sprintf("loaded by %s listening on %s, and the node is reachable from the internet", procNames(listeners), p.Listening[0])}, r
+}
+
+// attackPath is the route via (from the internet, ending at the process or
+// the node), then the node itself if the route did not pass it, then the
+// process and the package: each node once, at its first place (a route
+// through a host's front process comes back to the host).
+func attackPath(via []Hop, target, proc, pkg Hop) []Hop {
+	if n := len(via); n > 0 && proc.NodeID != "" && via[n-1].NodeID == proc.NodeID {
+		via = via[:n-1]
+	}
+	hops := append([]Hop(nil), via...)
+	if !slices.ContainsFunc(hops, func(h Hop) bool { return h.NodeID != "" && h.NodeID == target.NodeID }) {
+		hops = append(hops, target)
+	}
+	hops = append(hops, proc, pkg)
+	seen := map[string]bool{}
+	out := hops[:0]
+	for _, h := range hops {
+		if h.NodeID != "" {
+			if seen[h.NodeID] {
+				continue
+			}
+			seen[h.NodeID] = true
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// networkListening is what p listens on beyond loopback.
+func networkListening(p Process) []Endpoint {
+	var out []Endpoint
+	for _, e := range p.Listening {
+		if !e.Loopback() {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func procNames(ps []Process) string {

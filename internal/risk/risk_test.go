@@ -23,6 +23,10 @@ func TestScore(t *testing.T) {
 		Listening: []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 8080}}}
 	idle := Process{PID: 9, Name: "app", LoadedFiles: []string{"/usr/local/bin/app"}}
 	other := Process{PID: 3, Name: "sh", LoadedFiles: []string{"/bin/sh"}, Listening: []Endpoint{{Proto: "tcp", Addr: "::", Port: 22}}}
+	loopback := Process{PID: 8, Name: "app", LoadedFiles: []string{"/usr/local/bin/app"},
+		Listening: []Endpoint{{Proto: "tcp", Addr: "127.0.0.1", Port: 6060}, {Proto: "tcp", Addr: "::1", Port: 6060}}}
+	kevNoCVSS := match.Finding{ID: "DSA-5020-1", Severity: match.SeverityUnknown, KEV: &match.KEVInfo{CVE: "CVE-2021-44228", DateAdded: "2021-12-10", Ransomware: true},
+		Package: match.PackageRef{Name: "apache-log4j2", Version: "2.11.1", Locations: []string{"usr/local/bin/app"}}}
 	pyProc := Process{PID: 4, Name: "python3", LoadedFiles: []string{"/usr/lib/python3/site-packages/flask/_speedups.so"}}
 	internetPath := []Hop{{Kind: "internet", Name: "The Internet"}, {NodeID: "h1", Kind: "host", Name: "h1"}, target}
 
@@ -41,6 +45,10 @@ func TestScore(t *testing.T) {
 		{"listening_internet", vuln, Exposure{Known: true, Internet: true, Path: internetPath, Processes: []Process{listener}}, 9.8 * 0.83 * 10, ExposureInternet, 5},
 		{"kev_internet", kev, Exposure{Known: true, Internet: true, Path: internetPath, Processes: []Process{listener}}, 98, ExposureInternet, 5},
 		{"no_evidence_no_files", noEvidence, Exposure{Known: true}, 5.5 * 0.35 * 0.5 * 10, ExposureUnknown, 0},
+		{"loopback_only", vuln, Exposure{Known: true, Internet: true, Path: internetPath, Processes: []Process{loopback}}, 9.8 * 0.83 * 0.55 * 10, ExposureLocal, 3},
+		{"loopback_and_network", vuln, Exposure{Known: true, Processes: []Process{loopback, listener}}, 9.8 * 0.83 * 0.75 * 10, ExposureListening, 3},
+		{"image_not_deployed", vuln, Exposure{NotDeployed: true}, 9.8 * 0.83 * 0.15 * 10, ExposureNotDeployed, 0},
+		{"kev_without_cvss_floor", kevNoCVSS, Exposure{Known: true, Processes: []Process{idle}}, 10 * 1 * 0.5 * 10, ExposureInUse, 0},
 		{"python_code_dir_loaded", py, Exposure{Known: true, Processes: []Process{pyProc}}, 2.5 * 0.35 * 0.5 * 10, ExposureInUse, 0},
 	}
 	for _, tt := range tests {
@@ -67,9 +75,9 @@ func TestScoreExplains(t *testing.T) {
 		{PID: 1, Name: "nginx", LoadedFiles: []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3"}, Listening: []Endpoint{{"tcp", "0.0.0.0", 443}}}}},
 		Hop{NodeID: "h", Kind: "host", Name: "web1"})
 	want := []Factor{
-		{"severity", 9.5, `no CVSS score; severity "critical" counts as 9.5`},
+		{"severity", 10, `no CVSS score; severity "critical" counts as 9.5; raised to 10.0: in CISA KEV with known ransomware use`},
 		{"exploit", 1, "in CISA KEV (exploited in the wild) since 2024-02-02, known ransomware use"},
-		{"exposure", 0.75, "loaded by nginx (pid 1) listening on tcp 0.0.0.0:443; node not reachable from the internet"},
+		{"exposure", 0.75, "loaded by nginx (pid 1) listening on tcp 0.0.0.0:443, a network address; node not reachable from the internet"},
 	}
 	if d := cmp.Diff(want, r.Factors); d != "" {
 		t.Errorf("factors (-want +got):\n%s", d)
@@ -78,5 +86,45 @@ func TestScoreExplains(t *testing.T) {
 		{Kind: "package", Name: "openssl 3.0.0"}}
 	if d := cmp.Diff(wantPath, r.Path); d != "" {
 		t.Errorf("path (-want +got):\n%s", d)
+	}
+}
+
+// TestAttackPathOnce: the route of the listener the internet reaches
+// (through a host's front process and back to the host), the node named
+// by its label: each hop once, no id for a name.
+func TestAttackPathOnce(t *testing.T) {
+	f := match.Finding{ID: "CVE-1", Severity: match.SeverityHigh, Package: match.PackageRef{Name: "urllib3", Version: "1.26.0",
+		Locations: []string{"usr/lib/python3/dist-packages/urllib3-1.26.0.dist-info/METADATA"}}}
+	internet := Hop{NodeID: "inet", Kind: "internet", Name: "The Internet (inbound)"}
+	host := Hop{NodeID: "h1", Kind: "host", Name: "web-1"}
+	ctr := Hop{NodeID: "c1", Kind: "container", Name: "shop-api"}
+	nginx := Hop{NodeID: "p1", Kind: "process", Name: "nginx"}
+	app := Process{NodeID: "p2", PID: 7, Name: "python3", LoadedFiles: []string{"/usr/lib/python3/dist-packages/urllib3/__init__.so"},
+		Listening: []Endpoint{{"tcp", "0.0.0.0", 8000}}, InternetReachable: true,
+		Path: []Hop{internet, host, nginx, host, ctr, {NodeID: "p2", Kind: "process", Name: "app"}}}
+	idle := Process{NodeID: "p3", PID: 9, Name: "python3", LoadedFiles: app.LoadedFiles, Listening: []Endpoint{{"tcp", "0.0.0.0", 9000}}}
+	ex := Exposure{Known: true, Internet: true, Path: []Hop{internet, host, nginx}, Processes: []Process{idle, app},
+		Node: Hop{NodeID: "c1", Kind: "container", Name: "shop-api"}}
+	r := Score(&f, nil, ex, Hop{NodeID: "c1", Kind: "container", Name: "4f1c9a0e8b7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c"})
+	want := []Hop{internet, host, nginx, ctr, {NodeID: "p2", Kind: "process", Name: "python3 (pid 7, listening on tcp 0.0.0.0:8000)"},
+		{Kind: "package", Name: "urllib3 1.26.0"}}
+	if d := cmp.Diff(want, r.Path); d != "" {
+		t.Errorf("path (-want +got):\n%s", d)
+	}
+}
+
+func TestSeverityNamesItsSource(t *testing.T) {
+	for _, c := range []struct {
+		src, cve, want string
+	}{
+		{"nvd", "CVE-2023-4863", ", from NVD for CVE-2023-4863"},
+		{"adp:CISA-ADP", "CVE-1999-0006", ", from CISA-ADP for CVE-1999-0006"},
+		{"cna:mitre", "CVE-2024-1", ", from the CNA mitre for CVE-2024-1"},
+		{"osv:GHSA-aaaa", "", ", from the advisory GHSA-aaaa"},
+	} {
+		f := match.Finding{CVSS: &match.CVSSInfo{CVE: c.cve, Version: "3.1", Vector: "CVSS:3.1/AV:N", BaseScore: 7.5, Source: c.src}}
+		if got := Severity(&f).Reason; got != "CVSS 3.1 base score 7.5 (CVSS:3.1/AV:N)"+c.want {
+			t.Errorf("%s: %q", c.src, got)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -52,7 +53,7 @@ func (t *Topology) Exposure(ctx context.Context, nodeID string) (risk.Exposure, 
 	if n == nil {
 		return risk.Exposure{}, ctx.Err()
 	}
-	ex := risk.Exposure{Known: true, Processes: []risk.Process{}}
+	ex := risk.Exposure{Known: true, Processes: []risk.Process{}, Node: risk.Hop{NodeID: n.ID, Kind: n.Kind, Name: n.Label}}
 	var procs []*Node
 	switch n.Kind {
 	case KindProcess:
@@ -73,11 +74,21 @@ func (t *Topology) Exposure(ctx context.Context, nodeID string) (risk.Exposure, 
 			}
 		}
 	case KindPod, KindImage:
-		for _, pn := range g.nodes {
-			if pn.Kind == KindProcess && !pn.Gone() && (pn.Pod == n.ID || pn.Image == n.ID) {
-				procs = append(procs, pn)
+		// The processes of the live containers of the pod, or running the
+		// image; an image no live container runs is not deployed.
+		deployed := false
+		for _, cn := range g.nodes {
+			if cn.Kind != KindContainer || cn.Gone() || (cn.Pod != n.ID && cn.Image != n.ID) {
+				continue
+			}
+			deployed = true
+			for p := range g.children[cn.ID] {
+				if pn := g.nodes[p]; pn != nil && !pn.Gone() && pn.Kind == KindProcess {
+					procs = append(procs, pn)
+				}
 			}
 		}
+		ex.NotDeployed = n.Kind == KindImage && !deployed
 	}
 	slices.SortFunc(procs, func(a, b *Node) int { return a.PID - b.PID })
 	for _, p := range procs {
@@ -253,4 +264,68 @@ func (g *graph) pathTo(rc *reach, id string) []NodeRef {
 		path = append(path, ref(p))
 	}
 	return path
+}
+
+// ExposureScope widens the nodes a batch of reports changed (NodesChanged,
+// NodesGone) to every node whose exposure they may have changed, for the
+// findings stored on them to be rescored: the nodes whose internet
+// reachability changed since the last call (a connection to a front
+// process makes the processes behind it reachable too), and, for each of
+// those and of ids, its parents (process → container → pod → host) and a
+// container's image. The first call only records the reachability it
+// sees (the findings were scored with it).
+func (t *Topology) ExposureScope(ids []string) []string {
+	rc := t.reachabilityOf(true)
+	set := map[string]struct{}{}
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+	t.scopeMu.Lock()
+	if t.scopeReach != nil {
+		for id := range rc.via {
+			if _, ok := t.scopeReach[id]; !ok {
+				set[id] = struct{}{}
+			}
+		}
+		for id := range t.scopeReach {
+			if _, ok := rc.via[id]; !ok {
+				set[id] = struct{}{}
+			}
+		}
+	}
+	now := make(map[string]struct{}, len(rc.via))
+	for id := range rc.via {
+		now[id] = struct{}{}
+	}
+	t.scopeReach = now
+	t.scopeMu.Unlock()
+
+	g := t.g
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make(map[string]struct{}, len(set))
+	var add func(id string, depth int)
+	add = func(id string, depth int) {
+		if id == "" || depth > 8 {
+			return
+		}
+		if _, ok := out[id]; ok {
+			return
+		}
+		out[id] = struct{}{}
+		n := g.nodes[id]
+		if n == nil {
+			return
+		}
+		add(n.Parent, depth+1)
+		add(n.Host, depth+1)
+		if n.Kind == KindContainer {
+			add(n.Pod, depth+1)
+			add(n.Image, depth+1)
+		}
+	}
+	for id := range set {
+		add(id, 0)
+	}
+	return slices.Sorted(maps.Keys(out))
 }

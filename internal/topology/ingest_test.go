@@ -237,6 +237,12 @@ func TestIngestAndGraph(t *testing.T) {
 			if len(ex.Processes) != 1 || ex.Processes[0].Exe != "/app/worker" || ex.Internet {
 				t.Errorf("worker container exposure: %+v", ex)
 			}
+			// The worker's image is deployed: its exposure is its running
+			// container's processes.
+			ex, _ = e.topo.Exposure(context.Background(), topology.ImageNodeID("sha256:aaaa"))
+			if !ex.Known || ex.NotDeployed || len(ex.Processes) != 1 || ex.Processes[0].Exe != "/app/worker" {
+				t.Errorf("worker image exposure: %+v", ex)
+			}
 
 			// A delta removing the app: it is gone, with its edges.
 			delta := tr.Next(webHost(false))
@@ -312,6 +318,19 @@ func TestIngestAndGraph(t *testing.T) {
 			}
 			if code := e.get("/api/v1/topology/nodes/"+topology.HostNodeID(e.id("db-1")), &det); code != http.StatusOK || det.Gone {
 				t.Errorf("db-1 after restart: %d gone %v", code, det.Gone)
+			}
+			// An image on db-1 that no container runs is not deployed; an
+			// image id the topology never saw is unknown, not idle.
+			idle := dbHost()
+			idle.Seq = 5
+			idle.Images = []report.Image{{ID: "sha256:bbbb", Runtime: "docker", RepoTags: []string{"acme/batch:2"}}}
+			push(t, cl, idle)
+			ex, _ = e.topo.Exposure(context.Background(), topology.ImageNodeID("sha256:bbbb"))
+			if !ex.Known || !ex.NotDeployed || len(ex.Processes) != 0 {
+				t.Errorf("idle image exposure: %+v", ex)
+			}
+			if ex, _ = e.topo.Exposure(context.Background(), topology.ImageNodeID("sha256:cccc")); ex.Known || ex.NotDeployed {
+				t.Errorf("unknown image exposure: %+v", ex)
 			}
 		})
 	}

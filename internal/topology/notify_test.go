@@ -166,3 +166,51 @@ func TestExposedEvents(t *testing.T) {
 		t.Fatalf("after a restart: %+v", got)
 	}
 }
+
+// TestExposureScope: when the internet starts reaching web-1's nginx (a
+// public address, a connection from the internet), the
+// nodes whose exposure follows (the app behind nginx, the database behind
+// the app, their hosts) are in the scope of the rescore, though the batch
+// changed none of them; a process's scope holds its container, the
+// container's image and its host.
+func TestExposureScope(t *testing.T) {
+	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
+	e := startConsole(t, t.TempDir(), "", clk, topology.Config{SensorBurst: 100, GoneAfter: time.Hour})
+	e.register()
+	cl := e.sensorClient()
+	push(t, cl, dbHost())
+	closed := webHost(true)
+	closed.Seq = 1
+	closed.Connections = slices.DeleteFunc(closed.Connections, func(c report.Connection) bool { return c.Remote.Addr == "198.51.100.7" })
+	// No public address yet either: nothing of web-1 is reachable.
+	closed.Host.Interfaces = slices.DeleteFunc(closed.Host.Interfaces, func(i report.Interface) bool { return i.Name == "eth0" })
+	push(t, cl, closed)
+	app := topology.ProcessNodeID(e.id("web-1"), "200:2000")
+	postgres := topology.ProcessNodeID(e.id("db-1"), "500:5000")
+	if ex, _ := e.topo.Exposure(context.Background(), app); ex.Internet {
+		t.Fatalf("the app is reachable before the internet connection: %+v", ex)
+	}
+	e.topo.ExposureScope(nil) // the reachability the findings were scored with
+
+	open := webHost(true)
+	open.Seq = 2
+	push(t, cl, open)
+	scope := e.topo.ExposureScope(nil)
+	for _, id := range []string{app, postgres, topology.HostNodeID(e.id("web-1")), topology.HostNodeID(e.id("db-1"))} {
+		if !slices.Contains(scope, id) {
+			t.Errorf("scope after the internet reached nginx lacks %s: %v", id, scope)
+		}
+	}
+	if again := e.topo.ExposureScope(nil); len(again) != 0 {
+		t.Errorf("scope with nothing changed since: %v", again)
+	}
+
+	worker := topology.ProcessNodeID(e.id("web-1"), "300:3000")
+	scope = e.topo.ExposureScope([]string{worker})
+	for _, id := range []string{worker, topology.ContainerNodeID(e.id("web-1"), "docker", "", "c1c1c1c1c1c1c1c1"),
+		topology.ImageNodeID("sha256:aaaa"), topology.HostNodeID(e.id("web-1"))} {
+		if !slices.Contains(scope, id) {
+			t.Errorf("the worker's scope lacks %s: %v", id, scope)
+		}
+	}
+}

@@ -126,6 +126,10 @@ type Topology struct {
 	reachMu sync.Mutex
 	reach   *reach
 
+	// scopeReach is the internet reachability ExposureScope last saw.
+	scopeMu    sync.Mutex
+	scopeReach map[string]struct{}
+
 	// exposed is the topology_exposed table as last read or written
 	// (CheckExposure).
 	exposedMu sync.Mutex

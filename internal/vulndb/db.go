@@ -36,6 +36,9 @@ type DB struct {
 	vulnCache []atomic.Pointer[Vuln]
 	infoOnce  sync.Once
 	infoCache []atomic.Pointer[CVEInfo] // KEV/CVSS details by info row, allocated on first use
+
+	ecosOnce sync.Once
+	ecos     map[string]bool // Ecosystems, built on first use
 }
 
 // ErrSchema is returned for a file of another schema version.
@@ -230,6 +233,23 @@ func (db *DB) Keys(fn func(eco, name string) bool) {
 			return
 		}
 	}
+}
+
+// Covers reports whether the knowledge base indexes any package of an
+// ecosystem (normalised: "Debian:12", "PyPI"): when it does not, a package
+// of it finds nothing because nothing is known, not because it is clean.
+func (db *DB) Covers(eco string) bool {
+	db.ecosOnce.Do(func() {
+		db.ecos = map[string]bool{}
+		last := ""
+		db.Keys(func(e, _ string) bool {
+			if e != last {
+				db.ecos[e], last = true, e
+			}
+			return true
+		})
+	})
+	return db.ecos[NormalizeEcosystem(eco)]
 }
 
 // NumVulns is the number of records.

@@ -171,7 +171,12 @@ func WriteResponse(w io.Writer, resp Response) error {
 			}
 			bw.WriteByte(']')
 		}
-		bw.WriteString(`,"packages":` + strconv.Itoa(res.Packages) + "}")
+		bw.WriteString(`,"packages":` + strconv.Itoa(res.Packages))
+		if len(res.Uncovered) > 0 {
+			bw.WriteString(`,"uncovered":`)
+			put(res.Uncovered)
+		}
+		bw.WriteString("}")
 	}
 	bw.WriteString(`,"db":`)
 	put(resp.DB)

@@ -78,8 +78,9 @@ func TestWriteResponse(t *testing.T) {
 	res := &match.Result{
 		Findings: []match.Finding{{ID: "CVE-1", Records: []string{"DSA-1"}, Summary: "a <b> & c", Package: match.PackageRef{Name: "a", Version: "1"}},
 			{ID: "CVE-2", FixedVersions: []string{"2"}, KEV: &match.KEVInfo{}}},
-		Skipped:  []match.Skipped{{Package: match.PackageRef{Name: "x"}, Reason: match.SkipNoEcosystem}},
-		Packages: 3,
+		Skipped:   []match.Skipped{{Package: match.PackageRef{Name: "x"}, Reason: match.SkipNoEcosystem}},
+		Packages:  3,
+		Uncovered: []match.Uncovered{{Ecosystem: "Debian:99", Packages: 2}},
 	}
 	for name, resp := range map[string]Response{
 		"full":         {Result: res},

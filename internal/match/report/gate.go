@@ -23,10 +23,27 @@ type Gate struct {
 	// Count is --fail-on-count: the scan fails when this many findings
 	// count (0: one, when a threshold is set). Alone, every finding counts.
 	Count int
+	// Uncovered is --fail-on-uncovered: the scan fails when the knowledge
+	// base holds nothing for an ecosystem of the inventory (a distribution
+	// release or a language it has no feed for), whatever it found.
+	Uncovered bool
 }
 
-// Active reports whether the gate can fail a scan.
+// Active reports whether the gate can fail a scan on its findings.
 func (g Gate) Active() bool { return g.Severity != "" || g.RiskSet || g.Count > 0 }
+
+// CheckCoverage fails the scan under --fail-on-uncovered when ecosystems
+// of the inventory were not judged; the error names them.
+func (g Gate) CheckCoverage(u []match.Uncovered) error {
+	if !g.Uncovered || len(u) == 0 {
+		return nil
+	}
+	var names []string
+	for _, x := range u {
+		names = append(names, fmt.Sprintf("%s (%d packages)", x.Ecosystem, x.Packages))
+	}
+	return fmt.Errorf("--fail-on-uncovered: the knowledge base holds nothing for %s", strings.Join(names, ", "))
+}
 
 // Validate checks the thresholds, naming the flag that is wrong.
 func (g Gate) Validate() error {

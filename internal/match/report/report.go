@@ -48,6 +48,9 @@ type Document struct {
 	Findings      []match.Finding       `json:"findings"`
 	Ignored       []Ignored             `json:"ignored,omitempty"`
 	Skipped       []match.Skipped       `json:"skipped,omitempty"`
+	// Uncovered are the ecosystems of the inventory the knowledge base
+	// knows nothing of: "0 findings" does not mean clean for them.
+	Uncovered []match.Uncovered `json:"uncovered,omitempty"`
 	Errors        []inventory.FileError `json:"inventoryErrors,omitempty"`
 	GeneratedAt   time.Time             `json:"generatedAt"`
 
@@ -81,7 +84,7 @@ func New(inv *inventory.Inventory, res *match.Result, meta vulndb.Meta, ignored 
 	d := &Document{
 		SchemaVersion: SchemaVersion, Tool: Tool{"riskmap", version}, Target: inv.Target, Distro: inv.Distro,
 		DB:       DBInfo{BuiltAt: meta.BuiltAt, Schema: meta.Schema, Sources: meta.Sources},
-		Findings: res.Findings, Ignored: ignored, Skipped: res.Skipped, Errors: inv.Errors, GeneratedAt: now.UTC(), inv: inv,
+		Findings: res.Findings, Ignored: ignored, Skipped: res.Skipped, Uncovered: res.Uncovered, Errors: inv.Errors, GeneratedAt: now.UTC(), inv: inv,
 	}
 	d.Summary = Summary{Packages: len(inv.Packages), Findings: len(res.Findings), BySeverity: map[string]int{}}
 	for _, f := range res.Findings {
@@ -167,6 +170,9 @@ func (d *Document) table(w io.Writer) error {
 	if len(d.Ignored) > 0 {
 		fmt.Fprintf(w, "%d findings ignored by the ignore file.\n", len(d.Ignored))
 	}
+	for _, u := range d.Uncovered {
+		fmt.Fprintf(w, "NOT COVERED: %s\n", u.Sentence())
+	}
 	return nil
 }
 
@@ -234,8 +240,24 @@ func (d *Document) sarif() any {
 				"name": "riskmap", "version": d.Tool.Version, "informationUri": "https://github.com/riskmap/riskmap", "rules": rules,
 			}},
 			"results": results,
+			"invocations": []any{d.sarifInvocation()},
 		}},
 	}
+}
+
+// sarifInvocation says whether the scan judged everything: each ecosystem
+// the knowledge base does not cover is a warning notification.
+func (d *Document) sarifInvocation() map[string]any {
+	var notes []any
+	for _, u := range d.Uncovered {
+		notes = append(notes, map[string]any{"level": "warning", "message": map[string]any{"text": u.Sentence()},
+			"descriptor": map[string]any{"id": "riskmap/uncovered-ecosystem"}, "properties": map[string]any{"ecosystem": u.Ecosystem, "packages": u.Packages}})
+	}
+	inv := map[string]any{"executionSuccessful": true}
+	if len(notes) > 0 {
+		inv["toolExecutionNotifications"] = notes
+	}
+	return inv
 }
 
 func firstOr(s []string) string {
