@@ -39,20 +39,20 @@ type Ignored struct {
 
 // Document is everything a report renders.
 type Document struct {
-	SchemaVersion string                `json:"schemaVersion"`
-	Tool          Tool                  `json:"tool"`
-	Target        inventory.Target      `json:"target"`
-	Distro        *inventory.Distro     `json:"distro,omitempty"`
-	DB            DBInfo                `json:"db"`
-	Summary       Summary               `json:"summary"`
-	Findings      []match.Finding       `json:"findings"`
-	Ignored       []Ignored             `json:"ignored,omitempty"`
-	Skipped       []match.Skipped       `json:"skipped,omitempty"`
+	SchemaVersion string            `json:"schemaVersion"`
+	Tool          Tool              `json:"tool"`
+	Target        inventory.Target  `json:"target"`
+	Distro        *inventory.Distro `json:"distro,omitempty"`
+	DB            DBInfo            `json:"db"`
+	Summary       Summary           `json:"summary"`
+	Findings      []match.Finding   `json:"findings"`
+	Ignored       []Ignored         `json:"ignored,omitempty"`
+	Skipped       []match.Skipped   `json:"skipped,omitempty"`
 	// Uncovered are the ecosystems of the inventory the knowledge base
 	// knows nothing of: "0 findings" does not mean clean for them.
-	Uncovered []match.Uncovered `json:"uncovered,omitempty"`
-	Errors        []inventory.FileError `json:"inventoryErrors,omitempty"`
-	GeneratedAt   time.Time             `json:"generatedAt"`
+	Uncovered   []match.Uncovered     `json:"uncovered,omitempty"`
+	Errors      []inventory.FileError `json:"inventoryErrors,omitempty"`
+	GeneratedAt time.Time             `json:"generatedAt"`
 
 	inv *inventory.Inventory
 }
@@ -239,7 +239,7 @@ func (d *Document) sarif() any {
 			"tool": map[string]any{"driver": map[string]any{
 				"name": "riskmap", "version": d.Tool.Version, "informationUri": "https://github.com/riskmap/riskmap", "rules": rules,
 			}},
-			"results": results,
+			"results":     results,
 			"invocations": []any{d.sarifInvocation()},
 		}},
 	}
