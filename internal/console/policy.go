@@ -150,6 +150,7 @@ func Policy() []Rule {
 		{Method: http.MethodPut, Pattern: "/api/v1/sensor/scans/{id}/inventory", Access: Sensor, MaxBodyBytes: 64 << 20},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/top", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/findings/groups", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/export", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/decisions", Access: ReadOnly},
 		{Method: http.MethodPost, Pattern: "/api/v1/findings/decisions", Access: Standard},

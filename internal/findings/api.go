@@ -31,6 +31,8 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	}
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings", "list-findings", "Current findings (latest scan per target), filtered, sorted, paginated"), s.apiFindings)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/top", "top-findings", "The most exploitable findings across the estate, with attack paths"), s.apiTop)
+	huma.Register(api, op(http.MethodGet, "/api/v1/findings/groups", "group-findings",
+		"The most exploitable findings grouped by vulnerability (one row per vulnerability, with its nodes) or by node"), s.apiGroups)
 	raw(http.MethodGet, "/api/v1/findings/export", "export-findings", "Download current findings (?format=json or csv, same filters as GET /api/v1/findings)", s.rawExport)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/decisions", "list-decisions", "Accept / not-affected decisions"), s.apiDecisions)
 	huma.Register(api, created(op(http.MethodPost, "/api/v1/findings/decisions", "create-decision", "Accept a vulnerability or mark it not affected (reason, optional expiry)")), s.apiDecide)
@@ -134,6 +136,19 @@ func (s *Service) apiFindings(ctx context.Context, in *Query) (*bodyOf[list[Node
 
 type topIn struct {
 	Limit int `query:"limit" minimum:"0" maximum:"500"`
+}
+
+type groupsIn struct {
+	By    string `query:"by" enum:"vulnerability,node" default:"vulnerability"`
+	Limit int    `query:"limit" minimum:"0" maximum:"500"`
+}
+
+func (s *Service) apiGroups(ctx context.Context, in *groupsIn) (*bodyOf[list[Group]], error) {
+	got, err := s.Groups(ctx, in.By, in.Limit)
+	if err != nil {
+		return nil, s.httpError(ctx, "group findings", err)
+	}
+	return &bodyOf[list[Group]]{list[Group]{Items: got}}, nil
 }
 
 func (s *Service) apiTop(ctx context.Context, in *topIn) (*bodyOf[list[NodeFinding]], error) {

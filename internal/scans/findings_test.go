@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -270,6 +271,39 @@ func TestFindings(t *testing.T) {
 			}
 			if d := cmp.Diff([]float64{risk.ExposureListening, risk.ExposureUnused}, []float64{fs[0].Risk.Factors[2].Value, fs[1].Risk.Factors[2].Value}); d != "" {
 				t.Errorf("exposure factors (-want +got):\n%s", d)
+			}
+		})
+
+		t.Run("grouped_by_vulnerability_and_node", func(t *testing.T) {
+			gs, err := s.findings.Groups(ctx, findings.GroupByVulnerability, 500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var vulns int
+			for i, g := range gs {
+				vulns += g.Findings
+				if i > 0 && g.MaxScore > gs[i-1].MaxScore {
+					t.Errorf("groups not by score: %v after %v", g.MaxScore, gs[i-1].MaxScore)
+				}
+				if g.Top.Risk.Score != g.MaxScore || g.Top.Finding.ID == "" || g.Vulnerabilities != 1 {
+					t.Errorf("group %s: top %v of max %v, %d vulnerabilities", g.Key, g.Top.Risk.Score, g.MaxScore, g.Vulnerabilities)
+				}
+				if g.Key == "GO-2020-0015" && (g.Findings != 2 || g.Nodes != 2 || g.Top.NodeID != "n1") {
+					t.Errorf("GO-2020-0015 on both nodes, n1 worst: %+v", g)
+				}
+			}
+			if vulns != total {
+				t.Errorf("the vulnerability groups hold %d of %d findings", vulns, total)
+			}
+			byNode, err := s.findings.Groups(ctx, findings.GroupByNode, 500)
+			if err != nil || len(byNode) != 2 {
+				t.Fatalf("by node: %+v %v", byNode, err)
+			}
+			if byNode[0].Findings+byNode[1].Findings != total || byNode[0].Nodes != 1 || byNode[0].Label == "" {
+				t.Errorf("by node: %+v", byNode)
+			}
+			if _, err := s.findings.Groups(ctx, "colour", 10); !errors.Is(err, findings.ErrInvalid) {
+				t.Errorf("by colour: %v", err)
 			}
 		})
 
