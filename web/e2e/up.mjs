@@ -240,11 +240,23 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
   const rows = p.locator("table.findings tbody[data-finding]");
   await rows.first().waitFor();
   const before = await rows.count();
-  const first = rows.first();
-  decidedVuln = (await first.getAttribute("data-finding")) ?? "";
-  const pkg = ((await first.locator("tr:first-child td:nth-child(4)").textContent()) ?? "").split(" ")[0];
+  // The list is live (findings are rescored as the sensor reports, and the
+  // order may change): the finding is read in one go and found again by
+  // its vulnerability, package and target, not by its place.
+  const picked = await rows.first().evaluate((tb) => ({
+    vuln: tb.getAttribute("data-finding") ?? "",
+    pkg: (tb.querySelector("tr:first-child td:nth-child(4)")?.textContent ?? "").split(" ")[0],
+    target: tb.querySelector("tr:first-child td:nth-child(5)")?.textContent ?? "",
+  }));
+  decidedVuln = picked.vuln;
+  const pkg = picked.pkg;
   // The same vulnerability is found in the container and in its image: the decision is for this node only.
-  const target = (await first.locator("tr:first-child td:nth-child(5)").textContent()) ?? "";
+  const target = picked.target;
+  const first = rows
+    .filter({ has: p.locator("tr:first-child td:nth-child(5)", { hasText: target }) })
+    .filter({ has: p.locator("tr:first-child td:nth-child(4)", { hasText: pkg + " " }) })
+    .and(p.locator(`tbody[data-finding="${decidedVuln}"]`))
+    .first();
   await first.getByRole("button", { name: /^Why / }).click();
   const form = p.getByRole("form", { name: `Decision on ${decidedVuln} in ${pkg}` });
   await form.getByLabel("Decision").selectOption("not_affected");
@@ -352,7 +364,18 @@ await step("dashboard: counts, top findings, sensor health", async () => {
   const bars = await p.locator('figure[data-chart="severity"] table td').allTextContents();
   check(bars.map(Number).reduce((a, b) => a + b, 0) > 0, `the severity chart counts ${bars.join(" ")}`);
   check((await p.locator('figure[data-chart="over-time"] circle').count()) >= 2, "the findings-over-time chart has fewer than two points");
+  // One row per vulnerability (GET /findings/groups), and the riskiest nodes by name.
+  const vulnRow = p.locator('table.groups[data-group="vulnerability"] tbody tr[data-vuln]').first();
+  await vulnRow.waitFor();
+  const vulnId = await vulnRow.getAttribute("data-vuln");
+  await p.locator('table.groups[data-group="node"] tbody tr[data-node]').first().waitFor();
+  const nodeNames = await p.locator('table.groups[data-group="node"] tbody tr[data-node] th').allTextContents();
+  check(nodeNames.every((n) => !/^[0-9a-f]{64}$/.test(n.trim())), `the riskiest nodes are named by ids: ${nodeNames}`);
   await shot("21-dashboard");
+  // The vulnerability's row leads to its findings on every node.
+  await vulnRow.getByRole("link", { name: vulnId }).click();
+  await p.getByText(`Findings of ${vulnId} on every node.`).waitFor();
+  await p.locator("table.findings tbody[data-finding]").first().waitFor();
 });
 
 await step("the audit log lists every change the scenario made", async () => {

@@ -295,6 +295,19 @@ export interface ConsoleInfo {
   fingerprint: string;
   version: string;
 }
+/** GET /findings/groups: current findings of one vulnerability or one node. */
+export interface FindingGroup {
+  key: string;
+  label: string;
+  findings: number;
+  nodes: number;
+  vulnerabilities: number;
+  maxScore: number;
+  kev: boolean;
+  /** The group's highest-risk finding (its exposure is the group's worst). */
+  top: NodeFinding;
+}
+
 export interface NodeFinding {
   id: string;
   scanId: string;
@@ -776,6 +789,7 @@ export const api = {
   findings: (p: FindingQuery & { cursor?: string | undefined; limit?: number | undefined }) =>
     request<Page<NodeFinding> & { total?: number | undefined }>("GET", `/findings${query(p)}`),
   topFindings: (limit = 20) => request<Page<NodeFinding>>("GET", `/findings/top${query({ limit })}`),
+  findingGroups: (by: "vulnerability" | "node", limit = 10) => request<Page<FindingGroup>>("GET", `/findings/groups${query({ by, limit })}`),
   diagnosis: () => request<Diagnosis>("GET", "/diagnosis"),
   decisions: async () => page(await request<Page<Decision>>("GET", "/findings/decisions")),
   decide: (b: DecisionInput) => request<Decision>("POST", "/findings/decisions", b),

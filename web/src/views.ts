@@ -30,7 +30,7 @@ export const views: readonly View[] = [
     path: "/dashboard",
     label: "Dashboard",
     section: "main",
-    requires: ["/topology/nodes", "/topology/sensors", "/findings/top", "/diagnosis"],
+    requires: ["/topology/nodes", "/topology/sensors", "/findings/top", "/findings/groups", "/diagnosis"],
     page: lazy(() => import("./pages/dashboard")),
   },
   {

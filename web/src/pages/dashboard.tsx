@@ -1,9 +1,9 @@
 // Dashboard: what is on the map (counts by kind), the most exploitable
-// findings, the riskiest nodes (summed from those findings), sensor and feed
+// findings, one row per vulnerability and the riskiest nodes (GET /findings/groups), sensor and feed
 // health. Everything is read from the API; empty states say what to do.
 import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router";
-import { api, type ApiError, type Diagnosis, type NodeFinding, type SensorInfo } from "../api";
+import { api, type ApiError, type Diagnosis, type FindingGroup, type NodeFinding, type SensorInfo } from "../api";
 import { ErrorAlert, Page, TableHead, Time, toApiError } from "../components";
 import { BarChart, StepChart, findingsOverTime, type Point } from "../charts";
 import { FindingsTable } from "../findings";
@@ -23,27 +23,19 @@ const kindLabels: Record<(typeof kinds)[number], string> = {
 interface Data {
   counts: Record<string, number>;
   top: NodeFinding[];
+  /** The most exploitable vulnerabilities, one row each, and the riskiest nodes (GET /findings/groups). */
+  byVuln: FindingGroup[];
+  byNode: FindingGroup[];
   sensors: SensorInfo[];
   diagnosis: Diagnosis | null;
-  /** Node labels of the riskiest nodes, by node id. */
-  labels: Record<string, string>;
   /** Current findings by severity (decisions honoured). */
   bySeverity: Record<string, number>;
   overTime: Point[];
 }
 
-/** Nodes ranked by the sum of their top findings' risk. */
-function riskiest(top: NodeFinding[], labels: Record<string, string>) {
-  const by = new Map<string, { label: string; kind: string; score: number; count: number; worst: number }>();
-  for (const f of top) {
-    const key = f.nodeId ?? `${f.target.kind}:${f.target.ref}`;
-    const cur = by.get(key) ?? { label: labels[key] || f.target.ref, kind: f.target.kind, score: 0, count: 0, worst: 0 };
-    cur.score += f.risk.score;
-    cur.count++;
-    cur.worst = Math.max(cur.worst, f.risk.score);
-    by.set(key, cur);
-  }
-  return [...by.entries()].sort((a, b) => b[1].score - a[1].score).slice(0, 10);
+/** The worst exposure of a group, as its top finding's explanation says. */
+function exposureOf(g: FindingGroup): string {
+  return g.top.risk.factors?.find((f) => f.name === "exposure")?.reason ?? "";
 }
 
 export default function DashboardPage() {
@@ -52,25 +44,23 @@ export default function DashboardPage() {
 
   const load = useCallback(async () => {
     try {
-      const [counts, top, sensors, diagnosis, bySeverity, scans] = await Promise.all([
+      const [counts, top, byVuln, byNode, sensors, diagnosis, bySeverity, scans] = await Promise.all([
         Promise.all(kinds.map((k) => api.nodes({ kind: k, limit: 1 }).then((p) => [k, p.total] as const))),
         api.topFindings(50),
+        api.findingGroups("vulnerability", 10),
+        api.findingGroups("node", 10),
         api.sensors(),
         api.diagnosis().catch(() => null),
         Promise.all(severityOrder.map((sv) => api.findings({ severity: sv, limit: 1 }).then((p) => [sv, p.total ?? 0] as const))),
         api.scans({ status: "complete", limit: 500 }),
       ]);
-      const items = top.items ?? [];
-      const ids = [...new Set(riskiest(items, {}).map(([id]) => id))].filter((id) => items.some((f) => f.nodeId === id));
-      const labels = Object.fromEntries(
-        await Promise.all(ids.map((id) => api.node(id).then((n) => [id, n.label] as const, () => [id, ""] as const))),
-      );
       setData({
         counts: Object.fromEntries(counts),
-        top: items,
+        top: top.items ?? [],
+        byVuln: byVuln.items ?? [],
+        byNode: byNode.items ?? [],
         sensors: sensors ?? [],
         diagnosis,
-        labels,
         bySeverity: Object.fromEntries(bySeverity),
         overTime: findingsOverTime(scans.items),
       });
@@ -123,7 +113,25 @@ export default function DashboardPage() {
               </p>
             ) : (
               <>
-                <FindingsTable items={data.top.slice(0, 10)} caption="Most exploitable vulnerabilities" />
+                <table className="data groups" data-group="vulnerability">
+                  <caption className="sr-only">Most exploitable vulnerabilities, one row each</caption>
+                  <TableHead cols={["Vulnerability", "Worst risk", "Findings", "Nodes", "Worst exposure"]} />
+                  <tbody>
+                    {data.byVuln.map((g) => (
+                      <tr key={g.key} data-vuln={g.key}>
+                        <th scope="row">
+                          <Link to={`/vulnerabilities?vulnId=${encodeURIComponent(g.key)}`}>{g.key}</Link>
+                          {g.kev && <span className="tag warn"> KEV</span>}
+                        </th>
+                        <td>{g.maxScore.toFixed(1)}</td>
+                        <td>{g.findings}</td>
+                        <td>{g.nodes}</td>
+                        <td>{exposureOf(g)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+                <FindingsTable items={data.top.slice(0, 10)} caption="Most exploitable findings" />
                 <p>
                   <Link to="/vulnerabilities">All vulnerabilities</Link>
                 </p>
@@ -132,19 +140,20 @@ export default function DashboardPage() {
           </section>
           <section aria-labelledby="nodes-h">
             <h2 id="nodes-h">Riskiest nodes</h2>
-            {data.top.length === 0 ? (
+            {data.byNode.length === 0 ? (
               <p>No scanned node has findings yet.</p>
             ) : (
-              <table className="data">
+              <table className="data groups" data-group="node">
                 <caption className="sr-only">Riskiest nodes</caption>
-                <TableHead cols={["Node", "Kind", "Top findings", "Worst risk"]} />
+                <TableHead cols={["Node", "Kind", "Findings", "Vulnerabilities", "Worst risk"]} />
                 <tbody>
-                  {riskiest(data.top, data.labels).map(([key, n]) => (
-                    <tr key={key}>
-                      <th scope="row">{n.label}</th>
-                      <td>{n.kind}</td>
-                      <td>{n.count}</td>
-                      <td>{n.worst.toFixed(1)}</td>
+                  {data.byNode.map((g) => (
+                    <tr key={g.key} data-node={g.label}>
+                      <th scope="row">{g.label}</th>
+                      <td>{g.top.target.kind}</td>
+                      <td>{g.findings}</td>
+                      <td>{g.vulnerabilities}</td>
+                      <td>{g.maxScore.toFixed(1)}</td>
                     </tr>
                   ))}
                 </tbody>

@@ -38,14 +38,16 @@ export default function VulnerabilitiesPage() {
       .catch((e: unknown) => setDecisionsError(toApiError(e)));
   }, []);
   useEffect(loadDecisions, [loadDecisions]);
-  // A scan's or a node's findings: /vulnerabilities?scanId=… or ?nodeId=… (links from the scans page).
+  // A scan's, a node's or a vulnerability's findings: /vulnerabilities?scanId=…, ?nodeId=… (links from the scans page) or ?vulnId=… (the dashboard).
   const [params] = useSearchParams();
   const scope = useMemo(() => {
     const q: FindingQuery = {};
     const scanId = params.get("scanId");
     const nodeId = params.get("nodeId");
+    const vulnId = params.get("vulnId");
     if (scanId !== null && scanId !== "") q.scanId = scanId;
     if (nodeId !== null && nodeId !== "") q.nodeId = nodeId;
+    if (vulnId !== null && vulnId !== "") q.vulnId = vulnId;
     return q;
   }, [params]);
   const [applied, setApplied] = useState<FindingQuery>({});
@@ -100,6 +102,11 @@ export default function VulnerabilitiesPage() {
       {scope.nodeId !== undefined && (
         <p>
           Findings of node <code>{scope.nodeId}</code>. <Link to="/vulnerabilities">All current findings</Link>
+        </p>
+      )}
+      {scope.vulnId !== undefined && (
+        <p>
+          Findings of <code>{scope.vulnId}</code> on every node. <Link to="/vulnerabilities">All current findings</Link>
         </p>
       )}
       <form className="filters" onSubmit={apply} aria-label="Filter vulnerabilities">
