@@ -426,7 +426,12 @@ await step(a, "audit log: filtered to the schedule just made, with its state aft
   await a.waitForURL((u) => u.searchParams.get("action") === "scan.schedule" && u.searchParams.get("actor") === admin.email);
   const row = a.locator('tr[data-action="scan.schedule.create"]').filter({ hasText: "nightly hosts" });
   await row.waitFor();
-  // The refused cron ("broken") changed nothing and left no entry.
+  // The refused cron ("broken") changed nothing and left no entry. (The
+  // entry is also in the unfiltered page shown until the filtered answer
+  // replaces it: wait for that answer, then count.)
+  await a
+    .waitForFunction(() => document.querySelectorAll("table.data tbody tr").length === 1, null, { timeout: 10_000 })
+    .catch(() => {});
   check((await a.locator("table.data tbody tr").count()) === 1, `the filtered log has ${await a.locator("table.data tbody tr").count()} rows, want 1`);
   check(((await row.textContent()) ?? "").includes(admin.email), `the entry does not name its actor: ${await row.textContent()}`);
   await row.locator("details.change summary").click();
