@@ -44,6 +44,31 @@ func scanSync(sc interface{ Scan(...any) error }) (RegistrySync, error) {
 // its latest attempt and its latest success.
 func (s *Service) syncState(ctx context.Context, a *RegistryAccount) (RegistrySyncState, error) {
 	st := RegistrySyncState{State: StateIdle, JobID: a.syncJob, NextAt: a.nextSync}
+	// The job first, then its history: a sync records its outcome before
+	// its job ends, so a job seen ended has its final row below (read the
+	// other way round, an attempt that ended in between showed an idle
+	// state beside a running row).
+	if a.syncJob != "" {
+		j, err := s.jobs.Get(ctx, a.syncJob)
+		switch {
+		case errors.Is(err, jobs.ErrNotFound): // pruned long since
+		case err != nil:
+			return st, err
+		default:
+			st.Message = j.Message
+			switch j.State {
+			case jobs.Available:
+				st.State = StateQueued
+				if j.Attempts > 0 {
+					st.State = StateRetrying
+				}
+			case jobs.Running:
+				st.State = StateRunning
+			case jobs.Failed:
+				st.State = StateFailed
+			}
+		}
+	}
 	q := s.st.Read()
 	last, err := scanSync(q.QueryRowContext(ctx, `SELECT `+syncCols+` FROM registry_syncs WHERE account_id = ? ORDER BY started_at DESC, id DESC LIMIT 1`, a.ID))
 	switch {
@@ -59,28 +84,6 @@ func (s *Service) syncState(ctx context.Context, a *RegistryAccount) (RegistrySy
 	if ok.Valid {
 		t := store.FromMillis(ok.Int64)
 		st.LastSuccessAt = &t
-	}
-	if a.syncJob == "" {
-		return st, nil
-	}
-	j, err := s.jobs.Get(ctx, a.syncJob)
-	if errors.Is(err, jobs.ErrNotFound) {
-		return st, nil // pruned long since
-	}
-	if err != nil {
-		return st, err
-	}
-	st.Message = j.Message
-	switch j.State {
-	case jobs.Available:
-		st.State = StateQueued
-		if j.Attempts > 0 {
-			st.State = StateRetrying
-		}
-	case jobs.Running:
-		st.State = StateRunning
-	case jobs.Failed:
-		st.State = StateFailed
 	}
 	return st, nil
 }
