@@ -28,7 +28,7 @@ var levelNames = []string{"not deployed", "unused", "in use", "loopback only", "
 // at level l.
 func exposureAt(l level) Exposure {
 	target := Hop{NodeID: "c1", Kind: "container", Name: "web"}
-	other := Process{PID: 2, Name: "sh", LoadedFiles: []string{"/bin/sh"}, Listening: []Endpoint{{"tcp", "0.0.0.0", 22}}}
+	other := Process{PID: 2, Name: "sh", LoadedFiles: []string{"/bin/sh"}, Listening: []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 22}}}
 	app := Process{PID: 7, Name: "app", LoadedFiles: []string{"/usr/local/bin/app"}}
 	switch l {
 	case lvNotDeployed:
@@ -38,13 +38,16 @@ func exposureAt(l level) Exposure {
 	case lvInUse:
 		return Exposure{Known: true, Processes: []Process{other, app}}
 	case lvLocal:
-		app.Listening = []Endpoint{{"tcp", "127.0.0.1", 6060}, {"tcp", "::1", 6060}}
+		// Loopback addresses, and every address of a namespace without
+		// network (a --network none container).
+		app.Listening = []Endpoint{{Proto: "tcp", Addr: "127.0.0.1", Port: 6060}, {Proto: "tcp", Addr: "::1", Port: 6060},
+			{Proto: "tcp", Addr: "0.0.0.0", Port: 8080, Isolated: true}}
 		return Exposure{Known: true, Internet: true, Path: []Hop{{Kind: "internet"}, target}, Processes: []Process{other, app}}
 	case lvListening:
-		app.Listening = []Endpoint{{"tcp", "10.0.0.5", 8080}}
+		app.Listening = []Endpoint{{Proto: "tcp", Addr: "10.0.0.5", Port: 8080}}
 		return Exposure{Known: true, Processes: []Process{app}}
 	default:
-		app.Listening = []Endpoint{{"tcp", "0.0.0.0", 8080}}
+		app.Listening = []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 8080}}
 		return Exposure{Known: true, Internet: true, Path: []Hop{{Kind: "internet"}, target}, Processes: []Process{app}}
 	}
 }

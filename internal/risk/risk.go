@@ -60,13 +60,29 @@ type Endpoint struct {
 	Proto string `json:"proto"`
 	Addr  string `json:"addr"`
 	Port  int    `json:"port"`
+	// Isolated is true when the socket's network namespace has no
+	// interface but loopback (a container started with --network none):
+	// whatever address it binds, only the namespace itself reaches it.
+	Isolated bool `json:"isolated,omitempty"`
 }
 
-// Loopback reports whether the socket listens on a loopback address only
-// (127.0.0.0/8, ::1): reachable from the node itself, not the network.
+// Loopback reports whether the socket is reachable from its own network
+// namespace only: it listens on a loopback address (127.0.0.0/8, ::1), or
+// its namespace has no other interface.
 func (e Endpoint) Loopback() bool {
+	if e.Isolated {
+		return true
+	}
 	a, err := netip.ParseAddr(strings.Trim(e.Addr, "[]"))
 	return err == nil && a.Unmap().IsLoopback()
+}
+
+// scope says where a loopback-only socket can be reached from.
+func (e Endpoint) scope() string {
+	if e.Isolated {
+		return "in a network namespace with loopback only"
+	}
+	return "a loopback address only"
 }
 
 func (e Endpoint) String() string {
@@ -259,8 +275,8 @@ func exposure(f *match.Finding, files []string, ex Exposure, target Hop) (Factor
 		p := local[0]
 		r.Path = attackPath(nil, target, Hop{NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])},
 			Hop{Kind: "package", Name: f.Package.Name + " " + f.Package.Version})
-		return Factor{"exposure", ExposureLocal, fmt.Sprintf("loaded by %s listening on %s, a loopback address only (local attack surface)",
-			procNames(local), local[0].Listening[0])}, r
+		return Factor{"exposure", ExposureLocal, fmt.Sprintf("loaded by %s listening on %s, %s (local attack surface)",
+			procNames(local), p.Listening[0], p.Listening[0].scope())}, r
 	case !listening:
 		return Factor{"exposure", ExposureInUse, fmt.Sprintf("loaded by %s, which listens on no socket", procNames(loaders))}, r
 	}

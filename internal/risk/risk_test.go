@@ -25,6 +25,9 @@ func TestScore(t *testing.T) {
 	other := Process{PID: 3, Name: "sh", LoadedFiles: []string{"/bin/sh"}, Listening: []Endpoint{{Proto: "tcp", Addr: "::", Port: 22}}}
 	loopback := Process{PID: 8, Name: "app", LoadedFiles: []string{"/usr/local/bin/app"},
 		Listening: []Endpoint{{Proto: "tcp", Addr: "127.0.0.1", Port: 6060}, {Proto: "tcp", Addr: "::1", Port: 6060}}}
+	// Binds every address, in a container started with --network none.
+	isolated := Process{PID: 10, Name: "app", LoadedFiles: []string{"/usr/local/bin/app"},
+		Listening: []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 8080, Isolated: true}}}
 	kevNoCVSS := match.Finding{ID: "DSA-5020-1", Severity: match.SeverityUnknown, KEV: &match.KEVInfo{CVE: "CVE-2021-44228", DateAdded: "2021-12-10", Ransomware: true},
 		Package: match.PackageRef{Name: "apache-log4j2", Version: "2.11.1", Locations: []string{"usr/local/bin/app"}}}
 	pyProc := Process{PID: 4, Name: "python3", LoadedFiles: []string{"/usr/lib/python3/site-packages/flask/_speedups.so"}}
@@ -46,6 +49,7 @@ func TestScore(t *testing.T) {
 		{"kev_internet", kev, Exposure{Known: true, Internet: true, Path: internetPath, Processes: []Process{listener}}, 98, ExposureInternet, 5},
 		{"no_evidence_no_files", noEvidence, Exposure{Known: true}, 5.5 * 0.35 * 0.5 * 10, ExposureUnknown, 0},
 		{"loopback_only", vuln, Exposure{Known: true, Internet: true, Path: internetPath, Processes: []Process{loopback}}, 9.8 * 0.83 * 0.55 * 10, ExposureLocal, 3},
+		{"any_address_without_network", vuln, Exposure{Known: true, Processes: []Process{isolated}}, 9.8 * 0.83 * 0.55 * 10, ExposureLocal, 3},
 		{"loopback_and_network", vuln, Exposure{Known: true, Processes: []Process{loopback, listener}}, 9.8 * 0.83 * 0.75 * 10, ExposureListening, 3},
 		{"image_not_deployed", vuln, Exposure{NotDeployed: true}, 9.8 * 0.83 * 0.15 * 10, ExposureNotDeployed, 0},
 		{"kev_without_cvss_floor", kevNoCVSS, Exposure{Known: true, Processes: []Process{idle}}, 10 * 1 * 0.5 * 10, ExposureInUse, 0},
@@ -72,7 +76,7 @@ func TestScoreExplains(t *testing.T) {
 	f := match.Finding{ID: "CVE-1", Severity: match.SeverityCritical, KEV: &match.KEVInfo{DateAdded: "2024-02-02", Ransomware: true},
 		Package: match.PackageRef{Name: "openssl", Version: "3.0.0"}}
 	r := Score(&f, []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3"}, Exposure{Known: true, Processes: []Process{
-		{PID: 1, Name: "nginx", LoadedFiles: []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3"}, Listening: []Endpoint{{"tcp", "0.0.0.0", 443}}}}},
+		{PID: 1, Name: "nginx", LoadedFiles: []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3"}, Listening: []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 443}}}}},
 		Hop{NodeID: "h", Kind: "host", Name: "web1"})
 	want := []Factor{
 		{"severity", 10, `no CVSS score; severity "critical" counts as 9.5; raised to 10.0: in CISA KEV with known ransomware use`},
@@ -100,9 +104,9 @@ func TestAttackPathOnce(t *testing.T) {
 	ctr := Hop{NodeID: "c1", Kind: "container", Name: "shop-api"}
 	nginx := Hop{NodeID: "p1", Kind: "process", Name: "nginx"}
 	app := Process{NodeID: "p2", PID: 7, Name: "python3", LoadedFiles: []string{"/usr/lib/python3/dist-packages/urllib3/__init__.so"},
-		Listening: []Endpoint{{"tcp", "0.0.0.0", 8000}}, InternetReachable: true,
+		Listening: []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 8000}}, InternetReachable: true,
 		Path: []Hop{internet, host, nginx, host, ctr, {NodeID: "p2", Kind: "process", Name: "app"}}}
-	idle := Process{NodeID: "p3", PID: 9, Name: "python3", LoadedFiles: app.LoadedFiles, Listening: []Endpoint{{"tcp", "0.0.0.0", 9000}}}
+	idle := Process{NodeID: "p3", PID: 9, Name: "python3", LoadedFiles: app.LoadedFiles, Listening: []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 9000}}}
 	ex := Exposure{Known: true, Internet: true, Path: []Hop{internet, host, nginx}, Processes: []Process{idle, app},
 		Node: Hop{NodeID: "c1", Kind: "container", Name: "shop-api"}}
 	r := Score(&f, nil, ex, Hop{NodeID: "c1", Kind: "container", Name: "4f1c9a0e8b7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c"})
@@ -126,5 +130,19 @@ func TestSeverityNamesItsSource(t *testing.T) {
 		if got := Severity(&f).Reason; got != "CVSS 3.1 base score 7.5 (CVSS:3.1/AV:N)"+c.want {
 			t.Errorf("%s: %q", c.src, got)
 		}
+	}
+}
+
+// A socket bound to every address of a network namespace that has only
+// loopback (a container started with --network none) is a local attack
+// surface, and the explanation says why.
+func TestIsolatedListenerExplained(t *testing.T) {
+	f := match.Finding{ID: "CVE-1", Severity: match.SeverityHigh, Package: match.PackageRef{Name: "openssl", Version: "3.0.0"}}
+	r := Score(&f, []string{"/usr/lib/libssl.so.3"}, Exposure{Known: true, Processes: []Process{
+		{PID: 1, Name: "nginx", LoadedFiles: []string{"/usr/lib/libssl.so.3"}, Listening: []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 443, Isolated: true}}}}},
+		Hop{NodeID: "c", Kind: "container", Name: "web"})
+	want := Factor{"exposure", ExposureLocal, "loaded by nginx (pid 1) listening on tcp 0.0.0.0:443, in a network namespace with loopback only (local attack surface)"}
+	if r.Factors[2] != want {
+		t.Errorf("exposure %+v, want %+v", r.Factors[2], want)
 	}
 }

@@ -92,12 +92,17 @@ func (t *Topology) Exposure(ctx context.Context, nodeID string) (risk.Exposure, 
 	}
 	slices.SortFunc(procs, func(a, b *Node) int { return a.PID - b.PID })
 	for _, p := range procs {
+		// A container without network (--network none) has loopback only.
+		isolated := false
+		if c := g.nodes[p.Container]; c != nil && c.Meta["networkMode"] == "none" {
+			isolated = true
+		}
 		rp := risk.Process{NodeID: p.ID, PID: p.PID, Name: filepath.Base(p.Exe), Exe: p.Exe, LoadedFiles: p.Loaded}
 		if p.Exe == "" {
 			rp.Name = p.Label
 		}
 		for _, l := range p.Listen {
-			rp.Listening = append(rp.Listening, risk.Endpoint{Proto: "tcp", Addr: l.Addr, Port: int(l.Port)})
+			rp.Listening = append(rp.Listening, risk.Endpoint{Proto: "tcp", Addr: l.Addr, Port: int(l.Port), Isolated: isolated})
 		}
 		if _, ok := rc.via[p.ID]; ok {
 			rp.InternetReachable = true

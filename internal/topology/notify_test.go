@@ -214,3 +214,35 @@ func TestExposureScope(t *testing.T) {
 		}
 	}
 }
+
+// A process of a container started with --network none reaches nothing
+// beyond its own namespace, whatever address it binds: its sockets are
+// marked isolated for the risk engine, unlike the same socket in a
+// container with a network.
+func TestExposureIsolatedContainer(t *testing.T) {
+	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
+	e := startConsole(t, t.TempDir(), "", clk, topology.Config{SensorBurst: 100, GoneAfter: time.Hour})
+	e.register()
+	cl := e.sensorClient()
+	r := webHost(true)
+	r.Seq = 1
+	r.Processes = append(r.Processes, report.Process{PID: 400, PPID: 1, StartTicks: 4000, Name: "api", Exe: "/app/api",
+		ContainerID: "c2c2c2c2c2c2c2c2", Listen: []report.Endpoint{ep("0.0.0.0", 8080)}, Loaded: []string{"/app/api"}})
+	r.Containers = append(r.Containers, report.Container{ID: "c2c2c2c2c2c2c2c2", Runtime: "docker", Name: "/api", Image: "acme/api:1",
+		ImageID: "sha256:bbbb", State: "running", NetworkMode: "none"})
+	for i := range r.Processes {
+		if r.Processes[i].PID == 300 { // the worker, in a container on the bridge
+			r.Processes[i].Listen = []report.Endpoint{ep("0.0.0.0", 9090)}
+		}
+	}
+	push(t, cl, r)
+	for pid, want := range map[string]bool{"400:4000": true, "300:3000": false} {
+		ex, err := e.topo.Exposure(context.Background(), topology.ProcessNodeID(e.id("web-1"), pid))
+		if err != nil || len(ex.Processes) != 1 || len(ex.Processes[0].Listening) != 1 {
+			t.Fatalf("exposure of %s: %+v, %v", pid, ex, err)
+		}
+		if l := ex.Processes[0].Listening[0]; l.Isolated != want || l.Loopback() != want {
+			t.Errorf("process %s listening on %+v: isolated %v, loopback-only %v, want %v", pid, l, l.Isolated, l.Loopback(), want)
+		}
+	}
+}
