@@ -38,6 +38,7 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.scans.AutoScanKind(),      // scans.autoscan: new hosts and images, per the settings
 		b.scans.SchedulesKind(),     // scans.schedules: due scan schedules
 		b.scans.RematchKind(),       // scans.rematch: latest inventories against a new knowledge base
+		b.scans.InheritKind(),       // scans.inherit: running containers adopt their image node's latest scan
 		b.kb.UpdateKind(),           // feeds.update
 		b.kb.RebuildKind(),          // kb.rebuild
 		retentionKind(q, bus),       // retention.prune
@@ -70,6 +71,7 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.findings.RescoreConsumer(), // node.changed, node.gone → rescore findings
 		b.scans.AutoScanConsumer(),   // node.appeared → scans.autoscan job
 		b.scans.RematchConsumer(),    // feeds.updated → scans.rematch job
+		b.scans.InheritConsumer(),    // scan.finished (image nodes), node.appeared (containers) → scans.inherit job
 		b.integ.RouteConsumer(),      // findings.new/fixed, scan.failed, sensor.offline, node.exposed → destinations' outboxes
 		b.regs.LinkConsumer(),        // scan.finished (registry images), node.appeared → registries.link job
 	} {

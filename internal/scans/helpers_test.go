@@ -114,6 +114,20 @@ func (f *fakeTopology) Lookup(ids ...string) map[string]topology.NodeInfo {
 	return out
 }
 
+// ContainersOf is the topology's live containers of an image.
+func (f *fakeTopology) ContainersOf(image string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, n := range f.nodes {
+		if n.Kind == KindContainer && n.Image == image && !n.Gone {
+			out = append(out, n.ID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // addNode adds a topology node as a sensor would report it.
 func addNode(t *testing.T, s *Service, id, kind, key, name, sensor string) {
 	t.Helper()

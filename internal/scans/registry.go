@@ -157,7 +157,8 @@ func (s *Service) DigestScans(ctx context.Context, digests []string) (map[string
 }
 
 // Adopt gives each target (a running container, or an image on a host)
-// the findings of from, a complete scan of its registry image, without
+// the findings of from, a complete scan of its image (a registry image, or
+// the image node a sensor scanned on its host), without
 // scanning it: a complete scan of the target whose inventory is from's,
 // matched and ranked with the target's own exposure, SourceScan naming
 // from. It is the target's latest scan, so its findings are current,
@@ -229,7 +230,12 @@ func (s *Service) adoptOne(ctx context.Context, src Scan, t Target, key string, 
 	if err != nil {
 		return sc, false, err
 	}
-	msg := fmt.Sprintf("findings of registry image %s (scan %s), not scanned again", src.Target.Ref, src.ID)
+	what, by := "registry image "+src.Target.Ref, "registry image "+RefDigest(src.Target.Ref)
+	if src.Target.Kind == KindImage {
+		what = "image " + src.Target.Ref
+		by = what
+	}
+	msg := fmt.Sprintf("findings of %s (scan %s), not scanned again", what, src.ID)
 	err = events.Tx(ctx, s.st, s.now, func(ctx context.Context, tx store.Querier) error {
 		// The source's state, checked in the transaction: it may have been
 		// replaced meanwhile.
@@ -245,7 +251,7 @@ func (s *Service) adoptOne(ctx context.Context, src Scan, t Target, key string, 
 		if _, err := tx.ExecContext(ctx, `INSERT INTO scans (id, node_ref, target_kind, target_ref, status, message, progress, requested_by, created_at,
 			sensor_id, target_key, max_attempts, run_at, started_at, finished_at, inventory_id, finding_count, source_scan)
 			VALUES (?, ?, ?, ?, 'complete', ?, 100, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
-			id, t.NodeID, t.Kind, t.Ref, msg, "registry image "+RefDigest(src.Target.Ref), at, t.SensorID, key, at, at, at,
+			id, t.NodeID, t.Kind, t.Ref, msg, by, at, t.SensorID, key, at, at, at,
 			src.inventoryID, len(rows), src.ID); err != nil {
 			return fmt.Errorf("adopt scan %s for %s: %w", src.ID, key, err)
 		}
@@ -268,7 +274,7 @@ func (s *Service) adoptOne(ctx context.Context, src Scan, t Target, key string, 
 	if err != nil {
 		return sc, false, err
 	}
-	s.log.Info("registry image findings adopted", "scan", id, "from", src.ID, "target", key, "findings", len(rows))
+	s.log.Info("image findings adopted", "scan", id, "from", src.ID, "target", key, "findings", len(rows))
 	sc, err = s.Queue.Get(ctx, id)
 	return sc, err == nil, err
 }

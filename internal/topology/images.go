@@ -103,3 +103,18 @@ func (t *Topology) ImageUses() []ImageUse {
 	t.uses, t.usesVersion, t.usesAt = out, g.version, now
 	return out
 }
+
+// ContainersOf lists the live containers running an image node, by id.
+func (t *Topology) ContainersOf(imageID string) []string {
+	g := t.g
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	var out []string
+	for _, n := range g.nodes {
+		if n.Kind == KindContainer && n.Image == imageID && !n.Gone() {
+			out = append(out, n.ID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
