@@ -139,7 +139,7 @@ type topIn struct {
 }
 
 type groupsIn struct {
-	By    string `query:"by" enum:"vulnerability,node" default:"vulnerability"`
+	By    string `query:"by" enum:"vulnerability,node,image" default:"vulnerability"`
 	Limit int    `query:"limit" minimum:"0" maximum:"500"`
 }
 

@@ -1,19 +1,23 @@
 package findings
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 
-	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/topology"
 )
 
-// Group is the current findings of one vulnerability (across every node)
-// or of one node (every vulnerability), decisions honoured: how many,
-// where, the worst, and the finding that scores highest with its
-// explanation and attack path.
+// Group is the current findings of one vulnerability (across every node),
+// of one node (every vulnerability) or of one image (the image and every
+// container running it), decisions honoured: how many, where, the worst,
+// and the finding that scores highest with its explanation and attack
+// path.
 type Group struct {
-	// Key is the vulnerability id or the node id; Label names it (the
-	// node's label in the topology, or the scanned reference).
+	// Key is the vulnerability id, the node id or the image's node id (a
+	// registry image's reference when no node holds it); Label names it
+	// (the node's label in the topology, or the scanned reference).
 	Key   string `json:"key"`
 	Label string `json:"label"`
 	// Findings counts the group's findings; Nodes the distinct nodes they
@@ -32,51 +36,139 @@ type Group struct {
 const (
 	GroupByVulnerability = "vulnerability"
 	GroupByNode          = "node"
+	GroupByImage         = "image"
 )
 
+// nodeLookup is the topology's node lookup (labels, a container's image).
+type nodeLookup interface {
+	Lookup(ids ...string) map[string]topology.NodeInfo
+}
+
 // Groups ranks the current findings grouped by vulnerability (one CVE on
-// 300 containers is one row with its counts and worst exposure) or by
-// node, highest score first.
+// 300 containers is one row with its counts and worst exposure), by node,
+// or by image (an image's own findings with those of the containers
+// running it), highest score first.
 func (s *Service) Groups(ctx context.Context, by string, limit int) ([]Group, error) {
-	col := map[string]string{GroupByVulnerability: "f.vuln_id", GroupByNode: "f.node_id"}[by]
-	if col == "" {
-		return nil, fmt.Errorf("%w: by %q (want vulnerability or node)", ErrInvalid, by)
+	switch by {
+	case GroupByVulnerability, GroupByNode, GroupByImage:
+	default:
+		return nil, fmt.Errorf("%w: by %q (want vulnerability, node or image)", ErrInvalid, by)
 	}
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
-	now := store.Millis(s.now())
-	var w store.Where
-	w.Add("f.state = 'current'")
-	w.Add("NOT "+decisionMatch, now)
-	q := `SELECT ` + col + `, COUNT(*), COUNT(DISTINCT f.node_id), COUNT(DISTINCT f.vuln_id), MAX(f.score), MAX(f.kev)
-		FROM scan_findings f` + w.SQL() + ` GROUP BY ` + col + ` ORDER BY MAX(f.score) DESC, ` + col + fmt.Sprintf(" LIMIT %d", limit)
-	rows, err := s.st.Read().QueryContext(ctx, q, w.Args()...)
+	// One row per node and vulnerability, folded into groups here: an
+	// image's group needs the topology (a container's image).
+	w := s.where(Filter{})
+	w.Add("f.target_kind IN ('host', 'container', 'image', 'registry')")
+	rows, err := s.st.Read().QueryContext(ctx, `SELECT f.node_id, f.target_kind, f.target_ref, f.vuln_id, COUNT(*), MAX(f.score), MAX(f.kev)
+		FROM scan_findings f`+w.SQL()+` GROUP BY f.node_id, f.target_kind, f.target_ref, f.vuln_id`, w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("group findings by %s: %w", by, err)
 	}
-	var out []Group
+	type cell struct {
+		node, kind, ref, vuln string
+		n                     int
+		score                 float64
+		kev                   bool
+	}
+	var cells []cell
+	nodeIDs := map[string]bool{}
 	for rows.Next() {
-		var g Group
+		var c cell
 		var kev int
-		if err := rows.Scan(&g.Key, &g.Findings, &g.Nodes, &g.Vulnerabilities, &g.MaxScore, &kev); err != nil {
+		if err := rows.Scan(&c.node, &c.kind, &c.ref, &c.vuln, &c.n, &c.score, &kev); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("group findings by %s: %w", by, err)
 		}
-		g.KEV = kev != 0
-		out = append(out, g)
+		c.kev = kev != 0
+		cells = append(cells, c)
+		if c.node != "" {
+			nodeIDs[c.node] = true
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("group findings by %s: %w", by, err)
 	}
-	for i := range out {
-		g := &out[i]
-		ff := Filter{Sort: "risk", Limit: 1, NoCount: true}
-		if by == GroupByVulnerability {
-			ff.VulnID = g.Key
-		} else {
-			ff.NodeID = g.Key
+	var nodes map[string]topology.NodeInfo
+	if l, ok := s.exposure.(nodeLookup); ok && by != GroupByVulnerability && len(nodeIDs) > 0 {
+		ids := make([]string, 0, len(nodeIDs))
+		for id := range nodeIDs {
+			ids = append(ids, id)
+		}
+		nodes = l.Lookup(ids...)
+		if by == GroupByImage {
+			var imgs []string
+			for _, ni := range nodes {
+				if ni.Image != "" {
+					imgs = append(imgs, ni.Image)
+				}
+			}
+			for id, ni := range l.Lookup(imgs...) {
+				nodes[id] = ni
+			}
+		}
+	}
+
+	type acc struct {
+		Group
+		nodes, vulns map[string]bool
+		topNode      string
+		topVuln      string
+	}
+	groups := map[string]*acc{}
+	for _, c := range cells {
+		key, label := "", ""
+		switch by {
+		case GroupByVulnerability:
+			key = c.vuln
+		case GroupByNode:
+			key, label = c.node, c.ref
+			if key == "" {
+				key = c.ref // a registry image no node holds
+			}
+		case GroupByImage:
+			switch {
+			case c.kind == "image" || c.kind == "registry":
+				key, label = c.node, c.ref
+				if key == "" {
+					key = c.ref
+				}
+			case c.kind == "container" && nodes[c.node].Image != "":
+				key = nodes[c.node].Image
+			default:
+				continue // a host, or a container whose image is unknown
+			}
+		}
+		g := groups[key]
+		if g == nil {
+			g = &acc{Group: Group{Key: key, Label: label}, nodes: map[string]bool{}, vulns: map[string]bool{}}
+			groups[key] = g
+		}
+		g.Findings += c.n
+		g.nodes[c.node+"\x00"+c.ref] = true
+		g.vulns[c.vuln] = true
+		g.KEV = g.KEV || c.kev
+		if g.topNode == "" && g.topVuln == "" || c.score > g.MaxScore {
+			g.MaxScore, g.topNode, g.topVuln = c.score, c.node, c.vuln
+		}
+	}
+	all := make([]*acc, 0, len(groups))
+	for _, g := range groups {
+		g.Nodes, g.Vulnerabilities = len(g.nodes), len(g.vulns)
+		all = append(all, g)
+	}
+	slices.SortFunc(all, func(a, b *acc) int {
+		return cmp.Or(cmp.Compare(b.MaxScore, a.MaxScore), cmp.Compare(a.Key, b.Key))
+	})
+	all = all[:min(len(all), limit)]
+
+	out := make([]Group, 0, len(all))
+	for _, g := range all {
+		ff := Filter{Sort: "risk", Limit: 1, NoCount: true, VulnID: g.topVuln}
+		if by != GroupByVulnerability {
+			ff.NodeID = g.topNode
 		}
 		top, _, err := s.Findings(ctx, ff)
 		if err != nil {
@@ -85,18 +177,15 @@ func (s *Service) Groups(ctx context.Context, by string, limit int) ([]Group, er
 		if len(top) > 0 {
 			g.Top = top[0]
 		}
-		g.Label = g.Key
-		if by == GroupByNode {
+		if g.Label == "" {
 			g.Label = g.Top.Target.Ref
-			if s.exposure != nil && g.Key != "" {
-				if ex, err := s.exposure.Exposure(ctx, g.Key); err == nil && ex.Node.Name != "" {
-					g.Label = ex.Node.Name
-				}
-			}
 		}
-	}
-	if out == nil {
-		out = []Group{}
+		if by == GroupByVulnerability {
+			g.Label = g.Key
+		} else if ni, ok := nodes[g.Key]; ok && ni.Label != "" {
+			g.Label = ni.Label
+		}
+		out = append(out, g.Group)
 	}
 	return out, nil
 }

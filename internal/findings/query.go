@@ -71,46 +71,7 @@ func (s *Service) Findings(ctx context.Context, ff Filter) ([]NodeFinding, int, 
 	if !ok {
 		return nil, 0, fmt.Errorf("%w: sort %q (want risk, severity, cvss, epss, package or vuln)", ErrInvalid, ff.Sort)
 	}
-	var w store.Where
-	if ff.ScanID != "" {
-		w.Add("f.scan_id = ?", ff.ScanID)
-	} else {
-		w.Add("f.state = 'current'")
-	}
-	if ff.NodeID != "" {
-		w.Add("f.node_id = ?", ff.NodeID)
-	}
-	if len(ff.Severity) > 0 {
-		ph := strings.TrimSuffix(strings.Repeat("?,", len(ff.Severity)), ",")
-		var a []any
-		for _, v := range ff.Severity {
-			a = append(a, strings.ToLower(v))
-		}
-		w.Add("f.severity IN ("+ph+")", a...)
-	}
-	if ff.KEV != nil {
-		w.Add("f.kev = ?", boolInt(*ff.KEV))
-	}
-	if ff.FixAvailable != nil {
-		if *ff.FixAvailable {
-			w.Add("f.fixed_version <> ''")
-		} else {
-			w.Add("f.fixed_version = ''")
-		}
-	}
-	if ff.Package != "" {
-		w.Add("f.package_name = ?", ff.Package)
-	}
-	if ff.VulnID != "" {
-		w.Add("f.aliases LIKE ?", "%|"+EscapeLike(ff.VulnID)+"|%")
-	}
-	if ff.MinScore > 0 {
-		w.Add("f.score >= ?", ff.MinScore)
-	}
-	now := store.Millis(s.now())
-	if !ff.IncludeSuppressed {
-		w.Add("NOT "+decisionMatch, now)
-	}
+	w := s.where(ff)
 	cond := w.SQL()
 	from := ` FROM scan_findings f`
 	total := -1
@@ -164,6 +125,52 @@ func (s *Service) Findings(ctx context.Context, ff Filter) ([]NodeFinding, int, 
 		}
 	}
 	return out, total, nil
+}
+
+// where is the SQL condition of a filter: the current findings (or a
+// scan's), narrowed by the filter, those a decision covers left out
+// unless IncludeSuppressed.
+func (s *Service) where(ff Filter) store.Where {
+	var w store.Where
+	if ff.ScanID != "" {
+		w.Add("f.scan_id = ?", ff.ScanID)
+	} else {
+		w.Add("f.state = 'current'")
+	}
+	if ff.NodeID != "" {
+		w.Add("f.node_id = ?", ff.NodeID)
+	}
+	if len(ff.Severity) > 0 {
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(ff.Severity)), ",")
+		var a []any
+		for _, v := range ff.Severity {
+			a = append(a, strings.ToLower(v))
+		}
+		w.Add("f.severity IN ("+ph+")", a...)
+	}
+	if ff.KEV != nil {
+		w.Add("f.kev = ?", boolInt(*ff.KEV))
+	}
+	if ff.FixAvailable != nil {
+		if *ff.FixAvailable {
+			w.Add("f.fixed_version <> ''")
+		} else {
+			w.Add("f.fixed_version = ''")
+		}
+	}
+	if ff.Package != "" {
+		w.Add("f.package_name = ?", ff.Package)
+	}
+	if ff.VulnID != "" {
+		w.Add("f.aliases LIKE ?", "%|"+EscapeLike(ff.VulnID)+"|%")
+	}
+	if ff.MinScore > 0 {
+		w.Add("f.score >= ?", ff.MinScore)
+	}
+	if !ff.IncludeSuppressed {
+		w.Add("NOT "+decisionMatch, store.Millis(s.now()))
+	}
+	return w
 }
 
 func (s *Service) attachDecisions(ctx context.Context, fs []NodeFinding) error {

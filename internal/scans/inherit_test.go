@@ -10,6 +10,14 @@ import (
 	"github.com/riskmap/riskmap/internal/topology"
 )
 
+// lookupExposure is the topology as findings see it: exposure and lookup.
+type lookupExposure struct {
+	*staticExposure
+	topo *fakeTopology
+}
+
+func (l *lookupExposure) Lookup(ids ...string) map[string]topology.NodeInfo { return l.topo.Lookup(ids...) }
+
 // A running container inherits its image's findings, ranked with its own
 // exposure, when the image's scan completes and when the container
 // appears; a later image scan replaces them; a container scanned itself
@@ -20,8 +28,10 @@ func TestInherit(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, st *store.Store, clk *clock) {
 		ctx := context.Background()
 		ex := &staticExposure{m: map[string]risk.Exposure{}}
-		s := newService(t, st, clk, ex, true)
+		le := &lookupExposure{staticExposure: ex}
+		s := newService(t, st, clk, le, true)
 		topo := s.topo.(*fakeTopology)
+		le.topo = topo
 		addNode(t, s, "i1", KindImage, "sha256:1111", "acme/web:1", "s1")
 		container := func(id, name string, gone bool) {
 			topo.add(topology.NodeInfo{ID: id, Kind: KindContainer, Key: id + "-key", Label: name, SensorID: "s1", Image: "i1", Gone: gone})
@@ -63,6 +73,17 @@ func TestInherit(t *testing.T) {
 		if got := nodeFindings("c9"); len(got) != 0 {
 			t.Errorf("a gone container inherited: %+v", got)
 		}
+		// By image: the image's findings with its containers'; the worst is
+		// the running, listening container's.
+		byImage, err := s.findings.Groups(ctx, findings.GroupByImage, 10)
+		if err != nil || len(byImage) != 1 {
+			t.Fatalf("by image: %+v %v", byImage, err)
+		}
+		if g := byImage[0]; g.Key != "i1" || g.Label != "acme/web:1" || g.Nodes != 3 ||
+			g.Findings != len(onImage)+len(onC1)+len(nodeFindings("c2")) || g.Top.NodeID != "c1" || g.MaxScore != onC1[0].Risk.Score {
+			t.Errorf("by image: %+v", g)
+		}
+
 		// Again: nothing new to adopt.
 		if n, err := s.Inherit(ctx, []string{img.ID}, []string{"c1"}); err != nil || n != 0 {
 			t.Errorf("inherit again made %d scans: %v", n, err)

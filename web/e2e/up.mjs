@@ -371,6 +371,11 @@ await step("dashboard: counts, top findings, sensor health", async () => {
   await p.locator('table.groups[data-group="node"] tbody tr[data-node]').first().waitFor();
   const nodeNames = await p.locator('table.groups[data-group="node"] tbody tr[data-node] th').allTextContents();
   check(nodeNames.every((n) => !/^[0-9a-f]{64}$/.test(n.trim())), `the riskiest nodes are named by ids: ${nodeNames}`);
+  // The scanned image with its container (scanned itself): one row, both nodes counted.
+  const imageRow = p.locator('table.groups[data-group="image"] tbody tr[data-image]').first();
+  await imageRow.waitFor();
+  const imageNodes = Number(await imageRow.locator("td").first().textContent());
+  check(imageNodes >= 2, `the riskiest image counts ${imageNodes} nodes, not the image and its container`);
   await shot("21-dashboard");
   // The vulnerability's row leads to its findings on every node.
   await vulnRow.getByRole("link", { name: vulnId }).click();

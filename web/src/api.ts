@@ -295,7 +295,7 @@ export interface ConsoleInfo {
   fingerprint: string;
   version: string;
 }
-/** GET /findings/groups: current findings of one vulnerability or one node. */
+/** GET /findings/groups: current findings of one vulnerability, one node, or one image with its containers. */
 export interface FindingGroup {
   key: string;
   label: string;
@@ -789,7 +789,7 @@ export const api = {
   findings: (p: FindingQuery & { cursor?: string | undefined; limit?: number | undefined }) =>
     request<Page<NodeFinding> & { total?: number | undefined }>("GET", `/findings${query(p)}`),
   topFindings: (limit = 20) => request<Page<NodeFinding>>("GET", `/findings/top${query({ limit })}`),
-  findingGroups: (by: "vulnerability" | "node", limit = 10) => request<Page<FindingGroup>>("GET", `/findings/groups${query({ by, limit })}`),
+  findingGroups: (by: "vulnerability" | "node" | "image", limit = 10) => request<Page<FindingGroup>>("GET", `/findings/groups${query({ by, limit })}`),
   diagnosis: () => request<Diagnosis>("GET", "/diagnosis"),
   decisions: async () => page(await request<Page<Decision>>("GET", "/findings/decisions")),
   decide: (b: DecisionInput) => request<Decision>("POST", "/findings/decisions", b),

@@ -26,6 +26,8 @@ interface Data {
   /** The most exploitable vulnerabilities, one row each, and the riskiest nodes (GET /findings/groups). */
   byVuln: FindingGroup[];
   byNode: FindingGroup[];
+  /** Images with the findings of the containers running them. */
+  byImage: FindingGroup[];
   sensors: SensorInfo[];
   diagnosis: Diagnosis | null;
   /** Current findings by severity (decisions honoured). */
@@ -44,11 +46,12 @@ export default function DashboardPage() {
 
   const load = useCallback(async () => {
     try {
-      const [counts, top, byVuln, byNode, sensors, diagnosis, bySeverity, scans] = await Promise.all([
+      const [counts, top, byVuln, byNode, byImage, sensors, diagnosis, bySeverity, scans] = await Promise.all([
         Promise.all(kinds.map((k) => api.nodes({ kind: k, limit: 1 }).then((p) => [k, p.total] as const))),
         api.topFindings(50),
         api.findingGroups("vulnerability", 10),
         api.findingGroups("node", 10),
+        api.findingGroups("image", 10),
         api.sensors(),
         api.diagnosis().catch(() => null),
         Promise.all(severityOrder.map((sv) => api.findings({ severity: sv, limit: 1 }).then((p) => [sv, p.total ?? 0] as const))),
@@ -59,6 +62,7 @@ export default function DashboardPage() {
         top: top.items ?? [],
         byVuln: byVuln.items ?? [],
         byNode: byNode.items ?? [],
+        byImage: byImage.items ?? [],
         sensors: sensors ?? [],
         diagnosis,
         bySeverity: Object.fromEntries(bySeverity),
@@ -149,11 +153,36 @@ export default function DashboardPage() {
                 <tbody>
                   {data.byNode.map((g) => (
                     <tr key={g.key} data-node={g.label}>
-                      <th scope="row">{g.label}</th>
+                      <th scope="row">
+                        <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(g.key)}`}>{g.label}</Link>
+                      </th>
                       <td>{g.top.target.kind}</td>
                       <td>{g.findings}</td>
                       <td>{g.vulnerabilities}</td>
                       <td>{g.maxScore.toFixed(1)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+          <section aria-labelledby="images-h">
+            <h2 id="images-h">Riskiest images</h2>
+            {data.byImage.length === 0 ? (
+              <p>No scanned image has findings yet.</p>
+            ) : (
+              <table className="data groups" data-group="image">
+                <caption className="sr-only">Riskiest images, with the containers running them</caption>
+                <TableHead cols={["Image", "Nodes", "Findings", "Vulnerabilities", "Worst risk", "Worst exposure"]} />
+                <tbody>
+                  {data.byImage.map((g) => (
+                    <tr key={g.key} data-image={g.label}>
+                      <th scope="row">{g.label}</th>
+                      <td>{g.nodes}</td>
+                      <td>{g.findings}</td>
+                      <td>{g.vulnerabilities}</td>
+                      <td>{g.maxScore.toFixed(1)}</td>
+                      <td>{exposureOf(g)}</td>
                     </tr>
                   ))}
                 </tbody>
