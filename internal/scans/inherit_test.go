@@ -16,7 +16,9 @@ type lookupExposure struct {
 	topo *fakeTopology
 }
 
-func (l *lookupExposure) Lookup(ids ...string) map[string]topology.NodeInfo { return l.topo.Lookup(ids...) }
+func (l *lookupExposure) Lookup(ids ...string) map[string]topology.NodeInfo {
+	return l.topo.Lookup(ids...)
+}
 
 // A running container inherits its image's findings, ranked with its own
 // exposure, when the image's scan completes and when the container
