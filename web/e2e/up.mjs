@@ -238,7 +238,12 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
   await p.getByLabel("Search", { exact: true }).fill("");
   await p.getByRole("button", { name: "Apply filters" }).click();
   const rows = p.locator("table.findings tbody[data-finding]");
-  await rows.first().waitFor();
+  // The unfiltered answer, not the urllib3 page still shown until it comes.
+  await p.waitForFunction(() =>
+    [...document.querySelectorAll("table.findings tbody[data-finding] tr:first-child td:nth-child(4)")].some(
+      (td) => !td.textContent?.startsWith("urllib3"),
+    ),
+  );
   const before = await rows.count();
   // The list is live (findings are rescored as the sensor reports, and the
   // order may change): the finding is read in one go and found again by
