@@ -166,8 +166,10 @@ func isHex(b []byte) bool {
 }
 
 // parseMaps returns the distinct files mapped with execute permission
-// (executables and shared libraries) from /proc/PID/maps, in first-seen
-// order, at most max of them. Deleted files keep their " (deleted)" suffix.
+// (executables and shared libraries), and the Java archives a JVM maps to
+// read its classes from (.jar, .war, .ear: mapped read-only, their code is
+// still the process's), from /proc/PID/maps, in first-seen order, at most
+// max of them. Deleted files keep their " (deleted)" suffix.
 func parseMaps(b []byte, max int) []string {
 	var out []string
 	seen := map[string]struct{}{}
@@ -195,13 +197,16 @@ func parseMaps(b []byte, max int) []string {
 			}
 			f++
 		}
-		if f < 5 || len(perms) < 3 || perms[2] != 'x' {
+		if f < 5 || len(perms) < 3 {
 			continue
 		}
 		for i < len(line) && line[i] == ' ' {
 			i++
 		}
 		path := line[i:]
+		if perms[2] != 'x' && !javaArchive(path) {
+			continue
+		}
 		if len(path) == 0 || path[0] != '/' || bytes.HasPrefix(path, []byte("/memfd:")) || bytes.HasPrefix(path, []byte("/dev/")) {
 			continue
 		}
@@ -216,6 +221,12 @@ func parseMaps(b []byte, max int) []string {
 		}
 	}
 	return out
+}
+
+// javaArchive reports whether a mapped path is a Java archive.
+func javaArchive(path []byte) bool {
+	path = bytes.TrimSuffix(path, []byte(" (deleted)"))
+	return bytes.HasSuffix(path, []byte(".jar")) || bytes.HasSuffix(path, []byte(".war")) || bytes.HasSuffix(path, []byte(".ear"))
 }
 
 // parsePasswd maps uids to names from an /etc/passwd file.

@@ -89,6 +89,17 @@ func TestParseMaps(t *testing.T) {
 	if got := parseMaps(b, 2); len(got) != 2 {
 		t.Errorf("bounded to 2: got %d", len(got))
 	}
+	// A JVM: its executable and libraries, and the archives it reads its
+	// classes from (mapped read-only); not its data files.
+	b, err = os.ReadFile("testdata/maps_java.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "/usr/share/java/log4j-core.jar", "/opt/app/lib/app.war (deleted)",
+		"/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so"}
+	if diff := cmp.Diff(want, parseMaps(b, 100)); diff != "" {
+		t.Errorf("java (-want +got):\n%s", diff)
+	}
 }
 
 func TestParseCmdline(t *testing.T) {
