@@ -2,8 +2,9 @@
 // /api/v1/diagnosis) from each module's own status: the feeds and
 // knowledge base, every sensor as the topology (reports, version) and the
 // scans module (polls, scans) see it, scans by status, jobs by state and
-// kind, event consumers, registry catalogue syncs, and storage. It reads
-// no table itself.
+// kind, event consumers, registry catalogue syncs, storage, and whether
+// the knowledge base covers the distribution releases and ecosystems the
+// nodes run (coverage). It reads no table itself.
 package diagnosis
 
 import (
@@ -43,6 +44,25 @@ type Diagnosis struct {
 	Secrets *SecretsStatus          `json:"secrets,omitempty"`
 	// Registries is each registry account's catalogue sync.
 	Registries []registries.RegistryAccountStatus `json:"registries,omitempty"`
+	// Coverage is whether the knowledge base covers what the nodes run.
+	Coverage *Coverage `json:"coverage,omitempty"`
+}
+
+// Coverage is the check that the knowledge base holds records for every
+// distribution release and language ecosystem the latest scans of the
+// console's live nodes and registry images found packages of. Healthy
+// when it does; else each gap names the ecosystem, how many nodes and
+// packages it leaves unjudged, and the feed that would cover it.
+type Coverage struct {
+	Healthy bool          `json:"healthy"`
+	Gaps    []CoverageGap `json:"gaps"`
+}
+
+// CoverageGap is one ecosystem the knowledge base does not cover, with its
+// remedy: the feed to update or import.
+type CoverageGap struct {
+	scans.CoverageGap
+	Remedy string `json:"remedy"`
 }
 
 // SecretsStatus is the state of the keys that seal stored secrets: the
@@ -159,6 +179,11 @@ func (s *Service) Diagnose(ctx context.Context) (Diagnosis, error) {
 			return d, fmt.Errorf("diagnosis: %w", err)
 		}
 	}
+	if src.Scans != nil && src.KB != nil {
+		if d.Coverage, err = coverage(ctx, src.Scans, src.KB); err != nil {
+			return d, fmt.Errorf("diagnosis: %w", err)
+		}
+	}
 	for _, h := range sensors {
 		last := time.Time{}
 		if h.LastPoll != nil {
@@ -218,10 +243,29 @@ func (s *Service) Diagnose(ctx context.Context) (Diagnosis, error) {
 	return d, nil
 }
 
+// coverage is the coverage check: the gaps the latest scans recorded that
+// the knowledge base still has (an ecosystem whose feed was imported since
+// is covered at once, before the rematch updates the scans).
+func coverage(ctx context.Context, sc *scans.Service, kb *feeds.KB) (*Coverage, error) {
+	gaps, err := sc.CoverageGaps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &Coverage{Gaps: []CoverageGap{}}
+	for _, g := range gaps {
+		if kb.Covers(g.Ecosystem) {
+			continue
+		}
+		c.Gaps = append(c.Gaps, CoverageGap{CoverageGap: g, Remedy: kb.Remedy(g.Ecosystem)})
+	}
+	c.Healthy = len(c.Gaps) == 0
+	return c, nil
+}
+
 // Routes registers GET /api/v1/diagnosis (console.Module).
 func (s *Service) Routes(api huma.API, _ chi.Router) {
 	huma.Register(api, huma.Operation{OperationID: "diagnosis", Method: http.MethodGet, Path: "/api/v1/diagnosis",
-		Summary: "Feed status, sensor health, scans, jobs and event consumers, storage size", Tags: []string{"diagnosis"}},
+		Summary: "Feed status, sensor health, scans, jobs and event consumers, storage size, knowledge base coverage", Tags: []string{"diagnosis"}},
 		func(ctx context.Context, _ *struct{}) (*struct{ Body Diagnosis }, error) {
 			d, err := s.Diagnose(ctx)
 			if err != nil {

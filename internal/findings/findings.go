@@ -18,6 +18,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,14 +130,22 @@ func (s *Service) KBMeta() (m vulndb.Meta) {
 // Match matches an inventory against the knowledge base and scores each
 // finding with the target node's present exposure. Without a knowledge
 // base there are no findings.
-func (s *Service) Match(ctx context.Context, o Origin, inv *inventory.Inventory) ([]Row, error) {
+//
+// uncovered lists the ecosystems of the inventory (a distribution release,
+// a language) the knowledge base holds nothing for, with how many packages
+// of each were therefore not judged; without a knowledge base, every
+// ecosystem of the inventory.
+func (s *Service) Match(ctx context.Context, o Origin, inv *inventory.Inventory) (rows []Row, uncovered []match.Uncovered, err error) {
 	m := s.NewMatching(o)
 	for i := range inv.Packages {
 		if err := m.Add(ctx, &inv.Packages[i]); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return m.Rows(ctx)
+	if rows, err = m.Rows(ctx); err != nil {
+		return nil, nil, err
+	}
+	return rows, m.Uncovered(), nil
 }
 
 // Matching is Match of an inventory whose packages come one at a time (an
@@ -146,6 +156,9 @@ type Matching struct {
 	o      Origin
 	stream *match.Stream
 	files  map[string][]string
+	// unjudged counts the packages by ecosystem when there is no
+	// knowledge base: none of them is judged.
+	unjudged map[string]int
 }
 
 // NewMatching starts matching one inventory of o.
@@ -164,6 +177,12 @@ func (s *Service) NewMatching(o Origin) *Matching {
 // Add matches one package.
 func (m *Matching) Add(ctx context.Context, p *inventory.Package) error {
 	if m.stream == nil {
+		if eco := unjudgedEcosystem(p); eco != "" {
+			if m.unjudged == nil {
+				m.unjudged = map[string]int{}
+			}
+			m.unjudged[eco]++
+		}
 		return nil
 	}
 	n, err := m.stream.Add(ctx, p)
@@ -174,6 +193,30 @@ func (m *Matching) Add(ctx context.Context, p *inventory.Package) error {
 		m.files[pkgKey(p.Name, p.Version, p.Ecosystem, p.Locations)] = p.Files
 	}
 	return nil
+}
+
+// unjudgedEcosystem is the ecosystem a package would have been looked up
+// in ("" for a package the matcher skips whatever it knows: no ecosystem
+// or version, a language package whose files a distribution package owns).
+func unjudgedEcosystem(p *inventory.Package) string {
+	if p.Ecosystem == "" || p.Version == "" || (p.OwnedBy != "" && !match.IsOSEcosystem(p.Ecosystem)) {
+		return ""
+	}
+	return vulndb.NormalizeEcosystem(p.Ecosystem)
+}
+
+// Uncovered lists the ecosystems of the packages added so far that the
+// knowledge base holds nothing for (every one without a knowledge base),
+// with how many packages of each were not judged.
+func (m *Matching) Uncovered() []match.Uncovered {
+	if m.stream != nil {
+		return m.stream.Uncovered()
+	}
+	var out []match.Uncovered
+	for _, eco := range slices.Sorted(maps.Keys(m.unjudged)) {
+		out = append(out, match.Uncovered{Ecosystem: eco, Packages: m.unjudged[eco]})
+	}
+	return out
 }
 
 // Len is the number of findings so far.

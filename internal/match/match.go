@@ -264,10 +264,18 @@ func (s *Stream) Result() *Result {
 	}
 	res := s.res
 	res.Findings = sortedFindings(all)
-	for _, eco := range slices.Sorted(maps.Keys(s.uncovered)) {
-		res.Uncovered = append(res.Uncovered, Uncovered{eco, s.uncovered[eco]})
-	}
+	res.Uncovered = s.Uncovered()
 	return &res
+}
+
+// Uncovered lists, by ecosystem name, the ecosystems of the packages looked
+// up so far that the knowledge base holds nothing for (nil when none).
+func (s *Stream) Uncovered() []Uncovered {
+	var out []Uncovered
+	for _, eco := range slices.Sorted(maps.Keys(s.uncovered)) {
+		out = append(out, Uncovered{eco, s.uncovered[eco]})
+	}
+	return out
 }
 
 // packageHash hashes every field of a package.

@@ -298,7 +298,7 @@ func (s *Service) rawInventory(w http.ResponseWriter, r *http.Request) {
 		sc, err = s.uploadable(ctx, id, sid)
 	}
 	if err == nil {
-		_, err = s.storeInventory(ctx, sc, gz.Bytes(), rows, packages)
+		_, err = s.storeInventory(ctx, sc, gz.Bytes(), rows, m.Uncovered(), packages)
 	}
 	if err != nil {
 		s.rawError(w, r, "store inventory", err)
@@ -353,7 +353,12 @@ func (s *Service) rawReport(w http.ResponseWriter, r *http.Request) {
 		_ = findings.WriteCSV(w, all)
 		return
 	}
-	res := &match.Result{Packages: len(inv.Packages)}
+	sc, err := s.Queue.Get(ctx, id)
+	if err != nil {
+		s.rawError(w, r, "scan report", err)
+		return
+	}
+	res := &match.Result{Packages: len(inv.Packages), Uncovered: sc.Uncovered}
 	var ignored []report.Ignored
 	for _, f := range all {
 		if f.Decision != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/riskmap/riskmap/internal/feeds"
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/risk"
 	"github.com/riskmap/riskmap/internal/scans"
@@ -51,7 +52,9 @@ var e2eBackends = []struct {
 
 // vulnImage builds (once, cached by content) an image FROM scratch holding
 // /app (a static Go binary linking golang.org/x/text v0.3.0, GO-2020-0015),
-// /sleeper (a Go binary without it) and a Python urllib3 1.26.0 dist-info.
+// /sleeper (a Go binary without it), a Python urllib3 1.26.0 dist-info and
+// the package database of Debian 12 with 3 packages (testdata/debian12),
+// which the shared feeds do not cover.
 func vulnImage(t *testing.T) string {
 	t.Helper()
 	testenv.Docker(t)
@@ -90,6 +93,16 @@ func vulnImage(t *testing.T) string {
 	add("app", 0o755, app)
 	add("sleeper", 0o755, sleeper)
 	add("usr/lib/python3.11/site-packages/urllib3-1.26.0.dist-info/METADATA", 0o644, metadata)
+	for _, d := range []string{"etc/", "var/", "var/lib/", "var/lib/dpkg/"} {
+		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: time.Unix(0, 0)})
+	}
+	for _, f := range debian12Files {
+		b, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "internal", "scans", "testdata", "debian12", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(f, 0o644, b)
+	}
 	tw.Close()
 	sum := sha256.Sum256(buf.Bytes())
 	tag := "riskmap-test/scans-vulnapp:" + hex.EncodeToString(sum[:6])
@@ -102,6 +115,10 @@ func vulnImage(t *testing.T) string {
 	}
 	return tag
 }
+
+// debian12Files are the files of testdata/debian12 the test image holds: a
+// Debian 12 root's os-release and package database (3 packages).
+var debian12Files = []string{"etc/os-release", "var/lib/dpkg/status"}
 
 func runContainer(t *testing.T, image string, args ...string) string {
 	t.Helper()
@@ -391,6 +408,12 @@ func TestEndToEnd(t *testing.T) {
 				if s.Status != scans.StatusComplete || s.Findings == 0 {
 					t.Fatalf("scan %s: %s %q with %d findings", id, s.Status, s.Message, s.Findings)
 				}
+				// The image's Debian 12 packages: the shared feeds hold no
+				// Debian 12 records, so they were not judged, and the scan
+				// says so.
+				if want := []match.Uncovered{{Ecosystem: "Debian:12", Packages: 3}}; !slices.Equal(s.Uncovered, want) {
+					t.Errorf("scan %s: uncovered %+v, want %+v", id, s.Uncovered, want)
+				}
 			}
 
 			// The same vulnerability ranks higher where a listening process
@@ -525,6 +548,21 @@ func TestEndToEnd(t *testing.T) {
 			}
 			if diag.JobKinds[scans.KindVulnerability][jobs.Completed] != 4 {
 				t.Errorf("diagnosis: scan jobs %v", diag.JobKinds)
+			}
+			// The coverage check names the release the nodes run that the
+			// feeds do not cover: both containers and their image.
+			if c := diag.Coverage; c == nil || c.Healthy || len(c.Gaps) != 1 || c.Gaps[0].Ecosystem != "Debian:12" || c.Gaps[0].Nodes != 3 ||
+				c.Gaps[0].Packages != 9 || !strings.Contains(c.Gaps[0].Remedy, "holds no Debian 12 records") {
+				t.Errorf("diagnosis: coverage %+v", c)
+			}
+			// The scan's report says it too (JSON "uncovered", a SARIF
+			// notification).
+			var rep struct {
+				Uncovered []match.Uncovered `json:"uncovered"`
+			}
+			if code := a.do("GET", "/api/v1/scans/"+img.ID+"/report?format=json", nil, &rep); code != http.StatusOK ||
+				!slices.Equal(rep.Uncovered, []match.Uncovered{{Ecosystem: "Debian:12", Packages: 3}}) {
+				t.Errorf("report of the image scan: %d, uncovered %+v", code, rep.Uncovered)
 			}
 		})
 	}

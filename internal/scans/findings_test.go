@@ -16,9 +16,11 @@ import (
 
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/risk"
 	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/topology"
 )
 
 // staticExposure is a settable ExposureSource: the topology's answer for
@@ -452,6 +454,84 @@ func TestSchedulesAndAutoScan(t *testing.T) {
 		}
 		if _, err := s.StartScans(ctx, ScanRequest{NodeIDs: []string{"nope"}}, "a"); err == nil {
 			t.Error("unknown node accepted")
+		}
+	})
+}
+
+// TestUncovered checks a scan keeps what it could not judge: with the
+// shared feeds' knowledge base (no Debian 12 records) the Debian 12
+// packages; without a knowledge base every package that would have been
+// looked up, by ecosystem (a Python package a Debian package owns is
+// judged by the Debian feed, so it is not counted apart).
+func TestUncovered(t *testing.T) {
+	bash := inventory.Package{Name: "bash", Version: "5.2.15-2+b2", Ecosystem: "Debian:12"}
+	libc := inventory.Package{Name: "libc6", Version: "2.36-9+deb12u4", Ecosystem: "Debian:12.5"}
+	owned := inventory.Package{Name: "chardet", Version: "5.1.0", Ecosystem: "PyPI", OwnedBy: "python3-chardet"}
+	noVersion := inventory.Package{Name: "mystery", Ecosystem: "npm"}
+	forEachBackend(t, func(t *testing.T, st *store.Store, clk *clock) {
+		ctx := context.Background()
+		for _, c := range []struct {
+			name   string
+			withKB bool
+			want   []match.Uncovered
+		}{
+			{"shared_feeds", true, []match.Uncovered{{Ecosystem: "Debian:12", Packages: 2}}},
+			{"no_knowledge_base", false, []match.Uncovered{{Ecosystem: "Debian:12", Packages: 2}, {Ecosystem: "Go", Packages: 1}, {Ecosystem: "PyPI", Packages: 1}}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				s := newService(t, st, clk, nil, c.withKB)
+				node := "n-" + c.name
+				addNode(t, s, node, "container", "c-"+c.name, "web", "s1")
+				sc := runScan(t, s, Target{NodeID: node, SensorID: "s1", Kind: KindContainer, Ref: "c-" + c.name},
+					testInventory(urllib3Old, xtext, bash, libc, owned, noVersion))
+				if diff := cmp.Diff(c.want, sc.Uncovered); diff != "" {
+					t.Errorf("uncovered (-want +got):\n%s", diff)
+				}
+				if c.withKB != (sc.Findings > 0) {
+					t.Errorf("%d findings with a knowledge base %v", sc.Findings, c.withKB)
+				}
+				got, err := s.Queue.Get(ctx, sc.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(c.want, got.Uncovered); diff != "" {
+					t.Errorf("stored uncovered (-want +got):\n%s", diff)
+				}
+			})
+		}
+		// A scan of covered packages only has no gap.
+		s := newService(t, st, clk, nil, true)
+		addNode(t, s, "n-clean", "container", "c-clean", "api", "s1")
+		sc := runScan(t, s, Target{NodeID: "n-clean", SensorID: "s1", Kind: KindContainer, Ref: "c-clean"}, testInventory(urllib3Old, xtext))
+		if sc.Uncovered != nil {
+			t.Errorf("a scan of PyPI and Go packages: uncovered %+v, want none", sc.Uncovered)
+		}
+		// The gaps of the latest scans by ecosystem, over the nodes the
+		// topology holds and does not mark gone.
+		gaps := func() []CoverageGap {
+			g, err := s.CoverageGaps(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return g
+		}
+		if g := gaps(); len(g) != 0 {
+			t.Errorf("gaps of nodes the topology does not hold: %+v", g)
+		}
+		addNode(t, s, "n-shared_feeds", "container", "c-shared_feeds", "web", "s1")
+		addNode(t, s, "n-no_knowledge_base", "container", "c-no_knowledge_base", "batch", "s1")
+		want := []CoverageGap{
+			{Ecosystem: "Debian:12", Nodes: 2, Packages: 4, Examples: []string{"container web", "container batch"}},
+			{Ecosystem: "Go", Nodes: 1, Packages: 1, Examples: []string{"container batch"}},
+			{Ecosystem: "PyPI", Nodes: 1, Packages: 1, Examples: []string{"container batch"}},
+		}
+		if diff := cmp.Diff(want, gaps()); diff != "" {
+			t.Errorf("coverage gaps (-want +got):\n%s", diff)
+		}
+		s.topo.(*fakeTopology).add(topology.NodeInfo{ID: "n-no_knowledge_base", Kind: "container", Key: "c-no_knowledge_base", Label: "batch", SensorID: "s1", Gone: true})
+		want = []CoverageGap{{Ecosystem: "Debian:12", Nodes: 1, Packages: 2, Examples: []string{"container web"}}}
+		if diff := cmp.Diff(want, gaps()); diff != "" {
+			t.Errorf("coverage gaps with the batch container gone (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package scans
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 )
@@ -99,6 +101,13 @@ type Scan struct {
 	// inventory of another (a running container given the scan of its
 	// registry image), that scan's id.
 	SourceScan string `json:"sourceScan,omitempty"`
+	// Uncovered lists what the scan could not judge: the ecosystems of its
+	// inventory (a distribution release such as "Debian:12", a language)
+	// the knowledge base held no records for when it was matched, with
+	// how many packages of each found nothing because nothing is known of
+	// them (not because they are clean). Matched again after every
+	// knowledge base change.
+	Uncovered []match.Uncovered `json:"uncovered,omitempty"`
 
 	inventoryID string
 	claimedBy   string
@@ -194,18 +203,22 @@ func (q *Queue) backoff(attempt int) time.Duration {
 
 const scanCols = `id, node_ref, sensor_id, target_kind, target_ref, status, message, progress, attempts, max_attempts,
 	COALESCE(requested_by, ''), schedule_id, cancel_requested, finding_count, COALESCE(inventory_id, ''), created_at, run_at,
-	started_at, heartbeat_at, lease_until, finished_at, claimed_by, target_key, source_scan`
+	started_at, heartbeat_at, lease_until, finished_at, claimed_by, target_key, source_scan, uncovered`
 
 func scanRow(sc interface{ Scan(...any) error }) (Scan, error) {
 	var s Scan
 	var progress, cancel int
 	var created, runAt int64
 	var started, hb, lease, fin sql.NullInt64
+	var uncovered string
 	err := sc.Scan(&s.ID, &s.NodeID, &s.SensorID, &s.Target.Kind, &s.Target.Ref, &s.Status, &s.Message, &progress, &s.Attempts,
 		&s.MaxAttempts, &s.RequestedBy, &s.ScheduleID, &cancel, &s.Findings, &s.inventoryID, &created, &runAt,
-		&started, &hb, &lease, &fin, &s.claimedBy, &s.targetKey, &s.SourceScan)
+		&started, &hb, &lease, &fin, &s.claimedBy, &s.targetKey, &s.SourceScan, &uncovered)
 	if err != nil {
 		return s, err
+	}
+	if s.Uncovered, err = decodeUncovered(uncovered); err != nil {
+		return s, fmt.Errorf("scan %s: %w", s.ID, err)
 	}
 	s.Target.NodeID, s.Target.SensorID = s.NodeID, s.SensorID
 	s.Progress = float64(progress) / 100
@@ -214,6 +227,27 @@ func scanRow(sc interface{ Scan(...any) error }) (Scan, error) {
 	s.CreatedAt, s.RunAt = store.FromMillis(created), store.FromMillis(runAt)
 	s.StartedAt, s.HeartbeatAt, s.LeaseUntil, s.FinishedAt = ptime(started), ptime(hb), ptime(lease), ptime(fin)
 	return s, nil
+}
+
+// encodeUncovered is the uncovered column's value of a scan's gaps ("" for
+// none).
+func encodeUncovered(u []match.Uncovered) string {
+	if len(u) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(u) // a slice of plain structs always marshals
+	return string(b)
+}
+
+func decodeUncovered(col string) ([]match.Uncovered, error) {
+	if col == "" {
+		return nil, nil
+	}
+	var u []match.Uncovered
+	if err := json.Unmarshal([]byte(col), &u); err != nil {
+		return nil, fmt.Errorf("uncovered %.100q: %w", col, err)
+	}
+	return u, nil
 }
 
 func ptime(n sql.NullInt64) *time.Time {

@@ -81,11 +81,11 @@ func (s *Service) ConsoleKind(name string, concurrency int, run ConsoleRun) jobs
 			if err != nil {
 				return jobs.Permanent(err)
 			}
-			rows, err := s.findings.Match(ctx, sc.origin(), inv)
+			rows, uncovered, err := s.findings.Match(ctx, sc.origin(), inv)
 			if err != nil {
 				return err
 			}
-			if _, err := s.storeInventory(ctx, sc, gz, rows, len(inv.Packages)); err != nil {
+			if _, err := s.storeInventory(ctx, sc, gz, rows, uncovered, len(inv.Packages)); err != nil {
 				return err
 			}
 			return nil
@@ -226,7 +226,7 @@ func (s *Service) adoptOne(ctx context.Context, src Scan, t Target, key string, 
 	now := s.now()
 	id := store.NewID(now)
 	sc := Scan{ID: id, NodeID: t.NodeID, SensorID: t.SensorID, Target: t, targetKey: key}
-	rows, err := s.findings.Match(ctx, sc.origin(), inv)
+	rows, uncovered, err := s.findings.Match(ctx, sc.origin(), inv)
 	if err != nil {
 		return sc, false, err
 	}
@@ -249,10 +249,10 @@ func (s *Service) adoptOne(ctx context.Context, src Scan, t Target, key string, 
 		}
 		at := store.Millis(now)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO scans (id, node_ref, target_kind, target_ref, status, message, progress, requested_by, created_at,
-			sensor_id, target_key, max_attempts, run_at, started_at, finished_at, inventory_id, finding_count, source_scan)
-			VALUES (?, ?, ?, ?, 'complete', ?, 100, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+			sensor_id, target_key, max_attempts, run_at, started_at, finished_at, inventory_id, finding_count, source_scan, uncovered)
+			VALUES (?, ?, ?, ?, 'complete', ?, 100, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
 			id, t.NodeID, t.Kind, t.Ref, msg, by, at, t.SensorID, key, at, at, at,
-			src.inventoryID, len(rows), src.ID); err != nil {
+			src.inventoryID, len(rows), src.ID, encodeUncovered(uncovered)); err != nil {
 			return fmt.Errorf("adopt scan %s for %s: %w", src.ID, key, err)
 		}
 		o := findings.Origin{ScanID: id, Target: t, Key: key}

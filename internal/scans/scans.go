@@ -16,6 +16,7 @@ import (
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/topology"
@@ -185,11 +186,11 @@ func (s *Service) AttachInventory(ctx context.Context, scanID, userID string, gz
 	if err != nil {
 		return sc, err
 	}
-	rows, err := s.findings.Match(ctx, sc.origin(), inv)
+	rows, uncovered, err := s.findings.Match(ctx, sc.origin(), inv)
 	if err != nil {
 		return sc, err
 	}
-	return s.storeInventory(ctx, sc, gz, rows, len(inv.Packages))
+	return s.storeInventory(ctx, sc, gz, rows, uncovered, len(inv.Packages))
 }
 
 // uploadable is the scan whose inventory userID may upload now.
@@ -207,8 +208,9 @@ func (s *Service) uploadable(ctx context.Context, scanID, userID string) (Scan, 
 	return sc, nil
 }
 
-// storeInventory stores a scan's uploaded inventory (gz) and its findings.
-func (s *Service) storeInventory(ctx context.Context, sc Scan, gz []byte, rows []findings.Row, packages int) (Scan, error) {
+// storeInventory stores a scan's uploaded inventory (gz), its findings and
+// what it could not judge.
+func (s *Service) storeInventory(ctx context.Context, sc Scan, gz []byte, rows []findings.Row, uncovered []match.Uncovered, packages int) (Scan, error) {
 	scanID := sc.ID
 	sum := sha256.Sum256(gz)
 	now := s.now()
@@ -221,8 +223,8 @@ func (s *Service) storeInventory(ctx context.Context, sc Scan, gz []byte, rows [
 		if err := s.findings.ReplaceTx(ctx, tx, sc.origin(), rows, findings.StatePending); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE scans SET inventory_id = ?, finding_count = ? WHERE id = ? AND status IN ('queued', 'running')`,
-			invID, len(rows), scanID)
+		res, err := tx.ExecContext(ctx, `UPDATE scans SET inventory_id = ?, finding_count = ?, uncovered = ? WHERE id = ? AND status IN ('queued', 'running')`,
+			invID, len(rows), encodeUncovered(uncovered), scanID)
 		if err != nil {
 			return fmt.Errorf("attach inventory to scan %s: %w", scanID, err)
 		}
@@ -234,7 +236,7 @@ func (s *Service) storeInventory(ctx context.Context, sc Scan, gz []byte, rows [
 	if err != nil {
 		return sc, err
 	}
-	s.log.Info("inventory stored", "scan", scanID, "packages", packages, "findings", len(rows))
+	s.log.Info("inventory stored", "scan", scanID, "packages", packages, "findings", len(rows), "uncovered", len(uncovered))
 	return s.Queue.Get(ctx, scanID)
 }
 
@@ -288,7 +290,7 @@ func (s *Service) Rematch(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		fr, err := s.findings.Match(ctx, sc.origin(), inv)
+		fr, uncovered, err := s.findings.Match(ctx, sc.origin(), inv)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -297,7 +299,7 @@ func (s *Service) Rematch(ctx context.Context) error {
 			if err := s.findings.ReplaceTx(ctx, tx, sc.origin(), fr, findings.StateCurrent); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `UPDATE scans SET finding_count = ? WHERE id = ?`, len(fr), it.id)
+			_, err := tx.ExecContext(ctx, `UPDATE scans SET finding_count = ?, uncovered = ? WHERE id = ?`, len(fr), encodeUncovered(uncovered), it.id)
 			return err
 		})
 		if err != nil {

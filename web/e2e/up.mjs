@@ -151,7 +151,7 @@ await step("follow the scan until it completes", async () => {
   await done.waitFor({ timeout: 180_000 });
   const status = await done.getAttribute("data-status");
   check(status === "complete", `the scan ended ${status}: ${await row.textContent()}`);
-  const n = Number((await row.locator("td").nth(1).textContent())?.trim());
+  const n = Number((await row.locator("td").nth(1).getByRole("link").textContent())?.trim());
   check(n > 0, `the completed scan lists ${n} findings`);
   await shot("25-scans");
   // The findings count opens that scan's findings.
@@ -161,6 +161,42 @@ await step("follow the scan until it completes", async () => {
   await p.locator("table.findings tbody[data-finding]").first().waitFor();
   const listed = await p.locator("table.findings tbody[data-finding]").count();
   check(listed === n, `the scan's findings page lists ${listed} findings, the scan says ${n}`);
+});
+
+await step("the scan says what it could not judge: on the scan and on the container's panel", async () => {
+  // The image holds Debian 12 packages; the shared feeds' Debian export ends at Debian 11.
+  const sentence = "3 packages of Debian 12 were not judged: the knowledge base holds no records for Debian 12.";
+  await nav("Scans");
+  const row = p.locator(`table.scans tbody tr[data-scan="${scanID}"]`);
+  await row.locator("[data-not-judged]").filter({ hasText: "3 not judged" }).waitFor();
+  await row.getByRole("button", { name: /^Details: downloads and difference of the scan of / }).click();
+  const banner = p.locator(`[data-details="${scanID}"]`).getByRole("note", { name: "Packages not judged" });
+  await banner.getByText(sentence).waitFor();
+  check((await banner.getAttribute("data-uncovered")) === "Debian:12", `the scan's banner names ${await banner.getAttribute("data-uncovered")}`);
+  await banner.getByRole("link", { name: "Feeds and diagnosis" }).waitFor();
+  await shot("32-scan-not-judged");
+  await nav("Topology");
+  await p.getByLabel("View", { exact: true }).selectOption("containers");
+  await p.getByLabel("Show as").selectOption("table");
+  await p.getByLabel("Search nodes").fill(container);
+  const node = p.locator("tr[data-node]").filter({ hasText: container }).first();
+  await node.waitFor({ timeout: 60_000 });
+  await node.getByRole("button", { name: /^Details of / }).click();
+  const panel = p.locator(`aside[data-detail="${scanned}"]`);
+  await panel.locator(`[data-last-scan="${scanID}"]`).waitFor();
+  await panel.getByRole("note", { name: "Packages not judged" }).getByText(sentence).waitFor();
+  await shot("33-node-not-judged");
+});
+
+await step("diagnosis: the release the nodes run that the feeds do not cover, and its feed", async () => {
+  await nav("Feeds and diagnosis");
+  await p.locator('[data-coverage="gaps"]').waitFor();
+  const gap = p.locator('table.coverage tr[data-gap="Debian:12"]');
+  await gap.waitFor();
+  const text = (await gap.textContent()) ?? "";
+  check(text.includes("Debian 12") && text.includes("osv.dev Debian export") && text.includes("Update feeds now"), `the coverage row reads ${text}`);
+  check(Number(await gap.locator("td").nth(1).textContent()) === 3, `the coverage row counts ${await gap.locator("td").nth(1).textContent()} packages, want 3`);
+  await shot("34-diagnosis-coverage");
 });
 
 await step("scan the container's image from the map's detail panel", async () => {

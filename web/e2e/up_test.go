@@ -187,8 +187,11 @@ func startUp(t *testing.T, bin, work, dataDir, certFile, keyFile string) string 
 
 // vulnImage is a scratch image holding a Go program built with a
 // vulnerable golang.org/x/text and a vulnerable Python package's metadata
-// (urllib3 1.26.0): real findings from the real feeds. It is built from
-// internal/scans/testdata/vulnapp and tagged by content, so it is built once.
+// (urllib3 1.26.0): real findings from the real feeds; and the package
+// database of Debian 12 with 3 packages (internal/scans/testdata/debian12),
+// a release the shared feeds do not cover: its scans say those packages
+// were not judged. It is built from internal/scans/testdata and tagged by
+// content, so it is built once.
 func vulnImage(t *testing.T, root string) string {
 	t.Helper()
 	testenv.Docker(t)
@@ -220,6 +223,16 @@ func vulnImage(t *testing.T, root string) string {
 	}
 	add("app", 0o755, app)
 	add(site+"urllib3-1.26.0.dist-info/METADATA", 0o644, []byte("Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.0\nSummary: HTTP library\n"))
+	for _, d := range []string{"etc/", "var/", "var/lib/", "var/lib/dpkg/"} {
+		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch})
+	}
+	for _, f := range []string{"etc/os-release", "var/lib/dpkg/status"} {
+		b, err := os.ReadFile(filepath.Join(root, "internal", "scans", "testdata", "debian12", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(f, 0o644, b)
+	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -194,6 +194,13 @@ export interface Scan {
   createdAt: string;
   startedAt?: string | null;
   finishedAt?: string | null;
+  /** What the scan could not judge: ecosystems the knowledge base held no records for (internal/match Uncovered). */
+  uncovered?: Uncovered[];
+}
+/** An ecosystem of an inventory ("Debian:12", "PyPI") the knowledge base holds no records for, with its packages not judged. */
+export interface Uncovered {
+  ecosystem: string;
+  packages: number;
 }
 export interface RiskFactor {
   name: string;
@@ -275,9 +282,13 @@ export interface ScanSettings {
   autoScanHosts: boolean;
   autoScanImages: boolean;
 }
+/** One stored feed file (internal/feeds SourceStatus). */
 export interface FeedSource {
-  name: string;
-  [k: string]: unknown;
+  source: string;
+  path: string;
+  records: number;
+  updatedAt?: string;
+  lastError?: string;
 }
 export interface FeedStatus {
   loaded: boolean;
@@ -359,6 +370,19 @@ export interface Diagnosis {
     nextSyncAt?: string | null;
     tags: number;
   }[] | null;
+  /** Whether the knowledge base covers what the nodes run (internal/diagnosis Coverage). */
+  coverage?: {
+    healthy: boolean;
+    gaps: CoverageGap[];
+  };
+}
+export interface CoverageGap {
+  ecosystem: string;
+  nodes: number;
+  registryImages: number;
+  packages: number;
+  examples: string[];
+  remedy: string;
 }
 
 // Registries (internal/registries/api.go): accounts, their catalogue

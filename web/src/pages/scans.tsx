@@ -1,12 +1,14 @@
 // Scans: start scans on selected nodes (hosts, containers, images), the
 // history newest first with live status (polled while any scan is queued or
 // running), and cancel; a finished scan's downloads (SBOM: CycloneDX, SPDX;
-// report: JSON, SARIF, CycloneDX, OpenVEX, CSV) and its difference from an
-// earlier scan of the same target; schedules (cron) and auto-scan.
+// report: JSON, SARIF, CycloneDX, OpenVEX, CSV), what it could not judge
+// (ecosystems the knowledge base holds no records for) and its difference
+// from an earlier scan of the same target; schedules (cron) and auto-scan.
 import { Fragment, useCallback, useEffect, useId, useState } from "react";
 import { Link } from "react-router";
 import { api, downloads, type ApiError, type NodeFilter, type NodeSummary, type Scan, type ScanDiff, type ScanSettings, type Schedule } from "../api";
 import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, Time, toApiError, useSubmit } from "../components";
+import { UncoveredBanner, uncoveredSentence } from "../coverage";
 import { TargetRef } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
@@ -144,6 +146,7 @@ function ScanDetails({ scan }: { scan: Scan }) {
   const name = `${scan.target.kind} ${scan.target.ref}`;
   return (
     <div className="scan-details" data-details={scan.id}>
+      <UncoveredBanner uncovered={scan.uncovered} />
       {scan.hasInventory && (
         <p className="downloads">
           SBOM: <DownloadLinks what={`SBOM of ${name}`} formats={sbomFormats} href={(f) => downloads.sbom(scan.id, f)} />. Report:{" "}
@@ -391,6 +394,11 @@ export default function ScansPage() {
                       <Link to={`/vulnerabilities?scanId=${encodeURIComponent(s.id)}`}>{s.findings}</Link>
                     ) : (
                       "—"
+                    )}
+                    {(s.uncovered?.length ?? 0) > 0 && (
+                      <span className="tag warn" data-not-judged title={(s.uncovered ?? []).map(uncoveredSentence).join(" ")}>
+                        {(s.uncovered ?? []).reduce((n, u) => n + u.packages, 0)} not judged
+                      </span>
                     )}
                   </td>
                   <td>

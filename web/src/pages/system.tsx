@@ -2,10 +2,12 @@
 // its feed sources, "update now", uploading a feed file or an exported
 // bundle (air-gapped sites), and the console's diagnosis: sensor health
 // (last poll and report, running and failed scans, last error), scan and
-// job queue depth, storage size, registry catalogue syncs.
+// job queue depth, storage size, registry catalogue syncs, and whether the
+// knowledge base covers the releases and ecosystems the nodes run.
 import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
 import { api, type ApiError, type Diagnosis, type FeedStatus } from "../api";
 import { ErrorAlert, Notice, Page, TableHead, Time, toApiError } from "../components";
+import { ecosystemName } from "../coverage";
 
 function bytes(n: number | undefined): string {
   if (n === undefined) return "—";
@@ -92,17 +94,17 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
           {(feeds.sources?.length ?? 0) > 0 && (
             <table className="data feeds">
               <caption className="sr-only">Feed sources</caption>
-              <TableHead cols={["Source", "Details"]} />
+              <TableHead cols={["Source", "Records", "Updated", "File"]} />
               <tbody>
                 {feeds.sources?.map((s) => (
-                  <tr key={s.name}>
-                    <th scope="row">{s.name}</th>
+                  <tr key={s.path} data-source={s.source}>
+                    <th scope="row">{s.source}</th>
+                    <td>{s.records.toLocaleString()}</td>
                     <td>
-                      {Object.entries(s)
-                        .filter(([k, v]) => k !== "name" && v !== "" && v !== null && typeof v !== "object")
-                        .map(([k, v]) => `${k}: ${String(v)}`)
-                        .join(", ")}
+                      <Time iso={s.updatedAt} />
+                      {s.lastError !== undefined && s.lastError !== "" && <span className="muted"> last error: {s.lastError}</span>}
                     </td>
+                    <td>{s.path}</td>
                   </tr>
                 ))}
               </tbody>
@@ -130,6 +132,47 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
         </button>
       </form>
     </section>
+  );
+}
+
+/** The coverage check: the releases and ecosystems the nodes run that the knowledge base holds no records for, and the feed for each. */
+function Coverage({ coverage }: { coverage: Diagnosis["coverage"] }) {
+  if (coverage === undefined) return null;
+  const gaps = coverage.gaps ?? [];
+  return (
+    <>
+      <h3 id="coverage-h">Knowledge base coverage</h3>
+      {coverage.healthy ? (
+        <p data-coverage="healthy">
+          <span className="tag status-complete">healthy</span> The knowledge base holds records for every distribution release and language
+          ecosystem the latest scans found.
+        </p>
+      ) : (
+        <>
+          <p data-coverage="gaps">
+            <span className="tag status-error">not covered</span> The latest scans found packages the knowledge base cannot judge: no findings
+            there does not mean no vulnerabilities.
+          </p>
+          <table className="data coverage" aria-labelledby="coverage-h">
+            <TableHead cols={["Release or ecosystem", "Nodes", "Packages not judged", "For example", "Remedy"]} />
+            <tbody>
+              {gaps.map((g) => (
+                <tr key={g.ecosystem} data-gap={g.ecosystem}>
+                  <th scope="row">{ecosystemName(g.ecosystem)}</th>
+                  <td>
+                    {g.nodes}
+                    {g.registryImages > 0 && <span className="muted"> + {g.registryImages} registry images</span>}
+                  </td>
+                  <td>{g.packages.toLocaleString()}</td>
+                  <td>{g.examples.join(", ")}</td>
+                  <td>{g.remedy}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </>
   );
 }
 
@@ -175,6 +218,7 @@ export default function SystemPage() {
               <dt>Findings stored</dt>
               <dd>{d.storage?.findings ?? 0}</dd>
             </dl>
+            <Coverage coverage={d.coverage} />
             <h3>Sensor health</h3>
             {(d.sensors ?? []).length === 0 ? (
               <p>No sensor has polled or reported.</p>

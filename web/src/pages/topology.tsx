@@ -24,6 +24,7 @@ import { Link, useSearchParams } from "react-router";
 import { api, type ApiError, type Graph, type GraphNode, type GraphView, type NodeDetail } from "../api";
 import { BigMap, type MapHop } from "./bigmap";
 import { ErrorAlert, Field, Notice, Page, SelectField, Time, toApiError } from "../components";
+import { NodeLastScan } from "../coverage";
 import { useUser } from "../session";
 
 const graphViews: readonly GraphView[] = ["hosts", "containers", "images", "processes", "pods"];
@@ -317,9 +318,12 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
       ) : (
         <>
           {scannableKinds.has(node.kind) && (
-            <p>
-              <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(node.id)}`}>Findings of {node.label}</Link>
-            </p>
+            <>
+              <p>
+                <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(node.id)}`}>Findings of {node.label}</Link>
+              </p>
+              <NodeLastScan nodeId={node.id} />
+            </>
           )}
           {scannableKinds.has(node.kind) && user.role !== "read-only" && (
             <p>
