@@ -60,8 +60,12 @@ func (g *graph) layers(rc *reach) []Reached {
 			var hops []string
 			if l.pred == InternetInbound {
 				hops = append([]string{InternetInbound}, l.route...)
-				if old, ok := reason[l.entry]; !ok || l.reason < old {
-					reason[l.entry] = l.reason
+				why := l.reason
+				if e := g.nodes[l.entry]; e != nil && e.Kind == KindHost {
+					why = q.Label + ": " + why // a host is an entry point by its listeners
+				}
+				if old, ok := reason[l.entry]; !ok || why < old {
+					reason[l.entry] = why
 				}
 			} else if p := g.nodes[l.pred]; p != nil && !p.Gone() {
 				hops = append([]string{p.ID}, g.step(p, q)...)
