@@ -25,6 +25,7 @@ import (
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/secrets"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/threatgraph"
 	"github.com/riskmap/riskmap/internal/topology"
 	"github.com/riskmap/riskmap/web"
 )
@@ -203,7 +204,10 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 		return nil, err
 	}
 	return &composition{bus: bus, jobs: q, topo: topo, kb: kb,
-		modules: []console.Module{topo, scanSvc, fnd, kb, regs, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now}}}, nil
+		modules: []console.Module{topo, scanSvc, fnd, kb, regs, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now},
+			// The threat graph: the topology's reachable layers with the
+			// findings' counts per node.
+			threatgraph.New(topo, fnd, log.With("module", "threatgraph"))}}, nil
 }
 
 // ConsoleModules builds the console's modules as `riskmap console` does,

@@ -151,6 +151,9 @@ func Policy() []Rule {
 		{Method: http.MethodGet, Pattern: "/api/v1/findings", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/top", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/groups", Access: ReadOnly},
+		// The threat graph (internal/threatgraph): topology's reachable
+		// layers joined with the findings' counts per node.
+		{Method: http.MethodGet, Pattern: "/api/v1/threat-graph", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/export", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/decisions", Access: ReadOnly},
 		{Method: http.MethodPost, Pattern: "/api/v1/findings/decisions", Access: Standard},

@@ -26,9 +26,12 @@ type Exposure struct {
 	Known     bool      `json:"known"`
 	Processes []Process `json:"processes,omitempty"`
 	// Internet is true when the internet pseudo-node reaches the node
-	// through the connection graph; Path is that route (internet first).
-	Internet bool  `json:"internet"`
-	Path     []Hop `json:"path,omitempty"`
+	// through the connection graph; Path is that route (internet first),
+	// the shortest of Paths, the shortest route from each entry point
+	// (at most five).
+	Internet bool    `json:"internet"`
+	Path     []Hop   `json:"path,omitempty"`
+	Paths    [][]Hop `json:"paths,omitempty"`
 	// NotDeployed is true for an image that no running container (and no
 	// process) of the topology uses: its findings are idle risk.
 	NotDeployed bool `json:"notDeployed,omitempty"`
@@ -49,10 +52,12 @@ type Process struct {
 	Listening   []Endpoint `json:"listening,omitempty"`
 	// InternetReachable, Reason and Path say whether and how the internet
 	// reaches this process (the topology fills them; Exposure.Path is the
-	// first reachable process's).
-	InternetReachable bool   `json:"internetReachable,omitempty"`
-	Reason            string `json:"reason,omitempty"`
-	Path              []Hop  `json:"path,omitempty"`
+	// first reachable process's). Paths are the shortest route from each
+	// entry point that reaches it, shortest first (Path is the first).
+	InternetReachable bool    `json:"internetReachable,omitempty"`
+	Reason            string  `json:"reason,omitempty"`
+	Path              []Hop   `json:"path,omitempty"`
+	Paths             [][]Hop `json:"paths,omitempty"`
 }
 
 // Endpoint is a listening socket.
@@ -123,6 +128,9 @@ const (
 	RansomwareSeverityFloor = 10.0
 )
 
+// MaxPaths bounds the attack paths of a finding.
+const MaxPaths = 5
+
 // Factor is one term of the score, explained.
 type Factor struct {
 	Name   string  `json:"name"`
@@ -140,8 +148,12 @@ type Result struct {
 	Internet  *bool `json:"internet,omitempty"`
 	// Path is the attack path internet → ... → node → process → package
 	// when the package is loaded by a listening process of an
-	// internet-reachable node (else the longest known prefix).
-	Path []Hop `json:"path,omitempty"`
+	// internet-reachable node (else the longest known prefix). Paths,
+	// when several entry points (a host, a Kubernetes service and its load
+	// balancer) reach the process, are the shortest attack path from each,
+	// shortest first, at most MaxPaths; Path is the first.
+	Path  []Hop   `json:"path,omitempty"`
+	Paths [][]Hop `json:"paths,omitempty"`
 }
 
 // Severity weights used when no CVSS score is known (the middle of each
@@ -288,15 +300,34 @@ func exposure(f *match.Finding, files []string, ex Exposure, target Hop) (Factor
 			break
 		}
 	}
-	var via []Hop
+	var vias [][]Hop
 	if internet {
-		via = ex.Path
-		if len(p.Path) > 0 {
-			via = p.Path
+		switch {
+		case len(p.Paths) > 0:
+			vias = p.Paths
+		case len(p.Path) > 0:
+			vias = [][]Hop{p.Path}
+		case len(ex.Paths) > 0:
+			vias = ex.Paths
+		default:
+			vias = [][]Hop{ex.Path}
 		}
 	}
-	r.Path = attackPath(via, target, Hop{NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])},
-		Hop{Kind: "package", Name: f.Package.Name + " " + f.Package.Version})
+	proc := Hop{NodeID: p.NodeID, Kind: "process", Name: fmt.Sprintf("%s (pid %d, listening on %s)", p.Name, p.PID, p.Listening[0])}
+	pkg := Hop{Kind: "package", Name: f.Package.Name + " " + f.Package.Version}
+	r.Path = attackPath(nil, target, proc, pkg)
+	for i, via := range vias {
+		if i == MaxPaths {
+			break
+		}
+		path := attackPath(via, target, proc, pkg)
+		if i == 0 {
+			r.Path = path
+		}
+		if len(vias) > 1 {
+			r.Paths = append(r.Paths, path)
+		}
+	}
 	if !internet {
 		return Factor{"exposure", ExposureListening, fmt.Sprintf("loaded by %s listening on %s, a network address; node not reachable from the internet",
 			procNames(listeners), p.Listening[0])}, r

@@ -146,3 +146,52 @@ func TestIsolatedListenerExplained(t *testing.T) {
 		t.Errorf("exposure %+v, want %+v", r.Factors[2], want)
 	}
 }
+
+// TestAttackPathsFromEachEntry: a listener reached from two entry points
+// (a host and a Kubernetes service's load balancer) has an attack path
+// from each, shortest first, Path the first of them; each ends at the
+// process and the package, each hop once; at most MaxPaths are kept.
+func TestAttackPathsFromEachEntry(t *testing.T) {
+	f := match.Finding{ID: "CVE-1", Severity: match.SeverityHigh, Package: match.PackageRef{Name: "libssl3", Version: "3.0.0"}}
+	internet := Hop{NodeID: "inet", Kind: "internet", Name: "The Internet (inbound)"}
+	host := Hop{NodeID: "h1", Kind: "host", Name: "node-a"}
+	svc := Hop{NodeID: "s1", Kind: "service", Name: "shop/web"}
+	lb := Hop{NodeID: "s2", Kind: "service", Name: "shop/web-lb"}
+	pod := Hop{NodeID: "pod1", Kind: "pod", Name: "shop/web-1"}
+	ctr := Hop{NodeID: "c1", Kind: "container", Name: "web"}
+	proc := Hop{NodeID: "p1", Kind: "process", Name: "gunicorn"}
+	gunicorn := Process{NodeID: "p1", PID: 10, Name: "gunicorn", LoadedFiles: []string{"/usr/lib/libssl.so.3"},
+		Listening: []Endpoint{{Proto: "tcp", Addr: "0.0.0.0", Port: 8080}}, InternetReachable: true,
+		Paths: [][]Hop{{internet, host, pod, ctr, proc}, {internet, svc, pod, ctr, proc}}}
+	gunicorn.Path = gunicorn.Paths[0]
+	ex := Exposure{Known: true, Internet: true, Path: gunicorn.Path, Paths: gunicorn.Paths, Processes: []Process{gunicorn}, Node: ctr}
+	r := Score(&f, []string{"/usr/lib/libssl.so.3"}, ex, ctr)
+	tail := []Hop{{NodeID: "p1", Kind: "process", Name: "gunicorn (pid 10, listening on tcp 0.0.0.0:8080)"}, {Kind: "package", Name: "libssl3 3.0.0"}}
+	want := [][]Hop{
+		append([]Hop{internet, host, pod, ctr}, tail...),
+		append([]Hop{internet, svc, pod, ctr}, tail...),
+	}
+	if d := cmp.Diff(want, r.Paths); d != "" {
+		t.Errorf("paths (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(want[0], r.Path); d != "" {
+		t.Errorf("path is not the first of paths (-want +got):\n%s", d)
+	}
+
+	// One entry point: Path alone, as before.
+	gunicorn.Paths = gunicorn.Paths[:1]
+	ex.Processes, ex.Paths = []Process{gunicorn}, gunicorn.Paths
+	if r := Score(&f, []string{"/usr/lib/libssl.so.3"}, ex, ctr); r.Paths != nil || cmp.Diff(want[0], r.Path) != "" {
+		t.Errorf("one entry point: path %v, paths %v", r.Path, r.Paths)
+	}
+
+	// More entry points than MaxPaths: the first MaxPaths.
+	gunicorn.Paths = nil
+	for i := 0; i < MaxPaths+2; i++ {
+		gunicorn.Paths = append(gunicorn.Paths, []Hop{internet, lb, pod, ctr, proc})
+	}
+	ex.Processes = []Process{gunicorn}
+	if r := Score(&f, []string{"/usr/lib/libssl.so.3"}, ex, ctr); len(r.Paths) != MaxPaths {
+		t.Errorf("%d paths, want %d", len(r.Paths), MaxPaths)
+	}
+}

@@ -119,3 +119,31 @@ func BenchmarkIngestPlan(b *testing.B) {
 func (t *Topology) planOne(j *job, pl *plan) *sensorPlan {
 	return t.planJob(j, t.prepareJob(j, pl.now), pl)
 }
+
+// BenchmarkReachability25k: the internet reachability with the attack
+// paths' entry points, computed afresh (as after every graph change).
+func BenchmarkReachability25k(b *testing.B) {
+	tp := benchTopology(b, 425)
+	for b.Loop() {
+		tp.reach = nil
+		tp.reachabilityOf(true)
+	}
+	b.ReportMetric(float64(len(tp.reach.labels)), "reached")
+}
+
+// BenchmarkReachable25k: the threat graph's layers, from a fresh
+// reachability.
+func BenchmarkReachable25k(b *testing.B) {
+	tp := benchTopology(b, 425)
+	ctx := context.Background()
+	var n int
+	for b.Loop() {
+		tp.reach = nil
+		got, err := tp.Reachable(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(got)
+	}
+	b.ReportMetric(float64(n), "nodes")
+}

@@ -466,6 +466,19 @@ func deriveServices(d *derived, k *report.Kubernetes, clusterKey, clusterID stri
 				s += " nodePort " + strconv.Itoa(int(p.NodePort))
 			}
 			ports = append(ports, s)
+			// The target port, for exposure: a number (the service port
+			// when none is given), 0 for a port named in the pod.
+			target := p.Port
+			if p.TargetPort != "" {
+				v, err := strconv.ParseUint(p.TargetPort, 10, 16)
+				if err != nil {
+					v = 0
+				}
+				target = int32(v)
+			}
+			if p.Port > 0 && p.Port <= 65535 && target >= 0 {
+				n.Ports = append(n.Ports, report.Port{HostPort: uint16(p.Port), ContainerPort: uint16(target), Proto: strings.ToLower(p.Proto)})
+			}
 		}
 		for k, v := range map[string]string{"uid": sv.UID, "type": sv.Type, "clusterIps": strings.Join(sv.ClusterIPs, " "),
 			"externalIps": strings.Join(sv.ExternalIPs, " "), "loadBalancer": strings.Join(sv.LoadBalancer, " "),

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/risk"
@@ -28,14 +30,57 @@ type NodeRef struct {
 // MaxHops bounds how many connections an internet path may follow.
 const MaxHops = 4
 
+// MaxPaths bounds the entry points a reached process keeps (each with
+// its shortest route), so the attack paths of a finding.
+const MaxPaths = 5
+
 // reach is the cached reachability of the graph at a version.
 type reach struct {
 	version uint64
 	at      time.Time
-	// via is, for each reached node, the node it was reached from
-	// (InternetInbound for first hops); reason why the first hop is exposed.
+	// via is, for each reached process, the process it was first reached
+	// from (InternetInbound for first hops); reason why a first hop is
+	// exposed (its first entry's).
 	via    map[string]string
 	reason map[string]string
+	// labels are, for each reached process, the entry points it is
+	// reached from (at most MaxPaths, nearest first), each with the
+	// process before it on the shortest route from that entry.
+	labels map[string][]label
+
+	// layers is Reachable's answer, computed once.
+	layersOnce sync.Once
+	layers     []Reached
+}
+
+// label is one entry point's route to a process: its last step.
+type label struct {
+	entry string // the entry point: a host, or a Kubernetes service
+	pred  string // the process before, or InternetInbound for a first hop
+	hops  int    // connections followed since the entry's first process
+	// For a first hop: the nodes from the entry to the process (entry
+	// first, process last) and why the internet reaches it.
+	route  []string
+	reason string
+}
+
+func (rc *reach) label(id, entry string) (label, bool) {
+	for _, l := range rc.labels[id] {
+		if l.entry == entry {
+			return l, true
+		}
+	}
+	return label{}, false
+}
+
+// entries is a process's entry points, in the order they reached it.
+func (rc *reach) entries(id string) string {
+	var b strings.Builder
+	for _, l := range rc.labels[id] {
+		b.WriteString(l.entry)
+		b.WriteByte(' ')
+	}
+	return b.String()
 }
 
 // Exposure returns the exposure of a node (host, container, pod, image or
@@ -106,12 +151,18 @@ func (t *Topology) Exposure(ctx context.Context, nodeID string) (risk.Exposure, 
 		}
 		if _, ok := rc.via[p.ID]; ok {
 			rp.InternetReachable = true
-			for _, h := range g.pathTo(rc, p.ID) {
-				rp.Path = append(rp.Path, risk.Hop{NodeID: h.ID, Kind: h.Kind, Name: h.Label})
+			for i, r := range g.routes(rc, p.ID) {
+				hops := make([]risk.Hop, len(r.path))
+				for i, h := range r.path {
+					hops[i] = risk.Hop{NodeID: h.ID, Kind: h.Kind, Name: h.Label}
+				}
+				rp.Paths = append(rp.Paths, hops)
+				if i == 0 {
+					rp.Path, rp.Reason = hops, r.reason
+				}
 			}
-			rp.Reason = rc.reason[g.firstHop(rc, p.ID)]
 			if !ex.Internet {
-				ex.Internet, ex.Path = true, rp.Path
+				ex.Internet, ex.Path, ex.Paths = true, rp.Path, rp.Paths
 			}
 		}
 		ex.Processes = append(ex.Processes, rp)
@@ -140,15 +191,24 @@ func (t *Topology) reachabilityOf(current bool) *reach {
 	}
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	rc := &reach{version: g.version, at: t.now(), via: map[string]string{}, reason: map[string]string{}}
-	var frontier []string
-	seed := func(id, why string) {
-		if _, ok := rc.via[id]; ok {
-			return
+	rc := &reach{version: g.version, at: t.now(), via: map[string]string{}, reason: map[string]string{}, labels: map[string][]label{}}
+	type seed struct {
+		proc, entry string
+		route       []string
+		reason      string
+	}
+	var seeds []seed
+	// hostRoute is the way in through the process's host: host, pod,
+	// container, process.
+	hostRoute := func(p *Node, why string) {
+		var route []string
+		for _, id := range []string{p.Host, p.Pod, p.Container} {
+			if n := g.nodes[id]; id != "" && n != nil && !n.Gone() {
+				route = append(route, id)
+			}
 		}
-		rc.via[id] = InternetInbound
-		rc.reason[id] = why
-		frontier = append(frontier, id)
+		route = append(route, p.ID)
+		seeds = append(seeds, seed{p.ID, route[0], route, why})
 	}
 	// Observed inbound connections from the internet.
 	for k := range g.out[InternetInbound] {
@@ -162,56 +222,149 @@ func (t *Topology) reachabilityOf(current bool) *reach {
 		}
 		switch dst.Kind {
 		case KindProcess:
-			seed(dst.ID, "connections from the internet observed")
+			hostRoute(dst, "connections from the internet observed")
 		case KindContainer, KindHost:
 			// The listener was not identified: its listening processes.
 			for c := range g.children[dst.ID] {
 				if p := g.nodes[c]; p != nil && !p.Gone() && p.Kind == KindProcess && publicListener(p) {
-					seed(p.ID, "connections from the internet observed to its "+dst.Kind)
+					hostRoute(p, "connections from the internet observed to its "+dst.Kind)
 				}
 			}
 		}
 	}
-	// Listeners on non-loopback addresses of hosts with a public address.
-	for _, p := range g.nodes {
-		if p.Kind != KindProcess || p.Gone() || !publicListener(p) {
-			continue
-		}
-		h := g.nodes[p.Host]
-		if h == nil || !h.Public {
-			continue
-		}
-		if p.Container != "" {
-			c := g.nodes[p.Container]
-			if c == nil || !(c.Meta["networkMode"] == "host" || publishes(c, p)) {
+	for _, n := range g.nodes {
+		switch {
+		case n.Gone():
+		case n.Kind == KindProcess && publicListener(n):
+			// Listeners on non-loopback addresses of hosts with a public
+			// address.
+			h := g.nodes[n.Host]
+			if h == nil || !h.Public {
 				continue
 			}
-		}
-		seed(p.ID, "listens on a non-loopback address of a host with a public address")
-	}
-	// Onward connections.
-	for hop := 1; hop < MaxHops && len(frontier) > 0; hop++ {
-		var next []string
-		for _, id := range frontier {
-			for k := range g.out[id] {
+			if n.Container != "" {
+				c := g.nodes[n.Container]
+				if c == nil || !(c.Meta["networkMode"] == "host" || publishes(c, n)) {
+					continue
+				}
+			}
+			hostRoute(n, "listens on a non-loopback address of a host with a public address")
+		case n.Kind == KindService && n.Public:
+			// A Kubernetes service with a public load balancer or external
+			// address: the listeners of its target ports in the pods it
+			// selects.
+			why := "behind Kubernetes service " + n.Label + serviceAddrs(n)
+			for k := range g.out[n.ID] {
 				e := g.edges[k]
-				if e == nil || !e.GoneAt.IsZero() {
+				pod := g.nodes[k.Dst]
+				if e == nil || !e.GoneAt.IsZero() || k.Kind != EdgeSelects || pod == nil || pod.Gone() {
 					continue
 				}
-				dst := g.nodes[e.Dst]
-				if dst == nil || dst.Gone() || dst.Kind != KindProcess {
+				for c := range g.children[pod.ID] {
+					ctr := g.nodes[c]
+					if ctr == nil || ctr.Gone() || ctr.Kind != KindContainer {
+						continue
+					}
+					for pc := range g.children[ctr.ID] {
+						if p := g.nodes[pc]; p != nil && !p.Gone() && p.Kind == KindProcess && publicListener(p) && targets(n, p) {
+							seeds = append(seeds, seed{p.ID, n.ID, []string{n.ID, pod.ID, ctr.ID, p.ID}, why})
+						}
+					}
+				}
+			}
+		}
+	}
+	// Entry points in a stable order, each reaching a process once: the
+	// labels a process keeps do not depend on map order.
+	slices.SortFunc(seeds, func(a, b seed) int {
+		if c := strings.Compare(a.proc, b.proc); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.entry, b.entry); c != 0 {
+			return c
+		}
+		if len(a.route) != len(b.route) {
+			return len(a.route) - len(b.route)
+		}
+		return strings.Compare(a.reason, b.reason)
+	})
+	type visit struct{ proc, entry string }
+	var frontier []visit
+	for _, sd := range seeds {
+		if _, ok := rc.label(sd.proc, sd.entry); ok || len(rc.labels[sd.proc]) >= MaxPaths {
+			continue
+		}
+		rc.labels[sd.proc] = append(rc.labels[sd.proc], label{entry: sd.entry, pred: InternetInbound, route: sd.route, reason: sd.reason})
+		frontier = append(frontier, visit{sd.proc, sd.entry})
+	}
+	// Onward connections, one layer at a time: each entry point reaches
+	// a process first by its shortest route.
+	var dsts []string
+	for hop := 1; hop < MaxHops && len(frontier) > 0; hop++ {
+		var next []visit
+		for _, v := range frontier {
+			dsts = dsts[:0]
+			for k := range g.out[v.proc] {
+				e := g.edges[k]
+				if e == nil || !e.GoneAt.IsZero() || k.Kind != EdgeConnection {
 					continue
 				}
-				if _, ok := rc.via[dst.ID]; !ok {
-					rc.via[dst.ID] = id
-					next = append(next, dst.ID)
+				if dst := g.nodes[e.Dst]; dst != nil && !dst.Gone() && dst.Kind == KindProcess {
+					dsts = append(dsts, dst.ID)
 				}
+			}
+			slices.Sort(dsts)
+			for _, d := range dsts {
+				if _, ok := rc.label(d, v.entry); ok || len(rc.labels[d]) >= MaxPaths {
+					continue
+				}
+				rc.labels[d] = append(rc.labels[d], label{entry: v.entry, pred: v.proc, hops: hop})
+				next = append(next, visit{d, v.entry})
 			}
 		}
 		frontier = next
 	}
+	for id, ls := range rc.labels {
+		rc.via[id] = ls[0].pred
+		for _, l := range ls {
+			if l.pred == InternetInbound {
+				rc.reason[id] = l.reason
+				break
+			}
+		}
+	}
 	t.reach = rc
 	return rc
+}
+
+// serviceAddrs names a service's public addresses: " (load balancer
+// 203.0.113.50)".
+func serviceAddrs(n *Node) string {
+	var parts []string
+	if v := n.Meta["loadBalancer"]; v != "" {
+		parts = append(parts, "load balancer "+v)
+	}
+	if v := n.Meta["externalIps"]; v != "" {
+		parts = append(parts, "external address "+v)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// targets reports whether process p listens on one of service n's target
+// ports (any port when one is named: the name is the pod's to resolve).
+func targets(n *Node, p *Node) bool {
+	if len(n.Ports) == 0 {
+		return true
+	}
+	for _, port := range n.Ports {
+		if port.ContainerPort == 0 || hasPort(p.Listen, port.ContainerPort) {
+			return true
+		}
+	}
+	return false
 }
 
 func publicListener(p *Node) bool {
@@ -246,36 +399,95 @@ func (g *graph) firstHop(rc *reach, id string) string {
 	return id
 }
 
-// pathTo is internet → (host → container → process)+ for a reached process.
-func (g *graph) pathTo(rc *reach, id string) []NodeRef {
-	var chain []string
-	for i := 0; i < MaxHops+1 && id != "" && id != InternetInbound; i++ {
+// step is the hops from process p to process q over a connection: q's
+// host, pod and container where they differ from p's, then q.
+func (g *graph) step(p, q *Node) []string {
+	var out []string
+	if q.Host != "" && q.Host != p.Host {
+		out = append(out, q.Host)
+	}
+	if q.Pod != "" && q.Pod != p.Pod {
+		out = append(out, q.Pod)
+	}
+	if q.Container != "" && q.Container != p.Container {
+		out = append(out, q.Container)
+	}
+	return append(out, q.ID)
+}
+
+// route is the shortest route from entry to process id (internet first,
+// the process last, each node once), or nil when entry does not reach it,
+// and why the internet reaches its first process.
+func (g *graph) route(rc *reach, id, entry string) ([]NodeRef, string) {
+	var chain []string // processes, the last first
+	var first label
+	for i := 0; i <= MaxHops+1; i++ {
+		l, ok := rc.label(id, entry)
+		if !ok {
+			return nil, ""
+		}
 		chain = append(chain, id)
-		id = rc.via[id]
+		if l.pred == InternetInbound {
+			first = l
+			break
+		}
+		id = l.pred
+	}
+	if first.route == nil {
+		return nil, ""
 	}
 	slices.Reverse(chain)
-	path := []NodeRef{ref(g.nodes[InternetInbound])}
-	for _, pid := range chain {
-		p := g.nodes[pid]
-		if p == nil {
-			continue
+	ids := slices.Clone(first.route)
+	for i := 1; i < len(chain); i++ {
+		p, q := g.nodes[chain[i-1]], g.nodes[chain[i]]
+		if p == nil || q == nil {
+			return nil, ""
 		}
-		if h := g.nodes[p.Host]; h != nil {
-			path = append(path, ref(h))
-		}
-		if c := g.nodes[p.Container]; c != nil {
-			path = append(path, ref(c))
-		}
-		path = append(path, ref(p))
+		ids = append(ids, g.step(p, q)...)
 	}
-	return path
+	path := []NodeRef{ref(g.nodes[InternetInbound])}
+	seen := map[string]bool{InternetInbound: true}
+	for _, id := range ids {
+		if n := g.nodes[id]; n != nil && !seen[id] {
+			seen[id] = true
+			path = append(path, ref(n))
+		}
+	}
+	return path, first.reason
+}
+
+// attackRoute is one attack path and why the internet reaches its first
+// process.
+type attackRoute struct {
+	path   []NodeRef
+	reason string
+}
+
+// routes are a reached process's attack paths: the shortest from each
+// entry point that reaches it (at most MaxPaths), shortest first.
+func (g *graph) routes(rc *reach, id string) []attackRoute {
+	var out []attackRoute
+	for _, l := range rc.labels[id] {
+		if r, why := g.route(rc, id, l.entry); r != nil {
+			out = append(out, attackRoute{r, why})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b attackRoute) int {
+		if len(a.path) != len(b.path) {
+			return len(a.path) - len(b.path)
+		}
+		return strings.Compare(a.path[1].Label, b.path[1].Label)
+	})
+	return out
 }
 
 // ExposureScope widens the nodes a batch of reports changed (NodesChanged,
 // NodesGone) to every node whose exposure they may have changed, for the
 // findings stored on them to be rescored: the nodes whose internet
 // reachability changed since the last call (a connection to a front
-// process makes the processes behind it reachable too), and, for each of
+// process makes the processes behind it reachable too; a service that
+// starts or stops selecting a pod changes the entry points, so the attack
+// paths, of its processes and those behind them), and, for each of
 // those and of ids, its parents (process → container → pod → host) and a
 // container's image. The first call only records the reachability it
 // sees (the findings were scored with it).
@@ -287,20 +499,22 @@ func (t *Topology) ExposureScope(ids []string) []string {
 	}
 	t.scopeMu.Lock()
 	if t.scopeReach != nil {
-		for id := range rc.via {
-			if _, ok := t.scopeReach[id]; !ok {
+		// Reached or not, or reached from other entry points (its attack
+		// paths changed).
+		for id := range rc.labels {
+			if was, ok := t.scopeReach[id]; !ok || was != rc.entries(id) {
 				set[id] = struct{}{}
 			}
 		}
 		for id := range t.scopeReach {
-			if _, ok := rc.via[id]; !ok {
+			if _, ok := rc.labels[id]; !ok {
 				set[id] = struct{}{}
 			}
 		}
 	}
-	now := make(map[string]struct{}, len(rc.via))
-	for id := range rc.via {
-		now[id] = struct{}{}
+	now := make(map[string]string, len(rc.labels))
+	for id := range rc.labels {
+		now[id] = rc.entries(id)
 	}
 	t.scopeReach = now
 	t.scopeMu.Unlock()

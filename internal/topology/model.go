@@ -109,7 +109,9 @@ type nodeData struct {
 	// pod IP); Public tells whether one of them is a public address.
 	IPs    []string `json:"ips,omitempty"`
 	Public bool     `json:"public,omitempty"`
-	// Ports are a container's published ports.
+	// Ports are a container's published ports, or a Kubernetes service's
+	// ports (HostPort the service's port, ContainerPort its numeric target
+	// port, 0 for a port named in the pod).
 	Ports []report.Port `json:"ports,omitempty"`
 	// Meta is display metadata (OS, runtime, state, command line...).
 	Meta map[string]string `json:"meta,omitempty"`

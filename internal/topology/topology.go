@@ -126,9 +126,10 @@ type Topology struct {
 	reachMu sync.Mutex
 	reach   *reach
 
-	// scopeReach is the internet reachability ExposureScope last saw.
+	// scopeReach is the internet reachability ExposureScope last saw: the
+	// entry points of each reached process.
 	scopeMu    sync.Mutex
-	scopeReach map[string]struct{}
+	scopeReach map[string]string
 
 	// exposed is the topology_exposed table as last read or written
 	// (CheckExposure).

@@ -487,6 +487,94 @@ await step(a, "sensors page: an enrolment token, and install commands with the c
   check(((await a.locator('tr[data-token="web test fleet"]').textContent()) ?? "").includes("revoked"), "the revoked token is not shown as revoked");
 });
 
+await step(a, "threat graph: a sensor's public host is an entry point, what it reaches hop by hop; an attack path highlighted and fitted on the map", async () => {
+  // A sensor enrolled and reporting from the page (the sensor protocol, no
+  // traffic: the report only describes it): host edge-1 with a
+  // documentation-range public address, nginx listening on :443 proxying to
+  // an app on loopback.
+  const sensorId = await a.evaluate(async () => {
+    const csrf = decodeURIComponent(document.cookie.split("; ").find((c) => c.startsWith("riskmap_csrf="))?.split("=")[1] ?? "");
+    const json = async (path, init) => {
+      const r = await fetch(path, init);
+      if (!r.ok) throw new Error(`${init.method} ${path}: ${r.status} ${await r.text()}`);
+      return r.json();
+    };
+    const { token } = await json("/api/v1/enrolment-tokens", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ name: "threat graph", maxSensors: 1 }),
+    });
+    const en = await json("/api/v1/sensor/enrol", {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token, hostname: "edge-1" }),
+    });
+    const ep = (addr, port) => ({ addr, port });
+    const conn = (state, processKey, local, remote) => ({ source: "proc", proto: "tcp", state, local, remote, processKey, netns: 4026531840 });
+    const report = {
+      version: "1.0",
+      sensorId: en.sensorId,
+      runId: "browser",
+      seq: 1,
+      kind: "full",
+      time: new Date().toISOString(),
+      host: { hostname: "edge-1", os: { id: "debian", name: "Debian GNU/Linux 12" }, interfaces: [{ name: "eth0", up: true, addrs: ["203.0.113.80/24"] }] },
+      processes: [
+        { pid: 100, ppid: 1, startTicks: 1000, name: "nginx", exe: "/usr/sbin/nginx", uid: 0, cpuPercent: 0, rssBytes: 0, listen: [ep("0.0.0.0", 443)] },
+        { pid: 200, ppid: 1, startTicks: 2000, name: "shop-app", exe: "/usr/bin/python3", uid: 1000, cpuPercent: 0, rssBytes: 0, listen: [ep("127.0.0.1", 8080)] },
+      ],
+      connections: [
+        conn("LISTEN", "100:1000", ep("0.0.0.0", 443), ep("0.0.0.0", 0)),
+        conn("LISTEN", "200:2000", ep("127.0.0.1", 8080), ep("0.0.0.0", 0)),
+        conn("ESTABLISHED", "100:1000", ep("127.0.0.1", 40000), ep("127.0.0.1", 8080)),
+        conn("ESTABLISHED", "200:2000", ep("127.0.0.1", 8080), ep("127.0.0.1", 40000)),
+      ],
+    };
+    const gz = await new Response(new Blob([JSON.stringify(report)]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
+    const r = await fetch("/api/v1/sensor/reports", {
+      method: "POST",
+      credentials: "omit",
+      headers: { Authorization: `Bearer ${en.key}`, "Content-Type": "application/json", "Content-Encoding": "gzip" },
+      body: gz,
+    });
+    if (!r.ok) throw new Error(`report: ${r.status} ${await r.text()}`);
+    return en.sensorId;
+  });
+  check(sensorId !== "", "the sensor was not enrolled");
+
+  await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Threat graph", exact: true }).click();
+  await heading(a, "Threat graph");
+  const entry = a.locator('.threat-col[data-hop="1"] [data-threat-node="edge-1"]');
+  await entry.waitFor();
+  check((await entry.getAttribute("data-kind")) === "host", "the entry point edge-1 is not a host");
+  // nginx behind the host, the app one connection on.
+  const app = a.locator('[data-threat-node="shop-app"]');
+  await app.waitFor();
+  const appHop = Number(await app.getAttribute("data-distance"));
+  const nginxHop = Number(await a.locator('[data-threat-node="nginx"]').getAttribute("data-distance"));
+  check(nginxHop === 2 && appHop === 3, `nginx at hop ${nginxHop}, shop-app at hop ${appHop}: want 2 and 3`);
+  check(((await app.textContent()) ?? "").includes("from nginx"), "shop-app does not say it is reached from nginx");
+  check(((await entry.locator("[data-reaches]").getAttribute("data-reaches")) ?? "") === "2", "edge-1 does not lead to its two processes");
+  await shot(a, "17-threat-graph");
+
+  // The app's attack path on the map: every hop highlighted and the view fitted to them.
+  await app.getByRole("link", { name: "Show the attack path to shop-app on the map" }).click();
+  await heading(a, "Topology");
+  const canvas = a.locator(".canvas[data-ready][data-onpath]");
+  await canvas.waitFor();
+  const path = ((await canvas.getAttribute("data-path")) ?? "").split(",");
+  const lit = ((await canvas.getAttribute("data-onpath")) ?? "").split(",");
+  check(path.length === 4 && path[0]?.startsWith("internet-"), `the map's path is ${path.join(" → ")}: want the internet, edge-1, nginx, shop-app`);
+  for (const id of path) check(lit.includes(id), `the path's node ${id} is not highlighted (highlighted: ${lit.join(", ")})`);
+  await a.getByRole("note").filter({ hasText: "edge-1 → nginx → shop-app" }).waitFor();
+  // The selected node is in the URL and its panel is open.
+  check(new URL(a.url()).searchParams.get("node") === path[3], `the URL does not select the app: ${a.url()}`);
+  await a.locator('aside[data-detail="shop-app"]').waitFor();
+  await a.getByRole("button", { name: "Clear the path" }).click();
+  await a.waitForFunction(() => !new URL(location.href).searchParams.has("path"));
+});
+
 await step(a, "feeds and diagnosis", async () => {
   await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Feeds and diagnosis", exact: true }).click();
   await heading(a, "Feeds and diagnosis");

@@ -325,8 +325,36 @@ export interface NodeFinding {
   nodeId?: string;
   target: ScanTarget;
   finding: Finding;
-  risk: { score: number; factors: RiskFactor[] | null; inUse?: boolean; listening?: boolean; internet?: boolean; path?: Hop[] | null };
+  /** path: the attack path; paths: the shortest from each entry point when several reach the process (path is the first). */
+  risk: { score: number; factors: RiskFactor[] | null; inUse?: boolean; listening?: boolean; internet?: boolean; path?: Hop[] | null; paths?: Hop[][] | null };
   decision?: Decision;
+}
+/** Findings of a node on the threat graph (docs/risk.md, "Exploitable"). */
+export interface ThreatCounts {
+  findings: number;
+  exploitable: number;
+  bySeverity: Record<string, number> | null;
+  kev: number;
+  maxScore: number;
+}
+/** A node the internet reaches (GET /threat-graph). */
+export interface ThreatNode {
+  id: string;
+  kind: string;
+  label: string;
+  distance: number;
+  preds: string[] | null;
+  reason?: string;
+  counts: ThreatCounts;
+  reaches?: { nodes: number; counts: ThreatCounts };
+}
+export interface ThreatGraph {
+  internet: string;
+  hops: { distance: number; nodes: number; counts: ThreatCounts }[] | null;
+  nodes: ThreatNode[] | null;
+  total: number;
+  truncated: boolean;
+  exploitable: ThreatCounts;
 }
 export type FindingQuery = {
   severity?: string | undefined;
@@ -814,6 +842,7 @@ export const api = {
     request<Page<NodeFinding> & { total?: number | undefined }>("GET", `/findings${query(p)}`),
   topFindings: (limit = 20) => request<Page<NodeFinding>>("GET", `/findings/top${query({ limit })}`),
   findingGroups: (by: "vulnerability" | "node" | "image", limit = 10) => request<Page<FindingGroup>>("GET", `/findings/groups${query({ by, limit })}`),
+  threatGraph: (limit = 300) => request<ThreatGraph>("GET", `/threat-graph${query({ limit })}`),
   diagnosis: () => request<Diagnosis>("GET", "/diagnosis"),
   decisions: async () => page(await request<Page<Decision>>("GET", "/findings/decisions")),
   decide: (b: DecisionInput) => request<Decision>("POST", "/findings/decisions", b),

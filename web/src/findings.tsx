@@ -3,11 +3,25 @@
 // (docs/risk.md: the score is the product of its factors).
 import { useId, useState } from "react";
 import { Link } from "react-router";
-import type { Decision, NodeFinding } from "./api";
+import type { Decision, Hop, NodeFinding } from "./api";
 import { TableHead } from "./components";
 import { DecisionForm } from "./decisions";
 
-/** The map link of a finding: its attack path's nodes, or its node alone. */
+/** A finding's attack paths: the shortest from each entry point (risk.paths), or its one path. */
+export function attackPaths(f: NodeFinding): Hop[][] {
+  const ps = f.risk.paths ?? [];
+  if (ps.length > 0) return ps;
+  return f.risk.path !== undefined && f.risk.path !== null && f.risk.path.length > 0 ? [f.risk.path] : [];
+}
+
+/** The map link of an attack path: its nodes highlighted, the last selected. */
+export function pathLink(path: readonly Hop[]): string {
+  const ids = path.map((h) => h.nodeId ?? "").filter((id) => id !== "");
+  const last = ids.at(-1);
+  return `/topology?path=${ids.map(encodeURIComponent).join(",")}${last !== undefined ? `&node=${encodeURIComponent(last)}` : ""}`;
+}
+
+/** The map link of a finding: its (first) attack path's nodes, or its node alone. */
 export function mapLink(f: NodeFinding): string | null {
   const ids = (f.risk.path ?? []).map((h) => h.nodeId ?? "").filter((id) => id !== "");
   if (ids.length === 0 && f.nodeId !== undefined && f.nodeId !== "") ids.push(f.nodeId);
@@ -40,6 +54,7 @@ function factorValue(name: string, v: number): string {
 export function Explanation({ f, onDecided }: { f: NodeFinding; onDecided?: ((d: Decision) => void) | undefined }) {
   const factors = f.risk.factors ?? [];
   const path = f.risk.path ?? [];
+  const paths = attackPaths(f);
   const link = mapLink(f);
   return (
     <div className="explanation" data-explanation={f.finding.id}>
@@ -59,17 +74,25 @@ export function Explanation({ f, onDecided }: { f: NodeFinding; onDecided?: ((d:
           ))}
         </tbody>
       </table>
-      {path.length > 0 && (
-        <p className="path">
-          Attack path:{" "}
-          {path.map((h, i) => (
+      {paths.map((p, n) => (
+        <p className="path" key={n} data-attack-path={n}>
+          {paths.length > 1 ? `Attack path ${n + 1} of ${paths.length}: ` : "Attack path: "}
+          {p.map((h, i) => (
             <span key={`${h.kind}-${h.name}-${i}`}>
               {i > 0 && " → "}
               <span className={`hop hop-${h.kind}`}>{h.name}</span>
             </span>
           ))}
+          {paths.length > 1 && (
+            <>
+              {" "}
+              <Link to={pathLink(p)} aria-label={`Show attack path ${n + 1} on the map`}>
+                on the map
+              </Link>
+            </>
+          )}
         </p>
-      )}
+      ))}
       {link !== null && (
         <p>
           <Link to={link}>{path.length > 0 ? "Show the attack path on the map" : "Show the node on the map"}</Link>

@@ -41,6 +41,13 @@ export const views: readonly View[] = [
     page: lazy(() => import("./pages/topology")),
   },
   {
+    path: "/threat-graph",
+    label: "Threat graph",
+    section: "main",
+    requires: ["/threat-graph"],
+    page: lazy(() => import("./pages/threatgraph")),
+  },
+  {
     path: "/vulnerabilities",
     label: "Vulnerabilities",
     section: "main",

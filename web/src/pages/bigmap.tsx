@@ -268,6 +268,18 @@ export function BigMap({
     cv.addEventListener("wheel", wheel, { passive: false });
     size();
     fit.current();
+    // An attack path: the view is zoomed to its hops.
+    const hops = nodes.filter((n) => onPath.has(n.id));
+    if (hops.length > 0) {
+      const xs = hops.map((n) => n.x);
+      const ys = hops.map((n) => n.y);
+      const [x0, x1, y0, y1] = [Math.min(...xs) - cell, Math.max(...xs) + cell, Math.min(...ys) - cell, Math.max(...ys) + cell];
+      const scale = Math.min(cv.width / (x1 - x0), cv.height / (y1 - y0), 2) * 0.95;
+      view.current = { scale, tx: cv.width / 2 - ((x0 + x1) / 2) * scale, ty: cv.height / 2 - ((y0 + y1) / 2) * scale };
+      el.dataset.onpath = hops.map((n) => n.id).join(",");
+    } else {
+      delete el.dataset.onpath;
+    }
     paint();
     resize.observe(el);
     // Drawn: one node's position for the tests, then the mark.

@@ -15,13 +15,15 @@
 // canvas and marks "riskmap:map-drawn" (Performance API); data-probe-* give
 // the position of one node for the browser tests and bench/web.sh.
 //
-// Attack paths: /topology?path=ID,ID,... (from a finding's explanation)
-// shows the processes of the path's host with the path's nodes and hops
-// highlighted.
+// Attack paths: /topology?path=ID,ID,... (from a finding's explanation,
+// the node panel or the threat graph) shows the processes of the path's
+// host with the path's nodes and hops highlighted, the view fitted to
+// them. The selected node is kept in the URL (?node=ID).
 import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
-import { api, type ApiError, type Graph, type GraphNode, type GraphView, type NodeDetail } from "../api";
+import { api, type ApiError, type Graph, type GraphNode, type GraphView, type NodeDetail, type NodeFinding } from "../api";
+import { attackPaths, pathLink } from "../findings";
 import { BigMap, type MapHop } from "./bigmap";
 import { ErrorAlert, Field, Notice, Page, SelectField, Time, toApiError } from "../components";
 import { NodeLastScan } from "../coverage";
@@ -152,11 +154,18 @@ function GraphCanvas({
       minZoom: 0.05,
       maxZoom: 4,
     });
-    // A small graph is not blown up to fill the canvas.
+    // An attack path: the view is fitted to its hops. A small graph is
+    // not blown up to fill the canvas.
+    const hops = c.nodes(".onpath");
+    if (hops.length > 0) c.fit(hops, 60);
     if (c.zoom() > 1.5) {
       c.zoom(1.5);
-      c.center();
+      if (hops.length > 0) c.center(hops);
+      else c.center();
     }
+    // The nodes highlighted, for the tests.
+    if (hops.length > 0) el.dataset.onpath = hops.map((n) => n.id()).join(",");
+    else delete el.dataset.onpath;
     c.on("tap", "node", (e) => select.current(e.target.id()));
     cy.current = c;
     // Drawn: the frame after the first render. One node's position is kept
@@ -281,19 +290,33 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
   const [error, setError] = useState<ApiError | null>(null);
   const [started, setStarted] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The attack paths of the node's riskiest finding (those of its
+  // container or host for a process), when the internet reaches it.
+  const [riskiest, setRiskiest] = useState<NodeFinding | null>(null);
   useEffect(() => {
     let live = true;
     setNode(null);
     setStarted(null);
     setError(null);
+    setRiskiest(null);
     api
       .node(id)
-      .then((d) => live && setNode(d))
+      .then((d) => {
+        if (!live) return;
+        setNode(d);
+        const holder = scannableKinds.has(d.kind) ? d.id : d.kind === "process" ? (d.ancestors ?? []).filter((a) => scannableKinds.has(a.kind)).at(-1)?.id : undefined;
+        if (holder === undefined) return;
+        api
+          .findings({ nodeId: holder, limit: 1 })
+          .then((p) => live && setRiskiest(p.items?.[0] ?? null))
+          .catch(() => undefined); // a console without findings: no paths to show
+      })
       .catch((e: unknown) => live && setError(toApiError(e)));
     return () => {
       live = false;
     };
   }, [id]);
+  const riskyPaths = riskiest === null ? [] : attackPaths(riskiest);
 
   const scan = async () => {
     setBusy(true);
@@ -338,6 +361,23 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
                 Scan started. <Link to="/scans">Follow it on the scans page</Link>.
               </span>
             </Notice>
+          )}
+          {riskiest !== null && riskyPaths.length > 0 && riskiest.risk.internet === true && (
+            <div className="node-paths" data-node-paths={riskyPaths.length}>
+              <h3>Attack paths</h3>
+              <p>
+                Of its riskiest finding, {riskiest.finding.id} in {riskiest.finding.package.name} (risk {riskiest.risk.score.toFixed(1)}):
+              </p>
+              <ul className="refs">
+                {riskyPaths.map((p, i) => (
+                  <li key={i}>
+                    <Link to={pathLink(p)} aria-label={`Show attack path ${i + 1} on the map`}>
+                      {p.map((h) => h.name).join(" → ")}
+                    </Link>
+                  </li>
+                ))}
+              </ul>
+            </div>
           )}
           <dl className="facts">
             <dt>Kind</dt>
@@ -438,7 +478,7 @@ export default function TopologyPage() {
   const [q, setQ] = useState(params.get("q") ?? "");
   const [graph, setGraph] = useState<Graph | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const [selected, setSelected] = useState<string | null>(null);
+  const [selected, setSelected] = useState<string | null>(params.get("node"));
   const [path, setPath] = useState<PathHop[]>([]);
   const [pathHost, setPathHost] = useState<string | undefined>(undefined);
   const [pathReady, setPathReady] = useState(pathIds.length === 0);
@@ -449,6 +489,7 @@ export default function TopologyPage() {
     setViewState(v);
     setSelected(null);
     const next = new URLSearchParams(params);
+    next.delete("node");
     next.set("view", v);
     setParams(next, { replace: true });
   };
@@ -469,7 +510,7 @@ export default function TopologyPage() {
       return;
     }
     setPathReady(false);
-    void Promise.all(pathIds.slice(0, 8).map((id) => api.node(id).catch(() => null))).then((ds) => {
+    void Promise.all(pathIds.slice(0, 16).map((id) => api.node(id).catch(() => null))).then((ds) => {
       if (!live) return;
       const hops: PathHop[] = [];
       let host: string | undefined;
@@ -515,10 +556,21 @@ export default function TopologyPage() {
     };
   }, [load]);
 
-  const onSelect = useCallback((id: string) => {
-    // Aggregates are not nodes: selecting one drills into it by searching its members.
-    setSelected(id);
-  }, []);
+  const onSelect = useCallback(
+    (id: string) => {
+      // Aggregates are not nodes: selecting one drills into it by searching its members.
+      setSelected(id);
+      setParams(
+        (cur) => {
+          const next = new URLSearchParams(cur);
+          next.set("node", id);
+          return next;
+        },
+        { replace: true },
+      );
+    },
+    [setParams],
+  );
   const selectedNode = graph?.nodes.find((n) => n.id === selected);
   const isGroup = selectedNode !== undefined && (selectedNode.kind === "group" || selectedNode.count > 1);
   const hosts = graph?.nodes.filter((n) => !pseudo.has(n.kind)).length ?? 0;

@@ -1,0 +1,158 @@
+package findings
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/store"
+)
+
+// ExploitableEPSS is the EPSS probability from which a finding counts as
+// exploitable (docs/risk.md, "Exploitable"): a 1% chance of exploitation
+// activity in the next 30 days, about the top tenth of scored CVEs.
+const ExploitableEPSS = 0.01
+
+// exploitableSQL is the SQL form of Exploitable over scan_findings f (one
+// argument: ExploitableEPSS).
+const exploitableSQL = `(f.kev = 1 OR f.epss >= ? OR f.fixed_version <> '')`
+
+// Exploitable tells whether a finding counts as exploitable: in CISA KEV
+// (exploited in the wild), or an EPSS probability of at least
+// ExploitableEPSS (exploitation likely), or a fixed version published (the
+// flaw is public, the fix shows where it is, and it can be removed now).
+func Exploitable(kev bool, epss float64, fixedVersion string) bool {
+	return kev || epss >= ExploitableEPSS || fixedVersion != ""
+}
+
+// NodeCount is what the current findings (decisions honoured) of one node
+// amount to.
+type NodeCount struct {
+	// Findings counts them all; Exploitable those that are (Exploitable),
+	// BySeverity the exploitable ones by severity (critical, high,
+	// medium, low, unknown), KEV those in CISA KEV.
+	Findings    int            `json:"findings"`
+	Exploitable int            `json:"exploitable"`
+	BySeverity  map[string]int `json:"bySeverity"`
+	KEV         int            `json:"kev"`
+	// MaxScore is the highest risk score among them.
+	MaxScore float64 `json:"maxScore"`
+}
+
+func (c *NodeCount) add(sev string, exploitable, kev bool, n int, score float64) {
+	if c.BySeverity == nil {
+		c.BySeverity = map[string]int{}
+	}
+	c.Findings += n
+	if exploitable {
+		c.Exploitable += n
+		if sev == "" {
+			sev = match.SeverityUnknown
+		}
+		c.BySeverity[sev] += n
+	}
+	if kev {
+		c.KEV += n
+	}
+	c.MaxScore = max(c.MaxScore, score)
+}
+
+// maxAttributed bounds the internet-exposed findings read to attribute
+// them to the processes that load them.
+const maxAttributed = 20000
+
+// NodeCounts counts the current findings (decisions honoured) of each
+// node of ids that holds findings (hosts, containers, pods, images), and,
+// for the processes of ids, the findings of those nodes whose attack path
+// from the internet ends at the process (it loads the vulnerable package
+// and listens; at most 20,000 such findings are read, highest score
+// first). Nodes without findings are absent.
+func (s *Service) NodeCounts(ctx context.Context, ids []string) (map[string]NodeCount, error) {
+	out := map[string]NodeCount{}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	now := store.Millis(s.now())
+	attributed := 0
+	for i := 0; i < len(ids); i += 400 {
+		part := ids[i:min(i+400, len(ids))]
+		in := strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")
+		args := []any{ExploitableEPSS}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		args = append(args, now)
+		rows, err := s.st.Read().QueryContext(ctx, `SELECT f.node_id, f.severity, CASE WHEN `+exploitableSQL+` THEN 1 ELSE 0 END AS x, f.kev,
+			COUNT(*), MAX(f.score) FROM scan_findings f
+			WHERE f.state = 'current' AND f.node_id IN (`+in+`) AND NOT `+decisionMatch+`
+			GROUP BY f.node_id, f.severity, x, f.kev`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("count findings by node: %w", err)
+		}
+		for rows.Next() {
+			var node, sev string
+			var x, kev, n int
+			var score float64
+			if err := rows.Scan(&node, &sev, &x, &kev, &n, &score); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("count findings by node: %w", err)
+			}
+			c := out[node]
+			c.add(sev, x != 0, kev != 0, n, score)
+			out[node] = c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("count findings by node: %w", err)
+		}
+
+		// The processes the internet-exposed findings' paths end at.
+		if attributed >= maxAttributed {
+			continue
+		}
+		rows, err = s.st.Read().QueryContext(ctx, `SELECT f.severity, f.kev, f.epss, f.fixed_version, f.score, f.explanation FROM scan_findings f
+			WHERE f.state = 'current' AND f.node_id IN (`+in+`) AND f.explanation LIKE '%"internet":true%' AND NOT `+decisionMatch+`
+			ORDER BY f.score DESC, f.id LIMIT `+fmt.Sprint(maxAttributed-attributed), args[1:]...)
+		if err != nil {
+			return nil, fmt.Errorf("attribute findings to processes: %w", err)
+		}
+		for rows.Next() {
+			var sev, fixed, expl string
+			var kev int
+			var epss, score float64
+			if err := rows.Scan(&sev, &kev, &epss, &fixed, &score, &expl); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("attribute findings to processes: %w", err)
+			}
+			attributed++
+			var r struct {
+				Path []struct {
+					NodeID string `json:"nodeId"`
+					Kind   string `json:"kind"`
+				} `json:"path"`
+			}
+			if json.Unmarshal([]byte(expl), &r) != nil {
+				continue
+			}
+			// The process is the hop before the package.
+			for k := len(r.Path) - 1; k >= 0; k-- {
+				if h := r.Path[k]; h.Kind == "process" {
+					if want[h.NodeID] {
+						c := out[h.NodeID]
+						c.add(sev, Exploitable(kev != 0, epss, fixed), kev != 0, 1, score)
+						out[h.NodeID] = c
+					}
+					break
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("attribute findings to processes: %w", err)
+		}
+	}
+	return out, nil
+}
