@@ -17,14 +17,15 @@ const ExploitableEPSS = 0.01
 
 // exploitableSQL is the SQL form of Exploitable over scan_findings f (one
 // argument: ExploitableEPSS).
-const exploitableSQL = `(f.kev = 1 OR f.epss >= ? OR f.fixed_version <> '')`
+const exploitableSQL = `(f.kev = 1 OR f.epss >= ? OR f.severity IN ('high', 'critical'))`
 
 // Exploitable tells whether a finding counts as exploitable: in CISA KEV
 // (exploited in the wild), or an EPSS probability of at least
-// ExploitableEPSS (exploitation likely), or a fixed version published (the
-// flaw is public, the fix shows where it is, and it can be removed now).
-func Exploitable(kev bool, epss float64, fixedVersion string) bool {
-	return kev || epss >= ExploitableEPSS || fixedVersion != ""
+// ExploitableEPSS (exploitation likely), or of high or critical severity
+// (a flaw whose exploitation gains an attacker much). A published fix
+// alone does not make a finding exploitable.
+func Exploitable(kev bool, epss float64, severity string) bool {
+	return kev || epss >= ExploitableEPSS || severity == match.SeverityHigh || severity == match.SeverityCritical
 }
 
 // NodeCount is what the current findings (decisions honoured) of one node
@@ -113,17 +114,17 @@ func (s *Service) NodeCounts(ctx context.Context, ids []string) (map[string]Node
 		if attributed >= maxAttributed {
 			continue
 		}
-		rows, err = s.st.Read().QueryContext(ctx, `SELECT f.severity, f.kev, f.epss, f.fixed_version, f.score, f.explanation FROM scan_findings f
+		rows, err = s.st.Read().QueryContext(ctx, `SELECT f.severity, f.kev, f.epss, f.score, f.explanation FROM scan_findings f
 			WHERE f.state = 'current' AND f.node_id IN (`+in+`) AND f.explanation LIKE '%"internet":true%' AND NOT `+decisionMatch+`
 			ORDER BY f.score DESC, f.id LIMIT `+fmt.Sprint(maxAttributed-attributed), args[1:]...)
 		if err != nil {
 			return nil, fmt.Errorf("attribute findings to processes: %w", err)
 		}
 		for rows.Next() {
-			var sev, fixed, expl string
+			var sev, expl string
 			var kev int
 			var epss, score float64
-			if err := rows.Scan(&sev, &kev, &epss, &fixed, &score, &expl); err != nil {
+			if err := rows.Scan(&sev, &kev, &epss, &score, &expl); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("attribute findings to processes: %w", err)
 			}
@@ -142,7 +143,7 @@ func (s *Service) NodeCounts(ctx context.Context, ids []string) (map[string]Node
 				if h := r.Path[k]; h.Kind == "process" {
 					if want[h.NodeID] {
 						c := out[h.NodeID]
-						c.add(sev, Exploitable(kev != 0, epss, fixed), kev != 0, 1, score)
+						c.add(sev, Exploitable(kev != 0, epss, sev), kev != 0, 1, score)
 						out[h.NodeID] = c
 					}
 					break

@@ -124,7 +124,7 @@ func storeFindings(t *testing.T, st *store.Store, s *findings.Service, node stri
 // PostgreSQL: the entry points (the public node, the load balancer's
 // service) at distance 1, then pod, container, process, and the api
 // behind gunicorn; exploitable counts per node and per hop (KEV, EPSS,
-// a fix; not a finding with none, nor a decided one), a process counted
+// high or critical; not a medium with only a fix, nor a decided one), a process counted
 // with the findings whose attack path ends at it, what each entry point
 // reaches, nothing of the private host, and the limit.
 func TestThreatGraph(t *testing.T) {
@@ -161,7 +161,8 @@ func TestThreatGraph(t *testing.T) {
 				fnd{id: "CVE-2024-0001", pkg: "libssl3", sev: "critical", kev: true, files: []string{"/usr/lib/libssl.so.3"}},
 				fnd{id: "CVE-2024-0002", pkg: "zlib", sev: "high", fixed: "1.1"},
 				fnd{id: "CVE-2024-0003", pkg: "bash", sev: "low"},
-				fnd{id: "CVE-2024-0004", pkg: "curl", sev: "medium", fixed: "8.0"})
+				fnd{id: "CVE-2024-0004", pkg: "curl", sev: "medium", fixed: "8.0"},
+				fnd{id: "CVE-2024-0007", pkg: "tar", sev: "medium", fixed: "1.35"})
 			storeFindings(t, st, fs, api, fnd{id: "CVE-2024-0005", pkg: "glibc", sev: "medium", epss: 0.2})
 			storeFindings(t, st, fs, batch, fnd{id: "CVE-2024-0006", pkg: "libssl3", sev: "critical", kev: true, files: []string{"/usr/lib/libssl.so.3"}})
 			if _, err := fs.Decide(ctx, findings.DecisionInput{VulnID: "CVE-2024-0004", Status: "accepted", Reason: "not reachable code"}, "test"); err != nil {
@@ -182,7 +183,7 @@ func TestThreatGraph(t *testing.T) {
 				"1 host node-a: 0/0 map[] kev 0",
 				"1 service shop/web: 0/0 map[] kev 0",
 				"2 pod shop/web-1: 0/0 map[] kev 0",
-				"3 container web: 2/3 map[critical:1 high:1] kev 1",
+				"3 container web: 2/4 map[critical:1 high:1] kev 1",
 				"4 process gunicorn: 1/1 map[critical:1] kev 1",
 				"5 pod shop/api-1: 0/0 map[] kev 0",
 				"6 container api: 1/1 map[medium:1] kev 0",
@@ -217,7 +218,7 @@ func TestThreatGraph(t *testing.T) {
 			if d := cmp.Diff(wantHops, hops); d != "" {
 				t.Errorf("hops (-want +got):\n%s", d)
 			}
-			if g.Exploitable.Exploitable != 3 || g.Exploitable.KEV != 1 || g.Exploitable.Findings != 4 {
+			if g.Exploitable.Exploitable != 3 || g.Exploitable.KEV != 1 || g.Exploitable.Findings != 5 {
 				t.Errorf("estate totals: %+v", g.Exploitable)
 			}
 			for _, n := range g.Nodes[:2] {
