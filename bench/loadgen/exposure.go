@@ -125,8 +125,9 @@ var bullseyeLibs = func() []string {
 
 // startExposure gives each probe host its findings: a host scan requested
 // through the API and run by the probe sensor through the sensor
-// protocol, then waits until the console shows them.
-func startExposure(ctx context.Context, c *console, probes []*sim) (*exposureBench, error) {
+// protocol, then waits until the console shows them; so does every host
+// of scanned (-exposure-estate).
+func startExposure(ctx context.Context, c *console, probes, scanned []*sim) (*exposureBench, error) {
 	root, err := os.MkdirTemp("", "riskmap-probe-root-")
 	if err != nil {
 		return nil, err
@@ -144,9 +145,9 @@ func startExposure(ctx context.Context, c *console, probes []*sim) (*exposureBen
 	e := &exposureBench{c: c, probes: probes, timeout: 60 * time.Second, every: 100 * time.Millisecond, findings: map[string]int{}}
 	start := time.Now()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(probes))
-	sem := make(chan struct{}, 4)
-	for _, s := range probes {
+	errs := make(chan error, len(scanned))
+	sem := make(chan struct{}, 16)
+	for _, s := range scanned {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -166,8 +167,8 @@ func startExposure(ctx context.Context, c *console, probes []*sim) (*exposureBen
 	for _, n := range e.findings {
 		total += n
 	}
-	fmt.Printf("exposure probes: %d hosts scanned through the sensor protocol, %d findings on them, in %s\n",
-		len(probes), total, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("exposure probes: %d hosts scanned through the sensor protocol (%d probes), %d findings on them, in %s\n",
+		len(scanned), len(probes), total, time.Since(start).Round(time.Millisecond))
 	return e, nil
 }
 
@@ -179,6 +180,7 @@ func (e *exposureBench) scanProbe(ctx context.Context, s *sim, root string) erro
 	var started struct {
 		Items []struct{ ID string }
 	}
+	deadline := time.Now().Add(120 * time.Second)
 	if err := e.c.api(http.MethodPost, "/api/v1/scans", map[string]any{"nodeIds": []string{host}}, &started); err != nil {
 		return err
 	}
@@ -186,7 +188,6 @@ func (e *exposureBench) scanProbe(ctx context.Context, s *sim, root string) erro
 		return fmt.Errorf("start host scan: %d scans", len(started.Items))
 	}
 	scanID := started.Items[0].ID
-	deadline := time.Now().Add(60 * time.Second)
 	for {
 		cmds, err := s.cl.PollCommands(ctx, s.sensorID, 1)
 		if err != nil {
@@ -199,9 +200,9 @@ func (e *exposureBench) scanProbe(ctx context.Context, s *sim, root string) erro
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("scan %s: no command within 60s", scanID)
+			return fmt.Errorf("scan %s: no command within 120s", scanID)
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 	if err := s.cl.SetScanStatus(ctx, scanID, sensorproto.ScanStatus{Status: sensorproto.StatusRunning}); err != nil {
 		return err
@@ -223,10 +224,12 @@ func (e *exposureBench) scanProbe(ctx context.Context, s *sim, root string) erro
 			return err
 		}
 		if v.total > 0 {
-			if v.listening == 0 {
+			// A probe starts unexposed, its findings loaded by a listening
+			// process; the others' exposure is the fleet's.
+			if s.flips != nil && v.listening == 0 {
 				return fmt.Errorf("%d findings on %s, none loaded by a listening process", v.total, host)
 			}
-			if v.internet != 0 {
+			if s.flips != nil && v.internet != 0 {
 				return fmt.Errorf("%d findings on %s reachable from the internet before any flip", v.internet, host)
 			}
 			e.mu.Lock()
@@ -235,7 +238,7 @@ func (e *exposureBench) scanProbe(ctx context.Context, s *sim, root string) erro
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no findings on %s within 60s of its scan %s", host, scanID)
+			return fmt.Errorf("no findings on %s within 120s of its scan request %s", host, scanID)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -366,8 +369,8 @@ func (e *exposureBench) report() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	total := 0
-	for _, n := range e.findings {
-		total += n
+	for _, s := range e.probes {
+		total += e.findings[topology.HostNodeID(s.sensorID)]
 	}
 	fmt.Printf("   exposure change → rescored findings in the API: %d probe hosts (%d findings), %d flips seen (inbound internet connections to a listening process that loads the vulnerable libssl, added or removed in a report); listening findings' top score %.1f reachable, %.1f not\n",
 		len(e.probes), total, len(e.fromAck), e.scoreOn, e.scoreOff)

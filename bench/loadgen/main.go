@@ -57,13 +57,14 @@ func main() {
 	notifyRate := flag.Float64("notify-rate", 0, "during the first step, write this many findings.new events a second and measure their delivery to a loopback webhook (0: off)")
 	hold := flag.String("hold", "", "after the warm-up, write the console's URL, pin and sign-in to this JSON file (for bench/web.sh); SIGINT/SIGTERM ends the step early")
 	probes := flag.Int("exposure-probes", 0, "during the first step, this many sensors have findings (a host scan) and flip their internet exposure again and again; measures the time to the rescored findings in the API (0: off; needs -feeds)")
+	estate := flag.Bool("exposure-estate", false, "with -exposure-probes: every sensor's host has findings (a host scan each), not only the probes', so every report rescores findings")
 	feedsDir := flag.String("feeds", "", "import these feeds (e.g. ../shared/feeds) into the console's knowledge base before it starts, and turn its feed updates off")
 	flag.Parse()
 	if *probes > 0 && *feedsDir == "" {
 		fmt.Fprintln(os.Stderr, "loadgen: -exposure-probes needs -feeds (the probes' findings come from the knowledge base)")
 		os.Exit(2)
 	}
-	if err := run(*riskmap, *database, *feedsDir, *sensors, *interval, *duration, *ramp, *maxSensors, *hold, *notifyRate, *probes); err != nil {
+	if err := run(*riskmap, *database, *feedsDir, *sensors, *interval, *duration, *ramp, *maxSensors, *hold, *notifyRate, *probes, *estate); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
@@ -513,7 +514,7 @@ func writeHold(path string, c *console, sensors int) error {
 	return os.Rename(tmp, path)
 }
 
-func run(bin, database, feedsDir string, n int, interval, duration time.Duration, ramp bool, maxSensors int, hold string, notifyRate float64, probes int) error {
+func run(bin, database, feedsDir string, n int, interval, duration time.Duration, ramp bool, maxSensors int, hold string, notifyRate float64, probes int, estate bool) error {
 	c, stop, err := startConsole(bin, database, feedsDir, interval)
 	if err != nil {
 		return err
@@ -543,7 +544,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 	for step := n; step >= 1; {
 		st := &stats{}
 		for i := len(fleet); i < step; i++ {
-			s, err := newSim(i, c, probeIDs[i])
+			s, err := newSim(i, c, probeIDs[i], estate || probeIDs[i])
 			if err != nil {
 				return err
 			}
@@ -577,13 +578,16 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		}
 		var eb *exposureBench
 		if len(probeIDs) > 0 && step == n && !down {
-			var ps []*sim
+			var ps, scanned []*sim
 			for _, s := range fleet {
 				if s.flips != nil {
 					ps = append(ps, s)
 				}
+				if s.bullseye {
+					scanned = append(scanned, s)
+				}
 			}
-			if eb, err = startExposure(ctx, c, ps); err != nil {
+			if eb, err = startExposure(ctx, c, ps, scanned); err != nil {
 				return err
 			}
 		}
@@ -756,8 +760,10 @@ type sim struct {
 	// included), checked against its sensors list after each step.
 	acked   int64
 	lastSeq uint64
-	// libs are what its processes load (a probe's host is Debian 11).
-	libs []string
+	// libs are what its processes load; a host with findings (a probe's)
+	// is Debian 11 (bullseye), as the shared feeds know no later release.
+	libs     []string
+	bullseye bool
 	// A probe of the exposure bench (flips non-nil) takes an exposure
 	// change from flips before a report, carries it (exposed: inbound
 	// internet connections to its nginx) and tells pending's done channel
@@ -807,7 +813,7 @@ var libs = func() []string {
 	return l
 }()
 
-func newSim(i int, c *console, probe bool) (*sim, error) {
+func newSim(i int, c *console, probe, bullseye bool) (*sim, error) {
 	cl, err := client.New(client.Config{ConsoleURL: c.url, PinSHA256: c.pin, Timeout: 60 * time.Second, Version: "loadgen"})
 	if err != nil {
 		return nil, err
@@ -820,7 +826,10 @@ func newSim(i int, c *console, probe bool) (*sim, error) {
 	s := &sim{id: i, cl: cl, sensorID: en.SensorID, tr: report.NewTracker(report.DefaultFullEvery), rnd: rand.New(rand.NewPCG(uint64(i), 7)), nextPID: 1000, eph: map[string]uint16{},
 		ip: fmt.Sprintf("10.%d.%d.%d", 10+i/65536, (i/256)%256, i%256), libs: libs}
 	if probe {
-		s.flips, s.libs = make(chan *flip, 1), bullseyeLibs
+		s.flips = make(chan *flip, 1)
+	}
+	if bullseye {
+		s.bullseye, s.libs = true, bullseyeLibs
 	}
 	s.build()
 	return s, nil
@@ -874,7 +883,7 @@ func (s *sim) build() {
 		r.Images = append(r.Images, report.Image{ID: fmt.Sprintf("sha256:%064d", k), Runtime: "docker",
 			RepoTags: []string{fmt.Sprintf("registry.example.com/app-%d:1.%d", k, k)}, SizeBytes: 120 << 20})
 	}
-	if s.flips != nil {
+	if s.bullseye {
 		r.Host.OS = report.OS{ID: "debian", VersionID: "11", Name: "Debian GNU/Linux 11 (bullseye)"}
 	}
 	s.cur = r
