@@ -56,8 +56,15 @@ func main() {
 	maxSensors := flag.Int("max-sensors", 16000, "stop ramping here")
 	notifyRate := flag.Float64("notify-rate", 0, "during the first step, write this many findings.new events a second and measure their delivery to a loopback webhook (0: off)")
 	hold := flag.String("hold", "", "after the warm-up, write the console's URL, pin and sign-in to this JSON file (for bench/web.sh); SIGINT/SIGTERM ends the step early")
+	probes := flag.Int("exposure-probes", 0, "during the first step, this many sensors have findings (a host scan) and flip their internet exposure again and again; measures the time to the rescored findings in the API (0: off; needs -feeds)")
+	estate := flag.Bool("exposure-estate", false, "with -exposure-probes: every sensor's host has findings (a host scan each), not only the probes', so every report rescores findings")
+	feedsDir := flag.String("feeds", "", "import these feeds (e.g. ../shared/feeds) into the console's knowledge base before it starts, and turn its feed updates off")
 	flag.Parse()
-	if err := run(*riskmap, *database, *sensors, *interval, *duration, *ramp, *maxSensors, *hold, *notifyRate); err != nil {
+	if *probes > 0 && *feedsDir == "" {
+		fmt.Fprintln(os.Stderr, "loadgen: -exposure-probes needs -feeds (the probes' findings come from the knowledge base)")
+		os.Exit(2)
+	}
+	if err := run(*riskmap, *database, *feedsDir, *sensors, *interval, *duration, *ramp, *maxSensors, *hold, *notifyRate, *probes, *estate); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
@@ -76,7 +83,7 @@ type console struct {
 	dataDir, database string
 }
 
-func startConsole(bin, database string, interval time.Duration) (*console, func(), error) {
+func startConsole(bin, database, feedsDir string, interval time.Duration) (*console, func(), error) {
 	dir, err := os.MkdirTemp("", "riskmap-loadgen-")
 	if err != nil {
 		return nil, nil, err
@@ -84,6 +91,18 @@ func startConsole(bin, database string, interval time.Duration) (*console, func(
 	args := []string{"console", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn", "--report-interval", interval.String()}
 	if database != "" {
 		args = append(args, "--database", database)
+	}
+	if feedsDir != "" {
+		// As an air-gapped site does: the feeds imported offline into the
+		// console's data directory (it keeps them in feeds/), no updates.
+		start := time.Now()
+		imp := exec.Command(bin, "feeds", "import", "--db", filepath.Join(dir, "feeds"), feedsDir)
+		if out, err := imp.CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, fmt.Errorf("feeds import %s: %w\n%s", feedsDir, err, out)
+		}
+		fmt.Printf("knowledge base imported from %s in %s\n", feedsDir, time.Since(start).Round(time.Millisecond))
+		args = append(args, "--feed-interval", "0")
 	}
 	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
@@ -495,8 +514,8 @@ func writeHold(path string, c *console, sensors int) error {
 	return os.Rename(tmp, path)
 }
 
-func run(bin, database string, n int, interval, duration time.Duration, ramp bool, maxSensors int, hold string, notifyRate float64) error {
-	c, stop, err := startConsole(bin, database, interval)
+func run(bin, database, feedsDir string, n int, interval, duration time.Duration, ramp bool, maxSensors int, hold string, notifyRate float64, probes int, estate bool) error {
+	c, stop, err := startConsole(bin, database, feedsDir, interval)
 	if err != nil {
 		return err
 	}
@@ -521,10 +540,11 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 	}()
 	down := false // searching downwards after a first step that missed a goal
 	lastOK := 0
+	probeIDs := probeIDs(n, probes)
 	for step := n; step >= 1; {
 		st := &stats{}
 		for i := len(fleet); i < step; i++ {
-			s, err := newSim(i, c)
+			s, err := newSim(i, c, probeIDs[i], estate || probeIDs[i])
 			if err != nil {
 				return err
 			}
@@ -556,6 +576,21 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 				return err
 			}
 		}
+		var eb *exposureBench
+		if len(probeIDs) > 0 && step == n && !down {
+			var ps, scanned []*sim
+			for _, s := range fleet {
+				if s.flips != nil {
+					ps = append(ps, s)
+				}
+				if s.bullseye {
+					scanned = append(scanned, s)
+				}
+			}
+			if eb, err = startExposure(ctx, c, ps, scanned); err != nil {
+				return err
+			}
+		}
 		st.warmUntil = time.Now().Add(interval)
 		cpu0 := c.cpuSeconds()
 		hist0, _ := c.reportBuckets()
@@ -584,6 +619,20 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 				case <-time.After(interval):
 				}
 				nb.run(sctx, notifyRate, hosts)
+			}()
+		}
+		if eb != nil {
+			// After the first interval, like the steady ingest figures;
+			// its polls finish after the step (nwg).
+			nwg.Add(1)
+			go func() {
+				defer nwg.Done()
+				select {
+				case <-sctx.Done():
+					return
+				case <-time.After(interval):
+				}
+				eb.run(sctx, interval)
 			}()
 		}
 		var wg sync.WaitGroup
@@ -649,6 +698,9 @@ func run(bin, database string, n int, interval, duration time.Duration, ramp boo
 		if nb != nil {
 			nb.report(30 * time.Second)
 		}
+		if eb != nil {
+			eb.report()
+		}
 		fmt.Printf("   console peak RSS %.0f MB   [goal <= 1024 MB]\n", float64(rss)/(1<<20))
 		fmt.Printf("   graph query: processes view over %d nodes %s, hosts view over %d nodes %s   [goal <= 300ms]\n",
 			total, gp.Round(time.Millisecond), hosts, gh.Round(time.Millisecond))
@@ -708,6 +760,17 @@ type sim struct {
 	// included), checked against its sensors list after each step.
 	acked   int64
 	lastSeq uint64
+	// libs are what its processes load; a host with findings (a probe's)
+	// is Debian 11 (bullseye), as the shared feeds know no later release.
+	libs     []string
+	bullseye bool
+	// A probe of the exposure bench (flips non-nil) takes an exposure
+	// change from flips before a report, carries it (exposed: inbound
+	// internet connections to its nginx) and tells pending's done channel
+	// when a report with it is acknowledged.
+	flips   chan *flip
+	exposed bool
+	pending *flip
 }
 
 // warmUp sends the first full report until it is acknowledged.
@@ -750,7 +813,7 @@ var libs = func() []string {
 	return l
 }()
 
-func newSim(i int, c *console) (*sim, error) {
+func newSim(i int, c *console, probe, bullseye bool) (*sim, error) {
 	cl, err := client.New(client.Config{ConsoleURL: c.url, PinSHA256: c.pin, Timeout: 60 * time.Second, Version: "loadgen"})
 	if err != nil {
 		return nil, err
@@ -761,7 +824,13 @@ func newSim(i int, c *console) (*sim, error) {
 		return nil, fmt.Errorf("enrol simulated sensor %d: %w", i, err)
 	}
 	s := &sim{id: i, cl: cl, sensorID: en.SensorID, tr: report.NewTracker(report.DefaultFullEvery), rnd: rand.New(rand.NewPCG(uint64(i), 7)), nextPID: 1000, eph: map[string]uint16{},
-		ip: fmt.Sprintf("10.%d.%d.%d", 10+i/65536, (i/256)%256, i%256)}
+		ip: fmt.Sprintf("10.%d.%d.%d", 10+i/65536, (i/256)%256, i%256), libs: libs}
+	if probe {
+		s.flips = make(chan *flip, 1)
+	}
+	if bullseye {
+		s.bullseye, s.libs = true, bullseyeLibs
+	}
 	s.build()
 	return s, nil
 }
@@ -771,7 +840,7 @@ func (s *sim) proc(name, exe string, port uint16, ctr string) report.Process {
 	p := report.Process{PID: s.nextPID, PPID: 1, StartTicks: uint64(s.nextPID * 10), Name: name, Exe: exe, ContainerID: ctr,
 		UID: 0, User: "root", Cmdline: []string{exe, "--config", "/etc/" + name + ".conf"}, RSSBytes: uint64(s.rnd.IntN(200 << 20))}
 	n := 5 + s.rnd.IntN(15)
-	p.Loaded = append([]string{exe}, libs[:n]...)
+	p.Loaded = append([]string{exe}, s.libs[:n]...)
 	slices.Sort(p.Loaded)
 	if port != 0 {
 		p.Listen = []report.Endpoint{{Addr: "0.0.0.0", Port: port}}
@@ -813,6 +882,9 @@ func (s *sim) build() {
 	for k := range 3 {
 		r.Images = append(r.Images, report.Image{ID: fmt.Sprintf("sha256:%064d", k), Runtime: "docker",
 			RepoTags: []string{fmt.Sprintf("registry.example.com/app-%d:1.%d", k, k)}, SizeBytes: 120 << 20})
+	}
+	if s.bullseye {
+		r.Host.OS = report.OS{ID: "debian", VersionID: "11", Name: "Debian GNU/Linux 11 (bullseye)"}
 	}
 	s.cur = r
 	s.churn(true)
@@ -891,9 +963,16 @@ func (s *sim) churn(first bool) {
 	}
 	// The internet: inbound to nginx on 1 node in 10 (short-lived requests),
 	// outbound to APIs.
-	if ng := byName["nginx"]; ng != nil && s.id%10 == 0 {
+	if ng := byName["nginx"]; ng != nil && s.id%10 == 0 && s.flips == nil {
 		for range 3 + s.rnd.IntN(5) {
 			add(ng, report.Endpoint{Addr: s.ip, Port: 80}, report.Endpoint{Addr: fmt.Sprintf("198.51.100.%d", s.rnd.IntN(250)+1), Port: uint16(32768 + s.rnd.IntN(28000))})
+		}
+	}
+	// An exposure probe's nginx serves the internet only while the bench
+	// says so.
+	if ng := byName["nginx"]; ng != nil && s.exposed {
+		for range 2 + s.rnd.IntN(3) {
+			add(ng, report.Endpoint{Addr: s.ip, Port: 80}, report.Endpoint{Addr: fmt.Sprintf("203.0.113.%d", s.rnd.IntN(250)+1), Port: uint16(32768 + s.rnd.IntN(28000))})
 		}
 	}
 	if py := byName["python3"]; py != nil {
@@ -913,6 +992,13 @@ func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration
 			t.Stop()
 			return
 		case <-t.C:
+		}
+		if s.pending == nil && s.flips != nil {
+			select {
+			case f := <-s.flips:
+				s.exposed, s.pending = f.want, f
+			default:
+			}
 		}
 		s.churn(false)
 		out := s.tr.Next(s.cur)
@@ -939,6 +1025,10 @@ func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration
 			s.tr.Ack(out)
 			s.acked++
 			s.lastSeq = out.Seq
+			if f := s.pending; f != nil {
+				f.sent, f.acked, s.pending = start, time.Now(), nil
+				close(f.done)
+			}
 			if ack.FullReportRequested {
 				st.fullReq.Add(1)
 				s.tr.RequestFull()

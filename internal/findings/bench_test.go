@@ -31,6 +31,9 @@ func benchEstate(b *testing.B, nNodes, perNode int) *Service {
 			rows[i] = Row{Finding: f, Risk: risk.Score(&f, nil, risk.Exposure{}, risk.Hop{})}
 		}
 		err = st.Tx(ctx, func(tx store.Querier) error {
+			if err := testScan(ctx, tx, o); err != nil {
+				return err
+			}
 			if err := s.ReplaceTx(ctx, tx, o, rows, StatePending); err != nil {
 				return err
 			}

@@ -97,6 +97,8 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	version  string
+	// memo is what Rescore found consistent (rescore.go).
+	memo rescoreMemo
 }
 
 // New builds the module.
@@ -107,7 +109,8 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{st: cfg.Store, kb: cfg.KB, exposure: cfg.Exposure, log: cfg.Logger, now: cfg.Now, version: cfg.Version}
+	return &Service{st: cfg.Store, kb: cfg.KB, exposure: cfg.Exposure, log: cfg.Logger, now: cfg.Now, version: cfg.Version,
+		memo: rescoreMemo{m: map[Target]memo{}}}
 }
 
 // Row is one matched finding, ready to store.
@@ -286,6 +289,7 @@ func (s *Service) ReplaceTx(ctx context.Context, tx store.Querier, o Origin, row
 			return err
 		}
 	}
+	s.memo.forget(o.Target) // its findings are about to change
 	if _, err := tx.ExecContext(ctx, `DELETE FROM scan_findings WHERE scan_id = ?`, o.ScanID); err != nil {
 		return fmt.Errorf("store findings of scan %s: %w", o.ScanID, err)
 	}
@@ -414,93 +418,4 @@ func (s *Service) Count(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count findings: %w", err)
 	}
 	return n, nil
-}
-
-// Rescore recomputes the risk of the current and pending findings of the
-// given nodes from their present exposure. It returns how many findings
-// it rescored.
-func (s *Service) Rescore(ctx context.Context, nodeIDs ...string) (int, error) {
-	nodes, err := s.nodesWithFindings(ctx, nodeIDs)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, node := range nodes {
-		rows, err := s.st.Read().QueryContext(ctx, `SELECT id, sensor_id, target_kind, target_ref, files, detail FROM scan_findings
-			WHERE node_id = ? AND state IN ('current', 'pending')`, node)
-		if err != nil {
-			return n, fmt.Errorf("rescore node %s: %w", node, err)
-		}
-		type item struct {
-			id    string
-			files []string
-			f     match.Finding
-		}
-		var items []item
-		t := Target{NodeID: node}
-		for rows.Next() {
-			var it item
-			var files, detail string
-			if err := rows.Scan(&it.id, &t.SensorID, &t.Kind, &t.Ref, &files, &detail); err != nil {
-				rows.Close()
-				return n, fmt.Errorf("rescore node %s: %w", node, err)
-			}
-			_ = json.Unmarshal([]byte(files), &it.files)
-			if err := json.Unmarshal([]byte(detail), &it.f); err != nil {
-				rows.Close()
-				return n, fmt.Errorf("rescore finding %s: %w", it.id, err)
-			}
-			items = append(items, it)
-		}
-		rows.Close()
-		if len(items) == 0 {
-			continue
-		}
-		ex, hop := s.exposureOf(ctx, t)
-		err = s.st.Tx(ctx, func(tx store.Querier) error {
-			for _, it := range items {
-				r := risk.Score(&it.f, it.files, ex, hop)
-				it.f.Risk = match.Risk{Score: r.Score, Explanation: explain(r)}
-				detail, _ := json.Marshal(it.f)
-				expl, _ := json.Marshal(r)
-				if _, err := tx.ExecContext(ctx, `UPDATE scan_findings SET score = ?, explanation = ?, detail = ? WHERE id = ?`,
-					r.Score, string(expl), string(detail), it.id); err != nil {
-					return fmt.Errorf("rescore finding %s: %w", it.id, err)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return n, err
-		}
-		n += len(items)
-	}
-	return n, nil
-}
-
-// nodesWithFindings keeps the ids that have current or pending findings.
-func (s *Service) nodesWithFindings(ctx context.Context, ids []string) ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	for i := 0; i < len(ids); i += 400 {
-		part := ids[i:min(i+400, len(ids))]
-		args := make([]any, len(part))
-		for k, id := range part {
-			args[k] = id
-		}
-		rows, err := s.st.Read().QueryContext(ctx, `SELECT DISTINCT node_id FROM scan_findings WHERE state IN ('current', 'pending') AND node_id IN (`+
-			strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")+`)`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("nodes with findings: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			if rows.Scan(&id) == nil && !seen[id] {
-				seen[id] = true
-				out = append(out, id)
-			}
-		}
-		rows.Close()
-	}
-	return out, nil
 }
