@@ -37,11 +37,16 @@
 -- type only (a decision on a secret's fingerprint never covers a
 -- vulnerability that happens to have the same id).
 --
+-- scans.results_digest: the sha256 of the results a sensor uploaded for a
+-- scan of a type other than vulnerability (its inventory_id's
+-- counterpart: the findings hold what the results said; '' until then).
+--
 -- scan_schedules.scan_types: the types a schedule runs, comma-separated.
 
 -- +goose Up
 ALTER TABLE scans ADD COLUMN scan_type TEXT NOT NULL DEFAULT 'vulnerability';
 CREATE INDEX scans_type ON scans (scan_type, id);
+ALTER TABLE scans ADD COLUMN results_digest TEXT NOT NULL DEFAULT '';
 ALTER TABLE scan_findings ADD COLUMN finding_type TEXT NOT NULL DEFAULT 'vulnerability';
 ALTER TABLE scan_findings ADD COLUMN subject TEXT NOT NULL DEFAULT '';
 ALTER TABLE scan_findings ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
@@ -58,5 +63,6 @@ DROP INDEX scan_findings_type;
 ALTER TABLE scan_findings DROP COLUMN fingerprint;
 ALTER TABLE scan_findings DROP COLUMN subject;
 ALTER TABLE scan_findings DROP COLUMN finding_type;
+ALTER TABLE scans DROP COLUMN results_digest;
 DROP INDEX scans_type;
 ALTER TABLE scans DROP COLUMN scan_type;
