@@ -34,22 +34,25 @@ type backbone struct {
 // module provides its constructor).
 func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 	if err := q.Register(
-		b.scans.VulnerabilityKind(), // scan.vulnerability: run by sensors
-		b.scans.AutoScanKind(),      // scans.autoscan: new hosts and images, per the settings
-		b.scans.SchedulesKind(),     // scans.schedules: due scan schedules
-		b.scans.RematchKind(),       // scans.rematch: latest inventories against a new knowledge base
-		b.scans.InheritKind(),       // scans.inherit: running containers adopt their image node's latest scan
-		b.kb.UpdateKind(),           // feeds.update
-		b.kb.RebuildKind(),          // kb.rebuild
-		retentionKind(q, bus),       // retention.prune
-		b.vault.ResealKind(),        // secrets.reseal: secrets sealed by older keys, after a rotation
-		b.integ.DeliverKind(),       // integrations.deliver: one destination's outbox, in order (one job per destination)
-		b.integ.DigestKind(),        // integrations.digest: due digest rules' messages gathered into digests
-		b.integ.PruneKind(),         // integrations.prune: old delivery history
-		b.regs.SyncKind(),           // registries.sync: one account's catalogue (unique per account)
-		b.regs.SchedulesKind(),      // registries.schedules: the syncs whose scheduled time has come
-		b.regs.ScanKind(),           // registries.scan: a registry image scanned by the console
-		b.regs.LinkKind(),           // registries.link: running containers adopt their registry image's scan
+		b.scans.ScanKind(scans.TypeVulnerability), // scan.vulnerability: run by sensors (an inventory, matched here)
+		b.scans.ScanKind(scans.TypeSecret),        // scan.secret: run by sensors (their engine's findings)
+		b.scans.ScanKind(scans.TypeMalware),       // scan.malware: run by sensors (their engine's findings)
+		b.scans.ScanKind(scans.TypeCompliance),    // scan.compliance: run by sensors (no sensor runs it yet: fails at claim, naming the type)
+		b.scans.AutoScanKind(),                    // scans.autoscan: new hosts and images, per the settings
+		b.scans.SchedulesKind(),                   // scans.schedules: due scan schedules
+		b.scans.RematchKind(),                     // scans.rematch: latest inventories against a new knowledge base
+		b.scans.InheritKind(),                     // scans.inherit: running containers adopt their image node's latest scan
+		b.kb.UpdateKind(),                         // feeds.update
+		b.kb.RebuildKind(),                        // kb.rebuild
+		retentionKind(q, bus),                     // retention.prune
+		b.vault.ResealKind(),                      // secrets.reseal: secrets sealed by older keys, after a rotation
+		b.integ.DeliverKind(),                     // integrations.deliver: one destination's outbox, in order (one job per destination)
+		b.integ.DigestKind(),                      // integrations.digest: due digest rules' messages gathered into digests
+		b.integ.PruneKind(),                       // integrations.prune: old delivery history
+		b.regs.SyncKind(),                         // registries.sync: one account's catalogue (unique per account)
+		b.regs.SchedulesKind(),                    // registries.schedules: the syncs whose scheduled time has come
+		b.regs.ScanKind(),                         // registries.scan: a registry image scanned by the console
+		b.regs.LinkKind(),                         // registries.link: running containers adopt their registry image's scan
 	); err != nil {
 		return fmt.Errorf("job kinds: %w", err)
 	}

@@ -148,6 +148,7 @@ func Policy() []Rule {
 		{Method: http.MethodPost, Pattern: "/api/v1/sensor/commands/poll", Access: Sensor},
 		{Method: http.MethodPost, Pattern: "/api/v1/sensor/scans/{id}/status", Access: Sensor},
 		{Method: http.MethodPut, Pattern: "/api/v1/sensor/scans/{id}/inventory", Access: Sensor, MaxBodyBytes: 64 << 20},
+		{Method: http.MethodPut, Pattern: "/api/v1/sensor/scans/{id}/results", Access: Sensor, MaxBodyBytes: 16 << 20},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/top", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/groups", Access: ReadOnly},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 const jsonBodyLimit = 1 << 20
@@ -33,9 +34,9 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/top", "top-findings", "The most exploitable findings across the estate, with attack paths"), s.apiTop)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/groups", "group-findings",
 		"The most exploitable findings grouped by vulnerability (one row per vulnerability, with its nodes) or by node"), s.apiGroups)
-	raw(http.MethodGet, "/api/v1/findings/export", "export-findings", "Download current findings (?format=json or csv, same filters as GET /api/v1/findings)", s.rawExport)
+	raw(http.MethodGet, "/api/v1/findings/export", "export-findings", "Download current findings (?format=json or csv, same filters as GET /api/v1/findings, type included)", s.rawExport)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/decisions", "list-decisions", "Accept / not-affected decisions"), s.apiDecisions)
-	huma.Register(api, created(op(http.MethodPost, "/api/v1/findings/decisions", "create-decision", "Accept a vulnerability or mark it not affected (reason, optional expiry)")), s.apiDecide)
+	huma.Register(api, created(op(http.MethodPost, "/api/v1/findings/decisions", "create-decision", "Accept a finding or mark it not affected, for findings of one type (reason, optional expiry)")), s.apiDecide)
 	huma.Register(api, noContent(op(http.MethodDelete, "/api/v1/findings/decisions/{id}", "delete-decision", "Revoke a decision")), s.apiDeleteDecision)
 	raw(http.MethodGet, "/api/v1/findings/decisions/openvex", "export-openvex", "The unexpired decisions as an OpenVEX v0.2.0 document", s.rawOpenVEX)
 }
@@ -72,6 +73,7 @@ type (
 // Query is the findings query of the API and the exports.
 type Query struct {
 	ScanID            string   `query:"scanId" maxLength:"64"`
+	Type              string   `query:"type" enum:"vulnerability,secret,malware,compliance," doc:"the findings of one scan type"`
 	NodeID            string   `query:"nodeId" maxLength:"200"`
 	Severity          []string `query:"severity" explode:"false" maxItems:"5"`
 	KEV               string   `query:"kev" enum:"true,false,"`
@@ -96,7 +98,7 @@ func optBool(s string) *bool {
 
 // Filter checks the query and turns it into a Filter.
 func (in *Query) Filter() (Filter, error) {
-	ff := Filter{ScanID: in.ScanID, NodeID: in.NodeID, KEV: optBool(in.KEV), FixAvailable: optBool(in.FixAvailable),
+	ff := Filter{ScanID: in.ScanID, Type: in.Type, NodeID: in.NodeID, KEV: optBool(in.KEV), FixAvailable: optBool(in.FixAvailable),
 		Package: in.Package, VulnID: in.VulnID, MinScore: in.MinScore, IncludeSuppressed: in.IncludeSuppressed, Sort: in.Sort, Order: in.Order, Limit: in.Limit}
 	for _, sv := range in.Severity {
 		for _, p := range strings.Split(sv, ",") {
@@ -107,6 +109,9 @@ func (in *Query) Filter() (Filter, error) {
 				ff.Severity = append(ff.Severity, p)
 			}
 		}
+	}
+	if in.Type != "" && !sensorproto.ValidScanType(in.Type) {
+		return ff, fmt.Errorf("%w: type %q (want %s)", ErrInvalid, in.Type, strings.Join(sensorproto.ScanTypes, ", "))
 	}
 	if in.Cursor != "" {
 		n, err := strconv.Atoi(in.Cursor)
@@ -161,7 +166,7 @@ func (s *Service) apiTop(ctx context.Context, in *topIn) (*bodyOf[list[NodeFindi
 
 func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	in := Query{ScanID: q.Get("scanId"), NodeID: q.Get("nodeId"), KEV: q.Get("kev"), FixAvailable: q.Get("fixAvailable"),
+	in := Query{ScanID: q.Get("scanId"), Type: q.Get("type"), NodeID: q.Get("nodeId"), KEV: q.Get("kev"), FixAvailable: q.Get("fixAvailable"),
 		Package: q.Get("package"), VulnID: q.Get("vulnId"), IncludeSuppressed: q.Get("includeSuppressed") == "true", Sort: q.Get("sort"), Order: q.Get("order")}
 	if v := q.Get("severity"); v != "" {
 		in.Severity = []string{v}

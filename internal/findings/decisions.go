@@ -12,6 +12,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/events"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 )
 
@@ -27,11 +28,16 @@ var Justifications = []string{
 	"vulnerable_code_cannot_be_controlled_by_adversary", "inline_mitigations_already_exist",
 }
 
-// Decision accepts a vulnerability or marks it not affected, for one
-// package and/or node or everywhere, with a reason and an optional expiry.
-// Every findings query, count and the top list honour it while it lasts.
+// Decision accepts a finding or marks it not affected (not applicable),
+// for one package (or file) and/or node or everywhere, with a reason and an
+// optional expiry. Every findings query, count and the top list honour it
+// while it lasts, for findings of its Type only: VulnID names a
+// vulnerability or one of its aliases; for a secret its rule or
+// fingerprint, for malware its rule or file SHA-256.
 type Decision struct {
-	ID            string     `json:"id"`
+	ID string `json:"id"`
+	// Type is the type of the findings it covers (default vulnerability).
+	Type          string     `json:"type"`
 	VulnID        string     `json:"vulnId"`
 	Package       string     `json:"package,omitempty"`
 	NodeID        string     `json:"nodeId,omitempty"`
@@ -53,6 +59,15 @@ func (d Decision) covers(f *NodeFinding, now time.Time) bool {
 	if d.NodeID != "" && d.NodeID != f.NodeID {
 		return false
 	}
+	if cmpOr(d.Type, TypeVulnerability) != cmpOr(f.Type, TypeVulnerability) {
+		return false
+	}
+	if f.Secret != nil {
+		return d.VulnID == f.Secret.Rule || d.VulnID == f.Secret.Fingerprint
+	}
+	if f.Malware != nil {
+		return d.VulnID == f.Malware.Rule || d.VulnID == f.Malware.SHA256
+	}
 	return slices.Contains(f.Finding.AllIDs(), d.VulnID)
 }
 
@@ -60,6 +75,9 @@ func (d Decision) covers(f *NodeFinding, now time.Time) bool {
 // covers.
 func (d Decision) auditTarget() string {
 	scope := d.VulnID
+	if d.Type != "" && d.Type != TypeVulnerability {
+		scope = d.Type + " " + scope
+	}
 	if d.Package != "" {
 		scope += " in " + d.Package
 	}
@@ -71,6 +89,9 @@ func (d Decision) auditTarget() string {
 
 // DecisionInput is what a user submits.
 type DecisionInput struct {
+	// Type is the type of findings the decision covers (default
+	// vulnerability).
+	Type          string     `json:"type,omitempty" enum:"vulnerability,secret,malware,compliance,"`
 	VulnID        string     `json:"vulnId" minLength:"1" maxLength:"200"`
 	Package       string     `json:"package,omitempty" maxLength:"500"`
 	NodeID        string     `json:"nodeId,omitempty" maxLength:"200"`
@@ -84,21 +105,27 @@ type DecisionInput struct {
 func (s *Service) Decide(ctx context.Context, in DecisionInput, by string) (Decision, error) {
 	now := s.now()
 	in.VulnID, in.Reason = strings.TrimSpace(in.VulnID), strings.TrimSpace(in.Reason)
+	in.Type = cmpOr(in.Type, TypeVulnerability)
+	vuln := in.Type == TypeVulnerability
 	switch {
+	case !sensorproto.ValidScanType(in.Type):
+		return Decision{}, fmt.Errorf("%w: type %q (want %s)", ErrInvalid, in.Type, strings.Join(sensorproto.ScanTypes, ", "))
 	case in.VulnID == "" || strings.ContainsAny(in.VulnID, "|%_ "):
 		return Decision{}, fmt.Errorf("%w: vulnId %q", ErrInvalid, in.VulnID)
 	case in.Reason == "":
 		return Decision{}, fmt.Errorf("%w: a decision needs a reason", ErrInvalid)
 	case in.Status != DecisionAccepted && in.Status != DecisionNotAffected:
 		return Decision{}, fmt.Errorf("%w: status %q (want accepted or not_affected)", ErrInvalid, in.Status)
-	case in.Status == DecisionNotAffected && !slices.Contains(Justifications, in.Justification):
+	case vuln && in.Status == DecisionNotAffected && !slices.Contains(Justifications, in.Justification):
 		return Decision{}, fmt.Errorf("%w: not_affected needs a justification, one of %s", ErrInvalid, strings.Join(Justifications, ", "))
+	case !vuln && in.Justification != "":
+		return Decision{}, fmt.Errorf("%w: a justification (OpenVEX) is for vulnerabilities; a %s decision gives its reason only", ErrInvalid, in.Type)
 	case in.Status == DecisionAccepted && in.Justification != "":
 		return Decision{}, fmt.Errorf("%w: justification is only for not_affected", ErrInvalid)
 	case in.ExpiresAt != nil && !in.ExpiresAt.After(now):
 		return Decision{}, fmt.Errorf("%w: expiresAt %s is in the past", ErrInvalid, in.ExpiresAt.Format(time.RFC3339))
 	}
-	d := Decision{ID: store.NewID(now), VulnID: in.VulnID, Package: in.Package, NodeID: in.NodeID, Status: in.Status,
+	d := Decision{ID: store.NewID(now), Type: in.Type, VulnID: in.VulnID, Package: in.Package, NodeID: in.NodeID, Status: in.Status,
 		Justification: in.Justification, Reason: in.Reason, CreatedBy: by, CreatedAt: now.UTC().Truncate(time.Millisecond)}
 	var exp any
 	if in.ExpiresAt != nil {
@@ -107,8 +134,8 @@ func (s *Service) Decide(ctx context.Context, in DecisionInput, by string) (Deci
 		exp = store.Millis(t)
 	}
 	err := s.st.Tx(ctx, func(tx store.Querier) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO finding_decisions (id, vuln_id, package_name, node_id, status, justification, reason, expires_at, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.VulnID, d.Package, d.NodeID, d.Status, d.Justification, d.Reason, exp, by, store.Millis(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO finding_decisions (id, finding_type, vuln_id, package_name, node_id, status, justification, reason, expires_at, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.Type, d.VulnID, d.Package, d.NodeID, d.Status, d.Justification, d.Reason, exp, by, store.Millis(now))
 		if err != nil {
 			return err
 		}
@@ -137,7 +164,7 @@ func (s *Service) Decisions(ctx context.Context) ([]Decision, error) {
 }
 
 func (s *Service) decisions(ctx context.Context, q store.Querier, where string, args ...any) ([]Decision, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, vuln_id, package_name, node_id, status, justification, reason, expires_at, created_by, created_at
+	rows, err := q.QueryContext(ctx, `SELECT id, finding_type, vuln_id, package_name, node_id, status, justification, reason, expires_at, created_by, created_at
 		FROM finding_decisions `+where+` ORDER BY id DESC`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list decisions: %w", err)
@@ -148,7 +175,7 @@ func (s *Service) decisions(ctx context.Context, q store.Querier, where string, 
 		var d Decision
 		var exp sql.NullInt64
 		var created int64
-		if err := rows.Scan(&d.ID, &d.VulnID, &d.Package, &d.NodeID, &d.Status, &d.Justification, &d.Reason, &exp, &d.CreatedBy, &created); err != nil {
+		if err := rows.Scan(&d.ID, &d.Type, &d.VulnID, &d.Package, &d.NodeID, &d.Status, &d.Justification, &d.Reason, &exp, &d.CreatedBy, &created); err != nil {
 			return nil, fmt.Errorf("list decisions: %w", err)
 		}
 		d.ExpiresAt, d.CreatedAt = ptime(exp), store.FromMillis(created)
@@ -180,8 +207,8 @@ func (s *Service) DeleteDecision(ctx context.Context, id, by string) (Decision, 
 	return d, err
 }
 
-// WriteOpenVEX writes the unexpired decisions as an OpenVEX v0.2.0
-// document; products are the package URLs of the current findings each
+// WriteOpenVEX writes the unexpired decisions on vulnerabilities as an
+// OpenVEX v0.2.0 document (VEX speaks of vulnerabilities only); products are the package URLs of the current findings each
 // decision covers (or the package name when none is seen now).
 func (s *Service) WriteOpenVEX(ctx context.Context, w io.Writer, author string) error {
 	ds, err := s.Decisions(ctx)
@@ -214,10 +241,10 @@ func (s *Service) WriteOpenVEX(ctx context.Context, w io.Writer, author string) 
 	}{Context: "https://openvex.dev/ns/v0.2.0", ID: "https://riskmap.dev/vex/console-" + store.NewID(now), Author: author,
 		Timestamp: now.Format(time.RFC3339), Version: 1, Tooling: "riskmap console " + s.version, Statements: []statement{}}
 	for _, d := range ds {
-		if d.ExpiresAt != nil && !d.ExpiresAt.After(now) {
+		if d.ExpiresAt != nil && !d.ExpiresAt.After(now) || d.Type != TypeVulnerability {
 			continue
 		}
-		fs, _, err := s.Findings(ctx, Filter{VulnID: d.VulnID, Package: d.Package, NodeID: d.NodeID, IncludeSuppressed: true, Limit: 1000})
+		fs, _, err := s.Findings(ctx, Filter{Type: TypeVulnerability, VulnID: d.VulnID, Package: d.Package, NodeID: d.NodeID, IncludeSuppressed: true, Limit: 1000})
 		if err != nil {
 			return err
 		}

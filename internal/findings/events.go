@@ -17,11 +17,18 @@ const (
 	EventDecided = "finding.decided"
 )
 
-// FindingRef is a finding as events name it.
+// FindingRef is a finding as events name it. For a finding of another
+// type than vulnerability, VulnID is its rule and Package its file
+// (Version, Ecosystem, KEV, CVSS, EPSS stay empty).
 type FindingRef struct {
-	ID        string  `json:"id"`
-	VulnID    string  `json:"vulnId"`
-	Package   string  `json:"package"`
+	ID string `json:"id"`
+	// Type is the finding's type: vulnerability, secret, malware...
+	Type    string `json:"type"`
+	VulnID  string `json:"vulnId"`
+	Package string `json:"package"`
+	// Subject is what the finding is in: name@version of a package,
+	// file:line of a secret, the file of malware.
+	Subject   string  `json:"subject,omitempty"`
 	Version   string  `json:"version"`
 	Ecosystem string  `json:"ecosystem"`
 	Severity  string  `json:"severity"`
@@ -40,9 +47,12 @@ func sortRefs(rs []FindingRef) {
 }
 
 // FindingsNew lists the findings a scan (or a rematch after the feeds
-// changed) found on its target that its current findings did not have.
+// changed) found on its target that its current findings of the scan's
+// type did not have.
 type FindingsNew struct {
-	ScanID   string       `json:"scanId"`
+	ScanID string `json:"scanId"`
+	// Type is the scan's and its findings' type.
+	Type     string       `json:"type"`
 	Target   Target       `json:"target"`
 	Findings []FindingRef `json:"findings"`
 }
@@ -50,9 +60,11 @@ type FindingsNew struct {
 func (FindingsNew) EventType() string  { return EventNew }
 func (e FindingsNew) EventKey() string { return targetKey(e.Target) }
 
-// FindingsFixed lists the current findings a target no longer has.
+// FindingsFixed lists the current findings (of Type) a target no longer
+// has.
 type FindingsFixed struct {
 	ScanID   string       `json:"scanId"`
+	Type     string       `json:"type"`
 	Target   Target       `json:"target"`
 	Findings []FindingRef `json:"findings"`
 }
@@ -74,8 +86,13 @@ type FindingDecided struct {
 	By       string   `json:"by"`
 }
 
-func (FindingDecided) EventType() string  { return EventDecided }
-func (e FindingDecided) EventKey() string { return "vuln:" + e.Decision.VulnID }
+func (FindingDecided) EventType() string { return EventDecided }
+func (e FindingDecided) EventKey() string {
+	if t := e.Decision.Type; t != "" && t != TypeVulnerability {
+		return t + ":" + e.Decision.VulnID
+	}
+	return "vuln:" + e.Decision.VulnID
+}
 
 // exposureScoper is the topology's ExposureScope: the nodes whose exposure
 // a change may have changed (parents, images, reachability that moved).

@@ -1,6 +1,8 @@
 // Package findings owns the console's findings and what users decide about
-// them: the vulnerabilities a scan's inventory matched (the scan_findings
-// table), their exposure-aware risk on the node (internal/risk, rescored
+// them: the findings of every scan type in one model (the scan_findings
+// table: the vulnerabilities a scan's inventory matched, the secrets and
+// malware a sensor's engine found; migration 00040 says what each column
+// holds per type), their exposure-aware risk on the node (internal/risk, rescored
 // when the topology says a node changed), which findings are current (those
 // of the latest complete scan of each target), VEX-like decisions (accepted,
 // not affected) honoured by every query and exported as OpenVEX, the
@@ -28,6 +30,7 @@ import (
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/risk"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
@@ -70,9 +73,19 @@ type Target struct {
 	Ref      string `json:"ref"`
 }
 
+// Finding types: one per scan type (sensorproto.ScanTypes).
+const (
+	TypeVulnerability = sensorproto.ScanVulnerability
+	TypeSecret        = sensorproto.ScanSecret
+	TypeMalware       = sensorproto.ScanMalware
+	TypeCompliance    = sensorproto.ScanCompliance
+)
+
 // Origin is the scan findings come from.
 type Origin struct {
 	ScanID string
+	// Type is the scan's type, its findings' type ("": vulnerability).
+	Type   string
 	Target Target
 	// Key identifies the target across scans (the latest complete scan of
 	// a key holds its current findings).
@@ -113,11 +126,94 @@ func New(cfg Config) *Service {
 		memo: rescoreMemo{m: map[Target]memo{}}}
 }
 
-// Row is one matched finding, ready to store.
+// Row is one finding, ready to store: a matched vulnerability, or (Type
+// set) a finding of another type with its typed detail.
 type Row struct {
+	// Type is the finding's type ("": vulnerability).
+	Type string
+	// Finding is the vulnerability; for the other types the common core:
+	// ID (the rule), Severity, Summary, Package.Name (the file) and Risk.
 	Finding match.Finding
 	Files   []string
 	Risk    risk.Result
+	// The other types: Subject (what it is in, for people), Fingerprint
+	// (its identity across scans), IDs (what a decision may name), and
+	// the typed finding.
+	Subject     string
+	Fingerprint string
+	IDs         []string
+	Secret      *sensorproto.SecretFinding
+	Malware     *sensorproto.MalwareFinding
+}
+
+// typedDetail is the detail column of a finding that is not a
+// vulnerability.
+type typedDetail struct {
+	Finding match.Finding               `json:"finding"`
+	Secret  *sensorproto.SecretFinding  `json:"secret,omitempty"`
+	Malware *sensorproto.MalwareFinding `json:"malware,omitempty"`
+}
+
+// ResultRows turns the results of a secret or malware scan into rows,
+// each scored on the target node's present exposure (risk.ScoreOnNode).
+func (s *Service) ResultRows(ctx context.Context, o Origin, res *sensorproto.Results) []Row {
+	ex, hop := s.exposureOf(ctx, o.Target)
+	rows := make([]Row, 0, len(res.Secrets)+len(res.Malware))
+	for i := range res.Secrets {
+		sf := res.Secrets[i]
+		where := sf.File
+		if sf.Line > 0 {
+			where = fmt.Sprintf("%s:%d", sf.File, sf.Line)
+		}
+		r := Row{Type: TypeSecret, Secret: &sf, Files: []string{sf.File}, Subject: where, Fingerprint: sf.Fingerprint,
+			IDs: []string{sf.Rule, sf.Fingerprint}}
+		r.Finding = match.Finding{ID: sf.Rule, Severity: cmpOr(sf.Severity, risk.DefaultSeverity("secret")), Summary: sf.Description,
+			Package: match.PackageRef{Name: sf.File}}
+		r.score(ex, hop, "secret", sf.Severity, sf.Rule+" in "+where)
+		rows = append(rows, r)
+	}
+	for i := range res.Malware {
+		mf := res.Malware[i]
+		r := Row{Type: TypeMalware, Malware: &mf, Files: []string{mf.File}, Subject: mf.File, Fingerprint: mf.Rule + " " + mf.SHA256,
+			IDs: []string{mf.Rule, mf.SHA256}}
+		r.Finding = match.Finding{ID: mf.Rule, Severity: cmpOr(mf.Severity, risk.DefaultSeverity("malware")), Summary: mf.Description,
+			Package: match.PackageRef{Name: mf.File}}
+		r.score(ex, hop, "malware", mf.Severity, mf.Rule+" in "+mf.File)
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// score sets a typed row's risk from the node's exposure.
+func (r *Row) score(ex risk.Exposure, hop risk.Hop, kind, severity, name string) {
+	r.Risk = risk.ScoreOnNode(risk.Subject{Kind: kind, Name: name, Severity: severity}, ex, hop)
+	r.Finding.Risk = match.Risk{Score: r.Risk.Score, Explanation: explain(r.Risk)}
+}
+
+// rescore scores a stored typed finding again.
+func (d *typedDetail) rescore(ex risk.Exposure, hop risk.Hop) (risk.Result, bool) {
+	var r Row
+	switch {
+	case d.Secret != nil:
+		where := d.Secret.File
+		if d.Secret.Line > 0 {
+			where = fmt.Sprintf("%s:%d", d.Secret.File, d.Secret.Line)
+		}
+		r.score(ex, hop, "secret", d.Secret.Severity, d.Secret.Rule+" in "+where)
+	case d.Malware != nil:
+		r.score(ex, hop, "malware", d.Malware.Severity, d.Malware.Rule+" in "+d.Malware.File)
+	default:
+		return risk.Result{}, false
+	}
+	d.Finding.Risk = r.Finding.Risk
+	return r.Risk, true
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // KBMeta is the loaded knowledge base's header (zero without one).
@@ -295,10 +391,19 @@ func (s *Service) ReplaceTx(ctx context.Context, tx store.Querier, o Origin, row
 	}
 	t := o.Target
 	err := store.ExecValues(ctx, tx, `INSERT INTO scan_findings (id, scan_id, node_id, sensor_id, target_kind, target_ref, target_key, state,
-		vuln_id, aliases, package_name, package_version, ecosystem, fixed_version, severity, severity_rank, cvss, kev, epss, score, explanation, files, detail)`,
-		23, len(rows), "", func(i int, args []any) ([]any, error) {
+		vuln_id, aliases, package_name, package_version, ecosystem, fixed_version, severity, severity_rank, cvss, kev, epss, score, explanation, files, detail,
+		finding_type, subject, fingerprint)`,
+		26, len(rows), "", func(i int, args []any) ([]any, error) {
 			r := rows[i]
 			f := r.Finding
+			if r.Type != "" && r.Type != TypeVulnerability {
+				detail, _ := json.Marshal(typedDetail{Finding: f, Secret: r.Secret, Malware: r.Malware})
+				expl, _ := json.Marshal(r.Risk)
+				files, _ := json.Marshal(r.Files)
+				return append(args, fmt.Sprintf("%s-%05d", o.ScanID, i), o.ScanID, t.NodeID, t.SensorID, t.Kind, t.Ref, o.Key, state,
+					f.ID, "|"+strings.Join(r.IDs, "|")+"|", f.Package.Name, "", "", "", f.Severity, match.SeverityRank(f.Severity),
+					0.0, 0, 0.0, r.Risk.Score, string(expl), string(files), string(detail), r.Type, r.Subject, r.Fingerprint), nil
+			}
 			detail, _ := json.Marshal(f)
 			expl, _ := json.Marshal(r.Risk)
 			files, _ := json.Marshal(r.Files)
@@ -320,7 +425,8 @@ func (s *Service) ReplaceTx(ctx context.Context, tx store.Querier, o Origin, row
 			aliases := "|" + strings.Join(f.AllIDs(), "|") + "|"
 			return append(args, fmt.Sprintf("%s-%05d", o.ScanID, i), o.ScanID, t.NodeID, t.SensorID, t.Kind, t.Ref, o.Key, state,
 				f.ID, aliases, f.Package.Name, f.Package.Version, f.Package.Ecosystem, fixed, f.Severity, match.SeverityRank(f.Severity),
-				cvss, kev, epss, r.Risk.Score, string(expl), string(files), string(detail)), nil
+				cvss, kev, epss, r.Risk.Score, string(expl), string(files), string(detail),
+				TypeVulnerability, f.Package.Name+"@"+f.Package.Version, vulnKey(f.ID, f.Package.Name, f.Package.Version)), nil
 		})
 	if err != nil {
 		return fmt.Errorf("store findings of scan %s: %w", o.ScanID, err)
@@ -366,10 +472,15 @@ func (s *Service) AbandonTx(ctx context.Context, tx store.Querier, scanID string
 	return nil
 }
 
-// refs reads finding references by a condition, keyed by vulnerability and
-// package version.
+// vulnKey is a vulnerability finding's fingerprint: its id on the
+// package's version.
+func vulnKey(id, pkg, version string) string { return id + " in " + pkg + "@" + version }
+
+// refs reads finding references by a condition, keyed by fingerprint (a
+// vulnerability on a package version, a secret's fingerprint...).
 func (s *Service) refs(ctx context.Context, tx store.Querier, cond string, args ...any) (map[string]FindingRef, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, vuln_id, package_name, package_version, ecosystem, severity, score, kev, fixed_version, cvss, epss FROM scan_findings WHERE `+cond, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT id, vuln_id, package_name, package_version, ecosystem, severity, score, kev, fixed_version, cvss, epss,
+		finding_type, subject, fingerprint FROM scan_findings WHERE `+cond, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read findings: %w", err)
 	}
@@ -378,11 +489,19 @@ func (s *Service) refs(ctx context.Context, tx store.Querier, cond string, args 
 	for rows.Next() {
 		var r FindingRef
 		var kev int
-		if err := rows.Scan(&r.ID, &r.VulnID, &r.Package, &r.Version, &r.Ecosystem, &r.Severity, &r.RiskScore, &kev, &r.FixedVersion, &r.CVSS, &r.EPSS); err != nil {
+		var fp string
+		if err := rows.Scan(&r.ID, &r.VulnID, &r.Package, &r.Version, &r.Ecosystem, &r.Severity, &r.RiskScore, &kev, &r.FixedVersion, &r.CVSS, &r.EPSS,
+			&r.Type, &r.Subject, &fp); err != nil {
 			return nil, fmt.Errorf("read findings: %w", err)
 		}
 		r.KEV = kev != 0
-		out[r.VulnID+" in "+r.Package+"@"+r.Version] = r
+		if r.Type != TypeVulnerability {
+			r.Version, r.Ecosystem = "", ""
+		}
+		if fp == "" {
+			fp = vulnKey(r.VulnID, r.Package, r.Version)
+		}
+		out[fp] = r
 	}
 	return out, rows.Err()
 }
@@ -403,13 +522,15 @@ func (s *Service) emitChanges(ctx context.Context, tx store.Querier, o Origin, b
 	sortRefs(fixed)
 	var evs []events.Typed
 	if len(added) > 0 {
-		evs = append(evs, FindingsNew{ScanID: o.ScanID, Target: o.Target, Findings: added})
+		evs = append(evs, FindingsNew{ScanID: o.ScanID, Type: o.findingType(), Target: o.Target, Findings: added})
 	}
 	if len(fixed) > 0 {
-		evs = append(evs, FindingsFixed{ScanID: o.ScanID, Target: o.Target, Findings: fixed})
+		evs = append(evs, FindingsFixed{ScanID: o.ScanID, Type: o.findingType(), Target: o.Target, Findings: fixed})
 	}
 	return events.Emit(ctx, tx, s.now(), evs...)
 }
+
+func (o Origin) findingType() string { return cmpOr(o.Type, TypeVulnerability) }
 
 // Count counts the stored findings (diagnosis).
 func (s *Service) Count(ctx context.Context) (int, error) {

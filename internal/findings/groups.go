@@ -59,7 +59,7 @@ func (s *Service) Groups(ctx context.Context, by string, limit int) ([]Group, er
 	}
 	// One row per node and vulnerability, folded into groups here: an
 	// image's group needs the topology (a container's image).
-	w := s.where(Filter{})
+	w := s.where(Filter{Type: TypeVulnerability}) // vulnerabilities only: a group is one vulnerability's or counts them
 	w.Add("f.target_kind IN ('host', 'container', 'image', 'registry')")
 	rows, err := s.st.Read().QueryContext(ctx, `SELECT f.node_id, f.target_kind, f.target_ref, f.vuln_id, COUNT(*), MAX(f.score), MAX(f.kev)
 		FROM scan_findings f`+w.SQL()+` GROUP BY f.node_id, f.target_kind, f.target_ref, f.vuln_id`, w.Args()...)
@@ -166,7 +166,7 @@ func (s *Service) Groups(ctx context.Context, by string, limit int) ([]Group, er
 
 	out := make([]Group, 0, len(all))
 	for _, g := range all {
-		ff := Filter{Sort: "risk", Limit: 1, NoCount: true, VulnID: g.topVuln}
+		ff := Filter{Sort: "risk", Limit: 1, NoCount: true, VulnID: g.topVuln, Type: TypeVulnerability}
 		if by != GroupByVulnerability {
 			ff.NodeID = g.topNode
 		}

@@ -64,7 +64,7 @@ func (c *NodeCount) add(sev string, exploitable, kev bool, n int, score float64)
 // them to the processes that load them.
 const maxAttributed = 20000
 
-// NodeCounts counts the current findings (decisions honoured) of each
+// NodeCounts counts the current vulnerability findings (decisions honoured) of each
 // node of ids that holds findings (hosts, containers, pods, images), and,
 // for the processes of ids, the findings of those nodes whose attack path
 // from the internet ends at the process (it loads the vulnerable package
@@ -88,7 +88,7 @@ func (s *Service) NodeCounts(ctx context.Context, ids []string) (map[string]Node
 		args = append(args, now)
 		rows, err := s.st.Read().QueryContext(ctx, `SELECT f.node_id, f.severity, CASE WHEN `+exploitableSQL+` THEN 1 ELSE 0 END AS x, f.kev,
 			COUNT(*), MAX(f.score) FROM scan_findings f
-			WHERE f.state = 'current' AND f.node_id IN (`+in+`) AND NOT `+decisionMatch+`
+			WHERE f.state = 'current' AND f.finding_type = 'vulnerability' AND f.node_id IN (`+in+`) AND NOT `+decisionMatch+`
 			GROUP BY f.node_id, f.severity, x, f.kev`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("count findings by node: %w", err)
@@ -115,7 +115,7 @@ func (s *Service) NodeCounts(ctx context.Context, ids []string) (map[string]Node
 			continue
 		}
 		rows, err = s.st.Read().QueryContext(ctx, `SELECT f.severity, f.kev, f.epss, f.score, f.explanation FROM scan_findings f
-			WHERE f.state = 'current' AND f.node_id IN (`+in+`) AND f.explanation LIKE '%"internet":true%' AND NOT `+decisionMatch+`
+			WHERE f.state = 'current' AND f.finding_type = 'vulnerability' AND f.node_id IN (`+in+`) AND f.explanation LIKE '%"internet":true%' AND NOT `+decisionMatch+`
 			ORDER BY f.score DESC, f.id LIMIT `+fmt.Sprint(maxAttributed-attributed), args[1:]...)
 		if err != nil {
 			return nil, fmt.Errorf("attribute findings to processes: %w", err)

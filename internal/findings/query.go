@@ -13,24 +13,38 @@ import (
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/risk"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 )
 
 // NodeFinding is a stored finding as the API returns it.
+//
+// Every type shares the envelope: Type, Subject (what the finding is in),
+// Finding (for a vulnerability the match; for another type the common
+// core: id is the rule, severity, summary, package.name the file) and
+// Risk; a secret or malware finding adds its typed detail.
 type NodeFinding struct {
-	ID       string        `json:"id"`
-	ScanID   string        `json:"scanId"`
-	NodeID   string        `json:"nodeId,omitempty"`
-	Target   Target        `json:"target"`
-	Finding  match.Finding `json:"finding"`
-	Risk     risk.Result   `json:"risk"`
-	Decision *Decision     `json:"decision,omitempty"`
+	ID     string `json:"id"`
+	Type   string `json:"type"`
+	ScanID string `json:"scanId"`
+	NodeID string `json:"nodeId,omitempty"`
+	Target Target `json:"target"`
+	// Subject is name@version of a package, file:line of a secret, the
+	// file of malware.
+	Subject  string                      `json:"subject"`
+	Finding  match.Finding               `json:"finding"`
+	Secret   *sensorproto.SecretFinding  `json:"secret,omitempty"`
+	Malware  *sensorproto.MalwareFinding `json:"malware,omitempty"`
+	Risk     risk.Result                 `json:"risk"`
+	Decision *Decision                   `json:"decision,omitempty"`
 }
 
 // Filter selects findings. Without ScanID, the current findings are those
 // of the latest complete scan of each target.
 type Filter struct {
-	ScanID            string
+	ScanID string
+	// Type keeps the findings of one type (vulnerability, secret...).
+	Type              string
 	NodeID            string
 	Severity          []string
 	KEV               *bool
@@ -55,7 +69,7 @@ var sortColumns = map[string]string{
 }
 
 // decisionMatch is the SQL condition "an unexpired decision covers f".
-const decisionMatch = `EXISTS (SELECT 1 FROM finding_decisions d WHERE f.aliases LIKE '%|' || d.vuln_id || '|%'
+const decisionMatch = `EXISTS (SELECT 1 FROM finding_decisions d WHERE d.finding_type = f.finding_type AND f.aliases LIKE '%|' || d.vuln_id || '|%'
 	AND (d.package_name = '' OR d.package_name = f.package_name) AND (d.node_id = '' OR d.node_id = f.node_id)
 	AND (d.expires_at IS NULL OR d.expires_at > ?))`
 
@@ -93,7 +107,7 @@ func (s *Service) Findings(ctx context.Context, ff Filter) ([]NodeFinding, int, 
 	default:
 		return nil, 0, fmt.Errorf("%w: order %q (want asc or desc)", ErrInvalid, ff.Order)
 	}
-	q := `SELECT f.id, f.scan_id, f.node_id, f.explanation, f.detail, f.sensor_id, f.target_kind, f.target_ref` + from + cond +
+	q := `SELECT f.id, f.scan_id, f.node_id, f.explanation, f.detail, f.sensor_id, f.target_kind, f.target_ref, f.finding_type, f.subject` + from + cond +
 		fmt.Sprintf(" ORDER BY %s %s, f.id LIMIT %d OFFSET %d", col, dir, ff.Limit, max(ff.Offset, 0))
 	rows, err := s.st.Read().QueryContext(ctx, q, w.Args()...)
 	if err != nil {
@@ -104,11 +118,17 @@ func (s *Service) Findings(ctx context.Context, ff Filter) ([]NodeFinding, int, 
 	for rows.Next() {
 		var f NodeFinding
 		var expl, detail string
-		if err := rows.Scan(&f.ID, &f.ScanID, &f.NodeID, &expl, &detail, &f.Target.SensorID, &f.Target.Kind, &f.Target.Ref); err != nil {
+		if err := rows.Scan(&f.ID, &f.ScanID, &f.NodeID, &expl, &detail, &f.Target.SensorID, &f.Target.Kind, &f.Target.Ref, &f.Type, &f.Subject); err != nil {
 			return nil, 0, fmt.Errorf("query findings: %w", err)
 		}
 		f.Target.NodeID = f.NodeID
-		if err := json.Unmarshal([]byte(detail), &f.Finding); err != nil {
+		if f.Type != TypeVulnerability {
+			var td typedDetail
+			if err := json.Unmarshal([]byte(detail), &td); err != nil {
+				return nil, 0, fmt.Errorf("finding %s: %w", f.ID, err)
+			}
+			f.Finding, f.Secret, f.Malware = td.Finding, td.Secret, td.Malware
+		} else if err := json.Unmarshal([]byte(detail), &f.Finding); err != nil {
 			return nil, 0, fmt.Errorf("finding %s: %w", f.ID, err)
 		}
 		if err := json.Unmarshal([]byte(expl), &f.Risk); err != nil {
@@ -139,6 +159,9 @@ func (s *Service) where(ff Filter) store.Where {
 	}
 	if ff.NodeID != "" {
 		w.Add("f.node_id = ?", ff.NodeID)
+	}
+	if ff.Type != "" {
+		w.Add("f.finding_type = ?", ff.Type)
 	}
 	if len(ff.Severity) > 0 {
 		ph := strings.TrimSuffix(strings.Repeat("?,", len(ff.Severity)), ",")
@@ -257,8 +280,10 @@ type Diff struct {
 	Unchanged int      `json:"unchanged"`
 }
 
-// DiffScans compares the findings of two scans: vulnerabilities (id on
-// package@version) present in to but not from are new, the reverse fixed.
+// DiffScans compares the findings of two scans by fingerprint (a
+// vulnerability: its id on package@version; a secret: the engine's
+// fingerprint; malware: rule and file digest): present in to but not from
+// are new, the reverse fixed. Scans of different types share no finding.
 func (s *Service) DiffScans(ctx context.Context, from, to string) (Diff, error) {
 	a, err := s.refs(ctx, s.st.Read(), `scan_id = ?`, from)
 	if err != nil {
@@ -287,7 +312,11 @@ func (s *Service) DiffScans(ctx context.Context, from, to string) (Diff, error) 
 }
 
 // CSVHeader is the header row of WriteCSV.
-var CSVHeader = []string{"risk", "vulnerability", "aliases", "severity", "cvss", "kev", "epss", "package", "version", "ecosystem", "fixed",
+//
+// Every type shares the columns: vulnerability is the finding's id (a
+// rule for secrets and malware), package the file of a secret or malware,
+// subject what it is in (file:line of a secret).
+var CSVHeader = []string{"risk", "type", "vulnerability", "subject", "aliases", "severity", "cvss", "kev", "epss", "package", "version", "ecosystem", "fixed",
 	"target_kind", "target", "node", "scan", "decision", "explanation"}
 
 // WriteCSV writes findings as CSV, one row each.
@@ -309,7 +338,7 @@ func WriteCSV(w io.Writer, fs []NodeFinding) error {
 		if f.Decision != nil {
 			dec = f.Decision.Status
 		}
-		row := []string{strconv.FormatFloat(f.Risk.Score, 'f', 1, 64), fd.ID, strings.Join(fd.Aliases, " "), fd.Severity, cvss, kev, epss,
+		row := []string{strconv.FormatFloat(f.Risk.Score, 'f', 1, 64), cmpOr(f.Type, TypeVulnerability), fd.ID, f.Subject, strings.Join(fd.Aliases, " "), fd.Severity, cvss, kev, epss,
 			fd.Package.Name, fd.Package.Version, fd.Package.Ecosystem, strings.Join(fd.FixedVersions, " "),
 			f.Target.Kind, f.Target.Ref, f.NodeID, f.ScanID, dec, fd.Risk.Explanation}
 		for i := range row {

@@ -118,13 +118,26 @@ func (s *Service) Rescore(ctx context.Context, nodeIDs ...string) (int, error) {
 	for _, st := range stale {
 		before := len(changes)
 		for _, it := range items[st.t] {
-			r := risk.Score(&it.f, it.files, st.ex, st.hop)
+			var r risk.Result
+			if it.typed != nil {
+				var ok bool
+				if r, ok = it.typed.rescore(st.ex, st.hop); !ok {
+					continue // a type this console cannot score yet keeps its score
+				}
+			} else {
+				r = risk.Score(&it.f, it.files, st.ex, st.hop)
+			}
 			expl, _ := json.Marshal(r)
 			if r.Score == it.score && string(expl) == it.expl {
 				continue
 			}
-			it.f.Risk = match.Risk{Score: r.Score, Explanation: explain(r)}
-			detail, _ := json.Marshal(it.f)
+			var detail []byte
+			if it.typed != nil {
+				detail, _ = json.Marshal(it.typed)
+			} else {
+				it.f.Risk = match.Risk{Score: r.Score, Explanation: explain(r)}
+				detail, _ = json.Marshal(it.f)
+			}
 			changes = append(changes, change{id: it.id, expl: string(expl), detail: string(detail), score: r.Score})
 		}
 		if len(changes) == before {
@@ -224,11 +237,13 @@ func (s *Service) findingVersions(ctx context.Context, nodeIDs []string) (map[Ta
 	return out, nil
 }
 
-// rescoreItem is a stored finding as Rescore reads it.
+// rescoreItem is a stored finding as Rescore reads it: a vulnerability
+// (f), or a finding of another type (typed).
 type rescoreItem struct {
 	id    string
 	files []string
 	f     match.Finding
+	typed *typedDetail
 	score float64
 	expl  string
 }
@@ -238,7 +253,7 @@ type rescoreItem struct {
 func (s *Service) rescoreItems(ctx context.Context, nodeIDs []string) (map[Target][]rescoreItem, error) {
 	out := map[Target][]rescoreItem{}
 	err := inChunks(nodeIDs, func(args []any, marks string) error {
-		rows, err := s.st.Read().QueryContext(ctx, `SELECT node_id, sensor_id, target_kind, target_ref, id, files, detail, score, explanation FROM scan_findings
+		rows, err := s.st.Read().QueryContext(ctx, `SELECT node_id, sensor_id, target_kind, target_ref, id, files, detail, score, explanation, finding_type FROM scan_findings
 			WHERE state IN ('current', 'pending') AND node_id IN (`+marks+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("rescore: read findings of %d nodes: %w", len(args), err)
@@ -247,12 +262,19 @@ func (s *Service) rescoreItems(ctx context.Context, nodeIDs []string) (map[Targe
 		for rows.Next() {
 			var t Target
 			var it rescoreItem
-			var files, detail string
-			if err := rows.Scan(&t.NodeID, &t.SensorID, &t.Kind, &t.Ref, &it.id, &files, &detail, &it.score, &it.expl); err != nil {
+			var files, detail, typ string
+			if err := rows.Scan(&t.NodeID, &t.SensorID, &t.Kind, &t.Ref, &it.id, &files, &detail, &it.score, &it.expl, &typ); err != nil {
 				return fmt.Errorf("rescore: read findings: %w", err)
 			}
 			_ = json.Unmarshal([]byte(files), &it.files)
-			if err := json.Unmarshal([]byte(detail), &it.f); err != nil {
+			var err error
+			if typ != TypeVulnerability {
+				it.typed = &typedDetail{}
+				err = json.Unmarshal([]byte(detail), it.typed)
+			} else {
+				err = json.Unmarshal([]byte(detail), &it.f)
+			}
+			if err != nil {
 				return fmt.Errorf("rescore finding %s: %w", it.id, err)
 			}
 			out[t] = append(out[t], it)

@@ -191,7 +191,7 @@ func (s *Service) LinkConsumer() events.Consumer {
 						s.log.Warn("registries.link: undecodable event skipped", "seq", e.Seq, "err", err)
 						continue
 					}
-					if f.Target.Kind == scans.KindRegistry && f.Status == scans.StatusComplete {
+					if f.Target.Kind == scans.KindRegistry && f.Status == scans.StatusComplete && (f.Type == "" || f.Type == scans.TypeVulnerability) {
 						p.ScanIDs = append(p.ScanIDs, f.ScanID)
 					}
 				case topology.EventNodesAppeared:

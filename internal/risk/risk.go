@@ -2,7 +2,9 @@
 // on its node: severity (CVSS base) × exploit evidence (CISA KEV, EPSS) ×
 // exposure (is the package loaded by a running process, does that process
 // listen, is the node reachable from the internet). The formula is
-// documented in docs/risk.md; Score explains every factor.
+// documented in docs/risk.md; Score explains every factor. Findings that
+// are not packages (secrets, malware, failed controls) are scored on the
+// node's exposure by ScoreOnNode.
 package risk
 
 import (

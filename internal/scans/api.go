@@ -58,7 +58,8 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 
 	huma.Register(api, op(http.MethodPost, sensorproto.PathPoll, "poll-commands", "Sensor: take commands for the free scan slots", "sensor"), s.apiPoll)
 	huma.Register(api, noContent(op(http.MethodPost, sensorproto.PathScanStatus, "scan-status", "Sensor: report a scan's status (heartbeat while running)", "sensor")), s.apiStatus)
-	raw(http.MethodPut, sensorproto.PathInventory, "upload-inventory", "Sensor: upload a scan's inventory (gzip JSON, Content-Encoding: gzip; at most 64 MiB compressed, 512 MiB decompressed)", "", s.rawInventory)
+	raw(http.MethodPut, sensorproto.PathInventory, "upload-inventory", "Sensor: upload a vulnerability scan's inventory (gzip JSON, Content-Encoding: gzip; at most 64 MiB compressed, 512 MiB decompressed)", "", s.rawInventory)
+	raw(http.MethodPut, sensorproto.PathResults, "upload-results", "Sensor: upload the results of a secret or malware scan (gzip JSON of sensorproto.Results, Content-Encoding: gzip; at most 16 MiB compressed, 128 MiB decompressed, 100,000 findings)", "", s.rawResults)
 }
 
 func (s *Service) httpError(ctx context.Context, what string, err error) error {
@@ -100,6 +101,7 @@ func (s *Service) apiStart(ctx context.Context, in *bodyOf[ScanRequest]) (*bodyO
 }
 
 type listScansIn struct {
+	Type     string `query:"type" enum:"vulnerability,secret,malware,compliance," doc:"the scans of one type"`
 	NodeID   string `query:"nodeId" maxLength:"200"`
 	SensorID string `query:"sensorId" maxLength:"200"`
 	Status   string `query:"status" enum:"queued,running,complete,error,cancelled,"`
@@ -109,7 +111,7 @@ type listScansIn struct {
 }
 
 func (s *Service) apiList(ctx context.Context, in *listScansIn) (*bodyOf[list[Scan]], error) {
-	got, next, err := s.Queue.List(ctx, ListFilter{NodeID: in.NodeID, SensorID: in.SensorID, Status: in.Status, Target: in.Ref, Before: in.Cursor, Limit: in.Limit})
+	got, next, err := s.Queue.List(ctx, ListFilter{Type: in.Type, NodeID: in.NodeID, SensorID: in.SensorID, Status: in.Status, Target: in.Ref, Before: in.Cursor, Limit: in.Limit})
 	if err != nil {
 		return nil, s.httpError(ctx, "list scans", err)
 	}
@@ -184,7 +186,11 @@ func (s *Service) apiPutSettings(ctx context.Context, in *bodyOf[Settings]) (*bo
 	if err := s.PutSettings(ctx, in.Body); err != nil {
 		return nil, s.httpError(ctx, "put settings", err)
 	}
-	return &bodyOf[Settings]{in.Body}, nil
+	st, err := s.GetSettings(ctx)
+	if err != nil {
+		return nil, s.httpError(ctx, "put settings", err)
+	}
+	return &bodyOf[Settings]{st}, nil
 }
 
 // sensorOf is the enrolled sensor a sensor-route request speaks for (the
@@ -205,7 +211,7 @@ func (s *Service) apiPoll(ctx context.Context, in *bodyOf[sensorproto.PollReques
 	if in.Body.SensorID != sid {
 		return nil, s.httpError(ctx, "poll commands", fmt.Errorf("%w: sensor %s polls for itself only, not for %q", ErrForbidden, sid, in.Body.SensorID))
 	}
-	cmds, err := s.Queue.Poll(ctx, sid, sid, in.Body.FreeScanSlots)
+	cmds, err := s.Queue.Poll(ctx, sid, sid, in.Body.FreeScanSlots, in.Body.ScanTypes...)
 	if err != nil {
 		return nil, s.httpError(ctx, "poll commands", err)
 	}
@@ -248,6 +254,10 @@ func (s *Service) rawInventory(w http.ResponseWriter, r *http.Request) {
 	}
 	if sc.Terminal() {
 		s.rawError(w, r, "upload inventory", fmt.Errorf("%w: scan %s is already %s", ErrConflict, id, sc.Status))
+		return
+	}
+	if sc.Type != TypeVulnerability {
+		s.rawError(w, r, "upload inventory", fmt.Errorf("%w: scan %s is a %s scan: upload its results (%s), not an inventory", ErrConflict, id, sc.Type, sensorproto.PathResults))
 		return
 	}
 	if !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
@@ -295,13 +305,64 @@ func (s *Service) rawInventory(w http.ResponseWriter, r *http.Request) {
 	}
 	rows, err := m.Rows(ctx)
 	if err == nil {
-		sc, err = s.uploadable(ctx, id, sid)
+		sc, err = s.uploadable(ctx, id, sid, false)
 	}
 	if err == nil {
 		_, err = s.storeInventory(ctx, sc, gz.Bytes(), rows, m.Uncovered(), packages)
 	}
 	if err != nil {
 		s.rawError(w, r, "store inventory", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// rawResults stores the results of a secret or malware scan: the scan
+// must be this sensor's, running, and of the results' type; the body is
+// bounded compressed and decompressed, decoded strictly and validated
+// (sensorproto.DecodeResults) before anything is stored.
+func (s *Service) rawResults(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	ctx := r.Context()
+	sid, err := sensorOf(ctx)
+	if err != nil {
+		s.rawError(w, r, "upload results", err)
+		return
+	}
+	// Refuse before reading a byte of the body when the scan is not this
+	// sensor's to upload results for.
+	if _, err := s.uploadable(ctx, id, sid, true); err != nil {
+		s.rawError(w, r, "upload results", err)
+		return
+	}
+	if !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		console.WriteProblem(w, http.StatusUnsupportedMediaType, "the results must be sent with Content-Encoding: gzip")
+		return
+	}
+	var gz bytes.Buffer
+	body := io.TeeReader(io.LimitReader(r.Body, sensorproto.MaxResultsGzip+1), &gz)
+	res, err := sensorproto.DecodeResults(body)
+	if err == nil {
+		_, err = io.Copy(io.Discard, body)
+	}
+	if err == nil && gz.Len() > sensorproto.MaxResultsGzip {
+		err = fmt.Errorf("%w: results larger than %d bytes compressed", sensorproto.ErrTooLarge, sensorproto.MaxResultsGzip)
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			console.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("results larger than %d bytes", mbe.Limit))
+		case errors.Is(err, sensorproto.ErrTooLarge):
+			console.WriteProblem(w, http.StatusRequestEntityTooLarge, err.Error())
+		case ctx.Err() != nil:
+		default:
+			console.WriteProblem(w, http.StatusBadRequest, err.Error())
+		}
+		return
+	}
+	if _, err := s.AttachResults(ctx, id, sid, gz.Bytes(), res); err != nil {
+		s.rawError(w, r, "store results", err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -336,6 +397,13 @@ func (s *Service) rawReport(w http.ResponseWriter, r *http.Request) {
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "json"
+	}
+	if sc, err := s.Queue.Get(ctx, id); err != nil {
+		s.rawError(w, r, "scan report", err)
+		return
+	} else if sc.Type != TypeVulnerability {
+		s.typedReport(w, r, sc, format)
+		return
 	}
 	inv, err := s.Inventory(ctx, id)
 	if err != nil {
@@ -380,6 +448,32 @@ func (s *Service) rawReport(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="scan-%s.%s.json"`, id, format))
 	w.Write(buf.Bytes())
+}
+
+// typedReport is the report of a scan of a type other than vulnerability:
+// its findings (decisions attached) as JSON or CSV, the formats every type
+// shares; SBOMs, SARIF, CycloneDX and OpenVEX speak of packages.
+func (s *Service) typedReport(w http.ResponseWriter, r *http.Request, sc Scan, format string) {
+	all, err := s.findings.All(r.Context(), findings.Filter{ScanID: sc.ID, IncludeSuppressed: true})
+	if err != nil {
+		s.rawError(w, r, "scan report", err)
+		return
+	}
+	if all == nil {
+		all = []findings.NodeFinding{}
+	}
+	switch format {
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="scan-%s.csv"`, sc.ID))
+		_ = findings.WriteCSV(w, all)
+	case "json":
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="scan-%s.json"`, sc.ID))
+		writeJSON(w, map[string]any{"scan": sc, "generatedAt": s.now().UTC(), "findings": all})
+	default:
+		console.WriteProblem(w, http.StatusBadRequest, fmt.Sprintf("format %q: a %s scan's report is json or csv", format, sc.Type))
+	}
 }
 
 func writeJSON(w io.Writer, v any) {

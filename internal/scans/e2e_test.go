@@ -256,7 +256,8 @@ func startE2EConsoleWith(t *testing.T, dbURL string, ex findings.ExposureSource,
 	svc := scans.NewService(scans.ServiceConfig{Store: st, Jobs: q, Findings: fnd, Topology: topo, Logger: log, Version: "test",
 		Queue: scans.QueueConfig{Lease: 20 * time.Second, RetryBase: time.Second}, SensorLimits: limits})
 	topo.AddDetailSource(svc)
-	q.MustRegister(svc.VulnerabilityKind(), svc.AutoScanKind(), svc.SchedulesKind(), svc.RematchKind())
+	q.MustRegister(svc.ScanKind(scans.TypeVulnerability), svc.ScanKind(scans.TypeSecret), svc.ScanKind(scans.TypeMalware), svc.ScanKind(scans.TypeCompliance),
+		svc.AutoScanKind(), svc.SchedulesKind(), svc.RematchKind())
 	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: svc, Findings: fnd, Jobs: q})
 	bg := make(chan struct{}, 2)
 	go func() { topo.Run(ctx); bg <- struct{}{} }()

@@ -64,7 +64,7 @@ func (s *Service) InheritConsumer() events.Consumer {
 						s.log.Warn("scans.inherit: undecodable event skipped", "seq", e.Seq, "err", err)
 						continue
 					}
-					if f.Target.Kind == KindImage && f.Target.NodeID != "" && f.Status == StatusComplete {
+					if f.Target.Kind == KindImage && f.Target.NodeID != "" && f.Status == StatusComplete && (f.Type == "" || f.Type == TypeVulnerability) {
 						p.ScanIDs = append(p.ScanIDs, f.ScanID)
 					}
 				case topology.EventNodesAppeared:
@@ -103,7 +103,7 @@ func (s *Service) Inherit(ctx context.Context, scanIDs, containers []string) (in
 		if err != nil {
 			return 0, err
 		}
-		if sc.Status != StatusComplete || sc.Target.Kind != KindImage || sc.NodeID == "" {
+		if sc.Status != StatusComplete || sc.Type != TypeVulnerability || sc.Target.Kind != KindImage || sc.NodeID == "" {
 			continue
 		}
 		if latest, err := s.latestComplete(ctx, sc.targetKey); err != nil {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/console"
@@ -41,10 +43,66 @@ const (
 	KindRegistry = sensorproto.TargetRegistry
 )
 
+// Scan types (sensorproto.ScanTypes): each is its own job kind (KindOf),
+// sharing one life cycle.
+const (
+	TypeVulnerability = sensorproto.ScanVulnerability
+	TypeSecret        = sensorproto.ScanSecret
+	TypeMalware       = sensorproto.ScanMalware
+	TypeCompliance    = sensorproto.ScanCompliance
+)
+
+// KindOf is the job kind of the scans of a type run by sensors:
+// scan.vulnerability, scan.secret, scan.malware, scan.compliance. The
+// scan's id is its job's id; the scans row is the job's record as users
+// see it.
+func KindOf(scanType string) string { return "scan." + scanType }
+
 // KindVulnerability is the job kind of a vulnerability scan run by a
-// sensor. The scan's id is its job's id; the scans row is the job's record
-// as users see it.
-const KindVulnerability = "scan.vulnerability"
+// sensor.
+var KindVulnerability = KindOf(TypeVulnerability)
+
+// sensorKinds are the job kinds of every scan type (a sensor's poll claims
+// any; one it cannot run fails at once).
+func sensorKinds() []string {
+	out := make([]string, 0, len(sensorproto.ScanTypes))
+	for _, t := range sensorproto.ScanTypes {
+		out = append(out, KindOf(t))
+	}
+	return out
+}
+
+// checkTypes checks scan types ("" or none: vulnerability) and returns
+// them without duplicates.
+func checkTypes(types []string) ([]string, error) {
+	if len(types) == 0 {
+		return []string{TypeVulnerability}, nil
+	}
+	var out []string
+	for _, t := range types {
+		if t == "" {
+			t = TypeVulnerability
+		}
+		if !sensorproto.ValidScanType(t) {
+			return nil, fmt.Errorf("%w: scan type %q (want %s)", ErrInvalid, truncate(t, 50), strings.Join(sensorproto.ScanTypes, ", "))
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// typedKey is the line of scans of a target and type: the target's key
+// for a vulnerability scan (unchanged since before types), with "#TYPE"
+// appended for another type, so each type has its own latest scan and
+// current findings.
+func typedKey(t Target, scanType string) string {
+	if scanType == "" || scanType == TypeVulnerability {
+		return targetKey(t)
+	}
+	return targetKey(t) + "#" + scanType
+}
 
 // Errors the HTTP layer maps to status codes.
 var (
@@ -77,7 +135,11 @@ func route(sensorID string) string { return "sensor:" + sensorID }
 
 // Scan is one scan.
 type Scan struct {
-	ID              string     `json:"id"`
+	ID string `json:"id"`
+	// Type is the scan's type: vulnerability (an inventory matched
+	// against the knowledge base), secret, malware or compliance (the
+	// findings of a sensor's engine).
+	Type            string     `json:"type"`
 	NodeID          string     `json:"nodeId,omitempty"`
 	SensorID        string     `json:"sensorId"`
 	Target          Target     `json:"target"`
@@ -109,9 +171,10 @@ type Scan struct {
 	// knowledge base change.
 	Uncovered []match.Uncovered `json:"uncovered,omitempty"`
 
-	inventoryID string
-	claimedBy   string
-	targetKey   string
+	inventoryID   string
+	resultsDigest string
+	claimedBy     string
+	targetKey     string
 }
 
 // Terminal reports whether the scan is finished.
@@ -120,7 +183,7 @@ func (s Scan) Terminal() bool {
 }
 
 func (s Scan) origin() findings.Origin {
-	return findings.Origin{ScanID: s.ID, Key: s.targetKey,
+	return findings.Origin{ScanID: s.ID, Type: s.Type, Key: s.targetKey,
 		Target: Target{NodeID: s.NodeID, SensorID: s.SensorID, Kind: s.Target.Kind, Ref: s.Target.Ref}}
 }
 
@@ -172,8 +235,9 @@ func (c *QueueConfig) defaults() {
 }
 
 // Queue is the life cycle of scans on the job system: a scan is a job of
-// KindVulnerability routed to its sensor, which claims it by polling,
-// renews it with status heartbeats and ends it with its last status.
+// its type's kind (KindOf) routed to its sensor, which claims it by
+// polling, renews it with status heartbeats and ends it with its last
+// status.
 type Queue struct {
 	st       *store.Store
 	jobs     *jobs.Queue
@@ -181,12 +245,13 @@ type Queue struct {
 	cfg      QueueConfig
 }
 
-// Kind is the scan.vulnerability job kind: remote (run by sensors), with
-// the queue's lease, attempts, backoff, queue timeout and cancel grace; its
-// OnState keeps the scans row in step with the job.
-func (q *Queue) Kind() jobs.Kind {
+// Kind is the job kind of the scans of a type (scan.vulnerability,
+// scan.secret...): remote (run by sensors), with the queue's lease,
+// attempts, backoff, queue timeout and cancel grace; its OnState keeps the
+// scans row in step with the job. Every type shares this life cycle.
+func (q *Queue) Kind(scanType string) jobs.Kind {
 	c := q.cfg
-	return jobs.Kind{Name: KindVulnerability, Lease: c.Lease, MaxAttempts: c.MaxAttempts, QueueTimeout: c.QueueTimeout,
+	return jobs.Kind{Name: KindOf(scanType), Lease: c.Lease, MaxAttempts: c.MaxAttempts, QueueTimeout: c.QueueTimeout,
 		CancelGrace: c.CancelGrace, OnState: q.onState, Backoff: q.backoff}
 }
 
@@ -203,7 +268,7 @@ func (q *Queue) backoff(attempt int) time.Duration {
 
 const scanCols = `id, node_ref, sensor_id, target_kind, target_ref, status, message, progress, attempts, max_attempts,
 	COALESCE(requested_by, ''), schedule_id, cancel_requested, finding_count, COALESCE(inventory_id, ''), created_at, run_at,
-	started_at, heartbeat_at, lease_until, finished_at, claimed_by, target_key, source_scan, uncovered`
+	started_at, heartbeat_at, lease_until, finished_at, claimed_by, target_key, source_scan, uncovered, scan_type, results_digest`
 
 func scanRow(sc interface{ Scan(...any) error }) (Scan, error) {
 	var s Scan
@@ -213,7 +278,7 @@ func scanRow(sc interface{ Scan(...any) error }) (Scan, error) {
 	var uncovered string
 	err := sc.Scan(&s.ID, &s.NodeID, &s.SensorID, &s.Target.Kind, &s.Target.Ref, &s.Status, &s.Message, &progress, &s.Attempts,
 		&s.MaxAttempts, &s.RequestedBy, &s.ScheduleID, &cancel, &s.Findings, &s.inventoryID, &created, &runAt,
-		&started, &hb, &lease, &fin, &s.claimedBy, &s.targetKey, &s.SourceScan, &uncovered)
+		&started, &hb, &lease, &fin, &s.claimedBy, &s.targetKey, &s.SourceScan, &uncovered, &s.Type, &s.resultsDigest)
 	if err != nil {
 		return s, err
 	}
@@ -294,27 +359,52 @@ func validTarget(t Target, onConsole bool) error {
 	return nil
 }
 
-// Enqueue creates a queued scan for each target. A target that already has
-// a queued or running scan gets that scan back instead of a duplicate (the
-// job's unique key holds this across console processes).
+// Enqueue creates a queued vulnerability scan for each target. A target
+// that already has a queued or running scan gets that scan back instead of
+// a duplicate (the job's unique key holds this across console processes).
 func (q *Queue) Enqueue(ctx context.Context, targets []Target, requestedBy, scheduleID string) ([]Scan, error) {
-	return q.enqueue(ctx, targets, requestedBy, scheduleID, "", nil)
+	return q.enqueue(ctx, TypeVulnerability, targets, requestedBy, scheduleID, "", nil)
+}
+
+// EnqueueTypes is Enqueue of scans of each of types (none: vulnerability)
+// for each target: a target has one queued or running scan per type.
+func (q *Queue) EnqueueTypes(ctx context.Context, types []string, targets []Target, requestedBy, scheduleID string) ([]Scan, error) {
+	types, err := checkTypes(types)
+	if err != nil {
+		return nil, err
+	}
+	var out []Scan
+	for _, t := range types {
+		got, err := q.enqueue(ctx, t, targets, requestedBy, scheduleID, "", nil)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
 }
 
 // QueuedScan is a scan a request queued, as its audit entry lists it.
 type QueuedScan struct {
 	ID     string `json:"id"`
+	Type   string `json:"type"`
 	Target Target `json:"target"`
 }
 
 type queuedScan = QueuedScan
 
-// enqueue is Enqueue; consoleKind is the job kind of the registry targets
-// without a sensor (the console runs them; "" refuses them); audit, when
-// set, is given the scans the transaction queued (not those a target
-// already had) before it commits.
-func (q *Queue) enqueue(ctx context.Context, targets []Target, requestedBy, scheduleID, consoleKind string,
+// enqueue is Enqueue of scans of one type; consoleKind is the job kind of
+// the registry targets without a sensor (the console runs them; "" refuses
+// them; vulnerability scans only); audit, when set, is given the scans the
+// transaction queued (not those a target already had) before it commits.
+func (q *Queue) enqueue(ctx context.Context, scanType string, targets []Target, requestedBy, scheduleID, consoleKind string,
 	audit func(ctx context.Context, tx store.Querier, queued []queuedScan) error) ([]Scan, error) {
+	if !sensorproto.ValidScanType(scanType) {
+		return nil, fmt.Errorf("%w: scan type %q (want %s)", ErrInvalid, truncate(scanType, 50), strings.Join(sensorproto.ScanTypes, ", "))
+	}
+	if scanType != TypeVulnerability {
+		consoleKind = "" // the console runs vulnerability scans of registry images only
+	}
 	for _, t := range targets {
 		if err := validTarget(t, consoleKind != ""); err != nil {
 			return nil, err
@@ -325,13 +415,14 @@ func (q *Queue) enqueue(ctx context.Context, targets []Target, requestedBy, sche
 	err := q.st.Tx(ctx, func(tx store.Querier) error {
 		var queued []queuedScan
 		for _, t := range targets {
-			kind, opts := KindVulnerability, jobs.InsertOpts{Route: route(t.SensorID), UniqueKey: "scan:" + targetKey(t), MaxAttempts: q.cfg.MaxAttempts}
+			key := typedKey(t, scanType)
+			kind, opts := KindOf(scanType), jobs.InsertOpts{Route: route(t.SensorID), UniqueKey: "scan:" + key, MaxAttempts: q.cfg.MaxAttempts}
 			if t.SensorID == "" {
 				kind, opts.Route = consoleKind, ""
 			}
 			id, inserted, err := q.jobs.InsertTx(ctx, tx, kind, nil, opts)
 			if err != nil {
-				return fmt.Errorf("enqueue scan of %s: %w", targetKey(t), err)
+				return fmt.Errorf("enqueue scan of %s: %w", key, err)
 			}
 			ids = append(ids, id)
 			if !inserted {
@@ -342,12 +433,12 @@ func (q *Queue) enqueue(ctx context.Context, targets []Target, requestedBy, sche
 				by = requestedBy
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO scans (id, node_ref, target_kind, target_ref, status, requested_by, created_at,
-				sensor_id, target_key, max_attempts, run_at, schedule_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
-				id, t.NodeID, t.Kind, t.Ref, by, store.Millis(now), t.SensorID, targetKey(t), q.cfg.MaxAttempts, store.Millis(now), scheduleID)
+				sensor_id, target_key, max_attempts, run_at, schedule_id, scan_type) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)`,
+				id, t.NodeID, t.Kind, t.Ref, by, store.Millis(now), t.SensorID, key, q.cfg.MaxAttempts, store.Millis(now), scheduleID, scanType)
 			if err != nil {
-				return fmt.Errorf("enqueue scan of %s: %w", targetKey(t), err)
+				return fmt.Errorf("enqueue scan of %s: %w", key, err)
 			}
-			queued = append(queued, queuedScan{ID: id, Target: t})
+			queued = append(queued, queuedScan{ID: id, Type: scanType, Target: t})
 		}
 		if audit == nil {
 			return nil
@@ -386,6 +477,8 @@ func getScan(ctx context.Context, rq store.Querier, id string) (Scan, error) {
 
 // ListFilter selects scans; all fields optional.
 type ListFilter struct {
+	// Type keeps the scans of one type.
+	Type     string
 	NodeID   string
 	SensorID string
 	Status   string
@@ -403,6 +496,9 @@ func (q *Queue) List(ctx context.Context, f ListFilter) ([]Scan, string, error) 
 	var w store.Where
 	if f.NodeID != "" {
 		w.Add("node_ref = ?", f.NodeID)
+	}
+	if f.Type != "" {
+		w.Add("scan_type = ?", f.Type)
 	}
 	if f.SensorID != "" {
 		w.Add("sensor_id = ?", f.SensorID)
@@ -504,16 +600,24 @@ func scanAuditTarget(id string, t Target) string {
 // running scans whose cancel was requested, then up to freeSlots queued
 // scans, which become running with a lease. userID is the authenticated
 // caller; later statuses and uploads must come from the same user.
-func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int) ([]sensorproto.Command, error) {
+// scanTypes are the types the sensor runs (none: vulnerability, an older
+// sensor's poll): a claimed scan of another type fails at once, for good,
+// with a message naming its type, instead of waiting for a sensor that
+// will never run it.
+func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int, scanTypes ...string) ([]sensorproto.Command, error) {
 	if sensorID == "" || len(sensorID) > 200 {
 		return nil, fmt.Errorf("%w: sensorId must be 1-200 characters", ErrInvalid)
 	}
 	if freeSlots < 0 || freeSlots > sensorproto.MaxScanSlots {
 		return nil, fmt.Errorf("%w: freeScanSlots %d out of range 0-%d", ErrInvalid, freeSlots, sensorproto.MaxScanSlots)
 	}
+	runs, err := checkTypes(scanTypes)
+	if err != nil {
+		return nil, err
+	}
 	now := q.cfg.Now()
 	cmds := []sensorproto.Command{}
-	err := events.Tx(ctx, q.st, q.cfg.Now, func(ctx context.Context, tx store.Querier) error {
+	err = events.Tx(ctx, q.st, q.cfg.Now, func(ctx context.Context, tx store.Querier) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sensor_polls (sensor_id, user_id, free_slots, last_poll) VALUES (?, ?, ?, ?)
 			ON CONFLICT (sensor_id) DO UPDATE SET user_id = excluded.user_id, free_slots = excluded.free_slots, last_poll = excluded.last_poll`,
 			sensorID, userID, freeSlots, store.Millis(now)); err != nil {
@@ -529,7 +633,7 @@ func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int
 		if freeSlots == 0 {
 			return nil
 		}
-		claimed, err := q.jobs.ClaimTx(ctx, tx, route(sensorID), []string{KindVulnerability}, freeSlots, userID)
+		claimed, err := q.jobs.ClaimTx(ctx, tx, route(sensorID), sensorKinds(), freeSlots, userID)
 		if err != nil {
 			return fmt.Errorf("poll sensor %s: %w", sensorID, err)
 		}
@@ -538,8 +642,15 @@ func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int
 			if err != nil {
 				return fmt.Errorf("poll sensor %s: %w", sensorID, err)
 			}
+			if !slices.Contains(runs, s.Type) {
+				msg := fmt.Sprintf("sensor %s cannot run %s scans (it runs: %s)", sensorID, s.Type, strings.Join(runs, ", "))
+				if _, err := q.jobs.FinishTx(ctx, tx, j.ID, userID, jobs.Outcome{Err: msg, Permanent: true}); err != nil {
+					return fmt.Errorf("poll sensor %s: %w", sensorID, err)
+				}
+				continue
+			}
 			cmds = append(cmds, sensorproto.Command{ID: fmt.Sprintf("%s-%d", j.ID, j.Attempts), Kind: sensorproto.CommandScan, ScanID: j.ID,
-				Target: sensorproto.CommandTarget{Kind: s.Target.Kind, Ref: s.Target.Ref}})
+				Target: sensorproto.CommandTarget{Kind: s.Target.Kind, Ref: s.Target.Ref}, ScanType: s.Type})
 		}
 		return nil
 	})
@@ -554,8 +665,8 @@ type StatusUpdate = sensorproto.ScanStatus
 
 // Report applies a sensor's status for a scan it was given (userID must be
 // the user that polled it). running renews the lease; complete needs an
-// uploaded inventory; error and an unrequested cancelled retry with backoff
-// until MaxAttempts.
+// uploaded inventory (a vulnerability scan) or results (the other types);
+// error and an unrequested cancelled retry with backoff until MaxAttempts.
 func (q *Queue) Report(ctx context.Context, id, userID string, u StatusUpdate) (Scan, error) {
 	switch u.Status {
 	case StatusRunning, StatusComplete, StatusError, StatusCancelled:
@@ -591,9 +702,12 @@ func (q *Queue) Report(ctx context.Context, id, userID string, u StatusUpdate) (
 			}
 			return q.sync(ctx, tx, j)
 		case StatusComplete:
-			if s.inventoryID == "" {
+			switch {
+			case s.Type == TypeVulnerability && s.inventoryID == "":
 				o.Err = "the sensor reported complete without uploading an inventory"
-			} else {
+			case s.Type != TypeVulnerability && s.resultsDigest == "":
+				o.Err = "the sensor reported complete without uploading the " + s.Type + " scan's results"
+			default:
 				o.Message = u.Message
 				if o.Message == "" {
 					o.Message = "complete"
@@ -660,12 +774,12 @@ func (q *Queue) onState(ctx context.Context, tx store.Querier, j jobs.Job) error
 		if err := q.findings.CommitTx(ctx, tx, s.origin()); err != nil {
 			return err
 		}
-		return events.Emit(ctx, tx, q.cfg.Now(), ScanFinished{ScanID: s.ID, Status: s.Status, Message: s.Message, Target: s.Target, Findings: s.Findings})
+		return events.Emit(ctx, tx, q.cfg.Now(), ScanFinished{ScanID: s.ID, Type: s.Type, Status: s.Status, Message: s.Message, Target: s.Target, Findings: s.Findings})
 	}
 	if err := q.findings.AbandonTx(ctx, tx, s.ID); err != nil {
 		return err
 	}
-	return events.Emit(ctx, tx, q.cfg.Now(), ScanFailed{ScanID: s.ID, Status: s.Status, Message: s.Message, Target: s.Target})
+	return events.Emit(ctx, tx, q.cfg.Now(), ScanFailed{ScanID: s.ID, Type: s.Type, Status: s.Status, Message: s.Message, Target: s.Target})
 }
 
 // Reap runs the job system's rescuer now (expired leases, queue
@@ -699,7 +813,10 @@ const (
 
 // ScanFinished says a scan completed.
 type ScanFinished struct {
-	ScanID   string `json:"scanId"`
+	ScanID string `json:"scanId"`
+	// Type is the scan's type ("" in events written before scan types:
+	// vulnerability).
+	Type     string `json:"type,omitempty"`
 	Status   string `json:"status"`
 	Message  string `json:"message"`
 	Target   Target `json:"target"`
@@ -712,6 +829,7 @@ func (e ScanFinished) EventKey() string { return "scan:" + e.ScanID }
 // ScanFailed says a scan ended in error or was cancelled.
 type ScanFailed struct {
 	ScanID  string `json:"scanId"`
+	Type    string `json:"type,omitempty"`
 	Status  string `json:"status"`
 	Message string `json:"message"`
 	Target  Target `json:"target"`

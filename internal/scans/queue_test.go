@@ -63,7 +63,7 @@ func TestQueueLifecycle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []sensorproto.Command{{ID: id + "-1", Kind: "scan", ScanID: id, Target: sensorproto.CommandTarget{Kind: "container", Ref: "abc"}}}
+			want := []sensorproto.Command{{ID: id + "-1", Kind: "scan", ScanID: id, Target: sensorproto.CommandTarget{Kind: "container", Ref: "abc"}, ScanType: "vulnerability"}}
 			if d := cmp.Diff(want, cmds); d != "" {
 				t.Fatalf("poll (-want +got):\n%s", d)
 			}

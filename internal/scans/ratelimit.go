@@ -53,5 +53,8 @@ func (s *Service) SensorLimits() []console.RouteLimit {
 		{Method: http.MethodPost, Pattern: sensorproto.PathPoll, Buckets: s.limits.poll, What: "poll commands"},
 		{Method: http.MethodPost, Pattern: sensorproto.PathScanStatus, Buckets: s.limits.status, What: "scan status"},
 		{Method: http.MethodPut, Pattern: sensorproto.PathInventory, Buckets: s.limits.inventory, What: "upload inventory"},
+		// Results share the inventory's bucket: each scan uploads one or
+		// the other.
+		{Method: http.MethodPut, Pattern: sensorproto.PathResults, Buckets: s.limits.inventory, What: "upload results"},
 	}
 }

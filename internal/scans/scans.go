@@ -98,8 +98,13 @@ func NewService(cfg ServiceConfig) *Service {
 	return s
 }
 
-// VulnerabilityKind is the scan.vulnerability job kind (sensor-run).
-func (s *Service) VulnerabilityKind() jobs.Kind { return s.Queue.Kind() }
+// ScanKind is the job kind of the scans of a type (scan.vulnerability,
+// scan.secret, scan.malware, scan.compliance; sensor-run), all sharing
+// one life cycle.
+func (s *Service) ScanKind(scanType string) jobs.Kind { return s.Queue.Kind(scanType) }
+
+// VulnerabilityKind is ScanKind(TypeVulnerability).
+func (s *Service) VulnerabilityKind() jobs.Kind { return s.Queue.Kind(TypeVulnerability) }
 
 // AutoScanKind is the scans.autoscan job kind.
 func (s *Service) AutoScanKind() jobs.Kind {
@@ -182,7 +187,7 @@ func (s *Service) RematchConsumer() events.Consumer {
 // the knowledge base and stores the findings (pending until the scan
 // completes).
 func (s *Service) AttachInventory(ctx context.Context, scanID, userID string, gz []byte, inv *inventory.Inventory) (Scan, error) {
-	sc, err := s.uploadable(ctx, scanID, userID)
+	sc, err := s.uploadable(ctx, scanID, userID, false)
 	if err != nil {
 		return sc, err
 	}
@@ -193,8 +198,9 @@ func (s *Service) AttachInventory(ctx context.Context, scanID, userID string, gz
 	return s.storeInventory(ctx, sc, gz, rows, uncovered, len(inv.Packages))
 }
 
-// uploadable is the scan whose inventory userID may upload now.
-func (s *Service) uploadable(ctx context.Context, scanID, userID string) (Scan, error) {
+// uploadable is the scan whose inventory (a vulnerability scan) or results
+// (another type, uploadType) userID may upload now.
+func (s *Service) uploadable(ctx context.Context, scanID, userID string, results bool) (Scan, error) {
 	sc, err := s.Queue.Get(ctx, scanID)
 	if err != nil {
 		return sc, err
@@ -205,7 +211,48 @@ func (s *Service) uploadable(ctx context.Context, scanID, userID string) (Scan, 
 	if sc.Terminal() {
 		return sc, fmt.Errorf("%w: scan %s is already %s", ErrConflict, scanID, sc.Status)
 	}
+	switch {
+	case results && sc.Type == TypeVulnerability:
+		return sc, fmt.Errorf("%w: scan %s is a vulnerability scan: upload its inventory (%s)", ErrConflict, scanID, sensorproto.PathInventory)
+	case !results && sc.Type != TypeVulnerability:
+		return sc, fmt.Errorf("%w: scan %s is a %s scan: upload its results (%s), not an inventory", ErrConflict, scanID, sc.Type, sensorproto.PathResults)
+	}
 	return sc, nil
+}
+
+// AttachResults stores the results a sensor uploaded for a scan of a type
+// other than vulnerability (gz is the compressed upload, res its decoded
+// form): its findings, scored on the node's exposure, pending until the
+// scan completes.
+func (s *Service) AttachResults(ctx context.Context, scanID, userID string, gz []byte, res *sensorproto.Results) (Scan, error) {
+	sc, err := s.uploadable(ctx, scanID, userID, true)
+	if err != nil {
+		return sc, err
+	}
+	if res.Type != sc.Type {
+		return sc, fmt.Errorf("%w: results of type %s for a %s scan", ErrInvalid, res.Type, sc.Type)
+	}
+	rows := s.findings.ResultRows(ctx, sc.origin(), res)
+	sum := sha256.Sum256(gz)
+	err = s.st.Tx(ctx, func(tx store.Querier) error {
+		if err := s.findings.ReplaceTx(ctx, tx, sc.origin(), rows, findings.StatePending); err != nil {
+			return err
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE scans SET results_digest = ?, finding_count = ? WHERE id = ? AND status IN ('queued', 'running')`,
+			"sha256:"+hex.EncodeToString(sum[:]), len(rows), scanID)
+		if err != nil {
+			return fmt.Errorf("attach results to scan %s: %w", scanID, err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return fmt.Errorf("%w: scan %s finished meanwhile", ErrConflict, scanID)
+		}
+		return nil
+	})
+	if err != nil {
+		return sc, err
+	}
+	s.log.Info("scan results stored", "scan", scanID, "type", sc.Type, "engine", res.Engine.Name, "files", res.Files, "findings", len(rows))
+	return s.Queue.Get(ctx, scanID)
 }
 
 // storeInventory stores a scan's uploaded inventory (gz), its findings and
@@ -257,7 +304,8 @@ func (s *Service) Inventory(ctx context.Context, scanID string) (*inventory.Inve
 // again (after the knowledge base changed), replacing their findings; the
 // findings module publishes what became new or fixed.
 func (s *Service) Rematch(ctx context.Context) error {
-	rows, err := s.st.Read().QueryContext(ctx, `SELECT s.id, i.body FROM scans s JOIN inventories i ON i.id = s.inventory_id WHERE s.latest = 1`)
+	rows, err := s.st.Read().QueryContext(ctx, `SELECT s.id, i.body FROM scans s JOIN inventories i ON i.id = s.inventory_id
+		WHERE s.latest = 1 AND s.scan_type = 'vulnerability'`)
 	if err != nil {
 		return fmt.Errorf("rematch: %w", err)
 	}
@@ -333,12 +381,13 @@ func (s *Service) NodeDetail(ctx context.Context, d *topology.NodeDetail) error 
 	return nil
 }
 
-// NodeScans returns a node's latest scan results: the latest scan whatever
+// NodeScans returns a node's latest vulnerability scan results (the
+// topology's node details speak of packages): the latest scan whatever
 // its status, and the latest complete scan with its findings counted by
 // severity (accepted and not-affected findings apart) and its highest-risk
 // findings. A node never scanned gets nil.
 func (s *Service) NodeScans(ctx context.Context, nodeID string) (*topology.NodeScans, error) {
-	latest, _, err := s.Queue.List(ctx, ListFilter{NodeID: nodeID, Limit: 1})
+	latest, _, err := s.Queue.List(ctx, ListFilter{NodeID: nodeID, Type: TypeVulnerability, Limit: 1})
 	if err != nil {
 		return nil, fmt.Errorf("scans of node %s: %w", nodeID, err)
 	}
@@ -348,7 +397,7 @@ func (s *Service) NodeScans(ctx context.Context, nodeID string) (*topology.NodeS
 	out := &topology.NodeScans{Latest: scanRef(latest[0])}
 	done := latest
 	if latest[0].Status != StatusComplete {
-		if done, _, err = s.Queue.List(ctx, ListFilter{NodeID: nodeID, Status: StatusComplete, Limit: 1}); err != nil {
+		if done, _, err = s.Queue.List(ctx, ListFilter{NodeID: nodeID, Type: TypeVulnerability, Status: StatusComplete, Limit: 1}); err != nil {
 			return nil, fmt.Errorf("scans of node %s: %w", nodeID, err)
 		}
 	}

@@ -32,6 +32,9 @@ type NodeFilter struct {
 // ScanRequest says what to scan: nodes by id, nodes by filter, or
 // explicit (sensor, kind, ref) targets.
 type ScanRequest struct {
+	// Types are the scan types to run on each target (default
+	// vulnerability): one scan per target and type.
+	Types   []string    `json:"types,omitempty" maxItems:"4" enum:"vulnerability,secret,malware,compliance"`
 	NodeIDs []string    `json:"nodeIds,omitempty" maxItems:"1000"`
 	Filter  *NodeFilter `json:"filter,omitempty"`
 	Targets []Target    `json:"targets,omitempty" maxItems:"1000"`
@@ -109,21 +112,36 @@ func (s *Service) resolveFilter(_ context.Context, f NodeFilter) ([]Target, erro
 // decision of one user, and one filter may select thousands of nodes. A
 // request whose every target already had a scan queued or running queues
 // nothing and is not audited.
+//
+// A request of several types is one entry per type (each type's scans are
+// queued in a transaction of their own).
 func (s *Service) StartScans(ctx context.Context, req ScanRequest, by string) ([]Scan, error) {
+	types, err := checkTypes(req.Types)
+	if err != nil {
+		return nil, err
+	}
 	ts, err := s.Resolve(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return s.Queue.enqueue(ctx, ts, by, "", "", func(ctx context.Context, tx store.Querier, queued []queuedScan) error {
-		if len(queued) == 0 {
-			return nil
+	var out []Scan
+	for _, typ := range types {
+		got, err := s.Queue.enqueue(ctx, typ, ts, by, "", "", func(ctx context.Context, tx store.Querier, queued []queuedScan) error {
+			if len(queued) == 0 {
+				return nil
+			}
+			return s.st.AppendAuditTx(ctx, tx, console.Audit(ctx, store.AuditScanStart, scansAuditTarget(queued), nil,
+				struct {
+					Request ScanRequest  `json:"request"`
+					Scans   []queuedScan `json:"scans"`
+				}{req, queued}))
+		})
+		if err != nil {
+			return out, err
 		}
-		return s.st.AppendAuditTx(ctx, tx, console.Audit(ctx, store.AuditScanStart, scansAuditTarget(queued), nil,
-			struct {
-				Request ScanRequest  `json:"request"`
-				Scans   []queuedScan `json:"scans"`
-			}{req, queued}))
-	})
+		out = append(out, got...)
+	}
+	return out, nil
 }
 
 // scansAuditTarget names the scans of a request in the audit log: the
@@ -146,8 +164,10 @@ func scansAuditTarget(queued []queuedScan) string {
 
 // Schedule is a recurring scan of the nodes a filter selects.
 type Schedule struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Types are the scan types each run starts on every node.
+	Types     []string   `json:"types"`
 	Cron      string     `json:"cron"`
 	Filter    NodeFilter `json:"filter"`
 	Enabled   bool       `json:"enabled"`
@@ -164,6 +184,8 @@ type ScheduleInput struct {
 	// @every 6h), robfig/cron v3 syntax, in UTC.
 	Cron   string     `json:"cron" minLength:"1" maxLength:"200"`
 	Filter NodeFilter `json:"filter"`
+	// Types are the scan types to run (default vulnerability).
+	Types []string `json:"types,omitempty" maxItems:"4" enum:"vulnerability,secret,malware,compliance"`
 }
 
 // ParseCron parses a schedule spec.
@@ -184,13 +206,17 @@ func (s *Service) CreateSchedule(ctx context.Context, in ScheduleInput, by strin
 	if _, err := s.resolveFilter(ctx, in.Filter); err != nil {
 		return Schedule{}, err
 	}
+	types, err := checkTypes(in.Types)
+	if err != nil {
+		return Schedule{}, err
+	}
 	now := s.now().UTC()
-	sc := Schedule{ID: store.NewID(now), Name: in.Name, Cron: in.Cron, Filter: in.Filter, Enabled: true,
+	sc := Schedule{ID: store.NewID(now), Name: in.Name, Types: types, Cron: in.Cron, Filter: in.Filter, Enabled: true,
 		NextRun: sch.Next(now).Truncate(time.Millisecond), CreatedBy: by, CreatedAt: now.Truncate(time.Millisecond)}
 	fb, _ := json.Marshal(in.Filter)
 	err = s.st.Tx(ctx, func(tx store.Querier) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO scan_schedules (id, name, cron, filter, enabled, next_run, created_by, created_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)`,
-			sc.ID, sc.Name, sc.Cron, string(fb), store.Millis(sc.NextRun), by, store.Millis(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO scan_schedules (id, name, cron, filter, enabled, next_run, created_by, created_at, scan_types)
+			VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)`, sc.ID, sc.Name, sc.Cron, string(fb), store.Millis(sc.NextRun), by, store.Millis(now), strings.Join(types, ","))
 		if err != nil {
 			return err
 		}
@@ -211,7 +237,7 @@ func (s *Service) Schedules(ctx context.Context) ([]Schedule, error) {
 }
 
 func (s *Service) schedules(ctx context.Context, q store.Querier, where string, args ...any) ([]Schedule, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, name, cron, filter, enabled, next_run, last_run, created_by, created_at FROM scan_schedules`+where+` ORDER BY id`, args...)
+	rows, err := q.QueryContext(ctx, `SELECT id, name, cron, filter, enabled, next_run, last_run, created_by, created_at, scan_types FROM scan_schedules`+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
@@ -219,13 +245,14 @@ func (s *Service) schedules(ctx context.Context, q store.Querier, where string, 
 	out := []Schedule{}
 	for rows.Next() {
 		var sc Schedule
-		var filter string
+		var filter, types string
 		var enabled int
 		var next, created int64
 		var last sql.NullInt64
-		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Cron, &filter, &enabled, &next, &last, &sc.CreatedBy, &created); err != nil {
+		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Cron, &filter, &enabled, &next, &last, &sc.CreatedBy, &created, &types); err != nil {
 			return nil, fmt.Errorf("list schedules: %w", err)
 		}
+		sc.Types = strings.Split(types, ",")
 		_ = json.Unmarshal([]byte(filter), &sc.Filter)
 		sc.Enabled, sc.NextRun, sc.LastRun, sc.CreatedAt = enabled != 0, store.FromMillis(next), ptime(last), store.FromMillis(created)
 		out = append(out, sc)
@@ -301,7 +328,7 @@ func (s *Service) RunDueSchedules(ctx context.Context) (int, error) {
 		if len(ts) == 0 {
 			continue
 		}
-		got, err := s.Queue.Enqueue(ctx, ts, "schedule "+sc.Name, sc.ID)
+		got, err := s.Queue.EnqueueTypes(ctx, sc.Types, ts, "schedule "+sc.Name, sc.ID)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("schedule %s: %w", sc.ID, err))
 			continue
@@ -317,6 +344,9 @@ type Settings struct {
 	AutoScanHosts bool `json:"autoScanHosts"`
 	// AutoScanImages scans every image the first time the topology sees it.
 	AutoScanImages bool `json:"autoScanImages"`
+	// AutoScanTypes are the scan types auto-scan runs (default
+	// vulnerability).
+	AutoScanTypes []string `json:"autoScanTypes,omitempty" maxItems:"4" enum:"vulnerability,secret,malware,compliance"`
 }
 
 // GetSettings reads the settings (defaults: off).
@@ -329,6 +359,7 @@ func getSettings(ctx context.Context, q store.Querier) (Settings, error) {
 	var v string
 	err := q.QueryRowContext(ctx, `SELECT value FROM scan_settings WHERE name = 'settings'`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
+		st.AutoScanTypes = []string{TypeVulnerability}
 		return st, nil
 	}
 	if err != nil {
@@ -337,12 +368,20 @@ func getSettings(ctx context.Context, q store.Querier) (Settings, error) {
 	if err := json.Unmarshal([]byte(v), &st); err != nil {
 		return st, fmt.Errorf("read scan settings: %w", err)
 	}
+	if len(st.AutoScanTypes) == 0 {
+		st.AutoScanTypes = []string{TypeVulnerability}
+	}
 	return st, nil
 }
 
 // PutSettings stores the settings (audited with the settings before and
 // after, also when they did not change: an admin confirmed them).
 func (s *Service) PutSettings(ctx context.Context, st Settings) error {
+	types, err := checkTypes(st.AutoScanTypes)
+	if err != nil {
+		return err
+	}
+	st.AutoScanTypes = types
 	b, _ := json.Marshal(st)
 	return s.st.Tx(ctx, func(tx store.Querier) error {
 		before, err := getSettings(ctx, tx)
@@ -381,7 +420,7 @@ func (s *Service) NodesAppeared(ctx context.Context, nodeIDs ...string) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	if _, err := s.Queue.Enqueue(ctx, ts, "auto-scan", ""); err != nil {
+	if _, err := s.Queue.EnqueueTypes(ctx, st.AutoScanTypes, ts, "auto-scan", ""); err != nil {
 		return fmt.Errorf("auto-scan of new nodes: %w", err)
 	}
 	return nil

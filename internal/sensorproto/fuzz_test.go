@@ -61,3 +61,41 @@ func FuzzPollResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeResults feeds the results upload decoder arbitrary bytes,
+// compressed and not: it returns valid results or an error, never panics,
+// and what it accepts carries only findings of its type with redacted
+// excerpts.
+func FuzzDecodeResults(f *testing.F) {
+	f.Add(gz(`{"type":"secret","engine":{"name":"riskmap-secrets","version":"1"},"files":3,"secrets":[{"rule":"aws-access-token","severity":"high","file":"/etc/app.env","line":3,"layer":"sha256:ab","entropy":3.9,"fingerprint":"0123456789abcdef0123","excerpt":"AWS_KEY=[REDACTED]"}]}`), true)
+	f.Add(gz(`{"type":"malware","engine":{"name":"yara"},"malware":[{"rule":"EICAR","tags":["test"],"file":"/tmp/eicar.com","sha256":"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"}]}`), true)
+	f.Add(gz(`{"type":"secret","engine":{"name":"x"},"secrets":[{"rule":"r","file":"f","fingerprint":"0123456789abcdef","excerpt":"password=hunter2"}]}`), true)
+	f.Add(gz(`{"type":"compliance","engine":{"name":"oscap"}}`), true)
+	f.Add(gz(`{"type":"secret","unknown":1}`), true)
+	f.Add(gz(`{} {}`), true)
+	f.Add([]byte("not gzip"), false)
+	f.Add(gz(strings.Repeat(`{"type":`, 5000)), true)
+	f.Fuzz(func(t *testing.T, data []byte, compress bool) {
+		if compress {
+			data = gz(string(data))
+		}
+		res, err := DecodeResults(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if res.Type != ScanSecret && res.Type != ScanMalware {
+			t.Fatalf("accepted results of type %q", res.Type)
+		}
+		if res.Type == ScanSecret && len(res.Malware) > 0 || res.Type == ScanMalware && len(res.Secrets) > 0 {
+			t.Fatal("accepted findings of another type")
+		}
+		for _, s := range res.Secrets {
+			if s.Excerpt != "" && !strings.Contains(s.Excerpt, RedactionMark) {
+				t.Fatalf("accepted an unredacted excerpt %q", s.Excerpt)
+			}
+			if s.File == "" || s.Fingerprint == "" {
+				t.Fatal("accepted a secret without a file or fingerprint")
+			}
+		}
+	})
+}

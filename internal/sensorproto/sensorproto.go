@@ -1,7 +1,8 @@
 // Package sensorproto is the one contract between a sensor and the console
 // beside the topology report itself (internal/report): the routes, the
 // answer to a report, the command poll and its commands, scan statuses
-// (the heartbeat of a running scan) and the inventory upload, with their
+// (the heartbeat of a running scan), the inventory upload of a
+// vulnerability scan and the results upload of the other scan types, with their
 // limits and strict decoders. The sensor's client, the console's handlers
 // and the test fake (sensor/client/consoletest) all use these types, so the
 // contract is written once. docs/api-contract.md describes it.
@@ -86,6 +87,9 @@ type Command struct {
 	Kind   string        `json:"kind"`
 	ScanID string        `json:"scanId"`
 	Target CommandTarget `json:"target"`
+	// ScanType is the scan's type (ScanTypes); empty from an older
+	// console: vulnerability (CommandScanType).
+	ScanType string `json:"scanType,omitempty" enum:"vulnerability,secret,malware,compliance,"`
 }
 
 // MaxCommands bounds the commands in one poll answer; MaxScanSlots the
@@ -100,6 +104,10 @@ const (
 type PollRequest struct {
 	SensorID      string `json:"sensorId" minLength:"1" maxLength:"200"`
 	FreeScanSlots int    `json:"freeScanSlots" minimum:"0" maximum:"100"`
+	// ScanTypes are the scan types this sensor runs (absent: an older
+	// sensor, vulnerability only). The console fails at once, naming the
+	// type, a scan of a type the sensor does not run.
+	ScanTypes []string `json:"scanTypes,omitempty" maxItems:"10"`
 }
 
 // PollResponse carries the commands.
@@ -119,6 +127,9 @@ func (p PollResponse) Validate() error {
 		if c.Kind == CommandScan && c.Target.Kind != TargetHost && c.Target.Kind != TargetContainer && c.Target.Kind != TargetImage &&
 			c.Target.Kind != TargetRegistry {
 			return fmt.Errorf("command %s: target kind %q", c.ID, c.Target.Kind)
+		}
+		if c.ScanType != "" && !ValidScanType(c.ScanType) {
+			return fmt.Errorf("command %s: scan type %q", c.ID, c.ScanType)
 		}
 	}
 	return nil

@@ -178,8 +178,12 @@ export interface ScanTarget {
   kind: string;
   ref: string;
 }
+/** Scan types (internal/sensorproto ScanTypes): a scan, and its findings, have one. */
+export const scanTypes = ["vulnerability", "secret", "malware", "compliance"] as const;
+export type ScanType = (typeof scanTypes)[number];
 export interface Scan {
   id: string;
+  type: ScanType;
   nodeId?: string;
   sensorId: string;
   target: ScanTarget;
@@ -238,6 +242,8 @@ export interface Decision {
   createdAt?: string;
 }
 export interface DecisionInput {
+  /** The type of findings it covers (default vulnerability). */
+  type?: ScanType;
   vulnId: string;
   package?: string;
   nodeId?: string;
@@ -319,12 +325,40 @@ export interface FindingGroup {
   top: NodeFinding;
 }
 
+/** A secret a sensor's engine found (internal/sensorproto SecretFinding): never the secret, only a redacted excerpt. */
+export interface SecretFinding {
+  rule: string;
+  description?: string;
+  severity?: string;
+  file: string;
+  line?: number;
+  layer?: string;
+  entropy?: number;
+  fingerprint: string;
+  excerpt?: string;
+}
+/** A file a malware rule matched (internal/sensorproto MalwareFinding). */
+export interface MalwareFinding {
+  rule: string;
+  description?: string;
+  tags?: string[] | null;
+  severity?: string;
+  file: string;
+  layer?: string;
+  sha256: string;
+}
 export interface NodeFinding {
   id: string;
+  /** The finding's type; for types other than vulnerability, finding holds the common core (id: the rule, package.name: the file). */
+  type: ScanType;
   scanId: string;
   nodeId?: string;
   target: ScanTarget;
+  /** What it is in: name@version of a package, file:line of a secret. */
+  subject: string;
   finding: Finding;
+  secret?: SecretFinding;
+  malware?: MalwareFinding;
   /** path: the attack path; paths: the shortest from each entry point when several reach the process (path is the first). */
   risk: { score: number; factors: RiskFactor[] | null; inUse?: boolean; listening?: boolean; internet?: boolean; path?: Hop[] | null; paths?: Hop[][] | null };
   decision?: Decision;
@@ -357,6 +391,7 @@ export interface ThreatGraph {
   exploitable: ThreatCounts;
 }
 export type FindingQuery = {
+  type?: string | undefined;
   severity?: string | undefined;
   kev?: string | undefined;
   fixAvailable?: string | undefined;
@@ -833,8 +868,8 @@ export const api = {
     request<Page<NodeSummary> & { total: number }>("GET", `/topology/nodes${query(p)}`),
   node: (id: string) => request<NodeDetail>("GET", `/topology/nodes/${encodeURIComponent(id)}`),
   sensors: () => request<SensorInfo[]>("GET", "/topology/sensors"),
-  startScans: (nodeIds: string[]) => request<Page<Scan>>("POST", "/scans", { nodeIds }),
-  scans: async (p: { nodeId?: string | undefined; status?: string | undefined; cursor?: string | undefined; limit?: number | undefined }) =>
+  startScans: (nodeIds: string[], types?: ScanType[]) => request<Page<Scan>>("POST", "/scans", types === undefined ? { nodeIds } : { nodeIds, types }),
+  scans: async (p: { type?: string | undefined; nodeId?: string | undefined; status?: string | undefined; cursor?: string | undefined; limit?: number | undefined }) =>
     page(await request<Page<Scan>>("GET", `/scans${query(p)}`)),
   scan: (id: string) => request<Scan>("GET", `/scans/${encodeURIComponent(id)}`),
   cancelScan: (id: string) => request<Scan>("POST", `/scans/${encodeURIComponent(id)}/cancel`),

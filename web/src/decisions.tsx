@@ -20,9 +20,17 @@ export function DecisionForm({ f, onDecided }: { f: NodeFinding; onDecided: (d: 
   const [expires, setExpires] = useState("");
   const [scope, setScope] = useState<(typeof scopes)[number]>(f.nodeId !== undefined && f.nodeId !== "" ? "this node" : "every node");
   const reasonId = useId();
+  const vulnerability = (f.type ?? "vulnerability") === "vulnerability";
   const { busy, error, onSubmit } = useSubmit(async () => {
-    const b: DecisionInput = { vulnId: f.finding.id, package: f.finding.package.name, status, reason: reason.trim() };
-    if (status === "not_affected") b.justification = justification;
+    // A secret or malware decision names this finding (its fingerprint, its
+    // file's digest); a vulnerability decision the vulnerability in the package.
+    const b: DecisionInput =
+      f.secret !== undefined
+        ? { type: f.type, vulnId: f.secret.fingerprint, status, reason: reason.trim() }
+        : f.malware !== undefined
+          ? { type: f.type, vulnId: f.malware.sha256, status, reason: reason.trim() }
+          : { vulnId: f.finding.id, package: f.finding.package.name, status, reason: reason.trim() };
+    if (status === "not_affected" && vulnerability) b.justification = justification;
     if (scope === "this node" && f.nodeId !== undefined && f.nodeId !== "") b.nodeId = f.nodeId;
     // The date input gives a day: the decision lasts until the end of it (UTC).
     if (expires !== "") b.expiresAt = new Date(`${expires}T23:59:59Z`).toISOString();
@@ -34,7 +42,7 @@ export function DecisionForm({ f, onDecided }: { f: NodeFinding; onDecided: (d: 
       <ErrorAlert error={error} />
       <div className="filters">
         <SelectField label="Decision" value={status} options={statuses} onChange={setStatus} />
-        {status === "not_affected" && (
+        {status === "not_affected" && vulnerability && (
           <SelectField label="Justification (OpenVEX)" value={justification} options={justifications} onChange={setJustification} />
         )}
         <SelectField label="Applies to" value={scope} options={scopes} onChange={setScope} />

@@ -127,7 +127,7 @@ export function FindingsTable({
   return (
     <table className="data findings">
       <caption className="sr-only">{caption}</caption>
-      <TableHead cols={["Risk", "Vulnerability", "Severity", "Package", "Target", "Signals"]} hidden="Explanation" />
+      <TableHead cols={["Risk", "Vulnerability", "Severity", "Package", "Target", "Signals", "Type"]} hidden="Explanation" />
       {items.map((f) => {
         const id = `${base}-${f.id}`;
         const shown = open === f.id;
@@ -141,7 +141,13 @@ export function FindingsTable({
                 {f.finding.cvss !== undefined && <span className="muted"> {f.finding.cvss.baseScore.toFixed(1)}</span>}
               </td>
               <td>
-                {f.finding.package.name} <span className="muted">{f.finding.package.version}</span>
+                {(f.type ?? "vulnerability") === "vulnerability" ? (
+                  <>
+                    {f.finding.package.name} <span className="muted">{f.finding.package.version}</span>
+                  </>
+                ) : (
+                  f.subject
+                )}
               </td>
               <td>
                 {f.target.kind} <TargetRef ref={f.target.ref} />
@@ -151,6 +157,10 @@ export function FindingsTable({
                 {f.finding.epss !== undefined && <span className="tag">EPSS {(f.finding.epss.score * 100).toFixed(1)}%</span>}
                 {(f.finding.fixedVersions?.length ?? 0) > 0 && <span className="tag">fix</span>}
                 {f.decision !== undefined && <span className="tag">{f.decision.status}</span>}
+              </td>
+              <td data-type={f.type}>
+                {f.type}
+                {f.secret?.excerpt !== undefined && <span className="muted"> {f.secret.excerpt}</span>}
               </td>
               <td className="actions">
                 <button
@@ -167,7 +177,7 @@ export function FindingsTable({
             </tr>
             {shown && (
               <tr id={id}>
-                <td colSpan={7}>
+                <td colSpan={8}>
                   <Explanation f={f} onDecided={onDecided} />
                 </td>
               </tr>

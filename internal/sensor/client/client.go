@@ -336,10 +336,11 @@ func (c *Client) PushReport(ctx context.Context, gz []byte) (sensorproto.Ack, er
 	return a, nil
 }
 
-// PollCommands asks for commands, offering freeSlots scan slots.
-func (c *Client) PollCommands(ctx context.Context, sensorID string, freeSlots int) ([]sensorproto.Command, error) {
+// PollCommands asks for commands, offering freeSlots scan slots for scans
+// of scanTypes (none: vulnerability only).
+func (c *Client) PollCommands(ctx context.Context, sensorID string, freeSlots int, scanTypes ...string) ([]sensorproto.Command, error) {
 	var out sensorproto.PollResponse
-	b, _ := json.Marshal(sensorproto.PollRequest{SensorID: sensorID, FreeScanSlots: freeSlots})
+	b, _ := json.Marshal(sensorproto.PollRequest{SensorID: sensorID, FreeScanSlots: freeSlots, ScanTypes: scanTypes})
 	if err := c.authed(ctx, "poll commands", http.MethodPost, sensorproto.PathPoll, b, "", &out); err != nil {
 		return nil, err
 	}
@@ -353,6 +354,16 @@ func (c *Client) PollCommands(ctx context.Context, sensorID string, freeSlots in
 func (c *Client) SetScanStatus(ctx context.Context, scanID string, st sensorproto.ScanStatus) error {
 	b, _ := json.Marshal(st)
 	return c.authed(ctx, "scan "+scanID+" status", http.MethodPost, sensorproto.ScanStatusPath(url.PathEscape(scanID)), b, "", nil)
+}
+
+// UploadResults uploads the results of a scan of a type other than
+// vulnerability, gzip-compressed.
+func (c *Client) UploadResults(ctx context.Context, scanID string, res *sensorproto.Results) error {
+	gz, err := sensorproto.EncodeResults(res)
+	if err != nil {
+		return fmt.Errorf("upload results of scan %s: %w", scanID, err)
+	}
+	return c.authed(ctx, "upload results of scan "+scanID, http.MethodPut, sensorproto.ResultsPath(url.PathEscape(scanID)), gz, "gzip", nil)
 }
 
 // UploadInventory uploads a scan's inventory, gzip-compressed.

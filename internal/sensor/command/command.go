@@ -1,7 +1,9 @@
 // Package command runs the console's commands on the sensor: it polls for
-// commands offering its free scan slots, runs each scan (an inventory of
-// the host, a running container or a local image), uploads the inventory
-// and reports the scan's status (running with heartbeats every 15 s, then
+// commands offering its free scan slots and the scan types it runs, runs
+// each scan (a vulnerability scan: an inventory of the host, a running
+// container or a local image, uploaded for the console to match; another
+// type: its engine's findings, uploaded as results; a type this sensor has
+// no engine for fails at once, naming it) and reports the scan's status (running with heartbeats every 15 s, then
 // complete, error or cancelled). A cancel command stops a scan promptly
 // through its context; every scan the sensor accepts reaches a terminal
 // status it tries hard to deliver.
@@ -12,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,10 +26,17 @@ import (
 
 // Console is the part of the console client the runner uses.
 type Console interface {
-	PollCommands(ctx context.Context, sensorID string, freeSlots int) ([]sensorproto.Command, error)
+	PollCommands(ctx context.Context, sensorID string, freeSlots int, scanTypes ...string) ([]sensorproto.Command, error)
 	SetScanStatus(ctx context.Context, scanID string, st sensorproto.ScanStatus) error
 	UploadInventory(ctx context.Context, scanID string, inv *inventory.Inventory) error
+	UploadResults(ctx context.Context, scanID string, res *sensorproto.Results) error
 }
+
+// EngineFunc runs the engine of a scan type other than vulnerability (the
+// secret or malware scanner) on a target and returns its findings; it
+// reports progress in [0,1] and returns promptly with ctx's error when
+// ctx is cancelled.
+type EngineFunc func(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*sensorproto.Results, error)
 
 // ScanFunc builds the inventory of a target; it reports progress in [0,1]
 // and returns promptly with ctx's error when ctx is cancelled.
@@ -40,9 +51,13 @@ type Config struct {
 	PollInterval time.Duration
 	// Heartbeat is the time between running statuses (default 15 s).
 	Heartbeat time.Duration
-	// Scan builds inventories.
-	Scan   ScanFunc
-	Logger *slog.Logger
+	// Scan builds inventories (vulnerability scans).
+	Scan ScanFunc
+	// Engines run the other scan types, by type (sensorproto.ScanSecret,
+	// ScanMalware...). The sensor declares vulnerability and these types
+	// in its polls.
+	Engines map[string]EngineFunc
+	Logger  *slog.Logger
 }
 
 // Runner polls and runs commands.
@@ -86,7 +101,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.mu.Lock()
 		free := r.cfg.Slots - len(r.running)
 		r.mu.Unlock()
-		cmds, err := r.console.PollCommands(ctx, r.cfg.SensorID, free)
+		cmds, err := r.console.PollCommands(ctx, r.cfg.SensorID, free, r.ScanTypes()...)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -125,6 +140,18 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
+// ScanTypes are the scan types this sensor runs: vulnerability, then those
+// it has an engine for.
+func (r *Runner) ScanTypes() []string {
+	out := []string{sensorproto.ScanVulnerability}
+	for _, t := range sensorproto.ScanTypes {
+		if r.cfg.Engines[t] != nil && t != sensorproto.ScanVulnerability {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // Running returns the ids of running scans.
 func (r *Runner) Running() []string {
 	r.mu.Lock()
@@ -154,6 +181,14 @@ func (r *Runner) handle(ctx context.Context, c sensorproto.Command) {
 		}
 		log.Info("scan cancel requested", "was_running", j != nil)
 	case "scan":
+		if typ := c.CommandScanType(); !slices.Contains(r.ScanTypes(), typ) {
+			// A console that did not read the poll's types (or a type this
+			// build knows nothing of): fail it now rather than let it wait.
+			r.status(ctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusFailed,
+				Message: fmt.Sprintf("this sensor cannot run %s scans (it runs: %s)", typ, strings.Join(r.ScanTypes(), ", "))})
+			log.Warn("scan of a type this sensor cannot run refused", "type", typ)
+			return
+		}
 		r.mu.Lock()
 		if _, dup := r.running[c.ScanID]; dup {
 			r.mu.Unlock()
@@ -179,7 +214,8 @@ func (r *Runner) handle(ctx context.Context, c sensorproto.Command) {
 
 func (r *Runner) scan(ctx, sctx context.Context, c sensorproto.Command, j *job, log *slog.Logger) {
 	start := time.Now()
-	log.Info("scan started", "target", c.Target.Kind, "ref", c.Target.Ref)
+	typ := c.CommandScanType()
+	log.Info("scan started", "type", typ, "target", c.Target.Kind, "ref", c.Target.Ref)
 	r.status(ctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusRunning})
 	hbDone := make(chan struct{})
 	go func() {
@@ -203,19 +239,36 @@ func (r *Runner) scan(ctx, sctx context.Context, c sensorproto.Command, j *job, 
 		r.mu.Unlock()
 	}
 	var inv *inventory.Inventory
+	var res *sensorproto.Results
 	var err error
-	if r.cfg.Scan == nil {
+	var done string // what the complete status says
+	switch {
+	case typ != sensorproto.ScanVulnerability:
+		res, err = r.cfg.Engines[typ](sctx, c.Target, progress)
+		if err == nil && res == nil {
+			err = fmt.Errorf("%s engine returned no results", typ)
+		}
+		if err == nil {
+			res.Type = typ
+			err = r.console.UploadResults(sctx, c.ScanID, res)
+			if err != nil {
+				err = fmt.Errorf("upload %s results: %w", typ, err)
+			}
+			done = fmt.Sprintf("%d findings in %d files", len(res.Secrets)+len(res.Malware), res.Files)
+		}
+	case r.cfg.Scan == nil:
 		err = errors.New("this sensor build cannot scan")
-	} else {
+	default:
 		inv, err = r.cfg.Scan(sctx, c.Target, progress)
-	}
-	if err == nil && inv == nil {
-		err = errors.New("scanner returned no inventory")
-	}
-	if err == nil {
-		err = r.console.UploadInventory(sctx, c.ScanID, inv)
-		if err != nil {
-			err = fmt.Errorf("upload inventory: %w", err)
+		if err == nil && inv == nil {
+			err = errors.New("scanner returned no inventory")
+		}
+		if err == nil {
+			err = r.console.UploadInventory(sctx, c.ScanID, inv)
+			if err != nil {
+				err = fmt.Errorf("upload inventory: %w", err)
+			}
+			done = fmt.Sprintf("%d packages", len(inv.Packages))
 		}
 	}
 	close(hbDone)
@@ -235,9 +288,8 @@ func (r *Runner) scan(ctx, sctx context.Context, c sensorproto.Command, j *job, 
 		r.status(fctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusFailed, Message: trunc(err.Error())})
 		log.Warn("scan failed", "err", err)
 	default:
-		r.status(fctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusComplete, Progress: 1,
-			Message: fmt.Sprintf("%d packages", len(inv.Packages))})
-		log.Info("scan complete", "packages", len(inv.Packages), "took", time.Since(start).Round(time.Millisecond))
+		r.status(fctx, c.ScanID, sensorproto.ScanStatus{Status: sensorproto.StatusComplete, Progress: 1, Message: done})
+		log.Info("scan complete", "result", done, "took", time.Since(start).Round(time.Millisecond))
 	}
 }
 

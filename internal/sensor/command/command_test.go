@@ -115,3 +115,61 @@ func TestRunnerAgainstConsole(t *testing.T) {
 		t.Errorf("scan running at shutdown ended %q, want cancelled", got)
 	}
 }
+
+// TestRunnerScanTypes: the sensor declares the types it runs in its
+// polls; a scan of a type it has no engine for fails at once with a
+// message naming the type; a type it has an engine for uploads results.
+func TestRunnerScanTypes(t *testing.T) {
+	con := consoletest.Start(t)
+	cl, err := client.New(client.Config{ConsoleURL: con.URL(), Key: con.Key, PinSHA256: con.Pin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := func(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*inventory.Inventory, error) {
+		return &inventory.Inventory{SchemaVersion: inventory.SchemaVersion, Target: inventory.Target{Kind: target.Kind, Ref: target.Ref}}, nil
+	}
+	secrets := func(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*sensorproto.Results, error) {
+		return &sensorproto.Results{Engine: sensorproto.Engine{Name: "test-secrets"}, Files: 2, Secrets: []sensorproto.SecretFinding{{
+			Rule: "aws-access-token", File: "/app/.env", Line: 3, Fingerprint: "0123456789abcdef0123", Excerpt: "AWS_KEY=" + sensorproto.RedactionMark}}}, nil
+	}
+	run := func(engines map[string]command.EngineFunc) (stop func()) {
+		r := command.New(command.Config{SensorID: "s1", PollInterval: 50 * time.Millisecond, Heartbeat: 100 * time.Millisecond, Scan: scan, Engines: engines}, cl)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		return func() { cancel(); <-done }
+	}
+
+	stop := run(nil)
+	waitFor(t, "a poll", func() bool { return len(con.Polls()) > 0 })
+	if got := con.PollTypes(); !slices.Equal(got, []string{"vulnerability"}) {
+		t.Errorf("poll declared %v, want [vulnerability]", got)
+	}
+	start := time.Now()
+	con.Queue(sensorproto.Command{ID: "1", Kind: "scan", ScanID: "sec", ScanType: "secret", Target: sensorproto.CommandTarget{Kind: "host"}})
+	waitFor(t, "the secret scan to fail", func() bool { return last(statuses(con, "sec")) == "error" })
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the unsupported scan took %v to fail", took)
+	}
+	st := con.Statuses("sec")
+	if msg := st[len(st)-1].Message; msg != "this sensor cannot run secret scans (it runs: vulnerability)" {
+		t.Errorf("message %q", msg)
+	}
+	if slices.Contains(statuses(con, "sec"), "running") {
+		t.Errorf("statuses %v: the unsupported scan was started", statuses(con, "sec"))
+	}
+	stop()
+
+	stop = run(map[string]command.EngineFunc{sensorproto.ScanSecret: secrets})
+	defer stop()
+	waitFor(t, "a poll declaring secret", func() bool { return slices.Equal(con.PollTypes(), []string{"vulnerability", "secret"}) })
+	con.Queue(sensorproto.Command{ID: "2", Kind: "scan", ScanID: "sec2", ScanType: "secret", Target: sensorproto.CommandTarget{Kind: "host"}})
+	waitFor(t, "the secret scan to complete", func() bool { return last(statuses(con, "sec2")) == "complete" })
+	res := con.Results("sec2")
+	if res == nil || res.Type != "secret" || len(res.Secrets) != 1 || res.Secrets[0].Rule != "aws-access-token" {
+		t.Fatalf("results %+v", res)
+	}
+	if con.Inventory("sec2") != nil {
+		t.Error("a secret scan uploaded an inventory")
+	}
+}

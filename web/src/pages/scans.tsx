@@ -6,7 +6,7 @@
 // from an earlier scan of the same target; schedules (cron) and auto-scan.
 import { Fragment, useCallback, useEffect, useId, useState } from "react";
 import { Link } from "react-router";
-import { api, downloads, type ApiError, type NodeFilter, type NodeSummary, type Scan, type ScanDiff, type ScanSettings, type Schedule } from "../api";
+import { api, downloads, scanTypes, type ApiError, type NodeFilter, type NodeSummary, type Scan, type ScanDiff, type ScanSettings, type ScanType, type Schedule } from "../api";
 import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, Time, toApiError, useSubmit } from "../components";
 import { UncoveredBanner, uncoveredSentence } from "../coverage";
 import { TargetRef } from "../findings";
@@ -14,6 +14,31 @@ import { usePaged } from "../paged";
 import { useUser } from "../session";
 
 const scannable = ["host", "container", "image"] as const;
+
+/** The scan types a sensor of this console runs today: vulnerability only; the others are offered once a sensor runs them. */
+const runnableTypes: readonly ScanType[] = ["vulnerability"];
+
+/** The scan type picker: every type listed, those no sensor runs yet disabled, with why. */
+function ScanTypeField({ value, onChange }: { value: ScanType; onChange: (t: ScanType) => void }) {
+  const id = useId();
+  const hint = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>Scan type</label>
+      <select id={id} value={value} aria-describedby={hint} onChange={(e) => onChange(e.target.value as ScanType)}>
+        {scanTypes.map((t) => (
+          <option key={t} value={t} disabled={!runnableTypes.includes(t)}>
+            {t}
+            {!runnableTypes.includes(t) && " (no sensor runs it yet)"}
+          </option>
+        ))}
+      </select>
+      <p id={hint} className="hint">
+        Secret, malware and compliance scans need a sensor with their engine; the sensors of this release run vulnerability scans only.
+      </p>
+    </div>
+  );
+}
 
 export function ScanStatusTag({ scan }: { scan: Scan }) {
   return (
@@ -26,6 +51,7 @@ export function ScanStatusTag({ scan }: { scan: Scan }) {
 
 function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
   const [kind, setKind] = useState<(typeof scannable)[number]>("host");
+  const [type, setType] = useState<ScanType>("vulnerability");
   const [q, setQ] = useState("");
   const [nodes, setNodes] = useState<NodeSummary[] | null>(null);
   const [picked, setPicked] = useState<Set<string>>(new Set());
@@ -57,7 +83,7 @@ function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
   const start = async () => {
     setBusy(true);
     try {
-      const r = await api.startScans([...picked]);
+      const r = await api.startScans([...picked], [type]);
       setPicked(new Set());
       onStarted(r.items?.length ?? 0);
       setError(null);
@@ -73,6 +99,7 @@ function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
       <h2 id="start-h">Start a scan</h2>
       <div className="filters">
         <SelectField label="Node kind" value={kind} options={scannable} onChange={setKind} />
+        <ScanTypeField value={type} onChange={setType} />
         <Field label="Find nodes" type="search" value={q} onChange={setQ} />
       </div>
       <ErrorAlert error={error} />
@@ -122,10 +149,10 @@ function ScanDetails({ scan }: { scan: Scan }) {
   useEffect(() => {
     let live = true;
     api
-      .scans({ status: "complete", limit: 50, ...(scan.nodeId !== undefined && scan.nodeId !== "" ? { nodeId: scan.nodeId } : {}) })
+      .scans({ status: "complete", type: scan.type, limit: 50, ...(scan.nodeId !== undefined && scan.nodeId !== "" ? { nodeId: scan.nodeId } : {}) })
       .then((p) => {
         if (!live) return;
-        const l = p.items.filter((x) => x.id !== scan.id && x.target.ref === scan.target.ref);
+        const l = p.items.filter((x) => x.id !== scan.id && x.target.ref === scan.target.ref && x.type === scan.type);
         setEarlier(l);
         setOther(l[0]?.id ?? "");
       })
@@ -147,6 +174,11 @@ function ScanDetails({ scan }: { scan: Scan }) {
   return (
     <div className="scan-details" data-details={scan.id}>
       <UncoveredBanner uncovered={scan.uncovered} />
+      {scan.type !== "vulnerability" && (
+        <p className="downloads">
+          Report: <DownloadLinks what={`Report of ${name}`} formats={["json", "csv"] as const} href={(f) => downloads.report(scan.id, f)} />
+        </p>
+      )}
       {scan.hasInventory && (
         <p className="downloads">
           SBOM: <DownloadLinks what={`SBOM of ${name}`} formats={sbomFormats} href={(f) => downloads.sbom(scan.id, f)} />. Report:{" "}
@@ -321,12 +353,13 @@ function Schedules() {
 export default function ScansPage() {
   const user = useUser();
   const [status, setStatus] = useState<"any" | "queued" | "running" | "complete" | "error" | "cancelled">("any");
+  const [type, setType] = useState<"any" | ScanType>("any");
   const [started, setStarted] = useState<number | null>(null);
   const [cancelError, setCancelError] = useState<ApiError | null>(null);
   const [open, setOpen] = useState<string | null>(null);
   const load = useCallback(
-    (cursor?: string) => api.scans({ status: status === "any" ? undefined : status, limit: 50, cursor }),
-    [status],
+    (cursor?: string) => api.scans({ status: status === "any" ? undefined : status, type: type === "any" ? undefined : type, limit: 50, cursor }),
+    [status, type],
   );
   const { items, setItems, hasMore, more, reload, error, loading } = usePaged<Scan>(load);
 
@@ -368,6 +401,7 @@ export default function ScansPage() {
             options={["any", "queued", "running", "complete", "error", "cancelled"] as const}
             onChange={setStatus}
           />
+          <SelectField label="Type" value={type} options={["any", ...scanTypes] as const} onChange={setType} />
         </div>
         <ErrorAlert error={error ?? cancelError} />
         {items === null ? (
@@ -377,7 +411,7 @@ export default function ScansPage() {
         ) : (
           <table className="data scans">
             <caption className="sr-only">Scan history, newest first</caption>
-            <TableHead cols={["Target", "Status", "Findings", "Requested", "Finished"]} hidden="Actions" />
+            <TableHead cols={["Target", "Status", "Findings", "Requested", "Finished", "Type"]} hidden="Actions" />
             <tbody>
               {items.map((s) => (
                 <Fragment key={s.id}>
@@ -408,6 +442,7 @@ export default function ScansPage() {
                   <td>
                     <Time iso={s.finishedAt} />
                   </td>
+                  <td data-type={s.type}>{s.type}</td>
                   <td className="actions">
                     {(s.status === "queued" || s.status === "running") && user.role !== "read-only" && (
                       <button
@@ -435,7 +470,7 @@ export default function ScansPage() {
                 </tr>
                 {open === s.id && (
                   <tr id={`scan-details-${s.id}`}>
-                    <td colSpan={6}>
+                    <td colSpan={7}>
                       <ScanDetails scan={s} />
                     </td>
                   </tr>

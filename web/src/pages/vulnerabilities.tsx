@@ -6,7 +6,7 @@
 // CSV) and of the decisions (OpenVEX).
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
-import { api, downloads, type Decision, type FindingQuery, type NodeFinding } from "../api";
+import { api, downloads, scanTypes, type Decision, type FindingQuery, type NodeFinding } from "../api";
 import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, toApiError } from "../components";
 import { DecisionsTable } from "../decisions";
 import { FindingsTable } from "../findings";
@@ -14,6 +14,7 @@ import { usePaged } from "../paged";
 import { useUser } from "../session";
 
 const severities = ["any", "critical", "high", "medium", "low", "unknown"] as const;
+const types = ["any", ...scanTypes] as const;
 const tri = ["any", "yes", "no"] as const;
 
 function triValue(v: (typeof tri)[number]): string | undefined {
@@ -22,6 +23,7 @@ function triValue(v: (typeof tri)[number]): string | undefined {
 
 export default function VulnerabilitiesPage() {
   const [severity, setSeverity] = useState<(typeof severities)[number]>("any");
+  const [type, setType] = useState<(typeof types)[number]>("any");
   const [kev, setKev] = useState<(typeof tri)[number]>("any");
   const [fix, setFix] = useState<(typeof tri)[number]>("any");
   const [search, setSearch] = useState("");
@@ -72,6 +74,7 @@ export default function VulnerabilitiesPage() {
     e.preventDefault();
     const q: FindingQuery = {};
     if (severity !== "any") q.severity = severity;
+    if (type !== "any") q.type = type;
     const k = triValue(kev);
     if (k !== undefined) q.kev = k;
     const f = triValue(fix);
@@ -110,6 +113,7 @@ export default function VulnerabilitiesPage() {
         </p>
       )}
       <form className="filters" onSubmit={apply} aria-label="Filter vulnerabilities">
+        <SelectField label="Type" value={type} options={types} onChange={setType} />
         <SelectField label="Severity" value={severity} options={severities} onChange={setSeverity} />
         <SelectField label="Known exploited (KEV)" value={kev} options={tri} onChange={setKev} />
         <SelectField label="Fix available" value={fix} options={tri} onChange={setFix} />

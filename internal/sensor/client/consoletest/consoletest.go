@@ -71,6 +71,8 @@ type Console struct {
 	polls       []int
 	statuses    map[string][]sensorproto.ScanStatus
 	inventories map[string]*inventory.Inventory
+	results     map[string]*sensorproto.Results
+	pollTypes   []string
 }
 
 // Start starts a console on a loopback port with a fresh self-signed
@@ -78,7 +80,8 @@ type Console struct {
 func Start(t testing.TB) *Console {
 	c := &Console{Key: "rmsk_test_" + randHex(8), SensorID: "sensor-" + randHex(4), EnrolmentToken: "rme_test_" + randHex(8),
 		NextReportSeconds: 1, TokenTTL: 3600, t: t, access: map[string]time.Time{},
-		statuses: map[string][]sensorproto.ScanStatus{}, inventories: map[string]*inventory.Inventory{}}
+		statuses: map[string][]sensorproto.ScanStatus{}, inventories: map[string]*inventory.Inventory{},
+		results: map[string]*sensorproto.Results{}}
 	c.srv = httptest.NewUnstartedServer(c.handler())
 	c.srv.EnableHTTP2 = true
 	c.srv.StartTLS()
@@ -178,6 +181,21 @@ func (c *Console) Inventory(scanID string) *inventory.Inventory {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.inventories[scanID]
+}
+
+// Results returns the results uploaded for a scan of a type other than
+// vulnerability.
+func (c *Console) Results(scanID string) *sensorproto.Results {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.results[scanID]
+}
+
+// PollTypes returns the scan types the last poll declared.
+func (c *Console) PollTypes() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.pollTypes...)
 }
 
 // ExpireTokens invalidates every access token (the next call gets 401).
@@ -314,6 +332,7 @@ func (c *Console) handler() http.Handler {
 			return
 		}
 		c.polls = append(c.polls, in.FreeScanSlots)
+		c.pollTypes = in.ScanTypes
 		var out []sensorproto.Command
 		rest := c.commands[:0:0]
 		slots := in.FreeScanSlots
@@ -343,6 +362,21 @@ func (c *Console) handler() http.Handler {
 			return
 		}
 		c.statuses[r.PathValue("id")] = append(c.statuses[r.PathValue("id")], st)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("PUT "+sensorproto.PathResults, func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.authorised(r) {
+			problem(w, http.StatusUnauthorized, "token")
+			return
+		}
+		res, err := sensorproto.DecodeResults(io.LimitReader(r.Body, sensorproto.MaxResultsGzip))
+		if err != nil {
+			problem(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		c.results[r.PathValue("id")] = res
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("PUT "+sensorproto.PathInventory, func(w http.ResponseWriter, r *http.Request) {

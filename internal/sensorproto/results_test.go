@@ -1,0 +1,47 @@
+package sensorproto
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDecodeResults(t *testing.T) {
+	valid := `{"type":"secret","engine":{"name":"riskmap-secrets","version":"1"},"files":3,"secrets":[{"rule":"aws-access-token","severity":"high","file":"/etc/app.env","line":3,"layer":"sha256:ab","entropy":3.9,"fingerprint":"0123456789abcdef0123","excerpt":"AWS_KEY=[REDACTED]"}]}`
+	res, err := DecodeResults(bytes.NewReader(gz(valid)))
+	if err != nil {
+		t.Fatalf("valid results refused: %v", err)
+	}
+	if len(res.Secrets) != 1 || res.Secrets[0].Line != 3 || res.Secrets[0].Fingerprint != "0123456789abcdef0123" {
+		t.Fatalf("decoded %+v", res)
+	}
+	for _, tc := range []struct{ name, doc, want string }{
+		{"unredacted_excerpt", strings.Replace(valid, `[REDACTED]`, `AKIAABCDEFGHIJKLMNOP`, 1), "excerpt"},
+		{"short_fingerprint", strings.Replace(valid, `0123456789abcdef0123`, `abc`, 1), "fingerprint"},
+		{"fingerprint_with_wildcard", strings.Replace(valid, `0123456789abcdef0123`, `0123456789abcdef_%`, 1), "fingerprint"},
+		{"unknown_severity", strings.Replace(valid, `"high"`, `"dire"`, 1), "severity"},
+		{"no_file", strings.Replace(valid, `"/etc/app.env"`, `""`, 1), "file"},
+		{"unknown_field", strings.Replace(valid, `"files":3`, `"files":3,"secret":"hunter2"`, 1), "unknown field"},
+		{"vulnerability", `{"type":"vulnerability","engine":{"name":"x"}}`, "inventory"},
+		{"compliance", `{"type":"compliance","engine":{"name":"x"}}`, "not defined"},
+		{"mixed", `{"type":"malware","engine":{"name":"x"},"secrets":[{"rule":"r","file":"f","fingerprint":"0123456789abcdef"}]}`, "secret findings"},
+		{"no_engine", `{"type":"secret"}`, "engine"},
+		{"trailing", valid + ` {}`, "trailing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeResults(bytes.NewReader(gz(tc.doc)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("too_many", func(t *testing.T) {
+		one := `{"rule":"r","file":"f","fingerprint":"0123456789abcdef"},`
+		doc := `{"type":"secret","engine":{"name":"x"},"secrets":[` + strings.Repeat(one, MaxResultFindings) + strings.TrimSuffix(one, ",") + `]}`
+		_, err := DecodeResults(bytes.NewReader(gz(doc)))
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("err = %v, want ErrTooLarge", err)
+		}
+	})
+}
