@@ -492,7 +492,8 @@ func TestStateChangesReturnTheStoredJob(t *testing.T) {
 		started := make(chan string, 1)
 		release := make(chan struct{})
 		// test.keep holds a long lease (no heartbeat while it runs here);
-		// test.beat a short one, renewed every 50 ms. One at a time each, so
+		// test.beat a short one (600 ms, renewed every 200 ms: long enough
+		// that a loaded machine's scheduling delays do not let it lapse). One at a time each, so
 		// a job that completes after another proves the other's outcome
 		// was recorded (or refused) first.
 		q.MustRegister(
@@ -503,10 +504,10 @@ func TestStateChangesReturnTheStoredJob(t *testing.T) {
 				}
 				return nil
 			}},
-			jobs.Kind{Name: "test.beat", Lease: 150 * time.Millisecond, OnState: hook, Work: func(ctx context.Context, j jobs.Job) error {
+			jobs.Kind{Name: "test.beat", Lease: 600 * time.Millisecond, OnState: hook, Work: func(ctx context.Context, j jobs.Job) error {
 				switch string(j.Payload) {
 				case `"slow"`:
-					time.Sleep(600 * time.Millisecond)
+					time.Sleep(2400 * time.Millisecond)
 				case `"watch"`:
 					started <- j.ID
 					<-ctx.Done()
