@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/riskmap/riskmap/internal/secretscan/secrettest"
 )
 
 // got is what a test compares of a finding.
@@ -42,10 +43,10 @@ func summarize(res *Result, diffIDs []string) []got {
 	return out
 }
 
-func wantFrom(want []planted, layer int, deleted map[string]bool) []got {
+func wantFrom(want []secrettest.Planted, layer int, deleted map[string]bool) []got {
 	var out []got
 	for _, p := range want {
-		out = append(out, got{p.rule, p.path, p.line, layer, deleted[p.path]})
+		out = append(out, got{p.Rule, p.Path, p.Line, layer, deleted[p.Path]})
 	}
 	return out
 }
@@ -61,24 +62,24 @@ func newScanner(t testing.TB, cfg Config) *Scanner {
 
 // checkNoSecret fails when any planted secret (or a long piece of one)
 // appears in out.
-func checkNoSecret(t *testing.T, what string, out []byte, want []planted) {
+func checkNoSecret(t *testing.T, what string, out []byte, want []secrettest.Planted) {
 	t.Helper()
 	for _, p := range want {
-		for _, piece := range strings.Split(p.secret, "\n") {
+		for _, piece := range strings.Split(p.Secret, "\n") {
 			if len(piece) < 10 {
 				continue
 			}
 			// Any 10 characters past the redacted prefix.
 			if bytes.Contains(out, []byte(piece[4:min(len(piece), 14)])) || bytes.Contains(out, []byte(piece)) {
-				t.Errorf("%s holds the secret of %s (%s)", what, p.path, p.rule)
+				t.Errorf("%s holds the secret of %s (%s)", what, p.Path, p.Rule)
 			}
 		}
 	}
 }
 
 func TestScanDir(t *testing.T) {
-	files, want := fixtureFiles()
-	dir := writeTree(t, files)
+	files, want := secrettest.FixtureFiles()
+	dir := secrettest.WriteTree(t, files)
 	var logs bytes.Buffer
 	s := newScanner(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if s.Rules() < 150 {
@@ -117,9 +118,9 @@ func TestScanDir(t *testing.T) {
 }
 
 func TestScanDockerSaveWhiteout(t *testing.T) {
-	files, want := fixtureFiles()
-	layers := imageLayers(t, files)
-	archive, diffIDs := dockerSave(t, layers)
+	files, want := secrettest.FixtureFiles()
+	layers := secrettest.ImageLayers(t, files)
+	archive, diffIDs := secrettest.DockerSave(t, layers)
 	s := newScanner(t, Config{})
 	res, err := s.ScanTarget(context.Background(), "docker-archive:"+archive, TargetOptions{})
 	if err != nil {
@@ -135,10 +136,10 @@ func TestScanDockerSaveWhiteout(t *testing.T) {
 }
 
 func TestScanOCIArchiveGzipLayers(t *testing.T) {
-	files, want := fixtureFiles()
+	files, want := secrettest.FixtureFiles()
 	img := empty.Image
 	var diffIDs []string
-	for _, l := range imageLayers(t, files) {
+	for _, l := range secrettest.ImageLayers(t, files) {
 		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(l)), nil })
 		if err != nil {
 			t.Fatal(err)
@@ -204,8 +205,8 @@ func tarDir(dir, out string) error {
 }
 
 func TestAllow(t *testing.T) {
-	files, want := fixtureFiles()
-	dir := writeTree(t, files)
+	files, want := secrettest.FixtureFiles()
+	dir := secrettest.WriteTree(t, files)
 	var fpGitHubDeploy string
 	{
 		res, err := newScanner(t, Config{}).ScanDir(context.Background(), dir)
@@ -315,7 +316,7 @@ secret:fingerprint=` + fp + ` rotated on 2026-11-02
 }
 
 func TestChunksKeepLineNumbers(t *testing.T) {
-	s := fakeSecrets()
+	s := secrettest.FakeSecrets()
 	var b strings.Builder
 	for i := range 5000 {
 		b.WriteString("filler line number ")
@@ -327,7 +328,7 @@ func TestChunksKeepLineNumbers(t *testing.T) {
 		b.WriteString("more filler\n")
 	}
 	b.WriteString("aws_access_key_id = " + s["aws"] + "\n") // line 8002
-	dir := writeTree(t, map[string][]byte{"big/file.txt": []byte(b.String())})
+	dir := secrettest.WriteTree(t, map[string][]byte{"big/file.txt": []byte(b.String())})
 	res, err := newScanner(t, Config{ChunkSize: 4096, Workers: 2}).ScanDir(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -340,8 +341,8 @@ func TestChunksKeepLineNumbers(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	files, _ := fixtureFiles()
-	dir := writeTree(t, files)
+	files, _ := secrettest.FixtureFiles()
+	dir := secrettest.WriteTree(t, files)
 	res, err := newScanner(t, Config{MaxFileSize: 80}).ScanDir(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -381,8 +382,8 @@ func TestRedact(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	files, _ := fixtureFiles()
-	dir := writeTree(t, files)
+	files, _ := secrettest.FixtureFiles()
+	dir := secrettest.WriteTree(t, files)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := newScanner(t, Config{}).ScanDir(ctx, dir); err == nil {

@@ -1,4 +1,9 @@
-package secretscan
+// Package secrettest builds the secret scan's test fixtures: fake secrets
+// made at run time (this source holds none a scanner would flag), a tree
+// of files holding them, image layers (one deleting a secret file) and
+// `docker save` archives, for the tests of internal/secretscan and of the
+// CLI.
+package secrettest
 
 import (
 	"archive/tar"
@@ -14,16 +19,16 @@ import (
 	"testing"
 )
 
-// planted is a fake secret the fixtures put in a file.
-type planted struct {
-	rule, path string
-	line       int
-	secret     string
+// Planted is a fake secret the fixtures put in a file.
+type Planted struct {
+	Rule, Path string
+	Line       int
+	Secret     string
 }
 
-// fakeSecrets builds the fixtures' secrets at run time from pieces, so
+// FakeSecrets builds the fixtures' secrets at run time from pieces, so
 // this source file holds none a secret scanner would flag.
-func fakeSecrets() map[string]string {
+func FakeSecrets() map[string]string {
 	rng := rand.New(rand.NewPCG(18, 2026))
 	pick := func(alphabet string, n int) string {
 		b := make([]byte, n)
@@ -55,10 +60,10 @@ func fakeSecrets() map[string]string {
 	}
 }
 
-// fixtureFiles returns the files of the fixture tree (relative paths) and
+// FixtureFiles returns the files of the fixture tree (relative paths) and
 // the secrets planted in them.
-func fixtureFiles() (map[string][]byte, []planted) {
-	s := fakeSecrets()
+func FixtureFiles() (map[string][]byte, []Planted) {
+	s := FakeSecrets()
 	files := map[string][]byte{
 		"etc/app/aws.env":           []byte("# credentials\nregion = eu-west-1\naws_access_key_id = " + s["aws"] + "\n"),
 		"opt/app/deploy.sh":         []byte("#!/bin/sh\nset -e\nexport GITHUB_TOKEN=" + s["github"] + "\ngit push\n"),
@@ -71,9 +76,9 @@ func fixtureFiles() (map[string][]byte, []planted) {
 		"var/lib/app/empty.txt":     nil,
 		"srv/www/testdata/fake.env": []byte("api_token = " + s["github"] + "\n"),
 	}
-	want := []planted{
+	want := []Planted{
 		{"aws-access-token", "/etc/app/aws.env", 3, s["aws"]},
-		{URLPasswordRule, "/etc/app/db.conf", 2, s["dbpass"]},
+		{"riskmap-url-password", "/etc/app/db.conf", 2, s["dbpass"]},
 		{"github-pat", "/opt/app/deploy.sh", 3, s["github"]},
 		{"slack-webhook-url", "/opt/app/notify.yaml", 3, s["slack"]},
 		{"private-key", "/root/.ssh/id_rsa", 1, s["pem"]},
@@ -82,8 +87,8 @@ func fixtureFiles() (map[string][]byte, []planted) {
 	return files, want
 }
 
-// writeTree writes files under a new directory.
-func writeTree(t testing.TB, files map[string][]byte) string {
+// WriteTree writes files under a new directory.
+func WriteTree(t testing.TB, files map[string][]byte) string {
 	t.Helper()
 	dir := t.TempDir()
 	for p, b := range files {
@@ -102,23 +107,23 @@ func writeTree(t testing.TB, files map[string][]byte) string {
 	return dir
 }
 
-// tarEntry is one entry of a test layer: a file, or a whiteout when
+// TarEntry is one entry of a test layer: a file, or a whiteout when
 // whiteout is set (the file name gets the .wh. prefix).
-type tarEntry struct {
-	path     string
-	data     []byte
-	whiteout bool
+type TarEntry struct {
+	Path     string
+	Data     []byte
+	Whiteout bool
 }
 
-// layerTar builds an uncompressed layer.
-func layerTar(t testing.TB, entries []tarEntry) []byte {
+// LayerTar builds an uncompressed layer.
+func LayerTar(t testing.TB, entries []TarEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dirs := map[string]bool{}
 	for _, e := range entries {
-		p := e.path
-		if e.whiteout {
+		p := e.Path
+		if e.Whiteout {
 			p = filepath.ToSlash(filepath.Join(filepath.Dir(p), ".wh."+filepath.Base(p)))
 		}
 		for d := filepath.Dir(p); d != "." && !dirs[d]; d = filepath.Dir(d) {
@@ -127,10 +132,10 @@ func layerTar(t testing.TB, entries []tarEntry) []byte {
 				t.Fatal(err)
 			}
 		}
-		if err := tw.WriteHeader(&tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.data))}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.Data))}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tw.Write(e.data); err != nil {
+		if _, err := tw.Write(e.Data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -145,10 +150,10 @@ func sha(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// dockerSave writes a `docker save` archive of the layers (uncompressed,
+// DockerSave writes a `docker save` archive of the layers (uncompressed,
 // as docker save writes them) and returns its path and the layers' diff
 // IDs, bottom first.
-func dockerSave(t testing.TB, layers [][]byte) (string, []string) {
+func DockerSave(t testing.TB, layers [][]byte) (string, []string) {
 	t.Helper()
 	var diffIDs, names []string
 	for _, l := range layers {
@@ -187,16 +192,16 @@ func dockerSave(t testing.TB, layers [][]byte) (string, []string) {
 	return p, diffIDs
 }
 
-// imageLayers are the fixture image's layers: layer 1 holds every
+// ImageLayers are the fixture image's layers: layer 1 holds every
 // fixture file, layer 2 deletes /etc/app/aws.env and adds a file.
-func imageLayers(t testing.TB, files map[string][]byte) [][]byte {
-	var l1 []tarEntry
+func ImageLayers(t testing.TB, files map[string][]byte) [][]byte {
+	var l1 []TarEntry
 	for p, b := range files {
-		l1 = append(l1, tarEntry{path: p, data: b})
+		l1 = append(l1, TarEntry{Path: p, Data: b})
 	}
-	l2 := []tarEntry{
-		{path: "etc/app/aws.env", whiteout: true},
-		{path: "etc/motd", data: []byte("welcome\n")},
+	l2 := []TarEntry{
+		{Path: "etc/app/aws.env", Whiteout: true},
+		{Path: "etc/motd", Data: []byte("welcome\n")},
 	}
-	return [][]byte{layerTar(t, l1), layerTar(t, l2)}
+	return [][]byte{LayerTar(t, l1), LayerTar(t, l2)}
 }
