@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path"
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Allow suppresses findings: by path glob, by rule id, by fingerprint.
@@ -105,21 +107,23 @@ const maxGlob = 1024
 
 // globRegexp turns a path glob into an anchored regexp.
 func globRegexp(g string) (*regexp.Regexp, error) {
-	if g == "" || len(g) > maxGlob || strings.ContainsRune(g, 0) {
-		return nil, fmt.Errorf("allow path %q: want a glob of 1 to %d characters", g, maxGlob)
+	if g == "" || len(g) > maxGlob || strings.ContainsRune(g, 0) || !utf8.ValidString(g) {
+		return nil, fmt.Errorf("allow path %q: want a glob of 1 to %d characters of UTF-8", g, maxGlob)
 	}
 	var b strings.Builder
-	body := g
+	body := strings.TrimPrefix(path.Clean("/"+g), "/") // targets' paths are clean
 	if strings.HasPrefix(g, "/") {
-		b.WriteString("^")
-		body = strings.TrimLeft(g, "/")
-		b.WriteString("/")
+		b.WriteString("^/")
 	} else {
 		b.WriteString("(?:^|/)")
 	}
-	body = strings.TrimSuffix(body, "/")
+	lit := 0 // start of the literal run not yet written
+	flush := func(i int) { b.WriteString(regexp.QuoteMeta(body[lit:i])) }
 	for i := 0; i < len(body); i++ {
 		c := body[i]
+		if c == '*' || c == '?' {
+			flush(i)
+		}
 		switch {
 		case c == '*' && i+1 < len(body) && body[i+1] == '*':
 			i++
@@ -134,9 +138,11 @@ func globRegexp(g string) (*regexp.Regexp, error) {
 		case c == '?':
 			b.WriteString("[^/]")
 		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
+			continue
 		}
+		lit = i + 1
 	}
+	flush(len(body))
 	b.WriteString("(?:/.*)?$")
 	re, err := regexp.Compile(b.String())
 	if err != nil {
