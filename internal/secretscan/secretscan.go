@@ -52,6 +52,9 @@ type Config struct {
 	// anywhere runs a rule's regexp over the whole piece) and find more
 	// false positives (the decoder joins longer runs of hex).
 	ChunkSize int
+	// MaxFindings: findings past this many are counted, not kept
+	// (Result.Dropped).
+	MaxFindings int
 	// Workers run the detector (default GOMAXPROCS).
 	Workers int
 	// DecodeDepth is how many rounds of base64/hex/percent decoding the
@@ -72,6 +75,7 @@ func DefaultConfig() Config {
 		MaxFileSize:   32 << 20,
 		MaxTotalBytes: 8 << 30,
 		ChunkSize:     100_000,
+		MaxFindings:   10_000,
 		Workers:       runtime.GOMAXPROCS(0),
 		DecodeDepth:   5,
 	}
@@ -90,6 +94,9 @@ func (c *Config) defaults() {
 	}
 	if c.Workers <= 0 {
 		c.Workers = d.Workers
+	}
+	if c.MaxFindings <= 0 {
+		c.MaxFindings = d.MaxFindings
 	}
 	switch {
 	case c.DecodeDepth == 0:
@@ -158,8 +165,10 @@ type Result struct {
 	// Skipped lists files over the size limit (at most maxSkipped).
 	Skipped []Skipped `json:"skipped,omitempty"`
 	// Truncated: MaxTotalBytes was reached; files after it were not read.
-	Truncated bool        `json:"truncated,omitempty"`
-	Errors    []FileError `json:"errors,omitempty"`
+	Truncated bool `json:"truncated,omitempty"`
+	// Dropped counts findings past MaxFindings, not kept.
+	Dropped int         `json:"dropped,omitempty"`
+	Errors  []FileError `json:"errors,omitempty"`
 }
 
 const maxSkipped = 1000
@@ -338,6 +347,10 @@ func (r *run) detect(c chunk) {
 		out = append(out, f)
 	}
 	r.mu.Lock()
+	if room := r.s.cfg.MaxFindings - len(r.res.Findings); len(out) > room {
+		r.res.Dropped += len(out) - max(room, 0)
+		out = out[:max(room, 0)]
+	}
 	r.res.Findings = append(r.res.Findings, out...)
 	r.res.Allowed += allowed
 	r.mu.Unlock()

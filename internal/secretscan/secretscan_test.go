@@ -390,3 +390,15 @@ func TestCancel(t *testing.T) {
 		t.Error("a cancelled scan returned no error")
 	}
 }
+
+func TestMaxFindings(t *testing.T) {
+	files, want := secrettest.FixtureFiles()
+	dir := secrettest.WriteTree(t, files)
+	res, err := newScanner(t, Config{MaxFindings: 2}).ScanDir(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 2 || res.Dropped != len(want)-2 {
+		t.Errorf("kept %d, dropped %d; want 2 and %d", len(res.Findings), res.Dropped, len(want)-2)
+	}
+}

@@ -205,8 +205,11 @@ func placeLayers(res *Result, img *image.Image) {
 		}
 		return name
 	}
-	fsys := image.Merge(img.Layers, nil)
-	defer fsys.Close()
+	var fsys *image.FS
+	if len(res.Findings) > 0 {
+		fsys = image.Merge(img.Layers, nil)
+		defer fsys.Close()
+	}
 	for i := range res.Findings {
 		f := &res.Findings[i]
 		if li, ok := idx[f.Layer]; ok {

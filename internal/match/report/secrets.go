@@ -56,6 +56,9 @@ func (d *Document) secretsTable(w io.Writer) error {
 	if len(s.Skipped) > 0 {
 		fmt.Fprintf(w, "%d files over the size limit were not read (see JSON \"secrets.skipped\").\n", len(s.Skipped))
 	}
+	if s.Dropped > 0 {
+		fmt.Fprintf(w, "%d more secrets were found and not kept (at most %d are).\n", s.Dropped, len(s.Findings))
+	}
 	if s.Truncated {
 		fmt.Fprintln(w, "NOT COMPLETE: the secret scan stopped at its total size limit.")
 	}
