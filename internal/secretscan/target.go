@@ -25,7 +25,8 @@ type TargetOptions struct {
 	// DockerHost is the engine endpoint for docker: and container:
 	// targets ("" = DOCKER_HOST or the default socket).
 	DockerHost string
-	// Keychain resolves registry credentials (nil: the Docker config).
+	// Keychain resolves registry credentials (nil: scanner.DefaultKeychain,
+	// as the inventory scan).
 	Keychain authn.Keychain
 	// TempDir is unused by the secret scan (nothing is written), kept
 	// for symmetry with the inventory scanner.
@@ -47,7 +48,7 @@ func (s *Scanner) ScanTarget(ctx context.Context, target string, opts TargetOpti
 		opts.Limits = image.DefaultLimits()
 	}
 	if opts.Keychain == nil {
-		opts.Keychain = authn.DefaultKeychain
+		opts.Keychain = scanner.DefaultKeychain()
 	}
 	var res *Result
 	switch t.Kind {
