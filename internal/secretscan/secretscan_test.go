@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +16,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/riskmap/riskmap/internal/secretscan/secrettest"
 )
@@ -135,8 +141,9 @@ func TestScanDockerSaveWhiteout(t *testing.T) {
 	checkNoSecret(t, "the result's JSON", b, want)
 }
 
-func TestScanOCIArchiveGzipLayers(t *testing.T) {
-	files, want := secrettest.FixtureFiles()
+// fixtureImage is the fixture image with gzip layers, and its diff IDs.
+func fixtureImage(t *testing.T) (v1.Image, []string) {
+	files, _ := secrettest.FixtureFiles()
 	img := empty.Image
 	var diffIDs []string
 	for _, l := range secrettest.ImageLayers(t, files) {
@@ -150,6 +157,36 @@ func TestScanOCIArchiveGzipLayers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return img, diffIDs
+}
+
+// TestScanRegistry: the fixture image pulled from a registry on loopback,
+// its layers streamed (concurrently) from their blobs.
+func TestScanRegistry(t *testing.T) {
+	_, want := secrettest.FixtureFiles()
+	img, diffIDs := fixtureImage(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/riskmap-test/secrets:1"
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	res, err := newScanner(t, Config{}).ScanTarget(context.Background(), "registry:"+ref, TargetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(wantFrom(want, 0, map[string]bool{"/etc/app/aws.env": true}), summarize(res, diffIDs)); d != "" {
+		t.Errorf("findings (-want +got):\n%s", d)
+	}
+}
+
+func TestScanOCIArchiveGzipLayers(t *testing.T) {
+	_, want := secrettest.FixtureFiles()
+	img, diffIDs := fixtureImage(t)
 	dir := filepath.Join(t.TempDir(), "oci")
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
