@@ -10,6 +10,7 @@
 package secretscan
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -411,6 +412,10 @@ func (r *run) file(p, layer string, size int64, fr io.Reader) {
 		r.full.Store(true)
 		return
 	}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(fr)
+	defer func() { br.Reset(nil); readerPool.Put(br) }()
+	fr = br
 	line := 1
 	first := true
 	var carry []byte // the tail after the last line end of the previous read
@@ -451,7 +456,7 @@ func (r *run) file(p, layer string, size int64, fr io.Reader) {
 		if !eof {
 			// End the chunk at a line end: read on up to maxLineExtension.
 			ext := b[n : n+maxLineExtension]
-			k, rerr := readUntilNewline(fr, ext)
+			k, rerr := readUntilNewline(br, ext)
 			n += k
 			eof = rerr == io.EOF
 			if rerr != nil && !eof {
@@ -479,22 +484,22 @@ func (r *run) file(p, layer string, size int64, fr io.Reader) {
 	}
 }
 
-// readUntilNewline reads from r into b one byte at a time through a
-// small buffer until a newline (included) or b is full.
-func readUntilNewline(r io.Reader, b []byte) (int, error) {
+// readerPool holds the buffered readers files are read through.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+
+// readUntilNewline reads from r into b until a newline (included) or b
+// is full.
+func readUntilNewline(r *bufio.Reader, b []byte) (int, error) {
 	n := 0
-	var one [1]byte
 	for n < len(b) {
-		k, err := r.Read(one[:])
-		if k == 1 {
-			b[n] = one[0]
-			n++
-			if one[0] == '\n' {
-				return n, nil
-			}
-		}
+		c, err := r.ReadByte()
 		if err != nil {
 			return n, err
+		}
+		b[n] = c
+		n++
+		if c == '\n' {
+			return n, nil
 		}
 	}
 	return n, nil
