@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,11 +18,12 @@ import (
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/match/remote"
 	"github.com/riskmap/riskmap/internal/match/report"
+	"github.com/riskmap/riskmap/internal/secretscan"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
 func scanCommand() Command {
-	return Command{Name: "scan", Summary: "find vulnerabilities in a target (CI gate); offline against the local knowledge base", Run: runScan}
+	return Command{Name: "scan", Summary: "find vulnerabilities (and with --scanners secret, secrets) in a target (CI gate); offline against the local knowledge base", Run: runScan}
 }
 
 const scanUsage = `Usage: riskmap scan [flags] TARGET
@@ -36,13 +38,24 @@ still built here and only it is sent, no feeds are needed (API key from
 --api-key or RISKMAP_API_KEY; the console's certificate verified by --pin or
 RISKMAP_CONSOLE_PIN, --ca-cert, or the system roots).
 
+--scanners vuln,secret adds the secret scan (gitleaks' default rules over
+every text file of the target, image layers included; docs/secrets.md):
+its findings are in the table, JSON and SARIF outputs, with a redacted
+excerpt and a fingerprint, never the secret. --scanners secret alone needs
+no knowledge base. Allow-lists: secret:path=GLOB, secret:rule=ID and
+secret:fingerprint=HEX lines of the ignore file, and --secret-allow-*.
+
 Gate: a finding counts when it reaches every threshold given (--fail-on
-severity or kev, --fail-on-risk score); the scan fails when --fail-on-count
-findings count (default 1; alone, it counts every finding).
+severity, kev or secret, --fail-on-risk score); the scan fails when
+--fail-on-count findings count (default 1; alone, it counts every finding).
+Secrets count for --fail-on secret, for a --fail-on severity their own
+reaches (private and cloud keys critical, generic rules medium, the
+others high), and with no threshold; not under --fail-on-risk.
 --fail-on-uncovered fails it when the knowledge base holds nothing for an
 ecosystem of the target (every output says so: table footer, JSON
 "uncovered", a SARIF notification).
-Exit status: 0 clean, 1 the gate was reached, 2 error.
+Exit status: 0 clean (or findings below the gate), 1 the gate was reached,
+2 error (bad flags, unreadable target, no knowledge base).
 
 Flags:
 `
@@ -52,6 +65,9 @@ type scanOpts struct {
 	onlyFixed, quiet                              bool
 	consoleURL, apiKey, caCert, pin               string
 	gate                                          report.Gate
+	scanners                                      string
+	secretPaths, secretRules, secretFingerprints  []string
+	secretMaxFile                                 int64
 }
 
 func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
@@ -60,7 +76,21 @@ func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
 	fl.SetOutput(stderr)
 	fl.StringVar(&o.format, "format", "table", "output format: "+strings.Join(report.Formats, ", "))
 	fl.StringVar(&o.output, "output", "", "write the report to FILE instead of stdout")
-	fl.StringVar(&o.gate.Severity, "fail-on", "", "exit 1 when a finding reaches this level: low, medium, high, critical or kev")
+	fl.StringVar(&o.gate.Severity, "fail-on", "", "exit 1 when a finding reaches this level: low, medium, high, critical, kev, or secret (any secret)")
+	fl.StringVar(&o.scanners, "scanners", "vuln", "what to look for, comma-separated: vuln (vulnerable packages), secret (keys, tokens, passwords in files)")
+	fl.Func("secret-allow-path", "do not report secrets in files matching this `GLOB` (\"testdata/**\", \"/etc/ssl/*.pem\"); repeatable", func(v string) error {
+		o.secretPaths = append(o.secretPaths, v)
+		return nil
+	})
+	fl.Func("secret-allow-rule", "do not report secrets of this gitleaks `RULE` id; repeatable", func(v string) error {
+		o.secretRules = append(o.secretRules, v)
+		return nil
+	})
+	fl.Func("secret-allow-fingerprint", "do not report the secret finding with this `FINGERPRINT`; repeatable", func(v string) error {
+		o.secretFingerprints = append(o.secretFingerprints, v)
+		return nil
+	})
+	fl.Int64Var(&o.secretMaxFile, "secret-max-file-size", secretscan.DefaultConfig().MaxFileSize, "the secret scan skips files larger than this many `BYTES`")
 	fl.Func("fail-on-risk", "exit 1 when a finding's risk score (0-100, the report's risk) reaches `SCORE`", func(v string) error {
 		r, err := report.ParseRisk(v)
 		o.gate.Risk, o.gate.RiskSet = r, true
@@ -101,6 +131,34 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 	if err := o.gate.Validate(); err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
+	scanners, err := parseScanners(o.scanners)
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+	}
+	if scanners[secretscan.Name] && !slices.Contains(report.SecretFormats, *format) {
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan: --format %s does not carry secrets: use %s with --scanners secret", *format, strings.Join(report.SecretFormats, ", "))}
+	}
+	if scanners[secretscan.Name] && strings.HasPrefix(fl.Arg(0), "inventory:") {
+		return &ExitError{Code: 2, Err: errors.New("scan: an inventory: target lists packages, not files: the secret scan needs the directory or image itself")}
+	}
+	if o.gate.Severity == "secret" && !scanners[secretscan.Name] {
+		return &ExitError{Code: 2, Err: errors.New("scan: --fail-on secret needs --scanners with secret")}
+	}
+	var secretsDone chan secretOutcome
+	if scanners[secretscan.Name] {
+		ss, err := newSecretScanner(o, stdio.Stderr)
+		if err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+		}
+		secretsDone = make(chan secretOutcome, 1)
+		go func() {
+			res, err := ss.ScanTarget(ctx, fl.Arg(0), secretscan.TargetOptions{DockerHost: o.dockerHost})
+			secretsDone <- secretOutcome{res, err}
+		}()
+	}
+	if !scanners["vuln"] {
+		return runSecretsOnly(ctx, fl.Arg(0), o, <-secretsDone, stdio)
+	}
 	var rules []report.Rule
 	if *ignoreFile != "" {
 		var err error
@@ -111,7 +169,6 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 	var (
 		db     *vulndb.DB
 		rc     *remote.Client
-		err    error
 		kbDone chan error
 	)
 	if o.consoleURL != "" {
@@ -176,6 +233,14 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 		fmt.Fprintf(stdio.Stderr, "warning: the knowledge base was built %d days ago; run `riskmap feeds update`\n", int(age.Hours()/24))
 	}
 	doc := report.New(inv, res, meta, ignored, Version, now)
+	if secretsDone != nil {
+		sec := <-secretsDone
+		if sec.err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", fl.Arg(0), sec.err)}
+		}
+		doc.AddSecrets(sec.res)
+		doc.Scanners = []string{"vuln", secretscan.Name}
+	}
 	if err := writeReport(doc, *format, *output, stdio.Stdout); err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
@@ -184,8 +249,8 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 			fmt.Fprintf(stdio.Stderr, "warning: %s\n", u.Sentence())
 		}
 	}
-	if n, fail := o.gate.Check(res.Findings); fail {
-		return &ExitError{Code: 1, Err: fmt.Errorf("scan: %d findings reach %s", n, o.gate)}
+	if err := checkGate(o.gate, res.Findings, doc.Secrets); err != nil {
+		return err
 	}
 	if err := o.gate.CheckCoverage(res.Uncovered); err != nil {
 		return &ExitError{Code: 1, Err: fmt.Errorf("scan: %w", err)}

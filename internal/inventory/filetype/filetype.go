@@ -385,6 +385,11 @@ func other(b []byte) string {
 }
 
 // isText reports whether b looks like text: no NUL, and mostly printable.
+// IsText reports whether b, the first bytes of a file, look like text: no
+// NUL byte and at most 1% control characters other than whitespace.
+// Executables, compressed streams, images and other binary formats fail.
+func IsText(b []byte) bool { return isText(b) }
+
 func isText(b []byte) bool {
 	if bytes.IndexByte(b, 0) >= 0 {
 		return false

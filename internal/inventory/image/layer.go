@@ -46,6 +46,15 @@ type Options struct {
 	// Limits refuse archives from outside (tar or zip targets) that
 	// would cost too much or name paths outside their root. Zero: none.
 	Limits Limits
+	// Visit, when set, is called with the content of every regular file
+	// of every layer as the layer streams by (hard links, whose content
+	// is their target's, are not visited again): layer is the name the
+	// layer was read under (Layer.Name), r reads the file's size bytes and
+	// is valid only during the call. Used with a Wanter that wants
+	// nothing (the secret scan); a file a Wanter keeps is not visited.
+	// Layers of one image may be read concurrently: Visit must be safe
+	// for concurrent use.
+	Visit func(layer, path string, size int64, r io.Reader)
 }
 
 // DefaultOptions keeps files up to 16 MiB in memory and drops files over 1 GiB.
@@ -86,7 +95,10 @@ type FileError struct {
 
 // Layer is the index of one layer.
 type Layer struct {
-	Digest  string
+	Digest string
+	// Name is the name the layer was read under (its blob's path in an
+	// archive), which Visit was given; Digest may be changed after.
+	Name    string
 	Entries []Entry
 	Errors  []FileError
 	// Bytes is the uncompressed size read.
@@ -208,7 +220,7 @@ func isSparse(h *tar.Header) bool {
 }
 
 func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, w Wanter, opts Options) (*Layer, error) {
-	l := &Layer{Digest: digest}
+	l := &Layer{Digest: digest, Name: digest}
 	keep := newKeepRule(w, opts)
 	chk := newEntryCheck(opts)
 	var links []int    // hard link entries, resolved at the end
@@ -238,6 +250,9 @@ func readLayer(ctx context.Context, tr *tar.Reader, src counter, digest string, 
 				return l, nil
 			}
 			e.Data = b
+			if b == nil && ferr == nil && opts.Visit != nil {
+				opts.Visit(digest, p, h.Size, tr)
+			}
 		}
 		l.Entries = append(l.Entries, e)
 	}
@@ -336,7 +351,7 @@ type contentResult struct {
 // The extractors' file filters and the reads then overlap the header walk.
 func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter, opts Options) (*Layer, error) {
 	tr := newHeaderWalk(sb)
-	l := &Layer{Digest: digest}
+	l := &Layer{Digest: digest, Name: digest}
 	keep := newKeepRule(w, opts)
 	chk := newEntryCheck(opts)
 	if lim := opts.Limits.MaxBytes; lim > 0 && sb.size > lim {
@@ -352,6 +367,8 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 			for i := range js {
 				if r, ok := readContent(keep, sb, &js[i], digest, opts, &scratch); ok {
 					out = append(out, r)
+				} else if opts.Visit != nil {
+					opts.Visit(digest, js[i].path, js[i].size, io.NewSectionReader(sb.ra, sb.base+js[i].off, js[i].size))
 				}
 			}
 		}
@@ -387,6 +404,9 @@ func readPlainLayer(ctx context.Context, sb *seekBuffer, digest string, w Wanter
 					l.Errors = append(l.Errors, FileError{Path: e.Path, Err: fmt.Errorf("read layer %s: %w", digest, rerr)})
 				}
 				e.Data = b
+				if b == nil && ferr == nil && rerr == nil && opts.Visit != nil {
+					opts.Visit(digest, e.Path, h.Size, tr.content())
+				}
 				break
 			}
 			pending = append(pending, contentJob{idx: len(l.Entries), path: e.Path, info: fileInfoFor(h), off: sb.pos, size: max(0, min(h.Size, sb.size-sb.pos))})

@@ -14,6 +14,12 @@ import (
 	"github.com/riskmap/riskmap/internal/inventory/image"
 )
 
+// Engine connects to the Docker engine at host (as Options.DockerHost) for
+// the other scans of the same targets (the secret scan).
+func Engine(ctx context.Context, host string) (*client.Client, error) {
+	return engine(ctx, Options{DockerHost: host})
+}
+
 // engine connects to the Docker engine (opts.DockerHost, DOCKER_HOST or the
 // default socket) and negotiates the API version.
 func engine(ctx context.Context, opts Options) (*client.Client, error) {

@@ -89,7 +89,7 @@ func (o *Options) defaults() {
 		o.Limits = image.DefaultLimits()
 	}
 	if o.Keychain == nil {
-		o.Keychain = authn.NewMultiKeychain(envKeychain{}, authn.DefaultKeychain)
+		o.Keychain = DefaultKeychain()
 	}
 }
 
@@ -222,6 +222,13 @@ func scanSBOM(path string) (*inventory.Inventory, error) {
 	}
 	inv.Target.Kind = KindSBOM
 	return inv, nil
+}
+
+// DefaultKeychain is the registry credentials of a scan without its own:
+// RISKMAP_REGISTRY_USERNAME/RISKMAP_REGISTRY_PASSWORD, then the Docker
+// config and its credential helpers.
+func DefaultKeychain() authn.Keychain {
+	return authn.NewMultiKeychain(envKeychain{}, authn.DefaultKeychain)
 }
 
 // envKeychain provides one set of registry credentials from the

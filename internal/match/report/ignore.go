@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/secretscan"
 )
 
 // Rule suppresses a vulnerability, optionally for one package and until a
@@ -27,7 +28,8 @@ type Rule struct {
 //
 //	<ID> [package=<name|purl>] [expires=YYYY-MM-DD] <reason…>
 //
-// with # comments. A reason is required.
+// with # comments. A reason is required. Lines starting with "secret:"
+// are the secret scan's allow-list (secretscan.ParseIgnore), skipped here.
 func LoadIgnoreFile(path string) ([]Rule, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -40,8 +42,8 @@ func LoadIgnoreFile(path string) ([]Rule, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, secretscan.IgnorePrefix) {
+			continue // secret: lines are the secret scan's (secretscan.ParseIgnore)
 		}
 		f := strings.Fields(line)
 		r := Rule{ID: f[0], Source: fmt.Sprintf("%s:%d", path, n)}
@@ -176,8 +178,8 @@ func matchesPackage(f match.Finding, p string) bool {
 // FailOn reports the findings that reach a --fail-on threshold: a severity
 // (low, medium, high, critical: that level or above) or kev.
 func FailOn(fs []match.Finding, threshold string) (int, error) {
-	if threshold == "" {
-		return 0, nil
+	if threshold == "" || threshold == "secret" {
+		return 0, nil // "secret" counts secret findings only (Gate.CountSecrets)
 	}
 	n := 0
 	if threshold == "kev" {
@@ -190,7 +192,7 @@ func FailOn(fs []match.Finding, threshold string) (int, error) {
 	}
 	min := match.SeverityRank(threshold)
 	if min == 0 {
-		return 0, fmt.Errorf("--fail-on %q: want low, medium, high, critical or kev", threshold)
+		return 0, fmt.Errorf("--fail-on %q: want low, medium, high, critical, kev or secret", threshold)
 	}
 	for _, f := range fs {
 		if match.SeverityRank(f.Severity) >= min {

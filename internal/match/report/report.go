@@ -20,6 +20,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/secretscan"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
@@ -50,9 +51,14 @@ type Document struct {
 	Skipped       []match.Skipped   `json:"skipped,omitempty"`
 	// Uncovered are the ecosystems of the inventory the knowledge base
 	// knows nothing of: "0 findings" does not mean clean for them.
-	Uncovered   []match.Uncovered     `json:"uncovered,omitempty"`
-	Errors      []inventory.FileError `json:"inventoryErrors,omitempty"`
-	GeneratedAt time.Time             `json:"generatedAt"`
+	Uncovered []match.Uncovered     `json:"uncovered,omitempty"`
+	Errors    []inventory.FileError `json:"inventoryErrors,omitempty"`
+	// Scanners are the scanners run (--scanners); empty means vuln.
+	Scanners []string `json:"scanners,omitempty"`
+	// Secrets is the secret scan's result (--scanners secret): findings
+	// with a redacted excerpt and a fingerprint, never the secret.
+	Secrets     *secretscan.Result `json:"secrets,omitempty"`
+	GeneratedAt time.Time          `json:"generatedAt"`
 
 	inv *inventory.Inventory
 }
@@ -77,6 +83,8 @@ type Summary struct {
 	BySeverity map[string]int `json:"bySeverity"`
 	KEV        int            `json:"kev"`
 	Fixable    int            `json:"fixable"`
+	// Secrets counts the secret findings (--scanners secret).
+	Secrets int `json:"secrets,omitempty"`
 }
 
 // New assembles a document.
@@ -124,6 +132,9 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func (d *Document) table(w io.Writer) error {
+	if len(d.Scanners) > 0 && !slices.Contains(d.Scanners, "vuln") {
+		return d.secretsTable(w)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEVERITY\tRISK\tID\tPACKAGE\tVERSION\tFIXED IN\tKEV\tEPSS")
 	for _, f := range d.Findings {
@@ -173,7 +184,7 @@ func (d *Document) table(w io.Writer) error {
 	for _, u := range d.Uncovered {
 		fmt.Fprintf(w, "NOT COVERED: %s\n", u.Sentence())
 	}
-	return nil
+	return d.secretsTable(w)
 }
 
 // ---- SARIF 2.1.0 ----
@@ -232,6 +243,7 @@ func (d *Document) sarif() any {
 			"properties":          map[string]any{"purl": f.Package.PURL, "aliases": f.Aliases, "risk": f.Risk.Score},
 		})
 	}
+	d.sarifSecrets(&rules, &results)
 	return map[string]any{
 		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
 		"version": "2.1.0",
