@@ -22,6 +22,7 @@ import (
 	"github.com/riskmap/riskmap/internal/sensor/command"
 	"github.com/riskmap/riskmap/internal/sensor/kubernetes"
 	"github.com/riskmap/riskmap/internal/sensor/privileges"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 const sensorUsage = `Usage: riskmap sensor --console https://HOST:PORT --enrolment-token-file FILE [flags]
@@ -275,7 +276,8 @@ func runWithCommands(ctx context.Context, s *sensor.Sensor, cl *client.Client, s
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- command.New(command.Config{SensorID: s.ID(), Slots: slots, Scan: s.Scan, Logger: log}, cl).Run(ctx)
+		done <- command.New(command.Config{SensorID: s.ID(), Slots: slots, Scan: s.Scan, Logger: log,
+			Engines: map[string]command.EngineFunc{sensorproto.ScanSecret: s.ScanSecrets}}, cl).Run(ctx)
 	}()
 	err := s.Run(ctx, cl)
 	cancel()
