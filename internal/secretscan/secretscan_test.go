@@ -439,3 +439,26 @@ func TestMaxFindings(t *testing.T) {
 		t.Errorf("kept %d, dropped %d; want 2 and %d", len(res.Findings), res.Dropped, len(want)-2)
 	}
 }
+
+// TestPEMNotCut: a private key that a chunk boundary would cut is read
+// whole into one chunk.
+func TestPEMNotCut(t *testing.T) {
+	s := secrettest.FakeSecrets()
+	for _, pad := range []int{0, 100, 1000, 3000} {
+		var b strings.Builder
+		for b.Len() < 4096-pad {
+			b.WriteString("# padding line\n")
+		}
+		start := strings.Count(b.String(), "\n") + 1
+		b.WriteString(s["pem"] + "\n")
+		dir := secrettest.WriteTree(t, map[string][]byte{"etc/keys.txt": []byte(b.String())})
+		res, err := newScanner(t, Config{ChunkSize: 4096}).ScanDir(context.Background(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []got{{"private-key", "/etc/keys.txt", start, -1, false}}
+		if d := cmp.Diff(want, summarize(res, nil)); d != "" {
+			t.Errorf("pad %d: findings (-want +got):\n%s", pad, d)
+		}
+	}
+}
