@@ -165,8 +165,8 @@ func TestAuditedActions(t *testing.T) {
 					return audited{Actor: sam, Action: store.AuditScanStart, ClientAddr: local, Via: store.ViaAPIKey,
 						Target: "2 scans: " + scanIDs[0] + " " + scanIDs[1],
 						After: map[string]any{"request": req, "scans": []map[string]any{
-							{"id": scanIDs[0], "target": map[string]string{"sensorId": a.sid, "kind": "host", "ref": ""}},
-							{"id": scanIDs[1], "target": map[string]string{"sensorId": a.sid, "kind": "image", "ref": "alpine:3.20"}},
+							{"id": scanIDs[0], "type": "vulnerability", "target": map[string]string{"sensorId": a.sid, "kind": "host", "ref": ""}},
+							{"id": scanIDs[1], "type": "vulnerability", "target": map[string]string{"sensorId": a.sid, "kind": "image", "ref": "alpine:3.20"}},
 						}}}
 				}},
 				{"scan_cancelled", func(t *testing.T) audited {
@@ -216,8 +216,11 @@ func TestAuditedActions(t *testing.T) {
 				{"scan_settings_changed", func(t *testing.T) audited {
 					set := map[string]bool{"autoScanHosts": true, "autoScanImages": false}
 					a.admin.must(http.StatusOK, "PUT", "/api/v1/scan-settings", set, nil)
+					// Auto-scan runs the vulnerability type unless told otherwise.
+					types := []string{"vulnerability"}
 					return audited{Actor: admin, Action: store.AuditScanSettings, ClientAddr: local, Via: store.ViaSession, Target: "scan settings",
-						Before: map[string]bool{"autoScanHosts": false, "autoScanImages": false}, After: set}
+						Before: map[string]any{"autoScanHosts": false, "autoScanImages": false, "autoScanTypes": types},
+						After:  map[string]any{"autoScanHosts": true, "autoScanImages": false, "autoScanTypes": types}}
 				}},
 				{"feeds_imported", func(t *testing.T) audited {
 					a.admin.must(http.StatusOK, "POST", "/api/v1/feeds/import?name=kev.json", kevFeed, nil)
