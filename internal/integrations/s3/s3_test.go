@@ -147,7 +147,7 @@ func TestFindingObjects(t *testing.T) {
 	if err != nil || ct != "text/csv; charset=utf-8" {
 		t.Fatalf("csv %v, content type %q", err, ct)
 	}
-	want := [][]string{findings.CSVHeader, {"71.0", "CVE-2026-0001", "GHSA-aaaa-bbbb-cccc", "high", "8.1", "true", "0.12000",
+	want := [][]string{findings.CSVHeader, {"71.0", "vulnerability", "CVE-2026-0001", "", "GHSA-aaaa-bbbb-cccc", "high", "8.1", "true", "0.12000",
 		"openssl", "1.2.3", "Debian:12", "1.2.4", "host", "web-1", "n1", "s-42", "", ""}}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("CSV (-want +got):\n%s", diff)
@@ -248,7 +248,11 @@ func TestDigestEventsAndTest(t *testing.T) {
 		if strings.HasSuffix(k, ".csv") {
 			b, _ := st.get(t, k)
 			rows, _ := csv.NewReader(bytes.NewReader(b)).ReadAll()
-			if len(rows) != 4 || rows[2][12] != "db 1/primary" || rows[2][11] != "container" {
+			col := map[string]int{}
+			for i, h := range findings.CSVHeader {
+				col[h] = i
+			}
+			if len(rows) != 4 || rows[2][col["target"]] != "db 1/primary" || rows[2][col["target_kind"]] != "container" {
 				t.Errorf("digest CSV %q", rows)
 			}
 		}
