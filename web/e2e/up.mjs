@@ -336,7 +336,7 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
 await step("downloads: findings CSV and the decisions as OpenVEX", async () => {
   const [csv] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "CSV", exact: true }).click()]);
   const text = readFileSync(await csv.path(), "utf8");
-  check(text.startsWith("risk,vulnerability,"), `the CSV starts ${text.slice(0, 60)}`);
+  check(text.startsWith("risk,type,vulnerability,"), `the CSV starts ${text.slice(0, 60)}`);
   check(text.split("\n").length > 2, "the CSV has no finding rows");
   const [vex] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "OpenVEX", exact: true }).click()]);
   const doc = JSON.parse(readFileSync(await vex.path(), "utf8"));
