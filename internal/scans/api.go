@@ -287,16 +287,7 @@ func (s *Service) rawInventory(w http.ResponseWriter, r *http.Request) {
 		_, err = io.Copy(io.Discard, body)
 	}
 	if err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			console.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("inventory larger than %d bytes", mbe.Limit))
-		case errors.Is(err, sensorproto.ErrTooLarge):
-			console.WriteProblem(w, http.StatusRequestEntityTooLarge, err.Error())
-		case ctx.Err() != nil:
-		default:
-			console.WriteProblem(w, http.StatusBadRequest, err.Error())
-		}
+		writeUploadError(ctx, w, "inventory", err)
 		return
 	}
 	if gz.Len() > sensorproto.MaxInventoryGzip {
@@ -349,16 +340,7 @@ func (s *Service) rawResults(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("%w: results larger than %d bytes compressed", sensorproto.ErrTooLarge, sensorproto.MaxResultsGzip)
 	}
 	if err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			console.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("results larger than %d bytes", mbe.Limit))
-		case errors.Is(err, sensorproto.ErrTooLarge):
-			console.WriteProblem(w, http.StatusRequestEntityTooLarge, err.Error())
-		case ctx.Err() != nil:
-		default:
-			console.WriteProblem(w, http.StatusBadRequest, err.Error())
-		}
+		writeUploadError(ctx, w, "results", err)
 		return
 	}
 	if _, err := s.AttachResults(ctx, id, sid, gz.Bytes(), res); err != nil {
@@ -480,4 +462,20 @@ func writeJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// writeUploadError answers a sensor upload (an inventory, results) that
+// could not be read: too large (the body limit or the decoder's), or
+// malformed; nothing when the request itself was cancelled.
+func writeUploadError(ctx context.Context, w http.ResponseWriter, what string, err error) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		console.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s larger than %d bytes", what, mbe.Limit))
+	case errors.Is(err, sensorproto.ErrTooLarge):
+		console.WriteProblem(w, http.StatusRequestEntityTooLarge, err.Error())
+	case ctx.Err() != nil:
+	default:
+		console.WriteProblem(w, http.StatusBadRequest, err.Error())
+	}
 }
