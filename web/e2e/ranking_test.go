@@ -347,21 +347,7 @@ func dockerRun(t *testing.T, name string, args ...string) {
 // file: another image id), tagged by content so they are built once.
 func scenarioImages(t *testing.T, root string) (running, idle string) {
 	t.Helper()
-	src := filepath.Join(root, "internal", "scans", "testdata", "vulnapp")
-	dir := filepath.Join(testenv.CacheDir(t), "ranking-scenario")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "app"), ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOFLAGS=-mod=mod", "GOWORK=off")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", src, err, b)
-	}
-	app, err := os.ReadFile(filepath.Join(dir, "app"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := buildVulnapp(t, root, "ranking-scenario")
 	// A jar (a zip) for the JVM-like mapping of liblog4j2-java's file.
 	var jar bytes.Buffer
 	zw := zip.NewWriter(&jar)

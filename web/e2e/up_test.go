@@ -195,21 +195,7 @@ func startUp(t *testing.T, bin, work, dataDir, certFile, keyFile string) string 
 func vulnImage(t *testing.T, root string) string {
 	t.Helper()
 	testenv.Docker(t)
-	src := filepath.Join(root, "internal", "scans", "testdata", "vulnapp")
-	dir := filepath.Join(testenv.CacheDir(t), "web-e2e-vulnapp")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "app"), ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOFLAGS=-mod=mod", "GOWORK=off")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", src, err, b)
-	}
-	app, err := os.ReadFile(filepath.Join(dir, "app"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := buildVulnapp(t, root, "web-e2e-vulnapp")
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	epoch := time.Unix(0, 0)
@@ -246,4 +232,27 @@ func vulnImage(t *testing.T, root string) string {
 		}
 	}
 	return tag
+}
+
+// buildVulnapp builds internal/scans/testdata/vulnapp (a static Linux
+// program linking golang.org/x/text v0.3.0) into the test cache's subdir
+// and returns the binary.
+func buildVulnapp(t *testing.T, root, subdir string) []byte {
+	t.Helper()
+	src := filepath.Join(root, "internal", "scans", "testdata", "vulnapp")
+	dir := filepath.Join(testenv.CacheDir(t), subdir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "app"), ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOFLAGS=-mod=mod", "GOWORK=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", src, err, b)
+	}
+	app, err := os.ReadFile(filepath.Join(dir, "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
 }
