@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -71,6 +72,8 @@ func FuzzDecodeResults(f *testing.F) {
 	f.Add(gz(`{"type":"malware","engine":{"name":"yara"},"malware":[{"rule":"EICAR","tags":["test"],"file":"/tmp/eicar.com","sha256":"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"}]}`), true)
 	f.Add(gz(`{"type":"secret","engine":{"name":"x"},"secrets":[{"rule":"r","file":"f","fingerprint":"0123456789abcdef","excerpt":"password=hunter2"}]}`), true)
 	f.Add(gz(`{"type":"compliance","engine":{"name":"oscap"}}`), true)
+	f.Add(gz(`{"type":"compliance","engine":{"name":"oscap","version":"1.3.7"},"compliance":[{"benchmark":"xccdf_org.ssgproject.content_benchmark_DEBIAN-11","profile":"xccdf_org.ssgproject.content_profile_standard","rule":"xccdf_org.ssgproject.content_rule_package_telnet_removed","severity":"high","result":"fail","references":[{"system":"nist-800-53","id":"CM-7(a)"}]}],"raw":"H4sIAAAAAAAA/wMAAAAAAAAAAAA=","rawFormat":"xccdf-1.2"}`), true)
+	f.Add(gz(`{"type":"compliance","engine":{"name":"kube-bench"},"compliance":[{"benchmark":"cis-kubernetes","profile":"master","rule":"1.2.1","result":"maybe"}]}`), true)
 	f.Add(gz(`{"type":"secret","unknown":1}`), true)
 	f.Add(gz(`{} {}`), true)
 	f.Add([]byte("not gzip"), false)
@@ -83,11 +86,17 @@ func FuzzDecodeResults(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if res.Type != ScanSecret && res.Type != ScanMalware {
+		if res.Type != ScanSecret && res.Type != ScanMalware && res.Type != ScanCompliance {
 			t.Fatalf("accepted results of type %q", res.Type)
 		}
-		if res.Type == ScanSecret && len(res.Malware) > 0 || res.Type == ScanMalware && len(res.Secrets) > 0 {
+		if res.Type == ScanSecret && len(res.Malware)+len(res.Compliance) > 0 || res.Type == ScanMalware && len(res.Secrets)+len(res.Compliance) > 0 ||
+			res.Type == ScanCompliance && len(res.Secrets)+len(res.Malware) > 0 {
 			t.Fatal("accepted findings of another type")
+		}
+		for _, c := range res.Compliance {
+			if !slices.Contains(CheckResults, c.Result) || c.Rule == "" || c.Benchmark == "" {
+				t.Fatalf("accepted a check %+v", c)
+			}
 		}
 		for _, s := range res.Secrets {
 			if s.Excerpt != "" && !strings.Contains(s.Excerpt, RedactionMark) {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/riskmap/riskmap/internal/intake"
 )
@@ -79,6 +80,80 @@ type Results struct {
 	Secrets []SecretFinding `json:"secrets,omitempty"`
 	// Malware are the findings of a malware scan.
 	Malware []MalwareFinding `json:"malware,omitempty"`
+	// Compliance are the checks of a compliance scan: every rule the
+	// benchmark evaluated, passed or not (the console counts pass rates
+	// from them and makes findings of the failed ones).
+	Compliance []ComplianceCheck `json:"compliance,omitempty"`
+	// Raw is the engine's own results document, gzip-compressed (for
+	// OpenSCAP the XCCDF TestResult; for kube-bench its JSON), kept by
+	// the console for export. At most MaxRawGzip bytes.
+	Raw []byte `json:"raw,omitempty"`
+	// RawFormat names Raw's format: "xccdf-1.2", "arf-1.1",
+	// "kube-bench-json", "riskmap-docker-json".
+	RawFormat string `json:"rawFormat,omitempty"`
+}
+
+// Compliance check results (XCCDF 1.2 result values; kube-bench's PASS,
+// FAIL, WARN and INFO map to pass, fail, notchecked and informational).
+const (
+	CheckPass          = "pass"
+	CheckFail          = "fail"
+	CheckError         = "error"
+	CheckUnknown       = "unknown"
+	CheckNotApplicable = "notapplicable"
+	CheckNotChecked    = "notchecked"
+	CheckNotSelected   = "notselected"
+	CheckInformational = "informational"
+	CheckFixed         = "fixed"
+)
+
+// CheckResults lists the result values of a ComplianceCheck.
+var CheckResults = []string{CheckPass, CheckFail, CheckError, CheckUnknown, CheckNotApplicable, CheckNotChecked, CheckNotSelected, CheckInformational, CheckFixed}
+
+// MaxRawGzip bounds Results.Raw.
+const MaxRawGzip = 8 << 20
+
+// ComplianceCheck is one rule of a benchmark evaluated on the target.
+type ComplianceCheck struct {
+	// Benchmark identifies the benchmark: the XCCDF benchmark id
+	// ("xccdf_org.ssgproject.content_benchmark_DEBIAN-11"),
+	// "cis-kubernetes" or "cis-docker"; BenchmarkVersion its version
+	// ("0.1.65", "cis-1.8", "1.6.0").
+	Benchmark        string `json:"benchmark"`
+	BenchmarkVersion string `json:"benchmarkVersion,omitempty"`
+	// Profile is the profile evaluated: the XCCDF profile id
+	// ("xccdf_org.ssgproject.content_profile_standard") or the
+	// kube-bench target ("master", "node") or Docker section.
+	Profile string `json:"profile"`
+	// Rule is the rule's id (XCCDF rule id, "1.2.1" for kube-bench,
+	// "5.4" for Docker); Title its title.
+	Rule  string `json:"rule"`
+	Title string `json:"title,omitempty"`
+	// Severity is the rule's: critical, high, medium, low or empty.
+	Severity string `json:"severity,omitempty"`
+	// Result is one of CheckResults.
+	Result string `json:"result"`
+	// Subject is what the check was about when one benchmark rule is
+	// evaluated on several objects (a container's name for the Docker
+	// benchmark); empty for the target as a whole.
+	Subject string `json:"subject,omitempty"`
+	// Rationale and Fix are the rule's rationale and remediation text;
+	// Evidence what the engine saw (kube-bench's actual value, a
+	// container's setting), each at most 4,000 bytes.
+	Rationale string `json:"rationale,omitempty"`
+	Fix       string `json:"fix,omitempty"`
+	Evidence  string `json:"evidence,omitempty"`
+	// References are the rule's references: CIS ids, NIST 800-53
+	// controls, PCI-DSS requirements, CCEs...
+	References []Reference `json:"references,omitempty"`
+}
+
+// Reference names a control in another catalogue.
+type Reference struct {
+	// System is the catalogue ("cis", "nist-800-53", "pcidss", "cce",
+	// "hipaa", "anssi", or the XCCDF reference's href).
+	System string `json:"system"`
+	ID     string `json:"id"`
 }
 
 // Engine names the engine (and its rule set) that produced results.
@@ -157,9 +232,17 @@ func (r *Results) Validate() error {
 	case ScanVulnerability:
 		return errors.New("results of type vulnerability: a vulnerability scan uploads its inventory (" + PathInventory + ")")
 	case ScanCompliance:
-		return errors.New("results of type compliance are not defined yet")
+		if len(r.Secrets)+len(r.Malware) > 0 {
+			return fmt.Errorf("results of type compliance carry %d secret and %d malware findings", len(r.Secrets), len(r.Malware))
+		}
 	default:
-		return fmt.Errorf("results type %q (want secret or malware)", trunc(r.Type, 50))
+		return fmt.Errorf("results type %q (want secret, malware or compliance)", trunc(r.Type, 50))
+	}
+	if r.Type != ScanCompliance && len(r.Compliance) > 0 {
+		return fmt.Errorf("results of type %s carry %d compliance checks", r.Type, len(r.Compliance))
+	}
+	if len(r.Raw) > MaxRawGzip || len(r.RawFormat) > maxRuleLen || (len(r.Raw) > 0) != (r.RawFormat != "") {
+		return fmt.Errorf("raw results: at most %d bytes, with a format name of at most %d bytes", MaxRawGzip, maxRuleLen)
 	}
 	if r.Engine.Name == "" || len(r.Engine.Name) > maxRuleLen || len(r.Engine.Version) > maxRuleLen || len(r.Engine.RulesSet) > maxRuleLen {
 		return errors.New("engine: a name of 1-200 bytes, version and rules at most 200")
@@ -167,7 +250,7 @@ func (r *Results) Validate() error {
 	if r.Files < 0 || r.Skipped < 0 || r.Errors < 0 {
 		return errors.New("negative file counts")
 	}
-	if n := len(r.Secrets) + len(r.Malware); n > MaxResultFindings {
+	if n := len(r.Secrets) + len(r.Malware) + len(r.Compliance); n > MaxResultFindings {
 		return fmt.Errorf("%w: %d findings, more than %d", ErrTooLarge, n, MaxResultFindings)
 	}
 	for i := range r.Secrets {
@@ -180,7 +263,61 @@ func (r *Results) Validate() error {
 			return fmt.Errorf("malware %d: %w", i, err)
 		}
 	}
+	for i := range r.Compliance {
+		if err := r.Compliance[i].validate(); err != nil {
+			return fmt.Errorf("compliance check %d (%s): %w", i, trunc(r.Compliance[i].Rule, 80), err)
+		}
+	}
 	return nil
+}
+
+// Bounds of a compliance check's texts.
+const (
+	maxCheckText = 4000
+	maxRefs      = 200
+)
+
+func (c *ComplianceCheck) validate() error {
+	for _, f := range []struct{ name, v string }{{"benchmark", c.Benchmark}, {"profile", c.Profile}, {"rule", c.Rule}} {
+		if f.v == "" || len(f.v) > maxRuleLen || !printable(f.v) {
+			return fmt.Errorf("%s %q: want 1-%d printable bytes", f.name, trunc(f.v, 50), maxRuleLen)
+		}
+	}
+	if len(c.BenchmarkVersion) > maxRuleLen || len(c.Subject) > maxPathLen || len(c.Title) > maxTextLen {
+		return errors.New("benchmark version, subject or title too long")
+	}
+	if !slices.Contains(resultSeverities, c.Severity) {
+		return fmt.Errorf("severity %q (want critical, high, medium, low or none)", trunc(c.Severity, 20))
+	}
+	if !slices.Contains(CheckResults, c.Result) {
+		return fmt.Errorf("result %q (want one of %s)", trunc(c.Result, 20), strings.Join(CheckResults, ", "))
+	}
+	if len(c.Rationale) > maxCheckText || len(c.Fix) > maxCheckText || len(c.Evidence) > maxCheckText {
+		return fmt.Errorf("rationale, fix or evidence longer than %d bytes", maxCheckText)
+	}
+	if len(c.References) > maxRefs {
+		return fmt.Errorf("%d references (at most %d)", len(c.References), maxRefs)
+	}
+	for _, ref := range c.References {
+		if ref.System == "" || ref.ID == "" || len(ref.System) > maxRuleLen || len(ref.ID) > maxRuleLen {
+			return fmt.Errorf("reference %q %q: want a system and an id of 1-%d bytes", trunc(ref.System, 50), trunc(ref.ID, 50), maxRuleLen)
+		}
+	}
+	return nil
+}
+
+// printable: no control characters and valid UTF-8 (ids are shown and
+// used in decisions, never interpreted).
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *SecretFinding) validate() error {

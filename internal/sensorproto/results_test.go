@@ -16,6 +16,10 @@ func TestDecodeResults(t *testing.T) {
 	if len(res.Secrets) != 1 || res.Secrets[0].Line != 3 || res.Secrets[0].Fingerprint != "0123456789abcdef0123" {
 		t.Fatalf("decoded %+v", res)
 	}
+	comp := `{"type":"compliance","engine":{"name":"oscap"},"compliance":[{"benchmark":"xccdf_org.ssgproject.content_benchmark_DEBIAN-11","profile":"standard","rule":"xccdf_org.ssgproject.content_rule_package_telnet_removed","result":"fail","severity":"high","references":[{"system":"nist-800-53","id":"CM-7(a)"}]}]}`
+	if res, err := DecodeResults(bytes.NewReader(gz(comp))); err != nil || len(res.Compliance) != 1 || res.Compliance[0].References[0].ID != "CM-7(a)" {
+		t.Fatalf("compliance results: %+v, %v", res, err)
+	}
 	for _, tc := range []struct{ name, doc, want string }{
 		{"unredacted_excerpt", strings.Replace(valid, `[REDACTED]`, `AKIAABCDEFGHIJKLMNOP`, 1), "excerpt"},
 		{"short_fingerprint", strings.Replace(valid, `0123456789abcdef0123`, `abc`, 1), "fingerprint"},
@@ -24,7 +28,10 @@ func TestDecodeResults(t *testing.T) {
 		{"no_file", strings.Replace(valid, `"/etc/app.env"`, `""`, 1), "file"},
 		{"unknown_field", strings.Replace(valid, `"files":3`, `"files":3,"secret":"hunter2"`, 1), "unknown field"},
 		{"vulnerability", `{"type":"vulnerability","engine":{"name":"x"}}`, "inventory"},
-		{"compliance", `{"type":"compliance","engine":{"name":"x"}}`, "not defined"},
+		{"compliance_unknown_result", `{"type":"compliance","engine":{"name":"x"},"compliance":[{"benchmark":"b","profile":"p","rule":"r","result":"maybe"}]}`, "result"},
+		{"compliance_no_rule", `{"type":"compliance","engine":{"name":"x"},"compliance":[{"benchmark":"b","profile":"p","result":"pass"}]}`, "rule"},
+		{"compliance_in_secret", strings.Replace(valid, `"files":3`, `"files":3,"compliance":[{"benchmark":"b","profile":"p","rule":"r","result":"pass"}]`, 1), "compliance checks"},
+		{"raw_without_format", `{"type":"compliance","engine":{"name":"x"},"raw":"AAAA"}`, "raw"},
 		{"mixed", `{"type":"malware","engine":{"name":"x"},"secrets":[{"rule":"r","file":"f","fingerprint":"0123456789abcdef"}]}`, "secret findings"},
 		{"no_engine", `{"type":"secret"}`, "engine"},
 		{"trailing", valid + ` {}`, "trailing"},
