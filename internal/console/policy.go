@@ -141,6 +141,7 @@ func Policy() []Rule {
 		{Method: http.MethodPost, Pattern: "/api/v1/scan-schedules", Access: Standard},
 		{Method: http.MethodDelete, Pattern: "/api/v1/scan-schedules/{id}", Access: Standard},
 		{Method: http.MethodGet, Pattern: "/api/v1/scan-settings", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/scan-types", Access: ReadOnly},
 		{Method: http.MethodPut, Pattern: "/api/v1/scan-settings", Access: Admin},
 		// The sensor side of scans: a sensor polls its own commands; a
 		// scan's status and inventory are accepted only from the sensor it

@@ -55,6 +55,7 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	huma.Register(api, noContent(op(http.MethodDelete, "/api/v1/scan-schedules/{id}", "delete-scan-schedule", "Delete a schedule", "scans")), s.apiDeleteSchedule)
 	huma.Register(api, op(http.MethodGet, "/api/v1/scan-settings", "get-scan-settings", "Auto-scan settings", "scans"), s.apiGetSettings)
 	huma.Register(api, op(http.MethodPut, "/api/v1/scan-settings", "put-scan-settings", "Change auto-scan settings", "scans"), s.apiPutSettings)
+	huma.Register(api, op(http.MethodGet, "/api/v1/scan-types", "list-scan-types", "The scan types, each with the number of live sensors that run it", "scans"), s.apiScanTypes)
 
 	huma.Register(api, op(http.MethodPost, sensorproto.PathPoll, "poll-commands", "Sensor: take commands for the free scan slots", "sensor"), s.apiPoll)
 	huma.Register(api, noContent(op(http.MethodPost, sensorproto.PathScanStatus, "scan-status", "Sensor: report a scan's status (heartbeat while running)", "sensor")), s.apiStatus)
@@ -180,6 +181,14 @@ func (s *Service) apiGetSettings(ctx context.Context, _ *struct{}) (*bodyOf[Sett
 		return nil, s.httpError(ctx, "get settings", err)
 	}
 	return &bodyOf[Settings]{st}, nil
+}
+
+func (s *Service) apiScanTypes(ctx context.Context, _ *struct{}) (*bodyOf[list[TypeSensors]], error) {
+	types, err := s.ScanTypes(ctx)
+	if err != nil {
+		return nil, s.httpError(ctx, "scan types", err)
+	}
+	return &bodyOf[list[TypeSensors]]{list[TypeSensors]{Items: types}}, nil
 }
 
 func (s *Service) apiPutSettings(ctx context.Context, in *bodyOf[Settings]) (*bodyOf[Settings], error) {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/riskmap/riskmap/internal/sensorproto"
 
 	"github.com/riskmap/riskmap/internal/store"
 )
@@ -77,4 +80,48 @@ func (s *Service) InventoryStats(ctx context.Context) (n int, bytes int64, err e
 		err = fmt.Errorf("inventories: %w", err)
 	}
 	return n, bytes, err
+}
+
+// TypeSensors says how many live sensors run a scan type.
+type TypeSensors struct {
+	Type string `json:"type" enum:"vulnerability,secret,malware,compliance"`
+	// Sensors counts the sensors whose command poll in the last
+	// liveTypesWindow declared the type.
+	Sensors int `json:"sensors"`
+}
+
+// liveTypesWindow is how recent a sensor's poll must be for its scan types
+// to count (sensors poll every few seconds; a stopped sensor drops out).
+const liveTypesWindow = 5 * time.Minute
+
+// ScanTypes lists every scan type with the number of live sensors that
+// run it: the console offers a type when one does.
+func (s *Service) ScanTypes(ctx context.Context) ([]TypeSensors, error) {
+	rows, err := s.st.Read().QueryContext(ctx, `SELECT scan_types FROM sensor_polls WHERE last_poll >= ?`,
+		store.Millis(s.now().Add(-liveTypesWindow)))
+	if err != nil {
+		return nil, fmt.Errorf("scan types: %w", err)
+	}
+	defer rows.Close()
+	n := map[string]int{}
+	for rows.Next() {
+		var types string
+		if err := rows.Scan(&types); err != nil {
+			return nil, fmt.Errorf("scan types: %w", err)
+		}
+		if types == "" {
+			types = TypeVulnerability
+		}
+		for _, t := range strings.Split(types, ",") {
+			n[t]++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scan types: %w", err)
+	}
+	out := make([]TypeSensors, 0, len(sensorproto.ScanTypes))
+	for _, t := range sensorproto.ScanTypes {
+		out = append(out, TypeSensors{Type: t, Sensors: n[t]})
+	}
+	return out, nil
 }

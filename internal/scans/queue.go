@@ -618,9 +618,10 @@ func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int
 	now := q.cfg.Now()
 	cmds := []sensorproto.Command{}
 	err = events.Tx(ctx, q.st, q.cfg.Now, func(ctx context.Context, tx store.Querier) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sensor_polls (sensor_id, user_id, free_slots, last_poll) VALUES (?, ?, ?, ?)
-			ON CONFLICT (sensor_id) DO UPDATE SET user_id = excluded.user_id, free_slots = excluded.free_slots, last_poll = excluded.last_poll`,
-			sensorID, userID, freeSlots, store.Millis(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sensor_polls (sensor_id, user_id, free_slots, last_poll, scan_types) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (sensor_id) DO UPDATE SET user_id = excluded.user_id, free_slots = excluded.free_slots, last_poll = excluded.last_poll,
+				scan_types = excluded.scan_types`,
+			sensorID, userID, freeSlots, store.Millis(now), strings.Join(runs, ",")); err != nil {
 			return fmt.Errorf("record poll of sensor %s: %w", sensorID, err)
 		}
 		cancels, err := q.jobs.CancelsTx(ctx, tx, route(sensorID))

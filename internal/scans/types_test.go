@@ -84,6 +84,19 @@ func TestScanTypes(t *testing.T) {
 				return p
 			}
 
+			// The console offers the types live sensors run: this sensor
+			// declared vulnerability and secret in its polls.
+			var types struct{ Items []scans.TypeSensors }
+			wantTypes := []scans.TypeSensors{{Type: "vulnerability", Sensors: 1}, {Type: "secret", Sensors: 1}, {Type: "malware"}, {Type: "compliance"}}
+			for deadline := time.Now().Add(10 * time.Second); !slices.Equal(types.Items, wantTypes); time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("scan types %+v, want %+v", types.Items, wantTypes)
+				}
+				if code := a.do("GET", "/api/v1/scan-types", nil, &types); code != http.StatusOK {
+					t.Fatalf("scan types: %d", code)
+				}
+			}
+
 			// A vulnerability scan, as before types (no type given).
 			vs := start()
 			if vs.Status != scans.StatusComplete || vs.Type != "vulnerability" || vs.Findings == 0 {
