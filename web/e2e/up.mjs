@@ -14,6 +14,8 @@ const artifacts = env("RISKMAP_E2E_ARTIFACTS");
 const hostname = env("RISKMAP_E2E_HOSTNAME");
 const container = env("RISKMAP_E2E_CONTAINER");
 const image = env("RISKMAP_E2E_IMAGE");
+// The fake secrets planted in the container's image (JSON list of {rule, path, secret}): found by a secret scan, never shown.
+const planted = JSON.parse(env("RISKMAP_E2E_SECRETS"));
 const admin = { email: env("RISKMAP_E2E_ADMIN_EMAIL"), password: env("RISKMAP_E2E_ADMIN_PASSWORD"), name: "Ada Admin" };
 mkdirSync(artifacts, { recursive: true });
 
@@ -394,6 +396,58 @@ await step("scan the container again; the difference and the SBOM and report dow
   check(JSON.parse(readFileSync(await sarif.path(), "utf8")).version === "2.1.0", "the SARIF report is not SARIF 2.1.0");
 });
 
+await step("a secret scan of the container from the map's detail panel: the planted secrets, redacted", async () => {
+  await nav("Topology");
+  await p.getByLabel("View", { exact: true }).selectOption("containers");
+  await p.getByLabel("Show as").selectOption("table");
+  await p.getByLabel("Search nodes").fill(container);
+  const row = p.locator("tr[data-node]").filter({ hasText: container }).first();
+  await row.waitFor({ timeout: 60_000 });
+  await row.getByRole("button", { name: /^Details of / }).click();
+  const panel = p.locator(`aside[data-detail="${scanned}"]`);
+  await panel.waitFor();
+  // The local sensor runs secret scans: the type is offered.
+  const picker = panel.getByLabel("Scan type");
+  await p.waitForFunction(() => {
+    const o = document.querySelector('aside[data-detail] option[value="secret"]');
+    return o !== null && !o.disabled;
+  });
+  await picker.selectOption("secret");
+  await p.getByRole("button", { name: `Scan ${scanned}` }).click();
+  await p.getByRole("status").filter({ hasText: "Scan started." }).waitFor();
+  const id = (await p.locator("[data-scan-started]").getAttribute("data-scan-started")) ?? "";
+  check(id !== "", "the console returned no id for the secret scan");
+  await p.getByRole("link", { name: "Follow it on the scans page" }).click();
+  await heading("Scans");
+  const scanRow = p.locator(`table.scans tbody tr[data-scan="${id}"]`);
+  const done = scanRow.locator('[data-status="complete"], [data-status="error"], [data-status="cancelled"]');
+  await done.waitFor({ timeout: 180_000 });
+  check((await done.getAttribute("data-status")) === "complete", `the secret scan ended ${await done.getAttribute("data-status")}: ${await scanRow.textContent()}`);
+  check(((await scanRow.textContent()) ?? "").includes("secret"), `the scan's row does not say its type: ${await scanRow.textContent()}`);
+  const n = Number((await scanRow.locator("td").nth(1).getByRole("link").textContent())?.trim());
+  check(n === planted.length, `the secret scan lists ${n} findings, ${planted.length} were planted`);
+  await scanRow.getByRole("link", { name: String(n) }).click();
+  await heading("Vulnerabilities");
+  const rows = p.locator("table.findings tbody[data-finding]");
+  await rows.first().waitFor();
+  const rules = (await rows.evaluateAll((bs) => bs.map((b) => b.getAttribute("data-finding")))).sort();
+  const want = planted.map((x) => x.rule).sort();
+  check(JSON.stringify(rules) === JSON.stringify(want), `the secret findings are ${rules.join(", ")}, want ${want.join(", ")}`);
+  for (const t of await p.locator("table.findings td[data-type]").allTextContents()) check(t.startsWith("secret"), `a finding of the secret scan has type ${t}`);
+  const excerpts = await p.locator("table.findings td[data-type]").allTextContents();
+  check(excerpts.some((t) => t.includes("[REDACTED]")), `no redacted excerpt shown: ${excerpts.join(" | ")}`);
+  // The secret, or any 10 characters of it, is nowhere on the page.
+  const html = await p.content();
+  for (const x of planted)
+    for (const line of x.secret.split("\n").filter((l) => l.length >= 14))
+      check(!html.includes(line) && !html.includes(line.slice(4, 14)), `the page shows the secret of ${x.path}`);
+  // The explanation of a secret's risk names the node's exposure.
+  const why = rows.first().getByRole("button", { name: /^Why / });
+  await why.click();
+  await p.locator(".explanation table.factors tbody tr").first().waitFor();
+  await shot("35-secrets");
+});
+
 await step("dashboard: counts, top findings, sensor health", async () => {
   await nav("Dashboard");
   await p.locator('.card[data-kind="host"] .big').waitFor();
@@ -435,7 +489,7 @@ await step("the audit log lists every change the scenario made", async () => {
     register: 1, // the first admin
     "enrolment_token.create": 1, // riskmap up's single-use token for its own sensor
     "sensor.enrol": 1, // the local sensor, as itself
-    "scan.start": 4, // the container, its image, the host (cancelled), the container again
+    "scan.start": 5, // the container, its image, the host (cancelled), the container again, its secret scan
     "scan.cancel": 1,
     "finding.decision.create": 1,
   };

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/secretscan/secrettest"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
 
@@ -90,7 +92,17 @@ func TestUpInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	artifacts := artifactDir(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
+	type plantedSecret struct {
+		Rule   string `json:"rule"`
+		Path   string `json:"path"`
+		Secret string `json:"secret"`
+	}
+	var ps []plantedSecret
+	for _, p := range upSecrets() {
+		ps = append(ps, plantedSecret{p.Rule, p.Path, p.Secret})
+	}
+	secretsJSON, _ := json.Marshal(ps)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "web", "e2e", "up.mjs"))
 	cmd.Dir = filepath.Join(root, "web")
@@ -103,6 +115,7 @@ func TestUpInBrowser(t *testing.T) {
 		"RISKMAP_E2E_HOSTNAME="+hostname,
 		"RISKMAP_E2E_CONTAINER="+container,
 		"RISKMAP_E2E_IMAGE="+image,
+		"RISKMAP_E2E_SECRETS="+string(secretsJSON),
 		"RISKMAP_E2E_ADMIN_EMAIL=ada@example.com",
 		"RISKMAP_E2E_ADMIN_PASSWORD=correct horse battery staple 1",
 	)
@@ -112,6 +125,12 @@ func TestUpInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser run failed: %v", err)
 	}
+	// No secret in the database (its WAL included) or the console's log.
+	dbFiles, _ := filepath.Glob(filepath.Join(dataDir, "*.db*"))
+	if len(dbFiles) == 0 {
+		t.Errorf("no database file in %s", dataDir)
+	}
+	checkNoSecretIn(t, upSecrets(), append(dbFiles, filepath.Join(work, "up.log"))...)
 	if *update && !t.Failed() {
 		copyScreenshots(t, root, artifacts, upReadme)
 	}
@@ -212,6 +231,14 @@ func vulnImage(t *testing.T, root string) string {
 	for _, d := range []string{"etc/", "var/", "var/lib/", "var/lib/dpkg/"} {
 		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch})
 	}
+	// Fake secrets (secrettest's, made at run time) for the secret scan.
+	for _, d := range []string{"etc/app/", "opt/", "opt/app/", "root/", "root/.ssh/"} {
+		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch})
+	}
+	files, _ := secrettest.FixtureFiles()
+	for _, p := range upSecrets() {
+		add(strings.TrimPrefix(p.Path, "/"), 0o600, files[strings.TrimPrefix(p.Path, "/")])
+	}
 	for _, f := range []string{"etc/os-release", "var/lib/dpkg/status"} {
 		b, err := os.ReadFile(filepath.Join(root, "internal", "scans", "testdata", "debian12", f))
 		if err != nil {
@@ -232,6 +259,44 @@ func vulnImage(t *testing.T, root string) string {
 		}
 	}
 	return tag
+}
+
+// upSecrets are the fake secrets vulnImage plants (one file each).
+func upSecrets() []secrettest.Planted {
+	_, want := secrettest.FixtureFiles()
+	var out []secrettest.Planted
+	for _, p := range want {
+		if strings.HasPrefix(p.Path, "/etc/app/") || strings.HasPrefix(p.Path, "/opt/app/") || strings.HasPrefix(p.Path, "/root/") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// checkNoSecretIn fails when a file under dir (the console's database
+// files, its log) holds one of the planted secrets or 10 characters of
+// one.
+func checkNoSecretIn(t *testing.T, planted []secrettest.Planted, paths ...string) {
+	t.Helper()
+	for _, root := range paths {
+		filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return nil
+			}
+			for _, p := range planted {
+				for _, line := range strings.Split(p.Secret, "\n") {
+					if len(line) >= 14 && (bytes.Contains(b, []byte(line)) || bytes.Contains(b, []byte(line[4:14]))) {
+						t.Errorf("%s holds the secret of %s (%s)", path, p.Path, p.Rule)
+					}
+				}
+			}
+			return nil
+		})
+	}
 }
 
 // buildVulnapp builds internal/scans/testdata/vulnapp (a static Linux

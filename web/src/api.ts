@@ -181,6 +181,11 @@ export interface ScanTarget {
 /** Scan types (internal/sensorproto ScanTypes): a scan, and its findings, have one. */
 export const scanTypes = ["vulnerability", "secret", "malware", "compliance"] as const;
 export type ScanType = (typeof scanTypes)[number];
+/** GET /scan-types: how many live sensors run each type. */
+export interface TypeSensors {
+  type: ScanType;
+  sensors: number;
+}
 export interface Scan {
   id: string;
   type: ScanType;
@@ -887,6 +892,7 @@ export const api = {
   createSchedule: (b: { name: string; cron: string; filter: NodeFilter }) => request<Schedule>("POST", "/scan-schedules", b),
   deleteSchedule: (id: string) => request<void>("DELETE", `/scan-schedules/${encodeURIComponent(id)}`),
   scanSettings: () => request<ScanSettings>("GET", "/scan-settings"),
+  scanTypes: async () => page(await request<Page<TypeSensors>>("GET", "/scan-types")),
   putScanSettings: (b: ScanSettings) => request<ScanSettings>("PUT", "/scan-settings", b),
   updateFeeds: () => request<FeedStatus>("POST", "/feeds/update"),
   /** Uploads a feed file or bundle as the raw body (the route is not JSON). */

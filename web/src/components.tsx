@@ -1,7 +1,7 @@
 // Building blocks shared by the pages: titled pages that take focus on
 // navigation, labelled form fields, problem alerts, copyable secrets.
 import { useEffect, useId, useRef, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
-import { ApiError } from "./api";
+import { api, ApiError, scanTypes, type ScanType, type TypeSensors } from "./api";
 
 /** A page: sets the document title and moves focus to its heading, so screen readers announce navigation. */
 export function Page({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
@@ -223,5 +223,46 @@ export function LoadMore({ hasMore, loading, more }: { hasMore: boolean; loading
     <button type="button" onClick={() => void more()} disabled={loading}>
       {loading ? "Loading…" : "Load more"}
     </button>
+  );
+}
+
+/**
+ * The scan type picker: every type listed, those no live sensor runs
+ * (GET /scan-types) disabled with why. The engines (secrets, YARA,
+ * OpenSCAP) are found by each sensor; a type is offered once one runs it.
+ */
+export function ScanTypeField({ value, onChange }: { value: ScanType; onChange: (t: ScanType) => void }) {
+  const id = useId();
+  const hint = useId();
+  const [types, setTypes] = useState<TypeSensors[] | null>(null);
+  useEffect(() => {
+    let live = true;
+    api
+      .scanTypes()
+      .then((p) => live && setTypes(p.items ?? []))
+      .catch(() => live && setTypes([]));
+    return () => {
+      live = false;
+    };
+  }, []);
+  const runs = (t: ScanType) => t === "vulnerability" || (types?.find((x) => x.type === t)?.sensors ?? 0) > 0;
+  const missing = scanTypes.filter((t) => !runs(t));
+  return (
+    <div className="field">
+      <label htmlFor={id}>Scan type</label>
+      <select id={id} value={value} aria-describedby={hint} onChange={(e) => onChange(e.target.value as ScanType)}>
+        {scanTypes.map((t) => (
+          <option key={t} value={t} disabled={!runs(t)}>
+            {t}
+            {!runs(t) && " (no sensor runs it)"}
+          </option>
+        ))}
+      </select>
+      <p id={hint} className="hint">
+        {missing.length === 0
+          ? "Every scan type has a sensor that runs it."
+          : `No live sensor runs ${missing.join(", ")} scans: a sensor runs a type when it finds its engine (yara for malware, oscap for compliance).`}
+      </p>
+    </div>
   );
 }

@@ -7,38 +7,13 @@
 import { Fragment, useCallback, useEffect, useId, useState } from "react";
 import { Link } from "react-router";
 import { api, downloads, scanTypes, type ApiError, type NodeFilter, type NodeSummary, type Scan, type ScanDiff, type ScanSettings, type ScanType, type Schedule } from "../api";
-import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, Time, toApiError, useSubmit } from "../components";
+import { ErrorAlert, Field, LoadMore, Notice, Page, ScanTypeField, SelectField, TableHead, Time, toApiError, useSubmit } from "../components";
 import { UncoveredBanner, uncoveredSentence } from "../coverage";
 import { TargetRef } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
 
 const scannable = ["host", "container", "image"] as const;
-
-/** The scan types a sensor of this console runs today: vulnerability only; the others are offered once a sensor runs them. */
-const runnableTypes: readonly ScanType[] = ["vulnerability"];
-
-/** The scan type picker: every type listed, those no sensor runs yet disabled, with why. */
-function ScanTypeField({ value, onChange }: { value: ScanType; onChange: (t: ScanType) => void }) {
-  const id = useId();
-  const hint = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>Scan type</label>
-      <select id={id} value={value} aria-describedby={hint} onChange={(e) => onChange(e.target.value as ScanType)}>
-        {scanTypes.map((t) => (
-          <option key={t} value={t} disabled={!runnableTypes.includes(t)}>
-            {t}
-            {!runnableTypes.includes(t) && " (no sensor runs it yet)"}
-          </option>
-        ))}
-      </select>
-      <p id={hint} className="hint">
-        Secret, malware and compliance scans need a sensor with their engine; the sensors of this release run vulnerability scans only.
-      </p>
-    </div>
-  );
-}
 
 export function ScanStatusTag({ scan }: { scan: Scan }) {
   return (

@@ -22,10 +22,10 @@
 import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
-import { api, type ApiError, type Graph, type GraphNode, type GraphView, type NodeDetail, type NodeFinding } from "../api";
+import { api, type ApiError, type Graph, type GraphNode, type GraphView, type NodeDetail, type NodeFinding, type ScanType } from "../api";
 import { attackPaths, pathLink } from "../findings";
 import { BigMap, type MapHop } from "./bigmap";
-import { ErrorAlert, Field, Notice, Page, SelectField, Time, toApiError } from "../components";
+import { ErrorAlert, Field, Notice, Page, ScanTypeField, SelectField, Time, toApiError } from "../components";
 import { NodeLastScan } from "../coverage";
 import { useUser } from "../session";
 
@@ -289,6 +289,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
   const [node, setNode] = useState<NodeDetail | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [started, setStarted] = useState<string | null>(null);
+  const [scanType, setScanType] = useState<ScanType>("vulnerability");
   const [busy, setBusy] = useState(false);
   // The attack paths of the node's riskiest finding (those of its
   // container or host for a process), when the internet reaches it.
@@ -321,7 +322,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
   const scan = async () => {
     setBusy(true);
     try {
-      const r = await api.startScans([id]);
+      const r = await api.startScans([id], [scanType]);
       setStarted(r.items?.[0]?.id ?? "");
       setError(null);
     } catch (e) {
@@ -349,11 +350,14 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
             </>
           )}
           {scannableKinds.has(node.kind) && user.role !== "read-only" && (
-            <p>
-              <button type="button" className="primary" onClick={() => void scan()} disabled={busy} aria-label={`Scan ${node.label}`}>
-                {busy ? "Starting…" : "Scan"}
-              </button>
-            </p>
+            <div className="scan-start">
+              <ScanTypeField value={scanType} onChange={setScanType} />
+              <p>
+                <button type="button" className="primary" onClick={() => void scan()} disabled={busy} aria-label={`Scan ${node.label}`}>
+                  {busy ? "Starting…" : "Scan"}
+                </button>
+              </p>
+            </div>
           )}
           {started !== null && (
             <Notice>
