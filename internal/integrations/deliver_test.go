@@ -356,3 +356,45 @@ func TestNoOutboxStranded(t *testing.T) {
 		waitFor(t, "every message", func() bool { return r.count() == n })
 	})
 }
+
+// TestTypedFindingMessages: findings of a secret scan reach a webhook as
+// messages of their type: the type and subject in the finding, a title
+// naming the rule and the place, one message per place (two matches of a
+// rule in one file are two messages), and their fix resolves each.
+func TestTypedFindingMessages(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string) {
+		r := newReceiver(t)
+		e := newEnv(t, newClock(), envOpts{url: url, roots: r.pool()})
+		addEstate(e)
+		e.webhookDest(r, "soc", nil, integrations.RuleInput{Events: allEvents})
+		secret := func(line int) findings.FindingRef {
+			return findings.FindingRef{ID: fmt.Sprintf("f-%d", line), Type: "secret", VulnID: "aws-access-token", Package: "/app/.env",
+				Subject: fmt.Sprintf("/app/.env:%d", line), Severity: "critical", RiskScore: 76}
+		}
+		nf := newFindings("host-web", secret(3), secret(9))
+		nf.Type = "secret"
+		e.publish(nf, findings.FindingsFixed{ScanID: "scan-2", Type: "secret", Target: findings.Target{NodeID: "host-web"},
+			Findings: []findings.FindingRef{secret(9)}})
+		waitFor(t, "three messages", func() bool { return r.count() >= 3 })
+		got := r.messages()
+		want := []string{
+			"finding.new finding/host-web/secret/aws-access-token//app/.env:3",
+			"finding.new finding/host-web/secret/aws-access-token//app/.env:9",
+			"finding.fixed finding/host-web/secret/aws-access-token//app/.env:9",
+		}
+		if d := cmp.Diff(want, keys(got)); d != "" {
+			t.Fatalf("messages (-want +got):\n%s", d)
+		}
+		m := got[0]
+		if f := m.Findings[0]; f.Type != "secret" || f.Subject != "/app/.env:3" || f.VulnID != "aws-access-token" ||
+			f.URL != "https://console.test/vulnerabilities?nodeId=host-web&type=secret" {
+			t.Errorf("finding %+v", f)
+		}
+		if m.Title != "Secret aws-access-token (critical) in /app/.env:3 on host web-1" || !strings.Contains(m.Text, "reachable from the internet") {
+			t.Errorf("title %q, text %q", m.Title, m.Text)
+		}
+		if !got[2].Resolve || got[2].Title != "Fixed: secret aws-access-token in /app/.env:9 on host web-1" {
+			t.Errorf("fixed message %+v", got[2])
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package integrations
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -338,7 +339,20 @@ func findingKey(t findings.Target, f findings.FindingRef) string {
 	if where == "" {
 		where = t.SensorID + ":" + t.Kind + ":" + t.Ref
 	}
+	if f.Type != "" && f.Type != "vulnerability" {
+		// A rule may match several places of one file: the subject
+		// (file:line, the control's subject) tells them apart.
+		return messageKey("finding", where, f.Type, f.VulnID, cmp.Or(f.Subject, f.Package))
+	}
 	return messageKey("finding", where, f.VulnID, f.Package+"@"+f.Version)
+}
+
+// typedTitles are the words of a finding message for each type other than
+// vulnerability: what the finding is, and the verb of its text.
+var typedTitles = map[string]struct{ noun, found string }{
+	"secret":     {"Secret", "a secret matching rule"},
+	"malware":    {"Malware", "a file matching malware rule"},
+	"compliance": {"Failed control", "a failed control"},
 }
 
 func nodeOf(p *topology.NodeContext, fallbackID string) *dest.Node {
@@ -361,6 +375,13 @@ func (s *Service) link(path string, q url.Values) string {
 	return s.cfg.ConsoleURL + path
 }
 
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 func placeName(p *topology.NodeContext, t findings.Target) string {
 	if p != nil && p.Label != "" {
 		return p.Kind + " " + p.Label
@@ -377,13 +398,30 @@ func (s *Service) findingMessage(at time.Time, scanID string, t findings.Target,
 	if severityRank(sev) == 0 {
 		sev = "unknown"
 	}
-	df := dest.Finding{VulnID: f.VulnID, Package: f.Package, Version: f.Version, Ecosystem: f.Ecosystem, FixedVersion: f.FixedVersion,
-		Severity: sev, CVSS: f.CVSS, EPSS: f.EPSS, KEV: f.KEV, RiskScore: f.RiskScore, Node: n,
-		URL: s.link("/vulnerabilities", url.Values{"nodeId": {t.NodeID}})}
+	typ := cmp.Or(f.Type, "vulnerability")
+	q := url.Values{"nodeId": {t.NodeID}}
+	if typ != "vulnerability" {
+		q.Set("type", typ)
+	}
+	df := dest.Finding{Type: typ, Subject: f.Subject, VulnID: f.VulnID, Package: f.Package, Version: f.Version, Ecosystem: f.Ecosystem, FixedVersion: f.FixedVersion,
+		Severity: sev, CVSS: f.CVSS, EPSS: f.EPSS, KEV: f.KEV, RiskScore: f.RiskScore, Node: n, URL: s.link("/vulnerabilities", q)}
 	where := placeName(p, t)
 	var title, text strings.Builder
 	fmt.Fprintf(&title, "%s (%s) in %s %s on %s", f.VulnID, sev, f.Package, f.Version, where)
-	if resolve {
+	if tt, ok := typedTitles[typ]; ok {
+		in := cmp.Or(f.Subject, f.Package)
+		title.Reset()
+		if resolve {
+			fmt.Fprintf(&title, "Fixed: %s %s in %s on %s", strings.ToLower(tt.noun), f.VulnID, in, where)
+			fmt.Fprintf(&text, "Fixed: %s %s is no longer found in %s on %s.", tt.found, f.VulnID, in, where)
+		} else {
+			fmt.Fprintf(&title, "%s %s (%s) in %s on %s", tt.noun, f.VulnID, sev, in, where)
+			fmt.Fprintf(&text, "%s %s found in %s on %s: severity %s, risk score %.0f.", upperFirst(tt.found), f.VulnID, in, where, sev, f.RiskScore)
+			if p != nil && p.Internet {
+				text.WriteString(" The node is reachable from the internet.")
+			}
+		}
+	} else if resolve {
 		fmt.Fprintf(&text, "Fixed: %s no longer affects %s %s on %s.", f.VulnID, f.Package, f.Version, where)
 		title.Reset()
 		fmt.Fprintf(&title, "Fixed: %s in %s %s on %s", f.VulnID, f.Package, f.Version, where)

@@ -66,6 +66,12 @@ type Message struct {
 
 // Finding is a finding as destinations show it.
 type Finding struct {
+	// Type is the finding's type: vulnerability, secret, malware or
+	// compliance (a failed control). For a type other than vulnerability,
+	// VulnID is the rule, Package the file (or the benchmark of a
+	// control) and Subject where exactly (file:line of a secret).
+	Type         string   `json:"type,omitempty" enum:"vulnerability,secret,malware,compliance"`
+	Subject      string   `json:"subject,omitempty"`
 	VulnID       string   `json:"vulnId"`
 	Aliases      []string `json:"aliases,omitempty"`
 	Package      string   `json:"package"`
