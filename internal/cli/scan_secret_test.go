@@ -229,3 +229,42 @@ func TestScanSecretsGateAndAllow(t *testing.T) {
 		t.Errorf("inventory: target with the secret scanner: exit %d, want 2", code)
 	}
 }
+
+// TestScanSecretsCorpus: the labelled corpus (30 secrets of 26 kinds)
+// through `riskmap scan --scanners secret` in every format: each secret
+// reported, none shown.
+func TestScanSecretsCorpus(t *testing.T) {
+	files, planted := secrettest.Corpus()
+	dir := secrettest.WriteTree(t, files)
+	for _, format := range []string{"table", "json", "sarif"} {
+		out, stderr, code := run(t, "scan", "--scanners", "secret", "--format", format, dir)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", format, code, stderr)
+		}
+		noSecret(t, format+" output", out, planted)
+		noSecret(t, format+" stderr", stderr, planted)
+		switch format {
+		case "json":
+			var doc secretDoc
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Secrets.Findings) != len(planted) {
+				t.Errorf("JSON: %d secrets, want %d", len(doc.Secrets.Findings), len(planted))
+			}
+		case "sarif":
+			var sarif struct {
+				Runs []struct {
+					Tool    struct{ Driver struct{ Rules []struct{ ID string } } }
+					Results []struct{ RuleID string }
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &sarif); err != nil {
+				t.Fatal(err)
+			}
+			if r := sarif.Runs[0]; len(r.Results) != len(planted) || len(r.Tool.Driver.Rules) != secrettest.Kinds(planted) {
+				t.Errorf("SARIF: %d results of %d rules, want %d of %d", len(r.Results), len(r.Tool.Driver.Rules), len(planted), secrettest.Kinds(planted))
+			}
+		}
+	}
+}
