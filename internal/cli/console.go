@@ -113,7 +113,7 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 	if !spa.Built() {
 		log.Warn("this binary has no web UI (built without `make web`); the API works, / shows how to build it")
 	}
-	c, err := compose(ctx, st, cfg, consoleFeeds(cfg.DataDir, log), log, time.Now)
+	c, err := compose(ctx, st, cfg, consoleFeeds(cfg.DataDir, cfg.FeedMirror, log), log, time.Now)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -181,7 +181,7 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 	if err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
-	kb := feeds.NewKB(feeds.New(fc), feeds.KBConfig{Store: st, Events: bus, Logger: log.With("module", "feeds"), Now: now})
+	kb := feeds.NewKB(feeds.New(fc), feeds.KBConfig{Store: st, Events: bus, Logger: log.With("module", "feeds"), Now: now, Interval: cfg.FeedInterval})
 	// The topology answers exposure in the risk engine's own type.
 	fnd := findings.New(findings.Config{Store: st, KB: kb, Exposure: topo, Logger: log.With("module", "findings"), Version: Version, Now: now})
 	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, Jobs: q, Findings: fnd, Topology: topo, Logger: log.With("module", "scans"),
@@ -268,10 +268,14 @@ func runResetPassword(ctx context.Context, args []string, stdio IO) error {
 }
 
 // consoleFeeds keeps the console's feeds and knowledge base in
-// DATA-DIR/feeds (the same layout as `riskmap feeds --db-dir`).
-func consoleFeeds(dataDir string, log *slog.Logger) feeds.Config {
+// DATA-DIR/feeds (the same layout as `riskmap feeds --db`), fetched from
+// their public URLs or, with mirror, from a mirror of that layout.
+func consoleFeeds(dataDir, mirror string, log *slog.Logger) feeds.Config {
 	c := feeds.DefaultConfig(filepath.Join(dataDir, "feeds"))
 	c.Logger = log
+	if mirror != "" {
+		c = c.Mirror(mirror)
+	}
 	return c
 }
 

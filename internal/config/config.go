@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -70,8 +71,13 @@ type Console struct {
 
 	// Scans (internal/scans).
 	FeedInterval time.Duration // knowledge base refresh period; 0 disables (air-gapped: upload)
-	ScanLease    time.Duration // a running scan without a heartbeat this long is retried
-	ScanRetry    time.Duration // delay before a failed scan's first retry (doubles per attempt)
+	// FeedMirror, when set, is the base URL of a mirror serving the feeds
+	// (feeds.Config.Mirror: osv/ECOSYSTEM/all.zip, alpine/BRANCH/REPO.json,
+	// kev/..., epss/...) instead of their public URLs; NVD is not fetched
+	// through a mirror.
+	FeedMirror string
+	ScanLease  time.Duration // a running scan without a heartbeat this long is retried
+	ScanRetry  time.Duration // delay before a failed scan's first retry (doubles per attempt)
 }
 
 // DefaultConsole returns the documented defaults.
@@ -159,6 +165,7 @@ func (c *Console) bind(fs *flag.FlagSet) {
 	fs.UintVar(&c.Argon2Iterations, "argon2-iterations", c.Argon2Iterations, "argon2id time cost (passes)")
 	fs.UintVar(&c.Argon2Parallelism, "argon2-parallelism", c.Argon2Parallelism, "argon2id parallelism (lanes)")
 	fs.DurationVar(&c.FeedInterval, "feed-interval", c.FeedInterval, "how often the vulnerability feeds are updated from the internet (0: never; upload them with POST /api/v1/feeds/import)")
+	fs.StringVar(&c.FeedMirror, "feed-mirror", c.FeedMirror, "base URL of a mirror serving osv/ECOSYSTEM/all.zip, alpine/BRANCH/REPO.json, kev/known_exploited_vulnerabilities.json and epss/epss_scores-current.csv.gz, used instead of the feeds' public URLs")
 	fs.DurationVar(&c.ScanRetry, "scan-retry", c.ScanRetry, "delay before a failed or lost scan is retried; doubles per attempt, at most 3 attempts")
 	fs.DurationVar(&c.ScanLease, "scan-lease", c.ScanLease, "a running scan with no sensor heartbeat for this long is retried (sensors beat every 15 s)")
 }
@@ -192,6 +199,17 @@ func (c Console) Validate() error {
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			errs = append(errs, fmt.Errorf("--public-url %q: want https://host[:port][/path]", c.PublicURL))
+		}
+	}
+	if c.FeedMirror != "" {
+		u, err := url.Parse(c.FeedMirror)
+		loopback := false
+		if err == nil {
+			ip := net.ParseIP(u.Hostname())
+			loopback = u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()
+		}
+		if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || !(u.Scheme == "https" || u.Scheme == "http" && loopback) {
+			errs = append(errs, fmt.Errorf("--feed-mirror %q: want https://host[:port][/path] (http only to this machine)", c.FeedMirror))
 		}
 	}
 	if _, err := ParseCIDRs(c.TrustedProxies); err != nil {

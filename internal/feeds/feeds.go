@@ -20,6 +20,7 @@ package feeds
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/feeds/alpine"
 	cvssfeed "github.com/riskmap/riskmap/internal/feeds/cvss"
 	"github.com/riskmap/riskmap/internal/feeds/epss"
@@ -86,16 +89,32 @@ func DefaultConfig(dataDir string) Config {
 	}
 }
 
-// DefaultDataDir is $RISKMAP_DATA_DIR, else <user cache dir>/riskmap.
-func DefaultDataDir() string {
-	if d := os.Getenv("RISKMAP_DATA_DIR"); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "riskmap")
-	}
-	return filepath.Join(os.TempDir(), "riskmap")
+// Mirror returns c fetching every feed from a mirror serving them in the
+// layout of the data directory under base: osv/ECOSYSTEM/all.zip,
+// alpine/BRANCH/REPO.json, kev/known_exploited_vulnerabilities.json,
+// epss/epss_scores-current.csv.gz. NVD is not mirrored (its API pages
+// by time): it is left out.
+func (c Config) Mirror(base string) Config {
+	base = strings.TrimRight(base, "/")
+	c.OSVBaseURL = base + "/osv"
+	c.AlpineBaseURL = base + "/alpine"
+	c.KEVURL = base + "/kev/known_exploited_vulnerabilities.json"
+	c.EPSSURL = base + "/epss/epss_scores-current.csv.gz"
+	c.NVDURL = ""
+	return c
 }
+
+// DefaultDataDir is the feeds directory of the console's data directory,
+// <data dir>/feeds, the data directory being $RISKMAP_DATA_DIR or the
+// console's default (config.DefaultDataDir: /var/lib/riskmap for root):
+// `riskmap feeds`, `riskmap scan` and the console share one knowledge
+// base unless told otherwise.
+func DefaultDataDir() string {
+	return filepath.Join(cmp.Or(os.Getenv("RISKMAP_DATA_DIR"), config.DefaultDataDir()), "feeds")
+}
+
+// Dir is the manager's data directory.
+func (m *Manager) Dir() string { return m.cfg.DataDir }
 
 // Manager owns one data directory.
 type Manager struct {
@@ -436,6 +455,11 @@ func (m *Manager) fetch(ctx context.Context, st *State, it Item) ItemResult {
 	req.Header.Set("User-Agent", "riskmap-feeds")
 	resp, err := m.cfg.HTTP.Do(req)
 	if err != nil {
+		// The *url.Error repeats the method and URL: keep its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fail(fmt.Errorf("fetch %s: %w", it.URL, err))
 	}
 	defer resp.Body.Close()
@@ -544,8 +568,13 @@ type SourceStatus struct {
 	Path      string        `json:"path"`
 	Records   int           `json:"records"`
 	UpdatedAt time.Time     `json:"updatedAt,omitzero"`
-	Age       time.Duration `json:"age"`
-	LastError string        `json:"lastError,omitempty"`
+	Age       time.Duration `json:"-"`
+	// AgeSeconds is how long ago the source was last updated (0: never).
+	AgeSeconds int64 `json:"ageSeconds"`
+	// CheckedAt is the last time an update asked the source (a
+	// conditional GET answered "not modified" counts).
+	CheckedAt time.Time `json:"checkedAt,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
 }
 
 // Status lists every stored feed file.
@@ -557,9 +586,11 @@ func (m *Manager) Status() ([]SourceStatus, error) {
 	now := m.cfg.Now()
 	var out []SourceStatus
 	for rel, fs := range st.Files {
-		s := SourceStatus{Source: fs.Source, Path: rel, Records: fs.Records, UpdatedAt: fs.UpdatedAt, LastError: fs.LastError}
+		s := SourceStatus{Source: cmp.Or(fs.Source, sourceOf(rel), rel), Path: rel, Records: fs.Records, UpdatedAt: fs.UpdatedAt,
+			CheckedAt: fs.CheckedAt, LastError: fs.LastError}
 		if !fs.UpdatedAt.IsZero() {
 			s.Age = now.Sub(fs.UpdatedAt).Round(time.Second)
+			s.AgeSeconds = int64(s.Age / time.Second)
 		}
 		out = append(out, s)
 	}

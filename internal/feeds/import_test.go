@@ -254,7 +254,7 @@ func TestImportSingleFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff(tt.want, got, cmpopts.EquateEmpty(), cmpopts.IgnoreFields(SourceStatus{}, "UpdatedAt")); d != "" {
+			if d := cmp.Diff(tt.want, got, cmpopts.EquateEmpty(), cmpopts.IgnoreFields(SourceStatus{}, "UpdatedAt", "CheckedAt")); d != "" {
 				t.Errorf("Status (-want +got):\n%s", d)
 			}
 			if len(tt.want) == 0 {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ type KB struct {
 	loadedAt     time.Time
 	lastError    string
 	lastRun      time.Time
+	lastReport   *RunSummary
 	needsRebuild bool
 }
 
@@ -47,6 +49,9 @@ type KBConfig struct {
 	Events *events.Bus
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Interval is how often the feeds.update job runs (0: never; the
+	// status then shows no next update).
+	Interval time.Duration
 }
 
 // NewKB opens the knowledge base of the feeds manager m. A missing file is
@@ -177,6 +182,7 @@ func (k *KB) update(ctx context.Context, by auditor, always bool) error {
 	if err == nil {
 		err = rep.Failed()
 	}
+	k.summarize("update", rep)
 	var audit func(kbState) *store.AuditEntry
 	if rep != nil {
 		audit = func(after kbState) *store.AuditEntry {
@@ -221,12 +227,24 @@ func (k *KB) Import(ctx context.Context, r io.Reader, name string) (*Report, err
 	if err != nil {
 		return nil, k.after(ctx, "import", err, nil)
 	}
+	k.summarize("import", rep)
 	return rep, k.after(ctx, "import", rep.Failed(), func(after kbState) *store.AuditEntry {
 		c := changeOf(rep, after)
 		c.File, c.Size = name, size
 		e := console.Audit(ctx, store.AuditFeedsImport, "feeds import "+name, before, c)
 		return &e
 	})
+}
+
+// summarize keeps what a run did for the status (none: a run that failed
+// as a whole, which the last error says).
+func (k *KB) summarize(op string, rep *Report) {
+	if rep == nil {
+		return
+	}
+	k.mu.Lock()
+	k.lastReport = summaryOf(op, k.now(), rep)
+	k.mu.Unlock()
 }
 
 // after records the outcome of a run, reloads the knowledge base and, in
@@ -287,8 +305,11 @@ func (k *KB) record(ctx context.Context, e *store.AuditEntry, evs ...events.Type
 
 // FeedStatus is the knowledge base's state for the diagnosis endpoint.
 type FeedStatus struct {
-	Loaded    bool           `json:"loaded"`
-	Path      string         `json:"path"`
+	Loaded bool   `json:"loaded"`
+	Path   string `json:"path"`
+	// Dir is the feeds' data directory: `riskmap feeds import --db DIR`
+	// on the console's machine fills it.
+	Dir       string         `json:"dir"`
 	BuiltAt   *time.Time     `json:"builtAt,omitempty"`
 	LoadedAt  *time.Time     `json:"loadedAt,omitempty"`
 	Vulns     int            `json:"vulnerabilities"`
@@ -296,13 +317,64 @@ type FeedStatus struct {
 	LastRun   *time.Time     `json:"lastUpdate,omitempty"`
 	LastError string         `json:"lastError,omitempty"`
 	Sources   []SourceStatus `json:"sources"`
+	// Run is what the last update or import of this process did: the
+	// sources it updated, left unchanged and failed (each failure in one
+	// line). A run whose every source failed updated nothing.
+	Run *RunSummary `json:"lastRun,omitempty"`
+	// NextUpdate is when the periodic update runs next (none when the
+	// console does not update by itself: --feed-interval=0).
+	NextUpdate *time.Time `json:"nextUpdate,omitempty"`
+}
+
+// RunSummary is the outcome of one update or import.
+type RunSummary struct {
+	Op        string         `json:"op" enum:"update,import"`
+	At        time.Time      `json:"at"`
+	Updated   []string       `json:"updated"`
+	Unchanged int            `json:"unchanged"`
+	Failed    []FailedSource `json:"failed"`
+	Rebuilt   bool           `json:"rebuilt"`
+}
+
+// FailedSource is a source an update or import failed on, and why, in one
+// line.
+type FailedSource struct {
+	Source string `json:"source"`
+	Path   string `json:"path"`
+	Error  string `json:"error"`
+}
+
+// oneLine keeps an error's first line, at most 300 bytes.
+func oneLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 300 {
+		s = s[:297] + "..."
+	}
+	return s
+}
+
+func summaryOf(op string, at time.Time, rep *Report) *RunSummary {
+	sum := &RunSummary{Op: op, At: at, Updated: []string{}, Failed: []FailedSource{}, Rebuilt: rep.Rebuilt}
+	for _, it := range rep.Items {
+		switch it.Status {
+		case StatusUpdated:
+			sum.Updated = append(sum.Updated, it.Source)
+		case StatusFailed:
+			sum.Failed = append(sum.Failed, FailedSource{Source: it.Source, Path: it.Path, Error: oneLine(it.Error)})
+		default:
+			sum.Unchanged++
+		}
+	}
+	return sum
 }
 
 // Status reports the knowledge base and feed files.
 func (k *KB) Status() FeedStatus {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	fs := FeedStatus{Path: k.feeds.KBPath(), LastError: k.lastError, Sources: []SourceStatus{}}
+	fs := FeedStatus{Path: k.feeds.KBPath(), Dir: k.feeds.Dir(), LastError: k.lastError, Sources: []SourceStatus{}}
 	if k.db != nil {
 		fs.Loaded = true
 		b, l := k.db.Meta().BuiltAt, k.loadedAt
@@ -312,6 +384,14 @@ func (k *KB) Status() FeedStatus {
 	if !k.lastRun.IsZero() {
 		r := k.lastRun
 		fs.LastRun = &r
+	}
+	fs.Run = k.lastReport
+	if k.cfg.Interval > 0 {
+		next := k.now().Add(k.cfg.Interval)
+		if !k.lastRun.IsZero() && k.lastRun.Add(k.cfg.Interval).After(k.now()) {
+			next = k.lastRun.Add(k.cfg.Interval)
+		}
+		fs.NextUpdate = &next
 	}
 	if st, err := k.feeds.Status(); err == nil {
 		fs.Sources = st

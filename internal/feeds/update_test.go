@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"hash/crc32"
 	"io"
@@ -346,4 +347,43 @@ func gunzip(t *testing.T, b []byte) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// TestOfflineUpdateSaysWhatFailed: an update with every source out of
+// reach (a closed loopback server) loads nothing, and the status says so
+// honestly: the run updated nothing, each source failed with its reason in
+// one line, each source row is named, and the next periodic update is
+// announced.
+func TestOfflineUpdateSaysWhatFailed(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	k := NewKB(testManager(t, srv, t.TempDir()), KBConfig{Now: func() time.Time { return now }, Interval: 6 * time.Hour})
+	if err := k.Update(context.Background()); err == nil {
+		t.Fatal("an update with every source unreachable reported no error")
+	}
+	st := k.Status()
+	if st.Vulns != 0 || st.Run == nil || st.Run.Op != "update" {
+		t.Fatalf("status %+v", st)
+	}
+	if len(st.Run.Updated) != 0 || st.Run.Unchanged != 0 || len(st.Run.Failed) != 5 {
+		t.Errorf("run: updated %v, unchanged %d, failed %d; want every one of 5 sources failed", st.Run.Updated, st.Run.Unchanged, len(st.Run.Failed))
+	}
+	for _, f := range st.Run.Failed {
+		if f.Source == "" || f.Error == "" || strings.ContainsAny(f.Error, "\r\n") || len(f.Error) > 300 || !strings.Contains(f.Error, "connect") {
+			t.Errorf("failed source %+v: want its name and the reason in one line", f)
+		}
+	}
+	for _, s := range st.Sources {
+		if s.Source == "" || s.LastError == "" || s.AgeSeconds != 0 {
+			t.Errorf("source row %+v: want a name, the last error and no age", s)
+		}
+	}
+	if st.NextUpdate == nil || !st.NextUpdate.Equal(now.Add(6*time.Hour)) || st.Dir == "" {
+		t.Errorf("next update %v, dir %q", st.NextUpdate, st.Dir)
+	}
+	b, _ := json.Marshal(st)
+	if strings.Contains(string(b), `"age":`) {
+		t.Errorf("the status shows a raw duration: %s", b)
+	}
 }

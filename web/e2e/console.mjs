@@ -581,6 +581,20 @@ await step(a, "feeds and diagnosis", async () => {
   await a.locator("[data-diagnosis]").waitFor();
   await a.getByRole("heading", { level: 2, name: "Vulnerability feeds" }).waitFor();
   await a.getByLabel("Feed file or bundle").waitFor();
+  // Offline (the mirror refuses connections): an update fails, and says so for each source.
+  await a.getByRole("button", { name: "Update feeds now" }).click();
+  const failed = a.locator('[role="alert"][data-feed-run="failed"]');
+  await failed.waitFor({ timeout: 60_000 });
+  const items = await failed.locator("li[data-failed-source]").evaluateAll((lis) => lis.map((li) => ({ source: li.getAttribute("data-failed-source"), text: li.textContent ?? "" })));
+  const lines = items.map((i) => i.text);
+  check(lines.length >= 4, `the failure banner lists ${lines.length} sources`);
+  for (const i of items) check(i.text.startsWith(`${i.source}: `) && i.text.includes("connection refused") && !i.text.includes("\n"), `a failed source reads "${i.text}"`);
+  check((await failed.locator("p").textContent())?.startsWith("Feed update failed: every source"), `the banner reads ${await failed.locator("p").textContent()}`);
+  check((await a.locator('[data-feed-run="ok"]').count()) === 0, "a success notice is shown beside the failure");
+  const rows = a.locator("table.feeds tbody tr[data-source]");
+  check((await rows.count()) === lines.length, `${await rows.count()} source rows, ${lines.length} failed sources`);
+  for (const src of await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-source")))) check(src !== "", "a source row has no name");
+  await a.getByText("never by itself (--feed-interval=0)").waitFor();
   await shot(a, "14-feeds-diagnosis");
 });
 

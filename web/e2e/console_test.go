@@ -516,10 +516,15 @@ func freeLoopbackAddr(t *testing.T) string {
 
 // consoleArgs is how the test starts the console: its own data directory,
 // address and certificate; invitation and reset links name that address.
+// Its feeds come from a mirror on a loopback port nothing listens on
+// (port 9, discard): the console is offline, and never reaches out.
 func consoleArgs(dataDir, addr, certFile, keyFile string) []string {
 	return []string{"console", "--data-dir", dataDir, "--listen", addr, "--public-url", "https://" + addr,
-		"--tls-cert", certFile, "--tls-key", keyFile}
+		"--tls-cert", certFile, "--tls-key", keyFile, "--feed-mirror", offlineMirror, "--feed-interval=0"}
 }
+
+// offlineMirror is a feed mirror URL that refuses connections.
+const offlineMirror = "http://127.0.0.1:9"
 
 // startConsole runs the console until the test ends (SIGTERM, then SIGKILL
 // after 10 s); its log is shown when the test fails.

@@ -299,11 +299,27 @@ export interface FeedSource {
   path: string;
   records: number;
   updatedAt?: string;
+  /** Seconds since the last successful update (0: never). */
+  ageSeconds: number;
+  checkedAt?: string;
   lastError?: string;
+}
+/** What the last update or import of the console did. */
+export interface FeedRun {
+  op: "update" | "import";
+  at: string;
+  updated: string[];
+  unchanged: number;
+  failed: { source: string; path: string; error: string }[];
+  rebuilt: boolean;
 }
 export interface FeedStatus {
   loaded: boolean;
   path?: string;
+  /** The feeds' data directory on the console's machine (`riskmap feeds import --db DIR`). */
+  dir?: string;
+  lastRun?: FeedRun;
+  nextUpdate?: string | null;
   builtAt?: string | null;
   loadedAt?: string | null;
   vulnerabilities: number;

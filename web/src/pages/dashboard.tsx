@@ -113,7 +113,15 @@ export default function DashboardPage() {
             {data.top.length === 0 ? (
               <p>
                 No findings yet. <Link to="/scans">Scan a node</Link> once the knowledge base has feeds (
-                {feeds?.loaded ? `${feeds.vulnerabilities} vulnerabilities loaded` : "none loaded: run riskmap feeds import"}).
+                {feeds?.loaded && feeds.vulnerabilities > 0 ? (
+                  `${feeds.vulnerabilities.toLocaleString()} vulnerabilities loaded`
+                ) : (
+                  <>
+                    none loaded: <Link to="/settings/system">update or upload them</Link>, or on the console&apos;s machine run{" "}
+                    <code>riskmap feeds import --db {feeds?.dir ?? "DATA_DIR/feeds"} FOLDER</code>
+                  </>
+                )}
+                ).
               </p>
             ) : (
               <>

@@ -5,7 +5,7 @@
 // job queue depth, storage size, registry catalogue syncs, and whether the
 // knowledge base covers the releases and ecosystems the nodes run.
 import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
-import { api, type ApiError, type Diagnosis, type FeedStatus } from "../api";
+import { api, type ApiError, type Diagnosis, type FeedRun, type FeedStatus } from "../api";
 import { ErrorAlert, Notice, Page, TableHead, Time, toApiError } from "../components";
 import { ecosystemName } from "../coverage";
 
@@ -31,17 +31,58 @@ function Counts({ label, counts }: { label: string; counts: Record<string, numbe
   );
 }
 
+/** An age in the largest whole unit: "3 days", "5 h", "12 min". */
+function age(seconds: number): string {
+  if (seconds <= 0) return "—";
+  if (seconds >= 2 * 86400) return `${Math.floor(seconds / 86400)} days`;
+  if (seconds >= 3600) return `${Math.floor(seconds / 3600)} h`;
+  if (seconds >= 60) return `${Math.floor(seconds / 60)} min`;
+  return `${seconds} s`;
+}
+
+/** The outcome of the last update or import: a success only when no source failed; each failure in one line. */
+function RunOutcome({ run }: { run: FeedRun }) {
+  const total = run.updated.length + run.unchanged + run.failed.length;
+  if (run.failed.length === 0) {
+    return (
+      <Notice>
+        <span data-feed-run="ok">
+          Feeds {run.op === "update" ? "updated" : "imported"}: {run.updated.length} of {total} sources changed
+          {run.unchanged > 0 && `, ${run.unchanged} unchanged`}.
+        </span>
+      </Notice>
+    );
+  }
+  return (
+    <div role="alert" className="error" data-feed-run="failed" data-failed={run.failed.length}>
+      <p>
+        {run.failed.length === total ? `Feed ${run.op} failed: every source (${total}) failed` : `Feed ${run.op}: ${run.failed.length} of ${total} sources failed`}
+        {run.updated.length > 0 && `, ${run.updated.length} updated`}. The knowledge base keeps what it held.
+      </p>
+      <ul>
+        {run.failed.map((f) => (
+          <li key={f.path} data-failed-source={f.source}>
+            <strong>{f.source}</strong>: {f.error}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (f: FeedStatus) => void }) {
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState<"" | "update" | "upload">("");
   const [done, setDone] = useState<string | null>(null);
+  const [showRun, setShowRun] = useState(false);
   const [file, setFile] = useState<File | null>(null);
   const fileId = useId();
   const update = async () => {
     setBusy("update");
     try {
       onChange(await api.updateFeeds());
-      setDone("Feeds updated.");
+      setDone(null);
+      setShowRun(true);
       setError(null);
     } catch (e) {
       setError(toApiError(e));
@@ -57,6 +98,7 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
       const r = await api.importFeed(file);
       onChange(r.status);
       setDone(`Imported ${file.name}.`);
+      setShowRun(true);
       setError(null);
     } catch (err) {
       setError(toApiError(err));
@@ -69,6 +111,7 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
       <h2 id="feeds-h">Vulnerability feeds</h2>
       <ErrorAlert error={error} />
       {done !== null && <Notice>{done}</Notice>}
+      {showRun && feeds?.lastRun !== undefined && <RunOutcome run={feeds.lastRun} />}
       {feeds === undefined ? (
         <p>This console has no feeds manager.</p>
       ) : (
@@ -84,17 +127,23 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
             <dd>
               <Time iso={feeds.lastUpdate} />
             </dd>
-            {feeds.lastError !== undefined && feeds.lastError !== "" && (
+            <dt>Next update</dt>
+            <dd>{feeds.nextUpdate ? <Time iso={feeds.nextUpdate} /> : "never by itself (--feed-interval=0): update or upload here"}</dd>
+            <dt>Data directory</dt>
+            <dd>
+              <code>{feeds.dir}</code>
+            </dd>
+            {feeds.lastError !== undefined && feeds.lastError !== "" && (feeds.lastRun?.failed.length ?? 0) === 0 && (
               <>
                 <dt>Last error</dt>
-                <dd>{feeds.lastError}</dd>
+                <dd>{feeds.lastError.split("\n")[0]}</dd>
               </>
             )}
           </dl>
           {(feeds.sources?.length ?? 0) > 0 && (
             <table className="data feeds">
               <caption className="sr-only">Feed sources</caption>
-              <TableHead cols={["Source", "Records", "Updated", "File"]} />
+              <TableHead cols={["Source", "Records", "Last success", "Age", "Last checked", "Status", "File"]} />
               <tbody>
                 {feeds.sources?.map((s) => (
                   <tr key={s.path} data-source={s.source}>
@@ -102,9 +151,23 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
                     <td>{s.records.toLocaleString()}</td>
                     <td>
                       <Time iso={s.updatedAt} />
-                      {s.lastError !== undefined && s.lastError !== "" && <span className="muted"> last error: {s.lastError}</span>}
                     </td>
-                    <td>{s.path}</td>
+                    <td>{age(s.ageSeconds)}</td>
+                    <td>
+                      <Time iso={s.checkedAt} />
+                    </td>
+                    <td>
+                      {s.lastError !== undefined && s.lastError !== "" ? (
+                        <span className="tag status-error" title={s.lastError}>
+                          failed: {(s.lastError.split("\n")[0] ?? "").slice(0, 120)}
+                        </span>
+                      ) : (
+                        <span className="tag status-complete">ok</span>
+                      )}
+                    </td>
+                    <td>
+                      <code>{s.path}</code>
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -123,8 +186,10 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
           <label htmlFor={fileId}>Feed file or bundle</label>
           <input id={fileId} type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} aria-describedby={`${fileId}-hint`} />
           <p className="hint" id={`${fileId}-hint`}>
-            A bundle from <code>riskmap feeds export</code>, or one feed file named as its source publishes it (e.g.
-            known_exploited_vulnerabilities.json). Up to 2 GiB.
+            A bundle from <code>riskmap feeds export</code>, or one feed file (an osv.dev <code>all.zip</code>, an Alpine secdb JSON, the KEV
+            catalogue, an EPSS or CVSS CSV), filed under its source by its content. Up to 2 GiB. A folder of feeds in the layout of{" "}
+            <code>riskmap feeds export</code> is imported on the console&apos;s machine with{" "}
+            <code>riskmap feeds import --db {feeds?.dir ?? "DATA_DIR/feeds"} FOLDER</code>.
           </p>
         </div>
         <button type="submit" className="primary" disabled={file === null || busy !== ""}>
