@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/riskmap/riskmap/internal/feeds"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/testenv"
 	"github.com/riskmap/riskmap/internal/vulndb"
@@ -496,11 +497,16 @@ func runCILine(t *testing.T, j ciJob, l string, kb []byte, kbDir, dataDir string
 	switch {
 	case args[0] == "feeds" && len(args) > 1 && args[1] == "update":
 		// The internet's feeds: the knowledge base imported from the
-		// shared feeds instead.
-		if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		// shared feeds instead, where `riskmap feeds` keeps it
+		// ($RISKMAP_DATA_DIR/feeds).
+		dir := feeds.DefaultDataDir()
+		if !strings.HasPrefix(dir, dataDir) {
+			t.Fatalf("the feeds directory %s is not in RISKMAP_DATA_DIR %s", dir, dataDir)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dataDir, vulndb.FileName), kb, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, vulndb.FileName), kb, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return -1
