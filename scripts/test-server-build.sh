@@ -50,7 +50,7 @@ if [ -x "$bin" ]; then echo "$name: $bin"; exit 0; fi
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "== $name $version (go install $pkg)"
+echo "== $name $version ($pkg)"
 start=$(date +%s)
 if [ "$name" = kube-bench ]; then
   # The proxy serves kube-bench's versions but not its version list, which

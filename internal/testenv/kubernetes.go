@@ -40,6 +40,9 @@ type KubeCluster struct {
 	CACert string
 	// KwokNodeAnnotation marks nodes kwok manages (key=value).
 	KwokNodeAnnotation string
+	// Dir is the servers' working directory (certificates, the token
+	// file tokens.csv, logs).
+	Dir string
 }
 
 // KubeOptions change the test cluster's servers.
@@ -125,7 +128,7 @@ func KubernetesWith(t testing.TB, opts KubeOptions) *KubeCluster {
 		"--disable-admission-plugins=ServiceAccount", "--enable-priority-and-fairness=false"}
 	start(t, work, "kube-apiserver", apiserver, append(args, opts.APIServerArgs...)...)
 	kc := &KubeCluster{URL: "https://127.0.0.1:" + port, Token: token, CACert: filepath.Join(certDir, "apiserver.crt"),
-		KwokNodeAnnotation: "kwok.x-k8s.io/node=fake"}
+		KwokNodeAnnotation: "kwok.x-k8s.io/node=fake", Dir: work}
 	waitReady(t, kc)
 	kc.Kubeconfig = filepath.Join(work, "kubeconfig")
 	writeFile(t, kc.Kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
