@@ -230,6 +230,9 @@ var Rules = []Rule{
 			if d.Debug {
 				return fail, "debug mode on (docker info)"
 			}
+			if v, from, found, _ := d.setting("debug", "D", ""); found && v == "true" {
+				return fail, "debug mode on (" + from + ")"
+			}
 			v, from, found, known := d.setting("log-level", "l", "")
 			switch {
 			case !found && !known:
