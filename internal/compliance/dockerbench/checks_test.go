@@ -78,13 +78,13 @@ func TestEvaluateDaemon(t *testing.T) {
 		want map[string]string
 	}{
 		{"hardened", Daemon{ArgsRead: true, Args: []string{"--userns-remap=default", "-H", "unix:///run/docker.sock", "--live-restore"},
-			Config: map[string]any{"icc": false, "userland-proxy": false, "no-new-privileges": true, "default-ulimits": map[string]any{"nofile": map[string]any{"Soft": 1024}}},
+			Config:          map[string]any{"icc": false, "userland-proxy": false, "no-new-privileges": true, "default-ulimits": map[string]any{"nofile": map[string]any{"Soft": 1024}}},
 			SecurityOptions: []string{"name=seccomp,profile=builtin", "name=userns"}, LiveRestore: true, LoggingDriver: "syslog",
 			AuthorizationPlugins: []string{"authz"}, DefaultBridge: map[string]string{"com.docker.network.bridge.enable_icc": "false"}},
 			map[string]string{"2.2": "pass", "2.3": "pass", "2.4": "pass", "2.7": "pass", "2.8": "pass", "2.9": "pass", "2.12": "pass", "2.13": "pass",
 				"2.14": "pass", "2.15": "pass", "2.16": "pass", "2.17": "pass", "2.18": "pass"}},
 		{"exposed", Daemon{ArgsRead: true, Args: []string{"-H", "tcp://0.0.0.0:2375", "--debug", "--iptables=false"},
-			Config: map[string]any{"insecure-registries": []any{"10.0.0.0/8"}, "storage-opts": []any{"dm.basesize=50G"}},
+			Config:             map[string]any{"insecure-registries": []any{"10.0.0.0/8"}, "storage-opts": []any{"dm.basesize=50G"}},
 			InsecureRegistries: []string{"10.0.0.0/8"}, StorageDriver: "aufs", Experimental: true, LoggingDriver: "json-file",
 			SecurityOptions: []string{"name=seccomp,profile=unconfined"}, DefaultBridge: map[string]string{"com.docker.network.bridge.enable_icc": "true"}},
 			map[string]string{"2.2": "fail", "2.3": "fail", "2.4": "fail", "2.5": "fail", "2.6": "fail", "2.7": "fail", "2.11": "fail", "2.13": "fail",

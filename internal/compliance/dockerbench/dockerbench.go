@@ -71,6 +71,10 @@ type Config struct {
 	// os.DirFS("/proc"). The sensor must share the host's PID namespace
 	// to see dockerd.
 	ProcFS fs.FS
+	// Container, when set, limits the container checks to one running
+	// container (its id, an id prefix or its name); the daemon checks
+	// are kept. A container that does not run is an error.
+	Container string
 }
 
 // Snapshot is what the checks look at: the daemon's settings and each
@@ -177,6 +181,15 @@ func Scan(ctx context.Context, cfg Config) (*sensorproto.Results, error) {
 	snap, err := Collect(ctx, cli, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if ref := strings.TrimPrefix(cfg.Container, "/"); ref != "" {
+		i := slices.IndexFunc(snap.Containers, func(c Container) bool {
+			return c.Name == ref || len(ref) >= 4 && strings.HasPrefix(c.ID, ref)
+		})
+		if i < 0 {
+			return nil, fmt.Errorf("docker benchmark: container %q is not running on %s", cfg.Container, cfg.Host)
+		}
+		snap.Containers = snap.Containers[i : i+1]
 	}
 	return Results(snap)
 }

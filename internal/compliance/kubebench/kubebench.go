@@ -587,3 +587,58 @@ func focusEvidence(title, actual string) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// Program names (as /proc/PID/comm shows them, at most 15 bytes) of the
+// components kube-bench looks for, by its component name.
+var componentComms = map[string][]string{
+	"apiserver":         {"kube-apiserver", "apiserver"},
+	"scheduler":         {"kube-scheduler"},
+	"controllermanager": {"kube-controller", "kube-controller-manager"},
+	"etcd":              {"etcd"},
+	"kubelet":           {"kubelet"},
+}
+
+// Detect chooses the targets for this node from the programs running in a
+// /proc tree: master when a kube-apiserver runs, node when a kubelet does.
+// A control plane whose scheduler or controller manager runs elsewhere (or
+// not at all) gets overrides marking them optional, so that kube-bench
+// still checks the programs that do run (it checks none of a target's
+// programs when a mandatory one is missing); their own checks then fail
+// with kube-bench's reason. No target: no Kubernetes component runs here.
+func Detect(proc fs.FS) (targets []string, overrides map[string]any) {
+	running := map[string]bool{}
+	ents, err := fs.ReadDir(proc, ".")
+	if err != nil {
+		return nil, nil
+	}
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := fs.ReadFile(proc, e.Name()+"/comm")
+		if err != nil {
+			continue
+		}
+		comm := strings.TrimSpace(string(b))
+		for comp, names := range componentComms {
+			if contains(names, comm) {
+				running[comp] = true
+			}
+		}
+	}
+	if running["apiserver"] {
+		targets = append(targets, "master")
+		for _, comp := range []string{"scheduler", "controllermanager"} {
+			if !running[comp] {
+				if overrides == nil {
+					overrides = map[string]any{"master": map[string]any{}}
+				}
+				overrides["master"].(map[string]any)[comp] = map[string]any{"optional": true}
+			}
+		}
+	}
+	if running["kubelet"] {
+		targets = append(targets, "node")
+	}
+	return targets, overrides
+}

@@ -6,8 +6,10 @@ import (
 	"context"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -203,4 +205,36 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDetect(t *testing.T) {
+	proc := func(comms ...string) fstest.MapFS {
+		m := fstest.MapFS{"self/comm": {Data: []byte("riskmap\n")}}
+		for i, c := range comms {
+			m[strconv.Itoa(100+i)+"/comm"] = &fstest.MapFile{Data: []byte(c + "\n")}
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name      string
+		proc      fstest.MapFS
+		targets   []string
+		overrides map[string]any
+	}{
+		{"full_control_plane", proc("kube-apiserver", "kube-scheduler", "kube-controller", "etcd", "kubelet"), []string{"master", "node"}, nil},
+		{"apiserver_alone", proc("kube-apiserver", "etcd"), []string{"master"},
+			map[string]any{"master": map[string]any{"scheduler": map[string]any{"optional": true}, "controllermanager": map[string]any{"optional": true}}}},
+		{"worker", proc("kubelet", "containerd"), []string{"node"}, nil},
+		{"no_kubernetes", proc("sshd", "dockerd"), nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			targets, overrides := kubebench.Detect(tc.proc)
+			if d := cmp.Diff(tc.targets, targets); d != "" {
+				t.Errorf("targets (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.overrides, overrides); d != "" {
+				t.Errorf("overrides (-want +got):\n%s", d)
+			}
+		})
+	}
 }
