@@ -3,6 +3,7 @@ package dockerbench
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"path"
 	"slices"
 	"strconv"
@@ -34,6 +35,7 @@ type Rule struct {
 // Sections of the benchmark used as profiles.
 const (
 	SectionDaemon    = "2-docker-daemon-configuration"
+	SectionFiles     = "3-docker-daemon-configuration-files"
 	SectionImages    = "4-container-images-and-build-file"
 	SectionContainer = "5-container-runtime"
 )
@@ -417,6 +419,19 @@ var Rules = []Rule{
 			return pass, "experimental features off (docker info)"
 		}},
 
+	fileOwner("3.5", FileEtcDocker, "Ensure that the /etc/docker directory ownership is set to root:root", "root", "root",
+		"/etc/docker holds the engine's configuration and TLS material; only root may change it.", "chown root:root /etc/docker"),
+	fileMode("3.6", FileEtcDocker, "Ensure that /etc/docker directory permissions are set to 755 or more restrictively", 0o755,
+		"Only root may write the engine's configuration directory.", "chmod 755 /etc/docker"),
+	fileOwner("3.15", FileSocket, "Ensure that the Docker socket file ownership is set to root:docker", "root", "docker",
+		"Whoever can write the engine's socket is root on the host: it must belong to root and the docker group only.", "chown root:docker /var/run/docker.sock"),
+	fileMode("3.16", FileSocket, "Ensure that the Docker socket file permissions are set to 660 or more restrictively", 0o660,
+		"Others must not reach the engine's socket: that would make every local user root.", "chmod 660 /var/run/docker.sock"),
+	fileOwner("3.17", FileDaemonConfig, "Ensure that the daemon.json file ownership is set to root:root", "root", "root",
+		"daemon.json sets the engine's security options; only root may change it.", "chown root:root /etc/docker/daemon.json"),
+	fileMode("3.18", FileDaemonConfig, "Ensure that daemon.json file permissions are set to 644 or more restrictive", 0o644,
+		"Only root may write the engine's configuration.", "chmod 644 /etc/docker/daemon.json"),
+
 	{ID: "4.1", Section: SectionImages, Severity: "medium", Title: "Ensure that a user for the container has been created",
 		Rationale: "A process running as root in a container is root on the host once it escapes (without user namespaces).",
 		Fix:       "Create a user in the image (USER in the Dockerfile) or run the container with --user UID:GID.",
@@ -721,4 +736,52 @@ func rwSuffix(rw bool) string {
 		return " (rw)"
 	}
 	return " (ro)"
+}
+
+// fileState reads a file of Daemon.Files: ok false with a result when it
+// cannot be judged (absent: not applicable; unreadable: notchecked).
+func fileState(d *Daemon, key string) (FileInfo, string, string, bool) {
+	f, ok := d.Files[key]
+	switch {
+	case !ok:
+		return f, nc, "not read", false
+	case f.Error != "":
+		return f, nc, f.Path + ": " + f.Error, false
+	case !f.Exists:
+		return f, na, f.Path + " does not exist", false
+	}
+	return f, "", "", true
+}
+
+func fileOwner(id, key, title, owner, group, rationale, fix string) Rule {
+	return Rule{ID: id, Section: SectionFiles, Severity: "medium", Title: title, Rationale: rationale, Fix: fix,
+		daemon: func(d *Daemon) (string, string) {
+			f, res, ev, ok := fileState(d, key)
+			if !ok {
+				return res, ev
+			}
+			if !f.OwnerKnown {
+				return nc, f.Path + ": ownership not readable"
+			}
+			ev = fmt.Sprintf("%s %s:%s", f.Path, f.Owner, f.Group)
+			if f.Owner == owner && f.Group == group {
+				return pass, ev
+			}
+			return fail, ev
+		}}
+}
+
+func fileMode(id, key, title string, max fs.FileMode, rationale, fix string) Rule {
+	return Rule{ID: id, Section: SectionFiles, Severity: "medium", Title: title, Rationale: rationale, Fix: fix,
+		daemon: func(d *Daemon) (string, string) {
+			f, res, ev, ok := fileState(d, key)
+			if !ok {
+				return res, ev
+			}
+			ev = fmt.Sprintf("%s mode %03o", f.Path, f.Mode)
+			if f.Mode&^max == 0 {
+				return pass, ev
+			}
+			return fail, ev
+		}}
 }

@@ -1,6 +1,7 @@
 package dockerbench
 
 import (
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -98,11 +99,18 @@ func TestEvaluateDaemon(t *testing.T) {
 		{"unreadable_daemon_json", Daemon{ArgsRead: true, ConfigError: "permission denied"},
 			map[string]string{"2.16": "notchecked", "2.4": "notchecked"}},
 		{"swarm", Daemon{SwarmActive: true}, map[string]string{"2.15": "notapplicable"}},
+		{"files", Daemon{Files: map[string]FileInfo{
+			FileSocket:       {Path: "/run/docker.sock", Exists: true, Mode: 0o666, Owner: "root", Group: "root", OwnerKnown: true},
+			FileEtcDocker:    {Path: "/etc/docker", Exists: true, Mode: 0o700, Owner: "root", Group: "root", OwnerKnown: true},
+			FileDaemonConfig: {Path: "/etc/docker/daemon.json", Exists: true, Mode: 0o600}}},
+			map[string]string{"3.15": "fail", "3.16": "fail", "3.5": "pass", "3.6": "pass", "3.17": "notchecked", "3.18": "pass"}},
+		{"files_unreadable", Daemon{Files: map[string]FileInfo{FileSocket: {Path: "/run/docker.sock", Error: "permission denied"}}},
+			map[string]string{"3.15": "notchecked", "3.16": "notchecked", "3.5": "notchecked"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := results(&Snapshot{Daemon: tc.d}, "")
-			if len(got) != 18 {
-				t.Errorf("%d daemon checks, want 18", len(got))
+			if len(got) != 24 {
+				t.Errorf("%d daemon checks, want 24", len(got))
 			}
 			for rule, want := range tc.want {
 				if got[rule] != want {
@@ -184,4 +192,29 @@ func FuzzDaemonSettings(f *testing.F) {
 			t.Fatalf("results do not validate: %v", err)
 		}
 	})
+}
+
+// TestEngineFiles reads the files' modes and owners through an fs.FS of
+// the host root, names from its passwd and group files, and the socket of
+// the daemon's -H unix:// host.
+func TestEngineFiles(t *testing.T) {
+	host := fstest.MapFS{
+		"etc/passwd":          {Data: []byte("root:x:0:0:root:/root:/bin/bash\n")},
+		"etc/group":           {Data: []byte("root:x:0:\ndocker:x:105:\n")},
+		"etc/docker":          {Mode: fs.ModeDir | 0o755},
+		"srv/docker/api.sock": {Mode: fs.ModeSocket | 0o600},
+	}
+	d := Daemon{Args: []string{"-H", "unix:///srv/docker/api.sock"}, ConfigFile: DefaultDaemonConfig}
+	files := engineFiles(host, &d)
+	want := map[string]FileInfo{
+		FileSocket:       {Path: "/srv/docker/api.sock", Exists: true, Mode: 0o600},
+		FileEtcDocker:    {Path: "/etc/docker", Exists: true, Mode: 0o755},
+		FileDaemonConfig: {Path: "/etc/docker/daemon.json"},
+	}
+	if diff := cmp.Diff(want, files); diff != "" {
+		t.Errorf("engine files (-want +got):\n%s", diff)
+	}
+	if got := idNames(host, "etc/group"); got[105] != "docker" || got[0] != "root" {
+		t.Errorf("group names %v", got)
+	}
 }

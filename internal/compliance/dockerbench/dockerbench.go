@@ -109,6 +109,31 @@ type Daemon struct {
 	// DefaultBridge is the default bridge network's driver options; nil
 	// when the daemon has none (--bridge=none).
 	DefaultBridge map[string]string `json:"defaultBridge,omitempty"`
+	// Files are the engine's files section 3 looks at: the Unix socket,
+	// /etc/docker and daemon.json, as the host root shows them.
+	Files map[string]FileInfo `json:"files,omitempty"`
+}
+
+// Keys of Daemon.Files.
+const (
+	FileSocket       = "socket"
+	FileEtcDocker    = "etc-docker"
+	FileDaemonConfig = "daemon.json"
+)
+
+// FileInfo is a file's ownership and permissions.
+type FileInfo struct {
+	Path   string `json:"path"`
+	Exists bool   `json:"exists"`
+	// Mode is the permission bits; Owner and Group the owner's and
+	// group's names (their numeric ids when the host's passwd or group
+	// file does not name them); OwnerKnown false when the file system
+	// gave no ownership.
+	Mode       fs.FileMode `json:"mode"`
+	Owner      string      `json:"owner,omitempty"`
+	Group      string      `json:"group,omitempty"`
+	OwnerKnown bool        `json:"ownerKnown"`
+	Error      string      `json:"error,omitempty"`
 }
 
 // Container holds a running container's settings.
@@ -274,6 +299,8 @@ func Collect(ctx context.Context, cli *client.Client, cfg Config) (*Snapshot, er
 			d.ConfigError = err.Error()
 		}
 	}
+
+	d.Files = engineFiles(cfg.HostFS, &d)
 
 	snap := &Snapshot{Daemon: d}
 	list, err := cli.ContainerList(ctx, client.ContainerListOptions{})
@@ -469,3 +496,75 @@ func argValues(args []string, name, short string) []string {
 // bare flag is true and never takes the next argument.
 var boolFlags = map[string]bool{"icc": true, "iptables": true, "userland-proxy": true, "live-restore": true, "no-new-privileges": true,
 	"experimental": true, "tlsverify": true, "tls": true, "debug": true, "selinux-enabled": true}
+
+// engineFiles stats the engine's socket (the daemon's unix:// host, else
+// /run/docker.sock), /etc/docker and daemon.json in the host root.
+func engineFiles(host fs.FS, d *Daemon) map[string]FileInfo {
+	users, groups := idNames(host, "etc/passwd"), idNames(host, "etc/group")
+	sock := "/run/docker.sock"
+	for _, h := range argValues(d.Args, "host", "H") {
+		if p, ok := strings.CutPrefix(h, "unix://"); ok && p != "" {
+			sock = p
+			break
+		}
+	}
+	return map[string]FileInfo{
+		FileSocket:       statFile(host, sock, users, groups),
+		FileEtcDocker:    statFile(host, "/etc/docker", users, groups),
+		FileDaemonConfig: statFile(host, d.ConfigFile, users, groups),
+	}
+}
+
+func statFile(host fs.FS, p string, users, groups map[uint32]string) FileInfo {
+	fi := FileInfo{Path: p}
+	name := strings.TrimPrefix(path.Clean("/"+p), "/")
+	// /var/run is a symbolic link to /run whose absolute target would
+	// resolve outside the host root: read /run directly.
+	if rest, ok := strings.CutPrefix(name, "var/run/"); ok {
+		name = "run/" + rest
+	}
+	st, err := fs.Stat(host, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fi
+	}
+	if err != nil {
+		fi.Error = err.Error()
+		return fi
+	}
+	fi.Exists, fi.Mode = true, st.Mode().Perm()
+	if uid, gid, ok := ownerOf(st); ok {
+		fi.OwnerKnown = true
+		fi.Owner, fi.Group = idName(users, uid), idName(groups, gid)
+	}
+	return fi
+}
+
+func idName(names map[uint32]string, id uint32) string {
+	if n, ok := names[id]; ok {
+		return n
+	}
+	return strconv.FormatUint(uint64(id), 10)
+}
+
+// idNames reads the id → name map of a passwd or group file.
+func idNames(host fs.FS, name string) map[uint32]string {
+	b, err := readBounded(host, name, 4<<20)
+	if err != nil {
+		return nil
+	}
+	out := map[uint32]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 3 || f[0] == "" || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		id, err := strconv.ParseUint(f[2], 10, 32)
+		if err != nil {
+			continue
+		}
+		if _, dup := out[uint32(id)]; !dup {
+			out[uint32(id)] = f[0]
+		}
+	}
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,8 @@ func run(t *testing.T, name string, args ...string) {
 // limits, no new privileges, every capability dropped, a health check,
 // on-failure:3). Their results must differ exactly as their settings do,
 // and the daemon checks must reflect the real daemon's settings as docker
-// info and dockerd's command line (read here with ps) show them.
+// info and dockerd's command line (read here with ps) show them, and its
+// files' ownership and permissions as stat shows them.
 // (--privileged itself cannot run here: the sandbox's bounding set lacks
 // CAP_SYS_RESOURCE, so runc refuses it; TestEvaluate covers it.)
 func TestScanRealDocker(t *testing.T) {
@@ -115,8 +117,8 @@ func TestScanRealDocker(t *testing.T) {
 
 	// The daemon, as docker info and dockerd's command line show it.
 	daemon := got[""]
-	if len(daemon) != 18 {
-		t.Errorf("%d daemon checks, want the 18 of section 2: %v", len(daemon), daemon)
+	if len(daemon) != 24 {
+		t.Errorf("%d daemon checks, want the 18 of section 2 and 6 of section 3: %v", len(daemon), daemon)
 	}
 	fields := strings.Fields(info)
 	want := map[string]string{"2.15": map[bool]string{true: "pass", false: "fail"}[fields[1] == "true"],
@@ -143,6 +145,25 @@ func TestScanRealDocker(t *testing.T) {
 				want["2.7"] = "pass" // Unix socket only
 			}
 		}
+	}
+	// Section 3: the files as stat shows them.
+	for _, f := range []struct {
+		ownerRule, modeRule, path, owner string
+		max                              int64
+	}{
+		{"3.5", "3.6", "/etc/docker", "root:root", 0o755},
+		{"3.15", "3.16", testenv.DockerSocket(), "root:docker", 0o660},
+		{"3.17", "3.18", "/etc/docker/daemon.json", "root:root", 0o644},
+	} {
+		out, err := exec.Command("stat", "-L", "-c", "%U:%G %a", f.path).Output()
+		if err != nil {
+			want[f.ownerRule], want[f.modeRule] = "notapplicable", "notapplicable"
+			continue
+		}
+		owner, mode, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+		want[f.ownerRule] = map[bool]string{true: "pass", false: "fail"}[owner == f.owner]
+		m, _ := strconv.ParseInt(mode, 8, 32)
+		want[f.modeRule] = map[bool]string{true: "pass", false: "fail"}[m&^f.max == 0]
 	}
 	for rule, w := range want {
 		if daemon[rule] != w {
