@@ -15,7 +15,8 @@
 #   kube-bench Aqua's kube-bench (Apache-2.0), the CIS Kubernetes benchmark
 #              engine the sensor runs (internal/compliance/kubebench), with
 #              its cfg/ directory of benchmark YAMLs copied from the module
-#              beside the binary (DIR/cfg); about 1.5 min of CPU
+#              beside the binary (DIR/cfg); 7 min wall the first time on a
+#              loaded 2-core machine
 #
 # Usage: scripts/test-server-build.sh NAME          (build when missing, niced)
 #        scripts/test-server-build.sh NAME --print  (print the binary's path)
