@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -386,17 +387,15 @@ func Parse(b []byte) (*Report, error) {
 
 // Checks maps a report's checks to compliance checks: one per check, with
 // its target (node type) as the profile and the benchmark version the
-// controls name ("cis-1.9"). A check without a number, or with a status
-// kube-bench does not define, is an error: the report is not kube-bench's.
-func Checks(rep *Report) ([]sensorproto.ComplianceCheck, error) {
-	var out []sensorproto.ComplianceCheck
+// controls name ("cis-1.9"). A status kube-bench does not define maps to
+// unknown, with the status as evidence; a check without a number, or of
+// controls without a node type or id, cannot be named and is left out,
+// counted in skipped.
+func Checks(rep *Report) (checks []sensorproto.ComplianceCheck, skipped int) {
 	for _, c := range rep.Controls {
-		profile := c.NodeType
-		if profile == "" {
-			profile = c.ID
-		}
-		if profile == "" {
-			return nil, errors.New("kube-bench controls without a node type or id")
+		profile := oneLine(c.NodeType)
+		if strings.TrimSpace(profile) == "" {
+			profile = oneLine(c.ID)
 		}
 		for _, g := range c.Groups {
 			if g == nil {
@@ -406,27 +405,29 @@ func Checks(rep *Report) ([]sensorproto.ComplianceCheck, error) {
 				if k == nil {
 					continue
 				}
-				res, ok := results[strings.ToUpper(k.Status)]
-				if !ok {
-					return nil, fmt.Errorf("kube-bench check %q: status %q (want PASS, FAIL, WARN or INFO)", clip(k.TestNumber, 50), clip(k.Status, 20))
-				}
-				if k.TestNumber == "" {
-					return nil, fmt.Errorf("kube-bench check %q of section %q has no number", clip(k.TestDesc, 80), clip(g.Section, 20))
+				rule := oneLine(k.TestNumber)
+				if strings.TrimSpace(rule) == "" || strings.TrimSpace(profile) == "" {
+					skipped++
+					continue
 				}
 				ev := focusEvidence(k.TestDesc, k.ActualValue)
 				if ev == "" {
 					ev = k.Reason
 				}
-				out = append(out, sensorproto.ComplianceCheck{
-					Benchmark: Benchmark, BenchmarkVersion: clip(c.Version, 200), Profile: clip(oneLine(profile), 200),
-					Rule: clip(oneLine(k.TestNumber), 200), Title: clip(k.TestDesc, 1000), Result: res,
+				res, ok := results[strings.ToUpper(k.Status)]
+				if !ok {
+					res, ev = sensorproto.CheckUnknown, "kube-bench status "+strconv.Quote(clip(k.Status, 50))+"; "+ev
+				}
+				checks = append(checks, sensorproto.ComplianceCheck{
+					Benchmark: Benchmark, BenchmarkVersion: clip(c.Version, 200), Profile: clip(profile, 200),
+					Rule: clip(rule, 200), Title: clip(k.TestDesc, 1000), Result: res,
 					Fix: clip(strings.TrimSpace(k.Remediation), 4000), Evidence: clip(strings.TrimSpace(ev), 4000),
-					References: []sensorproto.Reference{{System: "cis", ID: clip(oneLine(k.TestNumber), 200)}},
+					References: []sensorproto.Reference{{System: "cis", ID: clip(rule, 200)}},
 				})
 			}
 		}
 	}
-	return out, nil
+	return checks, skipped
 }
 
 var results = map[string]string{
@@ -439,10 +440,7 @@ var results = map[string]string{
 // Results builds compliance results from a parsed report and its JSON
 // (kept gzip-compressed as the raw document when it fits MaxRawGzip).
 func Results(rep *Report, raw []byte) (*sensorproto.Results, error) {
-	checks, err := Checks(rep)
-	if err != nil {
-		return nil, err
-	}
+	checks, skipped := Checks(rep)
 	var versions []string
 	for _, c := range rep.Controls {
 		if c.Version != "" && !contains(versions, c.Version) {
@@ -450,7 +448,7 @@ func Results(rep *Report, raw []byte) (*sensorproto.Results, error) {
 		}
 	}
 	res := &sensorproto.Results{Type: sensorproto.ScanCompliance, Engine: sensorproto.Engine{Name: Name, RulesSet: clip(strings.Join(versions, ","), 200)},
-		Compliance: checks}
+		Compliance: checks, Errors: skipped}
 	if len(raw) > 0 {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)

@@ -160,12 +160,30 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
-	rep, err := kubebench.Parse([]byte(`[{"id":"1","node_type":"master","tests":[{"section":"1.1","results":[{"test_number":"1.1.1","status":"MAYBE"}]}]}]`))
+}
+
+// TestChecksOddItems: one odd check does not fail the scan: an unknown
+// status is an unknown result naming it, a check without a number is
+// left out and counted.
+func TestChecksOddItems(t *testing.T) {
+	rep, err := kubebench.Parse([]byte(`[{"id":"1","version":"cis-1.9","node_type":"master","tests":[{"section":"1.1","results":[
+		{"test_number":"1.1.1","test_desc":"a","status":"MAYBE"},
+		{"test_number":"","test_desc":"no number","status":"PASS"},
+		{"test_number":"1.1.3","test_desc":"c","status":"pass"}]}]}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kubebench.Checks(rep); err == nil || !strings.Contains(err.Error(), "MAYBE") {
-		t.Errorf("Checks with an unknown status = %v, want an error naming it", err)
+	res, err := kubebench.Results(rep, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range res.Compliance {
+		got[c.Rule] = c.Result + " " + c.Evidence
+	}
+	want := map[string]string{"1.1.1": `unknown kube-bench status "MAYBE";`, "1.1.3": "pass "}
+	if d := cmp.Diff(want, got); d != "" || res.Errors != 1 {
+		t.Errorf("checks (-want +got):\n%s\nerrors %d, want 1", d, res.Errors)
 	}
 }
 
