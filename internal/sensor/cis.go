@@ -22,7 +22,8 @@ const (
 // ScanCISKubernetes runs the CIS Kubernetes benchmark on this node with
 // kube-bench (a compliance scan of the host): the targets are those of the
 // components running here (master with a kube-apiserver, node with a
-// kubelet; Config.KubeBench.Targets overrides), kube-bench's report is the
+// kubelet; Config.KubeBench.Targets overrides), its configuration files
+// are read under the sensor's host root, and kube-bench's report is the
 // raw document. It has the compliance engines' signature
 // (command.EngineFunc).
 func (s *Sensor) ScanCISKubernetes(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*sensorproto.Results, error) {
@@ -43,7 +44,11 @@ func (s *Sensor) ScanCISKubernetes(ctx context.Context, target sensorproto.Comma
 	if k.Timeout > 0 {
 		cfg.Timeout = k.Timeout
 	}
-	cfg.Env, cfg.Targets, cfg.Overrides = k.Env, k.Targets, k.Overrides
+	cfg.Env, cfg.Targets, cfg.Overrides, cfg.HostRoot = k.Env, k.Targets, k.Overrides, k.HostRoot
+	if cfg.HostRoot == "" {
+		// The node's files under the sensor's view of the host root.
+		cfg.HostRoot = s.cfg.HostRoot
+	}
 	if len(cfg.Targets) == 0 {
 		targets, overrides := kubebench.Detect(os.DirFS(s.cfg.ProcRoot))
 		if len(targets) == 0 {

@@ -91,6 +91,78 @@ type Config struct {
 	// without a scheduler needs {"master": {"scheduler": {"optional":
 	// true}}}. Needs a named Benchmark (not "detect").
 	Overrides map[string]any
+	// HostRoot is where the node's root filesystem is seen (a sensor
+	// container mounts it at /host); default /. Other than /, the
+	// configuration and data file paths kube-bench looks for (confs,
+	// kubeconfig, svc, cafile, datadirs and their defaults) are read
+	// under it. Paths written into the benchmark's audit commands and
+	// those a program's command line names are not rewritten. Needs a
+	// named Benchmark.
+	HostRoot string
+}
+
+// pathKeys are the settings of a component in kube-bench's configuration
+// that name files (its TypeMap).
+var pathKeys = []string{"confs", "defaultconf", "kubeconfig", "defaultkubeconfig", "svc", "defaultsvc", "cafile", "defaultcafile",
+	"datadirs", "defaultdatadir"}
+
+// hostRootOverrides prefixes every file path of the base and benchmark
+// configurations with root.
+func hostRootOverrides(base, benchmark, root string) (map[string]any, error) {
+	merged := map[string]any{}
+	for _, f := range []string{filepath.Join(base, "config.yaml"), filepath.Join(base, benchmark, "config.yaml")} {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kube-bench configuration: %w", err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("kube-bench configuration %s: %w", f, err)
+		}
+		mergeMaps(merged, m)
+	}
+	out := map[string]any{}
+	for target, tv := range merged {
+		tm, ok := tv.(map[string]any)
+		if !ok {
+			continue
+		}
+		for comp, cv := range tm {
+			cm, ok := cv.(map[string]any)
+			if !ok {
+				continue
+			}
+			for _, k := range pathKeys {
+				var v any
+				switch x := cm[k].(type) {
+				case string:
+					v = filepath.Join(root, x)
+				case []any:
+					l := make([]any, 0, len(x))
+					for _, e := range x {
+						if p, ok := e.(string); ok {
+							l = append(l, filepath.Join(root, p))
+						}
+					}
+					v = l
+				default:
+					continue
+				}
+				if out[target] == nil {
+					out[target] = map[string]any{}
+				}
+				om := out[target].(map[string]any)
+				if om[comp] == nil {
+					om[comp] = map[string]any{}
+				}
+				om[comp].(map[string]any)[k] = v
+			}
+		}
+	}
+	return out, nil
 }
 
 // DefaultConfig returns the configuration the sensor uses: kube-bench from
@@ -133,8 +205,11 @@ func (c *Config) fill() error {
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Minute
 	}
-	if len(c.Overrides) > 0 && (c.Benchmark == "" || c.Benchmark == "detect") {
-		return errors.New("kube-bench configuration overrides need a named benchmark (not detect)")
+	if c.HostRoot == "/" {
+		c.HostRoot = ""
+	}
+	if (len(c.Overrides) > 0 || c.HostRoot != "") && (c.Benchmark == "" || c.Benchmark == "detect") {
+		return errors.New("kube-bench configuration overrides and a host root need a named benchmark (not detect)")
 	}
 	return nil
 }
@@ -238,8 +313,17 @@ func Run(ctx context.Context, cfg Config) (*sensorproto.Results, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	if len(cfg.Overrides) > 0 {
-		dir, err := overlay(cfg.ConfigDir, cfg.Benchmark, cfg.Overrides)
+	overrides := cfg.Overrides
+	if cfg.HostRoot != "" {
+		hr, err := hostRootOverrides(cfg.ConfigDir, cfg.Benchmark, cfg.HostRoot)
+		if err != nil {
+			return nil, err
+		}
+		mergeMaps(hr, cfg.Overrides)
+		overrides = hr
+	}
+	if len(overrides) > 0 {
+		dir, err := overlay(cfg.ConfigDir, cfg.Benchmark, overrides)
 		if err != nil {
 			return nil, err
 		}

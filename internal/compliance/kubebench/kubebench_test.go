@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -255,4 +256,45 @@ func TestDetect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunHostRoot: with a host root, kube-bench reads the node's files
+// under it: the API server's manifest of a root filesystem the test made
+// fails CIS 1.1.1 (permissions 600 or stricter) at 0644 and passes once
+// the test fixes it, the evidence showing the mode kube-bench saw.
+func TestRunHostRoot(t *testing.T) {
+	bin, cfgDir := testenv.KubeBench(t)
+	root := t.TempDir()
+	manifest := filepath.Join(root, "etc/kubernetes/manifests/kube-apiserver.yaml")
+	if err := os.MkdirAll(filepath.Dir(manifest), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifest, []byte("apiVersion: v1\nkind: Pod\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := kubebench.DefaultConfig()
+	cfg.Binary, cfg.ConfigDir, cfg.HostRoot, cfg.Targets = bin, cfgDir, root, []string{"master"}
+	check := func(want, evidence string) {
+		t.Helper()
+		res, err := kubebench.Run(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range res.Compliance {
+			if c.Rule == "1.1.1" {
+				if c.Result != want || c.Evidence != evidence {
+					t.Errorf("1.1.1 = %s with evidence %q, want %s with %q", c.Result, c.Evidence, want, evidence)
+				}
+				return
+			}
+		}
+		t.Error("no check 1.1.1")
+	}
+	check("fail", "permissions=644")
+	if err := os.Chmod(manifest, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check("pass", "permissions=600")
 }
