@@ -80,7 +80,7 @@ func TestRunRealAPIServer(t *testing.T) {
 		rule, result, evidence string
 	}{
 		{"1.2.1", "pass", "--anonymous-auth=false"},
-		{"1.2.2", "fail", "--token-auth-file=" + kc.Dir + "/tokens.csv"},
+		{"1.2.2", "fail", "--token-auth-file=" + kc.Dir + "/tokens.csv"}, // (or another test's apiserver's: below)
 		{"1.2.6", "pass", "--authorization-mode=RBAC"}, // not AlwaysAllow
 		{"1.2.7", "fail", "--authorization-mode=RBAC"}, // ... but without Node
 		{"1.2.8", "pass", "--authorization-mode=RBAC"}, // ... and with RBAC
@@ -93,7 +93,11 @@ func TestRunRealAPIServer(t *testing.T) {
 			continue
 		}
 		t.Logf("%s %s: %s (evidence %q)", w.rule, c.Title, c.Result, c.Evidence)
-		if c.Result != w.result || c.Evidence != w.evidence {
+		// Another package's test may run its own kube-apiserver meanwhile
+		// (go test runs packages in parallel): kube-bench then reads both
+		// command lines, and a flag both carry may show the other's value.
+		other := w.rule == "1.2.2" && strings.HasPrefix(c.Evidence, "--token-auth-file=/") && strings.HasSuffix(c.Evidence, "/tokens.csv")
+		if c.Result != w.result || c.Evidence != w.evidence && !other {
 			t.Errorf("check %s %q = %s with evidence %q; want %s with %q", w.rule, c.Title, c.Result, c.Evidence, w.result, w.evidence)
 		}
 	}
