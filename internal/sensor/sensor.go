@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/compliance/kubebench"
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/sensorproto"
@@ -61,6 +62,10 @@ type Config struct {
 	Kubernetes KubernetesProbe
 	// CloudMetadataURL is the instance metadata service; "off" disables.
 	CloudMetadataURL string
+	// KubeBench configures the CIS Kubernetes checks (ScanCISKubernetes);
+	// zero fields take kubebench.DefaultConfig's, and no Targets means
+	// those Detect finds running on this node.
+	KubeBench kubebench.Config
 	// MapsRefresh is how often each process's mapped files are re-read.
 	MapsRefresh time.Duration
 	Logger      *slog.Logger

@@ -40,6 +40,16 @@ type KubeCluster struct {
 	CACert string
 	// KwokNodeAnnotation marks nodes kwok manages (key=value).
 	KwokNodeAnnotation string
+	// Dir is the servers' working directory (certificates, the token
+	// file tokens.csv, logs).
+	Dir string
+}
+
+// KubeOptions change the test cluster's servers.
+type KubeOptions struct {
+	// APIServerArgs are added to kube-apiserver's command line (after the
+	// defaults, so a flag given here wins: "--profiling=false").
+	APIServerArgs []string
 }
 
 // Kubernetes starts etcd, kube-apiserver and kwok from binaries built by
@@ -49,6 +59,15 @@ type KubeCluster struct {
 // the build script, which is a no-op once the binaries are cached). Everything
 // listens on 127.0.0.1 and stops when the test ends.
 func Kubernetes(t testing.TB) *KubeCluster {
+	t.Helper()
+	return KubernetesWith(t, KubeOptions{})
+}
+
+// KubernetesWith is Kubernetes with options. etcd and kube-apiserver run
+// under their usual program names (through symbolic links named etcd and
+// kube-apiserver), so tools that find them by process name, as kube-bench
+// does, see them as on a real control-plane node.
+func KubernetesWith(t testing.TB, opts KubeOptions) *KubeCluster {
 	t.Helper()
 	dir := filepath.Join(CacheDir(t), "k8s")
 	apiserver := filepath.Join(dir, "kube-apiserver-"+KubeVersion)
@@ -65,6 +84,17 @@ func Kubernetes(t testing.TB) *KubeCluster {
 		}
 	}
 	work := t.TempDir()
+	binDir := filepath.Join(work, "bin")
+	if err := os.Mkdir(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]*string{"etcd": &etcd, "kube-apiserver": &apiserver} {
+		link := filepath.Join(binDir, name)
+		if err := os.Symlink(*target, link); err != nil {
+			t.Fatal(err)
+		}
+		*target = link
+	}
 	ports := freePorts(t, 4)
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
@@ -90,14 +120,15 @@ func Kubernetes(t testing.TB) *KubeCluster {
 	writeFile(t, tokens, []byte(token+",riskmap-admin,riskmap-admin,system:masters\n"))
 	certDir := filepath.Join(work, "certs")
 	port := strconv.Itoa(ports[2])
-	start(t, work, "kube-apiserver", apiserver, "--etcd-servers="+etcdURL, "--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1", "--secure-port="+port, "--cert-dir="+certDir,
-		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file="+saPub,
-		"--service-account-signing-key-file="+saKey, "--token-auth-file="+tokens, "--authorization-mode=RBAC",
+	args := []string{"--etcd-servers=" + etcdURL, "--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1", "--secure-port=" + port, "--cert-dir=" + certDir,
+		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file=" + saPub,
+		"--service-account-signing-key-file=" + saKey, "--token-auth-file=" + tokens, "--authorization-mode=RBAC",
 		"--service-cluster-ip-range=10.96.0.0/24", "--endpoint-reconciler-type=none",
-		"--disable-admission-plugins=ServiceAccount", "--enable-priority-and-fairness=false")
+		"--disable-admission-plugins=ServiceAccount", "--enable-priority-and-fairness=false"}
+	start(t, work, "kube-apiserver", apiserver, append(args, opts.APIServerArgs...)...)
 	kc := &KubeCluster{URL: "https://127.0.0.1:" + port, Token: token, CACert: filepath.Join(certDir, "apiserver.crt"),
-		KwokNodeAnnotation: "kwok.x-k8s.io/node=fake"}
+		KwokNodeAnnotation: "kwok.x-k8s.io/node=fake", Dir: work}
 	waitReady(t, kc)
 	kc.Kubeconfig = filepath.Join(work, "kubeconfig")
 	writeFile(t, kc.Kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1

@@ -17,7 +17,7 @@ import (
 func testServer(t testing.TB, name, version, cost string) string {
 	t.Helper()
 	script := filepath.Join(ModuleRoot(t), "scripts", "test-server-build.sh")
-	env := append(os.Environ(), strings.ToUpper(name)+"_VERSION="+version, "RISKMAP_TEST_CACHE="+CacheDir(t))
+	env := append(os.Environ(), strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+"_VERSION="+version, "RISKMAP_TEST_CACHE="+CacheDir(t))
 	where := exec.Command("bash", script, name, "--print")
 	where.Env = env
 	out, err := where.Output()
