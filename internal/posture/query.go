@@ -222,7 +222,7 @@ type TrendSeries struct {
 	Target    findings.Target `json:"target"`
 	Benchmark string          `json:"benchmark"`
 	Profile   string          `json:"profile"`
-	Points    []TrendPoint         `json:"points"`
+	Points    []TrendPoint    `json:"points"`
 }
 
 // MaxTrend bounds the runs of one series.
@@ -513,14 +513,14 @@ type ControlChange struct {
 // controls failing in To that did not fail in From, those passing in To
 // that failed in From, and how many kept their result.
 type ComplianceDiff struct {
-	From         string   `json:"from"`
-	To           string   `json:"to"`
+	From         string          `json:"from"`
+	To           string          `json:"to"`
 	NewlyFailing []ControlChange `json:"newlyFailing"`
 	NewlyPassing []ControlChange `json:"newlyPassing"`
 	// Resolved are controls that failed in From and are neither failing
 	// nor passing in To (no longer evaluated, not applicable).
 	Resolved  []ControlChange `json:"resolved"`
-	Unchanged int      `json:"unchanged"`
+	Unchanged int             `json:"unchanged"`
 }
 
 // Diff compares scan from (older) with scan to (newer).
