@@ -8,6 +8,7 @@ import { Fragment, useCallback, useEffect, useId, useState } from "react";
 import { Link } from "react-router";
 import { api, downloads, scanTypes, type ApiError, type NodeFilter, type NodeSummary, type Scan, type ScanDiff, type ScanSettings, type ScanType, type Schedule } from "../api";
 import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, Time, toApiError, useSubmit } from "../components";
+import { ProfilePicker } from "../compliance";
 import { UncoveredBanner, uncoveredSentence } from "../coverage";
 import { TargetRef } from "../findings";
 import { usePaged } from "../paged";
@@ -15,8 +16,8 @@ import { useUser } from "../session";
 
 const scannable = ["host", "container", "image"] as const;
 
-/** The scan types a sensor of this console runs today: vulnerability only; the others are offered once a sensor runs them. */
-const runnableTypes: readonly ScanType[] = ["vulnerability"];
+/** The scan types a sensor of this console runs: vulnerability and compliance (OpenSCAP, CIS Kubernetes and Docker); the others are offered once a sensor runs them. */
+const runnableTypes: readonly ScanType[] = ["vulnerability", "compliance"];
 
 /** The scan type picker: every type listed, those no sensor runs yet disabled, with why. */
 function ScanTypeField({ value, onChange }: { value: ScanType; onChange: (t: ScanType) => void }) {
@@ -34,7 +35,7 @@ function ScanTypeField({ value, onChange }: { value: ScanType; onChange: (t: Sca
         ))}
       </select>
       <p id={hint} className="hint">
-        Secret, malware and compliance scans need a sensor with their engine; the sensors of this release run vulnerability scans only.
+        Secret and malware scans need a sensor with their engine; a scan of a type a sensor does not run fails at once, naming it.
       </p>
     </div>
   );
@@ -52,6 +53,7 @@ export function ScanStatusTag({ scan }: { scan: Scan }) {
 function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
   const [kind, setKind] = useState<(typeof scannable)[number]>("host");
   const [type, setType] = useState<ScanType>("vulnerability");
+  const [profile, setProfile] = useState("");
   const [q, setQ] = useState("");
   const [nodes, setNodes] = useState<NodeSummary[] | null>(null);
   const [picked, setPicked] = useState<Set<string>>(new Set());
@@ -83,7 +85,7 @@ function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
   const start = async () => {
     setBusy(true);
     try {
-      const r = await api.startScans([...picked], [type]);
+      const r = await api.startScans([...picked], [type], type === "compliance" ? profile : undefined);
       setPicked(new Set());
       onStarted(r.items?.length ?? 0);
       setError(null);
@@ -100,6 +102,7 @@ function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
       <div className="filters">
         <SelectField label="Node kind" value={kind} options={scannable} onChange={setKind} />
         <ScanTypeField value={type} onChange={setType} />
+        {type === "compliance" && <ProfilePicker value={profile} onChange={setProfile} kind={kind} />}
         <Field label="Find nodes" type="search" value={q} onChange={setQ} />
       </div>
       <ErrorAlert error={error} />
