@@ -169,7 +169,7 @@ export default function CompliancePage() {
                       <PassRate c={r} />
                     </td>
                     <td>
-                      <a href={downloads.complianceRaw(r.scanId)} download aria-label={`Raw results of scan ${r.scanId}`}>
+                      <a href={downloads.complianceRaw(r.scanId)} download aria-label={`XCCDF results of scan ${r.scanId}`}>
                         XCCDF
                       </a>
                     </td>
