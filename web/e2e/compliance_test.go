@@ -104,7 +104,9 @@ func TestComplianceInBrowser(t *testing.T) {
 	// (pass rate 3/6 = 50 %); scan 2: 4 pass, 1 fail, 1 error (4/6).
 	scan := func(checks ...sensorproto.ComplianceCheck) {
 		t.Helper()
-		var got struct{ Items []struct{ ID, Profile string } }
+		var got struct {
+			Items []struct{ ID, Profile string }
+		}
 		if status := api.do("POST", "/api/v1/scans", key, map[string]any{"nodeIds": []string{hostID}, "types": []string{"compliance"}, "profile": "standard"}, &got); status != http.StatusCreated || len(got.Items) != 1 || got.Items[0].Profile != "standard" {
 			t.Fatalf("start a compliance scan: %d %+v", status, got)
 		}
