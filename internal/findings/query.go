@@ -191,7 +191,8 @@ func (s *Service) where(ff Filter) store.Where {
 		w.Add("f.package_name = ?", ff.Package)
 	}
 	if ff.VulnID != "" {
-		w.Add("f.aliases LIKE ?", "%|"+EscapeLike(ff.VulnID)+"|%")
+		// '_' (in XCCDF rule ids) matches itself; '%' and '|' are dropped.
+		w.Add("f.aliases LIKE ? ESCAPE '!'", "%|"+strings.NewReplacer("!", "!!", "_", "!_").Replace(strings.NewReplacer("%", "", "|", "").Replace(ff.VulnID))+"|%")
 	}
 	if ff.MinScore > 0 {
 		w.Add("f.score >= ?", ff.MinScore)

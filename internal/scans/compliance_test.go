@@ -221,6 +221,14 @@ func TestComplianceScans(t *testing.T) {
 			if fp.Total != 2 || slices.ContainsFunc(fp.Items, func(f findings.NodeFinding) bool { return f.Finding.ID == rule }) {
 				t.Errorf("compliance findings after the decision %+v", fp.Items)
 			}
+			get("/api/v1/findings?type=compliance&includeSuppressed=true&vulnId="+rule, &fp)
+			if fp.Total != 1 || fp.Items[0].Finding.ID != rule || fp.Items[0].Decision == nil {
+				t.Errorf("compliance findings of %s %+v", rule, fp.Items)
+			}
+			get("/api/v1/findings?type=compliance&includeSuppressed=true&vulnId=xccdf_org.ssgproject.content_rule_sshd_disable_root_logi_", &fp)
+			if fp.Total != 0 {
+				t.Errorf("'_' in a vulnId filter matched %d findings", fp.Total)
+			}
 			get("/api/v1/compliance/failures", &fl)
 			if len(fl.Items) != 3 || fl.Items[2].Rule != rule || fl.Items[2].Decision == nil || fl.Items[2].Decision.Status != "not_affected" {
 				t.Errorf("failures after the decision %+v", fl.Items)
