@@ -56,7 +56,7 @@ export function ProfilePicker({ value, onChange, kind }: { value: string; onChan
     <div className="field">
       <label htmlFor={id}>Compliance profile</label>
       <select id={id} value={value} aria-describedby={hint} onChange={(e) => onChange(e.target.value)}>
-        <option value="">engine default (standard)</option>
+        <option value="">the engine's default</option>
         {catalogue.map((p) => (
           <option key={p.id} value={p.id}>
             {p.title} ({p.id})
