@@ -21,6 +21,7 @@ import (
 	"github.com/riskmap/riskmap/internal/integrations"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/match/remote"
+	"github.com/riskmap/riskmap/internal/posture"
 	"github.com/riskmap/riskmap/internal/registries"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/secrets"
@@ -184,7 +185,10 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 	kb := feeds.NewKB(feeds.New(fc), feeds.KBConfig{Store: st, Events: bus, Logger: log.With("module", "feeds"), Now: now, Interval: cfg.FeedInterval})
 	// The topology answers exposure in the risk engine's own type.
 	fnd := findings.New(findings.Config{Store: st, KB: kb, Exposure: topo, Logger: log.With("module", "findings"), Version: Version, Now: now})
-	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, Jobs: q, Findings: fnd, Topology: topo, Logger: log.With("module", "scans"),
+	// Compliance results: every check of compliance scans (the failed
+	// ones are findings too).
+	pst := posture.New(posture.Config{Store: st, Findings: fnd, Logger: log.With("module", "posture"), Now: now})
+	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, Jobs: q, Findings: fnd, Posture: pst, Topology: topo, Logger: log.With("module", "scans"),
 		Version: Version, Now: now, Queue: scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
 	// Node details show the node's latest scan results.
 	topo.AddDetailSource(scanSvc)
@@ -204,7 +208,7 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 		return nil, err
 	}
 	return &composition{bus: bus, jobs: q, topo: topo, kb: kb,
-		modules: []console.Module{topo, scanSvc, fnd, kb, regs, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now},
+		modules: []console.Module{topo, scanSvc, fnd, pst, kb, regs, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now},
 			// The threat graph: the topology's reachable layers with the
 			// findings' counts per node.
 			threatgraph.New(topo, fnd, log.With("module", "threatgraph"))}}, nil

@@ -151,6 +151,17 @@ func Policy() []Rule {
 		{Method: http.MethodPut, Pattern: "/api/v1/sensor/scans/{id}/inventory", Access: Sensor, MaxBodyBytes: 64 << 20},
 		{Method: http.MethodPut, Pattern: "/api/v1/sensor/scans/{id}/results", Access: Sensor, MaxBodyBytes: 16 << 20},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings", Access: ReadOnly},
+		// Compliance results (internal/posture): read-only; compliance
+		// scans start through /api/v1/scans, decisions through findings.
+		{Method: http.MethodGet, Pattern: "/api/v1/compliance/summary", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/compliance/controls", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/compliance/failures", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/compliance/trend", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/compliance/profiles", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/compliance/scans/{id}/checks", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/compliance/scans/{id}/diff/{other}", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/compliance/scans/{id}/raw", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/compliance/export", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/top", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/groups", Access: ReadOnly},
 		// The threat graph (internal/threatgraph): topology's reachable

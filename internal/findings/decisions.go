@@ -33,7 +33,9 @@ var Justifications = []string{
 // optional expiry. Every findings query, count and the top list honour it
 // while it lasts, for findings of its Type only: VulnID names a
 // vulnerability or one of its aliases; for a secret its rule or
-// fingerprint, for malware its rule or file SHA-256.
+// fingerprint, for malware its rule or file SHA-256, for a failed
+// compliance check its rule or a reference id (Package then names the
+// benchmark).
 type Decision struct {
 	ID string `json:"id"`
 	// Type is the type of the findings it covers (default vulnerability).
@@ -110,7 +112,7 @@ func (s *Service) Decide(ctx context.Context, in DecisionInput, by string) (Deci
 	switch {
 	case !sensorproto.ValidScanType(in.Type):
 		return Decision{}, fmt.Errorf("%w: type %q (want %s)", ErrInvalid, in.Type, strings.Join(sensorproto.ScanTypes, ", "))
-	case in.VulnID == "" || strings.ContainsAny(in.VulnID, "|%_ "):
+	case in.VulnID == "" || strings.ContainsAny(in.VulnID, "|% ") || (in.Type != TypeCompliance && strings.Contains(in.VulnID, "_")):
 		return Decision{}, fmt.Errorf("%w: vulnId %q", ErrInvalid, in.VulnID)
 	case in.Reason == "":
 		return Decision{}, fmt.Errorf("%w: a decision needs a reason", ErrInvalid)

@@ -144,6 +144,7 @@ type Row struct {
 	IDs         []string
 	Secret      *sensorproto.SecretFinding
 	Malware     *sensorproto.MalwareFinding
+	Compliance  *sensorproto.ComplianceCheck
 }
 
 // typedDetail is the detail column of a finding that is not a
@@ -152,13 +153,17 @@ type typedDetail struct {
 	Finding match.Finding               `json:"finding"`
 	Secret  *sensorproto.SecretFinding  `json:"secret,omitempty"`
 	Malware *sensorproto.MalwareFinding `json:"malware,omitempty"`
+	// Compliance is a failed check (its result fail or error).
+	Compliance *sensorproto.ComplianceCheck `json:"compliance,omitempty"`
 }
 
-// ResultRows turns the results of a secret or malware scan into rows,
-// each scored on the target node's present exposure (risk.ScoreOnNode).
+// ResultRows turns the results of a secret, malware or compliance scan
+// into rows, each scored on the target node's present exposure
+// (risk.ScoreOnNode). Of a compliance scan's checks, the failed ones
+// (fail, error) are findings; internal/posture keeps every check.
 func (s *Service) ResultRows(ctx context.Context, o Origin, res *sensorproto.Results) []Row {
 	ex, hop := s.exposureOf(ctx, o.Target)
-	rows := make([]Row, 0, len(res.Secrets)+len(res.Malware))
+	rows := make([]Row, 0, len(res.Secrets)+len(res.Malware)+len(res.Compliance))
 	for i := range res.Secrets {
 		sf := res.Secrets[i]
 		where := sf.File
@@ -181,7 +186,67 @@ func (s *Service) ResultRows(ctx context.Context, o Origin, res *sensorproto.Res
 		r.score(ex, hop, "malware", mf.Severity, mf.Rule+" in "+mf.File)
 		rows = append(rows, r)
 	}
+	for i := range res.Compliance {
+		c := res.Compliance[i]
+		if !ControlFailed(c.Result) {
+			continue
+		}
+		r := Row{Type: TypeCompliance, Compliance: &c, Subject: controlSubject(&c), Fingerprint: ControlFingerprint(&c), IDs: controlIDs(&c)}
+		r.Finding = match.Finding{ID: c.Rule, Aliases: r.IDs[1:], Severity: cmpOr(c.Severity, risk.DefaultSeverity(controlKind)), Summary: c.Title,
+			Package: match.PackageRef{Name: c.Benchmark}}
+		r.score(ex, hop, controlKind, c.Severity, controlName(&c))
+		rows = append(rows, r)
+	}
 	return rows
+}
+
+// controlKind is the risk engine's kind of a failed compliance check.
+const controlKind = "control"
+
+// ControlFailed reports whether a check's result makes it a finding: it
+// failed, or the engine could not evaluate it (error).
+func ControlFailed(result string) bool {
+	return result == sensorproto.CheckFail || result == sensorproto.CheckError
+}
+
+// ControlFingerprint is a check's identity across scans of its target:
+// the benchmark, the rule and, for a rule evaluated on several objects,
+// the object.
+func ControlFingerprint(c *sensorproto.ComplianceCheck) string {
+	fp := c.Benchmark + " " + c.Rule
+	if c.Subject != "" {
+		fp += " " + c.Subject
+	}
+	return fp
+}
+
+// controlSubject is what a failed check is in, for people: its benchmark,
+// and the object it was evaluated on, if any.
+func controlSubject(c *sensorproto.ComplianceCheck) string {
+	if c.Subject != "" {
+		return c.Benchmark + " / " + c.Subject
+	}
+	return c.Benchmark
+}
+
+func controlName(c *sensorproto.ComplianceCheck) string {
+	if c.Subject != "" {
+		return c.Rule + " on " + c.Subject
+	}
+	return c.Rule
+}
+
+// controlIDs are what a decision on a failed check may name: its rule,
+// then the ids of its references (a CIS number, a CCE, a NIST control)
+// that are usable as decision ids.
+func controlIDs(c *sensorproto.ComplianceCheck) []string {
+	ids := []string{c.Rule}
+	for _, ref := range c.References {
+		if ref.ID != c.Rule && !strings.ContainsAny(ref.ID, "|% ") && !slices.Contains(ids, ref.ID) {
+			ids = append(ids, ref.ID)
+		}
+	}
+	return ids
 }
 
 // score sets a typed row's risk from the node's exposure.
@@ -202,6 +267,8 @@ func (d *typedDetail) rescore(ex risk.Exposure, hop risk.Hop) (risk.Result, bool
 		r.score(ex, hop, "secret", d.Secret.Severity, d.Secret.Rule+" in "+where)
 	case d.Malware != nil:
 		r.score(ex, hop, "malware", d.Malware.Severity, d.Malware.Rule+" in "+d.Malware.File)
+	case d.Compliance != nil:
+		r.score(ex, hop, controlKind, d.Compliance.Severity, controlName(d.Compliance))
 	default:
 		return risk.Result{}, false
 	}
@@ -397,7 +464,7 @@ func (s *Service) ReplaceTx(ctx context.Context, tx store.Querier, o Origin, row
 			r := rows[i]
 			f := r.Finding
 			if r.Type != "" && r.Type != TypeVulnerability {
-				detail, _ := json.Marshal(typedDetail{Finding: f, Secret: r.Secret, Malware: r.Malware})
+				detail, _ := json.Marshal(typedDetail{Finding: f, Secret: r.Secret, Malware: r.Malware, Compliance: r.Compliance})
 				expl, _ := json.Marshal(r.Risk)
 				files, _ := json.Marshal(r.Files)
 				return append(args, fmt.Sprintf("%s-%05d", o.ScanID, i), o.ScanID, t.NodeID, t.SensorID, t.Kind, t.Ref, o.Key, state,

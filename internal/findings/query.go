@@ -31,12 +31,14 @@ type NodeFinding struct {
 	Target Target `json:"target"`
 	// Subject is name@version of a package, file:line of a secret, the
 	// file of malware.
-	Subject  string                      `json:"subject"`
-	Finding  match.Finding               `json:"finding"`
-	Secret   *sensorproto.SecretFinding  `json:"secret,omitempty"`
-	Malware  *sensorproto.MalwareFinding `json:"malware,omitempty"`
-	Risk     risk.Result                 `json:"risk"`
-	Decision *Decision                   `json:"decision,omitempty"`
+	Subject string                      `json:"subject"`
+	Finding match.Finding               `json:"finding"`
+	Secret  *sensorproto.SecretFinding  `json:"secret,omitempty"`
+	Malware *sensorproto.MalwareFinding `json:"malware,omitempty"`
+	// Compliance is the failed check of a compliance finding.
+	Compliance *sensorproto.ComplianceCheck `json:"compliance,omitempty"`
+	Risk       risk.Result                  `json:"risk"`
+	Decision   *Decision                    `json:"decision,omitempty"`
 }
 
 // Filter selects findings. Without ScanID, the current findings are those
@@ -69,7 +71,11 @@ var sortColumns = map[string]string{
 }
 
 // decisionMatch is the SQL condition "an unexpired decision covers f".
-const decisionMatch = `EXISTS (SELECT 1 FROM finding_decisions d WHERE d.finding_type = f.finding_type AND f.aliases LIKE '%|' || d.vuln_id || '|%'
+//
+// A decision's id holds no '%' or '|' (Decide refuses them); a '_' (in
+// the XCCDF rule ids of compliance decisions) is escaped to match itself.
+const decisionMatch = `EXISTS (SELECT 1 FROM finding_decisions d WHERE d.finding_type = f.finding_type
+	AND f.aliases LIKE '%|' || REPLACE(d.vuln_id, '_', '!_') || '|%' ESCAPE '!'
 	AND (d.package_name = '' OR d.package_name = f.package_name) AND (d.node_id = '' OR d.node_id = f.node_id)
 	AND (d.expires_at IS NULL OR d.expires_at > ?))`
 
@@ -127,7 +133,7 @@ func (s *Service) Findings(ctx context.Context, ff Filter) ([]NodeFinding, int, 
 			if err := json.Unmarshal([]byte(detail), &td); err != nil {
 				return nil, 0, fmt.Errorf("finding %s: %w", f.ID, err)
 			}
-			f.Finding, f.Secret, f.Malware = td.Finding, td.Secret, td.Malware
+			f.Finding, f.Secret, f.Malware, f.Compliance = td.Finding, td.Secret, td.Malware, td.Compliance
 		} else if err := json.Unmarshal([]byte(detail), &f.Finding); err != nil {
 			return nil, 0, fmt.Errorf("finding %s: %w", f.ID, err)
 		}
@@ -185,7 +191,8 @@ func (s *Service) where(ff Filter) store.Where {
 		w.Add("f.package_name = ?", ff.Package)
 	}
 	if ff.VulnID != "" {
-		w.Add("f.aliases LIKE ?", "%|"+EscapeLike(ff.VulnID)+"|%")
+		// '_' (in XCCDF rule ids) matches itself; '%' and '|' are dropped.
+		w.Add("f.aliases LIKE ? ESCAPE '!'", "%|"+strings.NewReplacer("!", "!!", "_", "!_").Replace(strings.NewReplacer("%", "", "|", "").Replace(ff.VulnID))+"|%")
 	}
 	if ff.MinScore > 0 {
 		w.Add("f.score >= ?", ff.MinScore)

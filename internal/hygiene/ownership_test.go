@@ -27,6 +27,7 @@ var tableOwners = map[string]string{
 	"nodes":   "topology", "edges": "topology", "topology_sensors": "topology", "topology_loaded_sets": "topology", "topology_exposed": "topology",
 	"scans": "scans", "inventories": "scans", "scan_schedules": "scans", "scan_settings": "scans", "sensor_polls": "scans",
 	"scan_findings": "findings", "finding_decisions": "findings",
+	"compliance_scans": "posture", "compliance_checks": "posture",
 	"jobs": "jobs", "job_periodic": "jobs",
 	"events": "events", "event_seq": "events", "event_consumers": "events", "event_dead": "events",
 	"integration_destinations": "integrations", "integration_rules": "integrations", "integration_outbox": "integrations",

@@ -60,7 +60,7 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	huma.Register(api, op(http.MethodPost, sensorproto.PathPoll, "poll-commands", "Sensor: take commands for the free scan slots", "sensor"), s.apiPoll)
 	huma.Register(api, noContent(op(http.MethodPost, sensorproto.PathScanStatus, "scan-status", "Sensor: report a scan's status (heartbeat while running)", "sensor")), s.apiStatus)
 	raw(http.MethodPut, sensorproto.PathInventory, "upload-inventory", "Sensor: upload a vulnerability scan's inventory (gzip JSON, Content-Encoding: gzip; at most 64 MiB compressed, 512 MiB decompressed)", "", s.rawInventory)
-	raw(http.MethodPut, sensorproto.PathResults, "upload-results", "Sensor: upload the results of a secret or malware scan (gzip JSON of sensorproto.Results, Content-Encoding: gzip; at most 16 MiB compressed, 128 MiB decompressed, 100,000 findings)", "", s.rawResults)
+	raw(http.MethodPut, sensorproto.PathResults, "upload-results", "Sensor: upload the results of a secret, malware or compliance scan (gzip JSON of sensorproto.Results, Content-Encoding: gzip; at most 16 MiB compressed, 128 MiB decompressed, 100,000 findings)", "", s.rawResults)
 }
 
 func (s *Service) httpError(ctx context.Context, what string, err error) error {

@@ -29,6 +29,7 @@ import (
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/posture"
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/risk"
 	"github.com/riskmap/riskmap/internal/scans"
@@ -253,7 +254,8 @@ func startE2EConsoleWith(t *testing.T, dbURL string, ex findings.ExposureSource,
 	}
 	q := jobs.New(st, jobs.Config{Logger: log, RescueEvery: time.Second})
 	fnd := findings.New(findings.Config{Store: st, KB: kb, Exposure: ex, Logger: log, Version: "test"})
-	svc := scans.NewService(scans.ServiceConfig{Store: st, Jobs: q, Findings: fnd, Topology: topo, Logger: log, Version: "test",
+	pst := posture.New(posture.Config{Store: st, Findings: fnd, Logger: log})
+	svc := scans.NewService(scans.ServiceConfig{Store: st, Jobs: q, Findings: fnd, Posture: pst, Topology: topo, Logger: log, Version: "test",
 		Queue: scans.QueueConfig{Lease: 20 * time.Second, RetryBase: time.Second}, SensorLimits: limits})
 	topo.AddDetailSource(svc)
 	q.MustRegister(svc.ScanKind(scans.TypeVulnerability), svc.ScanKind(scans.TypeSecret), svc.ScanKind(scans.TypeMalware), svc.ScanKind(scans.TypeCompliance),
@@ -262,7 +264,7 @@ func startE2EConsoleWith(t *testing.T, dbURL string, ex findings.ExposureSource,
 	bg := make(chan struct{}, 2)
 	go func() { topo.Run(ctx); bg <- struct{}{} }()
 	go func() { q.Run(ctx); bg <- struct{}{} }()
-	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: "test", Modules: []console.Module{topo, svc, fnd, kb, diag}})
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: "test", Modules: []console.Module{topo, svc, fnd, pst, kb, diag}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/posture"
 	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 )
@@ -93,6 +94,30 @@ func checkTypes(types []string) ([]string, error) {
 	return out, nil
 }
 
+// MaxProfileLen bounds a compliance scan's profile name.
+const MaxProfileLen = 200
+
+// checkProfile checks the benchmark profile of a request of types: only
+// for compliance scans, an XCCDF profile id or short name (letters,
+// digits, '.', '_', ':', '-'; at most MaxProfileLen bytes).
+func checkProfile(profile string, types []string) error {
+	if profile == "" {
+		return nil
+	}
+	if !slices.Contains(types, TypeCompliance) {
+		return fmt.Errorf("%w: a profile (%q) is for compliance scans; the request has none", ErrInvalid, truncate(profile, 50))
+	}
+	if len(profile) > MaxProfileLen {
+		return fmt.Errorf("%w: profile of %d bytes (at most %d)", ErrInvalid, len(profile), MaxProfileLen)
+	}
+	for _, c := range profile {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return fmt.Errorf("%w: profile %q: want letters, digits, '.', '_', ':', '-'", ErrInvalid, truncate(profile, 50))
+		}
+	}
+	return nil
+}
+
 // typedKey is the line of scans of a target and type: the target's key
 // for a vulnerability scan (unchanged since before types), with "#TYPE"
 // appended for another type, so each type has its own latest scan and
@@ -139,7 +164,10 @@ type Scan struct {
 	// Type is the scan's type: vulnerability (an inventory matched
 	// against the knowledge base), secret, malware or compliance (the
 	// findings of a sensor's engine).
-	Type            string     `json:"type"`
+	Type string `json:"type"`
+	// Profile is the benchmark profile a compliance scan evaluates (""
+	// the engine's default; other types have none).
+	Profile         string     `json:"profile,omitempty"`
 	NodeID          string     `json:"nodeId,omitempty"`
 	SensorID        string     `json:"sensorId"`
 	Target          Target     `json:"target"`
@@ -242,6 +270,7 @@ type Queue struct {
 	st       *store.Store
 	jobs     *jobs.Queue
 	findings *findings.Service
+	posture  *posture.Service
 	cfg      QueueConfig
 }
 
@@ -268,7 +297,7 @@ func (q *Queue) backoff(attempt int) time.Duration {
 
 const scanCols = `id, node_ref, sensor_id, target_kind, target_ref, status, message, progress, attempts, max_attempts,
 	COALESCE(requested_by, ''), schedule_id, cancel_requested, finding_count, COALESCE(inventory_id, ''), created_at, run_at,
-	started_at, heartbeat_at, lease_until, finished_at, claimed_by, target_key, source_scan, uncovered, scan_type, results_digest`
+	started_at, heartbeat_at, lease_until, finished_at, claimed_by, target_key, source_scan, uncovered, scan_type, results_digest, profile`
 
 func scanRow(sc interface{ Scan(...any) error }) (Scan, error) {
 	var s Scan
@@ -278,7 +307,7 @@ func scanRow(sc interface{ Scan(...any) error }) (Scan, error) {
 	var uncovered string
 	err := sc.Scan(&s.ID, &s.NodeID, &s.SensorID, &s.Target.Kind, &s.Target.Ref, &s.Status, &s.Message, &progress, &s.Attempts,
 		&s.MaxAttempts, &s.RequestedBy, &s.ScheduleID, &cancel, &s.Findings, &s.inventoryID, &created, &runAt,
-		&started, &hb, &lease, &fin, &s.claimedBy, &s.targetKey, &s.SourceScan, &uncovered, &s.Type, &s.resultsDigest)
+		&started, &hb, &lease, &fin, &s.claimedBy, &s.targetKey, &s.SourceScan, &uncovered, &s.Type, &s.resultsDigest, &s.Profile)
 	if err != nil {
 		return s, err
 	}
@@ -363,19 +392,24 @@ func validTarget(t Target, onConsole bool) error {
 // that already has a queued or running scan gets that scan back instead of
 // a duplicate (the job's unique key holds this across console processes).
 func (q *Queue) Enqueue(ctx context.Context, targets []Target, requestedBy, scheduleID string) ([]Scan, error) {
-	return q.enqueue(ctx, TypeVulnerability, targets, requestedBy, scheduleID, "", nil)
+	return q.enqueue(ctx, TypeVulnerability, "", targets, requestedBy, scheduleID, "", nil)
 }
 
 // EnqueueTypes is Enqueue of scans of each of types (none: vulnerability)
 // for each target: a target has one queued or running scan per type.
-func (q *Queue) EnqueueTypes(ctx context.Context, types []string, targets []Target, requestedBy, scheduleID string) ([]Scan, error) {
+// profile is the benchmark profile of the compliance scans ("": the
+// engine's default).
+func (q *Queue) EnqueueTypes(ctx context.Context, types []string, profile string, targets []Target, requestedBy, scheduleID string) ([]Scan, error) {
 	types, err := checkTypes(types)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkProfile(profile, types); err != nil {
+		return nil, err
+	}
 	var out []Scan
 	for _, t := range types {
-		got, err := q.enqueue(ctx, t, targets, requestedBy, scheduleID, "", nil)
+		got, err := q.enqueue(ctx, t, profile, targets, requestedBy, scheduleID, "", nil)
 		if err != nil {
 			return out, err
 		}
@@ -397,13 +431,16 @@ type queuedScan = QueuedScan
 // the registry targets without a sensor (the console runs them; "" refuses
 // them; vulnerability scans only); audit, when set, is given the scans the
 // transaction queued (not those a target already had) before it commits.
-func (q *Queue) enqueue(ctx context.Context, scanType string, targets []Target, requestedBy, scheduleID, consoleKind string,
+func (q *Queue) enqueue(ctx context.Context, scanType, profile string, targets []Target, requestedBy, scheduleID, consoleKind string,
 	audit func(ctx context.Context, tx store.Querier, queued []queuedScan) error) ([]Scan, error) {
 	if !sensorproto.ValidScanType(scanType) {
 		return nil, fmt.Errorf("%w: scan type %q (want %s)", ErrInvalid, truncate(scanType, 50), strings.Join(sensorproto.ScanTypes, ", "))
 	}
 	if scanType != TypeVulnerability {
 		consoleKind = "" // the console runs vulnerability scans of registry images only
+	}
+	if scanType != TypeCompliance {
+		profile = "" // a profile is a compliance scan's
 	}
 	for _, t := range targets {
 		if err := validTarget(t, consoleKind != ""); err != nil {
@@ -433,8 +470,8 @@ func (q *Queue) enqueue(ctx context.Context, scanType string, targets []Target, 
 				by = requestedBy
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO scans (id, node_ref, target_kind, target_ref, status, requested_by, created_at,
-				sensor_id, target_key, max_attempts, run_at, schedule_id, scan_type) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)`,
-				id, t.NodeID, t.Kind, t.Ref, by, store.Millis(now), t.SensorID, key, q.cfg.MaxAttempts, store.Millis(now), scheduleID, scanType)
+				sensor_id, target_key, max_attempts, run_at, schedule_id, scan_type, profile) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				id, t.NodeID, t.Kind, t.Ref, by, store.Millis(now), t.SensorID, key, q.cfg.MaxAttempts, store.Millis(now), scheduleID, scanType, profile)
 			if err != nil {
 				return fmt.Errorf("enqueue scan of %s: %w", key, err)
 			}
@@ -651,7 +688,7 @@ func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int
 				continue
 			}
 			cmds = append(cmds, sensorproto.Command{ID: fmt.Sprintf("%s-%d", j.ID, j.Attempts), Kind: sensorproto.CommandScan, ScanID: j.ID,
-				Target: sensorproto.CommandTarget{Kind: s.Target.Kind, Ref: s.Target.Ref}, ScanType: s.Type})
+				Target: sensorproto.CommandTarget{Kind: s.Target.Kind, Ref: s.Target.Ref}, ScanType: s.Type, Profile: s.Profile})
 		}
 		return nil
 	})
@@ -775,10 +812,20 @@ func (q *Queue) onState(ctx context.Context, tx store.Querier, j jobs.Job) error
 		if err := q.findings.CommitTx(ctx, tx, s.origin()); err != nil {
 			return err
 		}
+		if s.Type == TypeCompliance {
+			if err := q.posture.CompleteTx(ctx, tx, s.ID); err != nil {
+				return err
+			}
+		}
 		return events.Emit(ctx, tx, q.cfg.Now(), ScanFinished{ScanID: s.ID, Type: s.Type, Status: s.Status, Message: s.Message, Target: s.Target, Findings: s.Findings})
 	}
 	if err := q.findings.AbandonTx(ctx, tx, s.ID); err != nil {
 		return err
+	}
+	if s.Type == TypeCompliance {
+		if err := q.posture.AbandonTx(ctx, tx, s.ID); err != nil {
+			return err
+		}
 	}
 	return events.Emit(ctx, tx, q.cfg.Now(), ScanFailed{ScanID: s.ID, Type: s.Type, Status: s.Status, Message: s.Message, Target: s.Target})
 }

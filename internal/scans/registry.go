@@ -107,7 +107,7 @@ func (s *Service) StartImageScans(ctx context.Context, consoleKind string, targe
 			return nil, fmt.Errorf("%w: target kind %q: image scans are of registry images", ErrInvalid, t.Kind)
 		}
 	}
-	return s.Queue.enqueue(ctx, TypeVulnerability, targets, by, "", consoleKind, audit)
+	return s.Queue.enqueue(ctx, TypeVulnerability, "", targets, by, "", consoleKind, audit)
 }
 
 // DigestScans are the scans of one registry image.

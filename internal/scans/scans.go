@@ -17,6 +17,7 @@ import (
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/posture"
 	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/topology"
@@ -62,6 +63,8 @@ type ServiceConfig struct {
 	Store    *store.Store
 	Jobs     *jobs.Queue
 	Findings *findings.Service
+	// Posture keeps every check of compliance scans (nil: one on Store).
+	Posture  *posture.Service
 	Topology Topology
 	Queue    QueueConfig
 	Logger   *slog.Logger
@@ -89,7 +92,10 @@ func NewService(cfg ServiceConfig) *Service {
 	}
 	cfg.Queue.defaults()
 	cfg.SensorLimits.fill()
-	q := &Queue{st: cfg.Store, jobs: cfg.Jobs, findings: cfg.Findings, cfg: cfg.Queue}
+	if cfg.Posture == nil {
+		cfg.Posture = posture.New(posture.Config{Store: cfg.Store, Findings: cfg.Findings, Logger: cfg.Logger, Now: cfg.Now})
+	}
+	q := &Queue{st: cfg.Store, jobs: cfg.Jobs, findings: cfg.Findings, posture: cfg.Posture, cfg: cfg.Queue}
 	s := &Service{st: cfg.Store, Queue: q, jobs: cfg.Jobs, findings: cfg.Findings, topo: cfg.Topology,
 		log: cfg.Logger, now: cfg.Now, version: cfg.Version}
 	s.limits.poll = auth.NewBuckets(cfg.SensorLimits.Poll.Burst, cfg.SensorLimits.Poll.Every, cfg.Now)
@@ -238,6 +244,11 @@ func (s *Service) AttachResults(ctx context.Context, scanID, userID string, gz [
 		if err := s.findings.ReplaceTx(ctx, tx, sc.origin(), rows, findings.StatePending); err != nil {
 			return err
 		}
+		if res.Type == TypeCompliance {
+			if err := s.Queue.posture.StoreTx(ctx, tx, sc.origin(), res); err != nil {
+				return err
+			}
+		}
 		r, err := tx.ExecContext(ctx, `UPDATE scans SET results_digest = ?, finding_count = ? WHERE id = ? AND status IN ('queued', 'running')`,
 			"sha256:"+hex.EncodeToString(sum[:]), len(rows), scanID)
 		if err != nil {
@@ -251,7 +262,8 @@ func (s *Service) AttachResults(ctx context.Context, scanID, userID string, gz [
 	if err != nil {
 		return sc, err
 	}
-	s.log.Info("scan results stored", "scan", scanID, "type", sc.Type, "engine", res.Engine.Name, "files", res.Files, "findings", len(rows))
+	s.log.Info("scan results stored", "scan", scanID, "type", sc.Type, "engine", res.Engine.Name, "files", res.Files, "findings", len(rows),
+		"checks", len(res.Compliance))
 	return s.Queue.Get(ctx, scanID)
 }
 

@@ -34,7 +34,11 @@ type NodeFilter struct {
 type ScanRequest struct {
 	// Types are the scan types to run on each target (default
 	// vulnerability): one scan per target and type.
-	Types   []string    `json:"types,omitempty" maxItems:"4" enum:"vulnerability,secret,malware,compliance"`
+	Types []string `json:"types,omitempty" maxItems:"4" enum:"vulnerability,secret,malware,compliance"`
+	// Profile is the benchmark profile of the compliance scans (an SSG
+	// profile's short name or XCCDF id, a CIS Kubernetes target; "": the
+	// engine's default). GET /api/v1/compliance/profiles lists them.
+	Profile string      `json:"profile,omitempty" maxLength:"200"`
 	NodeIDs []string    `json:"nodeIds,omitempty" maxItems:"1000"`
 	Filter  *NodeFilter `json:"filter,omitempty"`
 	Targets []Target    `json:"targets,omitempty" maxItems:"1000"`
@@ -120,13 +124,16 @@ func (s *Service) StartScans(ctx context.Context, req ScanRequest, by string) ([
 	if err != nil {
 		return nil, err
 	}
+	if err := checkProfile(req.Profile, types); err != nil {
+		return nil, err
+	}
 	ts, err := s.Resolve(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	var out []Scan
 	for _, typ := range types {
-		got, err := s.Queue.enqueue(ctx, typ, ts, by, "", "", func(ctx context.Context, tx store.Querier, queued []queuedScan) error {
+		got, err := s.Queue.enqueue(ctx, typ, req.Profile, ts, by, "", "", func(ctx context.Context, tx store.Querier, queued []queuedScan) error {
 			if len(queued) == 0 {
 				return nil
 			}
@@ -167,7 +174,9 @@ type Schedule struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// Types are the scan types each run starts on every node.
-	Types     []string   `json:"types"`
+	Types []string `json:"types"`
+	// Profile is the benchmark profile of its compliance scans.
+	Profile   string     `json:"profile,omitempty"`
 	Cron      string     `json:"cron"`
 	Filter    NodeFilter `json:"filter"`
 	Enabled   bool       `json:"enabled"`
@@ -186,6 +195,9 @@ type ScheduleInput struct {
 	Filter NodeFilter `json:"filter"`
 	// Types are the scan types to run (default vulnerability).
 	Types []string `json:"types,omitempty" maxItems:"4" enum:"vulnerability,secret,malware,compliance"`
+	// Profile is the benchmark profile of the compliance scans ("": the
+	// engine's default).
+	Profile string `json:"profile,omitempty" maxLength:"200"`
 }
 
 // ParseCron parses a schedule spec.
@@ -210,13 +222,16 @@ func (s *Service) CreateSchedule(ctx context.Context, in ScheduleInput, by strin
 	if err != nil {
 		return Schedule{}, err
 	}
+	if err := checkProfile(in.Profile, types); err != nil {
+		return Schedule{}, err
+	}
 	now := s.now().UTC()
-	sc := Schedule{ID: store.NewID(now), Name: in.Name, Types: types, Cron: in.Cron, Filter: in.Filter, Enabled: true,
+	sc := Schedule{ID: store.NewID(now), Name: in.Name, Types: types, Profile: in.Profile, Cron: in.Cron, Filter: in.Filter, Enabled: true,
 		NextRun: sch.Next(now).Truncate(time.Millisecond), CreatedBy: by, CreatedAt: now.Truncate(time.Millisecond)}
 	fb, _ := json.Marshal(in.Filter)
 	err = s.st.Tx(ctx, func(tx store.Querier) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO scan_schedules (id, name, cron, filter, enabled, next_run, created_by, created_at, scan_types)
-			VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)`, sc.ID, sc.Name, sc.Cron, string(fb), store.Millis(sc.NextRun), by, store.Millis(now), strings.Join(types, ","))
+		_, err := tx.ExecContext(ctx, `INSERT INTO scan_schedules (id, name, cron, filter, enabled, next_run, created_by, created_at, scan_types, profile)
+			VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`, sc.ID, sc.Name, sc.Cron, string(fb), store.Millis(sc.NextRun), by, store.Millis(now), strings.Join(types, ","), sc.Profile)
 		if err != nil {
 			return err
 		}
@@ -237,7 +252,7 @@ func (s *Service) Schedules(ctx context.Context) ([]Schedule, error) {
 }
 
 func (s *Service) schedules(ctx context.Context, q store.Querier, where string, args ...any) ([]Schedule, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, name, cron, filter, enabled, next_run, last_run, created_by, created_at, scan_types FROM scan_schedules`+where+` ORDER BY id`, args...)
+	rows, err := q.QueryContext(ctx, `SELECT id, name, cron, filter, enabled, next_run, last_run, created_by, created_at, scan_types, profile FROM scan_schedules`+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
@@ -249,7 +264,7 @@ func (s *Service) schedules(ctx context.Context, q store.Querier, where string, 
 		var enabled int
 		var next, created int64
 		var last sql.NullInt64
-		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Cron, &filter, &enabled, &next, &last, &sc.CreatedBy, &created, &types); err != nil {
+		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Cron, &filter, &enabled, &next, &last, &sc.CreatedBy, &created, &types, &sc.Profile); err != nil {
 			return nil, fmt.Errorf("list schedules: %w", err)
 		}
 		sc.Types = strings.Split(types, ",")
@@ -328,7 +343,7 @@ func (s *Service) RunDueSchedules(ctx context.Context) (int, error) {
 		if len(ts) == 0 {
 			continue
 		}
-		got, err := s.Queue.EnqueueTypes(ctx, sc.Types, ts, "schedule "+sc.Name, sc.ID)
+		got, err := s.Queue.EnqueueTypes(ctx, sc.Types, sc.Profile, ts, "schedule "+sc.Name, sc.ID)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("schedule %s: %w", sc.ID, err))
 			continue
@@ -347,6 +362,9 @@ type Settings struct {
 	// AutoScanTypes are the scan types auto-scan runs (default
 	// vulnerability).
 	AutoScanTypes []string `json:"autoScanTypes,omitempty" maxItems:"4" enum:"vulnerability,secret,malware,compliance"`
+	// AutoScanProfile is the benchmark profile of auto-scan's compliance
+	// scans ("": the engine's default).
+	AutoScanProfile string `json:"autoScanProfile,omitempty" maxLength:"200"`
 }
 
 // GetSettings reads the settings (defaults: off).
@@ -382,6 +400,9 @@ func (s *Service) PutSettings(ctx context.Context, st Settings) error {
 		return err
 	}
 	st.AutoScanTypes = types
+	if err := checkProfile(st.AutoScanProfile, types); err != nil {
+		return err
+	}
 	b, _ := json.Marshal(st)
 	return s.st.Tx(ctx, func(tx store.Querier) error {
 		before, err := getSettings(ctx, tx)
@@ -420,7 +441,7 @@ func (s *Service) NodesAppeared(ctx context.Context, nodeIDs ...string) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	if _, err := s.Queue.EnqueueTypes(ctx, st.AutoScanTypes, ts, "auto-scan", ""); err != nil {
+	if _, err := s.Queue.EnqueueTypes(ctx, st.AutoScanTypes, st.AutoScanProfile, ts, "auto-scan", ""); err != nil {
 		return fmt.Errorf("auto-scan of new nodes: %w", err)
 	}
 	return nil

@@ -205,6 +205,8 @@ export interface Scan {
   finishedAt?: string | null;
   /** What the scan could not judge: ecosystems the knowledge base held no records for (internal/match Uncovered). */
   uncovered?: Uncovered[];
+  /** The benchmark profile of a compliance scan ("" or absent: the engine's default). */
+  profile?: string;
 }
 /** An ecosystem of an inventory ("Debian:12", "PyPI") the knowledge base holds no records for, with its packages not judged. */
 export interface Uncovered {
@@ -281,6 +283,8 @@ export interface NodeFilter {
 export interface Schedule {
   id: string;
   name: string;
+  types?: ScanType[];
+  profile?: string;
   cron: string;
   filter: NodeFilter;
   enabled: boolean;
@@ -850,6 +854,100 @@ function page<T>(r: Page<T> | T[]): Page<T> {
   return Array.isArray(r) ? { items: r } : { items: r.items ?? [], ...(r.nextCursor ? { nextCursor: r.nextCursor } : {}) };
 }
 
+/** Checks counted by result (internal/posture CheckCounts): passRate = pass / (pass + fail + error), null when 0/0. */
+export interface CheckCounts {
+  pass: number;
+  fail: number;
+  error: number;
+  other: number;
+  passRate: number | null;
+}
+/** One benchmark profile evaluated by one complete compliance scan of a target. */
+export interface ComplianceRun extends CheckCounts {
+  scanId: string;
+  targetKey: string;
+  nodeId?: string;
+  target: ScanTarget;
+  benchmark: string;
+  benchmarkVersion?: string;
+  profile: string;
+  completedAt: string;
+}
+export interface BenchmarkSummary extends CheckCounts {
+  benchmark: string;
+  profile: string;
+  targets: number;
+  failing: number;
+}
+export interface ComplianceSummary extends CheckCounts {
+  benchmarks: BenchmarkSummary[];
+  targets: ComplianceRun[];
+}
+export interface ComplianceReference {
+  system: string;
+  id: string;
+}
+export interface ControlTarget {
+  scanId: string;
+  nodeId?: string;
+  target: ScanTarget;
+  result: string;
+  subject?: string;
+}
+export interface ComplianceControl extends CheckCounts {
+  benchmark: string;
+  profile: string;
+  rule: string;
+  title?: string;
+  severity?: string;
+  references?: ComplianceReference[];
+  targets: ControlTarget[];
+}
+export interface FailedControl {
+  findingId: string;
+  benchmark: string;
+  profile: string;
+  rule: string;
+  title?: string;
+  severity: string;
+  result: string;
+  subject?: string;
+  nodeId?: string;
+  target: ScanTarget;
+  riskScore: number;
+  exposure?: string;
+  decision?: Decision;
+}
+export interface TrendPoint extends CheckCounts {
+  scanId: string;
+  completedAt: string;
+}
+export interface TrendSeries {
+  targetKey: string;
+  nodeId?: string;
+  target: ScanTarget;
+  benchmark: string;
+  profile: string;
+  points: TrendPoint[];
+}
+export interface ComplianceProfile {
+  id: string;
+  title: string;
+  family: string;
+  engine: string;
+  content?: string[];
+  targets: string[];
+}
+export interface ComplianceProfiles {
+  catalogue: ComplianceProfile[];
+  reported: { benchmark: string; profile: string; scans: number }[];
+}
+export type ComplianceQuery = {
+  nodeId?: string | undefined;
+  benchmark?: string | undefined;
+  profile?: string | undefined;
+};
+
 export const api = {
   setup: () => request<{ registered: boolean }>("GET", "/setup"),
   register: (b: { email: string; password: string; name: string; organisation: string }) =>
@@ -889,7 +987,14 @@ export const api = {
     request<Page<NodeSummary> & { total: number }>("GET", `/topology/nodes${query(p)}`),
   node: (id: string) => request<NodeDetail>("GET", `/topology/nodes/${encodeURIComponent(id)}`),
   sensors: () => request<SensorInfo[]>("GET", "/topology/sensors"),
-  startScans: (nodeIds: string[], types?: ScanType[]) => request<Page<Scan>>("POST", "/scans", types === undefined ? { nodeIds } : { nodeIds, types }),
+  startScans: (nodeIds: string[], types?: ScanType[], profile?: string) =>
+    request<Page<Scan>>("POST", "/scans", { nodeIds, ...(types === undefined ? {} : { types }), ...(profile === undefined || profile === "" ? {} : { profile }) }),
+  complianceSummary: (q: ComplianceQuery) => request<ComplianceSummary>("GET", `/compliance/summary${query(q)}`),
+  complianceControls: (q: ComplianceQuery & { result?: string | undefined; severity?: string | undefined }) =>
+    request<Page<ComplianceControl>>("GET", `/compliance/controls${query(q)}`),
+  complianceFailures: (q: ComplianceQuery & { limit?: number | undefined }) => request<Page<FailedControl>>("GET", `/compliance/failures${query(q)}`),
+  complianceTrend: (q: ComplianceQuery & { limit?: number | undefined }) => request<Page<TrendSeries>>("GET", `/compliance/trend${query(q)}`),
+  complianceProfiles: () => request<ComplianceProfiles>("GET", "/compliance/profiles"),
   scans: async (p: { type?: string | undefined; nodeId?: string | undefined; status?: string | undefined; cursor?: string | undefined; limit?: number | undefined }) =>
     page(await request<Page<Scan>>("GET", `/scans${query(p)}`)),
   scan: (id: string) => request<Scan>("GET", `/scans/${encodeURIComponent(id)}`),
@@ -982,6 +1087,8 @@ export const downloads = {
     `${base}/scans/${encodeURIComponent(scanId)}/report${query({ format })}`,
   findings: (format: "json" | "csv", q: FindingQuery) => `${base}/findings/export${query({ ...q, format })}`,
   openvex: () => `${base}/findings/decisions/openvex`,
+  compliance: (format: "json" | "csv", q: ComplianceQuery & { scanId?: string | undefined }) => `${base}/compliance/export${query({ ...q, format })}`,
+  complianceRaw: (scanId: string) => `${base}/compliance/scans/${encodeURIComponent(scanId)}/raw`,
   audit: (format: "json" | "csv", q: AuditQuery) => `${base}/audit/export${query({ ...q, format })}`,
 };
 

@@ -55,6 +55,13 @@ export const views: readonly View[] = [
     page: lazy(() => import("./pages/vulnerabilities")),
   },
   {
+    path: "/compliance",
+    label: "Compliance",
+    section: "main",
+    requires: ["/compliance/summary", "/compliance/controls", "/compliance/failures", "/compliance/trend"],
+    page: lazy(() => import("./pages/compliance")),
+  },
+  {
     path: "/registries",
     label: "Registries",
     section: "main",

@@ -8,6 +8,7 @@ import { Fragment, useCallback, useEffect, useId, useState } from "react";
 import { Link } from "react-router";
 import { api, downloads, scanTypes, type ApiError, type NodeFilter, type NodeSummary, type Scan, type ScanDiff, type ScanSettings, type ScanType, type Schedule } from "../api";
 import { ErrorAlert, Field, LoadMore, Notice, Page, ScanTypeField, SelectField, TableHead, Time, toApiError, useSubmit } from "../components";
+import { ProfilePicker } from "../compliance";
 import { UncoveredBanner, uncoveredSentence } from "../coverage";
 import { TargetRef } from "../findings";
 import { usePaged } from "../paged";
@@ -27,6 +28,7 @@ export function ScanStatusTag({ scan }: { scan: Scan }) {
 function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
   const [kind, setKind] = useState<(typeof scannable)[number]>("host");
   const [type, setType] = useState<ScanType>("vulnerability");
+  const [profile, setProfile] = useState("");
   const [q, setQ] = useState("");
   const [nodes, setNodes] = useState<NodeSummary[] | null>(null);
   const [picked, setPicked] = useState<Set<string>>(new Set());
@@ -58,7 +60,7 @@ function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
   const start = async () => {
     setBusy(true);
     try {
-      const r = await api.startScans([...picked], [type]);
+      const r = await api.startScans([...picked], [type], type === "compliance" ? profile : undefined);
       setPicked(new Set());
       onStarted(r.items?.length ?? 0);
       setError(null);
@@ -75,6 +77,7 @@ function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
       <div className="filters">
         <SelectField label="Node kind" value={kind} options={scannable} onChange={setKind} />
         <ScanTypeField value={type} onChange={setType} />
+        {type === "compliance" && <ProfilePicker value={profile} onChange={setProfile} kind={kind} />}
         <Field label="Find nodes" type="search" value={q} onChange={setQ} />
       </div>
       <ErrorAlert error={error} />

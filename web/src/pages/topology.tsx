@@ -26,6 +26,7 @@ import { api, type ApiError, type Graph, type GraphNode, type GraphView, type No
 import { attackPaths, pathLink } from "../findings";
 import { BigMap, type MapHop } from "./bigmap";
 import { ErrorAlert, Field, Notice, Page, ScanTypeField, SelectField, Time, toApiError } from "../components";
+import { NodeCompliance, ProfilePicker } from "../compliance";
 import { NodeLastScan } from "../coverage";
 import { useUser } from "../session";
 
@@ -319,10 +320,12 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
   }, [id]);
   const riskyPaths = riskiest === null ? [] : attackPaths(riskiest);
 
-  const scan = async () => {
+  const [profile, setProfile] = useState("");
+  /** A vulnerability scan, or (compliance) a compliance scan of the picked profile. */
+  const scan = async (compliance?: boolean) => {
     setBusy(true);
     try {
-      const r = await api.startScans([id], [scanType]);
+      const r = compliance === true ? await api.startScans([id], ["compliance"], profile) : await api.startScans([id], [scanType]);
       setStarted(r.items?.[0]?.id ?? "");
       setError(null);
     } catch (e) {
@@ -347,6 +350,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
                 <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(node.id)}`}>Findings of {node.label}</Link>
               </p>
               <NodeLastScan nodeId={node.id} />
+              <NodeCompliance nodeId={node.id} />
             </>
           )}
           {scannableKinds.has(node.kind) && user.role !== "read-only" && (
@@ -357,6 +361,14 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
                   {busy ? "Starting…" : "Scan"}
                 </button>
               </p>
+            </div>
+          )}
+          {(node.kind === "host" || node.kind === "container") && user.role !== "read-only" && (
+            <div className="node-compliance-scan">
+              <ProfilePicker value={profile} onChange={setProfile} kind={node.kind} />
+              <button type="button" onClick={() => void scan(true)} disabled={busy} aria-label={`Compliance scan of ${node.label}`}>
+                Compliance scan
+              </button>
             </div>
           )}
           {started !== null && (
