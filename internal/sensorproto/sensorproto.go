@@ -90,6 +90,10 @@ type Command struct {
 	// ScanType is the scan's type (ScanTypes); empty from an older
 	// console: vulnerability (CommandScanType).
 	ScanType string `json:"scanType,omitempty" enum:"vulnerability,secret,malware,compliance,"`
+	// Profile is the benchmark profile a compliance scan evaluates (an
+	// XCCDF profile id or a short name such as "standard"); empty: the
+	// engine's default.
+	Profile string `json:"profile,omitempty"`
 }
 
 // MaxCommands bounds the commands in one poll answer; MaxScanSlots the
