@@ -274,10 +274,18 @@ func writeOnce(ctx context.Context, s *sensor.Sensor, output string, stdio IO) e
 func runWithCommands(ctx context.Context, s *sensor.Sensor, cl *client.Client, slots int, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	engines := map[string]command.EngineFunc{sensorproto.ScanSecret: s.ScanSecrets}
+	// Compliance scans need oscap and the SCAP Security Guide content (in
+	// the sensor image, or on the host): declared only when both are found.
+	if c, err := s.Compliance(ctx, sensor.ComplianceConfig{}); err != nil {
+		log.Info("compliance scans off", "reason", err.Error())
+	} else {
+		engines[sensorproto.ScanCompliance] = c.ScanCompliance
+		log.Info("compliance scans on", "content", c.ContentDir())
+	}
 	done := make(chan error, 1)
 	go func() {
-		done <- command.New(command.Config{SensorID: s.ID(), Slots: slots, Scan: s.Scan, Logger: log,
-			Engines: map[string]command.EngineFunc{sensorproto.ScanSecret: s.ScanSecrets}}, cl).Run(ctx)
+		done <- command.New(command.Config{SensorID: s.ID(), Slots: slots, Scan: s.Scan, Logger: log, Engines: engines}, cl).Run(ctx)
 	}()
 	err := s.Run(ctx, cl)
 	cancel()
