@@ -6,9 +6,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/riskmap/riskmap/internal/compliance/oscap"
 	"github.com/riskmap/riskmap/internal/sensor"
+	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/sensor/client/consoletest"
 	"github.com/riskmap/riskmap/internal/sensor/command"
 	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/testenv"
@@ -120,5 +123,48 @@ func TestScanComplianceContainer(t *testing.T) {
 	if _, err := c.ScanCompliance(context.Background(), sensorproto.CommandTarget{Kind: "container", Ref: "no-such-container"}, func(float64) {}); err == nil ||
 		!strings.Contains(err.Error(), "not a running container") {
 		t.Errorf("unknown container: %v", err)
+	}
+}
+
+// TestComplianceCommand: a compliance scan command from the contract
+// console, with a profile by Riskmap's name, runs on the sensor's host and
+// uploads its checks and the raw XCCDF results, which the console's
+// decoder accepts; the scan completes counting the failed checks.
+func TestComplianceCommand(t *testing.T) {
+	testenv.OpenSCAP(t)
+	host := testenv.BullseyeRootfs(t, testenv.RootfsBullseye)
+	s, err := sensor.New(sensor.Config{HostRoot: host, DockerHost: "off", ContainerdSockets: []string{"off"}, CloudMetadataURL: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := s.Compliance(context.Background(), sensor.ComplianceConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	con := consoletest.Start(t)
+	cl, err := client.New(client.Config{ConsoleURL: con.URL(), Key: con.Key, PinSHA256: con.Pin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := command.New(command.Config{SensorID: s.ID(), PollInterval: 100 * time.Millisecond, Heartbeat: time.Second,
+		Engines: map[string]command.EngineFunc{sensorproto.ScanCompliance: c.ScanCompliance}}, cl)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	con.Queue(sensorproto.Command{ID: "c1", Kind: "scan", ScanID: "comp", ScanType: "compliance", Profile: "standard",
+		Target: sensorproto.CommandTarget{Kind: "host"}})
+	waitFor(t, "the compliance scan to end", 2*time.Minute, func() bool {
+		st := con.Statuses("comp")
+		return len(st) > 0 && st[len(st)-1].Status != sensorproto.StatusRunning
+	})
+	st := con.Statuses("comp")
+	if last := st[len(st)-1]; last.Status != sensorproto.StatusComplete || !strings.HasSuffix(last.Message, "failed") {
+		t.Fatalf("scan ended %+v", last)
+	}
+	res := con.Results("comp")
+	if res == nil || res.Type != sensorproto.ScanCompliance || len(res.Compliance) < 30 || len(res.Raw) == 0 || res.RawFormat != "xccdf-1.2" {
+		t.Fatalf("results %v", res != nil)
 	}
 }
