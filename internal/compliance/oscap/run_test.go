@@ -129,6 +129,20 @@ func TestRunRootfs(t *testing.T) {
 	if err := out.Validate(); err != nil {
 		t.Errorf("the console would refuse the results: %v", err)
 	}
+
+	// The same evaluation as an ARF report: the same checks.
+	arf, err := oscap.New(oscap.Config{ARF: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ares := scan(t, arf, ds, root)
+	if d := cmp.Diff(res.Report.Checks, ares.Report.Checks); d != "" {
+		t.Errorf("ARF checks differ from the XCCDF results' (-xccdf +arf):\n%s", d)
+	}
+	if ares.RawFormat != oscap.FormatARF || len(ares.Raw) == 0 {
+		t.Errorf("ARF raw %s of %d bytes", ares.RawFormat, len(ares.Raw))
+	}
+	t.Logf("raw results: XCCDF %d bytes, ARF %d bytes (gzip)", len(res.Raw), len(ares.Raw))
 }
 
 // TestRunFixedControl: in a copy of the root filesystem, /etc/shadow
