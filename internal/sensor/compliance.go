@@ -26,6 +26,10 @@ type ComplianceConfig struct {
 	ContentDirs []string
 	// Timeout bounds one evaluation (default 1 hour).
 	Timeout time.Duration
+	// TempDir holds oscap's results file while it runs (default
+	// os.TempDir; a read-only sensor container passes its state
+	// directory).
+	TempDir string
 }
 
 // Compliance runs compliance scans (scan type compliance) with OpenSCAP
@@ -47,7 +51,7 @@ func (s *Sensor) Compliance(ctx context.Context, cfg ComplianceConfig) (*Complia
 	if len(cfg.ContentDirs) == 0 {
 		cfg.ContentDirs = compliance.DefaultContentDirs
 	}
-	runner, err := oscap.New(oscap.Config{Binary: cfg.OSCAP, Timeout: cfg.Timeout})
+	runner, err := oscap.New(oscap.Config{Binary: cfg.OSCAP, Timeout: cfg.Timeout, TempDir: cfg.TempDir})
 	if err != nil {
 		return nil, err
 	}
