@@ -154,3 +154,22 @@ func FuzzParse(f *testing.F) {
 		_, _ = ReadBenchmark(bytes.NewReader(doc), 1<<20)
 	})
 }
+
+// TestEnv: oscap gets PATH and its own variables, never the caller's
+// other variables (a sensor's enrolment token).
+func TestEnv(t *testing.T) {
+	t.Setenv("RISKMAP_ENROLMENT_TOKEN", "secret-token")
+	env := Env(Eval{Root: "/proc/42/root", ContainerEnv: []string{"A=1", "B=2"}})
+	got := strings.Join(env, "\n")
+	if strings.Contains(got, "secret-token") {
+		t.Error("the caller's environment reaches oscap")
+	}
+	for _, want := range []string{"OSCAP_PROBE_ROOT=/proc/42/root", "OSCAP_CONTAINER_VARS=A=1\nB=2", "PATH="} {
+		if !strings.Contains(got, want) {
+			t.Errorf("env lacks %q:\n%s", want, got)
+		}
+	}
+	if env := strings.Join(Env(Eval{Root: "/"}), "\n"); strings.Contains(env, "OSCAP_PROBE_ROOT") {
+		t.Errorf("the root / through a probe root: %s", env)
+	}
+}

@@ -141,10 +141,12 @@ func (r *Runner) Args(e Eval, results string) []string {
 	return append(args, e.DataStream)
 }
 
-// Env returns the environment oscap runs with for an evaluation: the
-// runner's own plus the probe root and target variables.
+// Env returns the environment oscap runs with for an evaluation: PATH
+// and the probe root and container variables, nothing of the caller's
+// own (the sensor's environment may hold its enrolment token, and OVAL's
+// environment variable probes report what they read).
 func Env(e Eval) []string {
-	env := os.Environ()
+	env := []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C"}
 	if root := e.Root; root != "" && filepath.Clean(root) != "/" {
 		env = append(env, "OSCAP_PROBE_ROOT="+filepath.Clean(root))
 	}
