@@ -219,7 +219,7 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 	}
 	log.Info("sensor starting", "sensor", s.ID(), "console", console, "pinned", pinned != "", "scan_slots", *slots)
 	go sensor.RotateKeys(ctx, cl, idPath, *id, *rotate, log)
-	return runWithCommands(ctx, s, cl, *slots, log)
+	return runWithCommands(ctx, s, cl, *slots, *stateDir, log)
 }
 
 // dropPrivileges keeps only the capabilities the sensor needs
@@ -270,14 +270,24 @@ func writeOnce(ctx context.Context, s *sensor.Sensor, output string, stdio IO) e
 	return nil
 }
 
-// runWithCommands runs the report loop and the command loop until ctx ends.
-func runWithCommands(ctx context.Context, s *sensor.Sensor, cl *client.Client, slots int, log *slog.Logger) error {
+// runWithCommands runs the report loop and the command loop until ctx ends;
+// scratch is a writable directory for the engines' files (the sensor's
+// container is read-only but for its state directory).
+func runWithCommands(ctx context.Context, s *sensor.Sensor, cl *client.Client, slots int, scratch string, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	engines := map[string]command.EngineFunc{sensorproto.ScanSecret: s.ScanSecrets}
+	// Compliance scans need oscap and the SCAP Security Guide content (in
+	// the sensor image, or on the host): declared only when both are found.
+	if c, err := s.Compliance(ctx, sensor.ComplianceConfig{TempDir: scratch}); err != nil {
+		log.Info("compliance scans off", "reason", err.Error())
+	} else {
+		engines[sensorproto.ScanCompliance] = c.ScanCompliance
+		log.Info("compliance scans on", "content", c.ContentDir())
+	}
 	done := make(chan error, 1)
 	go func() {
-		done <- command.New(command.Config{SensorID: s.ID(), Slots: slots, Scan: s.Scan, Logger: log,
-			Engines: map[string]command.EngineFunc{sensorproto.ScanSecret: s.ScanSecrets}}, cl).Run(ctx)
+		done <- command.New(command.Config{SensorID: s.ID(), Slots: slots, Scan: s.Scan, Logger: log, Engines: engines}, cl).Run(ctx)
 	}()
 	err := s.Run(ctx, cl)
 	cancel()

@@ -146,7 +146,7 @@ func runLocalSensor(ctx context.Context, app *consoleApp, log *slog.Logger) erro
 	defer s.Close()
 	log.Info("local sensor starting", "sensor", s.ID(), "console", url)
 	go sensor.RotateKeys(ctx, cl, idPath, *id, 30*24*time.Hour, log)
-	return runWithCommands(ctx, s, cl, 1, log)
+	return runWithCommands(ctx, s, cl, 1, app.cfg.DataDir, log)
 }
 
 // loopbackAddr turns the console's listening address into one this host can

@@ -113,6 +113,10 @@ var CheckResults = []string{CheckPass, CheckFail, CheckError, CheckUnknown, Chec
 // MaxRawGzip bounds Results.Raw.
 const MaxRawGzip = 8 << 20
 
+// maxRawString is Raw's longest JSON string: base64 of MaxRawGzip bytes
+// and its quotes.
+const maxRawString = (MaxRawGzip+2)/3*4 + 2
+
 // ComplianceCheck is one rule of a benchmark evaluated on the target.
 type ComplianceCheck struct {
 	// Benchmark identifies the benchmark: the XCCDF benchmark id
@@ -441,7 +445,9 @@ func DecodeResults(r io.Reader) (*Results, error) {
 		return nil, fmt.Errorf("decode results: not gzip: %w", err)
 	}
 	defer zr.Close()
-	d := intake.NewDecoder(zr, intake.Limits{MaxInput: MaxResultsJSON, MaxBytes: MaxResultsJSON, MaxDepth: 8, MaxString: 6*maxPathLen + 2,
+	// The longest string is Raw: MaxRawGzip bytes in base64 (every other
+	// string is bounded again by Validate).
+	d := intake.NewDecoder(zr, intake.Limits{MaxInput: MaxResultsJSON, MaxBytes: MaxResultsJSON, MaxDepth: 8, MaxString: maxRawString,
 		MaxItems: MaxResultFindings, MaxElement: MaxResultsJSON, MaxRatio: 200, RatioFree: 1 << 20, Packed: c.Count})
 	d.DisallowUnknownFields()
 	var res Results

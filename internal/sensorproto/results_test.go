@@ -3,6 +3,7 @@ package sensorproto
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -51,4 +52,34 @@ func TestDecodeResults(t *testing.T) {
 			t.Fatalf("err = %v, want ErrTooLarge", err)
 		}
 	})
+}
+
+// TestDecodeResultsRaw: compliance results carrying a raw results
+// document up to MaxRawGzip bytes are accepted (its base64 string is the
+// longest of the document); one byte more is refused by Validate.
+func TestDecodeResultsRaw(t *testing.T) {
+	// Incompressible, as a gzip document is.
+	raw := make([]byte, MaxRawGzip)
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(raw)
+	res := &Results{Type: ScanCompliance, Engine: Engine{Name: "openscap"}, RawFormat: "xccdf-1.2", Raw: raw,
+		Compliance: []ComplianceCheck{{Benchmark: "b", Profile: "p", Rule: "r", Result: CheckPass}}}
+	body, err := EncodeResults(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeResults(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("raw of MaxRawGzip bytes: %v", err)
+	}
+	if !bytes.Equal(got.Raw, raw) {
+		t.Error("raw changed on the way")
+	}
+	res.Raw = append(raw, 0)
+	body, err = EncodeResults(res)
+	if err == nil {
+		_, err = DecodeResults(bytes.NewReader(body))
+	}
+	if err == nil {
+		t.Error("raw of MaxRawGzip+1 bytes accepted")
+	}
 }

@@ -19,11 +19,17 @@ const (
 	RootfsMinbase = "bookworm-minbase-v1"
 	// RootfsFull is minbase plus python3, perl, openssl, curl, nginx and git.
 	RootfsFull = "bookworm-full-v1"
+	// RootfsBullseye is `debootstrap --variant=minbase bullseye` (Debian
+	// 11: the newest Debian release the SCAP Security Guide content of
+	// the compliance tests covers).
+	RootfsBullseye = "bullseye-minbase-v1"
 )
 
-var rootfsIncludes = map[string]string{
-	RootfsMinbase: "",
-	RootfsFull:    "python3,perl,openssl,curl,nginx,git,ca-certificates",
+// rootfsVariants: each variant's suite and extra packages.
+var rootfsVariants = map[string]struct{ suite, include string }{
+	RootfsMinbase:  {"bookworm", ""},
+	RootfsFull:     {"bookworm", "python3,perl,openssl,curl,nginx,git,ca-certificates"},
+	RootfsBullseye: {"bullseye", ""},
 }
 
 // DebianMirror is the mirror debootstrap uses (Debian's package registry is
@@ -36,10 +42,32 @@ const DebianMirror = "http://deb.debian.org/debian"
 // building twice.
 func BookwormRootfs(t testing.TB, variant string) string {
 	t.Helper()
-	include, ok := rootfsIncludes[variant]
+	if v := rootfsVariants[variant]; v.suite != "bookworm" {
+		t.Fatalf("rootfs variant %q is not a bookworm variant", variant)
+	}
+	return debootstrapRootfs(t, variant)
+}
+
+// BullseyeRootfs returns the path of a debootstrapped Debian bullseye (11)
+// root filesystem of the given variant (RootfsBullseye), cached like
+// BookwormRootfs's.
+func BullseyeRootfs(t testing.TB, variant string) string {
+	t.Helper()
+	if v := rootfsVariants[variant]; v.suite != "bullseye" {
+		t.Fatalf("rootfs variant %q is not a bullseye variant", variant)
+	}
+	return debootstrapRootfs(t, variant)
+}
+
+// debootstrapRootfs builds a variant's root filesystem into the cache,
+// keyed by the variant's name (suite and package set).
+func debootstrapRootfs(t testing.TB, variant string) string {
+	t.Helper()
+	v, ok := rootfsVariants[variant]
 	if !ok {
 		t.Fatalf("unknown rootfs variant %q", variant)
 	}
+	include := v.include
 	dir := filepath.Join(CacheDir(t), "rootfs", variant)
 	done := dir + ".done"
 	if _, err := os.Stat(done); err == nil {
@@ -64,7 +92,7 @@ func BookwormRootfs(t testing.TB, variant string) string {
 	if include != "" {
 		args = append(args, "--include="+include)
 	}
-	args = append(args, "bookworm", dir, DebianMirror)
+	args = append(args, v.suite, dir, DebianMirror)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	t.Logf("building %s with debootstrap %s (cached in %s)", variant, strings.Join(args, " "), dir)
@@ -120,7 +148,7 @@ func DockerImage(t testing.TB, variant string) string {
 	if exec.Command("docker", "image", "inspect", ref).Run() == nil {
 		return ref
 	}
-	root := BookwormRootfs(t, variant)
+	root := debootstrapRootfs(t, variant)
 	unlock := lockFile(t, filepath.Join(CacheDir(t), "docker-import-"+variant+".lock"))
 	defer unlock()
 	if exec.Command("docker", "image", "inspect", ref).Run() == nil {

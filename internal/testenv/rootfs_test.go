@@ -34,3 +34,16 @@ func TestBookwormRootfs(t *testing.T) {
 		})
 	}
 }
+
+// TestBullseyeRootfs builds (or reuses) the Debian 11 root filesystem of
+// the compliance tests.
+func TestBullseyeRootfs(t *testing.T) {
+	root := BullseyeRootfs(t, RootfsBullseye)
+	osr, err := os.ReadFile(filepath.Join(root, "etc/os-release"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(osr), `VERSION_CODENAME=bullseye`) || !strings.Contains(string(osr), `VERSION_ID="11"`) {
+		t.Errorf("os-release is not bullseye:\n%s", osr)
+	}
+}

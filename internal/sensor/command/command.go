@@ -38,6 +38,24 @@ type Console interface {
 // ctx is cancelled.
 type EngineFunc func(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*sensorproto.Results, error)
 
+// commandKey carries the scan command on an engine's context.
+type commandKey struct{}
+
+// CommandOf returns the scan command an EngineFunc runs for (its
+// Profile, for a compliance engine), from the context the runner gives
+// it. The command travels on the context so that EngineFunc keeps the
+// signature every engine implements.
+func CommandOf(ctx context.Context) (sensorproto.Command, bool) {
+	c, ok := ctx.Value(commandKey{}).(sensorproto.Command)
+	return c, ok
+}
+
+// WithCommand returns ctx carrying c, as the runner gives an engine
+// (for tests that call an engine directly).
+func WithCommand(ctx context.Context, c sensorproto.Command) context.Context {
+	return context.WithValue(ctx, commandKey{}, c)
+}
+
 // ScanFunc builds the inventory of a target; it reports progress in [0,1]
 // and returns promptly with ctx's error when ctx is cancelled.
 type ScanFunc func(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*inventory.Inventory, error)
@@ -244,7 +262,7 @@ func (r *Runner) scan(ctx, sctx context.Context, c sensorproto.Command, j *job, 
 	var done string // what the complete status says
 	switch {
 	case typ != sensorproto.ScanVulnerability:
-		res, err = r.cfg.Engines[typ](sctx, c.Target, progress)
+		res, err = r.cfg.Engines[typ](WithCommand(sctx, c), c.Target, progress)
 		if err == nil && res == nil {
 			err = fmt.Errorf("%s engine returned no results", typ)
 		}
@@ -255,6 +273,15 @@ func (r *Runner) scan(ctx, sctx context.Context, c sensorproto.Command, j *job, 
 				err = fmt.Errorf("upload %s results: %w", typ, err)
 			}
 			done = fmt.Sprintf("%d findings in %d files", len(res.Secrets)+len(res.Malware), res.Files)
+			if len(res.Compliance) > 0 {
+				failed := 0
+				for _, ch := range res.Compliance {
+					if ch.Result == sensorproto.CheckFail {
+						failed++
+					}
+				}
+				done = fmt.Sprintf("%d checks, %d failed", len(res.Compliance), failed)
+			}
 		}
 	case r.cfg.Scan == nil:
 		err = errors.New("this sensor build cannot scan")

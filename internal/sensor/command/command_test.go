@@ -173,3 +173,38 @@ func TestRunnerScanTypes(t *testing.T) {
 		t.Error("a secret scan uploaded an inventory")
 	}
 }
+
+// TestRunnerEngineCommand: an engine reads the command it runs for (a
+// compliance scan's profile) from its context; the complete status counts
+// the checks and the failed ones.
+func TestRunnerEngineCommand(t *testing.T) {
+	con := consoletest.Start(t)
+	cl, err := client.New(client.Config{ConsoleURL: con.URL(), Key: con.Key, PinSHA256: con.Pin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiles := make(chan string, 1)
+	comp := func(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*sensorproto.Results, error) {
+		c, _ := command.CommandOf(ctx)
+		profiles <- c.Profile
+		check := sensorproto.ComplianceCheck{Benchmark: "b", Profile: "p", Rule: "r1", Result: "fail"}
+		pass := check
+		pass.Rule, pass.Result = "r2", "pass"
+		return &sensorproto.Results{Engine: sensorproto.Engine{Name: "test-compliance"}, Compliance: []sensorproto.ComplianceCheck{check, pass}}, nil
+	}
+	r := command.New(command.Config{SensorID: "s1", PollInterval: 50 * time.Millisecond, Heartbeat: 100 * time.Millisecond,
+		Engines: map[string]command.EngineFunc{sensorproto.ScanCompliance: comp}}, cl)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	con.Queue(sensorproto.Command{ID: "1", Kind: "scan", ScanID: "c1", ScanType: "compliance", Profile: "cis-level1-server", Target: sensorproto.CommandTarget{Kind: "host"}})
+	waitFor(t, "the compliance scan to complete", func() bool { return last(statuses(con, "c1")) == "complete" })
+	if got := <-profiles; got != "cis-level1-server" {
+		t.Errorf("engine saw profile %q", got)
+	}
+	st := con.Statuses("c1")
+	if msg := st[len(st)-1].Message; msg != "2 checks, 1 failed" {
+		t.Errorf("complete message %q", msg)
+	}
+}
