@@ -63,6 +63,11 @@ type Config struct {
 	CloudMetadataURL string
 	// MapsRefresh is how often each process's mapped files are re-read.
 	MapsRefresh time.Duration
+	// YaraPath is the yara program malware scans run ("": found on PATH).
+	YaraPath string
+	// MalwareRulesDir holds the malware rule bundle
+	// (malwarescan.Store; "": the built-in rules).
+	MalwareRulesDir string
 	Logger      *slog.Logger
 	Now         func() time.Time
 }
