@@ -68,8 +68,8 @@ type Config struct {
 	// MalwareRulesDir holds the malware rule bundle
 	// (malwarescan.Store; "": the built-in rules).
 	MalwareRulesDir string
-	Logger      *slog.Logger
-	Now         func() time.Time
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 // Default returns the production defaults.
