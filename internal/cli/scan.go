@@ -53,7 +53,7 @@ layers included (docs/malware.md). The rules are the bundle imported with
 the built-in set (the EICAR test file and a few simple signatures).
 
 Gate: a finding counts when it reaches every threshold given (--fail-on
-severity, kev or secret, --fail-on-risk score); the scan fails when
+severity, kev, secret or malware, --fail-on-risk score); the scan fails when
 --fail-on-count findings count (default 1; alone, it counts every finding).
 Secrets count for --fail-on secret, for a --fail-on severity their own
 reaches (private and cloud keys critical, generic rules medium, the
