@@ -8,6 +8,7 @@ func commands() []Command {
 		{Name: "sbom", Summary: "list the packages in a directory, image, container or SBOM", Run: runSBOM},
 		feedsCommand(),
 		scanCommand(),
+		malwareRulesCommand(),
 		{Name: "up", Summary: "console and a sensor for this machine on the embedded database: the one-command start", Run: runUp},
 		{Name: "sensor", Summary: "discover this host's topology, report it to the console, run its scans", Run: runSensor},
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/feeds"
 	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/malwarescan"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/match/remote"
 	"github.com/riskmap/riskmap/internal/match/report"
@@ -23,7 +24,7 @@ import (
 )
 
 func scanCommand() Command {
-	return Command{Name: "scan", Summary: "find vulnerabilities (and with --scanners secret, secrets) in a target (CI gate); offline against the local knowledge base", Run: runScan}
+	return Command{Name: "scan", Summary: "find vulnerabilities (and with --scanners secret,malware, secrets and malware) in a target (CI gate); offline against the local knowledge base", Run: runScan}
 }
 
 const scanUsage = `Usage: riskmap scan [flags] TARGET
@@ -45,12 +46,20 @@ excerpt and a fingerprint, never the secret. --scanners secret alone needs
 no knowledge base. Allow-lists: secret:path=GLOB, secret:rule=ID and
 secret:fingerprint=HEX lines of the ignore file, and --secret-allow-*.
 
+--scanners malware adds the malware scan: YARA rules run by the yara
+program (found on PATH or --yara) over every file of the target, image
+layers included (docs/malware.md). The rules are the bundle imported with
+` + "`riskmap malware-rules import`" + ` into the data directory (--db), else
+the built-in set (the EICAR test file and a few simple signatures).
+
 Gate: a finding counts when it reaches every threshold given (--fail-on
-severity, kev or secret, --fail-on-risk score); the scan fails when
+severity, kev, secret or malware, --fail-on-risk score); the scan fails when
 --fail-on-count findings count (default 1; alone, it counts every finding).
 Secrets count for --fail-on secret, for a --fail-on severity their own
 reaches (private and cloud keys critical, generic rules medium, the
-others high), and with no threshold; not under --fail-on-risk.
+others high), and with no threshold; not under --fail-on-risk. Malware
+findings count the same way for --fail-on malware (a rule without a
+severity counts as critical).
 --fail-on-uncovered fails it when the knowledge base holds nothing for an
 ecosystem of the target (every output says so: table footer, JSON
 "uncovered", a SARIF notification).
@@ -68,6 +77,8 @@ type scanOpts struct {
 	scanners                                      string
 	secretPaths, secretRules, secretFingerprints  []string
 	secretMaxFile                                 int64
+	yara                                          string
+	malwareMaxFile                                int64
 }
 
 func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
@@ -76,8 +87,8 @@ func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
 	fl.SetOutput(stderr)
 	fl.StringVar(&o.format, "format", "table", "output format: "+strings.Join(report.Formats, ", "))
 	fl.StringVar(&o.output, "output", "", "write the report to FILE instead of stdout")
-	fl.StringVar(&o.gate.Severity, "fail-on", "", "exit 1 when a finding reaches this level: low, medium, high, critical, kev, or secret (any secret)")
-	fl.StringVar(&o.scanners, "scanners", "vuln", "what to look for, comma-separated: vuln (vulnerable packages), secret (keys, tokens, passwords in files)")
+	fl.StringVar(&o.gate.Severity, "fail-on", "", "exit 1 when a finding reaches this level: low, medium, high, critical, kev, secret (any secret) or malware (any malware finding)")
+	fl.StringVar(&o.scanners, "scanners", "vuln", "what to look for, comma-separated: vuln (vulnerable packages), secret (keys, tokens, passwords in files), malware (files matching YARA rules; needs the yara program)")
 	fl.Func("secret-allow-path", "do not report secrets in files matching this `GLOB` (\"testdata/**\", \"/etc/ssl/*.pem\"); repeatable", func(v string) error {
 		o.secretPaths = append(o.secretPaths, v)
 		return nil
@@ -91,6 +102,8 @@ func scanFlags(stderr io.Writer) (*flag.FlagSet, *scanOpts) {
 		return nil
 	})
 	fl.Int64Var(&o.secretMaxFile, "secret-max-file-size", secretscan.DefaultConfig().MaxFileSize, "the secret scan skips files larger than this many `BYTES`")
+	fl.StringVar(&o.yara, "yara", "", "the yara program the malware scan runs (default: yara on PATH)")
+	fl.Int64Var(&o.malwareMaxFile, "malware-max-file-size", malwarescan.DefaultConfig().MaxFileSize, "the malware scan skips files larger than this many `BYTES`")
 	fl.Func("fail-on-risk", "exit 1 when a finding's risk score (0-100, the report's risk) reaches `SCORE`", func(v string) error {
 		r, err := report.ParseRisk(v)
 		o.gate.Risk, o.gate.RiskSet = r, true
@@ -135,29 +148,26 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
-	if scanners[secretscan.Name] && !slices.Contains(report.SecretFormats, *format) {
-		return &ExitError{Code: 2, Err: fmt.Errorf("scan: --format %s does not carry secrets: use %s with --scanners secret", *format, strings.Join(report.SecretFormats, ", "))}
-	}
-	if scanners[secretscan.Name] && strings.HasPrefix(fl.Arg(0), "inventory:") {
-		return &ExitError{Code: 2, Err: errors.New("scan: an inventory: target lists packages, not files: the secret scan needs the directory or image itself")}
-	}
-	if o.gate.Severity == "secret" && !scanners[secretscan.Name] {
-		return &ExitError{Code: 2, Err: errors.New("scan: --fail-on secret needs --scanners with secret")}
-	}
-	var secretsDone chan secretOutcome
-	if scanners[secretscan.Name] {
-		ss, err := newSecretScanner(o, stdio.Stderr)
-		if err != nil {
-			return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+	for _, name := range []string{secretscan.Name, malwarescan.Name} {
+		if !scanners[name] {
+			if o.gate.Severity == name {
+				return &ExitError{Code: 2, Err: fmt.Errorf("scan: --fail-on %s needs --scanners with %s", name, name)}
+			}
+			continue
 		}
-		secretsDone = make(chan secretOutcome, 1)
-		go func() {
-			res, err := ss.ScanTarget(ctx, fl.Arg(0), secretscan.TargetOptions{DockerHost: o.dockerHost})
-			secretsDone <- secretOutcome{res, err}
-		}()
+		if !slices.Contains(report.SecretFormats, *format) {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan: --format %s does not carry %s findings: use %s with --scanners %s", *format, name, strings.Join(report.SecretFormats, ", "), name)}
+		}
+		if strings.HasPrefix(fl.Arg(0), "inventory:") {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan: an inventory: target lists packages, not files: the %s scan needs the directory or image itself", name)}
+		}
+	}
+	var files fileScans
+	if err := files.start(ctx, fl.Arg(0), scanners, o, stdio.Stderr); err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
 	if !scanners["vuln"] {
-		return runSecretsOnly(ctx, fl.Arg(0), o, <-secretsDone, stdio)
+		return runFilesOnly(fl.Arg(0), o, &files, stdio)
 	}
 	var rules []report.Rule
 	if *ignoreFile != "" {
@@ -233,13 +243,11 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 		fmt.Fprintf(stdio.Stderr, "warning: the knowledge base was built %d days ago; run `riskmap feeds update`\n", int(age.Hours()/24))
 	}
 	doc := report.New(inv, res, meta, ignored, Version, now)
-	if secretsDone != nil {
-		sec := <-secretsDone
-		if sec.err != nil {
-			return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", fl.Arg(0), sec.err)}
+	if files.secrets != nil || files.malware != nil {
+		doc.Scanners = []string{"vuln"}
+		if err := files.add(doc); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", fl.Arg(0), err)}
 		}
-		doc.AddSecrets(sec.res)
-		doc.Scanners = []string{"vuln", secretscan.Name}
 	}
 	if err := writeReport(doc, *format, *output, stdio.Stdout); err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
@@ -249,7 +257,7 @@ func runScan(ctx context.Context, args []string, stdio IO) error {
 			fmt.Fprintf(stdio.Stderr, "warning: %s\n", u.Sentence())
 		}
 	}
-	if err := checkGate(o.gate, res.Findings, doc.Secrets); err != nil {
+	if err := checkGate(o.gate, res.Findings, doc); err != nil {
 		return err
 	}
 	if err := o.gate.CheckCoverage(res.Uncovered); err != nil {

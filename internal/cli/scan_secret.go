@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/inventory/scanner"
+	"github.com/riskmap/riskmap/internal/malwarescan"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/match/report"
 	"github.com/riskmap/riskmap/internal/secretscan"
@@ -17,7 +19,7 @@ import (
 )
 
 // scannerNames are the values of --scanners.
-var scannerNames = []string{"vuln", secretscan.Name}
+var scannerNames = []string{"vuln", secretscan.Name, malwarescan.Name}
 
 // parseScanners reads --scanners: a comma-separated set of scannerNames.
 func parseScanners(v string) (map[string]bool, error) {
@@ -76,31 +78,115 @@ func newSecretScanner(o *scanOpts, stderr io.Writer) (*secretscan.Scanner, error
 	return secretscan.New(cfg)
 }
 
-// runSecretsOnly is `riskmap scan --scanners secret`: no inventory, no
-// knowledge base.
-func runSecretsOnly(ctx context.Context, target string, o *scanOpts, sec secretOutcome, stdio IO) error {
-	if sec.err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", target, sec.err)}
+type malwareOutcome struct {
+	res *malwarescan.Result
+	err error
+}
+
+// fileScans are the scans of a target's files that run beside the
+// inventory (--scanners secret, malware): each reports on its channel.
+type fileScans struct {
+	secrets chan secretOutcome
+	malware chan malwareOutcome
+}
+
+// start launches the file scans --scanners names.
+func (fs *fileScans) start(ctx context.Context, target string, scanners map[string]bool, o *scanOpts, stderr io.Writer) error {
+	if scanners[secretscan.Name] {
+		ss, err := newSecretScanner(o, stderr)
+		if err != nil {
+			return err
+		}
+		fs.secrets = make(chan secretOutcome, 1)
+		go func() {
+			res, err := ss.ScanTarget(ctx, target, secretscan.TargetOptions{DockerHost: o.dockerHost})
+			fs.secrets <- secretOutcome{res, err}
+		}()
 	}
+	if scanners[malwarescan.Name] {
+		ms, err := newMalwareScanner(ctx, o, stderr)
+		if err != nil {
+			return err
+		}
+		fs.malware = make(chan malwareOutcome, 1)
+		go func() {
+			defer ms.Close()
+			res, err := ms.ScanTarget(ctx, target, malwarescan.TargetOptions{DockerHost: o.dockerHost})
+			fs.malware <- malwareOutcome{res, err}
+		}()
+	}
+	return nil
+}
+
+// add waits for the file scans and puts their results in the document.
+func (fs *fileScans) add(doc *report.Document) error {
+	var errs []error
+	if fs.secrets != nil {
+		sec := <-fs.secrets
+		errs = append(errs, sec.err)
+		doc.AddSecrets(sec.res)
+		doc.Scanners = append(doc.Scanners, secretscan.Name)
+	}
+	if fs.malware != nil {
+		mw := <-fs.malware
+		errs = append(errs, mw.err)
+		doc.AddMalware(mw.res)
+		doc.Scanners = append(doc.Scanners, malwarescan.Name)
+	}
+	return errors.Join(errs...)
+}
+
+// newMalwareScanner builds the malware scanner of `riskmap scan`: the yara
+// program (--yara or PATH) and the data directory's rule bundle (the
+// built-in rules when none is imported).
+func newMalwareScanner(ctx context.Context, o *scanOpts, stderr io.Writer) (*malwarescan.Scanner, error) {
+	eng, err := malwarescan.FindEngine(o.yara)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := (malwarescan.Store{Dir: malwarescan.StoreDir(o.dbDir)}).Load()
+	if err != nil {
+		return nil, err
+	}
+	level := slog.LevelWarn
+	if o.quiet {
+		level = slog.LevelError
+	}
+	cfg := malwarescan.DefaultConfig()
+	cfg.Engine, cfg.Rules = eng, rules
+	cfg.MaxFileSize = o.malwareMaxFile
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return malwarescan.New(ctx, cfg)
+}
+
+// runFilesOnly is `riskmap scan --scanners secret,malware` without vuln:
+// no inventory, no knowledge base.
+func runFilesOnly(target string, o *scanOpts, scans *fileScans, stdio IO) error {
 	inv := &inventory.Inventory{SchemaVersion: inventory.SchemaVersion}
 	if t, err := scanner.ParseTarget(target); err == nil {
 		inv.Target = inventory.Target{Kind: t.Kind, Ref: t.Ref}
 	}
 	doc := report.New(inv, &match.Result{Findings: []match.Finding{}}, vulndb.Meta{}, nil, Version, time.Now())
-	doc.Scanners = []string{secretscan.Name}
-	doc.AddSecrets(sec.res)
+	if err := scans.add(doc); err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan %s: %w", target, err)}
+	}
 	if err := writeReport(doc, o.format, o.output, stdio.Stdout); err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
-	return checkGate(o.gate, nil, sec.res)
+	return checkGate(o.gate, nil, doc)
 }
 
-// checkGate applies --fail-on* to the vulnerability and secret findings
-// together: the scan fails when --fail-on-count of them count.
-func checkGate(g report.Gate, vulns []match.Finding, sec *secretscan.Result) error {
+// checkGate applies --fail-on* to the vulnerability, secret and malware
+// findings together: the scan fails when --fail-on-count of them count.
+func checkGate(g report.Gate, vulns []match.Finding, doc *report.Document) error {
 	n, fail := g.Check(vulns)
-	if sec != nil {
-		n += g.CountSecrets(sec.Findings)
+	if doc.Secrets != nil || doc.Malware != nil {
+		if doc.Secrets != nil {
+			n += g.CountSecrets(doc.Secrets.Findings)
+		}
+		if doc.Malware != nil {
+			n += g.CountMalware(doc.Malware.Findings)
+		}
 		fail = g.Active() && n >= max(g.Count, 1)
 	}
 	if fail {

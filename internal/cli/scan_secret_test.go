@@ -185,7 +185,7 @@ func TestScanSecretsGateAndAllow(t *testing.T) {
 		{"ignore_file", []string{"--ignore-file", ignore, "--fail-on", "secret"}, 1, len(planted) - 2},
 		{"bad_ignore_file", []string{"--ignore-file", bad}, 2, 0},
 		{"bad_allow_fingerprint", []string{"--secret-allow-fingerprint", "xyz"}, 2, 0},
-		{"bad_scanner", []string{"--scanners", "secret,malware"}, 2, 0},
+		{"bad_scanner", []string{"--scanners", "secret,rootkit"}, 2, 0},
 		{"format_without_secrets", []string{"--format", "cyclonedx-json"}, 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

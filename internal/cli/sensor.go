@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/malwarescan"
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/sensor/client"
@@ -71,6 +73,8 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 		nodeName   = fs.String("node-name", os.Getenv("NODE_NAME"), "this node's Kubernetes name (env NODE_NAME from the downward API)")
 		cluster    = fs.String("cluster-name", os.Getenv("RISKMAP_CLUSTER_NAME"), "cluster name shown in the console")
 		slots      = fs.Int("scan-slots", 1, "scans run at the same time")
+		yaraPath   = fs.String("yara", "", "the yara program malware scans run (default: yara on PATH; without it the sensor runs no malware scan)")
+		mwRules    = fs.String("malware-rules", "", "data directory whose malware rule bundle malware scans use (riskmap malware-rules import --db DIR; default: --state-dir; none imported: the built-in rules)")
 		once       = fs.Bool("once", false, "collect once, write the full report to --output and exit")
 		output     = fs.String("output", "-", "with --once: report file (.gz for gzip), - for stdout")
 		dryRun     = fs.Bool("dry-run", false, "run the collection loop without a console (reports are dropped)")
@@ -98,7 +102,7 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 	}
 	cfg := sensor.Config{SensorID: *sensorID, Version: Version, ProcRoot: *procRoot, HostRoot: *hostRoot, Interval: *interval,
 		DockerHost: *dockerHost, ContainerdSockets: strings.Split(*ctrdSocks, ","), Conntrack: !*noCT,
-		CloudMetadataURL: *cloudURL, Logger: log}
+		CloudMetadataURL: *cloudURL, Logger: log, YaraPath: *yaraPath, MalwareRulesDir: malwarescan.StoreDir(cmp.Or(*mwRules, *stateDir))}
 	if *ctrdSocks == "" {
 		cfg.ContainerdSockets = []string{"off"}
 	}
@@ -277,15 +281,23 @@ func runWithCommands(ctx context.Context, s *sensor.Sensor, cl *client.Client, s
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	engines := map[string]command.EngineFunc{sensorproto.ScanSecret: s.ScanSecrets}
-	// Compliance scans need oscap and the SCAP Security Guide content (in
-	// the sensor image, or on the host): declared only when both are found.
-	if c, err := s.Compliance(ctx, sensor.ComplianceConfig{TempDir: scratch}); err != nil {
-		log.Info("compliance scans off", "reason", err.Error())
+	// Compliance scans: OpenSCAP (oscap and the SCAP Security Guide
+	// content, in the sensor image or on the host), kube-bench, the CIS
+	// Docker checks; declared when one of them runs here.
+	if eng, notes := s.ComplianceEngine(ctx, sensor.ComplianceConfig{TempDir: scratch}); eng == nil {
+		log.Info("compliance scans off", "engines", strings.Join(notes, "; "))
 	} else {
-		engines[sensorproto.ScanCompliance] = c.ScanCompliance
-		log.Info("compliance scans on", "content", c.ContentDir())
+		engines[sensorproto.ScanCompliance] = eng
+		log.Info("compliance scans on", "engines", strings.Join(notes, "; "))
 	}
 	done := make(chan error, 1)
+	// Malware scans run the yara program: declared only when it is here.
+	if eng, err := s.MalwareEngine(); err != nil {
+		log.Info("malware scans off", "reason", err)
+	} else {
+		engines[sensorproto.ScanMalware] = s.ScanMalware
+		log.Info("malware scans on", "engine", eng.Yara, "version", eng.Version)
+	}
 	go func() {
 		done <- command.New(command.Config{SensorID: s.ID(), Slots: slots, Scan: s.Scan, Logger: log, Engines: engines}, cl).Run(ctx)
 	}()

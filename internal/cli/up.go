@@ -15,6 +15,7 @@ import (
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/feeds"
 	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/malwarescan"
 	"github.com/riskmap/riskmap/internal/sensor"
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/store"
@@ -118,6 +119,9 @@ func runLocalSensor(ctx context.Context, app *consoleApp, log *slog.Logger) erro
 	cfg := sensor.Default()
 	cfg.Version = Version
 	cfg.Logger = log
+	// Malware scans use the rule bundle of the data directory
+	// (riskmap malware-rules import --db DATA-DIR), else the built-in rules.
+	cfg.MalwareRulesDir = malwarescan.StoreDir(app.cfg.DataDir)
 	token := ""
 	if saved == nil {
 		if token, err = localEnrolmentToken(ctx, app.store); err != nil {

@@ -1,13 +1,17 @@
 package sensor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 
+	"github.com/riskmap/riskmap/internal/compliance"
 	"github.com/riskmap/riskmap/internal/compliance/dockerbench"
 	"github.com/riskmap/riskmap/internal/compliance/kubebench"
+	"github.com/riskmap/riskmap/internal/sensor/command"
 	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
@@ -94,4 +98,60 @@ func (s *Sensor) ScanCISDocker(ctx context.Context, target sensorproto.CommandTa
 	}
 	progress(1)
 	return res, nil
+}
+
+// ComplianceEngine is the sensor's compliance scan engine (scan type
+// compliance): the command's profile picks the engine, cis-kubernetes
+// kube-bench, cis-docker the CIS Docker checks, any other (standard, CIS
+// levels, PCI-DSS...) OpenSCAP with the SCAP Security Guide content. Each
+// engine is on when what it needs is here (oscap and its content;
+// kube-bench; the Docker probe); notes say which are on and, for those
+// off, why. nil when none is on: the sensor then does not declare the
+// type.
+func (s *Sensor) ComplianceEngine(ctx context.Context, cfg ComplianceConfig) (command.EngineFunc, []string) {
+	var notes []string
+	oscapEngine, err := s.Compliance(ctx, cfg)
+	if err != nil {
+		notes = append(notes, "OpenSCAP off: "+err.Error())
+	} else {
+		notes = append(notes, "OpenSCAP on, content "+oscapEngine.ContentDir())
+	}
+	kube := s.cfg.KubeBench.Binary
+	if kube == "" {
+		kube = kubebench.DefaultConfig().Binary
+	}
+	_, kubeErr := exec.LookPath(kube)
+	if kubeErr != nil {
+		notes = append(notes, "CIS Kubernetes off: kube-bench not found ("+kubeErr.Error()+")")
+	} else {
+		notes = append(notes, "CIS Kubernetes on")
+	}
+	docker := s.cfg.DockerHost != "off"
+	if docker {
+		notes = append(notes, "CIS Docker on")
+	} else {
+		notes = append(notes, "CIS Docker off: the Docker probe is off")
+	}
+	if oscapEngine == nil && kubeErr != nil && !docker {
+		return nil, notes
+	}
+	return func(ctx context.Context, target sensorproto.CommandTarget, progress func(float64)) (*sensorproto.Results, error) {
+		cmd, _ := command.CommandOf(ctx)
+		switch cmd.Profile {
+		case ProfileCISKubernetes:
+			if kubeErr != nil {
+				return nil, fmt.Errorf("CIS Kubernetes benchmark: kube-bench is not installed on this node (%w)", kubeErr)
+			}
+			return s.ScanCISKubernetes(ctx, target, progress)
+		case ProfileCISDocker:
+			if !docker {
+				return nil, errors.New("CIS Docker benchmark: the sensor's Docker probe is off")
+			}
+			return s.ScanCISDocker(ctx, target, progress)
+		}
+		if oscapEngine == nil {
+			return nil, fmt.Errorf("compliance profile %q needs OpenSCAP, which this sensor cannot run: %s (the cis-docker and cis-kubernetes profiles need no OpenSCAP)", cmp.Or(cmd.Profile, compliance.DefaultProfile), err)
+		}
+		return oscapEngine.ScanCompliance(ctx, target, progress)
+	}, notes
 }

@@ -2,11 +2,13 @@ package sensor_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/sensor"
+	"github.com/riskmap/riskmap/internal/sensor/command"
 	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
@@ -115,5 +117,50 @@ func cisRoundTrip(t *testing.T, res *sensorproto.Results) {
 	}
 	if len(got.Compliance) != len(res.Compliance) || got.Type != sensorproto.ScanCompliance || len(got.Raw) == 0 {
 		t.Errorf("decoded %d checks of type %q with %d raw bytes, want %d", len(got.Compliance), got.Type, len(got.Raw), len(res.Compliance))
+	}
+}
+
+// TestComplianceEngineRoutes: the sensor's compliance engine hands a
+// command to the engine its profile names: cis-docker to the CIS Docker
+// checks, cis-kubernetes to kube-bench (not installed on PATH here: a
+// clear error), any other to OpenSCAP (standard on this Debian 12 host,
+// which the installed SCAP content does not cover: OpenSCAP's error).
+func TestComplianceEngineRoutes(t *testing.T) {
+	testenv.Docker(t)
+	testenv.OpenSCAP(t)
+	t.Setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin") // no kube-bench
+	s, err := sensor.New(dockerConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	eng, notes := s.ComplianceEngine(ctx, sensor.ComplianceConfig{})
+	if eng == nil {
+		t.Fatalf("no compliance engine: %v", notes)
+	}
+	joined := strings.Join(notes, "; ")
+	if !strings.Contains(joined, "OpenSCAP on") || !strings.Contains(joined, "CIS Docker on") || !strings.Contains(joined, "CIS Kubernetes off: kube-bench not found") {
+		t.Errorf("notes %q", joined)
+	}
+	run := func(profile string) (*sensorproto.Results, error) {
+		return eng(command.WithCommand(ctx, sensorproto.Command{Kind: sensorproto.CommandScan, ScanType: sensorproto.ScanCompliance, Profile: profile}),
+			sensorproto.CommandTarget{Kind: "host"}, func(float64) {})
+	}
+	res, err := run(sensor.ProfileCISDocker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Compliance) == 0 || res.Compliance[0].Benchmark != "cis-docker" {
+		t.Errorf("cis-docker: %d checks of %q", len(res.Compliance), res.Compliance[0].Benchmark)
+	}
+	if _, err := run(sensor.ProfileCISKubernetes); err == nil || !strings.Contains(err.Error(), "kube-bench is not installed") {
+		t.Errorf("cis-kubernetes without kube-bench: %v", err)
+	}
+	if os, err := os.ReadFile("/etc/debian_version"); err == nil && strings.HasPrefix(string(os), "12") {
+		if _, err := run(""); err == nil || !strings.Contains(err.Error(), "debian12") {
+			t.Errorf("standard on Debian 12 (no SSG content): %v", err)
+		}
 	}
 }

@@ -68,8 +68,13 @@ type Config struct {
 	KubeBench kubebench.Config
 	// MapsRefresh is how often each process's mapped files are re-read.
 	MapsRefresh time.Duration
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// YaraPath is the yara program malware scans run ("": found on PATH).
+	YaraPath string
+	// MalwareRulesDir holds the malware rule bundle
+	// (malwarescan.Store; "": the built-in rules).
+	MalwareRulesDir string
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 // Default returns the production defaults.

@@ -178,8 +178,8 @@ func matchesPackage(f match.Finding, p string) bool {
 // FailOn reports the findings that reach a --fail-on threshold: a severity
 // (low, medium, high, critical: that level or above) or kev.
 func FailOn(fs []match.Finding, threshold string) (int, error) {
-	if threshold == "" || threshold == "secret" {
-		return 0, nil // "secret" counts secret findings only (Gate.CountSecrets)
+	if threshold == "" || threshold == "secret" || threshold == "malware" {
+		return 0, nil // "secret" and "malware" count those findings only (Gate.CountSecrets, CountMalware)
 	}
 	n := 0
 	if threshold == "kev" {
@@ -192,7 +192,7 @@ func FailOn(fs []match.Finding, threshold string) (int, error) {
 	}
 	min := match.SeverityRank(threshold)
 	if min == 0 {
-		return 0, fmt.Errorf("--fail-on %q: want low, medium, high, critical, kev or secret", threshold)
+		return 0, fmt.Errorf("--fail-on %q: want low, medium, high, critical, kev, secret or malware", threshold)
 	}
 	for _, f := range fs {
 		if match.SeverityRank(f.Severity) >= min {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/inventory"
+	"github.com/riskmap/riskmap/internal/malwarescan"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/secretscan"
 	"github.com/riskmap/riskmap/internal/vulndb"
@@ -57,8 +58,10 @@ type Document struct {
 	Scanners []string `json:"scanners,omitempty"`
 	// Secrets is the secret scan's result (--scanners secret): findings
 	// with a redacted excerpt and a fingerprint, never the secret.
-	Secrets     *secretscan.Result `json:"secrets,omitempty"`
-	GeneratedAt time.Time          `json:"generatedAt"`
+	Secrets *secretscan.Result `json:"secrets,omitempty"`
+	// Malware is the malware scan's result (--scanners malware).
+	Malware     *malwarescan.Result `json:"malware,omitempty"`
+	GeneratedAt time.Time           `json:"generatedAt"`
 
 	inv *inventory.Inventory
 }
@@ -85,6 +88,8 @@ type Summary struct {
 	Fixable    int            `json:"fixable"`
 	// Secrets counts the secret findings (--scanners secret).
 	Secrets int `json:"secrets,omitempty"`
+	// Malware counts the malware findings (--scanners malware).
+	Malware int `json:"malware,omitempty"`
 }
 
 // New assembles a document.
@@ -133,7 +138,10 @@ func writeJSON(w io.Writer, v any) error {
 
 func (d *Document) table(w io.Writer) error {
 	if len(d.Scanners) > 0 && !slices.Contains(d.Scanners, "vuln") {
-		return d.secretsTable(w)
+		if err := d.secretsTable(w); err != nil {
+			return err
+		}
+		return d.malwareTable(w)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEVERITY\tRISK\tID\tPACKAGE\tVERSION\tFIXED IN\tKEV\tEPSS")
@@ -184,7 +192,10 @@ func (d *Document) table(w io.Writer) error {
 	for _, u := range d.Uncovered {
 		fmt.Fprintf(w, "NOT COVERED: %s\n", u.Sentence())
 	}
-	return d.secretsTable(w)
+	if err := d.secretsTable(w); err != nil {
+		return err
+	}
+	return d.malwareTable(w)
 }
 
 // ---- SARIF 2.1.0 ----
@@ -244,6 +255,7 @@ func (d *Document) sarif() any {
 		})
 	}
 	d.sarifSecrets(&rules, &results)
+	d.sarifMalware(&rules, &results)
 	return map[string]any{
 		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
 		"version": "2.1.0",
