@@ -1,5 +1,11 @@
 package posture
 
+import (
+	"strings"
+
+	"github.com/riskmap/riskmap/internal/compliance"
+)
+
 // Profile is a benchmark profile a compliance scan may ask for: its id as
 // the scan command carries it (an SCAP Security Guide profile's short
 // name, which oscap takes as xccdf_org.ssgproject.content_profile_ID; a
@@ -20,45 +26,46 @@ type Profile struct {
 	Targets []string `json:"targets"`
 }
 
-// Products of the SCAP Security Guide data streams sensors use.
-var (
-	debian   = []string{"debian11", "debian12"}
-	ubuntu   = []string{"ubuntu2004", "ubuntu2204", "ubuntu2404"}
-	rhel     = []string{"rhel8", "rhel9", "centos8", "almalinux9", "ol8", "ol9", "fedora"}
-	sle      = []string{"sle15", "opensuse"}
-	hostCtr  = []string{"host", "container"}
-	hostOnly = []string{"host"}
-)
+// Catalogue is the profiles the console offers: Riskmap's OpenSCAP
+// profile names (compliance.Names: standard, the CIS levels, PCI-DSS,
+// HIPAA, NIST 800-53 (OSPP), NIST mission critical (DISA STIG), ANSSI),
+// each with the SCAP Security Guide products whose data stream implements
+// it (from the catalogue of the content sensors ship, compliance.Catalog),
+// then the CIS Kubernetes benchmark (kube-bench, on the node's detected
+// control-plane and worker targets: the seed's NIST Kube Master and Kube
+// Slave) and the CIS Docker benchmark. Sensors take these ids in a scan
+// command's profile.
+var Catalogue = buildCatalogue()
 
-func join(lists ...[]string) []string {
-	var out []string
-	for _, l := range lists {
-		out = append(out, l...)
+func buildCatalogue() []Profile {
+	hostCtr := []string{"host", "container"}
+	products := compliance.Catalog()
+	out := make([]Profile, 0, len(compliance.Names)+2)
+	for _, n := range compliance.Names {
+		p := Profile{ID: n.Name, Title: n.Title, Family: family(n.Name), Engine: "openscap", Targets: hostCtr}
+		for i := range products {
+			for _, c := range compliance.Map(products[i].Product, &products[i].Benchmark) {
+				if c.Name == n.Name && c.Available {
+					p.Content = append(p.Content, products[i].Product)
+				}
+			}
+		}
+		out = append(out, p)
 	}
-	return out
+	return append(out,
+		Profile{ID: "cis-kubernetes", Title: "CIS Kubernetes Benchmark (control plane and worker node)", Family: "cis-kubernetes", Engine: "kube-bench", Targets: []string{"host"}},
+		Profile{ID: "cis-docker", Title: "CIS Docker Benchmark", Family: "cis-docker", Engine: "docker", Targets: hostCtr})
 }
 
-// Catalogue is the profiles the console offers, with the SSG products
-// that ship each. The seed's names map to them: Standard System Security
-// (standard), CIS (cis_level1_server...), PCI-DSS (pci-dss), HIPAA
-// (hipaa), NIST 800-53 / mission critical (ospp, stig), ANSSI (anssi_*),
-// NIST Kube Master and Kube Slave (the CIS Kubernetes master and node
-// targets).
-var Catalogue = []Profile{
-	{ID: "standard", Title: "Standard System Security Profile", Family: "standard", Engine: "openscap", Content: join(debian, ubuntu, rhel, sle), Targets: hostCtr},
-	{ID: "cis_level1_server", Title: "CIS Benchmark Level 1 - Server", Family: "cis", Engine: "openscap", Content: ubuntu, Targets: hostCtr},
-	{ID: "cis_level2_server", Title: "CIS Benchmark Level 2 - Server", Family: "cis", Engine: "openscap", Content: ubuntu, Targets: hostCtr},
-	{ID: "cis_server_l1", Title: "CIS Benchmark Level 1 - Server", Family: "cis", Engine: "openscap", Content: join(rhel, sle), Targets: hostCtr},
-	{ID: "cis", Title: "CIS Benchmark Level 2 - Server", Family: "cis", Engine: "openscap", Content: join(rhel, sle), Targets: hostCtr},
-	{ID: "pci-dss", Title: "PCI-DSS v4 Control Baseline", Family: "pci-dss", Engine: "openscap", Content: join(rhel, sle), Targets: hostCtr},
-	{ID: "hipaa", Title: "Health Insurance Portability and Accountability Act (HIPAA)", Family: "hipaa", Engine: "openscap", Content: join(rhel, sle), Targets: hostCtr},
-	{ID: "ospp", Title: "Protection Profile for General Purpose Operating Systems (NIST 800-53)", Family: "nist", Engine: "openscap", Content: rhel, Targets: hostCtr},
-	{ID: "stig", Title: "DISA STIG (NIST 800-53, mission critical)", Family: "stig", Engine: "openscap", Content: join(rhel, sle, ubuntu), Targets: hostCtr},
-	{ID: "anssi_bp28_minimal", Title: "ANSSI-BP-028 (minimal)", Family: "anssi", Engine: "openscap", Content: join(debian, ubuntu, rhel, sle), Targets: hostCtr},
-	{ID: "anssi_bp28_intermediary", Title: "ANSSI-BP-028 (intermediary)", Family: "anssi", Engine: "openscap", Content: join(debian, ubuntu, rhel, sle), Targets: hostCtr},
-	{ID: "anssi_bp28_enhanced", Title: "ANSSI-BP-028 (enhanced)", Family: "anssi", Engine: "openscap", Content: join(debian, ubuntu, rhel, sle), Targets: hostCtr},
-	{ID: "anssi_bp28_high", Title: "ANSSI-BP-028 (high)", Family: "anssi", Engine: "openscap", Content: join(debian, ubuntu, rhel, sle), Targets: hostCtr},
-	{ID: "master", Title: "CIS Kubernetes Benchmark - control plane (master)", Family: "cis-kubernetes", Engine: "kube-bench", Targets: hostOnly},
-	{ID: "node", Title: "CIS Kubernetes Benchmark - worker node", Family: "cis-kubernetes", Engine: "kube-bench", Targets: hostOnly},
-	{ID: "cis-docker", Title: "CIS Docker Benchmark", Family: "cis-docker", Engine: "docker", Targets: hostOnly},
+// family groups a profile name by its standard.
+func family(name string) string {
+	switch {
+	case strings.HasPrefix(name, "cis-"):
+		return "cis"
+	case name == compliance.ProfileNIST80053:
+		return "nist"
+	case name == compliance.ProfileNISTMissionCritical:
+		return "stig"
+	}
+	return name
 }

@@ -117,7 +117,7 @@ await step("the scans page offers a profile for compliance scans", async () => {
   const picker = p.getByLabel("Compliance profile", { exact: true });
   await picker.waitFor();
   const options = await picker.locator("option").allTextContents();
-  check(options.some((o) => o.includes("Standard System Security Profile")), `profiles ${options.join(", ")}`);
+  check(options.some((o) => o.includes("Standard System Security (standard)")), `profiles ${options.join(", ")}`);
   await audit("52-scans-compliance-profile");
 });
 
