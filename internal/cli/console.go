@@ -187,7 +187,7 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 	fnd := findings.New(findings.Config{Store: st, KB: kb, Exposure: topo, Logger: log.With("module", "findings"), Version: Version, Now: now})
 	// Compliance results: every check of compliance scans (the failed
 	// ones are findings too).
-	pst := posture.New(posture.Config{Store: st, Findings: fnd, Logger: log.With("module", "posture"), Now: now})
+	pst := posture.New(posture.Config{Store: st, Findings: fnd, Nodes: topo, Logger: log.With("module", "posture"), Now: now})
 	scanSvc := scans.NewService(scans.ServiceConfig{Store: st, Jobs: q, Findings: fnd, Posture: pst, Topology: topo, Logger: log.With("module", "scans"),
 		Version: Version, Now: now, Queue: scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
 	// Node details show the node's latest scan results.

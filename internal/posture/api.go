@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/riskmap/riskmap/internal/compliance"
+
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/go-chi/chi/v5"
 
@@ -87,6 +89,21 @@ type (
 	Profiles struct {
 		Catalogue []Profile         `json:"catalogue"`
 		Reported  []ReportedProfile `json:"reported"`
+		// Node is, with ?nodeId=, the profiles available for the OS the
+		// node reports: the SSG data stream that covers it and each of
+		// Riskmap's profile names, available or why not.
+		Node *NodeProfiles `json:"node,omitempty"`
+	}
+	// NodeProfiles are the OpenSCAP profiles for one node's OS.
+	NodeProfiles struct {
+		NodeID string `json:"nodeId"`
+		// Known is false when the node reports no OS (a container: the
+		// scan reads it from the container's root).
+		Known    bool                  `json:"known"`
+		Profiles compliance.OSProfiles `json:"profiles"`
+	}
+	profilesIn struct {
+		NodeID string `query:"nodeId" maxLength:"64" doc:"the profiles available for this node's OS"`
 	}
 )
 
@@ -132,12 +149,22 @@ func (s *Service) apiTrend(ctx context.Context, in *trendIn) (*bodyOf[list[Trend
 	return &bodyOf[list[TrendSeries]]{list[TrendSeries]{Items: got}}, nil
 }
 
-func (s *Service) apiProfiles(ctx context.Context, _ *struct{}) (*bodyOf[Profiles], error) {
+func (s *Service) apiProfiles(ctx context.Context, in *profilesIn) (*bodyOf[Profiles], error) {
 	rep, err := s.Reported(ctx)
 	if err != nil {
 		return nil, s.httpError(ctx, "compliance profiles", err)
 	}
-	return &bodyOf[Profiles]{Profiles{Catalogue: Catalogue, Reported: rep}}, nil
+	out := Profiles{Catalogue: Catalogue, Reported: rep}
+	if in.NodeID != "" {
+		np := &NodeProfiles{NodeID: in.NodeID}
+		if s.nodes != nil {
+			if id, ver, ok := s.nodes.OSOf(in.NodeID); ok {
+				np.Known, np.Profiles = true, compliance.ProfilesForID(id, ver)
+			}
+		}
+		out.Node = np
+	}
+	return &bodyOf[Profiles]{out}, nil
 }
 
 func (s *Service) apiChecks(ctx context.Context, in *checksIn) (*bodyOf[list[Check]], error) {

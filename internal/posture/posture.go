@@ -53,14 +53,23 @@ type Findings interface {
 type Config struct {
 	Store    *store.Store
 	Findings Findings
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Nodes tells the OS a host reports (topology.OSOf), for the profiles
+	// available on a node; nil: none known.
+	Nodes  NodeOS
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// NodeOS is what posture needs from the topology.
+type NodeOS interface {
+	OSOf(nodeID string) (osID, versionID string, ok bool)
 }
 
 // Service is the posture module.
 type Service struct {
 	st       *store.Store
 	findings Findings
+	nodes    NodeOS
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -73,7 +82,7 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{st: cfg.Store, findings: cfg.Findings, log: cfg.Logger, now: cfg.Now}
+	return &Service{st: cfg.Store, findings: cfg.Findings, nodes: cfg.Nodes, log: cfg.Logger, now: cfg.Now}
 }
 
 // StoreTx stores the checks and the raw document of a compliance scan's

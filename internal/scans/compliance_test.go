@@ -16,9 +16,11 @@ import (
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/posture"
+	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/sensor/command"
 	"github.com/riskmap/riskmap/internal/sensorproto"
+	"github.com/riskmap/riskmap/internal/topology"
 )
 
 // complianceEngine is a compliance engine whose checks the test sets
@@ -274,6 +276,39 @@ func TestComplianceScans(t *testing.T) {
 			if !slices.ContainsFunc(pr.Catalogue, func(p posture.Profile) bool { return p.ID == "standard" }) ||
 				len(pr.Reported) != 1 || pr.Reported[0].Profile != ssgStandard || pr.Reported[0].Scans != 2 {
 				t.Errorf("profiles %+v", pr.Reported)
+			}
+
+			// The profiles for a node's OS: a Debian 11 host has the standard
+			// profile and no CIS one; a Debian 12 host none (the content
+			// has no Debian 12 data stream), each saying why.
+			for _, tc := range []struct {
+				version  string
+				standard bool
+			}{{"11", true}, {"12", false}} {
+				rep := &report.Report{Version: report.Version, SensorID: "os-" + tc.version, Host: &report.Host{Hostname: "os-" + tc.version,
+					OS: report.OS{ID: "debian", VersionID: tc.version}}}
+				full := *rep
+				full.Kind, full.RunID, full.Seq = report.KindFull, "os", 1
+				if _, err := c.topo.Ingest(context.Background(), &full); err != nil {
+					t.Fatal(err)
+				}
+				hostID := topology.HostNodeID("os-" + tc.version)
+				var np posture.Profiles
+				get("/api/v1/compliance/profiles?nodeId="+hostID, &np)
+				if np.Node == nil || !np.Node.Known || len(np.Node.Profiles.Choices) == 0 {
+					t.Fatalf("debian %s: node profiles %+v", tc.version, np.Node)
+				}
+				for _, ch := range np.Node.Profiles.Choices {
+					want := ch.Name == "standard" && tc.standard || ch.Name == "anssi" && tc.standard
+					if ch.Available != want || !ch.Available && ch.Reason == "" {
+						t.Errorf("debian %s: profile %s available %v (reason %q), want %v", tc.version, ch.Name, ch.Available, ch.Reason, want)
+					}
+				}
+			}
+			var unknown posture.Profiles
+			get("/api/v1/compliance/profiles?nodeId=no-such-node", &unknown)
+			if unknown.Node == nil || unknown.Node.Known {
+				t.Errorf("an unknown node's profiles: %+v", unknown.Node)
 			}
 
 			// Events: new and fixed compliance findings for the integrations.

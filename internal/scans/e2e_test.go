@@ -254,7 +254,7 @@ func startE2EConsoleWith(t *testing.T, dbURL string, ex findings.ExposureSource,
 	}
 	q := jobs.New(st, jobs.Config{Logger: log, RescueEvery: time.Second})
 	fnd := findings.New(findings.Config{Store: st, KB: kb, Exposure: ex, Logger: log, Version: "test"})
-	pst := posture.New(posture.Config{Store: st, Findings: fnd, Logger: log})
+	pst := posture.New(posture.Config{Store: st, Findings: fnd, Nodes: topo, Logger: log})
 	svc := scans.NewService(scans.ServiceConfig{Store: st, Jobs: q, Findings: fnd, Posture: pst, Topology: topo, Logger: log, Version: "test",
 		Queue: scans.QueueConfig{Lease: 20 * time.Second, RetryBase: time.Second}, SensorLimits: limits})
 	topo.AddDetailSource(svc)

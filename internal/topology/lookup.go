@@ -188,3 +188,17 @@ func (t *Topology) ScanTargets(f TargetFilter) ([]ScanTarget, error) {
 	}
 	return out, nil
 }
+
+// OSOf returns the operating system release a host node reports (its
+// os-release ID and VERSION_ID); false for another kind of node or a host
+// that reports none.
+func (t *Topology) OSOf(id string) (osID, versionID string, ok bool) {
+	g := t.g
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	n := g.nodes[id]
+	if n == nil || n.Kind != KindHost || n.Meta["osId"] == "" {
+		return "", "", false
+	}
+	return n.Meta["osId"], n.Meta["osVersion"], true
+}

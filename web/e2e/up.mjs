@@ -448,6 +448,79 @@ await step("a secret scan of the container from the map's detail panel: the plan
   await shot("35-secrets");
 });
 
+await step("a malware scan of the container from the map: the EICAR test file planted in its image", async () => {
+  await nav("Topology");
+  await p.getByLabel("View", { exact: true }).selectOption("containers");
+  await p.getByLabel("Show as").selectOption("table");
+  await p.getByLabel("Search nodes").fill(container);
+  const row = p.locator("tr[data-node]").filter({ hasText: container }).first();
+  await row.waitFor({ timeout: 60_000 });
+  await row.getByRole("button", { name: /^Details of / }).click();
+  const panel = p.locator(`aside[data-detail="${scanned}"]`);
+  await panel.waitFor();
+  await p.waitForFunction(() => {
+    const o = document.querySelector('aside[data-detail] option[value="malware"]');
+    return o !== null && !o.disabled;
+  });
+  await panel.getByLabel("Scan type").selectOption("malware");
+  await p.getByRole("button", { name: `Scan ${scanned}` }).click();
+  await p.getByRole("status").filter({ hasText: "Scan started." }).waitFor();
+  const id = (await p.locator("[data-scan-started]").getAttribute("data-scan-started")) ?? "";
+  await p.getByRole("link", { name: "Follow it on the scans page" }).click();
+  await heading("Scans");
+  const scanRow = p.locator(`table.scans tbody tr[data-scan="${id}"]`);
+  const done = scanRow.locator('[data-status="complete"], [data-status="error"], [data-status="cancelled"]');
+  await done.waitFor({ timeout: 180_000 });
+  check((await done.getAttribute("data-status")) === "complete", `the malware scan ended ${await done.getAttribute("data-status")}: ${await scanRow.textContent()}`);
+  const n = Number((await scanRow.locator("td").nth(1).getByRole("link").textContent())?.trim());
+  check(n === 1, `the malware scan lists ${n} findings, want the EICAR file`);
+  await scanRow.getByRole("link", { name: String(n) }).click();
+  await heading("Vulnerabilities");
+  const f = p.locator("table.findings tbody[data-finding]").first();
+  await f.waitFor();
+  check((await f.getAttribute("data-finding")) === "EICAR-Test-File", `the malware finding is ${await f.getAttribute("data-finding")}`);
+  check(((await f.textContent()) ?? "").includes("/srv/eicar.com"), `the malware finding does not name its file: ${await f.textContent()}`);
+  await shot("36-malware");
+});
+
+await step("a compliance scan of this host from the map (CIS Docker benchmark): results on the Compliance page and the host's panel", async () => {
+  await nav("Topology");
+  await p.getByLabel("View", { exact: true }).selectOption("hosts");
+  await p.getByLabel("Show as").selectOption("table");
+  await p.locator(`tr[data-node="${hostname}"]`).waitFor({ timeout: 60_000 });
+  await p.getByRole("button", { name: `Details of ${hostname}` }).click();
+  const panel = p.locator(`aside[data-detail="${hostname}"]`);
+  await panel.waitFor();
+  await panel.getByLabel("Compliance profile", { exact: true }).selectOption("cis-docker");
+  await panel.getByRole("button", { name: `Compliance scan of ${hostname}` }).click();
+  await p.getByRole("status").filter({ hasText: "Scan started." }).waitFor();
+  const id = (await p.locator("[data-scan-started]").getAttribute("data-scan-started")) ?? "";
+  await p.getByRole("link", { name: "Follow it on the scans page" }).click();
+  await heading("Scans");
+  const scanRow = p.locator(`table.scans tbody tr[data-scan="${id}"]`);
+  const done = scanRow.locator('[data-status="complete"], [data-status="error"], [data-status="cancelled"]');
+  await done.waitFor({ timeout: 180_000 });
+  check((await done.getAttribute("data-status")) === "complete", `the compliance scan ended ${await done.getAttribute("data-status")}: ${await scanRow.textContent()}`);
+  await nav("Compliance");
+  // One row per section of the benchmark (daemon, files, container runtime...), and the host's overall rate.
+  const bench = p.locator('tr[data-benchmark="cis-docker"]');
+  await bench.first().waitFor({ timeout: 30_000 });
+  check((await bench.count()) >= 2, `${await bench.count()} CIS Docker sections listed`);
+  const overall = p.locator("[data-compliance-overall]");
+  await overall.waitFor();
+  const rate = Number(await overall.getAttribute("data-compliance-overall"));
+  check(rate > 0 && rate < 1, `the CIS Docker pass rate of this host is ${rate}`);
+  await p.locator("tr[data-control]").first().waitFor();
+  await shot("37-compliance");
+  await nav("Topology");
+  await p.getByLabel("View", { exact: true }).selectOption("hosts");
+  await p.getByLabel("Show as").selectOption("table");
+  await p.getByRole("button", { name: `Details of ${hostname}` }).click();
+  const nc = p.locator(`aside[data-detail="${hostname}"] [data-node-compliance]`);
+  await nc.waitFor();
+  check(Number(await nc.getAttribute("data-node-compliance")) === rate, `the host's panel shows ${await nc.getAttribute("data-node-compliance")}, the page ${rate}`);
+});
+
 await step("dashboard: counts, top findings, sensor health", async () => {
   await nav("Dashboard");
   await p.locator('.card[data-kind="host"] .big').waitFor();
@@ -489,7 +562,7 @@ await step("the audit log lists every change the scenario made", async () => {
     register: 1, // the first admin
     "enrolment_token.create": 1, // riskmap up's single-use token for its own sensor
     "sensor.enrol": 1, // the local sensor, as itself
-    "scan.start": 5, // the container, its image, the host (cancelled), the container again, its secret scan
+    "scan.start": 7, // the container, its image, the host (cancelled), the container again, its secret and malware scans, the host's compliance scan
     "scan.cancel": 1,
     "finding.decision.create": 1,
   };

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/malwarescan/malwaretest"
 	"github.com/riskmap/riskmap/internal/secretscan/secrettest"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
@@ -239,6 +240,9 @@ func vulnImage(t *testing.T, root string) string {
 	for _, p := range upSecrets() {
 		add(strings.TrimPrefix(p.Path, "/"), 0o600, files[strings.TrimPrefix(p.Path, "/")])
 	}
+	// The EICAR test file (made at run time) for the malware scan.
+	tw.WriteHeader(&tar.Header{Name: "srv/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch})
+	add("srv/eicar.com", 0o644, malwaretest.EICAR())
 	for _, f := range []string{"etc/os-release", "var/lib/dpkg/status"} {
 		b, err := os.ReadFile(filepath.Join(root, "internal", "scans", "testdata", "debian12", f))
 		if err != nil {

@@ -938,9 +938,21 @@ export interface ComplianceProfile {
   content?: string[];
   targets: string[];
 }
+/** The OpenSCAP profiles for one node's OS (GET /compliance/profiles?nodeId=). */
+export interface NodeProfiles {
+  nodeId: string;
+  known: boolean;
+  profiles: {
+    os: { id: string; versionId?: string };
+    product?: string;
+    reason?: string;
+    choices: { name: string; title: string; available: boolean; profileId?: string; reason?: string }[];
+  };
+}
 export interface ComplianceProfiles {
   catalogue: ComplianceProfile[];
   reported: { benchmark: string; profile: string; scans: number }[];
+  node?: NodeProfiles;
 }
 export type ComplianceQuery = {
   nodeId?: string | undefined;
@@ -994,7 +1006,7 @@ export const api = {
     request<Page<ComplianceControl>>("GET", `/compliance/controls${query(q)}`),
   complianceFailures: (q: ComplianceQuery & { limit?: number | undefined }) => request<Page<FailedControl>>("GET", `/compliance/failures${query(q)}`),
   complianceTrend: (q: ComplianceQuery & { limit?: number | undefined }) => request<Page<TrendSeries>>("GET", `/compliance/trend${query(q)}`),
-  complianceProfiles: () => request<ComplianceProfiles>("GET", "/compliance/profiles"),
+  complianceProfiles: (nodeId?: string) => request<ComplianceProfiles>("GET", `/compliance/profiles${query({ nodeId })}`),
   scans: async (p: { type?: string | undefined; nodeId?: string | undefined; status?: string | undefined; cursor?: string | undefined; limit?: number | undefined }) =>
     page(await request<Page<Scan>>("GET", `/scans${query(p)}`)),
   scan: (id: string) => request<Scan>("GET", `/scans/${encodeURIComponent(id)}`),

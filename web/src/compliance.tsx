@@ -4,7 +4,7 @@
 // compliance results.
 import { useEffect, useId, useState } from "react";
 import { Link } from "react-router";
-import { api, type CheckCounts, type ComplianceProfiles, type ComplianceSummary, type TrendSeries } from "./api";
+import { api, type CheckCounts, type ComplianceProfile, type ComplianceProfiles, type ComplianceSummary, type TrendSeries } from "./api";
 import { ErrorAlert, toApiError } from "./components";
 import type { ApiError } from "./api";
 
@@ -35,7 +35,18 @@ export function PassRate({ c }: { c: CheckCounts }) {
  * (SCAP Security Guide profiles, CIS Kubernetes and Docker targets) and the
  * profiles sensors have reported; "" is the engine's default.
  */
-export function ProfilePicker({ value, onChange, kind }: { value: string; onChange: (p: string) => void; kind?: string | undefined }) {
+export function ProfilePicker({
+  value,
+  onChange,
+  kind,
+  nodeId,
+}: {
+  value: string;
+  onChange: (p: string) => void;
+  kind?: string | undefined;
+  /** With a node, the OpenSCAP profiles its OS lacks are disabled, saying why. */
+  nodeId?: string | undefined;
+}) {
   const id = useId();
   const hint = useId();
   const [profiles, setProfiles] = useState<ComplianceProfiles | null>(null);
@@ -43,14 +54,22 @@ export function ProfilePicker({ value, onChange, kind }: { value: string; onChan
   useEffect(() => {
     let live = true;
     api
-      .complianceProfiles()
+      .complianceProfiles(nodeId)
       .then((p) => live && setProfiles(p))
       .catch((e: unknown) => live && setError(toApiError(e)));
     return () => {
       live = false;
     };
-  }, []);
+  }, [nodeId]);
   const catalogue = (profiles?.catalogue ?? []).filter((p) => kind === undefined || p.targets.includes(kind));
+  const node = profiles?.node;
+  /** Why a profile cannot run on the node ("" when it can, or when the node's OS is not known). */
+  const lacks = (p: ComplianceProfile): string => {
+    if (node === undefined || !node.known || p.engine !== "openscap") return "";
+    const c = node.profiles.choices.find((x) => x.name === p.id);
+    return c === undefined || c.available ? "" : (c.reason ?? node.profiles.reason ?? "not available for this OS");
+  };
+  const osName = node?.known === true ? `${node.profiles.os.id} ${node.profiles.os.versionId ?? ""}`.trim() : "";
   const reported = (profiles?.reported ?? []).filter((r) => !catalogue.some((p) => p.id === shortName(r.profile)));
   return (
     <div className="field">
@@ -58,8 +77,8 @@ export function ProfilePicker({ value, onChange, kind }: { value: string; onChan
       <select id={id} value={value} aria-describedby={hint} onChange={(e) => onChange(e.target.value)}>
         <option value="">the engine's default</option>
         {catalogue.map((p) => (
-          <option key={p.id} value={p.id}>
-            {p.title} ({p.id})
+          <option key={p.id} value={p.id} disabled={lacks(p) !== ""} title={lacks(p) || undefined}>
+            {p.title} ({p.id}){lacks(p) !== "" && ` — not available for ${osName}`}
           </option>
         ))}
         {reported.map((r) => (
@@ -69,7 +88,11 @@ export function ProfilePicker({ value, onChange, kind }: { value: string; onChan
         ))}
       </select>
       <p id={hint} className="hint">
-        SCAP Security Guide profiles exist for some operating systems only; a profile the target's content lacks fails the scan, naming it.
+        {osName !== ""
+          ? node?.profiles.reason
+            ? `${osName}: ${node.profiles.reason}. The CIS Docker and Kubernetes benchmarks need no SCAP content.`
+            : `Profiles for ${osName} (${node?.profiles.product ?? "SCAP Security Guide"}); those it lacks are disabled.`
+          : "SCAP Security Guide profiles exist for some operating systems only; a profile the target's content lacks fails the scan, naming it."}
       </p>
       <ErrorAlert error={error} />
     </div>

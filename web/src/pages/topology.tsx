@@ -365,7 +365,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
           )}
           {(node.kind === "host" || node.kind === "container") && user.role !== "read-only" && (
             <div className="node-compliance-scan">
-              <ProfilePicker value={profile} onChange={setProfile} kind={node.kind} />
+              <ProfilePicker value={profile} onChange={setProfile} kind={node.kind} nodeId={node.kind === "host" ? node.id : undefined} />
               <button type="button" onClick={() => void scan(true)} disabled={busy} aria-label={`Compliance scan of ${node.label}`}>
                 Compliance scan
               </button>
