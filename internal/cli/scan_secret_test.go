@@ -255,7 +255,9 @@ func TestScanSecretsCorpus(t *testing.T) {
 		case "sarif":
 			var sarif struct {
 				Runs []struct {
-					Tool    struct{ Driver struct{ Rules []struct{ ID string } } }
+					Tool struct {
+						Driver struct{ Rules []struct{ ID string } }
+					}
 					Results []struct{ RuleID string }
 				}
 			}

@@ -81,9 +81,9 @@ func TestRunRealAPIServer(t *testing.T) {
 	}{
 		{"1.2.1", "pass", "--anonymous-auth=false"},
 		{"1.2.2", "fail", "--token-auth-file=" + kc.Dir + "/tokens.csv"}, // (or another test's apiserver's: below)
-		{"1.2.6", "pass", "--authorization-mode=RBAC"}, // not AlwaysAllow
-		{"1.2.7", "fail", "--authorization-mode=RBAC"}, // ... but without Node
-		{"1.2.8", "pass", "--authorization-mode=RBAC"}, // ... and with RBAC
+		{"1.2.6", "pass", "--authorization-mode=RBAC"},                   // not AlwaysAllow
+		{"1.2.7", "fail", "--authorization-mode=RBAC"},                   // ... but without Node
+		{"1.2.8", "pass", "--authorization-mode=RBAC"},                   // ... and with RBAC
 		{"1.2.15", "pass", "--profiling=false"},
 		{"1.2.16", "fail", "--audit-log-path not set"},
 	} {
