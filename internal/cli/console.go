@@ -20,6 +20,7 @@ import (
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/integrations"
 	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/malwarescan"
 	"github.com/riskmap/riskmap/internal/match/remote"
 	"github.com/riskmap/riskmap/internal/posture"
 	"github.com/riskmap/riskmap/internal/registries"
@@ -195,7 +196,7 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 	regs := registries.New(registries.Config{Store: st, Vault: vault, Jobs: q, Scans: scanSvc, Topology: topo,
 		Logger: log.With("module", "registries"), Now: now})
 	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: scanSvc, Findings: fnd, Jobs: q, Events: bus, Secrets: vault,
-		Registries: regs, Now: now})
+		Registries: regs, MalwareRules: &malwarescan.Store{Dir: malwarescan.StoreDir(cfg.DataDir)}, Now: now})
 	// Notifications: destinations, rules, outboxes (the list of destination
 	// kinds is integrations.Kinds).
 	integ := integrations.New(integrations.Config{Store: st, Jobs: q, Vault: vault, Nodes: topo, ConsoleURL: cfg.PublicURL, Version: Version,

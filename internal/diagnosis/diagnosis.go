@@ -15,6 +15,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/malwarescan"
+
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/go-chi/chi/v5"
 
@@ -46,6 +48,19 @@ type Diagnosis struct {
 	Registries []registries.RegistryAccountStatus `json:"registries,omitempty"`
 	// Coverage is whether the knowledge base covers what the nodes run.
 	Coverage *Coverage `json:"coverage,omitempty"`
+	// MalwareRules is the YARA rule bundle of the console's data
+	// directory (`riskmap malware-rules import|update`; the rules the
+	// sensor of `riskmap up` uses), or why it cannot be read.
+	MalwareRules *MalwareRules `json:"malwareRules,omitempty"`
+}
+
+// MalwareRules is the state of the stored YARA rule bundle.
+type MalwareRules struct {
+	Dir string `json:"dir"`
+	*malwarescan.Manifest
+	// Error says why the bundle cannot be used (a tampered archive, an
+	// unreadable manifest): scans then fail until it is imported again.
+	Error string `json:"error,omitempty"`
 }
 
 // Coverage is the check that the knowledge base holds records for every
@@ -124,6 +139,8 @@ type Sources struct {
 	Registries interface {
 		Status(ctx context.Context) ([]registries.RegistryAccountStatus, error)
 	}
+	// MalwareRules is the store of the data directory's YARA rule bundle.
+	MalwareRules *malwarescan.Store
 }
 
 // Service serves the diagnosis.
@@ -228,6 +245,15 @@ func (s *Service) Diagnose(ctx context.Context) (Diagnosis, error) {
 			}
 		}
 		d.Secrets = ss
+	}
+	if src.MalwareRules != nil {
+		mr := &MalwareRules{Dir: src.MalwareRules.Dir}
+		if mr.Manifest, err = src.MalwareRules.Status(); err != nil {
+			mr.Error = err.Error()
+		} else if _, err := src.MalwareRules.Load(); err != nil {
+			mr.Error = err.Error()
+		}
+		d.MalwareRules = mr
 	}
 	if src.Registries != nil {
 		if d.Registries, err = src.Registries.Status(ctx); err != nil {

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,8 @@ import (
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/jobs"
+	"github.com/riskmap/riskmap/internal/malwarescan"
+	"github.com/riskmap/riskmap/internal/malwarescan/malwaretest"
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/scans"
@@ -240,4 +244,52 @@ func importOSV(t *testing.T, kb *feeds.KB, records ...string) {
 func osvRecord(id, eco, pkg string) string {
 	return `{"id":"` + id + `","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"` + eco + `","name":"` + pkg +
 		`"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0"}]}]}]}`
+}
+
+// TestMalwareRules: the diagnosis shows the data directory's YARA rule
+// bundle: the built-in rules before any import, an imported bundle (name,
+// checksum, rules) after, and an error once its stored archive no longer
+// matches its checksum.
+func TestMalwareRules(t *testing.T) {
+	eng, err := malwarescan.FindEngine(malwaretest.Yara(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &malwarescan.Store{Dir: t.TempDir()}
+	svc := diagnosis.New(diagnosis.Sources{MalwareRules: rs})
+	get := func() *diagnosis.MalwareRules {
+		t.Helper()
+		d, err := svc.Diagnose(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.MalwareRules == nil || d.MalwareRules.Manifest == nil {
+			t.Fatalf("no malware rules status: %+v", d.MalwareRules)
+		}
+		return d.MalwareRules
+	}
+	if m := get(); !m.Builtin || m.Rules < 1 || m.Error != "" {
+		t.Errorf("before an import: %+v", m)
+	}
+	src := filepath.Join(t.TempDir(), "team.yar")
+	if err := os.WriteFile(src, []byte("rule Team_Marker { strings: $a = \"riskmap-team-marker\" condition: $a }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	imported, err := rs.Import(context.Background(), src, "", eng, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := get(); m.Builtin || m.Rules != 1 || m.SHA256 != imported.SHA256 || m.Error != "" {
+		t.Errorf("after an import: %+v", m)
+	}
+	archives, _ := filepath.Glob(filepath.Join(rs.Dir, "*.tar.gz"))
+	if len(archives) != 1 {
+		t.Fatalf("stored archives %v", archives)
+	}
+	if err := os.WriteFile(archives[0], []byte("tampered"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if m := get(); m.Error == "" {
+		t.Errorf("a tampered bundle: %+v, want an error", m)
+	}
 }

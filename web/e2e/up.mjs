@@ -198,6 +198,9 @@ await step("diagnosis: the release the nodes run that the feeds do not cover, an
   const text = (await gap.textContent()) ?? "";
   check(text.includes("Debian 12") && text.includes("osv.dev Debian export") && text.includes("Update feeds now"), `the coverage row reads ${text}`);
   check(Number(await gap.locator("td").nth(1).textContent()) === 3, `the coverage row counts ${await gap.locator("td").nth(1).textContent()} packages, want 3`);
+  // The malware rules the local sensor uses: the built-in set, none imported.
+  const rules = p.locator("[data-malware-rules]");
+  check((await rules.getAttribute("data-malware-rules")) === "builtin" && ((await rules.textContent()) ?? "").includes("built-in set"), `malware rules: ${await rules.textContent()}`);
   await shot("34-diagnosis-coverage");
 });
 

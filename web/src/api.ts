@@ -459,6 +459,17 @@ export interface Diagnosis {
     tags: number;
   }[] | null;
   /** Whether the knowledge base covers what the nodes run (internal/diagnosis Coverage). */
+  /** The data directory's YARA rule bundle (GET /diagnosis). */
+  malwareRules?: {
+    dir: string;
+    name?: string;
+    sha256?: string;
+    rules?: number;
+    source?: string;
+    importedAt?: string;
+    builtin?: boolean;
+    error?: string;
+  };
   coverage?: {
     healthy: boolean;
     gaps: CoverageGap[];

@@ -282,6 +282,31 @@ export default function SystemPage() {
               </dd>
               <dt>Findings stored</dt>
               <dd>{d.storage?.findings ?? 0}</dd>
+              {d.malwareRules !== undefined && (
+                <>
+                  <dt>Malware rules</dt>
+                  <dd data-malware-rules={d.malwareRules.error ? "error" : d.malwareRules.builtin ? "builtin" : "imported"}>
+                    {d.malwareRules.error ? (
+                      <span className="tag status-error">{d.malwareRules.error}</span>
+                    ) : (
+                      <>
+                        {d.malwareRules.builtin ? "built-in set" : d.malwareRules.name}, {d.malwareRules.rules ?? 0} rules
+                        {!d.malwareRules.builtin && (
+                          <>
+                            {" "}
+                            from {d.malwareRules.source}, imported <Time iso={d.malwareRules.importedAt} />
+                          </>
+                        )}{" "}
+                        <span className="muted">sha256 {(d.malwareRules.sha256 ?? "").slice(0, 12)}</span>
+                      </>
+                    )}
+                    <span className="hint">
+                      {" "}
+                      <code>riskmap malware-rules import|update</code> on the console&apos;s machine
+                    </span>
+                  </dd>
+                </>
+              )}
             </dl>
             <Coverage coverage={d.coverage} />
             <h3>Sensor health</h3>
