@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -34,7 +35,7 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/top", "top-findings", "The most exploitable findings across the estate, with attack paths"), s.apiTop)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/groups", "group-findings",
 		"The most exploitable findings grouped by vulnerability (one row per vulnerability, with its nodes) or by node"), s.apiGroups)
-	raw(http.MethodGet, "/api/v1/findings/export", "export-findings", "Download current findings (?format=json or csv, same filters as GET /api/v1/findings, type included)", s.rawExport)
+	raw(http.MethodGet, "/api/v1/findings/export", "export-findings", "Download current findings (?format=json, csv or xlsx, same filters as GET /api/v1/findings, type included)", s.rawExport)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/decisions", "list-decisions", "Accept / not-affected decisions"), s.apiDecisions)
 	huma.Register(api, created(op(http.MethodPost, "/api/v1/findings/decisions", "create-decision", "Accept a finding or mark it not affected, for findings of one type (reason, optional expiry)")), s.apiDecide)
 	huma.Register(api, noContent(op(http.MethodDelete, "/api/v1/findings/decisions/{id}", "delete-decision", "Revoke a decision")), s.apiDeleteDecision)
@@ -195,9 +196,32 @@ func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="findings.csv"`)
 		_ = WriteCSV(w, all)
+	case "xlsx":
+		// Built in memory first: a failure is answered as an error, not
+		// as half a workbook.
+		var buf bytes.Buffer
+		if err := WriteXLSX(&buf, all, exportFilter(q), s.now()); err != nil {
+			s.rawError(w, r, "export findings", err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+		w.Header().Set("Content-Disposition", `attachment; filename="findings.xlsx"`)
+		w.Write(buf.Bytes())
 	default:
-		console.WriteProblem(w, http.StatusBadRequest, fmt.Sprintf("format %q (want json or csv; per-scan CycloneDX, SARIF and OpenVEX at /api/v1/scans/{id}/report)", f))
+		console.WriteProblem(w, http.StatusBadRequest, fmt.Sprintf("format %q (want json, csv or xlsx; per-scan CycloneDX, SARIF and OpenVEX at /api/v1/scans/{id}/report)", f))
 	}
+}
+
+// exportFilter says which filter an export applied ("type=secret
+// severity=high"), for the workbook's summary.
+func exportFilter(q url.Values) string {
+	var parts []string
+	for _, k := range []string{"scanId", "type", "nodeId", "severity", "kev", "fixAvailable", "package", "vulnId", "includeSuppressed"} {
+		if v := q.Get(k); v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func (s *Service) apiDecisions(ctx context.Context, _ *struct{}) (*bodyOf[list[Decision]], error) {

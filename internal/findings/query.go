@@ -331,23 +331,7 @@ func WriteCSV(w io.Writer, fs []NodeFinding) error {
 	cw := csv.NewWriter(w)
 	cw.Write(CSVHeader)
 	for _, f := range fs {
-		fd := f.Finding
-		cvss, epss, kev, dec := "", "", "false", ""
-		if fd.CVSS != nil {
-			cvss = strconv.FormatFloat(fd.CVSS.BaseScore, 'f', 1, 64)
-		}
-		if fd.EPSS != nil {
-			epss = strconv.FormatFloat(fd.EPSS.Score, 'f', 5, 64)
-		}
-		if fd.KEV != nil {
-			kev = "true"
-		}
-		if f.Decision != nil {
-			dec = f.Decision.Status
-		}
-		row := []string{strconv.FormatFloat(f.Risk.Score, 'f', 1, 64), cmpOr(f.Type, TypeVulnerability), fd.ID, f.Subject, strings.Join(fd.Aliases, " "), fd.Severity, cvss, kev, epss,
-			fd.Package.Name, fd.Package.Version, fd.Package.Ecosystem, strings.Join(fd.FixedVersions, " "),
-			f.Target.Kind, f.Target.Ref, f.NodeID, f.ScanID, dec, fd.Risk.Explanation}
+		row := record(f)
 		for i := range row {
 			row[i] = console.CSVCell(row[i]) // names come from scanned images: no formulas for a spreadsheet
 		}
@@ -355,6 +339,27 @@ func WriteCSV(w io.Writer, fs []NodeFinding) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// record is a finding's row of an export, in CSVHeader's order.
+func record(f NodeFinding) []string {
+	fd := f.Finding
+	cvss, epss, kev, dec := "", "", "false", ""
+	if fd.CVSS != nil {
+		cvss = strconv.FormatFloat(fd.CVSS.BaseScore, 'f', 1, 64)
+	}
+	if fd.EPSS != nil {
+		epss = strconv.FormatFloat(fd.EPSS.Score, 'f', 5, 64)
+	}
+	if fd.KEV != nil {
+		kev = "true"
+	}
+	if f.Decision != nil {
+		dec = f.Decision.Status
+	}
+	return []string{strconv.FormatFloat(f.Risk.Score, 'f', 1, 64), cmpOr(f.Type, TypeVulnerability), fd.ID, f.Subject, strings.Join(fd.Aliases, " "), fd.Severity, cvss, kev, epss,
+		fd.Package.Name, fd.Package.Version, fd.Package.Ecosystem, strings.Join(fd.FixedVersions, " "),
+		f.Target.Kind, f.Target.Ref, f.NodeID, f.ScanID, dec, fd.Risk.Explanation}
 }
 
 func boolInt(b bool) int {

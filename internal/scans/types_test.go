@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/riskmap/riskmap/internal/findings"
 	"github.com/riskmap/riskmap/internal/inventory"
@@ -214,6 +218,44 @@ func TestScanTypes(t *testing.T) {
 					t.Errorf("CSV row %v", row)
 				}
 			}
+			// The workbook holds exactly what the CSV does, risk as a number,
+			// with a summary of what was filtered.
+			if code := a.do("GET", "/api/v1/findings/export?format=xlsx&type=secret&includeSuppressed=true", nil, &body); code != http.StatusOK {
+				t.Fatalf("XLSX export: %d", code)
+			}
+			wb, err := excelize.OpenReader(strings.NewReader(body))
+			if err != nil {
+				t.Fatalf("XLSX export: %v", err)
+			}
+			xrows, err := wb.GetRows("Findings")
+			if err != nil || !slices.Equal(xrows[0], rows[0]) || len(xrows) != len(rows) {
+				t.Errorf("XLSX rows %v (%v), want the CSV's %v", xrows, err, rows)
+			}
+			for i := 1; i < len(xrows) && i < len(rows); i++ {
+				for j := range rows[i] {
+					got, want := "", rows[i][j]
+					if j < len(xrows[i]) {
+						got = xrows[i][j]
+					}
+					if gf, err1 := strconv.ParseFloat(got, 64); err1 == nil {
+						if wf, err2 := strconv.ParseFloat(want, 64); err2 == nil && gf == wf {
+							continue // a number: 32 is the CSV's 32.0
+						}
+					}
+					if got != want {
+						t.Errorf("XLSX row %d column %s: %q, CSV %q", i, rows[0][j], got, want)
+					}
+				}
+			}
+			// A cell with no type attribute holds a number in SpreadsheetML.
+			if typ, _ := wb.GetCellType("Findings", "A2"); typ != excelize.CellTypeNumber && typ != excelize.CellTypeUnset {
+				t.Errorf("the risk column is of cell type %v, want a number", typ)
+			}
+			summary, _ := wb.GetRows("Summary")
+			if fmt.Sprint(summary) == "" || !strings.Contains(fmt.Sprint(summary), "type=secret") || !strings.Contains(fmt.Sprint(summary), "[secret 2]") {
+				t.Errorf("XLSX summary %v", summary)
+			}
+			wb.Close()
 			if code := a.do("GET", "/api/v1/findings/export?format=json&type=secret&includeSuppressed=true", nil, &body); code != http.StatusOK {
 				t.Fatalf("JSON export: %d", code)
 			}

@@ -338,11 +338,16 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
   await p.getByRole("button", { name: "Apply filters" }).click();
 });
 
-await step("downloads: findings CSV and the decisions as OpenVEX", async () => {
+await step("downloads: findings CSV and XLSX and the decisions as OpenVEX", async () => {
   const [csv] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "CSV", exact: true }).click()]);
   const text = readFileSync(await csv.path(), "utf8");
   check(text.startsWith("risk,type,vulnerability,"), `the CSV starts ${text.slice(0, 60)}`);
   check(text.split("\n").length > 2, "the CSV has no finding rows");
+  // The workbook (parsed back cell by cell in internal/scans' TestScanTypes): an OOXML zip with the findings sheet.
+  const [xlsx] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "Excel (XLSX)", exact: true }).click()]);
+  const book = readFileSync(await xlsx.path());
+  check(book.subarray(0, 2).toString("latin1") === "PK" && book.includes("xl/workbook.xml") && book.includes("xl/worksheets/sheet2.xml"), `the XLSX download is not a workbook (${book.length} bytes)`);
+  check(xlsx.suggestedFilename() === "findings.xlsx", `the XLSX download is named ${xlsx.suggestedFilename()}`);
   const [vex] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "OpenVEX", exact: true }).click()]);
   const doc = JSON.parse(readFileSync(await vex.path(), "utf8"));
   check(String(doc["@context"]).includes("openvex"), `the OpenVEX download has context ${doc["@context"]}`);

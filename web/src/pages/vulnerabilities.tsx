@@ -132,6 +132,10 @@ export default function VulnerabilitiesPage() {
         <a href={downloads.findings("csv", { ...scope, ...applied })} download>
           CSV
         </a>{" "}
+        ·{" "}
+        <a href={downloads.findings("xlsx", { ...scope, ...applied })} download>
+          Excel (XLSX)
+        </a>{" "}
         · Decisions as{" "}
         <a href={downloads.openvex()} download>
           OpenVEX
