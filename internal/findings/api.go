@@ -35,7 +35,7 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/top", "top-findings", "The most exploitable findings across the estate, with attack paths"), s.apiTop)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/groups", "group-findings",
 		"The most exploitable findings grouped by vulnerability (one row per vulnerability, with its nodes) or by node"), s.apiGroups)
-	raw(http.MethodGet, "/api/v1/findings/export", "export-findings", "Download current findings (?format=json, csv or xlsx, same filters as GET /api/v1/findings, type included)", s.rawExport)
+	raw(http.MethodGet, "/api/v1/findings/export", "export-findings", "Download current findings (?format=json, csv, xlsx or pdf, same filters as GET /api/v1/findings, type included)", s.rawExport)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/decisions", "list-decisions", "Accept / not-affected decisions"), s.apiDecisions)
 	huma.Register(api, created(op(http.MethodPost, "/api/v1/findings/decisions", "create-decision", "Accept a finding or mark it not affected, for findings of one type (reason, optional expiry)")), s.apiDecide)
 	huma.Register(api, noContent(op(http.MethodDelete, "/api/v1/findings/decisions/{id}", "delete-decision", "Revoke a decision")), s.apiDeleteDecision)
@@ -207,8 +207,17 @@ func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 		w.Header().Set("Content-Disposition", `attachment; filename="findings.xlsx"`)
 		w.Write(buf.Bytes())
+	case "pdf":
+		var buf bytes.Buffer
+		if err := WritePDF(&buf, all, exportFilter(q), s.now()); err != nil {
+			s.rawError(w, r, "export findings", err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Header().Set("Content-Disposition", `attachment; filename="findings.pdf"`)
+		w.Write(buf.Bytes())
 	default:
-		console.WriteProblem(w, http.StatusBadRequest, fmt.Sprintf("format %q (want json, csv or xlsx; per-scan CycloneDX, SARIF and OpenVEX at /api/v1/scans/{id}/report)", f))
+		console.WriteProblem(w, http.StatusBadRequest, fmt.Sprintf("format %q (want json, csv, xlsx or pdf; per-scan CycloneDX, SARIF and OpenVEX at /api/v1/scans/{id}/report)", f))
 	}
 }
 

@@ -1,11 +1,13 @@
 package scans_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/sensor/command"
 	"github.com/riskmap/riskmap/internal/sensorproto"
+	"github.com/riskmap/riskmap/internal/testenv"
 )
 
 // secretEngine is a secret engine whose findings the test sets before
@@ -256,6 +259,18 @@ func TestScanTypes(t *testing.T) {
 				t.Errorf("XLSX summary %v", summary)
 			}
 			wb.Close()
+			// The PDF report, read back by poppler's pdftotext: the summary
+			// and the ranked findings.
+			if code := a.do("GET", "/api/v1/findings/export?format=pdf&type=secret&includeSuppressed=true", nil, &body); code != http.StatusOK || !strings.HasPrefix(body, "%PDF-") {
+				t.Fatalf("PDF export: %d %.20q", code, body)
+			}
+			text := pdfText(t, []byte(body))
+			for _, want := range []string{"Riskmap findings report", "Filter: type=secret includeSuppressed=true", "2 findings, 0 known exploited",
+				"Findings by severity", "Findings by risk (2)", "private-key", "/root/.ssh/id_ed25519:1"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("the PDF report lacks %q:\n%s", want, text)
+				}
+			}
 			if code := a.do("GET", "/api/v1/findings/export?format=json&type=secret&includeSuppressed=true", nil, &body); code != http.StatusOK {
 				t.Fatalf("JSON export: %d", code)
 			}
@@ -305,4 +320,21 @@ func TestScanTypes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pdfText extracts a PDF's text with poppler's pdftotext (-layout keeps
+// each table row on its line).
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	bin, err := exec.LookPath("pdftotext")
+	if err != nil {
+		testenv.Missing(t, "pdftotext", "apt-get install poppler-utils")
+	}
+	cmd := exec.Command(bin, "-layout", "-", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
 }

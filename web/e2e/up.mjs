@@ -338,7 +338,7 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
   await p.getByRole("button", { name: "Apply filters" }).click();
 });
 
-await step("downloads: findings CSV and XLSX and the decisions as OpenVEX", async () => {
+await step("downloads: findings CSV, XLSX and PDF, and the decisions as OpenVEX", async () => {
   const [csv] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "CSV", exact: true }).click()]);
   const text = readFileSync(await csv.path(), "utf8");
   check(text.startsWith("risk,type,vulnerability,"), `the CSV starts ${text.slice(0, 60)}`);
@@ -348,6 +348,11 @@ await step("downloads: findings CSV and XLSX and the decisions as OpenVEX", asyn
   const book = readFileSync(await xlsx.path());
   check(book.subarray(0, 2).toString("latin1") === "PK" && book.includes("xl/workbook.xml") && book.includes("xl/worksheets/sheet2.xml"), `the XLSX download is not a workbook (${book.length} bytes)`);
   check(xlsx.suggestedFilename() === "findings.xlsx", `the XLSX download is named ${xlsx.suggestedFilename()}`);
+  // The PDF report (its text read back in TestScanTypes with pdftotext).
+  const [pdf] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "PDF report", exact: true }).click()]);
+  const report = readFileSync(await pdf.path());
+  check(report.subarray(0, 5).toString("latin1") === "%PDF-" && report.subarray(-7).toString("latin1").includes("%%EOF"), `the PDF download is not a PDF (${report.length} bytes)`);
+  check(pdf.suggestedFilename() === "findings.pdf", `the PDF download is named ${pdf.suggestedFilename()}`);
   const [vex] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "OpenVEX", exact: true }).click()]);
   const doc = JSON.parse(readFileSync(await vex.path(), "utf8"));
   check(String(doc["@context"]).includes("openvex"), `the OpenVEX download has context ${doc["@context"]}`);

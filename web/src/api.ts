@@ -1108,7 +1108,7 @@ export const downloads = {
   sbom: (scanId: string, format: "cyclonedx-json" | "spdx-json") => `${base}/scans/${encodeURIComponent(scanId)}/sbom${query({ format })}`,
   report: (scanId: string, format: "json" | "sarif" | "cyclonedx-json" | "openvex" | "csv") =>
     `${base}/scans/${encodeURIComponent(scanId)}/report${query({ format })}`,
-  findings: (format: "json" | "csv" | "xlsx", q: FindingQuery) => `${base}/findings/export${query({ ...q, format })}`,
+  findings: (format: "json" | "csv" | "xlsx" | "pdf", q: FindingQuery) => `${base}/findings/export${query({ ...q, format })}`,
   openvex: () => `${base}/findings/decisions/openvex`,
   compliance: (format: "json" | "csv", q: ComplianceQuery & { scanId?: string | undefined }) => `${base}/compliance/export${query({ ...q, format })}`,
   complianceRaw: (scanId: string) => `${base}/compliance/scans/${encodeURIComponent(scanId)}/raw`,

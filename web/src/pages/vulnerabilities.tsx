@@ -136,6 +136,10 @@ export default function VulnerabilitiesPage() {
         <a href={downloads.findings("xlsx", { ...scope, ...applied })} download>
           Excel (XLSX)
         </a>{" "}
+        ·{" "}
+        <a href={downloads.findings("pdf", { ...scope, ...applied })} download>
+          PDF report
+        </a>{" "}
         · Decisions as{" "}
         <a href={downloads.openvex()} download>
           OpenVEX
