@@ -265,13 +265,21 @@ await step("the finding's attack path (or node) on the map", async () => {
   await nav("Vulnerabilities");
 });
 
-await step("filter by a package search", async () => {
+await step("filter by a package search, kept in the URL: a reload reproduces it", async () => {
   await p.getByLabel("Search", { exact: true }).fill("urllib3");
   await p.getByRole("button", { name: "Apply filters" }).click();
-  await p.waitForFunction(() => {
+  const onlyUrllib3 = () => {
     const pkgs = [...document.querySelectorAll("table.findings tbody[data-finding] tr:first-child td:nth-child(4)")];
     return pkgs.length > 0 && pkgs.every((td) => td.textContent?.startsWith("urllib3"));
-  });
+  };
+  await p.waitForFunction(onlyUrllib3);
+  check(new URL(p.url()).searchParams.get("q") === "urllib3", `the URL does not hold the search: ${p.url()}`);
+  const listed = await p.locator("table.findings tbody[data-finding]").count();
+  await p.reload();
+  await heading("Vulnerabilities");
+  await p.waitForFunction(onlyUrllib3);
+  check((await p.getByLabel("Search", { exact: true }).inputValue()) === "urllib3", "the search field lost the search on reload");
+  check((await p.locator("table.findings tbody[data-finding]").count()) === listed, "the reloaded list differs");
 });
 
 let decidedVuln = "";

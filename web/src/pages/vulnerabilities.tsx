@@ -21,13 +21,23 @@ function triValue(v: (typeof tri)[number]): string | undefined {
   return v === "any" ? undefined : v === "yes" ? "true" : "false";
 }
 
+/** one of the options, or the default when the URL holds something else. */
+function pick<T extends string>(options: readonly T[], v: string | null, def: T): T {
+  return v !== null && (options as readonly string[]).includes(v) ? (v as T) : def;
+}
+
+/** The filter keys the page keeps in its URL (beside the scope: scanId, nodeId, vulnId). */
+const filterKeys = ["type", "severity", "kev", "fix", "decided", "q"] as const;
+
 export default function VulnerabilitiesPage() {
-  const [severity, setSeverity] = useState<(typeof severities)[number]>("any");
-  const [type, setType] = useState<(typeof types)[number]>("any");
-  const [kev, setKev] = useState<(typeof tri)[number]>("any");
-  const [fix, setFix] = useState<(typeof tri)[number]>("any");
-  const [search, setSearch] = useState("");
-  const [decided, setDecided] = useState<(typeof tri)[number]>("no");
+  // Filters live in the URL: a link or a reload reproduces the filtered list.
+  const [params, setParams] = useSearchParams();
+  const [severity, setSeverity] = useState(() => pick(severities, params.get("severity"), "any"));
+  const [type, setType] = useState(() => pick(types, params.get("type"), "any"));
+  const [kev, setKev] = useState(() => pick(tri, params.get("kev"), "any"));
+  const [fix, setFix] = useState(() => pick(tri, params.get("fix"), "any"));
+  const [search, setSearch] = useState(() => params.get("q") ?? "");
+  const [decided, setDecided] = useState(() => pick(tri, params.get("decided"), "no"));
   const user = useUser();
   const canDecide = user.role !== "read-only";
   const [notice, setNotice] = useState<string | null>(null);
@@ -41,7 +51,6 @@ export default function VulnerabilitiesPage() {
   }, []);
   useEffect(loadDecisions, [loadDecisions]);
   // A scan's, a node's or a vulnerability's findings: /vulnerabilities?scanId=…, ?nodeId=… (links from the scans page) or ?vulnId=… (the dashboard).
-  const [params] = useSearchParams();
   const scope = useMemo(() => {
     const q: FindingQuery = {};
     const scanId = params.get("scanId");
@@ -52,7 +61,25 @@ export default function VulnerabilitiesPage() {
     if (vulnId !== null && vulnId !== "") q.vulnId = vulnId;
     return q;
   }, [params]);
-  const [applied, setApplied] = useState<FindingQuery>({});
+  const applied = useMemo(() => {
+    const q: FindingQuery = {};
+    const sev = pick(severities, params.get("severity"), "any");
+    if (sev !== "any") q.severity = sev;
+    const t = pick(types, params.get("type"), "any");
+    if (t !== "any") q.type = t;
+    const k = triValue(pick(tri, params.get("kev"), "any"));
+    if (k !== undefined) q.kev = k;
+    const f = triValue(pick(tri, params.get("fix"), "any"));
+    if (f !== undefined) q.fixAvailable = f;
+    if (params.get("decided") === "yes") q.includeSuppressed = "true";
+    const s = (params.get("q") ?? "").trim();
+    // A vulnerability id (CVE-…, GHSA-…, DSA-…) searches ids, anything else package names.
+    if (s !== "") {
+      if (/^[A-Z]+-[\w-]+$/i.test(s) && /\d/.test(s)) q.vulnId = s.toUpperCase();
+      else q.package = s;
+    }
+    return q;
+  }, [params]);
   const [total, setTotal] = useState<number | null>(null);
 
   const load = useCallback(
@@ -72,21 +99,16 @@ export default function VulnerabilitiesPage() {
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
-    const q: FindingQuery = {};
-    if (severity !== "any") q.severity = severity;
-    if (type !== "any") q.type = type;
-    const k = triValue(kev);
-    if (k !== undefined) q.kev = k;
-    const f = triValue(fix);
-    if (f !== undefined) q.fixAvailable = f;
-    if (decided === "yes") q.includeSuppressed = "true";
-    const s = search.trim();
-    // A vulnerability id (CVE-…, GHSA-…, DSA-…) searches ids, anything else package names.
-    if (s !== "") {
-      if (/^[A-Z]+-[\w-]+$/i.test(s) && /\d/.test(s)) q.vulnId = s.toUpperCase();
-      else q.package = s;
-    }
-    setApplied(q);
+    const next = new URLSearchParams(params);
+    for (const k of filterKeys) next.delete(k);
+    const set = (k: (typeof filterKeys)[number], v: string, def: string) => v !== def && next.set(k, v);
+    set("type", type, "any");
+    set("severity", severity, "any");
+    set("kev", kev, "any");
+    set("fix", fix, "any");
+    set("decided", decided, "no");
+    set("q", search.trim(), "");
+    setParams(next);
   };
 
   const summary = useMemo(() => {
