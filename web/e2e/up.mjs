@@ -265,6 +265,25 @@ await step("the finding's attack path (or node) on the map", async () => {
   await nav("Vulnerabilities");
 });
 
+await step("sortable columns: by severity, by package, back to risk; the order is in the URL", async () => {
+  const rank = { critical: 0, high: 1, medium: 2, low: 3, unknown: 4 };
+  await p.locator('th[data-sort="severity"] button').click();
+  await p.waitForFunction(() => new URL(location.href).searchParams.get("sort") === "severity");
+  await p.locator('th[data-sort="severity"][aria-sort="descending"]').waitFor();
+  await p.locator("table.findings tbody[data-finding]").first().waitFor();
+  const sevs = await p.locator("table.findings tbody[data-finding] tr:first-child td:nth-child(3) .tag").allTextContents();
+  for (let i = 1; i < sevs.length; i++) check(rank[sevs[i - 1].trim()] <= rank[sevs[i].trim()], `not sorted by severity: ${sevs.join(" ")}`);
+  await p.locator('th[data-sort="package"] button').click();
+  await p.locator('th[data-sort="package"][aria-sort="ascending"]').waitFor();
+  await p.waitForFunction(() => {
+    const names = [...document.querySelectorAll("table.findings tbody[data-finding] tr:first-child td:nth-child(4)")].map((td) => (td.textContent ?? "").split(" ")[0]);
+    return names.length > 0 && names.every((n, i) => i === 0 || names[i - 1].localeCompare(n, "en", { sensitivity: "base" }) <= 0 || names[i - 1] <= n);
+  });
+  await p.locator('th[data-sort="risk"] button').click();
+  await p.waitForFunction(() => !new URL(location.href).searchParams.has("sort"));
+  await p.locator('th[data-sort="risk"][aria-sort="descending"]').waitFor();
+});
+
 await step("filter by a package search, kept in the URL: a reload reproduces it", async () => {
   await p.getByLabel("Search", { exact: true }).fill("urllib3");
   await p.getByRole("button", { name: "Apply filters" }).click();

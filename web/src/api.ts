@@ -425,6 +425,9 @@ export type FindingQuery = {
   nodeId?: string | undefined;
   scanId?: string | undefined;
   includeSuppressed?: string | undefined;
+  /** risk (default), severity, cvss, epss, package or vuln. */
+  sort?: string | undefined;
+  order?: "asc" | "desc" | undefined;
 };
 export interface SensorHealth {
   sensorId: string;

@@ -112,13 +112,26 @@ export function Explanation({ f, onDecided }: { f: NodeFinding; onDecided?: ((d:
 }
 
 /** Ranked findings; each row opens its explanation (a disclosure button, keyboard-operable). */
+/** The sortable columns of the findings table and the API's sort key of each. */
+const sortKeys: Record<string, string> = { Risk: "risk", Vulnerability: "vuln", Severity: "severity", Package: "package" };
+
+/** How a findings table is sorted, and what a click on a sortable header does. */
+export interface FindingsSort {
+  by: string;
+  order: "asc" | "desc";
+  onSort: (by: string) => void;
+}
+
 export function FindingsTable({
   items,
   caption,
   onDecided,
+  sort,
 }: {
   items: NodeFinding[];
   caption: string;
+  /** With sort, the Risk, Vulnerability, Severity and Package headers sort the list (server side). */
+  sort?: FindingsSort;
   /** When set (users who may decide), each explanation has the decision form. */
   onDecided?: (d: Decision) => void;
 }) {
@@ -127,7 +140,35 @@ export function FindingsTable({
   return (
     <table className="data findings">
       <caption className="sr-only">{caption}</caption>
-      <TableHead cols={["Risk", "Vulnerability", "Severity", "Package", "Target", "Signals", "Type"]} hidden="Explanation" />
+      {sort === undefined ? (
+        <TableHead cols={["Risk", "Vulnerability", "Severity", "Package", "Target", "Signals", "Type"]} hidden="Explanation" />
+      ) : (
+        <thead>
+          <tr>
+            {["Risk", "Vulnerability", "Severity", "Package", "Target", "Signals", "Type"].map((c) => {
+              const key = sortKeys[c];
+              if (key === undefined)
+                return (
+                  <th key={c} scope="col">
+                    {c}
+                  </th>
+                );
+              const active = sort.by === key;
+              return (
+                <th key={c} scope="col" aria-sort={active ? (sort.order === "asc" ? "ascending" : "descending") : "none"} data-sort={key}>
+                  <button type="button" className="link sort" onClick={() => sort.onSort(key)}>
+                    {c}
+                    <span aria-hidden="true">{active ? (sort.order === "asc" ? " ▲" : " ▼") : ""}</span>
+                  </button>
+                </th>
+              );
+            })}
+            <th scope="col">
+              <span className="sr-only">Explanation</span>
+            </th>
+          </tr>
+        </thead>
+      )}
       {items.map((f) => {
         const id = `${base}-${f.id}`;
         const shown = open === f.id;

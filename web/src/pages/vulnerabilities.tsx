@@ -72,6 +72,9 @@ export default function VulnerabilitiesPage() {
     const f = triValue(pick(tri, params.get("fix"), "any"));
     if (f !== undefined) q.fixAvailable = f;
     if (params.get("decided") === "yes") q.includeSuppressed = "true";
+    const sortBy = params.get("sort");
+    if (sortBy !== null && sortBy !== "" && sortBy !== "risk") q.sort = sortBy;
+    if (params.get("order") === "asc") q.order = "asc";
     const s = (params.get("q") ?? "").trim();
     // A vulnerability id (CVE-…, GHSA-…, DSA-…) searches ids, anything else package names.
     if (s !== "") {
@@ -97,6 +100,22 @@ export default function VulnerabilitiesPage() {
     void reload();
   };
 
+  const sortBy = params.get("sort") ?? "risk";
+  const order: "asc" | "desc" = params.get("order") === "asc" ? "asc" : "desc";
+  /** A click on a sorted column reverses it; on another sorts by it (risk and severity highest first, names A to Z). */
+  const onSort = (by: string) => {
+    const next = new URLSearchParams(params);
+    const nextOrder = by === sortBy ? (order === "asc" ? "desc" : "asc") : by === "package" || by === "vuln" ? "asc" : "desc";
+    if (by === "risk" && nextOrder === "desc") {
+      next.delete("sort");
+      next.delete("order");
+    } else {
+      next.set("sort", by);
+      next.set("order", nextOrder);
+    }
+    setParams(next);
+  };
+
   const apply = (e: FormEvent) => {
     e.preventDefault();
     const next = new URLSearchParams(params);
@@ -114,8 +133,10 @@ export default function VulnerabilitiesPage() {
   const summary = useMemo(() => {
     if (items === null) return "";
     const n = total ?? items.length;
-    return `${n} finding${n === 1 ? "" : "s"}, highest risk first.`;
-  }, [items, total]);
+    const by = params.get("sort") ?? "risk";
+    const asc = params.get("order") === "asc";
+    return `${n} finding${n === 1 ? "" : "s"}, ${by === "risk" && !asc ? "highest risk first" : `by ${by}, ${asc ? "ascending" : "descending"}`}.`;
+  }, [items, total, params]);
 
   return (
     <Page title="Vulnerabilities">
@@ -177,7 +198,12 @@ export default function VulnerabilitiesPage() {
       ) : (
         <>
           <p role="status">{summary}</p>
-          <FindingsTable items={items} caption="Vulnerabilities, highest risk first" {...(canDecide ? { onDecided } : {})} />
+          <FindingsTable
+            items={items}
+            caption={sortBy === "risk" && order === "desc" ? "Vulnerabilities, highest risk first" : `Vulnerabilities by ${sortBy}, ${order === "asc" ? "ascending" : "descending"}`}
+            sort={{ by: sortBy, order, onSort }}
+            {...(canDecide ? { onDecided } : {})}
+          />
           <LoadMore hasMore={hasMore} loading={loading} more={more} />
         </>
       )}
