@@ -271,7 +271,8 @@ await step("sortable columns: by severity, by package, back to risk; the order i
   await p.waitForFunction(() => new URL(location.href).searchParams.get("sort") === "severity");
   await p.locator('th[data-sort="severity"][aria-sort="descending"]').waitFor();
   await p.locator("table.findings tbody[data-finding]").first().waitFor();
-  const sevs = await p.locator("table.findings tbody[data-finding] tr:first-child td:nth-child(3) .tag").allTextContents();
+  const sevs = await p.locator("table.findings tbody[data-finding] tr:first-child td:nth-child(3) .sev").allTextContents();
+  check(sevs.length > 1, `${sevs.length} severities listed`);
   for (let i = 1; i < sevs.length; i++) check(rank[sevs[i - 1].trim()] <= rank[sevs[i].trim()], `not sorted by severity: ${sevs.join(" ")}`);
   await p.locator('th[data-sort="package"] button').click();
   await p.locator('th[data-sort="package"][aria-sort="ascending"]').waitFor();
@@ -568,7 +569,7 @@ await step("dashboard: counts, top findings, sensor health", async () => {
   await p.locator("table.findings tbody[data-finding]").first().waitFor();
   await p.locator(`tr[data-sensor="${hostname}"]`).waitFor();
   // The charts: findings by severity, and the findings after each scan (two complete container scans at least).
-  await p.locator('figure[data-chart="severity"] svg[role="img"]').waitFor();
+  await p.locator('figure[data-chart="severity"] svg[role="group"]').waitFor();
   const bars = await p.locator('figure[data-chart="severity"] table td').allTextContents();
   check(bars.map(Number).reduce((a, b) => a + b, 0) > 0, `the severity chart counts ${bars.join(" ")}`);
   check((await p.locator('figure[data-chart="over-time"] circle').count()) >= 2, "the findings-over-time chart has fewer than two points");
@@ -589,6 +590,26 @@ await step("dashboard: counts, top findings, sensor health", async () => {
   await vulnRow.getByRole("link", { name: vulnId }).click();
   await p.getByText(`Findings of ${vulnId} on every node.`).waitFor();
   await p.locator("table.findings tbody[data-finding]").first().waitFor();
+});
+
+await step("dashboard links: a severity bar opens its findings, a count opens the map", async () => {
+  await nav("Dashboard");
+  await p.locator('figure[data-chart="severity"] table th').first().waitFor();
+  const labels = await p.locator('figure[data-chart="severity"] table th').allTextContents();
+  const values = (await p.locator('figure[data-chart="severity"] table td').allTextContents()).map(Number);
+  const sev = labels[values.findIndex((v) => v > 0)]?.trim();
+  check(sev !== undefined, `no severity with findings: ${labels} ${values}`);
+  await p.locator(`figure[data-chart="severity"] a[data-bar="${sev}"]`).click();
+  await heading("Vulnerabilities");
+  check(new URL(p.url()).searchParams.get("severity") === sev, `the bar led to ${p.url()}`);
+  check((await p.getByLabel("Severity", { exact: true }).inputValue()) === sev, "the severity filter is not set from the link");
+  await p.locator("table.findings tbody[data-finding]").first().waitFor();
+  const shown = await p.locator("table.findings tbody[data-finding] tr:first-child td:nth-child(3) .sev").allTextContents();
+  check(shown.length > 0 && shown.every((t) => t.trim() === sev), `the ${sev} bar lists ${shown.join(" ")}`);
+  await nav("Dashboard");
+  await p.locator('.card[data-kind="host"] a').click();
+  await heading("Topology");
+  check(new URL(p.url()).searchParams.get("view") === "hosts", `the host count led to ${p.url()}`);
 });
 
 await step("the audit log lists every change the scenario made", async () => {

@@ -2,11 +2,14 @@
 // shell stays lean). Each is a <figure> whose SVG is labelled with its
 // numbers, followed by the same numbers as a visually hidden table for
 // screen readers.
+import { Link } from "react-router";
 
 export interface Bar {
   label: string;
   value: number;
   className: string;
+  /** Where the bar leads (the list it counts). */
+  href?: string;
 }
 
 /** Horizontal bars: the severity distribution of current findings. */
@@ -20,7 +23,13 @@ export function BarChart({ title, bars }: { title: string; bars: Bar[] }) {
   return (
     <figure className="chart" data-chart="severity">
       <figcaption>{title}</figcaption>
-      <svg viewBox={`0 0 ${width} ${h}`} role="img" aria-label={`${title}: ${summary}`} preserveAspectRatio="xMinYMin meet">
+      {/* With links the chart is a group of them (an image may hold no control). */}
+      <svg
+        viewBox={`0 0 ${width} ${h}`}
+        role={bars.some((b) => b.href !== undefined) ? "group" : "img"}
+        aria-label={`${title}: ${summary}`}
+        preserveAspectRatio="xMinYMin meet"
+      >
         {bars.map((b, i) => {
           const w = ((width - labelW - 60) * b.value) / max;
           const y = i * row + 4;
@@ -29,7 +38,13 @@ export function BarChart({ title, bars }: { title: string; bars: Bar[] }) {
               <text x={labelW - 8} y={y + 14} textAnchor="end" className="chart-label">
                 {b.label}
               </text>
-              <rect x={labelW} y={y} width={Math.max(w, b.value > 0 ? 2 : 0)} height={row - 8} rx={3} className={b.className} />
+              {b.href !== undefined ? (
+                <Link to={b.href} aria-label={`${b.value} ${b.label}: show them`} data-bar={b.label}>
+                  <rect x={labelW} y={y} width={Math.max(w, b.value > 0 ? 2 : 0)} height={row - 8} rx={3} className={b.className} />
+                </Link>
+              ) : (
+                <rect x={labelW} y={y} width={Math.max(w, b.value > 0 ? 2 : 0)} height={row - 8} rx={3} className={b.className} />
+              )}
               <text x={labelW + w + 6} y={y + 14} className="chart-value">
                 {b.value}
               </text>
@@ -42,7 +57,7 @@ export function BarChart({ title, bars }: { title: string; bars: Bar[] }) {
         <tbody>
           {bars.map((b) => (
             <tr key={b.label}>
-              <th scope="row">{b.label}</th>
+              <th scope="row">{b.href !== undefined ? <Link to={b.href}>{b.label}</Link> : b.label}</th>
               <td>{b.value}</td>
             </tr>
           ))}

@@ -93,7 +93,15 @@ export default function DashboardPage() {
             <ul className="cards">
               {kinds.map((k) => (
                 <li key={k} className="card" data-kind={k}>
-                  <span className="big">{data.counts[k] ?? 0}</span> {kindLabels[k]}
+                  {k === "internet" ? (
+                    <>
+                      <span className="big">{data.counts[k] ?? 0}</span> {kindLabels[k]}
+                    </>
+                  ) : (
+                    <Link to={`/topology?view=${k === "process" ? "processes" : `${k}s`}`} aria-label={`${data.counts[k] ?? 0} ${kindLabels[k]}: show them on the map`}>
+                      <span className="big">{data.counts[k] ?? 0}</span> {kindLabels[k]}
+                    </Link>
+                  )}
                 </li>
               ))}
             </ul>
@@ -103,7 +111,7 @@ export default function DashboardPage() {
             <div className="charts">
               <BarChart
                 title="Current findings by severity"
-                bars={severityOrder.map((sv) => ({ label: sv, value: data.bySeverity[sv] ?? 0, className: `bar sev-${sv}` }))}
+                bars={severityOrder.map((sv) => ({ label: sv, value: data.bySeverity[sv] ?? 0, className: `bar sev-${sv}`, href: `/vulnerabilities?severity=${sv}` }))}
               />
               <StepChart title="Findings after each scan" points={data.overTime} />
             </div>
