@@ -233,6 +233,10 @@ await step("ranked findings with their explanation", async () => {
   const scores = await p.locator("table.findings td.score").allTextContents();
   check(scores.length > 0, "no findings listed");
   for (let i = 1; i < scores.length; i++) check(Number(scores[i - 1]) >= Number(scores[i]), `findings are not ranked: ${scores.join(" ")}`);
+  // Advisory ids are links to their public advisory (not followed: nothing leaves the machine).
+  const adv = rows.first().locator("a[data-advisory]");
+  const id = await adv.getAttribute("data-advisory");
+  check((await adv.getAttribute("href")) === `https://osv.dev/vulnerability/${encodeURIComponent(id ?? "")}`, `the advisory link is ${await adv.getAttribute("href")}`);
   await shot("26-vulnerabilities");
   const why = rows.first().getByRole("button", { name: /^Why / });
   await why.focus();

@@ -41,6 +41,11 @@ export function TargetRef({ ref: r }: { ref: string }) {
   return <span className="muted">{r}</span>;
 }
 
+/** The public advisory page of a vulnerability id: osv.dev resolves CVE, GHSA, GO, PYSEC, RUSTSEC, DSA, ALSA... ids. */
+export function advisoryURL(id: string): string {
+  return `https://osv.dev/vulnerability/${encodeURIComponent(id)}`;
+}
+
 export function SeverityTag({ severity }: { severity: string }) {
   const s = severity === "" ? "unknown" : severity.toLowerCase();
   return <span className={`sev sev-${s}`}>{s}</span>;
@@ -176,7 +181,15 @@ export function FindingsTable({
           <tbody key={f.id} data-finding={f.finding.id}>
             <tr>
               <td className="score">{f.risk.score.toFixed(1)}</td>
-              <th scope="row">{f.finding.id}</th>
+              <th scope="row">
+                {(f.type ?? "vulnerability") === "vulnerability" ? (
+                  <a href={advisoryURL(f.finding.id)} target="_blank" rel="noreferrer" data-advisory={f.finding.id} aria-label={`${f.finding.id} (advisory, opens osv.dev)`}>
+                    {f.finding.id}
+                  </a>
+                ) : (
+                  f.finding.id
+                )}
+              </th>
               <td>
                 <SeverityTag severity={f.finding.severity} />
                 {f.finding.cvss !== undefined && <span className="muted"> {f.finding.cvss.baseScore.toFixed(1)}</span>}
