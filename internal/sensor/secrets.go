@@ -3,8 +3,6 @@ package sensor
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/riskmap/riskmap/internal/secretscan"
@@ -48,32 +46,9 @@ func (s *Sensor) ScanSecrets(ctx context.Context, target sensorproto.CommandTarg
 	}
 	progress(0.05)
 	opts := secretscan.TargetOptions{DockerHost: s.cfg.DockerHost}
-	var res *secretscan.Result
-	switch target.Kind {
-	case "host":
-		res, err = sc.ScanDir(ctx, s.cfg.HostRoot)
-	case "container":
-		c, ok := s.container(target.Ref)
-		switch {
-		case ok && c.PID > 0 && (c.State == "running" || c.State == "paused"):
-			res, err = sc.ScanDir(ctx, filepath.Join(s.cfg.ProcRoot, strconv.Itoa(c.PID), "root"))
-		case ok && c.Runtime == "docker" || !ok && s.cfg.DockerHost != "off":
-			ref := target.Ref
-			if ok {
-				ref = c.ID
-			}
-			res, err = sc.ScanTarget(ctx, "container:"+ref, opts)
-		default:
-			err = fmt.Errorf("container %q: not running and not a Docker container (only running containers of other runtimes can be scanned)", target.Ref)
-		}
-	case "image":
-		if s.cfg.DockerHost == "off" {
-			return nil, fmt.Errorf("image %q: image scans on the sensor need the Docker engine", target.Ref)
-		}
-		res, err = sc.ScanTarget(ctx, "docker:"+target.Ref, opts)
-	default:
-		err = fmt.Errorf("target kind %q: the sensor scans hosts, containers and images", target.Kind)
-	}
+	res, err := scanFiles(ctx, s, target, sc.ScanDir, func(ctx context.Context, ref string) (*secretscan.Result, error) {
+		return sc.ScanTarget(ctx, ref, opts)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("secret scan of %s %s: %w", target.Kind, target.Ref, err)
 	}
