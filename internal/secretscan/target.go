@@ -90,5 +90,7 @@ func placeLayers(res *Result, l *filetarget.Layout) {
 	for i := range res.Errors {
 		res.Errors[i].Layer = l.Digest(res.Errors[i].Layer)
 	}
-	l.Errors(func(p, layer, err string) { res.Errors = append(res.Errors, FileError{Path: p, Layer: layer, Error: err}) })
+	l.Errors(func(p, layer, err string) {
+		res.Errors = append(res.Errors, FileError{Path: p, Layer: layer, Error: err})
+	})
 }
