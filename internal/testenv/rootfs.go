@@ -23,13 +23,22 @@ const (
 	// 11: the newest Debian release the SCAP Security Guide content of
 	// the compliance tests covers).
 	RootfsBullseye = "bullseye-minbase-v1"
+	// RootfsSensorBase is minbase plus the Debian packages of the sensor
+	// image (deploy/Dockerfile's sensor-base stage): the packaging tests
+	// build the images on it without a registry.
+	RootfsSensorBase = "bookworm-sensor-v1"
+	// RootfsPostgres is minbase plus PostgreSQL: the packaging tests'
+	// stand-in for the postgres image of deploy/docker-compose.yml.
+	RootfsPostgres = "bookworm-postgres-v1"
 )
 
 // rootfsVariants: each variant's suite and extra packages.
 var rootfsVariants = map[string]struct{ suite, include string }{
-	RootfsMinbase:  {"bookworm", ""},
-	RootfsFull:     {"bookworm", "python3,perl,openssl,curl,nginx,git,ca-certificates"},
-	RootfsBullseye: {"bullseye", ""},
+	RootfsMinbase:    {"bookworm", ""},
+	RootfsFull:       {"bookworm", "python3,perl,openssl,curl,nginx,git,ca-certificates"},
+	RootfsBullseye:   {"bullseye", ""},
+	RootfsSensorBase: {"bookworm", "ca-certificates,procps,openscap-scanner,ssg-base,ssg-debian,ssg-debderived,ssg-nondebian,yara"},
+	RootfsPostgres:   {"bookworm", "postgresql"},
 }
 
 // DebianMirror is the mirror debootstrap uses (Debian's package registry is
