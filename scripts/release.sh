@@ -37,10 +37,12 @@ if [ -z "$tool" ]; then
   tool="$DIST/.riskmap-sbom-tool"
   CGO_ENABLED=0 $GO build -trimpath -ldflags "$ldflags" -o "$tool" ./cmd/riskmap
 fi
+tool="$(cd "$(dirname "$tool")" && pwd)/$(basename "$tool")"
 for p in $PLATFORMS; do
   os=${p%/*} arch=${p#*/}
-  bin="$DIST/riskmap-$VERSION-$os-$arch"
-  "$tool" sbom --quiet --format cyclonedx-json --output "$bin.cdx.json" "file:$bin"
+  bin="riskmap-$VERSION-$os-$arch"
+  # From dist/, so the SBOM names the file, not a path of this machine.
+  (cd "$DIST" && "$tool" sbom --quiet --format cyclonedx-json --output "$bin.cdx.json" "file:$bin")
 done
 rm -f "$DIST/.riskmap-sbom-tool"
 (cd "$DIST" && sha256sum riskmap-"$VERSION"-* > SHA256SUMS)

@@ -87,7 +87,10 @@ func TestReleaseScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	var bom struct {
-		BOMFormat  string `json:"bomFormat"`
+		BOMFormat string `json:"bomFormat"`
+		Metadata  struct {
+			Component struct{ Name string }
+		}
 		Components []struct {
 			Name, Version, Purl string
 		} `json:"components"`
@@ -97,6 +100,9 @@ func TestReleaseScript(t *testing.T) {
 	}
 	if bom.BOMFormat != "CycloneDX" {
 		t.Errorf("bomFormat %q", bom.BOMFormat)
+	}
+	if bom.Metadata.Component.Name != filepath.Base(bin) {
+		t.Errorf("the SBOM describes %q, want the release file's name %q", bom.Metadata.Component.Name, filepath.Base(bin))
 	}
 	found := map[string]string{}
 	for _, c := range bom.Components {
