@@ -18,7 +18,9 @@
 #              beside the binary (DIR/cfg); 7 min wall the first time on a
 #              loaded 2-core machine
 #   helm       Helm v3 (Apache-2.0), which renders the charts of
-#              deploy/helm for the packaging tests (internal/deploytest)
+#              deploy/helm for the packaging tests (internal/deploytest);
+#              about 4.5 min of CPU (1435 s wall, niced, on a 2-core
+#              machine at load 15 to 25)
 #
 # Usage: scripts/test-server-build.sh NAME          (build when missing, niced)
 #        scripts/test-server-build.sh NAME --print  (print the binary's path)

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// HelmVersion is the Helm release scripts/test-server-build.sh builds
+// HelmVersion is the Helm release (measured in DEPENDENCIES.md) scripts/test-server-build.sh builds
 // into CacheDir/helm-<version> (helm.sh/helm/v3/cmd/helm).
 const HelmVersion = "v3.22.0"
 
@@ -15,7 +15,7 @@ const HelmVersion = "v3.22.0"
 // Without it the test fails in CI and skips elsewhere.
 func Helm(t testing.TB) string {
 	t.Helper()
-	return testServer(t, "helm", HelmVersion, "about 4 min of CPU on a 2-core machine")
+	return testServer(t, "helm", HelmVersion, "about 4.5 min of CPU on a 2-core machine")
 }
 
 // Compose returns the command that runs Docker Compose: Debian's
