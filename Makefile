@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X github.com/riskmap/riskmap/internal/cli.Version=$(VERSION)
 # Go test timeout for the whole suite; CI's budget is 45 minutes in all.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build run test test-short bench lint web clean
+.PHONY: all build run test test-short bench lint web clean release images
 
 all: build
 
@@ -19,6 +19,16 @@ build: web
 # Console + local sensor on the embedded database: https://127.0.0.1:8443
 run: build
 	./$(BIN) up
+
+# Release files in dist/: static binaries for linux/amd64 and linux/arm64
+# (RELEASE_PLATFORMS), their CycloneDX SBOMs made by riskmap, SHA256SUMS.
+release: web
+	VERSION=$(VERSION) scripts/release.sh
+
+# The console and sensor images from deploy/Dockerfile (docs/deploy.md).
+images:
+	docker build -f deploy/Dockerfile --target console --build-arg VERSION=$(VERSION) -t riskmap/console:$(VERSION) .
+	docker build -f deploy/Dockerfile --target sensor --build-arg VERSION=$(VERSION) -t riskmap/riskmap:$(VERSION) .
 
 test: web
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -35,4 +45,4 @@ lint:
 	$(GO) mod tidy -diff
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

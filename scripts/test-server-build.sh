@@ -17,21 +17,26 @@
 #              its cfg/ directory of benchmark YAMLs copied from the module
 #              beside the binary (DIR/cfg); 7 min wall the first time on a
 #              loaded 2-core machine
+#   helm       Helm v3 (Apache-2.0), which renders the charts of
+#              deploy/helm for the packaging tests (internal/deploytest);
+#              about 4.5 min of CPU (1435 s wall, niced, on a 2-core
+#              machine at load 15 to 25)
 #
 # Usage: scripts/test-server-build.sh NAME          (build when missing, niced)
 #        scripts/test-server-build.sh NAME --print  (print the binary's path)
 # The version comes from REGISTRY_VERSION / VERSITYGW_VERSION /
-# KUBE_BENCH_VERSION (testenv sets them to its constants), else the
+# KUBE_BENCH_VERSION / HELM_VERSION (testenv sets them to its constants), else the
 # default below.
 set -euo pipefail
 
-name=${1:?usage: $0 registry|versitygw|kube-bench [--print]}
+name=${1:?usage: $0 registry|versitygw|kube-bench|helm [--print]}
 case $name in
   registry)  version=${REGISTRY_VERSION:-v3.1.2}; pkg=github.com/distribution/distribution/v3/cmd/registry ;;
   versitygw) version=${VERSITYGW_VERSION:-v1.8.0}; pkg=github.com/versity/versitygw/cmd/versitygw ;;
   # kube-bench's main package is the module root; it reads cfg/ at run time.
   kube-bench) version=${KUBE_BENCH_VERSION:-v0.9.4}; pkg=github.com/aquasecurity/kube-bench ;;
-  *) echo "unknown test server $name (registry, versitygw, kube-bench)" >&2; exit 2 ;;
+  helm) version=${HELM_VERSION:-v3.22.0}; pkg=helm.sh/helm/v3/cmd/helm ;;
+  *) echo "unknown test server $name (registry, versitygw, kube-bench, helm)" >&2; exit 2 ;;
 esac
 binary=${pkg##*/}
 

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -166,7 +167,7 @@ func (k *Keyring) load() error {
 	if err != nil {
 		return fmt.Errorf("secrets key file: %w", err)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
+	if !privateMode(st) {
 		return fmt.Errorf("secrets key file %s has mode %v: %w (chmod 600 %s)", k.path, st.Mode().Perm(), ErrInsecureFile, k.path)
 	}
 	b, err := os.ReadFile(k.path)
@@ -198,6 +199,23 @@ func (k *Keyring) load() error {
 	k.checked = time.Now()
 	k.mu.Unlock()
 	return nil
+}
+
+// privateMode reports whether only the console can read the key file:
+// no permission for others and none for the group, except reading when
+// the file's group is the process's own group. The exception is how
+// Kubernetes mounts a Secret for a non-root pod: readable by the pod's
+// fsGroup (mode 0440, group = runAsGroup), not by anyone else.
+func privateMode(st os.FileInfo) bool {
+	perm := st.Mode().Perm()
+	if perm&0o037 != 0 {
+		return false
+	}
+	if perm&0o040 == 0 {
+		return true
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Gid) == os.Getegid()
 }
 
 // parseKeyFile decodes and checks a key file: known members only, ids

@@ -41,6 +41,35 @@ func TestKeyFileCreatedPrivateAndRefusedWhenOthersCanRead(t *testing.T) {
 	if _, err := secrets.LoadKeyring(path, true); !errors.Is(err, secrets.ErrInsecureFile) {
 		t.Errorf("a world-readable key file: %v, want ErrInsecureFile", err)
 	}
+	// Group-readable is accepted only when the group is the process's
+	// own (a Kubernetes Secret mounted for the pod's fsGroup, 0440).
+	if err := os.Chmod(path, 0o440); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, -1, os.Getegid()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.LoadKeyring(path, false); err != nil {
+		t.Errorf("a key file readable by the process's own group: %v", err)
+	}
+	if err := os.Chmod(path, 0o460); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.LoadKeyring(path, false); !errors.Is(err, secrets.ErrInsecureFile) {
+		t.Errorf("a group-writable key file: %v, want ErrInsecureFile", err)
+	}
+	if os.Geteuid() == 0 {
+		// Root can give the file to another group.
+		if err := os.Chmod(path, 0o440); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(path, -1, os.Getegid()+4242); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := secrets.LoadKeyring(path, false); !errors.Is(err, secrets.ErrInsecureFile) {
+			t.Errorf("a key file readable by another group: %v, want ErrInsecureFile", err)
+		}
+	}
 }
 
 func TestBadKeyFilesNameTheProblem(t *testing.T) {
