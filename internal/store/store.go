@@ -160,6 +160,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.checkSchema(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if s.ck != nil {
 		s.ckStop, s.ckDone = make(chan struct{}), make(chan struct{})
 		go s.checkpointLoop()
