@@ -124,6 +124,9 @@ func (t *Topology) write(ctx context.Context, pl *plan, evs []events.Typed) erro
 			}); err != nil {
 			return fmt.Errorf("upsert %d sensors: %w", len(pl.sensors), err)
 		}
+		if err := t.recordChange(ctx, q, pl); err != nil {
+			return err
+		}
 		// Last in the transaction: the outbox's counter row is held to commit.
 		return events.Publish(ctx, q, pl.now, evs...)
 	})

@@ -1,0 +1,160 @@
+package topology_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/testenv"
+	"github.com/riskmap/riskmap/internal/topology"
+)
+
+// replicaHost is a sensor's picture: a host with an address, a listening
+// database, and a client calling the next host's database (an edge
+// between two sensors, drawn from the graph's address index).
+func replicaHost(i int, procs []string) *report.Report {
+	ip := fmt.Sprintf("10.9.0.%d", i+1)
+	peer := fmt.Sprintf("10.9.0.%d", (i+1)%3+1)
+	r := &report.Report{Version: report.Version, SensorID: fmt.Sprintf("s%d", i), RunID: "run", SensorVersion: "test", IntervalSeconds: 1,
+		Time: time.Now().UTC(),
+		Host: &report.Host{Hostname: fmt.Sprintf("host-%d", i), Interfaces: []report.Interface{{Name: "eth0", Up: true, Addrs: []string{ip + "/24"}}}}}
+	r.Processes = append(r.Processes,
+		report.Process{PID: 10, StartTicks: 1, Name: "postgres", Exe: "/usr/bin/postgres", Listen: []report.Endpoint{ep("0.0.0.0", 5432)}},
+		report.Process{PID: 11, StartTicks: 1, Name: "app", Exe: "/usr/bin/app"})
+	for k, p := range procs {
+		r.Processes = append(r.Processes, report.Process{PID: 100 + k, StartTicks: 1, Name: p, Exe: "/usr/bin/" + p})
+	}
+	r.Connections = append(r.Connections,
+		conn("LISTEN", r.Processes[0].Key(), ep("0.0.0.0", 5432), report.Endpoint{}),
+		conn("ESTABLISHED", r.Processes[1].Key(), ep(ip, 40000), ep(peer, 5432)))
+	return r
+}
+
+// graphOf is what a replica shows: its nodes (gone ones too) and edges.
+func graphOf(t *testing.T, topo *topology.Topology) ([]string, []string) {
+	t.Helper()
+	items, _, err := topo.Nodes(topology.NodeQuery{Limit: 10000, IncludeGone: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []string
+	for _, n := range items {
+		nodes = append(nodes, fmt.Sprintf("%s %s gone=%v", n.ID, n.Label, n.Gone))
+	}
+	g, err := topo.Graph(topology.GraphQuery{View: topology.ViewProcesses, MaxNodes: 20000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var edges []string
+	for _, e := range g.Edges {
+		edges = append(edges, e.Source+" "+e.Kind+" "+e.Target)
+	}
+	slices.Sort(nodes)
+	slices.Sort(edges)
+	return nodes, edges
+}
+
+// TestReplicasFollow: two topology modules on one PostgreSQL (two
+// replicas in one process); what one ingests, the other shows within a
+// second or two; a sensor moving to the other replica is asked for a full
+// report for a delta, and after it the old replica follows its changes.
+func TestReplicasFollow(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func() *topology.Topology {
+		st, err := store.Open(ctx, store.Config{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		cfg := topology.Default()
+		cfg.FollowEvery = 200 * time.Millisecond
+		topo, err := topology.New(ctx, st, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { topo.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return topo
+	}
+	a, b := open(), open()
+	equal := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			na, ea := graphOf(t, a)
+			nb, eb := graphOf(t, b)
+			dn, de := cmp.Diff(na, nb), cmp.Diff(ea, eb)
+			if dn == "" && de == "" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: replicas differ after 5 s:\nnodes (-a +b):\n%s\nedges (-a +b):\n%s", what, dn, de)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	ingest := func(topo *topology.Topology, tr *report.Tracker, cur *report.Report) bool {
+		t.Helper()
+		out := tr.Next(cur)
+		ack, err := topo.Ingest(ctx, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Ack(out)
+		if ack.FullReportRequested {
+			tr.RequestFull()
+		}
+		return ack.FullReportRequested
+	}
+	var trs []*report.Tracker
+	for i := range 3 {
+		trs = append(trs, report.NewTracker(report.DefaultFullEvery))
+		ingest(a, trs[i], replicaHost(i, []string{"cron"}))
+	}
+	equal("after the first full reports on a")
+	// Deltas on a: one process replaced on each host.
+	for i := range 3 {
+		ingest(a, trs[i], replicaHost(i, []string{"sshd"}))
+	}
+	equal("after deltas on a")
+	if st := b.Follow(); !st.On || st.Applied == 0 {
+		t.Fatalf("b's follower: %+v", st)
+	}
+	// Sensor 0 moves to b: its delta lacks a base there.
+	if !ingest(b, trs[0], replicaHost(0, []string{"sshd", "nginx"})) {
+		t.Fatal("a delta to the replica without its base was acknowledged without asking for a full report")
+	}
+	if full := ingest(b, trs[0], replicaHost(0, []string{"sshd", "nginx"})); full {
+		t.Fatal("the full report was answered with another request for a full report")
+	}
+	ingest(b, trs[0], replicaHost(0, []string{"nginx"})) // a delta b can apply: sshd goes
+	equal("after sensor 0 moved to b")
+	nodes, _ := graphOf(t, a)
+	if !slices.ContainsFunc(nodes, func(s string) bool { return slices.Contains([]string{"nginx"}, labelOf(s)) }) {
+		t.Fatalf("a does not show the process sensor 0 reported to b:\n%v", nodes)
+	}
+	// Back to a, which lost track of sensor 0's base: a full report again.
+	if !ingest(a, trs[0], replicaHost(0, []string{"redis"})) {
+		t.Fatal("a applied a delta whose base it never saw")
+	}
+	ingest(a, trs[0], replicaHost(0, []string{"redis"}))
+	equal("after sensor 0 moved back to a")
+	if err := a.Ready(ctx); err != nil {
+		t.Fatalf("a not ready: %v", err)
+	}
+}
+
+func labelOf(s string) string {
+	var id, label string
+	fmt.Sscanf(s, "%s %s", &id, &label)
+	return label
+}
