@@ -16,6 +16,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -106,6 +107,8 @@ type Server struct {
 	sensorSeen sync.Map
 	// readiers are the modules /readyz asks (Readier).
 	readiers []Readier
+	// tokensPruned is when the shared rate limits were last pruned.
+	tokensPruned atomic.Value
 }
 
 type metrics struct {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/riskmap/riskmap/internal/testenv"
 )
@@ -121,5 +122,52 @@ func TestExpandOnlyCatches(t *testing.T) {
 		if m := contractSQL.FindString(s); m != "" {
 			t.Errorf("%q caught as %q", s, m)
 		}
+	}
+}
+
+// TestTakeToken: a shared bucket lets burst takes through, refuses the
+// next with the wait until a token is back, and refills with time; two
+// stores on one database (two replicas) draw from the same bucket.
+func TestTakeToken(t *testing.T) {
+	for _, b := range testenv.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			url := b.URL(t)
+			s1, err := Open(ctx, Config{URL: url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s1.Close()
+			s2 := s1
+			if b.Name == "postgres" {
+				if s2, err = Open(ctx, Config{URL: url}); err != nil {
+					t.Fatal(err)
+				}
+				defer s2.Close()
+			}
+			now := time.UnixMilli(1_800_000_000_000)
+			for i := range 4 {
+				st := []*Store{s1, s2}[i%2]
+				if ok, _, err := st.TakeToken(ctx, "k", 4, 2*time.Second, now); !ok || err != nil {
+					t.Fatalf("take %d of a burst of 4: %v %v", i+1, ok, err)
+				}
+			}
+			ok, wait, err := s2.TakeToken(ctx, "k", 4, 2*time.Second, now.Add(500*time.Millisecond))
+			if ok || err != nil || wait != 1500*time.Millisecond {
+				t.Fatalf("fifth take: ok=%v wait=%s err=%v; want refused, 1.5s", ok, wait, err)
+			}
+			if ok, _, err := s1.TakeToken(ctx, "k", 4, 2*time.Second, now.Add(2*time.Second)); !ok || err != nil {
+				t.Fatalf("after a refill: %v %v", ok, err)
+			}
+			if ok, _, _ := s1.TakeToken(ctx, "k", 4, 2*time.Second, now.Add(2*time.Second)); ok {
+				t.Fatal("a second token out of one refill")
+			}
+			if ok, _, _ := s1.TakeToken(ctx, "other", 4, 2*time.Second, now); !ok {
+				t.Fatal("another key is limited by k's bucket")
+			}
+			if err := s1.PruneTokens(ctx, now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -34,7 +34,19 @@ CREATE TABLE schema_compat (
     compatible_since  BIGINT NOT NULL
 );
 
+-- rate_buckets: the per-sensor route limits as token buckets shared by
+-- the replicas (store.TakeToken; PostgreSQL only, SQLite's one console
+-- keeps them in memory). ok says whether the last take got its token.
+CREATE TABLE rate_buckets (
+    key     TEXT PRIMARY KEY,
+    tokens  DOUBLE PRECISION NOT NULL,
+    at      BIGINT NOT NULL,
+    ok      BOOLEAN NOT NULL
+);
+CREATE INDEX rate_buckets_at ON rate_buckets (at);
+
 -- +goose Down
+DROP TABLE rate_buckets;
 DROP TABLE schema_compat;
 DROP TABLE topology_change_seq;
 DROP TABLE topology_changes;
