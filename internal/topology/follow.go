@@ -222,6 +222,29 @@ func (t *Topology) followPass(ctx context.Context) {
 	t.follow.mu.Unlock()
 }
 
+// catchUp applies the other replicas' changes before a batch is planned
+// (PostgreSQL; one indexed read, empty when nothing changed), so a sensor
+// that moved here is diffed against what the replica it left committed:
+// that replica acknowledged the sensor's last report after its commit,
+// before the sensor sent this one.
+func (t *Topology) catchUp(ctx context.Context) {
+	if !t.follow.on {
+		return
+	}
+	for ctx.Err() == nil {
+		n, err := t.followBatch(ctx, 500)
+		if err != nil {
+			if ctx.Err() == nil {
+				t.log.Warn("follow other replicas' topology changes before a batch", "err", err)
+			}
+			return
+		}
+		if n < 500 {
+			return
+		}
+	}
+}
+
 type changeRow struct {
 	seq     int64
 	replica string

@@ -161,6 +161,7 @@ func (t *Topology) drain() {
 // process plans, writes and applies one batch.
 func (t *Topology) process(ctx context.Context, batch []*job) {
 	start := time.Now()
+	t.catchUp(ctx)
 	now := t.now()
 	pl := &plan{now: now, upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{},
 		claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
