@@ -57,6 +57,7 @@ type sensorChange struct {
 	ID       string    `json:"id"`
 	All      bool      `json:"all,omitempty"`
 	Keep     bool      `json:"keep,omitempty"`
+	Silent   bool      `json:"silent,omitempty"` // released by the sweep, not a report
 	Add      []string  `json:"add,omitempty"`
 	Drop     []string  `json:"drop,omitempty"`
 	EdgeAdd  []edgeKey `json:"eadd,omitempty"`
@@ -114,7 +115,7 @@ func (t *Topology) recordChange(ctx context.Context, q store.Querier, pl *plan) 
 	}
 	c.Edges = append(c.Edges, pl.goneEdges...)
 	for _, sp := range pl.sensors {
-		sc := sensorChange{ID: sp.s.ID}
+		sc := sensorChange{ID: sp.s.ID, Silent: sp.j.r == nil}
 		switch {
 		case sp.d == nil:
 			sc.Keep = true
@@ -350,6 +351,7 @@ func (t *Topology) applyFollowed(list []changeRow, nodes map[string]*Node, edges
 		g.putEdge(e)
 	}
 	touched := map[string]*sensorState{}
+	silent := map[string]bool{} // by the latest change
 	for _, cr := range list {
 		if cr.replica == t.follow.replica {
 			continue
@@ -361,6 +363,7 @@ func (t *Topology) applyFollowed(list []changeRow, nodes map[string]*Node, edges
 				g.sensors[sc.ID] = s
 			}
 			touched[sc.ID] = s
+			silent[sc.ID] = sc.Silent
 			if sc.Keep {
 				continue
 			}
@@ -422,7 +425,7 @@ func (t *Topology) applyFollowed(list []changeRow, nodes map[string]*Node, edges
 			s.IntervalSeconds, s.Reports, s.ProbeErrors = row.IntervalSeconds, row.Reports, row.ProbeErrors
 			s.FirstSeen, s.LastReport = row.FirstSeen, row.LastReport
 		}
-		s.Silent = len(s.nodes) == 0 && t.now().Sub(s.LastReport) >= t.cfg.GoneAfter
+		s.Silent = silent[id]
 		s.listen = map[uint16]string{}
 		for nid := range s.nodes {
 			if n := g.nodes[nid]; n != nil && n.Kind == KindProcess {

@@ -2,12 +2,14 @@ package topology_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver for database/sql
 
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/store"
@@ -76,6 +78,8 @@ func TestReplicasFollow(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		cfg := topology.Default()
 		cfg.FollowEvery = 200 * time.Millisecond
+		cfg.GoneAfter = 3 * time.Second
+		cfg.SweepEvery = time.Hour // the test sweeps
 		topo, err := topology.New(ctx, st, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -120,11 +124,14 @@ func TestReplicasFollow(t *testing.T) {
 		trs = append(trs, report.NewTracker(report.DefaultFullEvery))
 		ingest(a, trs[i], replicaHost(i, []string{"cron"}))
 	}
+	lastReport := time.Now() // sensor 2's: it reports no more
+
 	equal("after the first full reports on a")
 	// Deltas on a: one process replaced on each host.
 	for i := range 3 {
 		ingest(a, trs[i], replicaHost(i, []string{"sshd"}))
 	}
+	lastReport = time.Now()
 	equal("after deltas on a")
 	if st := b.Follow(); !st.On || st.Applied == 0 {
 		t.Fatalf("b's follower: %+v", st)
@@ -150,6 +157,44 @@ func TestReplicasFollow(t *testing.T) {
 	equal("after sensor 0 moved back to a")
 	if err := a.Ready(ctx); err != nil {
 		t.Fatalf("a not ready: %v", err)
+	}
+
+	// Sensor 2 falls silent; a's sweep releases it; b's sweep, which has
+	// followed that, does not release it again.
+	for time.Since(lastReport) < 3*time.Second {
+		ingest(a, trs[0], replicaHost(0, []string{"redis"}))
+		ingest(b, trs[1], replicaHost(1, []string{"sshd"}))
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err := a.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	silentChanges := func() int {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM topology_changes WHERE body LIKE '%"silent":true%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := silentChanges(); n != 1 {
+		t.Fatalf("a's sweep recorded %d silent sensors, want 1 (sensor 2)", n)
+	}
+	if err := b.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := silentChanges(); n != 1 {
+		t.Fatalf("after b's sweep: %d silent-sensor changes, want still 1 (b released sensor 2 again)", n)
+	}
+	equal("after sensor 2 fell silent")
+	for _, s := range b.Sensors() {
+		if s.ID == "s2" && !s.Silent {
+			t.Error("b does not show sensor 2 silent")
+		}
 	}
 }
 

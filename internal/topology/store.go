@@ -300,6 +300,7 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 // nodes loaded at start that no sensor has claimed since, and prunes what
 // has been gone for Retention. It runs on the writer goroutine.
 func (t *Topology) sweep(ctx context.Context) {
+	t.catchUp(ctx) // a sensor reporting to another replica is not silent
 	g := t.g
 	now := t.now()
 	var silent []*job
