@@ -32,7 +32,8 @@ import (
 // connection; TLS passes through, both replicas share the certificate) and
 // a fleet of sensors spread over both by it. It SIGKILLs one replica while
 // the fleet reports (its sensors move to the other, which asks for full
-// reports for the deltas it has no base for), restarts it, and checks:
+// reports for the deltas it has no base for), restarts it, restarts the
+// other gracefully (a rolling restart), and checks:
 // every acknowledged report's content is in the database, both replicas
 // show the same graph within two report intervals, and a session, an API
 // key and an access token made on one replica work on the other, and
@@ -128,7 +129,21 @@ func TestReplicas(t *testing.T) {
 	time.Sleep(2 * interval)
 	a = start(dirA, portA)
 	t.Logf("replica A killed after %d acknowledged reports, restarted in %s", ackedBefore, time.Since(killedAt).Round(time.Millisecond))
-	time.Sleep(3 * interval)
+	time.Sleep(2 * interval)
+	// A rolling restart of B: stopped gracefully (SIGTERM), started again.
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-b.exited:
+		if err != nil {
+			t.Errorf("replica B after SIGTERM: %v\n%s", err, tailString(b.stderr.String(), 2000))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("replica B did not stop within 30 s of SIGTERM")
+	}
+	b = start(dirB, portB)
+	time.Sleep(2 * interval)
 	stopFleet()
 	fwg.Wait()
 	stopped := time.Now()
