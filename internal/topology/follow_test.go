@@ -196,6 +196,29 @@ func TestReplicasFollow(t *testing.T) {
 			t.Error("b does not show sensor 2 silent")
 		}
 	}
+
+	// A host becomes reachable from the internet: both replicas check the
+	// exposure (as each does every few seconds); node.exposed is published
+	// once.
+	for _, topo := range []*topology.Topology{a, b, a, b} {
+		if err := topo.CheckExposure(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ingest(b, report.NewTracker(report.DefaultFullEvery), webHost(false))
+	equal("after a web host appeared")
+	for _, topo := range []*topology.Topology{b, a, b, a} {
+		if err := topo.CheckExposure(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var exposedEvents int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE type = 'node.exposed'").Scan(&exposedEvents); err != nil {
+		t.Fatal(err)
+	}
+	if exposedEvents != 1 {
+		t.Errorf("%d node.exposed events from two replicas, want 1", exposedEvents)
+	}
 }
 
 func labelOf(s string) string {
