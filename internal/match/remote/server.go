@@ -198,5 +198,5 @@ func (s *Server) allow(ctx context.Context, lim *auth.Limiter, who string) (bool
 	if ok {
 		return true, 0
 	}
-	return false, time.UnixMilli((win+1)*MatchRateWindow.Milliseconds()).Sub(now)
+	return false, time.UnixMilli((win + 1) * MatchRateWindow.Milliseconds()).Sub(now)
 }
