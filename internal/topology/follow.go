@@ -255,7 +255,10 @@ type changeRow struct {
 // followBatch applies up to limit changes and returns how many it read.
 func (t *Topology) followBatch(ctx context.Context, limit int) (int, error) {
 	rq := t.st.Read()
-	rows, err := rq.QueryContext(ctx, "SELECT seq, replica, body FROM topology_changes WHERE seq > ? ORDER BY seq LIMIT ?", t.follow.cursor, limit)
+	// This replica's own changes are applied already: their bodies stay
+	// in the database.
+	rows, err := rq.QueryContext(ctx, "SELECT seq, replica, CASE WHEN replica = ? THEN '' ELSE body END FROM topology_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+		t.follow.replica, t.follow.cursor, limit)
 	if err != nil {
 		return 0, fmt.Errorf("read topology changes after %d: %w", t.follow.cursor, err)
 	}
