@@ -3,7 +3,10 @@
 // client with the pinned certificate) to a Riskmap console it starts on
 // loopback, and prints the ingest latency (p50, p99), reports lost, the
 // console's peak RSS and the graph query times. With -ramp it doubles the
-// sensors until a goal is missed, to find the breaking point.
+// sensors until a goal is missed, to find the breaking point. With
+// -consoles N (and -database postgres://...) it starts N console replicas
+// on the one PostgreSQL, spreads the sensors over them (sensor i reports
+// to replica i mod N) and prints each replica's figures.
 //
 //	go build -o /tmp/riskmap ./cmd/riskmap
 //	go run ./bench/loadgen -riskmap /tmp/riskmap -sensors 1000 -interval 10s -duration 2m
@@ -58,13 +61,18 @@ func main() {
 	hold := flag.String("hold", "", "after the warm-up, write the console's URL, pin and sign-in to this JSON file (for bench/web.sh); SIGINT/SIGTERM ends the step early")
 	probes := flag.Int("exposure-probes", 0, "during the first step, this many sensors have findings (a host scan) and flip their internet exposure again and again; measures the time to the rescored findings in the API (0: off; needs -feeds)")
 	estate := flag.Bool("exposure-estate", false, "with -exposure-probes: every sensor's host has findings (a host scan each), not only the probes', so every report rescores findings")
+	consoles := flag.Int("consoles", 1, "console replicas to start on the one -database (PostgreSQL); sensors are spread over them")
 	feedsDir := flag.String("feeds", "", "import these feeds (e.g. ../shared/feeds) into the console's knowledge base before it starts, and turn its feed updates off")
 	flag.Parse()
 	if *probes > 0 && *feedsDir == "" {
 		fmt.Fprintln(os.Stderr, "loadgen: -exposure-probes needs -feeds (the probes' findings come from the knowledge base)")
 		os.Exit(2)
 	}
-	if err := run(*riskmap, *database, *feedsDir, *sensors, *interval, *duration, *ramp, *maxSensors, *hold, *notifyRate, *probes, *estate); err != nil {
+	if *consoles < 1 || *consoles > 1 && !strings.HasPrefix(*database, "postgres") {
+		fmt.Fprintln(os.Stderr, "loadgen: -consoles N needs N >= 1, and above 1 a -database postgres:// URL (replicas share PostgreSQL)")
+		os.Exit(2)
+	}
+	if err := run(*riskmap, *database, *feedsDir, *sensors, *interval, *duration, *ramp, *maxSensors, *hold, *notifyRate, *probes, *estate, *consoles); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
@@ -83,10 +91,27 @@ type console struct {
 	dataDir, database string
 }
 
-func startConsole(bin, database, feedsDir string, interval time.Duration) (*console, func(), error) {
+// startConsole starts a console. A replica (first set) shares the first
+// console's certificate (replicas behind one address serve one) and its
+// user, API key and enrolment token (in the shared database).
+func startConsole(bin, database, feedsDir string, interval time.Duration, first *console) (*console, func(), error) {
 	dir, err := os.MkdirTemp("", "riskmap-loadgen-")
 	if err != nil {
 		return nil, nil, err
+	}
+	if first != nil {
+		if err := os.MkdirAll(filepath.Join(dir, "tls"), 0o700); err != nil {
+			return nil, nil, err
+		}
+		for _, f := range []string{"console.crt", "console.key"} {
+			b, err := os.ReadFile(filepath.Join(first.dataDir, "tls", f))
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := os.WriteFile(filepath.Join(dir, "tls", f), b, 0o600); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	args := []string{"console", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn", "--report-interval", interval.String()}
 	if database != "" {
@@ -148,6 +173,10 @@ func startConsole(bin, database, feedsDir string, interval time.Duration) (*cons
 	}
 	jar, _ := cookiejar.New(nil)
 	c.hc = &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
+	if first != nil {
+		c.apiKey, c.enrolToken = first.apiKey, first.enrolToken
+		return c, stop, nil
+	}
 	if err := c.register(); err != nil {
 		stop()
 		return nil, nil, err
@@ -400,6 +429,8 @@ func loadAvg() string {
 }
 
 type stats struct {
+	// rep are the figures of each console replica (-consoles).
+	rep       []repStats
 	mu        sync.Mutex
 	lat       []time.Duration
 	steady    []time.Duration // after the warm-up (first full reports)
@@ -419,11 +450,29 @@ type stats struct {
 	lastErr       atomic.Value
 }
 
+// repStats are one replica's figures in a step.
+type repStats struct {
+	acked  atomic.Int64
+	steady []time.Duration // under stats.mu
+}
+
 func (s *stats) add(start time.Time, d time.Duration) {
+	s.addRep(-1, start, d)
+}
+
+// addRep records an acknowledged report of replica rep (-1: none).
+func (s *stats) addRep(rep int, start time.Time, d time.Duration) {
 	s.mu.Lock()
 	s.lat = append(s.lat, d)
-	if start.After(s.warmUntil) {
+	steady := start.After(s.warmUntil)
+	if steady {
 		s.steady = append(s.steady, d)
+	}
+	if rep >= 0 && rep < len(s.rep) {
+		s.rep[rep].acked.Add(1)
+		if steady {
+			s.rep[rep].steady = append(s.rep[rep].steady, d)
+		}
 	}
 	s.mu.Unlock()
 }
@@ -514,12 +563,28 @@ func writeHold(path string, c *console, sensors int) error {
 	return os.Rename(tmp, path)
 }
 
-func run(bin, database, feedsDir string, n int, interval, duration time.Duration, ramp bool, maxSensors int, hold string, notifyRate float64, probes int, estate bool) error {
-	c, stop, err := startConsole(bin, database, feedsDir, interval)
+func run(bin, database, feedsDir string, n int, interval, duration time.Duration, ramp bool, maxSensors int, hold string, notifyRate float64, probes int, estate bool, replicas int) error {
+	c, stop, err := startConsole(bin, database, feedsDir, interval, nil)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	cs := []*console{c}
+	for range replicas - 1 {
+		ck, stopk, err := startConsole(bin, database, feedsDir, interval, c)
+		if err != nil {
+			return fmt.Errorf("replica %d: %w", len(cs)+1, err)
+		}
+		defer stopk()
+		cs = append(cs, ck)
+	}
+	if len(cs) > 1 {
+		fmt.Printf("%d console replicas on one PostgreSQL:", len(cs))
+		for _, ck := range cs {
+			fmt.Printf(" %s", ck.url)
+		}
+		fmt.Println("; sensor i reports to replica i mod", len(cs))
+	}
 	db := "SQLite"
 	if database != "" {
 		db = "PostgreSQL"
@@ -527,6 +592,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 	fmt.Printf("console %s (%s), report interval %s, %s per step\n", c.url, db, interval, duration)
 	var fleet []*sim
 	var peakRSS atomic.Int64
+	repRSS := make([]atomic.Int64, len(cs))
 	// A signal ends the current step early; the console is still stopped.
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -535,6 +601,11 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 			if r := c.rssBytes(); r > peakRSS.Load() {
 				peakRSS.Store(r)
 			}
+			for k, ck := range cs {
+				if r := ck.rssBytes(); r > repRSS[k].Load() {
+					repRSS[k].Store(r)
+				}
+			}
 			time.Sleep(500 * time.Millisecond)
 		}
 	}()
@@ -542,12 +613,13 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 	lastOK := 0
 	probeIDs := probeIDs(n, probes)
 	for step := n; step >= 1; {
-		st := &stats{}
+		st := &stats{rep: make([]repStats, len(cs))}
 		for i := len(fleet); i < step; i++ {
-			s, err := newSim(i, c, probeIDs[i], estate || probeIDs[i])
+			s, err := newSim(i, cs[i%len(cs)], probeIDs[i], estate || probeIDs[i])
 			if err != nil {
 				return err
 			}
+			s.rep = i % len(cs)
 			fleet = append(fleet, s)
 		}
 		// Warm-up, not timed: new sensors exchange their API key and send
@@ -593,6 +665,10 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		}
 		st.warmUntil = time.Now().Add(interval)
 		cpu0 := c.cpuSeconds()
+		repCPU0 := make([]float64, len(cs))
+		for k, ck := range cs {
+			repCPU0[k] = ck.cpuSeconds()
+		}
 		hist0, _ := c.reportBuckets()
 		lag0, _ := c.lagBuckets()
 		sched0 := schedLatency()
@@ -704,6 +780,11 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		fmt.Printf("   console peak RSS %.0f MB   [goal <= 1024 MB]\n", float64(rss)/(1<<20))
 		fmt.Printf("   graph query: processes view over %d nodes %s, hosts view over %d nodes %s   [goal <= 300ms]\n",
 			total, gp.Round(time.Millisecond), hosts, gh.Round(time.Millisecond))
+		if len(cs) > 1 {
+			if err := replicaFigures(cs, fleet, st, duration, repCPU0, repRSS, total, hosts); err != nil {
+				return err
+			}
+		}
 		ok := s99 <= 200*time.Millisecond && st.lost.Load() == 0 && missing == 0 && rss <= 1<<30 && st.throttled.Load() == 0 && int(st.maxNextSteady.Load()) <= int(interval.Seconds())
 		if !ramp {
 			return nil
@@ -745,6 +826,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 // little every interval.
 type sim struct {
 	id       int
+	rep      int    // the console replica it reports to (-consoles)
 	sensorID string // assigned at enrolment
 	cl       *client.Client
 	tr       *report.Tracker
@@ -1020,7 +1102,7 @@ func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration
 		var se *client.StatusError
 		switch {
 		case err == nil:
-			st.add(start, d)
+			st.addRep(s.rep, start, d)
 			st.acked.Add(1)
 			s.tr.Ack(out)
 			s.acked++
@@ -1042,6 +1124,9 @@ func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration
 			if ack.NextReportSeconds > 0 {
 				wait = sensor.Jitter(time.Duration(ack.NextReportSeconds)*time.Second, 0.1)
 			}
+			if ack.FullReportRequested && out.Kind == report.KindDelta {
+				wait = 0 // the delta was not applied: the full picture at once, as the sensor does
+			}
 		case errors.As(err, &se) && se.Code == http.StatusTooManyRequests:
 			st.throttled.Add(1)
 			s.tr.Failed()
@@ -1053,4 +1138,38 @@ func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration
 			wait = time.Second
 		}
 	}
+}
+
+// replicaFigures prints each replica's share of the step: acknowledged
+// reports, steady latency, CPU, peak RSS, its graph (which must equal the
+// first replica's: each follows the others' writes) and the acknowledged
+// reports its sensor list lacks.
+func replicaFigures(cs []*console, fleet []*sim, st *stats, duration time.Duration, cpu0 []float64, rss []atomic.Int64, total, hosts int) error {
+	fmt.Printf("   per replica (sensor i reports to replica i mod %d):\n", len(cs))
+	for k, ck := range cs {
+		st.mu.Lock()
+		p50, p99 := pct(st.rep[k].steady, 0.5), pct(st.rep[k].steady, 0.99)
+		st.mu.Unlock()
+		_, pTotal, err := ck.graphTime("view=processes")
+		if err != nil {
+			return fmt.Errorf("replica %d: %w", k+1, err)
+		}
+		gh, hTotal, err := ck.graphTime("view=hosts")
+		if err != nil {
+			return fmt.Errorf("replica %d: %w", k+1, err)
+		}
+		missing, err := ck.missingReports(fleet)
+		if err != nil {
+			return fmt.Errorf("replica %d: %w", k+1, err)
+		}
+		same := "same graph as replica 1"
+		if pTotal != total || hTotal != hosts {
+			same = fmt.Sprintf("GRAPH DIFFERS from replica 1 (%d/%d)", total, hosts)
+		}
+		cpu := ck.cpuSeconds() - cpu0[k]
+		fmt.Printf("     replica %d %s: %.1f reports/s acknowledged, steady p50 %s p99 %s, CPU %.1f s (%.0f%% of a core), peak RSS %.0f MB, graph %d process / %d host nodes (%s; hosts view %s), acknowledged reports missing from its sensor list: %d\n",
+			k+1, ck.url, float64(st.rep[k].acked.Load())/duration.Seconds(), p50.Round(time.Millisecond), p99.Round(time.Millisecond),
+			cpu, 100*cpu/duration.Seconds(), float64(rss[k].Load())/(1<<20), pTotal, hTotal, same, gh.Round(time.Millisecond), missing)
+	}
+	return nil
 }

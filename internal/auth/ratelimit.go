@@ -120,6 +120,9 @@ func NewBuckets(burst int, every time.Duration, now func() time.Time) *Buckets {
 	return &Buckets{burst: float64(burst), every: every, now: now, b: map[string]*bucket{}}
 }
 
+// Params are the buckets' size and refill period.
+func (l *Buckets) Params() (burst int, every time.Duration) { return int(l.burst), l.every }
+
 // Allow takes a token for key, or says how long until one is free.
 func (l *Buckets) Allow(key string) (bool, time.Duration) {
 	l.mu.Lock()

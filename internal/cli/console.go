@@ -209,7 +209,7 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 		return nil, err
 	}
 	return &composition{bus: bus, jobs: q, topo: topo, kb: kb,
-		modules: []console.Module{topo, scanSvc, fnd, pst, kb, regs, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now},
+		modules: []console.Module{topo, scanSvc, fnd, pst, kb, regs, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now, Store: st},
 			// The threat graph: the topology's reachable layers with the
 			// findings' counts per node.
 			threatgraph.New(topo, fnd, log.With("module", "threatgraph"))}}, nil

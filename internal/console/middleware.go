@@ -275,7 +275,7 @@ func (s *Server) authorise(next http.Handler) http.Handler {
 		}
 		if p != nil && p.Sensor != nil {
 			if rl, ok := s.limits[policyKey{r.Method, pattern}]; ok {
-				if ok, wait := rl.Buckets.Allow(p.Sensor.ID); !ok {
+				if ok, wait := s.allowSensor(r.Context(), rl, pattern, p.Sensor.ID); !ok {
 					SetRetryAfter(w.Header(), wait)
 					writeProblem(w, http.StatusTooManyRequests, "", fmt.Sprintf("%s: this sensor is over its rate limit; retry in %ss", rl.What, w.Header().Get("Retry-After")))
 					return

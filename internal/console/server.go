@@ -16,6 +16,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -52,6 +53,13 @@ type RouteLimit struct {
 	Buckets         *auth.Buckets
 	// What names the request in the 429 answer ("poll commands").
 	What string
+}
+
+// Readier is implemented by modules that can be unable to serve (a
+// replica's topology graph behind the others'): /readyz answers 503 with
+// the first one's reason.
+type Readier interface {
+	Ready(ctx context.Context) error
 }
 
 // Options are the console's dependencies. The composition root
@@ -97,6 +105,10 @@ type Server struct {
 	// sensorSeen is when each sensor's last request was recorded (sensor
 	// id → time.Time), to record it at most once a minute.
 	sensorSeen sync.Map
+	// readiers are the modules /readyz asks (Readier).
+	readiers []Readier
+	// tokensPruned is when the shared rate limits were last pruned.
+	tokensPruned atomic.Value
 }
 
 type metrics struct {
@@ -193,6 +205,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.limits = map[policyKey]RouteLimit{}
 	for _, m := range o.Modules {
 		m.Routes(s.api, s.mux)
+		if rd, ok := m.(Readier); ok {
+			s.readiers = append(s.readiers, rd)
+		}
 		if l, ok := m.(SensorLimits); ok {
 			for _, rl := range l.SensorLimits() {
 				s.limits[policyKey{rl.Method, rl.Pattern}] = rl
@@ -311,13 +326,35 @@ func (s *Server) tokens() *auth.Tokens {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.Warn("not ready", "err", err)
-		writeProblem(w, http.StatusServiceUnavailable, "", "database unavailable")
+	if reason := s.notReady(ctx); reason != "" {
+		s.log.Warn("not ready", "reason", reason)
+		writeProblem(w, http.StatusServiceUnavailable, "", reason)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, "ready\n")
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"status":"ready"}`+"\n")
+}
+
+// notReady says why this replica cannot serve ("" when it can): the
+// database does not answer, its schema is not one this binary runs with,
+// or a module (the topology graph following the other replicas) is not.
+func (s *Server) notReady(ctx context.Context) string {
+	if err := s.store.Ping(ctx); err != nil {
+		return "database unavailable"
+	}
+	st, err := s.store.Schema(ctx)
+	if err != nil {
+		return "database schema unreadable"
+	}
+	if !st.OK() {
+		return st.Problem()
+	}
+	for _, rd := range s.readiers {
+		if err := rd.Ready(ctx); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
 }
 
 // link builds an absolute URL for an invitation or reset link. The token is

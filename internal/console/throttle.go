@@ -167,3 +167,30 @@ func (s *Server) passwordSet(ctx context.Context, email string) {
 		s.log.WarnContext(ctx, "forget sign-in counters", "err", err)
 	}
 }
+
+// allowSensor takes a token of a sensor route's limit: in this process's
+// buckets on SQLite (one console), in the store's shared buckets on
+// PostgreSQL, so that replicas hold the limit together wherever the load
+// balancer sends the sensor. When the store cannot answer, the process's
+// buckets decide (the request itself will meet the same outage).
+func (s *Server) allowSensor(ctx context.Context, rl RouteLimit, pattern, sensorID string) (bool, time.Duration) {
+	if s.store.Dialect() != store.Postgres {
+		return rl.Buckets.Allow(sensorID)
+	}
+	burst, every := rl.Buckets.Params()
+	now := s.now()
+	ok, wait, err := s.store.TakeToken(ctx, "sensor:"+pattern+":"+sensorID, burst, every, now)
+	if err != nil {
+		s.log.Warn("shared rate limit unavailable; this replica's own applies", "err", err)
+		return rl.Buckets.Allow(sensorID)
+	}
+	if last, _ := s.tokensPruned.Load().(time.Time); now.Sub(last) > 10*time.Minute {
+		s.tokensPruned.Store(now)
+		go func() {
+			if err := s.store.PruneTokens(context.WithoutCancel(ctx), now.Add(-time.Hour)); err != nil {
+				s.log.Warn("prune shared rate limits", "err", err)
+			}
+		}()
+	}
+	return ok, wait
+}

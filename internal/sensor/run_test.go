@@ -111,3 +111,49 @@ func TestRunSurvivesConsoleFaults(t *testing.T) {
 		t.Errorf("console rejected %d reports", rejected)
 	}
 }
+
+// TestRunResendsFullAtOnce: a delta the console cannot apply (a console
+// replica that never saw the sensor's base) is answered "full report
+// needed", and the sensor sends its full report at once, not an interval
+// later.
+func TestRunResendsFullAtOnce(t *testing.T) {
+	con := consoletest.Start(t)
+	con.NextReportSeconds = 3
+	cl, err := client.New(client.Config{ConsoleURL: con.URL(), Key: con.Key, PinSHA256: con.Pin(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sensor.Config{DockerHost: "off", ContainerdSockets: []string{"off"}, CloudMetadataURL: "off",
+		Interval: 3 * time.Second, MinInterval: time.Second, MaxBackoff: time.Second, FullEvery: 1000,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	s, err := sensor.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, cl) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "a delta report", 20*time.Second, func() bool {
+		return slices.ContainsFunc(con.Reports(), func(r *report.Report) bool { return r.Kind == report.KindDelta })
+	})
+	con.ForgetBase()
+	var refused, full consoletest.Received
+	waitFor(t, "a refused delta and the full report after it", 20*time.Second, func() bool {
+		rs := con.Received()
+		for i, r := range rs {
+			if r.FullRequested && i+1 < len(rs) {
+				refused, full = r, rs[i+1]
+				return true
+			}
+		}
+		return false
+	})
+	if full.Kind != report.KindFull || full.FullRequested {
+		t.Fatalf("after the refused delta %d: %+v, want a full report", refused.Seq, full)
+	}
+	if gap := full.At.Sub(refused.At); gap > 1500*time.Millisecond {
+		t.Errorf("full report %s after the refused delta; want at once (the interval is 3 s)", gap)
+	}
+}

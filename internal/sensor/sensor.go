@@ -308,6 +308,13 @@ func (s *Sensor) Run(ctx context.Context, up Uplink) error {
 					interval = min(max(time.Duration(ack.NextReportSeconds)*time.Second, s.cfg.MinInterval), s.cfg.MaxInterval)
 					wait = Jitter(interval, 0.1)
 				}
+				if ack.FullReportRequested && out.Kind == report.KindDelta {
+					// The console could not apply the delta (it lacks the
+					// base: another replica took the report, or it
+					// restarted): the full picture now, not an interval
+					// later.
+					wait = 0
+				}
 				log.Debug("report sent", "seq", out.Seq, "kind", out.Kind, "bytes", len(gz), "next", interval)
 			}
 		}

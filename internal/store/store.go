@@ -74,6 +74,7 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	where   string // redacted location, for messages
+	url     string // PostgreSQL: the URL, for Listen's own connection
 }
 
 //go:embed migrations/*.sql
@@ -97,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if perr != nil {
 			return nil, fmt.Errorf("open database: parse URL: %w", perr)
 		}
-		s.where = u.Redacted()
+		s.where, s.url = u.Redacted(), cfg.URL
 		s.w, err = sql.Open("pgx", cfg.URL)
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", s.where, err)
@@ -157,6 +158,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = os.Chmod(s.where, 0o600)
 	}
 	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.checkSchema(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -139,6 +139,9 @@ func (t *Topology) CheckExposure(ctx context.Context) error {
 	}
 	slices.SortFunc(newly, func(a, b ExposedNode) int { return strings.Compare(a.ID, b.ID) })
 	err := t.st.Tx(ctx, func(q store.Querier) error {
+		if err := t.exposedUnchanged(ctx, q, insert, regained, lost, drop); err != nil {
+			return err
+		}
 		if !baseline {
 			if _, err := q.ExecContext(ctx, `INSERT INTO topology_exposed (node_id, kind, since) VALUES (?, '', ?) ON CONFLICT (node_id) DO NOTHING`,
 				exposedBaseline, ms); err != nil {
@@ -169,6 +172,10 @@ func (t *Topology) CheckExposure(ctx context.Context) error {
 		}
 		return events.Publish(ctx, q, now, NodesExposed{Nodes: newly})
 	})
+	if errors.Is(err, errExposedStale) {
+		t.exposed = nil // another replica recorded a change: read the table again next pass
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("record exposed nodes: %w", err)
 	}

@@ -124,6 +124,9 @@ func (t *Topology) write(ctx context.Context, pl *plan, evs []events.Typed) erro
 			}); err != nil {
 			return fmt.Errorf("upsert %d sensors: %w", len(pl.sensors), err)
 		}
+		if err := t.recordChange(ctx, q, pl); err != nil {
+			return err
+		}
 		// Last in the transaction: the outbox's counter row is held to commit.
 		return events.Publish(ctx, q, pl.now, evs...)
 	})
@@ -297,6 +300,7 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 // nodes loaded at start that no sensor has claimed since, and prunes what
 // has been gone for Retention. It runs on the writer goroutine.
 func (t *Topology) sweep(ctx context.Context) {
+	t.catchUp(ctx) // a sensor reporting to another replica is not silent
 	g := t.g
 	now := t.now()
 	var silent []*job

@@ -48,6 +48,9 @@ type Config struct {
 	// unreachable before reaching it again is news.
 	ExposureEvery  time.Duration
 	ExposureForget time.Duration
+	// FollowEvery is how often a replica on PostgreSQL reads the other
+	// replicas' topology changes when no notification woke it (follow.go).
+	FollowEvery time.Duration
 	// Events, when set, is woken after a batch committed events (the
 	// events themselves are written in the batch's transaction).
 	Events *events.Bus
@@ -60,7 +63,7 @@ func Default() Config {
 	return Config{Interval: 15 * time.Second, MaxInterval: 5 * time.Minute, GoneAfter: 5 * time.Minute,
 		Retention: 7 * 24 * time.Hour, SweepEvery: 30 * time.Second, Limits: report.DefaultLimits(),
 		SensorBurst: 6, SensorRefill: 2 * time.Second, QueueSize: 2048, BatchSize: 128, AggregateAbove: 400,
-		ExposureEvery: 5 * time.Second, ExposureForget: time.Hour, Now: time.Now}
+		ExposureEvery: 5 * time.Second, ExposureForget: time.Hour, FollowEvery: time.Second, Now: time.Now}
 }
 
 func (c *Config) fill() {
@@ -104,6 +107,9 @@ func (c *Config) fill() {
 	if c.ExposureForget <= 0 {
 		c.ExposureForget = d.ExposureForget
 	}
+	if c.FollowEvery <= 0 {
+		c.FollowEvery = d.FollowEvery
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -122,6 +128,8 @@ type Topology struct {
 	queue chan *job
 	limit *auth.Buckets
 	load  *loadMeter
+	// follow is this replica's position in the other replicas' changes.
+	follow *follower
 
 	reachMu sync.Mutex
 	reach   *reach
@@ -166,6 +174,10 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Topology, error) {
 	t.limit = auth.NewBuckets(cfg.SensorBurst, cfg.SensorRefill, cfg.Now)
 	t.load = newLoadMeter(cfg.Now)
 	t.startedAt = cfg.Now()
+	t.follow = newFollower(st)
+	if err := t.startCursor(ctx); err != nil {
+		return nil, fmt.Errorf("topology: %w", err)
+	}
 	if err := t.loadGraph(ctx); err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
@@ -178,6 +190,7 @@ func (t *Topology) Run(ctx context.Context) {
 	t.runOnce.Do(func() {
 		go t.sweepLoop(ctx)
 		go t.exposureLoop(ctx)
+		go t.followLoop(ctx)
 		t.writer(ctx)
 		close(t.stopped)
 	})

@@ -17,6 +17,7 @@ type job struct {
 	r      *report.Report
 	silent string // sensor id whose nodes are released
 	sweep  bool
+	follow bool // apply the other replicas' changes (follow.go)
 	done   chan result
 	// prep is the report applied to its sensor's snapshot and derived, by
 	// Ingest on the request's goroutine (so the single writer only diffs,
@@ -104,12 +105,16 @@ func (t *Topology) writer(ctx context.Context) {
 			first.done <- result{}
 			continue
 		}
+		if first.follow {
+			t.followPass(ctx)
+			continue
+		}
 		batch := []*job{first}
 		seen := map[string]bool{first.sensorID(): true}
 		// Carried jobs first, then whatever is queued.
 		rest := carry[:0:0]
 		for _, j := range carry {
-			if len(batch) < t.cfg.BatchSize && !j.sweep && !seen[j.sensorID()] {
+			if len(batch) < t.cfg.BatchSize && !j.sweep && !j.follow && !seen[j.sensorID()] {
 				seen[j.sensorID()] = true
 				batch = append(batch, j)
 			} else {
@@ -121,7 +126,7 @@ func (t *Topology) writer(ctx context.Context) {
 		for len(batch) < t.cfg.BatchSize {
 			select {
 			case j := <-t.queue:
-				if j.sweep || seen[j.sensorID()] {
+				if j.sweep || j.follow || seen[j.sensorID()] {
 					carry = append(carry, j)
 					continue
 				}
@@ -156,6 +161,7 @@ func (t *Topology) drain() {
 // process plans, writes and applies one batch.
 func (t *Topology) process(ctx context.Context, batch []*job) {
 	start := time.Now()
+	t.catchUp(ctx)
 	now := t.now()
 	pl := &plan{now: now, upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{},
 		claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/inventory"
 	"github.com/riskmap/riskmap/internal/match"
+	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/vulndb"
 )
 
@@ -40,6 +42,10 @@ type Server struct {
 	KB     KnowledgeBase
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Store, on PostgreSQL, holds the per-caller limit for all replicas
+	// (MatchRateLimit per MatchRateWindow, in windows aligned to the
+	// clock); without it, or on SQLite, the limit is this process's.
+	Store *store.Store
 }
 
 // Routes registers POST /api/v1/match (console.Module): `riskmap scan
@@ -75,7 +81,7 @@ func (s *Server) rawMatch(w http.ResponseWriter, r *http.Request, lim *auth.Limi
 	if who == "" {
 		who = "addr:" + console.ClientAddr(ctx)
 	}
-	if ok, wait := lim.Allow(who); !ok {
+	if ok, wait := s.allow(ctx, lim, who); !ok {
 		console.SetRetryAfter(w.Header(), wait)
 		console.WriteProblem(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d match requests per %s; retry in %s", MatchRateLimit, MatchRateWindow, wait.Round(time.Second)))
 		return
@@ -171,4 +177,26 @@ func acceptsGzip(h string) bool {
 		return true
 	}
 	return false
+}
+
+// allow takes one of the caller's match requests: from the replicas'
+// shared bucket on PostgreSQL, else from this process's window (also when
+// the store cannot answer).
+func (s *Server) allow(ctx context.Context, lim *auth.Limiter, who string) (bool, time.Duration) {
+	if s.Store == nil || s.Store.Dialect() != store.Postgres {
+		return lim.Allow(who)
+	}
+	// A window's bucket: MatchRateLimit tokens, never refilled; the next
+	// window is a new bucket (the old ones are pruned with the others).
+	now := s.Now()
+	win := now.UnixMilli() / MatchRateWindow.Milliseconds()
+	ok, _, err := s.Store.TakeToken(ctx, "match:"+who+":"+strconv.FormatInt(win, 10), MatchRateLimit, 100*365*24*time.Hour, now)
+	if err != nil {
+		s.Logger.Warn("shared match rate limit unavailable; this replica's own applies", "err", err)
+		return lim.Allow(who)
+	}
+	if ok {
+		return true, 0
+	}
+	return false, time.UnixMilli((win + 1) * MatchRateWindow.Milliseconds()).Sub(now)
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,6 +65,7 @@ type Console struct {
 	enrolments  []sensorproto.EnrolRequest
 	snap        report.Snapshot
 	reports     []*report.Report
+	received    []Received
 	rejected    int
 	exchanges   int
 	rotations   int
@@ -119,6 +121,26 @@ func (c *Console) Restart() {
 	tl := tls.NewListener(ln, c.srv.TLS)
 	c.srv.Listener = tl
 	go c.srv.Config.Serve(tl)
+}
+
+// Received is a report as the console answered it.
+type Received struct {
+	Kind          report.Kind
+	Seq           uint64
+	At            time.Time
+	FullRequested bool // not applied: the answer asked for a full report
+}
+
+// ForgetBase drops the console's picture, as a console replica that never
+// received the sensor's reports has none: the next delta is answered
+// "full report needed".
+func (c *Console) ForgetBase() { c.mu.Lock(); c.snap = report.Snapshot{}; c.mu.Unlock() }
+
+// Received lists every report the console decoded, in order.
+func (c *Console) Received() []Received {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.received)
 }
 
 // SetFault switches a fault on (None: off).
@@ -314,6 +336,7 @@ func (c *Console) handler() http.Handler {
 		} else {
 			c.reports = append(c.reports, rep)
 		}
+		c.received = append(c.received, Received{Kind: rep.Kind, Seq: rep.Seq, At: time.Now(), FullRequested: full})
 		json.NewEncoder(w).Encode(sensorproto.Ack{NextReportSeconds: c.NextReportSeconds, FullReportRequested: full})
 	})
 	mux.HandleFunc("POST "+sensorproto.PathPoll, func(w http.ResponseWriter, r *http.Request) {
