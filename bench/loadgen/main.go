@@ -441,6 +441,7 @@ type stats struct {
 	acked     atomic.Int64
 	throttled atomic.Int64 // 429: back-pressure, retried
 	lost      atomic.Int64 // other failures
+	bodyBytes atomic.Int64 // compressed report bodies sent
 	fullReq   atomic.Int64
 	maxNext   atomic.Int64
 	// maxNextSteady is maxNext after the first interval: right after the
@@ -669,6 +670,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		for k, ck := range cs {
 			repCPU0[k] = ck.cpuSeconds()
 		}
+		pg0, pgOK := pgStats(database)
 		hist0, _ := c.reportBuckets()
 		lag0, _ := c.lagBuckets()
 		sched0 := schedLatency()
@@ -723,6 +725,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		scancel()
 		nwg.Wait()
 		cpu := c.cpuSeconds() - cpu0
+		pg1, pg1OK := pgStats(database)
 		hist1, herr := c.reportBuckets()
 		lag1, lerr := c.lagBuckets()
 		st.mu.Lock()
@@ -778,6 +781,17 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 			eb.report()
 		}
 		fmt.Printf("   console peak RSS %.0f MB   [goal <= 1024 MB]\n", float64(rss)/(1<<20))
+		netPerSensor := float64(st.bodyBytes.Load()) / duration.Seconds() / float64(step)
+		fmt.Printf("   network: %.0f B/s of compressed reports per sensor (%.1f KB a report; HTTP/TLS framing aside)\n",
+			netPerSensor, float64(st.bodyBytes.Load())/1024/float64(max(1, st.sent.Load())))
+		pgLine := "-"
+		if pgOK && pg1OK {
+			pgLine = pgRates(pg0, pg1)
+			fmt.Printf("   PostgreSQL: %s (pg_stat_database, the whole step)\n", pgLine)
+		}
+		fmt.Printf("   figures: sensors=%d p50=%s p99=%s lost=%d throttled=%d peak_rss_mb=%.0f cpu_ms_per_report=%.2f net_b_per_sensor_s=%.0f pg=%q load=%q\n",
+			step, s50.Round(time.Millisecond), s99.Round(time.Millisecond), st.lost.Load()+int64(missing), st.throttled.Load(), float64(rss)/(1<<20),
+			1000*cpu/float64(max(1, st.acked.Load())), netPerSensor, pgLine, loadAvg())
 		fmt.Printf("   graph query: processes view over %d nodes %s, hosts view over %d nodes %s   [goal <= 300ms]\n",
 			total, gp.Round(time.Millisecond), hosts, gh.Round(time.Millisecond))
 		if len(cs) > 1 {
@@ -1091,6 +1105,7 @@ func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration
 			return
 		}
 		st.sent.Add(1)
+		st.bodyBytes.Add(int64(len(gz)))
 		start := time.Now()
 		var ph phases
 		ack, err := s.cl.PushReport(ph.trace(start), gz)

@@ -23,6 +23,10 @@ func NewDecoder(src io.Reader, lim Limits) *Decoder {
 	return &Decoder{r: r, dec: json.NewDecoder(r)}
 }
 
+// Release returns the Decoder's buffer for reuse (Reader.Release); the
+// Decoder must not be used afterwards.
+func (d *Decoder) Release() { d.r.Release() }
+
 // Reader is the Decoder's Reader (its counters).
 func (d *Decoder) Reader() *Reader { return d.r }
 

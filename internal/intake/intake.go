@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Limits bound what a Reader passes on; a zero field is no limit.
@@ -164,8 +165,30 @@ func (c *Counter) Count() int64 { return c.N }
 
 // NewReader returns a Reader of src within lim.
 func NewReader(src io.Reader, lim Limits) *Reader {
-	return &Reader{src: src, lim: lim, buf: make([]byte, 32<<10)}
+	buf, _ := readBufs.Get().(*[]byte)
+	if buf == nil {
+		b := make([]byte, 32<<10)
+		buf = &b
+	}
+	return &Reader{src: src, lim: lim, buf: *buf}
 }
+
+// readBufs are the Readers' buffers, returned by Release.
+var readBufs sync.Pool
+
+// Release returns the Reader's buffer for reuse; the Reader must not be
+// used afterwards. Calling it is optional (a busy decoder of many small
+// documents, such as the console's report intake, saves 32 KiB each).
+func (r *Reader) Release() {
+	if r.buf != nil {
+		b := r.buf
+		r.buf, r.src = nil, nil
+		r.err = errReleased
+		readBufs.Put(&b)
+	}
+}
+
+var errReleased = errors.New("intake: reader released")
 
 // InputBytes is the number of bytes read from the source so far.
 func (r *Reader) InputBytes() int64 { return r.read }

@@ -213,6 +213,7 @@ func decodeStream(src io.Reader, lim Limits, packed func() int64) (*Report, erro
 	if err == nil {
 		err = d.End()
 	}
+	d.Release()
 	if err != nil {
 		var le *intake.LimitError
 		switch {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/riskmap/riskmap/internal/report"
 )
@@ -22,6 +23,44 @@ type derived struct {
 	nodes    map[string]*Node
 	edges    map[edgeKey]*Edge
 	sensorID string
+	// reused maps a process node derived from the sensor's previous one
+	// (reuse) to that node, whose hash it keeps while its listeners are
+	// the same.
+	reused map[*Node]*Node
+	// clusterKey is the Kubernetes cluster the report names ("" none).
+	clusterKey string
+}
+
+// reuse lends derive the process nodes of the sensor's previous report,
+// by process key, for a delta that changed neither containers nor pods
+// nor the cluster: a process the delta does not name (changed) derives to
+// the same node, which is copied instead of derived again (ids, metadata,
+// loaded files and hash). The nodes are the graph's: derive only reads
+// them, under the graph's read lock.
+type reuse struct {
+	procs   map[string]*Node
+	changed map[string]struct{}
+}
+
+func (u *reuse) node(key string) *Node {
+	if u == nil {
+		return nil
+	}
+	if _, ok := u.changed[key]; ok {
+		return nil
+	}
+	return u.procs[key]
+}
+
+// reuseProcess copies prev, the node p derived to last time, for p now.
+func reuseProcess(prev *Node, p *report.Process) *Node {
+	n := new(Node)
+	*n = *prev
+	n.FirstSeen, n.LastSeen, n.GoneAt = time.Time{}, time.Time{}, time.Time{}
+	n.claims = nil
+	n.Listen = slices.Clip(p.Listen)
+	n.CPUPercent, n.RSSBytes = p.CPUPercent, p.RSSBytes
+	return n
 }
 
 // addrClass classifies an address seen on a connection.
@@ -69,7 +108,9 @@ func short(id string) string {
 }
 
 // derive turns a sensor's full picture into nodes and connection edges.
-func derive(sensorID string, r *report.Report, intern func(string) string, share func(*Node, []string), res resolver) *derived {
+// With u (a delta), the processes it did not change are copied from the
+// previous derivation (see reuse).
+func derive(sensorID string, r *report.Report, intern func(string) string, share func(*Node, []string), res resolver, u *reuse) *derived {
 	d := &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, sensorID: sensorID}
 	hostID := HostNodeID(sensorID)
 	host := &Node{ID: hostID, Kind: KindHost, Key: sensorID, Label: sensorID, SensorID: sensorID}
@@ -149,6 +190,7 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		if clusterKey == "" {
 			clusterKey = "default"
 		}
+		d.clusterKey = clusterKey
 		clusterID := nodeID(KindCluster, clusterKey)
 		label := k.ClusterName
 		if label == "" {
@@ -310,6 +352,16 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 			continue // kernel threads
 		}
 		key := p.Key()
+		if prev := u.node(key); prev != nil {
+			n := reuseProcess(prev, p)
+			if d.reused == nil {
+				d.reused = make(map[*Node]*Node, len(r.Processes))
+			}
+			d.reused[n] = prev
+			procs[key] = n
+			d.nodes[n.ID] = n
+			continue
+		}
 		id := ProcessNodeID(sensorID, key)
 		n := &Node{ID: id, Kind: KindProcess, Key: sensorID + "|" + key, Label: p.Name, SensorID: sensorID}
 		n.Host, n.Parent, n.Cluster = hostID, hostID, host.Cluster
@@ -317,7 +369,7 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		if len(p.Loaded) > 0 {
 			share(n, p.Loaded)
 		}
-		n.Listen = p.Listen
+		n.Listen = slices.Clip(p.Listen) // appended to below: never into the report's array
 		n.CPUPercent, n.RSSBytes = p.CPUPercent, p.RSSBytes
 		n.Meta = map[string]string{"ppid": strconv.Itoa(p.PPID), "uid": strconv.Itoa(p.UID)}
 		if p.User != "" {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/riskmap/riskmap/internal/report"
 )
 
 // sensorState is what the console knows of one sensor.
@@ -42,8 +44,11 @@ type graph struct {
 	// reports on several goroutines.
 	internMu sync.Mutex
 	strings  map[string]string
-	// loaded shares equal loaded-file lists by set id.
-	loaded map[string]loadedSet
+	// loaded shares equal loaded-file lists by set id; loadedAt finds a
+	// shared list by its first element's address (a list already shared
+	// costs no hash).
+	loaded   map[string]loadedSet
+	loadedAt map[*string]loadedSet
 	// unclaimedSince is when nodes loaded from the store without a claim
 	// (shared nodes after a restart) started waiting for one.
 	unclaimedSince map[string]time.Time
@@ -52,7 +57,7 @@ type graph struct {
 func newGraph() *graph {
 	g := &graph{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, children: map[string]map[string]struct{}{},
 		out: map[string]map[edgeKey]struct{}{}, in: map[string]map[edgeKey]struct{}{}, sensors: map[string]*sensorState{},
-		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, loaded: map[string]loadedSet{}, unclaimedSince: map[string]time.Time{}}
+		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, loaded: map[string]loadedSet{}, loadedAt: map[*string]loadedSet{}, unclaimedSince: map[string]time.Time{}}
 	for _, n := range pseudoNodes(time.Time{}) {
 		n.claims = map[string]struct{}{}
 		g.nodes[n.ID] = n
@@ -101,6 +106,13 @@ func (g *graph) shareLoaded(n *Node, files []string) {
 		n.Loaded, n.LoadedSet = nil, ""
 		return
 	}
+	g.internMu.Lock()
+	l, ok := g.loadedAt[&files[0]]
+	g.internMu.Unlock()
+	if ok && len(l.files) == len(files) {
+		n.Loaded, n.LoadedSet = l.files, l.id
+		return
+	}
 	var stack [2048]byte
 	b := stack[:0]
 	for _, f := range files {
@@ -116,12 +128,68 @@ func (g *graph) shareLoaded(n *Node, files []string) {
 		n.Loaded, n.LoadedSet = l.files, l.id
 		return
 	}
-	l := loadedSet{id: string(hx[:]), files: make([]string, len(files))}
+	l = loadedSet{id: string(hx[:]), files: make([]string, len(files))}
 	for i, f := range files {
 		l.files[i] = g.internLocked(f)
 	}
 	g.loaded[l.id] = l
+	g.loadedAt[&l.files[0]] = l
 	n.Loaded, n.LoadedSet = l.files, l.id
+}
+
+// compact shares, before a report joins its sensor's snapshot, the strings
+// its processes and connections repeat across reports and sensors (names,
+// executables, users, loaded files, states, local addresses), so that a
+// sensor's snapshot holds little of its own. Remote addresses and command
+// lines, unbounded, are not interned.
+func (g *graph) compact(r *report.Report) {
+	var n Node
+	for i := range r.Processes {
+		p := &r.Processes[i]
+		p.Name, p.Exe, p.User = g.intern(p.Name), g.intern(p.Exe), g.intern(p.User)
+		if len(p.Loaded) > 0 {
+			g.shareLoaded(&n, p.Loaded)
+			p.Loaded = n.Loaded
+		}
+		for j := range p.Listen {
+			p.Listen[j].Addr = g.intern(p.Listen[j].Addr)
+		}
+	}
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		c.Source, c.Proto, c.State = constant(c.Source), constant(c.Proto), constant(c.State)
+		c.Local.Addr = g.intern(c.Local.Addr)
+	}
+}
+
+// constant returns the program's copy of the usual values of connection
+// fields (no table: any other value is kept as it is).
+func constant(s string) string {
+	switch s {
+	case report.SourceProc:
+		return report.SourceProc
+	case report.SourceConntrack:
+		return report.SourceConntrack
+	case "tcp":
+		return "tcp"
+	case "udp":
+		return "udp"
+	case "tcp6":
+		return "tcp6"
+	case "udp6":
+		return "udp6"
+	case "LISTEN":
+		return "LISTEN"
+	case "ESTABLISHED":
+		return "ESTABLISHED"
+	case "TIME_WAIT":
+		return "TIME_WAIT"
+	case "CLOSE_WAIT":
+		return "CLOSE_WAIT"
+	case "SYN_SENT":
+		return "SYN_SENT"
+	}
+	return s
 }
 
 // loadedSet is a shared list of loaded files and its id.

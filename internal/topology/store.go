@@ -192,6 +192,9 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 			l[i] = g.intern(f)
 		}
 		g.loaded[id] = loadedSet{id: id, files: l}
+		if len(l) > 0 {
+			g.loadedAt[&l[0]] = g.loaded[id]
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -2,10 +2,8 @@ package topology
 
 import (
 	"context"
-	"hash/fnv"
 	"maps"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/report"
@@ -34,6 +32,12 @@ type job struct {
 type snapHolder struct {
 	mu   chan struct{} // a one-slot semaphore, so Ingest can give up waiting
 	snap *report.Snapshot
+	// procs are the sensor's process nodes in the graph after its last
+	// report, by process key, and clusterKey the cluster it named: the
+	// next delta copies the processes it does not change (reuse). The
+	// writer sets them after applying a report (nil: derive everything).
+	procs      map[string]*Node
+	clusterKey string
 }
 
 type result struct {
@@ -43,6 +47,7 @@ type result struct {
 
 // prepared is a job's report applied to its sensor's snapshot and derived.
 type prepared struct {
+	h     *snapHolder // the snapshot's holder, whose reuse state the writer updates
 	s     *sensorState
 	isNew bool
 	d     *derived
@@ -55,6 +60,7 @@ type prepared struct {
 // sensorPlan is one sensor's part of a batch.
 type sensorPlan struct {
 	j      *job
+	h      *snapHolder
 	s      *sensorState
 	isNew  bool
 	d      *derived // nil: the claims stay as they are (delta on an unknown base)
@@ -179,6 +185,9 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 			if sp.j.h != nil {
 				sp.j.h.snap = nil // the snapshot ran ahead of the store: ask for a full report
 			}
+			if sp.h != nil {
+				sp.h.procs = nil
+			}
 			sp.j.done <- result{err: err}
 		}
 		t.load.busy(time.Since(start))
@@ -202,7 +211,7 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 // sensor's nodes and edges. The caller holds h.mu. It reads the graph's
 // cross-host indexes under the graph's read lock.
 func (t *Topology) prepareReport(h *snapHolder, r *report.Report) *prepared {
-	p := &prepared{}
+	p := &prepared{h: h}
 	if r.Kind == report.KindDelta && (h.snap == nil || h.snap.RunID != r.RunID || h.snap.Seq != r.BaseSeq) {
 		// The console does not hold this delta's base (another run, a lost
 		// report, or a console restart): keep what is stored, ask for a
@@ -212,21 +221,90 @@ func (t *Topology) prepareReport(h *snapHolder, r *report.Report) *prepared {
 	}
 	if h.snap == nil || r.Kind == report.KindFull {
 		h.snap = &report.Snapshot{}
+		h.procs = nil
 	}
+	g := t.g
+	g.compact(r)
 	if err := h.snap.Apply(r); err != nil {
-		h.snap = nil
+		h.snap, h.procs = nil, nil
 		p.full = true
 		return p
 	}
 	full := h.snap.Full()
-	g := t.g
+	u := reusable(h, r, full)
 	g.mu.RLock()
-	p.d = derive(r.SensorID, full, g.intern, g.shareLoaded, g)
+	p.d = derive(r.SensorID, full, g.intern, g.shareLoaded, g, u)
 	g.mu.RUnlock()
 	for _, n := range p.d.nodes {
+		if prev := p.d.reused[n]; prev != nil && slices.Equal(n.Listen, prev.Listen) {
+			n.hash = prev.hash
+			continue
+		}
 		n.hash = nodeHash(n)
 	}
 	return p
+}
+
+// reusable returns what a delta may reuse of the sensor's previous
+// derivation (nil: derive it all): the processes it does not name, when
+// it changes no container and no pod and names the same cluster, since
+// a process node depends on nothing else (its container's and pod's
+// nodes, the host's cluster).
+func reusable(h *snapHolder, r, full *report.Report) *reuse {
+	if r.Kind != report.KindDelta || h.procs == nil || len(r.Containers) > 0 {
+		return nil
+	}
+	if rm := r.Removed; rm != nil && (len(rm.Containers) > 0 || len(rm.Pods) > 0) {
+		return nil
+	}
+	if k := r.Kubernetes; k != nil && len(k.Pods) > 0 {
+		return nil
+	}
+	if clusterKeyOf(full) != h.clusterKey {
+		return nil
+	}
+	u := &reuse{procs: h.procs, changed: make(map[string]struct{}, len(r.Processes))}
+	for i := range r.Processes {
+		u.changed[r.Processes[i].Key()] = struct{}{}
+	}
+	return u
+}
+
+// clusterKeyOf is the cluster key derive gives a report's nodes.
+func clusterKeyOf(r *report.Report) string {
+	k := r.Kubernetes
+	switch {
+	case k == nil:
+		return ""
+	case k.ClusterID != "":
+		return k.ClusterID
+	case k.ClusterName != "":
+		return k.ClusterName
+	}
+	return "default"
+}
+
+// keepReuse records, after a sensor's report is applied, its process
+// nodes as the graph now holds them, for its next delta (reusable). The
+// caller holds the graph's lock.
+func (g *graph) keepReuse(h *snapHolder, s *sensorState, d *derived) {
+	if h == nil || h.snap == nil {
+		return
+	}
+	if h.procs == nil {
+		h.procs = make(map[string]*Node, len(d.nodes))
+	} else {
+		clear(h.procs)
+	}
+	h.clusterKey = d.clusterKey
+	for nid, n := range d.nodes {
+		if n.Kind != KindProcess || len(n.Key) <= len(s.ID) {
+			continue
+		}
+		if cur := g.nodes[nid]; cur != nil {
+			h.procs[n.Key[len(s.ID)+1:]] = cur
+		}
+	}
 }
 
 // prepareJob completes a job's preparation on the writer: the sensor's
@@ -259,7 +337,7 @@ func (t *Topology) prepareJob(j *job, now time.Time) prepared {
 func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 	g := t.g
 	s := p.s
-	sp := &sensorPlan{j: j, at: pl.now, s: s, isNew: p.isNew, d: p.d, full: p.full, snapLost: p.snapLost}
+	sp := &sensorPlan{j: j, h: p.h, at: pl.now, s: s, isNew: p.isNew, d: p.d, full: p.full, snapLost: p.snapLost}
 	if sp.d == nil {
 		return sp
 	}
@@ -435,6 +513,7 @@ func (t *Topology) apply(pl *plan) {
 			}
 		}
 		s.nodes, s.edges, s.listen = sp.nodes, sp.edges, sp.listen
+		g.keepReuse(sp.h, s, sp.d)
 		if sp.host != nil {
 			g.reindexHost(s, g.nodes[sp.host.ID])
 		} else {
@@ -470,39 +549,77 @@ func probeErrors(r *report.Report) string {
 }
 
 // nodeHash hashes the persisted form of a node (not the volatile CPU and
-// memory figures), to write only nodes that changed.
+// memory figures), to write only nodes that changed. It allocates nothing
+// for up to 16 metadata keys.
 func nodeHash(n *Node) uint64 {
-	h := fnv.New64a()
-	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
-	w(n.Label)
-	w(n.SensorID)
+	h := fnvHash(fnvOffset)
+	h.str(n.Label)
+	h.str(n.SensorID)
 	d := &n.nodeData
-	for _, s := range []string{d.Parent, d.Host, d.Container, d.Pod, d.Image, d.Namespace, d.Cluster, d.Exe} {
-		w(s)
+	for _, s := range [...]string{d.Parent, d.Host, d.Container, d.Pod, d.Image, d.Namespace, d.Cluster, d.Exe} {
+		h.str(s)
 	}
-	w(strconv.Itoa(d.PID))
+	h.num(uint64(d.PID))
 	for _, s := range d.Loaded {
-		w(s)
+		h.str(s)
 	}
-	w("|")
+	h.str("|")
 	for _, e := range d.Listen {
-		w(e.Addr)
-		w(strconv.Itoa(int(e.Port)))
+		h.str(e.Addr)
+		h.num(uint64(e.Port))
 	}
-	w("|")
+	h.str("|")
 	for _, s := range d.IPs {
-		w(s)
+		h.str(s)
 	}
 	if d.Public {
-		w("public")
+		h.str("public")
 	}
 	for _, p := range d.Ports {
-		w(p.HostIP + ":" + strconv.Itoa(int(p.HostPort)) + ":" + strconv.Itoa(int(p.ContainerPort)) + "/" + p.Proto)
+		h.str(p.HostIP)
+		h.num(uint64(p.HostPort))
+		h.num(uint64(p.ContainerPort))
+		h.str(p.Proto)
 	}
-	w("|")
-	for _, k := range slices.Sorted(maps.Keys(d.Meta)) {
-		w(k)
-		w(d.Meta[k])
+	h.str("|")
+	var buf [16]string
+	keys := buf[:0]
+	for k := range d.Meta {
+		keys = append(keys, k)
 	}
-	return h.Sum64()
+	slices.Sort(keys)
+	for _, k := range keys {
+		h.str(k)
+		h.str(d.Meta[k])
+	}
+	return uint64(h)
+}
+
+// fnvHash is FNV-1a, 64 bits, over strings (each followed by a 0 byte) and
+// numbers (8 bytes), without the hash.Hash interface's conversions.
+type fnvHash uint64
+
+const (
+	fnvOffset fnvHash = 14695981039346656037
+	fnvPrime  fnvHash = 1099511628211
+)
+
+func (h *fnvHash) str(s string) {
+	x := *h
+	for i := 0; i < len(s); i++ {
+		x ^= fnvHash(s[i])
+		x *= fnvPrime
+	}
+	x *= fnvPrime // the 0 separator
+	*h = x
+}
+
+func (h *fnvHash) num(v uint64) {
+	x := *h
+	for range 8 {
+		x ^= fnvHash(v & 0xff)
+		x *= fnvPrime
+		v >>= 8
+	}
+	*h = x
 }
