@@ -164,6 +164,7 @@ func Policy() []Rule {
 		{Method: http.MethodGet, Pattern: "/api/v1/compliance/export", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/top", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/groups", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/vulnerabilities/{id}", Access: ReadOnly},
 		// The threat graph (internal/threatgraph): topology's reachable
 		// layers joined with the findings' counts per node.
 		{Method: http.MethodGet, Pattern: "/api/v1/threat-graph", Access: ReadOnly},
