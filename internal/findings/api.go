@@ -228,7 +228,7 @@ func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
 		// Built in memory first: a failure is answered as an error, not
 		// as half a workbook.
 		var buf bytes.Buffer
-		if err := WriteXLSX(&buf, all, exportFilter(q), s.now()); err != nil {
+		if err := WriteXLSX(&buf, all, s.reportInfo(ff, q)); err != nil {
 			s.rawError(w, r, "export findings", err)
 			return
 		}
@@ -237,7 +237,7 @@ func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
 		w.Write(buf.Bytes())
 	case "pdf":
 		var buf bytes.Buffer
-		if err := WritePDF(&buf, all, exportFilter(q), s.now()); err != nil {
+		if err := WritePDF(&buf, all, s.reportInfo(ff, q)); err != nil {
 			s.rawError(w, r, "export findings", err)
 			return
 		}
@@ -271,6 +271,44 @@ func QueryOf(q url.Values) (Query, error) {
 		}
 	}
 	return in, nil
+}
+
+// reportInfo describes a report: its time, scope and filter.
+func (s *Service) reportInfo(ff Filter, q url.Values) ReportInfo {
+	return ReportInfo{At: s.now(), Scope: s.ScopeOf(ff), Filter: exportFilter(q)}
+}
+
+// ScopeOf names a filter's scope: a scan, a node (by name), an image, a
+// namespace, a cluster, or the estate.
+func (s *Service) ScopeOf(ff Filter) string {
+	name := func(id string) string {
+		if l, ok := s.exposure.(nodeLookup); ok {
+			if ni, ok := l.Lookup(id)[id]; ok && ni.Label != "" {
+				return ni.Label + " (" + id + ")"
+			}
+		}
+		return id
+	}
+	var parts []string
+	if ff.ScanID != "" {
+		parts = append(parts, "scan "+ff.ScanID)
+	}
+	if ff.NodeID != "" {
+		parts = append(parts, "node "+name(ff.NodeID))
+	}
+	if ff.Image != "" {
+		parts = append(parts, "image "+name(ff.Image))
+	}
+	if ff.Namespace != "" {
+		parts = append(parts, "namespace "+ff.Namespace)
+	}
+	if ff.Cluster != "" {
+		parts = append(parts, "cluster "+ff.Cluster)
+	}
+	if len(parts) == 0 {
+		return "estate (every current finding)"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // exportFilter says which filter an export applied ("type=secret
