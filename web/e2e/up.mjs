@@ -349,7 +349,7 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
   await p.keyboard.press("Enter");
   await p.getByRole("status").filter({ hasText: `Decision recorded: ${decidedVuln}` }).waitFor();
   await p.locator(`tr[data-decision="${decidedVuln}"]`).waitFor();
-  check(((await p.locator(`tr[data-decision="${decidedVuln}"]`).textContent()) ?? "").includes("not_affected"), "the decision row does not say not_affected");
+  check(((await p.locator(`tr[data-decision="${decidedVuln}"]`).textContent()) ?? "").includes("not affected"), "the decision row does not say not affected (in words)");
   // Honoured: the decided finding leaves the list (on that node; the image keeps its own)...
   await p.waitForFunction(
     ([v, pk, t]) =>
@@ -365,7 +365,7 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
   // ...and comes back, marked, when decided findings are included.
   await p.getByLabel("Include decided").selectOption("yes");
   await p.getByRole("button", { name: "Apply filters" }).click();
-  await p.locator(`table.findings tbody[data-finding="${decidedVuln}"]`).filter({ hasText: "not_affected" }).first().waitFor();
+  await p.locator(`table.findings tbody[data-finding="${decidedVuln}"]`).filter({ hasText: "not affected" }).first().waitFor();
   await p.getByLabel("Include decided").selectOption("no");
   await p.getByRole("button", { name: "Apply filters" }).click();
 });
