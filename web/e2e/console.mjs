@@ -5,7 +5,8 @@
 // run. Screenshots go to $RISKMAP_E2E_ARTIFACTS; what the Go test
 // checks afterwards on the API (the keys created here) goes to results.json.
 import { chromium } from "playwright-core";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { axeSource, chromiumFlags, env } from "./browser.mjs";
 
@@ -605,6 +606,34 @@ await step(a, "feeds and diagnosis", async () => {
   for (const src of await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-source")))) check(src !== "", "a source row has no name");
   await a.getByText("never by itself (--feed-interval=0)").waitFor();
   await shot(a, "14-feeds-diagnosis");
+});
+
+await step(a, "feeds uploads: a folder in the shared layout (one tar, each file under its path), then one file filed under its source", async () => {
+  // A folder laid out as the shared feeds folder: two feeds and the files beside them that are none.
+  const shared = env("RISKMAP_E2E_FEEDS");
+  const folder = join(mkdtempSync(join(tmpdir(), "riskmap-feeds-")), "feeds");
+  for (const rel of ["README.md", "alpine/secdb/edge/main.json", "kev/known_exploited_vulnerabilities.json"]) cpSync(join(shared, rel), join(folder, rel));
+  await a.getByLabel("Or a feeds folder").setInputFiles(folder);
+  await a.getByRole("button", { name: "Upload feeds-folder.tar" }).click();
+  await a.locator('[data-feed-run="ok"]').filter({ hasText: "Feeds imported: 2 of 2 sources changed" }).waitFor({ timeout: 60_000 });
+  for (const [source, records] of [
+    ["alpine:edge/main", "286"],
+    ["kev", "1,662"],
+  ]) {
+    const row = a.locator(`table.feeds tr[data-source="${source}"]`);
+    await row.waitFor();
+    check(((await row.locator("td").first().textContent()) ?? "") === records, `${source} holds ${await row.locator("td").first().textContent()} records`);
+  }
+  // One file under a name that says nothing: filed by its content.
+  const one = join(mkdtempSync(join(tmpdir(), "riskmap-feed-")), "download.json");
+  cpSync(join(shared, "alpine/secdb/edge/community.json"), one);
+  await a.getByLabel("A feed file, a bundle or a tar of a feeds folder").setInputFiles(one);
+  await a.getByRole("button", { name: "Upload download.json" }).click();
+  await notice(a, "Imported download.json.");
+  await a.locator('table.feeds tr[data-source="alpine:edge/community"]').waitFor();
+  // The action's banner goes when dismissed.
+  await a.getByRole("button", { name: "Dismiss this message" }).first().click();
+  await a.getByText("Imported download.json.").waitFor({ state: "detached" });
 });
 
 const webhook = { url: env("RISKMAP_E2E_WEBHOOK_URL"), secret: env("RISKMAP_E2E_WEBHOOK_SECRET"), ca: env("RISKMAP_E2E_WEBHOOK_CA") };

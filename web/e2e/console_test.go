@@ -116,6 +116,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		"RISKMAP_E2E_REGISTRY_USERNAME="+reg.Username,
 		"RISKMAP_E2E_REGISTRY_PASSWORD="+reg.Password,
 		"RISKMAP_E2E_REGISTRY_CA="+string(reg.CAPEM),
+		"RISKMAP_E2E_FEEDS="+testenv.SharedFeeds(t),
 	)
 	cmd.Env = append(cmd.Env, receiver.env()...)
 	out, err := cmd.CombinedOutput()

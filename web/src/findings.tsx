@@ -193,7 +193,7 @@ export function FindingsTable({
                       rel="noreferrer"
                       className="muted small"
                       data-advisory={f.finding.id}
-                      aria-label={`${f.finding.id} advisory (opens osv.dev)`}
+                      aria-label={`osv: the ${f.finding.id} advisory (opens osv.dev)`}
                     >
                       osv
                     </a>
