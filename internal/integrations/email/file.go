@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"mime"
 	"mime/quotedprintable"
+	"path"
 	"strings"
 	"time"
 
@@ -29,7 +30,8 @@ func (d *Destination) SendFile(ctx context.Context, f dest.File) error {
 }
 
 func (d *Destination) composeFile(f dest.File) ([]byte, error) {
-	if f.Name == "" || strings.ContainsAny(f.Name, "/\\\r\n\"") {
+	f.Name = path.Base(f.Name) // an attachment has a name, not a path
+	if f.Name == "" || f.Name == "." || f.Name == "/" || strings.ContainsAny(f.Name, "\\\r\n\"") {
 		return nil, fmt.Errorf("file name %q", f.Name)
 	}
 	sum := sha256.Sum256(append([]byte(f.Name+"\x00"), f.Data...))
