@@ -590,7 +590,7 @@ await step(a, "feeds and diagnosis", async () => {
   await heading(a, "Feeds and diagnosis");
   await a.locator("[data-diagnosis]").waitFor();
   await a.getByRole("heading", { level: 2, name: "Vulnerability feeds" }).waitFor();
-  await a.getByLabel("Feed file or bundle").waitFor();
+  await a.getByLabel("A feed file, a bundle or a tar of a feeds folder").waitFor();
   // Offline (the mirror refuses connections): an update fails, and says so for each source.
   await a.getByRole("button", { name: "Update feeds now" }).click();
   const failed = a.locator('[role="alert"][data-feed-run="failed"]');
