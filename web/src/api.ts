@@ -350,6 +350,27 @@ export interface FindingGroup {
   top: NodeFinding;
 }
 
+/** A scheduled findings report (internal/reports): a scope and filters (query), a format, daily or weekly at an hour (UTC), to an email or S3 destination. */
+export interface ReportScheduleInput {
+  name: string;
+  query?: string;
+  format: "pdf" | "xlsx" | "csv";
+  cadence: "daily" | "weekly";
+  hour: number;
+  weekday?: number;
+  destinationId: string;
+}
+export interface ReportSchedule extends ReportScheduleInput {
+  id: string;
+  scope: string;
+  enabled: boolean;
+  nextRunAt: string;
+  lastRunAt?: string;
+  lastStatus?: string;
+  lastError?: string;
+  createdBy: string;
+}
+
 /** GET /vulnerabilities/{id} (internal/findings Vulnerability): one vulnerability across the estate. */
 export interface Vulnerability {
   id: string;
@@ -1071,6 +1092,10 @@ export const api = {
   findingGroups: (by: "vulnerability" | "node" | "image", limit = 10, q: FindingQuery = {}) =>
     request<Page<FindingGroup> & { total?: number | undefined }>("GET", `/findings/groups${query({ ...q, by, limit })}`),
   vulnerability: (id: string) => request<Vulnerability>("GET", `/vulnerabilities/${encodeURIComponent(id)}`),
+  reportSchedules: async () => page(await request<Page<ReportSchedule>>("GET", "/report-schedules")),
+  createReportSchedule: (b: ReportScheduleInput) => request<ReportSchedule>("POST", "/report-schedules", b),
+  deleteReportSchedule: (id: string) => request<void>("DELETE", `/report-schedules/${encodeURIComponent(id)}`),
+  runReportSchedule: (id: string) => request<ReportSchedule>("POST", `/report-schedules/${encodeURIComponent(id)}/run`),
   threatGraph: (limit = 300) => request<ThreatGraph>("GET", `/threat-graph${query({ limit })}`),
   diagnosis: () => request<Diagnosis>("GET", "/diagnosis"),
   decisions: async () => page(await request<Page<Decision>>("GET", "/findings/decisions")),

@@ -12,6 +12,7 @@ import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, toAp
 import { DecisionsTable } from "../decisions";
 import { FindingsTable } from "../findings";
 import { usePaged } from "../paged";
+import { ReportSchedules } from "../schedules";
 import { useUser } from "../session";
 
 const severities = ["any", "critical", "high", "medium", "low", "unknown"] as const;
@@ -252,6 +253,12 @@ export default function VulnerabilitiesPage() {
           <LoadMore hasMore={hasMore} loading={loading} more={more} />
         </>
       )}
+      <ReportSchedules
+        query={new URLSearchParams(
+          Object.entries({ ...scope, ...applied }).filter((e): e is [string, string] => e[1] !== undefined && e[0] !== "sort" && e[0] !== "order"),
+        ).toString()}
+        canChange={user.role === "admin"}
+      />
       <section aria-labelledby="decisions-h" className="wide">
         <h2 id="decisions-h">Decisions</h2>
         <p className="hint">
