@@ -678,6 +678,34 @@ await step(r, "integrations: a read-only user sees the destination and its histo
   check((await r.getByRole("button", { name: /Add a destination|Send a test message|Add a rule/ }).count()) === 0, "a read-only user is offered changes");
 });
 
+await step(a, "scheduled report: the Vulnerabilities page schedules its report to an email destination; run now mails the PDF", async () => {
+  // An email destination to the test's SMTP server (through the API: the integrations page is walked above).
+  const smtp = { port: env("RISKMAP_E2E_SMTP_PORT"), ca: env("RISKMAP_E2E_SMTP_CA") };
+  const status = await a.evaluate(async (body) => {
+    const csrf = decodeURIComponent(document.cookie.split("; ").find((c) => c.startsWith("riskmap_csrf="))?.split("=")[1] ?? "");
+    const r = await fetch("/api/v1/integrations/destinations", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+    });
+    return r.status;
+  }, { kind: "email", name: "Security team mail", settings: { host: "127.0.0.1", port: smtp.port, security: "starttls", from: "Riskmap <riskmap@example.com>", to: "sec@example.com", ca: smtp.ca } });
+  check(status === 201, `creating the email destination answered ${status}`);
+  await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Vulnerabilities", exact: true }).click();
+  await heading(a, "Vulnerabilities");
+  const form = a.getByRole("form", { name: "Schedule the report of these findings" });
+  await form.getByLabel("Report name").fill("Weekly estate report");
+  await form.getByLabel("Deliver to").selectOption({ label: "Security team mail" });
+  await form.getByRole("button", { name: "Schedule this report" }).click();
+  await notice(a, 'Scheduled "Weekly estate report".');
+  const row = a.locator('tr[data-schedule="Weekly estate report"]');
+  await row.waitFor();
+  check(((await row.textContent()) ?? "").includes("every Monday at 07:00 UTC"), `the schedule reads ${await row.textContent()}`);
+  await row.getByRole("button", { name: "Run Weekly estate report now" }).click();
+  await row.locator('td[data-last="delivered"]').waitFor({ timeout: 30_000 });
+  await shot(a, "scheduled-report");
+});
+
 await step(a, "registries: add a v2 registry (test connection, save), it syncs; repositories, tags and an index's platforms", async () => {
   await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Registries", exact: true }).click();
   await heading(a, "Registries");
