@@ -701,7 +701,7 @@ await step(a, "scheduled report: the Vulnerabilities page schedules its report t
   const row = a.locator('tr[data-schedule="Weekly estate report"]');
   await row.waitFor();
   check(((await row.textContent()) ?? "").includes("every Monday at 07:00 UTC"), `the schedule reads ${await row.textContent()}`);
-  await row.getByRole("button", { name: "Run Weekly estate report now" }).click();
+  await row.getByRole("button", { name: "Run now: Weekly estate report" }).click();
   await row.locator('td[data-last="delivered"]').waitFor({ timeout: 30_000 });
   await shot(a, "scheduled-report");
 });

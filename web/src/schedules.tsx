@@ -108,7 +108,7 @@ export function ReportSchedules({ query, canChange }: { query: string; canChange
                 <td className="actions">
                   {canChange && (
                     <>
-                      <button type="button" onClick={() => void act(() => api.runReportSchedule(s.id), `Ran "${s.name}".`)} aria-label={`Run ${s.name} now`}>
+                      <button type="button" onClick={() => void act(() => api.runReportSchedule(s.id), `Ran "${s.name}".`)} aria-label={`Run now: ${s.name}`}>
                         Run now
                       </button>
                       <button type="button" className="danger" onClick={() => void act(() => api.deleteReportSchedule(s.id), `Removed "${s.name}".`)} aria-label={`Remove ${s.name}`}>
