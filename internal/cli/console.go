@@ -212,10 +212,12 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 		return nil, err
 	}
 	return &composition{bus: bus, jobs: q, topo: topo, kb: kb,
-		modules: []console.Module{topo, scanSvc, fnd, pst, kb, regs, diag, integ, rpts, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now},
+		modules: []console.Module{topo, scanSvc, fnd, pst, kb, regs, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now},
 			// The threat graph: the topology's reachable layers with the
 			// findings' counts per node.
-			threatgraph.New(topo, fnd, log.With("module", "threatgraph"))}}, nil
+			threatgraph.New(topo, fnd, log.With("module", "threatgraph")),
+			// Scheduled findings reports.
+			rpts}}, nil
 }
 
 // ConsoleModules builds the console's modules as `riskmap console` does,
