@@ -12,6 +12,7 @@ import (
 	"github.com/riskmap/riskmap/internal/integrations"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/registries"
+	"github.com/riskmap/riskmap/internal/reports"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/secrets"
 )
@@ -26,6 +27,7 @@ type backbone struct {
 	vault    *secrets.Vault
 	integ    *integrations.Service
 	regs     *registries.Service
+	reports  *reports.Service
 }
 
 // wireBackbone is THE list of the console's background work: every job
@@ -53,6 +55,7 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.regs.SchedulesKind(),                    // registries.schedules: the syncs whose scheduled time has come
 		b.regs.ScanKind(),                         // registries.scan: a registry image scanned by the console
 		b.regs.LinkKind(),                         // registries.link: running containers adopt their registry image's scan
+		b.reports.SchedulesKind(),                 // reports.schedules: due scheduled findings reports made and delivered
 	); err != nil {
 		return fmt.Errorf("job kinds: %w", err)
 	}
@@ -63,6 +66,7 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.integ.DigestEvery(),
 		integrations.PruneEvery(),
 		b.regs.SchedulesEvery(),
+		reports.SchedulesEvery(),
 	}
 	if b.cfg.FeedInterval > 0 {
 		periodic = append(periodic, feeds.UpdateEvery(b.cfg.FeedInterval))

@@ -24,6 +24,7 @@ import (
 	"github.com/riskmap/riskmap/internal/match/remote"
 	"github.com/riskmap/riskmap/internal/posture"
 	"github.com/riskmap/riskmap/internal/registries"
+	"github.com/riskmap/riskmap/internal/reports"
 	"github.com/riskmap/riskmap/internal/scans"
 	"github.com/riskmap/riskmap/internal/secrets"
 	"github.com/riskmap/riskmap/internal/store"
@@ -201,7 +202,9 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 	// kinds is integrations.Kinds).
 	integ := integrations.New(integrations.Config{Store: st, Jobs: q, Vault: vault, Nodes: topo, ConsoleURL: cfg.PublicURL, Version: Version,
 		Logger: log.With("module", "integrations"), Now: now})
-	if err := wireBackbone(q, bus, backbone{cfg: cfg, scans: scanSvc, findings: fnd, kb: kb, vault: vault, integ: integ, regs: regs}); err != nil {
+	// Scheduled findings reports, delivered through integrations.
+	rpts := reports.New(reports.Config{Store: st, Findings: fnd, Delivery: integ, Logger: log.With("module", "reports"), Now: now})
+	if err := wireBackbone(q, bus, backbone{cfg: cfg, scans: scanSvc, findings: fnd, kb: kb, vault: vault, integ: integ, regs: regs, reports: rpts}); err != nil {
 		return nil, err
 	}
 	// New consumers start at the current head before anything publishes.
@@ -212,7 +215,9 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 		modules: []console.Module{topo, scanSvc, fnd, pst, kb, regs, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now, Store: st},
 			// The threat graph: the topology's reachable layers with the
 			// findings' counts per node.
-			threatgraph.New(topo, fnd, log.With("module", "threatgraph"))}}, nil
+			threatgraph.New(topo, fnd, log.With("module", "threatgraph")),
+			// Scheduled findings reports.
+			rpts}}, nil
 }
 
 // ConsoleModules builds the console's modules as `riskmap console` does,

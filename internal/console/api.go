@@ -436,8 +436,16 @@ func (s *Server) acceptInvitation(ctx context.Context, in *struct {
 	return &withCookies[User]{SetCookie: cookies, Body: apiUser(u)}, nil
 }
 
-func (s *Server) getMe(ctx context.Context, _ *empty) (*bodyOf[User], error) {
-	return &bodyOf[User]{Body: apiUser(principal(ctx).User)}, nil
+func (s *Server) getMe(ctx context.Context, _ *empty) (*bodyOf[Me], error) {
+	u := principal(ctx).User
+	me := Me{User: apiUser(u)}
+	switch k, err := s.store.APIKeyOf(ctx, u.ID); {
+	case err == nil:
+		me.APIKey = &APIKeyInfo{Prefix: k.Prefix, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt}
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, s.internal(ctx, "read your API key", err)
+	}
+	return &bodyOf[Me]{Body: me}, nil
 }
 
 func (s *Server) changePassword(ctx context.Context, in *bodyOf[PasswordChangeRequest]) (*empty, error) {

@@ -20,6 +20,20 @@ type User struct {
 	LastLoginAt *time.Time `json:"lastLoginAt" nullable:"true"`
 }
 
+// Me is the signed-in user and whether they hold an API key (its hint,
+// never the key).
+type Me struct {
+	User
+	APIKey *APIKeyInfo `json:"apiKey,omitempty"`
+}
+
+// APIKeyInfo describes a user's API key without it.
+type APIKeyInfo struct {
+	Prefix     string     `json:"prefix"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+}
+
 func apiUser(u store.User) User {
 	return User{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), Disabled: u.Disabled, CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt}
 }

@@ -623,3 +623,23 @@ func TestReplicasShareRotatedKeys(t *testing.T) {
 		t.Errorf("replica B with A's token: %d", got)
 	}
 }
+
+// TestMeAPIKey: /me says whether the user holds an API key (its prefix,
+// never the key), so the first key is not created under a warning that
+// "the current key stops working".
+func TestMeAPIKey(t *testing.T) {
+	e := start(t)
+	admin, _ := e.registerAdmin()
+	var before console.Me
+	admin.must(http.StatusOK, "GET", "/api/v1/me", nil, &before)
+	if before.APIKey != nil || before.Email != "admin@example.com" {
+		t.Fatalf("before any key: %+v", before)
+	}
+	var key console.APIKeyResponse
+	admin.must(http.StatusOK, "POST", "/api/v1/me/api-key", nil, &key)
+	var after console.Me
+	admin.must(http.StatusOK, "GET", "/api/v1/me", nil, &after)
+	if after.APIKey == nil || after.APIKey.Prefix == "" || !strings.HasPrefix(key.APIKey, strings.TrimSuffix(after.APIKey.Prefix, "…")) || strings.Contains(fmt.Sprint(after), key.APIKey) {
+		t.Fatalf("after a key: %+v (key %s…)", after.APIKey, key.APIKey[:8])
+	}
+}

@@ -164,6 +164,7 @@ func Policy() []Rule {
 		{Method: http.MethodGet, Pattern: "/api/v1/compliance/export", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/top", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/findings/groups", Access: ReadOnly},
+		{Method: http.MethodGet, Pattern: "/api/v1/vulnerabilities/{id}", Access: ReadOnly},
 		// The threat graph (internal/threatgraph): topology's reachable
 		// layers joined with the findings' counts per node.
 		{Method: http.MethodGet, Pattern: "/api/v1/threat-graph", Access: ReadOnly},
@@ -192,6 +193,12 @@ func Policy() []Rule {
 		{Method: http.MethodGet, Pattern: "/api/v1/integrations/destinations/{id}/dead", Access: ReadOnly},
 		{Method: http.MethodPost, Pattern: "/api/v1/integrations/destinations/{id}/dead/retry", Access: Admin},
 		{Method: http.MethodDelete, Pattern: "/api/v1/integrations/destinations/{id}/dead/{deadId}", Access: Admin},
+		// Scheduled findings reports (internal/reports): delivered through
+		// the destinations, so managed as they are.
+		{Method: http.MethodGet, Pattern: "/api/v1/report-schedules", Access: ReadOnly},
+		{Method: http.MethodPost, Pattern: "/api/v1/report-schedules", Access: Admin},
+		{Method: http.MethodDelete, Pattern: "/api/v1/report-schedules/{id}", Access: Admin},
+		{Method: http.MethodPost, Pattern: "/api/v1/report-schedules/{id}/run", Access: Admin},
 		{Method: http.MethodGet, Pattern: "/api/v1/integrations/rules", Access: ReadOnly},
 		{Method: http.MethodPost, Pattern: "/api/v1/integrations/rules", Access: Admin},
 		{Method: http.MethodPut, Pattern: "/api/v1/integrations/rules/{id}", Access: Admin},

@@ -16,8 +16,10 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -402,11 +404,51 @@ func isTar(path string) bool {
 		return false
 	}
 	defer f.Close()
+	r, err := tarStream(f)
+	if err != nil {
+		return false
+	}
 	var hdr [263]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return false
 	}
 	return string(hdr[257:262]) == "ustar"
+}
+
+// tarStream reads a tar, gunzipping a .tar.gz (a gzipped single feed file,
+// an EPSS CSV, is no tar: its content says so).
+func tarStream(f io.ReadSeeker) (io.Reader, error) {
+	var magic [2]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	if magic != [2]byte{0x1f, 0x8b} {
+		return f, nil
+	}
+	return gzip.NewReader(f)
+}
+
+// folderRel is where a member of a tar of a feeds folder goes: the part of
+// its path from the first component that starts a feed path (osv/, kev/,
+// alpine/secdb/, epss/, cvss/), so "feeds/osv/Go/all.zip",
+// "./osv/Go/all.zip" and "shared/feeds/osv/Go/all.zip" all file osv/Go/all.zip;
+// "" for what is no feed file (README.md, MANIFEST.json, older KEV
+// catalogues kept under history/).
+func folderRel(name string) string {
+	name = strings.TrimPrefix(path.Clean("/"+name), "/")
+	parts := strings.Split(name, "/")
+	if slices.Contains(parts, "..") || slices.Contains(parts, "history") {
+		return ""
+	}
+	for i := range parts {
+		if rel := strings.Join(parts[i:], "/"); kindOf(rel) != KindUnknown {
+			return rel
+		}
+	}
+	return ""
 }
 
 // bundleMarker names the bundle's manifest member.
@@ -460,15 +502,22 @@ func writeTarFile(tw *tar.Writer, name string, data []byte) error {
 // MaxBundleFile bounds one member of an imported bundle.
 const MaxBundleFile = 2 << 30
 
+// readBundle reads a tar (or .tar.gz) of feed files: a bundle of
+// `riskmap feeds export` (its marker, its files under feeds/), or a tar of
+// a feeds folder in the same layout, as the shared feeds folder is (tar -C
+// FOLDER -cf feeds.tar .), whose members are filed by folderRel.
 func readBundle(path string) (map[string][]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
+	r, err := tarStream(f)
+	if err != nil {
+		return nil, fmt.Errorf("read bundle: %w", err)
+	}
+	tr := tar.NewReader(r)
 	out := map[string][]byte{}
-	marker := false
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -478,11 +527,10 @@ func readBundle(path string) (map[string][]byte, error) {
 			return nil, fmt.Errorf("read bundle: %w", err)
 		}
 		if h.Name == bundleMarker {
-			marker = true
 			continue
 		}
-		rel, ok := strings.CutPrefix(h.Name, "feeds/")
-		if !ok || h.Typeflag != tar.TypeReg || strings.Contains(rel, "..") || kindOf(rel) == KindUnknown {
+		rel := folderRel(h.Name)
+		if rel == "" || h.Typeflag != tar.TypeReg {
 			continue
 		}
 		if h.Size > MaxBundleFile {
@@ -494,8 +542,8 @@ func readBundle(path string) (map[string][]byte, error) {
 		}
 		out[rel] = data
 	}
-	if !marker {
-		return nil, errors.New("not a riskmap feeds bundle (no " + bundleMarker + ")")
+	if len(out) == 0 {
+		return nil, errors.New("no feed file in the tar: want a bundle of riskmap feeds export or a tar of a feeds folder (osv/<Ecosystem>/all.zip, kev/, epss/, cvss/, alpine/secdb/...)")
 	}
 	return out, nil
 }

@@ -1,7 +1,10 @@
 package feeds
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,6 +30,35 @@ func FuzzIdentify(f *testing.F) {
 		}
 		if !filepath.IsLocal(file.rel) || filepath.Clean(file.rel) != file.rel || kindOf(file.rel) == KindUnknown {
 			t.Fatalf("%q filed at %q", name, file.rel)
+		}
+	})
+}
+
+// FuzzReadBundle feeds arbitrary tars (plain or gzipped) to readBundle:
+// it never panics, and whatever it files is a local path of a known kind.
+func FuzzReadBundle(f *testing.F) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, n := range []string{"feeds/kev/known_exploited_vulnerabilities.json", "../../etc/osv/x/all.zip", "riskmap-feeds-bundle.json"} {
+		tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: 2, Typeflag: tar.TypeReg})
+		tw.Write([]byte("{}"))
+	}
+	tw.Close()
+	f.Add(b.Bytes())
+	f.Add([]byte{0x1f, 0x8b, 8, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "upload.tar")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files, err := readBundle(p)
+		if err != nil {
+			return
+		}
+		for rel := range files {
+			if !filepath.IsLocal(rel) || filepath.Clean(rel) != rel || kindOf(rel) == KindUnknown {
+				t.Fatalf("a member filed at %q", rel)
+			}
 		}
 	})
 }

@@ -35,6 +35,8 @@ func (s *Service) Routes(api huma.API, r chi.Router) {
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/top", "top-findings", "The most exploitable findings across the estate, with attack paths"), s.apiTop)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/groups", "group-findings",
 		"The most exploitable findings grouped by vulnerability (one row per vulnerability, with its nodes) or by node"), s.apiGroups)
+	huma.Register(api, huma.Operation{OperationID: "get-vulnerability", Method: http.MethodGet, Path: "/api/v1/vulnerabilities/{id}", Tags: []string{"findings"},
+		Summary: "One vulnerability (by id or alias): description, aliases, references, severity sources, fixed versions, every node and image it is on with exposure and risk, decisions and their history"}, s.apiVulnerability)
 	raw(http.MethodGet, "/api/v1/findings/export", "export-findings", "Download current findings (?format=json, csv, xlsx or pdf, same filters as GET /api/v1/findings, type included)", s.rawExport)
 	huma.Register(api, op(http.MethodGet, "/api/v1/findings/decisions", "list-decisions", "Accept / not-affected decisions"), s.apiDecisions)
 	huma.Register(api, created(op(http.MethodPost, "/api/v1/findings/decisions", "create-decision", "Accept a finding or mark it not affected, for findings of one type (reason, optional expiry)")), s.apiDecide)
@@ -83,6 +85,10 @@ type Query struct {
 	VulnID            string   `query:"vulnId" maxLength:"200"`
 	MinScore          float64  `query:"minScore" minimum:"0" maximum:"100"`
 	IncludeSuppressed bool     `query:"includeSuppressed"`
+	Q                 string   `query:"q" maxLength:"200" doc:"search: vulnerability id or alias, package, target, node name, image, Kubernetes namespace or cluster (contains, any case)"`
+	Image             string   `query:"image" maxLength:"500" doc:"the findings of an image (node id or name) and of the containers running it"`
+	Cluster           string   `query:"cluster" maxLength:"200" doc:"the findings of the nodes of a Kubernetes cluster (name or id)"`
+	Namespace         string   `query:"namespace" maxLength:"300" doc:"the findings of the nodes of a Kubernetes namespace (name)"`
 	Sort              string   `query:"sort" enum:"risk,severity,cvss,epss,package,vuln,"`
 	Order             string   `query:"order" enum:"asc,desc,"`
 	Limit             int      `query:"limit" minimum:"0" maximum:"1000"`
@@ -100,7 +106,11 @@ func optBool(s string) *bool {
 // Filter checks the query and turns it into a Filter.
 func (in *Query) Filter() (Filter, error) {
 	ff := Filter{ScanID: in.ScanID, Type: in.Type, NodeID: in.NodeID, KEV: optBool(in.KEV), FixAvailable: optBool(in.FixAvailable),
-		Package: in.Package, VulnID: in.VulnID, MinScore: in.MinScore, IncludeSuppressed: in.IncludeSuppressed, Sort: in.Sort, Order: in.Order, Limit: in.Limit}
+		Package: in.Package, VulnID: in.VulnID, MinScore: in.MinScore, IncludeSuppressed: in.IncludeSuppressed, Sort: in.Sort, Order: in.Order, Limit: in.Limit,
+		Search: in.Q, Image: in.Image, Cluster: in.Cluster, Namespace: in.Namespace}
+	if in.MinScore < 0 || in.MinScore > 100 {
+		return ff, fmt.Errorf("%w: minScore %v (want 0 to 100)", ErrInvalid, in.MinScore)
+	}
 	for _, sv := range in.Severity {
 		for _, p := range strings.Split(sv, ",") {
 			if p = strings.ToLower(strings.TrimSpace(p)); p != "" {
@@ -140,21 +150,39 @@ func (s *Service) apiFindings(ctx context.Context, in *Query) (*bodyOf[list[Node
 	return &bodyOf[list[NodeFinding]]{out}, nil
 }
 
+type vulnIn struct {
+	ID string `path:"id" minLength:"1" maxLength:"200"`
+}
+
+func (s *Service) apiVulnerability(ctx context.Context, in *vulnIn) (*bodyOf[Vulnerability], error) {
+	v, err := s.Vulnerability(ctx, in.ID)
+	if err != nil {
+		return nil, s.httpError(ctx, "vulnerability", err)
+	}
+	return &bodyOf[Vulnerability]{v}, nil
+}
+
 type topIn struct {
 	Limit int `query:"limit" minimum:"0" maximum:"500"`
 }
 
 type groupsIn struct {
-	By    string `query:"by" enum:"vulnerability,node,image" default:"vulnerability"`
-	Limit int    `query:"limit" minimum:"0" maximum:"500"`
+	By string `query:"by" enum:"vulnerability,node,image" default:"vulnerability"`
+	// The findings grouped: the filters of GET /api/v1/findings (limit
+	// bounds the groups, at most 500).
+	Query
 }
 
 func (s *Service) apiGroups(ctx context.Context, in *groupsIn) (*bodyOf[list[Group]], error) {
-	got, err := s.Groups(ctx, in.By, in.Limit)
+	ff, err := in.Filter()
 	if err != nil {
 		return nil, s.httpError(ctx, "group findings", err)
 	}
-	return &bodyOf[list[Group]]{list[Group]{Items: got}}, nil
+	got, total, err := s.Groups(ctx, in.By, ff, in.Limit)
+	if err != nil {
+		return nil, s.httpError(ctx, "group findings", err)
+	}
+	return &bodyOf[list[Group]]{list[Group]{Items: got, Total: &total}}, nil
 }
 
 func (s *Service) apiTop(ctx context.Context, in *topIn) (*bodyOf[list[NodeFinding]], error) {
@@ -167,10 +195,10 @@ func (s *Service) apiTop(ctx context.Context, in *topIn) (*bodyOf[list[NodeFindi
 
 func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	in := Query{ScanID: q.Get("scanId"), Type: q.Get("type"), NodeID: q.Get("nodeId"), KEV: q.Get("kev"), FixAvailable: q.Get("fixAvailable"),
-		Package: q.Get("package"), VulnID: q.Get("vulnId"), IncludeSuppressed: q.Get("includeSuppressed") == "true", Sort: q.Get("sort"), Order: q.Get("order")}
-	if v := q.Get("severity"); v != "" {
-		in.Severity = []string{v}
+	in, err := QueryOf(q)
+	if err != nil {
+		s.rawError(w, r, "export findings", err)
+		return
 	}
 	ff, err := in.Filter()
 	if err != nil {
@@ -200,7 +228,7 @@ func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
 		// Built in memory first: a failure is answered as an error, not
 		// as half a workbook.
 		var buf bytes.Buffer
-		if err := WriteXLSX(&buf, all, exportFilter(q), s.now()); err != nil {
+		if err := WriteXLSX(&buf, all, s.reportInfo(ff, q)); err != nil {
 			s.rawError(w, r, "export findings", err)
 			return
 		}
@@ -209,7 +237,7 @@ func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
 		w.Write(buf.Bytes())
 	case "pdf":
 		var buf bytes.Buffer
-		if err := WritePDF(&buf, all, exportFilter(q), s.now()); err != nil {
+		if err := WritePDF(&buf, all, s.reportInfo(ff, q)); err != nil {
 			s.rawError(w, r, "export findings", err)
 			return
 		}
@@ -221,11 +249,73 @@ func (s *Service) rawExport(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// QueryOf reads a findings query from URL values (an export's, a
+// scheduled report's): the same keys as GET /api/v1/findings.
+func QueryOf(q url.Values) (Query, error) {
+	in := Query{ScanID: q.Get("scanId"), Type: q.Get("type"), NodeID: q.Get("nodeId"), KEV: q.Get("kev"), FixAvailable: q.Get("fixAvailable"),
+		Package: q.Get("package"), VulnID: q.Get("vulnId"), IncludeSuppressed: q.Get("includeSuppressed") == "true", Sort: q.Get("sort"), Order: q.Get("order"),
+		Q: q.Get("q"), Image: q.Get("image"), Cluster: q.Get("cluster"), Namespace: q.Get("namespace")}
+	if v := q["severity"]; len(v) > 0 {
+		in.Severity = v
+	}
+	if v := q.Get("minScore"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return in, fmt.Errorf("%w: minScore %q", ErrInvalid, v)
+		}
+		in.MinScore = f
+	}
+	for k, v := range map[string]string{"kev": in.KEV, "fixAvailable": in.FixAvailable} {
+		if v != "" && v != "true" && v != "false" {
+			return in, fmt.Errorf("%w: %s %q (want true or false)", ErrInvalid, k, v)
+		}
+	}
+	return in, nil
+}
+
+// reportInfo describes a report: its time, scope and filter.
+func (s *Service) reportInfo(ff Filter, q url.Values) ReportInfo {
+	return ReportInfo{At: s.now(), Scope: s.ScopeOf(ff), Filter: exportFilter(q)}
+}
+
+// ScopeOf names a filter's scope: a scan, a node (by name), an image, a
+// namespace, a cluster, or the estate.
+func (s *Service) ScopeOf(ff Filter) string {
+	name := func(id string) string {
+		if l, ok := s.exposure.(nodeLookup); ok {
+			if ni, ok := l.Lookup(id)[id]; ok && ni.Label != "" {
+				return ni.Label + " (" + id + ")"
+			}
+		}
+		return id
+	}
+	var parts []string
+	if ff.ScanID != "" {
+		parts = append(parts, "scan "+ff.ScanID)
+	}
+	if ff.NodeID != "" {
+		parts = append(parts, "node "+name(ff.NodeID))
+	}
+	if ff.Image != "" {
+		parts = append(parts, "image "+name(ff.Image))
+	}
+	if ff.Namespace != "" {
+		parts = append(parts, "namespace "+ff.Namespace)
+	}
+	if ff.Cluster != "" {
+		parts = append(parts, "cluster "+ff.Cluster)
+	}
+	if len(parts) == 0 {
+		return "estate (every current finding)"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // exportFilter says which filter an export applied ("type=secret
 // severity=high"), for the workbook's summary.
 func exportFilter(q url.Values) string {
 	var parts []string
-	for _, k := range []string{"scanId", "type", "nodeId", "severity", "kev", "fixAvailable", "package", "vulnId", "includeSuppressed"} {
+	for _, k := range []string{"scanId", "type", "nodeId", "image", "cluster", "namespace", "severity", "kev", "fixAvailable", "package", "vulnId", "q", "minScore", "includeSuppressed"} {
 		if v := q.Get(k); v != "" {
 			parts = append(parts, k+"="+v)
 		}

@@ -48,23 +48,31 @@ type nodeLookup interface {
 // 300 containers is one row with its counts and worst exposure), by node,
 // or by image (an image's own findings with those of the containers
 // running it), highest score first.
-func (s *Service) Groups(ctx context.Context, by string, limit int) ([]Group, error) {
+//
+// The filter narrows the findings grouped (its type is vulnerability; its
+// sort and page are not used); total counts every group.
+func (s *Service) Groups(ctx context.Context, by string, ff Filter, limit int) (_ []Group, total int, _ error) {
 	switch by {
 	case GroupByVulnerability, GroupByNode, GroupByImage:
 	default:
-		return nil, fmt.Errorf("%w: by %q (want vulnerability, node or image)", ErrInvalid, by)
+		return nil, 0, fmt.Errorf("%w: by %q (want vulnerability, node or image)", ErrInvalid, by)
+	}
+	ff.Type = TypeVulnerability // vulnerabilities only: a group is one vulnerability's or counts them
+	ff.Sort, ff.Order, ff.Limit, ff.Offset = "", "", 0, 0
+	if err := s.resolve(ctx, &ff); err != nil {
+		return nil, 0, err
 	}
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
 	// One row per node and vulnerability, folded into groups here: an
 	// image's group needs the topology (a container's image).
-	w := s.where(Filter{Type: TypeVulnerability}) // vulnerabilities only: a group is one vulnerability's or counts them
+	w := s.where(ff)
 	w.Add("f.target_kind IN ('host', 'container', 'image', 'registry')")
 	rows, err := s.st.Read().QueryContext(ctx, `SELECT f.node_id, f.target_kind, f.target_ref, f.vuln_id, COUNT(*), MAX(f.score), MAX(f.kev)
 		FROM scan_findings f`+w.SQL()+` GROUP BY f.node_id, f.target_kind, f.target_ref, f.vuln_id`, w.Args()...)
 	if err != nil {
-		return nil, fmt.Errorf("group findings by %s: %w", by, err)
+		return nil, 0, fmt.Errorf("group findings by %s: %w", by, err)
 	}
 	type cell struct {
 		node, kind, ref, vuln string
@@ -79,7 +87,7 @@ func (s *Service) Groups(ctx context.Context, by string, limit int) ([]Group, er
 		var kev int
 		if err := rows.Scan(&c.node, &c.kind, &c.ref, &c.vuln, &c.n, &c.score, &kev); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("group findings by %s: %w", by, err)
+			return nil, 0, fmt.Errorf("group findings by %s: %w", by, err)
 		}
 		c.kev = kev != 0
 		cells = append(cells, c)
@@ -89,7 +97,7 @@ func (s *Service) Groups(ctx context.Context, by string, limit int) ([]Group, er
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("group findings by %s: %w", by, err)
+		return nil, 0, fmt.Errorf("group findings by %s: %w", by, err)
 	}
 	var nodes map[string]topology.NodeInfo
 	if l, ok := s.exposure.(nodeLookup); ok && by != GroupByVulnerability && len(nodeIDs) > 0 {
@@ -162,17 +170,19 @@ func (s *Service) Groups(ctx context.Context, by string, limit int) ([]Group, er
 	slices.SortFunc(all, func(a, b *acc) int {
 		return cmp.Or(cmp.Compare(b.MaxScore, a.MaxScore), cmp.Compare(a.Key, b.Key))
 	})
+	total = len(all)
 	all = all[:min(len(all), limit)]
 
 	out := make([]Group, 0, len(all))
 	for _, g := range all {
-		ff := Filter{Sort: "risk", Limit: 1, NoCount: true, VulnID: g.topVuln, Type: TypeVulnerability}
+		tf := ff
+		tf.Sort, tf.Limit, tf.NoCount, tf.VulnID = "risk", 1, true, g.topVuln
 		if by != GroupByVulnerability {
-			ff.NodeID = g.topNode
+			tf.NodeID = g.topNode
 		}
-		top, _, err := s.Findings(ctx, ff)
+		top, _, err := s.Findings(ctx, tf)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if len(top) > 0 {
 			g.Top = top[0]
@@ -187,5 +197,5 @@ func (s *Service) Groups(ctx context.Context, by string, limit int) ([]Group, er
 		}
 		out = append(out, g.Group)
 	}
-	return out, nil
+	return out, total, nil
 }

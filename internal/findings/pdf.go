@@ -1,8 +1,10 @@
 package findings
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,7 +24,8 @@ var severityColours = map[string][3]int{
 // page (what the report covers and its filter, the counts by type, a
 // chart of the findings by severity, the known exploited ones) and the
 // findings ranked by risk, at most MaxPDFRows of them.
-func WritePDF(w io.Writer, fs []NodeFinding, filter string, at time.Time) error {
+func WritePDF(w io.Writer, fs []NodeFinding, info ReportInfo) error {
+	at, filter := info.At, info.Filter
 	pdf := fpdf.New("L", "mm", "A4", "")
 	pdf.SetTitle("Riskmap findings report", true)
 	pdf.SetCreator("riskmap", true)
@@ -42,6 +45,7 @@ func WritePDF(w io.Writer, fs []NodeFinding, filter string, at time.Time) error 
 	pdf.SetFont("Helvetica", "", 10)
 	pdf.SetTextColor(71, 85, 105)
 	pdf.CellFormat(0, 6, tr("Generated "+at.UTC().Format(time.RFC1123)), "", 1, "L", false, 0, "")
+	pdf.CellFormat(0, 6, tr("Scope: "+cmpOr(info.Scope, ScopeEstate)), "", 1, "L", false, 0, "")
 	pdf.CellFormat(0, 6, tr("Filter: "+cmpOr(filter, "none (every current finding)")), "", 1, "L", false, 0, "")
 	pdf.Ln(4)
 	byType, bySev := map[string]int{}, map[string]int{}
@@ -80,6 +84,23 @@ func WritePDF(w io.Writer, fs []NodeFinding, filter string, at time.Time) error 
 		}
 		pdf.SetXY(x+180, y)
 		pdf.CellFormat(20, 7, strconv.Itoa(n), "", 1, "R", false, 0, "")
+	}
+
+	// Where they are: the nodes (or targets) holding the most.
+	places := topPlaces(fs, 8)
+	if len(places) > 0 {
+		pdf.Ln(4)
+		pdf.SetFont("Helvetica", "B", 12)
+		pdf.CellFormat(0, 8, "Where they are (the most findings)", "", 1, "L", false, 0, "")
+		pdf.SetFont("Helvetica", "", 10)
+		pdf.SetFillColor(71, 85, 105)
+		for _, p := range places {
+			x, y := pdf.GetX(), pdf.GetY()
+			pdf.CellFormat(60, 7, fit(pdf, tr(p.name), 58), "", 0, "L", false, 0, "")
+			pdf.Rect(x+62, y+1, 115*float64(p.n)/float64(places[0].n), 5, "F")
+			pdf.SetXY(x+180, y)
+			pdf.CellFormat(20, 7, strconv.Itoa(p.n), "", 1, "R", false, 0, "")
+		}
 	}
 
 	// The findings, ranked.
@@ -125,6 +146,35 @@ func WritePDF(w io.Writer, fs []NodeFinding, filter string, at time.Time) error 
 		return fmt.Errorf("pdf: %w", err)
 	}
 	return nil
+}
+
+// ReportInfo is what a report says of itself on its summary page: when
+// it was made, its scope (estate, a cluster, node, image or scan, by
+// name) and its filter.
+type ReportInfo struct {
+	At     time.Time
+	Scope  string
+	Filter string
+}
+
+type place struct {
+	name string
+	n    int
+}
+
+// topPlaces counts findings per target (its kind and reference), most
+// first, at most n.
+func topPlaces(fs []NodeFinding, n int) []place {
+	m := map[string]int{}
+	for _, f := range fs {
+		m[f.Target.Kind+" "+f.Target.Ref]++
+	}
+	out := make([]place, 0, len(m))
+	for k, v := range m {
+		out = append(out, place{k, v})
+	}
+	slices.SortFunc(out, func(a, b place) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.name, b.name)) })
+	return out[:min(len(out), n)]
 }
 
 func severityOf(s string) string {

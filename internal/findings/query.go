@@ -55,6 +55,18 @@ type Filter struct {
 	VulnID            string
 	MinScore          float64
 	IncludeSuppressed bool
+	// Search keeps the findings whose vulnerability id or alias, package,
+	// subject, target reference or node (its name, its image's, its
+	// Kubernetes namespace or cluster) contains it, case-insensitively.
+	Search string
+	// Image keeps the findings of an image (node id or name) and of the
+	// containers running it; Cluster and Namespace those of the nodes in a
+	// Kubernetes cluster or namespace (by name; a cluster also by id).
+	Image     string
+	Cluster   string
+	Namespace string
+	// nodes is Image, Cluster, Namespace and Search resolved to node ids.
+	nodes nodeScope
 	// Sort is risk (default), severity, cvss, epss, package, vuln; Order
 	// is asc or desc (default: desc for numbers, asc for names).
 	Sort   string
@@ -90,6 +102,11 @@ func (s *Service) Findings(ctx context.Context, ff Filter) ([]NodeFinding, int, 
 	}
 	if !ok {
 		return nil, 0, fmt.Errorf("%w: sort %q (want risk, severity, cvss, epss, package or vuln)", ErrInvalid, ff.Sort)
+	}
+	if !ff.nodes.resolved {
+		if err := s.resolve(ctx, &ff); err != nil {
+			return nil, 0, err
+		}
 	}
 	w := s.where(ff)
 	cond := w.SQL()
@@ -197,6 +214,7 @@ func (s *Service) where(ff Filter) store.Where {
 	if ff.MinScore > 0 {
 		w.Add("f.score >= ?", ff.MinScore)
 	}
+	ff.addNodeScope(&w)
 	if !ff.IncludeSuppressed {
 		w.Add("NOT "+decisionMatch, store.Millis(s.now()))
 	}
@@ -225,6 +243,9 @@ func (s *Service) attachDecisions(ctx context.Context, fs []NodeFinding) error {
 func (s *Service) All(ctx context.Context, ff Filter) ([]NodeFinding, error) {
 	var out []NodeFinding
 	ff.Limit = 1000
+	if err := s.resolve(ctx, &ff); err != nil {
+		return nil, err
+	}
 	for {
 		page, total, err := s.Findings(ctx, ff)
 		if err != nil {

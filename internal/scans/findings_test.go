@@ -277,7 +277,7 @@ func TestFindings(t *testing.T) {
 		})
 
 		t.Run("grouped_by_vulnerability_and_node", func(t *testing.T) {
-			gs, err := s.findings.Groups(ctx, findings.GroupByVulnerability, 500)
+			gs, _, err := s.findings.Groups(ctx, findings.GroupByVulnerability, findings.Filter{}, 500)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,14 +297,14 @@ func TestFindings(t *testing.T) {
 			if vulns != total {
 				t.Errorf("the vulnerability groups hold %d of %d findings", vulns, total)
 			}
-			byNode, err := s.findings.Groups(ctx, findings.GroupByNode, 500)
+			byNode, _, err := s.findings.Groups(ctx, findings.GroupByNode, findings.Filter{}, 500)
 			if err != nil || len(byNode) != 2 {
 				t.Fatalf("by node: %+v %v", byNode, err)
 			}
 			if byNode[0].Findings+byNode[1].Findings != total || byNode[0].Nodes != 1 || byNode[0].Label == "" {
 				t.Errorf("by node: %+v", byNode)
 			}
-			if _, err := s.findings.Groups(ctx, "colour", 10); !errors.Is(err, findings.ErrInvalid) {
+			if _, _, err := s.findings.Groups(ctx, "colour", findings.Filter{}, 10); !errors.Is(err, findings.ErrInvalid) {
 				t.Errorf("by colour: %v", err)
 			}
 		})

@@ -77,7 +77,7 @@ func TestInherit(t *testing.T) {
 		}
 		// By image: the image's findings with its containers'; the worst is
 		// the running, listening container's.
-		byImage, err := s.findings.Groups(ctx, findings.GroupByImage, 10)
+		byImage, _, err := s.findings.Groups(ctx, findings.GroupByImage, findings.Filter{}, 10)
 		if err != nil || len(byImage) != 1 {
 			t.Fatalf("by image: %+v %v", byImage, err)
 		}

@@ -56,13 +56,16 @@ const (
 const (
 	AuditDecisionCreate = "finding.decision.create" // internal/findings: a risk acceptance or not-affected decision
 	AuditDecisionRevoke = "finding.decision.revoke"
-	AuditScanStart      = "scan.start" // internal/scans: one entry per request, listing the scans it queued
-	AuditScanCancel     = "scan.cancel"
-	AuditScheduleCreate = "scan.schedule.create"
-	AuditScheduleDelete = "scan.schedule.delete"
-	AuditScanSettings   = "scan.settings.update"
-	AuditFeedsImport    = "feeds.import" // internal/feeds: an uploaded feed file or bundle
-	AuditFeedsUpdate    = "feeds.update" // internal/feeds: by an admin's request, or by the periodic job
+	// internal/reports: a scheduled findings report made or removed.
+	AuditReportScheduleCreate = "report_schedule.create"
+	AuditReportScheduleDelete = "report_schedule.delete"
+	AuditScanStart            = "scan.start" // internal/scans: one entry per request, listing the scans it queued
+	AuditScanCancel           = "scan.cancel"
+	AuditScheduleCreate       = "scan.schedule.create"
+	AuditScheduleDelete       = "scan.schedule.delete"
+	AuditScanSettings         = "scan.settings.update"
+	AuditFeedsImport          = "feeds.import" // internal/feeds: an uploaded feed file or bundle
+	AuditFeedsUpdate          = "feeds.update" // internal/feeds: by an admin's request, or by the periodic job
 	// internal/integrations: destinations (secrets recorded as set or not,
 	// never their values), their rules, test sends, dead letters.
 	AuditIntegrationCreate     = "integration.create"

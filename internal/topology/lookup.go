@@ -48,8 +48,12 @@ type NodeInfo struct {
 	ScanRef  string // what a sensor scans for it, when not the key
 	Host     string // host node id
 	Image    string // image node id of a container
-	Gone     bool
-	LastSeen time.Time
+	// Namespace and Cluster are the node's Kubernetes namespace and
+	// cluster, by name ("" outside Kubernetes).
+	Namespace string
+	Cluster   string
+	Gone      bool
+	LastSeen  time.Time
 	// Sensors are the live sensors reporting the node.
 	Sensors []string
 }
@@ -73,6 +77,12 @@ func (t *Topology) info(n *Node) NodeInfo {
 	g := t.g
 	ni := NodeInfo{ID: n.ID, Kind: n.Kind, Key: n.Key, Label: n.Label, SensorID: n.SensorID, ScanRef: n.ScanRef,
 		Host: n.Host, Image: n.Image, Gone: n.Gone(), LastSeen: g.lastSeen(n)}
+	if ns := g.nodes[n.Namespace]; ns != nil {
+		ni.Namespace = ns.Label
+	}
+	if c := g.nodes[n.Cluster]; c != nil {
+		ni.Cluster = c.Label
+	}
 	for s := range n.claims {
 		if st := g.sensors[s]; st != nil && !st.Silent {
 			ni.Sensors = append(ni.Sensors, s)

@@ -5,7 +5,8 @@
 // run. Screenshots go to $RISKMAP_E2E_ARTIFACTS; what the Go test
 // checks afterwards on the API (the keys created here) goes to results.json.
 import { chromium } from "playwright-core";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { axeSource, chromiumFlags, env } from "./browser.mjs";
 
@@ -147,10 +148,19 @@ async function expectingHTTPError(path, status, fn) {
 }
 
 async function resetKey(page, previous = "") {
-  await page.getByRole("button", { name: /Create (a new|another) API key/ }).click();
-  // The confirmation takes the focus on its safe choice.
-  await page.waitForFunction(() => document.activeElement?.textContent === "Cancel");
-  await page.getByRole("button", { name: "Yes, create a new key" }).click();
+  const first = page.getByRole("button", { name: "Create an API key" });
+  if (previous === "") await page.locator("[data-api-key]").waitFor(); // whether a key exists is said until one is shown
+  if (previous === "" && (await first.count()) > 0) {
+    // The first key replaces nothing: created at once, without the warning that a current key stops working.
+    check((await page.locator('[data-api-key="none"]').count()) === 1, "no key yet is not said");
+    await first.click();
+    check((await page.getByText("Anything using your current key stops working").count()) === 0, "the first key warns about a current key");
+  } else {
+    await page.getByRole("button", { name: /Create (a new|another) API key/ }).click();
+    // The confirmation takes the focus on its safe choice.
+    await page.waitForFunction(() => document.activeElement?.textContent === "Cancel");
+    await page.getByRole("button", { name: "Yes, create a new key" }).click();
+  }
   await page.waitForFunction((prev) => {
     const el = document.querySelector(".secret input[readonly]");
     return el !== null && el.value !== "" && el.value !== prev;
@@ -580,7 +590,7 @@ await step(a, "feeds and diagnosis", async () => {
   await heading(a, "Feeds and diagnosis");
   await a.locator("[data-diagnosis]").waitFor();
   await a.getByRole("heading", { level: 2, name: "Vulnerability feeds" }).waitFor();
-  await a.getByLabel("Feed file or bundle").waitFor();
+  await a.getByLabel("A feed file, a bundle or a tar of a feeds folder").waitFor();
   // Offline (the mirror refuses connections): an update fails, and says so for each source.
   await a.getByRole("button", { name: "Update feeds now" }).click();
   const failed = a.locator('[role="alert"][data-feed-run="failed"]');
@@ -596,6 +606,34 @@ await step(a, "feeds and diagnosis", async () => {
   for (const src of await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-source")))) check(src !== "", "a source row has no name");
   await a.getByText("never by itself (--feed-interval=0)").waitFor();
   await shot(a, "14-feeds-diagnosis");
+});
+
+await step(a, "feeds uploads: a folder in the shared layout (one tar, each file under its path), then one file filed under its source", async () => {
+  // A folder laid out as the shared feeds folder: two feeds and the files beside them that are none.
+  const shared = env("RISKMAP_E2E_FEEDS");
+  const folder = join(mkdtempSync(join(tmpdir(), "riskmap-feeds-")), "feeds");
+  for (const rel of ["README.md", "alpine/secdb/edge/main.json", "kev/known_exploited_vulnerabilities.json"]) cpSync(join(shared, rel), join(folder, rel));
+  await a.getByLabel("Or a feeds folder").setInputFiles(folder);
+  await a.getByRole("button", { name: "Upload feeds-folder.tar" }).click();
+  await a.locator('[data-feed-run="ok"]').filter({ hasText: "Feeds imported: 2 of 2 sources changed" }).waitFor({ timeout: 60_000 });
+  for (const [source, records] of [
+    ["alpine:edge/main", "286"],
+    ["kev", "1,662"],
+  ]) {
+    const row = a.locator(`table.feeds tr[data-source="${source}"]`);
+    await row.waitFor();
+    check(((await row.locator("td").first().textContent()) ?? "") === records, `${source} holds ${await row.locator("td").first().textContent()} records`);
+  }
+  // One file under a name that says nothing: filed by its content.
+  const one = join(mkdtempSync(join(tmpdir(), "riskmap-feed-")), "download.json");
+  cpSync(join(shared, "alpine/secdb/edge/community.json"), one);
+  await a.getByLabel("A feed file, a bundle or a tar of a feeds folder").setInputFiles(one);
+  await a.getByRole("button", { name: "Upload download.json" }).click();
+  await notice(a, "Imported download.json.");
+  await a.locator('table.feeds tr[data-source="alpine:edge/community"]').waitFor();
+  // The action's banner goes when dismissed.
+  await a.getByRole("button", { name: "Dismiss this message" }).first().click();
+  await a.getByText("Imported download.json.").waitFor({ state: "detached" });
 });
 
 const webhook = { url: env("RISKMAP_E2E_WEBHOOK_URL"), secret: env("RISKMAP_E2E_WEBHOOK_SECRET"), ca: env("RISKMAP_E2E_WEBHOOK_CA") };
@@ -638,6 +676,34 @@ await step(r, "integrations: a read-only user sees the destination and its histo
   await r.getByRole("button", { name: "Open SOC webhook" }).click();
   await r.locator('table.history tr[data-outcome="test"]').waitFor();
   check((await r.getByRole("button", { name: /Add a destination|Send a test message|Add a rule/ }).count()) === 0, "a read-only user is offered changes");
+});
+
+await step(a, "scheduled report: the Vulnerabilities page schedules its report to an email destination; run now mails the PDF", async () => {
+  // An email destination to the test's SMTP server (through the API: the integrations page is walked above).
+  const smtp = { port: env("RISKMAP_E2E_SMTP_PORT"), ca: env("RISKMAP_E2E_SMTP_CA") };
+  const status = await a.evaluate(async (body) => {
+    const csrf = decodeURIComponent(document.cookie.split("; ").find((c) => c.startsWith("riskmap_csrf="))?.split("=")[1] ?? "");
+    const r = await fetch("/api/v1/integrations/destinations", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+    });
+    return r.status;
+  }, { kind: "email", name: "Security team mail", settings: { host: "127.0.0.1", port: smtp.port, security: "starttls", from: "Riskmap <riskmap@example.com>", to: "sec@example.com", ca: smtp.ca } });
+  check(status === 201, `creating the email destination answered ${status}`);
+  await a.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Vulnerabilities", exact: true }).click();
+  await heading(a, "Vulnerabilities");
+  const form = a.getByRole("form", { name: "Schedule the report of these findings" });
+  await form.getByLabel("Report name").fill("Weekly estate report");
+  await form.getByLabel("Deliver to").selectOption({ label: "Security team mail" });
+  await form.getByRole("button", { name: "Schedule this report" }).click();
+  await notice(a, 'Scheduled "Weekly estate report".');
+  const row = a.locator('tr[data-schedule="Weekly estate report"]');
+  await row.waitFor();
+  check(((await row.textContent()) ?? "").includes("every Monday at 07:00 UTC"), `the schedule reads ${await row.textContent()}`);
+  await row.getByRole("button", { name: "Run now: Weekly estate report" }).click();
+  await row.locator('td[data-last="delivered"]').waitFor({ timeout: 30_000 });
+  await shot(a, "scheduled-report");
 });
 
 await step(a, "registries: add a v2 registry (test connection, save), it syncs; repositories, tags and an index's platforms", async () => {

@@ -95,6 +95,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	artifacts := artifactDir(t)
 	receiver := startWebhookReceiver(t)
+	mailbox := startMailbox(t)
 	admin := account{Email: "ada@example.com", Password: "correct horse battery staple 1"}
 	reader := account{Email: "rita@example.com", Password: "correct horse battery staple 2"}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -116,8 +117,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		"RISKMAP_E2E_REGISTRY_USERNAME="+reg.Username,
 		"RISKMAP_E2E_REGISTRY_PASSWORD="+reg.Password,
 		"RISKMAP_E2E_REGISTRY_CA="+string(reg.CAPEM),
+		"RISKMAP_E2E_FEEDS="+testenv.SharedFeeds(t),
 	)
 	cmd.Env = append(cmd.Env, receiver.env()...)
+	cmd.Env = append(cmd.Env, mailbox.env()...)
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser run:\n%s", out)
 	t.Logf("screenshots: %s", artifacts)
@@ -125,6 +128,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("browser run failed: %v", err)
 	}
 
+	mailbox.checkReport(t)
 	var res struct {
 		InviteURL      string `json:"inviteURL"`
 		ReaderKey      string `json:"readerKey"`

@@ -6,6 +6,7 @@
 // violation (axe-core, on every screenshotted page) fails the run.
 import { chromium } from "playwright-core";
 import { mkdirSync, readFileSync } from "node:fs";
+import { inflateRawSync, inflateSync } from "node:zlib";
 import { join } from "node:path";
 import { axeSource, chromiumFlags, env } from "./browser.mjs";
 
@@ -349,7 +350,7 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
   await p.keyboard.press("Enter");
   await p.getByRole("status").filter({ hasText: `Decision recorded: ${decidedVuln}` }).waitFor();
   await p.locator(`tr[data-decision="${decidedVuln}"]`).waitFor();
-  check(((await p.locator(`tr[data-decision="${decidedVuln}"]`).textContent()) ?? "").includes("not_affected"), "the decision row does not say not_affected");
+  check(((await p.locator(`tr[data-decision="${decidedVuln}"]`).textContent()) ?? "").includes("not affected"), "the decision row does not say not affected (in words)");
   // Honoured: the decided finding leaves the list (on that node; the image keeps its own)...
   await p.waitForFunction(
     ([v, pk, t]) =>
@@ -365,7 +366,7 @@ await step("decide: not affected, with reason and expiry; honoured in the list",
   // ...and comes back, marked, when decided findings are included.
   await p.getByLabel("Include decided").selectOption("yes");
   await p.getByRole("button", { name: "Apply filters" }).click();
-  await p.locator(`table.findings tbody[data-finding="${decidedVuln}"]`).filter({ hasText: "not_affected" }).first().waitFor();
+  await p.locator(`table.findings tbody[data-finding="${decidedVuln}"]`).filter({ hasText: "not affected" }).first().waitFor();
   await p.getByLabel("Include decided").selectOption("no");
   await p.getByRole("button", { name: "Apply filters" }).click();
 });
@@ -389,6 +390,136 @@ await step("downloads: findings CSV, XLSX and PDF, and the decisions as OpenVEX"
   const doc = JSON.parse(readFileSync(await vex.path(), "utf8"));
   check(String(doc["@context"]).includes("openvex"), `the OpenVEX download has context ${doc["@context"]}`);
   check(JSON.stringify(doc.statements ?? []).includes(decidedVuln), `the OpenVEX statements lack ${decidedVuln}`);
+});
+
+/** The API as the signed-in page sees it (its session cookie). */
+async function api(path) {
+  return p.evaluate(async (u) => {
+    const r = await fetch(u);
+    if (!r.ok) throw new Error(`GET ${u}: ${r.status}`);
+    return r.json();
+  }, `${base}/api/v1${path}`);
+}
+
+/** The files of a zip (an XLSX workbook): name → contents, read from its central directory. */
+function unzip(buf) {
+  let eocd = buf.length - 22;
+  while (eocd >= 0 && buf.readUInt32LE(eocd) !== 0x06054b50) eocd--;
+  check(eocd >= 0, "the workbook is not a zip");
+  const files = new Map();
+  let at = buf.readUInt32LE(eocd + 16);
+  for (let i = 0; i < buf.readUInt16LE(eocd + 10); i++) {
+    check(buf.readUInt32LE(at) === 0x02014b50, "a broken zip central directory");
+    const method = buf.readUInt16LE(at + 10);
+    const size = buf.readUInt32LE(at + 20);
+    const nameLen = buf.readUInt16LE(at + 28);
+    const name = buf.toString("utf8", at + 46, at + 46 + nameLen);
+    const local = buf.readUInt32LE(at + 42);
+    const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    const data = buf.subarray(start, start + size);
+    files.set(name, (method === 8 ? inflateRawSync(data) : data).toString("utf8"));
+    at += 46 + nameLen + buf.readUInt16LE(at + 30) + buf.readUInt16LE(at + 32);
+  }
+  return files;
+}
+
+/** The text a PDF draws: its (Flate) content streams inflated, the strings of their text operators unescaped. */
+function pdfText(buf) {
+  const s = buf.toString("latin1");
+  const out = [];
+  for (const m of s.matchAll(/stream\r?\n/g)) {
+    const start = m.index + m[0].length;
+    const end = s.indexOf("endstream", start);
+    let body;
+    try {
+      body = inflateSync(buf.subarray(start, end)).toString("latin1");
+    } catch {
+      continue; // not a Flate stream (an image, a font)
+    }
+    for (const t of body.matchAll(/\(((?:\\.|[^\\)])*)\)\s*Tj/g)) out.push(t[1].replace(/\\(.)/g, "$1"));
+  }
+  return out.join("\n");
+}
+
+await step("workbench: a deep link reproduces a search by node name; views by node and image; an empty list says the filters empty it", async () => {
+  const found = await api(`/findings?q=${encodeURIComponent(container)}&limit=1`);
+  const every = await api("/findings?limit=1");
+  check(found.total > 0 && found.total < every.total, `the search by the container's name finds ${found.total} of ${every.total}`);
+  const link = `/vulnerabilities?q=${encodeURIComponent(container)}&sort=package&order=asc`;
+  for (const how of ["link", "reload"]) {
+    if (how === "link") await p.goto(base + link);
+    else await p.reload();
+    await heading("Vulnerabilities");
+    check((await p.getByLabel("Search").inputValue()) === container, `after the ${how} the search field holds ${await p.getByLabel("Search").inputValue()}`);
+    await p.getByRole("status").filter({ hasText: `${found.total} finding${found.total === 1 ? "" : "s"}, by package, ascending.` }).waitFor();
+  }
+  for (const [view, label] of [
+    ["node", "By node"],
+    ["image", "By image"],
+    ["vulnerability", "By vulnerability"],
+  ]) {
+    await p.getByRole("button", { name: label, exact: true }).click();
+    check(new URL(p.url()).searchParams.get("view") === view && new URL(p.url()).searchParams.get("q") === container, `the ${label} view's URL is ${p.url()}`);
+    const groups = await api(`/findings/groups?by=${view}&limit=200&q=${encodeURIComponent(container)}`);
+    const rows = p.locator(`table[data-groups="${view}"] tbody tr[data-group]`);
+    if (groups.items.length === 0) {
+      await p.locator('[data-empty="filters"]').waitFor();
+      continue;
+    }
+    await rows.first().waitFor();
+    check((await rows.count()) === groups.items.length, `the ${label} view shows ${await rows.count()} groups, the API ${groups.items.length}`);
+    if (view === "node") await shot("31-findings-by-node");
+  }
+  await p.goto(`${base}/vulnerabilities?q=no-such-thing-anywhere`);
+  await p.locator('[data-empty="filters"]').waitFor();
+  check((await p.locator('[data-empty="none"]').count()) === 0, "a filtered empty list blames the feeds");
+  await p.getByRole("link", { name: "Clear the filters" }).click();
+  await p.locator("table.findings tbody[data-finding]").first().waitFor();
+  check(new URL(p.url()).search === "", `clearing the filters left ${p.url()}`);
+});
+
+await step("a vulnerability's page: description, references, severity sources, fixed versions and every node it is on", async () => {
+  const first = p.locator("table.findings a[data-vuln-page]").first();
+  const id = (await first.getAttribute("data-vuln-page")) ?? "";
+  await first.click();
+  const rows = p.locator("table[data-affected-nodes] tbody tr[data-node]");
+  await rows.first().waitFor();
+  check(new URL(p.url()).pathname === `/vulnerabilities/${encodeURIComponent(id)}`, `the id led to ${p.url()}`);
+  const all = await api(`/findings?vulnId=${encodeURIComponent(id)}&includeSuppressed=true&limit=1000`);
+  const want = new Set(all.items.map((f) => (f.nodeId !== undefined && f.nodeId !== "" ? f.nodeId : f.target.ref)));
+  const got = new Set(await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute("data-node"))));
+  check(want.size > 0 && want.size === got.size && [...want].every((n) => got.has(n)), `the page lists nodes ${[...got]}, the findings are on ${[...want]}`);
+  for (const h of ["Description", "References", "Severity sources", "Fixed versions"]) await p.getByRole("heading", { level: 2, name: h }).waitFor();
+  const refs = await p.locator("ul.refs a").evaluateAll((as) => as.map((a) => a.getAttribute("href") ?? ""));
+  check(refs.every((r) => /^https?:\/\//.test(r)), `reference links ${refs.slice(0, 3)}`);
+  check((await p.locator("#sev-h + table tbody tr").count()) > 0, "no severity source");
+  await shot("32-vulnerability");
+});
+
+await step("reports: the filtered XLSX and a node's PDF hold exactly what is filtered, with scope, summary and charts (parsed back)", async () => {
+  const found = await api(`/findings?q=${encodeURIComponent(container)}&limit=1`);
+  await p.goto(`${base}/vulnerabilities?q=${encodeURIComponent(container)}`);
+  await p.getByRole("status").filter({ hasText: new RegExp(`^${found.total} findings?,`) }).waitFor();
+  const [xlsx] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "Excel (XLSX)", exact: true }).click()]);
+  const book = unzip(readFileSync(await xlsx.path()));
+  const sheets = [...book.keys()].filter((n) => n.startsWith("xl/worksheets/sheet")).sort();
+  const findingsSheet = book.get("xl/worksheets/sheet2.xml") ?? "";
+  const rowsInBook = (findingsSheet.match(/<row /g) ?? []).length;
+  check(rowsInBook === found.total + 1, `the workbook holds ${rowsInBook - 1} findings, the filtered list ${found.total} (sheets ${sheets})`);
+  const summary = (book.get("xl/sharedStrings.xml") ?? "") + (book.get("xl/worksheets/sheet1.xml") ?? "");
+  check(summary.includes(`q=${container}`) && summary.includes("scope"), "the workbook's summary does not say its filter and scope");
+  check([...book.keys()].filter((n) => /^xl\/charts\/chart\d+\.xml$/.test(n)).length === 2, "the workbook's summary has no two charts");
+
+  const nodeId = (await api(`/findings?q=${encodeURIComponent(container)}&limit=1`)).items[0].nodeId;
+  const ofNode = await api(`/findings?nodeId=${encodeURIComponent(nodeId)}&limit=1`);
+  await p.goto(`${base}/vulnerabilities?nodeId=${encodeURIComponent(nodeId)}`);
+  await p.getByRole("status").filter({ hasText: new RegExp(`^${ofNode.total} findings?,`) }).waitFor();
+  const [pdf] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "PDF report", exact: true }).click()]);
+  const text = pdfText(readFileSync(await pdf.path()));
+  check(text.includes("Riskmap findings report"), `the PDF reads ${text.slice(0, 120)}`);
+  check(text.includes(`Scope: node ${container}`) || text.includes(`Scope: node `), `the PDF's scope: ${text.match(/Scope: .*/)?.[0]}`);
+  check(text.includes(`${ofNode.total} findings,`), `the PDF's summary does not count ${ofNode.total} findings: ${text.match(/\d+ findings, .*/)?.[0]}`);
+  check(text.includes("Findings by severity") && text.includes("Where they are"), "the PDF's summary page lacks its charts");
 });
 
 await step("scans page: start a scan of the selected host, then cancel it", async () => {
@@ -590,8 +721,17 @@ await step("dashboard: counts, top findings, sensor health", async () => {
   const imageNodes = Number(await imageRow.locator("td").first().textContent());
   check(imageNodes >= 2, `the riskiest image counts ${imageNodes} nodes, not the image and its container`);
   await shot("21-dashboard");
-  // The vulnerability's row leads to its findings on every node.
+  // Bounded lists say how much they show and lead to the rest.
+  for (const list of ["vulnerabilities", "findings", "nodes", "images", "sensors"]) {
+    check(/^Showing (\d+ of [\d,]+|all [\d,]+) /.test((await p.locator(`[data-shown="${list}"]`).textContent()) ?? ""), `the dashboard does not say how many ${list} it shows`);
+  }
+  // The riskiest node opens the map on it.
+  const nodeLink = p.locator('table.groups[data-group="node"] tbody tr[data-node] th a').first();
+  check(((await nodeLink.getAttribute("href")) ?? "").startsWith("/topology?node="), `the riskiest node links to ${await nodeLink.getAttribute("href")}`);
+  // The vulnerability's row leads to its page, its findings on every node one link further.
   await vulnRow.getByRole("link", { name: vulnId }).click();
+  await p.locator("table[data-affected-nodes] tbody tr[data-node]").first().waitFor();
+  await p.getByRole("link", { name: "Its findings in the list" }).click();
   await p.getByText(`Findings of ${vulnId} on every node.`).waitFor();
   await p.locator("table.findings tbody[data-finding]").first().waitFor();
 });

@@ -350,6 +350,60 @@ export interface FindingGroup {
   top: NodeFinding;
 }
 
+/** A scheduled findings report (internal/reports): a scope and filters (query), a format, daily or weekly at an hour (UTC), to an email or S3 destination. */
+export interface ReportScheduleInput {
+  name: string;
+  query?: string;
+  format: "pdf" | "xlsx" | "csv";
+  cadence: "daily" | "weekly";
+  hour: number;
+  weekday?: number;
+  destinationId: string;
+}
+export interface ReportSchedule extends ReportScheduleInput {
+  id: string;
+  scope: string;
+  enabled: boolean;
+  nextRunAt: string;
+  lastRunAt?: string;
+  lastStatus?: string;
+  lastError?: string;
+  createdBy: string;
+}
+
+/** GET /vulnerabilities/{id} (internal/findings Vulnerability): one vulnerability across the estate. */
+export interface Vulnerability {
+  id: string;
+  aliases: string[];
+  description?: string;
+  references: string[];
+  severity: string;
+  severities: { source: string; cve?: string; version?: string; vector?: string; baseScore?: number; severity?: string; used?: boolean }[];
+  kev?: { cve: string; dateAdded: string; dueDate?: string; knownRansomwareUse?: boolean };
+  epss?: { cve: string; score: number; percentile: number };
+  packages: { ecosystem: string; name: string; versions: string[]; fixedVersions: string[] }[];
+  findings: number;
+  nodes: {
+    nodeId?: string;
+    label: string;
+    kind: string;
+    target: { nodeId?: string; sensorId: string; kind: string; ref: string };
+    image?: string;
+    imageId?: string;
+    namespace?: string;
+    package: string;
+    score: number;
+    inUse?: boolean;
+    listening?: boolean;
+    internet?: boolean;
+    decision?: Decision;
+    findingId: string;
+  }[];
+  images: { imageId?: string; label: string; containers: number; maxScore: number }[];
+  decisions: Decision[];
+  history: { time: string; actor: string; action: "created" | "revoked"; decision: Decision }[];
+}
+
 /** A secret a sensor's engine found (internal/sensorproto SecretFinding): never the secret, only a redacted excerpt. */
 export interface SecretFinding {
   rule: string;
@@ -425,6 +479,13 @@ export type FindingQuery = {
   nodeId?: string | undefined;
   scanId?: string | undefined;
   includeSuppressed?: string | undefined;
+  /** Search: vulnerability id or alias, package, target, node name, image, namespace or cluster (contains, any case). */
+  q?: string | undefined;
+  /** Scopes: an image (id or name) with its containers, a Kubernetes namespace or cluster (by name). */
+  image?: string | undefined;
+  namespace?: string | undefined;
+  cluster?: string | undefined;
+  minScore?: string | undefined;
   /** risk (default), severity, cvss, epss, package or vuln. */
   sort?: string | undefined;
   order?: "asc" | "desc" | undefined;
@@ -984,7 +1045,7 @@ export const api = {
   invitation: (token: string) => request<InvitationInfo>("GET", `/invitations/${encodeURIComponent(token)}`),
   acceptInvitation: (token: string, b: { name: string; password: string }) =>
     request<User>("POST", `/invitations/${encodeURIComponent(token)}/accept`, b),
-  me: () => request<User>("GET", "/me"),
+  me: () => request<User & { apiKey?: { prefix: string; createdAt: string; lastUsedAt?: string } }>("GET", "/me"),
   changePassword: (b: { currentPassword: string; newPassword: string }) => request<void>("POST", "/me/password", b),
   resetApiKey: () => request<{ apiKey: string }>("POST", "/me/api-key"),
   users: async (cursor?: string) => page(await request<Page<User> | User[]>("GET", `/users${query({ limit: 100, cursor })}`)),
@@ -1028,7 +1089,13 @@ export const api = {
   findings: (p: FindingQuery & { cursor?: string | undefined; limit?: number | undefined }) =>
     request<Page<NodeFinding> & { total?: number | undefined }>("GET", `/findings${query(p)}`),
   topFindings: (limit = 20) => request<Page<NodeFinding>>("GET", `/findings/top${query({ limit })}`),
-  findingGroups: (by: "vulnerability" | "node" | "image", limit = 10) => request<Page<FindingGroup>>("GET", `/findings/groups${query({ by, limit })}`),
+  findingGroups: (by: "vulnerability" | "node" | "image", limit = 10, q: FindingQuery = {}) =>
+    request<Page<FindingGroup> & { total?: number | undefined }>("GET", `/findings/groups${query({ ...q, by, limit })}`),
+  vulnerability: (id: string) => request<Vulnerability>("GET", `/vulnerabilities/${encodeURIComponent(id)}`),
+  reportSchedules: async () => page(await request<Page<ReportSchedule>>("GET", "/report-schedules")),
+  createReportSchedule: (b: ReportScheduleInput) => request<ReportSchedule>("POST", "/report-schedules", b),
+  deleteReportSchedule: (id: string) => request<void>("DELETE", `/report-schedules/${encodeURIComponent(id)}`),
+  runReportSchedule: (id: string) => request<ReportSchedule>("POST", `/report-schedules/${encodeURIComponent(id)}/run`),
   threatGraph: (limit = 300) => request<ThreatGraph>("GET", `/threat-graph${query({ limit })}`),
   diagnosis: () => request<Diagnosis>("GET", "/diagnosis"),
   decisions: async () => page(await request<Page<Decision>>("GET", "/findings/decisions")),

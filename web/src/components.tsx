@@ -58,10 +58,31 @@ export function ErrorAlert({ error }: { error: ApiError | null }) {
   );
 }
 
+/** How long an action's banner stays (ms) before it clears itself. */
+export const noticeLifetime = 15_000;
+
+/**
+ * A status banner. The result of an action (a text) can be dismissed and
+ * clears itself after noticeLifetime; a new text shows again.
+ */
 export function Notice({ children }: { children: ReactNode }) {
+  const text = typeof children === "string" ? children : null;
+  const [dismissed, setDismissed] = useState<string | null>(null);
+  useEffect(() => {
+    if (text === null) return;
+    setDismissed(null);
+    const t = window.setTimeout(() => setDismissed(text), noticeLifetime);
+    return () => window.clearTimeout(t);
+  }, [text]);
+  if (text !== null && dismissed === text) return null;
   return (
     <div className="alert ok" role="status">
       {children}
+      {text !== null && (
+        <button type="button" className="link dismiss" aria-label="Dismiss this message" onClick={() => setDismissed(text)}>
+          ×
+        </button>
+      )}
     </div>
   );
 }
@@ -104,11 +125,14 @@ export function SelectField<T extends string>({
   value,
   options,
   onChange,
+  words,
 }: {
   label: string;
   value: T;
   options: readonly T[];
   onChange: (v: T) => void;
+  /** How an option reads (default: its value). */
+  words?: (v: T) => string;
 }) {
   const id = useId();
   return (
@@ -117,7 +141,7 @@ export function SelectField<T extends string>({
       <select id={id} value={value} onChange={(e) => onChange(e.target.value as T)}>
         {options.map((o) => (
           <option key={o} value={o}>
-            {o}
+            {words !== undefined ? words(o) : o}
           </option>
         ))}
       </select>

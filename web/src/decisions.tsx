@@ -9,6 +9,16 @@ import { api, justifications, type Decision, type DecisionInput, type DecisionSt
 import { ErrorAlert, Field, SelectField, TableHead, Time, useSubmit } from "./components";
 
 const statuses: readonly DecisionStatus[] = ["not_affected", "accepted"];
+
+/** A decision's status in words (the API's not_affected reads "not affected"). */
+export function decisionWords(s: string): string {
+  return s === "not_affected" ? "not affected" : s === "accepted" ? "risk accepted" : s.replaceAll("_", " ");
+}
+
+/** An OpenVEX justification in words: vulnerable_code_not_in_execute_path reads "vulnerable code not in execute path". */
+export function justificationWords(s: string): string {
+  return s.replaceAll("_", " ");
+}
 const scopes = ["this node", "every node"] as const;
 type Justification = (typeof justifications)[number];
 
@@ -41,9 +51,9 @@ export function DecisionForm({ f, onDecided }: { f: NodeFinding; onDecided: (d: 
       <p className="form-title">Decide</p>
       <ErrorAlert error={error} />
       <div className="filters">
-        <SelectField label="Decision" value={status} options={statuses} onChange={setStatus} />
+        <SelectField label="Decision" value={status} options={statuses} onChange={setStatus} words={decisionWords} />
         {status === "not_affected" && vulnerability && (
-          <SelectField label="Justification (OpenVEX)" value={justification} options={justifications} onChange={setJustification} />
+          <SelectField label="Justification (OpenVEX)" value={justification} options={justifications} onChange={setJustification} words={justificationWords} />
         )}
         <SelectField label="Applies to" value={scope} options={scopes} onChange={setScope} />
         <Field
@@ -94,8 +104,8 @@ export function DecisionsTable({ items, canRevoke, onRevoked }: { items: Decisio
             <tr key={d.id} data-decision={d.vulnId}>
               <th scope="row">{d.vulnId}</th>
               <td>
-                {d.status}
-                {d.justification !== undefined && d.justification !== "" && <span className="muted"> ({d.justification})</span>}
+                {decisionWords(d.status)}
+                {d.justification !== undefined && d.justification !== "" && <span className="muted"> ({justificationWords(d.justification)})</span>}
               </td>
               <td>
                 {d.package !== undefined && d.package !== "" ? d.package : "any package"}

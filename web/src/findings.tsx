@@ -5,7 +5,7 @@ import { useId, useState } from "react";
 import { Link } from "react-router";
 import type { Decision, Hop, NodeFinding } from "./api";
 import { TableHead } from "./components";
-import { DecisionForm } from "./decisions";
+import { DecisionForm, decisionWords } from "./decisions";
 
 /** A finding's attack paths: the shortest from each entry point (risk.paths), or its one path. */
 export function attackPaths(f: NodeFinding): Hop[][] {
@@ -108,7 +108,7 @@ export function Explanation({ f, onDecided }: { f: NodeFinding; onDecided?: ((d:
       )}
       {f.decision !== undefined && (
         <p data-decided={f.decision.status}>
-          Decided: {f.decision.status}: {f.decision.reason}
+          Decided: {decisionWords(f.decision.status)}: {f.decision.reason}
         </p>
       )}
       {onDecided !== undefined && f.decision === undefined && <DecisionForm f={f} onDecided={onDecided} />}
@@ -183,9 +183,21 @@ export function FindingsTable({
               <td className="score">{f.risk.score.toFixed(1)}</td>
               <th scope="row">
                 {(f.type ?? "vulnerability") === "vulnerability" ? (
-                  <a href={advisoryURL(f.finding.id)} target="_blank" rel="noreferrer" data-advisory={f.finding.id} aria-label={`${f.finding.id} (advisory, opens osv.dev)`}>
-                    {f.finding.id}
-                  </a>
+                  <>
+                    <Link to={`/vulnerabilities/${encodeURIComponent(f.finding.id)}`} data-vuln-page={f.finding.id}>
+                      {f.finding.id}
+                    </Link>{" "}
+                    <a
+                      href={advisoryURL(f.finding.id)}
+                      target="_blank"
+                      rel="noreferrer"
+                      className="muted small"
+                      data-advisory={f.finding.id}
+                      aria-label={`osv: the ${f.finding.id} advisory (opens osv.dev)`}
+                    >
+                      osv
+                    </a>
+                  </>
                 ) : (
                   f.finding.id
                 )}
@@ -210,7 +222,7 @@ export function FindingsTable({
                 {f.finding.kev !== undefined && <span className="tag kev">KEV</span>}
                 {f.finding.epss !== undefined && <span className="tag">EPSS {(f.finding.epss.score * 100).toFixed(1)}%</span>}
                 {(f.finding.fixedVersions?.length ?? 0) > 0 && <span className="tag">fix</span>}
-                {f.decision !== undefined && <span className="tag">{f.decision.status}</span>}
+                {f.decision !== undefined && <span className="tag">{decisionWords(f.decision.status)}</span>}
               </td>
               <td data-type={f.type}>
                 {f.type}

@@ -22,6 +22,8 @@ export interface View {
   roles?: readonly Role[];
   /** The page; a view without one is planned, not shown. */
   page?: LazyExoticComponent<ComponentType>;
+  /** false: a route only (a page reached by links, such as one vulnerability's), not in the navigation. */
+  nav?: false;
 }
 
 export const views: readonly View[] = [
@@ -53,6 +55,14 @@ export const views: readonly View[] = [
     section: "main",
     requires: ["/findings"],
     page: lazy(() => import("./pages/vulnerabilities")),
+  },
+  {
+    path: "/vulnerabilities/:id",
+    label: "Vulnerability",
+    section: "main",
+    nav: false,
+    requires: ["/vulnerabilities/{id}"],
+    page: lazy(() => import("./pages/vulnerability")),
   },
   {
     path: "/compliance",
@@ -140,5 +150,5 @@ export function allowed(v: View, role: Role): boolean {
 
 /** Whether the view appears in the navigation. */
 export function visible(v: View, role: Role, apiPaths: ReadonlySet<string> | null): boolean {
-  return v.page !== undefined && allowed(v, role) && served(v, apiPaths);
+  return v.page !== undefined && v.nav !== false && allowed(v, role) && served(v, apiPaths);
 }

@@ -227,3 +227,21 @@ func RetryAfter(v string, now time.Time) time.Duration {
 	}
 	return min(max(d, 0), time.Hour)
 }
+
+// File is a document to deliver whole (a scheduled findings report): its
+// name (a path-safe base name, unique per delivery), media type and bytes,
+// with a message saying what it is.
+type File struct {
+	Name        string
+	ContentType string
+	Data        []byte
+	// Message is the subject and text that accompany it (a mail's).
+	Message Message
+}
+
+// FileSender is a destination that can deliver a file (email as an
+// attachment, S3 as an object); a destination without it carries
+// messages only.
+type FileSender interface {
+	SendFile(ctx context.Context, f File) error
+}

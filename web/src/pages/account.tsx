@@ -1,5 +1,5 @@
 // The signed-in user's own account: profile, password, API key.
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { ApiError, api } from "../api";
 import { CopyField, ErrorAlert, Field, Notice, Page, Time, minPasswordLength, passwordHint, useSubmit } from "../components";
 import { useUser } from "../session";
@@ -77,11 +77,22 @@ function ChangePassword() {
 function ApiKey() {
   const [key, setKey] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
+  // Whether a key exists already (its hint): only then does a new one replace anything.
+  const [existing, setExisting] = useState<{ prefix: string; createdAt: string } | null | undefined>(undefined);
+  useEffect(() => {
+    api
+      .me()
+      .then((m) => setExisting(m.apiKey ?? null))
+      .catch(() => setExisting(undefined));
+  }, []);
   const { busy, error, onSubmit } = useSubmit(async () => {
     const r = await api.resetApiKey();
     setKey(r.apiKey);
+    setExisting({ prefix: r.apiKey.slice(0, 8), createdAt: new Date().toISOString() });
     setConfirming(false);
   });
+  // The first key replaces nothing: no warning, no confirmation.
+  const start = () => (existing === null ? void onSubmit() : setConfirming(true));
   return (
     <section aria-labelledby="apikey-h">
       <h2 id="apikey-h">API key</h2>
@@ -90,6 +101,17 @@ function ApiKey() {
         sensor. Riskmap stores only a hash of it, so it is shown once, when you create it; creating a new one stops the
         old one from working.
       </p>
+      {existing !== undefined && key === null && (
+        <p data-api-key={existing === null ? "none" : "set"}>
+          {existing === null ? (
+            "You have no API key yet."
+          ) : (
+            <>
+              You have an API key (<code>{existing.prefix}</code>), created <Time iso={existing.createdAt} />.
+            </>
+          )}
+        </p>
+      )}
       <ErrorAlert error={error} />
       {key !== null && (
         <div className="secret">
@@ -107,8 +129,8 @@ function ApiKey() {
           </button>
         </div>
       ) : (
-        <button type="button" onClick={() => setConfirming(true)}>
-          {key === null ? "Create a new API key" : "Create another API key"}
+        <button type="button" onClick={start} disabled={busy}>
+          {existing === null ? "Create an API key" : key === null ? "Create a new API key" : "Create another API key"}
         </button>
       )}
     </section>

@@ -10,6 +10,15 @@ import { FindingsTable } from "../findings";
 
 const severityOrder = ["critical", "high", "medium", "low", "unknown"] as const;
 
+/** The dashboard shows the top few of each list (its height stays bounded with thousands of sensors or nodes); "see all" links lead on. */
+const shownTop = 10;
+const shownSensors = 10;
+
+/** "10 of 111" or "all 7": what a bounded list shows. */
+function shownOf(shown: number, total: number): string {
+  return shown < total ? `${shown} of ${total.toLocaleString()}` : `all ${total.toLocaleString()}`;
+}
+
 const kinds = ["host", "container", "process", "image", "pod", "internet"] as const;
 const kindLabels: Record<(typeof kinds)[number], string> = {
   host: "hosts",
@@ -28,6 +37,8 @@ interface Data {
   byNode: FindingGroup[];
   /** Images with the findings of the containers running them. */
   byImage: FindingGroup[];
+  /** How many groups of each there are (the tables show the top ones). */
+  groupTotals: { vulnerability: number; node: number; image: number };
   sensors: SensorInfo[];
   diagnosis: Diagnosis | null;
   /** Current findings by severity (decisions honoured). */
@@ -48,7 +59,7 @@ export default function DashboardPage() {
     try {
       const [counts, top, byVuln, byNode, byImage, sensors, diagnosis, bySeverity, scans] = await Promise.all([
         Promise.all(kinds.map((k) => api.nodes({ kind: k, limit: 1 }).then((p) => [k, p.total] as const))),
-        api.topFindings(50),
+        api.topFindings(shownTop),
         api.findingGroups("vulnerability", 10),
         api.findingGroups("node", 10),
         api.findingGroups("image", 10),
@@ -63,6 +74,7 @@ export default function DashboardPage() {
         byVuln: byVuln.items ?? [],
         byNode: byNode.items ?? [],
         byImage: byImage.items ?? [],
+        groupTotals: { vulnerability: byVuln.total ?? 0, node: byNode.total ?? 0, image: byImage.total ?? 0 },
         sensors: sensors ?? [],
         diagnosis,
         bySeverity: Object.fromEntries(bySeverity),
@@ -81,6 +93,9 @@ export default function DashboardPage() {
   }, [load]);
 
   const feeds = data?.diagnosis?.feeds;
+  const totalFindings = data === null ? 0 : severityOrder.reduce((n, sv) => n + (data.bySeverity[sv] ?? 0), 0);
+  // Silent sensors first (what needs attention), then the busiest.
+  const sensors = data === null ? [] : [...data.sensors].sort((x, y) => Number(y.silent) - Number(x.silent) || y.nodes - x.nodes).slice(0, shownSensors);
   return (
     <Page title="Dashboard">
       <ErrorAlert error={error} />
@@ -133,6 +148,10 @@ export default function DashboardPage() {
               </p>
             ) : (
               <>
+                <p className="hint" data-shown="vulnerabilities">
+                  Showing {shownOf(data.byVuln.length, data.groupTotals.vulnerability)} vulnerabilities.{" "}
+                  <Link to="/vulnerabilities?view=vulnerability">See all vulnerabilities</Link>
+                </p>
                 <table className="data groups" data-group="vulnerability">
                   <caption className="sr-only">Most exploitable vulnerabilities, one row each</caption>
                   <TableHead cols={["Vulnerability", "Worst risk", "Findings", "Nodes", "Worst exposure"]} />
@@ -140,7 +159,7 @@ export default function DashboardPage() {
                     {data.byVuln.map((g) => (
                       <tr key={g.key} data-vuln={g.key}>
                         <th scope="row">
-                          <Link to={`/vulnerabilities?vulnId=${encodeURIComponent(g.key)}`}>{g.key}</Link>
+                          <Link to={`/vulnerabilities/${encodeURIComponent(g.key)}`}>{g.key}</Link>
                           {g.kev && <span className="tag warn"> KEV</span>}
                         </th>
                         <td>{g.maxScore.toFixed(1)}</td>
@@ -151,10 +170,12 @@ export default function DashboardPage() {
                     ))}
                   </tbody>
                 </table>
-                <FindingsTable items={data.top.slice(0, 10)} caption="Most exploitable findings" />
-                <p>
-                  <Link to="/vulnerabilities">All vulnerabilities</Link>
+                <h3>Most exploitable findings</h3>
+                <p className="hint" data-shown="findings">
+                  Showing {shownOf(data.top.length, Math.max(totalFindings, data.top.length))} findings.{" "}
+                  <Link to="/vulnerabilities">See all {totalFindings.toLocaleString()} findings</Link>
                 </p>
+                <FindingsTable items={data.top} caption="Most exploitable findings" />
               </>
             )}
           </section>
@@ -163,6 +184,10 @@ export default function DashboardPage() {
             {data.byNode.length === 0 ? (
               <p>No scanned node has findings yet.</p>
             ) : (
+              <>
+              <p className="hint" data-shown="nodes">
+                Showing {shownOf(data.byNode.length, data.groupTotals.node)} nodes with findings. <Link to="/vulnerabilities?view=node">See all nodes</Link>
+              </p>
               <table className="data groups" data-group="node">
                 <caption className="sr-only">Riskiest nodes</caption>
                 <TableHead cols={["Node", "Kind", "Findings", "Vulnerabilities", "Worst risk"]} />
@@ -170,16 +195,23 @@ export default function DashboardPage() {
                   {data.byNode.map((g) => (
                     <tr key={g.key} data-node={g.label}>
                       <th scope="row">
-                        <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(g.key)}`}>{g.label}</Link>
+                        <Link to={`/topology?node=${encodeURIComponent(g.key)}`} aria-label={`${g.label}: show it on the map`}>
+                          {g.label}
+                        </Link>
                       </th>
                       <td>{g.top.target.kind}</td>
-                      <td>{g.findings}</td>
+                      <td>
+                        <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(g.key)}`} aria-label={`${g.findings} findings of ${g.label}`}>
+                          {g.findings}
+                        </Link>
+                      </td>
                       <td>{g.vulnerabilities}</td>
                       <td>{g.maxScore.toFixed(1)}</td>
                     </tr>
                   ))}
                 </tbody>
               </table>
+              </>
             )}
           </section>
           <section aria-labelledby="images-h">
@@ -187,13 +219,21 @@ export default function DashboardPage() {
             {data.byImage.length === 0 ? (
               <p>No scanned image has findings yet.</p>
             ) : (
+              <>
+              <p className="hint" data-shown="images">
+                Showing {shownOf(data.byImage.length, data.groupTotals.image)} images with findings. <Link to="/vulnerabilities?view=image">See all images</Link>
+              </p>
               <table className="data groups" data-group="image">
                 <caption className="sr-only">Riskiest images, with the containers running them</caption>
                 <TableHead cols={["Image", "Nodes", "Findings", "Vulnerabilities", "Worst risk", "Worst exposure"]} />
                 <tbody>
                   {data.byImage.map((g) => (
                     <tr key={g.key} data-image={g.label}>
-                      <th scope="row">{g.label}</th>
+                      <th scope="row">
+                        <Link to={`/vulnerabilities?image=${encodeURIComponent(g.key)}`} aria-label={`${g.label}: its findings and its containers'`}>
+                          {g.label}
+                        </Link>
+                      </th>
                       <td>{g.nodes}</td>
                       <td>{g.findings}</td>
                       <td>{g.vulnerabilities}</td>
@@ -203,6 +243,7 @@ export default function DashboardPage() {
                   ))}
                 </tbody>
               </table>
+              </>
             )}
           </section>
           <section aria-labelledby="sensors-h">
@@ -210,11 +251,16 @@ export default function DashboardPage() {
             {data.sensors.length === 0 ? (
               <p>No sensor has reported yet.</p>
             ) : (
+              <>
+              <p className="hint" data-shown="sensors">
+                Showing {shownOf(sensors.length, data.sensors.length)} sensors ({data.sensors.filter((x) => x.silent).length} silent, listed first).{" "}
+                <Link to="/settings/sensors">See all sensors</Link>
+              </p>
               <table className="data">
                 <caption className="sr-only">Sensor health</caption>
                 <TableHead cols={["Sensor", "Host", "Health", "Nodes", "Last report"]} />
                 <tbody>
-                  {data.sensors.map((s) => (
+                  {sensors.map((s) => (
                     <tr key={s.id} data-sensor={s.hostname}>
                       <th scope="row">{s.id}</th>
                       <td>{s.hostname}</td>
@@ -230,6 +276,7 @@ export default function DashboardPage() {
                   ))}
                 </tbody>
               </table>
+              </>
             )}
           </section>
           <section aria-labelledby="feeds-h">

@@ -9,6 +9,12 @@ function invitationLink(inv: Invitation): string {
   return appURL(`/invite#token=${encodeURIComponent(inv.token ?? "")}`);
 }
 
+/** An invitation's state: used (accepted), expired, or open (the only one that can be revoked). */
+function stateOf(inv: Invitation, now: number): "used" | "expired" | "open" {
+  if (inv.acceptedAt !== undefined && inv.acceptedAt !== null) return "used";
+  return Date.parse(inv.expiresAt) <= now ? "expired" : "open";
+}
+
 export default function InvitationsPage() {
   const list = usePaged(api.invitations);
   const [email, setEmail] = useState("");
@@ -59,25 +65,39 @@ export default function InvitationsPage() {
         {list.items === null ? (
           <p aria-busy="true">Loading invitations…</p>
         ) : list.items.length === 0 ? (
-          <p>No open invitations.</p>
+          <p>No invitations.</p>
         ) : (
           <table className="data">
-            <TableHead cols={["Email", "Role", "Expires"]} hidden="Actions" />
+            <TableHead cols={["Email", "Role", "Status", "Expires"]} hidden="Actions" />
             <tbody>
-              {list.items.map((inv) => (
-                <tr key={inv.id} data-invitation={inv.email}>
-                  <th scope="row">{inv.email}</th>
-                  <td>{inv.role}</td>
-                  <td>
-                    <Time iso={inv.expiresAt} />
-                  </td>
-                  <td className="actions">
-                    <button type="button" className="danger" onClick={() => void revoke(inv)} aria-label={`Revoke the invitation of ${inv.email}`}>
-                      Revoke
-                    </button>
-                  </td>
-                </tr>
-              ))}
+              {list.items.map((inv) => {
+                const state = stateOf(inv, Date.now());
+                return (
+                  <tr key={inv.id} data-invitation={inv.email} data-state={state}>
+                    <th scope="row">{inv.email}</th>
+                    <td>{inv.role}</td>
+                    <td>
+                      {state === "used" ? (
+                        <>
+                          used <Time iso={inv.acceptedAt ?? ""} />
+                        </>
+                      ) : state === "expired" ? (
+                        <span className="tag warn">expired</span>
+                      ) : (
+                        "open"
+                      )}
+                    </td>
+                    <td>{state === "used" ? "" : <Time iso={inv.expiresAt} />}</td>
+                    <td className="actions">
+                      {state === "open" && (
+                        <button type="button" className="danger" onClick={() => void revoke(inv)} aria-label={`Revoke the invitation of ${inv.email}`}>
+                          Revoke
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         )}

@@ -4,7 +4,7 @@
 // (last poll and report, running and failed scans, last error), scan and
 // job queue depth, storage size, registry catalogue syncs, and whether the
 // knowledge base covers the releases and ecosystems the nodes run.
-import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { api, type ApiError, type Diagnosis, type FeedRun, type FeedStatus } from "../api";
 import { ErrorAlert, Notice, Page, TableHead, Time, toApiError } from "../components";
 import { ecosystemName } from "../coverage";
@@ -70,6 +70,43 @@ function RunOutcome({ run }: { run: FeedRun }) {
   );
 }
 
+/**
+ * A tar (ustar) of files under their relative paths: a chosen feeds folder
+ * goes up in one request, which the console files like `riskmap feeds
+ * import FOLDER` does (internal/feeds readBundle).
+ */
+export function tarOf(files: readonly File[]): Blob {
+  const enc = new TextEncoder();
+  const parts: BlobPart[] = [];
+  for (const f of files) {
+    let name = f.webkitRelativePath !== "" ? f.webkitRelativePath : f.name;
+    let prefix = "";
+    if (enc.encode(name).length > 100) {
+      const cut = name.lastIndexOf("/", name.length - 2);
+      prefix = name.slice(0, cut);
+      name = name.slice(cut + 1);
+    }
+    const h = new Uint8Array(512);
+    const put = (v: string, at: number, len: number) => h.set(enc.encode(v).subarray(0, len), at);
+    const octal = (n: number, len: number) => `${n.toString(8).padStart(len - 1, "0")}\0`;
+    put(name, 0, 100);
+    put(octal(0o644, 8), 100, 8);
+    put(octal(0, 8), 108, 8);
+    put(octal(0, 8), 116, 8);
+    put(octal(f.size, 12), 124, 12);
+    put(octal(Math.floor(f.lastModified / 1000), 12), 136, 12);
+    put("        ", 148, 8);
+    put("0", 156, 1);
+    put("ustar\0", 257, 6);
+    put("00", 263, 2);
+    put(prefix, 345, 155);
+    put(`${h.reduce((a, b) => a + b, 0).toString(8).padStart(6, "0")}\0 `, 148, 8);
+    parts.push(h, f, new Uint8Array((512 - (f.size % 512)) % 512));
+  }
+  parts.push(new Uint8Array(1024));
+  return new Blob(parts, { type: "application/x-tar" });
+}
+
 function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (f: FeedStatus) => void }) {
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState<"" | "update" | "upload">("");
@@ -77,6 +114,16 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
   const [showRun, setShowRun] = useState(false);
   const [file, setFile] = useState<File | null>(null);
   const fileId = useId();
+  const folderId = useId();
+  // A folder chooser: the browser gives every file under it with its relative path.
+  const folderInput = useRef<HTMLInputElement>(null);
+  useEffect(() => folderInput.current?.setAttribute("webkitdirectory", ""), []);
+  const chooseFolder = (list: FileList | null) => {
+    const fs = Array.from(list ?? []);
+    if (fs.length === 0) return setFile(null);
+    const top = (fs[0]?.webkitRelativePath ?? "").split("/")[0] ?? "feeds";
+    setFile(new File([tarOf(fs)], `${top !== "" ? top : "feeds"}-folder.tar`, { type: "application/x-tar" }));
+  };
   const update = async () => {
     setBusy("update");
     try {
@@ -181,19 +228,34 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
         </button>
       </p>
       <form className="inline-form" onSubmit={(e) => void upload(e)} aria-labelledby="upload-h">
-        <h3 id="upload-h">Upload a feed (air-gapped consoles)</h3>
+        <h3 id="upload-h">Upload feeds (air-gapped consoles)</h3>
         <div className="field">
-          <label htmlFor={fileId}>Feed file or bundle</label>
+          <label htmlFor={fileId}>A feed file, a bundle or a tar of a feeds folder</label>
           <input id={fileId} type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} aria-describedby={`${fileId}-hint`} />
           <p className="hint" id={`${fileId}-hint`}>
-            A bundle from <code>riskmap feeds export</code>, or one feed file (an osv.dev <code>all.zip</code>, an Alpine secdb JSON, the KEV
-            catalogue, an EPSS or CVSS CSV), filed under its source by its content. Up to 2 GiB. A folder of feeds in the layout of{" "}
-            <code>riskmap feeds export</code> is imported on the console&apos;s machine with{" "}
-            <code>riskmap feeds import --db {feeds?.dir ?? "DATA_DIR/feeds"} FOLDER</code>.
+            One feed file (an osv.dev <code>all.zip</code>, an Alpine secdb JSON, the KEV catalogue, an EPSS or CVSS CSV) is filed under its source by
+            its content. A bundle comes from <code>riskmap feeds export riskmap-feeds.tar</code>; a feeds folder packs with{" "}
+            <code>tar -C /path/to/feeds -czf feeds.tar.gz .</code>. Up to 2 GiB.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={folderId}>Or a feeds folder</label>
+          <input
+            id={folderId}
+            ref={folderInput}
+            type="file"
+            multiple
+            onChange={(e) => chooseFolder(e.target.files)}
+            aria-describedby={`${folderId}-hint`}
+          />
+          <p className="hint" id={`${folderId}-hint`}>
+            A folder in the layout <code>osv/&lt;Ecosystem&gt;/all.zip</code>, <code>kev/</code>, <code>epss/</code>, <code>cvss/</code>,{" "}
+            <code>alpine/secdb/&lt;branch&gt;/</code> (the shared feeds folder&apos;s): sent as one tar, each file filed under its path. On the
+            console&apos;s machine the same is <code>riskmap feeds import --db {feeds?.dir ?? "DATA_DIR/feeds"} /path/to/feeds</code>.
           </p>
         </div>
         <button type="submit" className="primary" disabled={file === null || busy !== ""}>
-          {busy === "upload" ? "Uploading…" : "Upload"}
+          {busy === "upload" ? "Uploading…" : file !== null ? `Upload ${file.name}` : "Upload"}
         </button>
       </form>
     </section>

@@ -1,21 +1,26 @@
 // Vulnerabilities: the ranked current findings (highest risk first) with
 // the explanation of each score, filtered by severity, KEV, fix available
-// and a search (vulnerability id or package); decisions (accept / not
+// and a search (vulnerability id, package, node, image, namespace), seen
+// as findings or grouped by vulnerability, node or image; decisions (accept / not
 // affected, with reason and expiry) recorded from a finding's explanation
 // and listed below with revoke; downloads of the current findings (JSON,
 // CSV) and of the decisions (OpenVEX).
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
-import { api, downloads, scanTypes, type Decision, type FindingQuery, type NodeFinding } from "../api";
-import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, toApiError } from "../components";
+import { api, downloads, scanTypes, type Decision, type FindingGroup, type FindingQuery, type NodeFinding } from "../api";
+import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, toApiError } from "../components";
 import { DecisionsTable } from "../decisions";
 import { FindingsTable } from "../findings";
 import { usePaged } from "../paged";
+import { ReportSchedules } from "../schedules";
 import { useUser } from "../session";
 
 const severities = ["any", "critical", "high", "medium", "low", "unknown"] as const;
 const types = ["any", ...scanTypes] as const;
 const tri = ["any", "yes", "no"] as const;
+const viewKinds = ["findings", "vulnerability", "node", "image"] as const;
+type ViewKind = (typeof viewKinds)[number];
+const viewWords: Record<ViewKind, string> = { findings: "Findings", vulnerability: "By vulnerability", node: "By node", image: "By image" };
 
 function triValue(v: (typeof tri)[number]): string | undefined {
   return v === "any" ? undefined : v === "yes" ? "true" : "false";
@@ -26,8 +31,10 @@ function pick<T extends string>(options: readonly T[], v: string | null, def: T)
   return v !== null && (options as readonly string[]).includes(v) ? (v as T) : def;
 }
 
-/** The filter keys the page keeps in its URL (beside the scope: scanId, nodeId, vulnId). */
+/** The filter keys the page keeps in its URL (beside the scope: scanId, nodeId, vulnId, image, namespace, cluster). */
 const filterKeys = ["type", "severity", "kev", "fix", "decided", "q"] as const;
+/** The scope keys: a scan's, a node's, a vulnerability's, an image's, a namespace's or a cluster's findings. */
+const scopeKeys = ["scanId", "nodeId", "vulnId", "image", "namespace", "cluster"] as const;
 
 export default function VulnerabilitiesPage() {
   // Filters live in the URL: a link or a reload reproduces the filtered list.
@@ -53,14 +60,13 @@ export default function VulnerabilitiesPage() {
   // A scan's, a node's or a vulnerability's findings: /vulnerabilities?scanId=…, ?nodeId=… (links from the scans page) or ?vulnId=… (the dashboard).
   const scope = useMemo(() => {
     const q: FindingQuery = {};
-    const scanId = params.get("scanId");
-    const nodeId = params.get("nodeId");
-    const vulnId = params.get("vulnId");
-    if (scanId !== null && scanId !== "") q.scanId = scanId;
-    if (nodeId !== null && nodeId !== "") q.nodeId = nodeId;
-    if (vulnId !== null && vulnId !== "") q.vulnId = vulnId;
+    for (const k of scopeKeys) {
+      const v = params.get(k);
+      if (v !== null && v !== "") q[k] = v;
+    }
     return q;
   }, [params]);
+  const view = pick(viewKinds, params.get("view"), "findings");
   const applied = useMemo(() => {
     const q: FindingQuery = {};
     const sev = pick(severities, params.get("severity"), "any");
@@ -75,12 +81,9 @@ export default function VulnerabilitiesPage() {
     const sortBy = params.get("sort");
     if (sortBy !== null && sortBy !== "" && sortBy !== "risk") q.sort = sortBy;
     if (params.get("order") === "asc") q.order = "asc";
+    // The search reaches ids and aliases, packages, targets, node names, images, namespaces and clusters.
     const s = (params.get("q") ?? "").trim();
-    // A vulnerability id (CVE-…, GHSA-…, DSA-…) searches ids, anything else package names.
-    if (s !== "") {
-      if (/^[A-Z]+-[\w-]+$/i.test(s) && /\d/.test(s)) q.vulnId = s.toUpperCase();
-      else q.package = s;
-    }
+    if (s !== "") q.q = s;
     return q;
   }, [params]);
   const [total, setTotal] = useState<number | null>(null);
@@ -94,6 +97,26 @@ export default function VulnerabilitiesPage() {
     [scope, applied],
   );
   const { items, hasMore, more, error, loading, reload } = usePaged<NodeFinding>(load);
+  // The grouped views: one row per vulnerability, node or image, with the same filters.
+  const [groups, setGroups] = useState<{ items: FindingGroup[]; total: number } | null>(null);
+  const [groupsError, setGroupsError] = useState<ReturnType<typeof toApiError> | null>(null);
+  useEffect(() => {
+    if (view === "findings") return;
+    setGroups(null);
+    setGroupsError(null);
+    api
+      .findingGroups(view, 200, { ...scope, ...applied })
+      .then((p) => setGroups({ items: p.items ?? [], total: p.total ?? (p.items ?? []).length }))
+      .catch((e: unknown) => setGroupsError(toApiError(e)));
+  }, [view, scope, applied]);
+  const filtered = Object.keys(applied).some((k) => k !== "sort" && k !== "order") || Object.keys(scope).length > 0;
+  const clearLink = view === "findings" ? "/vulnerabilities" : `/vulnerabilities?view=${view}`;
+  const setView = (v: ViewKind) => {
+    const next = new URLSearchParams(params);
+    if (v === "findings") next.delete("view");
+    else next.set("view", v);
+    setParams(next);
+  };
   const onDecided = (d: Decision) => {
     setNotice(`Decision recorded: ${d.vulnId} ${d.status === "accepted" ? "accepted" : "not affected"}. Its findings leave the list; choose "Include decided: yes" to see them.`);
     loadDecisions();
@@ -152,16 +175,31 @@ export default function VulnerabilitiesPage() {
       )}
       {scope.vulnId !== undefined && (
         <p>
-          Findings of <code>{scope.vulnId}</code> on every node. <Link to="/vulnerabilities">All current findings</Link>
+          Findings of <Link to={`/vulnerabilities/${encodeURIComponent(scope.vulnId)}`}>{scope.vulnId}</Link> on every node.{" "}
+          <Link to="/vulnerabilities">All current findings</Link>
         </p>
       )}
+      {(scope.image !== undefined || scope.namespace !== undefined || scope.cluster !== undefined) && (
+        <p>
+          Findings of {scope.image !== undefined && <>image <code>{scope.image}</code> and its containers </>}
+          {scope.namespace !== undefined && <>namespace <code>{scope.namespace}</code> </>}
+          {scope.cluster !== undefined && <>cluster <code>{scope.cluster}</code></>}. <Link to="/vulnerabilities">All current findings</Link>
+        </p>
+      )}
+      <nav aria-label="Views of the findings" className="tabs">
+        {viewKinds.map((v) => (
+          <button key={v} type="button" className={v === view ? "primary" : ""} aria-pressed={v === view} onClick={() => setView(v)}>
+            {viewWords[v]}
+          </button>
+        ))}
+      </nav>
       <form className="filters" onSubmit={apply} aria-label="Filter vulnerabilities">
         <SelectField label="Type" value={type} options={types} onChange={setType} />
         <SelectField label="Severity" value={severity} options={severities} onChange={setSeverity} />
         <SelectField label="Known exploited (KEV)" value={kev} options={tri} onChange={setKev} />
         <SelectField label="Fix available" value={fix} options={tri} onChange={setFix} />
         <SelectField label="Include decided" value={decided} options={tri.slice(1)} onChange={setDecided} />
-        <Field label="Search" type="search" value={search} onChange={setSearch} placeholder="CVE-2024-… or package" />
+        <Field label="Search" type="search" value={search} onChange={setSearch} placeholder="CVE, package, node, image or namespace" />
         <button type="submit" className="primary">
           Apply filters
         </button>
@@ -190,11 +228,19 @@ export default function VulnerabilitiesPage() {
         . Per-scan SBOMs (CycloneDX, SPDX) and reports (SARIF, CycloneDX, OpenVEX) are on the scans page.
       </p>
       {notice !== null && <Notice>{notice}</Notice>}
-      <ErrorAlert error={error} />
-      {items === null ? (
+      <ErrorAlert error={view === "findings" ? error : groupsError} />
+      {view !== "findings" ? (
+        groups === null ? (
+          groupsError === null && <p aria-busy="true">Loading…</p>
+        ) : groups.items.length === 0 ? (
+          <EmptyState filtered={filtered} clearLink={clearLink} />
+        ) : (
+          <GroupsTable by={view} groups={groups.items} total={groups.total} />
+        )
+      ) : items === null ? (
         <p aria-busy="true">Loading…</p>
       ) : items.length === 0 ? (
-        <p role="status">No findings match. Scans list findings here once the knowledge base has feeds.</p>
+        <EmptyState filtered={filtered} clearLink={clearLink} />
       ) : (
         <>
           <p role="status">{summary}</p>
@@ -207,6 +253,12 @@ export default function VulnerabilitiesPage() {
           <LoadMore hasMore={hasMore} loading={loading} more={more} />
         </>
       )}
+      <ReportSchedules
+        query={new URLSearchParams(
+          Object.entries({ ...scope, ...applied }).filter((e): e is [string, string] => e[1] !== undefined && e[0] !== "sort" && e[0] !== "order"),
+        ).toString()}
+        canChange={user.role === "admin"}
+      />
       <section aria-labelledby="decisions-h" className="wide">
         <h2 id="decisions-h">Decisions</h2>
         <p className="hint">
@@ -232,5 +284,66 @@ export default function VulnerabilitiesPage() {
         )}
       </section>
     </Page>
+  );
+}
+
+/** Why the list is empty: the filters (with a way out), or no findings at all yet (feeds and scans). */
+function EmptyState({ filtered, clearLink }: { filtered: boolean; clearLink: string }) {
+  return filtered ? (
+    <p role="status" data-empty="filters">
+      No findings match these filters. <Link to={clearLink}>Clear the filters</Link>
+    </p>
+  ) : (
+    <p role="status" data-empty="none">
+      No current findings. Findings appear once a scan has run against a knowledge base with feeds: see{" "}
+      <Link to="/settings/system">Feeds and diagnosis</Link> and <Link to="/scans">Scans</Link>.
+    </p>
+  );
+}
+
+/** One row per vulnerability, node or image: counts, the worst risk, and links to its findings. */
+function GroupsTable({ by, groups, total }: { by: "vulnerability" | "node" | "image"; groups: FindingGroup[]; total: number }) {
+  const first = by === "vulnerability" ? "Vulnerability" : by === "node" ? "Node" : "Image";
+  const link = (g: FindingGroup) =>
+    by === "vulnerability"
+      ? `/vulnerabilities/${encodeURIComponent(g.key)}`
+      : by === "node"
+        ? `/vulnerabilities?nodeId=${encodeURIComponent(g.key)}`
+        : `/vulnerabilities?image=${encodeURIComponent(g.key)}`;
+  return (
+    <>
+      <p role="status">
+        {groups.length < total ? `The ${groups.length} riskiest of ${total} groups.` : `${total} group${total === 1 ? "" : "s"}, highest risk first.`}
+      </p>
+      <table className="data groups" data-groups={by}>
+        <caption className="sr-only">Findings grouped by {by}, highest risk first</caption>
+        <TableHead cols={[first, "Worst risk", "Findings", by === "vulnerability" ? "Nodes" : "Vulnerabilities", "Signals", "Worst finding"]} />
+        <tbody>
+          {groups.map((g) => (
+            <tr key={g.key} data-group={g.key}>
+              <th scope="row">
+                <Link to={link(g)}>{g.label !== "" ? g.label : g.key}</Link>
+              </th>
+              <td className="score">{g.maxScore.toFixed(1)}</td>
+              <td>{g.findings}</td>
+              <td>{by === "vulnerability" ? g.nodes : g.vulnerabilities}</td>
+              <td>{g.kev && <span className="tag kev">KEV</span>}</td>
+              <td>
+                {by === "vulnerability" ? (
+                  <>
+                    {g.top.finding.package.name} <span className="muted">on {g.top.target.ref}</span>
+                  </>
+                ) : (
+                  <>
+                    <Link to={`/vulnerabilities/${encodeURIComponent(g.top.finding.id)}`}>{g.top.finding.id}</Link>{" "}
+                    <span className="muted">in {g.top.finding.package.name}</span>
+                  </>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
