@@ -2,6 +2,7 @@
 // navigation, labelled form fields, problem alerts, copyable secrets.
 import { useEffect, useId, useRef, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
 import { api, ApiError, scanTypes, type ScanType, type TypeSensors } from "./api";
+import { formatDateTime } from "./format";
 
 /** A page: sets the document title and moves focus to its heading, so screen readers announce navigation. */
 export function Page({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
@@ -184,11 +185,9 @@ export function CopyField({ label, value, hint }: { label: string; value: string
   );
 }
 
+/** A moment as the console writes it everywhere (format.ts); "never" when there is none. */
 export function formatTime(iso: string | null | undefined): string {
-  if (iso === null || iso === undefined || iso === "") return "never";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() <= 1) return "never";
-  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return formatDateTime(iso);
 }
 
 export function Time({ iso }: { iso: string | null | undefined }) {

@@ -21,6 +21,7 @@ import {
 import { PassRate, TrendChart, rate, shortName } from "../compliance";
 import { ErrorAlert, Page, SelectField, TableHead, Time, toApiError } from "../components";
 import { SeverityTag, TargetRef } from "../findings";
+import { formatNumber } from "../format";
 
 const results = ["any", "fail", "error", "pass", "notapplicable", "notchecked"] as const;
 const severities = ["any", "critical", "high", "medium", "low"] as const;
@@ -249,7 +250,7 @@ export default function CompliancePage() {
             <tbody>
               {failures.map((f) => (
                 <tr key={f.findingId} data-failure={shortName(f.rule)}>
-                  <td>{f.riskScore.toFixed(1)}</td>
+                  <td>{formatNumber(f.riskScore, 1)}</td>
                   <td>
                     {f.title ?? shortName(f.rule)}
                     <br />

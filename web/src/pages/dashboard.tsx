@@ -7,6 +7,7 @@ import { api, type ApiError, type Diagnosis, type FindingGroup, type NodeFinding
 import { ErrorAlert, Page, TableHead, Time, toApiError } from "../components";
 import { BarChart, StepChart, findingsOverTime, type Point } from "../charts";
 import { FindingsTable } from "../findings";
+import { formatNumber } from "../format";
 
 const severityOrder = ["critical", "high", "medium", "low", "unknown"] as const;
 
@@ -95,11 +96,11 @@ export default function DashboardPage() {
                 <li key={k} className="card" data-kind={k}>
                   {k === "internet" ? (
                     <>
-                      <span className="big">{data.counts[k] ?? 0}</span> {kindLabels[k]}
+                      <span className="big">{formatNumber(data.counts[k] ?? 0)}</span> {kindLabels[k]}
                     </>
                   ) : (
-                    <Link to={`/topology?view=${k === "process" ? "processes" : `${k}s`}`} aria-label={`${data.counts[k] ?? 0} ${kindLabels[k]}: show them on the map`}>
-                      <span className="big">{data.counts[k] ?? 0}</span> {kindLabels[k]}
+                    <Link to={`/topology?view=${k === "process" ? "processes" : `${k}s`}`} aria-label={`${formatNumber(data.counts[k] ?? 0)} ${kindLabels[k]}: show them on the map`}>
+                      <span className="big">{formatNumber(data.counts[k] ?? 0)}</span> {kindLabels[k]}
                     </Link>
                   )}
                 </li>
@@ -122,7 +123,7 @@ export default function DashboardPage() {
               <p>
                 No findings yet. <Link to="/scans">Scan a node</Link> once the knowledge base has feeds (
                 {feeds?.loaded && feeds.vulnerabilities > 0 ? (
-                  `${feeds.vulnerabilities.toLocaleString()} vulnerabilities loaded`
+                  `${formatNumber(feeds.vulnerabilities)} vulnerabilities loaded`
                 ) : (
                   <>
                     none loaded: <Link to="/settings/system">update or upload them</Link>, or on the console&apos;s machine run{" "}
@@ -143,9 +144,9 @@ export default function DashboardPage() {
                           <Link to={`/vulnerabilities?vulnId=${encodeURIComponent(g.key)}`}>{g.key}</Link>
                           {g.kev && <span className="tag warn"> KEV</span>}
                         </th>
-                        <td>{g.maxScore.toFixed(1)}</td>
-                        <td>{g.findings}</td>
-                        <td>{g.nodes}</td>
+                        <td>{formatNumber(g.maxScore, 1)}</td>
+                        <td>{formatNumber(g.findings)}</td>
+                        <td>{formatNumber(g.nodes)}</td>
                         <td>{exposureOf(g)}</td>
                       </tr>
                     ))}
@@ -173,9 +174,9 @@ export default function DashboardPage() {
                         <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(g.key)}`}>{g.label}</Link>
                       </th>
                       <td>{g.top.target.kind}</td>
-                      <td>{g.findings}</td>
+                      <td>{formatNumber(g.findings)}</td>
                       <td>{g.vulnerabilities}</td>
-                      <td>{g.maxScore.toFixed(1)}</td>
+                      <td>{formatNumber(g.maxScore, 1)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -194,10 +195,10 @@ export default function DashboardPage() {
                   {data.byImage.map((g) => (
                     <tr key={g.key} data-image={g.label}>
                       <th scope="row">{g.label}</th>
-                      <td>{g.nodes}</td>
-                      <td>{g.findings}</td>
+                      <td>{formatNumber(g.nodes)}</td>
+                      <td>{formatNumber(g.findings)}</td>
                       <td>{g.vulnerabilities}</td>
-                      <td>{g.maxScore.toFixed(1)}</td>
+                      <td>{formatNumber(g.maxScore, 1)}</td>
                       <td>{exposureOf(g)}</td>
                     </tr>
                   ))}
@@ -222,7 +223,7 @@ export default function DashboardPage() {
                         {s.silent ? <span className="tag warn">silent</span> : <span className="tag ok">reporting</span>}
                         {s.probeErrors !== undefined && s.probeErrors !== "" && <span className="muted"> {s.probeErrors}</span>}
                       </td>
-                      <td>{s.nodes}</td>
+                      <td>{formatNumber(s.nodes)}</td>
                       <td>
                         <Time iso={s.lastReport} />
                       </td>

@@ -28,17 +28,11 @@ import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, Time
 import { FindingsTable } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
+import { formatBytes } from "../format";
 
+/** An image's size; "—" when the registry did not say (0). */
 function size(n: number): string {
-  if (n <= 0) return "—";
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(v < 10 && i > 0 ? 1 : 0)} ${units[i]}`;
+  return n <= 0 ? "—" : formatBytes(n);
 }
 
 function shortDigest(d: string): string {

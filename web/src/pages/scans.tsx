@@ -13,6 +13,7 @@ import { UncoveredBanner, uncoveredSentence } from "../coverage";
 import { TargetRef } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
+import { formatDateTime } from "../format";
 
 const scannable = ["host", "container", "image"] as const;
 
@@ -175,7 +176,7 @@ function ScanDetails({ scan }: { scan: Scan }) {
             <select id={selectId} value={other} onChange={(e) => setOther(e.target.value)}>
               {earlier.map((x) => (
                 <option key={x.id} value={x.id}>
-                  {new Date(x.finishedAt ?? x.createdAt).toLocaleString()} ({x.findings} findings)
+                  {formatDateTime(x.finishedAt ?? x.createdAt)} ({x.findings} findings)
                 </option>
               ))}
             </select>

@@ -29,6 +29,7 @@ import { ErrorAlert, Field, Notice, Page, ScanTypeField, SelectField, Time, toAp
 import { NodeCompliance, ProfilePicker } from "../compliance";
 import { NodeLastScan } from "../coverage";
 import { useUser } from "../session";
+import { formatNumber } from "../format";
 
 const graphViews: readonly GraphView[] = ["hosts", "containers", "images", "processes", "pods"];
 const singular: Record<GraphView, string> = { hosts: "host", containers: "container", images: "image", processes: "process", pods: "pod" };
@@ -382,7 +383,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
             <div className="node-paths" data-node-paths={riskyPaths.length}>
               <h3>Attack paths</h3>
               <p>
-                Of its riskiest finding, {riskiest.finding.id} in {riskiest.finding.package.name} (risk {riskiest.risk.score.toFixed(1)}):
+                Of its riskiest finding, {riskiest.finding.id} in {riskiest.finding.package.name} (risk {formatNumber(riskiest.risk.score, 1)}):
               </p>
               <ul className="refs">
                 {riskyPaths.map((p, i) => (
