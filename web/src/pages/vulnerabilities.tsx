@@ -6,28 +6,13 @@
 // CSV) and of the decisions (OpenVEX).
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
-import { api, downloads, scanTypes, type Decision, type FindingQuery, type NodeFinding } from "../api";
+import { api, downloads, type Decision, type FindingQuery, type NodeFinding } from "../api";
 import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, toApiError } from "../components";
 import { DecisionsTable } from "../decisions";
+import { filterKeys, findingQueryOf, pick, severities, sortedBy, tri, types } from "../findingfilters";
 import { FindingsTable } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
-
-const severities = ["any", "critical", "high", "medium", "low", "unknown"] as const;
-const types = ["any", ...scanTypes] as const;
-const tri = ["any", "yes", "no"] as const;
-
-function triValue(v: (typeof tri)[number]): string | undefined {
-  return v === "any" ? undefined : v === "yes" ? "true" : "false";
-}
-
-/** one of the options, or the default when the URL holds something else. */
-function pick<T extends string>(options: readonly T[], v: string | null, def: T): T {
-  return v !== null && (options as readonly string[]).includes(v) ? (v as T) : def;
-}
-
-/** The filter keys the page keeps in its URL (beside the scope: scanId, nodeId, vulnId). */
-const filterKeys = ["type", "severity", "kev", "fix", "decided", "q"] as const;
 
 export default function VulnerabilitiesPage() {
   // Filters live in the URL: a link or a reload reproduces the filtered list.
@@ -61,28 +46,7 @@ export default function VulnerabilitiesPage() {
     if (vulnId !== null && vulnId !== "") q.vulnId = vulnId;
     return q;
   }, [params]);
-  const applied = useMemo(() => {
-    const q: FindingQuery = {};
-    const sev = pick(severities, params.get("severity"), "any");
-    if (sev !== "any") q.severity = sev;
-    const t = pick(types, params.get("type"), "any");
-    if (t !== "any") q.type = t;
-    const k = triValue(pick(tri, params.get("kev"), "any"));
-    if (k !== undefined) q.kev = k;
-    const f = triValue(pick(tri, params.get("fix"), "any"));
-    if (f !== undefined) q.fixAvailable = f;
-    if (params.get("decided") === "yes") q.includeSuppressed = "true";
-    const sortBy = params.get("sort");
-    if (sortBy !== null && sortBy !== "" && sortBy !== "risk") q.sort = sortBy;
-    if (params.get("order") === "asc") q.order = "asc";
-    const s = (params.get("q") ?? "").trim();
-    // A vulnerability id (CVE-…, GHSA-…, DSA-…) searches ids, anything else package names.
-    if (s !== "") {
-      if (/^[A-Z]+-[\w-]+$/i.test(s) && /\d/.test(s)) q.vulnId = s.toUpperCase();
-      else q.package = s;
-    }
-    return q;
-  }, [params]);
+  const applied = useMemo(() => findingQueryOf(params), [params]);
   const [total, setTotal] = useState<number | null>(null);
 
   const load = useCallback(
@@ -103,18 +67,7 @@ export default function VulnerabilitiesPage() {
   const sortBy = params.get("sort") ?? "risk";
   const order: "asc" | "desc" = params.get("order") === "asc" ? "asc" : "desc";
   /** A click on a sorted column reverses it; on another sorts by it (risk and severity highest first, names A to Z). */
-  const onSort = (by: string) => {
-    const next = new URLSearchParams(params);
-    const nextOrder = by === sortBy ? (order === "asc" ? "desc" : "asc") : by === "package" || by === "vuln" ? "asc" : "desc";
-    if (by === "risk" && nextOrder === "desc") {
-      next.delete("sort");
-      next.delete("order");
-    } else {
-      next.set("sort", by);
-      next.set("order", nextOrder);
-    }
-    setParams(next);
-  };
+  const onSort = (by: string) => setParams(sortedBy(params, by));
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
