@@ -215,13 +215,28 @@ export function TableHead({ cols, hidden }: { cols: string[]; hidden?: string })
   );
 }
 
-/** "Load more" for paginated lists. */
+/** "Load more" for paginated lists; busy while the next page loads. */
 export function LoadMore({ hasMore, loading, more }: { hasMore: boolean; loading: boolean; more: () => Promise<void> }) {
   if (!hasMore) return null;
   return (
-    <button type="button" onClick={() => void more()} disabled={loading}>
-      {loading ? "Loading…" : "Load more"}
+    <button type="button" onClick={() => void more()} disabled={loading} aria-busy={loading}>
+      {loading ? "Loading more" : "Load more"}
     </button>
+  );
+}
+
+/**
+ * What shows while a page's data loads: grey bars shaped like the table
+ * (or cards) to come, marked busy, with its label for screen readers only.
+ */
+export function Skeleton({ label = "Loading", kind = "table", rows = 4 }: { label?: string; kind?: "table" | "cards"; rows?: number }) {
+  return (
+    <div className={`skeleton skeleton-${kind}`} role="status" aria-busy="true" data-skeleton={kind}>
+      <span className="sr-only">{label}</span>
+      {Array.from({ length: rows }, (_, i) => (
+        <span key={i} className="skeleton-bar" aria-hidden="true" />
+      ))}
+    </div>
   );
 }
 

@@ -27,3 +27,7 @@ function offenders(re: RegExp, except: string[] = []): string[] {
 test("dates and numbers are formatted by format.ts only", () => {
   expect(offenders(/\.toLocale(Date|Time)?String\(|new Intl\./, ["format.ts"])).toEqual([]);
 });
+
+test('no "Loading…" text: pages show a Skeleton while they load', () => {
+  expect(offenders(/\b[Ll]oading\b[^"`]*…/)).toEqual([]);
+});

@@ -19,7 +19,7 @@ import {
   type TrendSeries,
 } from "../api";
 import { PassRate, TrendChart, rate, shortName } from "../compliance";
-import { ErrorAlert, Page, SelectField, TableHead, Time, toApiError } from "../components";
+import { ErrorAlert, Page, SelectField, Skeleton, TableHead, Time, toApiError } from "../components";
 import { SeverityTag, TargetRef } from "../findings";
 import { formatNumber } from "../format";
 
@@ -95,7 +95,7 @@ export default function CompliancePage() {
       </form>
 
       {summary === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : summary.targets.length === 0 ? (
         <p>
           No compliance results yet. Start a compliance scan from the <Link to="/scans">scans page</Link> or a node of the <Link to="/topology">map</Link>.
@@ -196,7 +196,7 @@ export default function CompliancePage() {
       <section aria-labelledby="controls-h">
         <h2 id="controls-h">Controls</h2>
         {controls === null ? (
-          <p aria-busy="true">Loading…</p>
+          <Skeleton />
         ) : controls.length === 0 ? (
           <p>No control matches.</p>
         ) : (
@@ -241,7 +241,7 @@ export default function CompliancePage() {
       <section aria-labelledby="failures-h">
         <h2 id="failures-h">Failed controls by risk</h2>
         {failures === null ? (
-          <p aria-busy="true">Loading…</p>
+          <Skeleton />
         ) : failures.length === 0 ? (
           <p>No control fails.</p>
         ) : (

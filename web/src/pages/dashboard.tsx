@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router";
 import { api, type ApiError, type Diagnosis, type FindingGroup, type NodeFinding, type SensorInfo } from "../api";
-import { ErrorAlert, Page, TableHead, Time, toApiError } from "../components";
+import { ErrorAlert, Page, Skeleton, TableHead, Time, toApiError } from "../components";
 import { BarChart, StepChart, findingsOverTime, type Point } from "../charts";
 import { FindingsTable } from "../findings";
 import { formatNumber } from "../format";
@@ -86,7 +86,7 @@ export default function DashboardPage() {
     <Page title="Dashboard">
       <ErrorAlert error={error} />
       {data === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton kind="cards" label="Loading the dashboard" />
       ) : (
         <>
           <section aria-labelledby="counts-h">

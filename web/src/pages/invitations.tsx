@@ -1,7 +1,7 @@
 // Administration: inviting people with a role, open invitations, revoking.
 import { useState } from "react";
 import { ApiError, api, appURL, roles, type Invitation, type Role } from "../api";
-import { CopyField, ErrorAlert, Field, LoadMore, Page, SelectField, TableHead, Time, formatTime, toApiError, useSubmit } from "../components";
+import { CopyField, ErrorAlert, Field, formatTime, LoadMore, Page, SelectField, Skeleton, TableHead, Time, toApiError, useSubmit } from "../components";
 import { usePaged } from "../paged";
 
 function invitationLink(inv: Invitation): string {
@@ -57,7 +57,7 @@ export default function InvitationsPage() {
         <h2 id="pending-h">Invitations</h2>
         <ErrorAlert error={actionError ?? list.error} />
         {list.items === null ? (
-          <p aria-busy="true">Loading invitations…</p>
+          <Skeleton label="Loading invitations" />
         ) : list.items.length === 0 ? (
           <p>No open invitations.</p>
         ) : (

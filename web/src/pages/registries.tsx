@@ -24,7 +24,7 @@ import {
   type SettingField,
   type SensorInfo,
 } from "../api";
-import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, Time, toApiError } from "../components";
+import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, Skeleton, TableHead, Time, toApiError } from "../components";
 import { FindingsTable } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
@@ -325,7 +325,7 @@ function History({ account }: { account: RegistryAccount }) {
     <div className="history" data-history={account.name}>
       <ErrorAlert error={error} />
       {items === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : items.length === 0 ? (
         <p>No sync yet.</p>
       ) : (
@@ -436,7 +436,7 @@ function Accounts({ canWrite, onChanged }: { canWrite: boolean; onChanged: (sign
         />
       )}
       {accounts === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : accounts.length === 0 ? (
         <p>No registry yet.{canWrite ? " Add one to sync its catalogue and scan its images." : " An administrator or a standard user can add one."}</p>
       ) : (
@@ -566,7 +566,7 @@ function ImageFindings({ scanId }: { scanId: string }) {
     };
   }, [scanId]);
   if (error !== null) return <ErrorAlert error={error} />;
-  if (items === null) return <p aria-busy="true">Loading findings…</p>;
+  if (items === null) return <Skeleton label="Loading findings" />;
   if (items.length === 0) return <p>No findings.</p>;
   return (
     <>
@@ -743,7 +743,7 @@ function Catalogue({ canWrite, version }: { canWrite: boolean; version: number }
             </p>
           )}
           {repos.items === null ? (
-            <p aria-busy="true">Loading…</p>
+            <Skeleton />
           ) : repos.items.length === 0 ? (
             <p>No repository{accounts.length === 0 ? ": add a registry above" : " matches"}.</p>
           ) : (
@@ -778,7 +778,7 @@ function Catalogue({ canWrite, version }: { canWrite: boolean; version: number }
             )}
           </div>
           {tags.items === null ? (
-            <p aria-busy="true">Loading…</p>
+            <Skeleton />
           ) : tags.items.length === 0 ? (
             <p>No tags.</p>
           ) : (

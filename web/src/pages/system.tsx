@@ -6,7 +6,7 @@
 // knowledge base covers the releases and ecosystems the nodes run.
 import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
 import { api, type ApiError, type Diagnosis, type FeedRun, type FeedStatus } from "../api";
-import { ErrorAlert, Notice, Page, TableHead, Time, toApiError } from "../components";
+import { ErrorAlert, Notice, Page, Skeleton, TableHead, Time, toApiError } from "../components";
 import { ecosystemName } from "../coverage";
 import { formatBytes, formatNumber } from "../format";
 
@@ -246,7 +246,7 @@ export default function SystemPage() {
     <Page title="Feeds and diagnosis">
       <ErrorAlert error={error} />
       {d === null ? (
-        error === null && <p aria-busy="true">Loading…</p>
+        error === null && <Skeleton />
       ) : (
         <>
           <Feeds feeds={d.feeds} onChange={(f) => setD({ ...d, feeds: f })} />

@@ -10,7 +10,7 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link } from "react-router";
 import { api, type ApiError, type ThreatCounts, type ThreatGraph, type ThreatNode } from "../api";
-import { ErrorAlert, Page, toApiError } from "../components";
+import { ErrorAlert, Page, Skeleton, toApiError } from "../components";
 import { formatNumber } from "../format";
 
 const severities = ["critical", "high", "medium", "low", "unknown"] as const;
@@ -114,7 +114,7 @@ export default function ThreatGraphPage() {
     <Page title="Threat graph">
       <ErrorAlert error={error} />
       {graph === null ? (
-        error === null && <p aria-busy="true">Loading…</p>
+        error === null && <Skeleton />
       ) : (graph.nodes ?? []).length === 0 ? (
         <p data-threat-empty>
           Nothing is reachable from the internet: no host has a public address or inbound connections from the internet, and no Kubernetes service a public

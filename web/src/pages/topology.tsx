@@ -25,7 +25,7 @@ import { Link, useSearchParams } from "react-router";
 import { api, type ApiError, type Graph, type GraphNode, type GraphView, type NodeDetail, type NodeFinding, type ScanType } from "../api";
 import { attackPaths, pathLink } from "../findings";
 import { BigMap, type MapHop } from "./bigmap";
-import { ErrorAlert, Field, Notice, Page, ScanTypeField, SelectField, Time, toApiError } from "../components";
+import { ErrorAlert, Field, Notice, Page, ScanTypeField, SelectField, Skeleton, Time, toApiError } from "../components";
 import { NodeCompliance, ProfilePicker } from "../compliance";
 import { NodeLastScan } from "../coverage";
 import { useUser } from "../session";
@@ -342,7 +342,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
       <h2 id="detail-h">{heading}</h2>
       <ErrorAlert error={error} />
       {node === null ? (
-        error === null && <p aria-busy="true">{known !== undefined ? `${known.kind}: loading its details…` : "Loading…"}</p>
+        error === null && <Skeleton label={known !== undefined ? `${known.kind}: loading its details` : "Loading"} rows={3} />
       ) : (
         <>
           {scannableKinds.has(node.kind) && (
@@ -627,7 +627,7 @@ export default function TopologyPage() {
         </div>
       )}
       {graph === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : (
         <>
           <p role="status" className="graph-status">

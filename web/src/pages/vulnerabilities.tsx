@@ -7,7 +7,7 @@
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
 import { api, downloads, type Decision, type FindingQuery, type NodeFinding } from "../api";
-import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, toApiError } from "../components";
+import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, Skeleton, toApiError } from "../components";
 import { DecisionsTable } from "../decisions";
 import { filterKeys, findingQueryOf, pick, severities, sortedBy, tri, types } from "../findingfilters";
 import { FindingsTable } from "../findings";
@@ -145,7 +145,7 @@ export default function VulnerabilitiesPage() {
       {notice !== null && <Notice>{notice}</Notice>}
       <ErrorAlert error={error} />
       {items === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : items.length === 0 ? (
         <p role="status">No findings match. Scans list findings here once the knowledge base has feeds.</p>
       ) : (
@@ -172,7 +172,7 @@ export default function VulnerabilitiesPage() {
           </p>
         )}
         {decisions === null ? (
-          <p aria-busy="true">Loading…</p>
+          <Skeleton />
         ) : (
           <DecisionsTable
             items={decisions}
