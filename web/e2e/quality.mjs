@@ -59,9 +59,9 @@ async function audit(name) {
   for (const v of found) (v.impact === "serious" || v.impact === "critical" ? problems : notes).push(`[accessibility of ${name}] ${v.text}`);
 }
 
-/** At 800 px the page must not scroll sideways; on failure, names what sticks out. */
-async function fitsNarrow(name) {
-  await p.setViewportSize(narrow);
+/** The page must not scroll sideways in a window of this size; on failure, names what sticks out. */
+async function fits(name, viewport) {
+  await p.setViewportSize(viewport);
   try {
     await p.waitForTimeout(150); // a layout pass after the resize
     const r = await p.evaluate(() => {
@@ -77,12 +77,23 @@ async function fitsNarrow(name) {
       }
       return { scrollWidth: se.scrollWidth, innerWidth, out: out.slice(0, 6) };
     });
-    await p.screenshot({ path: join(artifacts, `quality-800-${name}.png`) });
+    if (viewport.width === narrow.width || r.scrollWidth > r.innerWidth) await p.screenshot({ path: join(artifacts, `quality-${viewport.width}-${name}.png`) });
     // A problem of the run rather than a failed step, so that one run lists every page that overflows.
-    if (r.scrollWidth > r.innerWidth) problems.push(`[layout of ${name}] at 800 px the page is ${r.scrollWidth} px wide (window ${r.innerWidth}): ${r.out.join("; ")}`);
+    if (r.scrollWidth > r.innerWidth) problems.push(`[layout of ${name}] at ${viewport.width} px the page is ${r.scrollWidth} px wide (window ${r.innerWidth}): ${r.out.join("; ")}`);
   } finally {
-    await p.setViewportSize(wide);
+    if (viewport !== wide) await p.setViewportSize(wide);
   }
+}
+
+/**
+ * No sideways scroll at 800 px, nor at 1280 px after the window shrank from
+ * 1600 px (the map keeps its drawn size until it redraws: its column must
+ * shrink without it).
+ */
+async function fitsNarrow(name) {
+  await fits(name, { width: 1600, height: 900 });
+  await fits(name, wide);
+  await fits(name, narrow);
 }
 
 await step("sign in", async () => {
