@@ -72,3 +72,19 @@ test("a first load that fails leaves no list (the page shows the error, not an e
   expect(s().items).toBeNull();
   expect(s().error?.status).toBe(0);
 });
+
+test("an answer to an older load that arrives last is dropped (the filters changed meanwhile)", async () => {
+  // The first load (all tags) answers after the second (one repository's).
+  const waiting: ((p: Page<string>) => void)[] = [];
+  const load = () => new Promise<Page<string>>((resolve) => waiting.push(resolve));
+  const s = await mount(load);
+  let second: Promise<void> | undefined;
+  await act(async () => {
+    second = s().reload();
+  });
+  await act(async () => waiting[1]?.({ items: ["team/web:1.0", "team/web:2.0"] }));
+  await act(async () => second);
+  await act(async () => waiting[0]?.({ items: ["base/multi:v1", "team/web:1.0", "team/web:2.0"] }));
+  expect(s().items).toEqual(["team/web:1.0", "team/web:2.0"]);
+  expect(s().loading).toBe(false);
+});
