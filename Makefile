@@ -30,7 +30,10 @@ images:
 	docker build -f deploy/Dockerfile --target console --build-arg VERSION=$(VERSION) -t riskmap/console:$(VERSION) .
 	docker build -f deploy/Dockerfile --target sensor --build-arg VERSION=$(VERSION) -t riskmap/riskmap:$(VERSION) .
 
+# The web console's own checks first: its API types are generated from the
+# console's OpenAPI document (web/openapi.json), and its unit tests (vitest).
 test: web
+	@if [ -f web/package.json ]; then cd web && npm run check:api && npm test; fi
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-short:

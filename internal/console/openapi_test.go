@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -77,5 +78,33 @@ func TestOpenAPIDocument(t *testing.T) {
 		if !ok || s.AdditionalProperties == nil || *s.AdditionalProperties {
 			t.Errorf("schema %s must exist and forbid unknown fields", name)
 		}
+	}
+}
+
+// TestOpenAPIWebCopy keeps web/openapi.json, from which `npm run gen:api`
+// generates the web console's API types (web/src/api.gen.ts), the document
+// the console serves: a change to the API's Go types fails here until the
+// copy is rewritten (go test ./internal/console/ -run TestOpenAPIWebCopy
+// -update) and the types regenerated.
+func TestOpenAPIWebCopy(t *testing.T) {
+	e := start(t)
+	r := e.client().must(http.StatusOK, "GET", "/api/v1/openapi.json", nil, nil)
+	var b bytes.Buffer
+	if err := json.Indent(&b, r.body, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteByte('\n')
+	path := filepath.Join("..", "..", "web", "openapi.json")
+	if *update {
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/console/ -run TestOpenAPIWebCopy -update)", err)
+	}
+	if diff := cmp.Diff(string(want), b.String()); diff != "" {
+		t.Errorf("web/openapi.json differs from the served document (-copy +served); run go test ./internal/console/ -run TestOpenAPIWebCopy -update, then npm run gen:api in web/:\n%s", diff)
 	}
 }

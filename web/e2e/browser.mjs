@@ -31,3 +31,29 @@ export function chromiumFlags(spki) {
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
   ];
 }
+
+// The README's screenshots of the main pages (docs/screenshots/NAME.png,
+// copied there by the Go test after every passing run, so they follow the
+// UI): the window as a user sees it at 1280×800, not the whole page, so the
+// files stay small; the page must not scroll sideways there. The page's own viewport is put back afterwards.
+export const readmeViewport = { width: 1280, height: 800 };
+export async function readmeShot(page, artifacts, name) {
+  const before = page.viewportSize();
+  await page.setViewportSize(readmeViewport);
+  try {
+    await page.waitForTimeout(400); // layout (and the map's redraw) after the resize
+    await page.screenshot({ path: `${artifacts}/readme-${name}.png`, timeout: 60_000 });
+    // With real data in it, the page must not scroll sideways at this size either.
+    const w = await page.evaluate(() => ({
+      scroll: document.scrollingElement.scrollWidth,
+      inner: innerWidth,
+      out: [...document.body.querySelectorAll("*")]
+        .filter((el) => el.getBoundingClientRect().right > innerWidth + 1)
+        .slice(-4)
+        .map((el) => `${el.tagName.toLowerCase()}.${String(el.className).split(" ").join(".")} right=${Math.round(el.getBoundingClientRect().right)}`),
+    }));
+    if (w.scroll > w.inner) throw new Error(`the ${name} page is ${w.scroll} px wide at ${w.inner} px (readme-${name}.png): ${w.out.join("; ")}`);
+  } finally {
+    if (before !== null) await page.setViewportSize(before);
+  }
+}

@@ -65,7 +65,7 @@ await step("the Compliance page shows the latest scan's pass rate, benchmark and
   const overall = p.locator("[data-compliance-overall]");
   await overall.waitFor();
   check((await overall.getAttribute("data-compliance-overall")) === "0.667", `overall rate ${await overall.getAttribute("data-compliance-overall")}`);
-  check((await overall.textContent()) === "66.7 %", `overall shows "${await overall.textContent()}"`);
+  check((await overall.textContent()) === "66.7%", `overall shows "${await overall.textContent()}"`);
   const bench = p.locator("tr[data-benchmark]");
   check((await bench.count()) === 1, `${await bench.count()} benchmark rows`);
   check((await bench.first().getAttribute("data-pass-rate")) === "0.667", "benchmark pass rate");
@@ -80,7 +80,7 @@ await step("the Compliance page shows the latest scan's pass rate, benchmark and
   await trend.waitFor();
   check((await trend.getAttribute("data-points")) === "2", `trend of ${await trend.getAttribute("data-points")} scans`);
   check((await trend.getAttribute("data-last-rate")) === "0.667", "trend's last rate");
-  await p.getByRole("img", { name: /from 50\.0 % to 66\.7 %/ }).waitFor();
+  await p.getByRole("img", { name: /from 50% to 66\.7%/ }).waitFor();
   const failures = p.locator("tr[data-failure]");
   check((await failures.count()) === 2, `${await failures.count()} failed controls ranked, want 2`);
   check((await failures.first().getAttribute("data-failure")) === "sshd_disable_root_login", "the high-severity failure ranks first");

@@ -9,8 +9,14 @@
 // screenshots. Run:
 //
 //	make web && go test ./web/e2e/ -v                 # screenshots under the test's temp dir (path logged)
-//	go test ./web/e2e/ -update                        # also refresh docs/screenshots/
+//	go test ./web/e2e/ -update                        # also refresh the README's gallery in docs/screenshots/
 //	RISKMAP_E2E_ARTIFACTS=/tmp/shots go test ./web/e2e/ # keep screenshots in a chosen directory
+//
+// Every passing run of the up walk (up.mjs) rewrites the README's
+// screenshots of the main pages (docs/screenshots/dashboard.png, map.png,
+// vulnerabilities.png, compliance.png, feeds.png; RISKMAP_E2E_README_SHOTS=0
+// leaves them alone). quality.mjs checks every page: axe-core, no sideways
+// scroll at 800 px, skeletons while loading, no console error.
 //
 // A missing Chromium, node or web/node_modules skips the test on a
 // developer machine and fails it in CI (see internal/testenv).

@@ -8,7 +8,7 @@ import { chromium } from "playwright-core";
 import { mkdirSync, readFileSync } from "node:fs";
 import { inflateRawSync, inflateSync } from "node:zlib";
 import { join } from "node:path";
-import { axeSource, chromiumFlags, env } from "./browser.mjs";
+import { axeSource, chromiumFlags, env, readmeShot } from "./browser.mjs";
 
 const base = env("RISKMAP_URL");
 const artifacts = env("RISKMAP_E2E_ARTIFACTS");
@@ -125,6 +125,7 @@ await step("the local sensor reports this host on the map", async () => {
     return false;
   });
   await shot("22-topology-hosts");
+  await readmeShot(p, artifacts, "map");
 });
 
 let scanned = "";
@@ -203,6 +204,7 @@ await step("diagnosis: the release the nodes run that the feeds do not cover, an
   const rules = p.locator("[data-malware-rules]");
   check((await rules.getAttribute("data-malware-rules")) === "builtin" && ((await rules.textContent()) ?? "").includes("built-in set"), `malware rules: ${await rules.textContent()}`);
   await shot("34-diagnosis-coverage");
+  await readmeShot(p, artifacts, "feeds");
 });
 
 await step("scan the container's image from the map's detail panel", async () => {
@@ -239,6 +241,7 @@ await step("ranked findings with their explanation", async () => {
   const id = await adv.getAttribute("data-advisory");
   check((await adv.getAttribute("href")) === `https://osv.dev/vulnerability/${encodeURIComponent(id ?? "")}`, `the advisory link is ${await adv.getAttribute("href")}`);
   await shot("26-vulnerabilities");
+  await readmeShot(p, artifacts, "vulnerabilities");
   const why = rows.first().getByRole("button", { name: /^Why / });
   await why.focus();
   await p.keyboard.press("Enter");
@@ -276,6 +279,14 @@ await step("sortable columns: by severity, by package, back to risk; the order i
   await p.waitForFunction(() => new URL(location.href).searchParams.get("sort") === "severity");
   await p.locator('th[data-sort="severity"][aria-sort="descending"]').waitFor();
   await p.locator("table.findings tbody[data-finding]").first().waitFor();
+  // The URL changes first; the list follows when the console answers.
+  await p
+    .waitForFunction(() => {
+      const rank = { critical: 0, high: 1, medium: 2, low: 3, unknown: 4 };
+      const s = [...document.querySelectorAll("table.findings tbody[data-finding] tr:first-child td:nth-child(3) .sev")].map((e) => rank[(e.textContent ?? "").trim()]);
+      return s.length > 1 && s.every((v, i) => i === 0 || s[i - 1] <= v);
+    })
+    .catch(() => {}); // the check below says what is listed
   const sevs = await p.locator("table.findings tbody[data-finding] tr:first-child td:nth-child(3) .sev").allTextContents();
   check(sevs.length > 1, `${sevs.length} severities listed`);
   for (let i = 1; i < sevs.length; i++) check(rank[sevs[i - 1].trim()] <= rank[sevs[i].trim()], `not sorted by severity: ${sevs.join(" ")}`);
@@ -490,6 +501,7 @@ await step("a vulnerability's page: description, references, severity sources, f
   const got = new Set(await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute("data-node"))));
   check(want.size > 0 && want.size === got.size && [...want].every((n) => got.has(n)), `the page lists nodes ${[...got]}, the findings are on ${[...want]}`);
   for (const h of ["Description", "References", "Severity sources", "Fixed versions"]) await p.getByRole("heading", { level: 2, name: h }).waitFor();
+  await readmeShot(p, artifacts, "vulnerability");
   const refs = await p.locator("ul.refs a").evaluateAll((as) => as.map((a) => a.getAttribute("href") ?? ""));
   check(refs.every((r) => /^https?:\/\//.test(r)), `reference links ${refs.slice(0, 3)}`);
   check((await p.locator("#sev-h + table tbody tr").count()) > 0, "no severity source");
@@ -688,6 +700,7 @@ await step("a compliance scan of this host from the map (CIS Docker benchmark): 
   check(rate > 0 && rate < 1, `the CIS Docker pass rate of this host is ${rate}`);
   await p.locator("tr[data-control]").first().waitFor();
   await shot("37-compliance");
+  await readmeShot(p, artifacts, "compliance");
   await nav("Topology");
   await p.getByLabel("View", { exact: true }).selectOption("hosts");
   await p.getByLabel("Show as").selectOption("table");
@@ -721,6 +734,7 @@ await step("dashboard: counts, top findings, sensor health", async () => {
   const imageNodes = Number(await imageRow.locator("td").first().textContent());
   check(imageNodes >= 2, `the riskiest image counts ${imageNodes} nodes, not the image and its container`);
   await shot("21-dashboard");
+  await readmeShot(p, artifacts, "dashboard");
   // Bounded lists say how much they show and lead to the rest.
   for (const list of ["vulnerabilities", "findings", "nodes", "images", "sensors"]) {
     check(/^Showing (\d+ of [\d,]+|all [\d,]+) /.test((await p.locator(`[data-shown="${list}"]`).textContent()) ?? ""), `the dashboard does not say how many ${list} it shows`);

@@ -132,8 +132,45 @@ func TestUpInBrowser(t *testing.T) {
 		t.Errorf("no database file in %s", dataDir)
 	}
 	checkNoSecretIn(t, upSecrets(), append(dbFiles, filepath.Join(work, "up.log"))...)
+	if !t.Failed() {
+		copyReadmeShots(t, root, artifacts)
+	}
 	if *update && !t.Failed() {
 		copyScreenshots(t, root, artifacts, upReadme)
+	}
+}
+
+// copyReadmeShots refreshes the README's screenshots of the main pages
+// (docs/screenshots/NAME.png) from the readme-NAME.png a passing browser
+// walk took (browser.mjs readmeShot): every run, so they follow the UI.
+// RISKMAP_E2E_README_SHOTS=0 leaves docs/ alone.
+func copyReadmeShots(t *testing.T, root, artifacts string) {
+	t.Helper()
+	if os.Getenv("RISKMAP_E2E_README_SHOTS") == "0" {
+		return
+	}
+	shots, err := filepath.Glob(filepath.Join(artifacts, "readme-*.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shots) == 0 {
+		t.Errorf("the browser walk took no README screenshot (readme-*.png in %s)", artifacts)
+		return
+	}
+	dst := filepath.Join(root, "docs", "screenshots")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range shots {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(filepath.Base(src), "readme-")
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("README screenshot docs/screenshots/%s (%d kB)", name, len(b)/1024)
 	}
 }
 

@@ -3,6 +3,7 @@
 // numbers, followed by the same numbers as a visually hidden table for
 // screen readers.
 import { Link } from "react-router";
+import { formatDateTime } from "./format";
 
 export interface Bar {
   label: string;
@@ -94,7 +95,7 @@ export function StepChart({ title, points }: { title: string; points: Point[] })
   points.forEach((p, i) => {
     d += i === 0 ? `M${x(p.t).toFixed(1)},${y(p.value).toFixed(1)}` : `H${x(p.t).toFixed(1)}V${y(p.value).toFixed(1)}`;
   });
-  const fmt = (t: number) => new Date(t).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const fmt = (t: number) => formatDateTime(t);
   const last = points[points.length - 1];
   return (
     <figure className="chart" data-chart="over-time">

@@ -7,10 +7,11 @@ import { Link } from "react-router";
 import { api, type CheckCounts, type ComplianceProfile, type ComplianceProfiles, type ComplianceSummary, type TrendSeries } from "./api";
 import { ErrorAlert, toApiError } from "./components";
 import type { ApiError } from "./api";
+import { formatDateTime, formatPercent } from "./format";
 
-/** "83.3 %" of a pass rate, "n/a" when nothing was evaluated. */
+/** "83.3%" of a pass rate, "n/a" when nothing was evaluated. */
 export function rate(c: CheckCounts): string {
-  return c.passRate === null ? "n/a" : `${(c.passRate * 100).toFixed(1)} %`;
+  return c.passRate === null ? "n/a" : formatPercent(c.passRate);
 }
 
 /** A short name of a benchmark or profile id: SSG's long XCCDF prefixes dropped. */
@@ -117,7 +118,7 @@ export function TrendChart({ series, title }: { series: TrendSeries; title: stri
   const x = (i: number) => pad.l + (n === 1 ? (width - pad.l - pad.r) / 2 : ((width - pad.l - pad.r) * i) / (n - 1));
   const y = (v: number) => height - pad.b - (height - pad.t - pad.b) * v;
   const d = pts.map((p, i) => `${i === 0 ? "M" : "L"}${x(i).toFixed(1)},${y(p.passRate ?? 0).toFixed(1)}`).join("");
-  const fmt = (iso: string) => new Date(iso).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const fmt = (iso: string) => formatDateTime(iso);
   const first = pts[0];
   const last = pts[n - 1];
   const label = `${title}: ${n} scan${n === 1 ? "" : "s"}, from ${first !== undefined ? rate(first) : ""} to ${last !== undefined ? rate(last) : ""}`;

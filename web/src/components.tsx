@@ -2,6 +2,7 @@
 // navigation, labelled form fields, problem alerts, copyable secrets.
 import { useEffect, useId, useRef, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
 import { api, ApiError, scanTypes, type ScanType, type TypeSensors } from "./api";
+import { formatDateTime } from "./format";
 
 /** A page: sets the document title and moves focus to its heading, so screen readers announce navigation. */
 export function Page({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
@@ -208,11 +209,9 @@ export function CopyField({ label, value, hint }: { label: string; value: string
   );
 }
 
+/** A moment as the console writes it everywhere (format.ts); "never" when there is none. */
 export function formatTime(iso: string | null | undefined): string {
-  if (iso === null || iso === undefined || iso === "") return "never";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() <= 1) return "never";
-  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return formatDateTime(iso);
 }
 
 export function Time({ iso }: { iso: string | null | undefined }) {
@@ -240,13 +239,28 @@ export function TableHead({ cols, hidden }: { cols: string[]; hidden?: string })
   );
 }
 
-/** "Load more" for paginated lists. */
+/** "Load more" for paginated lists; busy while the next page loads. */
 export function LoadMore({ hasMore, loading, more }: { hasMore: boolean; loading: boolean; more: () => Promise<void> }) {
   if (!hasMore) return null;
   return (
-    <button type="button" onClick={() => void more()} disabled={loading}>
-      {loading ? "Loading…" : "Load more"}
+    <button type="button" onClick={() => void more()} disabled={loading} aria-busy={loading}>
+      {loading ? "Loading more" : "Load more"}
     </button>
+  );
+}
+
+/**
+ * What shows while a page's data loads: grey bars shaped like the table
+ * (or cards) to come, marked busy, with its label for screen readers only.
+ */
+export function Skeleton({ label = "Loading", kind = "table", rows = 4 }: { label?: string; kind?: "table" | "cards"; rows?: number }) {
+  return (
+    <div className={`skeleton skeleton-${kind}`} role="status" aria-busy="true" data-skeleton={kind}>
+      <span className="sr-only">{label}</span>
+      {Array.from({ length: rows }, (_, i) => (
+        <span key={i} className="skeleton-bar" aria-hidden="true" />
+      ))}
+    </div>
   );
 }
 

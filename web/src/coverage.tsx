@@ -8,6 +8,7 @@ import { Link } from "react-router";
 import { api, type Scan, type Uncovered } from "./api";
 import { Time } from "./components";
 import { useUser } from "./session";
+import { formatNumber } from "./format";
 
 /** "Debian:12" → "Debian 12", "Alpine:v3.19" → "Alpine v3.19"; a language ecosystem as it is. */
 export function ecosystemName(eco: string): string {
@@ -17,7 +18,7 @@ export function ecosystemName(eco: string): string {
 /** The sentence for one uncovered ecosystem: "3 packages of Debian 12 were not judged: …". */
 export function uncoveredSentence(u: Uncovered): string {
   const name = ecosystemName(u.ecosystem);
-  const n = u.packages === 1 ? "1 package" : `${u.packages.toLocaleString()} packages`;
+  const n = u.packages === 1 ? "1 package" : `${formatNumber(u.packages)} packages`;
   return `${n} of ${name} ${u.packages === 1 ? "was" : "were"} not judged: the knowledge base holds no records for ${name}.`;
 }
 

@@ -6,6 +6,7 @@ import { Link } from "react-router";
 import type { Decision, Hop, NodeFinding } from "./api";
 import { TableHead } from "./components";
 import { DecisionForm, decisionWords } from "./decisions";
+import { formatNumber, formatPercent } from "./format";
 
 /** A finding's attack paths: the shortest from each entry point (risk.paths), or its one path. */
 export function attackPaths(f: NodeFinding): Hop[][] {
@@ -52,7 +53,7 @@ export function SeverityTag({ severity }: { severity: string }) {
 }
 
 function factorValue(name: string, v: number): string {
-  return name.toLowerCase().includes("severity") ? v.toFixed(1) : `×${v.toFixed(2)}`;
+  return name.toLowerCase().includes("severity") ? formatNumber(v, 1) : `×${formatNumber(v, 2)}`;
 }
 
 /** The factors of one finding's score, each with its reason, and the attack path when known. */
@@ -66,7 +67,7 @@ export function Explanation({ f, onDecided }: { f: NodeFinding; onDecided?: ((d:
       {f.finding.summary !== undefined && f.finding.summary !== "" && <p>{f.finding.summary}</p>}
       <table className="data factors">
         <caption>
-          Risk {f.risk.score.toFixed(1)} of 100 for {f.finding.id} in {f.finding.package.name} {f.finding.package.version}
+          Risk {formatNumber(f.risk.score, 1)} of 100 for {f.finding.id} in {f.finding.package.name} {f.finding.package.version}
         </caption>
         <TableHead cols={["Factor", "Value", "Why"]} />
         <tbody>
@@ -180,7 +181,7 @@ export function FindingsTable({
         return (
           <tbody key={f.id} data-finding={f.finding.id}>
             <tr>
-              <td className="score">{f.risk.score.toFixed(1)}</td>
+              <td className="score">{formatNumber(f.risk.score, 1)}</td>
               <th scope="row">
                 {(f.type ?? "vulnerability") === "vulnerability" ? (
                   <>
@@ -204,7 +205,7 @@ export function FindingsTable({
               </th>
               <td>
                 <SeverityTag severity={f.finding.severity} />
-                {f.finding.cvss !== undefined && <span className="muted"> {f.finding.cvss.baseScore.toFixed(1)}</span>}
+                {f.finding.cvss !== undefined && <span className="muted"> {formatNumber(f.finding.cvss.baseScore, 1)}</span>}
               </td>
               <td>
                 {(f.type ?? "vulnerability") === "vulnerability" ? (
@@ -220,7 +221,7 @@ export function FindingsTable({
               </td>
               <td>
                 {f.finding.kev !== undefined && <span className="tag kev">KEV</span>}
-                {f.finding.epss !== undefined && <span className="tag">EPSS {(f.finding.epss.score * 100).toFixed(1)}%</span>}
+                {f.finding.epss !== undefined && <span className="tag">EPSS {formatPercent(f.finding.epss.score)}</span>}
                 {(f.finding.fixedVersions?.length ?? 0) > 0 && <span className="tag">fix</span>}
                 {f.decision !== undefined && <span className="tag">{decisionWords(f.decision.status)}</span>}
               </td>
@@ -234,7 +235,7 @@ export function FindingsTable({
                   aria-expanded={shown}
                   aria-controls={id}
                   onClick={() => setOpen(shown ? null : f.id)}
-                  aria-label={`Why ${f.finding.id} in ${f.finding.package.name} scores ${f.risk.score.toFixed(1)}`}
+                  aria-label={`Why ${f.finding.id} in ${f.finding.package.name} scores ${formatNumber(f.risk.score, 1)}`}
                 >
                   Why
 

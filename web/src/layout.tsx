@@ -2,6 +2,7 @@
 import { Suspense, startTransition } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { api } from "./api";
+import { Skeleton } from "./components";
 import { useSession, useUser } from "./session";
 import { views, visible, type View } from "./views";
 
@@ -63,7 +64,7 @@ export function Layout() {
         <NavList items={shown.filter((v) => v.section === "settings")} label="Settings" />
       </nav>
       <main id="main" className="content" tabIndex={-1}>
-        <Suspense fallback={<p aria-busy="true">Loading…</p>}>
+        <Suspense fallback={<Skeleton label="Loading the page" />}>
           <Outlet />
         </Suspense>
       </main>

@@ -5,7 +5,7 @@ import { StrictMode, type ReactNode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router";
 import "./style.css";
-import { AuthCard, ErrorAlert, Page } from "./components";
+import { AuthCard, ErrorAlert, Page, Skeleton } from "./components";
 import { Layout } from "./layout";
 import { AcceptInvitePage, LoginPage, RegisterPage, ResetPasswordPage } from "./pages/auth";
 import { SessionProvider, useSession, useUser } from "./session";
@@ -20,8 +20,8 @@ function Gate({ access, children }: { access: Access; children: ReactNode }) {
   switch (state.status) {
     case "loading":
       return (
-        <main id="main" className="auth" aria-busy="true">
-          <p>Loading…</p>
+        <main id="main" className="auth">
+          <Skeleton label="Loading the console" rows={2} />
         </main>
       );
     case "error":

@@ -6,7 +6,7 @@
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { useSearchParams } from "react-router";
 import { api, downloads, type AuditEntry, type AuditQuery } from "../api";
-import { ErrorAlert, Field, LoadMore, Page, TableHead, Time } from "../components";
+import { ErrorAlert, Field, LoadMore, Page, Skeleton, TableHead, Time } from "../components";
 import { usePaged } from "../paged";
 
 const fields = ["action", "actor", "target", "since", "until"] as const;
@@ -146,7 +146,7 @@ export default function AuditPage() {
       </p>
       <ErrorAlert error={list.error} />
       {list.items === null ? (
-        <p aria-busy="true">Loading the audit log…</p>
+        <Skeleton label="Loading the audit log" />
       ) : list.items.length === 0 ? (
         <p role="status">{filtered ? "No entries match these filters." : "The audit log is empty."}</p>
       ) : (

@@ -19,8 +19,9 @@ import {
   type TrendSeries,
 } from "../api";
 import { PassRate, TrendChart, rate, shortName } from "../compliance";
-import { ErrorAlert, Page, SelectField, TableHead, Time, toApiError } from "../components";
+import { ErrorAlert, Page, SelectField, Skeleton, TableHead, Time, toApiError } from "../components";
 import { SeverityTag, TargetRef } from "../findings";
+import { formatNumber } from "../format";
 
 const results = ["any", "fail", "error", "pass", "notapplicable", "notchecked"] as const;
 const severities = ["any", "critical", "high", "medium", "low"] as const;
@@ -94,7 +95,7 @@ export default function CompliancePage() {
       </form>
 
       {summary === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : summary.targets.length === 0 ? (
         <p>
           No compliance results yet. Start a compliance scan from the <Link to="/scans">scans page</Link> or a node of the <Link to="/topology">map</Link>.
@@ -195,7 +196,7 @@ export default function CompliancePage() {
       <section aria-labelledby="controls-h">
         <h2 id="controls-h">Controls</h2>
         {controls === null ? (
-          <p aria-busy="true">Loading…</p>
+          <Skeleton />
         ) : controls.length === 0 ? (
           <p>No control matches.</p>
         ) : (
@@ -240,7 +241,7 @@ export default function CompliancePage() {
       <section aria-labelledby="failures-h">
         <h2 id="failures-h">Failed controls by risk</h2>
         {failures === null ? (
-          <p aria-busy="true">Loading…</p>
+          <Skeleton />
         ) : failures.length === 0 ? (
           <p>No control fails.</p>
         ) : (
@@ -249,7 +250,7 @@ export default function CompliancePage() {
             <tbody>
               {failures.map((f) => (
                 <tr key={f.findingId} data-failure={shortName(f.rule)}>
-                  <td>{f.riskScore.toFixed(1)}</td>
+                  <td>{formatNumber(f.riskScore, 1)}</td>
                   <td>
                     {f.title ?? shortName(f.rule)}
                     <br />

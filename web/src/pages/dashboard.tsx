@@ -4,9 +4,10 @@
 import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router";
 import { api, type ApiError, type Diagnosis, type FindingGroup, type NodeFinding, type SensorInfo } from "../api";
-import { ErrorAlert, Page, TableHead, Time, toApiError } from "../components";
+import { ErrorAlert, Page, Skeleton, TableHead, Time, toApiError } from "../components";
 import { BarChart, StepChart, findingsOverTime, type Point } from "../charts";
 import { FindingsTable } from "../findings";
+import { formatNumber } from "../format";
 
 const severityOrder = ["critical", "high", "medium", "low", "unknown"] as const;
 
@@ -100,7 +101,7 @@ export default function DashboardPage() {
     <Page title="Dashboard">
       <ErrorAlert error={error} />
       {data === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton kind="cards" label="Loading the dashboard" />
       ) : (
         <>
           <section aria-labelledby="counts-h">
@@ -110,11 +111,11 @@ export default function DashboardPage() {
                 <li key={k} className="card" data-kind={k}>
                   {k === "internet" ? (
                     <>
-                      <span className="big">{data.counts[k] ?? 0}</span> {kindLabels[k]}
+                      <span className="big">{formatNumber(data.counts[k] ?? 0)}</span> {kindLabels[k]}
                     </>
                   ) : (
-                    <Link to={`/topology?view=${k === "process" ? "processes" : `${k}s`}`} aria-label={`${data.counts[k] ?? 0} ${kindLabels[k]}: show them on the map`}>
-                      <span className="big">{data.counts[k] ?? 0}</span> {kindLabels[k]}
+                    <Link to={`/topology?view=${k === "process" ? "processes" : `${k}s`}`} aria-label={`${formatNumber(data.counts[k] ?? 0)} ${kindLabels[k]}: show them on the map`}>
+                      <span className="big">{formatNumber(data.counts[k] ?? 0)}</span> {kindLabels[k]}
                     </Link>
                   )}
                 </li>
@@ -137,7 +138,7 @@ export default function DashboardPage() {
               <p>
                 No findings yet. <Link to="/scans">Scan a node</Link> once the knowledge base has feeds (
                 {feeds?.loaded && feeds.vulnerabilities > 0 ? (
-                  `${feeds.vulnerabilities.toLocaleString()} vulnerabilities loaded`
+                  `${formatNumber(feeds.vulnerabilities)} vulnerabilities loaded`
                 ) : (
                   <>
                     none loaded: <Link to="/settings/system">update or upload them</Link>, or on the console&apos;s machine run{" "}
@@ -162,9 +163,9 @@ export default function DashboardPage() {
                           <Link to={`/vulnerabilities/${encodeURIComponent(g.key)}`}>{g.key}</Link>
                           {g.kev && <span className="tag warn"> KEV</span>}
                         </th>
-                        <td>{g.maxScore.toFixed(1)}</td>
-                        <td>{g.findings}</td>
-                        <td>{g.nodes}</td>
+                        <td>{formatNumber(g.maxScore, 1)}</td>
+                        <td>{formatNumber(g.findings)}</td>
+                        <td>{formatNumber(g.nodes)}</td>
                         <td>{exposureOf(g)}</td>
                       </tr>
                     ))}
@@ -202,11 +203,11 @@ export default function DashboardPage() {
                       <td>{g.top.target.kind}</td>
                       <td>
                         <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(g.key)}`} aria-label={`${g.findings} findings of ${g.label}`}>
-                          {g.findings}
+                          {formatNumber(g.findings)}
                         </Link>
                       </td>
                       <td>{g.vulnerabilities}</td>
-                      <td>{g.maxScore.toFixed(1)}</td>
+                      <td>{formatNumber(g.maxScore, 1)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -234,10 +235,10 @@ export default function DashboardPage() {
                           {g.label}
                         </Link>
                       </th>
-                      <td>{g.nodes}</td>
-                      <td>{g.findings}</td>
+                      <td>{formatNumber(g.nodes)}</td>
+                      <td>{formatNumber(g.findings)}</td>
                       <td>{g.vulnerabilities}</td>
-                      <td>{g.maxScore.toFixed(1)}</td>
+                      <td>{formatNumber(g.maxScore, 1)}</td>
                       <td>{exposureOf(g)}</td>
                     </tr>
                   ))}
@@ -268,7 +269,7 @@ export default function DashboardPage() {
                         {s.silent ? <span className="tag warn">silent</span> : <span className="tag ok">reporting</span>}
                         {s.probeErrors !== undefined && s.probeErrors !== "" && <span className="muted"> {s.probeErrors}</span>}
                       </td>
-                      <td>{s.nodes}</td>
+                      <td>{formatNumber(s.nodes)}</td>
                       <td>
                         <Time iso={s.lastReport} />
                       </td>

@@ -19,7 +19,7 @@ import {
   type RuleInput,
   type TestResult,
 } from "../api";
-import { ErrorAlert, Field, Notice, Page, TableHead, Time, toApiError } from "../components";
+import { ErrorAlert, Field, Notice, Page, Skeleton, TableHead, Time, toApiError } from "../components";
 import { useUser } from "../session";
 
 const eventLabels: Record<string, string> = {
@@ -472,7 +472,7 @@ function DestinationDetail({ d, kinds, admin, changed }: { d: Destination; kinds
 
       <h3>Rules</h3>
       {rules === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : rules.length === 0 ? (
         <p>No rule yet: nothing is sent here until a rule says what.</p>
       ) : (
@@ -648,7 +648,7 @@ export default function IntegrationsPage() {
       <section aria-labelledby="dest-h" className="wide">
         <h2 id="dest-h">Destinations</h2>
         {dests === null ? (
-          error === null && <p aria-busy="true">Loading…</p>
+          error === null && <Skeleton />
         ) : dests.length === 0 ? (
           <p>No destination yet.{admin ? " Add one below." : " An admin can add one."}</p>
         ) : (

@@ -1,12 +1,12 @@
 // Administration: inviting people with a role, open invitations, revoking.
 import { useState } from "react";
-import { ApiError, api, appURL, roles, type Invitation, type Role } from "../api";
-import { CopyField, ErrorAlert, Field, LoadMore, Page, SelectField, TableHead, Time, formatTime, toApiError, useSubmit } from "../components";
+import { ApiError, api, appURL, roles, type CreatedInvitation, type Invitation, type Role } from "../api";
+import { CopyField, ErrorAlert, Field, LoadMore, Page, SelectField, Skeleton, TableHead, Time, formatTime, toApiError, useSubmit } from "../components";
 import { usePaged } from "../paged";
 
-function invitationLink(inv: Invitation): string {
-  if (inv.url !== undefined && inv.url !== "") return inv.url;
-  return appURL(`/invite#token=${encodeURIComponent(inv.token ?? "")}`);
+function invitationLink(inv: CreatedInvitation): string {
+  if (inv.url !== "") return inv.url;
+  return appURL(`/invite#token=${encodeURIComponent(inv.token)}`);
 }
 
 /** An invitation's state: used (accepted), expired, or open (the only one that can be revoked). */
@@ -19,7 +19,7 @@ export default function InvitationsPage() {
   const list = usePaged(api.invitations);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("standard");
-  const [created, setCreated] = useState<Invitation | null>(null);
+  const [created, setCreated] = useState<CreatedInvitation | null>(null);
   const [actionError, setActionError] = useState<ApiError | null>(null);
   const form = useSubmit(async () => {
     const inv = await api.invite({ email, role });
@@ -63,7 +63,7 @@ export default function InvitationsPage() {
         <h2 id="pending-h">Invitations</h2>
         <ErrorAlert error={actionError ?? list.error} />
         {list.items === null ? (
-          <p aria-busy="true">Loading invitations…</p>
+          <Skeleton label="Loading invitations" />
         ) : list.items.length === 0 ? (
           <p>No invitations.</p>
         ) : (

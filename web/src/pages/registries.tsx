@@ -24,21 +24,15 @@ import {
   type SettingField,
   type SensorInfo,
 } from "../api";
-import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, Time, toApiError } from "../components";
+import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, Skeleton, TableHead, Time, toApiError } from "../components";
 import { FindingsTable } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
+import { formatBytes } from "../format";
 
+/** An image's size; "—" when the registry did not say (0). */
 function size(n: number): string {
-  if (n <= 0) return "—";
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(v < 10 && i > 0 ? 1 : 0)} ${units[i]}`;
+  return n <= 0 ? "—" : formatBytes(n);
 }
 
 function shortDigest(d: string): string {
@@ -331,7 +325,7 @@ function History({ account }: { account: RegistryAccount }) {
     <div className="history" data-history={account.name}>
       <ErrorAlert error={error} />
       {items === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : items.length === 0 ? (
         <p>No sync yet.</p>
       ) : (
@@ -442,7 +436,7 @@ function Accounts({ canWrite, onChanged }: { canWrite: boolean; onChanged: (sign
         />
       )}
       {accounts === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : accounts.length === 0 ? (
         <p>No registry yet.{canWrite ? " Add one to sync its catalogue and scan its images." : " An administrator or a standard user can add one."}</p>
       ) : (
@@ -572,7 +566,7 @@ function ImageFindings({ scanId }: { scanId: string }) {
     };
   }, [scanId]);
   if (error !== null) return <ErrorAlert error={error} />;
-  if (items === null) return <p aria-busy="true">Loading findings…</p>;
+  if (items === null) return <Skeleton label="Loading findings" />;
   if (items.length === 0) return <p>No findings.</p>;
   return (
     <>
@@ -749,7 +743,7 @@ function Catalogue({ canWrite, version }: { canWrite: boolean; version: number }
             </p>
           )}
           {repos.items === null ? (
-            <p aria-busy="true">Loading…</p>
+            <Skeleton />
           ) : repos.items.length === 0 ? (
             <p>No repository{accounts.length === 0 ? ": add a registry above" : " matches"}.</p>
           ) : (
@@ -784,7 +778,7 @@ function Catalogue({ canWrite, version }: { canWrite: boolean; version: number }
             )}
           </div>
           {tags.items === null ? (
-            <p aria-busy="true">Loading…</p>
+            <Skeleton />
           ) : tags.items.length === 0 ? (
             <p>No tags.</p>
           ) : (

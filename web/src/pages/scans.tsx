@@ -7,12 +7,13 @@
 import { Fragment, useCallback, useEffect, useId, useState } from "react";
 import { Link } from "react-router";
 import { api, downloads, scanTypes, type ApiError, type NodeFilter, type NodeSummary, type Scan, type ScanDiff, type ScanSettings, type ScanType, type Schedule } from "../api";
-import { ErrorAlert, Field, LoadMore, Notice, Page, ScanTypeField, SelectField, TableHead, Time, toApiError, useSubmit } from "../components";
+import { ErrorAlert, Field, LoadMore, Notice, Page, ScanTypeField, SelectField, Skeleton, TableHead, Time, toApiError, useSubmit } from "../components";
 import { ProfilePicker } from "../compliance";
 import { UncoveredBanner, uncoveredSentence } from "../coverage";
 import { TargetRef } from "../findings";
 import { usePaged } from "../paged";
 import { useUser } from "../session";
+import { formatDateTime } from "../format";
 
 const scannable = ["host", "container", "image"] as const;
 
@@ -82,7 +83,7 @@ function NodePicker({ onStarted }: { onStarted: (n: number) => void }) {
       </div>
       <ErrorAlert error={error} />
       {nodes === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : nodes.length === 0 ? (
         <p>No {kind} nodes reported yet. Sensors report this machine shortly after start.</p>
       ) : (
@@ -165,7 +166,7 @@ function ScanDetails({ scan }: { scan: Scan }) {
       )}
       <ErrorAlert error={error} />
       {earlier === null ? (
-        <p aria-busy="true">Loading earlier scans…</p>
+        <Skeleton label="Loading earlier scans" rows={2} />
       ) : earlier.length === 0 ? (
         <p>No earlier complete scan of this target to compare with.</p>
       ) : (
@@ -175,7 +176,7 @@ function ScanDetails({ scan }: { scan: Scan }) {
             <select id={selectId} value={other} onChange={(e) => setOther(e.target.value)}>
               {earlier.map((x) => (
                 <option key={x.id} value={x.id}>
-                  {new Date(x.finishedAt ?? x.createdAt).toLocaleString()} ({x.findings} findings)
+                  {formatDateTime(x.finishedAt ?? x.createdAt)} ({x.findings} findings)
                 </option>
               ))}
             </select>
@@ -267,7 +268,7 @@ function Schedules() {
         </fieldset>
       )}
       {items === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : items.length === 0 ? (
         <p>No schedules.</p>
       ) : (
@@ -383,7 +384,7 @@ export default function ScansPage() {
         </div>
         <ErrorAlert error={error ?? cancelError} />
         {items === null ? (
-          <p aria-busy="true">Loading…</p>
+          <Skeleton />
         ) : items.length === 0 ? (
           <p>No scans yet.</p>
         ) : (

@@ -8,7 +8,7 @@
 // its own.
 import { useEffect, useState } from "react";
 import { api, type ApiError, type ConsoleInfo, type CreatedEnrolmentToken, type EnrolledSensor, type EnrolmentToken, type SensorInfo } from "../api";
-import { CopyField, ErrorAlert, Field, Notice, Page, TableHead, Time, toApiError } from "../components";
+import { CopyField, ErrorAlert, Field, Notice, Page, Skeleton, TableHead, Time, toApiError } from "../components";
 
 /** A multi-line command with a copy button. */
 function Command({ title, text, id }: { title: string; text: string; id: string }) {
@@ -161,7 +161,7 @@ export default function SensorsPage() {
       <section aria-labelledby="enrolled-h" className="wide">
         <h2 id="enrolled-h">Enrolled sensors</h2>
         {enrolled === null ? (
-          error === null && <p aria-busy="true">Loading…</p>
+          error === null && <Skeleton />
         ) : enrolled.length === 0 ? (
           <p>No sensor has enrolled yet. Create an enrolment token below and install a sensor with it.</p>
         ) : (

@@ -6,20 +6,11 @@
 // knowledge base covers the releases and ecosystems the nodes run.
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { api, type ApiError, type Diagnosis, type FeedRun, type FeedStatus } from "../api";
-import { ErrorAlert, Notice, Page, TableHead, Time, toApiError } from "../components";
+import { ErrorAlert, Notice, Page, Skeleton, TableHead, Time, toApiError } from "../components";
 import { ecosystemName } from "../coverage";
+import { formatBytes, formatNumber } from "../format";
 
-function bytes(n: number | undefined): string {
-  if (n === undefined) return "—";
-  const u = ["B", "kB", "MB", "GB", "TB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < u.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
-}
+const bytes = formatBytes;
 
 function Counts({ label, counts }: { label: string; counts: Record<string, number> | null | undefined }) {
   const entries = Object.entries(counts ?? {});
@@ -165,7 +156,7 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
         <>
           <dl className="facts" data-feeds-loaded={feeds.loaded}>
             <dt>Knowledge base</dt>
-            <dd>{feeds.loaded ? `${feeds.vulnerabilities.toLocaleString()} vulnerabilities, ${bytes(feeds.sizeBytes)}` : "not loaded: no feeds yet"}</dd>
+            <dd>{feeds.loaded ? `${formatNumber(feeds.vulnerabilities)} vulnerabilities, ${bytes(feeds.sizeBytes)}` : "not loaded: no feeds yet"}</dd>
             <dt>Built</dt>
             <dd>
               <Time iso={feeds.builtAt} />
@@ -195,7 +186,7 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
                 {feeds.sources?.map((s) => (
                   <tr key={s.path} data-source={s.source}>
                     <th scope="row">{s.source}</th>
-                    <td>{s.records.toLocaleString()}</td>
+                    <td>{formatNumber(s.records)}</td>
                     <td>
                       <Time iso={s.updatedAt} />
                     </td>
@@ -290,7 +281,7 @@ function Coverage({ coverage }: { coverage: Diagnosis["coverage"] }) {
                     {g.nodes}
                     {g.registryImages > 0 && <span className="muted"> + {g.registryImages} registry images</span>}
                   </td>
-                  <td>{g.packages.toLocaleString()}</td>
+                  <td>{formatNumber(g.packages)}</td>
                   <td>{g.examples.join(", ")}</td>
                   <td>{g.remedy}</td>
                 </tr>
@@ -317,7 +308,7 @@ export default function SystemPage() {
     <Page title="Feeds and diagnosis">
       <ErrorAlert error={error} />
       {d === null ? (
-        error === null && <p aria-busy="true">Loading…</p>
+        error === null && <Skeleton />
       ) : (
         <>
           <Feeds feeds={d.feeds} onChange={(f) => setD({ ...d, feeds: f })} />

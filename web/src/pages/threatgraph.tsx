@@ -10,7 +10,8 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link } from "react-router";
 import { api, type ApiError, type ThreatCounts, type ThreatGraph, type ThreatNode } from "../api";
-import { ErrorAlert, Page, toApiError } from "../components";
+import { ErrorAlert, Page, Skeleton, toApiError } from "../components";
+import { formatNumber } from "../format";
 
 const severities = ["critical", "high", "medium", "low", "unknown"] as const;
 /** Kinds whose findings are stored on them (a process's are its container's or host's). */
@@ -25,7 +26,7 @@ function Counts({ c, what }: { c: ThreatCounts; what: string }) {
   if (c.findings === 0) return <p className="muted counts">No findings {what}.</p>;
   return (
     <p className="counts" data-exploitable={c.exploitable}>
-      <strong>{c.exploitable}</strong> exploitable of {c.findings}
+      <strong>{formatNumber(c.exploitable)}</strong> exploitable of {formatNumber(c.findings)}
       {severities
         .filter((s) => (by[s] ?? 0) > 0)
         .map((s) => (
@@ -34,7 +35,7 @@ function Counts({ c, what }: { c: ThreatCounts; what: string }) {
           </span>
         ))}
       {c.kev > 0 && <span className="sev sev-critical"> {c.kev} KEV</span>}
-      {c.maxScore > 0 && <span className="muted"> · worst risk {c.maxScore.toFixed(1)}</span>}
+      {c.maxScore > 0 && <span className="muted"> · worst risk {formatNumber(c.maxScore, 1)}</span>}
     </p>
   );
 }
@@ -113,7 +114,7 @@ export default function ThreatGraphPage() {
     <Page title="Threat graph">
       <ErrorAlert error={error} />
       {graph === null ? (
-        error === null && <p aria-busy="true">Loading…</p>
+        error === null && <Skeleton />
       ) : (graph.nodes ?? []).length === 0 ? (
         <p data-threat-empty>
           Nothing is reachable from the internet: no host has a public address or inbound connections from the internet, and no Kubernetes service a public
@@ -124,7 +125,7 @@ export default function ThreatGraphPage() {
           <p role="status">
             {plural(columns.get(1)?.length ?? 0, "entry point")} {(columns.get(1)?.length ?? 0) === 1 ? "reaches" : "reach"} {plural(graph.total, "node")} in{" "}
             {plural((graph.hops ?? []).length, "hop")};{" "}
-            {graph.exploitable.exploitable} exploitable findings of {graph.exploitable.findings} on them
+            {formatNumber(graph.exploitable.exploitable)} exploitable findings of {formatNumber(graph.exploitable.findings)} on them
             {graph.truncated && ` (the nearest ${(graph.nodes ?? []).length} nodes are shown)`}.
           </p>
           <div className="threat-graph" role="region" aria-label="Threat graph, by distance from the internet" tabIndex={0}>

@@ -25,10 +25,11 @@ import { Link, useSearchParams } from "react-router";
 import { api, type ApiError, type Graph, type GraphNode, type GraphView, type NodeDetail, type NodeFinding, type ScanType } from "../api";
 import { attackPaths, pathLink } from "../findings";
 import { BigMap, type MapHop } from "./bigmap";
-import { ErrorAlert, Field, Notice, Page, ScanTypeField, SelectField, Time, toApiError } from "../components";
+import { ErrorAlert, Field, Notice, Page, ScanTypeField, SelectField, Skeleton, Time, toApiError } from "../components";
 import { NodeCompliance, ProfilePicker } from "../compliance";
 import { NodeLastScan } from "../coverage";
 import { useUser } from "../session";
+import { formatNumber } from "../format";
 
 const graphViews: readonly GraphView[] = ["hosts", "containers", "images", "processes", "pods"];
 const singular: Record<GraphView, string> = { hosts: "host", containers: "container", images: "image", processes: "process", pods: "pod" };
@@ -341,7 +342,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
       <h2 id="detail-h">{heading}</h2>
       <ErrorAlert error={error} />
       {node === null ? (
-        error === null && <p aria-busy="true">{known !== undefined ? `${known.kind}: loading its details…` : "Loading…"}</p>
+        error === null && <Skeleton label={known !== undefined ? `${known.kind}: loading its details` : "Loading"} rows={3} />
       ) : (
         <>
           {scannableKinds.has(node.kind) && (
@@ -382,7 +383,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
             <div className="node-paths" data-node-paths={riskyPaths.length}>
               <h3>Attack paths</h3>
               <p>
-                Of its riskiest finding, {riskiest.finding.id} in {riskiest.finding.package.name} (risk {riskiest.risk.score.toFixed(1)}):
+                Of its riskiest finding, {riskiest.finding.id} in {riskiest.finding.package.name} (risk {formatNumber(riskiest.risk.score, 1)}):
               </p>
               <ul className="refs">
                 {riskyPaths.map((p, i) => (
@@ -626,7 +627,7 @@ export default function TopologyPage() {
         </div>
       )}
       {graph === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : (
         <>
           <p role="status" className="graph-status">

@@ -1,7 +1,7 @@
 // Administration: users, their roles and state, password reset links.
 import { useState } from "react";
 import { ApiError, api, appURL, roles, type ResetLink, type Role, type User } from "../api";
-import { CopyField, ErrorAlert, LoadMore, Notice, Page, TableHead, Time, formatTime, toApiError } from "../components";
+import { CopyField, ErrorAlert, LoadMore, Notice, Page, Skeleton, TableHead, Time, formatTime, toApiError } from "../components";
 import { usePaged } from "../paged";
 import { useSession, useUser } from "../session";
 
@@ -68,7 +68,7 @@ export default function UsersPage() {
         </div>
       )}
       {list.items === null ? (
-        <p aria-busy="true">Loading users…</p>
+        <Skeleton label="Loading users" />
       ) : (
         <table className="data">
           <caption className="sr-only">Users of this console</caption>

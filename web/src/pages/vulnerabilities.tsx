@@ -7,34 +7,16 @@
 // CSV) and of the decisions (OpenVEX).
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
-import { api, downloads, scanTypes, type Decision, type FindingGroup, type FindingQuery, type NodeFinding } from "../api";
-import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, TableHead, toApiError } from "../components";
+import { api, downloads, type Decision, type FindingGroup, type FindingQuery, type NodeFinding } from "../api";
+import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, Skeleton, TableHead, toApiError } from "../components";
 import { DecisionsTable } from "../decisions";
+import { filterKeys, findingQueryOf, pick, scopeKeys, severities, sortedBy, tri, types, viewKinds, type ViewKind } from "../findingfilters";
 import { FindingsTable } from "../findings";
 import { usePaged } from "../paged";
 import { ReportSchedules } from "../schedules";
 import { useUser } from "../session";
 
-const severities = ["any", "critical", "high", "medium", "low", "unknown"] as const;
-const types = ["any", ...scanTypes] as const;
-const tri = ["any", "yes", "no"] as const;
-const viewKinds = ["findings", "vulnerability", "node", "image"] as const;
-type ViewKind = (typeof viewKinds)[number];
 const viewWords: Record<ViewKind, string> = { findings: "Findings", vulnerability: "By vulnerability", node: "By node", image: "By image" };
-
-function triValue(v: (typeof tri)[number]): string | undefined {
-  return v === "any" ? undefined : v === "yes" ? "true" : "false";
-}
-
-/** one of the options, or the default when the URL holds something else. */
-function pick<T extends string>(options: readonly T[], v: string | null, def: T): T {
-  return v !== null && (options as readonly string[]).includes(v) ? (v as T) : def;
-}
-
-/** The filter keys the page keeps in its URL (beside the scope: scanId, nodeId, vulnId, image, namespace, cluster). */
-const filterKeys = ["type", "severity", "kev", "fix", "decided", "q"] as const;
-/** The scope keys: a scan's, a node's, a vulnerability's, an image's, a namespace's or a cluster's findings. */
-const scopeKeys = ["scanId", "nodeId", "vulnId", "image", "namespace", "cluster"] as const;
 
 export default function VulnerabilitiesPage() {
   // Filters live in the URL: a link or a reload reproduces the filtered list.
@@ -67,25 +49,7 @@ export default function VulnerabilitiesPage() {
     return q;
   }, [params]);
   const view = pick(viewKinds, params.get("view"), "findings");
-  const applied = useMemo(() => {
-    const q: FindingQuery = {};
-    const sev = pick(severities, params.get("severity"), "any");
-    if (sev !== "any") q.severity = sev;
-    const t = pick(types, params.get("type"), "any");
-    if (t !== "any") q.type = t;
-    const k = triValue(pick(tri, params.get("kev"), "any"));
-    if (k !== undefined) q.kev = k;
-    const f = triValue(pick(tri, params.get("fix"), "any"));
-    if (f !== undefined) q.fixAvailable = f;
-    if (params.get("decided") === "yes") q.includeSuppressed = "true";
-    const sortBy = params.get("sort");
-    if (sortBy !== null && sortBy !== "" && sortBy !== "risk") q.sort = sortBy;
-    if (params.get("order") === "asc") q.order = "asc";
-    // The search reaches ids and aliases, packages, targets, node names, images, namespaces and clusters.
-    const s = (params.get("q") ?? "").trim();
-    if (s !== "") q.q = s;
-    return q;
-  }, [params]);
+  const applied = useMemo(() => findingQueryOf(params), [params]);
   const [total, setTotal] = useState<number | null>(null);
 
   const load = useCallback(
@@ -126,18 +90,7 @@ export default function VulnerabilitiesPage() {
   const sortBy = params.get("sort") ?? "risk";
   const order: "asc" | "desc" = params.get("order") === "asc" ? "asc" : "desc";
   /** A click on a sorted column reverses it; on another sorts by it (risk and severity highest first, names A to Z). */
-  const onSort = (by: string) => {
-    const next = new URLSearchParams(params);
-    const nextOrder = by === sortBy ? (order === "asc" ? "desc" : "asc") : by === "package" || by === "vuln" ? "asc" : "desc";
-    if (by === "risk" && nextOrder === "desc") {
-      next.delete("sort");
-      next.delete("order");
-    } else {
-      next.set("sort", by);
-      next.set("order", nextOrder);
-    }
-    setParams(next);
-  };
+  const onSort = (by: string) => setParams(sortedBy(params, by));
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
@@ -231,14 +184,14 @@ export default function VulnerabilitiesPage() {
       <ErrorAlert error={view === "findings" ? error : groupsError} />
       {view !== "findings" ? (
         groups === null ? (
-          groupsError === null && <p aria-busy="true">Loading…</p>
+          groupsError === null && <Skeleton />
         ) : groups.items.length === 0 ? (
           <EmptyState filtered={filtered} clearLink={clearLink} />
         ) : (
           <GroupsTable by={view} groups={groups.items} total={groups.total} />
         )
       ) : items === null ? (
-        <p aria-busy="true">Loading…</p>
+        <Skeleton />
       ) : items.length === 0 ? (
         <EmptyState filtered={filtered} clearLink={clearLink} />
       ) : (
@@ -271,7 +224,7 @@ export default function VulnerabilitiesPage() {
           </p>
         )}
         {decisions === null ? (
-          <p aria-busy="true">Loading…</p>
+          <Skeleton />
         ) : (
           <DecisionsTable
             items={decisions}
