@@ -1226,6 +1226,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/report-schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Scheduled findings reports with their last outcome
+         * @description Access: role read-only or higher.
+         */
+        get: operations["list-report-schedules"];
+        put?: never;
+        /**
+         * ReportSchedule a findings report (PDF, XLSX or CSV of a scope and filters) daily or weekly to an email or S3 destination
+         * @description Access: role admin or higher.
+         */
+        post: operations["create-report-schedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/report-schedules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a scheduled report
+         * @description Access: role admin or higher.
+         */
+        delete: operations["delete-report-schedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/report-schedules/{id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make and deliver a scheduled report now
+         * @description Access: role admin or higher.
+         */
+        post: operations["run-report-schedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scan-schedules": {
         parameters: {
             query?: never;
@@ -1822,6 +1886,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vulnerabilities/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One vulnerability (by id or alias): description, aliases, references, severity sources, fixed versions, every node and image it is on with exposure and risk, decisions and their history
+         * @description Access: role read-only or higher.
+         */
+        get: operations["get-vulnerability"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1829,6 +1913,44 @@ export interface components {
         AcceptRequest: {
             name: string;
             password: string;
+        };
+        AffectedImage: {
+            /** Format: int64 */
+            containers: number;
+            imageId?: string;
+            label: string;
+            /** Format: double */
+            maxScore: number;
+        };
+        AffectedNode: {
+            decision?: components["schemas"]["Decision"];
+            findingId: string;
+            image?: string;
+            imageId?: string;
+            internet?: boolean;
+            inUse?: boolean;
+            kind: string;
+            label: string;
+            listening?: boolean;
+            namespace?: string;
+            nodeId?: string;
+            package: string;
+            /** Format: double */
+            score: number;
+            target: components["schemas"]["Target"];
+        };
+        AffectedPackage: {
+            ecosystem: string;
+            fixedVersions: string[] | null;
+            name: string;
+            versions: string[] | null;
+        };
+        APIKeyInfo: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastUsedAt?: string;
+            prefix: string;
         };
         APIKeyResponse: {
             /** @description the new API key; shown only now */
@@ -2096,6 +2218,13 @@ export interface components {
             status: string;
             type: string;
             vulnId: string;
+        };
+        DecisionEvent: {
+            action: string;
+            actor: string;
+            decision: components["schemas"]["Decision"];
+            /** Format: date-time */
+            time: string;
         };
         DecisionInput: {
             /** Format: date-time */
@@ -2569,6 +2698,9 @@ export interface components {
             /** Format: int64 */
             total?: number;
         };
+        ListReportSchedule: {
+            items: components["schemas"]["ReportSchedule"][] | null;
+        };
         ListRule: {
             items: components["schemas"]["Rule"][] | null;
             nextCursor?: string;
@@ -2638,6 +2770,20 @@ export interface components {
             ecosystem: string;
             name: string;
             version: string;
+        };
+        Me: {
+            apiKey?: components["schemas"]["APIKeyInfo"];
+            /** Format: date-time */
+            createdAt: string;
+            disabled: boolean;
+            /** Format: email */
+            email: string;
+            id: string;
+            /** Format: date-time */
+            lastLoginAt: string | null;
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "standard" | "read-only";
         };
         NodeCount: {
             bySeverity: {
@@ -3072,6 +3218,48 @@ export interface components {
             /** Format: int64 */
             scans: number;
         };
+        ReportSchedule: {
+            cadence: string;
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: string;
+            destinationId: string;
+            enabled: boolean;
+            format: string;
+            /** Format: int64 */
+            hour: number;
+            id: string;
+            lastError?: string;
+            /** Format: date-time */
+            lastRunAt?: string;
+            lastStatus?: string;
+            name: string;
+            /** Format: date-time */
+            nextRunAt: string;
+            query: string;
+            scope: string;
+            /** Format: int64 */
+            weekday: number;
+        };
+        ReportScheduleInput: {
+            /** @enum {string} */
+            cadence: "daily" | "weekly";
+            destinationId: string;
+            /** @enum {string} */
+            format: "pdf" | "xlsx" | "csv";
+            /**
+             * Format: int64
+             * @description UTC
+             */
+            hour: number;
+            name: string;
+            query?: string;
+            /**
+             * Format: int64
+             * @description 0 Sunday to 6 Saturday (weekly)
+             */
+            weekday?: number;
+        };
         ResetLinkResponse: {
             /** Format: date-time */
             expiresAt: string;
@@ -3378,6 +3566,16 @@ export interface components {
             /** @description whether the first user has registered */
             registered: boolean;
         };
+        SeveritySource: {
+            /** Format: double */
+            baseScore?: number;
+            cve?: string;
+            severity?: string;
+            source: string;
+            used?: boolean;
+            vector?: string;
+            version?: string;
+        };
         SourceStatus: {
             /** Format: int64 */
             ageSeconds: number;
@@ -3530,6 +3728,23 @@ export interface components {
             disabled?: boolean;
             /** @enum {string} */
             role?: "admin" | "standard" | "read-only";
+        };
+        Vulnerability: {
+            aliases: string[] | null;
+            decisions: components["schemas"]["Decision"][] | null;
+            description?: string;
+            epss?: components["schemas"]["EPSSInfo"];
+            /** Format: int64 */
+            findings: number;
+            history: components["schemas"]["DecisionEvent"][] | null;
+            id: string;
+            images: components["schemas"]["AffectedImage"][] | null;
+            kev?: components["schemas"]["KEVInfo"];
+            nodes: components["schemas"]["AffectedNode"][] | null;
+            packages: components["schemas"]["AffectedPackage"][] | null;
+            references: string[] | null;
+            severities: components["schemas"]["SeveritySource"][] | null;
+            severity: string;
         };
     };
     responses: never;
@@ -4304,15 +4519,23 @@ export interface operations {
     "list-findings": {
         parameters: {
             query?: {
+                /** @description the findings of the nodes of a Kubernetes cluster (name or id) */
+                cluster?: string;
                 cursor?: string;
                 fixAvailable?: "true" | "false" | "";
+                /** @description the findings of an image (node id or name) and of the containers running it */
+                image?: string;
                 includeSuppressed?: boolean;
                 kev?: "true" | "false" | "";
                 limit?: number;
                 minScore?: number;
+                /** @description the findings of the nodes of a Kubernetes namespace (name) */
+                namespace?: string;
                 nodeId?: string;
                 order?: "asc" | "desc" | "";
                 package?: string;
+                /** @description search: vulnerability id or alias, package, target, node name, image, Kubernetes namespace or cluster (contains, any case) */
+                q?: string;
                 scanId?: string;
                 severity?: string[] | null;
                 sort?: "risk" | "severity" | "cvss" | "epss" | "package" | "vuln" | "";
@@ -4499,7 +4722,29 @@ export interface operations {
         parameters: {
             query?: {
                 by?: "vulnerability" | "node" | "image";
+                /** @description the findings of the nodes of a Kubernetes cluster (name or id) */
+                cluster?: string;
+                cursor?: string;
+                fixAvailable?: "true" | "false" | "";
+                /** @description the findings of an image (node id or name) and of the containers running it */
+                image?: string;
+                includeSuppressed?: boolean;
+                kev?: "true" | "false" | "";
                 limit?: number;
+                minScore?: number;
+                /** @description the findings of the nodes of a Kubernetes namespace (name) */
+                namespace?: string;
+                nodeId?: string;
+                order?: "asc" | "desc" | "";
+                package?: string;
+                /** @description search: vulnerability id or alias, package, target, node name, image, Kubernetes namespace or cluster (contains, any case) */
+                q?: string;
+                scanId?: string;
+                severity?: string[] | null;
+                sort?: "risk" | "severity" | "cvss" | "epss" | "package" | "vuln" | "";
+                /** @description the findings of one scan type */
+                type?: "vulnerability" | "secret" | "malware" | "compliance" | "";
+                vulnId?: string;
             };
             header?: never;
             path?: never;
@@ -5243,7 +5488,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["Me"];
                 };
             };
             /** @description Error */
@@ -5761,6 +6006,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RegistryTestResult"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-report-schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListReportSchedule"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-report-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportScheduleInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportSchedule"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-report-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "run-report-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportSchedule"];
                 };
             };
             /** @description Error */
@@ -6815,6 +7182,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ResetLinkResponse"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-vulnerability": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vulnerability"];
                 };
             };
             /** @description Error */

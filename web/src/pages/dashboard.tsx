@@ -17,7 +17,7 @@ const shownSensors = 10;
 
 /** "10 of 111" or "all 7": what a bounded list shows. */
 function shownOf(shown: number, total: number): string {
-  return shown < total ? `${shown} of ${total.toLocaleString()}` : `all ${total.toLocaleString()}`;
+  return shown < total ? `${formatNumber(shown)} of ${formatNumber(total)}` : `all ${formatNumber(total)}`;
 }
 
 const kinds = ["host", "container", "process", "image", "pod", "internet"] as const;
@@ -174,7 +174,7 @@ export default function DashboardPage() {
                 <h3>Most exploitable findings</h3>
                 <p className="hint" data-shown="findings">
                   Showing {shownOf(data.top.length, Math.max(totalFindings, data.top.length))} findings.{" "}
-                  <Link to="/vulnerabilities">See all {totalFindings.toLocaleString()} findings</Link>
+                  <Link to="/vulnerabilities">See all {formatNumber(totalFindings)} findings</Link>
                 </p>
                 <FindingsTable items={data.top} caption="Most exploitable findings" />
               </>

@@ -12,6 +12,7 @@ import { ErrorAlert, Field, LoadMore, Notice, Page, SelectField, Skeleton, Table
 import { DecisionsTable } from "../decisions";
 import { filterKeys, findingQueryOf, pick, scopeKeys, severities, sortedBy, tri, types, viewKinds, type ViewKind } from "../findingfilters";
 import { FindingsTable } from "../findings";
+import { formatNumber } from "../format";
 import { usePaged } from "../paged";
 import { ReportSchedules } from "../schedules";
 import { useUser } from "../session";
@@ -277,7 +278,7 @@ function GroupsTable({ by, groups, total }: { by: "vulnerability" | "node" | "im
               <th scope="row">
                 <Link to={link(g)}>{g.label !== "" ? g.label : g.key}</Link>
               </th>
-              <td className="score">{g.maxScore.toFixed(1)}</td>
+              <td className="score">{formatNumber(g.maxScore, 1)}</td>
               <td>{g.findings}</td>
               <td>{by === "vulnerability" ? g.nodes : g.vulnerabilities}</td>
               <td>{g.kev && <span className="tag kev">KEV</span>}</td>
