@@ -408,6 +408,13 @@ func (s *Service) counts(ctx context.Context, id string) (map[string]pendingCoun
 	return pending, dead, rows.Err()
 }
 
+// DestinationKind is the kind of one destination (ErrNotFound when there
+// is none): other modules check what a destination can take through it.
+func (s *Service) DestinationKind(ctx context.Context, id string) (string, error) {
+	r, err := getDest(ctx, s.st.Read(), id)
+	return r.kind, err
+}
+
 // Destination returns one destination with its status.
 func (s *Service) Destination(ctx context.Context, id string) (Destination, error) {
 	r, err := getDest(ctx, s.st.Read(), id)

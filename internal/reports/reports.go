@@ -23,6 +23,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/findings"
+	"github.com/riskmap/riskmap/internal/integrations"
 	"github.com/riskmap/riskmap/internal/integrations/dest"
 	"github.com/riskmap/riskmap/internal/jobs"
 	"github.com/riskmap/riskmap/internal/store"
@@ -50,6 +51,9 @@ const KindSchedules = "reports.schedules"
 // Delivery sends a file through a destination (integrations.Service).
 type Delivery interface {
 	SendFile(ctx context.Context, destinationID string, f dest.File) error
+	// DestinationKind is a destination's kind; an error wrapping
+	// integrations.ErrNotFound when there is none.
+	DestinationKind(ctx context.Context, destinationID string) (string, error)
 }
 
 // ReportSchedule is a scheduled report.
@@ -178,16 +182,15 @@ func (s *Service) Create(ctx context.Context, in ReportScheduleInput, by string)
 		sc.Weekday = 0
 	}
 	sc.Scope = s.fnd.ScopeOf(ff)
+	switch kind, err := s.del.DestinationKind(ctx, in.DestinationID); {
+	case errors.Is(err, integrations.ErrNotFound):
+		return ReportSchedule{}, fmt.Errorf("%w: destination %q does not exist", ErrInvalid, in.DestinationID)
+	case err != nil:
+		return ReportSchedule{}, fmt.Errorf("create report schedule %q: %w", in.Name, err)
+	case kind != "email" && kind != "s3":
+		return ReportSchedule{}, fmt.Errorf("%w: destination %q is a %s destination; a report goes to an email or S3 destination", ErrInvalid, in.DestinationID, kind)
+	}
 	err = s.st.Tx(ctx, func(tx store.Querier) error {
-		var kind string
-		switch err := tx.QueryRowContext(ctx, `SELECT kind FROM integration_destinations WHERE id = ?`, in.DestinationID).Scan(&kind); {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("%w: destination %q does not exist", ErrInvalid, in.DestinationID)
-		case err != nil:
-			return err
-		case kind != "email" && kind != "s3":
-			return fmt.Errorf("%w: destination %q is a %s destination; a report goes to an email or S3 destination", ErrInvalid, in.DestinationID, kind)
-		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO report_schedules (id, name, query, format, cadence, hour, weekday, destination_id, enabled, next_run_at, created_by, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`, sc.ID, sc.Name, sc.Query, sc.Format, sc.Cadence, sc.Hour, sc.Weekday, sc.DestinationID,
 			store.Millis(sc.NextRunAt), by, store.Millis(now)); err != nil {
