@@ -74,8 +74,14 @@ func (t *Topology) Routes(api huma.API, r chi.Router) {
 	}
 	huma.Register(api, op(http.MethodGet, RouteGraph, "get-topology-graph", "Topology graph of a view, aggregated into groups when large"),
 		func(ctx context.Context, in *graphInput) (*out[*Graph], error) {
+			// The map without colours rather than no map: a failing
+			// findings query is logged.
+			risk, err := t.nodeRisk(ctx)
+			if err != nil {
+				t.log.WarnContext(ctx, "topology graph without risk", "err", err)
+			}
 			gr, err := t.Graph(GraphQuery{View: in.View, Group: in.Group, Q: in.Q, Host: in.Host, Namespace: in.Namespace,
-				Image: in.Image, Cluster: in.Cluster, MaxNodes: in.MaxNodes, IncludeGone: in.IncludeGone})
+				Image: in.Image, Cluster: in.Cluster, MaxNodes: in.MaxNodes, IncludeGone: in.IncludeGone, Risk: risk})
 			if err != nil {
 				return nil, huma.Error400BadRequest(err.Error())
 			}

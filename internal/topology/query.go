@@ -31,6 +31,9 @@ type GraphQuery struct {
 	// MaxNodes aggregates above this many nodes (0: the configured default).
 	MaxNodes    int
 	IncludeGone bool
+	// Risk is the risk of the nodes holding findings (RiskSource); each
+	// graph node gets the sum of those it stands for.
+	Risk map[string]Risk
 }
 
 // GraphNode is a node of a graph answer.
@@ -43,6 +46,10 @@ type GraphNode struct {
 	Attrs  map[string]string `json:"attrs,omitempty"`
 	// Count is how many nodes an aggregate stands for (1 otherwise).
 	Count int `json:"count"`
+	// Risk sums the current findings of the nodes it stands for: itself
+	// and, in a view of hosts, pods, images or clusters, the containers
+	// (and images, pods) shown as it; absent without findings.
+	Risk *Risk `json:"risk,omitempty"`
 }
 
 // GraphEdge is an edge of a graph answer.
@@ -216,6 +223,12 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		for k, c := range agg {
 			out.Edges = append(out.Edges, GraphEdge{Source: k.s, Target: k.d, Kind: EdgeConnection, Count: c})
 		}
+		addRisk(out, q.Risk, func(id string) string {
+			if u := unit(g.nodes[id]); u != nil && units[u.ID] == u {
+				return u.ID
+			}
+			return ""
+		})
 		sortGraph(out)
 		return out, nil
 	}
@@ -290,8 +303,38 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 	for k, c := range gagg {
 		out.Edges = append(out.Edges, GraphEdge{Source: k.s, Target: k.d, Kind: EdgeConnection, Count: c})
 	}
+	addRisk(out, q.Risk, func(id string) string {
+		if u := unit(g.nodes[id]); u != nil && units[u.ID] == u {
+			return groupID[u.ID]
+		}
+		return ""
+	})
 	sortGraph(out)
 	return out, nil
+}
+
+// addRisk gives each node of out the sum of the risk of the nodes shown as
+// it (shownAs: the id of the node of out a node is shown as, or "").
+func addRisk(out *Graph, risk map[string]Risk, shownAs func(id string) string) {
+	if len(risk) == 0 {
+		return
+	}
+	sums := map[string]*Risk{}
+	for id, r := range risk {
+		to := shownAs(id)
+		if to == "" {
+			continue
+		}
+		s := sums[to]
+		if s == nil {
+			s = &Risk{}
+			sums[to] = s
+		}
+		s.Add(r)
+	}
+	for i := range out.Nodes {
+		out.Nodes[i].Risk = sums[out.Nodes[i].ID]
+	}
 }
 
 func sortGraph(out *Graph) {

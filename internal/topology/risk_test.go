@@ -1,0 +1,82 @@
+package topology
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The map's risk: each graph node sums the findings of the nodes shown as
+// it, drawn one by one or aggregated into groups.
+func TestGraphRisk(t *testing.T) {
+	tp := &Topology{cfg: Default(), g: newGraph()}
+	tp.cfg.fill()
+	put := func(n *Node) { tp.g.putNode(n) }
+	put(&Node{ID: "host-a", Kind: KindHost, Label: "a", nodeData: nodeData{Host: "host-a", Cluster: "cluster-1"}})
+	put(&Node{ID: "host-b", Kind: KindHost, Label: "b", nodeData: nodeData{Host: "host-b", Cluster: "cluster-1"}})
+	put(&Node{ID: "host-c", Kind: KindHost, Label: "c", nodeData: nodeData{Host: "host-c"}})
+	put(&Node{ID: "container-1", Kind: KindContainer, Label: "web", nodeData: nodeData{Parent: "host-a", Host: "host-a", Image: "image-x"}})
+	put(&Node{ID: "image-x", Kind: KindImage, Label: "nginx:1"})
+	risk := map[string]Risk{
+		"host-a":      {High: 2, Worst: "high", MaxScore: 7},
+		"container-1": {Critical: 1, Secrets: 1, Worst: "critical", MaxScore: 9.5},
+		"host-b":      {Compliance: 3, Worst: "medium", MaxScore: 4},
+		"image-x":     {Low: 5, Worst: "low", MaxScore: 2}, // an image is not shown as a host
+		"gone-node":   {Critical: 9, Worst: "critical"},
+	}
+	riskOf := func(g *Graph) map[string]Risk {
+		out := map[string]Risk{}
+		for _, n := range g.Nodes {
+			if n.Risk != nil {
+				out[n.ID] = *n.Risk
+			}
+		}
+		return out
+	}
+
+	t.Run("hosts_one_by_one", func(t *testing.T) {
+		g, err := tp.Graph(GraphQuery{View: ViewHosts, Risk: risk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]Risk{
+			"host-a": {Critical: 1, High: 2, Secrets: 1, Worst: "critical", MaxScore: 9.5},
+			"host-b": {Compliance: 3, Worst: "medium", MaxScore: 4},
+		}
+		if d := cmp.Diff(want, riskOf(g)); d != "" {
+			t.Errorf("risk (-want +got):\n%s", d)
+		}
+	})
+	t.Run("containers", func(t *testing.T) {
+		g, err := tp.Graph(GraphQuery{View: ViewContainers, Risk: risk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]Risk{"container-1": {Critical: 1, Secrets: 1, Worst: "critical", MaxScore: 9.5}}
+		if d := cmp.Diff(want, riskOf(g)); d != "" {
+			t.Errorf("risk (-want +got):\n%s", d)
+		}
+	})
+	t.Run("hosts_aggregated_by_cluster", func(t *testing.T) {
+		g, err := tp.Graph(GraphQuery{View: ViewHosts, Group: "cluster", MaxNodes: 2, Risk: risk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !g.Aggregated {
+			t.Fatal("not aggregated")
+		}
+		want := map[string]Risk{"group-cluster-1": {Critical: 1, High: 2, Secrets: 1, Compliance: 3, Worst: "critical", MaxScore: 9.5}}
+		if d := cmp.Diff(want, riskOf(g)); d != "" {
+			t.Errorf("risk (-want +got):\n%s", d)
+		}
+	})
+	t.Run("no_source", func(t *testing.T) {
+		g, err := tp.Graph(GraphQuery{View: ViewHosts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(map[string]Risk{}, riskOf(g)); d != "" {
+			t.Errorf("risk without a source (-want +got):\n%s", d)
+		}
+	})
+}
