@@ -26,7 +26,7 @@ var _ console.Module = (*Topology)(nil)
 
 type graphInput struct {
 	View        string `query:"view" enum:"hosts,containers,processes,pods,images,clusters,services" default:"hosts" doc:"the unit nodes are shown as"`
-	Group       string `query:"group" enum:"host,namespace,image,cluster" doc:"how nodes are grouped when the answer is aggregated (default: cluster for hosts and images, host for containers and processes, namespace for pods and services)"`
+	Group       string `query:"group" enum:"host,namespace,image,cluster,cloud,region" doc:"how nodes are grouped when the answer is aggregated (default: cluster for hosts and images, host for containers and processes, namespace for pods and services; cloud and region: those of the node's host, as its sensor reported them)"`
 	Q           string `query:"q" maxLength:"200" doc:"case-insensitive label substring"`
 	Host        string `query:"host" maxLength:"100" doc:"only nodes on this host (node id)"`
 	Namespace   string `query:"namespace" maxLength:"300" doc:"only nodes in this Kubernetes namespace (node id or name)"`

@@ -84,9 +84,9 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		return nil, fmt.Errorf("%w: view %q: want hosts, containers, processes, pods, images, clusters or services", ErrBadQuery, q.View)
 	}
 	switch q.Group {
-	case "", "host", "namespace", "image", "cluster":
+	case "", "host", "namespace", "image", "cluster", "cloud", "region":
 	default:
-		return nil, fmt.Errorf("%w: group %q: want host, namespace, image or cluster", ErrBadQuery, q.Group)
+		return nil, fmt.Errorf("%w: group %q: want host, namespace, image, cluster, cloud or region", ErrBadQuery, q.Group)
 	}
 	maxNodes := q.MaxNodes
 	if maxNodes <= 0 {
@@ -209,6 +209,20 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 			return n.Image
 		case "cluster":
 			return n.Cluster
+		case "cloud", "region":
+			// The cloud (and region) of the node's host, as its sensor
+			// reported them: "cloud:aws", "region:aws/eu-west-1".
+			h := n
+			if n.Kind != KindHost {
+				h = g.nodes[n.Host]
+			}
+			if h == nil || h.Meta["cloudProvider"] == "" {
+				return ""
+			}
+			if group == "cloud" {
+				return "cloud:" + h.Meta["cloudProvider"]
+			}
+			return "region:" + h.Meta["cloudProvider"] + "/" + cmp.Or(h.Meta["cloudRegion"], "?")
 		}
 		return ""
 	}
@@ -283,6 +297,10 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		label := k
 		if gn := g.nodes[k]; gn != nil {
 			label = gn.Label
+		} else if c, ok := strings.CutPrefix(k, "cloud:"); ok {
+			label = c
+		} else if r, ok := strings.CutPrefix(k, "region:"); ok {
+			label = r
 		} else if strings.HasPrefix(k, "none:") {
 			label = "no " + group
 		}

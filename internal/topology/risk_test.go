@@ -80,3 +80,35 @@ func TestGraphRisk(t *testing.T) {
 		}
 	})
 }
+
+// Grouping by the cloud and region of each node's host.
+func TestGraphGroupCloud(t *testing.T) {
+	tp := &Topology{cfg: Default(), g: newGraph()}
+	tp.cfg.fill()
+	for _, h := range []struct{ id, cloud, region string }{{"host-a", "aws", "eu-west-1"}, {"host-b", "aws", "us-east-1"}, {"host-c", "gcp", "europe-west4"}, {"host-d", "", ""}} {
+		n := &Node{ID: h.id, Kind: KindHost, Label: h.id, nodeData: nodeData{Host: h.id}}
+		if h.cloud != "" {
+			n.Meta = map[string]string{"cloudProvider": h.cloud, "cloudRegion": h.region}
+		}
+		tp.g.putNode(n)
+		tp.g.putNode(&Node{ID: "container-" + h.id, Kind: KindContainer, Label: "c", nodeData: nodeData{Parent: h.id, Host: h.id}})
+	}
+	groups := func(group string) map[string]int {
+		g, err := tp.Graph(GraphQuery{View: ViewContainers, Group: group, MaxNodes: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, n := range g.Nodes {
+			out[n.ID+" "+n.Label] = n.Count
+		}
+		return out
+	}
+	if d := cmp.Diff(map[string]int{"group-cloud:aws aws": 2, "container-host-c c": 1, "container-host-d c": 1}, groups("cloud")); d != "" {
+		t.Errorf("by cloud (-want +got):\n%s", d)
+	}
+	// Four regions of one container each, three nodes at most: the last two fold into "other".
+	if d := cmp.Diff(map[string]int{"container-host-d c": 1, "container-host-a c": 1, "group-other other": 2}, groups("region")); d != "" {
+		t.Errorf("by region (-want +got):\n%s", d)
+	}
+}
