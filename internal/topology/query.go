@@ -29,7 +29,9 @@ type GraphQuery struct {
 	// namespace, names) the shown nodes must belong to.
 	Q, Host, Namespace, Image, Cluster string
 	// MaxNodes aggregates above this many nodes (0: the configured default).
-	MaxNodes    int
+	MaxNodes int
+	// Aggregate groups the nodes however few there are.
+	Aggregate   bool
 	IncludeGone bool
 	// Risk is the risk of the nodes holding findings (RiskSource); each
 	// graph node gets the sum of those it stands for.
@@ -226,7 +228,7 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		}
 		return ""
 	}
-	if len(units) <= maxNodes {
+	if len(units) <= maxNodes && !q.Aggregate {
 		for _, n := range units {
 			gn := GraphNode{ID: n.ID, Kind: n.Kind, Label: n.Label, Parent: n.Parent, Group: groupOf(n), Count: 1, Attrs: graphAttrs(n)}
 			if n.Kind == KindHost {

@@ -112,3 +112,23 @@ func TestGraphGroupCloud(t *testing.T) {
 		t.Errorf("by region (-want +got):\n%s", d)
 	}
 }
+
+// aggregate=true groups a graph below maxNodes too.
+func TestGraphAggregateAlways(t *testing.T) {
+	tp := &Topology{cfg: Default(), g: newGraph()}
+	tp.cfg.fill()
+	for _, id := range []string{"host-a", "host-b", "host-c"} {
+		tp.g.putNode(&Node{ID: id, Kind: KindHost, Label: id, nodeData: nodeData{Host: id, Cluster: map[bool]string{true: "cluster-1"}[id != "host-c"]}})
+	}
+	g, err := tp.Graph(GraphQuery{View: ViewHosts, Group: "cluster", Aggregate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, n := range g.Nodes {
+		got[n.ID] = n.Count
+	}
+	if d := cmp.Diff(map[string]int{"group-cluster-1": 2, "host-c": 1}, got); d != "" || !g.Aggregated {
+		t.Errorf("aggregated %v (-want +got):\n%s", g.Aggregated, d)
+	}
+}
