@@ -166,7 +166,7 @@ const maxRiskNodes = 100000
 // that holds them, of every type: vulnerabilities by severity, secrets,
 // malware and failed compliance controls, with the worst severity and the
 // highest score. It is the topology map's topology.RiskSource.
-func (s *Service) NodeRisk(ctx context.Context) (map[string]topology.Risk, error) {
+func (s *Service) NodeRisk(ctx context.Context) (map[string]topology.NodeRisk, error) {
 	rows, err := s.st.Read().QueryContext(ctx, `SELECT f.node_id, f.finding_type, f.severity, COUNT(*), MAX(f.score) FROM scan_findings f
 		WHERE f.state = 'current' AND f.node_id <> '' AND NOT `+decisionMatch+`
 		GROUP BY f.node_id, f.finding_type, f.severity`, store.Millis(s.now()))
@@ -174,7 +174,7 @@ func (s *Service) NodeRisk(ctx context.Context) (map[string]topology.Risk, error
 		return nil, fmt.Errorf("risk by node: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]topology.Risk{}
+	out := map[string]topology.NodeRisk{}
 	for rows.Next() {
 		var node, typ, sev string
 		var n int

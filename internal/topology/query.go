@@ -35,7 +35,7 @@ type GraphQuery struct {
 	IncludeGone bool
 	// Risk is the risk of the nodes holding findings (RiskSource); each
 	// graph node gets the sum of those it stands for.
-	Risk map[string]Risk
+	Risk map[string]NodeRisk
 }
 
 // GraphNode is a node of a graph answer.
@@ -51,7 +51,7 @@ type GraphNode struct {
 	// Risk sums the current findings of the nodes it stands for: itself
 	// and, in a view of hosts, pods, images or clusters, the containers
 	// (and images, pods) shown as it; absent without findings.
-	Risk *Risk `json:"risk,omitempty"`
+	Risk *NodeRisk `json:"risk,omitempty"`
 }
 
 // GraphEdge is an edge of a graph answer.
@@ -335,11 +335,11 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 
 // addRisk gives each node of out the sum of the risk of the nodes shown as
 // it (shownAs: the id of the node of out a node is shown as, or "").
-func addRisk(out *Graph, risk map[string]Risk, shownAs func(id string) string) {
+func addRisk(out *Graph, risk map[string]NodeRisk, shownAs func(id string) string) {
 	if len(risk) == 0 {
 		return
 	}
-	sums := map[string]*Risk{}
+	sums := map[string]*NodeRisk{}
 	for id, r := range risk {
 		to := shownAs(id)
 		if to == "" {
@@ -347,7 +347,7 @@ func addRisk(out *Graph, risk map[string]Risk, shownAs func(id string) string) {
 		}
 		s := sums[to]
 		if s == nil {
-			s = &Risk{}
+			s = &NodeRisk{}
 			sums[to] = s
 		}
 		s.Add(r)

@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-// Risk is what the current findings say about a node or, on the map, about
+// NodeRisk is what the current findings say about a node or, on the map, about
 // the nodes a graph node stands for (a host and its containers, a group):
 // the vulnerability findings by severity, the secrets, malware and failed
 // compliance controls, the worst severity among them all and the highest
 // risk score. The findings module answers it (RiskSource); the map colours
 // nodes by Worst and shows the counts.
-type Risk struct {
+type NodeRisk struct {
 	Critical   int `json:"critical,omitempty"`
 	High       int `json:"high,omitempty"`
 	Medium     int `json:"medium,omitempty"`
@@ -27,7 +27,7 @@ type Risk struct {
 	MaxScore float64 `json:"maxScore,omitempty"`
 }
 
-// severityRank orders Risk.Worst.
+// severityRank orders NodeRisk.Worst.
 var severityRank = map[string]int{"unknown": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 
 // WorseSeverity returns the worse of two severities.
@@ -39,7 +39,7 @@ func WorseSeverity(a, b string) string {
 }
 
 // Add sums o into r.
-func (r *Risk) Add(o Risk) {
+func (r *NodeRisk) Add(o NodeRisk) {
 	r.Critical += o.Critical
 	r.High += o.High
 	r.Medium += o.Medium
@@ -52,12 +52,12 @@ func (r *Risk) Add(o Risk) {
 	r.MaxScore = max(r.MaxScore, o.MaxScore)
 }
 
-// RiskSource gives the Risk of every node that holds current findings
+// RiskSource gives the NodeRisk of every node that holds current findings
 // (hosts, containers, images, pods). The findings module is one; it is
 // registered in the composition root with SetRiskSource, so the topology
 // depends on no other module.
 type RiskSource interface {
-	NodeRisk(ctx context.Context) (map[string]Risk, error)
+	NodeRisk(ctx context.Context) (map[string]NodeRisk, error)
 }
 
 // riskTTL is how long a RiskSource answer serves graph requests: the map
@@ -68,7 +68,7 @@ type riskCache struct {
 	mu  sync.Mutex
 	src RiskSource
 	at  time.Time
-	m   map[string]Risk
+	m   map[string]NodeRisk
 }
 
 // SetRiskSource registers the source of the nodes' risk on the map.
@@ -80,7 +80,7 @@ func (t *Topology) SetRiskSource(s RiskSource) {
 
 // nodeRisk is the RiskSource's answer, at most riskTTL old; nil without a
 // source.
-func (t *Topology) nodeRisk(ctx context.Context) (map[string]Risk, error) {
+func (t *Topology) nodeRisk(ctx context.Context) (map[string]NodeRisk, error) {
 	c := &t.risk
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -17,15 +17,15 @@ func TestGraphRisk(t *testing.T) {
 	put(&Node{ID: "host-c", Kind: KindHost, Label: "c", nodeData: nodeData{Host: "host-c"}})
 	put(&Node{ID: "container-1", Kind: KindContainer, Label: "web", nodeData: nodeData{Parent: "host-a", Host: "host-a", Image: "image-x"}})
 	put(&Node{ID: "image-x", Kind: KindImage, Label: "nginx:1"})
-	risk := map[string]Risk{
+	risk := map[string]NodeRisk{
 		"host-a":      {High: 2, Worst: "high", MaxScore: 7},
 		"container-1": {Critical: 1, Secrets: 1, Worst: "critical", MaxScore: 9.5},
 		"host-b":      {Compliance: 3, Worst: "medium", MaxScore: 4},
 		"image-x":     {Low: 5, Worst: "low", MaxScore: 2}, // an image is not shown as a host
 		"gone-node":   {Critical: 9, Worst: "critical"},
 	}
-	riskOf := func(g *Graph) map[string]Risk {
-		out := map[string]Risk{}
+	riskOf := func(g *Graph) map[string]NodeRisk {
+		out := map[string]NodeRisk{}
 		for _, n := range g.Nodes {
 			if n.Risk != nil {
 				out[n.ID] = *n.Risk
@@ -39,7 +39,7 @@ func TestGraphRisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]Risk{
+		want := map[string]NodeRisk{
 			"host-a": {Critical: 1, High: 2, Secrets: 1, Worst: "critical", MaxScore: 9.5},
 			"host-b": {Compliance: 3, Worst: "medium", MaxScore: 4},
 		}
@@ -52,7 +52,7 @@ func TestGraphRisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]Risk{"container-1": {Critical: 1, Secrets: 1, Worst: "critical", MaxScore: 9.5}}
+		want := map[string]NodeRisk{"container-1": {Critical: 1, Secrets: 1, Worst: "critical", MaxScore: 9.5}}
 		if d := cmp.Diff(want, riskOf(g)); d != "" {
 			t.Errorf("risk (-want +got):\n%s", d)
 		}
@@ -65,7 +65,7 @@ func TestGraphRisk(t *testing.T) {
 		if !g.Aggregated {
 			t.Fatal("not aggregated")
 		}
-		want := map[string]Risk{"group-cluster-1": {Critical: 1, High: 2, Secrets: 1, Compliance: 3, Worst: "critical", MaxScore: 9.5}}
+		want := map[string]NodeRisk{"group-cluster-1": {Critical: 1, High: 2, Secrets: 1, Compliance: 3, Worst: "critical", MaxScore: 9.5}}
 		if d := cmp.Diff(want, riskOf(g)); d != "" {
 			t.Errorf("risk (-want +got):\n%s", d)
 		}
@@ -75,7 +75,7 @@ func TestGraphRisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := cmp.Diff(map[string]Risk{}, riskOf(g)); d != "" {
+		if d := cmp.Diff(map[string]NodeRisk{}, riskOf(g)); d != "" {
 			t.Errorf("risk without a source (-want +got):\n%s", d)
 		}
 	})
