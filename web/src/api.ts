@@ -81,6 +81,21 @@ export interface GraphNode {
   group?: string;
   attrs?: Record<string, string>;
   count: number;
+  /** The current findings of what the node stands for (absent: none). */
+  risk?: NodeRisk;
+}
+/** Counts of current findings: vulnerabilities by severity, secrets, malware, failed compliance controls; the worst severity. */
+export interface NodeRisk {
+  critical?: number;
+  high?: number;
+  medium?: number;
+  low?: number;
+  unknown?: number;
+  secrets?: number;
+  malware?: number;
+  compliance?: number;
+  worst?: string;
+  maxScore?: number;
 }
 export interface GraphEdge {
   source: string;
@@ -115,6 +130,8 @@ export interface NodeDetail extends NodeSummary {
   meta: Record<string, string> | null;
   pid?: number;
   exe?: string;
+  cpuPercent?: number;
+  rssBytes?: number;
   ips?: string[];
   listening?: { addr?: string; port?: number; proto?: string }[] | null;
   ancestors: NodeRef[] | null;
@@ -1007,6 +1024,7 @@ export const api = {
     namespace?: string | undefined;
     image?: string | undefined;
     cluster?: string | undefined;
+    aggregate?: "true" | undefined;
   }) =>
     request<Graph>("GET", `/topology/graph${query(p)}`),
   nodes: (p: { kind?: string | undefined; q?: string | undefined; sort?: string | undefined; order?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) =>
