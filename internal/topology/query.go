@@ -240,8 +240,11 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 			out.Edges = append(out.Edges, GraphEdge{Source: k.s, Target: k.d, Kind: EdgeConnection, Count: c})
 		}
 		addRisk(out, q.Risk, func(id string) string {
-			if u := unit(g.nodes[id]); u != nil && units[u.ID] == u {
-				return u.ID
+			// A gone container's findings are not its host's.
+			if n := g.nodes[id]; live(n) {
+				if u := unit(n); u != nil && units[u.ID] == u {
+					return u.ID
+				}
 			}
 			return ""
 		})
@@ -324,8 +327,10 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		out.Edges = append(out.Edges, GraphEdge{Source: k.s, Target: k.d, Kind: EdgeConnection, Count: c})
 	}
 	addRisk(out, q.Risk, func(id string) string {
-		if u := unit(g.nodes[id]); u != nil && units[u.ID] == u {
-			return groupID[u.ID]
+		if n := g.nodes[id]; live(n) {
+			if u := unit(n); u != nil && units[u.ID] == u {
+				return groupID[u.ID]
+			}
 		}
 		return ""
 	})

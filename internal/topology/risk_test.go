@@ -2,6 +2,7 @@ package topology
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -17,12 +18,15 @@ func TestGraphRisk(t *testing.T) {
 	put(&Node{ID: "host-c", Kind: KindHost, Label: "c", nodeData: nodeData{Host: "host-c"}})
 	put(&Node{ID: "container-1", Kind: KindContainer, Label: "web", nodeData: nodeData{Parent: "host-a", Host: "host-a", Image: "image-x"}})
 	put(&Node{ID: "image-x", Kind: KindImage, Label: "nginx:1"})
+	put(&Node{ID: "container-gone", Kind: KindContainer, Label: "old", GoneAt: time.Unix(1e9, 0), nodeData: nodeData{Parent: "host-a", Host: "host-a"}})
 	risk := map[string]NodeRisk{
 		"host-a":      {High: 2, Worst: "high", MaxScore: 7},
 		"container-1": {Critical: 1, Secrets: 1, Worst: "critical", MaxScore: 9.5},
 		"host-b":      {Compliance: 3, Worst: "medium", MaxScore: 4},
 		"image-x":     {Low: 5, Worst: "low", MaxScore: 2}, // an image is not shown as a host
 		"gone-node":   {Critical: 9, Worst: "critical"},
+		// A gone container's findings are not its host's.
+		"container-gone": {Critical: 7, Worst: "critical"},
 	}
 	riskOf := func(g *Graph) map[string]NodeRisk {
 		out := map[string]NodeRisk{}
