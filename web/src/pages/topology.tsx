@@ -154,9 +154,9 @@ function NodeId({ id }: { id: string }) {
             .then(() => setCopied(true))
             .catch(() => undefined);
         }}
-        aria-label={`Copy the id ${id}`}
       >
         {copied ? "Copied" : "Copy id"}
+        <span className="sr-only"> {id}</span>
       </button>
     </p>
   );
