@@ -39,7 +39,14 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "== building the web UI, riskmap and loadgen"
-make -s web >/dev/null
+# With web/node_modules in place (a directory or a link to a shared one)
+# only build: `make web` runs npm ci, which empties a linked node_modules's
+# target before installing into a new directory.
+if [ -f web/node_modules/.package-lock.json ]; then
+  (cd web && npm run build >/dev/null)
+else
+  make -s web >/dev/null
+fi
 go build -o "$work/riskmap" ./cmd/riskmap
 go build -o "$work/loadgen" ./bench/loadgen
 ulimit -n 65536 2>/dev/null || true
