@@ -347,8 +347,10 @@ export function BigMap({
       const scale = Math.min(cv.width / (x1 - x0), cv.height / (y1 - y0), 2) * 0.95;
       view.current = { scale, tx: cv.width / 2 - ((x0 + x1) / 2) * scale, ty: cv.height / 2 - ((y0 + y1) / 2) * scale };
       el.dataset.onpath = hops.map((n) => n.id).join(",");
+      el.dataset.dimmed = String(nodes.length - hops.length);
     } else {
       delete el.dataset.onpath;
+      el.dataset.dimmed = "0";
     }
     paint();
     resize.observe(el);

@@ -171,6 +171,8 @@ export default function GraphCanvas({
     // The nodes highlighted, for the tests.
     if (hops.length > 0) el.dataset.onpath = hops.map((n) => n.id()).join(",");
     else delete el.dataset.onpath;
+    // The nodes faded off the path, for the tests.
+    el.dataset.dimmed = String(c.nodes(".dim").length);
     c.on("tap", "node", (e) => select.current(e.target.id()));
     cy.current = c;
     // Drawn: the frame after the first render. One node's position is kept
