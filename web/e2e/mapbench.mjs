@@ -89,8 +89,8 @@ async function measure(view, click) {
   await page.goto(`${hold.url}/topology?view=${view}`);
   const canvas = page.locator(".canvas[data-ready]");
   await canvas.waitFor({ state: "attached" });
-  const cpuDelta = (await threadTime()) - cpu0;
-  const cpuDrawn = cpuDelta >= 0 ? cpuDelta : NaN; // a new renderer process starts from 0
+  const cpu1 = await threadTime();
+  const cpuDrawn = cpu1 >= cpu0 ? cpu1 - cpu0 : cpu1; // a navigation may start a new renderer process, its clock from 0
   const drawn = await page.evaluate(() => {
     const m = performance.getEntriesByName("riskmap:map-drawn").at(-1);
     const r = performance.getEntriesByType("resource").filter((e) => e.name.includes("/api/v1/topology/graph")).at(-1);
