@@ -334,7 +334,7 @@ function DetailPanel({
             {node.host !== undefined && node.host !== "" && (
               <>
                 <dt>Host</dt>
-                <dd>{node.host}</dd>
+                <dd title={node.host}>{shortName([...(node.ancestors ?? []), ...(node.related ?? [])].find((a) => a.id === node.host)?.label ?? node.host)}</dd>
               </>
             )}
             {node.exe !== undefined && (
@@ -719,7 +719,7 @@ export default function TopologyPage() {
           <p role="status" className="graph-status" data-risk-nodes={withRisk}>
             {graph.aggregated
               ? `Aggregated view: ${formatNumber(graph.total)} nodes drawn as ${formatNumber(graph.nodes.length)} groups. Search or pick a group to see its members.`
-              : `${formatNumber(hosts)} ${hosts === 1 ? singular[view] : view}, ${graph.nodes.length - hosts} internet pseudo-nodes, ${formatNumber(graph.edges.length)} connections.`}
+              : `${formatNumber(hosts)} ${hosts === 1 ? singular[view] : view}, ${graph.nodes.length - hosts} internet pseudo-nodes, ${formatNumber(graph.edges.length)} ${graph.edges.length === 1 ? "connection" : "connections"}.`}
             {withRisk > 0 && ` ${formatNumber(withRisk)} with current findings.`}
           </p>
           {graph.nodes.length === 0 ? (
