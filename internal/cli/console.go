@@ -194,6 +194,8 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 		Version: Version, Now: now, Queue: scans.QueueConfig{Lease: cfg.ScanLease, RetryBase: cfg.ScanRetry}})
 	// Node details show the node's latest scan results.
 	topo.AddDetailSource(scanSvc)
+	// The map colours nodes by their current findings.
+	topo.SetRiskSource(fnd)
 	regs := registries.New(registries.Config{Store: st, Vault: vault, Jobs: q, Scans: scanSvc, Topology: topo,
 		Logger: log.With("module", "registries"), Now: now})
 	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: scanSvc, Findings: fnd, Jobs: q, Events: bus, Secrets: vault,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/riskmap/riskmap/internal/match"
 	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/topology"
 )
 
 // ExploitableEPSS is the EPSS probability from which a finding counts as
@@ -154,6 +155,67 @@ func (s *Service) NodeCounts(ctx context.Context, ids []string) (map[string]Node
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("attribute findings to processes: %w", err)
 		}
+	}
+	return out, nil
+}
+
+// maxRiskNodes bounds the nodes NodeRisk answers for (the riskiest first).
+const maxRiskNodes = 100000
+
+// NodeRisk sums the current findings (decisions honoured) of every node
+// that holds them, of every type: vulnerabilities by severity, secrets,
+// malware and failed compliance controls, with the worst severity and the
+// highest score. It is the topology map's topology.RiskSource.
+func (s *Service) NodeRisk(ctx context.Context) (map[string]topology.NodeRisk, error) {
+	rows, err := s.st.Read().QueryContext(ctx, `SELECT f.node_id, f.finding_type, f.severity, COUNT(*), MAX(f.score) FROM scan_findings f
+		WHERE f.state = 'current' AND f.node_id <> '' AND NOT `+decisionMatch+`
+		GROUP BY f.node_id, f.finding_type, f.severity`, store.Millis(s.now()))
+	if err != nil {
+		return nil, fmt.Errorf("risk by node: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]topology.NodeRisk{}
+	for rows.Next() {
+		var node, typ, sev string
+		var n int
+		var score float64
+		if err := rows.Scan(&node, &typ, &sev, &n, &score); err != nil {
+			return nil, fmt.Errorf("risk by node: %w", err)
+		}
+		if _, ok := out[node]; !ok && len(out) >= maxRiskNodes {
+			continue
+		}
+		r := out[node]
+		if sev == "" {
+			sev = match.SeverityUnknown
+		}
+		switch typ {
+		case TypeSecret:
+			r.Secrets += n
+		case TypeMalware:
+			r.Malware += n
+		case TypeCompliance:
+			r.Compliance += n
+		default:
+			switch sev {
+			case match.SeverityCritical:
+				r.Critical += n
+			case match.SeverityHigh:
+				r.High += n
+			case match.SeverityMedium:
+				r.Medium += n
+			case match.SeverityLow:
+				r.Low += n
+			default:
+				r.Unknown += n
+			}
+		}
+		r.Worst = topology.WorseSeverity(r.Worst, sev)
+		r.MaxScore = max(r.MaxScore, score)
+		out[node] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("risk by node: %w", err)
 	}
 	return out, nil
 }

@@ -26,13 +26,14 @@ var _ console.Module = (*Topology)(nil)
 
 type graphInput struct {
 	View        string `query:"view" enum:"hosts,containers,processes,pods,images,clusters,services" default:"hosts" doc:"the unit nodes are shown as"`
-	Group       string `query:"group" enum:"host,namespace,image,cluster" doc:"how nodes are grouped when the answer is aggregated (default: cluster for hosts and images, host for containers and processes, namespace for pods and services)"`
+	Group       string `query:"group" enum:"host,namespace,image,cluster,cloud,region" doc:"how nodes are grouped when the answer is aggregated (default: cluster for hosts and images, host for containers and processes, namespace for pods and services; cloud and region: those of the node's host, as its sensor reported them)"`
 	Q           string `query:"q" maxLength:"200" doc:"case-insensitive label substring"`
 	Host        string `query:"host" maxLength:"100" doc:"only nodes on this host (node id)"`
 	Namespace   string `query:"namespace" maxLength:"300" doc:"only nodes in this Kubernetes namespace (node id or name)"`
 	Image       string `query:"image" maxLength:"100" doc:"only nodes running this image (node id)"`
 	Cluster     string `query:"cluster" maxLength:"100" doc:"only nodes in this cluster (node id)"`
 	MaxNodes    int    `query:"maxNodes" minimum:"0" maximum:"20000" doc:"aggregate into groups above this many nodes (default 400)"`
+	Aggregate   bool   `query:"aggregate" doc:"aggregate into groups however few nodes there are (a group of one stays the node itself)"`
 	IncludeGone bool   `query:"includeGone" doc:"also nodes and edges no sensor reports any more"`
 }
 
@@ -74,8 +75,14 @@ func (t *Topology) Routes(api huma.API, r chi.Router) {
 	}
 	huma.Register(api, op(http.MethodGet, RouteGraph, "get-topology-graph", "Topology graph of a view, aggregated into groups when large"),
 		func(ctx context.Context, in *graphInput) (*out[*Graph], error) {
+			// The map without colours rather than no map: a failing
+			// findings query is logged.
+			risk, err := t.nodeRisk(ctx)
+			if err != nil {
+				t.log.WarnContext(ctx, "topology graph without risk", "err", err)
+			}
 			gr, err := t.Graph(GraphQuery{View: in.View, Group: in.Group, Q: in.Q, Host: in.Host, Namespace: in.Namespace,
-				Image: in.Image, Cluster: in.Cluster, MaxNodes: in.MaxNodes, IncludeGone: in.IncludeGone})
+				Image: in.Image, Cluster: in.Cluster, MaxNodes: in.MaxNodes, Aggregate: in.Aggregate, IncludeGone: in.IncludeGone, Risk: risk})
 			if err != nil {
 				return nil, huma.Error400BadRequest(err.Error())
 			}

@@ -29,8 +29,13 @@ type GraphQuery struct {
 	// namespace, names) the shown nodes must belong to.
 	Q, Host, Namespace, Image, Cluster string
 	// MaxNodes aggregates above this many nodes (0: the configured default).
-	MaxNodes    int
+	MaxNodes int
+	// Aggregate groups the nodes however few there are.
+	Aggregate   bool
 	IncludeGone bool
+	// Risk is the risk of the nodes holding findings (RiskSource); each
+	// graph node gets the sum of those it stands for.
+	Risk map[string]NodeRisk
 }
 
 // GraphNode is a node of a graph answer.
@@ -43,6 +48,10 @@ type GraphNode struct {
 	Attrs  map[string]string `json:"attrs,omitempty"`
 	// Count is how many nodes an aggregate stands for (1 otherwise).
 	Count int `json:"count"`
+	// Risk sums the current findings of the nodes it stands for: itself
+	// and, in a view of hosts, pods, images or clusters, the containers
+	// (and images, pods) shown as it; absent without findings.
+	Risk *NodeRisk `json:"risk,omitempty"`
 }
 
 // GraphEdge is an edge of a graph answer.
@@ -77,9 +86,9 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		return nil, fmt.Errorf("%w: view %q: want hosts, containers, processes, pods, images, clusters or services", ErrBadQuery, q.View)
 	}
 	switch q.Group {
-	case "", "host", "namespace", "image", "cluster":
+	case "", "host", "namespace", "image", "cluster", "cloud", "region":
 	default:
-		return nil, fmt.Errorf("%w: group %q: want host, namespace, image or cluster", ErrBadQuery, q.Group)
+		return nil, fmt.Errorf("%w: group %q: want host, namespace, image, cluster, cloud or region", ErrBadQuery, q.Group)
 	}
 	maxNodes := q.MaxNodes
 	if maxNodes <= 0 {
@@ -202,10 +211,24 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 			return n.Image
 		case "cluster":
 			return n.Cluster
+		case "cloud", "region":
+			// The cloud (and region) of the node's host, as its sensor
+			// reported them: "cloud:aws", "region:aws/eu-west-1".
+			h := n
+			if n.Kind != KindHost {
+				h = g.nodes[n.Host]
+			}
+			if h == nil || h.Meta["cloudProvider"] == "" {
+				return ""
+			}
+			if group == "cloud" {
+				return "cloud:" + h.Meta["cloudProvider"]
+			}
+			return "region:" + h.Meta["cloudProvider"] + "/" + cmp.Or(h.Meta["cloudRegion"], "?")
 		}
 		return ""
 	}
-	if len(units) <= maxNodes {
+	if len(units) <= maxNodes && !q.Aggregate {
 		for _, n := range units {
 			gn := GraphNode{ID: n.ID, Kind: n.Kind, Label: n.Label, Parent: n.Parent, Group: groupOf(n), Count: 1, Attrs: graphAttrs(n)}
 			if n.Kind == KindHost {
@@ -216,6 +239,15 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		for k, c := range agg {
 			out.Edges = append(out.Edges, GraphEdge{Source: k.s, Target: k.d, Kind: EdgeConnection, Count: c})
 		}
+		addRisk(out, q.Risk, func(id string) string {
+			// A gone container's findings are not its host's.
+			if n := g.nodes[id]; live(n) {
+				if u := unit(n); u != nil && units[u.ID] == u {
+					return u.ID
+				}
+			}
+			return ""
+		})
 		sortGraph(out)
 		return out, nil
 	}
@@ -270,6 +302,10 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		label := k
 		if gn := g.nodes[k]; gn != nil {
 			label = gn.Label
+		} else if c, ok := strings.CutPrefix(k, "cloud:"); ok {
+			label = c
+		} else if r, ok := strings.CutPrefix(k, "region:"); ok {
+			label = r
 		} else if strings.HasPrefix(k, "none:") {
 			label = "no " + group
 		}
@@ -290,8 +326,40 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 	for k, c := range gagg {
 		out.Edges = append(out.Edges, GraphEdge{Source: k.s, Target: k.d, Kind: EdgeConnection, Count: c})
 	}
+	addRisk(out, q.Risk, func(id string) string {
+		if n := g.nodes[id]; live(n) {
+			if u := unit(n); u != nil && units[u.ID] == u {
+				return groupID[u.ID]
+			}
+		}
+		return ""
+	})
 	sortGraph(out)
 	return out, nil
+}
+
+// addRisk gives each node of out the sum of the risk of the nodes shown as
+// it (shownAs: the id of the node of out a node is shown as, or "").
+func addRisk(out *Graph, risk map[string]NodeRisk, shownAs func(id string) string) {
+	if len(risk) == 0 {
+		return
+	}
+	sums := map[string]*NodeRisk{}
+	for id, r := range risk {
+		to := shownAs(id)
+		if to == "" {
+			continue
+		}
+		s := sums[to]
+		if s == nil {
+			s = &NodeRisk{}
+			sums[to] = s
+		}
+		s.Add(r)
+	}
+	for i := range out.Nodes {
+		out.Nodes[i].Risk = sums[out.Nodes[i].ID]
+	}
 }
 
 func sortGraph(out *Graph) {

@@ -147,6 +147,9 @@ type Topology struct {
 	detailsMu sync.RWMutex
 	details   []DetailSource
 
+	// risk is the map's source of node risk (SetRiskSource).
+	risk riskCache
+
 	// uses caches ImageUses for a graph version (and a few seconds).
 	usesMu      sync.Mutex
 	uses        []ImageUse

@@ -70,7 +70,8 @@ await step("the processes view above the threshold is aggregated into groups", a
   const canvas = p.locator(".canvas[data-ready]");
   await canvas.waitFor();
   const status = (await p.locator(".graph-status").textContent()) ?? "";
-  const m = /^Aggregated view: (\d+) nodes drawn as (\d+) groups/.exec(status);
+  // Numbers in the browser's locale (en-GB: 1,800).
+  const m = /^Aggregated view: ([\d,]+) nodes drawn as ([\d,]+) groups/.exec(status.replaceAll(",", ""));
   check(m !== null, `the status reads "${status}", want the aggregated view`);
   check(Number(m[1]) >= total, `the aggregated view stands for ${m[1]} nodes, want ${total}`);
   check(Number(m[2]) < 1500, `${m[2]} groups drawn`);

@@ -581,6 +581,13 @@ await step(a, "threat graph: a sensor's public host is an entry point, what it r
   // The selected node is in the URL and its panel is open.
   check(new URL(a.url()).searchParams.get("node") === path[3], `the URL does not select the app: ${a.url()}`);
   await a.locator('aside[data-detail="shop-app"]').waitFor();
+  // The rest of the map fades: every drawn node off the path.
+  await a.getByRole("note").filter({ hasText: "everything else faded" }).waitFor();
+  const drawnNodes = Number(await canvas.getAttribute("data-nodes"));
+  const dimmed = Number(await canvas.getAttribute("data-dimmed"));
+  // (nginx and shop-app are nodes of this processes view; the host above them is added to draw the path.)
+  check(dimmed >= drawnNodes - lit.length && dimmed <= drawnNodes - 2, `${dimmed} of ${drawnNodes} nodes faded, ${lit.length} on the path`);
+  await shot(a, "18-attack-path-map");
   await a.getByRole("button", { name: "Clear the path" }).click();
   await a.waitForFunction(() => !new URL(location.href).searchParams.has("path"));
 });

@@ -671,6 +671,131 @@ await step("a malware scan of the container from the map: the EICAR test file pl
   await shot("36-malware");
 });
 
+/** Whether a map canvas shows colour (#rrggbb) within 3 px of (x, y), canvas coordinates. */
+async function mapShows(x, y, colour) {
+  return p.evaluate(
+    ({ x, y, colour }) => {
+      const want = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+      for (const c of document.querySelectorAll(".canvas canvas")) {
+        const g = c.getContext("2d");
+        if (g === null || c.width === 0) continue;
+        const k = c.width / c.getBoundingClientRect().width;
+        const d = g.getImageData(Math.round((x - 3) * k), Math.round((y - 3) * k), Math.round(7 * k), Math.round(7 * k)).data;
+        for (let i = 0; i < d.length; i += 4) {
+          if (d[i + 3] > 200 && want.every((w, j) => Math.abs(d[i + j] - w) <= 12)) return true;
+        }
+      }
+      return false;
+    },
+    { x, y, colour },
+  );
+}
+
+let hostId = "";
+await step("risk on the map: the scanned container's counts and colour, rolled up to its host; keyboard; a deep link", async () => {
+  await nav("Topology");
+  await p.getByLabel("View", { exact: true }).selectOption("containers");
+  await p.getByLabel("Show as").selectOption("map");
+  // The keyboard list, riskiest first: the scanned container with its counts (vulnerabilities, the planted secrets, the EICAR file).
+  const opt = p.locator('.node-list [role="option"]').filter({ hasText: scanned }).first();
+  await opt.waitFor({ timeout: 30_000 });
+  const worst = (await opt.getAttribute("data-worst")) ?? "";
+  const badge = (await opt.getAttribute("data-badge")) ?? "";
+  const id = (await opt.getAttribute("data-node-id")) ?? "";
+  check(["critical", "high", "medium", "low", "unknown"].includes(worst), `the scanned container's worst finding on the map is ${worst}`);
+  check(/\dS\b/.test(badge) && /\dX\b/.test(badge), `the container's badge "${badge}" lacks its secrets (S) or malware (X)`);
+  check(/\d+ secrets?/.test((await opt.textContent()) ?? ""), `the list does not say the container's counts in words: ${await opt.textContent()}`);
+  // The map: the riskiest node drawn is the container, filled with its worst finding's colour.
+  const canvas = p.locator(".canvas[data-ready]");
+  await canvas.waitFor();
+  await p.waitForFunction((id) => document.querySelector(".canvas[data-ready]")?.getAttribute("data-risky-id") === id, id);
+  const risky = await canvas.evaluate((el) => ({ x: Number(el.dataset.riskyX), y: Number(el.dataset.riskyY), colour: el.dataset.riskyColour ?? "" }));
+  const legend = p.getByRole("group", { name: "Map legend" });
+  await legend.locator(`[data-legend="${worst}"]`).waitFor();
+  let filled = false;
+  for (let i = 0; i < 20 && !filled; i++) {
+    filled = await mapShows(risky.x, risky.y, risky.colour);
+    if (!filled) await p.waitForTimeout(250);
+  }
+  check(filled, `the map does not fill ${scanned} with ${risky.colour} at ${risky.x},${risky.y}`);
+  // Keyboard: Tab to the list, Home to the riskiest, Enter opens its panel.
+  const list = p.getByRole("listbox", { name: /^Nodes on the map/ });
+  await list.focus();
+  await p.keyboard.press("End");
+  await p.keyboard.press("Home");
+  await p.keyboard.press("Enter");
+  const panel = p.locator(`aside[data-detail="${scanned}"][data-loaded="true"]`);
+  await panel.waitFor();
+  check((await panel.locator("[data-risk-worst]").getAttribute("data-risk-worst")) === worst, "the panel's risk differs from the map's");
+  check(new URL(p.url()).searchParams.get("node") === id, `the selected node is not in the URL: ${p.url()}`);
+  // Connections: the panel counts the edges the map draws at the node.
+  const conns = Number(await panel.locator("[data-connections]").getAttribute("data-connections"));
+  const listed = await panel.locator("[data-map-connections] li").count();
+  check(conns === listed, `the panel says ${conns} connections and lists ${listed}`);
+  await shot("24-topology-risk");
+  // A deep link reproduces the view and the selection.
+  const link = p.url();
+  const q = await ctx.newPage();
+  q.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error (deep link): ${m.text()}`);
+  });
+  await q.goto(link);
+  await q.locator(`aside[data-detail="${scanned}"][data-loaded="true"]`).waitFor();
+  check((await q.getByLabel("View", { exact: true }).inputValue()) === "containers", "the deep link lost the view");
+  await q.locator(`.node-list [role="option"][aria-selected="true"][data-node-id="${id}"]`).waitFor();
+  await q.close();
+
+  // The hosts view: the host sums its containers' findings.
+  await p.getByLabel("View", { exact: true }).selectOption("hosts");
+  const host = p.locator('.node-list [role="option"]').filter({ hasText: hostname }).first();
+  await host.waitFor();
+  hostId = (await host.getAttribute("data-node-id")) ?? "";
+  const order = ["none", "unknown", "low", "medium", "high", "critical"];
+  const hostWorst = (await host.getAttribute("data-worst")) ?? "";
+  check(order.indexOf(hostWorst) >= order.indexOf(worst), `the host's colour on the map is ${hostWorst}, its container's ${worst}`);
+  // Its counts are the sum of its containers' (the host itself was not
+  // scanned; other containers of the image on this machine may have
+  // adopted the image's scan), as the API answers both views.
+  const sums = await p.evaluate(async (host) => {
+    const get = async (q) => (await (await fetch(`/api/v1/topology/graph?${q}`)).json()).nodes;
+    const sum = {};
+    for (const n of await get(`view=containers&host=${encodeURIComponent(host)}`))
+      for (const [k, v] of Object.entries(n.risk ?? {})) if (typeof v === "number" && k !== "maxScore") sum[k] = (sum[k] ?? 0) + v;
+    const h = (await get("view=hosts")).find((n) => n.id === host);
+    const own = Object.fromEntries(Object.entries(h?.risk ?? {}).filter(([k, v]) => typeof v === "number" && k !== "maxScore"));
+    return { containers: JSON.stringify(Object.entries(sum).sort()), host: JSON.stringify(Object.entries(own).sort()) };
+  }, hostId);
+  check(sums.host === sums.containers, `the host's counts ${sums.host} are not the sum of its containers' ${sums.containers}`);
+  await host.click();
+  const hp = p.locator(`aside[data-detail="${hostname}"][data-loaded="true"]`);
+  await hp.waitFor();
+  // Names and units, not raw numbers: no fact is a bare number of 7 digits or more.
+  for (const dd of await hp.locator("dl.facts dd").allTextContents()) check(!/^\d{7,}$/.test(dd.trim()), `a fact shows a raw number: ${dd}`);
+  // The child list says how much of it is shown, and pages through it.
+  const total = Number(await hp.locator("[data-children-total]").getAttribute("data-children-total"));
+  const shown = Number(await hp.locator("[data-children-shown]").getAttribute("data-children-shown"));
+  check(shown === Math.min(30, total), `the panel shows ${shown} of ${total} children`);
+  if (total > 30) {
+    await hp.getByText(`Showing 30 of ${total}`).waitFor();
+    await hp.getByRole("button", { name: /^Show \d+ more$/ }).click();
+    check(Number(await hp.locator("[data-children-shown]").getAttribute("data-children-shown")) === Math.min(60, total), "Show more did not show more");
+  }
+  // Expand the host in place: its containers and processes join the map, the URL keeps it.
+  const before = Number(await p.locator(".canvas[data-nodes]").getAttribute("data-nodes"));
+  await hp.getByRole("button", { name: "Expand its containers and processes on the map" }).click();
+  await p.waitForFunction((n) => Number(document.querySelector(".canvas[data-ready]")?.getAttribute("data-nodes")) > n, before);
+  await p.locator('.node-list [role="option"]').filter({ hasText: scanned }).first().waitFor();
+  check((new URL(p.url()).searchParams.get("expand") ?? "").split(",").includes(hostId), `the expanded host is not in the URL: ${p.url()}`);
+  await shot("24-topology-expanded");
+  await hp.getByRole("button", { name: "Collapse its containers and processes" }).click();
+  await p.waitForFunction(() => !new URL(location.href).searchParams.has("expand"));
+  // Grouping: by cluster (a host outside any cluster stays itself), in the URL.
+  await p.getByLabel("Group by").selectOption("cluster");
+  await p.waitForFunction(() => new URL(location.href).searchParams.get("group") === "cluster");
+  await p.locator(".graph-status").filter({ hasText: "Aggregated view" }).waitFor();
+  await p.getByLabel("Group by").selectOption("auto");
+});
+
 await step("a compliance scan of this host from the map (CIS Docker benchmark): results on the Compliance page and the host's panel", async () => {
   await nav("Topology");
   await p.getByLabel("View", { exact: true }).selectOption("hosts");

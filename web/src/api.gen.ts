@@ -2550,6 +2550,7 @@ export interface components {
             kind: string;
             label: string;
             parent?: string;
+            risk?: components["schemas"]["NodeRisk"];
         };
         Group: {
             /** Format: int64 */
@@ -2871,6 +2872,27 @@ export interface components {
             id: string;
             kind: string;
             label: string;
+        };
+        NodeRisk: {
+            /** Format: int64 */
+            compliance?: number;
+            /** Format: int64 */
+            critical?: number;
+            /** Format: int64 */
+            high?: number;
+            /** Format: int64 */
+            low?: number;
+            /** Format: int64 */
+            malware?: number;
+            /** Format: double */
+            maxScore?: number;
+            /** Format: int64 */
+            medium?: number;
+            /** Format: int64 */
+            secrets?: number;
+            /** Format: int64 */
+            unknown?: number;
+            worst?: string;
         };
         NodeScans: {
             countsBySeverity?: {
@@ -6922,10 +6944,12 @@ export interface operations {
     "get-topology-graph": {
         parameters: {
             query?: {
+                /** @description aggregate into groups however few nodes there are (a group of one stays the node itself) */
+                aggregate?: boolean;
                 /** @description only nodes in this cluster (node id) */
                 cluster?: string;
-                /** @description how nodes are grouped when the answer is aggregated (default: cluster for hosts and images, host for containers and processes, namespace for pods and services) */
-                group?: "host" | "namespace" | "image" | "cluster";
+                /** @description how nodes are grouped when the answer is aggregated (default: cluster for hosts and images, host for containers and processes, namespace for pods and services; cloud and region: those of the node's host, as its sensor reported them) */
+                group?: "host" | "namespace" | "image" | "cluster" | "cloud" | "region";
                 /** @description only nodes on this host (node id) */
                 host?: string;
                 /** @description only nodes running this image (node id) */

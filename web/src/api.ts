@@ -48,6 +48,7 @@ export interface Page<T> {
 export type GraphView = "hosts" | "containers" | "images" | "processes" | "pods";
 export type GraphNode = Schemas["GraphNode"];
 export type GraphEdge = Schemas["GraphEdge"];
+export type NodeRisk = Schemas["NodeRisk"];
 export interface Graph {
   nodes: GraphNode[];
   edges: GraphEdge[];
@@ -683,6 +684,7 @@ export const api = {
     namespace?: string | undefined;
     image?: string | undefined;
     cluster?: string | undefined;
+    aggregate?: "true" | undefined;
   }) =>
     request<Graph>("GET", `/topology/graph${query(p)}`),
   nodes: (p: { kind?: string | undefined; q?: string | undefined; sort?: string | undefined; order?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) =>

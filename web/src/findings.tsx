@@ -6,7 +6,7 @@ import { Link } from "react-router";
 import type { Decision, Hop, NodeFinding } from "./api";
 import { TableHead } from "./components";
 import { DecisionForm, decisionWords } from "./decisions";
-import { formatNumber, formatPercent } from "./format";
+import { formatNumber, formatPercent, shortName } from "./format";
 
 /** A finding's attack paths: the shortest from each entry point (risk.paths), or its one path. */
 export function attackPaths(f: NodeFinding): Hop[][] {
@@ -86,7 +86,9 @@ export function Explanation({ f, onDecided }: { f: NodeFinding; onDecided?: ((d:
           {p.map((h, i) => (
             <span key={`${h.kind}-${h.name}-${i}`}>
               {i > 0 && " → "}
-              <span className={`hop hop-${h.kind}`}>{h.name}</span>
+              <span className={`hop hop-${h.kind}`} title={h.nodeId ?? h.name}>
+                {shortName(h.name)}
+              </span>
             </span>
           ))}
           {paths.length > 1 && (

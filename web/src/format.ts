@@ -81,3 +81,29 @@ export function formatRelative(iso: string | null | undefined, now: number = Dat
   }
   return rtf.format(Math.round(v), "year");
 }
+/** A runtime id (container, image: 64 hex digits, maybe "sha256:"): true when a person would rather see its first 12 digits. */
+export function isLongId(s: string): boolean {
+  const id = s.replace(/^sha256:/, "");
+  return id.length > 24 && /^[0-9a-f]+$/.test(id);
+}
+
+/** A name as shown: a long runtime id cut to 12 hex digits (the full id goes on hover or a copy button). */
+export function shortName(s: string): string {
+  return isLongId(s) ? s.replace(/^sha256:/, "").slice(0, 12) : s;
+}
+
+/** A metadata key in words: "memoryBytes" → "memory", "kernelVersion" → "kernel version". */
+export function metaLabel(key: string): string {
+  return key
+    .replace(/Bytes$/, "")
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/[._]/g, " ")
+    .toLowerCase();
+}
+
+/** A metadata value as shown: byte sizes ("…Bytes" keys) in binary units, counts in the locale. */
+export function metaValue(key: string, value: string): string {
+  if (/Bytes$/.test(key) && /^\d+$/.test(value)) return formatBytes(Number(value));
+  if (/(Count|Cpus|CPUs)$/.test(key) && /^\d+$/.test(value)) return formatNumber(Number(value));
+  return shortName(value);
+}

@@ -12,8 +12,13 @@
 // pointer, click to select (the grid gives the cell under the pointer
 // directly); the buttons zoom and fit from the keyboard. The table view
 // lists the same nodes for keyboard and screen-reader users.
+//
+// Risk: a node is filled with the colour of its worst current finding and
+// drawn in its kind's shape (maprisk.tsx, as the cytoscape map); zoomed in,
+// its counts are written under its name. An attack path fades the rest.
 import { useEffect, useRef } from "react";
-import type { Graph } from "../api";
+import type { Graph, NodeRisk } from "../api";
+import { kindShape, mapName, riskBadge, riskColour, riskLevel, riskRank } from "../maprisk";
 
 export interface MapHop {
   id: string;
@@ -22,13 +27,6 @@ export interface MapHop {
 }
 
 const pseudo = new Set(["internet", "private"]);
-const colour: Record<string, string> = {
-  host: "#2563a6",
-  container: "#0f766e",
-  process: "#6d28d9",
-  pod: "#b45309",
-  group: "#94a3b8",
-};
 const cell = 40;
 const radius = 8;
 
@@ -36,18 +34,40 @@ interface Laid {
   id: string;
   kind: string;
   label: string;
+  name: string;
   count: number;
+  risk?: NodeRisk | undefined;
+  badge: string;
+  fill: string;
+  from?: string | undefined;
   x: number;
   y: number;
   r: number;
 }
 
 function layout(g: Graph, path: MapHop[]): { nodes: Laid[]; cols: number; index: Map<string, Laid> } {
-  const all = g.nodes.map((n) => ({ id: n.id, kind: n.kind, label: n.count > 1 ? `${n.label} (${n.count})` : n.label, count: n.count }));
+  const all = g.nodes.map((n) => ({
+    id: n.id,
+    kind: n.kind,
+    label: mapName(n),
+    name: n.label,
+    count: n.count,
+    risk: n.risk,
+    badge: riskBadge(n.risk),
+    fill: riskColour[riskLevel(n.risk)],
+    from: n.attrs?.expandedFrom,
+  }));
   const known = new Set(all.map((n) => n.id));
-  for (const h of path) if (!known.has(h.id)) all.push({ id: h.id, kind: h.kind, label: h.label, count: 1 });
+  for (const h of path) if (!known.has(h.id)) all.push({ id: h.id, kind: h.kind, label: h.label, name: h.label, count: 1, risk: undefined, badge: "", fill: riskColour.none, from: undefined });
   const ps = all.filter((n) => pseudo.has(n.kind));
-  const rest = all.filter((n) => !pseudo.has(n.kind)).sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
+  // Groups first, then the riskiest, then by name; an expanded host's
+  // containers and processes follow it.
+  const sorted = all
+    .filter((n) => !pseudo.has(n.kind) && n.from === undefined)
+    .sort((a, b) => b.count - a.count || riskRank(b.risk) - riskRank(a.risk) || a.label.localeCompare(b.label));
+  const kids = new Map<string, typeof all>();
+  for (const n of all) if (n.from !== undefined && !pseudo.has(n.kind)) kids.set(n.from, [...(kids.get(n.from) ?? []), n]);
+  const rest = sorted.flatMap((n) => [n, ...(kids.get(n.id) ?? [])]);
   const maxCount = Math.max(1, ...rest.map((n) => n.count));
   const cols = Math.max(4, Math.ceil(Math.sqrt(rest.length * 1.6)));
   const nodes: Laid[] = [];
@@ -59,22 +79,49 @@ function layout(g: Graph, path: MapHop[]): { nodes: Laid[]; cols: number; index:
   return { nodes, cols, index: new Map(nodes.map((n) => [n.id, n])) };
 }
 
+/** Adds a node's outline, in its kind's shape, to the current path. */
+function outline(ctx: CanvasRenderingContext2D, kind: string, x: number, y: number, r: number) {
+  const s = kindShape[kind] ?? "ellipse";
+  if (s === "round-rectangle" || s === "barrel") {
+    const k = r * 0.9;
+    ctx.moveTo(x - k, y - k);
+    ctx.lineTo(x + k, y - k);
+    ctx.lineTo(x + k, y + k);
+    ctx.lineTo(x - k, y + k);
+    ctx.closePath();
+  } else if (s === "hexagon") {
+    for (let i = 0; i < 6; i++) {
+      const a = (Math.PI / 3) * i + Math.PI / 6;
+      if (i === 0) ctx.moveTo(x + r * Math.cos(a), y + r * Math.sin(a));
+      else ctx.lineTo(x + r * Math.cos(a), y + r * Math.sin(a));
+    }
+    ctx.closePath();
+  } else {
+    ctx.moveTo(x + r, y);
+    ctx.arc(x, y, r, 0, Math.PI * 2);
+  }
+}
+
 export function BigMap({
   graph,
   path,
   selected,
+  focused,
   onSelect,
   label,
 }: {
   graph: Graph;
   path: MapHop[];
   selected: string | null;
+  focused?: string | null | undefined;
   onSelect: (id: string) => void;
   label: string;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const view = useRef({ scale: 1, tx: 0, ty: 0 });
+  const foc = useRef(focused ?? null);
+  const centre = useRef<(id: string) => void>(() => {});
   const sel = useRef(selected);
   const select = useRef(onSelect);
   select.current = onSelect;
@@ -116,8 +163,9 @@ export function BigMap({
       const x1 = (cv.width - tx) / scale + cell;
       const y1 = (cv.height - ty) / scale + cell;
       const visible = (n: Laid) => n.x >= x0 && n.x <= x1 && n.y >= y0 && n.y <= y1;
+      const dim = onPath.size > 0;
       ctx.lineWidth = 1 / scale;
-      ctx.strokeStyle = "rgba(120,134,150,0.35)";
+      ctx.strokeStyle = dim ? "rgba(120,134,150,0.1)" : "rgba(120,134,150,0.35)";
       ctx.beginPath();
       for (const e of edges) {
         const a = index.get(e.source);
@@ -140,23 +188,27 @@ export function BigMap({
         });
         ctx.stroke();
       }
-      const byKind = new Map<string, Laid[]>();
+      // Nodes batched by colour (their worst finding); off the attack path, faded.
+      const byFill = new Map<string, Laid[]>();
       for (const n of nodes) {
         if (!visible(n) || pseudo.has(n.kind)) continue;
-        const k = colour[n.kind] !== undefined ? n.kind : "host";
-        const l = byKind.get(k) ?? [];
+        const k = `${n.fill}|${dim && !onPath.has(n.id) ? "dim" : ""}`;
+        const l = byFill.get(k) ?? [];
         l.push(n);
-        byKind.set(k, l);
+        byFill.set(k, l);
       }
-      for (const [k, l] of byKind) {
-        ctx.fillStyle = colour[k] ?? "#2563a6";
+      ctx.strokeStyle = "#334155";
+      ctx.lineWidth = 1 / Math.max(scale, 0.5);
+      for (const [k, l] of byFill) {
+        const [fill, faded] = k.split("|");
+        ctx.globalAlpha = faded === "dim" ? 0.25 : 1;
+        ctx.fillStyle = fill ?? riskColour.none;
         ctx.beginPath();
-        for (const n of l) {
-          ctx.moveTo(n.x + n.r, n.y);
-          ctx.arc(n.x, n.y, n.r, 0, Math.PI * 2);
-        }
+        for (const n of l) outline(ctx, n.kind, n.x, n.y, n.r);
         ctx.fill();
+        if (scale >= 0.6) ctx.stroke();
       }
+      ctx.globalAlpha = 1;
       for (const n of nodes) {
         if (!pseudo.has(n.kind)) continue;
         ctx.fillStyle = "#fff";
@@ -184,6 +236,8 @@ export function BigMap({
       }
       const s = sel.current === null ? undefined : index.get(sel.current);
       if (s !== undefined) ring(s, "#f59e0b");
+      const f = foc.current === null ? undefined : index.get(foc.current);
+      if (f !== undefined) ring(f, "#0ea5e9");
       // Names: readable ones only (11 px on screen).
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       ctx.font = "11px system-ui, sans-serif";
@@ -193,14 +247,30 @@ export function BigMap({
       const all = scale >= 1.1;
       for (const n of nodes) {
         if (!visible(n)) continue;
-        if (!all && !pseudo.has(n.kind) && n.count === 1 && n !== s && !onPath.has(n.id)) continue;
+        if (!all && !pseudo.has(n.kind) && n.count === 1 && n !== s && n !== f && !onPath.has(n.id)) continue;
         if (!all && n.count > 1 && n.r * scale < 10) continue;
         const text = n.label.length > 24 ? `${n.label.slice(0, 23)}…` : n.label;
-        ctx.fillText(text, n.x * scale + tx, (n.y + n.r) * scale + ty + 3);
+        const y = (n.y + n.r) * scale + ty + 3;
+        ctx.fillText(text, n.x * scale + tx, y);
+        // The counts under the name, in the colour of the worst.
+        if (n.badge !== "") {
+          ctx.fillStyle = n.fill;
+          ctx.fillText(n.badge, n.x * scale + tx, y + 12);
+          ctx.fillStyle = "#1f2937";
+        }
       }
     };
     draw.current = () => {
       if (frame === 0) frame = requestAnimationFrame(paint);
+    };
+    // The keyboard list's node: brought into view when off screen.
+    centre.current = (id: string) => {
+      const n = index.get(id);
+      if (n === undefined) return;
+      const v = view.current;
+      const px = n.x * v.scale + v.tx;
+      const py = n.y * v.scale + v.ty;
+      if (px < 0 || py < 0 || px > cv.width || py > cv.height) view.current = { ...v, tx: cv.width / 2 - n.x * v.scale, ty: cv.height / 2 - n.y * v.scale };
     };
 
     // The node under a point: the grid cell, or a pseudo-node on the top row.
@@ -277,8 +347,10 @@ export function BigMap({
       const scale = Math.min(cv.width / (x1 - x0), cv.height / (y1 - y0), 2) * 0.95;
       view.current = { scale, tx: cv.width / 2 - ((x0 + x1) / 2) * scale, ty: cv.height / 2 - ((y0 + y1) / 2) * scale };
       el.dataset.onpath = hops.map((n) => n.id).join(",");
+      el.dataset.dimmed = String(nodes.length - hops.length);
     } else {
       delete el.dataset.onpath;
+      el.dataset.dimmed = "0";
     }
     paint();
     resize.observe(el);
@@ -291,9 +363,19 @@ export function BigMap({
     if (probe !== undefined) {
       const { scale, tx, ty } = view.current;
       el.dataset.probeId = probe.id;
-      el.dataset.probeLabel = probe.label;
+      el.dataset.probeLabel = probe.name;
       el.dataset.probeX = String(Math.round(probe.x * scale + tx));
       el.dataset.probeY = String(Math.round(probe.y * scale + ty));
+    }
+    // The riskiest node and its fill, for the tests.
+    let risky: Laid | undefined;
+    for (const n of nodes) if (n.risk !== undefined && (risky === undefined || riskRank(n.risk) > riskRank(risky.risk))) risky = n;
+    if (risky !== undefined) {
+      const { scale, tx, ty } = view.current;
+      el.dataset.riskyId = risky.id;
+      el.dataset.riskyColour = risky.fill;
+      el.dataset.riskyX = String(Math.round(risky.x * scale + tx));
+      el.dataset.riskyY = String(Math.round(risky.y * scale + ty));
     }
     el.dataset.ready = "true";
     performance.mark("riskmap:map-drawn", { detail: { nodes: graph.nodes.length, edges: graph.edges.length, renderer: "canvas" } });
@@ -311,6 +393,12 @@ export function BigMap({
     sel.current = selected;
     draw.current();
   }, [selected]);
+
+  useEffect(() => {
+    foc.current = focused ?? null;
+    if (focused !== null && focused !== undefined) centre.current(focused);
+    draw.current();
+  }, [focused]);
 
   const zoom = (k: number) => {
     const cv = canvas.current;

@@ -11,7 +11,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link } from "react-router";
 import { api, type ApiError, type ThreatCounts, type ThreatGraph, type ThreatNode } from "../api";
 import { ErrorAlert, Page, Skeleton, toApiError } from "../components";
-import { formatNumber } from "../format";
+import { formatNumber, shortName } from "../format";
 
 const severities = ["critical", "high", "medium", "low", "unknown"] as const;
 /** Kinds whose findings are stored on them (a process's are its container's or host's). */
@@ -54,12 +54,12 @@ function routeTo(n: ThreatNode, byId: Map<string, ThreatNode>, internet: string)
 }
 
 function NodeCard({ n, byId, internet }: { n: ThreatNode; byId: Map<string, ThreatNode>; internet: string }) {
-  const from = (n.preds ?? []).filter((p) => p !== internet).map((p) => byId.get(p)?.label ?? p);
+  const from = (n.preds ?? []).filter((p) => p !== internet).map((p) => shortName(byId.get(p)?.label ?? p));
   const route = routeTo(n, byId, internet);
   return (
     <li className={`threat-node kind-${n.kind}`} data-threat-node={n.label} data-kind={n.kind} data-distance={n.distance}>
       <p>
-        <span className="muted">{n.kind}</span> <strong>{n.label}</strong>
+        <span className="muted">{n.kind}</span> <strong title={n.id}>{shortName(n.label)}</strong>
       </p>
       {n.reason !== undefined && n.reason !== "" && <p className="muted">{n.reason}</p>}
       {from.length > 0 && <p className="muted">from {from.slice(0, 3).join(", ") + (from.length > 3 ? ` and ${from.length - 3} more` : "")}</p>}

@@ -1,35 +1,54 @@
-// The topology map: a view (hosts, containers, processes, pods) drawn with
-// cytoscape on a canvas, or the same nodes as a sortable, filterable table.
-// Internet pseudo-nodes are drawn distinctly; when the console answers with
-// an aggregated graph (too many nodes) the groups are drawn instead, sized by
-// how many nodes they stand for. Selecting a node (click, or Enter on the
-// table row) opens its detail panel, with a "Scan" button for hosts,
-// containers and images. This module is lazy-loaded: cytoscape stays out of
-// the shell's bundle.
+// The topology map: a view (hosts, containers, images, processes, pods)
+// drawn with cytoscape (cytomap.tsx, its own chunk) or, above bigGraph
+// nodes, on a plain canvas (bigmap.tsx); or the same nodes as a sortable,
+// filterable table. Internet pseudo-nodes are drawn distinctly; when the
+// console answers with an aggregated graph (too many nodes, or a "Group
+// by" picked: cluster, cloud, region...) the groups are drawn instead,
+// sized by how many nodes they stand for.
 //
-// Size: the page asks the console to aggregate above mapBudget nodes, so
-// cytoscape never draws more than about that many (1,000 hosts are drawn
-// one by one; 25,000 processes arrive as per-host groups). Big graphs use a
-// grid layout, straight "haystack" edges without arrows, and labels only
-// when zoomed in. When the map is drawn the page sets data-ready on the
-// canvas and marks "riskmap:map-drawn" (Performance API); data-probe-* give
-// the position of one node for the browser tests and bench/web.sh.
+// Risk: every node is filled with the colour of its worst current finding
+// and drawn in its kind's shape, with its counts (the graph answer's
+// "risk", summed by the console over what a node stands for: a host's
+// containers, a group's members); a legend says what they mean
+// (maprisk.tsx). Under the map, a keyboard list of its nodes, the riskiest
+// first: Tab to it, arrows to a node (ringed on the map), Enter opens its
+// panel. A host's panel can expand it in place: its containers and
+// processes hang off it on the map.
+//
+// The panel names nodes (long ids shortened, the id on hover and a copy
+// button), formats sizes and numbers in the user's locale (format.ts),
+// counts the connections the map draws at the node, and pages through its
+// children ("Showing 30 of 46").
+//
+// The URL holds the page's state, so a link reproduces it: view, group,
+// show (map or table), node (the selection), in (a group drilled into),
+// expand (hosts expanded in place) and path.
+//
+// Size: the page asks the console to aggregate above mapBudget nodes (1,000
+// hosts are drawn one by one; 25,000 processes arrive as per-host groups).
+// When the map is drawn the page sets data-ready on the canvas and marks
+// "riskmap:map-drawn" (Performance API); data-probe-* give the position of
+// one node and data-risky-* of the riskiest (and its colour) for the
+// browser tests and bench/web.sh.
 //
 // Attack paths: /topology?path=ID,ID,... (from a finding's explanation,
 // the node panel or the threat graph) shows the processes of the path's
-// host with the path's nodes and hops highlighted, the view fitted to
-// them. The selected node is kept in the URL (?node=ID).
-import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+// host with the path's nodes and hops highlighted, everything else faded,
+// the view fitted to them.
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { api, type ApiError, type Graph, type GraphNode, type GraphView, type NodeDetail, type NodeFinding, type ScanType } from "../api";
 import { attackPaths, pathLink } from "../findings";
 import { BigMap, type MapHop } from "./bigmap";
 import { ErrorAlert, Field, Notice, Page, ScanTypeField, SelectField, Skeleton, Time, toApiError } from "../components";
+import { formatBytes, formatNumber, isLongId, metaLabel, metaValue, shortName } from "../format";
+import { MapLegend, NodeList, riskBadge, riskColour, riskLevel, riskWords } from "../maprisk";
 import { NodeCompliance, ProfilePicker } from "../compliance";
 import { NodeLastScan } from "../coverage";
 import { useUser } from "../session";
-import { formatNumber } from "../format";
+
+// cytoscape is loaded only for graphs it draws (cytomap.tsx).
+const GraphCanvas = lazy(() => import("./cytomap"));
 
 const graphViews: readonly GraphView[] = ["hosts", "containers", "images", "processes", "pods"];
 const singular: Record<GraphView, string> = { hosts: "host", containers: "container", images: "image", processes: "process", pods: "pod" };
@@ -41,179 +60,13 @@ export const mapBudget = 1500;
 /** Above this many nodes the map is drawn by BigMap (plain canvas) instead of cytoscape. */
 const bigGraph = 300;
 
-// cytoscape adds a <style> element for its container class unless an element
-// with this id exists; the console's Content-Security-Policy forbids inline
-// styles, so the rule is in style.css and this marker stops the injection.
-const cytoscapeStylesheet = "__________cytoscape_stylesheet";
-function markCytoscapeStylesheet() {
-  if (document.getElementById(cytoscapeStylesheet) !== null) return;
-  const m = document.createElement("meta");
-  m.id = cytoscapeStylesheet;
-  m.name = "cytoscape-stylesheet";
-  m.content = "style.css";
-  document.head.appendChild(m);
-}
-
-const style: cytoscape.StylesheetJson = [
-  {
-    selector: "node",
-    style: {
-      label: "data(label)",
-      "font-size": 11,
-      color: "#1f2937",
-      "text-valign": "bottom",
-      "text-margin-y": 4,
-      "background-color": "#2563a6",
-      width: 22,
-      height: 22,
-      "text-max-width": "140px",
-      "text-wrap": "ellipsis",
-      // Labels too small to read are not drawn (large graphs, zoomed out).
-      "min-zoomed-font-size": 8,
-    },
-  },
-  { selector: "node[kind = 'container']", style: { "background-color": "#0f766e", shape: "round-rectangle" } },
-  { selector: "node[kind = 'process']", style: { "background-color": "#6d28d9", width: 14, height: 14 } },
-  { selector: "node[kind = 'pod']", style: { "background-color": "#b45309", shape: "hexagon" } },
-  {
-    selector: "node[kind = 'internet'], node[kind = 'private']",
-    style: { "background-color": "#fff", "border-width": 3, "border-color": "#b91c1c", shape: "diamond", width: 34, height: 34, "font-weight": "bold" },
-  },
-  { selector: "node[kind = 'private']", style: { "border-color": "#64748b" } },
-  {
-    selector: "node[kind = 'group']",
-    style: { shape: "round-rectangle", "background-color": "#94a3b8", width: "mapData(count, 1, 1000, 26, 90)", height: "mapData(count, 1, 1000, 26, 90)" },
-  },
-  { selector: "node:selected", style: { "border-width": 4, "border-color": "#f59e0b" } },
-  {
-    selector: "edge",
-    style: { width: "mapData(count, 1, 100, 1, 6)", "line-color": "#9aa7b6", "target-arrow-color": "#9aa7b6", "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 },
-  },
-  // Attack path.
-  { selector: "node.onpath", style: { "border-width": 4, "border-color": "#dc2626", "z-index": 10 } },
-  { selector: "edge.path", style: { "line-color": "#dc2626", "target-arrow-color": "#dc2626", width: 4, "z-index": 10, "line-style": "solid", opacity: 1 } },
-];
-
 /** The hops of an attack path as the map draws them. */
 type PathHop = MapHop;
-
-function elements(g: Graph, path: PathHop[]): ElementDefinition[] {
-  const ids = new Set(g.nodes.map((n) => n.id));
-  const onPath = new Set(path.map((h) => h.id));
-  const nodes: ElementDefinition[] = g.nodes.map((n) => ({
-    data: { id: n.id, kind: n.kind, count: n.count, label: n.count > 1 ? `${n.label} (${n.count})` : n.label },
-    ...(onPath.has(n.id) ? { classes: "onpath" } : {}),
-  }));
-  // Hops the view does not show as nodes (the host and container above a
-  // process) are added so the whole path is drawn.
-  for (const h of path) {
-    if (ids.has(h.id)) continue;
-    ids.add(h.id);
-    nodes.push({ data: { id: h.id, kind: h.kind, count: 1, label: h.label }, classes: "onpath" });
-  }
-  const edges: ElementDefinition[] = g.edges
-    .filter((e) => ids.has(e.source) && ids.has(e.target) && e.source !== e.target)
-    .map((e, i) => ({ data: { id: `e${i}`, source: e.source, target: e.target, count: e.count, kind: e.kind } }));
-  for (let i = 1; i < path.length; i++) {
-    const a = path[i - 1];
-    const b = path[i];
-    if (a === undefined || b === undefined) continue;
-    edges.push({ data: { id: `path${i}`, source: a.id, target: b.id, count: 1, kind: "path" }, classes: "path" });
-  }
-  return [...nodes, ...edges];
-}
 
 function mapLabel(graph: Graph, path: PathHop[]): string {
   return `Topology map: ${graph.nodes.length} nodes and ${graph.edges.length} connections${path.length > 0 ? `, with an attack path of ${path.length} hops highlighted` : ""}. The table view lists the same nodes.`;
 }
 
-function GraphCanvas({
-  graph,
-  path,
-  selected,
-  onSelect,
-}: {
-  graph: Graph;
-  path: PathHop[];
-  selected: string | null;
-  onSelect: (id: string) => void;
-}) {
-  const box = useRef<HTMLDivElement>(null);
-  const cy = useRef<Core | null>(null);
-  const select = useRef(onSelect);
-  select.current = onSelect;
-
-  useEffect(() => {
-    if (box.current === null) return;
-    markCytoscapeStylesheet();
-    const el = box.current;
-    el.removeAttribute("data-ready");
-    const c = cytoscape({
-      container: el,
-      elements: elements(graph, path),
-      style,
-      layout: { name: "cose", animate: false, randomize: false, nodeRepulsion: () => 8000 },
-      minZoom: 0.05,
-      maxZoom: 4,
-    });
-    // An attack path: the view is fitted to its hops. A small graph is
-    // not blown up to fill the canvas.
-    const hops = c.nodes(".onpath");
-    if (hops.length > 0) c.fit(hops, 60);
-    if (c.zoom() > 1.5) {
-      c.zoom(1.5);
-      if (hops.length > 0) c.center(hops);
-      else c.center();
-    }
-    // The nodes highlighted, for the tests.
-    if (hops.length > 0) el.dataset.onpath = hops.map((n) => n.id()).join(",");
-    else delete el.dataset.onpath;
-    c.on("tap", "node", (e) => select.current(e.target.id()));
-    cy.current = c;
-    // Drawn: the frame after the first render. One node's position is kept
-    // for the tests (a canvas has no DOM nodes to click).
-    let frame = requestAnimationFrame(() => {
-      frame = requestAnimationFrame(() => {
-        if (cy.current !== c) return;
-        const onPath = c.nodes(".onpath").filter((n) => !pseudo.has(n.data("kind") as string));
-        const real = c.nodes().filter((n) => !pseudo.has(n.data("kind") as string) && n.data("kind") !== "group");
-        const any: cytoscape.NodeSingular = onPath.length > 0 ? (onPath.last() as cytoscape.NodeSingular) : real.length > 0 ? (real.first() as cytoscape.NodeSingular) : c.nodes().first();
-        if (any.length > 0) {
-          const pos = any.renderedPosition();
-          el.dataset.probeId = any.id();
-          el.dataset.probeLabel = String(any.data("label"));
-          el.dataset.probeX = String(Math.round(pos.x));
-          el.dataset.probeY = String(Math.round(pos.y));
-        }
-        el.dataset.ready = "true";
-        performance.mark("riskmap:map-drawn", { detail: { nodes: graph.nodes.length, edges: graph.edges.length } });
-      });
-    });
-    return () => {
-      cancelAnimationFrame(frame);
-      c.destroy();
-      cy.current = null;
-    };
-  }, [graph, path]);
-
-  useEffect(() => {
-    const c = cy.current;
-    if (c === null) return;
-    c.nodes().unselect();
-    if (selected !== null) c.getElementById(selected).select();
-  }, [selected, graph]);
-
-  return (
-    <div
-      ref={box}
-      className="canvas"
-      role="img"
-      aria-label={mapLabel(graph, path)}
-      data-nodes={graph.nodes.length}
-      data-path={path.map((h) => h.id).join(",")}
-    />
-  );
-}
 
 type SortKey = "label" | "kind" | "count";
 
@@ -286,7 +139,63 @@ function NodeTable({ nodes, selected, onSelect }: { nodes: GraphNode[]; selected
  * The selected node's details. It opens at once with what the map knows
  * (name, kind); the facts follow from the API (data-loaded is set then).
  */
-function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | undefined; onSelect: (id: string) => void }) {
+/** A node's id, shortened when long, with a button that copies it. */
+function NodeId({ id }: { id: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <p className="node-id">
+      <code title={id}>{isLongId(id.replace(/^[a-z]+-/, "")) ? `${id.slice(0, 24)}…` : id}</code>{" "}
+      <button
+        type="button"
+        className="link"
+        onClick={() => {
+          void navigator.clipboard
+            ?.writeText(id)
+            .then(() => setCopied(true))
+            .catch(() => undefined);
+        }}
+      >
+        {copied ? "Copied" : "Copy id"}
+        <span className="sr-only"> {id}</span>
+      </button>
+    </p>
+  );
+}
+
+/** A node named in a list: its name (a long id shortened), its kind, the id on hover. */
+function NodeName({ node }: { node: { id: string; kind: string; label: string } }) {
+  return (
+    <span title={node.id}>
+      {shortName(node.label)} <span className="muted">{node.kind}</span>
+    </span>
+  );
+}
+
+/** The page size of the panel's child list. */
+const childPage = 30;
+
+/** The connections the map draws at a node: its edges, with the peers' names. */
+export interface MapConnections {
+  peers: { id: string; kind: string; label: string; direction: "in" | "out"; count: number }[];
+}
+
+function DetailPanel({
+  id,
+  known,
+  onSelect,
+  mapConnections,
+  expanded,
+  onExpand,
+}: {
+  id: string;
+  known?: GraphNode | undefined;
+  onSelect: (id: string) => void;
+  /** The node's edges on the map (null: the node is not drawn). */
+  mapConnections: MapConnections | null;
+  expanded: boolean;
+  onExpand?: ((expand: boolean) => void) | undefined;
+}) {
+  const [shownChildren, setShownChildren] = useState(childPage);
   const user = useUser();
   const [node, setNode] = useState<NodeDetail | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -302,6 +211,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
     setStarted(null);
     setError(null);
     setRiskiest(null);
+    setShownChildren(childPage);
     api
       .node(id)
       .then((d) => {
@@ -336,10 +246,32 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
     }
   };
 
-  const heading = node?.label ?? known?.label ?? "Node";
+  const heading = shortName(node?.label ?? known?.label ?? "Node");
+  const risk = known?.risk;
+  const children = node?.children ?? [];
+  const conns = node?.connections ?? [];
   return (
     <aside aria-labelledby="detail-h" data-detail={node?.label ?? known?.label ?? ""} data-loaded={node !== null}>
-      <h2 id="detail-h">{heading}</h2>
+      <h2 id="detail-h" title={id}>
+        {heading}
+      </h2>
+      <NodeId id={id} />
+      {known !== undefined && (
+        <p className={`node-risk-summary risk-${riskLevel(risk)}`} data-risk-worst={riskLevel(risk)} data-risk-badge={riskBadge(risk)}>
+          <svg width={12} height={12} viewBox="0 0 12 12" aria-hidden="true" focusable="false">
+            <circle cx={6} cy={6} r={5} fill={riskColour[riskLevel(risk)]} />
+          </svg>{" "}
+          {risk === undefined ? "No current findings" : `Current findings: ${riskWords(risk)}`}
+          {risk?.maxScore !== undefined && ` (highest risk ${risk.maxScore.toFixed(1)})`}
+        </p>
+      )}
+      {onExpand !== undefined && (
+        <p>
+          <button type="button" onClick={() => onExpand(!expanded)} aria-pressed={expanded}>
+            {expanded ? "Collapse its containers and processes" : "Expand its containers and processes on the map"}
+          </button>
+        </p>
+      )}
       <ErrorAlert error={error} />
       {node === null ? (
         error === null && <Skeleton label={known !== undefined ? `${known.kind}: loading its details` : "Loading"} rows={3} />
@@ -348,7 +280,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
           {scannableKinds.has(node.kind) && (
             <>
               <p>
-                <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(node.id)}`}>Findings of {node.label}</Link>
+                <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(node.id)}`}>Findings of {shortName(node.label)}</Link>
               </p>
               <NodeLastScan nodeId={node.id} />
               <NodeCompliance nodeId={node.id} />
@@ -388,8 +320,8 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
               <ul className="refs">
                 {riskyPaths.map((p, i) => (
                   <li key={i}>
-                    <Link to={pathLink(p)} aria-label={`Show attack path ${i + 1} on the map`}>
-                      {p.map((h) => h.name).join(" → ")}
+                    <Link to={pathLink(p)} aria-label={`Show attack path ${i + 1} on the map`} title={p.map((h) => h.nodeId ?? h.name).join(" → ")}>
+                      {p.map((h) => shortName(h.name)).join(" → ")}
                     </Link>
                   </li>
                 ))}
@@ -402,13 +334,25 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
             {node.host !== undefined && node.host !== "" && (
               <>
                 <dt>Host</dt>
-                <dd>{node.host}</dd>
+                <dd title={node.host}>{shortName([...(node.ancestors ?? []), ...(node.related ?? [])].find((a) => a.id === node.host)?.label ?? node.host)}</dd>
               </>
             )}
             {node.exe !== undefined && (
               <>
                 <dt>Executable</dt>
                 <dd>{node.exe}</dd>
+              </>
+            )}
+            {node.rssBytes !== undefined && (
+              <>
+                <dt>Memory in use</dt>
+                <dd>{formatBytes(node.rssBytes)}</dd>
+              </>
+            )}
+            {node.cpuPercent !== undefined && (
+              <>
+                <dt>CPU</dt>
+                <dd>{formatNumber(node.cpuPercent, 1)} %</dd>
               </>
             )}
             {(node.ips?.length ?? 0) > 0 && (
@@ -418,35 +362,62 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
               </>
             )}
             <dt>Children</dt>
-            <dd>{node.childCount}</dd>
+            <dd>{formatNumber(node.childCount)}</dd>
             <dt>Connections</dt>
-            <dd>{node.connections?.length ?? 0}</dd>
+            <dd data-connections={mapConnections?.peers.length ?? conns.length}>
+              {mapConnections !== null ? `${formatNumber(mapConnections.peers.length)} on the map` : formatNumber(conns.length)}
+            </dd>
             <dt>Last seen</dt>
             <dd>
               <Time iso={node.lastSeen} />
               {node.gone && " (gone)"}
             </dd>
             {Object.entries(node.meta ?? {})
-              .slice(0, 12)
+              .sort(([a], [b]) => a.localeCompare(b))
               .map(([k, v]) => (
                 <div key={k} className="contents">
-                  <dt>{k}</dt>
-                  <dd>{v}</dd>
+                  <dt>{metaLabel(k)}</dt>
+                  <dd title={v}>{metaValue(k, v)}</dd>
                 </div>
               ))}
           </dl>
-          {(node.children?.length ?? 0) > 0 && (
+          {mapConnections !== null && mapConnections.peers.length > 0 && (
+            <>
+              <h3>Connections on the map</h3>
+              <ul className="refs" data-map-connections={mapConnections.peers.length}>
+                {mapConnections.peers.map((c) => (
+                  <li key={`${c.direction}-${c.id}`}>
+                    <button type="button" className="link" onClick={() => onSelect(c.id)}>
+                      {c.direction === "out" ? "to " : "from "}
+                      <NodeName node={c} />
+                    </button>
+                    {c.count > 1 && <span className="muted"> ({formatNumber(c.count)} connections)</span>}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+          {children.length > 0 && (
             <>
               <h3>Inside</h3>
+              <p className="muted" data-children-shown={Math.min(shownChildren, children.length)} data-children-total={node.childCount}>
+                Showing {formatNumber(Math.min(shownChildren, children.length))} of {formatNumber(node.childCount)}
+                {node.childCount > children.length && ` (the first ${formatNumber(children.length)} can be listed here; the node table searches them all)`}.
+              </p>
               <ul className="refs">
-                {node.children?.slice(0, 30).map((c) => (
+                {children.slice(0, shownChildren).map((c) => (
                   <li key={c.id}>
                     <button type="button" className="link" onClick={() => onSelect(c.id)}>
-                      {c.kind} {c.label}
+                      <NodeName node={c} />
                     </button>
                   </li>
                 ))}
               </ul>
+              {shownChildren < children.length && (
+                <button type="button" onClick={() => setShownChildren(shownChildren + childPage)}>
+                  Show {formatNumber(Math.min(childPage, children.length - shownChildren))} more
+                </button>
+              )}
             </>
           )}
           {(node.ancestors?.length ?? 0) > 0 && (
@@ -456,7 +427,7 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
                 {node.ancestors?.map((c) => (
                   <li key={c.id}>
                     <button type="button" className="link" onClick={() => onSelect(c.id)}>
-                      {c.kind} {c.label}
+                      <NodeName node={c} />
                     </button>
                   </li>
                 ))}
@@ -469,13 +440,72 @@ function DetailPanel({ id, known, onSelect }: { id: string; known?: GraphNode | 
   );
 }
 
-/** What must change for the map to be redrawn: nodes and edges, not their counts (those change with every report). */
+/** What must change for the map to be redrawn: nodes, their risk and edges, not the edges' counts (those change with every report). */
 function shape(g: Graph): string {
-  return `${g.aggregated}|${g.nodes.map((n) => `${n.id}:${n.count > 1 ? n.count : ""}`).join(",")}|${g.edges.map((e) => `${e.source}>${e.target}`).join(",")}`;
+  return `${g.aggregated}|${g.nodes.map((n) => `${n.id}:${n.count > 1 ? n.count : ""}:${riskBadge(n.risk)}`).join(",")}|${g.edges.map((e) => `${e.source}>${e.target}`).join(",")}`;
 }
 
 function isView(v: string | null): v is GraphView {
   return v !== null && (graphViews as readonly string[]).includes(v);
+}
+
+const groupings = ["auto", "host", "namespace", "image", "cluster", "cloud", "region"] as const;
+type Grouping = (typeof groupings)[number];
+function isGrouping(v: string | null): v is Grouping {
+  return v !== null && (groupings as readonly string[]).includes(v);
+}
+/** The most children of an expanded host drawn in place. */
+const expandBudget = 200;
+
+/** The map's edges at a node, with the peers' names. */
+function connectionsOf(g: Graph, id: string): MapConnections | null {
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  if (!byId.has(id)) return null;
+  const peers: MapConnections["peers"] = [];
+  for (const e of g.edges) {
+    if (e.source === e.target || e.kind === "contains") continue;
+    const [peer, direction] = e.source === id ? [e.target, "out" as const] : e.target === id ? [e.source, "in" as const] : [null, "out" as const];
+    if (peer === null) continue;
+    const n = byId.get(peer);
+    if (n === undefined) continue;
+    peers.push({ id: n.id, kind: n.kind, label: n.label, direction, count: e.count });
+  }
+  peers.sort((a, b) => a.direction.localeCompare(b.direction) || a.label.localeCompare(b.label));
+  return { peers };
+}
+
+/**
+ * The drawn graph: the answer and, for each expanded host, its containers
+ * and processes hung off it ("contains" edges), with their connections
+ * among what is drawn.
+ */
+function withExpansions(g: Graph, expansions: Map<string, Graph>): Graph {
+  if (expansions.size === 0) return g;
+  const nodes = [...g.nodes];
+  const ids = new Set(nodes.map((n) => n.id));
+  const edges = [...g.edges];
+  for (const [host, x] of expansions) {
+    if (!ids.has(host)) continue;
+    for (const n of x.nodes) {
+      if (ids.has(n.id) || pseudo.has(n.kind) || n.kind === "group") continue;
+      ids.add(n.id);
+      nodes.push({ ...n, attrs: { ...n.attrs, expandedFrom: host } });
+    }
+  }
+  for (const [, x] of expansions) {
+    for (const n of x.nodes) {
+      const parent = n.parent !== undefined && ids.has(n.parent) ? n.parent : n.attrs?.expandedFrom;
+      if (ids.has(n.id) && parent !== undefined && parent !== n.id && !pseudo.has(n.kind)) edges.push({ source: parent, target: n.id, kind: "contains", count: 1 });
+    }
+    for (const e of x.edges) if (ids.has(e.source) && ids.has(e.target) && e.source !== e.target) edges.push(e);
+  }
+  // Children whose parent was not fetched hang off the host they were expanded from.
+  for (const n of nodes) {
+    const from = n.attrs?.expandedFrom;
+    if (from === undefined || edges.some((e) => e.kind === "contains" && e.target === n.id)) continue;
+    edges.push({ source: from, target: n.id, kind: "contains", count: 1 });
+  }
+  return { ...g, nodes, edges };
 }
 
 export default function TopologyPage() {
@@ -491,30 +521,55 @@ export default function TopologyPage() {
           ? "containers"
           : "hosts",
   );
-  const [mode, setMode] = useState<(typeof mapModes)[number]>("map");
+  const groupParam = params.get("group");
+  const grouping: Grouping = isGrouping(groupParam) ? groupParam : "auto";
+  const [mode, setMode] = useState<(typeof mapModes)[number]>(params.get("show") === "table" ? "table" : "map");
   const [q, setQ] = useState(params.get("q") ?? "");
   const [graph, setGraph] = useState<Graph | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const [selected, setSelected] = useState<string | null>(params.get("node"));
+  const selected = params.get("node");
+  const [focused, setFocused] = useState<string | null>(null);
   const [path, setPath] = useState<PathHop[]>([]);
   const [pathHost, setPathHost] = useState<string | undefined>(undefined);
   const [pathReady, setPathReady] = useState(pathIds.length === 0);
-  // Drill-down into an aggregate: the members of one group (its host, namespace, image or cluster).
-  const [members, setMembers] = useState<{ by: string; id: string; label: string } | null>(null);
+  // Drill-down into an aggregate: the members of one group (its host,
+  // namespace, image or cluster), in the URL as in=BY:ID (and inLabel).
+  const inParam = params.get("in") ?? "";
+  const members = useMemo(() => {
+    const at = inParam.indexOf(":");
+    if (at <= 0) return null;
+    return { by: inParam.slice(0, at), id: inParam.slice(at + 1), label: params.get("inLabel") ?? inParam.slice(at + 1) };
+  }, [inParam, params]);
+  // Hosts expanded in place (hosts view), in the URL as expand=ID,ID.
+  const expandParam = params.get("expand") ?? "";
+  const expanded = useMemo(() => (view === "hosts" ? expandParam.split(",").filter((x) => x !== "") : []), [expandParam, view]);
+  const [expansions, setExpansions] = useState<Map<string, Graph>>(new Map());
 
+  /** Changes URL parameters (null deletes one); the URL is the page's state, so a link reproduces it. */
+  const setUrl = useCallback(
+    (changes: Record<string, string | null>) => {
+      setParams(
+        (cur) => {
+          const next = new URLSearchParams(cur);
+          for (const [k, v] of Object.entries(changes)) {
+            if (v === null || v === "") next.delete(k);
+            else next.set(k, v);
+          }
+          return next;
+        },
+        { replace: true },
+      );
+    },
+    [setParams],
+  );
   const setView = (v: GraphView) => {
     setViewState(v);
-    setSelected(null);
-    const next = new URLSearchParams(params);
-    next.delete("node");
-    next.set("view", v);
-    setParams(next, { replace: true });
+    setUrl({ view: v, node: null, in: null, inLabel: null, expand: null });
   };
-  const clearPath = () => {
-    const next = new URLSearchParams(params);
-    next.delete("path");
-    setParams(next, { replace: true });
-  };
+  const setSelected = (id: string | null) => setUrl({ node: id });
+  const setMembers = (m: { by: string; id: string; label: string } | null) =>
+    setUrl(m === null ? { in: null, inLabel: null, node: null } : { in: `${m.by}:${m.id}`, inLabel: m.label, node: null });
+  const clearPath = () => setUrl({ path: null });
 
   // The path's nodes: their labels, and the host whose processes are shown.
   useEffect(() => {
@@ -555,14 +610,21 @@ export default function TopologyPage() {
     if (!pathReady) return;
     try {
       const within = members === null ? {} : { [members.by]: members.id };
-      const g = await api.graph({ view, q: q.trim(), maxNodes: mapBudget, ...within, ...(path.length > 0 ? { host: pathHost } : {}) });
+      const g = await api.graph({
+        view,
+        q: q.trim(),
+        maxNodes: mapBudget,
+        ...(grouping === "auto" ? {} : { group: grouping, aggregate: "true" as const }),
+        ...within,
+        ...(path.length > 0 ? { host: pathHost } : {}),
+      });
       // Redraw only when the answer's shape changed, so the map does not jump while the user looks at it.
       setGraph((cur) => (cur !== null && shape(cur) === shape(g) ? cur : g));
       setError(null);
     } catch (e) {
       setError(toApiError(e));
     }
-  }, [view, q, path, pathHost, pathReady, members]);
+  }, [view, q, path, pathHost, pathReady, members, grouping]);
 
   useEffect(() => {
     const t0 = window.setTimeout(() => void load(), q === "" ? 0 : 250);
@@ -573,39 +635,61 @@ export default function TopologyPage() {
     };
   }, [load]);
 
-  const onSelect = useCallback(
-    (id: string) => {
-      // Aggregates are not nodes: selecting one drills into it by searching its members.
-      setSelected(id);
-      setParams(
-        (cur) => {
-          const next = new URLSearchParams(cur);
-          next.set("node", id);
-          return next;
-        },
-        { replace: true },
-      );
-    },
-    [setParams],
-  );
-  const selectedNode = graph?.nodes.find((n) => n.id === selected);
+  // The containers and processes of each expanded host.
+  useEffect(() => {
+    let live = true;
+    if (expanded.length === 0) {
+      setExpansions((cur) => (cur.size === 0 ? cur : new Map()));
+      return;
+    }
+    void Promise.all(
+      expanded.map(async (host) => {
+        const [cs, ps] = await Promise.all([
+          api.graph({ view: "containers", host, maxNodes: expandBudget }).catch(() => null),
+          api.graph({ view: "processes", host, maxNodes: expandBudget }).catch(() => null),
+        ]);
+        const nodes = [...(cs?.nodes ?? []), ...(ps?.nodes ?? [])].filter((n) => n.kind === "container" || n.kind === "process");
+        const edges = [...(ps?.edges ?? [])];
+        return [host, { nodes, edges, aggregated: false, total: nodes.length }] as const;
+      }),
+    ).then((xs) => live && setExpansions(new Map(xs)));
+    return () => {
+      live = false;
+    };
+  }, [expanded]);
+
+  const onSelect = useCallback((id: string) => setUrl({ node: id }), [setUrl]);
+  const drawn = useMemo(() => (graph === null ? null : withExpansions(graph, expansions)), [graph, expansions]);
+  const selectedNode = drawn?.nodes.find((n) => n.id === selected);
   const isGroup = selectedNode !== undefined && (selectedNode.kind === "group" || selectedNode.count > 1);
   const hosts = graph?.nodes.filter((n) => !pseudo.has(n.kind)).length ?? 0;
+  const kinds = useMemo(() => [...new Set((drawn?.nodes ?? []).map((n) => n.kind))].sort(), [drawn]);
+  const mapConnections = useMemo(() => (drawn === null || selected === null ? null : connectionsOf(drawn, selected)), [drawn, selected]);
+  const withRisk = graph?.nodes.filter((n) => n.risk !== undefined).length ?? 0;
 
   return (
     <Page title="Topology">
       <div className="filters">
         <SelectField label="View" value={view} options={graphViews} onChange={setView} />
-        <SelectField label="Show as" value={mode} options={mapModes} onChange={setMode} />
+        <SelectField label="Group by" value={grouping} options={groupings} onChange={(g) => setUrl({ group: g === "auto" ? null : g, node: null, in: null, inLabel: null })} />
+        <SelectField
+          label="Show as"
+          value={mode}
+          options={mapModes}
+          onChange={(m) => {
+            setMode(m);
+            setUrl({ show: m === "map" ? null : m });
+          }}
+        />
         <Field label="Search nodes" type="search" value={q} onChange={setQ} />
       </div>
       <ErrorAlert error={error} />
       {members !== null && (
         <div className="notice path-notice" role="note">
           <p data-members={members.id}>
-            Showing the {view} of {members.by} {members.label}.
+            Showing the {view} of {members.by} {shortName(members.label)}.
           </p>
-          <button type="button" onClick={() => (setMembers(null), setSelected(null))}>
+          <button type="button" onClick={() => setMembers(null)}>
             Show everything
           </button>
         </div>
@@ -613,11 +697,13 @@ export default function TopologyPage() {
       {path.length > 0 && (
         <div className="notice path-notice" role="note">
           <p>
-            {path.length === 1 ? "Highlighted in red: " : "Attack path highlighted in red: "}
+            {path.length === 1 ? "Highlighted in red: " : "Attack path highlighted in red, everything else faded: "}
             {path.map((h, i) => (
               <span key={h.id}>
                 {i > 0 && " → "}
-                <span className={`hop hop-${h.kind}`}>{h.label}</span>
+                <span className={`hop hop-${h.kind}`} title={h.id}>
+                  {shortName(h.label)}
+                </span>
               </span>
             ))}
           </p>
@@ -626,59 +712,90 @@ export default function TopologyPage() {
           </button>
         </div>
       )}
-      {graph === null ? (
+      {graph === null || drawn === null ? (
         <Skeleton />
       ) : (
         <>
-          <p role="status" className="graph-status">
+          <p role="status" className="graph-status" data-risk-nodes={withRisk}>
             {graph.aggregated
-              ? `Aggregated view: ${graph.total} nodes drawn as ${graph.nodes.length} groups. Search or pick a group to see its members.`
-              : `${hosts} ${hosts === 1 ? singular[view] : view}, ${graph.nodes.length - hosts} internet pseudo-nodes, ${graph.edges.length} connections.`}
+              ? `Aggregated view: ${formatNumber(graph.total)} nodes drawn as ${formatNumber(graph.nodes.length)} groups. Search or pick a group to see its members.`
+              : `${formatNumber(hosts)} ${hosts === 1 ? singular[view] : view}, ${graph.nodes.length - hosts} internet pseudo-nodes, ${formatNumber(graph.edges.length)} ${graph.edges.length === 1 ? "connection" : "connections"}.`}
+            {withRisk > 0 && ` ${formatNumber(withRisk)} with current findings.`}
           </p>
           {graph.nodes.length === 0 ? (
             <p>Nothing reported yet for this view. The local sensor reports this machine within about 30 seconds of start.</p>
           ) : (
             <div className="topo">
               {mode === "map" ? (
-                graph.nodes.length + path.length > bigGraph ? (
-                  <BigMap graph={graph} path={path} selected={selected} onSelect={onSelect} label={mapLabel(graph, path)} />
-                ) : (
-                  <GraphCanvas graph={graph} path={path} selected={selected} onSelect={onSelect} />
-                )
+                <div className="map-side">
+                  {drawn.nodes.length + path.length > bigGraph ? (
+                    <BigMap graph={drawn} path={path} selected={selected} focused={focused} onSelect={onSelect} label={mapLabel(drawn, path)} />
+                  ) : (
+                    <Suspense fallback={<p aria-busy="true">Drawing the map…</p>}>
+                      <GraphCanvas graph={drawn} path={path} selected={selected} focused={focused} onSelect={onSelect} label={mapLabel(drawn, path)} />
+                    </Suspense>
+                  )}
+                  <MapLegend kinds={kinds} />
+                  <details className="node-list-box" open>
+                    <summary>Nodes on the map (keyboard: Tab here, arrows to a node, Enter opens it)</summary>
+                    <NodeList nodes={drawn.nodes} selected={selected} onSelect={onSelect} onFocusNode={setFocused} />
+                  </details>
+                </div>
               ) : (
                 <div>
-                  <NodeTable nodes={graph.nodes} selected={selected} onSelect={onSelect} />
+                  <NodeTable nodes={drawn.nodes} selected={selected} onSelect={onSelect} />
                 </div>
               )}
               {selected === null ? (
                 <aside aria-label="Node details">
-                  <p>Select a node on the map or in the table to see its details.</p>
+                  <p>Select a node on the map, in the list under it or in the table to see its details.</p>
                 </aside>
               ) : isGroup ? (
-                <aside aria-labelledby="group-h">
-                  <h2 id="group-h">{selectedNode.label}</h2>
+                <aside aria-labelledby="group-h" data-group={selectedNode.id}>
+                  <h2 id="group-h">{shortName(selectedNode.label)}</h2>
                   <p>
-                    A group of {selectedNode.count} {selectedNode.kind === "group" ? "nodes" : selectedNode.kind}.
+                    A group of {formatNumber(selectedNode.count)} {selectedNode.kind === "group" ? "nodes" : selectedNode.kind}.
                   </p>
-                  <button
-                    type="button"
-                    onClick={() => {
-                      const by = selectedNode.attrs?.groupBy ?? "";
-                      const key = selectedNode.group ?? "";
-                      // A group of one host (or namespace, image, cluster): drill into it; "other" and "no …" groups by search.
-                      if (["host", "namespace", "image", "cluster"].includes(by) && key !== "" && !key.startsWith("none:") && selectedNode.id !== "group-other") {
-                        setMembers({ by, id: key, label: selectedNode.label });
-                      } else {
-                        setQ(selectedNode.label);
-                      }
-                      setSelected(null);
-                    }}
-                  >
-                    Show its members
-                  </button>
+                  <p className={`node-risk-summary risk-${riskLevel(selectedNode.risk)}`} data-risk-worst={riskLevel(selectedNode.risk)}>
+                    {selectedNode.risk === undefined ? "No current findings among them." : `Current findings among them: ${riskWords(selectedNode.risk)}.`}
+                  </p>
+                  {(() => {
+                    const by = selectedNode.attrs?.groupBy ?? "";
+                    const key = selectedNode.group ?? "";
+                    // A group of one host (or namespace, image, cluster): drill into it; "other" and "no …" groups by search.
+                    const drill = ["host", "namespace", "image", "cluster"].includes(by) && key !== "" && !key.startsWith("none:") && selectedNode.id !== "group-other";
+                    if (!drill && (by === "cloud" || by === "region")) {
+                      return <p>Group by host or cluster to see its members.</p>;
+                    }
+                    return (
+                      <button
+                        type="button"
+                        onClick={() => {
+                          if (drill) setMembers({ by, id: key, label: selectedNode.label });
+                          else {
+                            setQ(selectedNode.label);
+                            setSelected(null);
+                          }
+                        }}
+                      >
+                        Show its members
+                      </button>
+                    );
+                  })()}
                 </aside>
               ) : (
-                <DetailPanel id={selected} known={selectedNode} onSelect={onSelect} />
+                <DetailPanel
+                  id={selected}
+                  known={selectedNode}
+                  onSelect={onSelect}
+                  mapConnections={mapConnections}
+                  expanded={expanded.includes(selected)}
+                  onExpand={
+                    view === "hosts" && selectedNode?.kind === "host" && mode === "map"
+                      ? (on) => setUrl({ expand: (on ? [...expanded, selected] : expanded.filter((x) => x !== selected)).join(",") })
+                      : undefined
+                  }
+                />
               )}
             </div>
           )}
