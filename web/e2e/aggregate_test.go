@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor/client"
 	"github.com/riskmap/riskmap/internal/sensorproto"
-	"github.com/riskmap/riskmap/internal/testenv"
 )
 
 // aggregateHosts × aggregateProcs processes is more than the map draws one
@@ -38,30 +35,8 @@ func TestMapAggregatesInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test")
 	}
-	root := testenv.ModuleRoot(t)
-	chromium := lookPath(t, "RISKMAP_E2E_CHROMIUM", "chromium", "Chromium", "apt-get install chromium")
-	node := lookPath(t, "RISKMAP_E2E_NODE", "node", "Node.js", "apt-get install nodejs")
-	for _, need := range []string{"web/node_modules/playwright-core/package.json", "web/dist/app/index.html"} {
-		if _, err := os.Stat(filepath.Join(root, need)); err != nil {
-			testenv.Missing(t, "the built web UI and playwright-core", "run `make web` (npm ci && npm run build in web/)")
-		}
-	}
-	bin := riskmapBinary(t, root)
-	work := t.TempDir()
-	certFile, keyFile, pool, spki := testCertificate(t, work)
-	addr := freeLoopbackAddr(t)
-	base := "https://" + addr
-	startConsole(t, bin, work, addr, certFile, keyFile)
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	waitReady(t, hc, base)
-
-	admin := account{Email: "ada@example.com", Password: "correct horse battery staple 1"}
-	api := apiClient{t: t, c: hc, base: base}
-	if status := api.do("POST", "/api/v1/auth/register", "", map[string]string{"email": admin.Email, "password": admin.Password, "name": "Ada", "organisation": "Example"}, nil); status != http.StatusCreated {
-		t.Fatalf("register: %d", status)
-	}
-	key := sessionAPIKey(t, hc, base)
+	c := startBrowserConsole(t)
+	root, chromium, node, certFile, spki, base, admin, api, key := c.root, c.chromium, c.node, c.certFile, c.spki, c.base, c.admin, c.api, c.key
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
