@@ -35,7 +35,7 @@
 // the node panel or the threat graph) shows the processes of the path's
 // host with the path's nodes and hops highlighted, everything else faded,
 // the view fitted to them.
-import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from "react";
+import { lazy, startTransition, Suspense, useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { api, type ApiError, type Graph, type GraphNode, type GraphView, type NodeDetail, type NodeFinding, type ScanType } from "../api";
 import { attackPaths, pathLink } from "../findings";
@@ -619,8 +619,12 @@ export default function TopologyPage() {
         ...(path.length > 0 ? { host: pathHost } : {}),
       });
       // Redraw only when the answer's shape changed, so the map does not jump while the user looks at it.
-      setGraph((cur) => (cur !== null && shape(cur) === shape(g) ? cur : g));
-      setError(null);
+      // A transition: React renders the new graph (layout, list, legend) in
+      // slices, leaving the main thread free for input between them.
+      startTransition(() => {
+        setGraph((cur) => (cur !== null && shape(cur) === shape(g) ? cur : g));
+        setError(null);
+      });
     } catch (e) {
       setError(toApiError(e));
     }
