@@ -3,25 +3,21 @@ package reports_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/mail"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/emersion/go-smtp"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/riskmap/riskmap/internal/findings"
@@ -32,59 +28,6 @@ import (
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
-
-// mailbox is a real SMTP server (emersion/go-smtp) on loopback with
-// STARTTLS and a certificate of the test's own; it keeps what it is given.
-type mailbox struct {
-	addr, port, caPEM string
-	mu                sync.Mutex
-	mails             [][]byte
-}
-
-func startMailbox(t *testing.T) *mailbox {
-	t.Helper()
-	certPEM, keyPEM := testenv.LoopbackCert(t)
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb := &mailbox{caPEM: string(certPEM)}
-	s := smtp.NewServer(mailBackend{mb})
-	s.Domain = "mail.test"
-	s.MaxMessageBytes = 20 << 20
-	s.ReadTimeout, s.WriteTimeout = 10*time.Second, 10*time.Second
-	s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb.addr = ln.Addr().String()
-	_, mb.port, _ = net.SplitHostPort(mb.addr)
-	go s.Serve(ln)
-	t.Cleanup(func() { s.Close() })
-	return mb
-}
-
-type mailBackend struct{ mb *mailbox }
-
-func (b mailBackend) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{mb: b.mb}, nil }
-
-type mailSession struct{ mb *mailbox }
-
-func (s *mailSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *mailSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *mailSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.mb.mu.Lock()
-	s.mb.mails = append(s.mb.mails, b)
-	s.mb.mu.Unlock()
-	return nil
-}
-func (s *mailSession) Reset()        {}
-func (s *mailSession) Logout() error { return nil }
 
 // attachment reads a mail's attached file.
 func attachment(t *testing.T, raw []byte) (subject, name string, data []byte) {
@@ -146,10 +89,10 @@ func TestScheduledReports(t *testing.T) {
 			fnd := findings.New(findings.Config{Store: st, Now: clk.Now})
 			svc := reports.New(reports.Config{Store: st, Findings: fnd, Delivery: integ, Logger: log, Now: clk.Now})
 
-			mb := startMailbox(t)
-			ca := mb.caPEM
+			mb := testenv.StartMailbox(t)
+			ca := mb.CAPEM
 			mailDest, err := integ.CreateDestination(ctx, integrations.DestinationInput{Kind: "email", Name: "security team",
-				Settings: map[string]string{"host": "127.0.0.1", "port": mb.port, "from": "Riskmap <riskmap@example.com>", "to": "sec@example.com", "ca": ca}})
+				Settings: map[string]string{"host": "127.0.0.1", "port": mb.Port, "from": "Riskmap <riskmap@example.com>", "to": "sec@example.com", "ca": ca}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,9 +147,7 @@ func TestScheduledReports(t *testing.T) {
 			if n, err := svc.RunDue(ctx); n != 2 || err != nil {
 				t.Fatalf("at 07:00: %d run, %v", n, err)
 			}
-			mb.mu.Lock()
-			mails := mb.mails
-			mb.mu.Unlock()
+			mails := mb.Mails()
 			if len(mails) != 1 {
 				t.Fatalf("%d mails", len(mails))
 			}

@@ -95,7 +95,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	artifacts := artifactDir(t)
 	receiver := startWebhookReceiver(t)
-	mailbox := startMailbox(t)
+	mailbox := testenv.StartMailbox(t)
 	admin := account{Email: "ada@example.com", Password: "correct horse battery staple 1"}
 	reader := account{Email: "rita@example.com", Password: "correct horse battery staple 2"}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -120,7 +120,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		"RISKMAP_E2E_FEEDS="+testenv.SharedFeeds(t),
 	)
 	cmd.Env = append(cmd.Env, receiver.env()...)
-	cmd.Env = append(cmd.Env, mailbox.env()...)
+	cmd.Env = append(cmd.Env, mailboxEnv(mailbox)...)
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser run:\n%s", out)
 	t.Logf("screenshots: %s", artifacts)
@@ -128,7 +128,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("browser run failed: %v", err)
 	}
 
-	mailbox.checkReport(t)
+	checkReport(t, mailbox)
 	var res struct {
 		InviteURL      string `json:"inviteURL"`
 		ReaderKey      string `json:"readerKey"`
