@@ -1,14 +1,11 @@
 package threatgraph_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/riskmap/riskmap/internal/findings"
-	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
@@ -28,27 +25,7 @@ func TestMapRisk(t *testing.T) {
 		"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
-			st, err := store.Open(ctx, store.Config{DataDir: t.TempDir(), URL: dbURL(t), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			topo, err := topology.New(ctx, st, topology.Config{Now: clk.Now, SensorBurst: 100})
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { topo.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
-			for _, r := range []*report.Report{shopNode(), batchHost()} {
-				if _, err := topo.Ingest(ctx, r); err != nil {
-					t.Fatalf("ingest %s: %v", r.SensorID, err)
-				}
-			}
-			fs := findings.New(findings.Config{Store: st, Exposure: topo, Now: clk.Now})
+			ctx, st, topo, fs := shopEstate(t, dbURL(t))
 			topo.SetRiskSource(fs)
 			web := topology.ContainerNodeID("kn-shop", "containerd", "k8s.io", "cweb")
 			api := topology.ContainerNodeID("kn-shop", "containerd", "k8s.io", "capi")

@@ -133,27 +133,7 @@ func TestThreatGraph(t *testing.T) {
 		"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
-			st, err := store.Open(ctx, store.Config{DataDir: t.TempDir(), URL: dbURL(t), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			topo, err := topology.New(ctx, st, topology.Config{Now: clk.Now, SensorBurst: 100})
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { topo.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
-			for _, r := range []*report.Report{shopNode(), batchHost()} {
-				if _, err := topo.Ingest(ctx, r); err != nil {
-					t.Fatalf("ingest %s: %v", r.SensorID, err)
-				}
-			}
-			fs := findings.New(findings.Config{Store: st, Exposure: topo, Now: clk.Now})
+			ctx, st, topo, fs := shopEstate(t, dbURL(t))
 			web := topology.ContainerNodeID("kn-shop", "containerd", "k8s.io", "cweb")
 			api := topology.ContainerNodeID("kn-shop", "containerd", "k8s.io", "capi")
 			batch := topology.HostNodeID("batch-1")
@@ -236,4 +216,33 @@ func TestThreatGraph(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shopEstate is the estate the threat graph tests share: a store (dbURL
+// "" for SQLite), a running topology fed shopNode and batchHost, and the
+// findings over them, all stopped when the test ends.
+func shopEstate(t *testing.T, dbURL string) (context.Context, *store.Store, *topology.Topology, *findings.Service) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
+	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir(), URL: dbURL, Now: clk.Now})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	topo, err := topology.New(ctx, st, topology.Config{Now: clk.Now, SensorBurst: 100})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { topo.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for _, r := range []*report.Report{shopNode(), batchHost()} {
+		if _, err := topo.Ingest(ctx, r); err != nil {
+			t.Fatalf("ingest %s: %v", r.SensorID, err)
+		}
+	}
+	return ctx, st, topo, findings.New(findings.Config{Store: st, Exposure: topo, Now: clk.Now})
 }
