@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/riskmap/riskmap/internal/report"
-	"github.com/riskmap/riskmap/internal/sensor/client"
-	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 // aggregateHosts × aggregateProcs processes is more than the map draws one
@@ -36,34 +34,11 @@ func TestMapAggregatesInBrowser(t *testing.T) {
 		t.Skip("browser test")
 	}
 	c := startBrowserConsole(t)
-	root, chromium, node, certFile, spki, base, admin, api, key := c.root, c.chromium, c.node, c.certFile, c.spki, c.base, c.admin, c.api, c.key
+	root, chromium, node, spki, base, admin, api, key := c.root, c.chromium, c.node, c.spki, c.base, c.admin, c.api, c.key
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var fleet struct{ Token string }
-	if status := api.do("POST", "/api/v1/enrolment-tokens", key, map[string]any{"name": "aggregate fleet", "maxSensors": aggregateHosts}, &fleet); status != http.StatusCreated {
-		t.Fatalf("enrolment token: %d", status)
-	}
-	for i := range aggregateHosts {
-		cl, err := client.New(client.Config{ConsoleURL: base, PinSHA256: certPin(t, certFile), Timeout: 30 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		host := syntheticHost(i)
-		en, err := cl.Enrol(ctx, sensorproto.EnrolRequest{Token: fleet.Token, Hostname: host.Host.Hostname})
-		if err != nil {
-			t.Fatalf("enrol host %d: %v", i, err)
-		}
-		host.SensorID = en.SensorID
-		// The tracker numbers the report as a sensor's first (full) one.
-		gz, err := report.Marshal(report.NewTracker(report.DefaultFullEvery).Next(host), report.DefaultLimits())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cl.PushReport(ctx, gz); err != nil {
-			t.Fatalf("push the report of host %d: %v", i, err)
-		}
-	}
+	c.reportSyntheticHosts(t, ctx, "aggregate fleet", aggregateHosts)
 	// Ingest commits in groups: wait until the graph has every process.
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/sensor/client"
+	"github.com/riskmap/riskmap/internal/sensorproto"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
 
@@ -57,4 +61,35 @@ func startBrowserConsole(t *testing.T, need ...string) *browserConsole {
 	}
 	c.key = sessionAPIKey(t, c.hc, c.base)
 	return c
+}
+
+// reportSyntheticHosts enrols n sensors with one enrolment token named
+// name, and each pushes the full report of syntheticHost(i): the console's
+// map then holds n hosts with their processes and containers.
+func (c *browserConsole) reportSyntheticHosts(t *testing.T, ctx context.Context, name string, n int) {
+	t.Helper()
+	var fleet struct{ Token string }
+	if status := c.api.do("POST", "/api/v1/enrolment-tokens", c.key, map[string]any{"name": name, "maxSensors": n}, &fleet); status != http.StatusCreated {
+		t.Fatalf("enrolment token: %d", status)
+	}
+	for i := range n {
+		cl, err := client.New(client.Config{ConsoleURL: c.base, PinSHA256: certPin(t, c.certFile), Timeout: 30 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		host := syntheticHost(i)
+		en, err := cl.Enrol(ctx, sensorproto.EnrolRequest{Token: fleet.Token, Hostname: host.Host.Hostname})
+		if err != nil {
+			t.Fatalf("enrol host %d: %v", i, err)
+		}
+		host.SensorID = en.SensorID
+		// The tracker numbers the report as a sensor's first (full) one.
+		gz, err := report.Marshal(report.NewTracker(report.DefaultFullEvery).Next(host), report.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.PushReport(ctx, gz); err != nil {
+			t.Fatalf("push the report of host %d: %v", i, err)
+		}
+	}
 }

@@ -2,16 +2,11 @@ package e2e
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/riskmap/riskmap/internal/report"
-	"github.com/riskmap/riskmap/internal/sensor/client"
-	"github.com/riskmap/riskmap/internal/sensorproto"
 )
 
 // TestConsoleQualityInBrowser walks every page of a real console's
@@ -25,34 +20,12 @@ func TestConsoleQualityInBrowser(t *testing.T) {
 		t.Skip("browser test")
 	}
 	c := startBrowserConsole(t, "web/node_modules/axe-core/axe.min.js")
-	root, chromium, node, certFile, spki, base, admin, api, key := c.root, c.chromium, c.node, c.certFile, c.spki, c.base, c.admin, c.api, c.key
+	root, chromium, node, spki, base, admin := c.root, c.chromium, c.node, c.spki, c.base, c.admin
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	const hosts = 3
-	var fleet struct{ Token string }
-	if status := api.do("POST", "/api/v1/enrolment-tokens", key, map[string]any{"name": "quality fleet", "maxSensors": hosts}, &fleet); status != http.StatusCreated {
-		t.Fatalf("enrolment token: %d", status)
-	}
-	for i := range hosts {
-		cl, err := client.New(client.Config{ConsoleURL: base, PinSHA256: certPin(t, certFile), Timeout: 30 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		host := syntheticHost(i)
-		en, err := cl.Enrol(ctx, sensorproto.EnrolRequest{Token: fleet.Token, Hostname: host.Host.Hostname})
-		if err != nil {
-			t.Fatalf("enrol host %d: %v", i, err)
-		}
-		host.SensorID = en.SensorID
-		gz, err := report.Marshal(report.NewTracker(report.DefaultFullEvery).Next(host), report.DefaultLimits())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cl.PushReport(ctx, gz); err != nil {
-			t.Fatalf("push the report of host %d: %v", i, err)
-		}
-	}
+	c.reportSyntheticHosts(t, ctx, "quality fleet", hosts)
 
 	artifacts := artifactDir(t)
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "web", "e2e", "quality.mjs"))
