@@ -71,8 +71,8 @@ func (t *Topology) CheckExposure(ctx context.Context) error {
 	g := t.g
 	current := map[string]ExposedNode{}
 	g.mu.RLock()
-	procs := make([]string, 0, len(rc.via))
-	for id := range rc.via {
+	procs := make([]string, 0, len(rc.labels))
+	for id := range rc.labels {
 		procs = append(procs, id)
 	}
 	slices.Sort(procs)
@@ -81,7 +81,7 @@ func (t *Topology) CheckExposure(ctx context.Context) error {
 		if p == nil || p.Gone() || p.Kind != KindProcess {
 			continue
 		}
-		reason := rc.reason[g.firstHop(rc, pid)]
+		reason := rc.reason(g.firstHop(rc, pid))
 		add := func(n *Node, host string) {
 			if n == nil || n.Gone() {
 				return
@@ -283,7 +283,7 @@ func (t *Topology) Describe(ids ...string) map[string]NodeContext {
 		want[id] = true
 	}
 	reached := map[string]bool{}
-	for pid := range rc.via {
+	for pid := range rc.labels {
 		p := g.nodes[pid]
 		if p == nil || p.Gone() {
 			continue

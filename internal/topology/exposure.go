@@ -34,23 +34,43 @@ const MaxHops = 4
 // its shortest route), so the attack paths of a finding.
 const MaxPaths = 5
 
-// reach is the cached reachability of the graph at a version.
+// reach is the cached reachability of the graph at a version. It is not
+// changed once made: the next version is a new reach (reach.go).
 type reach struct {
 	version uint64
 	at      time.Time
-	// via is, for each reached process, the process it was first reached
-	// from (InternetInbound for first hops); reason why a first hop is
-	// exposed (its first entry's).
-	via    map[string]string
-	reason map[string]string
 	// labels are, for each reached process, the entry points it is
 	// reached from (at most MaxPaths, nearest first), each with the
-	// process before it on the shortest route from that entry.
+	// process before it on the shortest route from that entry. The first
+	// label's pred is the process it was first reached from
+	// (InternetInbound for a first hop).
 	labels map[string][]label
 
 	// layers is Reachable's answer, computed once.
 	layersOnce sync.Once
 	layers     []Reached
+}
+
+// reached reports whether the internet reaches process id.
+func (rc *reach) reached(id string) bool { return len(rc.labels[id]) > 0 }
+
+// via is the process id was first reached from (InternetInbound for a
+// first hop), or "" when it is not reached.
+func (rc *reach) via(id string) string {
+	if ls := rc.labels[id]; len(ls) > 0 {
+		return ls[0].pred
+	}
+	return ""
+}
+
+// reason is why the internet reaches a first hop (its first entry's).
+func (rc *reach) reason(id string) string {
+	for _, l := range rc.labels[id] {
+		if l.pred == InternetInbound {
+			return l.reason
+		}
+	}
+	return ""
 }
 
 // label is one entry point's route to a process: its last step.
@@ -71,16 +91,6 @@ func (rc *reach) label(id, entry string) (label, bool) {
 		}
 	}
 	return label{}, false
-}
-
-// entries is a process's entry points, in the order they reached it.
-func (rc *reach) entries(id string) string {
-	var b strings.Builder
-	for _, l := range rc.labels[id] {
-		b.WriteString(l.entry)
-		b.WriteByte(' ')
-	}
-	return b.String()
 }
 
 // Exposure returns the exposure of a node (host, container, pod, image or
@@ -149,7 +159,7 @@ func (t *Topology) Exposure(ctx context.Context, nodeID string) (risk.Exposure, 
 		for _, l := range p.Listen {
 			rp.Listening = append(rp.Listening, risk.Endpoint{Proto: "tcp", Addr: l.Addr, Port: int(l.Port), Isolated: isolated})
 		}
-		if _, ok := rc.via[p.ID]; ok {
+		if rc.reached(p.ID) {
 			rp.InternetReachable = true
 			for i, r := range g.routes(rc, p.ID) {
 				hops := make([]risk.Hop, len(r.path))
@@ -171,171 +181,6 @@ func (t *Topology) Exposure(ctx context.Context, nodeID string) (risk.Exposure, 
 }
 
 func ref(n *Node) NodeRef { return NodeRef{ID: n.ID, Kind: n.Kind, Label: n.Label} }
-
-// reachability computes (or returns the cached) internet reachability.
-func (t *Topology) reachability() *reach { return t.reachabilityOf(false) }
-
-// reachabilityOf is reachability; current refuses a cached answer for an
-// older graph.
-func (t *Topology) reachabilityOf(current bool) *reach {
-	g := t.g
-	g.mu.RLock()
-	v := g.version
-	g.mu.RUnlock()
-	t.reachMu.Lock()
-	defer t.reachMu.Unlock()
-	// Reuse an answer for the same graph, or one under two seconds old
-	// (the graph changes with every batch of reports).
-	if t.reach != nil && (t.reach.version == v || (!current && t.now().Sub(t.reach.at) < 2*time.Second)) {
-		return t.reach
-	}
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	rc := &reach{version: g.version, at: t.now(), via: map[string]string{}, reason: map[string]string{}, labels: map[string][]label{}}
-	type seed struct {
-		proc, entry string
-		route       []string
-		reason      string
-	}
-	var seeds []seed
-	// hostRoute is the way in through the process's host: host, pod,
-	// container, process.
-	hostRoute := func(p *Node, why string) {
-		var route []string
-		for _, id := range []string{p.Host, p.Pod, p.Container} {
-			if n := g.nodes[id]; id != "" && n != nil && !n.Gone() {
-				route = append(route, id)
-			}
-		}
-		route = append(route, p.ID)
-		seeds = append(seeds, seed{p.ID, route[0], route, why})
-	}
-	// Observed inbound connections from the internet.
-	for k := range g.out[InternetInbound] {
-		e := g.edges[k]
-		if e == nil || !e.GoneAt.IsZero() {
-			continue
-		}
-		dst := g.nodes[e.Dst]
-		if dst == nil || dst.Gone() {
-			continue
-		}
-		switch dst.Kind {
-		case KindProcess:
-			hostRoute(dst, "connections from the internet observed")
-		case KindContainer, KindHost:
-			// The listener was not identified: its listening processes.
-			for c := range g.children[dst.ID] {
-				if p := g.nodes[c]; p != nil && !p.Gone() && p.Kind == KindProcess && publicListener(p) {
-					hostRoute(p, "connections from the internet observed to its "+dst.Kind)
-				}
-			}
-		}
-	}
-	for _, n := range g.nodes {
-		switch {
-		case n.Gone():
-		case n.Kind == KindProcess && publicListener(n):
-			// Listeners on non-loopback addresses of hosts with a public
-			// address.
-			h := g.nodes[n.Host]
-			if h == nil || !h.Public {
-				continue
-			}
-			if n.Container != "" {
-				c := g.nodes[n.Container]
-				if c == nil || !(c.Meta["networkMode"] == "host" || publishes(c, n)) {
-					continue
-				}
-			}
-			hostRoute(n, "listens on a non-loopback address of a host with a public address")
-		case n.Kind == KindService && n.Public:
-			// A Kubernetes service with a public load balancer or external
-			// address: the listeners of its target ports in the pods it
-			// selects.
-			why := "behind Kubernetes service " + n.Label + serviceAddrs(n)
-			for k := range g.out[n.ID] {
-				e := g.edges[k]
-				pod := g.nodes[k.Dst]
-				if e == nil || !e.GoneAt.IsZero() || k.Kind != EdgeSelects || pod == nil || pod.Gone() {
-					continue
-				}
-				for c := range g.children[pod.ID] {
-					ctr := g.nodes[c]
-					if ctr == nil || ctr.Gone() || ctr.Kind != KindContainer {
-						continue
-					}
-					for pc := range g.children[ctr.ID] {
-						if p := g.nodes[pc]; p != nil && !p.Gone() && p.Kind == KindProcess && publicListener(p) && targets(n, p) {
-							seeds = append(seeds, seed{p.ID, n.ID, []string{n.ID, pod.ID, ctr.ID, p.ID}, why})
-						}
-					}
-				}
-			}
-		}
-	}
-	// Entry points in a stable order, each reaching a process once: the
-	// labels a process keeps do not depend on map order.
-	slices.SortFunc(seeds, func(a, b seed) int {
-		if c := strings.Compare(a.proc, b.proc); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.entry, b.entry); c != 0 {
-			return c
-		}
-		if len(a.route) != len(b.route) {
-			return len(a.route) - len(b.route)
-		}
-		return strings.Compare(a.reason, b.reason)
-	})
-	type visit struct{ proc, entry string }
-	var frontier []visit
-	for _, sd := range seeds {
-		if _, ok := rc.label(sd.proc, sd.entry); ok || len(rc.labels[sd.proc]) >= MaxPaths {
-			continue
-		}
-		rc.labels[sd.proc] = append(rc.labels[sd.proc], label{entry: sd.entry, pred: InternetInbound, route: sd.route, reason: sd.reason})
-		frontier = append(frontier, visit{sd.proc, sd.entry})
-	}
-	// Onward connections, one layer at a time: each entry point reaches
-	// a process first by its shortest route.
-	var dsts []string
-	for hop := 1; hop < MaxHops && len(frontier) > 0; hop++ {
-		var next []visit
-		for _, v := range frontier {
-			dsts = dsts[:0]
-			for k := range g.out[v.proc] {
-				e := g.edges[k]
-				if e == nil || !e.GoneAt.IsZero() || k.Kind != EdgeConnection {
-					continue
-				}
-				if dst := g.nodes[e.Dst]; dst != nil && !dst.Gone() && dst.Kind == KindProcess {
-					dsts = append(dsts, dst.ID)
-				}
-			}
-			slices.Sort(dsts)
-			for _, d := range dsts {
-				if _, ok := rc.label(d, v.entry); ok || len(rc.labels[d]) >= MaxPaths {
-					continue
-				}
-				rc.labels[d] = append(rc.labels[d], label{entry: v.entry, pred: v.proc, hops: hop})
-				next = append(next, visit{d, v.entry})
-			}
-		}
-		frontier = next
-	}
-	for id, ls := range rc.labels {
-		rc.via[id] = ls[0].pred
-		for _, l := range ls {
-			if l.pred == InternetInbound {
-				rc.reason[id] = l.reason
-				break
-			}
-		}
-	}
-	t.reach = rc
-	return rc
-}
 
 // serviceAddrs names a service's public addresses: " (load balancer
 // 203.0.113.50)".
@@ -390,7 +235,7 @@ func publishes(c *Node, p *Node) bool {
 
 func (g *graph) firstHop(rc *reach, id string) string {
 	for i := 0; i < MaxHops+1; i++ {
-		v := rc.via[id]
+		v := rc.via(id)
 		if v == InternetInbound || v == "" {
 			return id
 		}
@@ -489,35 +334,26 @@ func (g *graph) routes(rc *reach, id string) []attackRoute {
 // starts or stops selecting a pod changes the entry points, so the attack
 // paths, of its processes and those behind them), and, for each of
 // those and of ids, its parents (process → container → pod → host) and a
-// container's image. The first call only records the reachability it
-// sees (the findings were scored with it).
+// container's image. The first call only starts recording (the findings
+// were scored with the reachability it sees). Each new reachability
+// knows which processes it changed (reach.go), so a call costs what the
+// batches since the last one changed, not the graph's size.
 func (t *Topology) ExposureScope(ids []string) []string {
-	rc := t.reachabilityOf(true)
 	set := map[string]struct{}{}
 	for _, id := range ids {
 		set[id] = struct{}{}
 	}
-	t.scopeMu.Lock()
-	if t.scopeReach != nil {
-		// Reached or not, or reached from other entry points (its attack
-		// paths changed).
-		for id := range rc.labels {
-			if was, ok := t.scopeReach[id]; !ok || was != rc.entries(id) {
-				set[id] = struct{}{}
-			}
-		}
-		for id := range t.scopeReach {
-			if _, ok := rc.labels[id]; !ok {
-				set[id] = struct{}{}
-			}
+	t.reachMu.Lock()
+	t.reachLocked(true)
+	if t.scopeChanged != nil {
+		for id := range t.scopeChanged {
+			set[id] = struct{}{}
 		}
 	}
-	now := make(map[string]string, len(rc.labels))
-	for id := range rc.labels {
-		now[id] = rc.entries(id)
-	}
-	t.scopeReach = now
-	t.scopeMu.Unlock()
+	// From now on every new reachability records the processes whose
+	// entry points it changed.
+	t.scopeChanged = map[string]struct{}{}
+	t.reachMu.Unlock()
 
 	g := t.g
 	g.mu.RLock()

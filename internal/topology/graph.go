@@ -52,12 +52,42 @@ type graph struct {
 	// unclaimedSince is when nodes loaded from the store without a claim
 	// (shared nodes after a restart) started waiting for one.
 	unclaimedSince map[string]time.Time
+	// touched are the nodes changed since the internet reachability was
+	// last computed: nodes put, marked gone or deleted, and both ends of
+	// edges put, marked gone or deleted (reach.go reads and clears it).
+	// touchedAll asks for a computation from scratch instead (a loaded
+	// graph, or more changes than a fresh computation costs).
+	touched    map[string]struct{}
+	touchedAll bool
+}
+
+// maxTouched is how many touched nodes the graph remembers before asking
+// for the reachability from scratch.
+const maxTouched = 1 << 15
+
+// touch records that node id, or an edge of it, changed. The caller holds
+// mu for writing.
+func (g *graph) touch(id string) {
+	if g.touchedAll {
+		return
+	}
+	g.touched[id] = struct{}{}
+	if len(g.touched) > maxTouched {
+		g.touchAll()
+	}
+}
+
+// touchAll asks for the reachability from scratch.
+func (g *graph) touchAll() {
+	g.touchedAll = true
+	clear(g.touched)
 }
 
 func newGraph() *graph {
 	g := &graph{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, children: map[string]map[string]struct{}{},
 		out: map[string]map[edgeKey]struct{}{}, in: map[string]map[edgeKey]struct{}{}, sensors: map[string]*sensorState{},
-		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, loaded: map[string]loadedSet{}, loadedAt: map[*string]loadedSet{}, unclaimedSince: map[string]time.Time{}}
+		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, loaded: map[string]loadedSet{}, loadedAt: map[*string]loadedSet{}, unclaimedSince: map[string]time.Time{},
+		touched: map[string]struct{}{}, touchedAll: true}
 	for _, n := range pseudoNodes(time.Time{}) {
 		n.claims = map[string]struct{}{}
 		g.nodes[n.ID] = n
@@ -255,6 +285,7 @@ func (g *graph) putNode(n *Node) {
 	}
 	g.nodes[n.ID] = n
 	g.link(n)
+	g.touch(n.ID)
 }
 
 func (g *graph) putEdge(e *Edge) {
@@ -263,6 +294,8 @@ func (g *graph) putEdge(e *Edge) {
 		e.FirstSeen = old.FirstSeen
 	}
 	g.edges[k] = e
+	g.touch(e.Src)
+	g.touch(e.Dst)
 	if g.out[e.Src] == nil {
 		g.out[e.Src] = map[edgeKey]struct{}{}
 	}
@@ -274,6 +307,10 @@ func (g *graph) putEdge(e *Edge) {
 }
 
 func (g *graph) deleteEdge(k edgeKey) {
+	if _, ok := g.edges[k]; ok {
+		g.touch(k.Src)
+		g.touch(k.Dst)
+	}
 	delete(g.edges, k)
 	if m := g.out[k.Src]; m != nil {
 		delete(m, k)
@@ -296,6 +333,7 @@ func (g *graph) deleteNode(id string) {
 	}
 	g.unlink(n)
 	delete(g.nodes, id)
+	g.touch(id)
 	delete(g.unclaimedSince, id)
 	for k := range g.out[id] {
 		g.deleteEdge(k)

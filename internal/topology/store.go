@@ -295,6 +295,7 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 			g.nodes[n.ID] = n
 		}
 	}
+	g.touchAll()
 	t.log.Info("topology loaded", "nodes", len(g.nodes), "edges", len(g.edges), "sensors", len(g.sensors))
 	return nil
 }
@@ -348,6 +349,7 @@ func (t *Topology) sweep(ctx context.Context) {
 			for _, id := range stale {
 				if n := g.nodes[id]; n != nil {
 					n.GoneAt = now
+					g.touch(id)
 				}
 				delete(g.unclaimedSince, id)
 			}

@@ -131,13 +131,13 @@ type Topology struct {
 	// follow is this replica's position in the other replicas' changes.
 	follow *follower
 
+	// reachMu guards reach and scopeChanged.
 	reachMu sync.Mutex
 	reach   *reach
-
-	// scopeReach is the internet reachability ExposureScope last saw: the
-	// entry points of each reached process.
-	scopeMu    sync.Mutex
-	scopeReach map[string]string
+	// scopeChanged are the processes whose internet reachability (reached
+	// or not, from which entry points) changed since ExposureScope last
+	// asked; nil before its first call.
+	scopeChanged map[string]struct{}
 
 	// exposed is the topology_exposed table as last read or written
 	// (CheckExposure).

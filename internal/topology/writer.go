@@ -523,11 +523,14 @@ func (t *Topology) apply(pl *plan) {
 	for _, nid := range pl.goneNodes {
 		if n := g.nodes[nid]; n != nil && len(n.claims) == 0 {
 			n.GoneAt, n.LastSeen = pl.now, pl.now
+			g.touch(nid)
 		}
 	}
 	for _, k := range pl.goneEdges {
 		if e := g.edges[k]; e != nil && len(e.claims) == 0 {
 			e.GoneAt, e.LastSeen = pl.now, pl.now
+			g.touch(k.Src)
+			g.touch(k.Dst)
 		}
 	}
 }
