@@ -132,7 +132,7 @@ func sameReach(t *testing.T, round int, inc, full *reach) {
 // churn (which rebuilds the connections).
 type exposure struct {
 	public, inbound, front, hub, scrape, hostNet, published bool
-	service                                  bool
+	service                                                 bool
 }
 
 func (e *exposure) mutate(h *simHost, rnd *rand.Rand) {
