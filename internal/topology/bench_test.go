@@ -147,3 +147,37 @@ func BenchmarkReachable25k(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "nodes")
 }
+
+// BenchmarkReachUpdate25k: the internet reachability brought up to date
+// after one host's report changed what the internet reaches (an inbound
+// connection to one of its listeners comes or goes), as after each batch
+// of reports; the report's ingest is not timed.
+func BenchmarkReachUpdate25k(b *testing.B) {
+	tp := benchTopology(b, 425)
+	tp.reachabilityOf(true)
+	var reports []*report.Report
+	for h := range 425 {
+		reports = append(reports, tp.holder(fmt.Sprintf("h%d", h)).snap.Full())
+	}
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		r := reports[i%len(reports)]
+		i++
+		if n := len(r.Connections); r.Connections[n-1].Remote.Addr == "198.51.100.10" {
+			r.Connections = r.Connections[:n-1]
+		} else {
+			r.Connections = append(r.Connections, report.Connection{Source: "proc", State: "ESTABLISHED", Local: r.Processes[5].Listen[0],
+				Remote: report.Endpoint{Addr: "198.51.100.10", Port: 50001}, ProcessKey: r.Processes[5].Key()})
+		}
+		r.Seq++
+		r.Kind = report.KindFull
+		pl := &plan{now: tp.now(), upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{}, claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
+		pl.sensors = append(pl.sensors, tp.planOne(&job{r: r, done: make(chan result, 1)}, pl))
+		tp.finishPlan(pl)
+		tp.apply(pl)
+		b.StartTimer()
+		tp.reachabilityOf(true)
+	}
+	b.ReportMetric(float64(len(tp.reach.labels)), "reached")
+}
