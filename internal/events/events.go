@@ -483,7 +483,16 @@ func (c *consumer) acquire(ctx context.Context) (bool, error) {
 			return nil
 		}
 		ok = true
-		return tx.QueryRowContext(ctx, `SELECT position FROM event_consumers WHERE name = ?`, c.c.Name).Scan(&c.pos)
+		var pos int64
+		if err := tx.QueryRowContext(ctx, `SELECT position FROM event_consumers WHERE name = ?`, c.c.Name).Scan(&pos); err != nil {
+			return err
+		}
+		// Renewing its own lease, the process's position may be ahead of
+		// the stored one (advance keeps skipped events in memory).
+		if !c.held || pos > c.pos {
+			c.pos = pos
+		}
+		return nil
 	})
 	if err != nil {
 		c.held = false
@@ -551,10 +560,19 @@ func (c *consumer) deliver(ctx context.Context, evs []Event, attempt int) error 
 	return nil
 }
 
-// advance stores the new position while the lease is held.
+// advance stores the new position while the lease is held. Passing
+// only events of other types (n is 0) is kept in memory while the lease
+// is fresh (under a third of it used): a consumer that ignores most
+// events does not write its position after every batch of them. The
+// position written lags only over events it would not deliver, so a
+// process taking the consumer over reads them again and skips them.
 func (c *consumer) advance(ctx context.Context, to int64, n int) bool {
 	b := c.b
 	now := b.now()
+	if n == 0 && c.held && now.Before(c.lease.Add(-2*b.cfg.Lease/3)) {
+		c.pos = to
+		return true
+	}
 	until := now.Add(b.cfg.Lease)
 	held := false
 	wctx := context.WithoutCancel(ctx)

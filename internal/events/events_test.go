@@ -301,6 +301,64 @@ func TestOneProcessDeliversAtATime(t *testing.T) {
 	})
 }
 
+// TestIgnoredEventsDoNotWritePosition: a consumer passing only events of
+// other types keeps its position in memory while its lease is fresh (no
+// write per batch), and a process taking it over from the stored, older
+// position skips those events again and delivers the next of its type
+// once.
+func TestIgnoredEventsDoNotWritePosition(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, st *store.Store) {
+		st2, err := store.Open(context.Background(), store.Config{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st2.Close()
+		var r recorder
+		b1 := events.New(st, events.Config{Owner: "one", PollEvery: 5 * time.Millisecond, Lease: time.Minute})
+		b1.MustSubscribe(events.Consumer{Name: "picky", Types: []string{"test.node_seen"}, Handle: r.handle})
+		stop1 := runBus(t, b1)
+		publish(t, b1, st, nodeSeen{Node: "k", N: 0})
+		r.wait(t, 1)
+		stored := func() (pos int64, updated int64) {
+			if err := st.Read().QueryRowContext(context.Background(), "SELECT position, updated_at FROM event_consumers WHERE name = 'picky'").Scan(&pos, &updated); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		pos0, upd0 := stored()
+		for range 20 {
+			publish(t, b1, st, other{})
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if pos, upd := stored(); pos != pos0 || upd != upd0 {
+			t.Fatalf("the position was written while only other events passed: %d at %d, then %d at %d", pos0, upd0, pos, upd)
+		}
+		stop1()
+		// The lease is a minute: let the second process take it at once.
+		if err := st.Tx(context.Background(), func(tx store.Querier) error {
+			_, err := tx.ExecContext(context.Background(), "UPDATE event_consumers SET lease_until = 0 WHERE name = 'picky'")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		b2 := events.New(st2, events.Config{Owner: "two", PollEvery: 5 * time.Millisecond, Lease: time.Minute})
+		b2.MustSubscribe(events.Consumer{Name: "picky", Types: []string{"test.node_seen"}, Handle: r.handle})
+		runBus(t, b2)
+		publish(t, b2, st2, nodeSeen{Node: "k", N: 1})
+		got := r.wait(t, 2)
+		time.Sleep(200 * time.Millisecond)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if len(r.got) != 2 || got[0].N != 0 || got[1].N != 1 {
+			t.Fatalf("delivered %+v, want events 0 and 1 once each", r.got)
+		}
+		if pos, _ := stored(); pos != r.seq[1] {
+			t.Fatalf("stored position %d after delivering event %d", pos, r.seq[1])
+		}
+	})
+}
+
 // Crash test: a process publishes events and is SIGKILLed before its
 // consumer delivered them all; a new process delivers the rest.
 const crashEnv = "RISKMAP_EVENTS_TEST_PROC"
