@@ -69,12 +69,14 @@ type Store struct {
 	w       *sql.DB // writes (one connection on SQLite: one writer at a time)
 	r       *sql.DB // reads
 	ck      *sql.DB // SQLite: the WAL checkpointer's own connection
-	ckStop  chan struct{}
-	ckDone  chan struct{}
-	log     *slog.Logger
-	now     func() time.Time
-	where   string // redacted location, for messages
-	url     string // PostgreSQL: the URL, for Listen's own connection
+	// wc and rc cache prepared statements of w and r (SQLite only).
+	wc, rc *stmtCache
+	ckStop chan struct{}
+	ckDone chan struct{}
+	log    *slog.Logger
+	now    func() time.Time
+	where  string // redacted location, for messages
+	url    string // PostgreSQL: the URL, for Listen's own connection
 }
 
 //go:embed migrations/*.sql
@@ -148,6 +150,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
 		}
 		s.ck.SetMaxOpenConns(1)
+		s.wc, s.rc = newStmtCache(s.w), newStmtCache(s.r)
 	}
 	if err := s.w.PingContext(ctx); err != nil {
 		s.Close()
@@ -207,6 +210,8 @@ func (s *Store) checkpointLoop() {
 // Close releases the database.
 func (s *Store) Close() error {
 	var errs []error
+	s.wc.close()
+	s.rc.close()
 	if s.ck != nil {
 		if s.ckStop != nil {
 			close(s.ckStop)
@@ -355,17 +360,27 @@ func (r rebound) QueryRowContext(ctx context.Context, q string, args ...any) *sq
 }
 
 // Read returns a Querier for reads outside a transaction.
-func (s *Store) Read() Querier { return rebound{s.dialect, s.r} }
+func (s *Store) Read() Querier {
+	if s.rc != nil {
+		return rebound{s.dialect, cachedDB{s.r, s.rc}}
+	}
+	return rebound{s.dialect, s.r}
+}
 
 // Tx runs fn in a write transaction, committing when fn returns nil. On
 // SQLite the transaction takes the write lock at BEGIN (no upgrade
 // deadlocks).
 func (s *Store) Tx(ctx context.Context, fn func(q Querier) error) error {
+	s.wc.preparePending(ctx)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(rebound{s.dialect, tx}); err != nil {
+	var q Querier = rebound{s.dialect, tx}
+	if s.wc != nil {
+		q = rebound{s.dialect, cachedTx{tx, s.wc}}
+	}
+	if err := fn(q); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
