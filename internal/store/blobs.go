@@ -57,17 +57,38 @@ func sharedLockKey(name string) int64 {
 // the blob's content run one at a time. On SQLite (one console) it does
 // nothing. Waiting for the lock ends with ctx.
 func (s *Store) LockShared(ctx context.Context, name string) (unlock func(), err error) {
+	unlock, _, err = s.lockShared(ctx, name, true)
+	return unlock, err
+}
+
+// TryLockShared is LockShared that does not wait: ok is false when
+// another session holds the lock.
+func (s *Store) TryLockShared(ctx context.Context, name string) (unlock func(), ok bool, err error) {
+	return s.lockShared(ctx, name, false)
+}
+
+func (s *Store) lockShared(ctx context.Context, name string, wait bool) (unlock func(), ok bool, err error) {
 	if s.dialect != Postgres {
-		return func() {}, nil
+		return func() {}, true, nil
 	}
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("lock shared %s: %w", name, err)
+		return nil, false, fmt.Errorf("lock shared %s: %w", name, err)
 	}
 	key := sharedLockKey(name)
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+	if wait {
+		_, err = conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", key)
+		ok = err == nil
+	} else {
+		err = conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok)
+	}
+	if err != nil {
 		dropConn(conn)
-		return nil, fmt.Errorf("lock shared %s: %w", name, err)
+		return nil, false, fmt.Errorf("lock shared %s: %w", name, err)
+	}
+	if !ok {
+		conn.Close()
+		return nil, false, nil
 	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -80,7 +101,7 @@ func (s *Store) LockShared(ctx context.Context, name string) (unlock func(), err
 			return
 		}
 		conn.Close()
-	}, nil
+	}, true, nil
 }
 
 // dropConn closes the connection instead of returning it to the pool.

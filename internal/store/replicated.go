@@ -162,40 +162,54 @@ func (r *Replicated) Change(ctx context.Context, op func(ctx context.Context) (c
 }
 
 // CatchUp imports the latest published generation when it is newer than
-// this replica's copy, publishes the copy when none is published yet or
-// Local says it changed outside Change.
+// this replica's copy, and publishes the copy when none is published yet
+// or Local says it changed outside Change. Taking a generation needs no
+// lock (a published generation never changes), so a replica starting
+// while another runs a long update takes the last generation at once;
+// publishing tries the advisory lock and, while another replica holds
+// it, waits for the next call.
 func (r *Replicated) CatchUp(ctx context.Context) error {
 	if r.Store == nil || !r.Store.Shared() {
 		return nil
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.load()
-	latest, ok, err := r.Store.LatestBlob(ctx, r.Name)
-	if err == nil {
-		local := r.localChanged()
-		if !ok || local || latest.Generation > r.st.Generation {
-			// Something to do: under the lock, as a change.
-			r.mu.Unlock()
-			return r.lockedCatchUp(ctx)
-		}
-		r.synced = true
-	}
+	err := r.catchUpOrPublish(ctx)
 	r.checked(err)
-	r.mu.Unlock()
 	return err
 }
 
-func (r *Replicated) lockedCatchUp(ctx context.Context) error {
-	unlock, err := r.Store.LockShared(ctx, r.Name)
+func (r *Replicated) catchUpOrPublish(ctx context.Context) error {
+	latest, ok, err := r.Store.LatestBlob(ctx, r.Name)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	err = r.catchUp(ctx, false)
-	r.checked(err)
-	return err
+	if local := r.localChanged(); local || !ok {
+		unlock, got, err := r.Store.TryLockShared(ctx, r.Name)
+		if err != nil {
+			return err
+		}
+		if got {
+			defer unlock()
+			return r.catchUp(ctx, false)
+		}
+		if local {
+			// Not taking the published generation over this
+			// replica's newer copy: publish it next time.
+			return nil
+		}
+		// Another replica is publishing the first generation.
+		r.synced = true
+		return nil
+	}
+	if latest.Generation > r.st.Generation {
+		if err := r.fetch(ctx, latest); err != nil {
+			return err
+		}
+	}
+	r.synced = true
+	return nil
 }
 
 func (r *Replicated) checked(err error) {
