@@ -213,7 +213,7 @@ func (r *Replicated) catchUpOrPublish(ctx context.Context) error {
 }
 
 func (r *Replicated) checked(err error) {
-	r.checkedAt = time.Now()
+	r.checkedAt = r.Store.now()
 	r.lastErr = ""
 	if err != nil {
 		r.lastErr = err.Error()
