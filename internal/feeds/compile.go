@@ -405,6 +405,10 @@ func (m *Manager) importLocked(ctx context.Context, path string, followed *State
 		if failed := rep.Failed(); failed != nil {
 			return rep, failed
 		}
+		// The publisher's feeds, no more: drop what it does not hold.
+		if err := m.keepOnly(rep); err != nil {
+			return rep, err
+		}
 		st = followed
 		if st.Files == nil {
 			st.Files = map[string]*FileState{}
@@ -422,6 +426,26 @@ func (m *Manager) importLocked(ctx context.Context, path string, followed *State
 	}
 	rep.Duration = m.cfg.Now().Sub(start)
 	return rep, nil
+}
+
+// keepOnly removes the stored feed files an import did not name.
+func (m *Manager) keepOnly(rep *Report) error {
+	keep := map[string]bool{}
+	for _, it := range rep.Items {
+		keep[it.Path] = true
+	}
+	stored, err := m.storedFiles()
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	for _, f := range stored {
+		if !keep[f.rel] {
+			if err := os.Remove(filepath.Join(m.feedsDir(), f.rel)); err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 func sha256Hex(b []byte) string {

@@ -167,8 +167,12 @@ func TestReplicasShareFeeds(t *testing.T) {
 		t.Errorf("%d feeds.updated events after three changes, want 3", n)
 	}
 
-	// A new replica takes the feeds at start, before it is ready.
+	// A new replica takes the feeds at start, before it is ready; feeds
+	// it held from before (a console that ran alone) are dropped.
 	c := newReplica(t, url, "c", srv)
+	if _, err := c.kb.feeds.Import(ctx, filepath.Join(testenv.SharedFeeds(t), "alpine/secdb/edge/main.json")); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.kb.Ready(ctx); err == nil {
 		t.Fatal("c ready before it took the feeds")
 	}
