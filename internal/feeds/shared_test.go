@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -230,5 +231,44 @@ func TestSharedFeedsSQLite(t *testing.T) {
 	}
 	if st := r.kb.Shared(); st.Shared || st.Generation != 0 {
 		t.Fatalf("SQLite: shared status %+v", st)
+	}
+}
+
+// BenchmarkFollowShared: a replica joining takes all of the shared feeds
+// another published (read the generation from PostgreSQL, import,
+// compile).
+func BenchmarkFollowShared(b *testing.B) {
+	url := testenv.PostgresURL(b)
+	ctx := context.Background()
+	open := func() *store.Store {
+		st, err := store.Open(ctx, store.Config{URL: url})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		return st
+	}
+	a := NewKB(New(Config{DataDir: b.TempDir()}), KBConfig{Store: open(), Replica: "a"})
+	start := time.Now()
+	if err := a.shared.Change(ctx, func(ctx context.Context) (bool, error) {
+		rep, err := a.feeds.Import(ctx, testenv.SharedFeeds(b))
+		return stored(rep), err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if err := a.reload(); err != nil {
+		b.Fatal(err)
+	}
+	info, _, _ := a.cfg.Store.LatestBlob(ctx, SharedName)
+	b.Logf("import and publish: %s; generation %d bytes", time.Since(start).Round(time.Millisecond), info.Size)
+	st := open()
+	for b.Loop() {
+		k := NewKB(New(Config{DataDir: b.TempDir()}), KBConfig{Store: st, Replica: "b"})
+		if err := k.Follow(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if k.DB().NumVulns() != a.DB().NumVulns() {
+			b.Fatal("followed knowledge base differs")
+		}
 	}
 }
