@@ -42,7 +42,7 @@ func wireBackbone(q *jobs.Queue, bus *events.Bus, b backbone) error {
 		b.scans.ScanKind(scans.TypeCompliance),    // scan.compliance: run by sensors (no sensor runs it yet: fails at claim, naming the type)
 		b.scans.AutoScanKind(),                    // scans.autoscan: new hosts and images, per the settings
 		b.scans.SchedulesKind(),                   // scans.schedules: due scan schedules
-		b.scans.RematchKind(),                     // scans.rematch: latest inventories against a new knowledge base
+		followFirst(b.kb, b.scans.RematchKind()),  // scans.rematch: latest inventories against a new knowledge base (this replica's caught up first)
 		b.scans.InheritKind(),                     // scans.inherit: running containers adopt their image node's latest scan
 		b.kb.UpdateKind(),                         // feeds.update
 		b.kb.RebuildKind(),                        // kb.rebuild
@@ -101,4 +101,18 @@ func retentionKind(q *jobs.Queue, bus *events.Bus) jobs.Kind {
 		_, err := bus.Prune(ctx)
 		return err
 	}}
+}
+
+// followFirst has a job of kind k bring this replica's knowledge base up
+// to the replicas' latest before it works (a rematch on feeds.updated may
+// run on a replica that has not taken the new feeds yet).
+func followFirst(kb *feeds.KB, k jobs.Kind) jobs.Kind {
+	work := k.Work
+	k.Work = func(ctx context.Context, j jobs.Job) error {
+		if err := kb.Follow(ctx); err != nil {
+			return fmt.Errorf("%s: take the other replicas' feeds first: %w", k.Name, err)
+		}
+		return work(ctx, j)
+	}
+	return k
 }

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/go-chi/chi/v5"
+
 	"github.com/riskmap/riskmap/internal/config"
 	"github.com/riskmap/riskmap/internal/console"
 	"github.com/riskmap/riskmap/internal/diagnosis"
@@ -135,7 +138,12 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 	}
 	q, bus, topo, kb := c.jobs, c.bus, c.topo, c.kb
 	app := &consoleApp{cfg: cfg, log: log, store: st, jobs: q, kb: kb}
-	app.bg.Add(3)
+	app.bg.Add(5)
+	// Replicas on PostgreSQL: take the feeds and malware rules the others
+	// published (at once, then every few seconds; /readyz waits for the
+	// first time); nothing on SQLite.
+	go func() { defer app.bg.Done(); kb.RunFollow(ctx) }()
+	go func() { defer app.bg.Done(); c.rules.Run(ctx, feeds.FollowEvery) }()
 	go func() { defer app.bg.Done(); topo.Run(ctx) }()
 	go func() {
 		defer app.bg.Done()
@@ -164,6 +172,7 @@ type composition struct {
 	jobs    *jobs.Queue
 	topo    *topology.Topology
 	kb      *feeds.KB
+	rules   *store.Replicated // the malware rule bundle shared by replicas
 	modules []console.Module
 }
 
@@ -198,8 +207,10 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 	topo.SetRiskSource(fnd)
 	regs := registries.New(registries.Config{Store: st, Vault: vault, Jobs: q, Scans: scanSvc, Topology: topo,
 		Logger: log.With("module", "registries"), Now: now})
+	rules := &malwarescan.Store{Dir: malwarescan.StoreDir(cfg.DataDir)}
+	sharedRules := rules.Replicated(st, store.InstanceName(), log.With("module", "malware-rules"))
 	diag := diagnosis.New(diagnosis.Sources{Store: st, KB: kb, Topology: topo, Scans: scanSvc, Findings: fnd, Jobs: q, Events: bus, Secrets: vault,
-		Registries: regs, MalwareRules: &malwarescan.Store{Dir: malwarescan.StoreDir(cfg.DataDir)}, Now: now})
+		Registries: regs, MalwareRules: rules, Now: now})
 	// Notifications: destinations, rules, outboxes (the list of destination
 	// kinds is integrations.Kinds).
 	integ := integrations.New(integrations.Config{Store: st, Jobs: q, Vault: vault, Nodes: topo, ConsoleURL: cfg.PublicURL, Version: Version,
@@ -213,14 +224,21 @@ func compose(ctx context.Context, st *store.Store, cfg config.Console, fc feeds.
 	if err := bus.Init(ctx); err != nil {
 		return nil, err
 	}
-	return &composition{bus: bus, jobs: q, topo: topo, kb: kb,
-		modules: []console.Module{topo, scanSvc, fnd, pst, kb, regs, diag, integ, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now, Store: st},
+	return &composition{bus: bus, jobs: q, topo: topo, kb: kb, rules: sharedRules,
+		modules: []console.Module{topo, scanSvc, fnd, pst, kb, regs, diag, integ, readyOnly{sharedRules}, &remote.Server{KB: kb, Logger: log.With("module", "match"), Now: now, Store: st},
 			// The threat graph: the topology's reachable layers with the
 			// findings' counts per node.
 			threatgraph.New(topo, fnd, log.With("module", "threatgraph")),
 			// Scheduled findings reports.
 			rpts}}, nil
 }
+
+// readyOnly is a module with no routes that /readyz asks (the malware
+// rules a new replica takes from the others before it serves).
+type readyOnly struct{ r *store.Replicated }
+
+func (readyOnly) Routes(huma.API, chi.Router)   {}
+func (m readyOnly) Ready(context.Context) error { return m.r.Ready() }
 
 // ConsoleModules builds the console's modules as `riskmap console` does,
 // with the feeds of fc, for tests that serve them (the authorisation

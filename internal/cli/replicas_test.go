@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -219,6 +220,10 @@ func TestReplicas(t *testing.T) {
 			t.Errorf("%s/readyz: %d %v", base, code, err)
 		}
 	}
+
+	// Feeds uploaded to A: B serves the same knowledge base and feed
+	// status within its follow interval (docs/replicas.md: ≤ 30 s).
+	sameFeeds(t, cA, key.APIKey, baseA, baseB)
 
 	// Sessions, API keys and tokens hold on both replicas; revocation on
 	// one holds on the other at once.
@@ -516,3 +521,67 @@ func mustURL(s string) *url.URL {
 }
 
 func jsonDecode(r io.Reader, out any) error { return json.NewDecoder(r).Decode(out) }
+
+// feedsView is what a replica's diagnosis says of its feeds.
+type feedsView struct {
+	Feeds struct {
+		Loaded  bool       `json:"loaded"`
+		BuiltAt *time.Time `json:"builtAt"`
+		Vulns   int        `json:"vulnerabilities"`
+		Sources []struct {
+			Path    string `json:"path"`
+			Records int    `json:"records"`
+		} `json:"sources"`
+	} `json:"feeds"`
+}
+
+// sameFeeds uploads an OSV export to the replica at from and waits until
+// the replica at to reports the same knowledge base and feed status.
+func sameFeeds(t *testing.T, c *http.Client, apiKey, from, to string) {
+	t.Helper()
+	zip, err := os.ReadFile(filepath.Join(testenv.SharedFeeds(t), "osv", "crates.io", "all.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", from+"/api/v1/feeds/import?name=all.zip", bytes.NewReader(zip))
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("import feeds on %s: %d %s", from, resp.StatusCode, body)
+	}
+	uploaded := time.Now()
+	view := func(base string) feedsView {
+		req, _ := http.NewRequest("GET", base+"/api/v1/diagnosis", nil)
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v feedsView
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	want := view(from)
+	if !want.Feeds.Loaded || want.Feeds.Vulns == 0 {
+		t.Fatalf("%s after the import: %+v", from, want.Feeds)
+	}
+	for {
+		got := view(to)
+		if cmp.Equal(want, got) {
+			t.Logf("feeds imported on one replica served by the other %s later: %d vulnerabilities", time.Since(uploaded).Round(time.Millisecond), got.Feeds.Vulns)
+			return
+		}
+		if time.Since(uploaded) > 30*time.Second {
+			t.Fatalf("replicas' feeds differ 30 s after an import (-%s +%s):\n%s", from, to, cmp.Diff(want, got))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/riskmap/riskmap/internal/feeds/alpine"
 	cvssfeed "github.com/riskmap/riskmap/internal/feeds/cvss"
@@ -162,7 +163,11 @@ func (m *Manager) compileWith(ctx context.Context, st *State, parsed map[string]
 	if err != nil {
 		return fmt.Errorf("compile knowledge base: %w", err)
 	}
-	b := vulndb.NewBuilder(m.cfg.Now())
+	at := m.cfg.Now()
+	if !m.buildAt.IsZero() {
+		at = m.buildAt // a replica following another's build
+	}
+	b := vulndb.NewBuilder(at)
 	type parseResult struct {
 		vulns []*osv.Vulnerability
 		err   error
@@ -277,6 +282,22 @@ func (m *Manager) loadEnrichment(b *vulndb.Builder, f storedFile) (int, error) {
 func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.importLocked(ctx, path, nil)
+}
+
+// importFollowed imports a bundle another replica published (see
+// KB.shared): its files, then its state file in place of this data
+// directory's, and compiles the knowledge base as of builtAt, so every
+// replica holds the same one.
+func (m *Manager) importFollowed(ctx context.Context, path string, st *State, builtAt time.Time) (*Report, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.buildAt = builtAt
+	defer func() { m.buildAt = time.Time{} }()
+	return m.importLocked(ctx, path, st)
+}
+
+func (m *Manager) importLocked(ctx context.Context, path string, followed *State) (*Report, error) {
 	start := m.cfg.Now()
 	st, err := m.loadState()
 	if err != nil {
@@ -380,6 +401,20 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 		}
 		*f = importFile{} // let the data go
 	}
+	if followed != nil {
+		if failed := rep.Failed(); failed != nil {
+			return rep, failed
+		}
+		// The publisher's feeds, no more: drop what it does not hold.
+		if err := m.keepOnly(rep); err != nil {
+			return rep, err
+		}
+		st = followed
+		if st.Files == nil {
+			st.Files = map[string]*FileState{}
+		}
+		changed = true // the knowledge base is the publisher's build
+	}
 	if err := m.saveState(st); err != nil {
 		return rep, err
 	}
@@ -391,6 +426,26 @@ func (m *Manager) Import(ctx context.Context, path string) (*Report, error) {
 	}
 	rep.Duration = m.cfg.Now().Sub(start)
 	return rep, nil
+}
+
+// keepOnly removes the stored feed files an import did not name.
+func (m *Manager) keepOnly(rep *Report) error {
+	keep := map[string]bool{}
+	for _, it := range rep.Items {
+		keep[it.Path] = true
+	}
+	stored, err := m.storedFiles()
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	for _, f := range stored {
+		if !keep[f.rel] {
+			if err := os.Remove(filepath.Join(m.feedsDir(), f.rel)); err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 func sha256Hex(b []byte) string {

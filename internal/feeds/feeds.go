@@ -120,6 +120,9 @@ func (m *Manager) Dir() string { return m.cfg.DataDir }
 type Manager struct {
 	cfg Config
 	mu  sync.Mutex
+	// buildAt, when set (under mu), is the build time of the knowledge
+	// base compiled next: another replica's.
+	buildAt time.Time
 }
 
 // New returns a manager; missing fields of cfg take their defaults.

@@ -39,12 +39,20 @@ type KB struct {
 	lastRun      time.Time
 	lastReport   *RunSummary
 	needsRebuild bool
+
+	// shared keeps the feeds the same on every replica sharing the
+	// store (shared.go; nothing on SQLite).
+	shared *store.Replicated
 }
 
 // KBConfig are a KB's optional dependencies.
 type KBConfig struct {
-	// Store receives the FeedsUpdated events (none without it).
+	// Store receives the FeedsUpdated events (none without it). On
+	// PostgreSQL the replicas share the feeds through it (shared.go).
 	Store *store.Store
+	// Replica names this console process in what it publishes to the
+	// other replicas (default store.InstanceName()).
+	Replica string
 	// Events is woken after an event was written.
 	Events *events.Bus
 	Logger *slog.Logger
@@ -65,7 +73,11 @@ func NewKB(m *Manager, cfg KBConfig) *KB {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Replica == "" {
+		cfg.Replica = store.InstanceName()
+	}
 	k := &KB{feeds: m, cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	k.shared = k.newShared()
 	db, err := vulndb.Open(m.KBPath())
 	switch {
 	case err == nil:
@@ -112,7 +124,11 @@ func (k *KB) Rebuild(ctx context.Context) error {
 	k.run.Lock()
 	defer k.run.Unlock()
 	k.log.Info("rebuilding the knowledge base from the stored feeds", "path", k.feeds.KBPath())
-	return k.after(ctx, "rebuild", k.feeds.Rebuild(ctx), nil)
+	err := k.shared.Change(ctx, func(ctx context.Context) (bool, error) {
+		err := k.feeds.Rebuild(ctx)
+		return err == nil, err
+	})
+	return k.after(ctx, "rebuild", err, nil)
 }
 
 // auditor builds the audit entry of a change: console.Audit for the
@@ -177,11 +193,17 @@ func (k *KB) Update(ctx context.Context) error {
 func (k *KB) update(ctx context.Context, by auditor, always bool) error {
 	k.run.Lock()
 	defer k.run.Unlock()
-	before := k.state()
-	rep, err := k.feeds.Update(ctx)
-	if err == nil {
-		err = rep.Failed()
-	}
+	var before kbState
+	var rep *Report
+	err := k.shared.Change(ctx, func(ctx context.Context) (bool, error) {
+		before = k.state() // after taking the other replicas' latest
+		var err error
+		rep, err = k.feeds.Update(ctx)
+		if err == nil {
+			err = rep.Failed()
+		}
+		return stored(rep), err
+	})
 	k.summarize("update", rep)
 	var audit func(kbState) *store.AuditEntry
 	if rep != nil {
@@ -222,18 +244,40 @@ func (k *KB) Import(ctx context.Context, r io.Reader, name string) (*Report, err
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("import feeds: %w", err)
 	}
-	before := k.state()
-	rep, err := k.feeds.Import(ctx, p)
-	if err != nil {
+	var before kbState
+	var rep *Report
+	err = k.shared.Change(ctx, func(ctx context.Context) (bool, error) {
+		before = k.state() // after taking the other replicas' latest
+		var err error
+		rep, err = k.feeds.Import(ctx, p)
+		return stored(rep), err
+	})
+	if rep == nil {
 		return nil, k.after(ctx, "import", err, nil)
 	}
+	// err: storing, compiling or publishing failed after the files were
+	// read; what was stored is recorded with the error.
 	k.summarize("import", rep)
-	return rep, k.after(ctx, "import", rep.Failed(), func(after kbState) *store.AuditEntry {
+	return rep, k.after(ctx, "import", errors.Join(err, rep.Failed()), func(after kbState) *store.AuditEntry {
 		c := changeOf(rep, after)
 		c.File, c.Size = name, size
 		e := console.Audit(ctx, store.AuditFeedsImport, "feeds import "+name, before, c)
 		return &e
 	})
+}
+
+// stored: a run stored a feed file or rebuilt the knowledge base (the
+// other replicas are to take it).
+func stored(rep *Report) bool {
+	if rep == nil {
+		return false
+	}
+	for _, it := range rep.Items {
+		if it.Status == StatusUpdated {
+			return true
+		}
+	}
+	return rep.Rebuilt
 }
 
 // summarize keeps what a run did for the status (none: a run that failed

@@ -23,6 +23,7 @@ var tableOwners = map[string]string{
 	"password_resets": "store", "refresh_tokens": "store", "signing_keys": "store", "audit_log": "store", "installation": "store",
 	"sensors": "store", "enrolment_tokens": "store",
 	"refresh_families": "store", "login_throttle": "store", "schema_compat": "store", "rate_buckets": "store",
+	"shared_blobs": "store", "shared_blob_chunks": "store",
 	"topology_changes": "topology", "topology_change_seq": "topology",
 	"secrets": "secrets",
 	"nodes":   "topology", "edges": "topology", "topology_sensors": "topology", "topology_loaded_sets": "topology", "topology_exposed": "topology",
