@@ -6946,6 +6946,8 @@ export interface operations {
             query?: {
                 /** @description aggregate into groups however few nodes there are (a group of one stays the node itself) */
                 aggregate?: boolean;
+                /** @description only nodes whose host is in this cloud (as group=cloud names it: aws) */
+                cloud?: string;
                 /** @description only nodes in this cluster (node id) */
                 cluster?: string;
                 /** @description how nodes are grouped when the answer is aggregated (default: cluster for hosts and images, host for containers and processes, namespace for pods and services; cloud and region: those of the node's host, as its sensor reported them) */
@@ -6962,6 +6964,8 @@ export interface operations {
                 namespace?: string;
                 /** @description case-insensitive label substring */
                 q?: string;
+                /** @description only nodes whose host is in this cloud region (as group=region names it: aws/eu-west-1) */
+                region?: string;
                 /** @description the unit nodes are shown as */
                 view?: "hosts" | "containers" | "processes" | "pods" | "images" | "clusters" | "services";
             };
