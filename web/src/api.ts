@@ -339,6 +339,8 @@ export const api = {
     namespace?: string | undefined;
     image?: string | undefined;
     cluster?: string | undefined;
+    cloud?: string | undefined;
+    region?: string | undefined;
     aggregate?: "true" | undefined;
   }) =>
     request<Graph>("GET", `/topology/graph${query(p)}`),
