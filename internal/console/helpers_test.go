@@ -188,7 +188,9 @@ func (c *client) do(method, path string, body any) response {
 	if err != nil {
 		c.e.t.Fatal(err)
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	r := response{status: resp.StatusCode, header: resp.Header, body: b}
+	c.e.checkAnswer(method, path, r)
+	return r
 }
 
 // must performs a request and fails the test unless it answers want; it

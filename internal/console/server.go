@@ -31,6 +31,13 @@ import (
 	"github.com/riskmap/riskmap/internal/store"
 )
 
+// init makes arrays in the console's OpenAPI schemas non-nullable (huma's
+// default documents every Go slice as "array or null"): responses encode
+// nil slices as [] (emptySlices), so clients read arrays, and a request
+// field that may be null says so with the tag nullable:"true". huma only
+// offers a package variable for this; it is set before any schema exists.
+func init() { huma.DefaultArrayNullable = false }
+
 // Module is a package that serves part of the console: it registers its
 // routes on the typed API (huma: OpenAPI, validation, problem errors) or,
 // for streaming bodies, on the raw router. Every route it adds needs a row
@@ -190,6 +197,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	hc.DocsPath = ""
 	hc.CreateHooks = nil // no $schema links in bodies: responses are exactly the documented types
 	hc.Formats = boundedFormats(hc.Formats)
+	hc.Transformers = append(hc.Transformers, emptySlices)
 	hc.Info.Description = "The Riskmap console API. Authenticate with the session cookie (browser; CSRF double submit) or Authorization: Bearer <API key or access token>. Errors are RFC 9457 problem documents."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer":  {Type: "http", Scheme: "bearer", Description: "An API key (rmk_...) or an access token from POST /api/v1/auth/token."},

@@ -128,7 +128,7 @@ type RuleInput struct {
 	DestinationID string   `json:"destinationId,omitempty" maxLength:"64" doc:"The destination (required to create; a rule does not move)"`
 	Name          string   `json:"name" maxLength:"200"`
 	Enabled       *bool    `json:"enabled,omitempty"`
-	Events        []string `json:"events" maxItems:"20" doc:"finding.new, finding.fixed, finding.kev_reachable, scan.failed, sensor.offline, node.exposed"`
+	Events        []string `json:"events" nullable:"true" maxItems:"20" doc:"finding.new, finding.fixed, finding.kev_reachable, scan.failed, sensor.offline, node.exposed"`
 	Filter        Filter   `json:"filter,omitempty"`
 	Mode          string   `json:"mode,omitempty" doc:"immediate (default) or digest"`
 	DigestMinutes int      `json:"digestMinutes,omitempty" doc:"For a digest: every this many minutes (5 to 10080)"`

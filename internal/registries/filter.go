@@ -12,7 +12,7 @@ type RegistryFilters struct {
 	// repository. `*` matches within one path segment, `**` across
 	// segments, `?` one character; a glob starting with `!` excludes what
 	// it matches (team/*, !team/tmp-*).
-	Repositories []string `json:"repositories" maxItems:"50" doc:"Repository globs (* within a segment, ** across segments, ? one character, !glob excludes); empty: every repository"`
+	Repositories []string `json:"repositories" nullable:"true" maxItems:"50" doc:"Repository globs (* within a segment, ** across segments, ? one character, !glob excludes); empty: every repository"`
 	// TagRegex must match a whole tag (RE2 syntax); empty selects every tag.
 	TagRegex string `json:"tagRegex" maxLength:"500" doc:"A regular expression (RE2) a whole tag must match; empty: every tag"`
 	// LatestTags keeps, per repository, only the N tags pushed last; 0

@@ -18,7 +18,8 @@ import (
 // are the topology's RiskSource): the findings' NodeRisk counts current
 // findings of every type per node (a decided one left out), and the
 // graph gives each node the sum of what it stands for (the hosts view:
-// a host and its containers) with the worst severity.
+// a host and its containers; the processes view: a process carries its
+// container's, or its host's) with the worst severity.
 func TestMapRisk(t *testing.T) {
 	for name, dbURL := range map[string]func(t *testing.T) string{
 		"sqlite":   func(t *testing.T) string { return "" },
@@ -90,6 +91,28 @@ func TestMapRisk(t *testing.T) {
 			}
 			if d := cmp.Diff(wantMap, onMap); d != "" {
 				t.Errorf("hosts view risk (-want +got):\n%s", d)
+			}
+
+			// The processes view: a process carries the findings of what
+			// it runs in (its container's; cron, on the batch host outside
+			// containers, the host's).
+			pg, err := topo.Graph(topology.GraphQuery{View: topology.ViewProcesses, Risk: got})
+			if err != nil {
+				t.Fatal(err)
+			}
+			byLabel := map[string]topology.NodeRisk{}
+			for _, n := range pg.Nodes {
+				if n.Kind == topology.KindProcess && n.Risk != nil {
+					byLabel[n.Label] = *n.Risk
+				}
+			}
+			wantProcs := map[string]topology.NodeRisk{
+				"gunicorn": {Critical: 1, High: 1, Secrets: 1, Worst: "critical"},
+				"api":      {Low: 1, Worst: "low"},
+				"cron":     {Medium: 1, Worst: "medium"},
+			}
+			if d := cmp.Diff(wantProcs, byLabel); d != "" {
+				t.Errorf("processes view risk (-want +got):\n%s", d)
 			}
 		})
 	}

@@ -32,6 +32,8 @@ type graphInput struct {
 	Namespace   string `query:"namespace" maxLength:"300" doc:"only nodes in this Kubernetes namespace (node id or name)"`
 	Image       string `query:"image" maxLength:"100" doc:"only nodes running this image (node id)"`
 	Cluster     string `query:"cluster" maxLength:"100" doc:"only nodes in this cluster (node id)"`
+	Cloud       string `query:"cloud" maxLength:"100" doc:"only nodes whose host is in this cloud (as group=cloud names it: aws)"`
+	Region      string `query:"region" maxLength:"200" doc:"only nodes whose host is in this cloud region (as group=region names it: aws/eu-west-1)"`
 	MaxNodes    int    `query:"maxNodes" minimum:"0" maximum:"20000" doc:"aggregate into groups above this many nodes (default 400)"`
 	Aggregate   bool   `query:"aggregate" doc:"aggregate into groups however few nodes there are (a group of one stays the node itself)"`
 	IncludeGone bool   `query:"includeGone" doc:"also nodes and edges no sensor reports any more"`
@@ -82,7 +84,7 @@ func (t *Topology) Routes(api huma.API, r chi.Router) {
 				t.log.WarnContext(ctx, "topology graph without risk", "err", err)
 			}
 			gr, err := t.Graph(GraphQuery{View: in.View, Group: in.Group, Q: in.Q, Host: in.Host, Namespace: in.Namespace,
-				Image: in.Image, Cluster: in.Cluster, MaxNodes: in.MaxNodes, Aggregate: in.Aggregate, IncludeGone: in.IncludeGone, Risk: risk})
+				Image: in.Image, Cluster: in.Cluster, Cloud: in.Cloud, Region: in.Region, MaxNodes: in.MaxNodes, Aggregate: in.Aggregate, IncludeGone: in.IncludeGone, Risk: risk})
 			if err != nil {
 				return nil, huma.Error400BadRequest(err.Error())
 			}

@@ -28,6 +28,10 @@ type GraphQuery struct {
 	// Filters: a case-insensitive label substring, and node ids (or, for
 	// namespace, names) the shown nodes must belong to.
 	Q, Host, Namespace, Image, Cluster string
+	// Cloud and Region keep the nodes whose host's sensor reported that
+	// cloud provider ("aws") and region ("aws/eu-west-1"): the keys of
+	// the cloud and region groups, to drill into one.
+	Cloud, Region string
 	// MaxNodes aggregates above this many nodes (0: the configured default).
 	MaxNodes int
 	// Aggregate groups the nodes however few there are.
@@ -50,7 +54,10 @@ type GraphNode struct {
 	Count int `json:"count"`
 	// Risk sums the current findings of the nodes it stands for: itself
 	// and, in a view of hosts, pods, images or clusters, the containers
-	// (and images, pods) shown as it; absent without findings.
+	// (and images, pods) shown as it; a process, which has no findings of
+	// its own, carries those of its container, or of its host when it runs
+	// outside containers (a group of processes: of each once); absent
+	// without findings.
 	Risk *NodeRisk `json:"risk,omitempty"`
 }
 
@@ -147,6 +154,18 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		}
 		return g.nodes[id]
 	}
+	// cloudOf is the cloud provider and region of a node's host, as its
+	// sensor reported them ("", "" when it did not).
+	cloudOf := func(n *Node) (cloud, region string) {
+		h := n
+		if n.Kind != KindHost {
+			h = g.nodes[n.Host]
+		}
+		if h == nil || h.Meta["cloudProvider"] == "" {
+			return "", ""
+		}
+		return h.Meta["cloudProvider"], h.Meta["cloudProvider"] + "/" + cmp.Or(h.Meta["cloudRegion"], "?")
+	}
 	lq := strings.ToLower(q.Q)
 	match := func(n *Node) bool {
 		if n.Kind == KindInternet || n.Kind == KindPrivate {
@@ -163,6 +182,12 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		}
 		if q.Cluster != "" && n.Cluster != q.Cluster && n.ID != q.Cluster {
 			return false
+		}
+		if q.Cloud != "" || q.Region != "" {
+			cloud, region := cloudOf(n)
+			if q.Cloud != "" && cloud != q.Cloud || q.Region != "" && region != q.Region {
+				return false
+			}
 		}
 		if q.Namespace != "" {
 			ns := g.nodes[n.Namespace]
@@ -195,6 +220,19 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		units[s.ID], units[d.ID] = s, d
 		agg[ek{s.ID, d.ID}] += max(e.Count, 1)
 	}
+	// carriers: in the processes view, the processes that carry a node's
+	// findings. Findings are recorded per host, container and image, never
+	// per process: a process carries those of what it runs in, its
+	// container's, or its host's when it runs outside any container.
+	var carriers map[string][]string
+	if q.View == ViewProcesses && len(q.Risk) > 0 {
+		carriers = map[string][]string{}
+		for _, n := range units {
+			if on := cmp.Or(n.Container, n.Host); n.Kind == KindProcess && on != "" {
+				carriers[on] = append(carriers[on], n.ID)
+			}
+		}
+	}
 	out := &Graph{Total: len(units), Nodes: []GraphNode{}, Edges: []GraphEdge{}}
 	group := q.Group
 	if group == "" {
@@ -214,17 +252,14 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		case "cloud", "region":
 			// The cloud (and region) of the node's host, as its sensor
 			// reported them: "cloud:aws", "region:aws/eu-west-1".
-			h := n
-			if n.Kind != KindHost {
-				h = g.nodes[n.Host]
-			}
-			if h == nil || h.Meta["cloudProvider"] == "" {
+			cloud, region := cloudOf(n)
+			if cloud == "" {
 				return ""
 			}
 			if group == "cloud" {
-				return "cloud:" + h.Meta["cloudProvider"]
+				return "cloud:" + cloud
 			}
-			return "region:" + h.Meta["cloudProvider"] + "/" + cmp.Or(h.Meta["cloudRegion"], "?")
+			return "region:" + region
 		}
 		return ""
 	}
@@ -239,14 +274,17 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		for k, c := range agg {
 			out.Edges = append(out.Edges, GraphEdge{Source: k.s, Target: k.d, Kind: EdgeConnection, Count: c})
 		}
-		addRisk(out, q.Risk, func(id string) string {
+		addRisk(out, q.Risk, func(id string) []string {
 			// A gone container's findings are not its host's.
-			if n := g.nodes[id]; live(n) {
-				if u := unit(n); u != nil && units[u.ID] == u {
-					return u.ID
-				}
+			n := g.nodes[id]
+			if !live(n) {
+				return nil
 			}
-			return ""
+			var to []string
+			if u := unit(n); u != nil && units[u.ID] == u {
+				to = append(to, u.ID)
+			}
+			return append(to, carriers[id]...)
 		})
 		sortGraph(out)
 		return out, nil
@@ -326,36 +364,48 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 	for k, c := range gagg {
 		out.Edges = append(out.Edges, GraphEdge{Source: k.s, Target: k.d, Kind: EdgeConnection, Count: c})
 	}
-	addRisk(out, q.Risk, func(id string) string {
-		if n := g.nodes[id]; live(n) {
-			if u := unit(n); u != nil && units[u.ID] == u {
-				return groupID[u.ID]
-			}
+	addRisk(out, q.Risk, func(id string) []string {
+		n := g.nodes[id]
+		if !live(n) {
+			return nil
 		}
-		return ""
+		var to []string
+		if u := unit(n); u != nil && units[u.ID] == u {
+			to = append(to, groupID[u.ID])
+		}
+		for _, p := range carriers[id] {
+			to = append(to, groupID[p])
+		}
+		return to
 	})
 	sortGraph(out)
 	return out, nil
 }
 
 // addRisk gives each node of out the sum of the risk of the nodes shown as
-// it (shownAs: the id of the node of out a node is shown as, or "").
-func addRisk(out *Graph, risk map[string]NodeRisk, shownAs func(id string) string) {
+// it (shownAs: the ids of the nodes of out that carry a node's findings:
+// the node it is shown as, and in the processes view the processes that
+// run in it). A node's findings count once in each node they reach.
+func addRisk(out *Graph, risk map[string]NodeRisk, shownAs func(id string) []string) {
 	if len(risk) == 0 {
 		return
 	}
 	sums := map[string]*NodeRisk{}
+	seen := map[string]bool{}
 	for id, r := range risk {
-		to := shownAs(id)
-		if to == "" {
-			continue
+		clear(seen)
+		for _, to := range shownAs(id) {
+			if to == "" || seen[to] {
+				continue // a group with several of the node's processes counts its findings once
+			}
+			seen[to] = true
+			s := sums[to]
+			if s == nil {
+				s = &NodeRisk{}
+				sums[to] = s
+			}
+			s.Add(r)
 		}
-		s := sums[to]
-		if s == nil {
-			s = &NodeRisk{}
-			sums[to] = s
-		}
-		s.Add(r)
 	}
 	for i := range out.Nodes {
 		out.Nodes[i].Risk = sums[out.Nodes[i].ID]

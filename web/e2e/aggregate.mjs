@@ -2,7 +2,8 @@
 // aggregate_test.go against a console fed with more processes than the map
 // draws one by one): the processes view is the aggregated view, its groups
 // drawn; clicking a group opens it; "Show its members" drills
-// into that host, whose processes the map draws again. No browser console
+// into that host, whose processes the map draws again; the hosts grouped
+// by cloud drill into a cloud's regions, then a region's hosts. No browser console
 // errors; the pages pass the accessibility audit.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -100,6 +101,32 @@ await step("a click on a group opens it; its members are one host's processes", 
   await p.locator("aside[data-detail]").filter({ hasText: "process" }).waitFor();
   await p.getByRole("button", { name: "Show everything" }).click();
   await p.locator(".graph-status").filter({ hasText: "Aggregated view" }).waitFor();
+});
+
+await step("hosts grouped by cloud: a cloud opens to its regions, a region to its hosts, the state in the URL", async () => {
+  // syntheticHost: host i in aws/eu-west-1, aws/us-east-1, gcp/europe-west4 by i % 3.
+  const hosts = Number(env("RISKMAP_E2E_HOSTS"));
+  const inAWS = Math.ceil(hosts / 3) + Math.ceil((hosts - 1) / 3);
+  const inEU = Math.ceil(hosts / 3);
+  await p.goto(base + "/topology?view=hosts&group=cloud&show=table");
+  await p.locator(".graph-status").filter({ hasText: `Aggregated view: ${hosts} nodes drawn as 2 groups` }).waitFor();
+  await p.locator('tr[data-node="aws"]').getByRole("button", { name: "Details of aws" }).click();
+  await p.getByRole("heading", { level: 2, name: "aws" }).waitFor();
+  await p.getByRole("button", { name: "Show its members" }).click();
+  await p.locator('[data-members-by="cloud"][data-members="aws"]').waitFor();
+  await p.locator(".graph-status").filter({ hasText: `Aggregated view: ${inAWS} nodes drawn as 2 groups` }).waitFor();
+  check(new URL(p.url()).searchParams.get("in") === "cloud:aws", `the URL ${p.url()} does not hold the cloud drilled into`);
+  await p.locator('tr[data-node="aws/eu-west-1"]').getByRole("button", { name: "Details of aws/eu-west-1" }).click();
+  await p.getByRole("button", { name: "Show its members" }).click();
+  await p.locator('[data-members-by="region"][data-members="aws/eu-west-1"]').waitFor();
+  await p.locator(".graph-status").filter({ hasText: `${inEU} hosts` }).waitFor();
+  const rows = p.locator("tr[data-node]");
+  check((await rows.count()) === inEU, `the region's table lists ${await rows.count()} hosts, want ${inEU}`);
+  // A link reproduces it.
+  await p.goto(p.url());
+  await p.locator('[data-members-by="region"]').waitFor();
+  await p.locator(".graph-status").filter({ hasText: `${inEU} hosts` }).waitFor();
+  await audit("32-topology-region");
 });
 
 await browser.close();

@@ -28,7 +28,9 @@ const (
 // Chromium (aggregate.mjs) that the processes view switches to the
 // aggregated view and draws its groups, that a click on a group opens
 // it, and that "Show its members" drills into that host's processes, which
-// fit the map again. Timings are bench/web.sh's business, not this test's.
+// fit the map again; and that the hosts grouped by cloud drill into a
+// cloud (its regions) and a region (its hosts), the state in the URL.
+// Timings are bench/web.sh's business, not this test's.
 func TestMapAggregatesInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test")
@@ -65,6 +67,7 @@ func TestMapAggregatesInBrowser(t *testing.T) {
 		"RISKMAP_E2E_ADMIN_PASSWORD="+admin.Password,
 		fmt.Sprintf("RISKMAP_E2E_PROCESSES=%d", aggregateHosts*aggregateProcs),
 		fmt.Sprintf("RISKMAP_E2E_PER_HOST=%d", aggregateProcs),
+		fmt.Sprintf("RISKMAP_E2E_HOSTS=%d", aggregateHosts),
 	)
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser run:\n%s", out)
@@ -102,7 +105,9 @@ func syntheticHost(i int) *report.Report {
 	r := &report.Report{Version: report.Version, SensorID: name, RunID: "run-" + name, SensorVersion: "e2e", Kind: report.KindFull,
 		IntervalSeconds: 60, Time: time.Now().UTC(),
 		Host: &report.Host{Hostname: name, OS: report.OS{ID: "debian", VersionID: "12"}, Arch: "amd64", CPUs: 2,
-			Interfaces: []report.Interface{{Name: "eth0", Up: true, Addrs: []string{fmt.Sprintf("10.9.0.%d/24", i+1)}}}}}
+			Interfaces: []report.Interface{{Name: "eth0", Up: true, Addrs: []string{fmt.Sprintf("10.9.0.%d/24", i+1)}}},
+			// Two thirds in two AWS regions, a third in GCP: the map's cloud and region groups.
+			Cloud: &[]report.Cloud{{Provider: "aws", Region: "eu-west-1"}, {Provider: "aws", Region: "us-east-1"}, {Provider: "gcp", Region: "europe-west4"}}[i%3]}}
 	for j := range aggregateProcs {
 		pid := 1000 + j
 		p := report.Process{PID: pid, PPID: 1, StartTicks: uint64(pid * 10), Name: fmt.Sprintf("worker-%02d", j), Exe: "/usr/bin/worker",

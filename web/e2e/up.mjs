@@ -699,8 +699,13 @@ await step("risk on the map: the scanned container's counts and colour, rolled u
   // The keyboard list, riskiest first: the scanned container with its counts (vulnerabilities, the planted secrets, the EICAR file).
   const opt = p.locator('.node-list [role="option"]').filter({ hasText: scanned }).first();
   await opt.waitFor({ timeout: 30_000 });
+  // The map's risk is up to 5 s old (the console caches it) and the page refreshes every 10 s: the malware scan just completed.
+  let badge = "";
+  for (let i = 0; i < 60 && !(/\dS\b/.test(badge) && /\dX\b/.test(badge)); i++) {
+    if (i > 0) await p.waitForTimeout(500);
+    badge = (await opt.getAttribute("data-badge")) ?? "";
+  }
   const worst = (await opt.getAttribute("data-worst")) ?? "";
-  const badge = (await opt.getAttribute("data-badge")) ?? "";
   const id = (await opt.getAttribute("data-node-id")) ?? "";
   check(["critical", "high", "medium", "low", "unknown"].includes(worst), `the scanned container's worst finding on the map is ${worst}`);
   check(/\dS\b/.test(badge) && /\dX\b/.test(badge), `the container's badge "${badge}" lacks its secrets (S) or malware (X)`);
@@ -787,6 +792,25 @@ await step("risk on the map: the scanned container's counts and colour, rolled u
   await p.locator('.node-list [role="option"]').filter({ hasText: scanned }).first().waitFor();
   check((new URL(p.url()).searchParams.get("expand") ?? "").split(",").includes(hostId), `the expanded host is not in the URL: ${p.url()}`);
   await shot("24-topology-expanded");
+  // A process carries the findings of what it runs in: the scanned container's processes its counts (docs/topology.md).
+  const carried = await p.evaluate(
+    async ({ host, container }) => {
+      const get = async (q) => (await (await fetch(`/api/v1/topology/graph?${q}`)).json()).nodes;
+      const c = (await get(`view=containers&host=${encodeURIComponent(host)}`)).find((n) => n.id === container);
+      const procs = (await get(`view=processes&host=${encodeURIComponent(host)}`)).filter((n) => n.parent === container);
+      return { container: JSON.stringify(c?.risk ?? null), procs: procs.map((n) => JSON.stringify(n.risk ?? null)), first: procs[0]?.id ?? "" };
+    },
+    { host: hostId, container: id },
+  );
+  check(carried.procs.length > 0 && carried.procs.every((r) => r === carried.container), `the scanned container's processes carry ${carried.procs.join(" ")}; its findings are ${carried.container}`);
+  // Its panel says whose findings they are.
+  const withProc = new URL(p.url());
+  withProc.searchParams.set("node", carried.first);
+  await p.goto(withProc.toString());
+  await p.locator(`[data-risk-from="${id}"]`).waitFor();
+  withProc.searchParams.set("node", hostId);
+  await p.goto(withProc.toString());
+  await hp.waitFor();
   await hp.getByRole("button", { name: "Collapse its containers and processes" }).click();
   await p.waitForFunction(() => !new URL(location.href).searchParams.has("expand"));
   // Grouping: by cluster (a host outside any cluster stays itself), in the URL.

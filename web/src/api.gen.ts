@@ -1941,9 +1941,9 @@ export interface components {
         };
         AffectedPackage: {
             ecosystem: string;
-            fixedVersions: string[] | null;
+            fixedVersions: string[];
             name: string;
-            versions: string[] | null;
+            versions: string[];
         };
         APIKeyInfo: {
             /** Format: date-time */
@@ -1994,7 +1994,7 @@ export interface components {
             fix?: string;
             profile: string;
             rationale?: string;
-            references?: components["schemas"]["Reference"][] | null;
+            references?: components["schemas"]["Reference"][];
             result: string;
             rule: string;
             scanId: string;
@@ -2031,7 +2031,7 @@ export interface components {
             fix?: string;
             profile: string;
             rationale?: string;
-            references?: components["schemas"]["Reference"][] | null;
+            references?: components["schemas"]["Reference"][];
             result: string;
             rule: string;
             severity?: string;
@@ -2040,15 +2040,15 @@ export interface components {
         };
         ComplianceDiff: {
             from: string;
-            newlyFailing: components["schemas"]["ControlChange"][] | null;
-            newlyPassing: components["schemas"]["ControlChange"][] | null;
-            resolved: components["schemas"]["ControlChange"][] | null;
+            newlyFailing: components["schemas"]["ControlChange"][];
+            newlyPassing: components["schemas"]["ControlChange"][];
+            resolved: components["schemas"]["ControlChange"][];
             to: string;
             /** Format: int64 */
             unchanged: number;
         };
         ComplianceSummary: {
-            benchmarks: components["schemas"]["BenchmarkSummary"][] | null;
+            benchmarks: components["schemas"]["BenchmarkSummary"][];
             /** Format: int64 */
             error: number;
             /** Format: int64 */
@@ -2059,7 +2059,7 @@ export interface components {
             pass: number;
             /** Format: double */
             passRate: number | null;
-            targets: components["schemas"]["Run"][] | null;
+            targets: components["schemas"]["Run"][];
         };
         Connection: {
             /** Format: int64 */
@@ -2072,7 +2072,7 @@ export interface components {
             /** Format: date-time */
             lastSeen: string;
             peer: components["schemas"]["NodeRef"];
-            remote?: string[] | null;
+            remote?: string[];
         };
         ConsoleInfo: {
             /** @description SHA-256 of the certificate's DER encoding, colon-separated upper-case hex */
@@ -2110,10 +2110,10 @@ export interface components {
             /** Format: double */
             passRate: number | null;
             profile: string;
-            references?: components["schemas"]["Reference"][] | null;
+            references?: components["schemas"]["Reference"][];
             rule: string;
             severity?: string;
-            targets: components["schemas"]["ControlTarget"][] | null;
+            targets: components["schemas"]["ControlTarget"][];
             title?: string;
         };
         ControlChange: {
@@ -2134,12 +2134,12 @@ export interface components {
             target: components["schemas"]["Target"];
         };
         Coverage: {
-            gaps: components["schemas"]["CoverageGap"][] | null;
+            gaps: components["schemas"]["CoverageGap"][];
             healthy: boolean;
         };
         CoverageGap: {
             ecosystem: string;
-            examples: string[] | null;
+            examples: string[];
             /** Format: int64 */
             nodes: number;
             /** Format: int64 */
@@ -2249,7 +2249,7 @@ export interface components {
             error?: string;
             event?: string;
             id: string;
-            keys: string[] | null;
+            keys: string[];
             /** Format: int64 */
             messages: number;
             outcome: string;
@@ -2282,7 +2282,7 @@ export interface components {
             /** @description PEM certificates to trust for this destination besides the system's ("" removes them) */
             caCert?: string;
             /** @description Optional secret fields to clear */
-            clearSecrets?: string[] | null;
+            clearSecrets?: string[];
             enabled?: boolean;
             /** @description The destination kind (GET /api/v1/integrations/kinds); on a change, if given, the current one */
             kind?: string;
@@ -2303,7 +2303,7 @@ export interface components {
         };
         Diagnosis: {
             coverage?: components["schemas"]["Coverage"];
-            events: components["schemas"]["ConsumerStatus"][] | null;
+            events: components["schemas"]["ConsumerStatus"][];
             feeds?: components["schemas"]["FeedStatus"];
             /** Format: date-time */
             generatedAt: string;
@@ -2316,18 +2316,18 @@ export interface components {
                 [key: string]: number;
             };
             malwareRules?: components["schemas"]["MalwareRules"];
-            registries?: components["schemas"]["RegistryAccountStatus"][] | null;
+            registries?: components["schemas"]["RegistryAccountStatus"][];
             scans: {
                 [key: string]: number;
             };
             secrets?: components["schemas"]["SecretsStatus"];
-            sensors: components["schemas"]["SensorHealth"][] | null;
+            sensors: components["schemas"]["SensorHealth"][];
             storage: components["schemas"]["Storage"];
         };
         Diff: {
-            fixed: string[] | null;
+            fixed: string[];
             from: string;
-            new: string[] | null;
+            new: string[];
             to: string;
             /** Format: int64 */
             unchanged: number;
@@ -2398,7 +2398,7 @@ export interface components {
              */
             detail?: string;
             /** @description Optional list of individual error details */
-            errors?: components["schemas"]["ErrorDetail"][] | null;
+            errors?: components["schemas"]["ErrorDetail"][];
             /**
              * Format: uri
              * @description A URI reference that identifies the specific occurrence of the problem.
@@ -2467,7 +2467,7 @@ export interface components {
             path: string;
             /** Format: int64 */
             sizeBytes: number;
-            sources: components["schemas"]["SourceStatus"][] | null;
+            sources: components["schemas"]["SourceStatus"][];
             /** Format: int64 */
             vulnerabilities: number;
         };
@@ -2476,14 +2476,14 @@ export interface components {
             help?: string;
             label: string;
             name: string;
-            options?: string[] | null;
+            options?: string[];
             required?: boolean;
             secret?: boolean;
             type: string;
         };
         Filter: {
-            clusters?: string[] | null;
-            hosts?: string[] | null;
+            clusters?: string[];
+            hosts?: string[];
             /** @description Only nodes reachable from the internet */
             internetOnly?: boolean;
             /** @description Only vulnerabilities known to be exploited (CISA KEV) */
@@ -2495,22 +2495,22 @@ export interface components {
             minRiskScore?: number;
             /** @description critical, high, medium or low: that or worse */
             minSeverity?: string;
-            namespaces?: string[] | null;
+            namespaces?: string[];
             /** @description Image registries (docker.io, ghcr.io, registry.example:5000) */
-            registries?: string[] | null;
+            registries?: string[];
         };
         Finding: {
-            aliases?: string[] | null;
-            cves?: string[] | null;
+            aliases?: string[];
+            cves?: string[];
             cvss?: components["schemas"]["CVSSInfo"];
             epss?: components["schemas"]["EPSSInfo"];
-            fixedVersions?: string[] | null;
+            fixedVersions?: string[];
             id: string;
             kev?: components["schemas"]["KEVInfo"];
             matchedAs: components["schemas"]["MatchedAs"];
             package: components["schemas"]["PackageRef"];
-            records: string[] | null;
-            references?: string[] | null;
+            records: string[];
+            references?: string[];
             risk: components["schemas"]["Risk"];
             severity: string;
             summary?: string;
@@ -2520,15 +2520,15 @@ export interface components {
             help?: string;
             label: string;
             name: string;
-            options?: string[] | null;
+            options?: string[];
             required?: boolean;
             secret?: boolean;
             type: string;
         };
         Graph: {
             aggregated: boolean;
-            edges: components["schemas"]["GraphEdge"][] | null;
-            nodes: components["schemas"]["GraphNode"][] | null;
+            edges: components["schemas"]["GraphEdge"][];
+            nodes: components["schemas"]["GraphNode"][];
             /** Format: int64 */
             total: number;
         };
@@ -2607,133 +2607,133 @@ export interface components {
         KindInfo: {
             /** Format: int64 */
             batch: number;
-            fields: components["schemas"]["FormField"][] | null;
+            fields: components["schemas"]["FormField"][];
             name: string;
             title: string;
         };
         ListAuditEntry: {
-            items: components["schemas"]["AuditEntry"][] | null;
+            items: components["schemas"]["AuditEntry"][];
             /** @description pass as cursor to get the next page; absent on the last page */
             nextCursor?: string;
         };
         ListCheck: {
-            items: components["schemas"]["Check"][] | null;
+            items: components["schemas"]["Check"][];
         };
         ListControl: {
-            items: components["schemas"]["Control"][] | null;
+            items: components["schemas"]["Control"][];
         };
         ListDeadLetter: {
-            items: components["schemas"]["DeadLetter"][] | null;
+            items: components["schemas"]["DeadLetter"][];
             nextCursor?: string;
         };
         ListDecision: {
-            items: components["schemas"]["Decision"][] | null;
+            items: components["schemas"]["Decision"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListDelivery: {
-            items: components["schemas"]["Delivery"][] | null;
+            items: components["schemas"]["Delivery"][];
             nextCursor?: string;
         };
         ListDestination: {
-            items: components["schemas"]["Destination"][] | null;
+            items: components["schemas"]["Destination"][];
             nextCursor?: string;
         };
         ListEnrolmentToken: {
-            items: components["schemas"]["EnrolmentToken"][] | null;
+            items: components["schemas"]["EnrolmentToken"][];
             /** @description pass as cursor to get the next page; absent on the last page */
             nextCursor?: string;
         };
         ListFailedControl: {
-            items: components["schemas"]["FailedControl"][] | null;
+            items: components["schemas"]["FailedControl"][];
         };
         ListGroup: {
-            items: components["schemas"]["Group"][] | null;
+            items: components["schemas"]["Group"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListInvitation: {
-            items: components["schemas"]["Invitation"][] | null;
+            items: components["schemas"]["Invitation"][];
             /** @description pass as cursor to get the next page; absent on the last page */
             nextCursor?: string;
         };
         ListKindInfo: {
-            items: components["schemas"]["KindInfo"][] | null;
+            items: components["schemas"]["KindInfo"][];
             nextCursor?: string;
         };
         ListNodeFinding: {
-            items: components["schemas"]["NodeFinding"][] | null;
+            items: components["schemas"]["NodeFinding"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListRegistryAccount: {
-            items: components["schemas"]["RegistryAccount"][] | null;
+            items: components["schemas"]["RegistryAccount"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListRegistryKind: {
-            items: components["schemas"]["RegistryKind"][] | null;
+            items: components["schemas"]["RegistryKind"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListRegistryRepository: {
-            items: components["schemas"]["RegistryRepository"][] | null;
+            items: components["schemas"]["RegistryRepository"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListRegistrySync: {
-            items: components["schemas"]["RegistrySync"][] | null;
+            items: components["schemas"]["RegistrySync"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListRegistryTag: {
-            items: components["schemas"]["RegistryTag"][] | null;
+            items: components["schemas"]["RegistryTag"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListReportSchedule: {
-            items: components["schemas"]["ReportSchedule"][] | null;
+            items: components["schemas"]["ReportSchedule"][];
         };
         ListRule: {
-            items: components["schemas"]["Rule"][] | null;
+            items: components["schemas"]["Rule"][];
             nextCursor?: string;
         };
         ListScan: {
-            items: components["schemas"]["Scan"][] | null;
+            items: components["schemas"]["Scan"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListSchedule: {
-            items: components["schemas"]["Schedule"][] | null;
+            items: components["schemas"]["Schedule"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListSensor: {
-            items: components["schemas"]["Sensor"][] | null;
+            items: components["schemas"]["Sensor"][];
             /** @description pass as cursor to get the next page; absent on the last page */
             nextCursor?: string;
         };
         ListTrendSeries: {
-            items: components["schemas"]["TrendSeries"][] | null;
+            items: components["schemas"]["TrendSeries"][];
         };
         ListTypeSensors: {
-            items: components["schemas"]["TypeSensors"][] | null;
+            items: components["schemas"]["TypeSensors"][];
             nextCursor?: string;
             /** Format: int64 */
             total?: number;
         };
         ListUser: {
-            items: components["schemas"]["User"][] | null;
+            items: components["schemas"]["User"][];
             /** @description pass as cursor to get the next page; absent on the last page */
             nextCursor?: string;
         };
@@ -2748,7 +2748,7 @@ export interface components {
             rule: string;
             severity?: string;
             sha256: string;
-            tags?: string[] | null;
+            tags?: string[];
         };
         MalwareRules: {
             builtin?: boolean;
@@ -2800,14 +2800,14 @@ export interface components {
             maxScore: number;
         };
         NodeDetail: {
-            ancestors: components["schemas"]["NodeRef"][] | null;
+            ancestors: components["schemas"]["NodeRef"][];
             attrs?: {
                 [key: string]: string;
             };
             /** Format: int64 */
             childCount: number;
-            children: components["schemas"]["NodeRef"][] | null;
-            connections: components["schemas"]["Connection"][] | null;
+            children: components["schemas"]["NodeRef"][];
+            connections: components["schemas"]["Connection"][];
             /** Format: double */
             cpuPercent?: number;
             exe?: string;
@@ -2816,20 +2816,20 @@ export interface components {
             gone: boolean;
             host?: string;
             id: string;
-            ips?: string[] | null;
+            ips?: string[];
             kind: string;
             label: string;
             /** Format: date-time */
             lastSeen: string;
-            listening?: components["schemas"]["Endpoint"][] | null;
-            loaded?: string[] | null;
+            listening?: components["schemas"]["Endpoint"][];
+            loaded?: string[];
             meta: {
                 [key: string]: string;
             };
             parent?: string;
             /** Format: int64 */
             pid?: number;
-            related: components["schemas"]["NodeRef"][] | null;
+            related: components["schemas"]["NodeRef"][];
             /** Format: int64 */
             rssBytes?: number;
             scans?: components["schemas"]["NodeScans"];
@@ -2858,7 +2858,7 @@ export interface components {
             type: string;
         };
         NodePage: {
-            items: components["schemas"]["NodeSummary"][] | null;
+            items: components["schemas"]["NodeSummary"][];
             nextCursor?: string;
             /** Format: int64 */
             total: number;
@@ -2902,7 +2902,7 @@ export interface components {
             latestComplete?: components["schemas"]["ScanRef"];
             /** Format: int64 */
             suppressed: number;
-            topFindings?: components["schemas"]["ScanFinding"][] | null;
+            topFindings?: components["schemas"]["ScanFinding"][];
         };
         NodeSummary: {
             attrs?: {
@@ -2922,13 +2922,13 @@ export interface components {
         };
         OS: {
             id: string;
-            idLike?: string[] | null;
+            idLike?: string[];
             name?: string;
             versionId?: string;
         };
         OSProfiles: {
             benchmark?: string;
-            choices: components["schemas"]["Choice"][] | null;
+            choices: components["schemas"]["Choice"][];
             derived?: boolean;
             os: components["schemas"]["OS"];
             product?: string;
@@ -2938,7 +2938,7 @@ export interface components {
         PackageRef: {
             ecosystem: string;
             layer?: string;
-            locations?: string[] | null;
+            locations?: string[];
             name: string;
             ownedBy?: string;
             purl?: string;
@@ -2957,24 +2957,24 @@ export interface components {
         PollRequest: {
             /** Format: int64 */
             freeScanSlots: number;
-            scanTypes?: string[] | null;
+            scanTypes?: string[];
             sensorId: string;
         };
         PollResponse: {
-            commands: components["schemas"]["Command"][] | null;
+            commands: components["schemas"]["Command"][];
         };
         Profile: {
-            content?: string[] | null;
+            content?: string[];
             engine: string;
             family: string;
             id: string;
-            targets: string[] | null;
+            targets: string[];
             title: string;
         };
         Profiles: {
-            catalogue: components["schemas"]["Profile"][] | null;
+            catalogue: components["schemas"]["Profile"][];
             node?: components["schemas"]["NodeProfiles"];
-            reported: components["schemas"]["ReportedProfile"][] | null;
+            reported: components["schemas"]["ReportedProfile"][];
         };
         Reference: {
             id: string;
@@ -3026,7 +3026,7 @@ export interface components {
             /** @description PEM certificates to trust for this registry besides the system's ("" removes them) */
             caCert?: string;
             /** @description Secret fields to clear */
-            clearSecrets?: string[] | null;
+            clearSecrets?: string[];
             filters?: components["schemas"]["RegistryFilters"];
             /** @description The provider kind (GET /api/v1/registries/kinds); on a change, if given, the current one */
             kind?: string;
@@ -3081,7 +3081,7 @@ export interface components {
             digest: string;
             mediaType: string;
             platform?: string;
-            running: components["schemas"]["RegistryImageUse"][] | null;
+            running: components["schemas"]["RegistryImageUse"][];
             scan?: components["schemas"]["RegistryImageScan"];
             scannable: boolean;
             /** Format: int64 */
@@ -3092,15 +3092,15 @@ export interface components {
             /** Format: date-time */
             createdAt?: string;
             digest: string;
-            index?: components["schemas"]["RegistryImage"][] | null;
+            index?: components["schemas"]["RegistryImage"][];
             mediaType: string;
             platform?: string;
-            running: components["schemas"]["RegistryImageUse"][] | null;
+            running: components["schemas"]["RegistryImageUse"][];
             scan?: components["schemas"]["RegistryImageScan"];
             scannable: boolean;
             /** Format: int64 */
             size: number;
-            tags: components["schemas"]["RegistryTag"][] | null;
+            tags: components["schemas"]["RegistryTag"][];
         };
         RegistryImageScan: {
             completeScanId?: string;
@@ -3125,7 +3125,7 @@ export interface components {
             nodeId: string;
         };
         RegistryKind: {
-            fields: components["schemas"]["Field"][] | null;
+            fields: components["schemas"]["Field"][];
             name: string;
             title: string;
         };
@@ -3148,16 +3148,16 @@ export interface components {
             /** @description Every image of the account's live tags */
             accountId?: string;
             /** @description Images (or indexes) by digest, as live tags name them */
-            digests?: string[] | null;
+            digests?: string[];
             /** @description Scan again images already scanned (a rematch after a feed update needs no new scan) */
             force?: boolean;
             /** @description Every image of the repository's live tags */
             repositoryId?: string;
             /** @description The images of these tags (an index: every platform) */
-            tagIds?: string[] | null;
+            tagIds?: string[];
         };
         RegistryScanResult: {
-            queued: components["schemas"]["Scan"][] | null;
+            queued: components["schemas"]["Scan"][];
             /** Format: int64 */
             skipped: number;
         };
@@ -3212,12 +3212,12 @@ export interface components {
             goneAt?: string;
             goneReason?: string;
             id: string;
-            images: components["schemas"]["RegistryImage"][] | null;
+            images: components["schemas"]["RegistryImage"][];
             /** Format: date-time */
             lastSeen: string;
             mediaType: string;
             name: string;
-            platforms: string[] | null;
+            platforms: string[];
             /** Format: date-time */
             pushedAt?: string;
             reference: string;
@@ -3289,18 +3289,18 @@ export interface components {
             url: string;
         };
         Result: {
-            factors: components["schemas"]["Factor"][] | null;
+            factors: components["schemas"]["Factor"][];
             internet?: boolean;
             inUse?: boolean;
             listening?: boolean;
-            path?: components["schemas"]["Hop"][] | null;
-            paths?: (components["schemas"]["Hop"][] | null)[] | null;
+            path?: components["schemas"]["Hop"][];
+            paths?: components["schemas"]["Hop"][][];
             /** Format: double */
             score: number;
         };
         RetryInBody: {
             /** @description Dead letters to retry; all of the destination's when absent */
-            ids?: string[] | null;
+            ids?: string[];
         };
         RetryOut: {
             /** Format: int64 */
@@ -3319,7 +3319,7 @@ export interface components {
             /** Format: int64 */
             digestMinutes?: number;
             enabled: boolean;
-            events: string[] | null;
+            events: string[];
             filter: components["schemas"]["Filter"];
             id: string;
             mode: string;
@@ -3372,13 +3372,13 @@ export interface components {
         RunSummary: {
             /** Format: date-time */
             at: string;
-            failed: components["schemas"]["FailedSource"][] | null;
+            failed: components["schemas"]["FailedSource"][];
             /** @enum {string} */
             op: "update" | "import";
             rebuilt: boolean;
             /** Format: int64 */
             unchanged: number;
-            updated: string[] | null;
+            updated: string[];
         };
         Scan: {
             /** Format: int64 */
@@ -3414,7 +3414,7 @@ export interface components {
             status: string;
             target: components["schemas"]["Target"];
             type: string;
-            uncovered?: components["schemas"]["Uncovered"][] | null;
+            uncovered?: components["schemas"]["Uncovered"][];
         };
         ScanFinding: {
             fixedVersion?: string;
@@ -3441,10 +3441,10 @@ export interface components {
         };
         ScanRequest: {
             filter?: components["schemas"]["NodeFilter"];
-            nodeIds?: string[] | null;
+            nodeIds?: string[];
             profile?: string;
-            targets?: components["schemas"]["Target"][] | null;
-            types?: ("vulnerability" | "secret" | "malware" | "compliance")[] | null;
+            targets?: components["schemas"]["Target"][];
+            types?: ("vulnerability" | "secret" | "malware" | "compliance")[];
         };
         ScanStatus: {
             message?: string;
@@ -3467,14 +3467,14 @@ export interface components {
             /** Format: date-time */
             nextRun: string;
             profile?: string;
-            types: string[] | null;
+            types: string[];
         };
         ScheduleInput: {
             cron: string;
             filter: components["schemas"]["NodeFilter"];
             name: string;
             profile?: string;
-            types?: ("vulnerability" | "secret" | "malware" | "compliance")[] | null;
+            types?: ("vulnerability" | "secret" | "malware" | "compliance")[];
         };
         SecretFinding: {
             description?: string;
@@ -3491,7 +3491,7 @@ export interface components {
         };
         SecretsStatus: {
             keyFile: string;
-            keys: string[] | null;
+            keys: string[];
             primaryKey: string;
             sealedByKey: {
                 [key: string]: number;
@@ -3582,7 +3582,7 @@ export interface components {
             autoScanHosts: boolean;
             autoScanImages: boolean;
             autoScanProfile?: string;
-            autoScanTypes?: ("vulnerability" | "secret" | "malware" | "compliance")[] | null;
+            autoScanTypes?: ("vulnerability" | "secret" | "malware" | "compliance")[];
         };
         SetupStatus: {
             /** @description whether the first user has registered */
@@ -3655,9 +3655,9 @@ export interface components {
         };
         ThreatGraph: {
             exploitable: components["schemas"]["NodeCount"];
-            hops: components["schemas"]["ThreatHop"][] | null;
+            hops: components["schemas"]["ThreatHop"][];
             internet: string;
-            nodes: components["schemas"]["ThreatNode"][] | null;
+            nodes: components["schemas"]["ThreatNode"][];
             /** Format: int64 */
             total: number;
             truncated: boolean;
@@ -3676,7 +3676,7 @@ export interface components {
             id: string;
             kind: string;
             label: string;
-            preds: string[] | null;
+            preds: string[];
             reaches?: components["schemas"]["ThreatReach"];
             reason?: string;
         };
@@ -3717,7 +3717,7 @@ export interface components {
         TrendSeries: {
             benchmark: string;
             nodeId?: string;
-            points: components["schemas"]["TrendPoint"][] | null;
+            points: components["schemas"]["TrendPoint"][];
             profile: string;
             target: components["schemas"]["Target"];
             targetKey: string;
@@ -3752,20 +3752,20 @@ export interface components {
             role?: "admin" | "standard" | "read-only";
         };
         Vulnerability: {
-            aliases: string[] | null;
-            decisions: components["schemas"]["Decision"][] | null;
+            aliases: string[];
+            decisions: components["schemas"]["Decision"][];
             description?: string;
             epss?: components["schemas"]["EPSSInfo"];
             /** Format: int64 */
             findings: number;
-            history: components["schemas"]["DecisionEvent"][] | null;
+            history: components["schemas"]["DecisionEvent"][];
             id: string;
-            images: components["schemas"]["AffectedImage"][] | null;
+            images: components["schemas"]["AffectedImage"][];
             kev?: components["schemas"]["KEVInfo"];
-            nodes: components["schemas"]["AffectedNode"][] | null;
-            packages: components["schemas"]["AffectedPackage"][] | null;
-            references: string[] | null;
-            severities: components["schemas"]["SeveritySource"][] | null;
+            nodes: components["schemas"]["AffectedNode"][];
+            packages: components["schemas"]["AffectedPackage"][];
+            references: string[];
+            severities: components["schemas"]["SeveritySource"][];
             severity: string;
         };
     };
@@ -4049,7 +4049,7 @@ export interface operations {
             query?: {
                 /** @description controls with a target of this result */
                 result?: "pass" | "fail" | "error" | "unknown" | "notapplicable" | "notchecked" | "notselected" | "informational" | "fixed" | "";
-                severity?: string[] | null;
+                severity?: string[];
             };
             header?: never;
             path?: never;
@@ -4559,7 +4559,7 @@ export interface operations {
                 /** @description search: vulnerability id or alias, package, target, node name, image, Kubernetes namespace or cluster (contains, any case) */
                 q?: string;
                 scanId?: string;
-                severity?: string[] | null;
+                severity?: string[];
                 sort?: "risk" | "severity" | "cvss" | "epss" | "package" | "vuln" | "";
                 /** @description the findings of one scan type */
                 type?: "vulnerability" | "secret" | "malware" | "compliance" | "";
@@ -4762,7 +4762,7 @@ export interface operations {
                 /** @description search: vulnerability id or alias, package, target, node name, image, Kubernetes namespace or cluster (contains, any case) */
                 q?: string;
                 scanId?: string;
-                severity?: string[] | null;
+                severity?: string[];
                 sort?: "risk" | "severity" | "cvss" | "epss" | "package" | "vuln" | "";
                 /** @description the findings of one scan type */
                 type?: "vulnerability" | "secret" | "malware" | "compliance" | "";
@@ -6946,6 +6946,8 @@ export interface operations {
             query?: {
                 /** @description aggregate into groups however few nodes there are (a group of one stays the node itself) */
                 aggregate?: boolean;
+                /** @description only nodes whose host is in this cloud (as group=cloud names it: aws) */
+                cloud?: string;
                 /** @description only nodes in this cluster (node id) */
                 cluster?: string;
                 /** @description how nodes are grouped when the answer is aggregated (default: cluster for hosts and images, host for containers and processes, namespace for pods and services; cloud and region: those of the node's host, as its sensor reported them) */
@@ -6962,6 +6964,8 @@ export interface operations {
                 namespace?: string;
                 /** @description case-insensitive label substring */
                 q?: string;
+                /** @description only nodes whose host is in this cloud region (as group=region names it: aws/eu-west-1) */
+                region?: string;
                 /** @description the unit nodes are shown as */
                 view?: "hosts" | "containers" | "processes" | "pods" | "images" | "clusters" | "services";
             };
@@ -7076,7 +7080,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SensorInfo"][] | null;
+                    "application/json": components["schemas"]["SensorInfo"][];
                 };
             };
             /** @description Error */

@@ -36,9 +36,9 @@ export function DecisionForm({ f, onDecided }: { f: NodeFinding; onDecided: (d: 
     // file's digest); a vulnerability decision the vulnerability in the package.
     const b: DecisionInput =
       f.secret !== undefined
-        ? { type: f.type, vulnId: f.secret.fingerprint, status, reason: reason.trim() }
+        ? { type: "secret", vulnId: f.secret.fingerprint, status, reason: reason.trim() }
         : f.malware !== undefined
-          ? { type: f.type, vulnId: f.malware.sha256, status, reason: reason.trim() }
+          ? { type: "malware", vulnId: f.malware.sha256, status, reason: reason.trim() }
           : { vulnId: f.finding.id, package: f.finding.package.name, status, reason: reason.trim() };
     if (status === "not_affected" && vulnerability) b.justification = justification;
     if (scope === "this node" && f.nodeId !== undefined && f.nodeId !== "") b.nodeId = f.nodeId;

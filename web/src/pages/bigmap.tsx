@@ -5,7 +5,8 @@
 // draws the same picture in a few milliseconds per frame.
 //
 // Layout: a grid, the internet pseudo-nodes on the first row, then the
-// nodes by name; a group's disc grows with the square root of its size.
+// nodes by name; a group's disc grows with the square root of its size;
+// an expanded host's containers and processes in rings around it.
 // Drawing: edges batched into one path, nodes batched per kind, names only
 // where they are readable (pseudo-nodes, groups, the selection, and every
 // node once zoomed in). Interaction: drag to pan, wheel to zoom around the
@@ -30,7 +31,7 @@ const pseudo = new Set(["internet", "private"]);
 const cell = 40;
 const radius = 8;
 
-interface Laid {
+export interface Laid {
   id: string;
   kind: string;
   label: string;
@@ -45,7 +46,24 @@ interface Laid {
   r: number;
 }
 
-function layout(g: Graph, path: MapHop[]): { nodes: Laid[]; cols: number; index: Map<string, Laid> } {
+/** A laid-out map: the nodes with their positions, the grid's columns and rows, and the node in each grid cell (row * cols + col). */
+export interface MapLayout {
+  nodes: Laid[];
+  cols: number;
+  rows: number;
+  index: Map<string, Laid>;
+  cells: Map<number, Laid>;
+}
+
+/**
+ * Lays the graph out on a grid: the internet pseudo-nodes above it, then
+ * groups first, the riskiest, then by name, in reading order. An expanded
+ * host's containers and processes are placed around it, ring by ring (the
+ * eight cells next to it, then the sixteen next to those...): the host is
+ * moved far enough from the grid's edges and the rows above for its rings
+ * to fit, and the nodes after it fill the cells it skipped.
+ */
+export function layout(g: Graph, path: MapHop[]): MapLayout {
   const all = g.nodes.map((n) => ({
     id: n.id,
     kind: n.kind,
@@ -60,23 +78,76 @@ function layout(g: Graph, path: MapHop[]): { nodes: Laid[]; cols: number; index:
   const known = new Set(all.map((n) => n.id));
   for (const h of path) if (!known.has(h.id)) all.push({ id: h.id, kind: h.kind, label: h.label, name: h.label, count: 1, risk: undefined, badge: "", fill: riskColour.none, from: undefined });
   const ps = all.filter((n) => pseudo.has(n.kind));
-  // Groups first, then the riskiest, then by name; an expanded host's
-  // containers and processes follow it.
   const sorted = all
     .filter((n) => !pseudo.has(n.kind) && n.from === undefined)
     .sort((a, b) => b.count - a.count || riskRank(b.risk) - riskRank(a.risk) || a.label.localeCompare(b.label));
   const kids = new Map<string, typeof all>();
-  for (const n of all) if (n.from !== undefined && !pseudo.has(n.kind)) kids.set(n.from, [...(kids.get(n.from) ?? []), n]);
-  const rest = sorted.flatMap((n) => [n, ...(kids.get(n.id) ?? [])]);
-  const maxCount = Math.max(1, ...rest.map((n) => n.count));
-  const cols = Math.max(4, Math.ceil(Math.sqrt(rest.length * 1.6)));
+  for (const n of all) if (n.from !== undefined && !pseudo.has(n.kind) && known.has(n.from)) kids.set(n.from, [...(kids.get(n.from) ?? []), n]);
+  const placed = sorted.length + [...kids.values()].reduce((s, k) => s + k.length, 0);
+  const maxCount = Math.max(1, ...all.map((n) => n.count));
+  // Wide enough for the largest expansion's rings.
+  const ringsOf = (k: number) => (k === 0 ? 0 : Math.ceil((Math.sqrt(k + 1) - 1) / 2));
+  const widest = Math.max(0, ...[...kids.values()].map((k) => ringsOf(k.length)));
+  const cols = Math.max(4, Math.ceil(Math.sqrt(placed * 1.6)), 2 * widest + 1);
   const nodes: Laid[] = [];
+  const cells = new Map<number, Laid>();
   ps.forEach((n, i) => nodes.push({ ...n, x: ((cols - ps.length) / 2 + i + 0.5) * cell * 1.0, y: -1.5 * cell, r: 13 }));
-  rest.forEach((n, i) => {
+  const put = (n: (typeof all)[number], row: number, col: number) => {
     const r = n.count > 1 ? radius + (cell / 2 - 2 - radius) * Math.sqrt(n.count / maxCount) : radius;
-    nodes.push({ ...n, x: ((i % cols) + 0.5) * cell, y: (Math.floor(i / cols) + 0.5) * cell, r });
-  });
-  return { nodes, cols, index: new Map(nodes.map((n) => [n.id, n])) };
+    const laid = { ...n, x: (col + 0.5) * cell, y: (row + 0.5) * cell, r };
+    nodes.push(laid);
+    cells.set(row * cols + col, laid);
+  };
+  let cursor = 0; // the first cell, in reading order, that may be free
+  const nextFree = () => {
+    while (cells.has(cursor)) cursor++;
+    return cursor;
+  };
+  for (const n of sorted) {
+    const ks = kids.get(n.id) ?? [];
+    let at = nextFree();
+    if (ks.length > 0) {
+      // Room for the rings: R rows below the first free one, R columns from each side, every ring cell free.
+      const R = ringsOf(ks.length);
+      let row = Math.floor(at / cols) + R;
+      let col = Math.max(R, at % cols);
+      for (;;) {
+        if (col + R >= cols) {
+          row++;
+          col = R;
+          continue;
+        }
+        let free = true;
+        for (let dr = -R; dr <= R && free; dr++) for (let dc = -R; dc <= R && free; dc++) free = !cells.has((row + dr) * cols + col + dc);
+        if (free) break;
+        col++;
+      }
+      at = row * cols + col;
+    }
+    const row = Math.floor(at / cols);
+    const col = at % cols;
+    put(n, row, col);
+    // Ring by ring around the host, each ring from the cell above it, clockwise.
+    let i = 0;
+    for (let d = 1; i < ks.length; d++) {
+      const ring: [number, number][] = [];
+      for (let c = -d; c <= d; c++) ring.push([-d, c]);
+      for (let r = -d + 1; r <= d; r++) ring.push([r, d]);
+      for (let c = d - 1; c >= -d; c--) ring.push([d, c]);
+      for (let r = d - 1; r > -d; r--) ring.push([r, -d]);
+      for (const [dr, dc] of ring) {
+        if (i >= ks.length) break;
+        const rr = row + dr;
+        const cc = col + dc;
+        if (rr < 0 || cc < 0 || cc >= cols || cells.has(rr * cols + cc)) continue;
+        const k = ks[i++];
+        if (k !== undefined) put(k, rr, cc);
+      }
+    }
+  }
+  let rows = 0;
+  for (const k of cells.keys()) rows = Math.max(rows, Math.floor(k / cols) + 1);
+  return { nodes, cols, rows, index: new Map(nodes.map((n) => [n.id, n])), cells };
 }
 
 /** Adds a node's outline, in its kind's shape, to the current path. */
@@ -135,10 +206,9 @@ export function BigMap({
     el.removeAttribute("data-ready");
     const ctx = cv.getContext("2d");
     if (ctx === null) return;
-    const { nodes, cols, index } = layout(graph, path);
+    const { nodes, cols, rows, index, cells } = layout(graph, path);
     const onPath = new Set(path.map((h) => h.id));
     const edges = graph.edges.filter((e) => e.source !== e.target && index.has(e.source) && index.has(e.target));
-    const rows = Math.ceil(Math.max(0, nodes.length - 1) / cols) + 1;
     let frame = 0;
 
     const size = () => {
@@ -288,11 +358,10 @@ export function BigMap({
           bestD = d;
         }
       };
-      const ps = nodes.filter((n) => pseudo.has(n.kind));
-      ps.forEach(consider);
+      for (const n of nodes) if (pseudo.has(n.kind)) consider(n);
       const col = Math.floor(x / cell);
       const row = Math.floor(y / cell);
-      if (col >= 0 && col < cols && row >= 0) consider(nodes[ps.length + row * cols + col]);
+      if (col >= 0 && col < cols && row >= 0) consider(cells.get(row * cols + col));
       return best;
     };
 

@@ -239,11 +239,14 @@ function DestinationForm({
   );
 }
 
-const emptyRule = (): RuleInput => ({ name: "", events: ["finding.new"], filter: {}, mode: "immediate" });
+/** The rule form's state: a RuleInput whose events, filter and mode are always set. */
+type RuleDraft = Omit<RuleInput, "events" | "filter" | "mode"> & { events: string[]; filter: RuleFilter; mode: string };
+
+const emptyRule = (): RuleDraft => ({ name: "", events: ["finding.new"], filter: {}, mode: "immediate" });
 
 /** Adds or changes a rule of a destination. */
 function RuleForm({ destination, existing, onSaved, onCancel }: { destination: Destination; existing?: Rule; onSaved: () => void; onCancel: () => void }) {
-  const [r, setR] = useState<RuleInput>(
+  const [r, setR] = useState<RuleDraft>(
     existing === undefined
       ? emptyRule()
       : { name: existing.name, events: existing.events, filter: existing.filter, mode: existing.mode, enabled: existing.enabled, ...(existing.digestMinutes ? { digestMinutes: existing.digestMinutes } : {}) },
@@ -332,7 +335,7 @@ function RuleForm({ destination, existing, onSaved, onCancel }: { destination: D
       <div className="filters">
         <div className="field">
           <label htmlFor={modeId}>Delivery</label>
-          <select id={modeId} value={r.mode} onChange={(e) => setR({ ...r, mode: e.target.value as RuleInput["mode"] })}>
+          <select id={modeId} value={r.mode} onChange={(e) => setR({ ...r, mode: e.target.value })}>
             <option value="immediate">at once</option>
             <option value="digest">in a digest</option>
           </select>

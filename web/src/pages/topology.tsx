@@ -20,9 +20,14 @@
 // counts the connections the map draws at the node, and pages through its
 // children ("Showing 30 of 46").
 //
+// A process has no findings of its own: the console gives it those of its
+// container, or of its host outside containers, and its panel links there.
+//
 // The URL holds the page's state, so a link reproduces it: view, group,
-// show (map or table), node (the selection), in (a group drilled into),
-// expand (hosts expanded in place) and path.
+// show (map or table), node (the selection), in (a group drilled into:
+// host, namespace, image, cluster, cloud or region; a cloud's nodes are
+// then grouped by region, mapgroups.ts), expand (hosts expanded in place)
+// and path.
 //
 // Size: the page asks the console to aggregate above mapBudget nodes (1,000
 // hosts are drawn one by one; 25,000 processes arrive as per-host groups).
@@ -43,6 +48,7 @@ import { BigMap, type MapHop } from "./bigmap";
 import { ErrorAlert, Field, Notice, Page, ScanTypeField, SelectField, Skeleton, Time, toApiError } from "../components";
 import { formatBytes, formatNumber, isLongId, metaLabel, metaValue, shortName } from "../format";
 import { MapLegend, NodeList, riskBadge, riskColour, riskLevel, riskWords } from "../maprisk";
+import { drillTarget, groupings, innerGrouping, isGrouping, membersParam, parseMembers, type Grouping, type Members } from "../mapgroups";
 import { NodeCompliance, ProfilePicker } from "../compliance";
 import { NodeLastScan } from "../coverage";
 import { useUser } from "../session";
@@ -277,6 +283,19 @@ function DetailPanel({
         error === null && <Skeleton label={known !== undefined ? `${known.kind}: loading its details` : "Loading"} rows={3} />
       ) : (
         <>
+          {node.kind === "process" &&
+            (() => {
+              // A process has no findings of its own: it carries those of what it runs in (the console's rule).
+              const on = node.ancestors.find((a) => a.kind === "container") ?? node.ancestors.find((a) => a.kind === "host");
+              return (
+                on !== undefined && (
+                  <p data-risk-from={on.id}>
+                    Its findings are those of the {on.kind} it runs in:{" "}
+                    <Link to={`/vulnerabilities?nodeId=${encodeURIComponent(on.id)}`}>findings of {shortName(on.label)}</Link>
+                  </p>
+                )
+              );
+            })()}
           {scannableKinds.has(node.kind) && (
             <>
               <p>
@@ -449,11 +468,6 @@ function isView(v: string | null): v is GraphView {
   return v !== null && (graphViews as readonly string[]).includes(v);
 }
 
-const groupings = ["auto", "host", "namespace", "image", "cluster", "cloud", "region"] as const;
-type Grouping = (typeof groupings)[number];
-function isGrouping(v: string | null): v is Grouping {
-  return v !== null && (groupings as readonly string[]).includes(v);
-}
 /** The most children of an expanded host drawn in place. */
 const expandBudget = 200;
 
@@ -533,13 +547,12 @@ export default function TopologyPage() {
   const [pathHost, setPathHost] = useState<string | undefined>(undefined);
   const [pathReady, setPathReady] = useState(pathIds.length === 0);
   // Drill-down into an aggregate: the members of one group (its host,
-  // namespace, image or cluster), in the URL as in=BY:ID (and inLabel).
+  // namespace, image, cluster, cloud or region), in the URL as in=BY:ID
+  // (and inLabel); inside a cloud the map groups by region (mapgroups.ts).
   const inParam = params.get("in") ?? "";
-  const members = useMemo(() => {
-    const at = inParam.indexOf(":");
-    if (at <= 0) return null;
-    return { by: inParam.slice(0, at), id: inParam.slice(at + 1), label: params.get("inLabel") ?? inParam.slice(at + 1) };
-  }, [inParam, params]);
+  const inLabel = params.get("inLabel");
+  const members = useMemo(() => parseMembers(inParam, inLabel), [inParam, inLabel]);
+  const inner = innerGrouping(grouping, members);
   // Hosts expanded in place (hosts view), in the URL as expand=ID,ID.
   const expandParam = params.get("expand") ?? "";
   const expanded = useMemo(() => (view === "hosts" ? expandParam.split(",").filter((x) => x !== "") : []), [expandParam, view]);
@@ -567,8 +580,7 @@ export default function TopologyPage() {
     setUrl({ view: v, node: null, in: null, inLabel: null, expand: null });
   };
   const setSelected = (id: string | null) => setUrl({ node: id });
-  const setMembers = (m: { by: string; id: string; label: string } | null) =>
-    setUrl(m === null ? { in: null, inLabel: null, node: null } : { in: `${m.by}:${m.id}`, inLabel: m.label, node: null });
+  const setMembers = (m: Members | null) => setUrl(m === null ? { in: null, inLabel: null, node: null } : { in: membersParam(m), inLabel: m.label, node: null });
   const clearPath = () => setUrl({ path: null });
 
   // The path's nodes: their labels, and the host whose processes are shown.
@@ -614,7 +626,7 @@ export default function TopologyPage() {
         view,
         q: q.trim(),
         maxNodes: mapBudget,
-        ...(grouping === "auto" ? {} : { group: grouping, aggregate: "true" as const }),
+        ...(inner === "auto" ? {} : { group: inner, aggregate: "true" as const }),
         ...within,
         ...(path.length > 0 ? { host: pathHost } : {}),
       });
@@ -628,7 +640,7 @@ export default function TopologyPage() {
     } catch (e) {
       setError(toApiError(e));
     }
-  }, [view, q, path, pathHost, pathReady, members, grouping]);
+  }, [view, q, path, pathHost, pathReady, members, inner]);
 
   useEffect(() => {
     const t0 = window.setTimeout(() => void load(), q === "" ? 0 : 250);
@@ -690,8 +702,9 @@ export default function TopologyPage() {
       <ErrorAlert error={error} />
       {members !== null && (
         <div className="notice path-notice" role="note">
-          <p data-members={members.id}>
-            Showing the {view} of {members.by} {shortName(members.label)}.
+          <p data-members={members.id} data-members-by={members.by}>
+            Showing the {view} of {members.by} {shortName(members.label)}
+            {inner !== grouping && inner !== "auto" ? `, by ${inner}` : ""}.
           </p>
           <button type="button" onClick={() => setMembers(null)}>
             Show everything
@@ -764,18 +777,17 @@ export default function TopologyPage() {
                     {selectedNode.risk === undefined ? "No current findings among them." : `Current findings among them: ${riskWords(selectedNode.risk)}.`}
                   </p>
                   {(() => {
+                    // A group of one host, namespace, image, cluster, cloud or region: drill into it; "other" and "no …" groups by search.
+                    const drill = drillTarget(selectedNode);
                     const by = selectedNode.attrs?.groupBy ?? "";
-                    const key = selectedNode.group ?? "";
-                    // A group of one host (or namespace, image, cluster): drill into it; "other" and "no …" groups by search.
-                    const drill = ["host", "namespace", "image", "cluster"].includes(by) && key !== "" && !key.startsWith("none:") && selectedNode.id !== "group-other";
-                    if (!drill && (by === "cloud" || by === "region")) {
+                    if (drill === null && (by === "cloud" || by === "region")) {
                       return <p>Group by host or cluster to see its members.</p>;
                     }
                     return (
                       <button
                         type="button"
                         onClick={() => {
-                          if (drill) setMembers({ by, id: key, label: selectedNode.label });
+                          if (drill !== null) setMembers(drill);
                           else {
                             setQ(selectedNode.label);
                             setSelected(null);
