@@ -35,6 +35,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,7 +64,19 @@ func main() {
 	estate := flag.Bool("exposure-estate", false, "with -exposure-probes: every sensor's host has findings (a host scan each), not only the probes', so every report rescores findings")
 	consoles := flag.Int("consoles", 1, "console replicas to start on the one -database (PostgreSQL); sensors are spread over them")
 	feedsDir := flag.String("feeds", "", "import these feeds (e.g. ../shared/feeds) into the console's knowledge base before it starts, and turn its feed updates off")
+	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile here (what it costs beside the console)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *probes > 0 && *feedsDir == "" {
 		fmt.Fprintln(os.Stderr, "loadgen: -exposure-probes needs -feeds (the probes' findings come from the knowledge base)")
 		os.Exit(2)
@@ -73,6 +86,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err := run(*riskmap, *database, *feedsDir, *sensors, *interval, *duration, *ramp, *maxSensors, *hold, *notifyRate, *probes, *estate, *consoles); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
@@ -329,7 +343,13 @@ func serverSide(before, after map[float64]float64) string {
 
 // cpuSeconds is the console's user + system CPU time so far.
 func (c *console) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	return procCPU(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+}
+
+// procCPU is the user + system CPU time so far of the process whose
+// /proc stat file is path.
+func procCPU(path string) float64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
@@ -665,7 +685,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 			}
 		}
 		st.warmUntil = time.Now().Add(interval)
-		cpu0 := c.cpuSeconds()
+		cpu0, self0 := c.cpuSeconds(), procCPU("/proc/self/stat")
 		repCPU0 := make([]float64, len(cs))
 		for k, ck := range cs {
 			repCPU0[k] = ck.cpuSeconds()
@@ -725,6 +745,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		scancel()
 		nwg.Wait()
 		cpu := c.cpuSeconds() - cpu0
+		self := procCPU("/proc/self/stat") - self0
 		pg1, pg1OK := pgStats(database)
 		hist1, herr := c.reportBuckets()
 		lag1, lerr := c.lagBuckets()
@@ -761,8 +782,8 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		fmt.Printf("   ingest latency, whole step: p50 %s, p99 %s\n", p50.Round(time.Millisecond), p99.Round(time.Millisecond))
 		fmt.Printf("   ingest latency after the first interval (%d reports): p50 %s, p99 %s   [goal p99 <= 200ms]\n", len(st.steady), s50.Round(time.Millisecond), s99.Round(time.Millisecond))
 		fmt.Printf("      of which, p99 of each phase: request written %s, written to first byte of the answer %s\n", w99.Round(time.Millisecond), a99.Round(time.Millisecond))
-		fmt.Printf("      the load generator's own goroutine scheduling delay (included above): p99 %s, p99.9 %s\n",
-			histPct(sched0, sched1, 0.99).Round(time.Millisecond), histPct(sched0, sched1, 0.999).Round(time.Millisecond))
+		fmt.Printf("      the load generator's own goroutine scheduling delay (included above): p99 %s, p99.9 %s; it used %.0f%% of a core beside the console's %.0f%%\n",
+			histPct(sched0, sched1, 0.99).Round(time.Millisecond), histPct(sched0, sched1, 0.999).Round(time.Millisecond), 100*self/duration.Seconds(), 100*cpu/duration.Seconds())
 		if herr == nil && len(hist1) > 0 {
 			fmt.Printf("   console-side (its /metrics histogram, the whole step): %s\n", serverSide(hist0, hist1))
 		}

@@ -56,9 +56,19 @@ func Marshal(r *Report, lim Limits) ([]byte, error) {
 	return nil, fmt.Errorf("marshal report seq %d: %w: could not trim under %d bytes", r.Seq, ErrTooLarge, lim.MaxCompressedBytes)
 }
 
+// gzipWriters are reused: a compressor allocates about a megabyte of
+// tables, which made most of a load generator's garbage at 200 reports a
+// second.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return zw
+}}
+
 func encode(r *Report) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
 	if err := json.NewEncoder(zw).Encode(r); err != nil {
 		return nil, fmt.Errorf("encode report seq %d: %w", r.Seq, err)
 	}
