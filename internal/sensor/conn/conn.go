@@ -15,6 +15,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/sensor/process"
@@ -70,6 +71,9 @@ func (p *Probe) Collect(ctx context.Context, pass *process.Pass, fds SocketListe
 		}
 		pids := pass.NetNS[ns]
 		socks, err := p.readNS(pids)
+		if errors.Is(err, errNSExited) {
+			continue // its processes exited since the pass: nothing to read, nothing wrong
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("netns %d: %w", ns, err))
 			continue
@@ -128,10 +132,27 @@ func (p *Probe) Collect(ctx context.Context, pass *process.Pass, fds SocketListe
 	return conns, errs
 }
 
+// errNSExited: every process the pass saw in a namespace has exited.
+var errNSExited = errors.New("every process of the namespace exited")
+
 // readNS reads the tcp and tcp6 tables of a namespace through the first of
-// its processes whose tables can be read.
+// its processes whose tables can be read; errNSExited when they all exited
+// since the pass listed them (short-lived containers and helpers).
 func (p *Probe) readNS(pids []int) ([]socket, error) {
 	var lastErr error
+	exited := 0
+	// gone: exited, or a zombie (its namespaces already released).
+	gone := func(pid int) bool {
+		b, err := fs.ReadFile(p.cfg.Proc, strconv.Itoa(pid)+"/stat")
+		if errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+		st := string(b)
+		if i := strings.LastIndexByte(st, ')'); err == nil && i >= 0 && i+2 < len(st) {
+			return st[i+2] == 'Z' || st[i+2] == 'X'
+		}
+		return false
+	}
 	for _, pid := range pids {
 		var socks []socket
 		seen := map[uint64]bool{}
@@ -141,6 +162,10 @@ func (p *Probe) readNS(pids []int) ([]socket, error) {
 			f, err := p.cfg.Proc.Open(name)
 			if err != nil {
 				lastErr = err
+				if table == "tcp" && errors.Is(err, fs.ErrNotExist) && gone(pid) {
+					exited++
+					break
+				}
 				if errors.Is(err, fs.ErrNotExist) && table == "tcp6" && ok {
 					continue // IPv6 disabled in this namespace
 				}
@@ -162,6 +187,9 @@ func (p *Probe) readNS(pids []int) ([]socket, error) {
 		if ok {
 			return socks, nil
 		}
+	}
+	if exited == len(pids) {
+		return nil, errNSExited
 	}
 	return nil, fmt.Errorf("no readable tcp table among %d processes: %w", len(pids), lastErr)
 }

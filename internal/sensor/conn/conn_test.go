@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/riskmap/riskmap/internal/report"
@@ -154,5 +155,34 @@ func BenchmarkCollectLive(b *testing.B) {
 			b.Fatal(err)
 		}
 		probe.Collect(context.Background(), pass, procs)
+	}
+}
+
+// noSockets is a SocketLister with nothing to list.
+type noSockets struct{}
+
+func (noSockets) SocketInodes(int) ([]uint64, error) { return nil, nil }
+
+// TestCollectExitedNamespace: a namespace whose processes all exited (or
+// are zombies, their namespaces released) since the pass listed them is
+// skipped without an error; one whose live process has no readable table
+// is still an error naming the namespace.
+func TestCollectExitedNamespace(t *testing.T) {
+	tcp := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n"
+	procfs := fstest.MapFS{
+		"10/stat":    {Data: []byte("10 (app) S 1 10 10 0 -1")},
+		"10/net/tcp": {Data: []byte(tcp)},
+		"20/stat":    {Data: []byte("20 (zombie) Z 1 20 20 0 -1")}, // no net/ any more
+		"40/stat":    {Data: []byte("40 (odd) S 1 40 40 0 -1")},    // alive, no table
+	}
+	pass := &process.Pass{Processes: []report.Process{{PID: 10}, {PID: 20}, {PID: 30}, {PID: 40}},
+		NetNS: map[uint64][]int{1: {10}, 2: {20, 30}, 3: {40}}}
+	conns, errs := New(Config{Proc: procfs}).Collect(context.Background(), pass, noSockets{})
+	if len(conns) != 1 || conns[0].Local.Port != 8080 || conns[0].NetNS != 1 {
+		t.Fatalf("connections %+v, want the listener of namespace 1", conns)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "netns 3:") {
+		t.Fatalf("errors %v, want one, for namespace 3 (live process, no table)", errs)
 	}
 }
