@@ -532,6 +532,10 @@ type feedsView struct {
 			Path    string `json:"path"`
 			Records int    `json:"records"`
 		} `json:"sources"`
+		// Replica is the published generation the replica runs.
+		Replica struct {
+			Generation int64 `json:"generation"`
+		} `json:"replica"`
 	} `json:"feeds"`
 }
 
@@ -570,7 +574,7 @@ func sameFeeds(t *testing.T, c *http.Client, apiKey, from, to string) {
 		return v
 	}
 	want := view(from)
-	if !want.Feeds.Loaded || want.Feeds.Vulns == 0 {
+	if !want.Feeds.Loaded || want.Feeds.Vulns == 0 || want.Feeds.Replica.Generation == 0 {
 		t.Fatalf("%s after the import: %+v", from, want.Feeds)
 	}
 	for {

@@ -368,6 +368,10 @@ type FeedStatus struct {
 	// NextUpdate is when the periodic update runs next (none when the
 	// console does not update by itself: --feed-interval=0).
 	NextUpdate *time.Time `json:"nextUpdate,omitempty"`
+	// Replica is, with replicas on PostgreSQL, the published generation
+	// of the feeds this replica runs and when it last looked (none on
+	// SQLite).
+	Replica *store.ReplicatedStatus `json:"replica,omitempty"`
 }
 
 // RunSummary is the outcome of one update or import.
@@ -416,9 +420,14 @@ func summaryOf(op string, at time.Time, rep *Report) *RunSummary {
 
 // Status reports the knowledge base and feed files.
 func (k *KB) Status() FeedStatus {
+	// Before k.mu: a change holds the shared lock while it takes k.mu.
+	shared := k.Shared()
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	fs := FeedStatus{Path: k.feeds.KBPath(), Dir: k.feeds.Dir(), LastError: k.lastError, Sources: []SourceStatus{}}
+	if shared.Shared {
+		fs.Replica = &shared
+	}
 	if k.db != nil {
 		fs.Loaded = true
 		b, l := k.db.Meta().BuiltAt, k.loadedAt

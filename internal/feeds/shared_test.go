@@ -87,8 +87,12 @@ func (r *replica) view(t *testing.T) view {
 	for _, s := range db.Meta().Sources {
 		v.Records[s.Name] = s.Records
 	}
-	for _, s := range r.kb.Status().Sources {
+	st := r.kb.Status()
+	for _, s := range st.Sources {
 		v.Sources[s.Path] = s.Records
+	}
+	if st.Replica == nil || st.Replica.Generation != v.Generation || !st.Replica.Synced {
+		t.Fatalf("%s: feed status says replica %+v, the follower generation %d", r.name, st.Replica, v.Generation)
 	}
 	return v
 }
@@ -231,6 +235,9 @@ func TestSharedFeedsSQLite(t *testing.T) {
 	}
 	if st := r.kb.Shared(); st.Shared || st.Generation != 0 {
 		t.Fatalf("SQLite: shared status %+v", st)
+	}
+	if st := r.kb.Status(); st.Replica != nil {
+		t.Fatalf("SQLite: feed status names a replica generation %+v", st.Replica)
 	}
 }
 

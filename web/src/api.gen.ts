@@ -2465,6 +2465,7 @@ export interface components {
             /** Format: date-time */
             nextUpdate?: string;
             path: string;
+            replica?: components["schemas"]["ReplicatedStatus"];
             /** Format: int64 */
             sizeBytes: number;
             sources: components["schemas"]["SourceStatus"][];
@@ -3233,6 +3234,15 @@ export interface components {
             millis: number;
             ok: boolean;
             unauthorized?: boolean;
+        };
+        ReplicatedStatus: {
+            /** Format: date-time */
+            checkedAt?: string;
+            /** Format: int64 */
+            generation: number;
+            lastError?: string;
+            shared: boolean;
+            synced: boolean;
         };
         ReportedProfile: {
             benchmark: string;

@@ -167,6 +167,16 @@ function Feeds({ feeds, onChange }: { feeds: FeedStatus | undefined; onChange: (
             </dd>
             <dt>Next update</dt>
             <dd>{feeds.nextUpdate ? <Time iso={feeds.nextUpdate} /> : "never by itself (--feed-interval=0): update or upload here"}</dd>
+            {feeds.replica && (
+              <>
+                <dt>Shared by the replicas</dt>
+                <dd data-feeds-generation={feeds.replica.generation}>
+                  generation {formatNumber(feeds.replica.generation)}
+                  {feeds.replica.synced ? "" : " (this replica is catching up)"}
+                  {feeds.replica.lastError ? ` — last look failed: ${feeds.replica.lastError}` : ""}
+                </dd>
+              </>
+            )}
             <dt>Data directory</dt>
             <dd>
               <code>{feeds.dir}</code>
