@@ -142,37 +142,17 @@ func fillNil(v reflect.Value) (reflect.Value, bool) {
 		if !mayHoldNil(t.Elem()) {
 			return v, false
 		}
-		var out reflect.Value
-		for i := range v.Len() {
-			e, changed := fillNil(v.Index(i))
-			if !changed {
-				continue
-			}
-			if !out.IsValid() {
-				out = reflect.MakeSlice(t, v.Len(), v.Len())
-				reflect.Copy(out, v)
-			}
-			out.Index(i).Set(e)
-		}
-		if out.IsValid() {
-			return out, true
-		}
+		return fillElems(v, func() reflect.Value {
+			out := reflect.MakeSlice(t, v.Len(), v.Len())
+			reflect.Copy(out, v)
+			return out
+		})
 	case reflect.Array:
-		var out reflect.Value
-		for i := range v.Len() {
-			e, changed := fillNil(v.Index(i))
-			if !changed {
-				continue
-			}
-			if !out.IsValid() {
-				out = reflect.New(t).Elem()
-				out.Set(v)
-			}
-			out.Index(i).Set(e)
-		}
-		if out.IsValid() {
-			return out, true
-		}
+		return fillElems(v, func() reflect.Value {
+			out := reflect.New(t).Elem()
+			out.Set(v)
+			return out
+		})
 	case reflect.Map:
 		if v.IsNil() {
 			return reflect.MakeMapWithSize(t, 0), true
@@ -239,6 +219,26 @@ func fillNil(v reflect.Value) (reflect.Value, bool) {
 		if out.IsValid() {
 			return out, true
 		}
+	}
+	return v, false
+}
+
+// fillElems fills the elements of slice or array v, copying v (clone) at
+// the first element that changes.
+func fillElems(v reflect.Value, clone func() reflect.Value) (reflect.Value, bool) {
+	var out reflect.Value
+	for i := range v.Len() {
+		e, changed := fillNil(v.Index(i))
+		if !changed {
+			continue
+		}
+		if !out.IsValid() {
+			out = clone()
+		}
+		out.Index(i).Set(e)
+	}
+	if out.IsValid() {
+		return out, true
 	}
 	return v, false
 }

@@ -233,6 +233,19 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 			}
 		}
 	}
+	// shownOn are the units that show node id's findings: its own unit and
+	// the processes carrying them (a gone node's findings are nobody's).
+	shownOn := func(id string) []string {
+		n := g.nodes[id]
+		if !live(n) {
+			return nil
+		}
+		var to []string
+		if u := unit(n); u != nil && units[u.ID] == u {
+			to = append(to, u.ID)
+		}
+		return append(to, carriers[id]...)
+	}
 	out := &Graph{Total: len(units), Nodes: []GraphNode{}, Edges: []GraphEdge{}}
 	group := q.Group
 	if group == "" {
@@ -274,18 +287,7 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		for k, c := range agg {
 			out.Edges = append(out.Edges, GraphEdge{Source: k.s, Target: k.d, Kind: EdgeConnection, Count: c})
 		}
-		addRisk(out, q.Risk, func(id string) []string {
-			// A gone container's findings are not its host's.
-			n := g.nodes[id]
-			if !live(n) {
-				return nil
-			}
-			var to []string
-			if u := unit(n); u != nil && units[u.ID] == u {
-				to = append(to, u.ID)
-			}
-			return append(to, carriers[id]...)
-		})
+		addRisk(out, q.Risk, shownOn)
 		sortGraph(out)
 		return out, nil
 	}
@@ -365,16 +367,9 @@ func (t *Topology) Graph(q GraphQuery) (*Graph, error) {
 		out.Edges = append(out.Edges, GraphEdge{Source: k.s, Target: k.d, Kind: EdgeConnection, Count: c})
 	}
 	addRisk(out, q.Risk, func(id string) []string {
-		n := g.nodes[id]
-		if !live(n) {
-			return nil
-		}
-		var to []string
-		if u := unit(n); u != nil && units[u.ID] == u {
-			to = append(to, groupID[u.ID])
-		}
-		for _, p := range carriers[id] {
-			to = append(to, groupID[p])
+		to := shownOn(id) // a fresh slice
+		for i, u := range to {
+			to[i] = groupID[u]
 		}
 		return to
 	})
