@@ -15,8 +15,7 @@ import (
 // planner (no store).
 func benchTopology(b *testing.B, hosts int) *Topology {
 	b.Helper()
-	tp := &Topology{cfg: Default(), g: newGraph(), now: func() time.Time { return time.Unix(2e9, 0) }}
-	tp.cfg.fill()
+	tp := newMemTopology()
 	for h := range hosts {
 		ip := fmt.Sprintf("10.%d.%d.%d", h/65536, (h/256)%256, h%256)
 		r := &report.Report{Version: report.Version, SensorID: fmt.Sprintf("h%d", h), RunID: "r", Seq: 1, Kind: report.KindFull, Time: time.Unix(2e9, 0),
@@ -46,10 +45,7 @@ func benchTopology(b *testing.B, hosts int) *Topology {
 		if h%10 == 0 {
 			r.Connections = append(r.Connections, report.Connection{Source: "proc", State: "ESTABLISHED", Local: report.Endpoint{Addr: ip, Port: 8000}, Remote: report.Endpoint{Addr: "198.51.100.9", Port: 50000}, ProcessKey: k(0)})
 		}
-		pl := &plan{now: tp.now(), upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{}, claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
-		pl.sensors = append(pl.sensors, tp.planOne(&job{r: r, done: make(chan result, 1)}, pl))
-		tp.finishPlan(pl)
-		tp.apply(pl)
+		tp.applyReport(r)
 	}
 	return tp
 }
@@ -108,11 +104,19 @@ func BenchmarkIngestPlan(b *testing.B) {
 	for b.Loop() {
 		r.Seq++
 		r.Kind = report.KindFull
-		pl := &plan{now: tp.now(), upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{}, claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
-		pl.sensors = append(pl.sensors, tp.planOne(&job{r: r, done: make(chan result, 1)}, pl))
-		tp.finishPlan(pl)
-		tp.apply(pl)
+		tp.applyReport(r)
 	}
+}
+
+// applyReport plans and applies one report in memory (no store), as a
+// batch of one.
+func (t *Topology) applyReport(r *report.Report) *sensorPlan {
+	pl := &plan{now: t.now(), upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{}, claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
+	sp := t.planOne(&job{r: r, done: make(chan result, 1)}, pl)
+	pl.sensors = append(pl.sensors, sp)
+	t.finishPlan(pl)
+	t.apply(pl)
+	return sp
 }
 
 // planOne prepares and plans one job, as process does for a batch.
@@ -172,10 +176,7 @@ func BenchmarkReachUpdate25k(b *testing.B) {
 		}
 		r.Seq++
 		r.Kind = report.KindFull
-		pl := &plan{now: tp.now(), upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{}, claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
-		pl.sensors = append(pl.sensors, tp.planOne(&job{r: r, done: make(chan result, 1)}, pl))
-		tp.finishPlan(pl)
-		tp.apply(pl)
+		tp.applyReport(r)
 		b.StartTimer()
 		tp.reachabilityOf(true)
 	}

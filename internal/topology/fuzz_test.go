@@ -60,18 +60,11 @@ func FuzzIngest(f *testing.F) {
 			return
 		}
 		// A topology whose graph holds the seed report of the same sensor.
-		tp := &Topology{cfg: Default(), g: newGraph(), now: func() time.Time { return time.Unix(2e9, 0) }}
-		tp.cfg.fill()
+		tp := newMemTopology()
 		seed := *full
 		seed.SensorID = r.SensorID
 		for _, rep := range []*report.Report{&seed, r} {
-			pl := &plan{now: tp.now(), upNodes: map[string]*Node{}, upEdges: map[edgeKey]*Edge{},
-				claimDelta: map[string]int{}, edgeDelta: map[edgeKey]int{}}
-			sp := tp.planOne(&job{r: rep, done: make(chan result, 1)}, pl)
-			pl.sensors = append(pl.sensors, sp)
-			tp.finishPlan(pl)
-			tp.apply(pl)
-			if sp.d != nil && sp.host == nil {
+			if sp := tp.applyReport(rep); sp.d != nil && sp.host == nil {
 				t.Fatalf("report of %q derived no host", rep.SensorID)
 			}
 		}
