@@ -39,14 +39,21 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, url string, st *store.St
 	for _, b := range testenv.Backends {
 		t.Run(b.Name, func(t *testing.T) {
 			url := b.URL(t)
-			st, err := store.Open(context.Background(), store.Config{URL: url})
-			if err != nil {
-				t.Fatalf("open store: %v", err)
-			}
-			t.Cleanup(func() { st.Close() })
-			fn(t, url, st)
+			fn(t, url, openStore(t, url))
 		})
 	}
+}
+
+// openStore opens the database at url for the test (a process's own
+// connections).
+func openStore(t *testing.T, url string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Config{URL: url})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 func publish(t *testing.T, b *events.Bus, st *store.Store, evs ...events.Typed) {
@@ -267,11 +274,7 @@ func TestFailuresRetryThenDeadLetter(t *testing.T) {
 // database: every event reaches the consumer once, from one of them.
 func TestOneProcessDeliversAtATime(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string, st *store.Store) {
-		st2, err := store.Open(context.Background(), store.Config{URL: url})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st2.Close()
+		st2 := openStore(t, url)
 		var r recorder
 		b1 := events.New(st, events.Config{Owner: "one", PollEvery: 5 * time.Millisecond, Lease: time.Second})
 		b2 := events.New(st2, events.Config{Owner: "two", PollEvery: 5 * time.Millisecond, Lease: time.Second})
@@ -308,11 +311,7 @@ func TestOneProcessDeliversAtATime(t *testing.T) {
 // once.
 func TestIgnoredEventsDoNotWritePosition(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string, st *store.Store) {
-		st2, err := store.Open(context.Background(), store.Config{URL: url})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st2.Close()
+		st2 := openStore(t, url)
 		var r recorder
 		b1 := events.New(st, events.Config{Owner: "one", PollEvery: 5 * time.Millisecond, Lease: time.Minute})
 		b1.MustSubscribe(events.Consumer{Name: "picky", Types: []string{"test.node_seen"}, Handle: r.handle})
