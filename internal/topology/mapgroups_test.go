@@ -10,8 +10,7 @@ import (
 // Drilling into a cloud or region group: the cloud and region filters keep
 // the nodes whose host is there, and a cloud's nodes group by region.
 func TestGraphCloudRegionFilter(t *testing.T) {
-	tp := &Topology{cfg: Default(), g: newGraph()}
-	tp.cfg.fill()
+	tp := newMemTopology()
 	for _, h := range []struct{ id, cloud, region string }{{"host-a", "aws", "eu-west-1"}, {"host-b", "aws", "us-east-1"}, {"host-c", "gcp", "europe-west4"}, {"host-d", "", ""}} {
 		n := &Node{ID: h.id, Kind: KindHost, Label: h.id, nodeData: nodeData{Host: h.id}}
 		if h.cloud != "" {
@@ -56,8 +55,7 @@ func TestGraphCloudRegionFilter(t *testing.T) {
 // their host's outside containers; a group of processes counts each
 // container's and host's once.
 func TestGraphProcessRisk(t *testing.T) {
-	tp := &Topology{cfg: Default(), g: newGraph()}
-	tp.cfg.fill()
+	tp := newMemTopology()
 	put := func(n *Node) { tp.g.putNode(n) }
 	put(&Node{ID: "host-a", Kind: KindHost, Label: "a", nodeData: nodeData{Host: "host-a"}})
 	put(&Node{ID: "container-1", Kind: KindContainer, Label: "web", nodeData: nodeData{Parent: "host-a", Host: "host-a"}})
@@ -75,13 +73,7 @@ func TestGraphProcessRisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := map[string]NodeRisk{}
-		for _, n := range g.Nodes {
-			if n.Risk != nil {
-				out[n.ID] = *n.Risk
-			}
-		}
-		return out
+		return graphRisk(g)
 	}
 	t.Run("one_by_one", func(t *testing.T) {
 		want := map[string]NodeRisk{"process-sshd": hostA, "process-cron": hostA, "process-nginx": web}

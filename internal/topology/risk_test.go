@@ -7,11 +7,21 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// graphRisk is the risk each node of g carries.
+func graphRisk(g *Graph) map[string]NodeRisk {
+	out := map[string]NodeRisk{}
+	for _, n := range g.Nodes {
+		if n.Risk != nil {
+			out[n.ID] = *n.Risk
+		}
+	}
+	return out
+}
+
 // The map's risk: each graph node sums the findings of the nodes shown as
 // it, drawn one by one or aggregated into groups.
 func TestGraphRisk(t *testing.T) {
-	tp := &Topology{cfg: Default(), g: newGraph()}
-	tp.cfg.fill()
+	tp := newMemTopology()
 	put := func(n *Node) { tp.g.putNode(n) }
 	put(&Node{ID: "host-a", Kind: KindHost, Label: "a", nodeData: nodeData{Host: "host-a", Cluster: "cluster-1"}})
 	put(&Node{ID: "host-b", Kind: KindHost, Label: "b", nodeData: nodeData{Host: "host-b", Cluster: "cluster-1"}})
@@ -28,15 +38,6 @@ func TestGraphRisk(t *testing.T) {
 		// A gone container's findings are not its host's.
 		"container-gone": {Critical: 7, Worst: "critical"},
 	}
-	riskOf := func(g *Graph) map[string]NodeRisk {
-		out := map[string]NodeRisk{}
-		for _, n := range g.Nodes {
-			if n.Risk != nil {
-				out[n.ID] = *n.Risk
-			}
-		}
-		return out
-	}
 
 	t.Run("hosts_one_by_one", func(t *testing.T) {
 		g, err := tp.Graph(GraphQuery{View: ViewHosts, Risk: risk})
@@ -47,7 +48,7 @@ func TestGraphRisk(t *testing.T) {
 			"host-a": {Critical: 1, High: 2, Secrets: 1, Worst: "critical", MaxScore: 9.5},
 			"host-b": {Compliance: 3, Worst: "medium", MaxScore: 4},
 		}
-		if d := cmp.Diff(want, riskOf(g)); d != "" {
+		if d := cmp.Diff(want, graphRisk(g)); d != "" {
 			t.Errorf("risk (-want +got):\n%s", d)
 		}
 	})
@@ -57,7 +58,7 @@ func TestGraphRisk(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[string]NodeRisk{"container-1": {Critical: 1, Secrets: 1, Worst: "critical", MaxScore: 9.5}}
-		if d := cmp.Diff(want, riskOf(g)); d != "" {
+		if d := cmp.Diff(want, graphRisk(g)); d != "" {
 			t.Errorf("risk (-want +got):\n%s", d)
 		}
 	})
@@ -70,7 +71,7 @@ func TestGraphRisk(t *testing.T) {
 			t.Fatal("not aggregated")
 		}
 		want := map[string]NodeRisk{"group-cluster-1": {Critical: 1, High: 2, Secrets: 1, Compliance: 3, Worst: "critical", MaxScore: 9.5}}
-		if d := cmp.Diff(want, riskOf(g)); d != "" {
+		if d := cmp.Diff(want, graphRisk(g)); d != "" {
 			t.Errorf("risk (-want +got):\n%s", d)
 		}
 	})
@@ -79,7 +80,7 @@ func TestGraphRisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := cmp.Diff(map[string]NodeRisk{}, riskOf(g)); d != "" {
+		if d := cmp.Diff(map[string]NodeRisk{}, graphRisk(g)); d != "" {
 			t.Errorf("risk without a source (-want +got):\n%s", d)
 		}
 	})
@@ -87,8 +88,7 @@ func TestGraphRisk(t *testing.T) {
 
 // Grouping by the cloud and region of each node's host.
 func TestGraphGroupCloud(t *testing.T) {
-	tp := &Topology{cfg: Default(), g: newGraph()}
-	tp.cfg.fill()
+	tp := newMemTopology()
 	for _, h := range []struct{ id, cloud, region string }{{"host-a", "aws", "eu-west-1"}, {"host-b", "aws", "us-east-1"}, {"host-c", "gcp", "europe-west4"}, {"host-d", "", ""}} {
 		n := &Node{ID: h.id, Kind: KindHost, Label: h.id, nodeData: nodeData{Host: h.id}}
 		if h.cloud != "" {
@@ -119,8 +119,7 @@ func TestGraphGroupCloud(t *testing.T) {
 
 // aggregate=true groups a graph below maxNodes too.
 func TestGraphAggregateAlways(t *testing.T) {
-	tp := &Topology{cfg: Default(), g: newGraph()}
-	tp.cfg.fill()
+	tp := newMemTopology()
 	for _, id := range []string{"host-a", "host-b", "host-c"} {
 		tp.g.putNode(&Node{ID: id, Kind: KindHost, Label: id, nodeData: nodeData{Host: id, Cluster: map[bool]string{true: "cluster-1"}[id != "host-c"]}})
 	}
