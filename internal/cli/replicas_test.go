@@ -288,6 +288,49 @@ func TestReplicas(t *testing.T) {
 	if code := bearer(baseA, key.APIKey); code != http.StatusUnauthorized {
 		t.Errorf("API key reset on B, used on A: %d, want 401", code)
 	}
+
+	// A sensor reporting to B (which then answers its sensor row from
+	// memory) is revoked on A: B refuses its next report once it hears of
+	// the revocation (NOTIFY riskmap_sensors), well within a report
+	// interval.
+	rs, err := newReplicaSensor(context.Background(), baseB, a.fingerprint, fleetTok.Token, fleetSize+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func() error {
+		rs.cur.Time = time.Now().UTC()
+		gz, err := report.Marshal(rs.tr.Next(rs.cur), report.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = rs.cl.PushReport(context.Background(), gz)
+		return err
+	}
+	for range 3 {
+		if err := push(); err != nil {
+			t.Fatalf("report to B before the revocation: %v", err)
+		}
+	}
+	adminA := pinnedClient(a.fingerprint)
+	if _, err := call(adminA, "POST", baseA+"/api/v1/auth/login", map[string]string{"email": "admin@example.com", "password": "replicas test password"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := call(adminA, "POST", baseA+"/api/v1/sensors/"+rs.id+"/revoke", nil, nil); code != http.StatusOK {
+		t.Fatalf("revoke on A: %d %v", code, err)
+	}
+	revoked := time.Now()
+	for {
+		err := push()
+		var se *client.StatusError
+		if errors.As(err, &se) && se.Code == http.StatusUnauthorized {
+			t.Logf("B refused the sensor revoked on A after %s", time.Since(revoked).Round(time.Millisecond))
+			break
+		}
+		if time.Since(revoked) > interval {
+			t.Fatalf("B still takes the reports of a sensor revoked on A %s ago: %v", time.Since(revoked).Round(time.Millisecond), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // freePort finds a loopback port free now (the replica restarts on it).

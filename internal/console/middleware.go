@@ -309,7 +309,7 @@ func (s *Server) authenticate(r *http.Request, required bool) (*Principal, int, 
 			return nil, http.StatusUnauthorized, "Authorization header must be \"Bearer <API key or access token>\""
 		}
 		cred = strings.TrimSpace(cred)
-		if strings.HasPrefix(cred, auth.SensorKeyPrefix) || s.sensorToken(cred) {
+		if strings.HasPrefix(cred, auth.SensorKeyPrefix) || s.knownSensorToken(cred) || s.sensorToken(cred) {
 			return s.authenticateSensor(r, cred)
 		}
 		if strings.HasPrefix(cred, auth.APIKeyPrefix) {

@@ -53,6 +53,69 @@ func (s *Server) sensorToken(cred string) bool {
 	return false
 }
 
+// sensorTokensMax bounds the verified sensor tokens kept (a few per
+// sensor of the fleet).
+const sensorTokensMax = 50_000
+
+// verifySensorToken is VerifySensor (with the other replicas' keys loaded
+// when the token names a key this process does not know), remembering the
+// tokens it verified until they expire or the signing keys change: a
+// sensor sends the same token with every report, and verifying its
+// signature is most of authenticating it.
+func (s *Server) verifySensorToken(ctx context.Context, cred string) (*auth.SensorClaims, error) {
+	now := s.now()
+	s.keysMu.RLock()
+	c, ok := s.sensorTokens[cred]
+	gen := s.keysGen
+	s.keysMu.RUnlock()
+	if ok && c.ExpiresAt != nil && now.Before(c.ExpiresAt.Time) {
+		return c, nil
+	}
+	claims, err := s.tokens().VerifySensor(cred)
+	if errors.Is(err, auth.ErrUnknownKey) && s.reloadKeys(ctx) {
+		s.keysMu.RLock()
+		gen = s.keysGen
+		s.keysMu.RUnlock()
+		claims, err = s.tokens().VerifySensor(cred)
+	}
+	if err != nil || claims.ExpiresAt == nil {
+		return claims, err
+	}
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	// Kept only if the keys it was verified with are still the keys.
+	if gen == s.keysGen {
+		if s.sensorTokens == nil || len(s.sensorTokens) >= sensorTokensMax {
+			s.sensorTokens = s.pruneSensorTokens(now)
+		}
+		s.sensorTokens[cred] = claims
+	}
+	return claims, nil
+}
+
+// pruneSensorTokens returns the verified tokens that have not expired, or
+// none when they are still too many. The caller holds keysMu.
+func (s *Server) pruneSensorTokens(now time.Time) map[string]*auth.SensorClaims {
+	keep := map[string]*auth.SensorClaims{}
+	for k, c := range s.sensorTokens {
+		if now.Before(c.ExpiresAt.Time) {
+			keep[k] = c
+		}
+	}
+	if len(keep) >= sensorTokensMax/2 {
+		return map[string]*auth.SensorClaims{}
+	}
+	return keep
+}
+
+// knownSensorToken reports whether cred is a sensor token verified before.
+func (s *Server) knownSensorToken(cred string) bool {
+	s.keysMu.RLock()
+	defer s.keysMu.RUnlock()
+	_, ok := s.sensorTokens[cred]
+	return ok
+}
+
 // authenticateSensor checks a sensor key or sensor access token: the
 // sensor must be enrolled and not revoked, the token issued from its
 // current key (or the previous one within its grace).
@@ -77,14 +140,11 @@ func (s *Server) authenticateSensor(r *http.Request, cred string) (*Principal, i
 		}
 	} else {
 		via = "sensor_token"
-		claims, err := s.tokens().VerifySensor(cred)
-		if errors.Is(err, auth.ErrUnknownKey) && s.reloadKeys(ctx) {
-			claims, err = s.tokens().VerifySensor(cred)
-		}
+		claims, err := s.verifySensorToken(ctx, cred)
 		if err != nil {
 			return nil, http.StatusUnauthorized, "the sensor access token is not valid or has expired; exchange the sensor key again"
 		}
-		x, err = s.store.SensorByID(ctx, claims.Subject)
+		x, err = s.store.AuthSensor(ctx, claims.Subject)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.Error("look up the sensor of an access token", "err", err)
 			return nil, http.StatusServiceUnavailable, "the console cannot reach its database; retry later"

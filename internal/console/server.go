@@ -105,8 +105,13 @@ type Server struct {
 	keysMu     sync.RWMutex
 	keys       []auth.SigningKey
 	keysLoaded time.Time
-	baseURL    string
-	started    running // set by Start (console-info)
+	// sensorTokens are the sensor access tokens verified with keys (a
+	// sensor sends the same token with every report until it expires),
+	// emptied whenever keys change.
+	sensorTokens map[string]*auth.SensorClaims
+	keysGen      uint64 // bumped whenever keys change
+	baseURL      string
+	started      running // set by Start (console-info)
 	// limits are the modules' per-sensor route limits.
 	limits map[policyKey]RouteLimit
 	// sensorSeen is when each sensor's last request was recorded (sensor
@@ -300,7 +305,8 @@ func (s *Server) rotateKeys(ctx context.Context) error {
 		return err
 	}
 	s.keysMu.Lock()
-	s.keys, s.keysLoaded = keys, s.now()
+	s.keys, s.keysLoaded, s.sensorTokens = keys, s.now(), nil
+	s.keysGen++
 	s.keysMu.Unlock()
 	return nil
 }
@@ -320,7 +326,8 @@ func (s *Server) reloadKeys(ctx context.Context) bool {
 		return false
 	}
 	s.keysMu.Lock()
-	s.keys, s.keysLoaded = keys, s.now()
+	s.keys, s.keysLoaded, s.sensorTokens = keys, s.now(), nil
+	s.keysGen++
 	s.keysMu.Unlock()
 	return true
 }
@@ -476,6 +483,7 @@ func (s *Server) Start(ctx context.Context) (*Running, error) {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
 	go s.sweep(ctx)
+	go s.store.WatchSensors(ctx)
 	go func() {
 		select {
 		case err := <-serveErr:

@@ -15,16 +15,29 @@ import (
 // a listener also polls. On SQLite it returns nil at once: one process,
 // nobody to hear from.
 func (s *Store) Listen(ctx context.Context, channel string, wake func(payload string)) error {
+	return s.listen(ctx, channel, listener{up: func() { wake("") }, notify: wake, down: func() { wake("") }})
+}
+
+// listener is what listen calls: up once LISTEN has taken effect (what
+// committed before it was not heard), notify for each notification, down
+// when the connection is lost (until up again, nothing is heard).
+type listener struct {
+	up     func()
+	notify func(payload string)
+	down   func()
+}
+
+func (s *Store) listen(ctx context.Context, channel string, l listener) error {
 	if s.dialect != Postgres {
 		return nil
 	}
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, channel, wake)
+		err := s.listenOnce(ctx, channel, l)
 		if ctx.Err() != nil {
 			return nil
 		}
 		s.log.Warn("database notifications lost; reconnecting", "channel", channel, "database", s.where, "err", err)
-		wake("")
+		l.down()
 		select {
 		case <-ctx.Done():
 		case <-time.After(2 * time.Second):
@@ -33,7 +46,7 @@ func (s *Store) Listen(ctx context.Context, channel string, wake func(payload st
 	return nil
 }
 
-func (s *Store) listenOnce(ctx context.Context, channel string, wake func(string)) error {
+func (s *Store) listenOnce(ctx context.Context, channel string, l listener) error {
 	conn, err := pgx.Connect(ctx, s.url)
 	if err != nil {
 		return fmt.Errorf("listen %s: connect: %w", channel, err)
@@ -42,12 +55,12 @@ func (s *Store) listenOnce(ctx context.Context, channel string, wake func(string
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return fmt.Errorf("listen %s: %w", channel, err)
 	}
-	wake("") // what committed before LISTEN took effect
+	l.up()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", channel, err)
 		}
-		wake(n.Payload)
+		l.notify(n.Payload)
 	}
 }

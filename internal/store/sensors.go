@@ -259,8 +259,12 @@ func (s *Store) RotateSensorKey(ctx context.Context, id string, newHash []byte, 
 			return fmt.Errorf("sensor %s: %w", id, ErrRevoked)
 		}
 		x, err = scanSensor(q.QueryRowContext(ctx, `SELECT `+sensorCols+` FROM sensors WHERE id = ?`, id))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.notifySensorChanged(ctx, q, id)
 	})
+	s.sensors.changed(id)
 	if err != nil {
 		return Sensor{}, fmt.Errorf("rotate the credential of sensor %s: %w", id, err)
 	}
@@ -278,8 +282,12 @@ func (s *Store) RevokeSensor(ctx context.Context, id, by string) (Sensor, error)
 		}
 		var err error
 		x, err = scanSensor(q.QueryRowContext(ctx, `SELECT `+sensorCols+` FROM sensors WHERE id = ?`, id))
-		return missing(err, "sensor")
+		if err != nil {
+			return missing(err, "sensor")
+		}
+		return s.notifySensorChanged(ctx, q, id)
 	})
+	s.sensors.changed(id)
 	if err != nil {
 		return Sensor{}, fmt.Errorf("revoke sensor %s: %w", id, err)
 	}

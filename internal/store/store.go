@@ -77,6 +77,9 @@ type Store struct {
 	now    func() time.Time
 	where  string // redacted location, for messages
 	url    string // PostgreSQL: the URL, for Listen's own connection
+	// sensors caches the rows sensor requests are authenticated against
+	// (sensorcache.go).
+	sensors sensorCache
 }
 
 //go:embed migrations/*.sql
@@ -172,6 +175,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.ckStop, s.ckDone = make(chan struct{}), make(chan struct{})
 		go s.checkpointLoop()
 	}
+	// On SQLite this process makes every change of a sensor row.
+	s.sensors.live = s.dialect == SQLite
 	return s, nil
 }
 
