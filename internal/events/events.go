@@ -105,10 +105,15 @@ type Bus struct {
 	mu        sync.Mutex
 	consumers []*consumer
 	running   bool
+	// tail is the newest events, read once for every consumer (tail.go).
+	tail *tail
 
 	lag *prometheus.HistogramVec
 	// delivered counts events handed to consumers (all consumers).
 	delivered *prometheus.CounterVec
+	// reads counts the reads of stored events: "shared" for the tail's,
+	// "behind" for a consumer's own.
+	reads *prometheus.CounterVec
 }
 
 // New returns the bus on st.
@@ -131,7 +136,7 @@ func New(st *store.Store, cfg Config) *Bus {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{st: st, cfg: cfg, log: cfg.Logger, now: cfg.Now,
+	return &Bus{st: st, cfg: cfg, log: cfg.Logger, now: cfg.Now, tail: newTail(),
 		lag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "riskmap_event_delivery_lag_seconds", Help: "Time from an event's commit to its consumer's handler returning, by consumer.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60},
@@ -139,12 +144,16 @@ func New(st *store.Store, cfg Config) *Bus {
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskmap_events_delivered_total", Help: "Events handed to consumers, by consumer.",
 		}, []string{"consumer"}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskmap_event_reads_total",
+			Help: "Reads of stored events: shared (the newest events, read once for every consumer) or behind (a consumer behind them reading its own).",
+		}, []string{"from"}),
 	}
 }
 
 // Collectors are the bus's Prometheus metrics.
 func (b *Bus) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{b.lag, b.delivered}
+	return []prometheus.Collector{b.lag, b.delivered, b.reads}
 }
 
 // PublishTx writes events in the caller's transaction, in order. Call it
@@ -211,6 +220,7 @@ func (b *Bus) MustSubscribe(cs ...Consumer) {
 
 // Notify wakes this process's consumers (call after committing events).
 func (b *Bus) Notify() {
+	b.tail.notify()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, c := range b.consumers {
@@ -511,6 +521,21 @@ func (c *consumer) acquire(ctx context.Context) (bool, error) {
 // fetch reads the next events after the position; it returns those of the
 // consumer's types and the highest sequence number it read.
 func (c *consumer) fetch(ctx context.Context) ([]Event, int64, error) {
+	evs, last, ok, err := c.b.tail.next(ctx, c.b, c.pos, c.c.Batch)
+	if err != nil {
+		return nil, c.pos, err
+	}
+	if ok {
+		out := evs[:0]
+		for _, e := range evs {
+			if len(c.c.Types) == 0 || slices.Contains(c.c.Types, e.Type) {
+				out = append(out, e)
+			}
+		}
+		return out, last, nil
+	}
+	// Behind the shared tail: read the database.
+	c.b.reads.WithLabelValues("behind").Inc()
 	rows, err := c.b.st.Read().QueryContext(ctx, `SELECT seq, type, event_key, payload, created_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
 		c.pos, c.c.Batch)
 	if err != nil {
@@ -518,7 +543,7 @@ func (c *consumer) fetch(ctx context.Context) ([]Event, int64, error) {
 	}
 	defer rows.Close()
 	var out []Event
-	last := c.pos
+	last = c.pos
 	for rows.Next() {
 		var e Event
 		var payload string

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
@@ -491,4 +493,106 @@ func TestEventsSurviveSIGKILL(t *testing.T) {
 			t.Logf("%d events delivered before SIGKILL, the other %d after the restart", before, total-before)
 		})
 	}
+}
+
+// reads returns the bus's reads of stored events, shared and behind.
+func reads(t *testing.T, b *events.Bus) (shared, behind float64) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(b.Collectors()...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "riskmap_event_reads_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				switch {
+				case l.GetName() == "from" && l.GetValue() == "shared":
+					shared = m.GetCounter().GetValue()
+				case l.GetName() == "from" && l.GetValue() == "behind":
+					behind = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return shared, behind
+}
+
+// TestConsumersShareReads: the consumers of one process take the newest
+// events from one shared read instead of each reading them (six consumers
+// woken by each of 100 commits read them about 100 times, not 600), and
+// consumers far behind the shared events (more of them than it keeps)
+// read their own and still get every event once, in order.
+func TestConsumersShareReads(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ string, st *store.Store) {
+		// A long poll interval: the reads counted are those the commits cause.
+		b := events.New(st, events.Config{PollEvery: 5 * time.Second})
+		recs := make([]*recorder, 6)
+		for i := range recs {
+			recs[i] = &recorder{}
+			b.MustSubscribe(events.Consumer{Name: fmt.Sprintf("c%d", i), Types: []string{"test.node_seen"}, Handle: recs[i].handle})
+		}
+		runBus(t, b)
+		time.Sleep(50 * time.Millisecond) // the consumers take their leases
+		s0, _ := reads(t, b)
+		const n = 100
+		for i := range n {
+			publish(t, b, st, nodeSeen{Node: "n", N: i})
+		}
+		for _, r := range recs {
+			if got := r.wait(t, n); len(got) != n || got[n-1].N != n-1 {
+				t.Fatalf("a consumer got %d events, last %v", len(got), got[len(got)-1])
+			}
+		}
+		s1, behind := reads(t, b)
+		if s1-s0 > n+10 || behind != 0 {
+			t.Errorf("%v shared and %v own reads for %d commits and 6 consumers; want at most one shared read per commit and none of their own", s1-s0, behind, n)
+		}
+
+		// 5,000 stored events (more than the shared tail keeps) read from
+		// the start by a fast and a slow consumer.
+		b2 := events.New(st, events.Config{PollEvery: 20 * time.Millisecond})
+		var many []events.Typed
+		for i := range 5000 {
+			many = append(many, nodeSeen{Node: "m", N: i})
+			if i%3 == 0 {
+				many = append(many, other{})
+			}
+		}
+		if err := st.Tx(context.Background(), func(tx store.Querier) error { return b2.PublishTx(context.Background(), tx, many...) }); err != nil {
+			t.Fatal(err)
+		}
+		var fast, slow recorder
+		slowHandle := func(ctx context.Context, evs []events.Event) error {
+			time.Sleep(time.Millisecond)
+			return slow.handle(ctx, evs)
+		}
+		b2.MustSubscribe(
+			events.Consumer{Name: "fast", Types: []string{"test.node_seen"}, Handle: fast.handle, Batch: 500, FromStart: true},
+			events.Consumer{Name: "slow", Types: []string{"test.node_seen"}, Handle: slowHandle, Batch: 7, FromStart: true},
+		)
+		runBus(t, b2)
+		for i := range 5 {
+			publish(t, b2, st, nodeSeen{Node: "late", N: 5000 + i})
+		}
+		// From the start: the n events of the first part, then these.
+		for name, r := range map[string]*recorder{"fast": &fast, "slow": &slow} {
+			got := r.wait(t, n+5005)
+			for i, e := range got[n:] {
+				if e.N != i {
+					t.Fatalf("%s: event %d is %v (duplicated, skipped or out of order)", name, i, e)
+				}
+			}
+			if len(got) != n+5005 {
+				t.Fatalf("%s: %d events, want %d", name, len(got), n+5005)
+			}
+		}
+		if _, behind := reads(t, b2); behind == 0 {
+			t.Error("the slow consumer never read on its own: the test did not cover a consumer behind the shared events")
+		}
+	})
 }
