@@ -131,7 +131,7 @@ func openConsole(ctx context.Context, cfg config.Console, log *slog.Logger) (*co
 		}
 	}
 	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Logger: log, Version: Version, SPA: spa,
-		Modules: c.modules, Collectors: c.bus.Collectors()})
+		Modules: c.modules, Collectors: append(c.bus.Collectors(), c.topo.Collectors()...)})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -30,11 +30,24 @@ func (t *Topology) Ingest(ctx context.Context, r *report.Report) (sensorproto.Ac
 	case <-ctx.Done():
 		return sensorproto.Ack{}, ctx.Err()
 	}
+	// Under way until queued (the writer's linger waits for it); not
+	// while it waits for its sensor's previous report, which may be in
+	// the very batch the writer holds.
+	t.underway.Add(1)
+	queued := false
+	defer func() {
+		if !queued {
+			t.underway.Add(-1)
+		}
+	}()
 	unlock := func() { <-h.mu }
 	j := &job{r: r, h: h, done: make(chan result, 1)}
 	j.prep = t.prepareReport(h, r)
 	select {
 	case t.queue <- j:
+		queued = true
+		t.underway.Add(-1)
+		t.recent.add(r.SensorID)
 	default:
 		h.snap = nil // the snapshot ran ahead of the store: the next delta asks for a full report
 		unlock()
@@ -63,6 +76,40 @@ func (t *Topology) Ingest(ctx context.Context, r *report.Report) (sensorproto.Ac
 		unlock() // the writer is gone
 		return sensorproto.Ack{}, ErrClosed
 	}
+}
+
+// arrivals are when the last reports were queued, and from which sensor.
+type arrivals struct {
+	mu   sync.Mutex
+	next int
+	ring [8]struct {
+		at     time.Time
+		sensor string
+	}
+}
+
+func (a *arrivals) add(sensor string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ring[a.next].at, a.ring[a.next].sensor = time.Now(), sensor
+	a.next = (a.next + 1) % len(a.ring)
+}
+
+// busy reports whether at least two reports of sensors other than sensor
+// were queued within the last two lingers: others are expected within the
+// next. Only other sensors count: a sensor's next report waits for the
+// answer to this one, so it cannot join the batch.
+func (a *arrivals) busy(sensor string, linger time.Duration) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	since := time.Now().Add(-2 * linger)
+	n := 0
+	for _, e := range a.ring {
+		if e.sensor != sensor && e.at.After(since) {
+			n++
+		}
+	}
+	return n >= 2
 }
 
 // holder returns a sensor's snapshot holder.
@@ -134,7 +181,11 @@ func (t *Topology) handleReport(w http.ResponseWriter, r *http.Request) {
 		console.WriteProblem(w, http.StatusForbidden, "reports come from enrolled sensors")
 		return
 	}
+	// Under way while decoded (the writer's linger waits for it); Ingest
+	// counts it from there.
+	t.underway.Add(1)
 	rep, status, msg := decodeRequest(r, t.cfg.Limits)
+	t.underway.Add(-1)
 	if status != 0 {
 		console.WriteProblem(w, status, msg)
 		return

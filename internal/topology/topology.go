@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riskmap/riskmap/internal/auth"
 	"github.com/riskmap/riskmap/internal/events"
@@ -39,6 +42,13 @@ type Config struct {
 	// QueueSize bounds the reports waiting to be written (429 beyond);
 	// BatchSize is how many the writer commits in one transaction.
 	QueueSize, BatchSize int
+	// Linger is how long the writer waits, with a batch that is not full,
+	// for more reports to join it (group commit: one transaction, one
+	// fsync, one set of events and one wake of their consumers for several
+	// reports). It waits only when reports are under way (being decoded or
+	// prepared) or other sensors' reports arrive at least one per Linger;
+	// a sensor reporting alone is never held back. Negative turns it off.
+	Linger time.Duration
 	// AggregateAbove is the number of nodes above which a graph answer is
 	// aggregated into groups.
 	AggregateAbove int
@@ -62,7 +72,7 @@ type Config struct {
 func Default() Config {
 	return Config{Interval: 15 * time.Second, MaxInterval: 5 * time.Minute, GoneAfter: 5 * time.Minute,
 		Retention: 7 * 24 * time.Hour, SweepEvery: 30 * time.Second, Limits: report.DefaultLimits(),
-		SensorBurst: 6, SensorRefill: 2 * time.Second, QueueSize: 2048, BatchSize: 128, AggregateAbove: 400,
+		SensorBurst: 6, SensorRefill: 2 * time.Second, QueueSize: 2048, BatchSize: 128, Linger: 10 * time.Millisecond, AggregateAbove: 400,
 		ExposureEvery: 5 * time.Second, ExposureForget: time.Hour, FollowEvery: time.Second, Now: time.Now}
 }
 
@@ -98,6 +108,9 @@ func (c *Config) fill() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = d.BatchSize
 	}
+	if c.Linger == 0 {
+		c.Linger = d.Linger
+	}
 	if c.AggregateAbove <= 0 {
 		c.AggregateAbove = d.AggregateAbove
 	}
@@ -126,8 +139,15 @@ type Topology struct {
 	now   func() time.Time
 	g     *graph
 	queue chan *job
-	limit *auth.Buckets
-	load  *loadMeter
+	// underway counts the reports being decoded or prepared, not yet
+	// queued; recent are the last reports queued (Config.Linger).
+	underway atomic.Int32
+	recent   arrivals
+	// batches and batched count the writer's transactions of reports and
+	// the reports they held.
+	batches, batched prometheus.Counter
+	limit            *auth.Buckets
+	load             *loadMeter
 	// follow is this replica's position in the other replicas' changes.
 	follow *follower
 
@@ -176,6 +196,10 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Topology, error) {
 		queue: make(chan *job, cfg.QueueSize), stopped: make(chan struct{})}
 	t.limit = auth.NewBuckets(cfg.SensorBurst, cfg.SensorRefill, cfg.Now)
 	t.load = newLoadMeter(cfg.Now)
+	t.batches = prometheus.NewCounter(prometheus.CounterOpts{Name: "riskmap_topology_batches_total",
+		Help: "Transactions the topology writer committed for sensor reports (group commit: see riskmap_topology_batched_reports_total)."})
+	t.batched = prometheus.NewCounter(prometheus.CounterOpts{Name: "riskmap_topology_batched_reports_total",
+		Help: "Sensor reports the topology writer committed, in riskmap_topology_batches_total transactions."})
 	t.startedAt = cfg.Now()
 	t.follow = newFollower(st)
 	if err := t.startCursor(ctx); err != nil {
@@ -185,6 +209,11 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Topology, error) {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
 	return t, nil
+}
+
+// Collectors are the module's Prometheus metrics.
+func (t *Topology) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{t.batches, t.batched}
 }
 
 // Run writes ingested reports, sweeps and publishes newly exposed nodes

@@ -128,22 +128,55 @@ func (t *Topology) writer(ctx context.Context) {
 			}
 		}
 		carry = rest
+		take := func(j *job) {
+			if j.sweep || j.follow || seen[j.sensorID()] {
+				carry = append(carry, j)
+				return
+			}
+			seen[j.sensorID()] = true
+			batch = append(batch, j)
+		}
 	fill:
 		for len(batch) < t.cfg.BatchSize {
 			select {
 			case j := <-t.queue:
-				if j.sweep || j.follow || seen[j.sensorID()] {
-					carry = append(carry, j)
-					continue
-				}
-				seen[j.sensorID()] = true
-				batch = append(batch, j)
+				take(j)
 			default:
 				break fill
 			}
 		}
+		// Group commit: wait a little for the reports under way, or for
+		// those a busy stream brings.
+		if t.cfg.Linger > 0 && len(batch) < t.cfg.BatchSize && (t.underway.Load() > 0 || t.recent.busy(first.sensorID(), t.cfg.Linger)) {
+			timer := time.NewTimer(t.cfg.Linger)
+			busy := t.recent.busy(first.sensorID(), t.cfg.Linger)
+		linger:
+			for len(batch) < t.cfg.BatchSize && (busy || t.underway.Load() > 0) {
+				select {
+				case j := <-t.queue:
+					take(j)
+				case <-timer.C:
+					break linger
+				case <-ctx.Done():
+					break linger
+				}
+			}
+			timer.Stop()
+		}
 		t.process(ctx, batch)
 	}
+}
+
+// countReports counts the jobs of batch that are reports (not a silent
+// sensor's).
+func countReports(batch []*job) int {
+	n := 0
+	for _, j := range batch {
+		if j.r != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func (j *job) sensorID() string {
@@ -194,6 +227,10 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 		return
 	}
 	t.apply(pl)
+	if n := countReports(batch); n > 0 {
+		t.batches.Inc()
+		t.batched.Add(float64(n))
+	}
 	if len(evs) > 0 && t.cfg.Events != nil {
 		t.cfg.Events.Notify()
 	}

@@ -1,0 +1,93 @@
+package topology
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/riskmap/riskmap/internal/report"
+	"github.com/riskmap/riskmap/internal/store"
+	"github.com/riskmap/riskmap/internal/testenv"
+)
+
+// TestGroupCommit: a stream of reports from many sensors is committed in
+// few transactions (the writer lingers for the next), one report each
+// without the linger; a sensor reporting alone is not held back.
+func TestGroupCommit(t *testing.T) {
+	for _, be := range testenv.Backends {
+		t.Run(be.Name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name   string
+				linger time.Duration
+			}{{"linger", time.Second}, {"off", -1}} {
+				t.Run(tc.name, func(t *testing.T) {
+					ctx, cancel := context.WithCancel(context.Background())
+					st, err := store.Open(ctx, store.Config{URL: be.URL(t)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					tp, err := New(ctx, st, Config{Interval: 10 * time.Second, Linger: tc.linger})
+					if err != nil {
+						t.Fatal(err)
+					}
+					done := make(chan struct{})
+					go func() { defer close(done); tp.Run(ctx) }()
+					defer func() { cancel(); <-done; st.Close() }()
+
+					const n = 24
+					hosts := make([]*simHost, n)
+					bodies := make([][]byte, n)
+					for i := range hosts {
+						hosts[i] = newSimHost(i, n, 3)
+						_, bodies[i] = hosts[i].next(true)
+					}
+					ingest := func(gz []byte) {
+						r, err := report.Decode(bytes.NewReader(gz), report.DefaultLimits())
+						if err == nil {
+							_, err = tp.Ingest(ctx, r)
+						}
+						if err != nil {
+							t.Error(err)
+						}
+					}
+					// A stream: a report every 20 ms, each from another
+					// sensor (alone, each is committed well within 20 ms).
+					var wg sync.WaitGroup
+					for i, gz := range bodies {
+						wg.Add(1)
+						go func() { defer wg.Done(); time.Sleep(time.Duration(i) * 20 * time.Millisecond); ingest(gz) }()
+					}
+					wg.Wait()
+					batches, reports := testutil.ToFloat64(tp.batches), testutil.ToFloat64(tp.batched)
+					t.Logf("%d reports 20 ms apart: %v transactions", n, batches)
+					if reports != n {
+						t.Fatalf("%v reports committed, want %d", reports, n)
+					}
+					if tc.linger > 0 && batches > 6 {
+						t.Errorf("%d reports 20 ms apart were committed in %v transactions; want them grouped", n, batches)
+					}
+					if tc.linger < 0 && batches < 12 {
+						t.Errorf("without a linger %d reports 20 ms apart were committed in %v transactions; want most alone", n, batches)
+					}
+
+					// One sensor alone, report after report, once the burst
+					// is two lingers old: never held for the linger (a
+					// second each).
+					time.Sleep(2 * tc.linger)
+					began := time.Now()
+					for range 5 {
+						_, gz := hosts[0].next(false)
+						ingest(gz)
+					}
+					if tc.linger > 0 && time.Since(began) >= tc.linger {
+						t.Errorf("5 reports of one sensor took %s: held back by the linger", time.Since(began))
+					}
+				})
+			}
+		})
+	}
+}
