@@ -58,6 +58,12 @@ func (e Event) Decode(v any) error {
 	return nil
 }
 
+// Skip is what a handler returns when none of the events it was handed
+// asked anything of it (it changed nothing): its position then advances in
+// memory, as over events of other types, and is written later, so after a
+// crash they may be handed to it again (at least once, as always).
+var Skip = errors.New("events: nothing to do")
+
 // Consumer receives events.
 type Consumer struct {
 	// Name identifies the consumer's stored position; keep it stable.
@@ -382,6 +388,9 @@ type consumer struct {
 	held  bool
 	pos   int64
 	lease time.Time
+	// unsaved counts the events delivered (skipped) since the position was
+	// last written.
+	unsaved int
 }
 
 // register stores a new consumer's starting position.
@@ -437,6 +446,11 @@ func (c *consumer) loop(ctx context.Context) {
 			}
 		}
 		err = c.deliver(ctx, evs, failures+1)
+		acted := len(evs)
+		if errors.Is(err, Skip) {
+			c.unsaved += len(evs)
+			acted, err = 0, nil
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -449,7 +463,7 @@ func (c *consumer) loop(ctx context.Context) {
 			}
 			// Deliver one at a time; set aside what still fails.
 			for i, e := range evs {
-				if herr := c.handle(ctx, evs[i:i+1]); herr != nil {
+				if herr := c.handle(ctx, evs[i:i+1]); herr != nil && !errors.Is(herr, Skip) {
 					if ctx.Err() != nil {
 						return
 					}
@@ -459,7 +473,7 @@ func (c *consumer) loop(ctx context.Context) {
 			err = nil
 		}
 		if err == nil {
-			if !c.advance(ctx, scanned, len(evs)) {
+			if !c.advance(ctx, scanned, acted) {
 				continue
 			}
 			failures, backoff = 0, 0
@@ -574,7 +588,8 @@ func (c *consumer) deliver(ctx context.Context, evs []Event, attempt int) error 
 	if len(evs) == 0 {
 		return nil
 	}
-	if err := c.handle(ctx, evs); err != nil {
+	err := c.handle(ctx, evs)
+	if err != nil && !errors.Is(err, Skip) {
 		return err
 	}
 	now := c.b.now()
@@ -582,15 +597,16 @@ func (c *consumer) deliver(ctx context.Context, evs []Event, attempt int) error 
 		c.b.lag.WithLabelValues(c.c.Name).Observe(max(now.Sub(e.At).Seconds(), 0))
 	}
 	c.b.delivered.WithLabelValues(c.c.Name).Add(float64(len(evs)))
-	return nil
+	return err
 }
 
 // advance stores the new position while the lease is held. Passing
-// only events of other types (n is 0) is kept in memory while the lease
-// is fresh (under a third of it used): a consumer that ignores most
-// events does not write its position after every batch of them. The
-// position written lags only over events it would not deliver, so a
-// process taking the consumer over reads them again and skips them.
+// only events of other types, or events the handler skipped (n is 0), is
+// kept in memory while the lease is fresh (under a third of it used): a
+// consumer that ignores most events does not write its position after
+// every batch of them. The position written lags only over events it
+// would not act on, so a process taking the consumer over reads them
+// again and skips them.
 func (c *consumer) advance(ctx context.Context, to int64, n int) bool {
 	b := c.b
 	now := b.now()
@@ -603,7 +619,7 @@ func (c *consumer) advance(ctx context.Context, to int64, n int) bool {
 	wctx := context.WithoutCancel(ctx)
 	err := b.st.Tx(wctx, func(tx store.Querier) error {
 		res, err := tx.ExecContext(wctx, `UPDATE event_consumers SET position = ?, delivered = delivered + ?, failures = 0, last_error = '',
-			lease_until = ?, updated_at = ? WHERE name = ? AND owner = ?`, to, n, store.Millis(until), store.Millis(now), c.c.Name, b.cfg.Owner)
+			lease_until = ?, updated_at = ? WHERE name = ? AND owner = ?`, to, n+c.unsaved, store.Millis(until), store.Millis(now), c.c.Name, b.cfg.Owner)
 		if err != nil {
 			return err
 		}
@@ -621,7 +637,7 @@ func (c *consumer) advance(ctx context.Context, to int64, n int) bool {
 		c.held = false
 		return false
 	}
-	c.pos, c.lease = to, until
+	c.pos, c.lease, c.unsaved = to, until, 0
 	return true
 }
 
@@ -675,7 +691,7 @@ func (b *Bus) RetryDead(ctx context.Context, name string) (retried, still int, e
 	}
 	sort.Slice(dead, func(i, j int) bool { return dead[i].Event.Seq < dead[j].Event.Seq })
 	for _, d := range dead {
-		if herr := c.handle(ctx, []Event{d.Event}); herr != nil {
+		if herr := c.handle(ctx, []Event{d.Event}); herr != nil && !errors.Is(herr, Skip) {
 			still++
 			continue
 		}

@@ -326,7 +326,14 @@ func TestIgnoredEventsDoNotWritePosition(t *testing.T) {
 			}
 			return
 		}
+		// The handler returned before the position was written: wait for it.
 		pos0, upd0 := stored()
+		for deadline := time.Now().Add(5 * time.Second); pos0 != r.seq[0]; pos0, upd0 = stored() {
+			if time.Now().After(deadline) {
+				t.Fatalf("position %d, want %d written after the first event", pos0, r.seq[0])
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		for range 20 {
 			publish(t, b1, st, other{})
 			time.Sleep(10 * time.Millisecond)
@@ -593,6 +600,63 @@ func TestConsumersShareReads(t *testing.T) {
 		}
 		if _, behind := reads(t, b2); behind == 0 {
 			t.Error("the slow consumer never read on its own: the test did not cover a consumer behind the shared events")
+		}
+	})
+}
+
+// TestSkippedEventsDoNotWritePosition: events a handler skips (Skip: none
+// asked anything of it) advance its position in memory only, like events
+// of other types; the next batch it acts on writes the position past all
+// of them and counts them delivered.
+func TestSkippedEventsDoNotWritePosition(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ string, st *store.Store) {
+		var r recorder
+		b := events.New(st, events.Config{PollEvery: 5 * time.Millisecond, Lease: time.Minute})
+		b.MustSubscribe(events.Consumer{Name: "lazy", Handle: func(ctx context.Context, evs []events.Event) error {
+			if err := r.handle(ctx, evs); err != nil {
+				return err
+			}
+			var last nodeSeen
+			if err := evs[len(evs)-1].Decode(&last); err != nil {
+				return err
+			}
+			if last.Node == "skip" {
+				return events.Skip
+			}
+			return nil
+		}})
+		runBus(t, b)
+		stored := func() (pos, delivered int64) {
+			if err := st.Read().QueryRowContext(context.Background(), "SELECT position, delivered FROM event_consumers WHERE name = 'lazy'").Scan(&pos, &delivered); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // the lease is taken
+		pos0, _ := stored()
+		for i := range 5 {
+			publish(t, b, st, nodeSeen{Node: "skip", N: i})
+			r.wait(t, i+1)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if pos, d := stored(); pos != pos0 || d != 0 {
+			t.Fatalf("skipped events wrote the position: %d (delivered %d), was %d", pos, d, pos0)
+		}
+		publish(t, b, st, nodeSeen{Node: "act", N: 5})
+		r.wait(t, 6)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			pos, d := stored()
+			if pos == r.seq[5] && d == 6 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after an event acted on: position %d delivered %d, want %d and 6", pos, d, r.seq[5])
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if st, err := b.DeadLetters(context.Background(), "lazy"); err != nil || len(st) != 0 {
+			t.Fatalf("dead letters %v %v", st, err)
 		}
 	})
 }

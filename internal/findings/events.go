@@ -130,6 +130,9 @@ func (s *Service) RescoreConsumer() events.Consumer {
 			if n > 0 {
 				s.log.Debug("rescored findings after topology change", "nodes", len(ids), "findings", n)
 			}
+			if err == nil && n == 0 {
+				return events.Skip // no finding changed
+			}
 			return err
 		}}
 }

@@ -208,7 +208,7 @@ func (s *Service) LinkConsumer() events.Consumer {
 				}
 			}
 			if len(p.ScanIDs) == 0 && len(p.Nodes) == 0 {
-				return nil
+				return events.Skip
 			}
 			_, _, err := s.jobs.Insert(ctx, KindLink, p, jobs.InsertOpts{})
 			return err

@@ -81,7 +81,7 @@ func (s *Service) InheritConsumer() events.Consumer {
 				}
 			}
 			if len(p.ScanIDs) == 0 && len(p.Containers) == 0 {
-				return nil
+				return events.Skip
 			}
 			_, _, err := s.jobs.Insert(ctx, KindInherit, p, jobs.InsertOpts{})
 			return err

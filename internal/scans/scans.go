@@ -171,7 +171,7 @@ func (s *Service) AutoScanConsumer() events.Consumer {
 				}
 			}
 			if len(nodes) == 0 {
-				return nil
+				return events.Skip
 			}
 			_, _, err := s.jobs.Insert(ctx, KindAutoScan, autoScanPayload{Nodes: nodes}, jobs.InsertOpts{})
 			return err
