@@ -205,9 +205,12 @@ func (s *Store) checkpointLoop() {
 			if fi, err := os.Stat(s.where + "-wal"); err == nil && fi.Size() > walRestartBytes {
 				mode = "TRUNCATE"
 			}
-			if _, err := s.ck.Exec("PRAGMA wal_checkpoint(" + mode + ")"); err != nil {
+			began := time.Now()
+			var busy, logFrames, done int
+			if err := s.ck.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done); err != nil {
 				s.log.Warn("checkpoint SQLite WAL", "path", s.where, "mode", mode, "err", err)
 			}
+			s.log.Debug("checkpoint SQLite WAL", "mode", mode, "took", time.Since(began), "busy", busy, "wal_frames", logFrames, "copied", done)
 		}
 	}
 }

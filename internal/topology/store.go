@@ -34,10 +34,26 @@ func (t *Topology) write(ctx context.Context, pl *plan, evs []events.Typed) erro
 	for _, n := range pl.upNodes {
 		nodes = append(nodes, n)
 	}
-	edges := make([]*Edge, 0, len(pl.upEdges))
-	for _, e := range pl.upEdges {
-		edges = append(edges, e)
+	// Nodes and edges already stored live (as the graph, not yet applied,
+	// has them; with the same sensor for nodes), and the others.
+	var newNodes, liveNodes []*Node
+	var newEdges, liveEdges []*Edge
+	t.g.mu.RLock()
+	for _, n := range nodes {
+		if o := t.g.nodes[n.ID]; o != nil && !o.Gone() && o.SensorID == n.SensorID {
+			liveNodes = append(liveNodes, n)
+		} else {
+			newNodes = append(newNodes, n)
+		}
 	}
+	for k, e := range pl.upEdges {
+		if o := t.g.edges[k]; o != nil && o.GoneAt.IsZero() {
+			liveEdges = append(liveEdges, e)
+		} else {
+			newEdges = append(newEdges, e)
+		}
+	}
+	t.g.mu.RUnlock()
 	now := store.Millis(pl.now)
 	sets := map[string][]string{}
 	for _, n := range nodes {
@@ -57,17 +73,30 @@ func (t *Topology) write(ctx context.Context, pl *plan, evs []events.Typed) erro
 			}); err != nil {
 			return fmt.Errorf("store %d loaded-file sets: %w", len(setIDs), err)
 		}
-		if err := store.ExecValues(ctx, q, "INSERT INTO nodes (id, kind, node_key, name, sensor_id, attrs, first_seen, last_seen, gone_at)", 9, len(nodes),
-			"ON CONFLICT (id) DO UPDATE SET name = excluded.name, sensor_id = excluded.sensor_id, attrs = excluded.attrs, last_seen = excluded.last_seen, gone_at = NULL",
-			func(i int, args []any) ([]any, error) {
-				n := nodes[i]
-				attrs, err := json.Marshal(&n.nodeData)
-				if err != nil {
-					return nil, fmt.Errorf("encode node %s: %w", n.ID, err)
-				}
-				return append(args, n.ID, n.Kind, n.Key, n.Label, nullString(n.SensorID), string(attrs), store.Millis(n.FirstSeen), now, nil), nil
-			}); err != nil {
-			return fmt.Errorf("upsert %d nodes: %w", len(nodes), err)
+		// A node that stays live and with its sensor is updated without
+		// assigning sensor_id and gone_at: SQLite rewrites the entries of
+		// every index whose column an UPDATE assigns, even to the same
+		// value, and those are pages all over the index (most of the WAL
+		// an ingest wrote).
+		for _, set := range []struct {
+			nodes  []*Node
+			update string
+		}{
+			{newNodes, "name = excluded.name, sensor_id = excluded.sensor_id, attrs = excluded.attrs, last_seen = excluded.last_seen, gone_at = NULL"},
+			{liveNodes, "name = excluded.name, attrs = excluded.attrs, last_seen = excluded.last_seen"},
+		} {
+			if err := store.ExecValues(ctx, q, "INSERT INTO nodes (id, kind, node_key, name, sensor_id, attrs, first_seen, last_seen, gone_at)", 9, len(set.nodes),
+				"ON CONFLICT (id) DO UPDATE SET "+set.update,
+				func(i int, args []any) ([]any, error) {
+					n := set.nodes[i]
+					attrs, err := json.Marshal(&n.nodeData)
+					if err != nil {
+						return nil, fmt.Errorf("encode node %s: %w", n.ID, err)
+					}
+					return append(args, n.ID, n.Kind, n.Key, n.Label, nullString(n.SensorID), string(attrs), store.Millis(n.FirstSeen), now, nil), nil
+				}); err != nil {
+				return fmt.Errorf("upsert %d nodes: %w", len(set.nodes), err)
+			}
 		}
 		for i := 0; i < len(pl.goneNodes); i += chunkRows {
 			part := pl.goneNodes[i:min(i+chunkRows, len(pl.goneNodes))]
@@ -79,18 +108,26 @@ func (t *Topology) write(ctx context.Context, pl *plan, evs []events.Typed) erro
 				return fmt.Errorf("mark %d nodes gone: %w", len(part), err)
 			}
 		}
-		if err := store.ExecValues(ctx, q, "INSERT INTO edges (src_id, dst_id, kind, attrs, first_seen, last_seen, sensor_id, conn_count, gone_at)", 9, len(edges),
-			"ON CONFLICT (src_id, dst_id, kind) DO UPDATE SET attrs = excluded.attrs, last_seen = excluded.last_seen, sensor_id = excluded.sensor_id, conn_count = excluded.conn_count, gone_at = NULL",
-			func(i int, args []any) ([]any, error) {
-				e := edges[i]
-				attrs := "{}"
-				if len(e.Remote) > 0 {
-					a, _ := json.Marshal(map[string][]string{"remote": e.Remote})
-					attrs = string(a)
-				}
-				return append(args, e.Src, e.Dst, e.Kind, attrs, store.Millis(e.FirstSeen), now, nullString(e.SensorID), e.Count, nil), nil
-			}); err != nil {
-			return fmt.Errorf("upsert %d edges: %w", len(edges), err)
+		for _, set := range []struct {
+			edges  []*Edge
+			update string
+		}{
+			{newEdges, "attrs = excluded.attrs, last_seen = excluded.last_seen, sensor_id = excluded.sensor_id, conn_count = excluded.conn_count, gone_at = NULL"},
+			{liveEdges, "attrs = excluded.attrs, last_seen = excluded.last_seen, sensor_id = excluded.sensor_id, conn_count = excluded.conn_count"},
+		} {
+			if err := store.ExecValues(ctx, q, "INSERT INTO edges (src_id, dst_id, kind, attrs, first_seen, last_seen, sensor_id, conn_count, gone_at)", 9, len(set.edges),
+				"ON CONFLICT (src_id, dst_id, kind) DO UPDATE SET "+set.update,
+				func(i int, args []any) ([]any, error) {
+					e := set.edges[i]
+					attrs := "{}"
+					if len(e.Remote) > 0 {
+						a, _ := json.Marshal(map[string][]string{"remote": e.Remote})
+						attrs = string(a)
+					}
+					return append(args, e.Src, e.Dst, e.Kind, attrs, store.Millis(e.FirstSeen), now, nullString(e.SensorID), e.Count, nil), nil
+				}); err != nil {
+				return fmt.Errorf("upsert %d edges: %w", len(set.edges), err)
+			}
 		}
 		const perEdge = 100
 		for i := 0; i < len(pl.goneEdges); i += perEdge {
