@@ -59,6 +59,9 @@ type graph struct {
 	// graph, or more changes than a fresh computation costs).
 	touched    map[string]struct{}
 	touchedAll bool
+	// imageVersion counts changes of container and image nodes (and
+	// their edges): ImageUses' cache key.
+	imageVersion uint64
 }
 
 // maxTouched is how many touched nodes the graph remembers before asking
@@ -68,6 +71,7 @@ const maxTouched = 1 << 15
 // touch records that node id, or an edge of it, changed. The caller holds
 // mu for writing.
 func (g *graph) touch(id string) {
+	g.imageTouched(g.nodes[id])
 	if g.touchedAll {
 		return
 	}
@@ -80,7 +84,16 @@ func (g *graph) touch(id string) {
 // touchAll asks for the reachability from scratch.
 func (g *graph) touchAll() {
 	g.touchedAll = true
+	g.imageVersion++
 	clear(g.touched)
+}
+
+// imageTouched counts a change of n if it is a container or an image (or
+// the edge of one): ImageUses' answer is kept until one changes.
+func (g *graph) imageTouched(n *Node) {
+	if n != nil && (n.Kind == KindContainer || n.Kind == KindImage) {
+		g.imageVersion++
+	}
 }
 
 func newGraph() *graph {
@@ -331,6 +344,7 @@ func (g *graph) deleteNode(id string) {
 	if n == nil {
 		return
 	}
+	g.imageTouched(n)
 	g.unlink(n)
 	delete(g.nodes, id)
 	g.touch(id)

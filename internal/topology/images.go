@@ -26,7 +26,7 @@ type ImageUse struct {
 
 // ImageUses lists the live containers and images with the digests of
 // their image (those with none known are left out). The answer is kept
-// until the graph changes.
+// until a container or image changes.
 func (t *Topology) ImageUses() []ImageUse {
 	g := t.g
 	g.mu.RLock()
@@ -34,7 +34,9 @@ func (t *Topology) ImageUses() []ImageUse {
 	t.usesMu.Lock()
 	defer t.usesMu.Unlock()
 	now := t.now()
-	if t.uses != nil && t.usesVersion == g.version && now.Sub(t.usesAt) < 5*time.Second {
+	// Kept while no container or image changed (the other nodes churn
+	// with every report), and at most a minute.
+	if t.uses != nil && t.usesVersion == g.imageVersion && now.Sub(t.usesAt) < time.Minute && !now.Before(t.usesAt) {
 		return t.uses
 	}
 	// Digests of every image node, and of image names (containerd lists
@@ -100,7 +102,7 @@ func (t *Topology) ImageUses() []ImageUse {
 		out = append(out, u)
 	}
 	slices.SortFunc(out, func(a, b ImageUse) int { return strings.Compare(a.NodeID, b.NodeID) })
-	t.uses, t.usesVersion, t.usesAt = out, g.version, now
+	t.uses, t.usesVersion, t.usesAt = out, g.imageVersion, now
 	return out
 }
 
