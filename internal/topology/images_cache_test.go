@@ -15,7 +15,7 @@ func TestImageUsesCached(t *testing.T) {
 	tp := newMemTopology()
 	rep := func(n int, image string) *report.Report {
 		r := &report.Report{Version: report.Version, SensorID: "s1", RunID: "r1", Seq: uint64(n), Kind: report.KindFull, IntervalSeconds: 10, Time: time.Unix(2e9, 0).UTC(),
-			Host: &report.Host{Hostname: "web-1", Arch: "amd64"},
+			Host:       &report.Host{Hostname: "web-1", Arch: "amd64"},
 			Containers: []report.Container{{ID: fmt.Sprintf("%064d", 1), Runtime: "docker", Name: "/app", Image: "app:1", ImageID: image, State: "running"}},
 		}
 		for p := range 3 {
