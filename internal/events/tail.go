@@ -75,10 +75,10 @@ func (t *tail) next(ctx context.Context, b *Bus, pos int64, n int) (evs []Event,
 		t.set, t.from, t.to, t.evs, t.bytes = true, pos, pos, nil, 0
 		t.readAt = time.Time{}
 	}
-	// The poll interval is real time, whatever clock the bus was given.
 	if pos < t.from {
 		return nil, pos, false, nil
 	}
+	// The poll interval is real time, whatever clock the bus was given.
 	if pos == t.to && (t.stale.Load() || time.Since(t.readAt) >= b.cfg.PollEvery/2) {
 		if err := t.read(ctx, b); err != nil {
 			return nil, pos, true, err
