@@ -64,6 +64,9 @@ func (e Event) Decode(v any) error {
 // crash they may be handed to it again (at least once, as always).
 var Skip = errors.New("events: nothing to do")
 
+// failed reports whether a handler's answer is a failure (Skip is not).
+func failed(err error) bool { return err != nil && !errors.Is(err, Skip) }
+
 // Consumer receives events.
 type Consumer struct {
 	// Name identifies the consumer's stored position; keep it stable.
@@ -463,7 +466,7 @@ func (c *consumer) loop(ctx context.Context) {
 			}
 			// Deliver one at a time; set aside what still fails.
 			for i, e := range evs {
-				if herr := c.handle(ctx, evs[i:i+1]); herr != nil && !errors.Is(herr, Skip) {
+				if herr := c.handle(ctx, evs[i:i+1]); failed(herr) {
 					if ctx.Err() != nil {
 						return
 					}
@@ -542,7 +545,7 @@ func (c *consumer) fetch(ctx context.Context) ([]Event, int64, error) {
 	if ok {
 		out := evs[:0]
 		for _, e := range evs {
-			if len(c.c.Types) == 0 || slices.Contains(c.c.Types, e.Type) {
+			if c.wants(e.Type) {
 				out = append(out, e)
 			}
 		}
@@ -566,13 +569,18 @@ func (c *consumer) fetch(ctx context.Context) ([]Event, int64, error) {
 			return nil, c.pos, err
 		}
 		last = e.Seq
-		if len(c.c.Types) > 0 && !slices.Contains(c.c.Types, e.Type) {
+		if !c.wants(e.Type) {
 			continue
 		}
 		e.Payload, e.At = json.RawMessage(payload), store.FromMillis(at)
 		out = append(out, e)
 	}
 	return out, last, rows.Err()
+}
+
+// wants reports whether the consumer takes events of type typ.
+func (c *consumer) wants(typ string) bool {
+	return len(c.c.Types) == 0 || slices.Contains(c.c.Types, typ)
 }
 
 func (c *consumer) handle(ctx context.Context, evs []Event) (err error) {
@@ -589,7 +597,7 @@ func (c *consumer) deliver(ctx context.Context, evs []Event, attempt int) error 
 		return nil
 	}
 	err := c.handle(ctx, evs)
-	if err != nil && !errors.Is(err, Skip) {
+	if failed(err) {
 		return err
 	}
 	now := c.b.now()
@@ -691,7 +699,7 @@ func (b *Bus) RetryDead(ctx context.Context, name string) (retried, still int, e
 	}
 	sort.Slice(dead, func(i, j int) bool { return dead[i].Event.Seq < dead[j].Event.Seq })
 	for _, d := range dead {
-		if herr := c.handle(ctx, []Event{d.Event}); herr != nil && !errors.Is(herr, Skip) {
+		if herr := c.handle(ctx, []Event{d.Event}); failed(herr) {
 			still++
 			continue
 		}
