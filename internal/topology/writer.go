@@ -147,23 +147,31 @@ func (t *Topology) writer(ctx context.Context) {
 		}
 		// Group commit: wait a little for the reports under way, or for
 		// those a busy stream brings.
-		if t.cfg.Linger > 0 && len(batch) < t.cfg.BatchSize && (t.underway.Load() > 0 || t.recent.busy(first.sensorID(), t.cfg.Linger)) {
-			timer := time.NewTimer(t.cfg.Linger)
-			busy := t.recent.busy(first.sensorID(), t.cfg.Linger)
-		linger:
-			for len(batch) < t.cfg.BatchSize && (busy || t.underway.Load() > 0) {
-				select {
-				case j := <-t.queue:
-					take(j)
-				case <-timer.C:
-					break linger
-				case <-ctx.Done():
-					break linger
-				}
-			}
-			timer.Stop()
+		if t.cfg.Linger > 0 && len(batch) < t.cfg.BatchSize {
+			t.linger(ctx, first.sensorID(), &batch, take)
 		}
 		t.process(ctx, batch)
+	}
+}
+
+// linger waits up to Linger for more jobs to join the batch (group
+// commit) while reports are under way or other sensors' reports stream in.
+func (t *Topology) linger(ctx context.Context, sensor string, batch *[]*job, take func(*job)) {
+	busy := t.recent.busy(sensor, t.cfg.Linger)
+	if !busy && t.underway.Load() == 0 {
+		return
+	}
+	timer := time.NewTimer(t.cfg.Linger)
+	defer timer.Stop()
+	for len(*batch) < t.cfg.BatchSize && (busy || t.underway.Load() > 0) {
+		select {
+		case j := <-t.queue:
+			take(j)
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
