@@ -36,20 +36,37 @@ type benchIngestEnv struct {
 	hosts []*simHost
 }
 
-func newBenchIngest(b *testing.B, be testenv.Backend, sensors, fullEvery int) *benchIngestEnv {
-	b.Helper()
+// runTopology runs the topology module with cfg on a fresh database of
+// be until the test ends.
+func runTopology(tb testing.TB, be testenv.Backend, cfg Config) *Topology {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, store.Config{URL: be.URL(b)})
+	st, err := store.Open(ctx, store.Config{URL: be.URL(tb)})
 	if err != nil {
-		b.Fatalf("open store: %v", err)
+		tb.Fatalf("open store: %v", err)
 	}
-	tp, err := New(ctx, st, Config{Interval: 10 * time.Second})
+	tp, err := New(ctx, st, cfg)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); tp.Run(ctx) }()
-	b.Cleanup(func() { cancel(); <-done; st.Close() })
+	tb.Cleanup(func() { cancel(); <-done; st.Close() })
+	return tp
+}
+
+// ingestBody decodes a report as sent and ingests it.
+func ingestBody(ctx context.Context, tp *Topology, gz []byte) error {
+	r, err := report.Decode(bytes.NewReader(gz), report.DefaultLimits())
+	if err == nil {
+		_, err = tp.Ingest(ctx, r)
+	}
+	return err
+}
+
+func newBenchIngest(b *testing.B, be testenv.Backend, sensors, fullEvery int) *benchIngestEnv {
+	b.Helper()
+	tp := runTopology(b, be, Config{Interval: 10 * time.Second})
 	e := &benchIngestEnv{t: tp}
 	for i := range sensors {
 		h := newSimHost(i, sensors, 7)
@@ -106,11 +123,7 @@ func (e *benchIngestEnv) send(b *testing.B, par int, perHost [][]benchItem) {
 					return
 				}
 				for _, it := range perHost[i] {
-					r, err := report.Decode(bytes.NewReader(it.gz), report.DefaultLimits())
-					if err == nil {
-						_, err = e.t.Ingest(context.Background(), r)
-					}
-					if err != nil {
+					if err := ingestBody(context.Background(), e.t, it.gz); err != nil {
 						failed.Store(err)
 						return
 					}

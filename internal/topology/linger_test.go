@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"bytes"
 	"context"
 	"sync"
 	"testing"
@@ -9,8 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/riskmap/riskmap/internal/report"
-	"github.com/riskmap/riskmap/internal/store"
 	"github.com/riskmap/riskmap/internal/testenv"
 )
 
@@ -25,18 +22,7 @@ func TestGroupCommit(t *testing.T) {
 				linger time.Duration
 			}{{"linger", time.Second}, {"off", -1}} {
 				t.Run(tc.name, func(t *testing.T) {
-					ctx, cancel := context.WithCancel(context.Background())
-					st, err := store.Open(ctx, store.Config{URL: be.URL(t)})
-					if err != nil {
-						t.Fatal(err)
-					}
-					tp, err := New(ctx, st, Config{Interval: 10 * time.Second, Linger: tc.linger})
-					if err != nil {
-						t.Fatal(err)
-					}
-					done := make(chan struct{})
-					go func() { defer close(done); tp.Run(ctx) }()
-					defer func() { cancel(); <-done; st.Close() }()
+					tp := runTopology(t, be, Config{Interval: 10 * time.Second, Linger: tc.linger})
 
 					const n = 24
 					hosts := make([]*simHost, n)
@@ -46,11 +32,7 @@ func TestGroupCommit(t *testing.T) {
 						_, bodies[i] = hosts[i].next(true)
 					}
 					ingest := func(gz []byte) {
-						r, err := report.Decode(bytes.NewReader(gz), report.DefaultLimits())
-						if err == nil {
-							_, err = tp.Ingest(ctx, r)
-						}
-						if err != nil {
+						if err := ingestBody(context.Background(), tp, gz); err != nil {
 							t.Error(err)
 						}
 					}
