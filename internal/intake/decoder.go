@@ -105,9 +105,19 @@ func (d *Decoder) open(delim json.Delim, want string) (bool, error) {
 // its value (Decode, Object, Array or Skip). A null is an object without
 // members.
 func (d *Decoder) Object(fn func(key string) error) error {
+	_, err := d.object(fn, nil)
+	return err
+}
+
+// object is Object that tells a null (false) from an object; opened, when
+// not nil, is called when an object opens, before its members.
+func (d *Decoder) object(fn func(key string) error, opened func()) (bool, error) {
 	ok, err := d.open('{', "an object")
 	if !ok || err != nil {
-		return err
+		return false, err
+	}
+	if opened != nil {
+		opened()
 	}
 	for {
 		d.mark()
@@ -116,14 +126,14 @@ func (d *Decoder) Object(fn func(key string) error) error {
 		}
 		t, err := d.Token()
 		if err != nil {
-			return err
+			return true, err
 		}
 		if err := fn(t.(string)); err != nil {
-			return err
+			return true, err
 		}
 	}
 	_, err = d.Token() // '}'
-	return err
+	return true, err
 }
 
 // Array reads an array element by element: fn must read each element

@@ -638,3 +638,17 @@ func (r *Reader) structural(c byte) bool {
 	r.syntax(c, "looking for beginning of value")
 	return false
 }
+
+// Holds reports whether no document of n input bytes can pass any of l's
+// limits but MaxDepth: such a document may be decoded whole, by a caller
+// whose destination type bounds the nesting itself (encoding/json refuses
+// an array or object where the type has neither), without a Reader. Every
+// value but the last takes at least two bytes ("0,"), so n bytes hold at
+// most n/2+1 values or elements of one array.
+func (l Limits) Holds(n int64) bool {
+	within := func(max int64, need int64) bool { return max <= 0 || need <= max }
+	values := n/2 + 1
+	return within(l.MaxInput, n) && within(l.MaxBytes, n) && within(int64(l.MaxString), n) &&
+		within(l.MaxValues, values) && within(l.MaxItems, values) && within(l.MaxElement, n) &&
+		(l.MaxRatio <= 0 || n <= l.RatioFree)
+}

@@ -63,10 +63,16 @@ func (d *Decoder) member(sv reflect.Value, key string, strict bool) error {
 		case walkable(t):
 			return d.walkStruct(f, strict)
 		case t.Kind() == reflect.Pointer && walkable(t.Elem()):
-			if f.IsNil() {
-				f.Set(reflect.New(t.Elem()))
+			// As encoding/json: null is a nil pointer.
+			isObject, err := d.object(func(key string) error { return d.member(f.Elem(), key, strict) }, func() {
+				if f.IsNil() {
+					f.Set(reflect.New(t.Elem()))
+				}
+			})
+			if !isObject && err == nil {
+				f.Set(reflect.Zero(t))
 			}
-			return d.walkStruct(f.Elem(), strict)
+			return err
 		case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
 			// As encoding/json: null is a nil slice, [] an empty one, and a
 			// member given twice is replaced.

@@ -3,9 +3,11 @@ package report
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -283,5 +285,71 @@ func BenchmarkDecodeFull1000(b *testing.B) {
 		if _, err := Decode(bytes.NewReader(body), DefaultLimits()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// FuzzDecodeWhole checks the one-pass decoding of small reports against
+// the streaming decoder: the same reports accepted, decoded the same.
+func FuzzDecodeWhole(f *testing.F) {
+	b, _ := json.Marshal(picture(3, rand.New(rand.NewPCG(5, 6))))
+	f.Add(b)
+	f.Add([]byte(`{"version":"1.0","sensorId":"s","runId":"r","seq":2,"kind":"delta","baseSeq":1,"time":"2026-11-27T12:00:00Z","removed":{"processes":["1:2"]}}`))
+	f.Add([]byte(`{"version":"1.0","sensorId":"s","runId":"r","seq":2,"kind":"full","time":"2026-11-27T12:00:00Z","host":null,"kubernetes":{"pods":null}}`))
+	f.Add([]byte(`{"version":"1.9","sensorId":"s","runId":"r","seq":2,"kind":"full","time":"2026-11-27T12:00:00Z","x":[1,2,{}]}`))
+	f.Add([]byte(`{"sensorId":"s","version":"1.0","runId":"r","seq":1,"kind":"full","time":"2026-11-27T12:00:00Z","processes":[{"pid":1,"loaded":["a","b","c"]}]} `))
+	head := `{"version":"1.0","sensorId":"s","runId":"r","seq":2,"kind":"full","time":"2026-11-27T12:00:00Z",`
+	for _, tail := range []string{
+		`"processes":[{"pid":1e2}]}`, `"processes":[{"pid":1.5}]}`, `"processes":[{"pid":99999999999999999999}]}`,
+		`"processes":[{"pid":1,"name":"a\xffb"}]}`, `"processes":[{"pid":1,"name":"\ud800x"}]}`,
+		`"processes":[{"pid":1,"name":"\u00e9\n"}]}`, `"PROCESSES":[{"PID":3,"Name":"x"}]}`,
+		`"seq":3,"seq":4}`, `"processes":[{"pid":1,"pid":null,"rssBytes":-1}]}`, `"processes":[{"pid":1,"cpuPercent":1e400}]}`,
+		`"truncated":{"a":1,"a":2}}`, `"truncated":null,"probes":null}`, `"host":{"cpus":"4"}}`, `"time":"2026-11-27T12:00:00+01:00"}`,
+		`"processes":[{"pid":1,"listen":[{"port":65536}]}]}`, `"processes":[{"pid":1,"loaded":[null,"a"]}]}`, `"host":{}} x`,
+		`"host":{"cpus":4},"host":null}`, `"host":null,"host":{"cpus":4}}`, `"host":{"cpus":4},"host":{"arch":"x"}}`,
+		`"truncated":{"a":1},"truncated":{"b":2}}`, `"kubernetes":{"pods":[{"uid":"a"}]},"kubernetes":{"nodes":[]}}`,
+		`"ſeq":3,"\u212aind":"delta","baseSeq":1}`, `"processes":[{"pid":1,"cmdline":["a"]},{"pid":2,"cmdline":null}],"processes":[{"pid":3}]}`,
+	} {
+		f.Add([]byte(head + tail))
+	}
+	f.Add([]byte(head + "\"processes\":[{\"pid\":1,\"name\":\"a\xffb\xc3\"}]}")) // invalid UTF-8
+	f.Add([]byte(strings.Replace(head, `"time":"2026-11-27T12:00:00Z",`, `"time":"2026-11-27 12:00:00"}`, 1)))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		lim := Limits{MaxCompressedBytes: 1 << 20, MaxJSONBytes: 4 << 20, MaxItems: 1000}
+		whole, errWhole := decodeBody(bytes.NewReader(doc), lim, nil, true)
+		stream, errStream := decodeBody(bytes.NewReader(doc), lim, nil, false)
+		if (errWhole == nil) != (errStream == nil) {
+			t.Fatalf("one pass: %v; streaming: %v", errWhole, errStream)
+		}
+		if errWhole != nil {
+			if errWhole.Error() != errStream.Error() {
+				t.Fatalf("one pass refused with %q, streaming with %q", errWhole, errStream)
+			}
+			return
+		}
+		if !reflect.DeepEqual(whole, stream) {
+			t.Fatalf("one pass decoded\n%+v\nstreaming\n%+v", whole, stream)
+		}
+	})
+}
+
+// BenchmarkDecodeSmall is the console's side of a report of a sensor's
+// size (60 processes, full, about what a host sends; a delta is a few of
+// them): whole, and forced through the streaming decoder.
+func BenchmarkDecodeSmall(b *testing.B) {
+	r := picture(60, rand.New(rand.NewPCG(7, 8)))
+	doc, err := json.Marshal(r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, fast := range []bool{true, false} {
+		b.Run(map[bool]string{true: "whole", false: "streaming"}[fast], func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				if _, err := decodeBody(bytes.NewReader(doc), DefaultLimits(), nil, fast); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
