@@ -71,8 +71,8 @@ func (t *Topology) CheckExposure(ctx context.Context) error {
 	g := t.g
 	current := map[string]ExposedNode{}
 	g.mu.RLock()
-	procs := make([]string, 0, len(rc.labels))
-	for id := range rc.labels {
+	procs := make([]string, 0, rc.labels.len())
+	for id := range rc.labels.all() {
 		procs = append(procs, id)
 	}
 	slices.Sort(procs)
@@ -283,7 +283,7 @@ func (t *Topology) Describe(ids ...string) map[string]NodeContext {
 		want[id] = true
 	}
 	reached := map[string]bool{}
-	for pid := range rc.labels {
+	for pid := range rc.labels.all() {
 		p := g.nodes[pid]
 		if p == nil || p.Gone() {
 			continue

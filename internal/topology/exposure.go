@@ -44,7 +44,7 @@ type reach struct {
 	// process before it on the shortest route from that entry. The first
 	// label's pred is the process it was first reached from
 	// (InternetInbound for a first hop).
-	labels map[string][]label
+	labels *labelMap
 
 	// layers is Reachable's answer, computed once.
 	layersOnce sync.Once
@@ -52,12 +52,12 @@ type reach struct {
 }
 
 // reached reports whether the internet reaches process id.
-func (rc *reach) reached(id string) bool { return len(rc.labels[id]) > 0 }
+func (rc *reach) reached(id string) bool { return len(rc.labels.get(id)) > 0 }
 
 // via is the process id was first reached from (InternetInbound for a
 // first hop), or "" when it is not reached.
 func (rc *reach) via(id string) string {
-	if ls := rc.labels[id]; len(ls) > 0 {
+	if ls := rc.labels.get(id); len(ls) > 0 {
 		return ls[0].pred
 	}
 	return ""
@@ -65,7 +65,7 @@ func (rc *reach) via(id string) string {
 
 // reason is why the internet reaches a first hop (its first entry's).
 func (rc *reach) reason(id string) string {
-	for _, l := range rc.labels[id] {
+	for _, l := range rc.labels.get(id) {
 		if l.pred == InternetInbound {
 			return l.reason
 		}
@@ -85,7 +85,7 @@ type label struct {
 }
 
 func (rc *reach) label(id, entry string) (label, bool) {
-	for _, l := range rc.labels[id] {
+	for _, l := range rc.labels.get(id) {
 		if l.entry == entry {
 			return l, true
 		}
@@ -312,7 +312,7 @@ type attackRoute struct {
 // entry point that reaches it (at most MaxPaths), shortest first.
 func (g *graph) routes(rc *reach, id string) []attackRoute {
 	var out []attackRoute
-	for _, l := range rc.labels[id] {
+	for _, l := range rc.labels.get(id) {
 		if r, why := g.route(rc, id, l.entry); r != nil {
 			out = append(out, attackRoute{r, why})
 		}

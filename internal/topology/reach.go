@@ -112,14 +112,14 @@ func (g *graph) reachUpdate(old *reach) (*reach, []string) {
 	fwd := g.closure(dirty, true)
 	cone := g.closure(fwd, false)
 	fresh := g.reachFrom(cone)
-	labels := maps.Clone(old.labels)
+	labels := old.labels.derive()
 	var changed []string
 	for id := range fwd {
-		was, now := old.labels[id], fresh.labels[id]
+		was, now := old.labels.get(id), fresh.labels.get(id)
 		if len(now) == 0 {
-			delete(labels, id)
+			labels.del(id)
 		} else {
-			labels[id] = now
+			labels.set(id, now)
 		}
 		if !sameEntries(was, now) {
 			changed = append(changed, id)
@@ -207,17 +207,17 @@ func (g *graph) closure(from map[string]struct{}, forward bool) map[string]struc
 // b than in a.
 func changedLabels(a, b *reach) []string {
 	var out []string
-	var al map[string][]label
+	al := &labelMap{}
 	if a != nil {
 		al = a.labels
 	}
-	for id, ls := range b.labels {
-		if !sameEntries(al[id], ls) {
+	for id, ls := range b.labels.all() {
+		if !sameEntries(al.get(id), ls) {
 			out = append(out, id)
 		}
 	}
-	for id := range al {
-		if _, ok := b.labels[id]; !ok {
+	for id := range al.all() {
+		if b.labels.get(id) == nil {
 			out = append(out, id)
 		}
 	}
@@ -304,7 +304,7 @@ func (g *graph) seeds(p *Node, out []seed) []seed {
 // reachFrom computes the reachability of the processes in within (all of
 // them when within is nil) from their seeds, walking only inside within.
 func (g *graph) reachFrom(within map[string]struct{}) *reach {
-	rc := &reach{labels: map[string][]label{}}
+	rc := &reach{labels: &labelMap{}}
 	in := func(id string) bool {
 		if within == nil {
 			return true
@@ -343,10 +343,10 @@ func (g *graph) reachFrom(within map[string]struct{}) *reach {
 	type visit struct{ proc, entry string }
 	var frontier []visit
 	for _, sd := range seeds {
-		if _, ok := rc.label(sd.proc, sd.entry); ok || len(rc.labels[sd.proc]) >= MaxPaths {
+		if _, ok := rc.label(sd.proc, sd.entry); ok || len(rc.labels.get(sd.proc)) >= MaxPaths {
 			continue
 		}
-		rc.labels[sd.proc] = append(rc.labels[sd.proc], label{entry: sd.entry, pred: InternetInbound, route: sd.route, reason: sd.reason})
+		rc.labels.set(sd.proc, append(rc.labels.get(sd.proc), label{entry: sd.entry, pred: InternetInbound, route: sd.route, reason: sd.reason}))
 		frontier = append(frontier, visit{sd.proc, sd.entry})
 	}
 	// Onward connections, one layer at a time: each entry point reaches
@@ -367,10 +367,10 @@ func (g *graph) reachFrom(within map[string]struct{}) *reach {
 			}
 			slices.Sort(dsts)
 			for _, d := range dsts {
-				if _, ok := rc.label(d, v.entry); ok || len(rc.labels[d]) >= MaxPaths {
+				if _, ok := rc.label(d, v.entry); ok || len(rc.labels.get(d)) >= MaxPaths {
 					continue
 				}
-				rc.labels[d] = append(rc.labels[d], label{entry: v.entry, pred: v.proc, hops: hop})
+				rc.labels.set(d, append(rc.labels.get(d), label{entry: v.entry, pred: v.proc, hops: hop}))
 				next = append(next, visit{d, v.entry})
 			}
 		}

@@ -40,7 +40,7 @@ func reachMatches(t *testing.T, seed uint64) {
 		exp[i] = &exposure{}
 	}
 	tp.ExposureScope(nil) // start recording
-	prev := map[string][]label{}
+	prev := &labelMap{}
 	var incremental, changes, capped, deepest int
 	sent := 0
 	for round := range rounds {
@@ -73,10 +73,10 @@ func reachMatches(t *testing.T, seed uint64) {
 			for _, id := range changedLabels(&reach{labels: prev}, full) {
 				changes++
 				if !slices.Contains(scope, id) {
-					t.Fatalf("round %d: process %s is reached differently (%v → %v) but ExposureScope did not name it", round, id, entries(prev[id]), entries(full.labels[id]))
+					t.Fatalf("round %d: process %s is reached differently (%v → %v) but ExposureScope did not name it", round, id, entries(prev.get(id)), entries(full.labels.get(id)))
 				}
 			}
-			for _, ls := range full.labels {
+			for _, ls := range full.labels.all() {
 				if len(ls) == MaxPaths {
 					capped++
 				}
@@ -87,11 +87,11 @@ func reachMatches(t *testing.T, seed uint64) {
 			prev = full.labels
 		}
 	}
-	if len(prev) < 20 || incremental < rounds*hosts/batch-2 || changes < 50 || capped == 0 {
+	if prev.len() < 20 || incremental < rounds*hosts/batch-2 || changes < 50 || capped == 0 {
 		t.Fatalf("the test does not exercise the incremental path: %d processes reached at the end, %d incremental updates, %d changes, %d processes at the MaxPaths cap",
-			len(prev), incremental, changes, capped)
+			prev.len(), incremental, changes, capped)
 	}
-	t.Logf("%d processes reached at the end, %d incremental updates, %d changes of entry points, %d capped, deepest label %d hops", len(prev), incremental, changes, capped, deepest)
+	t.Logf("%d processes reached at the end, %d incremental updates, %d changes of entry points, %d capped, deepest label %d hops", prev.len(), incremental, changes, capped, deepest)
 }
 
 func entries(ls []label) []string {
@@ -104,22 +104,22 @@ func entries(ls []label) []string {
 
 func sameReach(t *testing.T, round int, inc, full *reach) {
 	t.Helper()
-	if !slices.Equal(slices.Sorted(maps.Keys(inc.labels)), slices.Sorted(maps.Keys(full.labels))) {
+	if !slices.Equal(slices.Sorted(maps.Keys(maps.Collect(inc.labels.all()))), slices.Sorted(maps.Keys(maps.Collect(full.labels.all())))) {
 		var extra, missing []string
-		for id := range inc.labels {
-			if _, ok := full.labels[id]; !ok {
+		for id := range inc.labels.all() {
+			if full.labels.get(id) == nil {
 				extra = append(extra, id)
 			}
 		}
-		for id := range full.labels {
-			if _, ok := inc.labels[id]; !ok {
+		for id := range full.labels.all() {
+			if inc.labels.get(id) == nil {
 				missing = append(missing, id)
 			}
 		}
-		t.Fatalf("round %d: incremental reach has %d processes, from scratch %d; extra %v, missing %v", round, len(inc.labels), len(full.labels), extra, missing)
+		t.Fatalf("round %d: incremental reach has %d processes, from scratch %d; extra %v, missing %v", round, inc.labels.len(), full.labels.len(), extra, missing)
 	}
-	for id, want := range full.labels {
-		got := inc.labels[id]
+	for id, want := range full.labels.all() {
+		got := inc.labels.get(id)
 		if !slices.EqualFunc(got, want, func(a, b label) bool {
 			return a.entry == b.entry && a.pred == b.pred && a.hops == b.hops && a.reason == b.reason && slices.Equal(a.route, b.route)
 		}) {

@@ -51,7 +51,7 @@ func (g *graph) layers(rc *reach) []Reached {
 		next[a][b] = struct{}{}
 	}
 	live := func(id string) bool { n := g.nodes[id]; return n != nil && !n.Gone() }
-	for id, ls := range rc.labels {
+	for id, ls := range rc.labels.all() {
 		q := g.nodes[id]
 		if q == nil || q.Gone() {
 			continue
