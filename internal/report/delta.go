@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // DefaultFullEvery is how often, in reports, a full report is sent even
@@ -184,60 +184,83 @@ type Snapshot struct {
 	nodes    keyed[Node]
 }
 
-// keyed is one collection of a snapshot by key, with its keys in order
-// kept between reports: a delta usually changes values, not which keys
-// there are, and Full then needs no sort.
+// keyed is one collection of a snapshot by key: its values in a slice,
+// kept in key order between reports (a delta usually changes values, not
+// which keys there are), so that Full neither sorts nor copies.
 type keyed[T any] struct {
-	m    map[string]T
-	keys []string // sorted; nil when keys were added or removed since
+	at     map[string]int // key → index in vals and keys
+	vals   []T
+	keys   []string
+	sorted bool // vals and keys are in key order
 }
 
 func (k *keyed[T]) put(items []T, key func(*T) string) {
-	if k.m == nil {
-		k.m = make(map[string]T, len(items))
+	if k.at == nil {
+		k.at = make(map[string]int, len(items))
 	}
 	for i := range items {
 		id := key(&items[i])
-		if _, ok := k.m[id]; !ok {
-			k.keys = nil
+		if j, ok := k.at[id]; ok {
+			k.vals[j] = items[i]
+			continue
 		}
-		k.m[id] = items[i]
+		k.at[id] = len(k.vals)
+		k.vals = append(k.vals, items[i])
+		k.keys = append(k.keys, id)
+		k.sorted = false
 	}
 }
 
 func (k *keyed[T]) del(keys []string) {
 	for _, id := range keys {
-		if _, ok := k.m[id]; ok {
-			delete(k.m, id)
-			k.keys = nil
+		j, ok := k.at[id]
+		if !ok {
+			continue
 		}
+		last := len(k.vals) - 1
+		k.vals[j], k.keys[j] = k.vals[last], k.keys[last]
+		k.at[k.keys[j]] = j
+		var zero T
+		k.vals[last] = zero
+		k.vals, k.keys = k.vals[:last], k.keys[:last]
+		delete(k.at, id)
+		k.sorted = false
 	}
 }
 
-// sorted returns the values in key order (nil when empty).
-func (k *keyed[T]) sorted() []T {
-	if len(k.m) == 0 {
+func (k *keyed[T]) len() int { return len(k.vals) }
+
+// inOrder returns the values in key order (nil when empty). The slice is
+// the snapshot's own: read it before the next Apply, and do not change it.
+func (k *keyed[T]) inOrder() []T {
+	if len(k.vals) == 0 {
 		return nil
 	}
-	if k.keys == nil {
-		k.keys = slices.Sorted(maps.Keys(k.m))
+	if !k.sorted {
+		perm := make([]int, len(k.keys))
+		for i := range perm {
+			perm[i] = i
+		}
+		slices.SortFunc(perm, func(a, b int) int { return strings.Compare(k.keys[a], k.keys[b]) })
+		vals, keys := make([]T, len(perm)), make([]string, len(perm))
+		for i, j := range perm {
+			vals[i], keys[i] = k.vals[j], k.keys[j]
+			k.at[keys[i]] = i
+		}
+		k.vals, k.keys, k.sorted = vals, keys, true
 	}
-	out := make([]T, len(k.keys))
-	for i, id := range k.keys {
-		out[i] = k.m[id]
-	}
-	return out
+	return k.vals[:len(k.vals):len(k.vals)]
 }
 
 // Apply applies a validated report to the snapshot.
 func (s *Snapshot) Apply(r *Report) error {
 	if r.Kind == KindDelta {
-		if s.RunID != r.RunID || s.SensorID != r.SensorID || s.Seq != r.BaseSeq || s.procs.m == nil {
+		if s.RunID != r.RunID || s.SensorID != r.SensorID || s.Seq != r.BaseSeq || s.procs.at == nil {
 			return fmt.Errorf("apply delta seq %d on base %d (snapshot run %q seq %d): %w", r.Seq, r.BaseSeq, s.RunID, s.Seq, ErrNeedFull)
 		}
 	} else {
 		*s = Snapshot{SensorID: r.SensorID, RunID: r.RunID}
-		s.procs.m = map[string]Process{} // a full report: deltas apply from now on
+		s.procs.at = map[string]int{} // a full report: deltas apply from now on
 		s.Report.Host = nil
 	}
 	s.Seq = r.Seq
@@ -276,20 +299,22 @@ func (s *Snapshot) Apply(r *Report) error {
 }
 
 // Full returns the snapshot as one full report, collections sorted by key.
+// Its collections are the snapshot's own (Full copies nothing): read them
+// before the next Apply, and do not change them.
 func (s *Snapshot) Full() *Report {
 	r := s.Report
 	r.Kind = KindFull
 	r.BaseSeq, r.Removed = 0, nil
-	r.Processes = s.procs.sorted()
-	r.Connections = s.conns.sorted()
-	r.Containers = s.ctrs.sorted()
-	r.Images = s.imgs.sorted()
-	if r.Kubernetes != nil || len(s.pods.m)+len(s.nss.m)+len(s.svcs.m)+len(s.nodes.m) > 0 {
+	r.Processes = s.procs.inOrder()
+	r.Connections = s.conns.inOrder()
+	r.Containers = s.ctrs.inOrder()
+	r.Images = s.imgs.inOrder()
+	if r.Kubernetes != nil || s.pods.len()+s.nss.len()+s.svcs.len()+s.nodes.len() > 0 {
 		k := Kubernetes{}
 		if r.Kubernetes != nil {
 			k = *r.Kubernetes
 		}
-		k.Pods, k.Namespaces, k.Services, k.Nodes = s.pods.sorted(), s.nss.sorted(), s.svcs.sorted(), s.nodes.sorted()
+		k.Pods, k.Namespaces, k.Services, k.Nodes = s.pods.inOrder(), s.nss.inOrder(), s.svcs.inOrder(), s.nodes.inOrder()
 		r.Kubernetes = &k
 	}
 	return &r

@@ -50,12 +50,19 @@ func ingestMem(t *testing.T, tp *Topology, r *report.Report) ingestResult {
 	pl.sensors = append(pl.sensors, sp)
 	tp.finishPlan(pl)
 	tp.apply(pl)
-	return ingestResult{full: sp.full, reused: len(j.prep.d.reusedOrNil())}
+	res := ingestResult{full: sp.full, reused: len(j.prep.d.reusedOrNil())}
+	for n, prev := range j.prep.d.reusedOrNil() {
+		if n == prev {
+			res.shared++
+		}
+	}
+	return res
 }
 
 type ingestResult struct {
 	full   bool
 	reused int
+	shared int // reused as the graph's own node, not copied
 }
 
 func (d *derived) reusedOrNil() map[*Node]*Node {
@@ -77,7 +84,7 @@ func deltasAsFull(t *testing.T, seed uint64) {
 		}
 		fleet = append(fleet, h)
 	}
-	reused := 0
+	reused, shared := 0, 0
 	for round := range rounds {
 		for _, h := range fleet {
 			if round > 0 {
@@ -93,6 +100,7 @@ func deltasAsFull(t *testing.T, seed uint64) {
 				t.Fatalf("round %d: host %d's delta was refused (full report requested)", round, h.id)
 			}
 			reused += got.reused
+			shared += got.shared
 			h.tr.Ack(out)
 			full := *h.cur
 			full.Kind, full.Seq, full.Version = report.KindFull, out.Seq, report.Version
@@ -100,8 +108,8 @@ func deltasAsFull(t *testing.T, seed uint64) {
 		}
 		sameGraph(t, round, a, b)
 	}
-	if reused < hosts*rounds*10 {
-		t.Fatalf("only %d process nodes reused over %d deltas: the reuse path is not exercised", reused, hosts*rounds)
+	if reused < hosts*rounds*10 || shared < reused/2 || shared == reused {
+		t.Fatalf("%d process nodes reused over %d deltas, %d of them the graph's own: the reuse path is not exercised", reused, hosts*rounds, shared)
 	}
 }
 

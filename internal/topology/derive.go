@@ -54,12 +54,39 @@ func (u *reuse) node(key string) *Node {
 
 // reuseProcess copies prev, the node p derived to last time, for p now.
 func reuseProcess(prev *Node, p *report.Process) *Node {
+	n := reuseNode(prev)
+	n.Listen = slices.Clip(p.Listen)
+	n.CPUPercent, n.RSSBytes = p.CPUPercent, p.RSSBytes
+	return n
+}
+
+// sameListen reports whether prev is what derive makes of a process's
+// listening endpoints: own, then each of sockets (its LISTEN connections,
+// in order) not already there.
+func sameListen(prev, own, sockets []report.Endpoint) bool {
+	if len(prev) < len(own) || !slices.Equal(prev[:len(own)], own) {
+		return false
+	}
+	n := len(own)
+	for _, e := range sockets {
+		if hasEndpoint(prev[:n], e) {
+			continue
+		}
+		if n == len(prev) || prev[n] != e {
+			return false
+		}
+		n++
+	}
+	return n == len(prev)
+}
+
+// reuseNode copies a graph node as derive would make it again (without
+// the graph's times and claims).
+func reuseNode(prev *Node) *Node {
 	n := new(Node)
 	*n = *prev
 	n.FirstSeen, n.LastSeen, n.GoneAt = time.Time{}, time.Time{}, time.Time{}
 	n.claims = nil
-	n.Listen = slices.Clip(p.Listen)
-	n.CPUPercent, n.RSSBytes = p.CPUPercent, p.RSSBytes
 	return n
 }
 
@@ -345,7 +372,16 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 	}
 
 	// Processes.
-	procs := map[string]*Node{} // process key → node
+	procs := make(map[string]*Node, len(r.Processes)) // process key → node
+	var listening map[string][]report.Endpoint         // process key → its LISTEN sockets, for reuse
+	if u != nil {
+		listening = map[string][]report.Endpoint{}
+		for i := range r.Connections {
+			if c := &r.Connections[i]; c.Source == report.SourceProc && c.State == "LISTEN" {
+				listening[c.ProcessKey] = append(listening[c.ProcessKey], c.Local)
+			}
+		}
+	}
 	for i := range r.Processes {
 		p := &r.Processes[i]
 		if p.PID == 2 || p.PPID == 2 && p.Exe == "" {
@@ -353,7 +389,10 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		}
 		key := p.Key()
 		if prev := u.node(key); prev != nil {
-			n := reuseProcess(prev, p)
+			n := prev // the same as last time: the graph's node itself, read-only
+			if prev.CPUPercent != p.CPUPercent || prev.RSSBytes != p.RSSBytes || !sameListen(prev.Listen, p.Listen, listening[key]) {
+				n = reuseProcess(prev, p)
+			}
 			if d.reused == nil {
 				d.reused = make(map[*Node]*Node, len(r.Processes))
 			}

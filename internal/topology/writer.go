@@ -281,7 +281,11 @@ func (t *Topology) prepareReport(h *snapHolder, r *report.Report) *prepared {
 	p.d = derive(r.SensorID, full, g.intern, g.shareLoaded, g, u)
 	g.mu.RUnlock()
 	for _, n := range p.d.nodes {
-		if prev := p.d.reused[n]; prev != nil && slices.Equal(n.Listen, prev.Listen) {
+		prev := p.d.reused[n]
+		if prev == n {
+			continue // the graph's own node
+		}
+		if prev != nil && slices.Equal(n.Listen, prev.Listen) {
 			n.hash = prev.hash
 			continue
 		}
@@ -409,6 +413,15 @@ func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 		old := g.nodes[nid]
 		if up := pl.upNodes[nid]; up != nil {
 			continue // another sensor of this batch writes it
+		}
+		if n == old {
+			// Derived as the graph's own node (reuse): nothing to write
+			// unless it went; then written again as a copy of its own.
+			if !old.Gone() {
+				continue
+			}
+			n = reuseNode(old)
+			d.nodes[nid] = n
 		}
 		switch {
 		case old == nil || old.Gone():

@@ -160,7 +160,13 @@ func (c *Console) Snapshot() *report.Report {
 	if c.snap.Seq == 0 {
 		return nil
 	}
-	return c.snap.Full()
+	r := c.snap.Full() // the snapshot's own collections: copied for the caller
+	r.Processes, r.Connections = slices.Clone(r.Processes), slices.Clone(r.Connections)
+	r.Containers, r.Images = slices.Clone(r.Containers), slices.Clone(r.Images)
+	if k := r.Kubernetes; k != nil {
+		k.Pods, k.Namespaces, k.Services, k.Nodes = slices.Clone(k.Pods), slices.Clone(k.Namespaces), slices.Clone(k.Services), slices.Clone(k.Nodes)
+	}
+	return r
 }
 
 // Reports returns the reports accepted so far.
