@@ -373,7 +373,7 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 
 	// Processes.
 	procs := make(map[string]*Node, len(r.Processes)) // process key → node
-	var listening map[string][]report.Endpoint         // process key → its LISTEN sockets, for reuse
+	var listening map[string][]report.Endpoint        // process key → its LISTEN sockets, for reuse
 	if u != nil {
 		listening = map[string][]report.Endpoint{}
 		for i := range r.Connections {
