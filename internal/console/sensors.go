@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -165,16 +167,64 @@ func (s *Server) authenticateSensor(r *http.Request, cred string) (*Principal, i
 	return &Principal{Sensor: &x, Via: via}, 0, ""
 }
 
-// touchSensor records a sensor's request: at most one write a minute per
-// sensor and process (s.sensorSeen), and always when it names its version.
+// touchSensor records a sensor's request: at most once a minute per sensor
+// and process (s.sensorSeen), and always when it names its version. A
+// sensor's first request here, and one naming its version, are written at
+// once; the later once-a-minute ones are gathered and written together
+// every few seconds (recordSeen), a transaction for all instead of one per
+// sensor (33 a second at 2,000 sensors).
 func (s *Server) touchSensor(ctx context.Context, id, version string) {
 	now := s.now()
-	if v, ok := s.sensorSeen.Load(id); ok && version == "" && now.Sub(v.(time.Time)) < time.Minute {
+	v, seen := s.sensorSeen.Load(id)
+	if seen && version == "" && now.Sub(v.(time.Time)) < time.Minute {
 		return
 	}
 	s.sensorSeen.Store(id, now)
+	if seen && version == "" && s.seenBatched.Load() {
+		s.seenMu.Lock()
+		if s.seenPending == nil {
+			s.seenPending = map[string]store.SensorTouch{}
+		}
+		s.seenPending[id] = store.SensorTouch{ID: id, Addr: ClientAddr(ctx), At: now}
+		s.seenMu.Unlock()
+		return
+	}
 	if err := s.store.TouchSensor(ctx, id, ClientAddr(ctx), version); err != nil {
 		s.log.WarnContext(ctx, "record sensor request", "sensor", id, "err", err)
+	}
+}
+
+// seenEvery is how often recordSeen writes the gathered requests.
+const seenEvery = 5 * time.Second
+
+// recordSeen writes the sensors' gathered requests every seenEvery, and
+// once more when ctx ends.
+func (s *Server) recordSeen(ctx context.Context) {
+	s.seenBatched.Store(true)
+	t := time.NewTicker(seenEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.seenBatched.Store(false)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			s.flushSeen(fctx)
+			cancel()
+			return
+		case <-t.C:
+			s.flushSeen(ctx)
+		}
+	}
+}
+
+func (s *Server) flushSeen(ctx context.Context) {
+	s.seenMu.Lock()
+	pending := s.seenPending
+	s.seenPending = nil
+	s.seenMu.Unlock()
+	touches := slices.Collect(maps.Values(pending))
+	if err := s.store.TouchSensors(ctx, touches); err != nil && ctx.Err() == nil {
+		s.log.Warn("record sensor requests", "sensors", len(touches), "err", err)
 	}
 }
 

@@ -117,6 +117,11 @@ type Server struct {
 	// sensorSeen is when each sensor's last request was recorded (sensor
 	// id → time.Time), to record it at most once a minute.
 	sensorSeen sync.Map
+	// seenPending are the sensors' requests recordSeen writes next, while
+	// seenBatched (it runs).
+	seenMu      sync.Mutex
+	seenPending map[string]store.SensorTouch
+	seenBatched atomic.Bool
 	// readiers are the modules /readyz asks (Readier).
 	readiers []Readier
 	// tokensPruned is when the shared rate limits were last pruned.
@@ -484,6 +489,7 @@ func (s *Server) Start(ctx context.Context) (*Running, error) {
 	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
 	go s.sweep(ctx)
 	go s.store.WatchSensors(ctx)
+	go s.recordSeen(ctx)
 	go func() {
 		select {
 		case err := <-serveErr:

@@ -133,3 +133,33 @@ func waitCached(t *testing.T, s *store.Store, id string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestTouchSensors: the console's gathered requests are written in one
+// call, each sensor's time and address, and an older time than the one
+// stored does not replace it.
+func TestTouchSensors(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Store, clk *clock, url string) {
+		ctx := context.Background()
+		u := register(t, s)
+		a, b := enrol(t, s, u, "web-1"), enrol(t, s, u, "web-2")
+		at := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+		if err := s.TouchSensors(ctx, []store.SensorTouch{{ID: a.ID, Addr: "192.0.2.1", At: at}, {ID: b.ID, Addr: "192.0.2.2", At: at.Add(time.Second)}}); err != nil {
+			t.Fatalf("TouchSensors: %v", err)
+		}
+		if err := s.TouchSensors(ctx, []store.SensorTouch{{ID: a.ID, Addr: "192.0.2.9", At: at.Add(-time.Minute)}, {ID: "no-such-sensor", At: at}}); err != nil {
+			t.Fatalf("TouchSensors with an older time and an unknown sensor: %v", err)
+		}
+		for _, want := range []struct {
+			id, addr string
+			at       time.Time
+		}{{a.ID, "192.0.2.1", at}, {b.ID, "192.0.2.2", at.Add(time.Second)}} {
+			x, err := s.SensorByID(ctx, want.id)
+			if err != nil {
+				t.Fatalf("SensorByID: %v", err)
+			}
+			if x.LastSeen == nil || !x.LastSeen.Equal(want.at) || x.LastAddr != want.addr {
+				t.Errorf("sensor %s: last seen %v from %q, want %v from %q", x.Hostname, x.LastSeen, x.LastAddr, want.at, want.addr)
+			}
+		}
+	})
+}

@@ -307,3 +307,30 @@ func (s *Store) TouchSensor(ctx context.Context, id, addr, version string) error
 	}
 	return nil
 }
+
+// SensorTouch is one sensor's last request, for TouchSensors.
+type SensorTouch struct {
+	ID, Addr string
+	At       time.Time
+}
+
+// TouchSensors records the last requests of many sensors in one
+// transaction (the console gathers a few seconds of them).
+func (s *Store) TouchSensors(ctx context.Context, touches []SensorTouch) error {
+	if len(touches) == 0 {
+		return nil
+	}
+	err := s.Tx(ctx, func(q Querier) error {
+		for _, t := range touches {
+			if _, err := q.ExecContext(ctx, `UPDATE sensors SET last_seen = ?, last_addr = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)`,
+				Millis(t.At), t.Addr, t.ID, Millis(t.At)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the requests of %d sensors: %w", len(touches), err)
+	}
+	return nil
+}
