@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -168,12 +169,20 @@ const (
 // met before what passes it is held.
 func Decode(body io.Reader, lim Limits) (*Report, error) {
 	lr := &io.LimitedReader{R: body, N: lim.MaxCompressedBytes + 1}
+	// The decompressor reads through a buffer of ours (a pooled one: it
+	// would make a new one per report).
+	br := byteReaders.Get().(*bufio.Reader)
+	br.Reset(lr)
+	defer func() {
+		br.Reset(nil)
+		byteReaders.Put(br)
+	}()
 	zr, _ := gzipReaders.Get().(*gzip.Reader)
 	var err error
 	if zr == nil {
-		zr, err = gzip.NewReader(lr)
+		zr, err = gzip.NewReader(br)
 	} else {
-		err = zr.Reset(lr)
+		err = zr.Reset(br)
 	}
 	if err != nil {
 		if lr.N <= 0 {
@@ -294,6 +303,8 @@ func (g gzipErrors) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+var byteReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 // gzipReaders reuses the decompressors' state (tens of KB each) across
 // reports.

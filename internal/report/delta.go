@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"slices"
 	"sort"
-	"strings"
 )
 
 // DefaultFullEvery is how often, in reports, a full report is sent even
@@ -230,6 +228,16 @@ func (k *keyed[T]) del(keys []string) {
 
 func (k *keyed[T]) len() int { return len(k.vals) }
 
+// byKey sorts a keyed's values and keys together, by key.
+type byKey[T any] struct{ k *keyed[T] }
+
+func (b byKey[T]) Len() int           { return len(b.k.keys) }
+func (b byKey[T]) Less(i, j int) bool { return b.k.keys[i] < b.k.keys[j] }
+func (b byKey[T]) Swap(i, j int) {
+	b.k.keys[i], b.k.keys[j] = b.k.keys[j], b.k.keys[i]
+	b.k.vals[i], b.k.vals[j] = b.k.vals[j], b.k.vals[i]
+}
+
 // inOrder returns the values in key order (nil when empty). The slice is
 // the snapshot's own: read it before the next Apply, and do not change it.
 func (k *keyed[T]) inOrder() []T {
@@ -237,17 +245,11 @@ func (k *keyed[T]) inOrder() []T {
 		return nil
 	}
 	if !k.sorted {
-		perm := make([]int, len(k.keys))
-		for i := range perm {
-			perm[i] = i
+		sort.Sort(byKey[T]{k}) // in place: the arrays' room stays for the next put
+		for i, id := range k.keys {
+			k.at[id] = i
 		}
-		slices.SortFunc(perm, func(a, b int) int { return strings.Compare(k.keys[a], k.keys[b]) })
-		vals, keys := make([]T, len(perm)), make([]string, len(perm))
-		for i, j := range perm {
-			vals[i], keys[i] = k.vals[j], k.keys[j]
-			k.at[keys[i]] = i
-		}
-		k.vals, k.keys, k.sorted = vals, keys, true
+		k.sorted = true
 	}
 	return k.vals[:len(k.vals):len(k.vals)]
 }

@@ -138,7 +138,11 @@ func short(id string) string {
 // With u (a delta), the processes it did not change are copied from the
 // previous derivation (see reuse).
 func derive(sensorID string, r *report.Report, intern func(string) string, share func(*Node, []string), res resolver, u *reuse) *derived {
-	d := &derived{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, sensorID: sensorID}
+	size := 2 + len(r.Processes) + len(r.Containers) + len(r.Images)
+	if k := r.Kubernetes; k != nil {
+		size += len(k.Pods) + len(k.Namespaces) + len(k.Services) + len(k.Nodes)
+	}
+	d := &derived{nodes: make(map[string]*Node, size), edges: make(map[edgeKey]*Edge, len(r.Connections)/2), sensorID: sensorID}
 	hostID := HostNodeID(sensorID)
 	host := &Node{ID: hostID, Kind: KindHost, Key: sensorID, Label: sensorID, SensorID: sensorID}
 	host.Meta = map[string]string{}
