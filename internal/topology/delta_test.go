@@ -225,3 +225,60 @@ func cmpStr(a, b string) int {
 	}
 	return 0
 }
+
+// TestSharedNodeWentOrReplaced: a delta's unchanged process derives to
+// the graph's own node; if that node went meanwhile, or the graph holds
+// another one, the report writes a copy and never changes the node it
+// shared.
+func TestSharedNodeWentOrReplaced(t *testing.T) {
+	for _, how := range []string{"went", "replaced"} {
+		t.Run(how, func(t *testing.T) {
+			tp := newMemTopology()
+			h := newSimHost(0, 1, 1)
+			h.tr = report.NewTracker(1 << 30)
+			for range 2 {
+				out := h.tr.Next(h.cur)
+				ingestMem(t, tp, out)
+				h.tr.Ack(out)
+			}
+			// The next delta names no process (nothing changed); one of
+			// them is taken away under the sensor: marked gone, or put
+			// back as another node.
+			out := h.tr.Next(h.cur)
+			if out.Kind != report.KindDelta || len(out.Processes) > 0 {
+				t.Fatalf("a %s report naming %d processes, want a delta naming none", out.Kind, len(out.Processes))
+			}
+			var id string
+			for nid, n := range tp.g.nodes {
+				if n.Kind == KindProcess && len(n.Listen) == 0 {
+					id = nid
+					break
+				}
+			}
+			shared := tp.g.nodes[id]
+			tp.g.mu.Lock()
+			switch how {
+			case "went":
+				shared.GoneAt = tp.now().Add(-time.Minute)
+			case "replaced":
+				other := *shared
+				other.Label = "someone else's"
+				other.hash = nodeHash(&other)
+				tp.g.nodes[id] = &other
+			}
+			tp.g.mu.Unlock()
+			before := *shared
+			if got := ingestMem(t, tp, out); got.shared == 0 {
+				t.Fatal("no node shared: the test does not reach the path")
+			}
+			h.tr.Ack(out)
+			now := tp.g.nodes[id]
+			if now == shared || now.Gone() || now.Label == "someone else's" || now.hash != nodeHash(now) {
+				t.Fatalf("after the delta: node %p (shared %p), gone %v, label %q", now, shared, now.Gone(), now.Label)
+			}
+			if shared.GoneAt != before.GoneAt || shared.FirstSeen != before.FirstSeen || shared.LastSeen != before.LastSeen || shared.hash != before.hash {
+				t.Fatal("the shared node was changed")
+			}
+		})
+	}
+}

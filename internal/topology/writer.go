@@ -414,13 +414,15 @@ func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 		if up := pl.upNodes[nid]; up != nil {
 			continue // another sensor of this batch writes it
 		}
-		if n == old {
+		if d.reused[n] == n {
 			// Derived as the graph's own node (reuse): nothing to write
-			// unless it went; then written again as a copy of its own.
-			if !old.Gone() {
+			// while it is. If it went, or the graph holds another node
+			// by now, it is written again as a copy of its own (the
+			// graph's node is never changed here).
+			if n == old && !old.Gone() {
 				continue
 			}
-			n = reuseNode(old)
+			n = reuseNode(n)
 			d.nodes[nid] = n
 		}
 		switch {
