@@ -60,14 +60,19 @@ func TestGroupCommit(t *testing.T) {
 					// One sensor alone, report after report, once the burst
 					// is two lingers old: never held for the linger (a
 					// second each).
+					// Each report is timed alone: five on a loaded machine
+					// (CI runs packages side by side) can take a second
+					// between them without any linger.
 					time.Sleep(2 * tc.linger)
-					began := time.Now()
+					var slowest time.Duration
 					for range 5 {
 						_, gz := hosts[0].next(false)
+						began := time.Now()
 						ingest(gz)
+						slowest = max(slowest, time.Since(began))
 					}
-					if tc.linger > 0 && time.Since(began) >= tc.linger {
-						t.Errorf("5 reports of one sensor took %s: held back by the linger", time.Since(began))
+					if tc.linger > 0 && slowest >= tc.linger {
+						t.Errorf("a report of a sensor reporting alone took %s: held back by the linger", slowest)
 					}
 				})
 			}
