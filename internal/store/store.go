@@ -210,7 +210,13 @@ func (s *Store) checkpointLoop() {
 			if err := s.ck.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done); err != nil {
 				s.log.Warn("checkpoint SQLite WAL", "path", s.where, "mode", mode, "err", err)
 			}
-			s.log.Debug("checkpoint SQLite WAL", "mode", mode, "took", time.Since(began), "busy", busy, "wal_frames", logFrames, "copied", done)
+			// A slow one is a warning: a TRUNCATE checkpoint holds new
+			// writes back while it runs.
+			level := slog.LevelDebug
+			if time.Since(began) > 500*time.Millisecond {
+				level = slog.LevelWarn
+			}
+			s.log.Log(context.Background(), level, "checkpoint SQLite WAL", "mode", mode, "took", time.Since(began), "busy", busy, "wal_frames", logFrames, "copied", done)
 		}
 	}
 }
