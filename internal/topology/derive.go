@@ -34,9 +34,10 @@ type derived struct {
 // reuse lends derive the process nodes of the sensor's previous report,
 // by process key, for a delta that changed neither containers nor pods
 // nor the cluster: a process the delta does not name (changed) derives to
-// the same node, which is copied instead of derived again (ids, metadata,
-// loaded files and hash). The nodes are the graph's: derive only reads
-// them, under the graph's read lock.
+// the same node, which is taken as it is, or copied when its CPU, memory
+// or listening endpoints changed, instead of derived again (ids, metadata,
+// loaded files and hash). The nodes are the graph's: derive never changes
+// them, and reads them under the graph's read lock.
 type reuse struct {
 	procs   map[string]*Node
 	changed map[string]struct{}
@@ -52,32 +53,26 @@ func (u *reuse) node(key string) *Node {
 	return u.procs[key]
 }
 
-// reuseProcess copies prev, the node p derived to last time, for p now.
-func reuseProcess(prev *Node, p *report.Process) *Node {
+// reuseProcess copies prev, the node p derived to last time, for p now
+// listening on listen (listenOf).
+func reuseProcess(prev *Node, p *report.Process, listen []Endpoint) *Node {
 	n := reuseNode(prev)
-	n.Listen = slices.Clip(p.Listen)
+	n.Listen = listen
 	n.CPUPercent, n.RSSBytes = p.CPUPercent, p.RSSBytes
 	return n
 }
 
-// sameListen reports whether prev is what derive makes of a process's
-// listening endpoints: own, then each of sockets (its LISTEN connections,
-// in order) not already there.
-func sameListen(prev, own, sockets []report.Endpoint) bool {
-	if len(prev) < len(own) || !slices.Equal(prev[:len(own)], own) {
-		return false
-	}
-	n := len(own)
+// listenOf is what a process listens on: its own endpoints, then each of
+// its LISTEN sockets (in the report's order) not already there. own, the
+// report's array, is never appended to.
+func listenOf(own, sockets []report.Endpoint) []Endpoint {
+	out := slices.Clip(own)
 	for _, e := range sockets {
-		if hasEndpoint(prev[:n], e) {
-			continue
+		if !hasEndpoint(out, e) {
+			out = append(out, e)
 		}
-		if n == len(prev) || prev[n] != e {
-			return false
-		}
-		n++
 	}
-	return n == len(prev)
+	return out
 }
 
 // reuseNode copies a graph node as derive would make it again (without
@@ -135,7 +130,7 @@ func short(id string) string {
 }
 
 // derive turns a sensor's full picture into nodes and connection edges.
-// With u (a delta), the processes it did not change are copied from the
+// With u (a delta), the processes it did not change are taken from the
 // previous derivation (see reuse).
 func derive(sensorID string, r *report.Report, intern func(string) string, share func(*Node, []string), res resolver, u *reuse) *derived {
 	size := 2 + len(r.Processes) + len(r.Containers) + len(r.Images)
@@ -377,13 +372,10 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 
 	// Processes.
 	procs := make(map[string]*Node, len(r.Processes)) // process key → node
-	var listening map[string][]report.Endpoint        // process key → its LISTEN sockets, for reuse
-	if u != nil {
-		listening = map[string][]report.Endpoint{}
-		for i := range r.Connections {
-			if c := &r.Connections[i]; c.Source == report.SourceProc && c.State == "LISTEN" {
-				listening[c.ProcessKey] = append(listening[c.ProcessKey], c.Local)
-			}
+	listening := map[string][]report.Endpoint{}       // process key → its LISTEN sockets
+	for i := range r.Connections {
+		if c := &r.Connections[i]; c.Source == report.SourceProc && c.State == "LISTEN" {
+			listening[c.ProcessKey] = append(listening[c.ProcessKey], c.Local)
 		}
 	}
 	for i := range r.Processes {
@@ -392,10 +384,11 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 			continue // kernel threads
 		}
 		key := p.Key()
+		listen := listenOf(p.Listen, listening[key])
 		if prev := u.node(key); prev != nil {
 			n := prev // the same as last time: the graph's node itself, read-only
-			if prev.CPUPercent != p.CPUPercent || prev.RSSBytes != p.RSSBytes || !sameListen(prev.Listen, p.Listen, listening[key]) {
-				n = reuseProcess(prev, p)
+			if prev.CPUPercent != p.CPUPercent || prev.RSSBytes != p.RSSBytes || !slices.Equal(prev.Listen, listen) {
+				n = reuseProcess(prev, p, listen)
 			}
 			if d.reused == nil {
 				d.reused = make(map[*Node]*Node, len(r.Processes))
@@ -412,7 +405,7 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		if len(p.Loaded) > 0 {
 			share(n, p.Loaded)
 		}
-		n.Listen = slices.Clip(p.Listen) // appended to below: never into the report's array
+		n.Listen = listen
 		n.CPUPercent, n.RSSBytes = p.CPUPercent, p.RSSBytes
 		n.Meta = map[string]string{"ppid": strconv.Itoa(p.PPID), "uid": strconv.Itoa(p.UID)}
 		if p.User != "" {
@@ -453,9 +446,6 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		listenNS[nsPort{c.NetNS, c.Local.Port}] = p
 		if _, ok := listenPort[c.Local.Port]; !ok || p.Container == "" {
 			listenPort[c.Local.Port] = p
-		}
-		if !hasEndpoint(p.Listen, c.Local) {
-			p.Listen = append(p.Listen, c.Local)
 		}
 	}
 	for _, p := range procs {
