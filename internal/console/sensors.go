@@ -176,11 +176,12 @@ func (s *Server) authenticateSensor(r *http.Request, cred string) (*Principal, i
 func (s *Server) touchSensor(ctx context.Context, id, version string) {
 	now := s.now()
 	v, seen := s.sensorSeen.Load(id)
-	if seen && version == "" && now.Sub(v.(time.Time)) < time.Minute {
+	refresh := seen && version == "" // not the first request, nor a new version
+	if refresh && now.Sub(v.(time.Time)) < time.Minute {
 		return
 	}
 	s.sensorSeen.Store(id, now)
-	if seen && version == "" && s.seenBatched.Load() {
+	if refresh && s.seenBatched.Load() {
 		s.seenMu.Lock()
 		if s.seenPending == nil {
 			s.seenPending = map[string]store.SensorTouch{}

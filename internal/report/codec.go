@@ -215,7 +215,9 @@ func decodeBody(src io.Reader, lim Limits, packed func() int64, fast bool) (*Rep
 	buf := smallBufs.Get().(*bytes.Buffer)
 	defer smallBufs.Put(buf)
 	buf.Reset()
-	small := smallMax
+	// The largest report read whole: at most the size under which the
+	// decompression ratio is not checked.
+	small := rl.RatioFree
 	for small > 1 && !rl.Holds(small) {
 		small /= 2
 	}
@@ -235,10 +237,6 @@ func decodeBody(src io.Reader, lim Limits, packed func() int64, fast bool) (*Rep
 	}
 	return decodeStream(bytes.NewReader(buf.Bytes()), lim, packed)
 }
-
-// smallMax is the largest report decodeBody reads whole: the size under
-// which the decompression ratio is not checked (readLimits' RatioFree).
-const smallMax int64 = 256 << 10
 
 type failing struct{ err error }
 

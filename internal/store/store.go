@@ -212,11 +212,11 @@ func (s *Store) checkpointLoop() {
 			}
 			// A slow one is a warning: a TRUNCATE checkpoint holds new
 			// writes back while it runs.
-			level := slog.LevelDebug
-			if time.Since(began) > 500*time.Millisecond {
+			took, level := time.Since(began), slog.LevelDebug
+			if took > 500*time.Millisecond {
 				level = slog.LevelWarn
 			}
-			s.log.Log(context.Background(), level, "checkpoint SQLite WAL", "mode", mode, "took", time.Since(began), "busy", busy, "wal_frames", logFrames, "copied", done)
+			s.log.Log(context.Background(), level, "checkpoint SQLite WAL", "mode", mode, "took", took, "busy", busy, "wal_frames", logFrames, "copied", done)
 		}
 	}
 }
