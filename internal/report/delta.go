@@ -322,6 +322,17 @@ func (s *Snapshot) Full() *Report {
 	return &r
 }
 
+// ProcessKeys returns the keys of the processes the last Full returned, in
+// the same order (Process.Key of each, without making them again). The
+// slice is the snapshot's own: read it before the next Apply.
+func (s *Snapshot) ProcessKeys() []string {
+	if len(s.procs.keys) == 0 {
+		return nil
+	}
+	s.procs.inOrder()
+	return s.procs.keys[:len(s.procs.keys):len(s.procs.keys)]
+}
+
 // SortByKey sorts a full report's collections by key, so that reports built
 // in any order compare equal.
 func SortByKey(r *Report) {

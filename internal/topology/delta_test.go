@@ -53,8 +53,13 @@ func ingestMem(t *testing.T, tp *Topology, r *report.Report) ingestResult {
 	res := ingestResult{full: sp.full, reused: len(j.prep.d.reusedOrNil())}
 	for n, prev := range j.prep.d.reusedOrNil() {
 		if n == prev {
-			res.shared++
+			res.shared++ // materialized: the shared nodes are in d.nodes
 		}
+	}
+	if d := j.prep.d; d != nil && d.base != nil {
+		res.shared += d.base.shared
+		res.reused += d.base.shared
+		res.planned = len(d.nodes)
 	}
 	return res
 }
@@ -63,6 +68,9 @@ type ingestResult struct {
 	full   bool
 	reused int
 	shared int // reused as the graph's own node, not copied
+	// planned counts the nodes planned one by one when the delta was
+	// derived on the previous derivation (0 otherwise).
+	planned int
 }
 
 func (d *derived) reusedOrNil() map[*Node]*Node {
@@ -84,7 +92,7 @@ func deltasAsFull(t *testing.T, seed uint64) {
 		}
 		fleet = append(fleet, h)
 	}
-	reused, shared := 0, 0
+	reused, shared, onBase := 0, 0, 0
 	for round := range rounds {
 		for _, h := range fleet {
 			if round > 0 {
@@ -101,6 +109,9 @@ func deltasAsFull(t *testing.T, seed uint64) {
 			}
 			reused += got.reused
 			shared += got.shared
+			if got.planned > 0 {
+				onBase++
+			}
 			h.tr.Ack(out)
 			full := *h.cur
 			full.Kind, full.Seq, full.Version = report.KindFull, out.Seq, report.Version
@@ -110,6 +121,9 @@ func deltasAsFull(t *testing.T, seed uint64) {
 	}
 	if reused < hosts*rounds*10 || shared < reused/2 || shared == reused {
 		t.Fatalf("%d process nodes reused over %d deltas, %d of them the graph's own: the reuse path is not exercised", reused, hosts*rounds, shared)
+	}
+	if onBase < hosts*(rounds-1)/2 {
+		t.Fatalf("%d of %d deltas planned on the previous derivation (only what they changed): that path is not exercised", onBase, hosts*(rounds-1))
 	}
 }
 

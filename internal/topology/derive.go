@@ -23,24 +23,35 @@ type derived struct {
 	nodes    map[string]*Node
 	edges    map[edgeKey]*Edge
 	sensorID string
-	// reused maps a process node derived from the sensor's previous one
-	// (reuse) to that node, whose hash it keeps while its listeners are
-	// the same.
+	// reused maps a process node copied from the sensor's previous one
+	// (reuse: its CPU, memory or listeners changed) to that node, whose
+	// hash it keeps while its listeners are the same.
 	reused map[*Node]*Node
 	// clusterKey is the Kubernetes cluster the report names ("" none).
 	clusterKey string
+	// base, for a delta derived from the previous derivation (reuse), holds
+	// the processes it left as they were: the graph's own nodes, which are
+	// part of this derivation but not in nodes (the writer plans and
+	// applies only what the delta changed). materialize puts them in.
+	base *reuse
+	// own are the process nodes derived here, by process key (with base).
+	own map[string]*Node
 }
 
 // reuse lends derive the process nodes of the sensor's previous report,
 // by process key, for a delta that changed neither containers nor pods
-// nor the cluster: a process the delta does not name (changed) derives to
-// the same node, which is taken as it is, or copied when its CPU, memory
-// or listening endpoints changed, instead of derived again (ids, metadata,
-// loaded files and hash). The nodes are the graph's: derive never changes
-// them, and reads them under the graph's read lock.
+// nor the cluster: a process the delta does not name (changed) is the
+// graph's node itself, shared, unless its CPU, memory or listening
+// endpoints changed (then a copy of it), instead of derived again (ids,
+// metadata, loaded files and hash). The nodes are the graph's: derive
+// never changes them, and reads them under the graph's read lock.
 type reuse struct {
-	procs   map[string]*Node
+	procs map[string]*Node
+	// changed are the keys whose previous node is not shared: the ones
+	// the delta names or removes, and those derive copied.
 	changed map[string]struct{}
+	// shared counts the processes derived as the graph's own node.
+	shared int
 }
 
 func (u *reuse) node(key string) *Node {
@@ -51,6 +62,59 @@ func (u *reuse) node(key string) *Node {
 		return nil
 	}
 	return u.procs[key]
+}
+
+// sharedNode reports whether n, a graph node, is one of the previous
+// derivation's processes this one shares.
+func (u *reuse) sharedNode(sensorID string, n *Node) bool {
+	if u == nil || n == nil || n.Kind != KindProcess || len(n.Key) <= len(sensorID) {
+		return false
+	}
+	key := n.Key[len(sensorID)+1:]
+	if _, ok := u.changed[key]; ok {
+		return false
+	}
+	return u.procs[key] == n
+}
+
+// eachShared calls f with each shared process node.
+func (u *reuse) eachShared(f func(*Node)) {
+	if u == nil {
+		return
+	}
+	for k, n := range u.procs {
+		if _, ok := u.changed[k]; !ok {
+			f(n)
+		}
+	}
+}
+
+// materialize puts the shared process nodes in d.nodes (as reused, the
+// graph's own), making d a whole derivation.
+func (d *derived) materialize() {
+	u := d.base
+	if u == nil {
+		return
+	}
+	d.base = nil
+	if d.reused == nil {
+		d.reused = make(map[*Node]*Node, u.shared)
+	}
+	u.eachShared(func(n *Node) {
+		d.nodes[n.ID] = n
+		d.reused[n] = n
+	})
+}
+
+// eachProcess calls f with each process node of the derivation, shared
+// ones included.
+func (d *derived) eachProcess(f func(*Node)) {
+	for _, n := range d.nodes {
+		if n.Kind == KindProcess {
+			f(n)
+		}
+	}
+	d.base.eachShared(f)
 }
 
 // reuseProcess copies prev, the node p derived to last time, for p now
@@ -130,10 +194,15 @@ func short(id string) string {
 }
 
 // derive turns a sensor's full picture into nodes and connection edges.
-// With u (a delta), the processes it did not change are taken from the
-// previous derivation (see reuse).
-func derive(sensorID string, r *report.Report, intern func(string) string, share func(*Node, []string), res resolver, u *reuse) *derived {
-	size := 2 + len(r.Processes) + len(r.Containers) + len(r.Images)
+// keys, when not nil, are the process keys of r.Processes, in order (the
+// snapshot's). With u (a delta), the processes it did not change are the
+// previous derivation's nodes, left out of d.nodes (see derived.base).
+func derive(sensorID string, r *report.Report, keys []string, intern func(string) string, share func(*Node, []string), res resolver, u *reuse) *derived {
+	procs := len(r.Processes)
+	if u != nil {
+		procs = len(u.changed) // most processes are shared (derived.base)
+	}
+	size := 2 + procs + len(r.Containers) + len(r.Images)
 	if k := r.Kubernetes; k != nil {
 		size += len(k.Pods) + len(k.Namespaces) + len(k.Services) + len(k.Nodes)
 	}
@@ -370,9 +439,21 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		d.nodes[id] = n
 	}
 
-	// Processes.
-	procs := make(map[string]*Node, len(r.Processes)) // process key → node
-	listening := map[string][]report.Endpoint{}       // process key → its LISTEN sockets
+	// Processes: mine are those derived here; with u, a key not there and
+	// not changed is the previous derivation's node (proc).
+	var mine map[string]*Node
+	if u != nil {
+		mine = make(map[string]*Node, len(u.changed))
+	} else {
+		mine = make(map[string]*Node, len(r.Processes))
+	}
+	proc := func(key string) *Node {
+		if n, ok := mine[key]; ok {
+			return n
+		}
+		return u.node(key)
+	}
+	listening := map[string][]report.Endpoint{} // process key → its LISTEN sockets
 	for i := range r.Connections {
 		if c := &r.Connections[i]; c.Source == report.SourceProc && c.State == "LISTEN" {
 			listening[c.ProcessKey] = append(listening[c.ProcessKey], c.Local)
@@ -383,18 +464,25 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		if p.PID == 2 || p.PPID == 2 && p.Exe == "" {
 			continue // kernel threads
 		}
-		key := p.Key()
+		var key string
+		if keys != nil {
+			key = keys[i]
+		} else {
+			key = p.Key()
+		}
 		listen := listenOf(p.Listen, listening[key])
 		if prev := u.node(key); prev != nil {
-			n := prev // the same as last time: the graph's node itself, read-only
-			if prev.CPUPercent != p.CPUPercent || prev.RSSBytes != p.RSSBytes || !slices.Equal(prev.Listen, listen) {
-				n = reuseProcess(prev, p, listen)
+			if prev.CPUPercent == p.CPUPercent && prev.RSSBytes == p.RSSBytes && slices.Equal(prev.Listen, listen) {
+				u.shared++ // the same as last time: the graph's node itself, read-only
+				continue
 			}
+			n := reuseProcess(prev, p, listen)
 			if d.reused == nil {
-				d.reused = make(map[*Node]*Node, len(r.Processes))
+				d.reused = make(map[*Node]*Node, 4)
 			}
 			d.reused[n] = prev
-			procs[key] = n
+			u.changed[key] = struct{}{}
+			mine[key] = n
 			d.nodes[n.ID] = n
 			continue
 		}
@@ -423,8 +511,22 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		} else if p.ContainerID != "" {
 			n.Meta["containerId"] = p.ContainerID
 		}
-		procs[key] = n
+		mine[key] = n
 		d.nodes[id] = n
+	}
+	if u != nil {
+		// The picture must be the previous one with the delta's changes:
+		// each previous process not changed was found as it was.
+		want := len(u.procs)
+		for k := range u.changed {
+			if _, ok := u.procs[k]; ok {
+				want--
+			}
+		}
+		if u.shared != want {
+			return derive(sensorID, r, keys, intern, share, res, nil)
+		}
+		d.base, d.own = u, mine
 	}
 
 	// Listeners of this host: (netns, port) and port alone.
@@ -439,7 +541,7 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		if c.Source != report.SourceProc || c.State != "LISTEN" {
 			continue
 		}
-		p := procs[c.ProcessKey]
+		p := proc(c.ProcessKey)
 		if p == nil {
 			continue
 		}
@@ -448,13 +550,13 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 			listenPort[c.Local.Port] = p
 		}
 	}
-	for _, p := range procs {
+	d.eachProcess(func(p *Node) {
 		for _, ep := range p.Listen {
 			if _, ok := listenPort[ep.Port]; !ok {
 				listenPort[ep.Port] = p
 			}
 		}
-	}
+	})
 	localListener := func(ns uint64, port uint16) *Node {
 		if p := listenNS[nsPort{ns, port}]; p != nil {
 			return p
@@ -487,7 +589,7 @@ func derive(sensorID string, r *report.Report, intern func(string) string, share
 		if c.State == "LISTEN" || c.Remote.Port == 0 || !rip.IsValid() {
 			continue
 		}
-		p := procs[c.ProcessKey]
+		p := proc(c.ProcessKey)
 		if p == nil {
 			continue
 		}

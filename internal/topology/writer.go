@@ -278,7 +278,7 @@ func (t *Topology) prepareReport(h *snapHolder, r *report.Report) *prepared {
 	full := h.snap.Full()
 	u := reusable(h, r, full)
 	g.mu.RLock()
-	p.d = derive(r.SensorID, full, g.intern, g.shareLoaded, g, u)
+	p.d = derive(r.SensorID, full, h.snap.ProcessKeys(), g.intern, g.shareLoaded, g, u)
 	g.mu.RUnlock()
 	for _, n := range p.d.nodes {
 		prev := p.d.reused[n]
@@ -312,9 +312,14 @@ func reusable(h *snapHolder, r, full *report.Report) *reuse {
 	if clusterKeyOf(full) != h.clusterKey {
 		return nil
 	}
-	u := &reuse{procs: h.procs, changed: make(map[string]struct{}, len(r.Processes))}
+	u := &reuse{procs: h.procs, changed: make(map[string]struct{}, len(r.Processes)+4)}
 	for i := range r.Processes {
 		u.changed[r.Processes[i].Key()] = struct{}{}
+	}
+	if rm := r.Removed; rm != nil {
+		for _, k := range rm.Processes {
+			u.changed[k] = struct{}{}
+		}
 	}
 	return u
 }
@@ -338,6 +343,17 @@ func clusterKeyOf(r *report.Report) string {
 // caller holds the graph's lock.
 func (g *graph) keepReuse(h *snapHolder, s *sensorState, d *derived) {
 	if h == nil || h.snap == nil {
+		return
+	}
+	if u := d.base; u != nil && h.procs != nil {
+		// Derived from them: only the changed keys differ.
+		for k := range u.changed {
+			if n := d.own[k]; n != nil && g.nodes[n.ID] != nil {
+				h.procs[k] = g.nodes[n.ID]
+			} else {
+				delete(h.procs, k)
+			}
+		}
 		return
 	}
 	if h.procs == nil {
@@ -391,20 +407,31 @@ func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 		return sp
 	}
 	d := sp.d
-	sp.nodes = make(map[string]struct{}, len(d.nodes))
+	if d.base != nil && (p.isNew || !sharedHeld(g, d)) {
+		d.materialize() // plan it whole: the shared nodes are checked one by one below
+	}
+	if d.base == nil {
+		sp.nodes = make(map[string]struct{}, len(d.nodes))
+	}
 	sp.edges = make(map[edgeKey]int, len(d.edges))
-	sp.listen = map[uint16]string{}
-	for nid, n := range d.nodes {
-		sp.nodes[nid] = struct{}{}
-		if n.Kind == KindHost {
-			sp.host = n
-		}
-		if n.Kind == KindProcess {
+	if d.base != nil && !listenChanged(d) {
+		sp.listen = s.listen
+	} else {
+		sp.listen = map[uint16]string{}
+		d.eachProcess(func(n *Node) {
 			for _, ep := range n.Listen {
 				if _, ok := sp.listen[ep.Port]; !ok || n.Container == "" {
-					sp.listen[ep.Port] = nid
+					sp.listen[ep.Port] = n.ID
 				}
 			}
+		})
+	}
+	for nid, n := range d.nodes {
+		if sp.nodes != nil {
+			sp.nodes[nid] = struct{}{}
+		}
+		if n.Kind == KindHost {
+			sp.host = n
 		}
 		if _, ok := s.nodes[nid]; !ok {
 			sp.claimed = append(sp.claimed, nid)
@@ -439,10 +466,15 @@ func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 		}
 	}
 	for nid := range s.nodes {
-		if _, ok := sp.nodes[nid]; !ok {
-			sp.dropped = append(sp.dropped, nid)
-			pl.claimDelta[nid]--
+		if sp.nodes != nil {
+			if _, ok := sp.nodes[nid]; ok {
+				continue
+			}
+		} else if _, ok := d.nodes[nid]; ok || d.base.sharedNode(s.ID, g.nodes[nid]) {
+			continue
 		}
+		sp.dropped = append(sp.dropped, nid)
+		pl.claimDelta[nid]--
 	}
 	for k, e := range d.edges {
 		sp.edges[k] = e.Count
@@ -465,6 +497,44 @@ func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 		}
 	}
 	return sp
+}
+
+// sharedHeld reports whether the graph still holds each of d's shared
+// process nodes, live (the writer may have replaced one since derive: a
+// replica's write followed, a sweep).
+func sharedHeld(g *graph, d *derived) bool {
+	held := true
+	d.base.eachShared(func(n *Node) {
+		if g.nodes[n.ID] != n || n.Gone() {
+			held = false
+		}
+	})
+	return held
+}
+
+// listenChanged reports whether a delta derived on a base changed what
+// its processes listen on (the ports other sensors' edges resolve).
+func listenChanged(d *derived) bool {
+	for k := range d.base.changed {
+		prev, cur := d.base.procs[k], d.own[k]
+		switch {
+		case prev == nil && cur == nil:
+		case prev == nil || cur == nil:
+			if len(listenOrNil(prev)) > 0 || len(listenOrNil(cur)) > 0 {
+				return true
+			}
+		case !slices.Equal(prev.Listen, cur.Listen) || len(cur.Listen) > 0 && prev.Container != cur.Container:
+			return true
+		}
+	}
+	return false
+}
+
+func listenOrNil(n *Node) []Endpoint {
+	if n == nil {
+		return nil
+	}
+	return n.Listen
 }
 
 // finishPlan finds the nodes and edges no sensor claims any more.
@@ -572,7 +642,19 @@ func (t *Topology) apply(pl *plan) {
 				}
 			}
 		}
-		s.nodes, s.edges, s.listen = sp.nodes, sp.edges, sp.listen
+		if sp.nodes != nil {
+			s.nodes = sp.nodes
+		} else {
+			// Planned on what the sensor held (derived.base): the claims
+			// it made and dropped.
+			for _, nid := range sp.claimed {
+				s.nodes[nid] = struct{}{}
+			}
+			for _, nid := range sp.dropped {
+				delete(s.nodes, nid)
+			}
+		}
+		s.edges, s.listen = sp.edges, sp.listen
 		g.keepReuse(sp.h, s, sp.d)
 		if sp.host != nil {
 			g.reindexHost(s, g.nodes[sp.host.ID])
