@@ -278,7 +278,8 @@ func TestSharedNodeWentOrReplaced(t *testing.T) {
 				other := *shared
 				other.Label = "someone else's"
 				other.hash = nodeHash(&other)
-				tp.g.nodes[id] = &other
+				other.claims = nil
+				tp.g.putNode(&other) // as a followed replica's write does
 			}
 			tp.g.mu.Unlock()
 			before := *shared

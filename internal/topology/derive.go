@@ -64,19 +64,6 @@ func (u *reuse) node(key string) *Node {
 	return u.procs[key]
 }
 
-// sharedNode reports whether n, a graph node, is one of the previous
-// derivation's processes this one shares.
-func (u *reuse) sharedNode(sensorID string, n *Node) bool {
-	if u == nil || n == nil || n.Kind != KindProcess || len(n.Key) <= len(sensorID) {
-		return false
-	}
-	key := n.Key[len(sensorID)+1:]
-	if _, ok := u.changed[key]; ok {
-		return false
-	}
-	return u.procs[key] == n
-}
-
 // eachShared calls f with each shared process node.
 func (u *reuse) eachShared(f func(*Node)) {
 	if u == nil {

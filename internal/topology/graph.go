@@ -291,6 +291,7 @@ func (g *graph) putNode(n *Node) {
 		if n.claims == nil {
 			n.claims = old.claims
 		}
+		old.dropped = true
 		g.unlink(old)
 	}
 	if n.claims == nil {
@@ -346,6 +347,7 @@ func (g *graph) deleteNode(id string) {
 	}
 	g.imageTouched(n)
 	g.unlink(n)
+	n.dropped = true
 	delete(g.nodes, id)
 	g.touch(id)
 	delete(g.unclaimedSince, id)

@@ -54,6 +54,11 @@ func nodeID(kind, key string) string {
 	return kind + "-" + hex.EncodeToString(sum[:10])
 }
 
+// isProcessID reports whether id is a process node's.
+func isProcessID(id string) bool {
+	return len(id) > len(KindProcess) && id[len(KindProcess)] == '-' && id[:len(KindProcess)] == KindProcess
+}
+
 // HostNodeID is the node id of the host a sensor runs on.
 func HostNodeID(sensorID string) string { return nodeID(KindHost, sensorID) }
 
@@ -138,6 +143,9 @@ type Node struct {
 
 	hash   uint64              // of the persisted form
 	claims map[string]struct{} // sensors reporting the node
+	// dropped is set when the graph no longer holds this node (another
+	// replaced it, or it was deleted); the writer alone reads and sets it.
+	dropped bool
 }
 
 // Gone reports whether no live sensor reports the node.

@@ -407,7 +407,7 @@ func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 		return sp
 	}
 	d := sp.d
-	if d.base != nil && (p.isNew || !sharedHeld(g, d)) {
+	if d.base != nil && (p.isNew || !sharedHeld(d)) {
 		d.materialize() // plan it whole: the shared nodes are checked one by one below
 	}
 	if d.base == nil {
@@ -465,16 +465,31 @@ func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 			pl.upNodes[nid] = n
 		}
 	}
-	for nid := range s.nodes {
-		if sp.nodes != nil {
-			if _, ok := sp.nodes[nid]; ok {
-				continue
-			}
-		} else if _, ok := d.nodes[nid]; ok || d.base.sharedNode(s.ID, g.nodes[nid]) {
-			continue
-		}
+	drop := func(nid string) {
 		sp.dropped = append(sp.dropped, nid)
 		pl.claimDelta[nid]--
+	}
+	if sp.nodes != nil {
+		for nid := range s.nodes {
+			if _, ok := sp.nodes[nid]; !ok {
+				drop(nid)
+			}
+		}
+	} else {
+		// On a base: the processes it removed, and what else the sensor
+		// held and did not derive again (its processes are shared).
+		for k := range d.base.changed {
+			if prev := d.base.procs[k]; prev != nil && d.own[k] == nil {
+				if _, ok := s.nodes[prev.ID]; ok {
+					drop(prev.ID)
+				}
+			}
+		}
+		for nid := range s.nodes {
+			if _, ok := d.nodes[nid]; !ok && !isProcessID(nid) {
+				drop(nid)
+			}
+		}
 	}
 	for k, e := range d.edges {
 		sp.edges[k] = e.Count
@@ -502,10 +517,10 @@ func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 // sharedHeld reports whether the graph still holds each of d's shared
 // process nodes, live (the writer may have replaced one since derive: a
 // replica's write followed, a sweep).
-func sharedHeld(g *graph, d *derived) bool {
+func sharedHeld(d *derived) bool {
 	held := true
 	d.base.eachShared(func(n *Node) {
-		if g.nodes[n.ID] != n || n.Gone() {
+		if n.dropped || n.Gone() {
 			held = false
 		}
 	})
