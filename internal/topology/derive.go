@@ -581,7 +581,6 @@ func derive(sensorID string, r *report.Report, keys []string, intern func(string
 			continue
 		}
 		server := localListener(c.NetNS, c.Local.Port) == p || hasPort(p.Listen, c.Local.Port)
-		remote := fmt.Sprintf("%s:%d", rip, c.Remote.Port)
 		switch {
 		case own(rip):
 			if server {
@@ -611,7 +610,7 @@ func derive(sensorID string, r *report.Report, keys []string, intern func(string
 			if server {
 				addEdge(pseudoIn, p.ID, rip.String())
 			} else {
-				addEdge(p.ID, pseudoOut, remote)
+				addEdge(p.ID, pseudoOut, rip.String()+":"+strconv.Itoa(int(c.Remote.Port))) // as "%s:%d" prints it
 			}
 		}
 	}
