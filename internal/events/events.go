@@ -228,11 +228,21 @@ func (b *Bus) MustSubscribe(cs ...Consumer) {
 }
 
 // Notify wakes this process's consumers (call after committing events).
-func (b *Bus) Notify() {
+func (b *Bus) Notify() { b.NotifyOf() }
+
+// NotifyOf wakes this process's consumers of the events committed (all of
+// them when none is given). The others find them at their next poll
+// (PollEvery), in the shared tail: at a batch of sensor reports every few
+// milliseconds, waking every consumer for each batch's node.changed was
+// most of the bus's cost, for the one consumer that takes it.
+func (b *Bus) NotifyOf(evs ...Typed) {
 	b.tail.notify()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, c := range b.consumers {
+		if len(evs) > 0 && !slices.ContainsFunc(evs, func(e Typed) bool { return c.wants(e.EventType()) }) {
+			continue
+		}
 		select {
 		case c.wake <- struct{}{}:
 		default:

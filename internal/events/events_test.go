@@ -660,3 +660,51 @@ func TestSkippedEventsDoNotWritePosition(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifyOfWakesTheirConsumers: NotifyOf wakes the consumers of the
+// events it names, not the others, which find theirs at their next poll
+// (or the next Notify).
+func TestNotifyOfWakesTheirConsumers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ string, st *store.Store) {
+		b := events.New(st, events.Config{PollEvery: time.Minute})
+		var seen, others recorder
+		otherHandle := func(ctx context.Context, evs []events.Event) error {
+			others.mu.Lock()
+			defer others.mu.Unlock()
+			for range evs {
+				others.got = append(others.got, nodeSeen{})
+			}
+			return nil
+		}
+		b.MustSubscribe(
+			events.Consumer{Name: "seen", Types: []string{"test.node_seen"}, Handle: seen.handle},
+			events.Consumer{Name: "others", Types: []string{"test.other"}, Handle: otherHandle},
+		)
+		runBus(t, b)
+		time.Sleep(100 * time.Millisecond) // both took their leases and sleep until woken
+		commit := func(evs ...events.Typed) {
+			if err := st.Tx(context.Background(), func(tx store.Querier) error { return b.PublishTx(context.Background(), tx, evs...) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A node_seen committed without a word, then an other announced:
+		// the other's consumer wakes (and reads both); node_seen's does not.
+		commit(nodeSeen{Node: "quiet", N: 1})
+		commit(other{})
+		b.NotifyOf(other{})
+		others.wait(t, 1)
+		time.Sleep(300 * time.Millisecond)
+		seen.mu.Lock()
+		early := len(seen.got)
+		seen.mu.Unlock()
+		if early != 0 {
+			t.Fatalf("node_seen's consumer got %d events when only an other was announced", early)
+		}
+		// Announced by type, node_seen's consumer wakes at once.
+		commit(nodeSeen{Node: "loud", N: 2})
+		b.NotifyOf(nodeSeen{Node: "loud", N: 2})
+		if got := seen.wait(t, 2); got[0].Node != "quiet" || got[1].Node != "loud" {
+			t.Fatalf("node_seen's consumer got %v", got)
+		}
+	})
+}

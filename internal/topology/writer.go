@@ -240,7 +240,7 @@ func (t *Topology) process(ctx context.Context, batch []*job) {
 		t.batched.Add(float64(n))
 	}
 	if len(evs) > 0 && t.cfg.Events != nil {
-		t.cfg.Events.Notify()
+		t.cfg.Events.NotifyOf(evs...)
 	}
 	for _, sp := range pl.sensors {
 		sp.j.done <- result{full: sp.full}
