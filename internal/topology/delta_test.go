@@ -192,9 +192,9 @@ func sameGraph(t *testing.T, round int, a, b *Topology) {
 		nb := gb.nodes[id]
 		if nodeHash(na) != nodeHash(nb) || na.hash != nodeHash(na) && na.Kind != KindInternet && na.Kind != KindPrivate || na.Gone() != nb.Gone() || na.Kind != nb.Kind || na.Key != nb.Key ||
 			na.ScanRef != nb.ScanRef || na.CPUPercent != nb.CPUPercent || na.RSSBytes != nb.RSSBytes ||
-			!maps.Equal(na.claims, nb.claims) {
+			!slices.Equal(slices.Sorted(na.claims.all()), slices.Sorted(nb.claims.all())) {
 			t.Fatalf("round %d: node %s (%s %q) differs:\ndeltas: %+v gone %v claims %v\nfull:   %+v gone %v claims %v", round, id, na.Kind, na.Label,
-				na.nodeData, na.Gone(), na.claims, nb.nodeData, nb.Gone(), nb.claims)
+				na.nodeData, na.Gone(), slices.Sorted(na.claims.all()), nb.nodeData, nb.Gone(), slices.Sorted(nb.claims.all()))
 		}
 	}
 	if !slices.EqualFunc(sortedEdges(ga), sortedEdges(gb), func(x, y edgeKey) bool { return x == y }) {
@@ -278,7 +278,7 @@ func TestSharedNodeWentOrReplaced(t *testing.T) {
 				other := *shared
 				other.Label = "someone else's"
 				other.hash = nodeHash(&other)
-				other.claims = nil
+				other.claims = claimSet{}
 				tp.g.putNode(&other) // as a followed replica's write does
 			}
 			tp.g.mu.Unlock()

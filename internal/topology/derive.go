@@ -132,7 +132,7 @@ func reuseNode(prev *Node) *Node {
 	n := new(Node)
 	*n = *prev
 	n.FirstSeen, n.LastSeen, n.GoneAt = time.Time{}, time.Time{}, time.Time{}
-	n.claims = nil
+	n.claims = claimSet{}
 	return n
 }
 

@@ -341,7 +341,7 @@ func (t *Topology) applyFollowed(list []changeRow, nodes map[string]*Node, edges
 	defer g.mu.Unlock()
 	g.version++
 	for _, n := range nodes {
-		n.claims = nil // putNode keeps the current ones
+		n.claims = claimSet{} // putNode keeps the current ones
 		g.putNode(n)
 	}
 	for k, e := range edges {
@@ -373,7 +373,7 @@ func (t *Topology) applyFollowed(list []changeRow, nodes map[string]*Node, edges
 			if sc.All {
 				for id := range s.nodes {
 					if n := g.nodes[id]; n != nil {
-						delete(n.claims, s.ID)
+						n.claims.del(s.ID)
 					}
 				}
 				for k := range s.edges {
@@ -386,13 +386,13 @@ func (t *Topology) applyFollowed(list []changeRow, nodes map[string]*Node, edges
 			for _, id := range sc.Drop {
 				delete(s.nodes, id)
 				if n := g.nodes[id]; n != nil {
-					delete(n.claims, s.ID)
+					n.claims.del(s.ID)
 				}
 			}
 			for _, id := range sc.Add {
 				s.nodes[id] = struct{}{}
 				if n := g.nodes[id]; n != nil {
-					n.claims[s.ID] = struct{}{}
+					n.claims.add(s.ID)
 					delete(g.unclaimedSince, id)
 				}
 			}

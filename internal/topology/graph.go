@@ -102,7 +102,6 @@ func newGraph() *graph {
 		ipHost: map[netip.Addr]string{}, strings: map[string]string{}, loaded: map[string]loadedSet{}, loadedAt: map[*string]loadedSet{}, unclaimedSince: map[string]time.Time{},
 		touched: map[string]struct{}{}, touchedAll: true}
 	for _, n := range pseudoNodes(time.Time{}) {
-		n.claims = map[string]struct{}{}
 		g.nodes[n.ID] = n
 	}
 	return g
@@ -288,14 +287,11 @@ func (g *graph) putNode(n *Node) {
 			return
 		}
 		n.FirstSeen = old.FirstSeen
-		if n.claims == nil {
-			n.claims = old.claims
+		if n.claims.len() == 0 {
+			n.claims = old.claims // old is the graph's no more
 		}
 		old.dropped = true
 		g.unlink(old)
-	}
-	if n.claims == nil {
-		n.claims = map[string]struct{}{}
 	}
 	g.nodes[n.ID] = n
 	g.link(n)
@@ -366,7 +362,7 @@ func (g *graph) lastSeen(n *Node) time.Time {
 	if n.Gone() {
 		return t
 	}
-	for s := range n.claims {
+	for s := range n.claims.all() {
 		if st := g.sensors[s]; st != nil && st.LastReport.After(t) {
 			t = st.LastReport
 		}

@@ -83,7 +83,7 @@ func (t *Topology) info(n *Node) NodeInfo {
 	if c := g.nodes[n.Cluster]; c != nil {
 		ni.Cluster = c.Label
 	}
-	for s := range n.claims {
+	for s := range n.claims.all() {
 		if st := g.sensors[s]; st != nil && !st.Silent {
 			ni.Sensors = append(ni.Sensors, s)
 		}
@@ -179,7 +179,7 @@ func (t *Topology) ScanTargets(f TargetFilter) ([]ScanTarget, error) {
 			continue
 		}
 		if f.SensorID != "" && n.SensorID != f.SensorID {
-			if _, ok := n.claims[f.SensorID]; !ok {
+			if !n.claims.has(f.SensorID) {
 				continue
 			}
 		}

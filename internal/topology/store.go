@@ -243,7 +243,7 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 		return fmt.Errorf("load nodes: %w", err)
 	}
 	for rows.Next() {
-		n := &Node{claims: map[string]struct{}{}}
+		n := &Node{}
 		var sensor sql.NullString
 		var attrs string
 		var first, last int64
@@ -271,7 +271,7 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 			continue
 		}
 		if s := g.sensors[n.SensorID]; s != nil && n.SensorID != "" {
-			n.claims[s.ID] = struct{}{}
+			n.claims.add(s.ID)
 			s.nodes[n.ID] = struct{}{}
 			if n.Kind == KindProcess {
 				for _, ep := range n.Listen {
@@ -328,7 +328,6 @@ func (t *Topology) loadGraph(ctx context.Context) error {
 	}
 	for _, n := range pseudoNodes(now) {
 		if g.nodes[n.ID] == nil {
-			n.claims = map[string]struct{}{}
 			g.nodes[n.ID] = n
 		}
 	}
@@ -360,7 +359,7 @@ func (t *Topology) sweep(ctx context.Context) {
 	}
 	var stale []string
 	for id, since := range g.unclaimedSince {
-		if n := g.nodes[id]; n != nil && len(n.claims) == 0 && !n.Gone() && now.Sub(since) >= t.cfg.GoneAfter {
+		if n := g.nodes[id]; n != nil && n.claims.len() == 0 && !n.Gone() && now.Sub(since) >= t.cfg.GoneAfter {
 			stale = append(stale, id)
 		}
 	}

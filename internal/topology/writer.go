@@ -460,7 +460,7 @@ func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 			}
 			n.LastSeen = pl.now
 			pl.upNodes[nid] = n
-		case old.hash != n.hash && (old.SensorID != "" || len(old.claims) <= 1):
+		case old.hash != n.hash && (old.SensorID != "" || old.claims.len() <= 1):
 			n.FirstSeen, n.LastSeen = old.FirstSeen, pl.now
 			pl.upNodes[nid] = n
 		}
@@ -560,7 +560,7 @@ func (t *Topology) finishPlan(pl *plan) {
 		if n == nil || n.Gone() || delta >= 0 || pl.upNodes[nid] != nil {
 			continue
 		}
-		if len(n.claims)+delta <= 0 {
+		if n.claims.len()+delta <= 0 {
 			pl.goneNodes = append(pl.goneNodes, nid)
 		}
 	}
@@ -624,14 +624,14 @@ func (t *Topology) apply(pl *plan) {
 			if cur == nil {
 				continue
 			}
-			cur.claims[s.ID] = struct{}{}
+			cur.claims.add(s.ID)
 			if cur != n {
 				cur.CPUPercent, cur.RSSBytes = n.CPUPercent, n.RSSBytes
 			}
 		}
 		for _, nid := range sp.dropped {
 			if cur := g.nodes[nid]; cur != nil {
-				delete(cur.claims, s.ID)
+				cur.claims.del(s.ID)
 			}
 		}
 		for k, e := range sp.d.edges {
@@ -678,7 +678,7 @@ func (t *Topology) apply(pl *plan) {
 		}
 	}
 	for _, nid := range pl.goneNodes {
-		if n := g.nodes[nid]; n != nil && len(n.claims) == 0 {
+		if n := g.nodes[nid]; n != nil && n.claims.len() == 0 {
 			n.GoneAt, n.LastSeen = pl.now, pl.now
 			g.touch(nid)
 		}
