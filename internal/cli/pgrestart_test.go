@@ -124,7 +124,7 @@ func TestConsoleSurvivesPostgresRestart(t *testing.T) {
 	}
 	addProc("after-restart")
 	if _, err := push(); err != nil {
-		t.Fatalf("report after recovery: %v", err)
+		t.Fatalf("report after recovery: %v\nstderr:\n%s", err, tailString(p.stderr.String(), 3000))
 	}
 	if code, err := call(c, "GET", base+"/api/v1/scans", nil, nil); code != http.StatusOK {
 		t.Fatalf("GET /api/v1/scans after recovery: %d %v", code, err)

@@ -104,7 +104,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open database: parse URL: %w", perr)
 		}
 		s.where, s.url = u.Redacted(), cfg.URL
-		s.w, err = sql.Open("pgx", cfg.URL)
+		s.w, err = openPostgres(cfg.URL)
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", s.where, err)
 		}
