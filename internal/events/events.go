@@ -85,6 +85,13 @@ type Consumer struct {
 	// FromStart makes a new consumer read every stored event; otherwise
 	// it starts after the newest event at its first registration.
 	FromStart bool
+	// Gather, when set, is the least time between two reads of the
+	// consumer: woken sooner, it waits, and handles the events of the
+	// commits in between together. For a consumer that takes the events
+	// of every sensor report's batch (findings.rescore takes node.changed)
+	// one call every Gather instead of one per batch; its events wait up
+	// to Gather longer.
+	Gather time.Duration
 }
 
 // Config configures the bus.
@@ -404,6 +411,7 @@ type consumer struct {
 	// unsaved counts the events delivered (skipped) since the position was
 	// last written.
 	unsaved int
+	fetched time.Time // the last read (Gather)
 }
 
 // register stores a new consumer's starting position.
@@ -440,7 +448,20 @@ func (c *consumer) loop(ctx context.Context) {
 				continue
 			}
 		}
+		if wait := c.c.Gather - time.Since(c.fetched); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		c.fetched = time.Now()
 		evs, scanned, err := c.fetch(ctx)
+		if len(evs) >= c.c.Batch {
+			c.fetched = time.Time{} // more to read: at once
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				b.log.Warn("events: read", "consumer", c.c.Name, "err", err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -705,6 +706,46 @@ func TestNotifyOfWakesTheirConsumers(t *testing.T) {
 		b.NotifyOf(nodeSeen{Node: "loud", N: 2})
 		if got := seen.wait(t, 2); got[0].Node != "quiet" || got[1].Node != "loud" {
 			t.Fatalf("node_seen's consumer got %v", got)
+		}
+	})
+}
+
+// TestGatherHandlesSeveralCommitsTogether: a consumer with Gather, woken
+// by each of several commits in quick succession, reads once per Gather
+// and handles their events together, in order, none lost; without it
+// each commit's event is a call of its own.
+func TestGatherHandlesSeveralCommitsTogether(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ string, st *store.Store) {
+		b := events.New(st, events.Config{PollEvery: time.Minute})
+		var gathered, each recorder
+		var calls [2]atomic.Int32
+		count := func(i int, r *recorder) func(context.Context, []events.Event) error {
+			return func(ctx context.Context, evs []events.Event) error {
+				calls[i].Add(1)
+				return r.handle(ctx, evs)
+			}
+		}
+		b.MustSubscribe(
+			events.Consumer{Name: "gathered", Types: []string{"test.node_seen"}, Handle: count(0, &gathered), Gather: time.Second},
+			events.Consumer{Name: "each", Types: []string{"test.node_seen"}, Handle: count(1, &each)},
+		)
+		runBus(t, b)
+		time.Sleep(100 * time.Millisecond)
+		const n = 6
+		for i := range n {
+			publish(t, b, st, nodeSeen{Node: "g", N: i})
+			time.Sleep(40 * time.Millisecond) // each consumer without Gather handles it before the next
+		}
+		for name, r := range map[string]*recorder{"gathered": &gathered, "each": &each} {
+			got := r.wait(t, n)
+			for i, e := range got {
+				if e.N != i {
+					t.Fatalf("%s: event %d is %v", name, i, e)
+				}
+			}
+		}
+		if g, e := calls[0].Load(), calls[1].Load(); g > 2 || e < n-1 {
+			t.Fatalf("%d calls with Gather, %d without, for %d commits: want at most 2 with, about one per commit without", g, e, n)
 		}
 	})
 }

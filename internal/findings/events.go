@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/riskmap/riskmap/internal/events"
 	"github.com/riskmap/riskmap/internal/topology"
@@ -100,13 +101,19 @@ type exposureScoper interface {
 	ExposureScope(ids []string) []string
 }
 
+// rescoreGather is the least time between two rescores: a batch of sensor
+// reports commits every few milliseconds at a large fleet, and each sends
+// node.changed; a rescore reads the findings of the nodes named, so one
+// every 200 ms covers the batches in between at a fraction of the reads.
+const rescoreGather = 200 * time.Millisecond
+
 // RescoreConsumer rescores the findings of the nodes the topology says
 // changed (their processes, sockets or reachability), widened by the
 // topology to every node whose exposure follows from them: the container
 // of a process that now listens, the processes behind a front one the
 // internet now reaches, their containers, pods, hosts and images.
 func (s *Service) RescoreConsumer() events.Consumer {
-	return events.Consumer{Name: "findings.rescore", Types: []string{topology.EventNodesChanged, topology.EventNodesGone},
+	return events.Consumer{Name: "findings.rescore", Types: []string{topology.EventNodesChanged, topology.EventNodesGone}, Gather: rescoreGather,
 		Handle: func(ctx context.Context, evs []events.Event) error {
 			seen := map[string]bool{}
 			var ids []string
