@@ -448,14 +448,12 @@ func (c *consumer) loop(ctx context.Context) {
 				continue
 			}
 		}
-		if wait := c.c.Gather - time.Since(c.fetched); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		// Gather: a wake-up before the time sleeps again for the rest.
+		for wait := c.c.Gather - time.Since(c.fetched); wait > 0 && ctx.Err() == nil; wait = c.c.Gather - time.Since(c.fetched) {
+			c.sleep(ctx, wait)
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		c.fetched = time.Now()
 		evs, scanned, err := c.fetch(ctx)

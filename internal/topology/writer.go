@@ -348,11 +348,13 @@ func (g *graph) keepReuse(h *snapHolder, s *sensorState, d *derived) {
 	if u := d.base; u != nil && h.procs != nil {
 		// Derived from them: only the changed keys differ.
 		for k := range u.changed {
-			if n := d.own[k]; n != nil && g.nodes[n.ID] != nil {
-				h.procs[k] = g.nodes[n.ID]
-			} else {
-				delete(h.procs, k)
+			if n := d.own[k]; n != nil {
+				if cur := g.nodes[n.ID]; cur != nil {
+					h.procs[k] = cur
+					continue
+				}
 			}
+			delete(h.procs, k)
 		}
 		return
 	}
