@@ -32,21 +32,18 @@ func (t *Topology) Ingest(ctx context.Context, r *report.Report) (sensorproto.Ac
 	}
 	// Under way until queued (the writer's linger waits for it); not
 	// while it waits for its sensor's previous report, which may be in
-	// the very batch the writer holds.
-	t.underway.Add(1)
-	queued := false
-	defer func() {
-		if !queued {
-			t.underway.Add(-1)
-		}
-	}()
+	// the very batch the writer holds. It stops counting just before it
+	// is queued: counted still once the writer has taken it, it would
+	// hold its own batch for the whole linger.
 	unlock := func() { <-h.mu }
 	j := &job{r: r, h: h, done: make(chan result, 1)}
-	j.prep = t.prepareReport(h, r)
+	t.underway.Add(1)
+	j.prep = func() *prepared {
+		defer t.underway.Add(-1)
+		return t.prepareReport(h, r)
+	}()
 	select {
 	case t.queue <- j:
-		queued = true
-		t.underway.Add(-1)
 		t.recent.add(r.SensorID)
 	default:
 		h.snap = nil // the snapshot ran ahead of the store: the next delta asks for a full report
