@@ -30,11 +30,11 @@ func (t *Topology) Ingest(ctx context.Context, r *report.Report) (sensorproto.Ac
 	case <-ctx.Done():
 		return sensorproto.Ack{}, ctx.Err()
 	}
-	// Under way until queued (the writer's linger waits for it); not
-	// while it waits for its sensor's previous report, which may be in
-	// the very batch the writer holds. It stops counting just before it
-	// is queued: counted still once the writer has taken it, it would
-	// hold its own batch for the whole linger.
+	// Under way while it is prepared (the writer's linger waits for it);
+	// not while it waits for its sensor's previous report, which may be
+	// in the very batch the writer holds, and no longer once it is
+	// queued: still counted when the writer takes it, it would hold its
+	// own batch for the whole linger.
 	unlock := func() { <-h.mu }
 	j := &job{r: r, h: h, done: make(chan result, 1)}
 	t.underway.Add(1)
