@@ -125,6 +125,7 @@ func measure(mode string, sensors int, interval, duration time.Duration) error {
 		return err
 	}
 	cancel()
+	wg.Wait() // this fleet gone before the next transport's is measured
 	if m1 == m0 {
 		return fmt.Errorf("%s: no report arrived", mode)
 	}
@@ -197,6 +198,7 @@ func report(ctx context.Context, mode, url string, interval, offset time.Duratio
 			return err
 		}
 		defer resp.Body.Close()
+		go func() { <-ctx.Done(); resp.Body.Close() }() // the read below does not end with ctx
 		br := bufio.NewReader(resp.Body)
 		for {
 			if _, err := br.ReadBytes('\n'); err != nil {
