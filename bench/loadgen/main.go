@@ -64,6 +64,7 @@ func main() {
 	estate := flag.Bool("exposure-estate", false, "with -exposure-probes: every sensor's host has findings (a host scan each), not only the probes', so every report rescores findings")
 	consoles := flag.Int("consoles", 1, "console replicas to start on the one -database (PostgreSQL); sensors are spread over them")
 	feedsDir := flag.String("feeds", "", "import these feeds (e.g. ../shared/feeds) into the console's knowledge base before it starts, and turn its feed updates off")
+	flag.BoolVar(&noStream, "no-stream", false, "sensors send each report as a request (POST), not on a report stream (a WebSocket each)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile here (what it costs beside the console)")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -930,8 +931,11 @@ var libs = func() []string {
 	return l
 }()
 
+// noStream is -no-stream: the simulated sensors' clients send requests.
+var noStream bool
+
 func newSim(i int, c *console, probe, bullseye bool) (*sim, error) {
-	cl, err := client.New(client.Config{ConsoleURL: c.url, PinSHA256: c.pin, Timeout: 60 * time.Second, Version: "loadgen"})
+	cl, err := client.New(client.Config{ConsoleURL: c.url, PinSHA256: c.pin, Timeout: 60 * time.Second, Version: "loadgen", NoStream: noStream})
 	if err != nil {
 		return nil, err
 	}

@@ -179,6 +179,7 @@ func runSensor(ctx context.Context, args []string, stdio IO) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
+	defer cl.CloseStream()
 	hostname, machineID := sensor.HostFacts(*hostRoot, *procRoot)
 	// The first start enrols (retrying while the console is away); a
 	// refused token or a wrong certificate is fatal.

@@ -116,6 +116,7 @@ func runLocalSensor(ctx context.Context, app *consoleApp, log *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("local sensor: %w", err)
 	}
+	defer cl.CloseStream()
 	cfg := sensor.Default()
 	cfg.Version = Version
 	cfg.Logger = log

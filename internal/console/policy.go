@@ -125,6 +125,10 @@ func Policy() []Rule {
 		// Topology (internal/topology): sensor report ingest (gzip body,
 		// limited by the report decoder to 4 MiB compressed) and the API.
 		{Method: http.MethodPost, Pattern: "/api/v1/sensor/reports", Access: Sensor, MaxBodyBytes: 4<<20 + 1},
+		// A sensor's requests on one WebSocket (stream.go): each message
+		// is served as the request to the sensor route it names, under
+		// that route's row.
+		{Method: http.MethodGet, Pattern: "/api/v1/sensor/stream", Access: Sensor},
 		{Method: http.MethodGet, Pattern: "/api/v1/topology/graph", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/topology/nodes", Access: ReadOnly},
 		{Method: http.MethodGet, Pattern: "/api/v1/topology/nodes/{id}", Access: ReadOnly},

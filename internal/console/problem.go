@@ -27,15 +27,21 @@ const (
 // writeProblem writes an RFC 9457 problem outside huma (middleware, raw
 // handlers), in the same shape huma uses.
 func writeProblem(w http.ResponseWriter, status int, typ, detail string) {
+	b := problemJSON(status, typ, detail)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// problemJSON is a problem document's body.
+func problemJSON(status int, typ, detail string) []byte {
 	p := huma.ErrorModel{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail}
 	if p.Type == "" {
 		p.Type = "about:blank"
 	}
 	b, _ := json.Marshal(p)
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	return b
 }
 
 // WriteProblem lets modules' raw handlers answer with a problem document.

@@ -235,6 +235,9 @@ func (s *Server) registerSensorAPI(api huma.API) {
 	huma.Register(api, created(op(http.MethodPost, sensorproto.PathEnrol, "enrol-sensor", "Sensor: enrol with an enrolment token; returns the sensor's id and key", "sensor")), s.enrolSensor)
 	huma.Register(api, op(http.MethodPost, sensorproto.PathToken, "sensor-token", "Sensor: exchange the sensor's key for an access token", "sensor"), s.sensorAccessToken)
 	huma.Register(api, op(http.MethodPost, sensorproto.PathKey, "rotate-sensor-key", "Sensor: get a new key (the old one works for 10 more minutes)", "sensor"), s.rotateSensorKey)
+	RawRoute(api, s.mux, op(http.MethodGet, sensorproto.PathStream, "sensor-stream",
+		"Sensor: a WebSocket (subprotocol "+sensorproto.StreamProtocol+") carrying the sensor's requests (reports, polls, scan statuses) as binary messages, a request line (METHOD PATH[ CONTENT-ENCODING]) then the body, each answered in order by a text message {status, retryAfterSeconds?, body}: what the request would be answered", "sensor"),
+		map[string]*huma.Response{"101": {Description: "Switching to the WebSocket"}}, s.serveStream)
 	huma.Register(api, op(http.MethodGet, "/api/v1/sensors", "list-sensors", "Enrolled sensors: host, version, last request and its address, revocation", "sensors"), s.listSensors)
 	huma.Register(api, op(http.MethodPost, "/api/v1/sensors/{id}/revoke", "revoke-sensor", "Revoke a sensor: its next request is refused", "sensors"), s.revokeSensor)
 	huma.Register(api, op(http.MethodGet, "/api/v1/enrolment-tokens", "list-enrolment-tokens", "Enrolment tokens", "sensors"), s.listEnrolmentTokens)

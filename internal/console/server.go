@@ -126,6 +126,8 @@ type Server struct {
 	readiers []Readier
 	// tokensPruned is when the shared rate limits were last pruned.
 	tokensPruned atomic.Value
+	// streams are the sensors' open report streams (stream.go).
+	streams streams
 }
 
 type metrics struct {
@@ -483,6 +485,9 @@ func (s *Server) Start(ctx context.Context) (*Running, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Shutdown does not wait for hijacked connections: the report streams
+	// are stopped with it and waited for after it.
+	srv.RegisterOnShutdown(s.streams.shutdown)
 	run := &Running{Addr: ln.Addr(), URL: s.baseURL, Fingerprint: Fingerprint(leaf.Raw), CertCreated: created, done: make(chan error, 1)}
 	s.started.Store(run)
 	serveErr := make(chan error, 1)
@@ -501,6 +506,7 @@ func (s *Server) Start(ctx context.Context) (*Running, error) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 		defer cancel()
 		err := srv.Shutdown(sctx)
+		s.streams.wait(sctx)
 		if e := <-serveErr; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
 			err = e
 		}

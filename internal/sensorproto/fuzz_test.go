@@ -108,3 +108,43 @@ func FuzzDecodeResults(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStreamRequestLine: the console parses a stream message's request
+// line from the sensor; a line it accepts names a sensor route other than
+// the stream, with POST or PUT, and is written back the same.
+func FuzzStreamRequestLine(f *testing.F) {
+	for _, s := range []string{"POST /api/v1/sensor/reports gzip", "POST /api/v1/sensor/commands/poll", "PUT /api/v1/sensor/scans/x/inventory gzip",
+		"GET /api/v1/sensor/reports", "POST /api/v1/users", "POST /api/v1/sensor/stream", "POST /api/v1/sensor/../users", "POST  /api/v1/sensor/reports", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		m, p, enc, err := ParseStreamRequestLine(line)
+		if err != nil {
+			return
+		}
+		if (m != "POST" && m != "PUT") || !strings.HasPrefix(p, StreamRoutes) || p == PathStream || (enc != "" && enc != "gzip") {
+			t.Fatalf("accepted %q: %q %q %q", line, m, p, enc)
+		}
+		if got := StreamRequestLine(m, p, enc); got != line+"\n" {
+			t.Fatalf("written back as %q, read %q", got, line)
+		}
+	})
+}
+
+// FuzzStreamAnswer: the sensor parses the console's answers on the stream;
+// an answer it accepts has a status and a retry time in range.
+func FuzzStreamAnswer(f *testing.F) {
+	for _, s := range []string{`{"status":200,"body":{"nextReportSeconds":10,"fullReportRequested":false}}`, `{"status":429,"retryAfterSeconds":3,"body":{"title":"Too Many Requests"}}`,
+		`{"status":99}`, `{"status":200,"retryAfterSeconds":-1}`, `{"status":204}`, `[]`, `{"status":200,"body":}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := DecodeStreamAnswer(b)
+		if err != nil {
+			return
+		}
+		if a.Status < 200 || a.Status > 599 || a.RetryAfterSeconds < 0 || a.RetryAfterSeconds > MaxNextReportSeconds {
+			t.Fatalf("accepted %s as %+v", b, a)
+		}
+	})
+}

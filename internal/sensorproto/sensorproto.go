@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/riskmap/riskmap/internal/intake"
 	"github.com/riskmap/riskmap/internal/inventory"
@@ -289,4 +291,98 @@ type SensorTokenResponse struct {
 type SensorKeyResponse struct {
 	SensorID string `json:"sensorId"`
 	Key      string `json:"key"`
+}
+
+// The sensor stream: instead of a request per report (and per poll, and
+// per scan status), a sensor may open one WebSocket (RFC 6455) per
+// console, GET PathStream with its bearer credential and the subprotocol
+// StreamProtocol, and send each request as one binary message: a request
+// line, "METHOD PATH[ CONTENT-ENCODING]\n" (StreamRequestLine), then the
+// body the request would carry. The console answers each message, in
+// order, with one text message, a StreamAnswer: what the request would
+// have been answered. Only the sensor routes (PATH under /api/v1/sensor/)
+// may be called, each as if requested with the stream's credential: the
+// credential and the sensor's rate limits are checked at every message;
+// an answer of 401 means the credential expired or was revoked (exchange
+// the key and open a new stream). The console closes the stream with
+// status 1001 (going away) between messages when it shuts down, or 1000
+// when it was idle: a message sent after that was not read, and is sent
+// again on a new stream.
+const (
+	PathStream     = "/api/v1/sensor/stream"
+	StreamProtocol = "riskmap.sensor.v1"
+	// StreamRoutes is the prefix of the routes a stream may call.
+	StreamRoutes = "/api/v1/sensor/"
+	// MaxStreamLine bounds a message's request line.
+	MaxStreamLine = 1024
+)
+
+// StreamRequestLine is a message's request line.
+func StreamRequestLine(method, path, encoding string) string {
+	if encoding == "" {
+		return method + " " + path + "\n"
+	}
+	return method + " " + path + " " + encoding + "\n"
+}
+
+// ParseStreamRequestLine checks a message's request line (without its
+// newline): a POST or PUT of a sensor route other than the stream itself,
+// with no query, and no content encoding or gzip.
+func ParseStreamRequestLine(line string) (method, path, encoding string, err error) {
+	if len(line) > MaxStreamLine {
+		return "", "", "", fmt.Errorf("stream request line: over %d bytes", MaxStreamLine)
+	}
+	parts := strings.Split(line, " ")
+	if len(parts) < 2 || len(parts) > 3 {
+		return "", "", "", fmt.Errorf("stream request line %q: want METHOD PATH[ CONTENT-ENCODING]", trimQuote(line))
+	}
+	method, path = parts[0], parts[1]
+	if len(parts) == 3 {
+		if encoding = parts[2]; encoding == "" {
+			return "", "", "", fmt.Errorf("stream request line %q: a space but no content encoding after the path", trimQuote(line))
+		}
+	}
+	if method != "POST" && method != "PUT" {
+		return "", "", "", fmt.Errorf("stream request line: method %q: POST or PUT only", trimQuote(method))
+	}
+	if !strings.HasPrefix(path, StreamRoutes) || path == PathStream || strings.ContainsAny(path, "?#") || !utf8.ValidString(path) || strings.Contains(path, "/../") || strings.HasSuffix(path, "/..") {
+		return "", "", "", fmt.Errorf("stream request line: path %q: a sensor route (%s...) without query only", trimQuote(path), StreamRoutes)
+	}
+	if encoding != "" && encoding != "gzip" {
+		return "", "", "", fmt.Errorf("stream request line: content encoding %q: gzip or none only", trimQuote(encoding))
+	}
+	return method, path, encoding, nil
+}
+
+func trimQuote(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// StreamAnswer is the console's answer to one message of the stream.
+type StreamAnswer struct {
+	// Status is the HTTP status the request would have had.
+	Status int `json:"status"`
+	// RetryAfterSeconds is the Retry-After of a 429 or 503.
+	RetryAfterSeconds int `json:"retryAfterSeconds,omitempty"`
+	// Body is the answer's body, when there is one: JSON (a 2xx route's
+	// answer or a problem document).
+	Body json.RawMessage `json:"body,omitempty"`
+}
+
+// DecodeStreamAnswer parses and checks one answer message.
+func DecodeStreamAnswer(b []byte) (StreamAnswer, error) {
+	var a StreamAnswer
+	if err := json.Unmarshal(b, &a); err != nil {
+		return StreamAnswer{}, fmt.Errorf("stream answer: %w", err)
+	}
+	if a.Status < 200 || a.Status > 599 {
+		return StreamAnswer{}, fmt.Errorf("stream answer: status %d out of range 200-599", a.Status)
+	}
+	if a.RetryAfterSeconds < 0 || a.RetryAfterSeconds > MaxNextReportSeconds {
+		return StreamAnswer{}, fmt.Errorf("stream answer: retryAfterSeconds %d out of range 0-%d", a.RetryAfterSeconds, MaxNextReportSeconds)
+	}
+	return a, nil
 }

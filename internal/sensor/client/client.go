@@ -52,8 +52,14 @@ type Config struct {
 	MaxResponseBytes int64
 	// UserAgent is sent with every request.
 	UserAgent string
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// NoStream sends each request (report, poll, scan status) as an HTTP
+	// request instead of on the sensor stream (a WebSocket per console,
+	// sensorproto.PathStream), which the client otherwise opens, falling
+	// back to requests where the upgrade is refused (an older console, a
+	// proxy that does not pass it).
+	NoStream bool
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Client talks to one console. It is safe for concurrent use.
@@ -61,6 +67,9 @@ type Client struct {
 	cfg  Config
 	base *url.URL
 	http *http.Client
+	tls  *tls.Config
+
+	stream sensorStream
 
 	mu       sync.Mutex
 	key      string
@@ -109,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 		MaxIdleConns: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout}
 	u.Path = strings.TrimRight(u.Path, "/")
-	return &Client{cfg: cfg, base: u, key: cfg.Key, http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
+	return &Client{cfg: cfg, base: u, key: cfg.Key, tls: tc, stream: sensorStream{mu: make(chan struct{}, 1)}, http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
 }
 
@@ -256,8 +265,13 @@ func (c *Client) do(ctx context.Context, op, method, path, tok string, body []by
 	if int64(len(raw)) > c.cfg.MaxResponseBytes {
 		return fmt.Errorf("%s: %w: more than %d bytes", op, ErrOversized, c.cfg.MaxResponseBytes)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		se := &StatusError{Op: op, Code: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.cfg.Now())}
+	return answer(op, resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), c.cfg.Now()), raw, out)
+}
+
+// answer turns a console's answer into out, or into a StatusError.
+func answer(op string, status int, retry time.Duration, raw []byte, out any) error {
+	if status < 200 || status > 299 {
+		se := &StatusError{Op: op, Code: status, RetryAfter: retry}
 		var prob struct {
 			Title  string `json:"title"`
 			Detail string `json:"detail"`
@@ -306,8 +320,12 @@ func (c *Client) Authenticate(ctx context.Context) error {
 	return err
 }
 
-// authed runs a request with a token, re-exchanging the key once on 401.
+// authed runs a request with a token, re-exchanging the key once on 401:
+// on the sensor stream, or as a request where there is none.
 func (c *Client) authed(ctx context.Context, op, method, path string, body []byte, encoding string, out any) error {
+	if streamed, err := c.streamCall(ctx, op, method, path, body, encoding, out); streamed {
+		return err
+	}
 	tok, err := c.token(ctx, false)
 	if err != nil {
 		return err

@@ -231,3 +231,31 @@ func TestReportRoundTripThroughConsole(t *testing.T) {
 		t.Fatalf("garbage report: %v", err)
 	}
 }
+
+// TestStreamRefusedFallsBack: against a console without the sensor stream
+// (an older one, or a proxy that does not pass upgrades) reports and polls
+// go as requests, and the upgrade is not tried again at every report.
+func TestStreamRefusedFallsBack(t *testing.T) {
+	con := consoletest.Start(t)
+	c := newClient(t, con, nil)
+	for seq := uint64(1); seq <= 3; seq++ {
+		if _, err := c.PushReport(ctx, testReport(seq)); err != nil {
+			t.Fatalf("report %d: %v", seq, err)
+		}
+	}
+	if _, err := c.PollCommands(ctx, "s1", 1); err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+	if got := len(con.Received()); got != 3 || c.Streaming() {
+		t.Fatalf("reports received as requests: %d (streaming %v), want 3", got, c.Streaming())
+	}
+	if n := con.Upgrades(); n != 1 {
+		t.Errorf("stream upgrades tried: %d, want 1 (then requests for a while)", n)
+	}
+	// NoStream never tries.
+	con2 := consoletest.Start(t)
+	c2 := newClient(t, con2, func(cfg *client.Config) { cfg.NoStream = true })
+	if _, err := c2.PushReport(ctx, testReport(1)); err != nil || con2.Upgrades() != 0 {
+		t.Fatalf("NoStream: %v, %d upgrades", err, con2.Upgrades())
+	}
+}

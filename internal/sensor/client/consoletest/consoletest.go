@@ -71,6 +71,7 @@ type Console struct {
 	rotations   int
 	commands    []sensorproto.Command
 	polls       []int
+	upgrades    int
 	statuses    map[string][]sensorproto.ScanStatus
 	inventories map[string]*inventory.Inventory
 	results     map[string]*sensorproto.Results
@@ -190,6 +191,14 @@ func (c *Console) Enrolments() []sensorproto.EnrolRequest {
 	return append([]sensorproto.EnrolRequest(nil), c.enrolments...)
 }
 
+// Upgrades counts the attempts to open the sensor stream, which this
+// console, like one from before the stream, does not have (404).
+func (c *Console) Upgrades() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.upgrades
+}
+
 // Polls returns the free slots offered by each poll.
 func (c *Console) Polls() []int {
 	c.mu.Lock()
@@ -282,6 +291,12 @@ func (c *Console) handler() http.Handler {
 		dec.DisallowUnknownFields()
 		return dec.Decode(v) == nil
 	}
+	mux.HandleFunc("GET "+sensorproto.PathStream, func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.upgrades++
+		c.mu.Unlock()
+		problem(w, http.StatusNotFound, "no route GET "+r.URL.Path)
+	})
 	mux.HandleFunc("POST "+sensorproto.PathEnrol, func(w http.ResponseWriter, r *http.Request) {
 		var in sensorproto.EnrolRequest
 		c.mu.Lock()
