@@ -2,6 +2,7 @@ package registries
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -221,6 +222,16 @@ func (s *Service) LinkConsumer() events.Consumer {
 func (s *Service) Link(ctx context.Context, scanIDs, nodes []string) (int, error) {
 	if s.topo == nil || (len(scanIDs) == 0 && len(nodes) == 0) {
 		return 0, nil
+	}
+	// New containers appear all the time in a large estate; with no
+	// registry image catalogued there is nothing to link them to, and the
+	// uses (every container and image of the graph) are not gathered.
+	var one int
+	switch err := s.st.Read().QueryRowContext(ctx, `SELECT 1 FROM registry_images LIMIT 1`).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("link registry images: %w", err)
 	}
 	uses := s.topo.ImageUses()
 	byUse, err := s.matchUses(ctx, uses)
