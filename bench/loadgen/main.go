@@ -611,7 +611,11 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 	if database != "" {
 		db = "PostgreSQL"
 	}
-	fmt.Printf("console %s (%s), report interval %s, %s per step\n", c.url, db, interval, duration)
+	transport := "on the sensor stream (a WebSocket each)"
+	if noStream {
+		transport = "as HTTP requests (-no-stream)"
+	}
+	fmt.Printf("console %s (%s), report interval %s, %s per step; sensors report %s\n", c.url, db, interval, duration, transport)
 	var fleet []*sim
 	var peakRSS atomic.Int64
 	repRSS := make([]atomic.Int64, len(cs))
@@ -782,7 +786,9 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		}
 		fmt.Printf("   ingest latency, whole step: p50 %s, p99 %s\n", p50.Round(time.Millisecond), p99.Round(time.Millisecond))
 		fmt.Printf("   ingest latency after the first interval (%d reports): p50 %s, p99 %s   [goal p99 <= 200ms]\n", len(st.steady), s50.Round(time.Millisecond), s99.Round(time.Millisecond))
-		fmt.Printf("      of which, p99 of each phase: request written %s, written to first byte of the answer %s\n", w99.Round(time.Millisecond), a99.Round(time.Millisecond))
+		if len(st.write) > 0 { // requests only: the sensor stream has no HTTP trace
+			fmt.Printf("      of which, p99 of each phase: request written %s, written to first byte of the answer %s\n", w99.Round(time.Millisecond), a99.Round(time.Millisecond))
+		}
 		fmt.Printf("      the load generator's own goroutine scheduling delay (included above): p99 %s, p99.9 %s; it used %.0f%% of a core beside the console's %.0f%%\n",
 			histPct(sched0, sched1, 0.99).Round(time.Millisecond), histPct(sched0, sched1, 0.999).Round(time.Millisecond), 100*self/duration.Seconds(), 100*cpu/duration.Seconds())
 		if herr == nil && len(hist1) > 0 {

@@ -82,6 +82,19 @@ func (st *streams) remove(c *websocket.Conn) {
 	st.wg.Done()
 }
 
+// await arms a stream's read deadline for its next message: false once
+// the console is shutting down (under the lock, so that shutdown's
+// deadline is never replaced by this one).
+func (st *streams) await(c *websocket.Conn) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closing {
+		return false
+	}
+	_ = c.SetReadDeadline(time.Now().Add(streamIdle))
+	return true
+}
+
 func (st *streams) isClosing() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -169,11 +182,10 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	base := context.WithValue(context.WithValue(r.Context(), chi.RouteCtxKey, nil), principalKey, nil)
 	var ans []byte
 	for {
-		if s.streams.isClosing() {
+		if !s.streams.await(conn) {
 			s.closeStream(conn, websocket.CloseGoingAway, "the console is shutting down")
 			return
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(streamIdle))
 		typ, rd, err := conn.NextReader()
 		// A stream holds a buffer only while it serves a message.
 		var msg *bytes.Buffer
