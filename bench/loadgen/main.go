@@ -64,6 +64,7 @@ func main() {
 	estate := flag.Bool("exposure-estate", false, "with -exposure-probes: every sensor's host has findings (a host scan each), not only the probes', so every report rescores findings")
 	consoles := flag.Int("consoles", 1, "console replicas to start on the one -database (PostgreSQL); sensors are spread over them")
 	feedsDir := flag.String("feeds", "", "import these feeds (e.g. ../shared/feeds) into the console's knowledge base before it starts, and turn its feed updates off")
+	flag.DurationVar(&pollEvery, "poll", 0, "each sensor also polls for commands this often, as the real sensor does every 5s (0: no polls, reports only)")
 	flag.BoolVar(&noStream, "no-stream", false, "sensors send each report as a request (POST), not on a report stream (a WebSocket each)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile here (what it costs beside the console)")
 	flag.Parse()
@@ -470,6 +471,8 @@ type stats struct {
 	// rightly slows sensors down for a while.
 	maxNextSteady atomic.Int64
 	lastErr       atomic.Value
+	// polls and pollErrs count the command polls (-poll).
+	polls, pollErrs atomic.Int64
 }
 
 // repStats are one replica's figures in a step.
@@ -745,6 +748,13 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 				defer wg.Done()
 				s.run(sctx, st, interval, time.Duration(i)*interval/time.Duration(len(fleet)))
 			}()
+			if pollEvery > 0 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s.poll(sctx, st, time.Duration(i)*pollEvery/time.Duration(len(fleet)))
+				}()
+			}
 		}
 		wg.Wait()
 		scancel()
@@ -807,6 +817,10 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		}
 		if eb != nil {
 			eb.report()
+		}
+		if pollEvery > 0 {
+			fmt.Printf("   command polls: %.0f/s (every %s per sensor), %d failed; console CPU per request, reports and polls: %.2f ms\n",
+				float64(st.polls.Load())/duration.Seconds(), pollEvery, st.pollErrs.Load(), 1000*cpu/float64(max(1, st.acked.Load()+st.polls.Load())))
 		}
 		fmt.Printf("   console peak RSS %.0f MB   [goal <= 1024 MB]\n", float64(rss)/(1<<20))
 		netPerSensor := float64(st.bodyBytes.Load()) / duration.Seconds() / float64(step)
@@ -939,6 +953,42 @@ var libs = func() []string {
 
 // noStream is -no-stream: the simulated sensors' clients send requests.
 var noStream bool
+
+// sleep waits d, or until ctx ends (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// pollEvery is -poll: how often each simulated sensor polls for commands.
+var pollEvery time.Duration
+
+// poll polls for commands every pollEvery (jittered, as the sensor's
+// command runner) until ctx ends.
+func (s *sim) poll(ctx context.Context, st *stats, offset time.Duration) {
+	wait := offset
+	for {
+		if !sleep(ctx, wait) {
+			return
+		}
+		if _, err := s.cl.PollCommands(ctx, s.sensorID, 1); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			st.pollErrs.Add(1)
+			st.lastErr.Store(err)
+		} else {
+			st.polls.Add(1)
+		}
+		wait = sensor.Jitter(pollEvery, 0.1)
+	}
+}
 
 func newSim(i int, c *console, probe, bullseye bool) (*sim, error) {
 	cl, err := client.New(client.Config{ConsoleURL: c.url, PinSHA256: c.pin, Timeout: 60 * time.Second, Version: "loadgen", NoStream: noStream})
@@ -1113,12 +1163,8 @@ func (s *sim) churn(first bool) {
 func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration) {
 	wait := offset
 	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return
-		case <-t.C:
 		}
 		if s.pending == nil && s.flips != nil {
 			select {

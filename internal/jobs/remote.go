@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -58,6 +59,34 @@ func (q *Queue) CancelsTx(ctx context.Context, tx store.Querier, route string) (
 		}
 	}
 	return out, nil
+}
+
+// Pending reports, reading rd (no transaction), whether route has what a
+// poll would hand over: a cancel its executor was not yet told of, or,
+// with claim, a due available job of kinds. An executor that polls often
+// checks this first and opens a write transaction (ClaimTx, CancelsTx)
+// only when it is true; a job queued just after the check is found by
+// the next poll.
+func (q *Queue) Pending(ctx context.Context, rd store.Querier, route string, kinds []string, claim bool) (bool, error) {
+	// Each part an index lookup (jobs_fetch: state, route, kind, ...).
+	query := `SELECT 1 FROM jobs WHERE state = 'running' AND route = ? AND cancel_requested = 1 AND cancel_notified = 0`
+	args := []any{route}
+	if claim && len(kinds) > 0 {
+		query += ` UNION ALL SELECT 1 FROM jobs WHERE state = 'available' AND route = ? AND kind IN (` + placeholders(len(kinds)) + `) AND run_at <= ?`
+		args = append(args, route)
+		for _, k := range kinds {
+			args = append(args, k)
+		}
+		args = append(args, store.Millis(q.now()))
+	}
+	var one int
+	switch err := rd.QueryRowContext(ctx, query+` LIMIT 1`, args...).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("pending jobs of %s: %w", route, err)
+	}
+	return true, nil
 }
 
 // HeartbeatTx renews the lease of a job held by owner and records its

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riskmap/riskmap/internal/console"
@@ -272,6 +273,41 @@ type Queue struct {
 	findings *findings.Service
 	posture  *posture.Service
 	cfg      QueueConfig
+
+	// polls are the sensors' polls this process recorded (pollRecord).
+	pollsMu sync.Mutex
+	polls   map[string]recordedPoll
+}
+
+// recordedPoll is a sensor's sensor_polls row as this process last wrote it.
+type recordedPoll struct {
+	userID, types string
+	free          int
+	at            time.Time
+}
+
+// pollRecordEvery is how often an unchanged poll is written again
+// (sensor_polls.last_poll: the diagnosis's staleness, 5 minutes, and the
+// live scan types, 5 minutes, need no finer; a sensor's last request is
+// recorded once a minute too).
+const pollRecordEvery = time.Minute
+
+// pollRecorded reports whether this process wrote the sensor's poll row
+// with these values within pollRecordEvery.
+func (q *Queue) pollRecorded(sensorID string, p recordedPoll) bool {
+	q.pollsMu.Lock()
+	defer q.pollsMu.Unlock()
+	r, ok := q.polls[sensorID]
+	return ok && r.userID == p.userID && r.types == p.types && r.free == p.free && p.at.Sub(r.at) < pollRecordEvery && !p.at.Before(r.at)
+}
+
+func (q *Queue) recordPoll(sensorID string, p recordedPoll) {
+	q.pollsMu.Lock()
+	defer q.pollsMu.Unlock()
+	if q.polls == nil || len(q.polls) >= 200_000 {
+		q.polls = map[string]recordedPoll{}
+	}
+	q.polls[sensorID] = p
 }
 
 // Kind is the job kind of the scans of a type (scan.vulnerability,
@@ -654,11 +690,25 @@ func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int
 	}
 	now := q.cfg.Now()
 	cmds := []sensorproto.Command{}
+	// Most polls find nothing (a sensor polls every few seconds): when
+	// this process recorded the same poll lately and a read finds nothing
+	// to hand over, no write transaction is opened (at 2,000 sensors, 400
+	// a second through SQLite's one writer, each with its fsync).
+	rec := recordedPoll{userID: userID, types: strings.Join(runs, ","), free: freeSlots, at: now}
+	if q.pollRecorded(sensorID, rec) {
+		busy, err := q.jobs.Pending(ctx, q.st.Read(), route(sensorID), sensorKinds(), freeSlots > 0)
+		if err != nil {
+			return nil, fmt.Errorf("poll sensor %s: %w", sensorID, err)
+		}
+		if !busy {
+			return cmds, nil
+		}
+	}
 	err = events.Tx(ctx, q.st, q.cfg.Now, func(ctx context.Context, tx store.Querier) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sensor_polls (sensor_id, user_id, free_slots, last_poll, scan_types) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (sensor_id) DO UPDATE SET user_id = excluded.user_id, free_slots = excluded.free_slots, last_poll = excluded.last_poll,
 				scan_types = excluded.scan_types`,
-			sensorID, userID, freeSlots, store.Millis(now), strings.Join(runs, ",")); err != nil {
+			sensorID, userID, freeSlots, store.Millis(now), rec.types); err != nil {
 			return fmt.Errorf("record poll of sensor %s: %w", sensorID, err)
 		}
 		cancels, err := q.jobs.CancelsTx(ctx, tx, route(sensorID))
@@ -695,6 +745,7 @@ func (q *Queue) Poll(ctx context.Context, sensorID, userID string, freeSlots int
 	if err != nil {
 		return nil, err
 	}
+	q.recordPoll(sensorID, rec)
 	return cmds, nil
 }
 

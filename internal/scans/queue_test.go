@@ -202,3 +202,72 @@ func TestQueueRetryBackoff(t *testing.T) {
 		}
 	})
 }
+
+// TestPollWritesWhenNeeded: a poll that changes nothing and finds nothing
+// writes nothing (sensors poll every few seconds); one that finds a scan
+// or a cancel hands it over all the same; the poll's row is written again
+// after pollRecordEvery, or at once when what the sensor offers changes.
+func TestPollWritesWhenNeeded(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, st *store.Store, clk *clock) {
+		ctx := context.Background()
+		q := newQueue(t, st, clk)
+		lastPoll := func() (time.Time, int) {
+			t.Helper()
+			var ms int64
+			var free int
+			if err := st.Read().QueryRowContext(ctx, `SELECT last_poll, free_slots FROM sensor_polls WHERE sensor_id = ?`, "s9").Scan(&ms, &free); err != nil {
+				t.Fatal(err)
+			}
+			return store.FromMillis(ms), free
+		}
+		poll := func(free int) []sensorproto.Command {
+			t.Helper()
+			cmds, err := q.Poll(ctx, "s9", "u9", free)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cmds
+		}
+		if cmds := poll(1); len(cmds) != 0 {
+			t.Fatalf("first poll: %v", cmds)
+		}
+		t0, _ := lastPoll()
+		clk.Advance(10 * time.Second)
+		poll(1)
+		if got, _ := lastPoll(); !got.Equal(t0) {
+			t.Fatalf("an unchanged, empty poll 10 s later rewrote last_poll: %v, want %v", got, t0)
+		}
+		// A scan queued since is handed over by the next poll.
+		got, err := q.Enqueue(ctx, []Target{{SensorID: "s9", Kind: KindContainer, Ref: "c1"}}, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds := poll(1)
+		if len(cmds) != 1 || cmds[0].ScanID != got[0].ID || cmds[0].Kind != sensorproto.CommandScan {
+			t.Fatalf("poll after a scan was queued: %v", cmds)
+		}
+		// And a cancel requested since.
+		if _, err := q.Cancel(ctx, got[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		cmds = poll(1)
+		if len(cmds) != 1 || cmds[0].Kind != sensorproto.CommandCancel || cmds[0].ScanID != got[0].ID {
+			t.Fatalf("poll after a cancel was requested: %v", cmds)
+		}
+		if cmds := poll(1); len(cmds) != 0 {
+			t.Fatalf("the cancel handed over twice: %v", cmds)
+		}
+		// Rewritten after pollRecordEvery, and at once when it changes.
+		clk.Advance(pollRecordEvery + time.Second)
+		poll(1)
+		t1, _ := lastPoll()
+		if !t1.After(t0) {
+			t.Fatalf("last_poll %v not rewritten after %s", t1, pollRecordEvery)
+		}
+		clk.Advance(time.Second)
+		poll(3)
+		if at, free := lastPoll(); free != 3 || !at.After(t1) {
+			t.Fatalf("a poll offering 3 slots: row %v %d, want written at once", at, free)
+		}
+	})
+}
