@@ -954,18 +954,6 @@ var libs = func() []string {
 // noStream is -no-stream: the simulated sensors' clients send requests.
 var noStream bool
 
-// sleep waits d, or until ctx ends (false).
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // pollEvery is -poll: how often each simulated sensor polls for commands.
 var pollEvery time.Duration
 
@@ -974,7 +962,7 @@ var pollEvery time.Duration
 func (s *sim) poll(ctx context.Context, st *stats, offset time.Duration) {
 	wait := offset
 	for {
-		if !sleep(ctx, wait) {
+		if !sensor.Sleep(ctx, wait) {
 			return
 		}
 		if _, err := s.cl.PollCommands(ctx, s.sensorID, 1); err != nil {
@@ -1163,7 +1151,7 @@ func (s *sim) churn(first bool) {
 func (s *sim) run(ctx context.Context, st *stats, interval, offset time.Duration) {
 	wait := offset
 	for {
-		if !sleep(ctx, wait) {
+		if !sensor.Sleep(ctx, wait) {
 			return
 		}
 		if s.pending == nil && s.flips != nil {

@@ -39,6 +39,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/riskmap/riskmap/internal/sensor"
 )
 
 const reportBytes = 1100
@@ -139,16 +141,7 @@ func report(ctx context.Context, mode, url string, interval, offset time.Duratio
 	body := make([]byte, reportBytes)
 	_, _ = rand.Read(body)
 	tlsConf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the bench's own throwaway server on loopback
-	wait := func(d time.Duration) bool {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return true
-		}
-	}
+	wait := func(d time.Duration) bool { return sensor.Sleep(ctx, d) }
 	jitter := func() time.Duration { return interval - interval/20 + time.Duration(mrand.Int64N(int64(interval/10))) }
 	if !wait(offset) {
 		return nil

@@ -371,6 +371,18 @@ func Jitter(d time.Duration, frac float64) time.Duration {
 	return d - j + rand.N(2*j+1)
 }
 
+// Sleep waits d, or until ctx ends (false).
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // Discard is an Uplink that drops reports (dry runs and benchmarks); it
 // records the size of the last one.
 type Discard struct {
