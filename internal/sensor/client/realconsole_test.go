@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/go-chi/chi/v5"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +26,14 @@ import (
 // certificate fingerprint and an admin API key.
 func realConsole(t *testing.T) (url, pin, apiKey string) {
 	t.Helper()
+	url, pin, apiKey, _ = realConsoleWith(t)
+	return url, pin, apiKey
+}
+
+// realConsoleWith is realConsole with modules; stop shuts the console
+// down and waits for it.
+func realConsoleWith(t *testing.T, modules ...console.Module) (url, pin, apiKey string, stop func() error) {
+	t.Helper()
 	cfg := config.DefaultConsole()
 	cfg.DataDir, cfg.Listen = t.TempDir(), "127.0.0.1:0"
 	cfg.Argon2MemoryKiB, cfg.Argon2Iterations = 64, 1
@@ -33,7 +44,7 @@ func realConsole(t *testing.T) (url, pin, apiKey string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Version: "test"})
+	srv, err := console.New(ctx, console.Options{Config: cfg, Store: st, Version: "test", Modules: modules})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +52,10 @@ func realConsole(t *testing.T) (url, pin, apiKey string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); run.Wait() })
+	var once sync.Once
+	var stopErr error
+	stop = func() error { once.Do(func() { cancel(); stopErr = run.Wait() }); return stopErr }
+	t.Cleanup(func() { _ = stop() })
 	url = "https://" + run.Addr.String()
 
 	// A browser-like client that trusts exactly this certificate (by pin).
@@ -78,7 +92,7 @@ func realConsole(t *testing.T) (url, pin, apiKey string) {
 	if err := json.NewDecoder(resp.Body).Decode(&k); err != nil || k.APIKey == "" {
 		t.Fatalf("api key: %v", err)
 	}
-	return url, run.Fingerprint, k.APIKey
+	return url, run.Fingerprint, k.APIKey, stop
 }
 
 // adminCall sends a JSON request with the admin's API key.
@@ -211,5 +225,78 @@ func TestRealConsoleEnrolment(t *testing.T) {
 		if x.Version != "1.2.3" || x.LastAddress != "127.0.0.1" || (x.ID == ea.SensorID) != (x.RevokedAt != nil) {
 			t.Errorf("sensor %+v", x)
 		}
+	}
+}
+
+// blockingReports serves the report route, holding each report until
+// release is closed (entered tells that one arrived).
+type blockingReports struct{ entered, release chan struct{} }
+
+func (b blockingReports) Routes(_ huma.API, r chi.Router) {
+	r.Post(sensorproto.PathReports, func(w http.ResponseWriter, _ *http.Request) {
+		b.entered <- struct{}{}
+		<-b.release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"nextReportSeconds":10,"fullReportRequested":false}`))
+	})
+}
+
+// TestStreamShutdownAnswersInFlight: a console shutting down answers the
+// report in flight on a sensor stream before it closes the stream, and
+// waits for it.
+func TestStreamShutdownAnswersInFlight(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the console")
+	}
+	b := blockingReports{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	url, pin, admin, stop := realConsoleWith(t, b)
+	var tok struct{ Token string }
+	if code := adminCall(t, url, pin, admin, http.MethodPost, "/api/v1/enrolment-tokens", map[string]any{"name": "one", "maxSensors": 1}, &tok); code != http.StatusCreated {
+		t.Fatalf("create enrolment token: %d", code)
+	}
+	cl, err := client.New(client.Config{ConsoleURL: url, PinSHA256: pin, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Enrol(ctx, sensorproto.EnrolRequest{Token: tok.Token, Hostname: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		ack sensorproto.Ack
+		err error
+	}
+	pushed := make(chan result, 1)
+	go func() {
+		a, err := cl.PushReport(ctx, testReport(1))
+		pushed <- result{a, err}
+	}()
+	select {
+	case <-b.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the report did not reach the route")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("the console stopped (%v) with a report in flight on a stream", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(b.release)
+	select {
+	case r := <-pushed:
+		if r.err != nil || r.ack.NextReportSeconds != 10 {
+			t.Fatalf("the report in flight at shutdown: %+v %v, want its answer", r.ack, r.err)
+		}
+		if !cl.Streaming() {
+			t.Fatal("the report went as a request, not on the sensor stream")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer to the report in flight")
+	}
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the console did not stop after answering the report in flight")
 	}
 }
