@@ -289,6 +289,27 @@ func (c *console) buckets(prefix, filter string) (map[float64]float64, error) {
 	return out, nil
 }
 
+// counter reads a counter (every series summed) from /metrics.
+func (c *console) counter(name string) (float64, error) {
+	resp, err := c.hc.Get(c.url + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	n := 0.0
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, name); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "{")) {
+			v, _ := strconv.ParseFloat(strings.TrimSpace(l[strings.LastIndexByte(l, ' ')+1:]), 64)
+			n += v
+		}
+	}
+	return n, nil
+}
+
 // histQuantile estimates a quantile of the observations between two
 // readings of a cumulative histogram, interpolating inside the bucket (as
 // Prometheus's histogram_quantile does). It returns -1 without
@@ -701,6 +722,8 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		pg0, pgOK := pgStats(database)
 		hist0, _ := c.reportBuckets()
 		lag0, _ := c.lagBuckets()
+		batches0, _ := c.counter("riskmap_topology_batches_total")
+		batched0, _ := c.counter("riskmap_topology_batched_reports_total")
 		sched0 := schedLatency()
 		sctx, scancel := context.WithTimeout(ctx, duration)
 		var nb *notifyBench
@@ -764,6 +787,8 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		pg1, pg1OK := pgStats(database)
 		hist1, herr := c.reportBuckets()
 		lag1, lerr := c.lagBuckets()
+		batches1, _ := c.counter("riskmap_topology_batches_total")
+		batched1, _ := c.counter("riskmap_topology_batched_reports_total")
 		st.mu.Lock()
 		p50, p99 := pct(st.lat, 0.50), pct(st.lat, 0.99)
 		s50, s99 := pct(st.steady, 0.50), pct(st.steady, 0.99)
@@ -809,6 +834,9 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 			n := lag1[les[len(les)-1]] - lag0[les[len(les)-1]]
 			fmt.Printf("   event delivery lag (commit to consumer done, every consumer, %.0f events): p50 %s, p99 %s   [goal p99 <= 2s]\n",
 				n, histQuantile(lag0, lag1, 0.5).Round(time.Millisecond), histQuantile(lag0, lag1, 0.99).Round(time.Millisecond))
+		}
+		if b := batches1 - batches0; b > 0 {
+			fmt.Printf("   topology writer: %.0f transactions of reports, %.1f reports each\n", b, (batched1-batched0)/b)
 		}
 		fmt.Printf("   highest nextReportSeconds %d in the step, %d after the first interval (back-pressure raises it above %d)\n",
 			st.maxNext.Load(), st.maxNextSteady.Load(), int(interval.Seconds()))

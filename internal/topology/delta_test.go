@@ -51,8 +51,11 @@ func ingestMem(t *testing.T, tp *Topology, r *report.Report) ingestResult {
 	tp.finishPlan(pl)
 	tp.apply(pl)
 	res := ingestResult{full: sp.full, reused: len(j.prep.d.reusedOrNil())}
+	if d := j.prep.d; d != nil {
+		res.fixed = d.fixedShared
+	}
 	for n, prev := range j.prep.d.reusedOrNil() {
-		if n == prev {
+		if n == prev && n.Kind == KindProcess {
 			res.shared++ // materialized: the shared nodes are in d.nodes
 		}
 	}
@@ -71,6 +74,8 @@ type ingestResult struct {
 	// planned counts the nodes planned one by one when the delta was
 	// derived on the previous derivation (0 otherwise).
 	planned int
+	// fixed counts the host and container nodes shared (reuse.fixed).
+	fixed int
 }
 
 func (d *derived) reusedOrNil() map[*Node]*Node {
@@ -92,7 +97,7 @@ func deltasAsFull(t *testing.T, seed uint64) {
 		}
 		fleet = append(fleet, h)
 	}
-	reused, shared, onBase := 0, 0, 0
+	reused, shared, onBase, fixed := 0, 0, 0, 0
 	for round := range rounds {
 		for _, h := range fleet {
 			if round > 0 {
@@ -112,6 +117,12 @@ func deltasAsFull(t *testing.T, seed uint64) {
 			if got.planned > 0 {
 				onBase++
 			}
+			if got.fixed > 0 {
+				if h.cur.Kubernetes != nil {
+					t.Fatalf("round %d: host %d, in Kubernetes, shared its host and container nodes", round, h.id)
+				}
+				fixed++
+			}
 			h.tr.Ack(out)
 			full := *h.cur
 			full.Kind, full.Seq, full.Version = report.KindFull, out.Seq, report.Version
@@ -121,6 +132,9 @@ func deltasAsFull(t *testing.T, seed uint64) {
 	}
 	if reused < hosts*rounds*10 || shared < reused/2 || shared == reused {
 		t.Fatalf("%d process nodes reused over %d deltas, %d of them the graph's own: the reuse path is not exercised", reused, hosts*rounds, shared)
+	}
+	if fixed < hosts*(rounds-1)/3 {
+		t.Fatalf("%d of %d deltas shared the host and container nodes of the previous derivation: that path is not exercised", fixed, hosts*(rounds-1))
 	}
 	if onBase < hosts*(rounds-1)/2 {
 		t.Fatalf("%d of %d deltas planned on the previous derivation (only what they changed): that path is not exercised", onBase, hosts*(rounds-1))
@@ -152,6 +166,24 @@ func mutate(h *simHost) {
 		if i < 0 {
 			r.Connections = append(r.Connections, report.Connection{Source: "proc", Proto: "tcp", State: "LISTEN", Local: report.Endpoint{Addr: "0.0.0.0", Port: 9999}, ProcessKey: p.Key(), PID: p.PID})
 		}
+	}
+	if rnd.IntN(7) == 0 {
+		// The host changes (its kernel, or an address).
+		if rnd.IntN(2) == 0 {
+			r.Host.Kernel = fmt.Sprintf("6.1.0-%d-amd64", rnd.IntN(30))
+		} else {
+			r.Host.Interfaces = append(slices.Clone(r.Host.Interfaces[:2]), report.Interface{Name: "eth1", Up: true, Addrs: []string{fmt.Sprintf("192.0.2.%d/24", 1+rnd.IntN(200))}})
+		}
+	}
+	// Conntrack: the internet reaching a container through its published
+	// port, from a new address each pass, on one host in three.
+	r.Connections = slices.DeleteFunc(r.Connections, func(c report.Connection) bool { return c.Source == report.SourceConntrack })
+	if h.id%3 == 1 {
+		c := r.Containers[0]
+		r.Connections = append(r.Connections, report.Connection{Source: report.SourceConntrack, Proto: "tcp", State: "ESTABLISHED",
+			Local:      report.Endpoint{Addr: fmt.Sprintf("203.0.113.%d", 1+rnd.IntN(250)), Port: uint16(40000 + rnd.IntN(20000))},
+			Remote:     report.Endpoint{Addr: h.ip, Port: c.Ports[0].HostPort},
+			Translated: &report.Endpoint{Addr: "172.17.0.2", Port: c.Ports[0].ContainerPort}})
 	}
 	if rnd.IntN(8) == 0 {
 		k := rnd.IntN(len(r.Containers))

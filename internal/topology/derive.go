@@ -36,6 +36,8 @@ type derived struct {
 	base *reuse
 	// own are the process nodes derived here, by process key (with base).
 	own map[string]*Node
+	// fixedShared counts the host and container nodes shared (reuse.fixed).
+	fixedShared int
 }
 
 // reuse lends derive the process nodes of the sensor's previous report,
@@ -52,6 +54,11 @@ type reuse struct {
 	changed map[string]struct{}
 	// shared counts the processes derived as the graph's own node.
 	shared int
+	// fixed, when not empty, are the sensor's host and container nodes as
+	// the graph holds them, for a delta that changes none of what they are
+	// derived from (no host, containers, Kubernetes or sensor version):
+	// derive shares them, as the processes, instead of deriving them again.
+	fixed []*Node
 }
 
 func (u *reuse) node(key string) *Node {
@@ -195,235 +202,21 @@ func derive(sensorID string, r *report.Report, keys []string, intern func(string
 	}
 	d := &derived{nodes: make(map[string]*Node, size), edges: make(map[edgeKey]*Edge, len(r.Connections)/2), sensorID: sensorID}
 	hostID := HostNodeID(sensorID)
-	host := &Node{ID: hostID, Kind: KindHost, Key: sensorID, Label: sensorID, SensorID: sensorID}
-	host.Meta = map[string]string{}
 	ownIPs := map[netip.Addr]bool{}
-	if h := r.Host; h != nil {
-		if h.Hostname != "" {
-			host.Label = h.Hostname
-		}
-		m := host.Meta
-		set := func(k, v string) {
-			if v != "" {
-				m[k] = v
-			}
-		}
-		set("hostname", h.Hostname)
-		set("os", strings.TrimSpace(h.OS.Name))
-		set("osId", h.OS.ID)
-		set("osVersion", h.OS.VersionID)
-		set("kernel", h.Kernel)
-		set("arch", h.Arch)
-		set("machineId", h.MachineID)
-		if h.CPUs > 0 {
-			m["cpus"] = strconv.Itoa(h.CPUs)
-		}
-		if h.MemoryBytes > 0 {
-			m["memoryBytes"] = strconv.FormatUint(h.MemoryBytes, 10)
-		}
-		for _, ifc := range h.Interfaces {
-			if bridgeInterface(ifc.Name) {
-				continue // the same bridge addresses exist on many hosts
-			}
-			for _, a := range ifc.Addrs {
-				if ip := parseAddr(a); ip.IsValid() && classify(ip) != classLocal {
-					host.IPs = append(host.IPs, ip.String())
-				}
-			}
-		}
-		if c := h.Cloud; c != nil {
-			set("cloudProvider", c.Provider)
-			set("cloudInstanceId", c.InstanceID)
-			set("cloudInstanceType", c.InstanceType)
-			set("cloudRegion", c.Region)
-			set("cloudZone", c.Zone)
-			set("cloudAccount", c.Account)
-			host.IPs = append(host.IPs, c.PrivateIPs...)
-			host.IPs = append(host.IPs, c.PublicIPs...)
-		}
-	}
-	set := map[string]bool{}
-	ips := host.IPs[:0]
-	for _, s := range host.IPs {
-		ip := parseAddr(s)
-		if !ip.IsValid() || set[ip.String()] {
-			continue
-		}
-		set[ip.String()] = true
-		ips = append(ips, ip.String())
-		ownIPs[ip] = true
-		if classify(ip) == classPublic {
-			host.Public = true
-		}
-	}
-	host.IPs = ips
-	if r.SensorVersion != "" {
-		host.Meta["sensorVersion"] = r.SensorVersion
-	}
-	d.nodes[hostID] = host
-
-	// Kubernetes: cluster, namespaces, pods.
-	clusterKey := ""
-	if k := r.Kubernetes; k != nil {
-		clusterKey = k.ClusterID
-		if clusterKey == "" {
-			clusterKey = k.ClusterName
-		}
-		if clusterKey == "" {
-			clusterKey = "default"
-		}
-		d.clusterKey = clusterKey
-		clusterID := nodeID(KindCluster, clusterKey)
-		label := k.ClusterName
-		if label == "" {
-			label = "cluster " + short(clusterKey)
-		}
-		d.nodes[clusterID] = &Node{ID: clusterID, Kind: KindCluster, Key: clusterKey, Label: label}
-		host.Cluster, host.Parent = clusterID, clusterID
-		if k.NodeName != "" {
-			host.Meta["kubernetesNode"] = k.NodeName
-		}
-		for _, ns := range k.Namespaces {
-			nsNode(d, clusterKey, clusterID, ns.Name)
-		}
-		for i := range k.Pods {
-			p := &k.Pods[i]
-			nsID := nsNode(d, clusterKey, clusterID, p.Namespace)
-			id := PodNodeID(p.UID)
-			n := &Node{ID: id, Kind: KindPod, Key: p.UID, Label: p.Namespace + "/" + p.Name}
-			n.Parent, n.Namespace, n.Cluster = nsID, nsID, clusterID
-			n.Meta = map[string]string{"name": p.Name, "namespace": p.Namespace}
-			for k, v := range map[string]string{"phase": p.Phase, "node": p.Node, "serviceAccount": p.ServiceAccount, "ownerKind": p.OwnerKind, "ownerName": p.OwnerName} {
-				if v != "" {
-					n.Meta[k] = v
-				}
-			}
-			if p.PodIP != "" && !p.HostNetwork {
-				n.IPs = []string{p.PodIP}
-			}
-			d.nodes[id] = n
-		}
-		deriveServices(d, k, clusterKey, clusterID)
-		for i := range k.Nodes {
-			kn := &k.Nodes[i]
-			id := KubeNodeID(clusterKey, kn.Name)
-			n := &Node{ID: id, Kind: KindKubeNode, Key: clusterKey + "/" + kn.Name, Label: kn.Name}
-			n.Parent, n.Cluster = clusterID, clusterID
-			n.Meta = map[string]string{"ready": strconv.FormatBool(kn.Ready)}
-			for k, v := range map[string]string{"uid": kn.UID, "kubeletVersion": kn.KubeletVersion, "osImage": kn.OSImage, "providerId": kn.ProviderID,
-				"internalIps": strings.Join(kn.InternalIPs, " "), "externalIps": strings.Join(kn.ExternalIPs, " "), "labels": joinLabels(kn.Labels)} {
-				if v != "" {
-					n.Meta[k] = v
-				}
-			}
-			n.IPs = validIPs(append(slices.Clone(kn.InternalIPs), kn.ExternalIPs...))
-			for _, a := range n.IPs {
-				if classify(parseAddr(a)) == classPublic {
-					n.Public = true
-				}
-			}
-			if kn.Name == k.NodeName {
-				// This sensor runs on it.
-				n.Host = hostID
-				host.Meta["kubernetesNodeId"] = id
-			}
-			d.nodes[id] = n
-		}
-	}
-
-	// Images.
-	for i := range r.Images {
-		img := &r.Images[i]
-		id := ImageNodeID(img.ID)
-		label := short(img.ID)
-		if len(img.RepoTags) > 0 {
-			label = img.RepoTags[0]
-		}
-		n := &Node{ID: id, Kind: KindImage, Key: img.ID, Label: label}
-		n.Meta = map[string]string{"runtime": img.Runtime}
-		if len(img.RepoTags) > 0 {
-			n.Meta["repoTags"] = strings.Join(img.RepoTags, " ")
-		}
-		if len(img.RepoDigests) > 0 {
-			n.Meta["repoDigests"] = strings.Join(img.RepoDigests, " ")
-		}
-		if img.SizeBytes > 0 {
-			n.Meta["sizeBytes"] = strconv.FormatInt(img.SizeBytes, 10)
-		}
-		d.nodes[id] = n
-	}
-
-	// Containers.
 	ctrByID := map[string]*Node{}
 	publish := map[uint16]*Node{} // host port → container
-	for i := range r.Containers {
-		c := &r.Containers[i]
-		id := ContainerNodeID(sensorID, c.Runtime, c.Namespace, c.ID)
-		label := strings.TrimPrefix(c.Name, "/")
-		if label == "" {
-			label = short(c.ID)
+	var host *Node
+	if u != nil && len(u.fixed) > 0 {
+		host = d.shareFixed(u.fixed, ownIPs, ctrByID, publish)
+		deriveImages(d, r)
+		for i := range r.Containers {
+			containerImage(d, &r.Containers[i])
 		}
-		n := &Node{ID: id, Kind: KindContainer, Key: sensorID + "|" + c.Key(), Label: label, SensorID: sensorID}
-		n.Host, n.Parent, n.Cluster = hostID, hostID, host.Cluster
-		n.Meta = map[string]string{"runtime": c.Runtime, "containerId": c.ID}
-		n.ScanRef = c.ID
-		for k, v := range map[string]string{"state": c.State, "image": c.Image, "imageId": c.ImageID, "networkMode": c.NetworkMode, "runtimeNamespace": c.Namespace} {
-			if v != "" {
-				n.Meta[k] = v
-			}
-		}
-		n.Ports = c.Ports
-		for _, p := range c.Ports {
-			if p.HostPort != 0 {
-				publish[p.HostPort] = n
-			}
-		}
-		imgKey := c.ImageID
-		if imgKey == "" && c.Image != "" {
-			imgKey = "name:" + c.Image
-		}
-		if imgKey != "" {
-			n.Image = ImageNodeID(imgKey)
-			if _, ok := d.nodes[n.Image]; !ok {
-				label := c.Image
-				if label == "" {
-					label = short(imgKey)
-				}
-				d.nodes[n.Image] = &Node{ID: n.Image, Kind: KindImage, Key: imgKey, Label: label}
-			}
-		}
-		if c.Pod != nil {
-			uid := c.Pod.UID
-			if uid == "" {
-				uid = c.Pod.Namespace + "/" + c.Pod.Name
-			}
-			podID := PodNodeID(uid)
-			pod, ok := d.nodes[podID]
-			if !ok {
-				ck := clusterKey
-				if ck == "" {
-					ck = "default"
-				}
-				clusterID := nodeID(KindCluster, ck)
-				if _, ok := d.nodes[clusterID]; !ok {
-					d.nodes[clusterID] = &Node{ID: clusterID, Kind: KindCluster, Key: ck, Label: "cluster " + short(ck)}
-				}
-				nsID := nsNode(d, ck, clusterID, c.Pod.Namespace)
-				pod = &Node{ID: podID, Kind: KindPod, Key: uid, Label: c.Pod.Namespace + "/" + c.Pod.Name}
-				pod.Parent, pod.Namespace, pod.Cluster = nsID, nsID, clusterID
-				pod.Meta = map[string]string{"name": c.Pod.Name, "namespace": c.Pod.Namespace}
-				d.nodes[podID] = pod
-			}
-			n.Pod, n.Parent, n.Namespace, n.Cluster = podID, podID, pod.Namespace, pod.Cluster
-			if pod.Host == "" {
-				pod.Host = hostID
-			}
-			if c.Pod.Container != "" {
-				n.Meta["podContainer"] = c.Pod.Container
-			}
-		}
-		ctrByID[c.ID] = n
-		d.nodes[id] = n
+	} else {
+		host = deriveHost(d, sensorID, r, ownIPs)
+		deriveKubernetes(d, r, host)
+		deriveImages(d, r)
+		deriveContainers(d, sensorID, r, host, ctrByID, publish)
 	}
 
 	// Processes: mine are those derived here; with u, a key not there and
@@ -617,6 +410,288 @@ func derive(sensorID string, r *report.Report, keys []string, intern func(string
 	return d
 }
 
+// deriveHost makes the sensor's host node, and notes its own addresses.
+func deriveHost(d *derived, sensorID string, r *report.Report, ownIPs map[netip.Addr]bool) *Node {
+	hostID := HostNodeID(sensorID)
+	host := &Node{ID: hostID, Kind: KindHost, Key: sensorID, Label: sensorID, SensorID: sensorID}
+	host.Meta = map[string]string{}
+	if h := r.Host; h != nil {
+
+		if h.Hostname != "" {
+			host.Label = h.Hostname
+		}
+		m := host.Meta
+		set := func(k, v string) {
+			if v != "" {
+				m[k] = v
+			}
+		}
+		set("hostname", h.Hostname)
+		set("os", strings.TrimSpace(h.OS.Name))
+		set("osId", h.OS.ID)
+		set("osVersion", h.OS.VersionID)
+		set("kernel", h.Kernel)
+		set("arch", h.Arch)
+		set("machineId", h.MachineID)
+		if h.CPUs > 0 {
+			m["cpus"] = strconv.Itoa(h.CPUs)
+		}
+		if h.MemoryBytes > 0 {
+			m["memoryBytes"] = strconv.FormatUint(h.MemoryBytes, 10)
+		}
+		for _, ifc := range h.Interfaces {
+			if bridgeInterface(ifc.Name) {
+				continue // the same bridge addresses exist on many hosts
+			}
+			for _, a := range ifc.Addrs {
+				if ip := parseAddr(a); ip.IsValid() && classify(ip) != classLocal {
+					host.IPs = append(host.IPs, ip.String())
+				}
+			}
+		}
+		if c := h.Cloud; c != nil {
+			set("cloudProvider", c.Provider)
+			set("cloudInstanceId", c.InstanceID)
+			set("cloudInstanceType", c.InstanceType)
+			set("cloudRegion", c.Region)
+			set("cloudZone", c.Zone)
+			set("cloudAccount", c.Account)
+			host.IPs = append(host.IPs, c.PrivateIPs...)
+			host.IPs = append(host.IPs, c.PublicIPs...)
+		}
+	}
+	set := map[string]bool{}
+	ips := host.IPs[:0]
+	for _, s := range host.IPs {
+		ip := parseAddr(s)
+		if !ip.IsValid() || set[ip.String()] {
+			continue
+		}
+		set[ip.String()] = true
+		ips = append(ips, ip.String())
+		ownIPs[ip] = true
+		if classify(ip) == classPublic {
+			host.Public = true
+		}
+	}
+	host.IPs = ips
+	if r.SensorVersion != "" {
+		host.Meta["sensorVersion"] = r.SensorVersion
+	}
+	d.nodes[hostID] = host
+	return host
+}
+
+// deriveKubernetes makes the cluster, namespace, pod, service and node
+// nodes of the report's Kubernetes picture, under the host.
+func deriveKubernetes(d *derived, r *report.Report, host *Node) {
+	hostID := host.ID
+	if k := r.Kubernetes; k != nil {
+		clusterKey := k.ClusterID
+		if clusterKey == "" {
+			clusterKey = k.ClusterName
+		}
+		if clusterKey == "" {
+			clusterKey = "default"
+		}
+		d.clusterKey = clusterKey
+		clusterID := nodeID(KindCluster, clusterKey)
+		label := k.ClusterName
+		if label == "" {
+			label = "cluster " + short(clusterKey)
+		}
+		d.nodes[clusterID] = &Node{ID: clusterID, Kind: KindCluster, Key: clusterKey, Label: label}
+		host.Cluster, host.Parent = clusterID, clusterID
+		if k.NodeName != "" {
+			host.Meta["kubernetesNode"] = k.NodeName
+		}
+		for _, ns := range k.Namespaces {
+			nsNode(d, clusterKey, clusterID, ns.Name)
+		}
+		for i := range k.Pods {
+			p := &k.Pods[i]
+			nsID := nsNode(d, clusterKey, clusterID, p.Namespace)
+			id := PodNodeID(p.UID)
+			n := &Node{ID: id, Kind: KindPod, Key: p.UID, Label: p.Namespace + "/" + p.Name}
+			n.Parent, n.Namespace, n.Cluster = nsID, nsID, clusterID
+			n.Meta = map[string]string{"name": p.Name, "namespace": p.Namespace}
+			for k, v := range map[string]string{"phase": p.Phase, "node": p.Node, "serviceAccount": p.ServiceAccount, "ownerKind": p.OwnerKind, "ownerName": p.OwnerName} {
+				if v != "" {
+					n.Meta[k] = v
+				}
+			}
+			if p.PodIP != "" && !p.HostNetwork {
+				n.IPs = []string{p.PodIP}
+			}
+			d.nodes[id] = n
+		}
+		deriveServices(d, k, clusterKey, clusterID)
+		for i := range k.Nodes {
+			kn := &k.Nodes[i]
+			id := KubeNodeID(clusterKey, kn.Name)
+			n := &Node{ID: id, Kind: KindKubeNode, Key: clusterKey + "/" + kn.Name, Label: kn.Name}
+			n.Parent, n.Cluster = clusterID, clusterID
+			n.Meta = map[string]string{"ready": strconv.FormatBool(kn.Ready)}
+			for k, v := range map[string]string{"uid": kn.UID, "kubeletVersion": kn.KubeletVersion, "osImage": kn.OSImage, "providerId": kn.ProviderID,
+				"internalIps": strings.Join(kn.InternalIPs, " "), "externalIps": strings.Join(kn.ExternalIPs, " "), "labels": joinLabels(kn.Labels)} {
+				if v != "" {
+					n.Meta[k] = v
+				}
+			}
+			n.IPs = validIPs(append(slices.Clone(kn.InternalIPs), kn.ExternalIPs...))
+			for _, a := range n.IPs {
+				if classify(parseAddr(a)) == classPublic {
+					n.Public = true
+				}
+			}
+			if kn.Name == k.NodeName {
+				// This sensor runs on it.
+				n.Host = hostID
+				host.Meta["kubernetesNodeId"] = id
+			}
+			d.nodes[id] = n
+		}
+	}
+}
+
+// deriveImages makes the report's image nodes.
+func deriveImages(d *derived, r *report.Report) {
+	for i := range r.Images {
+		img := &r.Images[i]
+		id := ImageNodeID(img.ID)
+		label := short(img.ID)
+		if len(img.RepoTags) > 0 {
+			label = img.RepoTags[0]
+		}
+		n := &Node{ID: id, Kind: KindImage, Key: img.ID, Label: label}
+		n.Meta = map[string]string{"runtime": img.Runtime}
+		if len(img.RepoTags) > 0 {
+			n.Meta["repoTags"] = strings.Join(img.RepoTags, " ")
+		}
+		if len(img.RepoDigests) > 0 {
+			n.Meta["repoDigests"] = strings.Join(img.RepoDigests, " ")
+		}
+		if img.SizeBytes > 0 {
+			n.Meta["sizeBytes"] = strconv.FormatInt(img.SizeBytes, 10)
+		}
+		d.nodes[id] = n
+	}
+}
+
+// deriveContainers makes the report's container nodes (and the image
+// and pod nodes they name that the report does not), noting them by
+// container id and by the host ports they publish.
+func deriveContainers(d *derived, sensorID string, r *report.Report, host *Node, ctrByID map[string]*Node, publish map[uint16]*Node) {
+	hostID := host.ID
+	for i := range r.Containers {
+		c := &r.Containers[i]
+		id := ContainerNodeID(sensorID, c.Runtime, c.Namespace, c.ID)
+		label := strings.TrimPrefix(c.Name, "/")
+		if label == "" {
+			label = short(c.ID)
+		}
+		n := &Node{ID: id, Kind: KindContainer, Key: sensorID + "|" + c.Key(), Label: label, SensorID: sensorID}
+		n.Host, n.Parent, n.Cluster = hostID, hostID, host.Cluster
+		n.Meta = map[string]string{"runtime": c.Runtime, "containerId": c.ID}
+		n.ScanRef = c.ID
+		for k, v := range map[string]string{"state": c.State, "image": c.Image, "imageId": c.ImageID, "networkMode": c.NetworkMode, "runtimeNamespace": c.Namespace} {
+			if v != "" {
+				n.Meta[k] = v
+			}
+		}
+		n.Ports = c.Ports
+		for _, p := range c.Ports {
+			if p.HostPort != 0 {
+				publish[p.HostPort] = n
+			}
+		}
+		n.Image = containerImage(d, c)
+		if c.Pod != nil {
+			uid := c.Pod.UID
+			if uid == "" {
+				uid = c.Pod.Namespace + "/" + c.Pod.Name
+			}
+			podID := PodNodeID(uid)
+			pod, ok := d.nodes[podID]
+			if !ok {
+				ck := d.clusterKey
+				if ck == "" {
+					ck = "default"
+				}
+				clusterID := nodeID(KindCluster, ck)
+				if _, ok := d.nodes[clusterID]; !ok {
+					d.nodes[clusterID] = &Node{ID: clusterID, Kind: KindCluster, Key: ck, Label: "cluster " + short(ck)}
+				}
+				nsID := nsNode(d, ck, clusterID, c.Pod.Namespace)
+				pod = &Node{ID: podID, Kind: KindPod, Key: uid, Label: c.Pod.Namespace + "/" + c.Pod.Name}
+				pod.Parent, pod.Namespace, pod.Cluster = nsID, nsID, clusterID
+				pod.Meta = map[string]string{"name": c.Pod.Name, "namespace": c.Pod.Namespace}
+				d.nodes[podID] = pod
+			}
+			n.Pod, n.Parent, n.Namespace, n.Cluster = podID, podID, pod.Namespace, pod.Cluster
+			if pod.Host == "" {
+				pod.Host = hostID
+			}
+			if c.Pod.Container != "" {
+				n.Meta["podContainer"] = c.Pod.Container
+			}
+		}
+		ctrByID[c.ID] = n
+		d.nodes[id] = n
+	}
+}
+
+// containerImage is the id of a container's image node ("" none), made
+// from its name when the report has no such image.
+func containerImage(d *derived, c *report.Container) string {
+	imgKey := c.ImageID
+	if imgKey == "" && c.Image != "" {
+		imgKey = "name:" + c.Image
+	}
+	if imgKey == "" {
+		return ""
+	}
+	id := ImageNodeID(imgKey)
+	if _, ok := d.nodes[id]; !ok {
+		label := c.Image
+		if label == "" {
+			label = short(imgKey)
+		}
+		d.nodes[id] = &Node{ID: id, Kind: KindImage, Key: imgKey, Label: label}
+	}
+	return id
+}
+
+// shareFixed puts the sensor's host and container nodes of its previous
+// derivation in d as the graph's own (reused), noting what deriveHost and
+// deriveContainers note; it returns the host node.
+func (d *derived) shareFixed(fixed []*Node, ownIPs map[netip.Addr]bool, ctrByID map[string]*Node, publish map[uint16]*Node) *Node {
+	var host *Node
+	if d.reused == nil {
+		d.reused = make(map[*Node]*Node, len(fixed)+4)
+	}
+	d.fixedShared = len(fixed)
+	for _, n := range fixed {
+		d.nodes[n.ID] = n
+		d.reused[n] = n
+		switch n.Kind {
+		case KindHost:
+			host = n
+			for _, a := range n.IPs {
+				ownIPs[parseAddr(a)] = true
+			}
+		case KindContainer:
+			ctrByID[n.ScanRef] = n
+			for _, p := range n.Ports {
+				if p.HostPort != 0 {
+					publish[p.HostPort] = n
+				}
+			}
+		}
+	}
+	return host
+}
+
 // deriveServices makes a node for each Kubernetes service (under its
 // namespace) and a "selects" edge to each pod of this report its selector
 // picks (the sensor reports the pods of its own node, so each sensor links
@@ -732,12 +807,16 @@ func deriveFlow(d *derived, c *report.Connection, hostID string, src, dst netip.
 		if ctr := publish[port]; ctr != nil && c.Translated != nil {
 			target = ctr.ID
 			port = c.Translated.Port
-			// The container's listener, when the sensor saw it.
-			for _, n := range d.nodes {
-				if n.Kind == KindProcess && n.Container == ctr.ID && hasPort(n.Listen, port) {
-					target = n.ID
-					break
+			// The container's listener, when the sensor saw it (shared
+			// processes included: a delta's are not in d.nodes).
+			var l *Node
+			d.eachProcess(func(n *Node) {
+				if n.Container == ctr.ID && hasPort(n.Listen, port) && (l == nil || n.ID < l.ID) {
+					l = n
 				}
+			})
+			if l != nil {
+				target = l.ID
 			}
 		} else if l := listenPort[port]; l != nil {
 			target = l.ID

@@ -72,7 +72,7 @@ type Config struct {
 func Default() Config {
 	return Config{Interval: 15 * time.Second, MaxInterval: 5 * time.Minute, GoneAfter: 5 * time.Minute,
 		Retention: 7 * 24 * time.Hour, SweepEvery: 30 * time.Second, Limits: report.DefaultLimits(),
-		SensorBurst: 6, SensorRefill: 2 * time.Second, QueueSize: 2048, BatchSize: 128, Linger: 30 * time.Millisecond, AggregateAbove: 400,
+		SensorBurst: 6, SensorRefill: 2 * time.Second, QueueSize: 2048, BatchSize: 128, Linger: 60 * time.Millisecond, AggregateAbove: 400,
 		ExposureEvery: 5 * time.Second, ExposureForget: time.Hour, FollowEvery: time.Second, Now: time.Now}
 }
 

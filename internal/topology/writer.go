@@ -38,6 +38,9 @@ type snapHolder struct {
 	// writer sets them after applying a report (nil: derive everything).
 	procs      map[string]*Node
 	clusterKey string
+	// fixed are its host and container nodes in the graph after its last
+	// report (reuse.fixed; empty: derive them).
+	fixed []*Node
 }
 
 type result struct {
@@ -313,6 +316,11 @@ func reusable(h *snapHolder, r, full *report.Report) *reuse {
 		return nil
 	}
 	u := &reuse{procs: h.procs, changed: make(map[string]struct{}, len(r.Processes)+4)}
+	if r.Host == nil && r.Kubernetes == nil && full.Kubernetes == nil && len(h.fixed) > 0 &&
+		h.fixed[0].Meta["sensorVersion"] == full.SensorVersion {
+		// Nothing the host and container nodes are derived from changed.
+		u.fixed = h.fixed
+	}
 	for i := range r.Processes {
 		u.changed[r.Processes[i].Key()] = struct{}{}
 	}
@@ -345,6 +353,7 @@ func (g *graph) keepReuse(h *snapHolder, s *sensorState, d *derived) {
 	if h == nil || h.snap == nil {
 		return
 	}
+	keepFixed(g, h, s, d)
 	if u := d.base; u != nil && h.procs != nil {
 		// Derived from them: only the changed keys differ.
 		for k := range u.changed {
@@ -372,6 +381,36 @@ func (g *graph) keepReuse(h *snapHolder, s *sensorState, d *derived) {
 			h.procs[n.Key[len(s.ID)+1:]] = cur
 		}
 	}
+}
+
+// keepFixed records the sensor's host and container nodes as the graph now
+// holds them (the host first), for its next delta (reusable); none when a
+// container belongs to a pod (Kubernetes derives those).
+func keepFixed(g *graph, h *snapHolder, s *sensorState, d *derived) {
+	h.fixed = h.fixed[:0]
+	var host *Node
+	for nid, n := range d.nodes {
+		if n.SensorID != s.ID || n.Kind != KindHost && n.Kind != KindContainer {
+			continue
+		}
+		cur := g.nodes[nid]
+		if cur == nil || cur.Gone() || cur.Pod != "" {
+			h.fixed = h.fixed[:0]
+			return
+		}
+		if cur.Kind == KindHost {
+			host = cur
+		} else {
+			h.fixed = append(h.fixed, cur)
+		}
+	}
+	if host == nil {
+		h.fixed = h.fixed[:0]
+		return
+	}
+	h.fixed = append(h.fixed, nil)
+	copy(h.fixed[1:], h.fixed)
+	h.fixed[0] = host
 }
 
 // prepareJob completes a job's preparation on the writer: the sensor's
