@@ -134,8 +134,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// The writer never checkpoints (wal_autocheckpoint=0): a checkpoint
 		// inside a commit copies the WAL into the database and fsyncs it,
 		// stalling every queued write for tens of milliseconds. The
-		// checkpointer goroutine does it beside the writer instead.
-		s.w, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
+		// checkpointer goroutine does it beside the writer instead. Its
+		// statement journals stay in memory (temp_store=MEMORY): a
+		// multi-row upsert inside a transaction keeps the pages it changes
+		// for a rollback of that statement alone, and past 64 KiB SQLite
+		// spills them into a temporary file it creates, writes and deletes
+		// within the statement.
+		s.w, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
 		}

@@ -305,7 +305,7 @@ func TestSharedNodeWentOrReplaced(t *testing.T) {
 			tp.g.mu.Lock()
 			switch how {
 			case "went":
-				shared.GoneAt = tp.now().Add(-time.Minute)
+				tp.g.markGone(shared, tp.now().Add(-time.Minute)) // as the sweep does
 			case "replaced":
 				other := *shared
 				other.Label = "someone else's"

@@ -59,6 +59,9 @@ type reuse struct {
 	// derived from (no host, containers, Kubernetes or sensor version):
 	// derive shares them, as the processes, instead of deriving them again.
 	fixed []*Node
+	// drops is graph.drops when procs and fixed were recorded: while the
+	// graph's count is the same, it holds each of them (sharedHeld).
+	drops uint64
 }
 
 func (u *reuse) node(key string) *Node {

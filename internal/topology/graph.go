@@ -40,6 +40,10 @@ type graph struct {
 	ipHost   map[netip.Addr]string
 	// version counts applied changes (cache key of derived answers).
 	version uint64
+	// drops counts the nodes the graph stopped holding or marked gone
+	// (Node.dropped, markGone): a sensor's shared nodes recorded at drops
+	// n are all held while it is still n (sharedHeld).
+	drops uint64
 	// internMu guards strings and loaded: the writer derives a batch's
 	// reports on several goroutines.
 	internMu sync.Mutex
@@ -280,6 +284,12 @@ func (g *graph) unlink(n *Node) {
 	}
 }
 
+// markGone marks a node the graph holds gone at at (counted in drops).
+func (g *graph) markGone(n *Node, at time.Time) {
+	n.GoneAt = at
+	g.drops++
+}
+
 // putNode inserts or replaces a node (keeping first seen and claims).
 func (g *graph) putNode(n *Node) {
 	if old := g.nodes[n.ID]; old != nil {
@@ -291,6 +301,7 @@ func (g *graph) putNode(n *Node) {
 			n.claims = old.claims // old is the graph's no more
 		}
 		old.dropped = true
+		g.drops++
 		g.unlink(old)
 	}
 	g.nodes[n.ID] = n
@@ -344,6 +355,7 @@ func (g *graph) deleteNode(id string) {
 	g.imageTouched(n)
 	g.unlink(n)
 	n.dropped = true
+	g.drops++
 	delete(g.nodes, id)
 	g.touch(id)
 	delete(g.unclaimedSince, id)

@@ -384,7 +384,7 @@ func (t *Topology) sweep(ctx context.Context) {
 			g.version++
 			for _, id := range stale {
 				if n := g.nodes[id]; n != nil {
-					n.GoneAt = now
+					g.markGone(n, now)
 					g.touch(id)
 				}
 				delete(g.unclaimedSince, id)

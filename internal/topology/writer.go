@@ -41,6 +41,9 @@ type snapHolder struct {
 	// fixed are its host and container nodes in the graph after its last
 	// report (reuse.fixed; empty: derive them).
 	fixed []*Node
+	// drops is the graph's count of dropped nodes when procs were
+	// recorded (graph.drops).
+	drops uint64
 }
 
 type result struct {
@@ -315,7 +318,7 @@ func reusable(h *snapHolder, r, full *report.Report) *reuse {
 	if clusterKeyOf(full) != h.clusterKey {
 		return nil
 	}
-	u := &reuse{procs: h.procs, changed: make(map[string]struct{}, len(r.Processes)+4)}
+	u := &reuse{procs: h.procs, changed: make(map[string]struct{}, len(r.Processes)+4), drops: h.drops}
 	if r.Host == nil && r.Kubernetes == nil && full.Kubernetes == nil && len(h.fixed) > 0 &&
 		h.fixed[0].Meta["sensorVersion"] == full.SensorVersion {
 		// Nothing the host and container nodes are derived from changed.
@@ -354,6 +357,7 @@ func (g *graph) keepReuse(h *snapHolder, s *sensorState, d *derived) {
 		return
 	}
 	keepFixed(g, h, s, d)
+	h.drops = g.drops
 	if u := d.base; u != nil && h.procs != nil {
 		// Derived from them: only the changed keys differ.
 		for k := range u.changed {
@@ -448,7 +452,7 @@ func (t *Topology) planJob(j *job, p prepared, pl *plan) *sensorPlan {
 		return sp
 	}
 	d := sp.d
-	if d.base != nil && (p.isNew || !sharedHeld(d)) {
+	if d.base != nil && (p.isNew || d.base.drops != g.drops && !sharedHeld(d)) {
 		d.materialize() // plan it whole: the shared nodes are checked one by one below
 	}
 	if d.base == nil {
@@ -720,7 +724,8 @@ func (t *Topology) apply(pl *plan) {
 	}
 	for _, nid := range pl.goneNodes {
 		if n := g.nodes[nid]; n != nil && n.claims.len() == 0 {
-			n.GoneAt, n.LastSeen = pl.now, pl.now
+			g.markGone(n, pl.now)
+			n.LastSeen = pl.now
 			g.touch(nid)
 		}
 	}
