@@ -278,17 +278,67 @@ var strictJSON = func() jsoniter.API {
 type freshSlices struct{ jsoniter.DummyExtension }
 
 func (*freshSlices) DecorateDecoder(typ reflect2.Type, dec jsoniter.ValDecoder) jsoniter.ValDecoder {
-	if typ.Kind() != reflect.Slice {
+	st, ok := typ.(*reflect2.UnsafeSliceType)
+	if typ.Kind() != reflect.Slice || !ok {
 		return dec
 	}
-	return freshSlice{dec}
+	return &freshSlice{ValDecoder: dec, typ: st, zero: st.Elem().UnsafeNew()}
 }
 
-type freshSlice struct{ jsoniter.ValDecoder }
+// freshSlice decodes an array into a new slice of exactly its length:
+// json-iterator grows a slice one element at a time, doubling from one
+// (127 elements allocated for 46 connections, each copied on the way), so
+// the elements are decoded into a pooled scratch slice and copied once.
+type freshSlice struct {
+	jsoniter.ValDecoder
+	typ     *reflect2.UnsafeSliceType
+	zero    unsafe.Pointer // a zero element
+	scratch sync.Pool      // *sliceHeader of a slice of typ, length 0
+}
 
-func (d freshSlice) Decode(ptr unsafe.Pointer, it *jsoniter.Iterator) {
-	*(*[]byte)(ptr) = nil // every slice header has this layout
+// sliceHeader is the layout of every slice.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+// scratchCap is the capacity of a new scratch slice; one that grew past
+// maxScratch elements is not kept.
+const scratchCap, maxScratch = 64, 4096
+
+func (d *freshSlice) Decode(ptr unsafe.Pointer, it *jsoniter.Iterator) {
+	sc, _ := d.scratch.Get().(*sliceHeader)
+	if sc == nil {
+		sc = (*sliceHeader)(d.typ.UnsafeNew())
+		*sc = *(*sliceHeader)(d.typ.UnsafeMakeSlice(0, scratchCap))
+	}
+	// Decoded into the scratch slice; a JSON null or [] leaves it nil or
+	// empty, as before.
+	dst := (*sliceHeader)(ptr)
+	*dst = *sc
 	d.ValDecoder.Decode(ptr, it)
+	out := *dst
+	if out.data == sc.data || out.len > 0 {
+		// The elements are in the scratch slice (or in one json-iterator
+		// grew from it): copied into a slice of their number, then zeroed
+		// for the next array (a struct element decodes over what is there).
+		n := out.len
+		exact := d.typ.UnsafeMakeSlice(n, n)
+		for i := range n {
+			d.typ.UnsafeSetIndex(exact, i, d.typ.UnsafeGetIndex(ptr, i))
+			d.typ.UnsafeSetIndex(ptr, i, d.zero)
+		}
+		*dst = *(*sliceHeader)(exact)
+		if out.data != sc.data {
+			// It grew: the larger one (now zeroed) is kept unless too
+			// large; the one it grew from holds copies and is dropped.
+			if out.cap > maxScratch {
+				return
+			}
+			sc.data, sc.cap = out.data, out.cap
+		}
+	}
+	d.scratch.Put(sc)
 }
 
 // gzipErrors names the decompressor's errors.

@@ -353,3 +353,43 @@ func BenchmarkDecodeSmall(b *testing.B) {
 		})
 	}
 }
+
+// TestDecodeWholeLeavesNothingBehind: the one-pass decoder decodes arrays
+// into pooled scratch slices; a report decoded after a richer one (longer
+// arrays, every member set) gets nothing of it, arrays of more elements
+// than a scratch slice holds included.
+func TestDecodeWholeLeavesNothingBehind(t *testing.T) {
+	lim := DefaultLimits()
+	rich, err := json.Marshal(picture(150, rand.New(rand.NewPCG(1, 2))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sparse strings.Builder
+	sparse.WriteString(`{"version":"1.0","sensorId":"s","runId":"r","seq":2,"kind":"full","time":"2026-11-27T12:00:00Z","processes":[`)
+	for i := range 100 {
+		if i > 0 {
+			sparse.WriteByte(',')
+		}
+		fmt.Fprintf(&sparse, `{"pid":%d,"loaded":["/lib/a"]}`, i+1)
+	}
+	sparse.WriteString(`],"connections":[{"source":"proc","proto":"tcp","state":"LISTEN","local":{"addr":"0.0.0.0","port":80}}],"containers":[],"images":null}`)
+	for round := range 3 {
+		if _, err := decodeBody(bytes.NewReader(rich), lim, nil, true); err != nil {
+			t.Fatal(err)
+		}
+		whole, err := decodeBody(strings.NewReader(sparse.String()), lim, nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream, err := decodeBody(strings.NewReader(sparse.String()), lim, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(whole, stream) {
+			t.Fatalf("round %d: after a richer report, one pass decoded\n%+v\nstreaming\n%+v", round, whole.Processes[:2], stream.Processes[:2])
+		}
+		if len(whole.Processes) != 100 || cap(whole.Processes) != 100 || whole.Containers == nil || whole.Images != nil {
+			t.Fatalf("round %d: %d processes (capacity %d), containers %v, images %v; want 100 of capacity 100, [] and null kept", round, len(whole.Processes), cap(whole.Processes), whole.Containers, whole.Images)
+		}
+	}
+}
