@@ -14,6 +14,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -34,6 +35,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
@@ -369,21 +371,49 @@ func (c *console) cpuSeconds() float64 {
 	return procCPU(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
 }
 
+// yardstick times a fixed piece of CPU work like the console's (a
+// simulated host's full report encoded, gzipped and decoded 100 times,
+// one goroutine on its own thread): the same binary's CPU per report
+// follows the machine's speed, which varies on a shared machine.
+func yardstick(r *report.Report) time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	full := *r
+	full.Kind, full.Seq = report.KindFull, 1
+	start := time.Now()
+	for range 100 {
+		gz, err := report.Marshal(&full, report.DefaultLimits())
+		if err != nil {
+			return -1
+		}
+		if _, err := report.Decode(bytes.NewReader(gz), report.DefaultLimits()); err != nil {
+			return -1
+		}
+	}
+	return time.Since(start)
+}
+
 // procCPU is the user + system CPU time so far of the process whose
 // /proc stat file is path.
 func procCPU(path string) float64 {
+	u, k := procCPUSplit(path)
+	return u + k
+}
+
+// procCPUSplit is procCPU's user and system (kernel) time apart.
+func procCPUSplit(path string) (user, system float64) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) < 13 {
-		return 0
+		return 0, 0
 	}
 	u, _ := strconv.ParseFloat(f[11], 64)
 	k, _ := strconv.ParseFloat(f[12], 64)
-	return (u + k) / 100 // USER_HZ
+	return u / 100, k / 100 // USER_HZ
 }
 
 func (c *console) rssBytes() int64 {
@@ -693,6 +723,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		}
 		wwg.Wait()
 		fmt.Printf("\nwarm-up: %d sensors' first full reports in %s\n", len(fleet), time.Since(warm).Round(time.Millisecond))
+		yard0 := yardstick(fleet[0].cur)
 		if hold != "" {
 			if err := writeHold(hold, c, len(fleet)); err != nil {
 				return err
@@ -715,6 +746,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		}
 		st.warmUntil = time.Now().Add(interval)
 		cpu0, self0 := c.cpuSeconds(), procCPU("/proc/self/stat")
+		_, sys0 := procCPUSplit(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
 		repCPU0 := make([]float64, len(cs))
 		for k, ck := range cs {
 			repCPU0[k] = ck.cpuSeconds()
@@ -722,6 +754,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		pg0, pgOK := pgStats(database)
 		hist0, _ := c.reportBuckets()
 		lag0, _ := c.lagBuckets()
+		gc0, _ := c.counter("go_gc_duration_seconds_count")
 		batches0, _ := c.counter("riskmap_topology_batches_total")
 		batched0, _ := c.counter("riskmap_topology_batched_reports_total")
 		sched0 := schedLatency()
@@ -783,10 +816,13 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		scancel()
 		nwg.Wait()
 		cpu := c.cpuSeconds() - cpu0
+		_, sys1 := procCPUSplit(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+		yard1 := yardstick(fleet[0].cur)
 		self := procCPU("/proc/self/stat") - self0
 		pg1, pg1OK := pgStats(database)
 		hist1, herr := c.reportBuckets()
 		lag1, lerr := c.lagBuckets()
+		gc1, _ := c.counter("go_gc_duration_seconds_count")
 		batches1, _ := c.counter("riskmap_topology_batches_total")
 		batched1, _ := c.counter("riskmap_topology_batched_reports_total")
 		st.mu.Lock()
@@ -812,8 +848,10 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		fmt.Printf("\n== %d sensors at %s for %s (load average %s)\n", step, interval, duration, loadAvg())
 		fmt.Printf("   %.1f reports/s acknowledged; acknowledged reports missing from the console's sensor list: %d\n",
 			float64(st.acked.Load())/duration.Seconds(), missing)
-		fmt.Printf("   console CPU %.1f s in the step: %.2f ms per acknowledged report (%.0f%% of one core)\n",
-			cpu, 1000*cpu/float64(max(1, st.acked.Load())), 100*cpu/duration.Seconds())
+		fmt.Printf("   console CPU %.1f s in the step (%.1f s of it in the kernel): %.2f ms per acknowledged report (%.0f%% of one core)\n",
+			cpu, sys1-sys0, 1000*cpu/float64(max(1, st.acked.Load())), 100*cpu/duration.Seconds())
+		fmt.Printf("   this machine's speed: a host's full report encoded and decoded 100 times in %s before the step, %s after (a shared machine's speed varies from run to run, and the CPU per report with it)\n",
+			yard0.Round(time.Millisecond), yard1.Round(time.Millisecond))
 		fmt.Printf("   reports sent %d, acknowledged %d, throttled (429, retried) %d, lost %d, full reports requested %d\n",
 			st.sent.Load(), st.acked.Load(), st.throttled.Load(), st.lost.Load(), st.fullReq.Load())
 		if e := st.lastErr.Load(); e != nil {
@@ -836,7 +874,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 				n, histQuantile(lag0, lag1, 0.5).Round(time.Millisecond), histQuantile(lag0, lag1, 0.99).Round(time.Millisecond))
 		}
 		if b := batches1 - batches0; b > 0 {
-			fmt.Printf("   topology writer: %.0f transactions of reports, %.1f reports each\n", b, (batched1-batched0)/b)
+			fmt.Printf("   topology writer: %.0f transactions of reports, %.1f reports each; the console's garbage collector: %.0f cycles in the step\n", b, (batched1-batched0)/b, gc1-gc0)
 		}
 		fmt.Printf("   highest nextReportSeconds %d in the step, %d after the first interval (back-pressure raises it above %d)\n",
 			st.maxNext.Load(), st.maxNextSteady.Load(), int(interval.Seconds()))
