@@ -259,9 +259,8 @@ func (c *console) lagBuckets() (map[float64]float64, error) {
 	return c.buckets("riskmap_event_delivery_lag_seconds_bucket{", "")
 }
 
-// buckets sums the cumulative bucket counts of a histogram on /metrics,
-// keeping the series whose labels contain filter.
-func (c *console) buckets(prefix, filter string) (map[float64]float64, error) {
+// metricsLines fetches the console's /metrics, a line each.
+func (c *console) metricsLines() ([]string, error) {
 	resp, err := c.hc.Get(c.url + "/metrics")
 	if err != nil {
 		return nil, err
@@ -271,8 +270,18 @@ func (c *console) buckets(prefix, filter string) (map[float64]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return strings.Split(string(b), "\n"), nil
+}
+
+// buckets sums the cumulative bucket counts of a histogram on /metrics,
+// keeping the series whose labels contain filter.
+func (c *console) buckets(prefix, filter string) (map[float64]float64, error) {
+	lines, err := c.metricsLines()
+	if err != nil {
+		return nil, err
+	}
 	out := map[float64]float64{}
-	for _, l := range strings.Split(string(b), "\n") {
+	for _, l := range lines {
 		if !strings.HasPrefix(l, prefix) || !strings.Contains(l, filter) {
 			continue
 		}
@@ -291,25 +300,23 @@ func (c *console) buckets(prefix, filter string) (map[float64]float64, error) {
 	return out, nil
 }
 
-// counter reads a counter (every series summed) from /metrics.
-func (c *console) counter(name string) (float64, error) {
-	resp, err := c.hc.Get(c.url + "/metrics")
+// counters reads counters from one /metrics, each's series summed, in the
+// order named (zeros when it cannot be read).
+func (c *console) counters(names ...string) []float64 {
+	out := make([]float64, len(names))
+	lines, err := c.metricsLines()
 	if err != nil {
-		return 0, err
+		return out
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	n := 0.0
-	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, name); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "{")) {
-			v, _ := strconv.ParseFloat(strings.TrimSpace(l[strings.LastIndexByte(l, ' ')+1:]), 64)
-			n += v
+	for _, l := range lines {
+		for k, name := range names {
+			if rest, ok := strings.CutPrefix(l, name); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "{")) {
+				v, _ := strconv.ParseFloat(strings.TrimSpace(l[strings.LastIndexByte(l, ' ')+1:]), 64)
+				out[k] += v
+			}
 		}
 	}
-	return n, nil
+	return out
 }
 
 // histQuantile estimates a quantile of the observations between two
@@ -368,7 +375,13 @@ func serverSide(before, after map[float64]float64) string {
 
 // cpuSeconds is the console's user + system CPU time so far.
 func (c *console) cpuSeconds() float64 {
-	return procCPU(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	u, k := c.cpuSplit()
+	return u + k
+}
+
+// cpuSplit is the console's user and system (kernel) CPU time so far.
+func (c *console) cpuSplit() (user, system float64) {
+	return procCPUSplit(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
 }
 
 // yardstick times a fixed piece of CPU work like the console's (a
@@ -745,8 +758,8 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 			}
 		}
 		st.warmUntil = time.Now().Add(interval)
-		cpu0, self0 := c.cpuSeconds(), procCPU("/proc/self/stat")
-		_, sys0 := procCPUSplit(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+		user0, sys0 := c.cpuSplit()
+		cpu0, self0 := user0+sys0, procCPU("/proc/self/stat")
 		repCPU0 := make([]float64, len(cs))
 		for k, ck := range cs {
 			repCPU0[k] = ck.cpuSeconds()
@@ -754,9 +767,8 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		pg0, pgOK := pgStats(database)
 		hist0, _ := c.reportBuckets()
 		lag0, _ := c.lagBuckets()
-		gc0, _ := c.counter("go_gc_duration_seconds_count")
-		batches0, _ := c.counter("riskmap_topology_batches_total")
-		batched0, _ := c.counter("riskmap_topology_batched_reports_total")
+		// The collector's cycles, the writer's transactions of reports, their reports.
+		writer0 := c.counters("go_gc_duration_seconds_count", "riskmap_topology_batches_total", "riskmap_topology_batched_reports_total")
 		sched0 := schedLatency()
 		sctx, scancel := context.WithTimeout(ctx, duration)
 		var nb *notifyBench
@@ -815,16 +827,14 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		wg.Wait()
 		scancel()
 		nwg.Wait()
-		cpu := c.cpuSeconds() - cpu0
-		_, sys1 := procCPUSplit(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+		user1, sys1 := c.cpuSplit()
+		cpu := user1 + sys1 - cpu0
 		yard1 := yardstick(fleet[0].cur)
 		self := procCPU("/proc/self/stat") - self0
 		pg1, pg1OK := pgStats(database)
 		hist1, herr := c.reportBuckets()
 		lag1, lerr := c.lagBuckets()
-		gc1, _ := c.counter("go_gc_duration_seconds_count")
-		batches1, _ := c.counter("riskmap_topology_batches_total")
-		batched1, _ := c.counter("riskmap_topology_batched_reports_total")
+		writer1 := c.counters("go_gc_duration_seconds_count", "riskmap_topology_batches_total", "riskmap_topology_batched_reports_total")
 		st.mu.Lock()
 		p50, p99 := pct(st.lat, 0.50), pct(st.lat, 0.99)
 		s50, s99 := pct(st.steady, 0.50), pct(st.steady, 0.99)
@@ -873,8 +883,8 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 			fmt.Printf("   event delivery lag (commit to consumer done, every consumer, %.0f events): p50 %s, p99 %s   [goal p99 <= 2s]\n",
 				n, histQuantile(lag0, lag1, 0.5).Round(time.Millisecond), histQuantile(lag0, lag1, 0.99).Round(time.Millisecond))
 		}
-		if b := batches1 - batches0; b > 0 {
-			fmt.Printf("   topology writer: %.0f transactions of reports, %.1f reports each; the console's garbage collector: %.0f cycles in the step\n", b, (batched1-batched0)/b, gc1-gc0)
+		if b := writer1[1] - writer0[1]; b > 0 {
+			fmt.Printf("   topology writer: %.0f transactions of reports, %.1f reports each; the console's garbage collector: %.0f cycles in the step\n", b, (writer1[2]-writer0[2])/b, writer1[0]-writer0[0])
 		}
 		fmt.Printf("   highest nextReportSeconds %d in the step, %d after the first interval (back-pressure raises it above %d)\n",
 			st.maxNext.Load(), st.maxNextSteady.Load(), int(interval.Seconds()))
