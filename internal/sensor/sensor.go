@@ -343,12 +343,8 @@ func (s *Sensor) Run(ctx context.Context, up Uplink) error {
 				log.Warn("report not delivered; retrying", "seq", out.Seq, "failures", failures, "retry_in", wait.Round(time.Millisecond), "err", err)
 			}
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !Sleep(ctx, wait) {
 			return nil
-		case <-t.C:
 		}
 	}
 }
