@@ -51,12 +51,13 @@ func ingestMem(t *testing.T, tp *Topology, r *report.Report) ingestResult {
 	tp.finishPlan(pl)
 	tp.apply(pl)
 	res := ingestResult{full: sp.full, reused: len(j.prep.d.reusedOrNil())}
-	if d := j.prep.d; d != nil {
-		res.fixed = d.fixedShared
-	}
 	for n, prev := range j.prep.d.reusedOrNil() {
-		if n == prev && n.Kind == KindProcess {
+		switch {
+		case n != prev:
+		case n.Kind == KindProcess:
 			res.shared++ // materialized: the shared nodes are in d.nodes
+		default:
+			res.fixed++ // a host or container node shared (reuse.fixed)
 		}
 	}
 	if d := j.prep.d; d != nil && d.base != nil {

@@ -36,8 +36,6 @@ type derived struct {
 	base *reuse
 	// own are the process nodes derived here, by process key (with base).
 	own map[string]*Node
-	// fixedShared counts the host and container nodes shared (reuse.fixed).
-	fixedShared int
 }
 
 // reuse lends derive the process nodes of the sensor's previous report,
@@ -673,7 +671,6 @@ func (d *derived) shareFixed(fixed []*Node, ownIPs map[netip.Addr]bool, ctrByID 
 	if d.reused == nil {
 		d.reused = make(map[*Node]*Node, len(fixed)+4)
 	}
-	d.fixedShared = len(fixed)
 	for _, n := range fixed {
 		d.nodes[n.ID] = n
 		d.reused[n] = n

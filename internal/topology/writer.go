@@ -41,8 +41,8 @@ type snapHolder struct {
 	// fixed are its host and container nodes in the graph after its last
 	// report (reuse.fixed; empty: derive them).
 	fixed []*Node
-	// drops is the graph's count of dropped nodes when procs were
-	// recorded (graph.drops).
+	// drops is the graph's count of dropped nodes when procs and fixed
+	// were recorded (graph.drops).
 	drops uint64
 }
 
@@ -319,7 +319,7 @@ func reusable(h *snapHolder, r, full *report.Report) *reuse {
 		return nil
 	}
 	u := &reuse{procs: h.procs, changed: make(map[string]struct{}, len(r.Processes)+4), drops: h.drops}
-	if r.Host == nil && r.Kubernetes == nil && full.Kubernetes == nil && len(h.fixed) > 0 &&
+	if r.Host == nil && full.Kubernetes == nil && len(h.fixed) > 0 &&
 		h.fixed[0].Meta["sensorVersion"] == full.SensorVersion {
 		// Nothing the host and container nodes are derived from changed.
 		u.fixed = h.fixed
@@ -391,8 +391,7 @@ func (g *graph) keepReuse(h *snapHolder, s *sensorState, d *derived) {
 // holds them (the host first), for its next delta (reusable); none when a
 // container belongs to a pod (Kubernetes derives those).
 func keepFixed(g *graph, h *snapHolder, s *sensorState, d *derived) {
-	h.fixed = h.fixed[:0]
-	var host *Node
+	h.fixed = append(h.fixed[:0], nil) // [0]: the host
 	for nid, n := range d.nodes {
 		if n.SensorID != s.ID || n.Kind != KindHost && n.Kind != KindContainer {
 			continue
@@ -403,18 +402,14 @@ func keepFixed(g *graph, h *snapHolder, s *sensorState, d *derived) {
 			return
 		}
 		if cur.Kind == KindHost {
-			host = cur
+			h.fixed[0] = cur
 		} else {
 			h.fixed = append(h.fixed, cur)
 		}
 	}
-	if host == nil {
+	if h.fixed[0] == nil {
 		h.fixed = h.fixed[:0]
-		return
 	}
-	h.fixed = append(h.fixed, nil)
-	copy(h.fixed[1:], h.fixed)
-	h.fixed[0] = host
 }
 
 // prepareJob completes a job's preparation on the writer: the sensor's
