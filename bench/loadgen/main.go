@@ -768,7 +768,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		hist0, _ := c.reportBuckets()
 		lag0, _ := c.lagBuckets()
 		// The collector's cycles, the writer's transactions of reports, their reports.
-		writer0 := c.counters("go_gc_duration_seconds_count", "riskmap_topology_batches_total", "riskmap_topology_batched_reports_total")
+		writer0 := c.counters("go_gc_duration_seconds_count", "riskmap_topology_batches_total", "riskmap_topology_batched_reports_total", "riskmap_topology_rebased_reports_total")
 		sched0 := schedLatency()
 		sctx, scancel := context.WithTimeout(ctx, duration)
 		var nb *notifyBench
@@ -834,7 +834,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		pg1, pg1OK := pgStats(database)
 		hist1, herr := c.reportBuckets()
 		lag1, lerr := c.lagBuckets()
-		writer1 := c.counters("go_gc_duration_seconds_count", "riskmap_topology_batches_total", "riskmap_topology_batched_reports_total")
+		writer1 := c.counters("go_gc_duration_seconds_count", "riskmap_topology_batches_total", "riskmap_topology_batched_reports_total", "riskmap_topology_rebased_reports_total")
 		st.mu.Lock()
 		p50, p99 := pct(st.lat, 0.50), pct(st.lat, 0.99)
 		s50, s99 := pct(st.steady, 0.50), pct(st.steady, 0.99)
@@ -884,7 +884,8 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 				n, histQuantile(lag0, lag1, 0.5).Round(time.Millisecond), histQuantile(lag0, lag1, 0.99).Round(time.Millisecond))
 		}
 		if b := writer1[1] - writer0[1]; b > 0 {
-			fmt.Printf("   topology writer: %.0f transactions of reports, %.1f reports each; the console's garbage collector: %.0f cycles in the step\n", b, (writer1[2]-writer0[2])/b, writer1[0]-writer0[0])
+			fmt.Printf("   topology writer: %.0f transactions of reports, %.1f reports each; %.0f full reports derived as deltas on their sensor's snapshot; the console's garbage collector: %.0f cycles in the step\n",
+				b, (writer1[2]-writer0[2])/b, writer1[3]-writer0[3], writer1[0]-writer0[0])
 		}
 		fmt.Printf("   highest nextReportSeconds %d in the step, %d after the first interval (back-pressure raises it above %d)\n",
 			st.maxNext.Load(), st.maxNextSteady.Load(), int(interval.Seconds()))
@@ -1066,6 +1067,10 @@ func newSim(i int, c *console, probe, bullseye bool) (*sim, error) {
 	}
 	s := &sim{id: i, cl: cl, sensorID: en.SensorID, tr: report.NewTracker(report.DefaultFullEvery), rnd: rand.New(rand.NewPCG(uint64(i), 7)), nextPID: 1000, eph: map[string]uint16{},
 		ip: fmt.Sprintf("10.%d.%d.%d", 10+i/65536, (i/256)%256, i%256), libs: libs}
+	// A fleet in its steady state: sensors started at different times
+	// send their periodic full reports in different intervals (one report
+	// in report.DefaultFullEvery is full), not all in the same one.
+	s.tr.Stagger(i % report.DefaultFullEvery)
 	if probe {
 		s.flips = make(chan *flip, 1)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"reflect"
 	"sort"
 )
 
@@ -23,6 +24,9 @@ type Tracker struct {
 	sinceFull int
 	needFull  bool
 	state     *hashes
+	// early is how many reports early the first periodic full report
+	// comes (Stagger).
+	early int
 }
 
 type hashes struct {
@@ -37,6 +41,15 @@ func NewTracker(fullEvery int) *Tracker {
 		fullEvery = DefaultFullEvery
 	}
 	return &Tracker{fullEvery: fullEvery, needFull: true}
+}
+
+// Stagger makes the first periodic full report come early reports early
+// (0 <= early < the tracker's fullEvery), and every later one fullEvery
+// reports after it. Sensors started together (a fleet's rollout) that
+// stagger by a random amount spread their periodic full reports over
+// fullEvery intervals, instead of sending them all in the same one.
+func (t *Tracker) Stagger(early int) {
+	t.early = max(0, min(early, t.fullEvery-1))
 }
 
 // RequestFull makes the next report full (the console asked, or the sensor
@@ -93,7 +106,7 @@ func (t *Tracker) Next(cur *Report) *Report {
 func (t *Tracker) Ack(sent *Report) {
 	if sent.Kind == KindFull || t.state == nil {
 		t.state = &hashes{sets: map[string]map[string]uint64{}}
-		t.sinceFull = 0
+		t.sinceFull, t.early = t.early, 0
 		t.needFull = false
 	} else {
 		t.sinceFull++
@@ -320,6 +333,76 @@ func (s *Snapshot) Full() *Report {
 		r.Kubernetes = &k
 	}
 	return &r
+}
+
+// Rebase returns r, a full report of the snapshot's sensor and run newer
+// than the snapshot, as a delta on the snapshot: the items that differ from
+// it, and the keys it no longer has. Applying the delta leaves the snapshot
+// as applying r would, and a console that derives deltas from what they
+// change pays for what changed, not for the whole picture a sensor sends
+// every DefaultFullEvery reports. It returns nil when r is not such a
+// report, or a delta cannot say it (r drops the host or the Kubernetes
+// part).
+func (s *Snapshot) Rebase(r *Report) *Report {
+	if r.Kind != KindFull || s.procs.at == nil || s.SensorID != r.SensorID || s.RunID != r.RunID || r.Seq <= s.Seq {
+		return nil
+	}
+	if r.Host == nil && s.Report.Host != nil || r.Kubernetes == nil && s.Report.Kubernetes != nil {
+		return nil
+	}
+	out := *r
+	out.Kind, out.BaseSeq, out.Removed = KindDelta, s.Seq, nil
+	if r.Host != nil && s.Report.Host != nil && reflect.DeepEqual(r.Host, s.Report.Host) {
+		out.Host = nil
+	}
+	rm := &Removed{}
+	out.Processes, rm.Processes = rebase(&s.procs, r.Processes, (*Process).Key)
+	out.Connections, rm.Connections = rebase(&s.conns, r.Connections, (*Connection).Key)
+	out.Containers, rm.Containers = rebase(&s.ctrs, r.Containers, (*Container).Key)
+	out.Images, rm.Images = rebase(&s.imgs, r.Images, (*Image).Key)
+	if r.Kubernetes != nil {
+		k := *r.Kubernetes
+		k.Pods, rm.Pods = rebase(&s.pods, k.Pods, (*Pod).Key)
+		k.Namespaces, rm.Namespaces = rebase(&s.nss, k.Namespaces, (*Namespace).Key)
+		k.Services, rm.Services = rebase(&s.svcs, k.Services, (*Service).Key)
+		k.Nodes, rm.Nodes = rebase(&s.nodes, k.Nodes, (*Node).Key)
+		out.Kubernetes = &k
+	}
+	if !rm.empty() {
+		out.Removed = rm
+	}
+	return &out
+}
+
+// rebase returns the items of cur that k does not hold as they are, and
+// the keys k holds that cur does not have. An item whose key cur names
+// again is kept whatever it is: put, like a full report's, keeps the last.
+func rebase[T any](k *keyed[T], cur []T, key func(*T) string) (changed []T, removed []string) {
+	found := make([]bool, len(k.vals)) // by index in k
+	matched := 0
+	for i := range cur {
+		id := key(&cur[i])
+		j, held := k.at[id]
+		switch {
+		case !held, found[j]: // new, or named again
+			changed = append(changed, cur[i])
+		default:
+			found[j] = true
+			matched++
+			if !reflect.DeepEqual(&k.vals[j], &cur[i]) {
+				changed = append(changed, cur[i])
+			}
+		}
+	}
+	if matched < len(k.vals) {
+		for j, was := range found {
+			if !was {
+				removed = append(removed, k.keys[j])
+			}
+		}
+		sort.Strings(removed)
+	}
+	return changed, removed
 }
 
 // ProcessKeys returns the keys of the processes the last Full returned, in

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,26 @@ func TestTrackerDeltasRebuildThePicture(t *testing.T) {
 	wantKinds := []Kind{KindFull, KindDelta, KindDelta, KindDelta, KindDelta, KindFull, KindDelta, KindDelta, KindDelta, KindDelta, KindFull, KindDelta}
 	if diff := cmp.Diff(wantKinds, kinds); diff != "" {
 		t.Errorf("report kinds (-want +got):\n%s", diff)
+	}
+}
+
+func TestTrackerStagger(t *testing.T) {
+	cur := picture(5, rand.New(rand.NewPCG(1, 3)))
+	for _, c := range []struct {
+		early int
+		want  string
+	}{{0, "FDDDDFDDDDF"}, {3, "FDFDDDDFDDD"}, {4, "FFDDDDFDDDD"}, {9, "FFDDDDFDDDD"}, {-1, "FDDDDFDDDDF"}} {
+		tr := NewTracker(5)
+		tr.Stagger(c.early)
+		var got []byte
+		for range len(c.want) {
+			r := tr.Next(cur)
+			got = append(got, strings.ToUpper(string(r.Kind))[0])
+			tr.Ack(r)
+		}
+		if string(got) != c.want {
+			t.Errorf("staggered by %d: kinds %s, want %s", c.early, got, c.want)
+		}
 	}
 }
 
@@ -242,7 +263,14 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoded report does not validate: %v", err)
 		}
 		var s Snapshot
-		_ = s.Apply(r)
+		if s.Apply(r) == nil && r.Kind == KindFull {
+			// The same picture again, rebased on itself, changes nothing.
+			again := *r
+			again.Seq++
+			if d := s.Rebase(&again); d != nil && (d.Host != nil || d.Removed != nil || len(d.Processes)+len(d.Connections)+len(d.Containers)+len(d.Images) > 0) {
+				t.Fatalf("the same report rebased on itself: %+v", d)
+			}
+		}
 		if _, err := Marshal(r, DefaultLimits()); err != nil && !errors.Is(err, ErrTooLarge) {
 			t.Fatalf("re-marshal: %v", err)
 		}
@@ -393,3 +421,116 @@ func TestDecodeWholeLeavesNothingBehind(t *testing.T) {
 		}
 	}
 }
+
+// TestRebaseAppliesAsTheFullReport: a full report of the snapshot's run,
+// rebased on the snapshot, carries only what changed and leaves the
+// snapshot as applying the full report itself would.
+func TestRebaseAppliesAsTheFullReport(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	cur := picture(60, rng)
+	var whole, rebased Snapshot
+	timeEq := cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
+	for step := range 14 {
+		var wantChanged int // processes the rebased delta must carry
+		switch {
+		case step == 0:
+		case step == 9: // values only, and the keys named twice once again
+			cur.Processes, cur.Images = cur.Processes[:len(cur.Processes)-2], cur.Images[:len(cur.Images)-2]
+			cur.Processes[7].RSSBytes += 4096
+			cur.Processes[9].Listen = append(slicesClone(cur.Processes[9].Listen), Endpoint{Addr: "::", Port: 10})
+			wantChanged = 3 // and process 11, whose last value was another
+		case step%4 == 1: // values only
+			cur.Processes[7].RSSBytes += 4096
+			cur.Processes[9].Listen = append(slicesClone(cur.Processes[9].Listen), Endpoint{Addr: "::", Port: 9})
+			wantChanged = 2
+		case step%4 == 2: // a process exits, one starts, a connection closes
+			cur.Processes = append(cur.Processes[1:], Process{PID: 5000 + step, StartTicks: 9, Name: "new"})
+			cur.Connections = cur.Connections[1:]
+			wantChanged = 1
+		case step%4 == 3: // the host, the containers and the pods change
+			h := *cur.Host
+			h.Kernel = fmt.Sprintf("6.18.%d", step)
+			cur.Host = &h
+			cur.Containers = append(cur.Containers, Container{ID: fmt.Sprintf("%064x", step), Runtime: "docker", Name: "job", State: "running"})
+			k := *cur.Kubernetes
+			k.Pods = nil
+			cur.Kubernetes = &k
+		case step == 8: // keys named twice: held ones and a new one
+			cur.Processes = append(cur.Processes, cur.Processes[4], cur.Processes[11])
+			cur.Processes[len(cur.Processes)-1].RSSBytes++
+			cur.Images = append(cur.Images, Image{ID: "sha256:twice", Runtime: "docker"}, Image{ID: "sha256:twice", Runtime: "containerd"})
+			wantChanged = 2
+		default: // nothing
+		}
+		cur.Seq, cur.Time = uint64(step+1), cur.Time.Add(15*time.Second)
+		sent := roundTrip(t, cur)
+		if err := whole.Apply(sent); err != nil {
+			t.Fatal(err)
+		}
+		d := rebased.Rebase(sent)
+		if step == 0 {
+			if d != nil {
+				t.Fatal("rebased on an empty snapshot")
+			}
+			d = sent
+		} else {
+			if d == nil {
+				t.Fatalf("step %d: not rebased", step)
+			}
+			if d.Kind != KindDelta || d.BaseSeq != uint64(step) || d.Seq != uint64(step+1) {
+				t.Fatalf("step %d: rebased as %s seq %d on %d", step, d.Kind, d.Seq, d.BaseSeq)
+			}
+			if len(d.Processes) != wantChanged {
+				t.Errorf("step %d: rebased delta carries %d processes, want %d", step, len(d.Processes), wantChanged)
+			}
+			if hostChanged := step%4 == 3; (d.Host != nil) != hostChanged {
+				t.Errorf("step %d: rebased delta has host %v, want %v", step, d.Host != nil, hostChanged)
+			}
+		}
+		if err := rebased.Apply(d); err != nil {
+			t.Fatalf("step %d: apply the rebased delta: %v", step, err)
+		}
+		if diff := cmp.Diff(whole.Full(), rebased.Full(), timeEq); diff != "" {
+			t.Fatalf("step %d: rebased snapshot differs from the whole one (-whole +rebased):\n%s", step, diff)
+		}
+	}
+
+	// What a delta cannot say, and another run, are not rebased.
+	last := roundTrip(t, cur)
+	last.Seq++
+	for name, mut := range map[string]func(r *Report){
+		"another run":     func(r *Report) { r.RunID = "run-2" },
+		"an older report": func(r *Report) { r.Seq = 1 },
+		"no host":         func(r *Report) { r.Host = nil },
+		"no Kubernetes":   func(r *Report) { r.Kubernetes = nil },
+		"a delta":         func(r *Report) { r.Kind, r.BaseSeq = KindDelta, r.Seq-1 },
+	} {
+		r := *last
+		mut(&r)
+		if d := rebased.Rebase(&r); d != nil {
+			t.Errorf("%s: rebased", name)
+		}
+	}
+	cur.Processes = slices.DeleteFunc(cur.Processes, func(p Process) bool { return p.PID == cur.Processes[4].PID }) // named once again
+	last = roundTrip(t, cur)
+	last.Seq = rebased.Seq + 1
+	if err := whole.Apply(last); err != nil {
+		t.Fatal(err)
+	}
+	d := rebased.Rebase(last)
+	if d == nil || len(d.Processes) != 0 || d.Removed == nil || len(d.Removed.Processes) != 1 {
+		t.Fatalf("a process gone: rebased as %+v, want it removed", d)
+	}
+	if err := rebased.Apply(d); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(whole.Full(), rebased.Full(), timeEq); diff != "" {
+		t.Fatalf("a process gone: rebased snapshot differs from the whole one (-whole +rebased):\n%s", diff)
+	}
+	last.Seq++
+	if d := rebased.Rebase(last); d == nil || len(d.Processes)+len(d.Connections)+len(d.Containers)+len(d.Images) != 0 || d.Host != nil || d.Removed != nil {
+		t.Errorf("the same picture again: rebased as %+v, want an empty delta", d)
+	}
+}
+
+func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }

@@ -98,7 +98,7 @@ func deltasAsFull(t *testing.T, seed uint64) {
 		}
 		fleet = append(fleet, h)
 	}
-	reused, shared, onBase, fixed := 0, 0, 0, 0
+	reused, shared, onBase, fixed, rebased := 0, 0, 0, 0, 0
 	for round := range rounds {
 		for _, h := range fleet {
 			if round > 0 {
@@ -109,9 +109,19 @@ func deltasAsFull(t *testing.T, seed uint64) {
 			if round > 0 && out.Kind != report.KindDelta {
 				t.Fatalf("round %d: host %d sent a %s report", round, h.id, out.Kind)
 			}
-			got := ingestMem(t, a, out)
+			full := *h.cur
+			full.Kind, full.Seq, full.Version = report.KindFull, out.Seq, report.Version
+			sent := out
+			if round%4 == 3 {
+				sent = &full // the sensor's periodic full report: a rebases it on its snapshot
+			}
+			before := a.rebased.Load()
+			got := ingestMem(t, a, sent)
 			if got.full {
 				t.Fatalf("round %d: host %d's delta was refused (full report requested)", round, h.id)
+			}
+			if a.rebased.Load() > before && got.planned > 0 {
+				rebased++ // and derived on the previous derivation
 			}
 			reused += got.reused
 			shared += got.shared
@@ -125,8 +135,7 @@ func deltasAsFull(t *testing.T, seed uint64) {
 				fixed++
 			}
 			h.tr.Ack(out)
-			full := *h.cur
-			full.Kind, full.Seq, full.Version = report.KindFull, out.Seq, report.Version
+			b.holder(full.SensorID).snap = nil // derived whole, not rebased: the oracle
 			ingestMem(t, b, &full)
 		}
 		sameGraph(t, round, a, b)
@@ -136,6 +145,12 @@ func deltasAsFull(t *testing.T, seed uint64) {
 	}
 	if fixed < hosts*(rounds-1)/3 {
 		t.Fatalf("%d of %d deltas shared the host and container nodes of the previous derivation: that path is not exercised", fixed, hosts*(rounds-1))
+	}
+	if b.rebased.Load() != 0 {
+		t.Fatal("the oracle rebased a full report")
+	}
+	if fulls := hosts * (rounds / 4); rebased < fulls/2 {
+		t.Fatalf("%d of %d periodic full reports rebased on the snapshot and derived on the previous derivation: that path is not exercised", rebased, fulls)
 	}
 	if onBase < hosts*(rounds-1)/2 {
 		t.Fatalf("%d of %d deltas planned on the previous derivation (only what they changed): that path is not exercised", onBase, hosts*(rounds-1))

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -120,9 +121,23 @@ func (t *Topology) recordChange(ctx context.Context, q store.Querier, pl *plan) 
 		case sp.d == nil:
 			sc.Keep = true
 		case sp.j.r == nil || sp.j.r.Kind != report.KindDelta:
+			// A full report resends the sensor's whole claim set, so a
+			// follower that missed something is whole again.
 			sc.All = true
-			for id := range sp.nodes {
-				sc.Add = append(sc.Add, id)
+			if sp.nodes != nil {
+				for id := range sp.nodes {
+					sc.Add = append(sc.Add, id)
+				}
+			} else {
+				// Planned on what the sensor held (a full report
+				// rebased on its snapshot): those, with its claims and
+				// drops.
+				for id := range sp.s.nodes {
+					if !slices.Contains(sp.dropped, id) {
+						sc.Add = append(sc.Add, id)
+					}
+				}
+				sc.Add = append(sc.Add, sp.claimed...)
 			}
 			for k, n := range sp.edges {
 				sc.EdgeAdd = append(sc.EdgeAdd, k)

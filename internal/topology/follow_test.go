@@ -3,13 +3,17 @@ package topology_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver for database/sql
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/riskmap/riskmap/internal/report"
 	"github.com/riskmap/riskmap/internal/store"
@@ -155,6 +159,53 @@ func TestReplicasFollow(t *testing.T) {
 	}
 	ingest(a, trs[0], replicaHost(0, []string{"redis"}))
 	equal("after sensor 0 moved back to a")
+
+	// Sensor 1's periodic full report on a, which holds its snapshot:
+	// derived as a delta on it. Its change still carries the sensor's whole
+	// claim set, the one the same report derived whole on b gives.
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	claimSet := func() []string {
+		t.Helper()
+		var body string
+		if err := db.QueryRowContext(ctx, "SELECT body FROM topology_changes ORDER BY seq DESC LIMIT 1").Scan(&body); err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			S []struct {
+				ID  string   `json:"id"`
+				All bool     `json:"all"`
+				Add []string `json:"add"`
+			} `json:"s"`
+		}
+		if err := json.Unmarshal([]byte(body), &c); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.S) != 1 || c.S[0].ID != "s1" || !c.S[0].All {
+			t.Fatalf("the last change is not sensor 1's whole claim set: %s", body)
+		}
+		slices.Sort(c.S[0].Add)
+		return c.S[0].Add
+	}
+	rebased := counter(t, a, "riskmap_topology_rebased_reports_total")
+	trs[1].RequestFull()
+	ingest(a, trs[1], replicaHost(1, []string{"sshd", "cups"}))
+	if n := counter(t, a, "riskmap_topology_rebased_reports_total"); n != rebased+1 {
+		t.Fatalf("sensor 1's full report on a: %v reports rebased, want %v", n, rebased+1)
+	}
+	onA := claimSet()
+	equal("after a full report rebased on a")
+	if !ingest(b, trs[1], replicaHost(1, []string{"sshd", "cups"})) {
+		t.Fatal("b applied a delta whose base it never saw")
+	}
+	ingest(b, trs[1], replicaHost(1, []string{"sshd", "cups"}))
+	if diff := cmp.Diff(claimSet(), onA); diff != "" {
+		t.Fatalf("sensor 1's claims, rebased on a (+) and derived whole on b (-):\n%s", diff)
+	}
+	equal("after sensor 1 moved to b")
 	if err := a.Ready(ctx); err != nil {
 		t.Fatalf("a not ready: %v", err)
 	}
@@ -169,11 +220,6 @@ func TestReplicasFollow(t *testing.T) {
 	if err := a.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	silentChanges := func() int {
 		var n int
 		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM topology_changes WHERE body LIKE '%"silent":true%'`).Scan(&n); err != nil {
@@ -225,4 +271,18 @@ func labelOf(s string) string {
 	var id, label string
 	fmt.Sscanf(s, "%s %s", &id, &label)
 	return label
+}
+
+// counter is a module's counter, by name.
+func counter(t *testing.T, topo *topology.Topology, name string) float64 {
+	t.Helper()
+	for _, c := range topo.Collectors() {
+		ch := make(chan *prometheus.Desc, 1)
+		c.Describe(ch)
+		if strings.Contains((<-ch).String(), `"`+name+`"`) {
+			return testutil.ToFloat64(c)
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }

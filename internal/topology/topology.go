@@ -146,8 +146,12 @@ type Topology struct {
 	// batches and batched count the writer's transactions of reports and
 	// the reports they held.
 	batches, batched prometheus.Counter
-	limit            *auth.Buckets
-	load             *loadMeter
+	// rebased counts the full reports derived as deltas on the sensor's
+	// snapshot (prepareReport); rebasedC exports it.
+	rebased  atomic.Int64
+	rebasedC prometheus.CounterFunc
+	limit    *auth.Buckets
+	load     *loadMeter
 	// follow is this replica's position in the other replicas' changes.
 	follow *follower
 
@@ -200,6 +204,9 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Topology, error) {
 		Help: "Transactions the topology writer committed for sensor reports (group commit: see riskmap_topology_batched_reports_total)."})
 	t.batched = prometheus.NewCounter(prometheus.CounterOpts{Name: "riskmap_topology_batched_reports_total",
 		Help: "Sensor reports the topology writer committed, in riskmap_topology_batches_total transactions."})
+	t.rebasedC = prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "riskmap_topology_rebased_reports_total",
+		Help: "Full sensor reports derived as deltas on the sensor's snapshot (only what changed since its last report)."},
+		func() float64 { return float64(t.rebased.Load()) })
 	t.startedAt = cfg.Now()
 	t.follow = newFollower(st)
 	if err := t.startCursor(ctx); err != nil {
@@ -213,7 +220,7 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Topology, error) {
 
 // Collectors are the module's Prometheus metrics.
 func (t *Topology) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{t.batches, t.batched}
+	return []prometheus.Collector{t.batches, t.batched, t.rebasedC}
 }
 
 // Run writes ingested reports, sweeps and publishes newly exposed nodes

@@ -270,6 +270,15 @@ func (t *Topology) prepareReport(h *snapHolder, r *report.Report) *prepared {
 		p.full = true
 		return p
 	}
+	if r.Kind == report.KindFull && h.snap != nil && h.procs != nil {
+		// The sensor's periodic full report, on the snapshot of its
+		// run: derived as the delta from that snapshot, so that what did
+		// not change is shared, not derived and compared again.
+		if d := h.snap.Rebase(r); d != nil {
+			r = d
+			t.rebased.Add(1)
+		}
+	}
 	if h.snap == nil || r.Kind == report.KindFull {
 		h.snap = &report.Snapshot{}
 		h.procs = nil
