@@ -206,6 +206,7 @@ func (d *Decoder) End() error {
 // Unmarshal decodes the one document data holds into v, within lim.
 func Unmarshal(data []byte, v any, lim Limits) error {
 	d := NewDecoder(bytes.NewReader(data), lim)
+	defer d.Release()
 	if err := d.Decode(v); err != nil {
 		return err
 	}
