@@ -48,6 +48,9 @@ type Config struct {
 	// reports). It waits only when reports are under way (being decoded or
 	// prepared) or other sensors' reports arrive at least one per Linger;
 	// a sensor reporting alone is never held back. Negative turns it off.
+	// The default, 100 ms, costs about 7% less CPU per report than 60 ms
+	// (paired runs of 1,000 sensors each, docs/sizing.md) for a p99 of
+	// about 110 ms instead of 75 ms.
 	Linger time.Duration
 	// AggregateAbove is the number of nodes above which a graph answer is
 	// aggregated into groups.
@@ -72,7 +75,7 @@ type Config struct {
 func Default() Config {
 	return Config{Interval: 15 * time.Second, MaxInterval: 5 * time.Minute, GoneAfter: 5 * time.Minute,
 		Retention: 7 * 24 * time.Hour, SweepEvery: 30 * time.Second, Limits: report.DefaultLimits(),
-		SensorBurst: 6, SensorRefill: 2 * time.Second, QueueSize: 2048, BatchSize: 128, Linger: 60 * time.Millisecond, AggregateAbove: 400,
+		SensorBurst: 6, SensorRefill: 2 * time.Second, QueueSize: 2048, BatchSize: 128, Linger: 100 * time.Millisecond, AggregateAbove: 400,
 		ExposureEvery: 5 * time.Second, ExposureForget: time.Hour, FollowEvery: time.Second, Now: time.Now}
 }
 
