@@ -181,7 +181,7 @@ func (s *Service) LinkKind() jobs.Kind {
 // LinkConsumer turns completed registry image scans and new containers
 // and images into registries.link jobs.
 func (s *Service) LinkConsumer() events.Consumer {
-	return events.Consumer{Name: "registries.link", Types: []string{scans.EventFinished, topology.EventNodesAppeared},
+	return events.Consumer{Name: "registries.link", Types: []string{scans.EventFinished, topology.EventNodesAppeared}, Gather: topology.GatherAppeared,
 		Handle: func(ctx context.Context, evs []events.Event) error {
 			var p linkPayload
 			for _, e := range evs {

@@ -53,7 +53,7 @@ func (s *Service) InheritKind() jobs.Kind {
 // InheritConsumer turns completed image scans and new containers into
 // scans.inherit jobs.
 func (s *Service) InheritConsumer() events.Consumer {
-	return events.Consumer{Name: "scans.inherit", Types: []string{EventFinished, topology.EventNodesAppeared},
+	return events.Consumer{Name: "scans.inherit", Types: []string{EventFinished, topology.EventNodesAppeared}, Gather: topology.GatherAppeared,
 		Handle: func(ctx context.Context, evs []events.Event) error {
 			var p inheritPayload
 			for _, e := range evs {

@@ -155,7 +155,7 @@ func (s *Service) RematchKind() jobs.Kind {
 // AutoScanConsumer turns topology.NodesAppeared events into auto-scan
 // jobs (hosts and images only; the job reads the settings).
 func (s *Service) AutoScanConsumer() events.Consumer {
-	return events.Consumer{Name: "scans.autoscan", Types: []string{topology.EventNodesAppeared},
+	return events.Consumer{Name: "scans.autoscan", Types: []string{topology.EventNodesAppeared}, Gather: topology.GatherAppeared,
 		Handle: func(ctx context.Context, evs []events.Event) error {
 			var nodes []string
 			for _, e := range evs {

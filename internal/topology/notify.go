@@ -2,6 +2,7 @@ package topology
 
 import (
 	"slices"
+	"time"
 
 	"github.com/riskmap/riskmap/internal/events"
 )
@@ -28,6 +29,13 @@ type NodesChanged struct {
 
 func (NodesChanged) EventType() string { return EventNodesChanged }
 func (NodesChanged) EventKey() string  { return "topology" }
+
+// GatherAppeared is how long a consumer of NodesAppeared lets them gather
+// (events.Consumer.Gather): at a large fleet a batch of reports commits
+// several times a second, most adding a process that replaced another,
+// and a consumer that only starts jobs for new hosts, images and
+// containers need not wake for each.
+const GatherAppeared = 500 * time.Millisecond
 
 // NodesAppeared lists the nodes a batch added that the graph did not hold.
 type NodesAppeared struct {
