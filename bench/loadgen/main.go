@@ -768,7 +768,8 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		hist0, _ := c.reportBuckets()
 		lag0, _ := c.lagBuckets()
 		// The collector's cycles, the writer's transactions of reports, their reports.
-		writer0 := c.counters("go_gc_duration_seconds_count", "riskmap_topology_batches_total", "riskmap_topology_batched_reports_total", "riskmap_topology_rebased_reports_total")
+		writerNames := []string{"go_gc_duration_seconds_count", "riskmap_topology_batches_total", "riskmap_topology_batched_reports_total", "riskmap_topology_rebased_reports_total"}
+		writer0 := c.counters(writerNames...)
 		sched0 := schedLatency()
 		sctx, scancel := context.WithTimeout(ctx, duration)
 		var nb *notifyBench
@@ -834,7 +835,7 @@ func run(bin, database, feedsDir string, n int, interval, duration time.Duration
 		pg1, pg1OK := pgStats(database)
 		hist1, herr := c.reportBuckets()
 		lag1, lerr := c.lagBuckets()
-		writer1 := c.counters("go_gc_duration_seconds_count", "riskmap_topology_batches_total", "riskmap_topology_batched_reports_total", "riskmap_topology_rebased_reports_total")
+		writer1 := c.counters(writerNames...)
 		st.mu.Lock()
 		p50, p99 := pct(st.lat, 0.50), pct(st.lat, 0.99)
 		s50, s99 := pct(st.steady, 0.50), pct(st.steady, 0.99)

@@ -437,11 +437,11 @@ func TestRebaseAppliesAsTheFullReport(t *testing.T) {
 		case step == 9: // values only, and the keys named twice once again
 			cur.Processes, cur.Images = cur.Processes[:len(cur.Processes)-2], cur.Images[:len(cur.Images)-2]
 			cur.Processes[7].RSSBytes += 4096
-			cur.Processes[9].Listen = append(slicesClone(cur.Processes[9].Listen), Endpoint{Addr: "::", Port: 10})
+			cur.Processes[9].Listen = append(slices.Clone(cur.Processes[9].Listen), Endpoint{Addr: "::", Port: 10})
 			wantChanged = 3 // and process 11, whose last value was another
 		case step%4 == 1: // values only
 			cur.Processes[7].RSSBytes += 4096
-			cur.Processes[9].Listen = append(slicesClone(cur.Processes[9].Listen), Endpoint{Addr: "::", Port: 9})
+			cur.Processes[9].Listen = append(slices.Clone(cur.Processes[9].Listen), Endpoint{Addr: "::", Port: 9})
 			wantChanged = 2
 		case step%4 == 2: // a process exits, one starts, a connection closes
 			cur.Processes = append(cur.Processes[1:], Process{PID: 5000 + step, StartTicks: 9, Name: "new"})
@@ -532,5 +532,3 @@ func TestRebaseAppliesAsTheFullReport(t *testing.T) {
 		t.Errorf("the same picture again: rebased as %+v, want an empty delta", d)
 	}
 }
-
-func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
